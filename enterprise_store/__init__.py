@@ -1,0 +1,1 @@
+"""The Xenon Enterprise (XE) store and services on SQLite."""

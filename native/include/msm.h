@@ -1,0 +1,484 @@
+/*
+ * msm.h -- the one ABI of the Xenon MSM security module.
+ *
+ * Every entry point returns an msm_status (0 = MSM_OK). Results come back
+ * through out-parameters. Structures that cross the ABI are passed together
+ * with their size so that a caller built against another layout is refused
+ * with MSM_ESIZE instead of reading garbage.
+ *
+ * Two backends sit behind this interface:
+ *   - "sim": an in-process simulated hypervisor (the default; tests, demo);
+ *   - "xen": the same MSM sub-commands encoded in an xsm_op (hypercall 27)
+ *            payload and issued through /dev/xen/privcmd.
+ *
+ * A context (msm_ctx) is not thread-safe: one thread drives it at a time.
+ */
+#ifndef XENON_MSM_H
+#define XENON_MSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* major << 16 | minor.  A major change breaks the ABI; a minor one adds. */
+#define MSM_INTERFACE_VERSION 0x00010000u
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum msm_status {
+    MSM_OK = 0,
+    MSM_EINVAL = 1,      /* an argument is malformed (NULL, bad enum, bad flags)   */
+    MSM_ESIZE = 2,       /* a struct size does not match this library's layout    */
+    MSM_ERANGE = 3,      /* a number is outside its documented range              */
+    MSM_ENOENT = 4,      /* no object / domain with that id                       */
+    MSM_EEXIST = 5,      /* an object with that id or name already exists         */
+    MSM_ENOSPC = 6,      /* a table or the host memory is full                    */
+    MSM_ENOMEM = 7,      /* the library could not allocate memory                 */
+    MSM_ESTATE = 8,      /* wrong state (no open transaction, domain not running) */
+    MSM_ENOLABEL = 9,    /* domain start refused: no SecLabel bound to it         */
+    MSM_ECONFLICT = 10,  /* domain start refused: no-coresidence conflict set     */
+    MSM_EVIOLATIONS = 11,/* unpause refused: max violations reached, not addressed*/
+    MSM_EDENIED = 12,    /* device assignment refused (tag mismatch)              */
+    MSM_EVALIDATE = 13,  /* commit refused: see msm_commit_error                  */
+    MSM_EBUSY = 14,      /* resource in use (device assigned, txn already open)   */
+    MSM_ENOSYS = 15,     /* operation not provided by this backend                */
+    MSM_ENOXEN = 16,     /* xen backend: no privcmd device (not a Xen dom0)       */
+    MSM_ENOMSM = 17,     /* xen backend: hypervisor answers, but has no MSM       */
+    MSM_EIO = 18,        /* xen backend: the hypercall failed (errno in detail)   */
+    MSM_EVERSION = 19    /* interface version mismatch                            */
+} msm_status;
+
+#define MSM_STATUS_MAX 19
+
+/* A static, human-readable name for a status ("MSM_ECONFLICT"); never NULL. */
+const char *msm_status_name(int status);
+
+/* ------------------------------------------------------------- constants */
+
+#define MSM_NR_HYPERCALLS   64   /* hypercall numbers 0..63 (Xen's xen.h table)   */
+#define MSM_SUBOP_BITS      256  /* sub-command numbers 0..255                     */
+#define MSM_SUBOP_WORDS     4    /* 256 bits as 4 x uint64_t, bit n = word n/64    */
+#define MSM_NAME_LEN        64   /* NUL-terminated names, at most 63 bytes         */
+#define MSM_MAX_SET_TAGS    64   /* tags per conflict set (2..64)                  */
+#define MSM_MAX_PROFILES    1024
+#define MSM_MAX_TAGS        1024
+#define MSM_MAX_CONFLICTS   1024
+#define MSM_MAX_SECLABELS   16384
+#define MSM_MAX_BINDINGS    16384 /* domain-uuid -> SecLabel bindings             */
+#define MSM_MAX_DEVICES     4096  /* PCI device -> tag                            */
+#define MSM_MAX_DOMAINS     1024  /* live domains of the sim backend, dom0 incl.   */
+#define MSM_DOMID_MAX       0x7FEFu /* DOMID_FIRST_RESERVED - 1                    */
+#define MSM_DOMID_INVALID   0xFFFFFFFFu
+#define MSM_PAGE_SIZE       4096u
+#define MSM_EXTENT_KB       2048u /* sim allocates guest memory in 2 MiB extents   */
+
+/* Hypercalls that carry a sub-command in their first argument; for these the
+ * profile's 256-bit sub-op bitmap is enforced, for all others `subop` is
+ * ignored.  Numbers follow xen/include/public/xen.h. */
+#define MSM_HC_PLATFORM_OP       7
+#define MSM_HC_MEMORY_OP        12
+#define MSM_HC_GRANT_TABLE_OP   20
+#define MSM_HC_VCPU_OP          24
+#define MSM_HC_MMUEXT_OP        26
+#define MSM_HC_XSM_OP           27
+#define MSM_HC_SCHED_OP         29
+#define MSM_HC_CALLBACK_OP      30
+#define MSM_HC_EVENT_CHANNEL_OP 32
+#define MSM_HC_PHYSDEV_OP       33
+#define MSM_HC_HVM_OP           34
+#define MSM_HC_SYSCTL           35
+#define MSM_HC_DOMCTL           36
+#define MSM_HC_DM_OP            41
+/* Returns 1 when hypercall `nr` has an enforced sub-op bitmap, else 0. */
+int msm_hypercall_has_subops(uint32_t nr);
+/* Static name of a hypercall ("domctl"), "unused" for 11, NULL when nr >= 64
+ * or the number is not in Xen's table (43..47, 56..63). */
+const char *msm_hypercall_name(uint32_t nr);
+
+/* --------------------------------------------------------------- objects */
+
+typedef struct msm_uuid { uint8_t b[16]; } msm_uuid;   /* RFC 4122 byte order */
+
+typedef enum msm_objtype {
+    MSM_OBJ_PROFILE = 1,
+    MSM_OBJ_TAG = 2,
+    MSM_OBJ_CONFLICT = 3,
+    MSM_OBJ_SECLABEL = 4,
+    MSM_OBJ_BINDING = 5,   /* domain (by domain UUID) -> SecLabel */
+    MSM_OBJ_DEVICE = 6     /* PCI device (by BDF) -> tag           */
+} msm_objtype;
+
+typedef struct msm_profile {
+    msm_uuid id;
+    char name[MSM_NAME_LEN];
+    uint64_t hypercalls;                       /* bit n: hypercall n allowed    */
+    uint64_t subops[MSM_NR_HYPERCALLS][MSM_SUBOP_WORDS]; /* only rows n with
+                                                  msm_hypercall_has_subops(n) */
+} msm_profile;
+
+typedef struct msm_tag {
+    msm_uuid id;
+    char name[MSM_NAME_LEN];
+} msm_tag;
+
+typedef enum msm_conflict_level {
+    MSM_CONFLICT_NO_CORESIDENCE = 1,  /* Chinese Wall: never run together on a host */
+    MSM_CONFLICT_NO_COMMUNICATION = 2 /* may run together, never communicate        */
+} msm_conflict_level;
+
+typedef struct msm_conflict {
+    msm_uuid id;
+    char name[MSM_NAME_LEN];
+    uint32_t level;                   /* msm_conflict_level                  */
+    uint32_t ntags;                   /* 2..MSM_MAX_SET_TAGS, all distinct   */
+    msm_uuid tags[MSM_MAX_SET_TAGS];
+} msm_conflict;
+
+typedef enum msm_role {
+    MSM_ROLE_NONE = 0,
+    MSM_ROLE_NETWORK_DRIVER = 1,
+    MSM_ROLE_STORAGE_DRIVER = 2,
+    MSM_ROLE_SECURITY = 3
+} msm_role;
+
+typedef struct msm_seclabel {
+    msm_uuid id;
+    char name[MSM_NAME_LEN];
+    msm_uuid profile;
+    msm_uuid tag;
+    uint32_t role;             /* msm_role                                    */
+    uint32_t max_rate;         /* hypercalls per millisecond, 1..65535        */
+    uint32_t max_violations;   /* 1..UINT32_MAX; 0 = never stop the domain    */
+    uint32_t _reserved;        /* must be 0                                   */
+} msm_seclabel;
+
+typedef struct msm_binding {
+    msm_uuid domain;           /* the domain's UUID (xl.cfg uuid / Xen handle) */
+    msm_uuid seclabel;
+} msm_binding;
+
+typedef struct msm_device {
+    uint32_t bdf;              /* segment<<16 | bus<<8 | device<<3 | function  */
+    uint32_t _reserved;        /* must be 0                                    */
+    msm_uuid tag;
+} msm_device;
+
+/* Validation limits for msm_device.bdf: segment <= 0xFFFF, i.e. any uint32. */
+
+/* --------------------------------------------------------------- context */
+
+typedef struct msm_ctx msm_ctx;
+
+typedef enum msm_backend {
+    MSM_BACKEND_SIM = 1,
+    MSM_BACKEND_XEN = 2
+} msm_backend;
+
+typedef struct msm_sim_config {
+    uint64_t seed;             /* workload PRNG seed; same seed, same results  */
+    uint64_t host_mem_kb;      /* simulated RAM, multiple of MSM_EXTENT_KB,
+                                  >= 4 extents, <= 1 TiB                       */
+    uint32_t host_cpus;        /* 1..1024                                      */
+    uint32_t ring_capacity;    /* violation ring slots: power of two, 16..2^22 */
+    uint64_t dom0_mem_kb;      /* memory given to dom0, multiple of EXTENT_KB  */
+} msm_sim_config;
+
+/* Fills `cfg` with defaults: seed 1, 16 GiB, 8 CPUs, ring 65536, dom0 1 GiB. */
+int msm_sim_config_default(msm_sim_config *cfg, size_t cfg_size);
+
+/* Opens a simulated hypervisor with an empty (boot) policy, generation 0,
+ * and dom0 (domid 0, privileged, unlabelled) running. */
+int msm_open_sim(const msm_sim_config *cfg, size_t cfg_size, msm_ctx **out);
+
+/* The xen backend's privcmd ioctl, injectable for tests.  Called exactly as
+ * ioctl(fd, request, arg) would be; returns its result (-1 + errno on error
+ * is reported by returning -errno). */
+typedef long (*msm_ioctl_fn)(int fd, unsigned long request, void *arg, void *user);
+
+/* Opens the xen backend.  `privcmd_path` NULL means /dev/xen/privcmd, falling
+ * back to /proc/xen/privcmd.  `ioctl_fn` NULL means the real ioctl(2); with an
+ * injected function `privcmd_path` is not opened (fd -1 is passed).  After
+ * opening, the backend asks the hypervisor for the MSM interface version:
+ * MSM_ENOXEN when no privcmd device exists, MSM_ENOMSM when the hypervisor
+ * answers -ENOSYS/-EINVAL to the MSM magic, MSM_EVERSION on a major mismatch. */
+int msm_open_xen(const char *privcmd_path, msm_ioctl_fn ioctl_fn, void *user,
+                 msm_ctx **out);
+
+void msm_close(msm_ctx *ctx);              /* NULL is a no-op */
+
+/* Detail of the last failure on this context (static or ctx-owned string,
+ * valid until the next call); "" when none. */
+const char *msm_last_error(const msm_ctx *ctx);
+
+typedef struct msm_info {
+    uint32_t interface_version;   /* MSM_INTERFACE_VERSION                    */
+    uint32_t backend;             /* msm_backend                              */
+    uint64_t generation;          /* policy generation, 0 = boot policy       */
+    uint32_t n_profiles, n_tags, n_conflicts, n_seclabels, n_bindings, n_devices;
+    uint32_t n_domains;           /* live domains including dom0              */
+    uint32_t host_cpus;
+    uint64_t host_mem_kb, free_mem_kb;
+    uint64_t now_ns;              /* simulated clock (sim), monotonic (xen)   */
+    uint32_t ring_capacity, ring_used;
+    uint64_t ring_dropped;        /* records lost because the ring was full   */
+    uint64_t hypercalls_checked, hypercalls_denied;
+    uint64_t channels_checked, channels_denied;
+    uint64_t pages_scrubbed;      /* pages zeroed on free since open          */
+    uint32_t txn_open;            /* 1 while a transaction is open            */
+    uint32_t _reserved;
+} msm_info;
+
+int msm_get_info(msm_ctx *ctx, msm_info *out, size_t out_size);
+
+/* ---------------------------------------------------------- transactions */
+
+#define MSM_TXN_COPY  0u   /* start from the active policy                 */
+#define MSM_TXN_EMPTY 1u   /* start from an empty policy (full replacement) */
+
+/* Opens the one transaction of this context (MSM_EBUSY if one is open). */
+int msm_txn_begin(msm_ctx *ctx, uint32_t flags);
+
+/* Stages one object; `type` selects the struct and `size` must be its
+ * sizeof.  Put replaces an object with the same key (uuid, or bdf for
+ * devices).  Per-object checks happen here (ranges, NUL-terminated names,
+ * distinct tags in a set, reserved fields 0): MSM_EINVAL / MSM_ERANGE.
+ * Cross-object checks happen at commit. */
+int msm_txn_put(msm_ctx *ctx, uint32_t type, const void *obj, size_t size);
+
+/* Deletes one staged object by key: `id` for uuid-keyed types (for
+ * MSM_OBJ_BINDING the domain uuid), `bdf` for MSM_OBJ_DEVICE (id ignored,
+ * may be NULL).  MSM_ENOENT if absent. */
+int msm_txn_delete(msm_ctx *ctx, uint32_t type, const msm_uuid *id, uint32_t bdf);
+
+typedef enum msm_rule {
+    MSM_RULE_NONE = 0,
+    MSM_RULE_DANGLING_PROFILE = 1,   /* SecLabel names a missing profile         */
+    MSM_RULE_DANGLING_TAG = 2,       /* SecLabel/conflict/device names a missing tag */
+    MSM_RULE_DANGLING_SECLABEL = 3,  /* binding names a missing SecLabel         */
+    MSM_RULE_DUPLICATE_NAME = 4,     /* two objects of one type share a name     */
+    MSM_RULE_RUNNING_UNLABELLED = 5, /* a running domain would lose its SecLabel */
+    MSM_RULE_CONFLICT = 6,           /* running domains clash (Chinese Wall)     */
+    MSM_RULE_DEVICE_TAG = 7,         /* an assigned device's tag != its domain's */
+    MSM_RULE_LIMIT = 8               /* a table limit would be exceeded          */
+} msm_rule;
+
+typedef struct msm_commit_error {
+    uint32_t rule;          /* msm_rule                                      */
+    uint32_t type;          /* msm_objtype of the failing object (0 = domain) */
+    msm_uuid id;            /* its uuid (binding: domain uuid), else zero    */
+    uint32_t bdf;           /* device bdf, else 0                            */
+    uint32_t domid;         /* domain involved, else MSM_DOMID_INVALID       */
+    msm_uuid other;         /* the other object involved (e.g. clashing tag) */
+} msm_commit_error;
+
+/* Validates the staged policy as a whole and, if it holds, swaps it in
+ * atomically with generation + 1 and closes the transaction.  Checks: every
+ * reference resolves, names are unique per type, every running domain still
+ * has a SecLabel, all running domains are re-admitted in domid order under
+ * the Chinese Wall algorithm, every assigned device keeps its domain's tag.
+ * On failure returns MSM_EVALIDATE, fills `err` (may be NULL), changes
+ * nothing, and leaves the transaction open (fix and commit again, or abort).
+ * Running domains pick up their new SecLabel (profile, rate, max violations)
+ * at once. */
+int msm_txn_commit(msm_ctx *ctx, msm_commit_error *err, size_t err_size);
+int msm_txn_abort(msm_ctx *ctx);
+
+/* Reads the active policy: object `index` (0..count-1, sorted by key) of
+ * `type`.  MSM_ENOENT past the end. */
+int msm_policy_get(msm_ctx *ctx, uint32_t type, uint32_t index, void *out, size_t size);
+
+/* ------------------------------------------------------------ enforcement */
+
+typedef enum msm_decision {
+    MSM_ALLOW = 0,
+    MSM_DENY_PROFILE = 1,   /* hypercall (or its sub-op) not in the profile */
+    MSM_DENY_RATE = 2,      /* over max_rate in the current 1 ms window     */
+    MSM_DENY_CHANNEL = 3    /* inter-domain channel refused                 */
+} msm_decision;
+
+typedef enum msm_violation_kind {
+    MSM_VIOL_PROFILE = 1,
+    MSM_VIOL_RATE = 2,
+    MSM_VIOL_CHANNEL = 3
+} msm_violation_kind;
+
+/* Decides one hypercall of a running domain at time now_ns.
+ *   dom0 (domid 0): always MSM_ALLOW, nothing counted.
+ *   Otherwise, in order:
+ *     1. the domain's window counter: if now_ns / 1e6 differs from the
+ *        window of its previous call, the counter restarts at 0; then it is
+ *        incremented (every call counts, allowed or not);
+ *     2. nr >= 64, nr not in the profile, or (nr has sub-ops and (subop >= 256
+ *        or its bit is clear)) -> MSM_DENY_PROFILE;
+ *     3. counter > max_rate -> MSM_DENY_RATE;
+ *     4. else MSM_ALLOW.
+ *   Each denial increments the domain's violation count, appends a record
+ *   to the ring, and when the count reaches max_violations (if non-zero)
+ *   pauses the domain with `stopped_by_msm` set.
+ * Errors: MSM_ENOENT unknown domid; MSM_ESTATE domain not running (paused,
+ * shut down).  now_ns earlier than the domain's last call is treated as the
+ * same window (clocks never run backwards for a domain). */
+int msm_check_hypercall(msm_ctx *ctx, uint32_t domid, uint32_t nr, uint32_t subop,
+                        uint64_t now_ns, uint32_t *decision);
+
+typedef enum msm_channel_kind {
+    MSM_CHAN_EVTCHN = 1,     /* event channel bind (recorded as nr 32)      */
+    MSM_CHAN_GRANT = 2       /* grant map            (recorded as nr 20)    */
+} msm_channel_kind;
+
+/* Decides an inter-domain channel from src to dst (both live):
+ *   allow if src or dst is dom0;
+ *   allow if both domains have the same tag;
+ *   allow if one of them has role MSM_ROLE_SECURITY (introspection) and no
+ *     no-communication set contains both tags;
+ *   else MSM_DENY_CHANNEL: a violation of kind MSM_VIOL_CHANNEL charged to
+ *     src (record peer = dst), with the same max-violations rule.
+ * Channels do not pass through the rate window.  Errors: MSM_ENOENT,
+ * MSM_ESTATE (src not running), MSM_EINVAL (bad kind or src == dst). */
+int msm_check_channel(msm_ctx *ctx, uint32_t kind, uint32_t src, uint32_t dst,
+                      uint64_t now_ns, uint32_t *decision);
+
+typedef struct msm_violation {
+    uint64_t ts_ns;
+    uint32_t domid;
+    uint32_t kind;         /* msm_violation_kind                            */
+    msm_uuid seclabel;
+    uint32_t nr;           /* hypercall number (as issued, may be >= 64)    */
+    uint32_t subop;        /* as issued; 0 when nr has no sub-ops           */
+    uint32_t peer;         /* channel peer domid, else MSM_DOMID_INVALID    */
+    uint32_t count;        /* the domain's violation count after this one   */
+} msm_violation;
+
+/* Moves up to `max` oldest records into `out` (FIFO).  `n` receives how many;
+ * `dropped` (may be NULL) the records lost to a full ring since the previous
+ * drain.  A full ring never blocks the guest path: the newest record is
+ * dropped and counted. */
+int msm_ring_drain(msm_ctx *ctx, msm_violation *out, size_t rec_size, uint32_t max,
+                   uint32_t *n, uint64_t *dropped);
+
+/* Marks a domain's violations as addressed: count back to 0, stopped_by_msm
+ * cleared (the domain stays paused until unpaused). */
+int msm_domain_reset_violations(msm_ctx *ctx, uint32_t domid);
+
+/* Assigns PCI device `bdf` to a live domain: its bound tag must equal the
+ * domain's tag (MSM_EDENIED), it must be unassigned (MSM_EBUSY), it must be in
+ * the policy (MSM_ENOENT).  Released when the domain is destroyed. */
+int msm_device_assign(msm_ctx *ctx, uint32_t domid, uint32_t bdf);
+int msm_device_release(msm_ctx *ctx, uint32_t domid, uint32_t bdf);
+
+/* ------------------------------------------------------- domains (sim) */
+
+typedef enum msm_guest_type {
+    MSM_GUEST_PV = 1, MSM_GUEST_PVH = 2, MSM_GUEST_PVHVM = 3, MSM_GUEST_HVM = 4
+} msm_guest_type;
+
+typedef enum msm_guest_os { MSM_OS_LINUX = 1, MSM_OS_WINDOWS = 2 } msm_guest_os;
+
+typedef struct msm_domain_config {
+    msm_uuid uuid;
+    char name[MSM_NAME_LEN];   /* unique among live domains                    */
+    uint32_t guest_type;       /* msm_guest_type                               */
+    uint32_t os;               /* msm_guest_os                                 */
+    uint64_t mem_kb;           /* > 0, rounded up to MSM_EXTENT_KB             */
+    uint64_t maxmem_kb;        /* >= mem_kb                                    */
+    uint32_t vcpus;            /* 1..max_vcpus                                 */
+    uint32_t max_vcpus;        /* 1..128                                       */
+    uint32_t load_permille;    /* workload intensity, 0..1000 (CPU busy share) */
+    uint32_t flags;            /* MSM_CREATE_PAUSED                            */
+} msm_domain_config;
+
+#define MSM_CREATE_PAUSED 1u
+
+typedef enum msm_run_state {
+    MSM_STATE_RUNNING = 1,
+    MSM_STATE_PAUSED = 2,
+    MSM_STATE_SHUTDOWN = 3     /* shut down, awaiting destroy */
+} msm_run_state;
+
+/* Xen shutdown reasons (public/sched.h). */
+#define MSM_SHUTDOWN_POWEROFF 0u
+#define MSM_SHUTDOWN_REBOOT   1u
+#define MSM_SHUTDOWN_CRASH    3u
+
+typedef struct msm_domain_info {
+    uint32_t domid;
+    uint32_t state;            /* msm_run_state                               */
+    msm_uuid uuid;
+    char name[MSM_NAME_LEN];
+    msm_uuid seclabel;         /* zero for dom0                               */
+    msm_uuid tag;              /* zero for dom0                               */
+    uint32_t guest_type, os;
+    uint32_t shutdown_reason;  /* valid in MSM_STATE_SHUTDOWN                 */
+    uint32_t stopped_by_msm;   /* 1: paused by the module, reset required     */
+    uint64_t cpu_ns;           /* cumulative CPU time                         */
+    uint64_t cur_mem_kb, max_mem_kb;
+    uint32_t vcpus_online, max_vcpus;
+    uint64_t violations;       /* since the last reset                        */
+    uint64_t hypercalls;       /* checked since creation                      */
+    uint64_t created_ns;
+} msm_domain_info;
+
+/* Creates and starts a domain (paused with MSM_CREATE_PAUSED).  Refused with
+ * MSM_ENOLABEL when no binding exists for cfg->uuid, MSM_ECONFLICT on a
+ * no-coresidence clash (sHype Chinese Wall: refused if the domain's tag has
+ * a non-zero conflict_aggregate; on success every *other* tag of each
+ * no-coresidence set containing the tag gets +1, and running_types[tag] +1),
+ * MSM_EEXIST on a duplicate uuid/name of a live domain, MSM_ENOSPC when host
+ * memory or the domain table is full.  Guest memory comes from the page
+ * allocator, which zeroes every page when it is freed.  domids are handed out
+ * increasing from 1 and not reused until they wrap past MSM_DOMID_MAX. */
+int msm_domain_create(msm_ctx *ctx, const msm_domain_config *cfg, size_t cfg_size,
+                      uint32_t *domid);
+int msm_domain_pause(msm_ctx *ctx, uint32_t domid);
+/* MSM_EVIOLATIONS while stopped_by_msm is set. */
+int msm_domain_unpause(msm_ctx *ctx, uint32_t domid);
+/* Moves the domain to MSM_STATE_SHUTDOWN with `reason`; it stops running but
+ * keeps its memory and Chinese Wall counts until destroyed. */
+int msm_domain_shutdown(msm_ctx *ctx, uint32_t domid, uint32_t reason);
+/* Restarts the domain in place: same domid, memory scrubbed and reallocated,
+ * cpu_ns and the rate window reset, violations kept. */
+int msm_domain_reboot(msm_ctx *ctx, uint32_t domid);
+/* Frees everything: memory (scrubbed), devices, Chinese Wall counts.  dom0
+ * cannot be destroyed (MSM_EINVAL). */
+int msm_domain_destroy(msm_ctx *ctx, uint32_t domid);
+int msm_domain_get(msm_ctx *ctx, uint32_t domid, msm_domain_info *out, size_t size);
+/* Lists live domains in domid order; `n` receives the total count even when
+ * it exceeds `cap` (then only `cap` entries are written). */
+int msm_domain_list(msm_ctx *ctx, msm_domain_info *out, size_t size, uint32_t cap,
+                    uint32_t *n);
+
+/* Guest memory access of the sim (what the guest itself would read/write);
+ * offset + len must lie within the domain's memory. */
+int msm_domain_write(msm_ctx *ctx, uint32_t domid, uint64_t offset,
+                     const void *buf, size_t len);
+int msm_domain_read(msm_ctx *ctx, uint32_t domid, uint64_t offset, void *buf, size_t len);
+
+/* ----------------------------------------------------- workload (sim) */
+
+typedef enum msm_misbehaviour {
+    MSM_MIS_OUT_OF_PROFILE = 1,   /* hypercalls outside the guest-type mix       */
+    MSM_MIS_RATE_BURST = 2,       /* bursts well above the SecLabel's max_rate   */
+    MSM_MIS_CROSS_TAG = 3         /* channel attempts towards domains of other tags */
+} msm_misbehaviour;
+
+/* Sets how often a domain misbehaves: `per_million` events of `kind` per
+ * million hypercalls it issues (0 turns it off; <= 1,000,000). */
+int msm_sim_set_misbehaviour(msm_ctx *ctx, uint32_t domid, uint32_t kind,
+                             uint32_t per_million);
+
+typedef struct msm_run_counts {
+    uint64_t hypercalls;       /* checked */
+    uint64_t allowed;
+    uint64_t denied_profile, denied_rate, denied_channel;
+    uint64_t channels;         /* channel attempts checked */
+    uint64_t domains_stopped;  /* stopped by the module during this run */
+    uint64_t ring_dropped;     /* records dropped during this run */
+    uint64_t elapsed_ns;       /* simulated time advanced */
+} msm_run_counts;
+
+/* Advances the simulated clock by duration_ns (<= 60 s per call), driving
+ * every running non-dom0 domain with its guest type's hypercall mix through
+ * the same decision path as msm_check_hypercall / msm_check_channel, and
+ * accounting CPU time.  Deterministic for a given seed and call sequence. */
+int msm_sim_run(msm_ctx *ctx, uint64_t duration_ns, msm_run_counts *out, size_t out_size);
+
+#endif /* XENON_MSM_H */

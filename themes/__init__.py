@@ -1,0 +1,1 @@
+"""Colour themes (Textual Theme objects) and TCSS for the Xenon console."""

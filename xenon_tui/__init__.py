@@ -1,0 +1,1 @@
+"""The Xenon console: a Textual app, its SSH server and the demo."""

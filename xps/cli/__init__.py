@@ -1,0 +1,1 @@
+"""Headless sub-commands of the ``xenon`` command line (each module has ``register``)."""
