@@ -54,8 +54,15 @@ ffibuilder.set_source(
     '#include "msm.h"\n',
     sources=sources(),
     include_dirs=[str(INCLUDE), str(SRC)],
-    extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration",
-                        "-fvisibility=hidden", "-D_GNU_SOURCE"],
+    extra_compile_args=[
+        "-O2",
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Werror=implicit-function-declaration",
+        "-fvisibility=hidden",
+        "-D_GNU_SOURCE",
+    ],
     libraries=["dl"],
 )
 
