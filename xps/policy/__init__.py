@@ -38,8 +38,27 @@ from ._model import (
     bdf_from_int,
     bdf_to_int,
 )
+from ._profiles import (
+    HYPERCALL_NAMES,
+    PREDEFINED_PROFILE_NAMES,
+    SUBOP_HYPERCALLS,
+    SUBOP_NAMES,
+    XENON_NAMESPACE,
+    hypercall_name,
+    hypercall_number,
+    predefined_profile,
+    predefined_profiles,
+    stable_uuid,
+    subop_name,
+    subop_number,
+)
 
 __all__ = [
+    "HYPERCALL_NAMES",
+    "PREDEFINED_PROFILE_NAMES",
+    "SUBOP_HYPERCALLS",
+    "SUBOP_NAMES",
+    "XENON_NAMESPACE",
     "ConflictLevel",
     "ConflictSet",
     "Cpu",
@@ -74,4 +93,11 @@ __all__ = [
     "Vif",
     "bdf_from_int",
     "bdf_to_int",
+    "hypercall_name",
+    "hypercall_number",
+    "predefined_profile",
+    "predefined_profiles",
+    "stable_uuid",
+    "subop_name",
+    "subop_number",
 ]
