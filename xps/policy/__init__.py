@@ -52,9 +52,24 @@ from ._profiles import (
     subop_name,
     subop_number,
 )
+from ._xml import (
+    MAX_XML_BYTES,
+    MAX_XML_DEPTH,
+    NAMESPACE,
+    POLICY_TAG,
+    parse_policy,
+    policy_from_element,
+    policy_to_element,
+    schema_text,
+    serialize_policy,
+)
 
 __all__ = [
     "HYPERCALL_NAMES",
+    "MAX_XML_BYTES",
+    "MAX_XML_DEPTH",
+    "NAMESPACE",
+    "POLICY_TAG",
     "PREDEFINED_PROFILE_NAMES",
     "SUBOP_HYPERCALLS",
     "SUBOP_NAMES",
@@ -95,8 +110,13 @@ __all__ = [
     "bdf_to_int",
     "hypercall_name",
     "hypercall_number",
+    "parse_policy",
+    "policy_from_element",
+    "policy_to_element",
     "predefined_profile",
     "predefined_profiles",
+    "schema_text",
+    "serialize_policy",
     "stable_uuid",
     "subop_name",
     "subop_number",
