@@ -16,6 +16,7 @@ from collections.abc import Sequence
 # Order is the order of `xenon --help`.
 COMMAND_MODULES: tuple[str, ...] = (
     "xps.cli.msm",
+    "xenon_tui.ssh_cli",
 )
 
 

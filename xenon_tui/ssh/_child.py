@@ -1,0 +1,152 @@
+"""The start of every console process: own the pty, shed the parent's state, run the app.
+
+Used in two ways: right after ``fork()`` in the zygote (:func:`run_forked`), and as a fresh
+interpreter in spawn mode (``python -m xenon_tui.ssh._child SPEC_JSON``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import faulthandler
+import fcntl
+import importlib
+import io
+import os
+import signal
+import sys
+import termios
+import traceback
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from xenon_tui.ssh._spec import SessionInfo
+
+_PR_SET_PDEATHSIG = 1
+APOLOGY = (
+    "\r\n\x1b[0mxenon: the console stopped unexpectedly. "
+    "The details are in the server's session log.\r\n"
+)
+# The only variables a console gets: never COLUMNS/LINES (they freeze the size) nor secrets.
+_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def child_env(info: SessionInfo, home: str) -> dict[str, str]:
+    """Returns the complete environment of a console process."""
+    env = {"TERM": info.term, "LANG": "C.UTF-8", "PATH": _PATH, "HOME": home}
+    if info.colorterm:
+        env["COLORTERM"] = info.colorterm
+    return env
+
+
+def take_terminal(parent_pid: int) -> None:
+    """Makes fd 0 (the pty slave) the controlling terminal and ties our life to the parent.
+
+    Without a controlling tty the child never gets SIGHUP when the master closes, and
+    Textual's input thread then spins on an empty read forever.
+    """
+    with contextlib.suppress(PermissionError):
+        os.setsid()  # already a session leader when spawned with setsid=True
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGHUP), 0, 0, 0)
+    if parent_pid and os.getppid() != parent_pid:
+        # The parent died before prctl took effect: nobody will ever reap or signal us.
+        os._exit(129)
+
+
+def reset_signals() -> None:
+    """Restores the default dispositions a fresh interpreter would have."""
+    with contextlib.suppress(ValueError):
+        signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
+def rebind_stdio() -> None:
+    """Points ``sys.std*`` (and the ``__std*__`` originals Textual uses) at the pty."""
+    streams = []
+    for fd, mode in ((0, "rb"), (1, "wb"), (2, "wb")):
+        raw = io.FileIO(fd, mode.rstrip("b"), closefd=False)
+        streams.append(
+            io.TextIOWrapper(
+                io.BufferedReader(raw) if mode == "rb" else io.BufferedWriter(raw),
+                encoding="utf-8",
+                errors="replace",
+                line_buffering=True,
+            )
+        )
+    for name, stream in zip(("stdin", "stdout", "stderr"), streams, strict=True):
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
+def resolve_app(spec: str) -> Callable[[SessionInfo], Any]:
+    """Imports ``module:callable``."""
+    module_name, _, attr = spec.partition(":")
+    func = getattr(importlib.import_module(module_name), attr)
+    if not callable(func):
+        raise TypeError(f"{spec} is not callable")
+    return func  # type: ignore[no-any-return]
+
+
+def run_app(info: SessionInfo) -> int:
+    """Runs the session's app; a crash goes to the log, the user sees one short line."""
+    log = open_log(info.log_path)
+    faulthandler.enable(log)
+    try:
+        result = resolve_app(info.app)(info)
+    except BaseException:  # every failure must end in the log, not on the screen
+        log.write(f"session {info.session_id} user={info.user}: console crashed\n")
+        log.write(traceback.format_exc())
+        log.flush()
+        with contextlib.suppress(OSError):
+            os.write(2, APOLOGY.encode())
+        return 1
+    return int(result or 0)
+
+
+def open_log(path: str) -> io.TextIOWrapper:
+    """Opens the shared session log for appending (0600 when created)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    return io.TextIOWrapper(io.FileIO(fd, "w"), encoding="utf-8", line_buffering=True)
+
+
+def finish(code: int) -> NoReturn:
+    """Flushes what the app wrote and leaves without the parent's atexit handlers."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code & 0xFF)
+
+
+def run_forked(info: SessionInfo, slave_fd: int, home: str) -> NoReturn:
+    """Body of a console process forked by the zygote; never returns."""
+    code = 1
+    try:
+        for target in (0, 1, 2):
+            os.dup2(slave_fd, target)
+        if slave_fd > 2:
+            os.close(slave_fd)
+        reset_signals()
+        take_terminal(info.parent_pid)
+        os.environ.clear()
+        os.environ.update(child_env(info, home))
+        rebind_stdio()
+        code = run_app(info)
+    finally:
+        finish(code)
+
+
+def main(argv: list[str]) -> NoReturn:
+    """Entry point of spawn mode: stdio already is the pty; argv[1] is the session JSON."""
+    info = SessionInfo.from_json(argv[1])
+    take_terminal(info.parent_pid)
+    rebind_stdio()
+    finish(run_app(info))
+
+
+if __name__ == "__main__":
+    main(sys.argv)

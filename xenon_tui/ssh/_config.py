@@ -1,0 +1,120 @@
+"""Configuration of the console server and the per-role console settings it hands out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from xenon_tui.ssh._errors import ConfigError
+from xenon_tui.ssh._spec import Role, check_app_spec
+
+DEFAULT_APP = "xenon_tui.ssh._console:run"
+Mode = Literal["zygote", "spawn"]
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """How ``xenon console serve`` runs.
+
+    Attributes:
+        state_dir: Holds the host key and the logs.
+        host: Address to listen on.
+        port: TCP port (0 picks a free one).
+        host_key: Host key file; ``state_dir/ssh_host_ed25519_key`` when ``None``.
+        idle_timeout_s: A session without input for this long is closed (``None``: never).
+        max_sessions: Sessions beyond this number are refused.
+        login_timeout_s: Time a client has to authenticate.
+        mode: ``zygote`` (fork from a preloaded process) or ``spawn`` (fresh interpreter).
+        app: ``module:callable`` each console process runs.
+        console: Console settings (see :func:`console_for_role`).
+    """
+
+    state_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 2222
+    host_key: Path | None = None
+    idle_timeout_s: float | None = 900.0
+    max_sessions: int = 64
+    login_timeout_s: float = 30.0
+    mode: Mode = "zygote"
+    app: str = DEFAULT_APP
+    console: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_app_spec(self.app)
+        if self.mode not in ("zygote", "spawn"):
+            raise ConfigError(f"mode must be zygote or spawn, not {self.mode!r}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port out of range: {self.port}")
+        if self.max_sessions < 1:
+            raise ConfigError("max_sessions must be at least 1")
+        if self.idle_timeout_s is not None and self.idle_timeout_s <= 0:
+            raise ConfigError("idle timeout must be positive")
+
+    @property
+    def host_key_path(self) -> Path:
+        """Where the host key lives."""
+        return self.host_key or self.state_dir / "ssh_host_ed25519_key"
+
+    @property
+    def server_log(self) -> Path:
+        """Logins, refusals and logouts."""
+        return self.state_dir / "ssh-server.log"
+
+    @property
+    def session_log(self) -> Path:
+        """Tracebacks and error output of console processes."""
+        return self.state_dir / "ssh-sessions.log"
+
+    @property
+    def zygote_log(self) -> Path:
+        """The zygote's own output."""
+        return self.state_dir / "ssh-zygote.log"
+
+
+def load_console_file(path: Path) -> dict[str, Any]:
+    """Reads the console settings file.
+
+    The format is ``{"servers": [{"name", "host", "port", "ro_port"}], "ca", "cert",
+    "key"}``; TLS paths are resolved against the file's directory.
+
+    Raises:
+        ConfigError: When the file is missing or malformed.
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict) or not isinstance(raw.get("servers", []), list):
+            raise ValueError("expected an object with a 'servers' list")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read console file {path}: {exc}") from exc
+    for name in ("ca", "cert", "key"):
+        if raw.get(name):
+            raw[name] = str((path.parent / str(raw[name])).resolve())
+    return raw
+
+
+def console_for_role(settings: dict[str, Any], role: Role) -> dict[str, Any]:
+    """Returns the settings a console of ``role`` gets.
+
+    A read-only console only ever learns the daemons' read-only sockets, so even a wrong
+    UI cannot mutate anything; daemons without a read-only socket are left out.
+    """
+    servers: list[dict[str, Any]] = []
+    for server in settings.get("servers", []):
+        entry: dict[str, Any] = {
+            "name": str(server.get("name") or server["host"]),
+            "host": str(server["host"]),
+        }
+        if role is Role.READ_ONLY:
+            if not server.get("ro_port"):
+                continue
+            entry["port"] = int(server["ro_port"])
+        else:
+            entry["port"] = int(server["port"])
+        servers.append(entry)
+    result = {k: v for k, v in settings.items() if k != "servers"}
+    result["servers"] = servers
+    result["read_only"] = role is Role.READ_ONLY
+    return result

@@ -1,0 +1,46 @@
+"""What a console process runs: the Xenon console, built for the session's role."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
+from xenon_tui.ssh._child import APOLOGY, open_log
+from xenon_tui.ssh._spec import SessionInfo
+
+
+def run_textual(app: Any, info: SessionInfo) -> int:
+    """Runs a Textual app on this process's terminal with its error output in the log.
+
+    Textual prints a crash's traceback, with locals, on its error console; over SSH
+    that console would be the user's screen.
+    """
+    from rich.console import Console
+
+    log = open_log(info.log_path)
+    app.error_console = Console(file=log, markup=False, highlight=False, width=120)
+    try:
+        app.run()
+    finally:
+        with contextlib.suppress(OSError):
+            log.flush()
+    if getattr(app, "_exception", None) is not None:
+        # A crash: Textual has written the details to the log; say where, in one line.
+        with contextlib.suppress(OSError):
+            os.write(2, APOLOGY.encode())
+    return int(app.return_code or 0)
+
+
+def preload() -> None:
+    """Imported by the zygote before it forks: the console's code, once for everyone."""
+    with contextlib.suppress(ImportError):
+        import xenon_tui.app  # noqa: F401
+
+
+def run(info: SessionInfo) -> int:
+    """Runs the Xenon console for one SSH session (read-only role = read-only sockets)."""
+    from xenon_tui.app import XenonConsole
+    from xenon_tui.ssh._consolecfg import console_config
+
+    return run_textual(XenonConsole(console_config(info.console)), info)

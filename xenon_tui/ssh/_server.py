@@ -1,0 +1,230 @@
+"""The asyncssh server: authentication, logging of every login, and the session registry."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+from typing import Any
+
+import asyncssh
+
+from xenon_tui.ssh._config import ServeConfig, console_for_role
+from xenon_tui.ssh._errors import ConfigError
+from xenon_tui.ssh._hostkey import load_or_create_host_key
+from xenon_tui.ssh._launch import Launcher, SpawnLauncher
+from xenon_tui.ssh._session import ConsoleSession, SessionIdentity
+from xenon_tui.ssh._spec import Role
+from xenon_tui.ssh._users import PasswordAuthenticator, UserDirectory, check_username
+from xenon_tui.ssh._zygote import ZygoteLauncher
+
+log = logging.getLogger("xenon.ssh")
+
+
+class _Connection(asyncssh.SSHServer):
+    """Per-connection callbacks: who logs in, with what, and what they may open."""
+
+    def __init__(self, server: ConsoleServer) -> None:
+        self._server = server
+        self._who = SessionIdentity("?")
+        self._conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        host, port = (conn.get_extra_info("peername") or ("?", 0))[:2]
+        self._who = SessionIdentity(f"{host}:{port}")
+        self._conn = conn
+        self._server.connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server.connections.discard(self._conn)
+        if not self._who.authenticated:
+            log.info(
+                "connection closed before login user=%s addr=%s",
+                self._who.user or "-",
+                self._who.peer,
+            )
+
+    def begin_auth(self, username: str) -> bool:
+        self._who.user = username[:64]
+        return True  # always ask for credentials: never reveal which accounts exist
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        fingerprint = key.get_fingerprint()
+        host = self._who.peer.rpartition(":")[0]
+        keys = None
+        with contextlib.suppress(ConfigError):
+            keys = self._server.users.authorized_keys(check_username(username))
+        if keys is None or keys.validate(key, host, host) is None:
+            log.warning(
+                "login refused user=%s addr=%s key=%s: key not authorized",
+                username[:64],
+                self._who.peer,
+                fingerprint,
+            )
+            return False
+        self._who.key_fingerprint = fingerprint
+        self._who.role = self._server.users.role_of(username)
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return self._server.passwords is not None
+
+    async def validate_password(self, username: str, password: str) -> bool:
+        if self._server.passwords is None:
+            return False
+        role = await self._server.passwords.authenticate(username, password)
+        if role is None:
+            log.warning(
+                "login refused user=%s addr=%s: bad password", username[:64], self._who.peer
+            )
+            return False
+        self._who.role = role
+        self._who.key_fingerprint = "password"
+        return True
+
+    def auth_completed(self) -> None:
+        self._who.authenticated = True
+        log.info(
+            "login user=%s role=%s addr=%s key=%s",
+            self._who.user,
+            self._who.role,
+            self._who.peer,
+            self._who.key_fingerprint,
+        )
+
+    def session_requested(self) -> ConsoleSession:
+        return ConsoleSession(self._server, self._who)
+
+    # The console is the only thing this server gives: no tunnels of any kind.
+    def connection_requested(self, *args: Any) -> bool:
+        log.info("refused port forwarding user=%s addr=%s", self._who.user, self._who.peer)
+        return False
+
+    def server_requested(self, *args: Any) -> bool:
+        log.info("refused remote forwarding user=%s addr=%s", self._who.user, self._who.peer)
+        return False
+
+    def unix_connection_requested(self, *args: Any) -> bool:
+        log.info("refused socket forwarding user=%s addr=%s", self._who.user, self._who.peer)
+        return False
+
+    def unix_server_requested(self, *args: Any) -> bool:
+        log.info("refused socket forwarding user=%s addr=%s", self._who.user, self._who.peer)
+        return False
+
+
+class ConsoleServer:
+    """Serves one console per SSH session.
+
+    Args:
+        config: Listening address, limits, mode and console settings.
+        users: Accounts allowed to log in with a public key.
+        passwords: Optional password check (``None`` disables password logins).
+        launcher: Overrides the launcher chosen from ``config.mode``.
+    """
+
+    def __init__(
+        self,
+        config: ServeConfig,
+        users: UserDirectory,
+        passwords: PasswordAuthenticator | None = None,
+        launcher: Launcher | None = None,
+    ) -> None:
+        self.config = config
+        self.users = users
+        self.passwords = passwords
+        self.launcher: Launcher = launcher or self._make_launcher()
+        self._acceptor: asyncssh.SSHAcceptor | None = None
+        self._active = 0
+        self.connections: set[asyncssh.SSHServerConnection | None] = set()
+        self._ids = itertools.count(1)
+
+    def _make_launcher(self) -> Launcher:
+        home = str(self.config.state_dir)
+        if self.config.mode == "spawn":
+            return SpawnLauncher(home)
+        module = self.config.app.partition(":")[0]
+        return ZygoteLauncher(home, [module], str(self.config.zygote_log))
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with port 0)."""
+        assert self._acceptor is not None
+        return int(self._acceptor.get_port())
+
+    @property
+    def active_sessions(self) -> int:
+        """Number of consoles running now."""
+        return self._active
+
+    def next_session_id(self) -> str:
+        """A short id that names one session in every log line."""
+        return f"s{os.getpid():x}-{next(self._ids)}"
+
+    def acquire_slot(self) -> bool:
+        """Takes a session slot; ``False`` when the server is full."""
+        if self._active >= self.config.max_sessions:
+            return False
+        self._active += 1
+        return True
+
+    def release_slot(self) -> None:
+        """Gives a session slot back."""
+        self._active -= 1
+
+    def console_settings(self, role: Role) -> dict[str, Any]:
+        """The console settings a user of ``role`` gets (read-only sockets for read-only)."""
+        return console_for_role(self.config.console, role)
+
+    async def start(self) -> None:
+        """Loads (or creates) the host key, starts the launcher and listens."""
+        self.config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        host_key = load_or_create_host_key(self.config.host_key_path)
+        await self.launcher.start()
+        self._acceptor = await asyncssh.create_server(
+            lambda: _Connection(self),
+            self.config.host,
+            self.config.port,
+            server_host_keys=[host_key],
+            line_editor=False,
+            encoding=None,
+            allow_pty=True,
+            agent_forwarding=False,
+            x11_forwarding=False,
+            allow_scp=False,
+            login_timeout=self.config.login_timeout_s,
+            keepalive_interval=60,
+            keepalive_count_max=3,
+        )
+        log.info(
+            "listening on %s:%d mode=%s host-key=%s",
+            self.config.host,
+            self.port,
+            self.launcher.name,
+            host_key.get_fingerprint(),
+        )
+
+    async def close(self) -> None:
+        """Stops listening, ends every session and the launcher."""
+        if self._acceptor is not None:
+            self._acceptor.close()
+            await self._acceptor.wait_closed()
+            self._acceptor = None
+        for conn in list(self.connections):
+            if conn is not None:
+                conn.close()
+                await conn.wait_closed()
+        await self.launcher.close()
+
+    async def serve_forever(self, stop: asyncio.Event) -> None:
+        """Runs until ``stop`` is set."""
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.close()

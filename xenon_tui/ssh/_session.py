@@ -1,0 +1,233 @@
+"""One SSH session: refuse everything but a pty shell, run one console process on a pty."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+import time
+from typing import TYPE_CHECKING, Any
+
+import asyncssh
+
+from xenon_tui.ssh._errors import LaunchError
+from xenon_tui.ssh._pty import open_pty
+from xenon_tui.ssh._spec import Role, SessionInfo, safe_colorterm, safe_term
+
+if TYPE_CHECKING:
+    from xenon_tui.ssh._server import ConsoleServer
+
+log = logging.getLogger("xenon.ssh")
+_SFTP_VERSION = 3
+_READ_CHUNK = 64 * 1024
+_DRAIN_AFTER_EXIT_S = 2.0
+_HANGUP_GRACE_S = 3.0
+# Leaves the alternate screen and shows the cursor when a console was killed mid-frame.
+_RESET = b"\x1b[0m\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1003l\x1b[?1006l\x1b[?2004l"
+
+
+class SessionIdentity:
+    """Who is on the other end of one SSH connection (filled in during authentication)."""
+
+    def __init__(self, peer: str) -> None:
+        self.peer = peer
+        self.user = ""
+        self.role: Role | None = None
+        self.key_fingerprint = "-"
+        self.authenticated = False
+
+
+class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
+    """The only kind of session the server gives: an interactive console on a pty."""
+
+    def __init__(self, server: ConsoleServer, who: SessionIdentity) -> None:
+        super().__init__(self._run, None, _SFTP_VERSION, False)
+        self._server = server
+        self._who = who
+        self._last_input = time.monotonic()
+        self.session_id = server.next_session_id()
+
+    # -- requests: everything but "shell with a pty" is refused -----------------------------
+    def shell_requested(self) -> bool:
+        if self._chan.get_terminal_type() is None:
+            self._refuse("session without a pty")
+            return False
+        return True
+
+    def exec_requested(self, command: str) -> bool:
+        self._refuse("exec request")
+        return False
+
+    def subsystem_requested(self, subsystem: str) -> bool:
+        self._refuse(f"subsystem {subsystem[:40]!r}")
+        return False
+
+    def _refuse(self, what: str) -> None:
+        log.info(
+            "refused %s user=%s addr=%s key=%s",
+            what,
+            self._who.user,
+            self._who.peer,
+            self._who.key_fingerprint,
+        )
+
+    def data_received(self, data: Any, datatype: Any) -> None:
+        self._last_input = time.monotonic()
+        super().data_received(data, datatype)
+
+    # -- the session ------------------------------------------------------------------------
+    async def _run(self, _process: object) -> None:
+        who = self._who
+        if not self._server.acquire_slot():
+            log.info(
+                "refused session user=%s addr=%s: %d sessions already running",
+                who.user,
+                who.peer,
+                self._server.config.max_sessions,
+            )
+            self.stderr.write(b"xenon: the console server is full, try again later\r\n")
+            self.exit(1)
+            return
+        started = time.monotonic()
+        reason, code = "error", 1
+        try:
+            reason, code = await self._serve()
+        except LaunchError as exc:
+            log.error("session %s user=%s: %s", self.session_id, who.user, exc)
+            with contextlib.suppress(OSError, asyncssh.Error):
+                self.stderr.write(b"xenon: the console could not be started\r\n")
+        finally:
+            self._server.release_slot()
+            log.info(
+                "logout user=%s addr=%s key=%s session=%s reason=%s status=%d duration=%.1fs",
+                who.user,
+                who.peer,
+                who.key_fingerprint,
+                self.session_id,
+                reason,
+                code,
+                time.monotonic() - started,
+            )
+            self.exit(code)
+
+    async def _serve(self) -> tuple[str, int]:
+        assert self._who.role is not None
+        cols, rows, _, _ = self.get_terminal_size()
+        info = SessionInfo(
+            session_id=self.session_id,
+            user=self._who.user,
+            role=self._who.role,
+            peer=self._who.peer,
+            term=safe_term(self.get_terminal_type()),
+            colorterm=safe_colorterm(self.env.get("COLORTERM")),
+            app=self._server.config.app,
+            log_path=str(self._server.config.session_log),
+            console=self._server.console_settings(self._who.role),
+        )
+        master, slave = open_pty(cols, rows)
+        try:
+            try:
+                child = await self._server.launcher.launch(info, slave)
+            finally:
+                os.close(slave)
+            log.info(
+                "session %s started user=%s pid=%d term=%s size=%dx%d mode=%s",
+                self.session_id,
+                info.user,
+                child.pid,
+                info.term,
+                cols,
+                rows,
+                self._server.launcher.name,
+            )
+            self.set_redirect_pid(child.pid)
+            # asyncssh writes keys to the pty and applies window changes (TIOCSWINSZ).
+            await self.redirect(stdin=os.dup(master))
+            return await self._supervise(child, master)
+        finally:
+            os.close(master)
+
+    async def _supervise(self, child: Any, master: int) -> tuple[str, int]:
+        pump = asyncio.create_task(self._pump_output(master))
+        exited = asyncio.create_task(child.wait())
+        closed = asyncio.create_task(self._chan.wait_closed())
+        idle = asyncio.create_task(self._idle_watch())
+        try:
+            await asyncio.wait({exited, closed, idle}, return_when=asyncio.FIRST_COMPLETED)
+            if exited.done():
+                code = _code_of(exited)
+                # The last frame (and the terminal reset) must reach the user before exit.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_DRAIN_AFTER_EXIT_S):
+                        await pump
+                return "exit", code
+            reason = "disconnect" if closed.done() else "idle timeout"
+            pump.cancel()
+            child.signal(signal.SIGHUP)
+            try:
+                async with asyncio.timeout(_HANGUP_GRACE_S):
+                    await asyncio.shield(exited)
+            except TimeoutError:
+                child.signal(signal.SIGKILL)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_HANGUP_GRACE_S):
+                        await asyncio.shield(exited)
+            if reason == "idle timeout":
+                with contextlib.suppress(OSError, asyncssh.Error):
+                    self.stdout.write(_RESET + b"\r\nxenon: session closed after being idle\r\n")
+            return reason, _code_of(exited) if exited.done() else 1
+        finally:
+            for task in (pump, closed, idle, exited):
+                task.cancel()
+
+    async def _pump_output(self, master: int) -> None:
+        """Copies the pty to the channel; waiting on drain makes a slow client slow the
+        console down instead of growing a buffer here."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                data = os.read(master, _READ_CHUNK)
+            except BlockingIOError:
+                ready = loop.create_future()
+                loop.add_reader(master, _wake, ready)
+                try:
+                    await ready
+                finally:
+                    loop.remove_reader(master)
+                continue
+            except OSError as exc:
+                if exc.errno == errno.EIO:  # every slave fd is closed: the console is gone
+                    return
+                raise
+            if not data:
+                return
+            try:
+                self.stdout.write(data)
+                await self.stdout.drain()
+            except (OSError, asyncssh.Error):
+                return
+
+    async def _idle_watch(self) -> None:
+        timeout = self._server.config.idle_timeout_s
+        if timeout is None:
+            await asyncio.Event().wait()
+            return
+        while True:
+            remaining = self._last_input + timeout - time.monotonic()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(remaining)
+
+
+def _wake(ready: asyncio.Future[None]) -> None:
+    if not ready.done():
+        ready.set_result(None)
+
+
+def _code_of(task: asyncio.Task[int]) -> int:
+    if task.cancelled() or task.exception() is not None:
+        return 1
+    return int(task.result())

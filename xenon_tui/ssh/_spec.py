@@ -1,0 +1,100 @@
+"""What a console process is told about its session (JSON-safe, crosses process boundaries)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from xenon_tui.ssh._errors import ConfigError
+
+_TERM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+_APP_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+DEFAULT_TERM = "xterm-256color"
+
+
+class Role(StrEnum):
+    """What a user may do; enforced by the server, not only by the UI."""
+
+    ADMIN = "admin"
+    READ_ONLY = "read-only"
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """Everything the per-session console process needs, and nothing secret.
+
+    Attributes:
+        session_id: Short unique id used in logs.
+        user: The authenticated SSH user.
+        role: The user's role.
+        peer: ``host:port`` of the client.
+        term: The client's ``TERM`` (validated).
+        colorterm: The client's ``COLORTERM`` when it sent one.
+        app: ``module:callable`` run in the child with this object.
+        log_path: Where tracebacks and the app's error console go.
+        console: Role-specific console settings (servers and TLS file paths).
+        parent_pid: The process that must outlive the child (parent-death check).
+    """
+
+    session_id: str
+    user: str
+    role: Role
+    peer: str
+    term: str
+    colorterm: str | None
+    app: str
+    log_path: str
+    console: dict[str, Any] = field(default_factory=dict)
+    parent_pid: int = 0
+
+    def to_json(self) -> str:
+        """Serialises to one JSON object."""
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> SessionInfo:
+        """Parses :meth:`to_json` output, validating every field."""
+        raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ConfigError("session spec is not an object")
+        info = cls(
+            session_id=str(raw["session_id"]),
+            user=str(raw["user"]),
+            role=Role(raw["role"]),
+            peer=str(raw["peer"]),
+            term=safe_term(raw.get("term")),
+            colorterm=safe_colorterm(raw.get("colorterm")),
+            app=check_app_spec(str(raw["app"])),
+            log_path=str(raw["log_path"]),
+            console=dict(raw.get("console") or {}),
+            parent_pid=int(raw.get("parent_pid") or 0),
+        )
+        return info
+
+
+def safe_term(value: object) -> str:
+    """Returns the client's TERM if it is a plausible terminal name, else a safe default."""
+    if isinstance(value, str) and _TERM_RE.match(value):
+        return value
+    return DEFAULT_TERM
+
+
+def safe_colorterm(value: object) -> str | None:
+    """Accepts only the COLORTERM values terminals really send."""
+    if isinstance(value, str) and value in {"truecolor", "24bit"}:
+        return value
+    return None
+
+
+def check_app_spec(value: str) -> str:
+    """Validates a ``module:callable`` reference.
+
+    Raises:
+        ConfigError: When the reference is malformed.
+    """
+    if not _APP_RE.match(value):
+        raise ConfigError(f"app must look like 'package.module:function', got {value!r}")
+    return value

@@ -1,0 +1,196 @@
+"""``xenon console serve`` (the console over SSH) and ``xenon demo`` sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_STATE_DIR = Path("~/.local/state/xenon/ssh")
+
+
+def _user_arg(text: str) -> tuple[str, Path]:
+    name, sep, keys = text.partition("=")
+    if not sep or not name or not keys:
+        raise argparse.ArgumentTypeError("expected NAME=AUTHORIZED_KEYS_FILE")
+    return name, Path(keys).expanduser()
+
+
+def _listen_arg(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError("expected HOST:PORT (port 0 picks a free one)")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the flags of ``xenon console serve`` to ``parser``."""
+    parser.add_argument(
+        "--listen",
+        type=_listen_arg,
+        default=("127.0.0.1", 2222),
+        metavar="HOST:PORT",
+        help="address to serve SSH on (default %(default)s)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help="host key and logs (default %(default)s)",
+    )
+    parser.add_argument("--host-key", type=Path, help="host key file (created when missing)")
+    parser.add_argument(
+        "--users-file", type=Path, help='JSON: {"users": [{"name", "role", "authorized_keys"}]}'
+    )
+    parser.add_argument(
+        "--user",
+        type=_user_arg,
+        action="append",
+        default=[],
+        metavar="NAME=KEYS",
+        help="an admin account and its authorized_keys",
+    )
+    parser.add_argument(
+        "--read-only-user",
+        type=_user_arg,
+        action="append",
+        default=[],
+        metavar="NAME=KEYS",
+        help="a read-only account and its authorized_keys",
+    )
+    parser.add_argument(
+        "--console-file", type=Path, help="JSON with the XPS servers (port, ro_port) and TLS files"
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=900.0,
+        metavar="SECONDS",
+        help="close sessions without input for this long; 0 never",
+    )
+    parser.add_argument("--max-sessions", type=int, default=64)
+    parser.add_argument(
+        "--mode",
+        choices=("zygote", "spawn"),
+        default="zygote",
+        help="fork consoles from a preloaded zygote, or spawn each afresh",
+    )
+    parser.add_argument(
+        "--app",
+        default=None,
+        metavar="MODULE:FUNC",
+        help="what each session runs (default: the Xenon console)",
+    )
+    parser.set_defaults(func=serve)
+
+
+def setup_logging(log_file: Path, *, quiet: bool = False) -> None:
+    """Logs the server's events to ``log_file`` (0600) and, unless quiet, to stderr."""
+    log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.close(fd)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s - %(message)s", "%Y-%m-%d %H:%M:%S")
+    handlers: list[logging.Handler] = [logging.FileHandler(log_file, encoding="utf-8")]
+    if not quiet:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    logger = logging.getLogger("xenon.ssh")
+    logger.setLevel(logging.INFO)
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        logger.addHandler(handler)
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+
+
+def build_server(args: argparse.Namespace) -> Any:
+    """Builds a :class:`~xenon_tui.ssh.ConsoleServer` from parsed serve flags."""
+    from xenon_tui.ssh import (
+        DEFAULT_APP,
+        ConfigError,
+        ConsoleServer,
+        Role,
+        ServeConfig,
+        UserDirectory,
+        UserEntry,
+    )
+    from xenon_tui.ssh._config import load_console_file
+    from xenon_tui.ssh._users import check_username
+
+    entries: dict[str, Any] = {}
+    if args.users_file:
+        entries.update({u.name: u for u in UserDirectory.from_file(args.users_file)})
+    for role, pairs in ((Role.ADMIN, args.user), (Role.READ_ONLY, args.read_only_user)):
+        for name, keys in pairs:
+            entries[check_username(name)] = UserEntry(name, role, keys)
+    if not entries:
+        raise ConfigError("no accounts: give --user NAME=KEYS or --users-file")
+    host, port = args.listen
+    config = ServeConfig(
+        state_dir=args.state_dir.expanduser(),
+        host=host,
+        port=port,
+        host_key=args.host_key,
+        idle_timeout_s=args.idle_timeout or None,
+        max_sessions=args.max_sessions,
+        mode=args.mode,
+        app=args.app or DEFAULT_APP,
+        console=load_console_file(args.console_file) if args.console_file else {},
+    )
+    return ConsoleServer(config, UserDirectory(entries))
+
+
+async def _serve(server: Any, stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    port_file = server.config.state_dir / "ssh-port"
+    port_file.write_text(f"{server.port}\n", encoding="utf-8")
+    print(f"xenon console serve: listening on {server.config.host}:{server.port}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Runs ``xenon console serve`` until SIGINT or SIGTERM; returns the exit status."""
+    from xenon_tui.ssh import SshServeError
+
+    try:
+        server = build_server(args)
+        setup_logging(server.config.server_log)
+        asyncio.run(_serve(server, asyncio.Event()))
+    except SshServeError as exc:
+        print(f"xenon console serve: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Adds the top-level ``xenon demo`` sub-command."""
+    parser = sub.add_parser(
+        "demo",
+        help="three simulated Xenon hosts, the console, and the console over SSH",
+        description="Start a self-contained demo: a CA, three simulated XPS hosts seeded "
+        "with the report's sample policy, live workloads, the console here and over SSH.",
+    )
+    parser.add_argument("--state-dir", type=Path, default=Path("~/.local/state/xenon/demo"))
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="everything except the local console (for servers and tests)",
+    )
+    parser.add_argument("--ssh-port", type=int, default=2222, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.set_defaults(func=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from xenon_tui.demo import run_demo
+
+    return int(run_demo(args))
