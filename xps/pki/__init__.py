@@ -1,0 +1,44 @@
+"""PKI for XPS: a local CA, server/client certificates, PKCS#12, TLS contexts, authstore."""
+
+from xps.pki._authstore import AuthEntry, AuthStore
+from xps.pki._ca import CA_CERT, CA_KEY, IssuedFiles, init_ca, issue, load_cert, parse_sans
+from xps.pki._errors import (
+    AuthStoreError,
+    AuthStoreLocked,
+    AuthStoreTampered,
+    PkiError,
+    PkiFileError,
+    PkiFormatError,
+    PkiInputError,
+)
+from xps.pki._files import write_private
+from xps.pki._identity import CertIdentity
+from xps.pki._pkcs12 import PemBundle, export_pkcs12, load_pkcs12
+from xps.pki._tls import TlsMaterial, client_context, server_context
+
+__all__ = [
+    "CA_CERT",
+    "CA_KEY",
+    "AuthEntry",
+    "AuthStore",
+    "AuthStoreError",
+    "AuthStoreLocked",
+    "AuthStoreTampered",
+    "CertIdentity",
+    "IssuedFiles",
+    "PemBundle",
+    "PkiError",
+    "PkiFileError",
+    "PkiFormatError",
+    "PkiInputError",
+    "TlsMaterial",
+    "client_context",
+    "export_pkcs12",
+    "init_ca",
+    "issue",
+    "load_cert",
+    "load_pkcs12",
+    "parse_sans",
+    "server_context",
+    "write_private",
+]

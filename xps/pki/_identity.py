@@ -1,0 +1,58 @@
+"""The identity of a peer certificate: subject plus SHA-256 fingerprint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from xps.pki._errors import PkiFormatError
+
+
+@dataclass(frozen=True, slots=True)
+class CertIdentity:
+    """Who a certificate names, and exactly which certificate it is.
+
+    Attributes:
+        subject: RFC 4514 subject, e.g. ``CN=console``.
+        fingerprint: Lower-case hex SHA-256 of the DER certificate.
+        not_after: Expiry as ISO 8601 (UTC).
+    """
+
+    subject: str
+    fingerprint: str
+    not_after: str
+
+    @classmethod
+    def from_cert(cls, cert: x509.Certificate) -> CertIdentity:
+        """Builds the identity of a parsed certificate."""
+        return cls(
+            subject=cert.subject.rfc4514_string(),
+            fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
+            not_after=cert.not_valid_after_utc.isoformat(),
+        )
+
+    @classmethod
+    def from_der(cls, der: bytes) -> CertIdentity:
+        """Builds the identity of a DER certificate (as ``ssl`` returns it).
+
+        Raises:
+            PkiFormatError: The bytes are not a certificate.
+        """
+        try:
+            return cls.from_cert(x509.load_der_x509_certificate(der))
+        except ValueError as exc:
+            raise PkiFormatError("peer certificate cannot be parsed") from exc
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> CertIdentity:
+        """Builds the identity of a PEM certificate.
+
+        Raises:
+            PkiFormatError: The bytes are not a PEM certificate.
+        """
+        try:
+            return cls.from_cert(x509.load_pem_x509_certificate(pem))
+        except ValueError as exc:
+            raise PkiFormatError("not a PEM certificate") from exc

@@ -1,0 +1,169 @@
+"""Protocol messages: requests, responses, errors and pushed events, to and from JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from xps.protocol._errors import BAD_REQUEST, ProtocolError
+from xps.protocol._framing import encode_frame
+
+RequestId = int | str
+_MAX_DEPTH = 64
+_MAX_ID_LEN = 128
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """``{"id", "method", "params"}`` from a client."""
+
+    id: RequestId
+    method: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """``{"id", "result"}`` from the server."""
+
+    id: RequestId | None
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorResponse:
+    """``{"id", "error": {"code", "message"}}`` from the server."""
+
+    id: RequestId | None
+    code: str
+    message: str
+    details: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """``{"event", "data"}`` pushed by the server after ``Subscribe``."""
+
+    event: str
+    data: dict[str, Any]
+
+
+ServerMessage = Response | ErrorResponse | Event
+
+
+def _depth_ok(obj: Any, limit: int = _MAX_DEPTH) -> bool:
+    # json has no depth limit of its own beyond the recursion limit; bound it explicitly.
+    stack: list[tuple[Any, int]] = [(obj, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return True
+
+
+def _loads(payload: bytes) -> Any:
+    try:
+        obj = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(BAD_REQUEST, "frame is not valid UTF-8 JSON") from exc
+    return obj
+
+
+def _check_id(value: Any) -> RequestId:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ProtocolError(BAD_REQUEST, "request id must be an integer or a string")
+    if isinstance(value, str) and len(value) > _MAX_ID_LEN:
+        raise ProtocolError(BAD_REQUEST, "request id is too long")
+    return value
+
+
+def parse_request(payload: bytes) -> Request:
+    """Parses one request frame payload.
+
+    Raises:
+        ProtocolError: Not JSON, not an object, too deep, or a missing/ill-typed member
+            (``request_id`` is set when the id itself was readable).
+    """
+    obj = _loads(payload)
+    if not isinstance(obj, dict):
+        raise ProtocolError(BAD_REQUEST, "request must be a JSON object")
+    rid = _check_id(obj.get("id"))
+    method = obj.get("method")
+    params = obj.get("params", {})
+    if params is None:
+        params = {}
+    if not isinstance(method, str) or not method or len(method) > 64:
+        raise ProtocolError(BAD_REQUEST, "request method must be a short string", request_id=rid)
+    if not isinstance(params, dict):
+        raise ProtocolError(BAD_REQUEST, "request params must be an object", request_id=rid)
+    if not _depth_ok(params):
+        raise ProtocolError(BAD_REQUEST, "request params are nested too deeply", request_id=rid)
+    extra = set(obj) - {"id", "method", "params"}
+    if extra:
+        raise ProtocolError(BAD_REQUEST, f"unknown request members {sorted(extra)}", request_id=rid)
+    return Request(rid, method, params)
+
+
+def parse_server_message(payload: bytes) -> ServerMessage:
+    """Parses one frame from the server (client side).
+
+    Raises:
+        ProtocolError: The frame is not a valid response, error or event.
+    """
+    obj = _loads(payload)
+    if not isinstance(obj, dict):
+        raise ProtocolError(BAD_REQUEST, "server message must be a JSON object")
+    if "event" in obj:
+        event, data = obj.get("event"), obj.get("data")
+        if not isinstance(event, str) or not isinstance(data, dict):
+            raise ProtocolError(BAD_REQUEST, "malformed event")
+        return Event(event, data)
+    rid = obj.get("id")
+    if rid is not None:
+        rid = _check_id(rid)
+    if "error" in obj:
+        err = obj["error"]
+        if not isinstance(err, dict):
+            raise ProtocolError(BAD_REQUEST, "malformed error")
+        return ErrorResponse(
+            rid, str(err.get("code", "")), str(err.get("message", "")), err.get("details")
+        )
+    result = obj.get("result")
+    if not isinstance(result, dict):
+        raise ProtocolError(BAD_REQUEST, "response result must be an object")
+    return Response(rid, result)
+
+
+def encode_request(rid: RequestId, method: str, params: dict[str, Any] | None = None) -> bytes:
+    """A complete frame holding a request."""
+    return encode_frame(
+        _dumps({"id": rid, "method": method, "params": params or {}}).encode("utf-8")
+    )
+
+
+def encode_response(rid: RequestId | None, result: dict[str, Any]) -> bytes:
+    """A complete frame holding a result.
+
+    Raises:
+        ValueError/TypeError: ``result`` is not JSON-serialisable.
+    """
+    return encode_frame(_dumps({"id": rid, "result": result}).encode("utf-8"))
+
+
+def encode_error(rid: RequestId | None, code: str, message: str, details: Any = None) -> bytes:
+    """A complete frame holding an error (``details``: optional JSON-safe extra data)."""
+    err: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        err["details"] = details
+    return encode_frame(_dumps({"id": rid, "error": err}).encode("utf-8"))
+
+
+def encode_event(event: str, data: dict[str, Any]) -> bytes:
+    """A complete frame holding a pushed event (encode once, send to every subscriber)."""
+    return encode_frame(_dumps({"event": event, "data": data}).encode("utf-8"))

@@ -1,0 +1,184 @@
+"""The method table: every request name, whether it is read-only, and its parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from xps.protocol._errors import INVALID_PARAMS, ProtocolError
+
+_REQUIRED = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter: accepted JSON types, default, and bounds.
+
+    Attributes:
+        types: Accepted Python types after JSON decoding (``bool`` never counts as int).
+        default: Value when absent; ``REQUIRED`` makes it mandatory.
+        choices: Allowed values, if restricted.
+        min: Minimum for ints / minimum length for strings.
+        max: Maximum for ints / maximum length for strings.
+    """
+
+    types: tuple[type, ...]
+    default: Any = _REQUIRED
+    choices: tuple[Any, ...] | None = None
+    min: int | None = None
+    max: int | None = None
+
+    @property
+    def required(self) -> bool:
+        """True when the parameter has no default."""
+        return self.default is _REQUIRED
+
+
+@dataclass(frozen=True, slots=True)
+class MethodSpec:
+    """A protocol method: its name, read-only flag and parameters."""
+
+    name: str
+    read_only: bool
+    params: Mapping[str, Param] = field(default_factory=dict)
+    summary: str = ""
+
+
+_DOMAIN = Param((int, str), min=0, max=128)
+_NAME = Param((str,), min=1, max=128)
+
+
+def _m(method: str, ro: bool, summary: str, /, **params: Param) -> MethodSpec:
+    return MethodSpec(method, ro, params, summary)
+
+
+METHODS: dict[str, MethodSpec] = {
+    m.name: m
+    for m in (
+        _m("Ping", True, "Liveness check; cheapest request."),
+        _m("GetHypervisorInfo", True, "Xen/MSM versions, policy generation, host facts."),
+        _m("GetDomainRunStates", True, "Domains with run state and `xl list` text."),
+        _m(
+            "GetLogMsgs", True, "Recent MSM log lines.", limit=Param((int,), 200, min=1, max=10_000)
+        ),
+        _m("GetHardware", True, "Hardware discovered on the host."),
+        _m(
+            "GetPolicy",
+            True,
+            "The active, staged or previous policy.",
+            which=Param((str,), "active", choices=("active", "staged", "previous")),
+        ),
+        _m(
+            "StagePolicy",
+            False,
+            "Validate and stage a policy (XML or dict).",
+            xml=Param((str, type(None)), None, max=4 << 20),
+            policy=Param((dict, type(None)), None),
+        ),
+        _m("GetStagedDiff", True, "Diff between the staged and the active policy."),
+        _m("ActivatePolicy", False, "Make the staged policy & host configuration active."),
+        _m("RollbackPolicy", False, "Re-activate the previous policy."),
+        _m(
+            "ExportPolicy",
+            True,
+            "Export the active policy (signed XML, or a template).",
+            signed=Param((bool,), True),
+            template=Param((bool,), False),
+        ),
+        _m("CreateDomain", False, "Create a domain from the active policy.", name=_NAME),
+        _m("PauseDomain", False, "Pause a domain.", domain=_DOMAIN),
+        _m("UnpauseDomain", False, "Unpause a domain.", domain=_DOMAIN),
+        _m("ShutdownDomain", False, "Shut a domain down.", domain=_DOMAIN),
+        _m("RebootDomain", False, "Reboot a domain.", domain=_DOMAIN),
+        _m("DestroyDomain", False, "Destroy a domain.", domain=_DOMAIN),
+        _m("GetStats", True, "Current host and per-domain statistics."),
+        _m(
+            "GetStatsHistory",
+            True,
+            "Statistics history for a range.",
+            range=Param((str,), "10m", choices=("10m", "2h", "1d", "1w")),
+            domain=Param((str, type(None)), None, max=128),
+        ),
+        _m(
+            "GetViolations",
+            True,
+            "Violation records after a sequence number.",
+            since_seq=Param((int,), 0, min=0),
+            limit=Param((int,), 1000, min=1, max=100_000),
+        ),
+        _m("AddressViolations", False, "Clear a domain's violations.", domain=_DOMAIN),
+        _m(
+            "SetMisbehaviour",
+            False,
+            "Inject guest misbehaviour (sim backend only).",
+            domain=_DOMAIN,
+            kind=Param((str,), min=1, max=32),
+            per_million=Param((int,), min=0, max=1_000_000),
+        ),
+        _m("ListAuthorizations", True, "Certificates in the authorization store."),
+        _m(
+            "AddAuthorization",
+            False,
+            "Authorize a remote client certificate (needs --authstore-pass).",
+            alias=Param((str,), min=1, max=64),
+            cert_pem=Param((str,), min=1, max=64 << 10),
+        ),
+        _m(
+            "RemoveAuthorization",
+            False,
+            "Remove an authorization (needs --authstore-pass).",
+            alias=Param((str,), min=1, max=64),
+        ),
+        _m(
+            "Subscribe",
+            True,
+            "Receive pushed events on this connection.",
+            events=Param((list, type(None)), None),
+        ),
+        _m("Unsubscribe", True, "Stop pushed events on this connection."),
+    )
+}
+
+#: Event names a subscriber can ask for.
+EVENT_NAMES = ("violations", "stats", "domain", "policy")
+
+
+def _check_value(method: str, name: str, spec: Param, value: Any) -> None:
+    if isinstance(value, bool) and bool not in spec.types:
+        ok = False
+    else:
+        ok = isinstance(value, spec.types)
+    if not ok:
+        kinds = "/".join("null" if t is type(None) else t.__name__ for t in spec.types)
+        raise ProtocolError(INVALID_PARAMS, f"{method}: {name} must be {kinds}")
+    if spec.choices is not None and value not in spec.choices:
+        raise ProtocolError(INVALID_PARAMS, f"{method}: {name} must be one of {spec.choices}")
+    size = len(value) if isinstance(value, str) else value if isinstance(value, int) else None
+    if size is None or isinstance(value, bool):
+        return
+    if spec.min is not None and size < spec.min:
+        raise ProtocolError(INVALID_PARAMS, f"{method}: {name} is below {spec.min}")
+    if spec.max is not None and size > spec.max:
+        raise ProtocolError(INVALID_PARAMS, f"{method}: {name} is above {spec.max}")
+
+
+def validate_params(spec: MethodSpec, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Checks params against the method's table; returns them with defaults filled in.
+
+    Raises:
+        ProtocolError: Unknown, missing or ill-typed parameter (code ``invalid_params``).
+    """
+    unknown = set(params) - set(spec.params)
+    if unknown:
+        raise ProtocolError(INVALID_PARAMS, f"{spec.name}: unknown params {sorted(unknown)}")
+    out: dict[str, Any] = {}
+    for name, pspec in spec.params.items():
+        if name not in params:
+            if pspec.required:
+                raise ProtocolError(INVALID_PARAMS, f"{spec.name}: missing param {name}")
+            out[name] = pspec.default
+            continue
+        _check_value(spec.name, name, pspec, params[name])
+        out[name] = params[name]
+    return out

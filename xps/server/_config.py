@@ -1,0 +1,228 @@
+"""Daemon configuration: defaults < properties file < ``-D`` values < explicit flags."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xps.pki import TlsMaterial
+from xps.server._errors import ConfigError
+from xps.server._logging import LOG_NAME
+from xps.server._properties import parse_properties
+
+DEFAULT_PROPERTIES = Path("/etc/xenon-tools/xenon-policy.properties")
+DEFAULT_LISTEN = "127.0.0.1:9443"
+DEFAULT_RO_LISTEN = "127.0.0.1:9444"
+
+#: The report's Java keystore properties (§3.1.6) are accepted as aliases.
+_ALIASES = {
+    "javax.net.ssl.keyStore": "xps.tls.keystore",
+    "javax.net.ssl.keyStorePassword": "xps.tls.keystore.pass",
+    "javax.net.ssl.trustStore": "xps.tls.ca",
+}
+
+#: Every property the daemon reads, with its default ("" = unset).
+DEFAULTS: dict[str, str] = {
+    "xps.state-dir": "/var/lib/xenon-tools",
+    "xps.listen": DEFAULT_LISTEN,
+    "xps.ro-listen": DEFAULT_RO_LISTEN,
+    "xps.backend": "sim",
+    "xps.authstore.file": "",
+    "xps.authstore.pass": "",
+    "xps.tls.ca": "",
+    "xps.tls.cert": "",
+    "xps.tls.key": "",
+    "xps.tls.keystore": "",
+    "xps.tls.keystore.pass": "",
+    "xps.log.file": "",
+    "xps.log.stderr": "true",
+    "xps.local-addresses": "loopback",
+    "xps.handshake-timeout": "10",
+    "xps.frame-timeout": "10",
+    "xps.idle-timeout": "900",
+    "xps.write-timeout": "30",
+    "xps.max-clients": "1024",
+    "xps.max-frame": str(4 << 20),
+    "xps.subscriber-buffer": str(16 << 20),
+    "xps.stats-interval": "3.0",
+    "xps.seed": "1",
+}
+
+Address = tuple[str, int]
+
+
+def parse_address(text: str, what: str) -> Address | None:
+    """Parses ``HOST:PORT`` (``[v6]:PORT`` for IPv6); ``none`` or empty disables it.
+
+    Raises:
+        ConfigError: Malformed address or port out of range.
+    """
+    text = text.strip()
+    if text.lower() in ("", "none", "off"):
+        return None
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise ConfigError(f"{what}: expected HOST:PORT, got {text!r}")
+    host = host.removeprefix("[").removesuffix("]")
+    try:
+        port = int(port_text)
+    except ValueError as exc:
+        raise ConfigError(f"{what}: port {port_text!r} is not a number") from exc
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{what}: port {port} out of range")
+    return host, port
+
+
+def _number(props: Mapping[str, str], key: str, lo: float, hi: float) -> float:
+    try:
+        value = float(props[key])
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {props[key]!r} is not a number") from exc
+    if not lo <= value <= hi:
+        raise ConfigError(f"{key}: {value} not in [{lo}, {hi}]")
+    return value
+
+
+def _bool(props: Mapping[str, str], key: str) -> bool:
+    value = props[key].strip().lower()
+    if value in ("true", "yes", "1", "on"):
+        return True
+    if value in ("false", "no", "0", "off"):
+        return False
+    raise ConfigError(f"{key}: {props[key]!r} is not a boolean")
+
+
+def _path(props: Mapping[str, str], key: str) -> Path | None:
+    return Path(props[key]) if props[key] else None
+
+
+def _local_addresses(text: str) -> frozenset[str] | None:
+    if text.strip().lower() == "loopback":
+        return None
+    out = set()
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            out.add(str(ipaddress.ip_address(item)))
+        except ValueError as exc:
+            raise ConfigError(f"xps.local-addresses: {item!r} is not an IP address") from exc
+    return frozenset(out)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Everything the daemon needs to run (see ``docs/protocol.md`` for each property).
+
+    ``local_addresses`` decides who is a *local* client (always authorized with a valid
+    certificate): None means any loopback address (127.0.0.0/8, ::1); a set means exactly
+    those addresses, which lets a test treat 127.0.0.2 as a remote peer.
+    """
+
+    state_dir: Path
+    tls: TlsMaterial
+    listen: Address | None = ("127.0.0.1", 9443)
+    ro_listen: Address | None = ("127.0.0.1", 9444)
+    backend: str = "sim"
+    authstore_file: Path | None = None
+    authstore_pass: str | None = field(default=None, repr=False)
+    log_file: Path | None = None
+    log_stderr: bool = True
+    local_addresses: frozenset[str] | None = None
+    handshake_timeout: float = 10.0
+    frame_timeout: float = 10.0
+    idle_timeout: float = 900.0
+    write_timeout: float = 30.0
+    max_clients: int = 1024
+    max_frame: int = 4 << 20
+    subscriber_buffer: int = 16 << 20
+    stats_interval_s: float = 3.0
+    seed: int = 1
+
+    @property
+    def resolved_log_file(self) -> Path:
+        """The log file: ``log_file`` or ``<state-dir>/xenon-policy-server.log``."""
+        return self.log_file or self.state_dir / LOG_NAME
+
+    @classmethod
+    def from_properties(cls, props: Mapping[str, str]) -> ServerConfig:
+        """Builds a config from merged properties (unknown keys are ignored, as in Java).
+
+        Raises:
+            ConfigError: A value is invalid or the TLS material is incomplete.
+        """
+        merged = dict(DEFAULTS)
+        for key, value in props.items():
+            merged[_ALIASES.get(key, key)] = value
+        if merged["xps.backend"] not in ("sim", "xen"):
+            raise ConfigError(f"xps.backend must be sim or xen, not {merged['xps.backend']!r}")
+        ca = _path(merged, "xps.tls.ca")
+        if ca is None:
+            raise ConfigError("a trust store is required (--ca / xps.tls.ca)")
+        keystore = _path(merged, "xps.tls.keystore")
+        cert, key_file = _path(merged, "xps.tls.cert"), _path(merged, "xps.tls.key")
+        if keystore is None and (cert is None or key_file is None):
+            raise ConfigError("give --cert and --key, or --keystore (xps.tls.*)")
+        listen = parse_address(merged["xps.listen"], "xps.listen")
+        ro_listen = parse_address(merged["xps.ro-listen"], "xps.ro-listen")
+        if listen is None and ro_listen is None:
+            raise ConfigError("at least one of --listen / --ro-listen is needed")
+        return cls(
+            state_dir=Path(merged["xps.state-dir"]),
+            tls=TlsMaterial(
+                ca=ca,
+                cert=cert,
+                key=key_file,
+                keystore=keystore,
+                keystore_pass=merged["xps.tls.keystore.pass"] or None,
+            ),
+            listen=listen,
+            ro_listen=ro_listen,
+            backend=merged["xps.backend"],
+            authstore_file=_path(merged, "xps.authstore.file"),
+            authstore_pass=merged["xps.authstore.pass"] or None,
+            log_file=_path(merged, "xps.log.file"),
+            log_stderr=_bool(merged, "xps.log.stderr"),
+            local_addresses=_local_addresses(merged["xps.local-addresses"]),
+            handshake_timeout=_number(merged, "xps.handshake-timeout", 0.01, 3600),
+            frame_timeout=_number(merged, "xps.frame-timeout", 0.01, 3600),
+            idle_timeout=_number(merged, "xps.idle-timeout", 0, 10**7),
+            write_timeout=_number(merged, "xps.write-timeout", 0.01, 3600),
+            max_clients=int(_number(merged, "xps.max-clients", 1, 100_000)),
+            max_frame=int(_number(merged, "xps.max-frame", 1024, 1 << 30)),
+            subscriber_buffer=int(_number(merged, "xps.subscriber-buffer", 1 << 16, 1 << 32)),
+            stats_interval_s=_number(merged, "xps.stats-interval", 0.05, 3600),
+            seed=int(_number(merged, "xps.seed", 0, 2**63)),
+        )
+
+
+def load_config(
+    properties_file: Path | None,
+    defines: Mapping[str, str],
+    flags: Mapping[str, str],
+) -> ServerConfig:
+    """Merges the configuration sources with the precedence of §3.1.
+
+    System values (``-D``) are loaded first and win over the properties file, which only
+    fills in what they leave unset; explicit command-line flags win over both.
+
+    Args:
+        properties_file: The properties file; None means the default path, used only if
+            it exists (an explicitly named file must exist).
+        defines: ``-D`` values.
+        flags: Properties set by explicit flags (e.g. ``{"xps.listen": "..."}``).
+
+    Raises:
+        ConfigError: A source is unreadable or a value is invalid.
+    """
+    props: dict[str, str] = {}
+    path = properties_file or DEFAULT_PROPERTIES
+    if properties_file is not None or path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read properties file {path}: {exc}") from exc
+        props.update(parse_properties(text))
+    props.update(defines)
+    props.update(flags)
+    return ServerConfig.from_properties(props)

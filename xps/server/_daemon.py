@@ -1,0 +1,476 @@
+"""The XPS daemon: two TLS 1.3 listeners, authorization, framing, dispatch and events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import ssl
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from xps.pki import CertIdentity, PkiError, server_context, write_private
+from xps.protocol import (
+    AUTHSTORE_LOCKED,
+    EVENT_NAMES,
+    INTERNAL,
+    INVALID_PARAMS,
+    METHODS,
+    READ_ONLY,
+    UNAUTHORIZED,
+    UNKNOWN_METHOD,
+    FrameDecoder,
+    ProtocolError,
+    Request,
+    encode_error,
+    encode_response,
+    parse_request,
+    validate_params,
+)
+from xps.server._auth import Authorizer
+from xps.server._config import Address, ServerConfig
+from xps.server._errors import ListenError
+from xps.server._handlers import Handler
+from xps.server._hub import EventHub, Subscriber
+from xps.server._logging import trace
+from xps.server._session import READ_ONLY_LABEL, READ_WRITE_LABEL, Session
+
+log = logging.getLogger("xps.server")
+
+EventCallback = Callable[[dict[str, Any]], None]
+#: ``host.subscribe``: registers a callback, returns the function that unregisters it.
+EventSource = Callable[[EventCallback], Callable[[], None]]
+PORTS_FILE = "ports"
+_READ_CHUNK = 256 * 1024
+_DRAIN_ABOVE = 256 * 1024
+_Builtin = Callable[[Session, dict[str, Any]], dict[str, Any]]
+
+
+class XpsServer:
+    """The policy server.
+
+    Args:
+        config: Listeners, TLS material, limits and timeouts.
+        handlers: ``{method: handler}`` for host methods (see :func:`host_handlers`);
+            ``Ping``, ``Subscribe``, ``Unsubscribe`` and the authorization methods are
+            built in.
+        event_source: ``host.subscribe``; its events are pushed to subscribers.
+        ssl_context: Overrides the context built from ``config.tls`` (tests).
+
+    Handlers report client-visible failures by raising an exception with a string
+    ``code`` and a ``message`` (``HostError``, ``PkiError``); any other exception is
+    answered with ``internal`` and logged with its traceback.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        handlers: Mapping[str, Handler],
+        *,
+        event_source: EventSource | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.config = config
+        self._handlers = dict(handlers)
+        self._event_source = event_source
+        self._ssl = ssl_context or server_context(config.tls)
+        self.authorizer = Authorizer(
+            config.authstore_file, config.authstore_pass, config.local_addresses
+        )
+        self.hub = EventHub(config.subscriber_buffer)
+        self._builtins: dict[str, _Builtin] = {
+            "Ping": self._ping,
+            "Subscribe": self._subscribe,
+            "Unsubscribe": self._unsubscribe,
+            "ListAuthorizations": self._list_authorizations,
+            "AddAuthorization": self._add_authorization,
+            "RemoveAuthorization": self._remove_authorization,
+        }
+        self._numbers = itertools.count(1)
+        self._servers: list[asyncio.Server] = []
+        self._sessions: set[Session] = set()
+        self._conn_tasks: set[asyncio.Task[None]] = set()
+        self._tg: asyncio.TaskGroup | None = None
+        self._stop = asyncio.Event()
+        self._ready: asyncio.Future[None] | None = None
+        self._main: asyncio.Task[None] | None = None
+        self._event_unsub: Callable[[], None] | None = None
+        self._connections = 0
+        self.ports: dict[str, int] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Binds the listeners, writes the ``ports`` file and starts serving.
+
+        Raises:
+            ListenError: A listener could not be bound.
+        """
+        loop = asyncio.get_running_loop()
+        self._ready = loop.create_future()
+        self._main = asyncio.create_task(self._run(), name="xps-server")
+        await asyncio.shield(self._ready)
+
+    async def close(self) -> None:
+        """Stops listening, closes every connection and waits until all are done."""
+        self._stop.set()
+        if self._main is not None:
+            with contextlib.suppress(ListenError):
+                await self._main
+
+    async def __aenter__(self) -> XpsServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def wait_closed(self) -> None:
+        """Waits until :meth:`close` has finished (or the server failed)."""
+        if self._main is not None:
+            await asyncio.shield(self._main)
+
+    async def _run(self) -> None:
+        assert self._ready is not None
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                try:
+                    await self._bind()
+                except BaseException as exc:
+                    if not self._ready.done():
+                        self._ready.set_exception(exc)
+                    raise
+                if self._event_source is not None:
+                    self._event_unsub = self._event_source(self.hub.publish)
+                self._ready.set_result(None)
+                await self._stop.wait()
+                self._shutdown()
+        except* ListenError:
+            pass
+        finally:
+            self._tg = None
+            if self._event_unsub is not None:
+                self._event_unsub()
+            for server in self._servers:
+                server.close()
+                await server.wait_closed()
+            log.info("Xenon Policy Server stopped")
+
+    def _shutdown(self) -> None:
+        for server in self._servers:
+            server.close()
+        for task in self._conn_tasks:
+            task.cancel()
+
+    async def _bind(self) -> None:
+        listeners: list[tuple[str, Address]] = []
+        if self.config.listen is not None:
+            listeners.append((READ_WRITE_LABEL, self.config.listen))
+        if self.config.ro_listen is not None:
+            listeners.append((READ_ONLY_LABEL, self.config.ro_listen))
+        for label, (host, port) in listeners:
+            try:
+                server = await asyncio.start_server(
+                    self._callback(label), host, port, limit=self.config.max_frame + 4096
+                )
+            except OSError as exc:
+                for srv in self._servers:
+                    srv.close()
+                raise ListenError(f"{label} socket: cannot listen on {host}:{port}: {exc}") from exc
+            self._servers.append(server)
+            bound = server.sockets[0].getsockname()
+            key = "read_write" if label == READ_WRITE_LABEL else "read_only"
+            self.ports[key] = int(bound[1])
+            log.info("%s socket: Listening on %s:%d", label, host, bound[1])
+        self._write_ports_file()
+
+    def _write_ports_file(self) -> None:
+        doc = {"pid": os.getpid(), **self.ports}
+        try:
+            write_private(
+                self.config.state_dir / PORTS_FILE, json.dumps(doc).encode() + b"\n", 0o644
+            )
+        except PkiError as exc:
+            log.error("Cannot write the ports file: %s", exc.message)
+
+    def _callback(self, label: str) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], None]:
+        def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if self._tg is None or self._stop.is_set():
+                writer.transport.abort()
+                return
+            task = self._tg.create_task(self._connection(label, reader, writer))
+            self._conn_tasks.add(task)
+            task.add_done_callback(self._conn_tasks.discard)
+
+        return on_connect
+
+    # -- one connection ------------------------------------------------------------------
+
+    async def _connection(
+        self, label: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if peer else "unknown"
+        self._connections += 1
+        try:
+            if self._connections > self.config.max_clients:
+                log.error(
+                    "%s socket: Closing connection from /%s: too many clients (%d)",
+                    label,
+                    address,
+                    self.config.max_clients,
+                )
+                return
+            session = await self._accept(label, address, reader, writer)
+            if session is None:
+                return
+            self._sessions.add(session)
+            try:
+                await self._serve(session, reader)
+            finally:
+                self._sessions.discard(session)
+                if session.subscriber is not None:
+                    self.hub.discard(session.subscriber)
+                log.info("%s: Done handling requests, closing socket", session.label)
+        except Exception:
+            log.exception("%s socket: Unexpected error on connection from /%s", label, address)
+        finally:
+            self._connections -= 1
+            await self._close_writer(writer)
+
+    async def _close_writer(self, writer: asyncio.StreamWriter) -> None:
+        if writer.transport.is_closing():
+            writer.transport.abort()
+            return
+        writer.close()
+        try:
+            async with asyncio.timeout(1.0):
+                await writer.wait_closed()
+        except (TimeoutError, OSError, ssl.SSLError):
+            writer.transport.abort()
+
+    async def _accept(
+        self,
+        label: str,
+        address: str,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> Session | None:
+        timeout = self.config.handshake_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                await writer.start_tls(self._ssl, ssl_handshake_timeout=timeout)
+        except TimeoutError:
+            log.error(
+                "%s socket: TLS handshake not completed within %gs; closing connection from /%s",
+                label,
+                timeout,
+                address,
+            )
+            return None
+        except ssl.SSLError as exc:
+            log.error("catching ssl.SSLError: %s", exc.reason or exc.__class__.__name__)
+            log.error("Could not determine peer X500Principal")
+            log.error("%s socket: Closing unauthorized client connection from /%s", label, address)
+            return None
+        except OSError as exc:
+            log.error(
+                "%s socket: Connection from /%s lost during TLS handshake: %s",
+                label,
+                address,
+                exc.__class__.__name__,
+            )
+            return None
+        ssl_object = writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if not der:
+            log.error("Could not determine peer X500Principal")
+            log.error("%s socket: Closing unauthorized client connection from /%s", label, address)
+            return None
+        identity = CertIdentity.from_der(der)
+        decision = self.authorizer.check(address, identity)
+        if not decision.allowed:
+            log.error(
+                "%s socket: Refusing remote client X500Principal %s (SHA-256 %s): %s",
+                label,
+                identity.subject,
+                identity.fingerprint,
+                decision.reason,
+            )
+            log.error("%s socket: Closing unauthorized client connection from /%s", label, address)
+            writer.write(encode_error(None, UNAUTHORIZED, f"not authorized: {decision.reason}"))
+            return None
+        kind = "local" if decision.local else "remote"
+        trace(
+            "%s socket: Accepting %s client connection from authorized X500Principal %s (%s)",
+            label,
+            kind,
+            identity.subject,
+            decision.reason,
+        )
+        trace("%s socket: Accepting authorized client connection from /%s", label, address)
+        session = Session(next(self._numbers), address, label, writer, identity, decision.local)
+        log.info("%s: Ready for requests", session.label)
+        return session
+
+    async def _serve(self, session: Session, reader: asyncio.StreamReader) -> None:
+        decoder = FrameDecoder(self.config.max_frame)
+        cfg = self.config
+        while True:
+            if decoder.in_frame:
+                timeout: float | None = cfg.frame_timeout
+            elif cfg.idle_timeout > 0 and session.subscriber is None:
+                timeout = cfg.idle_timeout
+            else:
+                timeout = None
+            try:
+                async with asyncio.timeout(timeout):
+                    data = await reader.read(_READ_CHUNK)
+            except TimeoutError:
+                if decoder.in_frame:
+                    log.warning(
+                        "%s: Dropping incomplete frame (%d bytes after %gs); closing",
+                        session.label,
+                        decoder.buffered,
+                        cfg.frame_timeout,
+                    )
+                else:
+                    log.info("%s: Idle for %gs", session.label, cfg.idle_timeout)
+                return
+            except (OSError, ssl.SSLError) as exc:
+                log.info("%s: Connection lost: %s", session.label, exc.__class__.__name__)
+                return
+            if not data:
+                if decoder.in_frame:
+                    log.warning("%s: Dropping incomplete frame at end of stream", session.label)
+                return
+            try:
+                frames = decoder.feed(data)
+            except ProtocolError as exc:
+                log.warning("%s: Dropping frame: %s; closing", session.label, exc.message)
+                session.writer.write(encode_error(None, exc.code, exc.message))
+                return
+            for payload in frames:
+                await self._request(session, payload)
+            if session.writer.transport.get_write_buffer_size() > _DRAIN_ABOVE:
+                try:
+                    async with asyncio.timeout(cfg.write_timeout):
+                        await session.writer.drain()
+                except (TimeoutError, OSError, ssl.SSLError):
+                    log.warning("%s: Client does not read its responses; closing", session.label)
+                    return
+
+    # -- one request ---------------------------------------------------------------------
+
+    async def _request(self, session: Session, payload: bytes) -> None:
+        try:
+            request = parse_request(payload)
+        except ProtocolError as exc:
+            log.warning("%s: Dropping malformed request: %s", session.label, exc.message)
+            session.writer.write(encode_error(exc.request_id, exc.code, exc.message))
+            return
+        trace("%s: Received request %s", session.label, request.method)
+        try:
+            result = await self._dispatch(session, request)
+            frame = encode_response(request.id, result)
+        except ProtocolError as exc:
+            log.warning("%s: Refused request %s: %s", session.label, request.method, exc.message)
+            frame = encode_error(request.id, exc.code, exc.message)
+        except Exception as exc:
+            code = getattr(exc, "code", None)
+            message = getattr(exc, "message", None)
+            if isinstance(code, str) and isinstance(message, str):
+                log.info(
+                    "%s: Request %s failed: %s: %s", session.label, request.method, code, message
+                )
+                frame = encode_error(request.id, code, message, getattr(exc, "details", None))
+            else:
+                log.exception("%s: Request %s failed", session.label, request.method)
+                frame = encode_error(request.id, INTERNAL, "internal server error")
+        session.writer.write(frame)
+
+    async def _dispatch(self, session: Session, request: Request) -> dict[str, Any]:
+        spec = METHODS.get(request.method)
+        builtin = self._builtins.get(request.method)
+        handler = self._handlers.get(request.method)
+        if spec is None or (builtin is None and handler is None):
+            raise ProtocolError(UNKNOWN_METHOD, f"unknown method {request.method!r}")
+        if session.read_only and not spec.read_only:
+            raise ProtocolError(
+                READ_ONLY, f"{request.method} changes state and is refused on the read-only socket"
+            )
+        params = validate_params(spec, request.params)
+        if builtin is not None:
+            return builtin(session, params)
+        assert handler is not None
+        result = await handler(**params)
+        if not isinstance(result, dict):
+            raise TypeError(f"{request.method} handler returned {type(result).__name__}")
+        return result
+
+    # -- built-in methods ----------------------------------------------------------------
+
+    def _ping(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
+        return {"pong": True}
+
+    def _subscribe(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = params["events"]
+        if wanted is None:
+            events = frozenset(EVENT_NAMES)
+        else:
+            bad = [e for e in wanted if e not in EVENT_NAMES]
+            if bad or not wanted:
+                raise ProtocolError(
+                    INVALID_PARAMS, f"Subscribe: events must be a non-empty subset of {EVENT_NAMES}"
+                )
+            events = frozenset(wanted)
+        if session.subscriber is not None:
+            self.hub.discard(session.subscriber)
+        session.subscriber = Subscriber(session.label, session.writer.transport, events)
+        self.hub.add(session.subscriber)
+        return {"subscribed": sorted(events)}
+
+    def _unsubscribe(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
+        was = session.subscriber is not None
+        if session.subscriber is not None:
+            self.hub.discard(session.subscriber)
+            session.subscriber = None
+        return {"unsubscribed": was}
+
+    def _list_authorizations(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
+        store = self.authorizer.store()
+        entries = [e.to_dict() for e in store.entries()] if store is not None else []
+        return {"authorizations": entries, "writable": self.authorizer.writable_remotely}
+
+    def _check_store_writable(self) -> None:
+        if not self.authorizer.writable_remotely:
+            raise ProtocolError(
+                AUTHSTORE_LOCKED,
+                "the authorization store can be changed remotely only when the daemon runs "
+                "with --authstore-file and --authstore-pass",
+            )
+
+    def _add_authorization(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_store_writable()
+        entry = self.authorizer.add(params["alias"], params["cert_pem"])
+        log.info(
+            "%s: Authorization added: %s (%s)", session.label, entry.alias, entry.identity.subject
+        )
+        return entry.to_dict()
+
+    def _remove_authorization(self, session: Session, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_store_writable()
+        entry = self.authorizer.remove(params["alias"])
+        log.info("%s: Authorization removed: %s", session.label, entry.alias)
+        return entry.to_dict()
+
+    # -- introspection -------------------------------------------------------------------
+
+    @property
+    def client_count(self) -> int:
+        """Connections that passed authorization and are being served."""
+        return len(self._sessions)
