@@ -52,6 +52,7 @@ from ._profiles import (
     subop_name,
     subop_number,
 )
+from ._sign import PolicySignatureError, VerifiedPolicy, sign_policy, verify_policy
 from ._xml import (
     MAX_XML_BYTES,
     MAX_XML_DEPTH,
@@ -97,6 +98,7 @@ __all__ = [
     "PolicyError",
     "PolicyFormatError",
     "PolicyLookupError",
+    "PolicySignatureError",
     "PolicyValidationError",
     "PolicyXmlError",
     "SecLabel",
@@ -105,6 +107,7 @@ __all__ = [
     "SwitchMode",
     "Tag",
     "UsbDevice",
+    "VerifiedPolicy",
     "Vif",
     "bdf_from_int",
     "bdf_to_int",
@@ -117,7 +120,9 @@ __all__ = [
     "predefined_profiles",
     "schema_text",
     "serialize_policy",
+    "sign_policy",
     "stable_uuid",
     "subop_name",
     "subop_number",
+    "verify_policy",
 ]

@@ -1,0 +1,424 @@
+"""Signed policy export: enveloped XML-DSig with an X.509 signer chained to a trusted CA."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509 import verification as xv
+from lxml import etree
+from signxml import exceptions as sx_errors
+from signxml.algorithms import (
+    CanonicalizationMethod,
+    DigestAlgorithm,
+    SignatureConstructionMethod,
+    SignatureMethod,
+)
+from signxml.signer import XMLSigner
+from signxml.verifier import SignatureConfiguration, XMLVerifier
+
+from ._errors import PolicyError
+from ._model import Policy
+
+__all__ = [
+    "MAX_SIGNED_BYTES",
+    "PolicySignatureError",
+    "VerifiedPolicy",
+    "sign_policy",
+    "verify_policy",
+]
+
+MAX_SIGNED_BYTES = 64 * 1024 * 1024
+"""Largest signed document accepted by :func:`verify_policy`."""
+
+_MAX_DEPTH = 64
+_DS = "http://www.w3.org/2000/09/xmldsig#"
+_C14N = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0
+_ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+_SIG_METHODS = frozenset({SignatureMethod.RSA_SHA256, SignatureMethod.ECDSA_SHA256})
+_DIGESTS = frozenset({DigestAlgorithm.SHA256})
+_MIN_RSA_BITS = 2048
+
+TrustInput = bytes | str | Path | Sequence[bytes | str | Path]
+
+
+class PolicySignatureError(PolicyError):
+    """A policy could not be signed, or a signed policy was refused.
+
+    The ``code`` names the reason (``policy.signature.untrusted``, ``…digest``, …);
+    the message says what was wrong in one line.
+    """
+
+    code = "policy.signature"
+
+
+def _fail(reason: str, message: str) -> PolicySignatureError:
+    return PolicySignatureError(message, code=f"policy.signature.{reason}")
+
+
+@dataclass(frozen=True)
+class VerifiedPolicy:
+    """A policy whose signature verified, built only from the signed bytes.
+
+    Attributes:
+        policy: The policy as signed.
+        signer_subject: RFC 4514 subject of the signing certificate.
+        fingerprint: SHA-256 fingerprint of the signing certificate (hex, colon separated).
+        algorithm: The XML-DSig signature method URI used.
+    """
+
+    policy: Policy
+    signer_subject: str
+    fingerprint: str
+    algorithm: str
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """Returns the colon separated SHA-256 fingerprint of a certificate."""
+    digest = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2)).upper()
+
+
+# ----------------------------------------------------------------------------- signing
+
+
+def _load_key(
+    key_pem: bytes, password: bytes | None
+) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=password)
+    except (ValueError, TypeError) as exc:
+        raise _fail("key", f"cannot load the private key: {exc}") from exc
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < _MIN_RSA_BITS:
+            raise _fail("key", f"RSA key of {key.key_size} bits is too small (>= 2048)")
+        return key
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key
+    raise _fail("key", f"unsupported key type {type(key).__name__} (RSA or EC only)")
+
+
+def _load_certs(pem: bytes, what: str) -> list[x509.Certificate]:
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError as exc:
+        raise _fail("certificate", f"cannot load the {what}: {exc}") from exc
+    if not certs:
+        raise _fail("certificate", f"no certificate in the {what}")
+    return certs
+
+
+def _public_der(key: Any) -> bytes:
+    der: bytes = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return der
+
+
+def sign_policy(
+    policy: Policy | etree._Element,
+    key_pem: bytes,
+    cert_pem: bytes,
+    password: bytes | None = None,
+) -> bytes:
+    """Signs a policy as an enveloped XML-DSig document.
+
+    The signature covers the whole document (``URI=""``, enveloped-signature then
+    exclusive C14N), uses RSA-SHA256 or ECDSA-SHA256 by key type, and embeds the
+    signing certificate (followed by any chain certificates in ``cert_pem``) in
+    ``KeyInfo/X509Data``.
+
+    Args:
+        policy: The policy, or an lxml element in the policy namespace (left unmodified).
+        key_pem: The signer's private key (PEM, PKCS#8 or traditional).
+        cert_pem: The signer's certificate first, then optional intermediates (PEM).
+        password: Password of an encrypted private key.
+
+    Returns:
+        The signed document, UTF-8 with an XML declaration.
+
+    Raises:
+        PolicySignatureError: Bad key or certificate, or they do not belong together.
+    """
+    key = _load_key(key_pem, password)
+    certs = _load_certs(cert_pem, "signing certificate")
+    if _public_der(certs[0].public_key()) != _public_der(key.public_key()):
+        raise _fail("key-mismatch", "the certificate does not belong to the private key")
+    if isinstance(policy, Policy):
+        from ._xml import policy_to_element
+
+        element = policy_to_element(policy)
+        # Indented like the saved policy so that a signed export stays readable.
+        etree.indent(element, space="  ")
+    else:
+        # Deep copy: signxml appends the Signature to the tree it is given.
+        element = etree.fromstring(etree.tostring(policy))
+    if element.find(f".//{{{_DS}}}Signature") is not None:
+        raise _fail("already-signed", "the document already carries a signature")
+    method = (
+        SignatureMethod.RSA_SHA256
+        if isinstance(key, rsa.RSAPrivateKey)
+        else SignatureMethod.ECDSA_SHA256
+    )
+    signer = XMLSigner(
+        method=SignatureConstructionMethod.enveloped,
+        signature_algorithm=method,
+        digest_algorithm=DigestAlgorithm.SHA256,
+        c14n_algorithm=_C14N,
+    )
+    try:
+        signed = signer.sign(element, key=key, cert=certs)
+    except sx_errors.InvalidInput as exc:
+        raise _fail("sign", f"cannot sign: {exc}") from exc
+    body: bytes = etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
+    return body + b"\n"
+
+
+# ------------------------------------------------------------------------ verification
+
+
+def _trust_store(trust: TrustInput) -> list[x509.Certificate]:
+    items: Sequence[bytes | str | Path]
+    items = [trust] if isinstance(trust, bytes | str | Path) else trust
+    certs: list[x509.Certificate] = []
+    for item in items:
+        if isinstance(item, bytes):
+            pem = item
+        elif isinstance(item, str) and item.lstrip().startswith("-----BEGIN"):
+            pem = item.encode()
+        else:
+            try:
+                pem = Path(item).read_bytes()
+            except OSError as exc:
+                raise _fail("trust-store", f"cannot read CA file {item}: {exc.strerror}") from exc
+        certs.extend(_load_certs(pem, "CA file"))
+    if not certs:
+        raise _fail("trust-store", "no CA certificate to verify against")
+    return certs
+
+
+def _parse(data: bytes) -> etree._Element:
+    if len(data) > MAX_SIGNED_BYTES:
+        raise _fail("too-large", f"signed document exceeds {MAX_SIGNED_BYTES} bytes")
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_blank_text=False,
+    )
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position if exc.position else (0, 0)
+        raise PolicySignatureError(
+            f"malformed XML: {exc.msg} (line {line}, column {column})",
+            code="policy.signature.malformed",
+        ) from exc
+    if getattr(root.getroottree().docinfo, "doctype", ""):
+        raise _fail("malformed", "a DOCTYPE is not allowed in a signed policy")
+    depth = 0
+    for event, _el in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if depth > _MAX_DEPTH:
+            raise _fail("malformed", f"document nests deeper than {_MAX_DEPTH} elements")
+    return root
+
+
+def _ds(name: str) -> str:
+    return f"{{{_DS}}}{name}"
+
+
+def _children(el: etree._Element) -> list[etree._Element]:
+    # Comments and processing instructions are not structure; c14n drops comments.
+    return [c for c in el if isinstance(c.tag, str)]
+
+
+def _expect(el: etree._Element, names: Sequence[str], where: str) -> list[etree._Element]:
+    kids = _children(el)
+    got = [etree.QName(k).localname if k.tag.startswith(f"{{{_DS}}}") else k.tag for k in kids]
+    if got != list(names) or any(k.tag != _ds(n) for k, n in zip(kids, names, strict=True)):
+        raise _fail(
+            "structure",
+            f"{where} must contain exactly {', '.join(names) or 'nothing'}; "
+            f"found {', '.join(got) or 'nothing'}",
+        )
+    return kids
+
+
+def _check_structure(root: etree._Element, root_tag: str) -> tuple[str, list[bytes]]:
+    """Refuses anything but one enveloped signature over the whole policy document."""
+    if root.tag != root_tag:
+        raise _fail("document", f"root element is {root.tag}, expected {root_tag}")
+    signatures = list(root.iter(_ds("Signature")))
+    if not signatures:
+        raise _fail("missing", "the document carries no signature")
+    if len(signatures) > 1:
+        raise _fail("multiple", f"the document carries {len(signatures)} signatures, expected 1")
+    sig = signatures[0]
+    if sig.getparent() is not root:
+        raise _fail("location", "the signature must be a direct child of the policy root")
+    signed_info, _value, key_info = _expect(
+        sig, ("SignedInfo", "SignatureValue", "KeyInfo"), "ds:Signature"
+    )
+    c14n, method, reference = _expect(
+        signed_info, ("CanonicalizationMethod", "SignatureMethod", "Reference"), "ds:SignedInfo"
+    )
+    if c14n.get("Algorithm") != _C14N.value or _children(c14n):
+        raise _fail("algorithm", f"canonicalization must be {_C14N.value}")
+    if method.get("Algorithm") not in {m.value for m in _SIG_METHODS}:
+        raise _fail("algorithm", f"signature method {method.get('Algorithm')} is not allowed")
+    if reference.get("URI") != "" or set(reference.attrib) != {"URI"}:
+        raise _fail(
+            "reference",
+            f'the reference must be URI="" (the whole document), got URI={reference.get("URI")!r}',
+        )
+    transforms, digest, _dv = _expect(
+        reference, ("Transforms", "DigestMethod", "DigestValue"), "ds:Reference"
+    )
+    steps = _expect(transforms, ("Transform", "Transform"), "ds:Transforms")
+    algs = [t.get("Algorithm") for t in steps]
+    if algs != [_ENVELOPED, _C14N.value] or any(_children(t) for t in steps):
+        raise _fail(
+            "reference", f"transforms must be enveloped-signature then exc-c14n, got {algs}"
+        )
+    if digest.get("Algorithm") not in {d.value for d in _DIGESTS}:
+        raise _fail("algorithm", f"digest method {digest.get('Algorithm')} is not allowed")
+    (x509_data,) = _expect(key_info, ("X509Data",), "ds:KeyInfo")
+    cert_els = _children(x509_data)
+    if not cert_els or any(c.tag != _ds("X509Certificate") for c in cert_els):
+        raise _fail("structure", "ds:X509Data must hold only X509Certificate elements")
+    ders: list[bytes] = []
+    for cert_el in cert_els:
+        try:
+            ders.append(base64.b64decode("".join((cert_el.text or "").split()), validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise _fail("certificate", "an embedded certificate is not valid base64") from exc
+    return str(method.get("Algorithm")), ders
+
+
+def _digital_signature_only(_policy: Any, cert: x509.Certificate, ku: x509.KeyUsage | None) -> None:
+    if ku is None or not ku.digital_signature:
+        raise ValueError("the signing certificate's key usage does not allow digitalSignature")
+    bc = _extension(cert, x509.BasicConstraints)
+    if bc is not None and bc.ca:
+        raise ValueError("a CA certificate may not sign policies")
+
+
+def _is_ca(_policy: Any, _cert: x509.Certificate, bc: x509.BasicConstraints | None) -> None:
+    if bc is None or not bc.ca:
+        raise ValueError("issuer is not a CA")
+
+
+def _extension(cert: x509.Certificate, kind: type[Any]) -> Any:
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _verify_chain(
+    ders: list[bytes], anchors: list[x509.Certificate], when: dt.datetime
+) -> x509.Certificate:
+    try:
+        chain = [x509.load_der_x509_certificate(d) for d in ders]
+    except ValueError as exc:
+        raise _fail("certificate", f"an embedded certificate is malformed: {exc}") from exc
+    leaf = chain[0]
+    subject = leaf.subject.rfc4514_string()
+    if when > leaf.not_valid_after_utc:
+        raise _fail(
+            "expired",
+            f"signing certificate {subject} expired on {leaf.not_valid_after_utc:%Y-%m-%d %H:%M}Z",
+        )
+    if when < leaf.not_valid_before_utc:
+        raise _fail("not-yet-valid", f"signing certificate {subject} is not valid yet")
+    ee = xv.ExtensionPolicy.permit_all().require_present(
+        x509.KeyUsage, xv.Criticality.AGNOSTIC, _digital_signature_only
+    )
+    ca = xv.ExtensionPolicy.permit_all().require_present(
+        x509.BasicConstraints, xv.Criticality.AGNOSTIC, _is_ca
+    )
+    verifier = (
+        xv.PolicyBuilder()
+        .store(xv.Store(anchors))
+        .time(when)
+        .extension_policies(ee_policy=ee, ca_policy=ca)
+        .build_client_verifier()
+    )
+    try:
+        verifier.verify(leaf, chain[1:])
+    except xv.VerificationError as exc:
+        raise _fail(
+            "untrusted", f"signing certificate {subject} does not chain to a trusted CA: {exc}"
+        ) from exc
+    return leaf
+
+
+def verify_policy(
+    signed: bytes, trust: TrustInput, *, at: dt.datetime | None = None
+) -> VerifiedPolicy:
+    """Verifies a signed policy and returns the policy exactly as it was signed.
+
+    Only one shape is accepted: a single enveloped signature, a direct child of the
+    policy root, with one ``URI=""`` reference, the enveloped-signature and exclusive
+    C14N transforms, SHA-256 digests, RSA/ECDSA-SHA256, and an X.509 certificate that
+    chains to one of the trusted CAs and is valid now. Anything else (signature
+    wrapping, extra references, ``Object`` payloads, untrusted or expired signer,
+    altered content) is refused. The policy is rebuilt from the verifier's signed
+    bytes only, never from the input tree.
+
+    Args:
+        signed: The signed document.
+        trust: CA certificates: PEM bytes, a PEM string, a file path, or a list of those.
+        at: Verification time (default: now, UTC).
+
+    Raises:
+        PolicySignatureError: The signature was refused; ``code`` says why.
+        PolicyXmlError: The signed content is not a valid policy document.
+    """
+    from ._xml import POLICY_TAG, parse_policy
+
+    when = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    anchors = _trust_store(trust)
+    root = _parse(signed)
+    algorithm, ders = _check_structure(root, POLICY_TAG)
+    leaf = _verify_chain(ders, anchors, when)
+    config = SignatureConfiguration(
+        location="./",
+        expect_references=1,
+        signature_methods=_SIG_METHODS,
+        digest_algorithms=_DIGESTS,
+        verification_time=when,
+    )
+    try:
+        result = XMLVerifier().verify(
+            root, x509_cert=leaf, expect_config=config, validate_schema=True
+        )
+    except sx_errors.InvalidDigest as exc:
+        raise _fail("digest", "the signed content was altered (digest mismatch)") from exc
+    except sx_errors.InvalidCertificate as exc:
+        raise _fail("untrusted", f"signing certificate refused: {exc}") from exc
+    except sx_errors.InvalidSignature as exc:
+        raise _fail("invalid", f"the signature value does not verify: {exc}") from exc
+    except sx_errors.InvalidInput as exc:
+        raise _fail("structure", f"malformed signature: {exc}") from exc
+    assert not isinstance(result, list)  # expect_references=1 returns one result
+    # "See what is signed": only the verifier's canonical signed bytes become the policy.
+    policy = parse_policy(result.signed_data)
+    return VerifiedPolicy(
+        policy=policy,
+        signer_subject=leaf.subject.rfc4514_string(),
+        fingerprint=fingerprint(leaf),
+        algorithm=algorithm,
+    )
