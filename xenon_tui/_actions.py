@@ -1,0 +1,355 @@
+"""The one action table: every key binding, `?` help line, palette entry and `:` command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from textual.binding import Binding
+
+
+class Mode(Enum):
+    """When an action is available."""
+
+    ANY = "any"
+    EDITOR = "editor"
+    LIVE = "live"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One user action.
+
+    Attributes:
+        id: Stable id (keymap files and tests refer to it).
+        keys: Default key(s), comma separated, in Textual key names.
+        action: Textual action string run on the scope's widget.
+        description: Short text for the footer, help and palette.
+        scope: ``app`` or the id of the widget that owns the action.
+        mutating: Changes a daemon's state; hidden in a read-only console.
+        mode: Editor or Live only, or both.
+        footer: Shown in the footer.
+        commands: ``:`` command names that run it.
+    """
+
+    id: str
+    keys: str
+    action: str
+    description: str
+    scope: str = "app"
+    mutating: bool = False
+    mode: Mode = Mode.ANY
+    footer: bool = True
+    commands: tuple[str, ...] = ()
+
+
+_E, _L = Mode.EDITOR, Mode.LIVE
+
+ACTIONS: tuple[Action, ...] = (
+    # Application-wide.
+    Action("app.help", "question_mark", "help", "Help", commands=("help", "h")),
+    Action("app.command", "colon", "command_line", "Command", commands=()),
+    Action("app.palette", "ctrl+p", "command_palette", "Palette", footer=False),
+    Action("app.quit", "ctrl+q", "quit", "Quit", commands=("quit", "q")),
+    Action("app.mode", "m", "toggle_mode", "Editor/Live", commands=("mode",)),
+    Action("app.theme", "ctrl+t", "next_theme", "Theme", footer=False, commands=("theme",)),
+    Action(
+        "app.refresh", "ctrl+r", "refresh_server", "Refresh", footer=False, commands=("refresh",)
+    ),
+    Action(
+        "view.servers",
+        "1",
+        "show_view('servers')",
+        "Servers",
+        footer=False,
+        commands=("servers", "srv"),
+    ),
+    Action(
+        "view.policy",
+        "2",
+        "show_view('policy')",
+        "Policy",
+        footer=False,
+        commands=("policy", "enclaves"),
+    ),
+    Action(
+        "view.advanced",
+        "3",
+        "show_view('advanced')",
+        "Advanced",
+        footer=False,
+        commands=("advanced", "adv"),
+    ),
+    Action(
+        "view.domains",
+        "4",
+        "show_view('domains')",
+        "Domains",
+        footer=False,
+        commands=("domains", "dom"),
+    ),
+    Action(
+        "view.violations",
+        "5",
+        "show_view('violations')",
+        "Violations",
+        footer=False,
+        commands=("violations", "viol"),
+    ),
+    Action(
+        "view.perf",
+        "6",
+        "show_view('perf')",
+        "Performance",
+        footer=False,
+        commands=("perf", "performance"),
+    ),
+    Action(
+        "view.profiles",
+        "",
+        "show_advanced('profiles')",
+        "Hypercall profiles",
+        footer=False,
+        commands=("profiles",),
+    ),
+    Action(
+        "view.seclabels",
+        "",
+        "show_advanced('seclabels')",
+        "SecLabels",
+        footer=False,
+        commands=("seclabels",),
+    ),
+    Action("view.tags", "", "show_advanced('tags')", "Tags", footer=False, commands=("tags",)),
+    Action(
+        "view.conflicts",
+        "",
+        "show_advanced('conflicts')",
+        "Conflicts",
+        footer=False,
+        commands=("conflicts",),
+    ),
+    Action(
+        "view.hardware",
+        "",
+        "show_advanced('hardware')",
+        "Hardware",
+        footer=False,
+        commands=("hardware", "hw"),
+    ),
+    Action(
+        "view.switches",
+        "",
+        "show_advanced('switches')",
+        "Network switches",
+        footer=False,
+        commands=("switches",),
+    ),
+    Action(
+        "view.storage",
+        "",
+        "show_advanced('storage')",
+        "Storage locations",
+        footer=False,
+        commands=("storage",),
+    ),
+    # Editor workflow (any view, current server).
+    Action("policy.diff", "d", "staged_diff", "Staged diff", mode=_E, commands=("diff",)),
+    Action(
+        "policy.activate",
+        "ctrl+a",
+        "activate_policy",
+        "Make active",
+        mutating=True,
+        mode=_E,
+        commands=("activate",),
+    ),
+    Action(
+        "policy.rollback",
+        "",
+        "rollback_policy",
+        "Roll back to previous policy",
+        mutating=True,
+        mode=_E,
+        footer=False,
+        commands=("rollback",),
+    ),
+    Action(
+        "policy.export",
+        "e",
+        "export_policy(False)",
+        "Export signed XML",
+        mode=_E,
+        footer=False,
+        commands=("export",),
+    ),
+    Action(
+        "policy.template",
+        "E",
+        "export_policy(True)",
+        "Export template",
+        mode=_E,
+        footer=False,
+        commands=("template",),
+    ),
+    # Servers panel.
+    Action("server.connect", "c", "connect", "Connect", scope="servers", commands=("connect",)),
+    Action(
+        "server.disconnect",
+        "x",
+        "disconnect",
+        "Disconnect",
+        scope="servers",
+        commands=("disconnect",),
+    ),
+    Action("server.add", "a", "add", "Add server", scope="servers", commands=("add",)),
+    Action("server.remove", "delete", "remove", "Remove", scope="servers", commands=("remove",)),
+    Action("server.color", "k", "color", "Colour", scope="servers", commands=("color",)),
+    Action("server.compare", "C", "compare", "Compare", scope="servers", commands=("compare",)),
+    Action(
+        "server.clone",
+        "L",
+        "clone",
+        "Clone to…",
+        scope="servers",
+        mutating=True,
+        commands=("clone",),
+    ),
+    Action(
+        "server.auth", "z", "authorizations", "Authorization", scope="servers", commands=("auth",)
+    ),
+    # Lists.
+    Action("list.filter", "slash", "filter_list", "Filter", commands=("filter",)),
+    # Domains (Live mode).
+    Action(
+        "domain.start",
+        "s",
+        "domain('CreateDomain')",
+        "Start",
+        scope="domains",
+        mutating=True,
+        mode=_L,
+    ),
+    Action(
+        "domain.pause",
+        "p",
+        "domain('PauseDomain')",
+        "Pause",
+        scope="domains",
+        mutating=True,
+        mode=_L,
+    ),
+    Action(
+        "domain.unpause",
+        "u",
+        "domain('UnpauseDomain')",
+        "Unpause",
+        scope="domains",
+        mutating=True,
+        mode=_L,
+    ),
+    Action(
+        "domain.shutdown",
+        "S",
+        "domain('ShutdownDomain')",
+        "Shutdown",
+        scope="domains",
+        mutating=True,
+        mode=_L,
+    ),
+    Action(
+        "domain.reboot",
+        "R",
+        "domain('RebootDomain')",
+        "Reboot",
+        scope="domains",
+        mutating=True,
+        mode=_L,
+    ),
+    Action(
+        "domain.destroy",
+        "D",
+        "domain('DestroyDomain')",
+        "Destroy",
+        scope="domains",
+        mutating=True,
+        mode=_L,
+    ),
+    Action("domain.config", "g", "xl_config", "xl config", scope="domains"),
+    Action("domain.vnc", "v", "vnc", "VNC", scope="domains"),
+    # Violation log.
+    Action(
+        "violation.pause",
+        "p",
+        "pause_domain",
+        "Pause domain",
+        scope="violations",
+        mutating=True,
+        mode=_L,
+    ),
+    Action("violation.profile", "o", "open_profile", "Open profile", scope="violations"),
+    Action("violation.clear_alert", "ctrl+l", "clear_alert", "Acknowledge", scope="violations"),
+    # Performance.
+    Action("perf.range", "r", "next_range", "History range", scope="perf"),
+    Action("perf.domain", "f", "filter", "Domain filter", scope="perf"),
+    # Advanced editor forms.
+    Action("edit.new", "n", "new_item", "New", scope="advanced", mutating=True, mode=_E),
+    Action(
+        "edit.edit",
+        "enter",
+        "edit_item",
+        "Edit",
+        scope="advanced",
+        mutating=True,
+        mode=_E,
+        footer=False,
+    ),
+    Action(
+        "edit.delete", "delete", "delete_item", "Remove", scope="advanced", mutating=True, mode=_E
+    ),
+)
+
+_BY_ID = {a.id: a for a in ACTIONS}
+_BY_ACTION: dict[tuple[str, str], Action] = {(a.scope, a.action): a for a in ACTIONS}
+
+
+def action_by_id(action_id: str) -> Action:
+    """The action with this id (KeyError when unknown)."""
+    return _BY_ID[action_id]
+
+
+def action_for(scope: str, action: str) -> Action | None:
+    """The table entry of ``action`` run on ``scope`` (None for Textual's own actions)."""
+    return _BY_ACTION.get((scope, action))
+
+
+def bindings(scope: str) -> list[Binding]:
+    """Textual bindings of one scope, each with the action's stable id."""
+    return [
+        Binding(a.keys, a.action, a.description, show=a.footer, id=a.id)
+        for a in ACTIONS
+        if a.scope == scope and a.keys
+    ]
+
+
+def command_names() -> dict[str, Action]:
+    """``:`` command name -> action."""
+    return {name: a for a in ACTIONS for name in a.commands}
+
+
+def effective_keys(keymap: Mapping[str, str]) -> dict[str, str]:
+    """Action id -> keys after user overrides."""
+    return {a.id: keymap.get(a.id, a.keys) for a in ACTIONS}
+
+
+def allowed(action: Action, *, read_only: bool, mode: Mode | None) -> bool:
+    """Whether ``action`` may run in this console state."""
+    if action.mutating and read_only:
+        return False
+    return action.mode is Mode.ANY or mode is None or action.mode is mode
+
+
+def unknown_ids(keymap: Iterable[str]) -> list[str]:
+    """Keymap ids that name no action (reported to the user, never silently ignored)."""
+    return sorted(k for k in keymap if k not in _BY_ID)

@@ -1,0 +1,163 @@
+"""One console-side connection to an XPS daemon: connect, reconnect, calls and events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from enum import Enum
+from typing import Any, Protocol
+
+from xenon_tui._config import ServerEntry, TlsFiles
+from xenon_tui._errors import NotConnectedError, ServerError
+
+
+class LinkState(Enum):
+    """What the servers panel shows (green / red / grey / yellow)."""
+
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    LOST = "lost"
+
+
+class Client(Protocol):
+    """The part of ``xps.client.XpsClient`` the console uses."""
+
+    async def connect(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]: ...
+
+    def subscribe(self) -> AsyncIterator[dict[str, Any]]: ...
+
+
+ClientFactory = Callable[[ServerEntry, TlsFiles, bool], Client]
+StateCallback = Callable[[LinkState, str], None]
+EventCallback = Callable[[dict[str, Any]], None]
+
+
+def xps_client_factory(entry: ServerEntry, tls: TlsFiles, read_only: bool) -> Client:
+    """Builds a real ``xps.client.XpsClient`` for ``entry`` (read-only socket if asked)."""
+    from xps.client import XpsClient  # imported late: the console starts without a daemon
+
+    client: Client = XpsClient(
+        entry.host,
+        entry.socket_port(read_only),
+        ca=tls.ca,
+        cert=tls.cert,
+        key=tls.key,
+    )
+    return client
+
+
+def _error_fields(exc: BaseException) -> tuple[str, str]:
+    code = getattr(exc, "code", None) or type(exc).__name__
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return str(code), str(message)
+
+
+class ServerConnection:
+    """Keeps one daemon connected (exponential back-off) and forwards its events.
+
+    ``run()`` is meant for a worker: it loops until :meth:`stop`. Calls made while the link
+    is down raise :class:`NotConnectedError`; daemon errors become :class:`ServerError`.
+    """
+
+    MAX_BACKOFF_S = 10.0
+
+    def __init__(
+        self,
+        entry: ServerEntry,
+        tls: TlsFiles,
+        *,
+        read_only: bool,
+        on_state: StateCallback,
+        on_event: EventCallback,
+        factory: ClientFactory = xps_client_factory,
+        on_connected: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.entry = entry
+        self.read_only = read_only
+        self._tls = tls
+        self._on_state = on_state
+        self._on_event = on_event
+        self._on_connected = on_connected
+        self._factory = factory
+        self._client: Client | None = None
+        self._stopping = asyncio.Event()
+        self.state = LinkState.DISCONNECTED
+
+    @property
+    def address(self) -> str:
+        """The server's ``host:port`` key."""
+        return self.entry.address
+
+    def _set(self, state: LinkState, detail: str = "") -> None:
+        self.state = state
+        self._on_state(state, detail)
+
+    async def run(self) -> None:
+        """Connects, subscribes and pumps events; reconnects until :meth:`stop`."""
+        backoff = 0.25
+        while not self._stopping.is_set():
+            self._set(LinkState.CONNECTING)
+            client = self._factory(self.entry, self._tls, self.read_only)
+            try:
+                await client.connect()
+                self._client = client
+                backoff = 0.25
+                self._set(LinkState.CONNECTED)
+                if self._on_connected is not None:
+                    await self._on_connected()
+                async for event in client.subscribe():
+                    self._on_event(event)
+                    if self._stopping.is_set():
+                        break
+                if not self._stopping.is_set():
+                    self._set(LinkState.LOST, "the daemon closed the connection")
+            except asyncio.CancelledError:
+                await self._close(client)
+                raise
+            except Exception as exc:  # any failure of the link means "lost, retry"
+                _, message = _error_fields(exc)
+                self._set(LinkState.LOST, message)
+            await self._close(client)
+            if self._stopping.is_set():
+                break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(backoff):
+                    await self._stopping.wait()
+            backoff = min(backoff * 2, self.MAX_BACKOFF_S)
+        self._set(LinkState.DISCONNECTED)
+
+    async def _close(self, client: Client) -> None:
+        self._client = None
+        with contextlib.suppress(Exception):
+            await client.close()
+
+    async def stop(self) -> None:
+        """Ends :meth:`run` and closes the link."""
+        self._stopping.set()
+        client = self._client
+        if client is not None:
+            await self._close(client)
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """Calls a daemon method.
+
+        Raises:
+            NotConnectedError: The link is down.
+            ServerError: The daemon answered with an error (its code is kept).
+        """
+        client = self._client
+        if client is None or self.state is not LinkState.CONNECTED:
+            raise NotConnectedError(self.address, f"{self.address} is not connected")
+        try:
+            return await client.call(method, **params)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            code, message = _error_fields(exc)
+            raise ServerError(self.address, message, code=code) from exc

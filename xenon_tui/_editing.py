@@ -1,0 +1,455 @@
+"""Advanced-tab edits: forms validated through ``xps.policy``, then staged on the daemon."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from xenon_tui._actions import Mode
+from xenon_tui._errors import ConsoleError
+from xenon_tui._policy_data import hex_color, policy_of
+from xenon_tui.dialogs import ConfirmDialog
+from xenon_tui.dialogs._form import Field, FormDialog, Values
+
+if TYPE_CHECKING:
+    from xenon_tui.app import XenonConsole
+    from xps.policy import Policy
+
+Builder = Callable[["Policy", Values], tuple["Policy", Any]]
+
+
+class FieldError(Exception):
+    """A form value that cannot even be parsed; carries the field it belongs to."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _int(values: Values, name: str) -> int:
+    text = values[name].strip()
+    if not re.fullmatch(r"-?\d{1,9}", text):
+        raise FieldError(name, "must be a whole number")
+    return int(text)
+
+
+def _color(values: Values, name: str) -> tuple[int, int, int]:
+    text = values[name].strip()
+    if not re.fullmatch(r"#?[0-9A-Fa-f]{6}", text):
+        raise FieldError(name, "must be a colour like #cc3333")
+    text = text.lstrip("#")
+    return (int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16))
+
+
+def _named(policy: Policy, getter: str, values: Values, name: str) -> Any:
+    try:
+        return getattr(policy, getter)(values[name].strip())
+    except Exception:
+        raise FieldError(name, f"no such {name}: {values[name].strip()!r}") from None
+
+
+def _hypercalls(values: Values, name: str) -> frozenset[int]:
+    from xps.policy import hypercall_number
+
+    out: set[int] = set()
+    for item in filter(None, (p.strip() for p in values[name].split(","))):
+        try:
+            out.add(int(item) if item.isdigit() else hypercall_number(item))
+        except Exception:
+            raise FieldError(name, f"unknown hypercall {item!r}") from None
+    return frozenset(out)
+
+
+def _subops(values: Values, name: str) -> tuple[tuple[int, frozenset[int]], ...]:
+    from xps.policy import hypercall_number, subop_number
+
+    out: dict[int, frozenset[int]] = {}
+    for part in filter(None, (p.strip() for p in values[name].split(";"))):
+        call, _, ops = part.partition("=")
+        try:
+            nr = int(call) if call.strip().isdigit() else hypercall_number(call.strip())
+            out[nr] = frozenset(
+                int(o) if o.strip().isdigit() else subop_number(nr, o.strip())
+                for o in ops.split(",")
+                if o.strip()
+            )
+        except Exception:
+            raise FieldError(name, f"cannot read {part!r} (use call=op,op; …)") from None
+    return tuple(sorted(out.items()))
+
+
+def semantic_errors(policy: Policy, obj_id: Any, fields: dict[str, str]) -> dict[str, str]:
+    """Runs ``xps.policy.validate`` and keeps error findings about the edited object.
+
+    Findings name a model field; ``fields`` maps model field -> form field.
+    """
+    try:
+        from xps.policy import validate  # type: ignore[attr-defined]
+    except ImportError:  # the daemon validates again when the policy is staged
+        return {}
+    errors: dict[str, str] = {}
+    for f in validate(policy):
+        if str(getattr(f, "severity", "error")).lower() != "error":
+            continue
+        if obj_id is not None and getattr(f, "object_id", None) not in (obj_id, str(obj_id)):
+            continue
+        key = fields.get(str(getattr(f, "field", "") or ""), "")
+        errors[key] = (
+            errors.get(key, "") + "\n" if key in errors else ""
+        ) + f"{f.message} [{f.code}]"
+    return errors
+
+
+def _profile_form(policy: Policy, obj: Any, extra_call: int | None = None) -> list[Field]:
+    from xps.policy import hypercall_name, subop_name
+
+    calls = sorted(set(obj.hypercalls if obj else ()) | ({extra_call} if extra_call else set()))
+    subops = "; ".join(
+        f"{hypercall_name(nr)}=" + ",".join(subop_name(nr, o) for o in sorted(ops))
+        for nr, ops in (obj.subops if obj else ())
+    )
+    return [
+        Field("name", "Name", obj.name if obj else ""),
+        Field(
+            "hypercalls",
+            "Hypercalls",
+            ", ".join(hypercall_name(c) for c in calls),
+            "names or numbers, comma separated",
+        ),
+        Field("subops", "Sub-commands", subops, "call=op,op; call=op …"),
+        Field("description", "Description", obj.description if obj else ""),
+    ]
+
+
+def _build_profile(obj: Any) -> Builder:
+    from xps.policy import HypercallProfile
+
+    def build(policy: Policy, v: Values) -> tuple[Policy, Any]:
+        new = HypercallProfile(
+            id=obj.id if obj else uuid.uuid4(),
+            name=v["name"].strip(),
+            hypercalls=_hypercalls(v, "hypercalls"),
+            subops=_subops(v, "subops"),
+            description=v["description"].strip(),
+            guest_family=obj.guest_family if obj else frozenset(),
+        )
+        return policy.with_profile(new), new.id
+
+    return build
+
+
+def _tag_form(policy: Policy, obj: Any) -> list[Field]:
+    return [
+        Field("name", "Name", obj.name if obj else ""),
+        Field("color", "Colour", hex_color(obj.color) if obj else "#3366cc", "#rrggbb"),
+    ]
+
+
+def _build_tag(obj: Any) -> Builder:
+    from xps.policy import Tag
+
+    def build(policy: Policy, v: Values) -> tuple[Policy, Any]:
+        new = Tag(
+            id=obj.id if obj else uuid.uuid4(), name=v["name"].strip(), color=_color(v, "color")
+        )
+        return policy.with_tag(new), new.id
+
+    return build
+
+
+def _conflict_form(policy: Policy, obj: Any) -> list[Field]:
+    names = ", ".join(policy.tag(t).name for t in obj.tags) if obj else ""
+    return [
+        Field("name", "Name", obj.name if obj else ""),
+        Field(
+            "level",
+            "Level",
+            str(obj.level) if obj else "no-coresidence",
+            "no-coresidence or no-communication",
+        ),
+        Field("tags", "Tags", names, "at least two tag names, comma separated"),
+    ]
+
+
+def _build_conflict(obj: Any) -> Builder:
+    from xps.policy import ConflictLevel, ConflictSet
+
+    def build(policy: Policy, v: Values) -> tuple[Policy, Any]:
+        try:
+            level = ConflictLevel(v["level"].strip())
+        except ValueError:
+            raise FieldError("level", "must be no-coresidence or no-communication") from None
+        tags = []
+        for name in filter(None, (t.strip() for t in v["tags"].split(","))):
+            try:
+                tags.append(policy.tag_named(name).id)
+            except Exception:
+                raise FieldError("tags", f"no tag named {name!r}") from None
+        new = ConflictSet(
+            id=obj.id if obj else uuid.uuid4(),
+            name=v["name"].strip(),
+            level=level,
+            tags=tuple(tags),
+        )
+        return policy.with_conflict(new), new.id
+
+    return build
+
+
+def _seclabel_form(policy: Policy, obj: Any) -> list[Field]:
+    return [
+        Field("name", "Name", obj.name if obj else ""),
+        Field("tag", "Tag (enclave)", policy.tag(obj.tag).name if obj else ""),
+        Field("profile", "Hypercall profile", policy.profile(obj.profile).name if obj else ""),
+        Field(
+            "role",
+            "Guest role",
+            str(obj.role) if obj else "none",
+            "none, network_driver_domain, storage_driver_domain, security_domain",
+        ),
+        Field(
+            "max_rate", "Max hypercall rate per ms", str(obj.max_rate) if obj else "1000", "1-65535"
+        ),
+        Field("max_violations", "Max violations", str(obj.max_violations) if obj else "10"),
+    ]
+
+
+def _build_seclabel(obj: Any) -> Builder:
+    from xps.policy import GuestRole, SecLabel
+
+    def build(policy: Policy, v: Values) -> tuple[Policy, Any]:
+        try:
+            role = GuestRole(v["role"].strip())
+        except ValueError:
+            raise FieldError("role", "not a guest role") from None
+        new = SecLabel(
+            id=obj.id if obj else uuid.uuid4(),
+            name=v["name"].strip(),
+            profile=_named(policy, "profile_named", v, "profile").id,
+            tag=_named(policy, "tag_named", v, "tag").id,
+            role=role,
+            max_rate=_int(v, "max_rate"),
+            max_violations=_int(v, "max_violations"),
+        )
+        return policy.with_seclabel(new), new.id
+
+    return build
+
+
+def _vif_form(policy: Policy, obj: Any) -> list[Field]:
+    return [
+        Field("domain", "Domain", ""),
+        Field("ip", "IP address", "", "inside the switch subnet; empty = DHCP"),
+    ]
+
+
+def _build_vif(switch: Any) -> Builder:
+    from xps.policy import Vif, generate_mac  # type: ignore[attr-defined]
+
+    def build(policy: Policy, v: Values) -> tuple[Policy, Any]:
+        dom = _named(policy, "domain_named", v, "domain")
+        used = {x.mac for x in policy.vifs}
+        mac = generate_mac()
+        while mac in used:
+            mac = generate_mac()
+        new = Vif(domain=dom.id, switch=switch.id, mac=mac, ip=v["ip"].strip() or None)
+        return policy.with_vif(new), None
+
+    return build
+
+
+def _storage_form(policy: Policy, obj: Any) -> list[Field]:
+    return [
+        Field("name", "Name", obj.name if obj else ""),
+        Field("mode", "Mode", str(obj.mode) if obj else "file", "file or phy"),
+        Field("tag", "Tag (enclave)", policy.tag(obj.tag).name if obj else ""),
+        Field("base_path", "Base path", obj.base_path if obj else "/var/lib/xenon/"),
+    ]
+
+
+def _build_storage(obj: Any) -> Builder:
+    from xps.policy import StorageLocation, StorageMode
+
+    def build(policy: Policy, v: Values) -> tuple[Policy, Any]:
+        try:
+            mode = StorageMode(v["mode"].strip())
+        except ValueError:
+            raise FieldError("mode", "must be file or phy") from None
+        base = dataclasses.asdict(obj) if obj else {}
+        base.update(
+            id=obj.id if obj else uuid.uuid4(),
+            name=v["name"].strip(),
+            mode=mode,
+            tag=_named(policy, "tag_named", v, "tag").id,
+            base_path=v["base_path"].strip(),
+        )
+        new = StorageLocation(**base)
+        return policy.with_storage(new), new.id
+
+    return build
+
+
+_FIELD_MAP = {
+    "max_rate": "max_rate",
+    "max_violations": "max_violations",
+    "name": "name",
+    "tag": "tag",
+    "profile": "profile",
+    "role": "role",
+    "color": "color",
+    "tags": "tags",
+    "level": "level",
+    "hypercalls": "hypercalls",
+    "subops": "subops",
+    "base_path": "base_path",
+    "mode": "mode",
+    "ip": "ip",
+    "mac": "domain",
+    "domain": "domain",
+}
+
+
+def _find(policy: Policy, tab: str, key: str | None) -> Any:
+    if key is None:
+        return None
+    getter = {
+        "profiles": "profile",
+        "tags": "tag",
+        "conflicts": "conflict",
+        "seclabels": "seclabel",
+        "switches": "switch",
+        "storage": "storage_location",
+    }
+    try:
+        return getattr(policy, getter[tab])(uuid.UUID(key))
+    except Exception:
+        return None
+
+
+def edit_form(
+    policy: Policy, tab: str, op: str, key: str | None, extra_call: int | None = None
+) -> tuple[str, list[Field], Builder] | None:
+    """Title, fields and builder of the form for one Advanced edit (None: not editable)."""
+    obj = _find(policy, tab, key) if op == "edit" else None
+    if tab == "switches":
+        switch = _find(policy, tab, key)
+        if switch is None:
+            return None
+        return f"Add a VIF to {switch.name}", _vif_form(policy, None), _build_vif(switch)
+    forms = {
+        "profiles": (_profile_form, _build_profile),
+        "tags": (_tag_form, _build_tag),
+        "conflicts": (_conflict_form, _build_conflict),
+        "seclabels": (_seclabel_form, _build_seclabel),
+        "storage": (_storage_form, _build_storage),
+    }
+    if tab not in forms:
+        return None
+    make_fields, make_builder = forms[tab]
+    fields = (
+        _profile_form(policy, obj, extra_call) if tab == "profiles" else make_fields(policy, obj)
+    )
+    what = tab.rstrip("s") if tab != "storage" else "storage location"
+    title = f"Edit {what} {obj.name}" if obj else f"New {what}"
+    return title, fields, make_builder(obj)
+
+
+def validator(policy: Policy, build: Builder) -> Callable[[Values], dict[str, str]]:
+    """The form validator: parse errors first, then the policy rules about the object."""
+
+    def check(values: Values) -> dict[str, str]:
+        try:
+            candidate, obj_id = build(policy, values)
+        except FieldError as exc:
+            return {exc.field: str(exc)}
+        except Exception as exc:  # model constructors reject bad values with a message
+            return {"": str(exc)}
+        return semantic_errors(candidate, obj_id, _FIELD_MAP)
+
+    return check
+
+
+async def run_edit(
+    app: XenonConsole, tab: str, op: str, key: str | None, extra_call: int | None = None
+) -> bool:
+    """Opens the form (or delete confirmation) and stages the result; True when staged."""
+    state = app.current_state
+    if state is None or app.config.read_only or state.mode is not Mode.EDITOR:
+        app.notify(
+            "Edits need Policy Editor mode (press m).", title="Read-only", severity="warning"
+        )
+        return False
+    try:
+        policy = policy_of(state.staged) or policy_of(state.policy)
+    except ConsoleError as exc:
+        app.show_error(exc)
+        return False
+    if policy is None:
+        return False
+    if op == "delete":
+        obj = _find(policy, tab, key)
+        if obj is None:
+            return False
+        if not await app.push_screen_wait(
+            ConfirmDialog(
+                f"Remove {obj.name}?", "The removal is staged; activate to apply.", confirm="Remove"
+            )
+        ):
+            return False
+        return await app.stage(state.address, policy.without(obj.id))
+    form = edit_form(policy, tab, "edit" if op == "edit" else "new", key, extra_call)
+    if form is None:
+        app.notify(
+            f"{tab} entries are edited through the hardware assignment.", title="Not editable here"
+        )
+        return False
+    title, fields, build = form
+    values = await app.push_screen_wait(FormDialog(title, fields, validator(policy, build)))
+    if values is None:
+        return False
+    candidate, _ = build(policy, values)
+    return await app.stage(state.address, candidate)
+
+
+def open_profile_for_violation(app: XenonConsole, violation: dict[str, Any]) -> None:
+    """Opens the violating SecLabel's profile in the editor with the missing call added."""
+    state = app.current_state
+    if state is None:
+        return
+    try:
+        policy = policy_of(state.staged) or policy_of(state.policy)
+    except ConsoleError as exc:
+        app.show_error(exc)
+        return
+    if policy is None:
+        return
+    profile = None
+    try:
+        label = policy.seclabel_named(str(violation.get("seclabel_name")))
+        profile = policy.profile(label.profile)
+    except Exception:
+        try:
+            profile = policy.profile_named(str(violation.get("profile")))
+        except Exception:
+            profile = None
+    if profile is None:
+        app.notify("The violation names no known profile.", title="Profile", severity="warning")
+        return
+    if not app.config.read_only and state.mode is not Mode.EDITOR:
+        state.mode = Mode.EDITOR
+        app._sync_current()
+    app.action_show_advanced("profiles")
+    app.query_one("#advanced-view").select("profiles", str(profile.id))
+    if app.config.read_only:
+        return
+    call = violation.get("hypercall")
+    extra = int(call) if isinstance(call, int) else None
+    app.run_worker(
+        run_edit(app, "profiles", "edit", str(profile.id), extra),
+        group="edit",
+        exclusive=True,
+        exit_on_error=False,
+    )

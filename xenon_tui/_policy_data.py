@@ -1,0 +1,60 @@
+"""Turns GetPolicy results into ``xps.policy.Policy`` objects (cached by sha256)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from xenon_tui._errors import ConsoleError
+from xps.policy import Policy
+
+
+class PolicyDataError(ConsoleError):
+    """A daemon sent a policy the console cannot read."""
+
+    code = "policy_unreadable"
+    title = "Policy"
+
+
+@lru_cache(maxsize=16)
+def _from_xml(xml: str) -> Policy:
+    from xps.policy import parse_policy  # type: ignore[attr-defined]
+
+    result: Policy = parse_policy(xml)
+    return result
+
+
+def policy_of(result: dict[str, Any] | None) -> Policy | None:
+    """The Policy in a ``GetPolicy`` result (None when there is none, e.g. nothing staged)."""
+    if not result:
+        return None
+    cached = result.get("_policy_obj")
+    if isinstance(cached, Policy):
+        return cached
+    policy: Policy | None = None
+    try:
+        if isinstance(result.get("policy"), dict):
+            from xps.policy import policy_from_dict  # type: ignore[attr-defined]
+
+            policy = policy_from_dict(result["policy"])
+        elif isinstance(result.get("xml"), str) and result["xml"]:
+            policy = _from_xml(result["xml"])
+    except Exception as exc:  # any model error: show it, keep the console alive
+        raise PolicyDataError(f"cannot read the policy: {exc}") from exc
+    if policy is not None:
+        result["_policy_obj"] = policy
+    return policy
+
+
+def policy_to_result(policy: Policy) -> dict[str, Any]:
+    """The ``policy`` parameter of StagePolicy for a Policy."""
+    from xps.policy import policy_to_dict  # type: ignore[attr-defined]
+
+    data: dict[str, Any] = policy_to_dict(policy)
+    return data
+
+
+def hex_color(rgb: tuple[int, int, int]) -> str:
+    """``#rrggbb`` of a tag colour."""
+    r, g, b = (max(0, min(255, int(c))) for c in rgb)
+    return f"#{r:02x}{g:02x}{b:02x}"

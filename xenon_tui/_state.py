@@ -1,0 +1,48 @@
+"""What the console knows about each server (state flows down from here to the widgets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from xenon_tui._actions import Mode
+from xenon_tui._config import ServerEntry
+from xenon_tui._connection import LinkState, ServerConnection
+from xenon_tui._ring import ViolationWindow
+
+VIOLATION_WINDOW = 200_000
+"""Violations kept in memory per server (the daemon keeps the full log)."""
+
+
+@dataclass
+class ServerState:
+    """Per-server state: link, mode, and the last data fetched or pushed."""
+
+    entry: ServerEntry
+    conn: ServerConnection | None = None
+    link: LinkState = LinkState.DISCONNECTED
+    detail: str = ""
+    mode: Mode = Mode.LIVE
+    info: dict[str, Any] = field(default_factory=dict)
+    domains: list[dict[str, Any]] = field(default_factory=list)
+    xl_list: str = ""
+    policy: dict[str, Any] | None = None
+    staged: dict[str, Any] | None = None
+    stats: dict[str, Any] | None = None
+    stats_log: list[dict[str, Any]] = field(default_factory=list)
+    violations: ViolationWindow = field(default_factory=lambda: ViolationWindow(VIOLATION_WINDOW))
+    last_seq: int = 0
+    alert: int = 0
+    match: str | None = None
+
+    @property
+    def address(self) -> str:
+        """The server's key."""
+        return self.entry.address
+
+    def take_violations(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows newer than the last one seen (pushes and fetches overlap at connect)."""
+        fresh = [r for r in rows if int(r.get("seq", 0)) > self.last_seq]
+        if fresh:
+            self.last_seq = max(int(r.get("seq", 0)) for r in fresh)
+        return fresh

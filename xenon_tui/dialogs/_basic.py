@@ -1,0 +1,155 @@
+"""Small modal dialogs: confirm, typed-name confirm, text input, read-only text."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+_DIALOG_CSS = """
+{name} {{ align: center middle; background: $background 60%; }}
+{name} > Vertical {{
+    width: 80%; max-width: 100; height: auto; max-height: 90%;
+    border: thick $primary; background: $surface; padding: 1 2;
+}}
+{name} .title {{ text-style: bold; color: $primary; margin-bottom: 1; }}
+{name} .error {{ color: $error; }}
+{name} Horizontal {{ height: auto; align-horizontal: right; margin-top: 1; }}
+{name} Button {{ margin-left: 2; }}
+"""
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Yes/no confirmation; Enter on "Confirm" dismisses True, Escape False."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="ConfirmDialog")
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("escape", "cancel", "Cancel")
+    ]
+
+    def __init__(self, title: str, body: str, *, confirm: str = "Confirm") -> None:
+        super().__init__()
+        self._title, self._body, self._confirm = title, body, confirm
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title, classes="title")
+            with VerticalScroll():
+                yield Static(self._body, markup=False)
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button(self._confirm, id="confirm", variant="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class TypedConfirmDialog(ModalScreen[bool]):
+    """Destructive confirmation: the user must type ``expected`` (a domain's name)."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="TypedConfirmDialog")
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("escape", "cancel", "Cancel")
+    ]
+
+    def __init__(self, title: str, body: str, expected: str) -> None:
+        super().__init__()
+        self._title, self._body, self.expected = title, body, expected
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title, classes="title")
+            yield Static(self._body, markup=False)
+            yield Label(f"Type the domain name ({self.expected}) to confirm:")
+            yield Input(placeholder=self.expected, id="typed")
+            yield Label("", id="typed-error", classes="error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value == self.expected:
+            self.dismiss(True)
+        else:
+            self.query_one("#typed-error", Label).update(
+                f"The name does not match {self.expected!r}; nothing was done."
+            )
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class InputDialog(ModalScreen[str | None]):
+    """Asks for one line of text; ``validate`` returns an error message or None."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="InputDialog")
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("escape", "cancel", "Cancel")
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        prompt: str,
+        *,
+        value: str = "",
+        validate: object = None,
+    ) -> None:
+        super().__init__()
+        self._title, self._prompt, self._value = title, prompt, value
+        self._validate = validate
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title, classes="title")
+            yield Label(self._prompt)
+            yield Input(value=self._value, id="value")
+            yield Label("", id="value-error", classes="error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if callable(self._validate):
+            problem = self._validate(event.value)
+            if problem:
+                self.query_one("#value-error", Label).update(str(problem))
+                return
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TextDialog(ModalScreen[None]):
+    """Shows read-only text (a diff, an xl config, an export path); Escape closes."""
+
+    DEFAULT_CSS = (
+        _DIALOG_CSS.format(name="TextDialog")
+        + """
+    TextDialog VerticalScroll { height: auto; max-height: 30; }
+    """
+    )
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("escape,q,enter", "close", "Close")
+    ]
+
+    def __init__(self, title: str, body: str) -> None:
+        super().__init__()
+        self._title, self._body = title, body
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title, classes="title")
+            with VerticalScroll(id="text-body"):
+                yield Static(self._body, markup=False, id="text")
+
+    def on_mount(self) -> None:
+        self.query_one("#text-body").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

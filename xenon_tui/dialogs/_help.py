@@ -1,0 +1,73 @@
+"""The `?` help screen, generated from the action table and the effective keymap."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from xenon_tui._actions import ACTIONS, Mode, allowed
+
+_SCOPE_TITLES = {
+    "app": "Everywhere",
+    "servers": "Servers panel",
+    "domains": "Domains (Live mode)",
+    "violations": "Policy violations log",
+    "perf": "Performance",
+    "advanced": "Advanced tab lists (Policy Editor mode)",
+}
+
+
+def help_table(keymap: Mapping[str, str], *, read_only: bool) -> Table:
+    """A Rich table of every available action: keys, description, `:` commands, id."""
+    table = Table(expand=True, show_edge=False, pad_edge=False)
+    table.add_column("Keys", style="bold", no_wrap=True)
+    table.add_column("Action")
+    table.add_column(":command", no_wrap=True)
+    table.add_column("id", style="dim", no_wrap=True)
+    for scope, title in _SCOPE_TITLES.items():
+        rows = [
+            a for a in ACTIONS if a.scope == scope and allowed(a, read_only=read_only, mode=None)
+        ]
+        if not rows:
+            continue
+        table.add_section()
+        table.add_row(f"[b]{title}[/b]", "", "", "")
+        for a in rows:
+            keys = keymap.get(a.id, a.keys) or "—"
+            mode = "" if a.mode is Mode.ANY else f" ({a.mode.value})"
+            table.add_row(keys, a.description + mode, " ".join(f":{c}" for c in a.commands), a.id)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists keys and commands; Escape or `?` closes."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; background: $background 60%; }
+    HelpScreen > Vertical { width: 90%; height: 90%; border: thick $primary;
+                            background: $surface; padding: 0 1; }
+    HelpScreen .title { text-style: bold; color: $primary; }
+    """
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("escape,question_mark,q", "close", "Close")
+    ]
+
+    def __init__(self, keymap: Mapping[str, str], *, read_only: bool) -> None:
+        super().__init__()
+        self._keymap, self._read_only = keymap, read_only
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Xenon console — keys and commands (Esc closes)", classes="title")
+            with VerticalScroll():
+                yield Static(help_table(self._keymap, read_only=self._read_only), id="help")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,58 @@
+"""The mode band: red in Policy Editor mode, green in Live mode, naming the server."""
+
+from __future__ import annotations
+
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from xenon_tui._actions import Mode
+
+
+class ModeBand(Static):
+    """One line saying which mode and which server the console is acting on."""
+
+    DEFAULT_CSS = """
+    ModeBand { height: 1; width: 1fr; text-style: bold; padding: 0 1; }
+    ModeBand.-editor { background: $error; color: $text; }
+    ModeBand.-live { background: $success; color: $text; }
+    ModeBand.-none { background: $panel; color: $text-muted; }
+    """
+
+    mode: reactive[Mode | None] = reactive(None)
+    server: reactive[str | None] = reactive(None)
+    read_only: reactive[bool] = reactive(False)
+    alert: reactive[int] = reactive(0)
+
+    def _text(self) -> str:
+        if self.server is None:
+            return "No server selected — press 1 for servers, a to add one"
+        if self.mode is Mode.EDITOR:
+            label = "POLICY EDITOR MODE"
+        elif self.mode is Mode.LIVE:
+            label = "LIVE MODE"
+        else:
+            label = "NOT CONNECTED"
+        ro = " (read-only)" if self.read_only else ""
+        alert = f"   ⚠ {self.alert} new violations" if self.alert else ""
+        return f"{label}{ro} — {self.server}{alert}"
+
+    def _sync(self) -> None:
+        self.set_class(self.mode is Mode.EDITOR, "-editor")
+        self.set_class(self.mode is Mode.LIVE, "-live")
+        self.set_class(self.mode is None, "-none")
+        self.update(self._text())
+
+    def on_mount(self) -> None:
+        self._sync()
+
+    def watch_mode(self) -> None:
+        self._sync()
+
+    def watch_server(self) -> None:
+        self._sync()
+
+    def watch_read_only(self) -> None:
+        self._sync()
+
+    def watch_alert(self) -> None:
+        self._sync()

@@ -1,0 +1,142 @@
+"""The Xenon servers panel: one line per daemon, coloured by link state."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from xenon_tui._actions import bindings
+from xenon_tui._connection import LinkState
+
+_STATE_STYLE = {
+    LinkState.CONNECTED: ("●", "bold green"),
+    LinkState.LOST: ("●", "bold red"),
+    LinkState.CONNECTING: ("◌", "yellow"),
+    LinkState.DISCONNECTED: ("○", "dim"),
+}
+
+
+class ServersPanel(OptionList):
+    """Servers with their link state; the highlighted one is the console's current server."""
+
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        *bindings("servers")
+    ]
+
+    DEFAULT_CSS = """
+    ServersPanel { height: 1fr; border: round $panel; background: $surface; }
+    ServersPanel:focus { border: round $primary; }
+    """
+
+    class Command(Message):
+        """A servers-panel action on one server (``address`` None when the list is empty)."""
+
+        def __init__(self, action: str, address: str | None) -> None:
+            super().__init__()
+            self.action = action
+            self.address = address
+
+    class Current(Message):
+        """The highlighted server changed."""
+
+        def __init__(self, address: str) -> None:
+            super().__init__()
+            self.address = address
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        permitted = getattr(self.app, "permitted", None)
+        return permitted("servers", action, parameters) if permitted else True
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Xenon servers"
+        self._rows: dict[str, tuple[LinkState, str | None, str | None]] = {}
+
+    @staticmethod
+    def label(address: str, state: LinkState, color: str | None, match: str | None = None) -> Text:
+        """The rendered line of one server."""
+        glyph, style = _STATE_STYLE[state]
+        text = Text()
+        text.append(f"{glyph} ", style=style)
+        text.append(address, style=style if state is LinkState.CONNECTED else "")
+        if color:
+            text.append(" ■", style=color)
+        if match is not None:
+            text.append(f" {match}", style="bold green" if match == "=" else "bold yellow")
+        return text
+
+    def set_server(
+        self,
+        address: str,
+        state: LinkState,
+        color: str | None = None,
+        match: str | None = None,
+    ) -> None:
+        """Adds or updates one server line."""
+        self._rows[address] = (state, color, match)
+        prompt = self.label(address, state, color, match)
+        try:
+            index = self.get_option_index(address)
+        except Exception:  # OptionDoesNotExist: a new server
+            self.add_option(Option(prompt, id=address))
+            if self.highlighted is None:
+                self.highlighted = 0
+            return
+        self.replace_option_prompt_at_index(index, prompt)
+
+    def remove_server(self, address: str) -> None:
+        """Removes one server line."""
+        self._rows.pop(address, None)
+        self.remove_option(address)
+
+    def state_of(self, address: str) -> LinkState:
+        """The shown state of a server."""
+        return self._rows[address][0]
+
+    @property
+    def current(self) -> str | None:
+        """The highlighted server address."""
+        if self.highlighted is None or self.option_count == 0:
+            return None
+        return self.get_option_at_index(self.highlighted).id
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if event.option.id is not None:
+            self.post_message(self.Current(event.option.id))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.post_message(self.Command("toggle", event.option.id))
+
+    def _command(self, action: str) -> None:
+        self.post_message(self.Command(action, self.current))
+
+    def action_connect(self) -> None:
+        self._command("connect")
+
+    def action_disconnect(self) -> None:
+        self._command("disconnect")
+
+    def action_add(self) -> None:
+        self._command("add")
+
+    def action_remove(self) -> None:
+        self._command("remove")
+
+    def action_color(self) -> None:
+        self._command("color")
+
+    def action_compare(self) -> None:
+        self._command("compare")
+
+    def action_clone(self) -> None:
+        self._command("clone")
+
+    def action_authorizations(self) -> None:
+        self._command("authorizations")

@@ -1,0 +1,241 @@
+"""The Policy Violations log: a line-API ScrollView over a bounded ring, instant at 100k+."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from xenon_tui._actions import bindings
+from xenon_tui._ring import Violation, ViolationWindow
+
+# (title, width, formatter); the last column takes the remaining width.
+_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("Time", 9),
+    ("Seq", 8),
+    ("Domain", 16),
+    ("SecLabel", 16),
+    ("Kind", 8),
+    ("Hypercall", 22),
+    ("Count", 6),
+    ("Profile", 0),
+)
+
+
+def _cell(text: str, width: int) -> str:
+    if width <= 0:
+        return text
+    return text[:width].ljust(width) if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_row(row: Violation) -> list[str]:
+    """The visible cells of one violation (also used by tests and the header)."""
+    ts = row.get("ts")
+    clock = time.strftime("%H:%M:%S", time.localtime(ts)) if isinstance(ts, int | float) else ""
+    call = str(row.get("hypercall_name") or row.get("hypercall") or "")
+    subop = row.get("subop")
+    if subop not in (None, -1):
+        call = f"{call}/{subop}"
+    if row.get("kind") == "channel" and row.get("peer") is not None:
+        call = f"{call} → {row['peer']}"
+    return [
+        clock,
+        str(row.get("seq", "")),
+        str(row.get("domain") or row.get("domid", "")),
+        str(row.get("seclabel_name") or row.get("seclabel") or ""),
+        str(row.get("kind", "")),
+        call,
+        str(row.get("count", 1)),
+        str(row.get("profile") or ""),
+    ]
+
+
+def header_text() -> str:
+    """The column header line."""
+    return " ".join(_cell(title, width) for title, width in _COLUMNS)
+
+
+class ViolationLog(ScrollView, can_focus=True):
+    """Renders only the visible rows of a :class:`ViolationWindow` (Textual's line API)."""
+
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("up", "cursor(-1)", show=False),
+        Binding("down", "cursor(1)", show=False),
+        Binding("pageup", "page(-1)", show=False),
+        Binding("pagedown", "page(1)", show=False),
+        Binding("home", "jump(0)", show=False),
+        Binding("end", "jump(-1)", show=False),
+        *bindings("violations"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "violation-log--cursor",
+        "violation-log--rate",
+        "violation-log--channel",
+    }
+
+    DEFAULT_CSS = """
+    ViolationLog { height: 1fr; background: $surface; }
+    ViolationLog > .violation-log--cursor { background: $accent 40%; text-style: bold; }
+    ViolationLog:focus > .violation-log--cursor { background: $accent 70%; }
+    ViolationLog > .violation-log--rate { color: $warning; }
+    ViolationLog > .violation-log--channel { color: $error; }
+    """
+
+    cursor: reactive[int] = reactive(0)
+
+    class Selected(Message):
+        """The cursor moved to a violation."""
+
+        def __init__(self, violation: Violation) -> None:
+            super().__init__()
+            self.violation = violation
+
+    class PauseRequested(Message):
+        """The user asked to pause the domain of a violation."""
+
+        def __init__(self, violation: Violation) -> None:
+            super().__init__()
+            self.violation = violation
+
+    class ProfileRequested(Message):
+        """The user asked to open the SecLabel's profile with the missing hypercall."""
+
+        def __init__(self, violation: Violation) -> None:
+            super().__init__()
+            self.violation = violation
+
+    class AlertCleared(Message):
+        """The user acknowledged the violation alert."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        permitted = getattr(self.app, "permitted", None)
+        return permitted("violations", action, parameters) if permitted else True
+
+    def __init__(self, *, capacity: int = 200_000, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.window = ViolationWindow(capacity)
+        self._width = sum(w for _, w in _COLUMNS) + len(_COLUMNS) + 40
+
+    # -- data ------------------------------------------------------------------------------
+
+    def add_violations(self, rows: Iterable[Violation]) -> int:
+        """Appends a batch from the daemon (oldest first); keeps the viewed rows in place."""
+        added = self.window.extend(rows)
+        if added:
+            if self.cursor > 0 or self.scroll_y > 0:
+                # Newest rows go on top: shift so what the user is reading does not move.
+                self.cursor = min(self.cursor + added, len(self.window) - 1)
+                self._sync_size()
+                self.scroll_to(y=self.scroll_y + added, animate=False, immediate=True)
+            else:
+                self._sync_size()
+            self.refresh()
+        return added
+
+    def set_filter(self, text: str) -> None:
+        """Applies a `/` filter and goes back to the newest row."""
+        self.window.set_filter(text)
+        self.cursor = 0
+        self._sync_size()
+        self.scroll_to(y=0, animate=False, immediate=True)
+        self.refresh()
+
+    def use_window(self, window: ViolationWindow | None) -> None:
+        """Shows another server's window (None: an empty one); keeps its filter text."""
+        text = self.window.filter
+        self.window = window if window is not None else ViolationWindow(1)
+        if self.window.filter != text:
+            self.window.set_filter(text)
+        self.cursor = 0
+        self._sync_size()
+        self.scroll_to(y=0, animate=False, immediate=True)
+        self.refresh()
+
+    def selected(self) -> Violation | None:
+        """The violation under the cursor, if any."""
+        if not len(self.window):
+            return None
+        return self.window.row(min(self.cursor, len(self.window) - 1))
+
+    def _sync_size(self) -> None:
+        self.virtual_size = Size(self._width, len(self.window))
+
+    def on_mount(self) -> None:
+        self._sync_size()
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.size.width
+        if index >= len(self.window):
+            return Strip.blank(width, self.rich_style)
+        row = self.window.row(index)
+        cells = format_row(row)
+        text = " ".join(_cell(c, w) for c, (_, w) in zip(cells, _COLUMNS, strict=True))
+        style: Style = self.rich_style
+        kind = row.get("kind")
+        if kind == "rate":
+            style = style + self.get_component_rich_style("violation-log--rate")
+        elif kind == "channel":
+            style = style + self.get_component_rich_style("violation-log--channel")
+        if index == self.cursor:
+            style = style + self.get_component_rich_style("violation-log--cursor")
+        strip = Strip([Segment(text, style)])
+        return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, style)
+
+    # -- cursor ----------------------------------------------------------------------------
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        top = int(self.scroll_y)
+        height = max(1, self.scrollable_content_region.height)
+        if new < top:
+            self.scroll_to(y=new, animate=False, immediate=True)
+        elif new >= top + height:
+            self.scroll_to(y=new - height + 1, animate=False, immediate=True)
+        self.refresh()
+        row = self.selected()
+        if row is not None:
+            self.post_message(self.Selected(row))
+
+    def _move(self, to: int) -> None:
+        count = len(self.window)
+        self.cursor = max(0, min(to, count - 1)) if count else 0
+
+    def action_cursor(self, delta: int) -> None:
+        self._move(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._move(self.cursor + direction * max(1, self.scrollable_content_region.height - 1))
+
+    def action_jump(self, where: int) -> None:
+        self._move(len(self.window) - 1 if where < 0 else 0)
+
+    def on_click(self, event: Any) -> None:
+        self._move(int(self.scroll_y) + event.y)
+
+    # -- actions from the table ------------------------------------------------------------
+
+    def action_pause_domain(self) -> None:
+        row = self.selected()
+        if row is not None:
+            self.post_message(self.PauseRequested(row))
+
+    def action_open_profile(self) -> None:
+        row = self.selected()
+        if row is not None:
+            self.post_message(self.ProfileRequested(row))
+
+    def action_clear_alert(self) -> None:
+        self.post_message(self.AlertCleared())
