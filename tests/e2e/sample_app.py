@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from textual.app import App, ComposeResult
 from textual.events import Key, Resize
 from textual.widgets import Static
@@ -21,13 +23,16 @@ class SampleApp(App[int]):
         self.info = info
 
     def compose(self) -> ComposeResult:
-        servers = ", ".join(s["name"] for s in self.info.console.get("servers", [])) or "none"
-        yield Static(f"Servers panel: {servers}", id="servers")
+        servers = ", ".join(
+            f"{s['name']}:{s['port']}" for s in self.info.console.get("servers", [])
+        )
+        yield Static(f"Servers panel: {servers or 'none'}", id="servers")
         yield Static(
             f"user={self.info.user} role={self.info.role} term={self.info.term} "
             f"colorterm={self.info.colorterm} read_only={self.info.console.get('read_only')}",
             id="who",
         )
+        yield Static(f"env={','.join(sorted(os.environ))} pid={os.getpid()}", id="env")
         yield Static("size=?", id="size")
         yield Static("key=none", id="key")
 
