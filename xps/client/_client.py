@@ -203,7 +203,15 @@ class XpsClient:
         self._writer = writer
         self._reader_task = asyncio.create_task(self._read_loop(reader, writer))
         try:
-            await self._call("Ping", {})
+            try:
+                await self._call("Ping", {})
+            except ConnectionLost as exc:
+                # In TLS 1.3 the server checks our certificate after our side of the
+                # handshake is done; a refusal shows up as the connection closing here.
+                raise TlsError(
+                    f"{self.host}:{self.port} closed the connection during authentication "
+                    "(client certificate refused?)"
+                ) from exc
             if self._subscription is not None:
                 await self._call("Subscribe", {"events": self._subscription})
         except XpsError:
