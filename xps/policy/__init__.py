@@ -1,5 +1,6 @@
 """The Xenon Security Policy: model, XML, validation, diff and pre-defined profiles."""
 
+from ._diff import FieldChange, ObjectChange, ObjectRef, PolicyDiff, SectionDiff, diff
 from ._errors import (
     PolicyError,
     PolicyFormatError,
@@ -7,6 +8,7 @@ from ._errors import (
     PolicyValidationError,
     PolicyXmlError,
 )
+from ._jsonform import XEN_OUI, generate_mac, policy_from_dict, policy_to_dict
 from ._model import (
     ConflictLevel,
     ConflictSet,
@@ -52,7 +54,9 @@ from ._profiles import (
     subop_name,
     subop_number,
 )
+from ._sample import SAMPLE_HOST_NAMES, sample_enterprise, sample_policy
 from ._sign import PolicySignatureError, VerifiedPolicy, sign_policy, verify_policy
+from ._validate import RULES, Finding, Severity, errors_only, require_valid, validate
 from ._xml import (
     MAX_XML_BYTES,
     MAX_XML_DEPTH,
@@ -72,9 +76,12 @@ __all__ = [
     "NAMESPACE",
     "POLICY_TAG",
     "PREDEFINED_PROFILE_NAMES",
+    "RULES",
+    "SAMPLE_HOST_NAMES",
     "SUBOP_HYPERCALLS",
     "SUBOP_NAMES",
     "XENON_NAMESPACE",
+    "XEN_OUI",
     "ConflictLevel",
     "ConflictSet",
     "Cpu",
@@ -85,6 +92,8 @@ __all__ = [
     "DiskKind",
     "DomainConfig",
     "DomainDisk",
+    "FieldChange",
+    "Finding",
     "GuestOS",
     "GuestRole",
     "GuestType",
@@ -93,8 +102,11 @@ __all__ = [
     "InputDevice",
     "MemoryInfo",
     "NetworkSwitch",
+    "ObjectChange",
+    "ObjectRef",
     "PciDevice",
     "Policy",
+    "PolicyDiff",
     "PolicyError",
     "PolicyFormatError",
     "PolicyLookupError",
@@ -102,6 +114,8 @@ __all__ = [
     "PolicyValidationError",
     "PolicyXmlError",
     "SecLabel",
+    "SectionDiff",
+    "Severity",
     "StorageLocation",
     "StorageMode",
     "SwitchMode",
@@ -111,18 +125,27 @@ __all__ = [
     "Vif",
     "bdf_from_int",
     "bdf_to_int",
+    "diff",
+    "errors_only",
+    "generate_mac",
     "hypercall_name",
     "hypercall_number",
     "parse_policy",
+    "policy_from_dict",
     "policy_from_element",
+    "policy_to_dict",
     "policy_to_element",
     "predefined_profile",
     "predefined_profiles",
+    "require_valid",
+    "sample_enterprise",
+    "sample_policy",
     "schema_text",
     "serialize_policy",
     "sign_policy",
     "stable_uuid",
     "subop_name",
     "subop_number",
+    "validate",
     "verify_policy",
 ]
