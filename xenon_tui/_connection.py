@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any, Protocol
 
@@ -21,8 +21,18 @@ class LinkState(Enum):
     LOST = "lost"
 
 
+class EventLike(Protocol):
+    """A pushed event (``xps.protocol.Event``)."""
+
+    event: str
+    data: dict[str, Any]
+
+
 class Client(Protocol):
     """The part of ``xps.client.XpsClient`` the console uses."""
+
+    @property
+    def connected(self) -> bool: ...
 
     async def connect(self) -> None: ...
 
@@ -30,7 +40,11 @@ class Client(Protocol):
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]: ...
 
-    def subscribe(self) -> AsyncIterator[dict[str, Any]]: ...
+    async def subscribe(self, events: list[str] | None = None) -> list[str]: ...
+
+    async def next_event(self, wait_s: float | None = None) -> Any: ...
+
+    def pending_events(self) -> list[Any]: ...
 
 
 ClientFactory = Callable[[ServerEntry, TlsFiles, bool], Client]
@@ -106,15 +120,13 @@ class ServerConnection:
             client = self._factory(self.entry, self._tls, self.read_only)
             try:
                 await client.connect()
+                await client.subscribe()
                 self._client = client
                 backoff = 0.25
                 self._set(LinkState.CONNECTED)
                 if self._on_connected is not None:
                     await self._on_connected()
-                async for event in client.subscribe():
-                    self._on_event(event)
-                    if self._stopping.is_set():
-                        break
+                await self._pump(client)
                 if not self._stopping.is_set():
                     self._set(LinkState.LOST, "the daemon closed the connection")
             except asyncio.CancelledError:
@@ -131,6 +143,18 @@ class ServerConnection:
                     await self._stopping.wait()
             backoff = min(backoff * 2, self.MAX_BACKOFF_S)
         self._set(LinkState.DISCONNECTED)
+
+    async def _pump(self, client: Client) -> None:
+        """Forwards pushed events until the link drops or :meth:`stop` is called."""
+        while not self._stopping.is_set():
+            try:
+                first = await client.next_event(wait_s=0.5)
+            except Exception:  # the client's Timeout: just check the link again
+                if not client.connected:
+                    return
+                continue
+            for event in (first, *client.pending_events()):
+                self._on_event({"event": event.event, "data": event.data})
 
     async def _close(self, client: Client) -> None:
         self._client = None
