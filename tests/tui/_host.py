@@ -33,28 +33,61 @@ def small_policy(name: str = "test-policy", rate: int = 1000) -> Policy:
     sl_a = SecLabel(uuid.UUID(int=0x1A), "EA-seclabel", profile.id, tag_a.id, max_rate=rate)
     sl_b = SecLabel(uuid.UUID(int=0x1B), "EB-seclabel", profile.id, tag_b.id)
     domains = (
-        DomainConfig(uuid.UUID(int=0x2A1), "EA-domu-1", sl_a.id, GuestType.PV,
-                     kernel="/boot/vmlinuz", vnc=True, vnc_display=3),
-        DomainConfig(uuid.UUID(int=0x2A2), "EA-domu-2", sl_a.id, GuestType.PV,
-                     kernel="/boot/vmlinuz"),
-        DomainConfig(uuid.UUID(int=0x2B1), "EB-domu-1", sl_b.id, GuestType.PV,
-                     kernel="/boot/vmlinuz"),
+        DomainConfig(
+            uuid.UUID(int=0x2A1),
+            "EA-domu-1",
+            sl_a.id,
+            GuestType.PV,
+            kernel="/boot/vmlinuz",
+            vnc=True,
+            vnc_display=3,
+        ),
+        DomainConfig(
+            uuid.UUID(int=0x2A2), "EA-domu-2", sl_a.id, GuestType.PV, kernel="/boot/vmlinuz"
+        ),
+        DomainConfig(
+            uuid.UUID(int=0x2B1), "EB-domu-1", sl_b.id, GuestType.PV, kernel="/boot/vmlinuz"
+        ),
     )
-    switch = NetworkSwitch(uuid.UUID(int=0x3A), "EAbr", SwitchMode.BRIDGED, tag_a.id,
-                           ip="172.19.1.1", netmask="255.255.255.0")
-    return Policy(name=name, uuid=uuid.UUID(int=0xF00D), profiles=(profile,),
-                  tags=(tag_a, tag_b), seclabels=(sl_a, sl_b), domains=domains,
-                  switches=(switch,))
+    switch = NetworkSwitch(
+        uuid.UUID(int=0x3A),
+        "EAbr",
+        SwitchMode.BRIDGED,
+        tag_a.id,
+        ip="172.19.1.1",
+        netmask="255.255.255.0",
+    )
+    return Policy(
+        name=name,
+        uuid=uuid.UUID(int=0xF00D),
+        profiles=(profile,),
+        tags=(tag_a, tag_b),
+        seclabels=(sl_a, sl_b),
+        domains=domains,
+        switches=(switch,),
+    )
 
 
-def violation(seq: int, domain: str = "EA-domu-1", kind: str = "profile",
-              hypercall: int = 38) -> dict[str, Any]:
+def violation(
+    seq: int, domain: str = "EA-domu-1", kind: str = "profile", hypercall: int = 38
+) -> dict[str, Any]:
     """One violation record shaped like the contract's."""
-    return {"seq": seq, "ts": time.time(), "ts_ns": time.time_ns(), "domid": 1,
-            "domain": domain, "seclabel": str(uuid.UUID(int=0x1A)),
-            "seclabel_name": "EA-seclabel", "profile": "PV-LinuxGeneric", "kind": kind,
-            "hypercall": hypercall, "hypercall_name": f"hc{hypercall}", "subop": -1,
-            "peer": None, "count": 1}
+    return {
+        "seq": seq,
+        "ts": time.time(),
+        "ts_ns": time.time_ns(),
+        "domid": 1,
+        "domain": domain,
+        "seclabel": str(uuid.UUID(int=0x1A)),
+        "seclabel_name": "EA-seclabel",
+        "profile": "PV-LinuxGeneric",
+        "kind": kind,
+        "hypercall": hypercall,
+        "hypercall_name": f"hc{hypercall}",
+        "subop": -1,
+        "peer": None,
+        "count": 1,
+    }
 
 
 class ScriptedHost(FakeHost):
@@ -78,37 +111,65 @@ class ScriptedHost(FakeHost):
             self.seq += 1
             rows.append(violation(self.seq, **kw))
         self.history.extend(rows)
-        self.emit({"event": "violations",
-                   "data": {"violations": rows, "last_seq": self.seq, "dropped": 0}})
+        self.emit(
+            {
+                "event": "violations",
+                "data": {"violations": rows, "last_seq": self.seq, "dropped": 0},
+            }
+        )
         return rows
 
     # -- read-only -----------------------------------------------------------------------
 
     async def hypervisor_info(self) -> dict[str, Any]:
-        return {"xen_version": "4.19-sim", "msm_version": 12, "msm_status": "enabled",
-                "backend": "sim", "policy_generation": self.generation,
-                "policy_id": str(self.active.uuid), "policy_name": self.active.name,
-                "hostname": "simhost", "cpus": 4, "mem_kb": 8 << 20, "free_mem_kb": 4 << 20,
-                "uptime_s": 100}
+        return {
+            "xen_version": "4.19-sim",
+            "msm_version": 12,
+            "msm_status": "enabled",
+            "backend": "sim",
+            "policy_generation": self.generation,
+            "policy_id": str(self.active.uuid),
+            "policy_name": self.active.name,
+            "hostname": "simhost",
+            "cpus": 4,
+            "mem_kb": 8 << 20,
+            "free_mem_kb": 4 << 20,
+            "uptime_s": 100,
+        }
 
     async def domain_run_states(self) -> dict[str, Any]:
         doms = []
         for i, d in enumerate(self.active.domains, start=1):
             state = self.run.get(d.name, "shutdown")
-            doms.append({"domid": i, "name": d.name, "uuid": str(d.id),
-                         "state": {"running": "r-----", "paused": "--p---"}.get(state, "---s--"),
-                         "run_state": state, "mem_mb": d.memory_mb, "vcpus": d.vcpus,
-                         "cpu_s": 1.5 * i, "seclabel": str(d.seclabel),
-                         "seclabel_name": self.active.seclabel(d.seclabel).name,
-                         "tag": "", "tag_name": "EA" if d.name.startswith("EA") else "EB",
-                         "stopped_by_msm": False, "violations": 0})
+            doms.append(
+                {
+                    "domid": i,
+                    "name": d.name,
+                    "uuid": str(d.id),
+                    "state": {"running": "r-----", "paused": "--p---"}.get(state, "---s--"),
+                    "run_state": state,
+                    "mem_mb": d.memory_mb,
+                    "vcpus": d.vcpus,
+                    "cpu_s": 1.5 * i,
+                    "seclabel": str(d.seclabel),
+                    "seclabel_name": self.active.seclabel(d.seclabel).name,
+                    "tag": "",
+                    "tag_name": "EA" if d.name.startswith("EA") else "EB",
+                    "stopped_by_msm": False,
+                    "violations": 0,
+                }
+            )
         return {"domains": doms, "xl_list": ""}
 
     def _policy_result(self, which: str, policy: Policy) -> dict[str, Any]:
         xml = serialize_policy(policy).decode()
-        return {"which": which, "generation": self.generation,
-                "sha256": hashlib.sha256(xml.encode()).hexdigest(), "xml": xml,
-                "policy": None}
+        return {
+            "which": which,
+            "generation": self.generation,
+            "sha256": hashlib.sha256(xml.encode()).hexdigest(),
+            "xml": xml,
+            "policy": None,
+        }
 
     async def get_policy(self, which: str = "active") -> dict[str, Any]:
         policy = self.staged if which == "staged" and self.staged else self.active
@@ -122,20 +183,35 @@ class ScriptedHost(FakeHost):
         return {"xml": serialize_policy(self.active).decode(), "signed": False}
 
     async def stats(self) -> dict[str, Any]:
-        return {"ts": time.time(), "host": {"cpu_pct": 12.0, "mem_kb": 8 << 20,
-                                            "free_mem_kb": 4 << 20},
-                "domains": [{"domid": i, "name": d.name, "cpu_pct": 10.0 * i,
-                             "mem_kb": d.memory_mb * 1024, "vcpus": d.vcpus, "cpu_s": 1.0}
-                            for i, d in enumerate(self.active.domains, start=1)]}
+        return {
+            "ts": time.time(),
+            "host": {"cpu_pct": 12.0, "mem_kb": 8 << 20, "free_mem_kb": 4 << 20},
+            "domains": [
+                {
+                    "domid": i,
+                    "name": d.name,
+                    "cpu_pct": 10.0 * i,
+                    "mem_kb": d.memory_mb * 1024,
+                    "vcpus": d.vcpus,
+                    "cpu_s": 1.0,
+                }
+                for i, d in enumerate(self.active.domains, start=1)
+            ],
+        }
 
-    async def stats_history(self, range: str = "10m", domain: str | None = None
-                            ) -> dict[str, Any]:
+    async def stats_history(self, range: str = "10m", domain: str | None = None) -> dict[str, Any]:
         now = time.time()
-        return {"range": range, "step_s": 3,
-                "series": [{"name": d.name,
-                            "points": [[now - 3 * k, 5.0 + k % 7, 1 << 20, 1]
-                                       for k in range(40, 0, -1)]}
-                           for d in self.active.domains]}
+        return {
+            "range": range,
+            "step_s": 3,
+            "series": [
+                {
+                    "name": d.name,
+                    "points": [[now - 3 * k, 5.0 + k % 7, 1 << 20, 1] for k in range(40, 0, -1)],
+                }
+                for d in self.active.domains
+            ],
+        }
 
     async def violations(self, since_seq: int = 0, limit: int = 1000) -> dict[str, Any]:
         rows = [v for v in self.history if v["seq"] > since_seq][:limit]
@@ -143,8 +219,9 @@ class ScriptedHost(FakeHost):
 
     # -- mutating ------------------------------------------------------------------------
 
-    async def stage_policy(self, xml: str | None = None, policy: dict[str, Any] | None = None
-                           ) -> dict[str, Any]:
+    async def stage_policy(
+        self, xml: str | None = None, policy: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         from xps.policy import parse_policy
 
         self.calls.append(("StagePolicy", xml or policy))
@@ -163,8 +240,12 @@ class ScriptedHost(FakeHost):
     async def _lifecycle(self, method: str, domain: int | str, state: str) -> dict[str, Any]:
         self.calls.append((method, domain))
         self.run[str(domain)] = state
-        self.emit({"event": "domain", "data": {"domid": 1, "name": domain, "run_state": state,
-                                               "reason": method}})
+        self.emit(
+            {
+                "event": "domain",
+                "data": {"domid": 1, "name": domain, "run_state": state, "reason": method},
+            }
+        )
         return {"domid": 1, "run_state": state}
 
     async def pause_domain(self, domain: int | str) -> dict[str, Any]:

@@ -20,13 +20,17 @@ def console_config(pki: Any, *servers: Any, tmp: Path, **kw: Any) -> ConsoleConf
     """A ConsoleConfig for running daemons, remembering settings under ``tmp``."""
     cert, key = pki.clients["console"]
     entries = tuple(ServerEntry("127.0.0.1", s.rw_port, ro_port=s.ro_port) for s in servers)
-    return ConsoleConfig(servers=entries, tls=TlsFiles(ca=pki.ca, cert=cert, key=key),
-                         config_path=tmp / "console.json", **kw)
+    return ConsoleConfig(
+        servers=entries,
+        tls=TlsFiles(ca=pki.ca, cert=cert, key=key),
+        config_path=tmp / "console.json",
+        **kw,
+    )
 
 
-async def wait_for(pilot: Any, predicate: Callable[[], bool], timeout: float = 8.0) -> None:
-    """Pumps the app until ``predicate`` holds (fails the test after ``timeout``)."""
-    async with asyncio.timeout(timeout):
+async def wait_for(pilot: Any, predicate: Callable[[], bool], wait_s: float = 8.0) -> None:
+    """Pumps the app until ``predicate`` holds (fails the test after ``wait_s``)."""
+    async with asyncio.timeout(wait_s):
         while not predicate():
             await pilot.pause(0.02)
 
@@ -34,8 +38,12 @@ async def wait_for(pilot: Any, predicate: Callable[[], bool], timeout: float = 8
 async def wait_connected(pilot: Any, app: XenonConsole, address: str | None = None) -> None:
     """Waits until a server is connected and its first data arrived."""
     address = address or next(iter(app.servers))
-    await wait_for(pilot, lambda: app.servers[address].link is LinkState.CONNECTED
-                   and bool(app.servers[address].info))
+    await wait_for(
+        pilot,
+        lambda: (
+            app.servers[address].link is LinkState.CONNECTED and bool(app.servers[address].info)
+        ),
+    )
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ from xenon_tui.app import XenonConsole
 from xenon_tui.widgets import ModeBand, ServersPanel
 
 
-async def test_connects_and_shows_hypervisor_info(scripted: Any, xps_pki: Any,
-                                                  tmp_path: Path) -> None:
+async def test_connects_and_shows_hypervisor_info(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
     running, _host = scripted
     app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
@@ -28,8 +29,9 @@ async def test_connects_and_shows_hypervisor_info(scripted: Any, xps_pki: Any,
         assert "Ready for requests" in running.log_text()
 
 
-async def test_lost_server_turns_red_then_reconnects(start_xps: Any, xps_pki: Any,
-                                                     tmp_path: Path) -> None:
+async def test_lost_server_turns_red_then_reconnects(
+    start_xps: Any, xps_pki: Any, tmp_path: Path
+) -> None:
     from tests.tui._host import ScriptedHost
 
     host = ScriptedHost()
@@ -44,12 +46,12 @@ async def test_lost_server_turns_red_then_reconnects(start_xps: Any, xps_pki: An
         assert app.query_one(ServersPanel).state_of(address) is LinkState.LOST
         # The same daemon comes back on the same ports: the console reconnects by itself.
         await start_xps(ScriptedHost(), listen=("127.0.0.1", rw), ro_listen=("127.0.0.1", ro))
-        await wait_for(pilot, lambda: app.servers[address].link is LinkState.CONNECTED,
-                       timeout=15)
+        await wait_for(pilot, lambda: app.servers[address].link is LinkState.CONNECTED, wait_s=15)
 
 
-async def test_add_and_remove_server_is_remembered(scripted: Any, xps_pki: Any,
-                                                   tmp_path: Path) -> None:
+async def test_add_and_remove_server_is_remembered(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
     running, _host = scripted
     config = console_config(xps_pki, tmp=tmp_path)
     app = XenonConsole(config)
@@ -60,8 +62,9 @@ async def test_add_and_remove_server_is_remembered(scripted: Any, xps_pki: Any,
         address = f"127.0.0.1:{running.rw_port}"
         await wait_connected(pilot, app, address)
         saved = json.loads((tmp_path / "console.json").read_text())
-        assert saved["servers"] == [{"host": "127.0.0.1", "port": running.rw_port,
-                                     "ro_port": running.ro_port}]
+        assert saved["servers"] == [
+            {"host": "127.0.0.1", "port": running.rw_port, "ro_port": running.ro_port}
+        ]
         assert (tmp_path / "console.json").stat().st_mode & 0o777 == 0o600
         app.query_one(ServersPanel).focus()
         await pilot.press("delete")
@@ -70,8 +73,7 @@ async def test_add_and_remove_server_is_remembered(scripted: Any, xps_pki: Any,
         assert saved["servers"] == []
 
 
-async def test_invalid_address_shows_message_next_to_field(xps_pki: Any,
-                                                           tmp_path: Path) -> None:
+async def test_invalid_address_shows_message_next_to_field(xps_pki: Any, tmp_path: Path) -> None:
     app = XenonConsole(console_config(xps_pki, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("a")
