@@ -41,36 +41,46 @@ def cdef_from_header(text: str) -> str:
     return re.sub(r"\[(\w+)\]", lambda m: f"[{values.get(m.group(1), m.group(1))}]", "\n".join(out))
 
 
-def sources() -> list[str]:
-    """C sources relative to the project root (setuptools wants relative paths)."""
+def sources(absolute: bool = False) -> list[str]:
+    """C sources; relative to the project root for setuptools, absolute for a direct build."""
     root = HERE.parent
-    return sorted(str(p.relative_to(root)) for p in SRC.glob("*.c"))
+    files = sorted(SRC.glob("*.c"))
+    return [str(p) if absolute else str(p.relative_to(root)) for p in files]
 
 
-ffibuilder = FFI()
-ffibuilder.cdef(cdef_from_header((INCLUDE / "msm.h").read_text()))
-ffibuilder.set_source(
-    "native._msm",
-    '#include "msm.h"\n',
-    sources=sources(),
-    include_dirs=[str(INCLUDE), str(SRC)],
-    extra_compile_args=[
-        "-O2",
-        "-std=c11",
-        "-Wall",
-        "-Wextra",
-        "-Werror=implicit-function-declaration",
-        "-fvisibility=hidden",
-        "-D_GNU_SOURCE",
-    ],
-    libraries=["dl"],
-)
+def make_ffi(absolute: bool = False) -> FFI:
+    """The cffi builder; ``absolute`` when compiling from another working directory."""
+    ffi = FFI()
+    ffi.cdef(cdef_from_header((INCLUDE / "msm.h").read_text()))
+    ffi.set_source(
+        "native._msm",
+        '#include "msm.h"\n',
+        sources=sources(absolute),
+        include_dirs=[str(INCLUDE), str(SRC)],
+        depends=[str(p) for p in sorted(SRC.glob("*.h")) + sorted(INCLUDE.glob("*.h"))],
+        extra_compile_args=[
+            "-O2",
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror=implicit-function-declaration",
+            "-fvisibility=hidden",
+            "-pthread",
+            "-D_GNU_SOURCE",
+        ],
+        extra_link_args=["-pthread"],
+        libraries=["dl"],
+    )
+    return ffi
+
+
+ffibuilder = make_ffi()
 
 if __name__ == "__main__":
     import os
 
     os.chdir(HERE.parent)
-    out = ffibuilder.compile(tmpdir="build/cffi", verbose="-v" in sys.argv)
+    out = make_ffi(absolute=True).compile(tmpdir="build/cffi", verbose="-v" in sys.argv)
     # compile() leaves the .so under build/cffi/native/; copy it next to this file.
     import shutil
 
