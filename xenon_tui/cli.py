@@ -16,6 +16,8 @@ from collections.abc import Sequence
 # Order is the order of `xenon --help`.
 COMMAND_MODULES: tuple[str, ...] = (
     "xps.cli.msm",
+    "xps.cli.pki",
+    "xps.cli.xps",
     "xenon_tui.ssh_cli",
 )
 
