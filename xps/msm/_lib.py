@@ -1,0 +1,55 @@
+"""The one import of the compiled module ``native._msm``: version check and ``check(rc)``.
+
+No other module of the project touches ``ffi``/``lib``; cffi objects are ``Any`` here and
+never leave :mod:`xps.msm`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from native import _msm  # type: ignore[attr-defined]
+from xps.msm._errors import CommitError, VersionMismatch, error_for
+
+__all__ = ["EXPECTED_INTERFACE_VERSION", "check", "ffi", "last_error", "lib"]
+
+# The msm.h this Python was written against; a different major is refused at import.
+EXPECTED_INTERFACE_VERSION = 0x00010000
+
+ffi: Any = _msm.ffi
+lib: Any = _msm.lib
+
+
+def _check_version() -> None:
+    found = int(lib.MSM_INTERFACE_VERSION)
+    if found >> 16 != EXPECTED_INTERFACE_VERSION >> 16:
+        raise VersionMismatch(
+            f"native._msm implements MSM interface {found >> 16}.{found & 0xFFFF}, "
+            f"xps.msm needs {EXPECTED_INTERFACE_VERSION >> 16}.x; rebuild native/ "
+            "(python native/build_msm.py) or update xps.msm"
+        )
+
+
+_check_version()
+
+
+def last_error(ctx: Any) -> str:
+    """The library's detail text for the last failure on ``ctx`` ("" for none)."""
+    if ctx is None or ctx == ffi.NULL:
+        return ""
+    ptr = lib.msm_last_error(ctx)
+    if ptr == ffi.NULL:
+        return ""
+    return str(ffi.string(ptr).decode("utf-8", "replace"))
+
+
+def check(
+    rc: int, ctx: Any = None, what: str = "", commit_error: CommitError | None = None
+) -> None:
+    """Raises the mapped :class:`MsmError` subclass when ``rc`` is not ``MSM_OK``.
+
+    Every C return code of :mod:`xps.msm` passes through here, so the mapping from
+    ``msm_status`` to exception lives in one place (:func:`error_for`).
+    """
+    if rc != 0:
+        raise error_for(int(rc), last_error(ctx), what=what, commit_error=commit_error)
