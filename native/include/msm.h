@@ -12,6 +12,14 @@
  *            payload and issued through /dev/xen/privcmd.
  *
  * A context (msm_ctx) is not thread-safe: one thread drives it at a time.
+ *
+ * Order of argument checks in every entry point (the first failing one is
+ * returned): ctx NULL -> MSM_EINVAL; pointer arguments NULL (parameter order)
+ * -> MSM_EINVAL; an object/kind enum out of range -> MSM_EINVAL; a struct size
+ * -> MSM_ESIZE; the values of the arguments / struct fields in declaration
+ * order (MSM_EINVAL for enums, flags, names, reserved fields; MSM_ERANGE for
+ * numbers); only then state and lookups (MSM_ESTATE, MSM_EBUSY, MSM_ENOENT,
+ * ...).  Nothing is changed when an entry point fails.
  */
 #ifndef XENON_MSM_H
 #define XENON_MSM_H
@@ -50,7 +58,7 @@ typedef enum msm_status {
 #define MSM_STATUS_MAX 19
 
 /* A static, human-readable name for a status ("MSM_ECONFLICT"); never NULL. */
-const char *msm_status_name(int status);
+const char *msm_status_name(int status);   /* "MSM_UNKNOWN" out of range */
 
 /* ------------------------------------------------------------- constants */
 
@@ -107,6 +115,19 @@ typedef enum msm_objtype {
     MSM_OBJ_DEVICE = 6     /* PCI device (by BDF) -> tag           */
 } msm_objtype;
 
+/* Per-object rules checked by msm_txn_put (besides those noted per field):
+ *   - ids (and a binding's domain uuid) must not be the zero uuid (MSM_EINVAL);
+ *   - names: 1..63 bytes then NUL (MSM_EINVAL); bytes after the NUL are
+ *     zeroed when stored, so msm_policy_get returns them as 0;
+ *   - profile: rows of subops[] for hypercalls without sub-ops must be 0
+ *     (MSM_EINVAL); any bit of `hypercalls` may be set;
+ *   - conflict: level (MSM_EINVAL), then ntags (MSM_ERANGE), then each of
+ *     tags[0..ntags) non-zero and distinct from the earlier ones (MSM_EINVAL);
+ *     tags[ntags..] are zeroed when stored;
+ *   - seclabel: role (MSM_EINVAL), max_rate (MSM_ERANGE), _reserved
+ *     (MSM_EINVAL); profile/tag references are only checked at commit;
+ *   - device: _reserved (MSM_EINVAL); any bdf.
+ * A put of a new key into a full staged table (MSM_MAX_*) -> MSM_ENOSPC. */
 typedef struct msm_profile {
     msm_uuid id;
     char name[MSM_NAME_LEN];
@@ -182,7 +203,9 @@ typedef struct msm_sim_config {
     uint64_t dom0_mem_kb;      /* memory given to dom0, multiple of EXTENT_KB  */
 } msm_sim_config;
 
-/* Fills `cfg` with defaults: seed 1, 16 GiB, 8 CPUs, ring 65536, dom0 1 GiB. */
+/* Fills `cfg` with defaults: seed 1, 16 GiB, 8 CPUs, ring 65536, dom0 1 GiB.
+ * Config checks of msm_open_sim: out NULL, cfg NULL (EINVAL), size (ESIZE),
+ * then every range (MSM_ERANGE); dom0_mem_kb must be > 0 and < host_mem_kb. */
 int msm_sim_config_default(msm_sim_config *cfg, size_t cfg_size);
 
 /* Opens a simulated hypervisor with an empty (boot) policy, generation 0,
@@ -206,7 +229,8 @@ int msm_open_xen(const char *privcmd_path, msm_ioctl_fn ioctl_fn, void *user,
 void msm_close(msm_ctx *ctx);              /* NULL is a no-op */
 
 /* Detail of the last failure on this context (static or ctx-owned string,
- * valid until the next call); "" when none. */
+ * valid until the next call); "" when none.  With ctx NULL: the detail of
+ * the last failed msm_open_xen/msm_open_sim on the calling thread. */
 const char *msm_last_error(const msm_ctx *ctx);
 
 typedef struct msm_info {
@@ -234,14 +258,16 @@ int msm_get_info(msm_ctx *ctx, msm_info *out, size_t out_size);
 #define MSM_TXN_COPY  0u   /* start from the active policy                 */
 #define MSM_TXN_EMPTY 1u   /* start from an empty policy (full replacement) */
 
-/* Opens the one transaction of this context (MSM_EBUSY if one is open). */
+/* Opens the one transaction of this context (MSM_EBUSY if one is open).
+ * Bad flags -> MSM_EINVAL. */
 int msm_txn_begin(msm_ctx *ctx, uint32_t flags);
 
 /* Stages one object; `type` selects the struct and `size` must be its
  * sizeof.  Put replaces an object with the same key (uuid, or bdf for
  * devices).  Per-object checks happen here (ranges, NUL-terminated names,
  * distinct tags in a set, reserved fields 0): MSM_EINVAL / MSM_ERANGE.
- * Cross-object checks happen at commit. */
+ * Cross-object checks happen at commit.  The object is validated before the
+ * state check: MSM_ESTATE (no transaction) comes after MSM_EINVAL/ERANGE. */
 int msm_txn_put(msm_ctx *ctx, uint32_t type, const void *obj, size_t size);
 
 /* Deletes one staged object by key: `id` for uuid-keyed types (for
@@ -278,7 +304,33 @@ typedef struct msm_commit_error {
  * On failure returns MSM_EVALIDATE, fills `err` (may be NULL), changes
  * nothing, and leaves the transaction open (fix and commit again, or abort).
  * Running domains pick up their new SecLabel (profile, rate, max violations)
- * at once. */
+ * at once.
+ *
+ * Exact order of the checks (the first failure is reported; err fields not
+ * named stay 0, domid stays MSM_DOMID_INVALID):
+ *   1. DUPLICATE_NAME for profiles, then tags, conflicts, seclabels: the first
+ *      object in key order whose name an earlier object already has
+ *      (id = that object, other = the earliest object with the name);
+ *   2. DANGLING_TAG for conflict sets in key order, tags in listed order
+ *      (type CONFLICT, id = set, other = missing tag);
+ *   3. seclabels in key order: DANGLING_PROFILE (other = profile uuid), then
+ *      DANGLING_TAG (other = tag uuid);
+ *   4. bindings in key order: DANGLING_SECLABEL (id = domain uuid,
+ *      other = seclabel uuid);
+ *   5. devices in bdf order: DANGLING_TAG (type DEVICE, id 0, bdf,
+ *      other = tag uuid);
+ *   6. every live non-dom0 domain (running, paused or shut down) in domid
+ *      order: RUNNING_UNLABELLED (type 0, id = domain uuid, domid) if the new
+ *      policy has no binding for it, else it is re-admitted under the Chinese
+ *      Wall on fresh arrays: CONFLICT (type 0, id = domain uuid, domid,
+ *      other = the tag of the lowest-domid domain admitted before it whose tag
+ *      shares a no-coresidence set with its tag);
+ *   7. assigned devices in bdf order: DEVICE_TAG (type DEVICE, bdf, domid,
+ *      other = the device's tag in the new policy) when the device is absent
+ *      from the new policy or its tag differs from the domain's new tag.
+ * MSM_RULE_LIMIT is never reported by the sim (msm_txn_put refuses first).
+ * On success `err` is zeroed with domid MSM_DOMID_INVALID.  `err` NULL is
+ * allowed (err_size then ignored); no open transaction -> MSM_ESTATE. */
 int msm_txn_commit(msm_ctx *ctx, msm_commit_error *err, size_t err_size);
 int msm_txn_abort(msm_ctx *ctx);
 
@@ -316,7 +368,14 @@ typedef enum msm_violation_kind {
  *   pauses the domain with `stopped_by_msm` set.
  * Errors: MSM_ENOENT unknown domid; MSM_ESTATE domain not running (paused,
  * shut down).  now_ns earlier than the domain's last call is treated as the
- * same window (clocks never run backwards for a domain). */
+ * same window (clocks never run backwards for a domain).
+ * Precisely: the window restarts only when now_ns / 1e6 is greater than the
+ * stored window; a new or rebooted domain starts with window 0, count 0.
+ * The stop rule is evaluated at each violation: violations >= max_violations
+ * (non-zero) and not yet stopped -> paused + stopped_by_msm (so lowering
+ * max_violations below a domain's count stops it at its next violation).
+ * Counted: info.hypercalls_checked/denied and the domain's `hypercalls` for
+ * every decision of a non-dom0 domain (msm_sim_run included). */
 int msm_check_hypercall(msm_ctx *ctx, uint32_t domid, uint32_t nr, uint32_t subop,
                         uint64_t now_ns, uint32_t *decision);
 
@@ -333,7 +392,11 @@ typedef enum msm_channel_kind {
  *   else MSM_DENY_CHANNEL: a violation of kind MSM_VIOL_CHANNEL charged to
  *     src (record peer = dst), with the same max-violations rule.
  * Channels do not pass through the rate window.  Errors: MSM_ENOENT,
- * MSM_ESTATE (src not running), MSM_EINVAL (bad kind or src == dst). */
+ * MSM_ESTATE (src not running), MSM_EINVAL (bad kind or src == dst).
+ * Check order: kind, src == dst, src unknown, dst unknown (any live state),
+ * src not running.  info.channels_checked counts every decided channel (dom0
+ * ones too); channels never count in a domain's `hypercalls`.  The violation
+ * record has nr 32 (evtchn) or 20 (grant), subop 0, peer dst. */
 int msm_check_channel(msm_ctx *ctx, uint32_t kind, uint32_t src, uint32_t dst,
                       uint64_t now_ns, uint32_t *decision);
 
@@ -345,23 +408,29 @@ typedef struct msm_violation {
     uint32_t nr;           /* hypercall number (as issued, may be >= 64)    */
     uint32_t subop;        /* as issued; 0 when nr has no sub-ops           */
     uint32_t peer;         /* channel peer domid, else MSM_DOMID_INVALID    */
-    uint32_t count;        /* the domain's violation count after this one   */
+    uint32_t count;        /* the domain's violation count after this one
+                              (saturates at UINT32_MAX)                      */
 } msm_violation;
 
 /* Moves up to `max` oldest records into `out` (FIFO).  `n` receives how many;
  * `dropped` (may be NULL) the records lost to a full ring since the previous
  * drain.  A full ring never blocks the guest path: the newest record is
- * dropped and counted. */
+ * dropped and counted.  info.ring_dropped counts all drops since open. */
 int msm_ring_drain(msm_ctx *ctx, msm_violation *out, size_t rec_size, uint32_t max,
                    uint32_t *n, uint64_t *dropped);
 
 /* Marks a domain's violations as addressed: count back to 0, stopped_by_msm
- * cleared (the domain stays paused until unpaused). */
+ * cleared (the domain stays paused until unpaused).  Any live domain, dom0
+ * included (a no-op there); MSM_ENOENT otherwise. */
 int msm_domain_reset_violations(msm_ctx *ctx, uint32_t domid);
 
 /* Assigns PCI device `bdf` to a live domain: its bound tag must equal the
  * domain's tag (MSM_EDENIED), it must be unassigned (MSM_EBUSY), it must be in
- * the policy (MSM_ENOENT).  Released when the domain is destroyed. */
+ * the policy (MSM_ENOENT).  Released when the domain is destroyed.
+ * Check order: domain unknown (ENOENT), device not in the active policy
+ * (ENOENT), assigned to any domain (EBUSY), tag differs (EDENIED; dom0 has no
+ * tag, so always EDENIED).  Release: domain unknown or device not assigned
+ * to that domain -> MSM_ENOENT. */
 int msm_device_assign(msm_ctx *ctx, uint32_t domid, uint32_t bdf);
 int msm_device_release(msm_ctx *ctx, uint32_t domid, uint32_t bdf);
 
@@ -417,7 +486,18 @@ typedef struct msm_domain_info {
     uint64_t created_ns;
 } msm_domain_info;
 
-/* Creates and starts a domain (paused with MSM_CREATE_PAUSED).  Refused with
+/* Lifecycle calls on dom0 (pause, unpause, shutdown, reboot, destroy,
+ * msm_sim_set_misbehaviour) -> MSM_EINVAL, checked before MSM_ENOENT.
+ * dom0 is "Domain-0", zero uuid, PV Linux, vcpus = min(host_cpus, 128),
+ * memory dom0_mem_kb, no SecLabel/tag; it issues no workload hypercalls but
+ * accrues cpu_ns at 50 permille load in msm_sim_run.
+ * cfg checks: uuid non-zero (EINVAL), name (EINVAL), guest_type, os (EINVAL),
+ * mem_kb > 0, maxmem_kb >= mem_kb, max_vcpus, vcpus, load_permille (ERANGE),
+ * flags (EINVAL); then EEXIST (live domains in domid order, uuid then name;
+ * dom0's name counts), ENOLABEL, ECONFLICT, ENOSPC (table, then memory).
+ * cur_mem_kb = extents * MSM_EXTENT_KB; max_mem_kb = max(maxmem_kb, cur_mem_kb).
+ *
+ * Creates and starts a domain (paused with MSM_CREATE_PAUSED).  Refused with
  * MSM_ENOLABEL when no binding exists for cfg->uuid, MSM_ECONFLICT on a
  * no-coresidence clash (sHype Chinese Wall: refused if the domain's tag has
  * a non-zero conflict_aggregate; on success every *other* tag of each
@@ -428,26 +508,34 @@ typedef struct msm_domain_info {
  * increasing from 1 and not reused until they wrap past MSM_DOMID_MAX. */
 int msm_domain_create(msm_ctx *ctx, const msm_domain_config *cfg, size_t cfg_size,
                       uint32_t *domid);
+/* RUNNING or PAUSED -> PAUSED (idempotent); SHUTDOWN -> MSM_ESTATE. */
 int msm_domain_pause(msm_ctx *ctx, uint32_t domid);
-/* MSM_EVIOLATIONS while stopped_by_msm is set. */
+/* MSM_EVIOLATIONS while stopped_by_msm is set.  Order: SHUTDOWN -> MSM_ESTATE,
+ * then stopped -> MSM_EVIOLATIONS; RUNNING stays RUNNING (idempotent). */
 int msm_domain_unpause(msm_ctx *ctx, uint32_t domid);
 /* Moves the domain to MSM_STATE_SHUTDOWN with `reason`; it stops running but
- * keeps its memory and Chinese Wall counts until destroyed. */
+ * keeps its memory and Chinese Wall counts until destroyed.  reason 0..5
+ * (Xen's SHUTDOWN_*) else MSM_ERANGE; already shut down -> MSM_ESTATE. */
 int msm_domain_shutdown(msm_ctx *ctx, uint32_t domid, uint32_t reason);
 /* Restarts the domain in place: same domid, memory scrubbed and reallocated,
- * cpu_ns and the rate window reset, violations kept. */
+ * cpu_ns and the rate window reset, violations kept.  From any state; the
+ * domain is RUNNING afterwards (shutdown_reason 0).  Refused with
+ * MSM_EVIOLATIONS while stopped_by_msm is set. */
 int msm_domain_reboot(msm_ctx *ctx, uint32_t domid);
 /* Frees everything: memory (scrubbed), devices, Chinese Wall counts.  dom0
  * cannot be destroyed (MSM_EINVAL). */
 int msm_domain_destroy(msm_ctx *ctx, uint32_t domid);
 int msm_domain_get(msm_ctx *ctx, uint32_t domid, msm_domain_info *out, size_t size);
 /* Lists live domains in domid order; `n` receives the total count even when
- * it exceeds `cap` (then only `cap` entries are written). */
+ * it exceeds `cap` (then only `cap` entries are written).  `out` may be NULL
+ * when cap is 0 (size is still checked). */
 int msm_domain_list(msm_ctx *ctx, msm_domain_info *out, size_t size, uint32_t cap,
                     uint32_t *n);
 
 /* Guest memory access of the sim (what the guest itself would read/write);
- * offset + len must lie within the domain's memory. */
+ * offset + len must lie within the domain's memory (cur_mem_kb), else
+ * MSM_ERANGE (checked after MSM_ENOENT).  Any live domain in any state,
+ * dom0 included.  `buf` NULL -> MSM_EINVAL even when len is 0. */
 int msm_domain_write(msm_ctx *ctx, uint32_t domid, uint64_t offset,
                      const void *buf, size_t len);
 int msm_domain_read(msm_ctx *ctx, uint32_t domid, uint64_t offset, void *buf, size_t len);
@@ -461,7 +549,15 @@ typedef enum msm_misbehaviour {
 } msm_misbehaviour;
 
 /* Sets how often a domain misbehaves: `per_million` events of `kind` per
- * million hypercalls it issues (0 turns it off; <= 1,000,000). */
+ * million hypercalls it issues (0 turns it off; <= 1,000,000).
+ * Check order: kind (EINVAL), per_million (ERANGE), dom0 (EINVAL), ENOENT.
+ * An event replaces one call slot of the mix: OUT_OF_PROFILE issues one of
+ * kexec_op, domctl create/destroy/pause, sysctl readconsole, platform_op
+ * settime, set_debugreg, update_va_mapping_otherdomain; RATE_BURST issues
+ * max_rate * 2 mix calls at one timestamp (at most one burst per domain per
+ * 1 ms window, else a normal call); CROSS_TAG checks an event-channel or
+ * grant channel towards a random live non-dom0 domain of another tag (a
+ * normal call when there is none). */
 int msm_sim_set_misbehaviour(msm_ctx *ctx, uint32_t domid, uint32_t kind,
                              uint32_t per_million);
 
@@ -478,7 +574,16 @@ typedef struct msm_run_counts {
 /* Advances the simulated clock by duration_ns (<= 60 s per call), driving
  * every running non-dom0 domain with its guest type's hypercall mix through
  * the same decision path as msm_check_hypercall / msm_check_channel, and
- * accounting CPU time.  Deterministic for a given seed and call sequence. */
+ * accounting CPU time.  Deterministic for a given seed and call sequence.
+ * Time advances in slices that end on 1 ms boundaries; in each slice every
+ * RUNNING domain in domid order is charged CPU (slice * vcpus * load/1000,
+ * jittered -2..+2 %, never more than slice * vcpus) and, unless dom0, issues
+ * its calls for the slice (rate = base_rate * vcpus * load_permille / 1000
+ * per second, fractions carried over) evenly spread over the slice; it stops
+ * as soon as the module stops it.  Base rates per vCPU: PV 10000/s, PVH 5000,
+ * PVHVM 4000 (Windows 2000), HVM 3000 (Windows 1000); the mixes are listed in
+ * native/src/msm_workload.c.  `allowed`, `denied_profile` and `denied_rate`
+ * add up to `hypercalls`; `channels` counts CROSS_TAG attempts. */
 int msm_sim_run(msm_ctx *ctx, uint64_t duration_ns, msm_run_counts *out, size_t out_size);
 
 #endif /* XENON_MSM_H */

@@ -384,18 +384,19 @@ const msm_backend_ops msm_sim_ops = {
 int msm_open_sim(const msm_sim_config *cfg, size_t cfg_size, msm_ctx **out)
 {
     if (!out)
-        return MSM_EINVAL;
+        return msm_fail(NULL, MSM_EINVAL, "out is NULL");
     *out = NULL;
     if (!cfg)
-        return MSM_EINVAL;
+        return msm_fail(NULL, MSM_EINVAL, "cfg is NULL");
     if (cfg_size != sizeof *cfg)
-        return MSM_ESIZE;
+        return msm_fail(NULL, MSM_ESIZE, "msm_sim_config: size %zu, expected %zu", cfg_size,
+                        sizeof *cfg);
     int rc = config_ok(cfg);
     if (rc)
-        return rc;
+        return msm_fail(NULL, rc, "msm_sim_config: a value is out of range");
     msm_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
-        return MSM_ENOMEM;
+        return msm_fail(NULL, MSM_ENOMEM, "out of memory");
     ctx->ops = &msm_sim_ops;
     ctx->backend = MSM_BACKEND_SIM;
     ctx->sim = calloc(1, sizeof *ctx->sim);
@@ -406,7 +407,7 @@ int msm_open_sim(const msm_sim_config *cfg, size_t cfg_size, msm_ctx **out)
     ctx->sim->cfg = *cfg;
     if (sim_init(ctx->sim)) {
         sim_close(ctx);
-        return MSM_ENOMEM;
+        return msm_fail(NULL, MSM_ENOMEM, "out of memory");
     }
     *out = ctx;
     return MSM_OK;
