@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import work
 
 from xenon_tui._actions import Mode
 from xenon_tui._config import atomic_write
@@ -195,9 +195,8 @@ class WorkflowsMixin(_Base):
 
     # -- Live mode: domains ----------------------------------------------------------------
 
-    @on(DomainsTable.DomainAction)
     @work(group="domain", exclusive=True, exit_on_error=False)
-    async def _domain_action(self, message: DomainsTable.DomainAction) -> None:
+    async def on_domains_table_domain_action(self, message: DomainsTable.DomainAction) -> None:
         address = self._need_current()
         if address is None:
             return
@@ -226,8 +225,7 @@ class WorkflowsMixin(_Base):
         self.notify(f"{name}: {result.get('run_state', 'done')}", title=f"{verb} {name}")
         self.refresh_domains(address)
 
-    @on(DomainsTable.Show)
-    def _domain_show(self, message: DomainsTable.Show) -> None:
+    def on_domains_table_show(self, message: DomainsTable.Show) -> None:
         state = self.current_state
         if state is None:
             return
@@ -254,9 +252,8 @@ class WorkflowsMixin(_Base):
 
     # -- Live mode: violations -------------------------------------------------------------
 
-    @on(ViolationLog.PauseRequested)
     @work(group="domain", exclusive=True, exit_on_error=False)
-    async def _violation_pause(self, message: ViolationLog.PauseRequested) -> None:
+    async def on_violation_log_pause_requested(self, message: ViolationLog.PauseRequested) -> None:
         address = self._need_current()
         if address is None:
             return
@@ -269,14 +266,12 @@ class WorkflowsMixin(_Base):
         self.notify(f"{name} paused", title="Violation response")
         self.refresh_domains(address)
 
-    @on(ViolationLog.ProfileRequested)
-    def _violation_profile(self, message: ViolationLog.ProfileRequested) -> None:
+    def on_violation_log_profile_requested(self, message: ViolationLog.ProfileRequested) -> None:
         from xenon_tui._editing import open_profile_for_violation
 
         open_profile_for_violation(self, dict(message.violation))
 
-    @on(ViolationLog.AlertCleared)
-    def _alert_cleared(self) -> None:
+    def on_violation_log_alert_cleared(self, message: ViolationLog.AlertCleared) -> None:
         state = self.current_state
         if state is not None:
             state.alert = 0

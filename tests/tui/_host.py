@@ -6,6 +6,7 @@ test still goes through the real daemon, protocol, TLS and ``xps.client``.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import time
 import uuid
@@ -207,7 +208,9 @@ class ScriptedHost(FakeHost):
             "series": [
                 {
                     "name": d.name,
-                    "points": [[now - 3 * k, 5.0 + k % 7, 1 << 20, 1] for k in range(40, 0, -1)],
+                    "points": [
+                        [now - 3 * k, 5.0 + k % 7, 1 << 20, 1] for k in builtins.range(40, 0, -1)
+                    ],
                 }
                 for d in self.active.domains
             ],

@@ -71,7 +71,7 @@ class PerfView(Vertical, can_focus=True):
         """Switches to a server: redraws its last sample and reloads history."""
         self._state = state
         self.show_stats(state.stats, state.stats_log)
-        if state.conn is not None:
+        if state.conn is not None and state.link.value == "connected":
             self.load_history()
 
     def show_stats(self, stats: dict[str, Any] | None, log: list[dict[str, Any]]) -> None:
