@@ -70,6 +70,7 @@ from ._template import (
     parse_template,
     serialize_template,
 )
+from ._to_msm import to_msm_domain, to_msm_objects
 from ._validate import RULES, Finding, Severity, errors_only, require_valid, validate
 from ._xml import (
     MAX_XML_BYTES,
@@ -172,6 +173,8 @@ __all__ = [
     "stable_uuid",
     "subop_name",
     "subop_number",
+    "to_msm_domain",
+    "to_msm_objects",
     "validate",
     "verify_policy",
 ]

@@ -492,8 +492,15 @@ _INTROSPECTION = _spec(
     hvm_op={"get_param", "get_mem_type", "altp2m"},
 )
 
-# Windows PV drivers and Xen's own watchdog/console helpers, for the "Combined" profiles.
+# Xen's console (early printk, hvc_xen) and watchdog, for the "Combined" profiles.
 _COMBINED_EXTRAS = _spec(["console_io"], sched_op={"watchdog"})
+# Windows PV drivers read Xen time and have Xen flush remote TLBs through hvm_op.
+_WINDOWS_PV_DRIVERS = _spec(hvm_op={"get_time", "flush_tlbs"})
+# PVH driver domains own passed-through devices whose interrupts arrive as PIRQs.
+_PVH_PASSTHROUGH = _spec(
+    physdev_op={"irq_status_query", "eoi", "map_pirq", "unmap_pirq", "pirq_eoi_gmfn_v2"},
+    event_channel_op={"bind_pirq"},
+)
 
 
 def _build(
@@ -547,19 +554,28 @@ _DEFINITIONS: tuple[tuple[str, frozenset[GuestType], str, _Spec], ...] = (
         frozenset({_PVHVM, _HVM}),
         "Any HVM guest with or without PV drivers (Linux, Windows): hvm_op params, "
         "add_to_physmap for shared info and grant frames, PIRQ-routed interrupts, "
-        "back-end grant mapping for driver domains; no PV MMU calls.",
-        _union(_PVHVM_LINUX, _PVHVM_UBUNTU14, _STORAGE_BACKEND, _NETWORK_BACKEND, _COMBINED_EXTRAS),
+        "back-end grant mapping for driver domains, the Windows PV drivers' time and "
+        "TLB-flush calls; no PV MMU calls.",
+        _union(
+            _PVHVM_LINUX,
+            _PVHVM_UBUNTU14,
+            _STORAGE_BACKEND,
+            _NETWORK_BACKEND,
+            _WINDOWS_PV_DRIVERS,
+            _COMBINED_EXTRAS,
+        ),
     ),
     (
         "PVH-Combined",
         frozenset({_PVH}),
         "Any PVH guest (v1 and v2): vCPU bring-up through vcpu_op, hvm_op params, "
-        "memory map from memory_op, the PVH v1 callback interface, back-end grant "
-        "mapping; no emulated platform, so no PIRQ calls.",
+        "memory map from memory_op, the PVH v1 callback interface; for PVH driver "
+        "domains back-end grant mapping and PIRQs of passed-through devices.",
         _union(
             _PVH_LINUX,
             _PVH_UBUNTU14,
             _spec(grant_table_op={"map_grant_ref", "unmap_grant_ref", "copy"}),
+            _PVH_PASSTHROUGH,
             _COMBINED_EXTRAS,
         ),
     ),

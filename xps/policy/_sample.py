@@ -71,7 +71,7 @@ _ENCLAVES = (
     _Enclave(
         "EB", "Enclave B", (57, 106, 177), "PVHVM-Combined", 20, "0000:03:00.1", "0000:04:00.0", 0
     ),
-    _Enclave("EC", "Enclave C", (62, 150, 81), "PV-LinuxGeneric", 21, "0000:03:00.2", None, 0),
+    _Enclave("EC", "Enclave C", (62, 150, 81), "PV-Combined", 21, "0000:03:00.2", None, 0),
 )
 
 _PV, _PVHVM, _HVM = GuestType.PV, GuestType.PVHVM, GuestType.HVM
