@@ -1,0 +1,99 @@
+"""App shell: action table, help, palette, `:` commands, keymap overrides, themes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from textual.command import CommandPalette
+
+from xenon_tui._actions import ACTIONS, bindings, command_names
+from xenon_tui._config import ConsoleConfig
+from xenon_tui.app import XenonConsole
+from xenon_tui.dialogs import HelpScreen, help_table
+
+
+def _app(tmp_path: Path, **kw: object) -> XenonConsole:
+    return XenonConsole(ConsoleConfig(config_path=tmp_path / "console.json", **kw))  # type: ignore[arg-type]
+
+
+def test_action_ids_are_unique_and_every_binding_has_one() -> None:
+    ids = [a.id for a in ACTIONS]
+    assert len(ids) == len(set(ids))
+    for scope in {a.scope for a in ACTIONS}:
+        assert all(b.id for b in bindings(scope))
+    assert command_names()["violations"].id == "view.violations"
+
+
+async def test_help_is_generated_from_the_table_with_overrides(tmp_path: Path) -> None:
+    app = _app(tmp_path, keymap={"view.domains": "f4"})
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        table = help_table(app.effective_keys_now(), read_only=False)
+        rows = list(table.columns[0].cells)  # type: ignore[attr-defined]
+        ids = list(table.columns[3].cells)  # type: ignore[attr-defined]
+        assert rows[ids.index("view.domains")] == "f4"
+        assert "server.connect" in ids and "domain.destroy" in ids
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_keymap_override_rebinds_the_key(tmp_path: Path) -> None:
+    app = _app(tmp_path, keymap={"view.domains": "f4"})
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("f4")
+        assert app.query_one("#views").active == "domains"
+        await pilot.press("5", "4")  # "4" no longer shows the domains
+        assert app.query_one("#views").active == "violations"
+
+
+async def test_unknown_keymap_id_is_reported(tmp_path: Path) -> None:
+    app = _app(tmp_path, keymap={"no.such": "f9"})
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        assert any("no.such" in n.message for n in app._notifications)
+
+
+async def test_command_mode_aliases_and_errors(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("colon", *"perf", "enter")
+        assert app.query_one("#views").active == "perf"
+        await pilot.press("colon", *"seclabels", "enter")
+        assert app.query_one("#views").active == "advanced"
+        assert app.query_one("#advanced-view").active_tab == "seclabels"
+        await pilot.press("colon", *"frobnicate", "enter")
+        await pilot.pause()
+        assert any(n.title == "Configuration" and "frobnicate" in n.message
+                   for n in app._notifications)
+
+
+async def test_theme_is_selectable_and_remembered(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("colon", *"theme light", "enter")
+        await pilot.pause()
+        assert app.theme == "xenon-light"
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert app.theme == "xenon-high-contrast"
+    saved = json.loads((tmp_path / "console.json").read_text())
+    assert saved["theme"] == "xenon-high-contrast"
+    again = _app(tmp_path, theme=saved["theme"])
+    async with again.run_test(size=(80, 24)):
+        assert again.theme == "xenon-high-contrast"
+
+
+async def test_palette_lists_table_actions(tmp_path: Path) -> None:
+    app = _app(tmp_path, read_only=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"domains")
+        await pilot.pause(0.3)
+        texts = [str(o.prompt) for o in app.screen.query_one("CommandList").options]
+        assert any("Domains" in t for t in texts)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one("#views").active == "domains"
