@@ -17,6 +17,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "xps.cli.msm",
     "xps.cli.pki",
+    "xps.cli.policy",
     "xps.cli.xps",
     "xenon_tui.ssh_cli",
 )
