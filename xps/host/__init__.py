@@ -1,5 +1,6 @@
 """The XPS host layer: policy store, domains, hardware, statistics, violations, commands."""
 
+from ._config import HostConfig
 from ._errors import (
     CommandFailed,
     ConflictError,
@@ -13,6 +14,7 @@ from ._errors import (
     ViolationsUnaddressed,
 )
 from ._hardware import Nic, discover_hardware, discover_nics
+from ._host import Host
 from ._runner import CommandResult, CommandRunner, RecordedCommand, RecordingRunner
 from ._xl import XlDomain, format_xl_list, parse_xl_list
 
@@ -21,6 +23,8 @@ __all__ = [
     "CommandResult",
     "CommandRunner",
     "ConflictError",
+    "Host",
+    "HostConfig",
     "HostError",
     "HostStateError",
     "InvalidArgument",

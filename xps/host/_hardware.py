@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from xps.policy import (
 
 from ._pciids import PciIds, builtin_class_name, load_pci_ids
 
-__all__ = ["Nic", "discover_hardware", "discover_nics"]
+__all__ = ["Nic", "discover_hardware", "discover_nics", "with_policy_tags"]
 
 _BDF_RE = re.compile(r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]\.[0-7]$")
 _MAX_FILE = 4 * 1024 * 1024
@@ -281,4 +282,15 @@ def discover_hardware(root: Path = Path("/")) -> Hardware:
         disks=_disks(root),
         usb=_usb(root),
         input=_input(root),
+    )
+
+
+def with_policy_tags(found: Hardware, policy_hw: Hardware) -> Hardware:
+    """Discovered hardware with the tags the policy gives its PCI devices and disks."""
+    pci_tags = {d.bdf: d.tag for d in policy_hw.pci if d.tag is not None}
+    disk_tags = {d.path: d.tag for d in policy_hw.disks if d.tag is not None}
+    return dataclasses.replace(
+        found,
+        pci=tuple(dataclasses.replace(d, tag=pci_tags.get(d.bdf)) for d in found.pci),
+        disks=tuple(dataclasses.replace(d, tag=disk_tags.get(d.path)) for d in found.disks),
     )

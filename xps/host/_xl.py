@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ._errors import CommandFailed
 
@@ -12,6 +13,7 @@ __all__ = [
     "XL_LIST_HEADER",
     "XlDomain",
     "format_xl_list",
+    "parse_xl_info",
     "parse_xl_list",
     "run_state_of",
     "state_string",
@@ -125,4 +127,26 @@ def parse_xl_list(text: str) -> list[XlDomain]:
         if not entry.name or entry.domid < 0 or entry.mem_mb < 0 or entry.vcpus < 0:
             raise CommandFailed(f"`xl list` line {number}: invalid values: {line[:120]!r}")
         out.append(entry)
+    return out
+
+
+def parse_xl_info(text: str) -> dict[str, Any]:
+    """Picks xen_version, cpus, mem_kb and free_mem_kb out of `xl info` output."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    out: dict[str, Any] = {}
+    if "xen_major" in fields and "xen_minor" in fields:
+        out["xen_version"] = (
+            f"{fields['xen_major']}.{fields['xen_minor']}{fields.get('xen_extra', '')}"
+        )
+    for key, name, scale in (
+        ("nr_cpus", "cpus", 1),
+        ("total_memory", "mem_kb", 1024),
+        ("free_memory", "free_mem_kb", 1024),
+    ):
+        if fields.get(key, "").isdigit():
+            out[name] = int(fields[key]) * scale
     return out

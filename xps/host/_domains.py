@@ -1,0 +1,198 @@
+"""Domain lifecycle backends: the simulated hypervisor (through xps.msm) and Xen (through xl)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from uuid import UUID
+
+from xps import msm
+from xps.policy import DomainConfig, Policy
+from xps.policy.generators import GeneratorError, xl_config
+
+from ._atomic import atomic_write
+from ._convert import GUEST_OS, GUEST_TYPES, from_msm_error
+from ._errors import CommandFailed, HostStateError, NotFound, PolicyInvalid
+from ._runner import CommandRunner
+from ._xl import XlDomain, format_xl_list, parse_xl_list, run_state_of, state_string
+
+__all__ = ["DomainRow", "Domains", "SimDomains", "XenDomains"]
+
+_NIL = UUID(int=0)
+
+
+@dataclass(frozen=True)
+class DomainRow:
+    """One live domain as the backends report it.
+
+    ``seclabel``/``tag`` are None when the backend does not know them (dom0, or xl);
+    ``clock_ns`` is the time base of ``cpu_ns`` (sim clock or monotonic).
+    """
+
+    domid: int
+    name: str
+    uuid: UUID | None
+    state: str
+    mem_kb: int
+    vcpus: int
+    cpu_ns: int
+    seclabel: UUID | None = None
+    tag: UUID | None = None
+    stopped_by_msm: bool = False
+    violations: int = 0
+    created_ns: int = 0
+
+    @property
+    def run_state(self) -> str:
+        """running, paused or shutdown."""
+        return run_state_of(self.state)
+
+
+class Domains(Protocol):
+    """What the host needs from a domain backend."""
+
+    async def rows(self) -> tuple[list[DomainRow], int]:
+        """Live domains in domid order, and the clock (ns) they were read at."""
+        ...
+
+    def xl_list_text(self, rows: list[DomainRow]) -> str:
+        """`xl list` text for these rows."""
+        ...
+
+    async def create(self, policy: Policy, dom: DomainConfig) -> int:
+        """Creates and starts a domain of the active policy; returns its domid."""
+        ...
+
+    async def action(self, verb: str, domid: int) -> None:
+        """pause, unpause, shutdown, reboot or destroy one domain."""
+        ...
+
+
+class SimDomains:
+    """Domains of the simulated hypervisor, driven through the MSM context."""
+
+    def __init__(self, ctx: msm.Msm) -> None:
+        self._msm = ctx
+
+    async def rows(self) -> tuple[list[DomainRow], int]:
+        now = self._msm.info().now_ns
+        return [self.row(d) for d in self._msm.domains()], now
+
+    @staticmethod
+    def row(d: msm.DomainInfo) -> DomainRow:
+        """Converts one MSM domain record."""
+        state = state_string(
+            running=d.state == msm.RunState.RUNNING,
+            paused=d.state == msm.RunState.PAUSED,
+            shutdown=d.state == msm.RunState.SHUTDOWN,
+            reason=d.shutdown_reason,
+        )
+        return DomainRow(
+            domid=d.domid,
+            name=d.name,
+            uuid=d.uuid,
+            state=state,
+            mem_kb=d.cur_mem_kb,
+            vcpus=d.vcpus_online,
+            cpu_ns=d.cpu_ns,
+            seclabel=d.seclabel if d.seclabel != _NIL else None,
+            tag=d.tag if d.tag != _NIL else None,
+            stopped_by_msm=d.stopped_by_msm,
+            violations=d.violations,
+            created_ns=d.created_ns,
+        )
+
+    def xl_list_text(self, rows: list[DomainRow]) -> str:
+        return format_xl_list(
+            XlDomain(r.name, r.domid, r.mem_kb // 1024, r.vcpus, r.state, r.cpu_ns / 1e9)
+            for r in rows
+        )
+
+    async def create(self, policy: Policy, dom: DomainConfig) -> int:
+        cfg = msm.DomainConfig(
+            uuid=dom.id,
+            name=dom.name,
+            guest_type=GUEST_TYPES[dom.guest_type],
+            os=GUEST_OS[dom.os],
+            mem_kb=dom.memory_mb * 1024,
+            maxmem_kb=max(dom.maxmem_mb, dom.memory_mb) * 1024,
+            vcpus=dom.vcpus,
+            max_vcpus=max(dom.maxvcpus, dom.vcpus),
+        )
+        try:
+            return self._msm.create_domain(cfg)
+        except msm.MsmError as exc:
+            raise from_msm_error(exc, f"cannot start {dom.name}") from exc
+
+    async def action(self, verb: str, domid: int) -> None:
+        ops = {
+            "pause": self._msm.pause,
+            "unpause": self._msm.unpause,
+            "shutdown": self._msm.shutdown,
+            "reboot": self._msm.reboot,
+            "destroy": self._msm.destroy,
+        }
+        try:
+            ops[verb](domid)
+        except msm.MsmError as exc:
+            raise from_msm_error(exc, f"cannot {verb} domain {domid}") from exc
+
+
+class XenDomains:
+    """Domains of a real Xen host, driven through `xl` (each command logged by the runner).
+
+    Args:
+        runner: Runs xl.
+        cfg_dir: Where generated xl configuration files are written (0600).
+    """
+
+    def __init__(self, runner: CommandRunner, cfg_dir: Path) -> None:
+        self._runner = runner
+        self._cfg_dir = cfg_dir
+        self._last_text = ""
+
+    async def rows(self) -> tuple[list[DomainRow], int]:
+        result = await self._runner.run(["xl", "list"])
+        now = time.monotonic_ns()
+        self._last_text = result.stdout
+        rows = [
+            DomainRow(
+                domid=d.domid,
+                name=d.name,
+                uuid=None,
+                state=d.state,
+                mem_kb=d.mem_mb * 1024,
+                vcpus=d.vcpus,
+                cpu_ns=int(d.cpu_s * 1e9),
+            )
+            for d in parse_xl_list(result.stdout)
+        ]
+        return rows, now
+
+    def xl_list_text(self, rows: list[DomainRow]) -> str:
+        return self._last_text
+
+    async def create(self, policy: Policy, dom: DomainConfig) -> int:
+        try:
+            text = xl_config(policy, dom.name)
+        except GeneratorError as exc:
+            raise PolicyInvalid(f"cannot configure {dom.name}: {exc}") from exc
+        self._cfg_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self._cfg_dir / f"{dom.name}.cfg"
+        atomic_write(path, text.encode())
+        await self._runner.run(["xl", "create", str(path)])
+        rows, _ = await self.rows()
+        for row in rows:
+            if row.name == dom.name:
+                return row.domid
+        raise HostStateError(f"xl create {dom.name} succeeded but the domain is not listed")
+
+    async def action(self, verb: str, domid: int) -> None:
+        try:
+            await self._runner.run(["xl", verb, str(domid)])
+        except CommandFailed as exc:
+            if "invalid domain" in exc.message.lower() or "not found" in exc.message.lower():
+                raise NotFound(f"no domain {domid}: {exc.message}") from exc
+            raise
