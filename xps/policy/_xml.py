@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -139,6 +140,35 @@ def _check_tree(tree: etree._ElementTree) -> None:
         stack.extend((child, depth + 1) for child in element)
 
 
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    line = data.count(b"\n", 0, offset) + 1
+    return line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+
+
+def _prescan(data: bytes) -> None:
+    # Refused before libxml2 sees them, so no DTD, entity or other encoding is ever
+    # acted upon. Our serializer never writes a raw "<!DOCTYPE" (text escapes "<").
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        raise PolicyXmlError(
+            "policy documents are UTF-8 (UTF-16/32 input refused)",
+            code="policy.xml.encoding",
+            line=1,
+            column=1,
+        )
+    at = data.find(b"<!DOCTYPE")
+    if at >= 0:
+        line, column = _position(data, at)
+        raise PolicyXmlError(
+            "a DOCTYPE is not allowed in a policy document",
+            code="policy.xml.doctype",
+            line=line,
+            column=column,
+        )
+
+
+_WHERE = re.compile(r",? line \d+, column \d+\s*$")
+
+
 def parse_policy(source: bytes | str | Path) -> Policy:
     """Parses and validates a policy document.
 
@@ -154,11 +184,12 @@ def parse_policy(source: bytes | str | Path) -> Policy:
             ``code``, ``line`` and ``column`` say what and where.
     """
     data = _read(source)
+    _prescan(data)
     try:
         tree = etree.ElementTree(etree.fromstring(data, _parser()))
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (0, 0)
-        message = str(exc.msg) if exc.msg else str(exc)
+        message = _WHERE.sub("", str(exc.msg) if exc.msg else str(exc))
         code = "policy.xml.too_deep" if "depth" in message.lower() else "policy.xml.syntax"
         raise PolicyXmlError(
             f"malformed XML: {message}", code=code, line=line or 0, column=column or 0
