@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from xps import msm
-from xps.policy import GuestOS, GuestType, Policy
+from xps.policy import Policy
 
 from ._errors import (
     ConflictError,
@@ -23,18 +23,7 @@ from ._errors import (
     ViolationsUnaddressed,
 )
 
-__all__ = ["GUEST_OS", "GUEST_TYPES", "commit_details", "from_msm_error", "jsonable"]
-
-GUEST_TYPES: Mapping[GuestType, msm.GuestType] = {
-    GuestType.PV: msm.GuestType.PV,
-    GuestType.PVH: msm.GuestType.PVH,
-    GuestType.PVHVM: msm.GuestType.PVHVM,
-    GuestType.HVM: msm.GuestType.HVM,
-}
-GUEST_OS: Mapping[GuestOS, msm.GuestOS] = {
-    GuestOS.LINUX: msm.GuestOS.LINUX,
-    GuestOS.WINDOWS: msm.GuestOS.WINDOWS,
-}
+__all__ = ["commit_details", "from_msm_error", "jsonable"]
 
 _MSM_TO_HOST: tuple[tuple[type[msm.MsmError], type[HostError]], ...] = (
     (msm.NotFound, NotFound),

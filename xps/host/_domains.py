@@ -9,11 +9,11 @@ from typing import Protocol
 from uuid import UUID
 
 from xps import msm
-from xps.policy import DomainConfig, Policy
+from xps.policy import DomainConfig, Policy, PolicyError, to_msm_domain
 from xps.policy.generators import GeneratorError, xl_config
 
 from ._atomic import atomic_write
-from ._convert import GUEST_OS, GUEST_TYPES, from_msm_error
+from ._convert import from_msm_error
 from ._errors import CommandFailed, HostStateError, NotFound, PolicyInvalid
 from ._runner import CommandRunner
 from ._xl import XlDomain, format_xl_list, parse_xl_list, run_state_of, state_string
@@ -111,16 +111,10 @@ class SimDomains:
         )
 
     async def create(self, policy: Policy, dom: DomainConfig) -> int:
-        cfg = msm.DomainConfig(
-            uuid=dom.id,
-            name=dom.name,
-            guest_type=GUEST_TYPES[dom.guest_type],
-            os=GUEST_OS[dom.os],
-            mem_kb=dom.memory_mb * 1024,
-            maxmem_kb=max(dom.maxmem_mb, dom.memory_mb) * 1024,
-            vcpus=dom.vcpus,
-            max_vcpus=max(dom.maxvcpus, dom.vcpus),
-        )
+        try:
+            cfg = to_msm_domain(dom)
+        except PolicyError as exc:
+            raise PolicyInvalid(f"cannot start {dom.name}: {exc.message}") from exc
         try:
             return self._msm.create_domain(cfg)
         except msm.MsmError as exc:
