@@ -18,7 +18,7 @@ class PolicyDataError(ConsoleError):
 
 @lru_cache(maxsize=16)
 def _from_xml(xml: str) -> Policy:
-    from xps.policy import parse_policy  # type: ignore[attr-defined]
+    from xps.policy import parse_policy
 
     result: Policy = parse_policy(xml)
     return result
@@ -33,12 +33,13 @@ def policy_of(result: dict[str, Any] | None) -> Policy | None:
         return cached
     policy: Policy | None = None
     try:
-        if isinstance(result.get("policy"), dict):
+        # The XML is the canonical form (hardened parser, XSD); the dict form is a fallback.
+        if isinstance(result.get("xml"), str) and result["xml"]:
+            policy = _from_xml(result["xml"])
+        elif isinstance(result.get("policy"), dict):
             from xps.policy import policy_from_dict  # type: ignore[attr-defined]
 
             policy = policy_from_dict(result["policy"])
-        elif isinstance(result.get("xml"), str) and result["xml"]:
-            policy = _from_xml(result["xml"])
     except Exception as exc:  # any model error: show it, keep the console alive
         raise PolicyDataError(f"cannot read the policy: {exc}") from exc
     if policy is not None:
@@ -46,12 +47,11 @@ def policy_of(result: dict[str, Any] | None) -> Policy | None:
     return policy
 
 
-def policy_to_result(policy: Policy) -> dict[str, Any]:
-    """The ``policy`` parameter of StagePolicy for a Policy."""
-    from xps.policy import policy_to_dict  # type: ignore[attr-defined]
+def policy_xml(policy: Policy) -> str:
+    """The ``xml`` parameter of StagePolicy for a Policy."""
+    from xps.policy import serialize_policy
 
-    data: dict[str, Any] = policy_to_dict(policy)
-    return data
+    return serialize_policy(policy).decode()
 
 
 def hex_color(rgb: tuple[int, int, int]) -> str:

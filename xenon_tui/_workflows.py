@@ -176,10 +176,10 @@ class WorkflowsMixin(_Base):
 
     async def stage(self, address: str, policy: Any) -> bool:
         """Stages an edited Policy; shows the daemon's findings on refusal."""
-        from xenon_tui._policy_data import policy_to_result
+        from xenon_tui._policy_data import policy_xml
 
         try:
-            result = await self.call(address, "StagePolicy", policy=policy_to_result(policy))
+            result = await self.call(address, "StagePolicy", xml=policy_xml(policy))
         except ConsoleError as exc:
             self.show_error(exc)
             return False

@@ -173,9 +173,8 @@ class XenonConsole(WorkflowsMixin, App[int]):
         entry = action_for(scope, text)
         if entry is None:
             return True
-        if entry.mutating and self.config.read_only:
-            return False
-        return True if self.action_permitted(entry) else None
+        # Hidden (False) rather than greyed out: the footer only lists what works now.
+        return self.action_permitted(entry)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.permitted("app", action, parameters)
@@ -374,7 +373,8 @@ class XenonConsole(WorkflowsMixin, App[int]):
             self.query_one(ViolationLog).add_violations(fresh)
         else:
             state.violations.extend(fresh)
-        if alert:
+        viewing = is_current and self.query_one(TabbedContent).active == "violations"
+        if alert and not viewing:
             state.alert += len(fresh)
             if is_current:
                 self._sync_alert()

@@ -65,8 +65,9 @@ async def test_command_mode_aliases_and_errors(tmp_path: Path) -> None:
         assert app.query_one("#advanced-view").active_tab == "seclabels"
         await pilot.press("colon", *"frobnicate", "enter")
         await pilot.pause()
-        assert any(n.title == "Configuration" and "frobnicate" in n.message
-                   for n in app._notifications)
+        assert any(
+            n.title == "Configuration" and "frobnicate" in n.message for n in app._notifications
+        )
 
 
 async def test_theme_is_selectable_and_remembered(tmp_path: Path) -> None:

@@ -58,8 +58,10 @@ class AuthDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Authorized client certificates — {self.address}", classes="title")
-            yield Label("a: add a PEM certificate   Delete: remove   Esc: close")
+            yield Label(
+                f"Authorized client certificates — {self.address}", classes="title", markup=False
+            )
+            yield Label("a: add a PEM certificate   Delete: remove   Esc: close", markup=False)
             yield OptionList(id="auth-list")
 
     def on_mount(self) -> None:

@@ -37,7 +37,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self._title, classes="title")
+            yield Label(self._title, classes="title", markup=False)
             with VerticalScroll():
                 yield Static(self._body, markup=False)
             with Horizontal():
@@ -68,11 +68,11 @@ class TypedConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self._title, classes="title")
+            yield Label(self._title, classes="title", markup=False)
             yield Static(self._body, markup=False)
-            yield Label(f"Type the domain name ({self.expected}) to confirm:")
+            yield Label(f"Type the domain name ({self.expected}) to confirm:", markup=False)
             yield Input(placeholder=self.expected, id="typed")
-            yield Label("", id="typed-error", classes="error")
+            yield Label("", id="typed-error", classes="error", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.value == self.expected:
@@ -108,10 +108,10 @@ class InputDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self._title, classes="title")
-            yield Label(self._prompt)
+            yield Label(self._title, classes="title", markup=False)
+            yield Label(self._prompt, markup=False)
             yield Input(value=self._value, id="value")
-            yield Label("", id="value-error", classes="error")
+            yield Label("", id="value-error", classes="error", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if callable(self._validate):
@@ -144,7 +144,7 @@ class TextDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self._title, classes="title")
+            yield Label(self._title, classes="title", markup=False)
             with VerticalScroll(id="text-body"):
                 yield Static(self._body, markup=False, id="text")
 

@@ -55,14 +55,14 @@ class FormDialog(ModalScreen[Values | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self._title, classes="title")
-            yield Label("", id="form-error", classes="field-error")
+            yield Label("", id="form-error", classes="field-error", markup=False)
             with VerticalScroll():
                 for f in self.fields:
                     yield Label(f.label, classes="field-label")
                     yield Input(value=f.value, id=f"field-{f.name}")
                     if f.hint:
                         yield Label(f.hint, classes="hint")
-                    yield Label("", id=f"error-{f.name}", classes="field-error")
+                    yield Label("", id=f"error-{f.name}", classes="field-error", markup=False)
             with Horizontal():
                 yield Button("Cancel", id="cancel")
                 yield Button("Save (Ctrl+S)", id="save", variant="primary")

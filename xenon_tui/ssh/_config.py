@@ -110,9 +110,11 @@ def console_for_role(settings: dict[str, Any], role: Role) -> dict[str, Any]:
         if role is Role.READ_ONLY:
             if not server.get("ro_port"):
                 continue
-            entry["port"] = int(server["ro_port"])
+            entry["port"] = entry["ro_port"] = int(server["ro_port"])
         else:
             entry["port"] = int(server["port"])
+            if server.get("ro_port"):
+                entry["ro_port"] = int(server["ro_port"])
         servers.append(entry)
     result = {k: v for k, v in settings.items() if k != "servers"}
     result["servers"] = servers

@@ -32,10 +32,28 @@ def run_textual(app: Any, info: SessionInfo) -> int:
     return int(app.return_code or 0)
 
 
+def warm_up(app: Any) -> None:
+    """Runs ``app`` headless once, so the modules, caches and tables a first frame needs
+    are built in the zygote and shared copy-on-write by every console it forks."""
+    import asyncio
+
+    import rich._unicode_data
+
+    rich._unicode_data.load("auto")
+
+    async def once() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+
+    asyncio.run(once())
+
+
 def preload() -> None:
-    """Imported by the zygote before it forks: the console's code, once for everyone."""
-    with contextlib.suppress(ImportError):
-        import xenon_tui.app  # noqa: F401
+    """Called by the zygote before it forks: load and exercise the console once."""
+    from xenon_tui.app import XenonConsole
+    from xenon_tui.ssh._consolecfg import console_config
+
+    warm_up(XenonConsole(console_config({"servers": [], "read_only": True})))
 
 
 def run(info: SessionInfo) -> int:

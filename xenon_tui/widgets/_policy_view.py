@@ -119,17 +119,17 @@ class PolicyView(Vertical, can_focus=False):
         else:
             ro = "" if editor else " — read-only (Live mode)"
             title.update(f"{which} policy {policy.name!r} v{policy.version}{ro}")
-        self._render()
+        self._rebuild()
 
     def set_filter(self, text: str) -> None:
         """Keeps only tree leaves containing ``text``."""
         self._filter = text.strip().lower()
-        self._render()
+        self._rebuild()
 
     def _keep(self, text: str) -> bool:
         return not self._filter or self._filter in text.lower()
 
-    def _render(self) -> None:
+    def _rebuild(self) -> None:
         hw_tree = self.query_one("#hw-tree", Tree)
         obj_tree = self.query_one("#objects-tree", Tree)
         body = self.query_one("#enclaves-body", Static)

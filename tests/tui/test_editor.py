@@ -1,0 +1,130 @@
+"""Policy Editor mode against a real daemon: band, forms with validation, stage, activate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import xps.policy
+from tests.tui.conftest import console_config, wait_connected, wait_for
+from xenon_tui.app import XenonConsole
+from xenon_tui.dialogs import ConfirmDialog, TextDialog
+from xenon_tui.dialogs._form import FormDialog
+from xenon_tui.widgets import ModeBand, ViolationLog
+
+
+async def _editor(pilot: Any, app: XenonConsole) -> None:
+    await wait_connected(pilot, app)
+    await pilot.press("m")
+    await wait_for(pilot, lambda: app.query_one(ModeBand).has_class("-editor"))
+
+
+async def test_mode_band_names_mode_and_server(scripted: Any, xps_pki: Any, tmp_path: Path) -> None:
+    running, _host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        band = app.query_one(ModeBand)
+        assert band.has_class("-live") and "LIVE MODE" in str(band.render())
+        await pilot.press("m")
+        assert band.has_class("-editor") and not band.has_class("-live")
+        assert f"POLICY EDITOR MODE — 127.0.0.1:{running.rw_port}" in str(band.render())
+        assert "Policy Editor" in app.sub_title
+
+
+async def test_seclabel_form_shows_field_errors_then_stages(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    running, host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _editor(pilot, app)
+        await pilot.press("colon", *"seclabels", "enter")
+        await pilot.press("enter")  # edit EA-seclabel
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        form = app.screen
+        form.query_one("#field-max_rate").value = "fast"
+        await pilot.press("ctrl+s")
+        assert "whole number" in str(form.query_one("#error-max_rate").render())
+        form.query_one("#field-max_rate").value = "250"
+        form.query_one("#field-profile").value = "No-Such-Profile"
+        await pilot.press("ctrl+s")
+        assert "no such profile" in str(form.query_one("#error-profile").render())
+        assert not any(c[0] == "StagePolicy" for c in host.calls)
+        form.query_one("#field-profile").value = "PV-LinuxGeneric"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any(c[0] == "StagePolicy" for c in host.calls))
+        assert host.staged is not None
+        assert host.staged.seclabel_named("EA-seclabel").max_rate == 250
+        # The staged policy is what the editor now shows.
+        await wait_for(
+            pilot,
+            lambda: (
+                app.current_state.staged is not None and "250" in app.current_state.staged["xml"]
+            ),
+        )
+
+
+@pytest.mark.skipif(
+    not hasattr(xps.policy, "validate"), reason="xps.policy.validate is not exported yet"
+)
+async def test_rule_message_next_to_field(scripted: Any, xps_pki: Any, tmp_path: Path) -> None:
+    running, _host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _editor(pilot, app)
+        await pilot.press("colon", *"seclabels", "enter", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        app.screen.query_one("#field-max_rate").value = "0"
+        await pilot.press("ctrl+s")
+        assert "XP013" in str(app.screen.query_one("#error-max_rate").render())
+
+
+async def test_diff_and_activate_after_confirmation(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    running, host = scripted
+    from tests.tui._host import small_policy
+
+    host.staged = small_policy(rate=77)
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _editor(pilot, app)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextDialog))
+        assert "seclabels" in str(app.screen.query_one("#text").render())
+        await pilot.press("escape")
+        await pilot.press("ctrl+a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("enter")  # the focused button is Cancel: nothing happens
+        await pilot.pause(0.2)
+        assert ("ActivatePolicy", None) not in host.calls
+        await pilot.press("ctrl+a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("tab", "enter")
+        await wait_for(pilot, lambda: ("ActivatePolicy", None) in host.calls)
+        assert host.active.seclabel_named("EA-seclabel").max_rate == 77
+        await wait_for(pilot, lambda: app.current_state.info.get("policy_generation") == 2)
+
+
+async def test_violation_opens_profile_with_missing_call(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    running, host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        host.emit_violations(1, hypercall=35)  # xenoprof_op: not in PV-LinuxGeneric
+        await pilot.press("5")
+        await wait_for(pilot, lambda: len(app.query_one(ViolationLog).window) == 1)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        assert app.query_one(ModeBand).has_class("-editor")
+        calls = app.screen.query_one("#field-hypercalls").value
+        assert xps.policy.hypercall_name(35) in calls
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: host.staged is not None)
+        assert 35 in host.staged.profile_named("PV-LinuxGeneric").hypercalls
+        assert 35 not in host.active.profile_named("PV-LinuxGeneric").hypercalls
