@@ -53,7 +53,7 @@ class DomainRow:
 class Domains(Protocol):
     """What the host needs from a domain backend."""
 
-    async def rows(self) -> tuple[list[DomainRow], int]:
+    async def rows(self, *, quiet: bool = False) -> tuple[list[DomainRow], int]:
         """Live domains in domid order, and the clock (ns) they were read at."""
         ...
 
@@ -76,7 +76,7 @@ class SimDomains:
     def __init__(self, ctx: msm.Msm) -> None:
         self._msm = ctx
 
-    async def rows(self) -> tuple[list[DomainRow], int]:
+    async def rows(self, *, quiet: bool = False) -> tuple[list[DomainRow], int]:
         now = self._msm.info().now_ns
         return [self.row(d) for d in self._msm.domains()], now
 
@@ -147,8 +147,8 @@ class XenDomains:
         self._cfg_dir = cfg_dir
         self._last_text = ""
 
-    async def rows(self) -> tuple[list[DomainRow], int]:
-        result = await self._runner.run(["xl", "list"])
+    async def rows(self, *, quiet: bool = False) -> tuple[list[DomainRow], int]:
+        result = await self._runner.run(["xl", "list"], quiet=quiet)
         now = time.monotonic_ns()
         self._last_text = result.stdout
         rows = [

@@ -354,8 +354,8 @@ class Host:
 
     # ------------------------------------------------------------------ domains
 
-    async def _rows(self) -> tuple[list[DomainRow], int]:
-        rows, clock = await self._domains.rows()
+    async def _rows(self, *, quiet: bool = False) -> tuple[list[DomainRow], int]:
+        rows, clock = await self._domains.rows(quiet=quiet)
         for row in rows:
             self._names[row.domid] = row.name
         return rows, clock
@@ -533,21 +533,21 @@ class Host:
             info = self._msm.info()
             major, minor = info.interface_version >> 16, info.interface_version & 0xFFFF
             out["msm_version"] = f"{major}.{minor}"
-        if self.config.backend == "sim" and self._msm is not None:
-            out.update(
-                xen_version="4.17.0-xenon-sim",
-                cpus=info.host_cpus,
-                mem_kb=info.host_mem_kb,
-                free_mem_kb=info.free_mem_kb,
-                uptime_s=round(info.now_ns / 1e9, 3),
-            )
-        else:
-            out.update(await self._xl_info())
+            if self.config.backend == "sim":
+                out.update(
+                    xen_version="4.17.0-xenon-sim",
+                    cpus=info.host_cpus,
+                    mem_kb=info.host_mem_kb,
+                    free_mem_kb=info.free_mem_kb,
+                    uptime_s=round(info.now_ns / 1e9, 3),
+                )
+                return out
+        out.update(await self._xl_info())
         return out
 
-    async def _xl_info(self) -> dict[str, Any]:
+    async def _xl_info(self, *, quiet: bool = False) -> dict[str, Any]:
         try:
-            text = (await self.runner.run(["xl", "info"])).stdout
+            text = (await self.runner.run(["xl", "info"], quiet=quiet)).stdout
         except HostError as exc:
             log.warning("xl info failed: %s", exc.message)
             return {}
@@ -740,12 +740,12 @@ class Host:
             await asyncio.sleep(0.02)
 
     async def _sample(self) -> dict[str, Any]:
-        rows, clock = await self._rows()
+        rows, clock = await self._rows(quiet=True)
         if self._msm is not None and self.config.backend == "sim":
             info = self._msm.info()
             cpus, mem, free = info.host_cpus, info.host_mem_kb, info.free_mem_kb
         else:
-            facts = await self._xl_info()
+            facts = await self._xl_info(quiet=True)
             cpus = int(facts.get("cpus", 0)) or (os.cpu_count() or 1)
             mem, free = int(facts.get("mem_kb", 0)), int(facts.get("free_mem_kb", 0))
         result = self._sampler.sample(rows, clock, host_cpus=cpus, mem_kb=mem, free_mem_kb=free)

@@ -72,7 +72,12 @@ class CommandRunner:
         self.timeout_s = timeout_s
 
     async def run(
-        self, argv: Sequence[str], *, input: bytes | None = None, check: bool = True
+        self,
+        argv: Sequence[str],
+        *,
+        input: bytes | None = None,
+        check: bool = True,
+        quiet: bool = False,
     ) -> CommandResult:
         """Runs one command and waits for it.
 
@@ -80,6 +85,8 @@ class CommandRunner:
             argv: Program and arguments.
             input: Bytes fed to its standard input, or None for no input.
             check: Raise :class:`CommandFailed` on a non-zero exit status.
+            quiet: Log at DEBUG instead of INFO (periodic polling such as the
+                statistics sampler's `xl list`).
 
         Returns:
             The command's result.
@@ -89,7 +96,9 @@ class CommandRunner:
             InvalidArgument: ``argv`` is malformed.
         """
         args = _check_argv(argv)
-        log.info("Executing command: %s", command_line(args))
+        log.log(
+            logging.DEBUG if quiet else logging.INFO, "Executing command: %s", command_line(args)
+        )
         result = await self._execute(args, input)
         if check and result.returncode != 0:
             detail = (result.stderr.strip() or result.stdout.strip())[:500]
