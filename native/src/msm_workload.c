@@ -228,6 +228,17 @@ static void account(msm_sim *s, msm_dom *d, uint64_t len)
     d->cpu_ns += cpu < cap ? cpu : cap;
 }
 
+/* A denied call of the mix (cold): counters and the violation record. */
+static MSM_NOINLINE void denied(run_state *rs, msm_dom *d, uint32_t dec, uint16_t e,
+                                uint64_t ts)
+{
+    uint32_t nr = e & 0xFFu, subop = e >> 8;
+    rs->s->hc_denied++;
+    rs->by_dec[dec]++;
+    msm_sim_violation(rs->s, d, dec == MSM_DENY_PROFILE ? MSM_VIOL_PROFILE : MSM_VIOL_RATE, nr,
+                      msm_hypercall_has_subops(nr) ? subop : 0, MSM_DOMID_INVALID, ts);
+}
+
 static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
 {
     uint32_t m = (d->guest_type - 1) * 2 + (d->os - 1);
@@ -238,16 +249,30 @@ static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
     if (!n)
         return;
     const uint16_t *mix = mix_table[m];
-    uint64_t step = len / n, *rng = rs->s->rng;
-    for (uint64_t k = 0; k < n; k++) {
-        uint64_t r = rng_next(rng), ts = t + k * step;
-        if (MSM_UNLIKELY((r >> 32) < d->mis_cum[3]))
+    uint64_t step = len / n, *rng = rs->s->rng, ts = t, k, plain = 0, allowed = 0;
+    uint64_t mis_total = d->mis_cum[3];
+    /* Counters of plain mix calls are summed locally and added once per slice;
+     * msm_sim_hypercall does the same bookkeeping call by call. */
+    for (k = 0; k < n; k++, ts += step) {
+        uint64_t r = rng_next(rng);
+        if (MSM_UNLIKELY((r >> 32) < mis_total)) {
             misbehave(rs, d, mix, r, ts);
-        else
-            hypercall(rs, d, mix[r & (MIX_SIZE - 1)], ts);
+        } else {
+            uint16_t e = mix[r & (MIX_SIZE - 1)];
+            uint32_t dec = msm_decide(d, e & 0xFFu, e >> 8, ts);
+            plain++;
+            if (MSM_LIKELY(dec == MSM_ALLOW)) {
+                allowed++;
+                continue;
+            }
+            denied(rs, d, dec, e, ts);
+        }
         if (MSM_UNLIKELY(d->state != MSM_STATE_RUNNING))
-            return;
+            break;
     }
+    d->hypercalls += plain;
+    rs->s->hc_checked += plain;
+    rs->by_dec[MSM_ALLOW] += allowed;
 }
 
 int msm_sim_run_op(msm_ctx *ctx, uint64_t duration_ns, msm_run_counts *out)
