@@ -29,7 +29,6 @@ from xps.policy import (
     validate,
 )
 
-from ._atomic import atomic_write
 from ._config import HostConfig
 from ._convert import commit_details, from_msm_error, jsonable
 from ._domains import DomainRow, Domains, SimDomains, XenDomains
@@ -49,7 +48,6 @@ from ._network import NetworkPlan, apply_network, plan_network
 from ._policystore import PolicyStore, StoredPolicy
 from ._runner import CommandRunner, RecordingRunner
 from ._sampler import StatsSampler
-from ._stats import StatsHistory
 from ._violations import LOG_NAME, Labels, ViolationMonitor
 from ._xl import parse_xl_info
 
@@ -120,8 +118,7 @@ class Host:
             self._wall_offset = time.time_ns() - base
         else:
             self._wall_offset = 0
-        self._history = StatsHistory()
-        self._sampler = StatsSampler(self._history)
+        self._sampler = StatsSampler(config.state_dir / "stats.json")
         self._monitor = ViolationMonitor(
             config.state_dir / LOG_NAME,
             config.max_violations_kept,
@@ -180,7 +177,7 @@ class Host:
     async def _start(self) -> None:
         root = self.config.root_prefix
         self._nics = await asyncio.to_thread(discover_nics, root)
-        await self._load_stats()
+        await self._sampler.load()
         if self._store.recovered:
             self._log_msm(
                 f"policy store recovered an interrupted activation ({self._store.recovered})"
@@ -223,7 +220,7 @@ class Host:
             if self._msm is not None:
                 self._drain()
         with contextlib.suppress(OSError):
-            await self._save_stats()
+            await self._sampler.save()
         self._monitor.close()
         if self._msm is not None:
             self._msm.close()
@@ -626,7 +623,7 @@ class Host:
         """Tiered history: 10m (5 s steps), 2h (1 min), 1d and 1w (1 h)."""
         if domain is not None and not isinstance(domain, str):
             raise InvalidArgument("domain must be a name or null")
-        return self._history.history(range, domain)
+        return self._sampler.history.history(range, domain)
 
     async def violations(self, since_seq: int = 0, limit: int = 1000) -> dict[str, Any]:
         """Violations with ``seq > since_seq`` still kept in memory, oldest first."""
@@ -685,20 +682,13 @@ class Host:
 
     # ------------------------------------------------------------------ background
 
-    def _drain(self) -> int:
+    def _drain(self, check_all: bool = False) -> None:
         ctx = self._msm
         if ctx is None:
-            return 0
-        total = 0
-        touched: set[int] = set()
-        for _ in range(_MAX_DRAIN_BATCHES):
-            records, dropped = ctx.drain_violations(_DRAIN_BATCH)
-            if records or dropped:
-                self._monitor.ingest(records, dropped)
-                touched.update(r.domid for r in records)
-                total += len(records)
-            if len(records) < _DRAIN_BATCH:
-                break
+            return
+        touched = self._monitor.drain(ctx, _DRAIN_BATCH, _MAX_DRAIN_BATCHES)
+        if check_all:  # records may have been dropped: look at every domain
+            touched.update(d.domid for d in ctx.domains())
         for domid in touched - self._stopped:
             try:
                 info = ctx.domain(domid)
@@ -711,7 +701,6 @@ class Host:
                     f"({info.violations})"
                 )
                 self._domain_event(domid, info.name, "paused", "max_violations")
-        return total
 
     async def _sim_driver(self) -> None:
         ctx = self._require_msm()
@@ -722,8 +711,8 @@ class Host:
         while True:
             deadline += slice_s
             try:
-                ctx.run(slice_ns)
-                self._drain()
+                counts = ctx.run(slice_ns)
+                self._drain(check_all=counts.domains_stopped > 0 and counts.ring_dropped > 0)
             except Exception:
                 log.exception("simulation tick failed")
             delay = deadline - loop.time()
@@ -758,27 +747,7 @@ class Host:
             try:
                 await self._sample()
                 if self._sampler.count and self._sampler.count % self.config.stats_flush_every == 0:
-                    await self._save_stats()
+                    await self._sampler.save()
             except Exception:
                 log.exception("statistics sample failed")
             await asyncio.sleep(interval)
-
-    @property
-    def _stats_file(self) -> Path:
-        return self.config.state_dir / "stats.json"
-
-    async def _save_stats(self) -> None:
-        data = self._history.to_json()
-        await asyncio.to_thread(atomic_write, self._stats_file, data)
-
-    async def _load_stats(self) -> None:
-        try:
-            data = await asyncio.to_thread(self._stats_file.read_bytes)
-        except FileNotFoundError:
-            return
-        try:
-            self._history = StatsHistory.from_json(data)
-        except InvalidArgument as exc:
-            log.warning("ignoring unreadable statistics file %s: %s", self._stats_file, exc)
-            return
-        self._sampler.history = self._history

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from ._atomic import atomic_write
 from ._domains import DomainRow
+from ._errors import InvalidArgument
 from ._stats import HOST_SERIES, Sample, StatsHistory
 
 __all__ = ["StatsSampler"]
+
+log = logging.getLogger("xps.host")
 
 
 class StatsSampler:
     """Computes CPU % between snapshots (xentop: Δcpu_ns / 10 / Δµs) and records samples.
 
     Args:
-        history: Where each sample is added.
+        path: File the history is persisted to (atomically, 0600).
     """
 
-    def __init__(self, history: StatsHistory) -> None:
-        self.history = history
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.history = StatsHistory()
         # (domid, uuid, created_ns) identifies one incarnation: a reboot or a reused
         # domid must not produce a negative delta.
         self._prev: dict[tuple[int, UUID | None, int], int] = {}
@@ -79,3 +87,18 @@ class StatsSampler:
             self.count += 1
         self.latest = result
         return result
+
+    async def save(self) -> None:
+        """Writes the history to :attr:`path` (atomic; in a worker thread)."""
+        await asyncio.to_thread(atomic_write, self.path, self.history.to_json())
+
+    async def load(self) -> None:
+        """Restores the history from :attr:`path`; an unreadable file is logged and ignored."""
+        try:
+            data = await asyncio.to_thread(self.path.read_bytes)
+        except FileNotFoundError:
+            return
+        try:
+            self.history = StatsHistory.from_json(data)
+        except InvalidArgument as exc:
+            log.warning("ignoring unreadable statistics file %s: %s", self.path, exc)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 from uuid import UUID
 
-from xps.msm import HYPERCALL_NAMES, Violation
+from xps.msm import HYPERCALL_NAMES, Msm, Violation
 
 from ._errors import InvalidArgument
 
@@ -143,6 +143,18 @@ class ViolationMonitor:
             self._log.flush()
         self._publish({"violations": dicts, "last_seq": self.last_seq, "dropped": self.dropped})
         return dicts
+
+    def drain(self, ctx: Msm, batch: int, max_batches: int) -> set[int]:
+        """Drains the MSM ring in batches (bounded per call); returns the domids seen."""
+        touched: set[int] = set()
+        for _ in range(max_batches):
+            records, dropped = ctx.drain_violations(batch)
+            if records or dropped:
+                self.ingest(records, dropped)
+                touched.update(r.domid for r in records)
+            if len(records) < batch:
+                break
+        return touched
 
     def since(self, since_seq: int = 0, limit: int = 1000) -> dict[str, Any]:
         """Records with ``seq > since_seq`` still in memory, oldest first, at most ``limit``."""
