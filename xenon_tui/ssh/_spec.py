@@ -77,7 +77,7 @@ class SessionInfo:
 
 def safe_term(value: object) -> str:
     """Returns the client's TERM if it is a plausible terminal name, else a safe default."""
-    if isinstance(value, str) and _TERM_RE.match(value):
+    if isinstance(value, str) and _TERM_RE.fullmatch(value):
         return value
     return DEFAULT_TERM
 
@@ -95,6 +95,6 @@ def check_app_spec(value: str) -> str:
     Raises:
         ConfigError: When the reference is malformed.
     """
-    if not _APP_RE.match(value):
+    if not _APP_RE.fullmatch(value):
         raise ConfigError(f"app must look like 'package.module:function', got {value!r}")
     return value

@@ -26,7 +26,7 @@ def check_username(name: str) -> str:
     Raises:
         ConfigError: When the name is not acceptable.
     """
-    if not _USER_RE.match(name):
+    if not _USER_RE.fullmatch(name):
         raise ConfigError(f"invalid user name {name!r}")
     return name
 

@@ -1,0 +1,325 @@
+"""The console over SSH: first frame, memory per session, sessions held, key latency under load.
+
+``python -m benchmarks.ssh --json`` starts real servers (``python -m xenon_tui.ssh``) and
+drives them with asyncssh clients on loopback. Zygote mode is the product; spawn mode is
+measured in the same run as the baseline. Progress goes to stderr; the last stdout line is
+one JSON object, also written to ``benchmarks/results/ssh.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "ssh.json"
+CONSOLE_APP = "xenon_tui.ssh._console:run"
+BENCH_APP = "benchmarks.ssh:run_bench_app"
+CONSOLE_MARKER = b"Xenon servers"
+BENCH_MARKER = b"bench ready"
+_ANSI = re.compile(rb"\x1b\[[0-9;?<>=$]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
+
+
+def progress(message: str) -> None:
+    print(f"[ssh bench] {message}", file=sys.stderr, flush=True)
+
+
+# -- the busy app (runs inside console processes) -------------------------------------------
+
+
+def run_bench_app(info: Any) -> int:
+    """A small Textual app: ``b`` starts a 60 fps animation, every other key is echoed."""
+    from textual.app import App, ComposeResult
+    from textual.events import Key
+    from textual.widgets import Static
+
+    from xenon_tui.ssh._console import run_textual
+
+    class BenchApp(App[int]):
+        def compose(self) -> ComposeResult:
+            yield Static("bench ready", id="ready")
+            yield Static("", id="echo")
+            yield Static("", id="tick")
+
+        def on_mount(self) -> None:
+            self.keys = 0
+            self.ticks = 0
+
+        def _tick(self) -> None:
+            self.ticks += 1
+            self.query_one("#tick", Static).update(("#" * (self.ticks % 97)) or "-")
+
+        def on_key(self, event: Key) -> None:
+            event.stop()
+            event.prevent_default()
+            if event.key == "b":
+                self.set_interval(1 / 60, self._tick)
+            else:
+                self.keys += 1
+                self.query_one("#echo", Static).update(f"got-{self.keys}-end")
+
+    return run_textual(BenchApp(), info)
+
+
+# -- process and memory helpers ---------------------------------------------------------------
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size of one process (``/proc/PID/smaps_rollup``)."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return 0
+    match = re.search(r"^Pss:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def tree_pss_mib(root: int) -> float:
+    return sum(pss_kib(pid) for pid in descendants(root)) / 1024
+
+
+class Server:
+    """A ``python -m xenon_tui.ssh`` subprocess."""
+
+    def __init__(self, work: Path, name: str, mode: str, app: str, max_sessions: int) -> None:
+        self.state = work / name
+        argv = [sys.executable, "-m", "xenon_tui.ssh", "--listen", "127.0.0.1:0",
+                "--state-dir", str(self.state), "--mode", mode, "--app", app,
+                "--user", f"bench={work / 'client.pub'}", "--idle-timeout", "0",
+                "--max-sessions", str(max_sessions), "--console-file",
+                str(work / "console.json")]  # fmt: skip
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        match = re.search(r"listening on [\d.]+:(\d+)", line)
+        if not match:
+            self.stop()
+            raise RuntimeError(f"server did not start: {line!r}")
+        self.port = int(match.group(1))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# -- the client side ---------------------------------------------------------------------------
+
+
+class Session:
+    """One asyncssh client session with a pty."""
+
+    def __init__(self, conn: Any, proc: Any) -> None:
+        self.conn = conn
+        self.proc = proc
+        self.buffer = bytearray()
+
+    @classmethod
+    async def open(cls, port: int, key: Any, cols: int = 100, rows: int = 30) -> Session:
+        import asyncssh
+
+        conn = await asyncssh.connect(
+            "127.0.0.1",
+            port,
+            username="bench",
+            client_keys=[key],
+            known_hosts=None,
+            agent_path=None,
+        )
+        proc = await conn.create_process(
+            term_type="xterm-256color", term_size=(cols, rows), encoding=None
+        )
+        return cls(conn, proc)
+
+    async def wait_for(self, marker: bytes, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        """Reads output until ``marker`` shows in the text (escape sequences removed)."""
+        async with asyncio.timeout(timeout):
+            while marker not in _ANSI.sub(b"", bytes(self.buffer)):
+                chunk = await self.proc.stdout.read(65536)
+                if not chunk:
+                    raise ConnectionError("session ended before the marker")
+                self.buffer += chunk
+                if len(self.buffer) > 1 << 20:
+                    del self.buffer[: -(1 << 16)]
+
+    async def drain_forever(self) -> None:
+        """Keeps reading so a busy session never blocks on a full window."""
+        while await self.proc.stdout.read(65536):
+            pass
+
+    async def close(self) -> None:
+        self.conn.close()
+        await self.conn.wait_closed()
+
+
+async def first_frames(port: int, key: Any, marker: bytes, runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session = await Session.open(port, key)
+        await session.wait_for(marker)
+        samples.append((time.perf_counter() - start) * 1000)
+        await session.close()
+        await asyncio.sleep(0.05)
+    return samples
+
+
+async def hold_sessions(
+    server: Server, key: Any, marker: bytes, count: int, *, zygote: bool
+) -> tuple[int, float]:
+    """Opens ``count`` sessions, 5 at a time; returns (sessions held, extra PSS MiB each)."""
+    await asyncio.sleep(1.0)
+    before = tree_pss_mib(server.proc.pid)
+    sessions: list[Session] = []
+    for start in range(0, count, 5):
+        batch = await asyncio.gather(
+            *(Session.open(server.port, key) for _ in range(min(5, count - start)))
+        )
+        await asyncio.gather(*(s.wait_for(marker, timeout=60) for s in batch))
+        sessions.extend(batch)
+    await asyncio.sleep(2.0)  # let every console finish its start-up work
+    consoles = len(descendants(server.proc.pid)) - (2 if zygote else 1)  # server (+ zygote)
+    held = sum(1 for s in sessions if not s.proc.channel.is_closing())
+    after = tree_pss_mib(server.proc.pid)
+    progress(
+        f"{held} sessions held, {consoles} console processes, PSS {before:.0f} -> {after:.0f} MiB"
+    )
+    await asyncio.gather(*(s.close() for s in sessions))
+    return min(held, consoles), (after - before) / max(1, len(sessions))
+
+
+async def key_latency(port: int, key: Any, busy: int, samples: int) -> list[float]:
+    """Key to repaint in one session while ``busy`` others animate at 60 fps."""
+    others = [await Session.open(port, key) for _ in range(busy)]
+    drains = []
+    for other in others:
+        await other.wait_for(BENCH_MARKER)
+        other.proc.stdin.write(b"b")
+        drains.append(asyncio.create_task(other.drain_forever()))
+    probe = await Session.open(port, key)
+    await probe.wait_for(BENCH_MARKER)
+    await asyncio.sleep(0.5)
+    result = []
+    for n in range(1, samples + 1):
+        start = time.perf_counter()
+        probe.proc.stdin.write(b"k")
+        await probe.wait_for(f"got-{n}-end".encode(), timeout=10)
+        result.append((time.perf_counter() - start) * 1000)
+        await asyncio.sleep(0.02)
+    for task in drains:
+        task.cancel()
+    await asyncio.gather(*(s.close() for s in [probe, *others]))
+    return result
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    import asyncssh
+
+    with tempfile.TemporaryDirectory(prefix="xenon-ssh-bench-") as tmp:
+        work = Path(tmp)
+        key = asyncssh.generate_private_key("ssh-ed25519")
+        (work / "client.pub").write_bytes(key.export_public_key())
+        (work / "console.json").write_text('{"servers": []}')
+        result: dict[str, Any] = {"runs": args.runs, "busy_sessions": 8}
+
+        for mode in ("zygote", "spawn"):
+            progress(f"first frame, {mode} mode, real console, {args.runs} runs")
+            server = Server(work, f"ff-{mode}", mode, CONSOLE_APP, args.sessions + 5)
+            try:
+                samples = await first_frames(server.port, key, CONSOLE_MARKER, args.runs)
+                suffix = "" if mode == "zygote" else "_spawn"
+                result[f"first_frame_ms{suffix}"] = round(statistics.median(samples), 1)
+                result[f"first_frame_p90_ms{suffix}"] = round(pct(samples, 0.9), 1)
+                count = args.sessions if mode == "zygote" else min(10, args.sessions)
+                progress(f"holding {count} sessions, {mode} mode")
+                held, pss = await hold_sessions(
+                    server, key, CONSOLE_MARKER, count, zygote=mode == "zygote"
+                )
+                result[f"pss_mb_per_session{suffix}"] = round(pss, 2)
+                if mode == "zygote":
+                    result["sessions"] = held
+                else:
+                    result["sessions_spawn_measured"] = held
+            finally:
+                server.stop()
+
+        progress("key latency: idle, then with 8 busy sessions (bench app, zygote)")
+        server = Server(work, "keys", "zygote", BENCH_APP, 20)
+        try:
+            progress("holding 10 sessions of the small bench app (for comparison)")
+            _, small_pss = await hold_sessions(server, key, BENCH_MARKER, 10, zygote=True)
+            result["pss_mb_per_session_small_app"] = round(small_pss, 2)
+            idle = await key_latency(server.port, key, 0, args.keys)
+            busy = await key_latency(server.port, key, 8, args.keys)
+        finally:
+            server.stop()
+        result["key_p50_ms_idle"] = round(statistics.median(idle), 1)
+        result["key_p50_ms_busy"] = round(statistics.median(busy), 1)
+        result["key_p90_ms_busy"] = round(pct(busy, 0.9), 1)
+        result["goals"] = {
+            "first_frame_ms": result["first_frame_ms"] <= 250,
+            "pss_mb_per_session": result["pss_mb_per_session"] <= 15,
+            "sessions": result["sessions"] >= 50,
+        }
+        return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ssh")
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--keys", type=int, default=40)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    result = asyncio.run(run(args))
+    result["bench_seconds"] = round(time.perf_counter() - started, 1)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
