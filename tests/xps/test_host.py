@@ -305,6 +305,9 @@ async def test_restart_reloads_active_policy_into_fresh_msm(tmp_path: Path) -> N
     try:
         assert (await again.hypervisor_info())["policy_generation"] == 2
         assert _msm_objects(again) == _expected_objects(expected)
+        runner = again.runner
+        assert isinstance(runner, RecordingRunner)
+        assert ["ovs-vsctl", "--may-exist", "add-br", "EAbr"] in runner.argvs  # re-applied
     finally:
         await again.close()
 

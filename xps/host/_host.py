@@ -187,6 +187,13 @@ class Host:
             policy = self._parse_stored(stored)
             self._commit_msm(policy)
             await self._policy_installed(policy, stored.generation or 0)
+            # Bridges survive in the OVS database, iptables and dnsmasq state do not.
+            try:
+                problems = await self._apply_network(self._network_plan(policy))
+            except HostError as exc:
+                problems = [exc.message]
+            for problem in problems:
+                log.error("Network configuration at start-up: %s", problem)
         else:
             initial = self.config.initial
             if initial != "none":
