@@ -781,6 +781,165 @@ static void test_limits(void)
     msm_close(c);
 }
 
+/* Random calls with random (often invalid) arguments: every status must be a
+ * documented one, and memory accounting must stay consistent.  Run under ASan
+ * by `make asan`, this is the C side of "nothing may crash". */
+static uint64_t fz_state = 0x1234567;
+static uint64_t fz(void)
+{
+    fz_state ^= fz_state << 13;
+    fz_state ^= fz_state >> 7;
+    fz_state ^= fz_state << 17;
+    return fz_state;
+}
+
+static uint32_t fz_domid(void)
+{
+    static const uint32_t pool[] = {0, 1, 2, 3, 4, 5, 6, 7, 0x7FEF, 0x7FF0, UINT32_MAX};
+    return pool[fz() % (sizeof pool / sizeof pool[0])];
+}
+
+static void fz_fill(void *obj, size_t size)
+{
+    uint8_t *b = obj;
+    int mode = (int)(fz() % 3);
+    for (size_t i = 0; i < size; i++)
+        b[i] = mode == 0 ? (uint8_t)fz() : 0;
+    if (mode != 0) { /* plausible: small uuid, short name */
+        b[0] = (uint8_t)(fz() % 8 + 1);
+        if (size >= 80) {
+            b[16] = (uint8_t)('a' + fz() % 4);
+            b[17] = (uint8_t)('a' + fz() % 4);
+        }
+    }
+}
+
+static void test_random_calls(void)
+{
+    msm_ctx *c = open_sim(16, 5);
+    load_policy(c);
+    static uint8_t obj[sizeof(msm_profile) + 8], buf[9000];
+    int bad_status = 0;
+    for (int it = 0; it < 30000; it++) {
+        uint32_t type = (uint32_t)(fz() % 8), d = fz_domid(), dec = 0, n = 0;
+        size_t size = sizeof obj;
+        switch (type) {
+        case 1: size = sizeof(msm_profile); break;
+        case 2: size = sizeof(msm_tag); break;
+        case 3: size = sizeof(msm_conflict); break;
+        case 4: size = sizeof(msm_seclabel); break;
+        case 5: size = sizeof(msm_binding); break;
+        case 6: size = sizeof(msm_device); break;
+        default: break;
+        }
+        if (fz() % 8 == 0)
+            size += 1;
+        int rc = 0;
+        switch (fz() % 20) {
+        case 0: rc = msm_txn_begin(c, (uint32_t)(fz() % 3)); break;
+        case 1:
+        case 2:
+            fz_fill(obj, sizeof obj);
+            if (type == 3 && fz() % 2)
+                ((msm_conflict *)(void *)obj)->ntags = (uint32_t)(fz() % 70);
+            rc = msm_txn_put(c, type, fz() % 16 ? obj : NULL, size);
+            break;
+        case 3: {
+            msm_uuid u = U((uint8_t)(fz() % 0x60));
+            rc = msm_txn_delete(c, type, fz() % 8 ? &u : NULL, (uint32_t)(fz() % 0x400));
+            break;
+        }
+        case 4: {
+            msm_commit_error e;
+            rc = msm_txn_commit(c, fz() % 4 ? &e : NULL, sizeof e);
+            break;
+        }
+        case 5: rc = msm_txn_abort(c); break;
+        case 6: rc = msm_policy_get(c, type, (uint32_t)(fz() % 6), obj, size); break;
+        case 7:
+            rc = msm_check_hypercall(c, d, (uint32_t)(fz() % 70), (uint32_t)(fz() % 300),
+                                     fz() % 10000000, fz() % 16 ? &dec : NULL);
+            break;
+        case 8:
+            rc = msm_check_channel(c, (uint32_t)(fz() % 4), d, fz_domid(), fz() % 1000, &dec);
+            break;
+        case 9: {
+            msm_violation v[8];
+            rc = msm_ring_drain(c, v, sizeof v[0] + (fz() % 8 == 0), (uint32_t)(fz() % 9), &n,
+                                NULL);
+            break;
+        }
+        case 10: rc = msm_domain_reset_violations(c, d); break;
+        case 11:
+            rc = fz() % 2 ? msm_device_assign(c, d, (uint32_t)(fz() % 2 ? 0x0300 : 0x0100))
+                          : msm_device_release(c, d, (uint32_t)(fz() % 2 ? 0x0300 : 0x0100));
+            break;
+        case 12: {
+            msm_domain_config cfg;
+            memset(&cfg, 0, sizeof cfg);
+            cfg.uuid = U((uint8_t)(0x50 + fz() % 8));
+            snprintf(cfg.name, sizeof cfg.name, "d%u", (unsigned)(fz() % 8));
+            cfg.guest_type = (uint32_t)(fz() % 6);
+            cfg.os = (uint32_t)(fz() % 3 + 1);
+            cfg.mem_kb = fz() % 8 == 0 ? UINT64_MAX : fz() % 20000;
+            cfg.maxmem_kb = cfg.mem_kb + fz() % 3;
+            cfg.max_vcpus = (uint32_t)(fz() % 130);
+            cfg.vcpus = (uint32_t)(fz() % 5);
+            cfg.load_permille = (uint32_t)(fz() % 1100);
+            cfg.flags = (uint32_t)(fz() % 3);
+            rc = msm_domain_create(c, &cfg, sizeof cfg, &n);
+            break;
+        }
+        case 13: rc = msm_domain_pause(c, d); break;
+        case 14: rc = fz() % 2 ? msm_domain_unpause(c, d) : msm_domain_reboot(c, d); break;
+        case 15:
+            rc = fz() % 2 ? msm_domain_shutdown(c, d, (uint32_t)(fz() % 7))
+                          : msm_domain_destroy(c, d);
+            break;
+        case 16: {
+            uint64_t off = fz() % 4 == 0 ? fz() : fz() % (5u << 20);
+            size_t len = (size_t)(fz() % sizeof buf);
+            rc = fz() % 2 ? msm_domain_write(c, d, off, buf, len)
+                          : msm_domain_read(c, d, off, buf, len);
+            break;
+        }
+        case 17:
+            rc = msm_sim_set_misbehaviour(c, d, (uint32_t)(fz() % 5),
+                                          (uint32_t)(fz() % 1100000));
+            break;
+        case 18: {
+            msm_run_counts r;
+            rc = msm_sim_run(c, fz() % 3000000, &r, sizeof r);
+            break;
+        }
+        default: {
+            msm_domain_info di[4];
+            rc = fz() % 2 ? msm_domain_list(c, di, sizeof di[0], (uint32_t)(fz() % 5), &n)
+                          : msm_domain_get(c, d, di, sizeof di[0] - (fz() % 8 == 0));
+            break;
+        }
+        }
+        if (rc < 0 || rc > MSM_STATUS_MAX || rc == MSM_ENOSYS || rc == MSM_ENOXEN ||
+            rc == MSM_EIO || rc == MSM_ENOMEM)
+            bad_status++;
+        if (rc != MSM_OK && msm_last_error(c)[0] == 0)
+            bad_status++;
+    }
+    CHECK_EQ(bad_status, 0);
+    /* Memory accounting: free + every live domain's memory == host memory. */
+    msm_info info;
+    msm_domain_info di[MSM_MAX_DOMAINS];
+    uint32_t n;
+    CHECK_EQ(msm_get_info(c, &info, sizeof info), MSM_OK);
+    CHECK_EQ(msm_domain_list(c, di, sizeof di[0], MSM_MAX_DOMAINS, &n), MSM_OK);
+    uint64_t used = 0;
+    for (uint32_t i = 0; i < n; i++)
+        used += di[i].cur_mem_kb;
+    CHECK_EQ(used + info.free_mem_kb, info.host_mem_kb);
+    CHECK_EQ(n, info.n_domains);
+    msm_close(c);
+}
+
 int main(void)
 {
     RUN(test_names_and_statuses);
@@ -799,5 +958,6 @@ int main(void)
     RUN(test_workload_deterministic);
     RUN(test_workload_stops_and_bursts);
     RUN(test_limits);
+    RUN(test_random_calls);
     return h_finish();
 }
