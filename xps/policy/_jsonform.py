@@ -8,7 +8,7 @@ import functools
 import random
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -62,84 +62,160 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- decode
 
-
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+_Decoder = Callable[[Any], Any]
 
 
-def _fail(path: str, message: str) -> PolicyFormatError:
-    return PolicyFormatError(f"{path or 'policy'}: {message}")
+class _Bad(Exception):
+    """A decoding failure; containers prepend their path segment while it propagates."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path: list[str] = []
 
 
-def _decode(tp: Any, value: Any, path: str) -> Any:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = (a for a in args if a is not type(None))
-        return _decode(inner, value, path)
-    if origin is tuple:
+def _within(segment: str, decode: _Decoder, value: Any) -> Any:
+    try:
+        return decode(value)
+    except _Bad as bad:
+        bad.path.append(segment)
+        raise
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def _union(inner: _Decoder) -> _Decoder:
+    def decode(value: Any) -> Any:
+        return None if value is None else inner(value)
+
+    return decode
+
+
+def _sequence(item: _Decoder, build: Callable[[Any], Any]) -> _Decoder:
+    def decode(value: Any) -> Any:
         if not isinstance(value, list | tuple):
-            raise _fail(path, f"expected a list, got {type(value).__name__}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise _fail(path, f"expected {len(args)} items, got {len(value)}")
-        return tuple(
-            _decode(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True))
-        )
-    if origin is frozenset:
-        if not isinstance(value, list | tuple):
-            raise _fail(path, f"expected a list, got {type(value).__name__}")
-        return frozenset(_decode(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return _decode_object(tp, value, path)
-    if tp is UUID:
-        if not isinstance(value, str):
-            raise _fail(path, "expected a UUID string")
+            raise _Bad(f"expected a list, got {_type_name(value)}")
         try:
-            return UUID(value)
-        except ValueError:
-            raise _fail(path, f"not a UUID: {value!r}") from None
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+            return build(item(v) for v in value)
+        except _Bad as bad:
+            # Find the failing index only on the slow path.
+            for index, v in enumerate(value):
+                try:
+                    item(v)
+                except _Bad:
+                    bad.path.append(f"[{index}]")
+                    break
+            raise
+
+    return decode
+
+
+def _fixed(items: tuple[_Decoder, ...]) -> _Decoder:
+    def decode(value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise _Bad(f"expected a list, got {_type_name(value)}")
+        if len(value) != len(items):
+            raise _Bad(f"expected {len(items)} items, got {len(value)}")
+        return tuple(
+            _within(f"[{i}]", d, v) for i, (d, v) in enumerate(zip(items, value, strict=True))
+        )
+
+    return decode
+
+
+def _uuid(value: Any) -> UUID:
+    if not isinstance(value, str):
+        raise _Bad("expected a UUID string")
+    try:
+        return UUID(value)
+    except ValueError:
+        raise _Bad(f"not a UUID: {value!r}") from None
+
+
+def _enum(tp: type[enum.Enum]) -> _Decoder:
+    allowed = ", ".join(str(m.value) for m in tp)
+
+    def decode(value: Any) -> Any:
         try:
             return tp(value)
         except ValueError:
-            allowed = ", ".join(str(m.value) for m in tp)
-            raise _fail(path, f"{value!r} is not one of {allowed}") from None
+            raise _Bad(f"{value!r} is not one of {allowed}") from None
+
+    return decode
+
+
+def _scalar(tp: type, label: str) -> _Decoder:
+    def decode(value: Any) -> Any:
+        if type(value) is not tp:
+            raise _Bad(f"expected {label}, got {_type_name(value)}")
+        return value
+
+    return decode
+
+
+@functools.cache
+def _decoder(tp: Any) -> _Decoder:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = (a for a in args if a is not type(None))
+        return _union(_decoder(inner))
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return _sequence(_decoder(args[0]), tuple)
+        return _fixed(tuple(_decoder(a) for a in args))
+    if origin is frozenset:
+        return _sequence(_decoder(args[0]), frozenset)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _object(tp)
+    if tp is UUID:
+        return _uuid
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return _enum(tp)
     if tp is bool:
-        if not isinstance(value, bool):
-            raise _fail(path, "expected true or false")
-        return value
+        return _scalar(bool, "true or false")
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(path, f"expected an integer, got {type(value).__name__}")
-        return value
+        return _scalar(int, "an integer")
     if tp is str:
-        if not isinstance(value, str):
-            raise _fail(path, f"expected a string, got {type(value).__name__}")
-        return value
-    raise _fail(path, f"unsupported field type {tp!r}")  # pragma: no cover - model bug
+        return _scalar(str, "a string")
+    raise TypeError(f"unsupported field type {tp!r}")  # pragma: no cover - model bug
 
 
-def _decode_object(cls: type, value: Any, path: str) -> Any:
-    if not isinstance(value, Mapping):
-        raise _fail(path, f"expected an object, got {type(value).__name__}")
-    hints = _hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(value) - set(fields)
-    if unknown:
-        raise _fail(path, f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-    kwargs: dict[str, Any] = {}
-    for name, f in fields.items():
-        where = f"{path}.{name}" if path else name
-        if name in value:
-            kwargs[name] = _decode(hints[name], value[name], where)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise _fail(where, "missing")
-    return cls(**kwargs)
+def _object(cls: type) -> _Decoder:
+    hints = typing.get_type_hints(cls)
+    fields = [
+        (
+            f.name,
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+    ]
+    known = frozenset(name for name, _ in fields)
+    # Resolved lazily: Policy -> Hardware -> ... are built on first use.
+    decoders: dict[str, _Decoder] = {}
+
+    def decode(value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise _Bad(f"expected an object, got {_type_name(value)}")
+        if not known.issuperset(value):
+            unknown = sorted(map(str, set(value) - known))
+            raise _Bad(f"unknown field(s) {', '.join(unknown)}")
+        kwargs: dict[str, Any] = {}
+        for name, required in fields:
+            if name in value:
+                decoder = decoders.get(name)
+                if decoder is None:
+                    decoder = decoders[name] = _decoder(hints[name])
+                kwargs[name] = _within(f".{name}", decoder, value[name])
+            elif required:
+                bad = _Bad("missing")
+                bad.path.append(f".{name}")
+                raise bad
+        return cls(**kwargs)
+
+    return decode
 
 
 def policy_from_dict(data: Mapping[str, Any]) -> Policy:
@@ -151,5 +227,9 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
         PolicyFormatError: Wrong type, bad UUID or enum value, missing or unknown
             field; the message names the path (``domains[3].seclabel``).
     """
-    policy: Policy = _decode_object(Policy, data, "")
+    try:
+        policy: Policy = _decoder(Policy)(data)
+    except _Bad as bad:
+        path = "".join(reversed(bad.path)).lstrip(".") or "policy"
+        raise PolicyFormatError(f"{path}: {bad.message}") from None
     return policy
