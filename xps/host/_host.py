@@ -9,7 +9,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
@@ -45,7 +45,7 @@ from ._events import EventHub
 from ._export import export_document
 from ._hardware import Nic, discover_hardware, discover_nics, with_policy_tags
 from ._network import NetworkPlan, apply_network, plan_network
-from ._policystore import PolicyStore, StoredPolicy
+from ._policystore import ActivationPending, PolicyStore, StoredPolicy
 from ._runner import CommandRunner, RecordingRunner
 from ._sampler import StatsSampler
 from ._violations import LOG_NAME, Labels, ViolationMonitor
@@ -65,6 +65,12 @@ _VERB_STATE = {
     "reboot": "running",
     "destroy": "destroyed",
 }
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    # Mark the outcome as seen even when nobody awaits it any more (cancelled caller).
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("policy activation failed after its request was cancelled")
 
 
 def _findings(findings: list[Any]) -> list[dict[str, Any]]:
@@ -105,7 +111,6 @@ class Host:
         self._names: dict[int, str] = {0: "Domain-0"}
         self._stopped: set[int] = set()
         self._closed = False
-        self._started = time.time()
         self._domains: Domains = (
             SimDomains(ctx)
             if config.backend == "sim" and ctx is not None
@@ -197,11 +202,16 @@ class Host:
         else:
             initial = self.config.initial
             if initial != "none":
-                policy = (
-                    sample_policy()
-                    if initial == "sample"
-                    else self._parse_xml(await asyncio.to_thread(Path(initial).read_bytes))
-                )
+                if initial == "sample":
+                    policy = sample_policy()
+                else:
+                    try:
+                        raw = await asyncio.to_thread(Path(initial).read_bytes)
+                    except OSError as exc:
+                        raise HostStateError(
+                            f"cannot read the initial policy {initial}: {exc.strerror}"
+                        ) from exc
+                    policy = self._parse_xml(raw)
                 await self._activate(policy, serialize_policy(policy), "initial")
         if self._msm is not None and self.config.backend == "sim":
             self._spawn(self._sim_driver(), "sim-driver")
@@ -341,11 +351,14 @@ class Host:
         self._commit_msm(policy)
         try:
             generation = await asyncio.to_thread(self._store.activate, data, source)
-        except BaseException:
-            # Disk and MSM must agree: put the old policy back in force.
-            if self._msm is not None:
-                with contextlib.suppress(Exception):
-                    self._msm.apply(to_msm_objects(old) if old else [], empty=True)
+        except ActivationPending:
+            # Decided on disk: the new policy stays in force in the MSM too.
+            await self._policy_installed(policy, self._store.generation + 1)
+            raise
+        except Exception:
+            # Nothing decided on disk: disk and MSM must agree, so the old policy returns.
+            with contextlib.suppress(Exception):
+                self._require_msm().apply(to_msm_objects(old) if old else [], empty=True)
             raise
         await self._policy_installed(policy, generation)
         network_errors = await self._apply_network(plan)
@@ -671,21 +684,28 @@ class Host:
 
     async def activate_policy(self) -> dict[str, Any]:
         """Makes the staged policy active: one MSM transaction, atomic on disk, network applied."""
-        async with self._lock:
-            if not self._store.has("staged"):
-                raise HostStateError("there is no staged policy to activate")
-            stored = await asyncio.to_thread(self._store.get, "staged")
-            policy = self._parse_stored(stored)
-            return await self._activate(policy, stored.data, "staged")
+        return await self._shielded(self._activate_from("staged"))
 
     async def rollback_policy(self) -> dict[str, Any]:
         """Makes the previous policy active again (the current one becomes previous)."""
+        return await self._shielded(self._activate_from("previous"))
+
+    async def _activate_from(self, which: Literal["staged", "previous"]) -> dict[str, Any]:
         async with self._lock:
-            if not self._store.has("previous"):
-                raise HostStateError("there is no previous policy to roll back to")
-            stored = await asyncio.to_thread(self._store.get, "previous")
+            if not self._store.has(which):
+                what = "staged policy to activate" if which == "staged" else "previous policy"
+                raise HostStateError(f"there is no {what}")
+            stored = await asyncio.to_thread(self._store.get, which)
             policy = self._parse_stored(stored)
-            return await self._activate(policy, stored.data, "previous")
+            return await self._activate(policy, stored.data, which)
+
+    @staticmethod
+    async def _shielded(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+        # A cancelled request (client gone) must not stop an activation half-way
+        # between the MSM and the disk: the inner task always runs to its end.
+        task = asyncio.ensure_future(coro)
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
 
     # ------------------------------------------------------------------ background
 

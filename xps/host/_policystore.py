@@ -26,7 +26,7 @@ from typing import Any, Literal
 from ._atomic import atomic_write, remove_durably
 from ._errors import HostStateError, NotFound
 
-__all__ = ["PolicyStore", "StoredPolicy", "sha256_hex"]
+__all__ = ["ActivationPending", "PolicyStore", "StoredPolicy", "sha256_hex"]
 
 Which = Literal["active", "staged", "previous"]
 _MAX_POLICY_BYTES = 64 * 1024 * 1024
@@ -35,6 +35,10 @@ _MAX_POLICY_BYTES = 64 * 1024 * 1024
 def sha256_hex(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+class ActivationPending(HostStateError):
+    """The activation is committed (journal durable) but its files are not all in place."""
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,15 @@ class PolicyStore:
         }
         atomic_write(self._path("activating.json"), json.dumps(journal).encode())
         self._checkpoint("journal")
-        self._redo(data, new_sha, generation, source)
+        try:
+            self._redo(data, new_sha, generation, source)
+        except OSError as exc:
+            # The journal is durable: the activation is decided and the next start
+            # finishes it. Callers must keep the new policy in force.
+            raise ActivationPending(
+                f"policy activation committed but not finished on disk: {exc}; "
+                "it is completed at the next start"
+            ) from exc
         self.state = self._load_state()
         return generation
 
