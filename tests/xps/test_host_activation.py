@@ -52,7 +52,7 @@ async def test_disk_error_before_commit_restores_the_old_policy(tmp_path: Path) 
     try:
         await host.stage_policy(policy=_changed())
         host._store._checkpoint = _fail_at("incoming")
-        with pytest.raises(OSError):
+        with pytest.raises(HostStateError, match="No space left"):
             await host.activate_policy()
         assert _in_msm(host) == _of(sample_policy())
         assert (await host.hypervisor_info())["policy_generation"] == 1

@@ -155,7 +155,10 @@ class PolicyStore:
 
     def stage(self, data: bytes) -> str:
         """Writes the staged policy; returns its sha256."""
-        atomic_write(self._path("staged.xml"), data)
+        try:
+            atomic_write(self._path("staged.xml"), data)
+        except OSError as exc:
+            raise HostStateError(f"cannot write the staged policy: {exc.strerror or exc}") from exc
         return sha256_hex(data)
 
     def unstage(self) -> None:
@@ -170,15 +173,19 @@ class PolicyStore:
         active = self._read("active.xml")
         generation = self.generation + 1
         new_sha = sha256_hex(data)
-        atomic_write(self._path("incoming.xml"), data)
-        self._checkpoint("incoming")
         journal = {
             "new": new_sha,
             "old": sha256_hex(active) if active is not None else None,
             "generation": generation,
             "source": source,
         }
-        atomic_write(self._path("activating.json"), json.dumps(journal).encode())
+        try:
+            atomic_write(self._path("incoming.xml"), data)
+            self._checkpoint("incoming")
+            atomic_write(self._path("activating.json"), json.dumps(journal).encode())
+        except OSError as exc:
+            remove_durably(self._path("incoming.xml"))
+            raise HostStateError(f"cannot write the policy store: {exc.strerror or exc}") from exc
         self._checkpoint("journal")
         try:
             self._redo(data, new_sha, generation, source)
