@@ -15,7 +15,7 @@ from lxml import etree
 
 from tests.policy.test_gen_support import make_policy
 from tests.policy.test_sign_support import Issued, make_ca, make_leaf
-from xps.policy import Policy
+from xps.policy import Policy, parse_policy
 from xps.policy._sign import PolicySignatureError, sign_policy, verify_policy
 from xps.policy._xml import policy_to_element
 
@@ -316,3 +316,34 @@ def test_already_signed_element_is_refused(signed: bytes, ec_signer: Issued) -> 
     with pytest.raises(PolicySignatureError) as err:
         sign_policy(_tree(signed), ec_signer.key_pem, ec_signer.cert_pem)
     assert err.value.code == "policy.signature.already-signed"
+
+
+def test_verify_signature_returns_only_the_signed_bytes(signed: bytes, ca: Issued) -> None:
+    from xps.policy._sign import verify_signature
+
+    doc = verify_signature(signed, ca.cert_pem)
+    assert b"Signature" not in doc.data  # the enveloped signature is not part of it
+    assert doc.data == etree.tostring(doc.element, method="c14n", exclusive=True)
+    assert parse_policy(doc.data) == make_policy()
+
+
+def test_key_object_and_encrypted_pem(policy: Policy, rsa_signer: Issued, ca: Issued) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    data = sign_policy(policy, rsa_signer.key, rsa_signer.cert_pem)
+    assert verify_policy(data, ca.cert_pem).policy == policy
+    enc = rsa_signer.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pw"),
+    )
+    data = sign_policy(policy, enc, rsa_signer.cert_pem, password=b"pw")
+    assert verify_policy(data, ca.cert_pem).policy == policy
+    with pytest.raises(PolicySignatureError) as err:
+        sign_policy(policy, enc, rsa_signer.cert_pem, password=b"wrong")
+    assert err.value.code == "policy.signature.key"
+
+
+def test_deep_nesting_is_refused(ca: Issued) -> None:
+    deep = b'<policy xmlns="urn:xenon:policy:1">' + b"<a>" * 300 + b"</a>" * 300 + b"</policy>"
+    _refused(deep, ca.cert_pem, "malformed")
