@@ -55,7 +55,14 @@ from ._profiles import (
     subop_number,
 )
 from ._sample import SAMPLE_HOST_NAMES, sample_enterprise, sample_policy
-from ._sign import PolicySignatureError, VerifiedPolicy, sign_policy, verify_policy
+from ._sign import (
+    PolicySignatureError,
+    SignedDocument,
+    VerifiedPolicy,
+    sign_policy,
+    verify_policy,
+    verify_signature,
+)
 from ._template import (
     InstantiationResult,
     Placeholder,
@@ -136,6 +143,7 @@ __all__ = [
     "SecLabel",
     "SectionDiff",
     "Severity",
+    "SignedDocument",
     "StorageLocation",
     "StorageMode",
     "SwitchMode",
@@ -177,4 +185,5 @@ __all__ = [
     "to_msm_objects",
     "validate",
     "verify_policy",
+    "verify_signature",
 ]
