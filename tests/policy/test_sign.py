@@ -347,3 +347,15 @@ def test_key_object_and_encrypted_pem(policy: Policy, rsa_signer: Issued, ca: Is
 def test_deep_nesting_is_refused(ca: Issued) -> None:
     deep = b'<policy xmlns="urn:xenon:policy:1">' + b"<a>" * 300 + b"</a>" * 300 + b"</policy>"
     _refused(deep, ca.cert_pem, "malformed")
+
+
+def test_certificates_of_the_project_pki_can_sign(policy: Policy, tmp_path: Path) -> None:
+    from xps.pki import init_ca, issue
+
+    ca = init_ca(tmp_path)
+    leaf = issue(tmp_path, "policy-admin", "client")
+    data = sign_policy(policy, leaf.key.read_bytes(), leaf.cert.read_bytes())
+    result = verify_policy(data, ca.cert)
+    assert result.policy == policy and "policy-admin" in result.signer_subject
+    other = make_ca("Not the project CA")
+    _refused(data, other.cert_pem, "untrusted")

@@ -322,10 +322,14 @@ def _check_structure(root: etree._Element, root_tag: str) -> tuple[str, list[byt
     return str(method.get("Algorithm")), ders
 
 
-def _digital_signature_only(_policy: Any, cert: x509.Certificate, ku: x509.KeyUsage | None) -> None:
-    if ku is None or not ku.digital_signature:
+def _may_sign(_policy: Any, _cert: x509.Certificate, ku: x509.KeyUsage | None) -> None:
+    # RFC 5280: without a KeyUsage extension every usage is allowed; the project's
+    # own PKI (xenon pki) issues leaf certificates without one.
+    if ku is not None and not ku.digital_signature:
         raise ValueError("the signing certificate's key usage does not allow digitalSignature")
-    bc = _extension(cert, x509.BasicConstraints)
+
+
+def _not_ca(_policy: Any, _cert: x509.Certificate, bc: x509.BasicConstraints | None) -> None:
     if bc is not None and bc.ca:
         raise ValueError("a CA certificate may not sign policies")
 
@@ -333,13 +337,6 @@ def _digital_signature_only(_policy: Any, cert: x509.Certificate, ku: x509.KeyUs
 def _is_ca(_policy: Any, _cert: x509.Certificate, bc: x509.BasicConstraints | None) -> None:
     if bc is None or not bc.ca:
         raise ValueError("issuer is not a CA")
-
-
-def _extension(cert: x509.Certificate, kind: type[Any]) -> Any:
-    try:
-        return cert.extensions.get_extension_for_class(kind).value
-    except x509.ExtensionNotFound:
-        return None
 
 
 def _verify_chain(
@@ -358,8 +355,10 @@ def _verify_chain(
         )
     if when < leaf.not_valid_before_utc:
         raise _fail("not-yet-valid", f"signing certificate {subject} is not valid yet")
-    ee = xv.ExtensionPolicy.permit_all().require_present(
-        x509.KeyUsage, xv.Criticality.AGNOSTIC, _digital_signature_only
+    ee = (
+        xv.ExtensionPolicy.permit_all()
+        .may_be_present(x509.KeyUsage, xv.Criticality.AGNOSTIC, _may_sign)
+        .may_be_present(x509.BasicConstraints, xv.Criticality.AGNOSTIC, _not_ca)
     )
     ca = xv.ExtensionPolicy.permit_all().require_present(
         x509.BasicConstraints, xv.Criticality.AGNOSTIC, _is_ca
