@@ -35,7 +35,7 @@ static int h_failures, h_checks;
         fprintf(stderr, "%-40s %s\n", #test, h_failures == _before ? "ok" : "FAILED");   \
     } while (0)
 
-static int h_finish(void)
+static inline int h_finish(void)
 {
     fprintf(stderr, "%d checks, %d failures\n", h_checks, h_failures);
     return h_failures ? 1 : 0;

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parents[2] / "native" / "tests"
+RUNS = 4
 
 
 def _make(target: str) -> subprocess.CompletedProcess[str]:
@@ -46,7 +47,8 @@ pytestmark = [
 def test_c_suite() -> None:
     result = _make("test")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 failures" in result.stderr
+    # test_msm, test_sim, test_xen without and with the fake libxenstat.
+    assert result.stderr.count(" 0 failures") == RUNS
 
 
 @pytest.mark.slow
@@ -55,4 +57,4 @@ def test_c_suite_under_sanitizers() -> None:
         pytest.skip("the C compiler lacks -fsanitize=address,undefined support")
     result = _make("asan")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stderr.count(" 0 failures") == 2
+    assert result.stderr.count(" 0 failures") == RUNS
