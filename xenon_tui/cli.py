@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "xps.cli.pki",
     "xps.cli.policy",
     "xps.cli.xps",
+    "xenon_tui.console_cli",
     "xenon_tui.ssh_cli",
 )
 
@@ -38,8 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``xenon``; returns the process exit status."""
+    from xenon_tui.console_cli import route
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(route(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
