@@ -203,6 +203,21 @@ def policies(draw: Any, max_domains: int = 6) -> Policy:
                 tag.id,
             )
         )
+    passthrough = [
+        PciDevice(
+            bdf_from_int((6 << 8) | (i << 3)),
+            0x0C0330,
+            "USB",
+            0x8086,
+            0x8D31,
+            "",
+            "",
+            DeviceKind.USB,
+            tag.id,
+        )
+        for i, tag in enumerate(tags)
+    ]
+    pci.extend(passthrough)
     hardware = Hardware(
         cpus=tuple(
             Cpu(
@@ -263,6 +278,7 @@ def policies(draw: Any, max_domains: int = 6) -> Policy:
     domains, vifs = [], []
     salt = draw(st.integers(0, 1000))
     n_domains = draw(st.integers(0, max_domains))
+    given_away: set[int] = set()
     for i in range(n_domains):
         k = draw(st.integers(0, n_tags - 1))
         label = labels[k]
@@ -310,8 +326,10 @@ def policies(draw: Any, max_domains: int = 6) -> Policy:
                     )
                 ),
                 host=draw(st.one_of(st.none(), st.just("xenon-1"))),
+                pci=(passthrough[k].bdf,) if k not in given_away and draw(st.booleans()) else (),
             )
         )
+        given_away.update({k} if domains[-1].pci else set())
         if draw(st.booleans()):
             vifs.append(
                 Vif(
@@ -321,6 +339,15 @@ def policies(draw: Any, max_domains: int = 6) -> Policy:
                     draw(st.sampled_from([None, f"10.{k}.1.{i + 1}"])),
                 )
             )
+    # A phy location serves one domain; shared ones fall back to image files.
+    users: dict[uuid.UUID, int] = {}
+    for d in domains:
+        for loc in {disk.location for disk in d.disks}:
+            users[loc] = users.get(loc, 0) + 1
+    storage = [
+        dataclasses.replace(s, mode=StorageMode.FILE) if users.get(s.id, 0) > 1 else s
+        for s in storage
+    ]
     # Driver domains must carry the matching role; keep switches/storage on dom0.
     return Policy(
         name=draw(names),

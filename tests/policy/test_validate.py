@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
+from tests.policy.strategies import policies
 from xps.policy import (
     RULES,
     ConflictLevel,
@@ -20,6 +22,7 @@ from xps.policy import (
     Policy,
     PolicyValidationError,
     Severity,
+    StorageMode,
     Tag,
     Vif,
     errors_only,
@@ -209,6 +212,16 @@ def _xp034(p: Policy) -> Policy:
     return _replace_domain(p, "EA-domu-1", disks=(*dom.disks, second))
 
 
+def _xp035(p: Policy) -> Policy:
+    # Enclave B's NIC handed to an Enclave A domain.
+    return _replace_domain(p, "EA-domu-1", pci=("0000:03:00.1",))
+
+
+def _xp036(p: Policy) -> Policy:
+    loc = p.storage_named("EAstorage")
+    return p.with_storage(dataclasses.replace(loc, mode=StorageMode.PHY, base_path="/dev/sdb"))
+
+
 # code -> (breaker, kind and name of the object the finding must name, severity)
 CASES: dict[str, tuple[Callable[[Policy], Policy], str, str, Severity]] = {
     "XP001": (_xp001, "domain", "EA-domu-1", Severity.ERROR),
@@ -245,6 +258,8 @@ CASES: dict[str, tuple[Callable[[Policy], Policy], str, str, Severity]] = {
     "XP032": (_xp032, "domain", "EA-domu-1", Severity.ERROR),
     "XP033": (_xp033, "domain", "EA-domu-1", Severity.ERROR),
     "XP034": (_xp034, "domain", "EA-domu-1", Severity.ERROR),
+    "XP035": (_xp035, "domain", "EA-domu-1", Severity.ERROR),
+    "XP036": (_xp036, "storage", "EAstorage", Severity.ERROR),
 }
 
 
@@ -323,3 +338,46 @@ def test_switch_ip_clash_with_a_vif() -> None:
     findings = validate(_BASE.with_vif(dataclasses.replace(vif, ip=switch_ip)))
     assert [f.code for f in findings] == ["XP023"]
     assert "switch 'EAbr'" in findings[0].message
+
+
+def test_passthrough_of_own_device_is_fine_but_not_twice() -> None:
+    own = _replace_domain(_BASE, "EA-domu-1", pci=("0000:03:00.3",))
+    untagged = validate(own)
+    assert [f.code for f in untagged] == ["XP035"]  # 03:00.3 is untagged
+    hw = own.hardware
+    tag = own.tag_named("Enclave A").id
+    tagged_hw = dataclasses.replace(
+        hw,
+        pci=tuple(
+            dataclasses.replace(d, tag=tag) if d.bdf == "0000:03:00.3" else d for d in hw.pci
+        ),
+    )
+    assert validate(own.with_hardware(tagged_hw)) == []
+    twice = _replace_domain(own.with_hardware(tagged_hw), "EA-domu-3", pci=("0000:03:00.3",))
+    findings = validate(twice)
+    assert [f.code for f in findings] == ["XP035"] and "already" in findings[0].message
+    missing = _replace_domain(_BASE, "EA-domu-1", pci=("0000:42:00.0",))
+    assert "not in the hardware inventory" in validate(missing)[0].message
+
+
+def test_phy_disk_tag_must_match() -> None:
+    loc = _BASE.storage_named("EAstorage")
+    hw = _BASE.hardware
+    other = _BASE.tag_named("Enclave B").id
+    disks = tuple(
+        dataclasses.replace(d, tag=other) if d.path == "/dev/sda" else d for d in hw.disks
+    )
+    p = _BASE.with_hardware(dataclasses.replace(hw, disks=disks))
+    solo = dataclasses.replace(loc, mode=StorageMode.PHY, base_path="/dev/sda")
+    p = p.with_storage(solo)
+    for name in ("EA-domu-3", "EA-domu-5"):
+        p = _replace_domain(p, name, disks=())
+    findings = validate(p)
+    assert [(f.code, f.field) for f in findings] == [("XP036", "base_path")]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policies())
+def test_strategy_policies_are_valid(policy: Policy) -> None:
+    # The shared strategy promises valid policies; generator tests rely on it.
+    assert validate(policy) == []

@@ -443,6 +443,8 @@ class DomainConfig:
         seclabel: The SecLabel it runs under; None is a validation error.
         extra: Extra xl options as ``(key, value)`` pairs, in order.
         host: Host name the domain is placed on (XE), or None for "this host".
+        pci: BDFs of PCI devices passed through to the domain (their tag must be
+            the domain's tag).
     """
 
     id: UUID
@@ -464,9 +466,11 @@ class DomainConfig:
     disks: tuple[DomainDisk, ...] = ()
     extra: tuple[tuple[str, str], ...] = ()
     host: str | None = None
+    pci: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _set(self, "guest_type", GuestType(self.guest_type))
+        _set(self, "pci", tuple(b.lower() for b in self.pci))
         _set(self, "os", GuestOS(self.os))
         _set(self, "disks", tuple(self.disks))
         _set(self, "extra", tuple((str(k), str(v)) for k, v in self.extra))

@@ -20,6 +20,7 @@ from ._model import (
     NetworkSwitch,
     Policy,
     StorageLocation,
+    StorageMode,
     bdf_to_int,
 )
 from ._profiles import HYPERCALL_NAMES, SUBOP_HYPERCALLS
@@ -92,6 +93,8 @@ RULES: dict[str, str] = {
     "XP032": "xl option strings carry no quotes, newlines or control characters",
     "XP033": "extra xl option keys are identifiers",
     "XP034": "a domain's virtual disk devices are unique",
+    "XP035": "a passed-through PCI device exists, has the domain's tag, and has one domain",
+    "XP036": "a phy storage location serves one domain and its host disk has its tag",
 }
 
 _NAME_BAD = re.compile(r"[\"'\\\x00-\x1f\x7f]")
@@ -419,14 +422,53 @@ def _domain(check: _Check, d: DomainConfig) -> None:
             check.add("XP032", "domain", d.id, d.name, f"extra {key!r} spans lines", "extra")
 
 
+def _passthrough(check: _Check) -> None:
+    owners: dict[str, str] = {}
+    for d in check.p.domains:
+        tag = check.domain_tag(d)
+        for bdf in d.pci:
+            dev = check.pci.get(bdf)
+            if dev is None:
+                msg = f"passed-through device {bdf} is not in the hardware inventory"
+                check.add("XP035", "domain", d.id, d.name, msg, "pci")
+            elif tag is not None and dev.tag != tag:
+                msg = f"passed-through device {bdf} is tagged {dev.tag}, not {tag}"
+                check.add("XP035", "domain", d.id, d.name, msg, "pci")
+            if bdf in owners:
+                msg = f"device {bdf} is already passed through to {owners[bdf]!r}"
+                check.add("XP035", "domain", d.id, d.name, msg, "pci")
+            else:
+                owners[bdf] = d.name
+
+
+def _phy(check: _Check) -> None:
+    users: dict[UUID, list[str]] = defaultdict(list)
+    for d in check.p.domains:
+        for loc_id in {disk.location for disk in d.disks}:
+            users[loc_id].append(d.name)
+    disks = {disk.path: disk for disk in check.p.hardware.disks}
+    for loc in check.p.storage:
+        if loc.mode is not StorageMode.PHY:
+            continue
+        if len(users[loc.id]) > 1:
+            msg = f"phy storage serves one domain, not {', '.join(sorted(users[loc.id]))}"
+            check.add("XP036", "storage", loc.id, loc.name, msg, "mode")
+        disk = disks.get(loc.base_path)
+        if disk is not None and disk.tag is not None and disk.tag != loc.tag:
+            msg = f"host disk {disk.path} is tagged {disk.tag}, not {loc.tag}"
+            check.add("XP036", "storage", loc.id, loc.name, msg, "base_path")
+
+
 def _walk(policy: Policy) -> Iterator[Finding]:
     check = _Check(policy)
     _security(check)
     _hardware(check)
     _vifs(check)
     _storage(check)
+    _phy(check)
     for domain in policy.domains:
         _domain(check, domain)
+    _passthrough(check)
     yield from check.out
 
 

@@ -416,6 +416,7 @@ def _domain(el: Any) -> DomainConfig:
         ),
         extra=tuple((x.attrib["key"], x.text or "") for x in el.iterfind(_q("extra"))),
         host=at.get("host"),
+        pci=tuple(p.attrib["bdf"] for p in el.iterfind(_q("pci"))),
     )
 
 
@@ -577,6 +578,8 @@ def _emit_domain(parent: Any, d: DomainConfig) -> None:
                 ("access", disk.access),
             ],
         )
+    for bdf in d.pci:
+        _sub(el, "pci", [("bdf", bdf)])
     for key, value in d.extra:
         _sub(el, "extra", [("key", key)], text=value)
 
