@@ -323,3 +323,21 @@ def test_comments_and_processing_instructions_are_ignored() -> None:
     policy = Policy("x").with_tag(Tag(sample_policy().tags[0].id, "A", (1, 2, 3)))
     data = serialize_policy(policy).replace(b"<tags>", b"<tags><!-- note --><?pi x?>", 1)
     assert parse_policy(data) == policy
+
+
+def test_parallel_parsing_reports_each_documents_own_error() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    good = serialize_policy(sample_policy())
+    bad = good.replace(b'max-rate="2000"', b'max-rate="0"', 1)
+
+    def run(i: int) -> str:
+        try:
+            parse_policy(bad if i % 2 else good)
+        except PolicyXmlError as exc:
+            return exc.code
+        return "ok"
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, range(16)))
+    assert results == ["ok", "policy.xml.schema"] * 8

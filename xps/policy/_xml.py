@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -76,10 +77,22 @@ def _parser() -> etree.XMLParser:
     )
 
 
-@functools.cache
+_local = threading.local()
+
+
 def _schema() -> etree.XMLSchema:
-    root = etree.fromstring(schema_text().encode("utf-8"), _parser())
-    return etree.XMLSchema(root)
+    # One validator per thread: a validator's error_log is per object, so sharing it
+    # between threads (asyncio.to_thread workers) would mix up error reports.
+    schema: etree.XMLSchema | None = getattr(_local, "schema", None)
+    if schema is None:
+        root = etree.fromstring(_schema_bytes(), _parser())
+        schema = _local.schema = etree.XMLSchema(root)
+    return schema
+
+
+@functools.cache
+def _schema_bytes() -> bytes:
+    return schema_text().encode("utf-8")
 
 
 def schema_text() -> str:
