@@ -312,7 +312,6 @@ int msm_policy_resolve(msm_ctx *ctx, const msm_policy *p, msm_resolved *r,
 int msm_tags_share_set(const msm_policy *p, const msm_resolved *r, const uint32_t *off,
                        const uint32_t *list, int32_t a, int32_t b)
 {
-    (void)r;
     const msm_table *cs = &p->t[MSM_OBJ_CONFLICT];
     for (uint32_t i = off[a]; i < off[a + 1]; i++) {
         const int32_t *members = &r->cs_tags[(size_t)list[i] * MSM_MAX_SET_TAGS];

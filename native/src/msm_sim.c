@@ -310,7 +310,7 @@ static int sim_destroy(msm_ctx *ctx, uint32_t domid)
     return MSM_OK;
 }
 
-static void fill_info(const msm_sim *s, const msm_dom *d, msm_domain_info *o)
+static void fill_info(const msm_dom *d, msm_domain_info *o)
 {
     memset(o, 0, sizeof *o);
     o->domid = d->domid;
@@ -331,7 +331,6 @@ static void fill_info(const msm_sim *s, const msm_dom *d, msm_domain_info *o)
     o->violations = d->violations;
     o->hypercalls = d->hypercalls;
     o->created_ns = d->created_ns;
-    (void)s;
 }
 
 static int sim_get(msm_ctx *ctx, uint32_t domid, msm_domain_info *out)
@@ -339,7 +338,7 @@ static int sim_get(msm_ctx *ctx, uint32_t domid, msm_domain_info *out)
     msm_dom *d;
     if (find_dom(ctx, domid, &d))
         return MSM_ENOENT;
-    fill_info(ctx->sim, d, out);
+    fill_info(d, out);
     return MSM_OK;
 }
 
@@ -347,7 +346,7 @@ static int sim_list(msm_ctx *ctx, msm_domain_info *out, uint32_t cap, uint32_t *
 {
     msm_sim *s = ctx->sim;
     for (uint32_t i = 0; i < s->n_live && i < cap; i++)
-        fill_info(s, &s->doms[s->order[i]], &out[i]);
+        fill_info(&s->doms[s->order[i]], &out[i]);
     *n = s->n_live;
     return MSM_OK;
 }
