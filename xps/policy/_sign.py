@@ -131,13 +131,25 @@ def _public_der(key: Any) -> bytes:
 
 
 class _Signer(XMLSigner):
-    """signxml's signer with a cheaper private copy of a detached root element."""
+    """signxml's signer, copying a large detached root element once instead of twice.
+
+    For an enveloped signature signxml asks ``get_root`` twice: first for the tree
+    that receives the ``Signature``, then for the tree it canonicalizes and digests
+    (read only: it carries no signature placeholder, :func:`sign_policy` refuses
+    those). Only the first needs a private copy. signxml copies by serializing and
+    re-parsing, to keep namespaces inherited from ancestors; a root element has no
+    ancestors, so lxml's deepcopy is exact and cheaper.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._copied = False
 
     def get_root(self, data: Any) -> Any:
-        # signxml copies its input by serializing and re-parsing it so that namespaces
-        # inherited from ancestors survive; a root element has no ancestors, so lxml's
-        # deepcopy is exact and about half the cost on large policies.
         if isinstance(data, etree._Element) and data.getparent() is None:
+            if self._copied:
+                return data
+            self._copied = True
             return copy.deepcopy(data)
         return super().get_root(data)  # type: ignore[no-untyped-call]
 
@@ -197,6 +209,9 @@ def sign_policy(
         signed = signer.sign(element, key=key, cert=certs)
     except sx_errors.InvalidInput as exc:
         raise _fail("sign", f"cannot sign: {exc}") from exc
+    if signed is element or (len(element) and element[-1].tag == _ds("Signature")):
+        # _Signer relies on signxml signing a copy; never hand back a mutated input.
+        raise _fail("sign", "signxml modified the input tree; refusing the result")
     body: bytes = etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
     return body + b"\n"
 
