@@ -37,17 +37,29 @@ def generate_mac(rng: random.Random | None = None) -> str:
 # --------------------------------------------------------------------------- encode
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _sort_key(value: Any) -> tuple[str, Any]:
+    return (type(value).__name__, value)
+
+
 def _encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    kind: type = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is UUID:
+        return str(value)
+    if kind is tuple:
+        return [_encode(v) for v in value]
+    if kind is frozenset:
+        return sorted((_encode(v) for v in value), key=_sort_key)
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, frozenset):
-        return sorted((_encode(v) for v in value), key=lambda v: (str(type(v)), v))
-    if isinstance(value, tuple):
-        return [_encode(v) for v in value]
+    if dataclasses.is_dataclass(value):
+        return {name: _encode(getattr(value, name)) for name in _field_names(kind)}
     return value
 
 
