@@ -90,6 +90,7 @@ async def test_oversized_frame_closes_the_connection(
     assert "Dropping frame: frame of 1048576 bytes exceeds the limit of 4096; closing" in log
     async with rx.client() as c:
         assert await c.ping() == {"pong": True}
+    writer.close()
 
 
 async def test_slowloris_frame_is_dropped_while_others_are_served(
@@ -103,6 +104,7 @@ async def test_slowloris_frame_is_dropped_while_others_are_served(
     assert await _read_until_closed(reader) == b""
     log = await rx.wait_log("Dropping incomplete frame")
     assert "Dropping incomplete frame (0 bytes after 0.3s); closing" in log
+    writer.close()
 
 
 async def test_unfinished_tls_handshake_is_dropped(

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from xps.protocol._errors import BAD_REQUEST, ProtocolError
-from xps.protocol._framing import encode_frame
+from xps.protocol._framing import HEADER, encode_frame
 
 RequestId = int | str
 _MAX_DEPTH = 64
 _MAX_ID_LEN = 128
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_decode = json.JSONDecoder().decode
+_dumps = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+).encode
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """``{"id", "method", "params"}`` from a client."""
+class Request(NamedTuple):
+    """``{"id", "method", "params"}`` from a client (a tuple: made once per request)."""
 
     id: RequestId
     method: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ def _depth_ok(obj: Any, limit: int = _MAX_DEPTH) -> bool:
 
 def _loads(payload: bytes) -> Any:
     try:
-        obj = json.loads(payload)
+        obj = _decode(payload.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(BAD_REQUEST, "frame is not valid UTF-8 JSON") from exc
     return obj
@@ -102,11 +104,12 @@ def parse_request(payload: bytes) -> Request:
         raise ProtocolError(BAD_REQUEST, "request method must be a short string", request_id=rid)
     if not isinstance(params, dict):
         raise ProtocolError(BAD_REQUEST, "request params must be an object", request_id=rid)
-    if not _depth_ok(params):
+    if params and not _depth_ok(params):
         raise ProtocolError(BAD_REQUEST, "request params are nested too deeply", request_id=rid)
-    extra = set(obj) - {"id", "method", "params"}
-    if extra:
-        raise ProtocolError(BAD_REQUEST, f"unknown request members {sorted(extra)}", request_id=rid)
+    # "id" and "method" are present by now: anything beyond them and "params" is unknown.
+    if len(obj) > 3 or (len(obj) == 3 and "params" not in obj):
+        extra = sorted(set(obj) - {"id", "method", "params"})
+        raise ProtocolError(BAD_REQUEST, f"unknown request members {extra}", request_id=rid)
     return Request(rid, method, params)
 
 
@@ -153,7 +156,10 @@ def encode_response(rid: RequestId | None, result: dict[str, Any]) -> bytes:
     Raises:
         ValueError/TypeError: ``result`` is not JSON-serialisable.
     """
-    return encode_frame(_dumps({"id": rid, "result": result}).encode("utf-8"))
+    # The envelope is fixed: only the id and the result need the JSON encoder.
+    rid_text = str(rid) if type(rid) is int else _dumps(rid)
+    body = f'{{"id":{rid_text},"result":{_dumps(result)}}}'.encode()
+    return HEADER.pack(len(body)) + body
 
 
 def encode_error(rid: RequestId | None, code: str, message: str, details: Any = None) -> bytes:

@@ -14,7 +14,14 @@ from xps.server._daemon import PORTS_FILE, EventSource, XpsServer
 from xps.server._errors import ConfigError, ListenError, ServerError
 from xps.server._handlers import HOST_METHODS, Handler, host_handlers
 from xps.server._hub import EventHub, Subscriber
-from xps.server._logging import LOG_NAME, TRACE, remove_logging, setup_logging
+from xps.server._logging import (
+    LOG_NAME,
+    TRACE,
+    flush_logs,
+    lean_log_records,
+    remove_logging,
+    setup_logging,
+)
 from xps.server._properties import parse_define, parse_properties
 from xps.server._run import run_daemon
 
@@ -38,8 +45,10 @@ __all__ = [
     "ServerError",
     "Subscriber",
     "XpsServer",
+    "flush_logs",
     "host_handlers",
     "is_loopback",
+    "lean_log_records",
     "load_config",
     "parse_address",
     "parse_define",

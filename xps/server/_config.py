@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from xps.pki import TlsMaterial
 from xps.server._errors import ConfigError
@@ -123,7 +124,7 @@ class ServerConfig:
     tls: TlsMaterial
     listen: Address | None = ("127.0.0.1", 9443)
     ro_listen: Address | None = ("127.0.0.1", 9444)
-    backend: str = "sim"
+    backend: Literal["sim", "xen"] = "sim"
     authstore_file: Path | None = None
     authstore_pass: str | None = field(default=None, repr=False)
     log_file: Path | None = None
@@ -154,8 +155,9 @@ class ServerConfig:
         merged = dict(DEFAULTS)
         for key, value in props.items():
             merged[_ALIASES.get(key, key)] = value
-        if merged["xps.backend"] not in ("sim", "xen"):
-            raise ConfigError(f"xps.backend must be sim or xen, not {merged['xps.backend']!r}")
+        backend = merged["xps.backend"]
+        if backend != "sim" and backend != "xen":
+            raise ConfigError(f"xps.backend must be sim or xen, not {backend!r}")
         ca = _path(merged, "xps.tls.ca")
         if ca is None:
             raise ConfigError("a trust store is required (--ca / xps.tls.ca)")
@@ -178,7 +180,7 @@ class ServerConfig:
             ),
             listen=listen,
             ro_listen=ro_listen,
-            backend=merged["xps.backend"],
+            backend="sim" if backend == "sim" else "xen",
             authstore_file=_path(merged, "xps.authstore.file"),
             authstore_pass=merged["xps.authstore.pass"] or None,
             log_file=_path(merged, "xps.log.file"),

@@ -35,7 +35,7 @@ from xps.server._config import Address, ServerConfig
 from xps.server._errors import ListenError
 from xps.server._handlers import Handler
 from xps.server._hub import EventHub, Subscriber
-from xps.server._logging import trace
+from xps.server._logging import flush_logs, trace, trace_request
 from xps.server._session import READ_ONLY_LABEL, READ_WRITE_LABEL, Session
 
 log = logging.getLogger("xps.server")
@@ -146,8 +146,10 @@ class XpsServer:
                     raise
                 if self._event_source is not None:
                     self._event_unsub = self._event_source(self.hub.publish)
+                sweeper = tg.create_task(self._sweeper(), name="xps-sweeper")
                 self._ready.set_result(None)
                 await self._stop.wait()
+                sweeper.cancel()
                 self._shutdown()
         except* ListenError:
             pass
@@ -159,6 +161,7 @@ class XpsServer:
                 server.close()
                 await server.wait_closed()
             log.info("Xenon Policy Server stopped")
+            flush_logs()
 
     def _shutdown(self) -> None:
         for server in self._servers:
@@ -320,17 +323,23 @@ class XpsServer:
     async def _serve(self, session: Session, reader: asyncio.StreamReader) -> None:
         decoder = FrameDecoder(self.config.max_frame)
         cfg = self.config
+        loop = asyncio.get_running_loop()
+        writer = session.writer
         while True:
             if decoder.in_frame:
-                timeout: float | None = cfg.frame_timeout
+                session.deadline = loop.time() + cfg.frame_timeout
             elif cfg.idle_timeout > 0 and session.subscriber is None:
-                timeout = cfg.idle_timeout
+                session.deadline = loop.time() + cfg.idle_timeout
             else:
-                timeout = None
+                session.deadline = None
             try:
-                async with asyncio.timeout(timeout):
-                    data = await reader.read(_READ_CHUNK)
-            except TimeoutError:
+                data = await reader.read(_READ_CHUNK)
+            except (OSError, ssl.SSLError) as exc:
+                data = b""
+                if not session.timed_out:
+                    log.info("%s: Connection lost: %s", session.label, exc.__class__.__name__)
+                    return
+            if session.timed_out:
                 if decoder.in_frame:
                     log.warning(
                         "%s: Dropping incomplete frame (%d bytes after %gs); closing",
@@ -341,9 +350,6 @@ class XpsServer:
                 else:
                     log.info("%s: Idle for %gs", session.label, cfg.idle_timeout)
                 return
-            except (OSError, ssl.SSLError) as exc:
-                log.info("%s: Connection lost: %s", session.label, exc.__class__.__name__)
-                return
             if not data:
                 if decoder.in_frame:
                     log.warning("%s: Dropping incomplete frame at end of stream", session.label)
@@ -352,17 +358,37 @@ class XpsServer:
                 frames = decoder.feed(data)
             except ProtocolError as exc:
                 log.warning("%s: Dropping frame: %s; closing", session.label, exc.message)
-                session.writer.write(encode_error(None, exc.code, exc.message))
+                writer.write(encode_error(None, exc.code, exc.message))
                 return
             for payload in frames:
                 await self._request(session, payload)
-            if session.writer.transport.get_write_buffer_size() > _DRAIN_ABOVE:
+            if writer.transport.get_write_buffer_size() > _DRAIN_ABOVE:
+                session.deadline = loop.time() + cfg.write_timeout
                 try:
-                    async with asyncio.timeout(cfg.write_timeout):
-                        await session.writer.drain()
-                except (TimeoutError, OSError, ssl.SSLError):
+                    await writer.drain()
+                except (OSError, ssl.SSLError):
+                    return
+                if session.timed_out:
                     log.warning("%s: Client does not read its responses; closing", session.label)
                     return
+
+    async def _sweeper(self) -> None:
+        """Closes connections whose read deadline passed; flushes the log buffers."""
+        cfg = self.config
+        limits = [cfg.frame_timeout, cfg.write_timeout]
+        if cfg.idle_timeout > 0:
+            limits.append(cfg.idle_timeout)
+        tick = min(0.25, max(0.02, min(limits) / 4))
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            for session in list(self._sessions):
+                if session.deadline is not None and session.deadline <= now:
+                    session.timed_out = True
+                    session.deadline = None
+                    session.writer.transport.abort()
+            flush_logs()
 
     # -- one request ---------------------------------------------------------------------
 
@@ -373,9 +399,16 @@ class XpsServer:
             log.warning("%s: Dropping malformed request: %s", session.label, exc.message)
             session.writer.write(encode_error(exc.request_id, exc.code, exc.message))
             return
-        trace("%s: Received request %s", session.label, request.method)
+        trace_request(f"{session.label}: Received request {request.method}")
         try:
-            result = await self._dispatch(session, request)
+            handler, params = self._route(session, request)
+            if handler is None:
+                # Built-in methods are synchronous: no extra coroutine on the hot path.
+                result = self._builtins[request.method](session, params)
+            else:
+                result = await handler(**params)
+                if not isinstance(result, dict):
+                    raise TypeError(f"{request.method} handler returned {type(result).__name__}")
             frame = encode_response(request.id, result)
         except ProtocolError as exc:
             log.warning("%s: Refused request %s: %s", session.label, request.method, exc.message)
@@ -393,24 +426,24 @@ class XpsServer:
                 frame = encode_error(request.id, INTERNAL, "internal server error")
         session.writer.write(frame)
 
-    async def _dispatch(self, session: Session, request: Request) -> dict[str, Any]:
+    def _route(self, session: Session, request: Request) -> tuple[Handler | None, dict[str, Any]]:
+        """Finds the handler (None for a built-in) and validates the params.
+
+        Raises:
+            ProtocolError: Unknown method, mutating request on the read-only socket, or
+                invalid params.
+        """
         spec = METHODS.get(request.method)
-        builtin = self._builtins.get(request.method)
         handler = self._handlers.get(request.method)
-        if spec is None or (builtin is None and handler is None):
+        if spec is None or (handler is None and request.method not in self._builtins):
             raise ProtocolError(UNKNOWN_METHOD, f"unknown method {request.method!r}")
         if session.read_only and not spec.read_only:
             raise ProtocolError(
                 READ_ONLY, f"{request.method} changes state and is refused on the read-only socket"
             )
-        params = validate_params(spec, request.params)
-        if builtin is not None:
-            return builtin(session, params)
-        assert handler is not None
-        result = await handler(**params)
-        if not isinstance(result, dict):
-            raise TypeError(f"{request.method} handler returned {type(result).__name__}")
-        return result
+        if request.method in self._builtins:
+            handler = None
+        return handler, validate_params(spec, request.params)
 
     # -- built-in methods ----------------------------------------------------------------
 

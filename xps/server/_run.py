@@ -10,7 +10,7 @@ import signal
 from xps.server._config import ServerConfig
 from xps.server._daemon import XpsServer
 from xps.server._handlers import host_handlers
-from xps.server._logging import remove_logging, setup_logging
+from xps.server._logging import lean_log_records, remove_logging, setup_logging
 
 log = logging.getLogger("xps.server")
 
@@ -25,6 +25,7 @@ async def run_daemon(config: ServerConfig, *, stop: asyncio.Event | None = None)
     from xps.host import Host, HostConfig  # heavy (loads the C module): only when serving
 
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lean_log_records()
     handlers = setup_logging(config.resolved_log_file, stderr=config.log_stderr)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

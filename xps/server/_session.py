@@ -24,6 +24,9 @@ class Session:
         identity: The verified client certificate.
         local: Whether the peer counts as local.
         subscriber: Set while the client is subscribed.
+        deadline: Loop time by which the pending read must complete (None: no limit);
+            enforced by the daemon's sweeper, which is cheaper than a timer per read.
+        timed_out: Set by the sweeper when it closed the connection for a deadline.
     """
 
     number: int
@@ -33,6 +36,8 @@ class Session:
     identity: CertIdentity
     local: bool
     subscriber: Subscriber | None = None
+    deadline: float | None = None
+    timed_out: bool = False
 
     @property
     def read_only(self) -> bool:

@@ -1,0 +1,435 @@
+"""XPS request latency, throughput and violation streaming against a mutual-TLS echo baseline.
+
+``python -m benchmarks.xps --json`` makes a throw-away CA, then in one run measures:
+
+- a raw asyncio mutual-TLS *echo* server using the same length-prefixed framing (the
+  baseline: TLS + framing cost only), and
+- the XPS daemon answering ``Ping`` (full path: TLS, framing, JSON parse, dispatch, the
+  per-request TRACE log line, JSON encode),
+
+each in its own server process, with the same client code: sequential latency on one
+connection (``p50_us``, ``p99_us``, ``echo_p50_us``) and requests per second with 50
+concurrent connections. Then ``violations_per_s``: a daemon with the real sim Host and
+heavy injected misbehaviour; one subscribed client counts violation records received.
+Progress goes to stderr; one JSON object is printed last and written to
+``benchmarks/results/xps.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from xps.pki import TlsMaterial, client_context, init_ca, issue, server_context
+from xps.protocol import FrameDecoder, encode_request
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "xps.json"
+LATENCY_N = 2000
+RPS_CLIENTS = 50
+RPS_SECONDS = 3.0
+VIOLATION_SECONDS = 5.0
+ROUNDS = 2
+
+
+def progress(message: str) -> None:
+    """Progress to stderr (stdout carries only the final JSON)."""
+    print(f"[xps-bench] {message}", file=sys.stderr, flush=True)
+
+
+def make_pki(root: Path) -> dict[str, Path]:
+    """A CA, a server and a client certificate (P-256)."""
+    init_ca(root)
+    srv = issue(root, "xps-server", "server")
+    cli = issue(root, "bench", "client")
+    return {"ca": srv.ca_cert, "cert": srv.cert, "key": srv.key, "ccert": cli.cert, "ckey": cli.key}
+
+
+# -- server processes ----------------------------------------------------------------------
+
+
+async def _serve_echo(pki: dict[str, Path]) -> None:
+    ctx = server_context(TlsMaterial(ca=pki["ca"], cert=pki["cert"], key=pki["key"]))
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        decoder = FrameDecoder()
+        try:
+            while data := await reader.read(256 * 1024):
+                for payload in decoder.feed(data):
+                    writer.write(len(payload).to_bytes(4, "big") + payload)
+        except (OSError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
+    print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+async def _serve_xps(pki: dict[str, Path], state: Path, with_host: bool) -> None:
+    from xps.server import (
+        ServerConfig,
+        XpsServer,
+        host_handlers,
+        lean_log_records,
+        setup_logging,
+    )
+
+    config = ServerConfig(
+        state_dir=state,
+        tls=TlsMaterial(ca=pki["ca"], cert=pki["cert"], key=pki["key"]),
+        listen=("127.0.0.1", 0),
+        ro_listen=None,
+        log_stderr=False,
+    )
+    setup_logging(config.resolved_log_file, stderr=False)
+    host: Any = None
+    handlers: dict[str, Any] = {}
+    source = None
+    if with_host:
+        from xps.host import Host, HostConfig
+
+        host = await Host.open(HostConfig(state_dir=state, backend="sim"))
+        handlers, source = host_handlers(host), host.subscribe
+    lean_log_records()
+    async with XpsServer(config, handlers, event_source=source) as server:
+        print(f"PORT {server.ports['read_write']}", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    if host is not None:
+        await host.close()
+
+
+def _violation(seq: int) -> dict[str, Any]:
+    # The shape of one record as xps.host publishes it (contract: violations event).
+    return {
+        "seq": seq,
+        "ts": "2026-01-01T00:00:00.000Z",
+        "ts_ns": 1767225600000000000 + seq,
+        "domid": 1 + seq % 6,
+        "domain": f"EA-domu-{1 + seq % 6}",
+        "seclabel": "43821506-6bc8-5771-bead-ac96a6dead2f",
+        "seclabel_name": "EA-seclabel",
+        "profile": "PV-Combined",
+        "kind": "profile",
+        "hypercall": 36,
+        "hypercall_name": "domctl",
+        "subop": 2,
+        "peer": None,
+        "count": seq,
+    }
+
+
+class SyntheticViolations:
+    """An event source publishing 1000-record batches as fast as subscribers drain them.
+
+    It measures the daemon's side alone (encode once, write to subscribers, client
+    decode) independent of how fast a host produces violations.
+    """
+
+    def __init__(self) -> None:
+        self.callbacks: list[Any] = []
+        self.hub: Any = None
+
+    def subscribe(self, callback: Any) -> Any:
+        self.callbacks.append(callback)
+        return lambda: self.callbacks.remove(callback)
+
+    async def run(self) -> None:
+        seq = 0
+        while True:
+            subs = list(self.hub._subs) if self.hub is not None else []
+            if not subs or any(s.transport.get_write_buffer_size() > 4 << 20 for s in subs):
+                await asyncio.sleep(0.001)  # pace to the subscriber: never trigger a drop
+                continue
+            batch = [_violation(seq + i) for i in range(1000)]
+            seq += 1000
+            event = {"violations": batch, "last_seq": seq, "dropped": 0}
+            for callback in self.callbacks:
+                callback({"event": "violations", "data": event})
+            await asyncio.sleep(0)
+
+
+async def _serve_synthetic(pki: dict[str, Path], state: Path) -> None:
+    from xps.server import ServerConfig, XpsServer, lean_log_records, setup_logging
+
+    config = ServerConfig(
+        state_dir=state,
+        tls=TlsMaterial(ca=pki["ca"], cert=pki["cert"], key=pki["key"]),
+        listen=("127.0.0.1", 0),
+        ro_listen=None,
+        log_stderr=False,
+    )
+    setup_logging(config.resolved_log_file, stderr=False)
+    lean_log_records()
+    source = SyntheticViolations()
+    async with XpsServer(config, {}, event_source=source.subscribe) as server:
+        source.hub = server.hub
+        task = asyncio.create_task(source.run())
+        print(f"PORT {server.ports['read_write']}", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        task.cancel()
+
+
+def serve_main(kind: str, pki_dir: Path, state: Path) -> None:
+    """Entry of a server child process (``--serve KIND``)."""
+    pki = json.loads((pki_dir / "pki.json").read_text())
+    paths = {k: Path(v) for k, v in pki.items()}
+    if kind == "echo":
+        asyncio.run(_serve_echo(paths))
+    elif kind == "synthetic":
+        asyncio.run(_serve_synthetic(paths, state))
+    else:
+        asyncio.run(_serve_xps(paths, state, with_host=kind == "host"))
+
+
+class ServerProcess:
+    """A server child process; ``port`` once it is listening."""
+
+    def __init__(self, kind: str, pki_dir: Path, state: Path) -> None:
+        state.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "benchmarks.xps", "--serve", kind, str(pki_dir), str(state)]
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.stop()
+            raise RuntimeError(f"{kind} server did not start: {line!r}")
+        self.port = int(line.split()[1])
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds the server process has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def cpu_split(self) -> tuple[float, float]:
+        """(user, system) CPU seconds of the server process."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        tck = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tck, int(fields[12]) / tck
+
+    def stop(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# -- clients -------------------------------------------------------------------------------
+
+
+class RawClient:
+    """The same minimal client for both servers: send a frame, read one frame back."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.decoder = FrameDecoder(64 << 20)
+        self.ready: list[bytes] = []
+
+    @classmethod
+    async def connect(cls, port: int, pki: dict[str, Path]) -> RawClient:
+        ctx = client_context(TlsMaterial(ca=pki["ca"], cert=pki["ccert"], key=pki["ckey"]))
+        r, w = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=ctx, server_hostname="localhost"
+        )
+        return cls(r, w)
+
+    async def roundtrip(self, frame: bytes) -> bytes:
+        self.writer.write(frame)
+        while not self.ready:
+            data = await self.reader.read(256 * 1024)
+            if not data:
+                raise ConnectionError("server closed")
+            self.ready.extend(self.decoder.feed(data))
+        return self.ready.pop(0)
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError, ConnectionError):
+            await self.writer.wait_closed()
+
+
+async def latency(port: int, pki: dict[str, Path]) -> list[float]:
+    """Sequential round trips on one connection; microseconds each."""
+    client = await RawClient.connect(port, pki)
+    frame = encode_request(1, "Ping")
+    for _ in range(200):
+        await client.roundtrip(frame)
+    out = []
+    for _ in range(LATENCY_N):
+        t0 = time.perf_counter_ns()
+        await client.roundtrip(frame)
+        out.append((time.perf_counter_ns() - t0) / 1000)
+    await client.close()
+    return out
+
+
+async def throughput(port: int, pki: dict[str, Path]) -> float:
+    """Requests per second with RPS_CLIENTS connections each looping round trips."""
+    clients = [await RawClient.connect(port, pki) for _ in range(RPS_CLIENTS)]
+    frame = encode_request(1, "Ping")
+    stop = time.perf_counter() + RPS_SECONDS
+    counts = [0] * len(clients)
+
+    async def loop(i: int, c: RawClient) -> None:
+        while time.perf_counter() < stop:
+            await c.roundtrip(frame)
+            counts[i] += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(loop(i, c) for i, c in enumerate(clients)))
+    elapsed = time.perf_counter() - t0
+    for c in clients:
+        await c.close()
+    return sum(counts) / elapsed
+
+
+async def _count_violations(client: Any, seconds: float) -> tuple[int, float]:
+    """Records received by a subscribed client in ``seconds`` (after a 1 s warm-up)."""
+    deadline = time.perf_counter() + 1.0
+    while time.perf_counter() < deadline:
+        await client.next_event(10)
+    received = 0
+    t0 = time.perf_counter()
+    while (elapsed := time.perf_counter() - t0) < seconds:
+        ev = await client.next_event(10)
+        received += len(ev.data.get("violations", []))
+    return received, elapsed
+
+
+async def violations(port: int, pki: dict[str, Path]) -> dict[str, Any]:
+    """MSM ring -> subscribed client with the real sim Host and heavy misbehaviour.
+
+    The sample policy stops a domain after 50 violations; the benchmark first activates
+    the same policy with ``max_violations = 0`` (never stop) through the daemon, then
+    creates every domain and makes each issue only out-of-profile hypercalls.
+    """
+    from xps.client import XpsClient
+
+    client = XpsClient(
+        "127.0.0.1", port, ca=pki["ca"], cert=pki["ccert"], key=pki["ckey"], timeout=30
+    )
+    await client.connect()
+    policy = (await client.call("GetPolicy"))["policy"]
+    for seclabel in policy["seclabels"]:
+        seclabel["max_violations"] = 0
+    await client.call("StagePolicy", policy=policy)
+    await client.call("ActivatePolicy")
+    await client.subscribe(["violations"])
+    names = [d["name"] for d in policy["domains"]]
+    for name in names:
+        await client.call("CreateDomain", name=name)
+        await client.call("SetMisbehaviour", domain=name, kind="out_of_profile", per_million=10**6)
+    received, elapsed = await _count_violations(client, VIOLATION_SECONDS)
+    await client.close()
+    return {
+        "violations_per_s": round(received / elapsed),
+        "violations_domains": len(names),
+        "violations_records": received,
+    }
+
+
+async def violations_server_path(port: int, pki: dict[str, Path]) -> int:
+    """The daemon's own capacity: synthetic 1000-record batches -> one subscribed client."""
+    from xps.client import XpsClient
+
+    client = XpsClient(
+        "127.0.0.1", port, ca=pki["ca"], cert=pki["ccert"], key=pki["ckey"], timeout=30
+    )
+    await client.connect()
+    await client.subscribe(["violations"])
+    received, elapsed = await _count_violations(client, VIOLATION_SECONDS)
+    await client.close()
+    return round(received / elapsed)
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def bench(tmp: Path) -> dict[str, Any]:
+    """Runs every measurement; returns the result object."""
+    pki = make_pki(tmp / "pki")
+    (tmp / "pki" / "pki.json").write_text(json.dumps({k: str(v) for k, v in pki.items()}))
+    result: dict[str, Any] = {"cpus": os.cpu_count(), "latency_n": LATENCY_N, "rounds": ROUNDS}
+    lat: dict[str, list[float]] = {"echo": [], "xps": []}
+    rps: dict[str, list[float]] = {"echo": [], "xps": []}
+    cpu: dict[str, list[float]] = {"echo": [], "xps": []}
+    # Echo and XPS alternate, so a burst of load from a neighbour hits both alike.
+    for rnd in range(ROUNDS):
+        for kind in ("echo", "xps"):
+            progress(f"round {rnd + 1}/{ROUNDS} {kind}: latency and {RPS_CLIENTS}-client rps")
+            server = ServerProcess(kind, tmp / "pki", tmp / f"state-{kind}-{rnd}")
+            try:
+                lat[kind].extend(await latency(server.port, pki))
+                cpu0 = server.cpu_s()
+                r = await throughput(server.port, pki)
+                cpu[kind].append((server.cpu_s() - cpu0) / (r * RPS_SECONDS) * 1e6)
+                rps[kind].append(r)
+            finally:
+                server.stop()
+    for kind, prefix in (("echo", "echo_"), ("xps", "")):
+        result[f"{prefix}p50_us"] = round(statistics.median(lat[kind]), 1)
+        result[f"{prefix}p99_us"] = round(pct(lat[kind], 0.99), 1)
+        result[f"{prefix}rps_50_clients"] = round(statistics.median(rps[kind]))
+        result[f"{prefix}server_cpu_us_per_req"] = round(statistics.median(cpu[kind]), 1)
+    result["ratio_p50_vs_echo"] = round(result["p50_us"] / result["echo_p50_us"], 3)
+    result["rps_vs_echo"] = round(result["rps_50_clients"] / result["echo_rps_50_clients"], 3)
+    progress("violations: daemon with the sim host, heavy misbehaviour")
+    server = ServerProcess("host", tmp / "pki", tmp / "state-host")
+    try:
+        result.update(await violations(server.port, pki))
+    finally:
+        server.stop()
+    progress("violations: daemon path alone (synthetic batches)")
+    server = ServerProcess("synthetic", tmp / "pki", tmp / "state-synthetic")
+    try:
+        result["violations_per_s_server_path"] = await violations_server_path(server.port, pki)
+    finally:
+        server.stop()
+    result["goals"] = {
+        "ratio_p50_vs_echo<=1.5": result["ratio_p50_vs_echo"] <= 1.5,
+        "rps>=0.6*echo": result["rps_vs_echo"] >= 0.6,
+        "violations_per_s>=100000": result["violations_per_s"] >= 100_000,
+    }
+    return result
+
+
+def main() -> int:
+    """``python -m benchmarks.xps --json``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the JSON result")
+    parser.add_argument(
+        "--serve", nargs=3, metavar=("KIND", "PKI_DIR", "STATE"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.serve:
+        serve_main(args.serve[0], Path(args.serve[1]), Path(args.serve[2]))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="xps-bench-") as tmp:
+        result = asyncio.run(bench(Path(tmp)))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
