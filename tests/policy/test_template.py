@@ -206,3 +206,16 @@ def test_placeholder_tag_must_exist() -> None:
     data = _doc().replace(str(uid("tb")).encode(), str(uid("zz")).encode(), 1)
     with pytest.raises(TemplateError, match="unknown tag"):
         parse_template(data)
+
+
+def test_phy_paths_unknown_to_the_inventory_stay_verbatim() -> None:
+    policy = make_policy()
+    loc = dataclasses.replace(policy.storage_named("EBdisk"), base_path="/dev/vg0/guests")
+    dom = policy.domain_named("EB-domu-1")
+    disk = dataclasses.replace(dom.disks[0], target="/dev/vg0/guests")
+    policy = policy.with_storage(loc).with_domain(dataclasses.replace(dom, disks=(disk,)))
+    tpl = export_template(policy)
+    assert tpl.policy.storage_named("EBdisk").base_path == "/dev/vg0/guests"
+    assert tpl.policy.domain_named("EB-domu-1").disks[0].target == "/dev/vg0/guests"
+    # /dev/sdb is still a tagged inventory disk: a placeholder without uses.
+    assert tpl.placeholder("disk-EnclaveB").uses == ()

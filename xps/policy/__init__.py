@@ -76,6 +76,7 @@ from ._template import (
     instantiate_template,
     parse_template,
     serialize_template,
+    source_mapping,
 )
 from ._to_msm import to_msm_domain, to_msm_objects
 from ._validate import RULES, Finding, Severity, errors_only, require_valid, validate
@@ -178,6 +179,7 @@ __all__ = [
     "serialize_policy",
     "serialize_template",
     "sign_policy",
+    "source_mapping",
     "stable_uuid",
     "subop_name",
     "subop_number",

@@ -40,6 +40,7 @@ __all__ = [
     "instantiate_template",
     "parse_template",
     "serialize_template",
+    "source_mapping",
 ]
 
 TEMPLATE_TAG = f"{{{NAMESPACE}}}template"
@@ -249,31 +250,54 @@ class _Exporter:
             return self.add("pci", bdf, default, tag)
         return self.add("pci", bdf, _PCI_KINDS[dev.kind], dev.tag, dev.device_name)
 
-    def names(self) -> list[Placeholder]:
+    def names(self) -> list[tuple[Placeholder, str]]:
+        """Named placeholders with the source id (BDF, path, BUS:DEV) each stands for."""
         tags = {t.id: t.name for t in self.policy.tags}
         groups: dict[str, list[_Draft]] = {}
         for draft in self.drafts.values():
             tag = tags.get(draft.tag, "untagged") if draft.tag else "untagged"
-            base = f"{draft.kind.value}-{_slug(tag)}"
-            groups.setdefault(base, []).append(draft)
-        out = []
-        for base, drafts in groups.items():
+            groups.setdefault(f"{draft.kind.value}-{_slug(tag)}", []).append(draft)
+        out: list[tuple[Placeholder, str]] = []
+        used: set[str] = set()
+        for base in sorted(groups):
             # Order by where the hardware is used, then by its old id: stable for a policy.
-            drafts.sort(key=lambda d: (sorted(d.uses), d.key))
-            for i, d in enumerate(drafts, 1):
-                name = base if i == 1 else f"{base}-{i}"
-                out.append(Placeholder(name, d.kind, d.tag, tuple(sorted(d.uses)), d.description))
-        return sorted(out, key=lambda p: p.name)
+            drafts = sorted(groups[base], key=lambda d: (sorted(d.uses), d.key))
+            n = 1
+            for d in drafts:
+                while True:
+                    name = base if n == 1 else f"{base}-{n}"
+                    n += 1
+                    # A "-N" suffix may not take another tag's slug that ends in "-N".
+                    if name not in used and (name == base or name not in groups):
+                        break
+                used.add(name)
+                ph = Placeholder(name, d.kind, d.tag, tuple(sorted(d.uses)), d.description)
+                out.append((ph, d.key))
+        return sorted(out, key=lambda pair: pair[0].name)
 
 
 def export_template(policy: Policy) -> Template:
     """Generalises a host policy into a template.
 
     Tagged PCI devices, disks, USB and input devices, the controllers named by
-    switches and storage locations, and the device paths of ``phy`` storage become
-    placeholders named after their kind and tag; the hardware inventory is dropped.
-    Every security rule is kept unchanged.
+    switches and storage locations, and the ``phy`` storage devices (base paths and
+    disk targets that are disks of the inventory) become placeholders named after
+    their kind and tag; the hardware inventory is dropped. Every security rule is
+    kept unchanged.
     """
+    return _export(policy)[0]
+
+
+def source_mapping(policy: Policy) -> dict[str, str]:
+    """Returns the mapping that binds ``export_template(policy)`` back to this host.
+
+    Instantiating the template on the same hardware with this mapping gives the
+    policy back; on another host it is a starting point to edit.
+    """
+    return _export(policy)[1]
+
+
+def _export(policy: Policy) -> tuple[Template, dict[str, str]]:
     ex = _Exporter(policy)
     hw = policy.hardware
     for dev in hw.pci:
@@ -294,13 +318,16 @@ def export_template(policy: Policy) -> Template:
             d = ex.pci(sw.controller, PlaceholderKind.NET_CONTROLLER, sw.tag)
             d.uses.append(PlaceholderUse("switch", sw.id, "controller"))
         switches.append(dataclasses.replace(sw, controller=None))
+    # Device paths are generalised when the inventory knows them: only those can be
+    # bound again (a mapping must name inventory hardware); others stay verbatim.
+    known_disks = {hd.path: hd for hd in hw.disks}
     storage: list[StorageLocation] = []
     for loc in policy.storage:
         changes: dict[str, Any] = {"controller": None}
         if loc.controller:
             d = ex.pci(loc.controller, PlaceholderKind.STORAGE_CONTROLLER, loc.tag)
             d.uses.append(PlaceholderUse("storage", loc.id, "controller"))
-        if loc.mode is StorageMode.PHY and loc.base_path:
+        if loc.mode is StorageMode.PHY and loc.base_path in known_disks:
             d = ex.add("disk", loc.base_path, PlaceholderKind.DISK, loc.tag)
             d.uses.append(PlaceholderUse("storage", loc.id, "base_path"))
             changes["base_path"] = ""
@@ -311,7 +338,7 @@ def export_template(policy: Policy) -> Template:
         disks = list(dom.disks)
         for i, vd in enumerate(disks):
             phy = phy_locs.get(vd.location)
-            if phy is not None and vd.target.startswith("/"):
+            if phy is not None and vd.target in known_disks:
                 d = ex.add("disk", vd.target, PlaceholderKind.DISK, phy.tag)
                 d.uses.append(PlaceholderUse("disk", dom.id, "target", i))
                 disks[i] = dataclasses.replace(vd, target="")
@@ -323,7 +350,8 @@ def export_template(policy: Policy) -> Template:
         domains=tuple(domains),
         hardware=Hardware(),
     )
-    return Template(general, tuple(ex.names()))
+    named = ex.names()
+    return Template(general, tuple(ph for ph, _ in named)), {ph.name: key for ph, key in named}
 
 
 # ------------------------------------------------------------------------- instantiate
