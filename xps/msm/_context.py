@@ -221,10 +221,10 @@ class Msm:
                 lib.msm_close(out[0])
             raise HypercallFailed("injected ioctl raised", status=Status.EIO) from failures[0]
         try:
-            check(rc, None, f"open xen ({shown})")
+            check(rc, None, "open xen")
         except NoXen as exc:
             raise NoXen(
-                f"no Xen privcmd device at {shown}: not running in a Xen dom0",
+                f"no Xen privcmd device at {shown}: not running in a Xen dom0 ({exc.detail})",
                 status=exc.status,
                 detail=exc.detail,
             ) from None

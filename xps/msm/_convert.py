@@ -187,7 +187,7 @@ def domain_info_from_c(c: Any) -> DomainInfo:
     """Reads one ``msm_domain_info``."""
     return DomainInfo(
         domid=int(c.domid),
-        state=RunState(c.state),
+        state=enum_or_int(RunState, int(c.state)),
         uuid=_get_uuid(c.uuid),
         name=_get_name(c.name),
         seclabel=_get_uuid(c.seclabel),
@@ -211,7 +211,7 @@ def info_from_c(c: Any) -> Info:
     """Reads an ``msm_info``."""
     return Info(
         interface_version=int(c.interface_version),
-        backend=Backend(c.backend),
+        backend=enum_or_int(Backend, int(c.backend)),
         generation=int(c.generation),
         n_profiles=int(c.n_profiles),
         n_tags=int(c.n_tags),

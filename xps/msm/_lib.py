@@ -11,7 +11,14 @@ from typing import Any
 from native import _msm  # type: ignore[attr-defined]
 from xps.msm._errors import CommitError, VersionMismatch, error_for
 
-__all__ = ["EXPECTED_INTERFACE_VERSION", "check", "ffi", "last_error", "lib"]
+__all__ = [
+    "EXPECTED_INTERFACE_VERSION",
+    "check",
+    "check_interface_version",
+    "ffi",
+    "last_error",
+    "lib",
+]
 
 # The msm.h this Python was written against; a different major is refused at import.
 EXPECTED_INTERFACE_VERSION = 0x00010000
@@ -20,8 +27,12 @@ ffi: Any = _msm.ffi
 lib: Any = _msm.lib
 
 
-def _check_version() -> None:
-    found = int(lib.MSM_INTERFACE_VERSION)
+def check_interface_version(found: int) -> None:
+    """Refuses a library whose MSM interface major differs from the one expected here.
+
+    Raises:
+        VersionMismatch: The majors differ (minor versions only add).
+    """
     if found >> 16 != EXPECTED_INTERFACE_VERSION >> 16:
         raise VersionMismatch(
             f"native._msm implements MSM interface {found >> 16}.{found & 0xFFFF}, "
@@ -30,14 +41,15 @@ def _check_version() -> None:
         )
 
 
-_check_version()
+check_interface_version(int(lib.MSM_INTERFACE_VERSION))
 
 
 def last_error(ctx: Any) -> str:
-    """The library's detail text for the last failure on ``ctx`` ("" for none)."""
-    if ctx is None or ctx == ffi.NULL:
-        return ""
-    ptr = lib.msm_last_error(ctx)
+    """The library's detail text for the last failure on ``ctx`` ("" for none).
+
+    With ``ctx`` ``None``: the detail of the calling thread's last failed open.
+    """
+    ptr = lib.msm_last_error(ffi.NULL if ctx is None else ctx)
     if ptr == ffi.NULL:
         return ""
     return str(ffi.string(ptr).decode("utf-8", "replace"))

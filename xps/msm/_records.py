@@ -20,7 +20,7 @@ class DomainInfo:
     """
 
     domid: int
-    state: RunState
+    state: int
     uuid: UUID
     name: str
     seclabel: UUID
@@ -66,7 +66,7 @@ class Info:
     """Context-wide state and counters (``msm_info``)."""
 
     interface_version: int
-    backend: Backend
+    backend: int
     generation: int
     n_profiles: int
     n_tags: int
