@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from xps.msm._enums import Backend, RunState, ViolationKind
+from xps.msm._enums import ViolationKind
 
 __all__ = ["DomainInfo", "Info", "RunCounts", "Violation"]
 
@@ -14,8 +14,9 @@ __all__ = ["DomainInfo", "Info", "RunCounts", "Violation"]
 class DomainInfo:
     """One live domain (``msm_domain_info``); dom0 has nil seclabel and tag UUIDs.
 
-    ``guest_type`` and ``os`` are :class:`GuestType`/:class:`GuestOS` members when the
-    value is a known one (plain ints otherwise); ``shutdown_reason`` is only meaningful in
+    ``state``, ``guest_type`` and ``os`` are :class:`RunState`/:class:`GuestType`/
+    :class:`GuestOS` members when the value is a known one (plain ints otherwise, e.g. from
+    a hypervisor newer than this code); ``shutdown_reason`` is only meaningful in
     :attr:`RunState.SHUTDOWN`.
     """
 
@@ -63,7 +64,7 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class Info:
-    """Context-wide state and counters (``msm_info``)."""
+    """Context-wide state and counters (``msm_info``); ``backend`` is a :class:`Backend`."""
 
     interface_version: int
     backend: int
