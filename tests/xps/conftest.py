@@ -208,7 +208,7 @@ async def start_xps(xps_pki: XpsPki, tmp_path: Path) -> AsyncIterator[Callable[.
             hosts.append(host)
             table = host_handlers(host)
             event_source = host.subscribe
-        elif isinstance(handlers, FakeHost):
+        elif not isinstance(handlers, dict):  # a host-like object (FakeHost)
             host = handlers
             table = host_handlers(handlers)
             event_source = handlers.subscribe

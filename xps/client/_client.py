@@ -309,7 +309,7 @@ class XpsClient:
             writer.transport.abort()
             self._fail_pending(error)
             self.last_error = error
-            if self._state is ConnectionState.CONNECTED:
+            if self._state is ConnectionState.CONNECTED and not self._closing:
                 log.info("connection to %s:%d lost: %s", self.host, self.port, error.message)
                 self._set_state(ConnectionState.DISCONNECTED)
                 if self.reconnect and not self._closing:
