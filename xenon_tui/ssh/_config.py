@@ -92,6 +92,11 @@ def load_console_file(path: Path) -> dict[str, Any]:
     for name in ("ca", "cert", "key"):
         if raw.get(name):
             raw[name] = str((path.parent / str(raw[name])).resolve())
+    try:
+        for role in Role:
+            console_for_role(raw, role)  # every server entry must be usable
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"console file {path}: each server needs host and port ({exc})") from exc
     return raw
 
 

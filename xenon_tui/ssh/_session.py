@@ -99,6 +99,10 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
             log.error("session %s user=%s: %s", self.session_id, who.user, exc)
             with contextlib.suppress(OSError, asyncssh.Error):
                 self.stderr.write(b"xenon: the console could not be started\r\n")
+        except Exception:
+            log.exception("session %s user=%s failed", self.session_id, who.user)
+            with contextlib.suppress(OSError, asyncssh.Error):
+                self.stderr.write(b"xenon: the console could not be started\r\n")
         finally:
             self._server.release_slot()
             log.info(
