@@ -50,8 +50,9 @@ def start_hosts(paths: DemoPaths, procs: Processes, seed: int) -> list[dict[str,
         state = paths.host_dir(name)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
         # faulthandler: a crash of the C module leaves its stack in logs/xps-NAME.out.
-        argv = ["-X", "faulthandler", "-m", "xenon_tui._demo_xps", "xps", "serve", "--state-dir", str(state),
-                "--listen", "127.0.0.1:0", "--ro-listen", "127.0.0.1:0", "--backend", "sim",
+        argv = ["-X", "faulthandler", "-m", "xenon_tui._demo_xps", "xps", "serve",
+                "--state-dir", str(state), "--listen", "127.0.0.1:0",
+                "--ro-listen", "127.0.0.1:0", "--backend", "sim",
                 "--ca", str(paths.ca), "--cert", str(paths.cert(XPS_CERT_NAME)),
                 "--key", str(paths.key(XPS_CERT_NAME)), "-D", f"xps.seed={seed + index}",
                 "--quiet"]  # fmt: skip
