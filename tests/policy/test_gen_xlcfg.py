@@ -160,7 +160,6 @@ def test_unknown_domain_is_a_lookup_error() -> None:
         "vif",
         "disk",
         "cpuid",
-        "max_grant_frames",
         "xsm_label",
         "usbdev",
         "bootloader",
@@ -227,7 +226,6 @@ def test_forbidden_table_covers_the_brief() -> None:
         "vif",
         "disk",
         "cpuid",
-        "max_grant_frames",
     }
     assert needed <= FORBIDDEN_EXTRA_KEYS
 
@@ -246,3 +244,34 @@ def test_every_guest_type_renders_parseable_lines() -> None:
         text = xl_config(policy, dom.name, vnc_password="pw")
         for row in text.splitlines():
             assert line.match(row), row
+
+
+def test_resource_limits_may_only_be_lowered() -> None:
+    check_extra_option("max_grant_frames", "32")
+    check_extra_option("max_event_channels", "1023")
+    for key, value in (
+        ("max_grant_frames", "65"),
+        ("max_grant_frames", "0"),
+        ("max_maptrack_frames", '"9"'),
+        ("max_event_channels", "100000"),
+    ):
+        with pytest.raises(GeneratorError) as err:
+            check_extra_option(key, value)
+        assert err.value.code == "policy.generator.forbidden-option"
+        assert key in str(err.value)
+
+
+def test_sample_policy_renders_for_every_domain() -> None:
+    from xps.policy import sample_policy
+
+    policy = sample_policy()
+    for dom in policy.domains:
+        cfg = _kv(xl_config(policy, dom.name, vnc_password="pw"))
+        assert cfg["name"] == f'"{dom.name}"'
+        assert cfg["on_crash"] == '"destroy"'
+
+
+def test_passed_through_devices_are_listed() -> None:
+    policy = _with_domain(name="EA-net", pci=("0000:05:00.0",))
+    cfg = _kv(xl_config(policy, "EA-net"))
+    assert cfg["pci"] == "[ '0000:05:00.0', '0000:06:00.0' ]"

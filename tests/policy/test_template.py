@@ -219,3 +219,24 @@ def test_phy_paths_unknown_to_the_inventory_stay_verbatim() -> None:
     assert tpl.policy.domain_named("EB-domu-1").disks[0].target == "/dev/vg0/guests"
     # /dev/sdb is still a tagged inventory disk: a placeholder without uses.
     assert tpl.placeholder("disk-EnclaveB").uses == ()
+
+
+def test_passed_through_devices_become_placeholders() -> None:
+    policy = make_policy()
+    gpu = PciDevice("0000:07:00.0", kind=DeviceKind.OTHER, tag=uid("tb"), device_name="GPU")
+    policy = policy.with_hardware(
+        dataclasses.replace(policy.hardware, pci=(*policy.hardware.pci, gpu))
+    )
+    dom = dataclasses.replace(policy.domain_named("EB-domu-1"), pci=("0000:07:00.0",))
+    policy = policy.with_domain(dom)
+    tpl = export_template(policy)
+    assert tpl.policy.domain_named("EB-domu-1").pci == ()
+    ph = tpl.placeholder("pci-device-EnclaveB")
+    assert [(u.object, u.field, u.index) for u in ph.uses] == [("domain", "pci", 0)]
+    assert b"0000:07:00.0" not in serialize_template(tpl)
+    result = instantiate_template(
+        parse_template(serialize_template(tpl)), TARGET, {**FULL, ph.name: "0000:91:00.0"}
+    )
+    assert result.policy.domain_named("EB-domu-1").pci == ("0000:91:00.0",)
+    tags = {d.bdf: d.tag for d in result.policy.hardware.pci}
+    assert tags["0000:91:00.0"] == uid("tb")

@@ -99,7 +99,12 @@ _PCI_KINDS = {
     DeviceKind.USB: PlaceholderKind.USB_CONTROLLER,
     DeviceKind.OTHER: PlaceholderKind.PCI_DEVICE,
 }
-_USE_OBJECTS = {"switch", "storage", "disk"}
+_USE_FIELDS = {
+    "switch": {"controller"},
+    "storage": {"controller", "base_path"},
+    "disk": {"target"},
+    "domain": {"pci"},
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -107,11 +112,12 @@ class PlaceholderUse:
     """Where a placeholder's concrete value goes in the policy.
 
     Attributes:
-        object: ``switch`` / ``storage`` (``field`` = ``controller`` or ``base_path``)
-            or ``disk`` (a domain's disk ``index``, ``field`` = ``target``).
+        object: ``switch`` / ``storage`` (``field`` = ``controller`` or ``base_path``),
+            ``disk`` (a domain's disk ``index``, ``field`` = ``target``) or ``domain``
+            (entry ``index`` of the domain's passed-through devices, ``field`` = ``pci``).
         id: UUID of the switch, storage location or domain.
         field: The field that receives the value.
-        index: Index of the disk within the domain (``disk`` only).
+        index: Index of the disk or passed-through device (``disk``/``domain`` only).
     """
 
     object: str
@@ -342,7 +348,10 @@ def _export(policy: Policy) -> tuple[Template, dict[str, str]]:
                 d = ex.add("disk", vd.target, PlaceholderKind.DISK, phy.tag)
                 d.uses.append(PlaceholderUse("disk", dom.id, "target", i))
                 disks[i] = dataclasses.replace(vd, target="")
-        domains.append(dataclasses.replace(dom, disks=tuple(disks)))
+        for i, bdf in enumerate(dom.pci):
+            d = ex.pci(bdf, PlaceholderKind.PCI_DEVICE, policy.domain_tag(dom))
+            d.uses.append(PlaceholderUse("domain", dom.id, "pci", i))
+        domains.append(dataclasses.replace(dom, disks=tuple(disks), pci=()))
     general = dataclasses.replace(
         policy,
         switches=tuple(switches),
@@ -454,6 +463,7 @@ def instantiate_template(
     policy = template.policy
     tags: dict[int, UUID | None] = {}
     owner: dict[int, str] = {}
+    passthrough: dict[UUID, dict[int, str]] = {}
     states = []
     tag_names = {t.id: t.name for t in policy.tags}
     for ph in template.placeholders:
@@ -469,9 +479,16 @@ def instantiate_template(
             owner[id(item)] = ph.name
             tags[id(item)] = ph.tag
             for use in ph.uses:
-                policy = _apply_use(policy, use, concrete)
+                if use.object == "domain":
+                    passthrough.setdefault(use.id, {})[use.index] = concrete
+                else:
+                    policy = _apply_use(policy, use, concrete)
         tag_name = tag_names.get(ph.tag, "?") if ph.tag else "untagged"
         states.append(PlaceholderState(ph.name, ph.kind, tag_name, concrete))
+    for dom_id, slots in passthrough.items():
+        dom = policy.domain(dom_id)
+        pci = tuple(slots[i] for i in sorted(slots))
+        policy = policy.with_domain(dataclasses.replace(dom, pci=pci))
     policy = policy.with_hardware(_retag(hardware, tags))
     return InstantiationResult(tuple(states), tuple(validate(policy)), policy)
 
@@ -502,7 +519,7 @@ def serialize_template(template: Template) -> bytes:
             u.set("object", use.object)
             u.set("id", str(use.id))
             u.set("field", use.field)
-            if use.object == "disk":
+            if use.object in ("disk", "domain"):
                 u.set("index", str(use.index))
     root.append(policy_to_element(template.policy))
     etree.indent(root, space="  ")
@@ -566,12 +583,11 @@ def _placeholder(el: etree._Element) -> Placeholder:
         if u.tag != _q("use"):
             raise _fail("xml", f"unexpected element {u.tag} in placeholder {name}")
         obj, field = _attr(u, "object"), _attr(u, "field")
-        allowed = {"switch": {"controller"}, "storage": {"controller", "base_path"}}
-        if obj not in _USE_OBJECTS or field not in allowed.get(obj, {"target"}):
+        if field not in _USE_FIELDS.get(obj, set()):
             raise _fail("xml", f"placeholder {name}: cannot bind {obj}.{field}")
         index = u.get("index", "0")
-        if not index.isdigit():
-            raise _fail("xml", f"placeholder {name}: bad disk index {index!r}")
+        if not index.isdigit() or int(index) > 255:
+            raise _fail("xml", f"placeholder {name}: bad index {index!r}")
         uses.append(PlaceholderUse(obj, _uuid(_attr(u, "id"), name), field, int(index)))
     return Placeholder(
         name,
@@ -593,6 +609,8 @@ def _check_uses(policy: Policy, placeholders: Iterable[Placeholder]) -> None:
                     policy.switch(use.id)
                 elif use.object == "storage":
                     policy.storage_location(use.id)
+                elif use.object == "domain":
+                    policy.domain(use.id)
                 elif use.index >= len(policy.domain(use.id).disks):
                     raise _fail(
                         "xml", f"placeholder {ph.name}: disk index {use.index} out of range"

@@ -93,8 +93,6 @@ def _hosts(
     lines = []
     for vif in vifs:
         dom = policy.domain(vif.domain)
-        if not _HOSTNAME.fullmatch(dom.name):
-            raise fail("unsafe-value", f"domain name {dom.name!r} is not a valid DHCP host name")
         if vif.ip is None:
             lines.append(
                 f"# {vif.mac} ({one_line(dom.name)}): no IP address in the policy, not served"
@@ -103,7 +101,9 @@ def _hosts(
         ip = ipaddress.IPv4Address(_addr(vif.ip, f"VIF {vif.mac} IP address"))
         if ip not in subnet:
             raise fail("bad-address", f"VIF {vif.mac} of {dom.name}: {ip} is outside {subnet}")
-        lines.append(f"dhcp-host={vif.mac},{ip},{dom.name},set:{tag}")
+        # A domain name that is no DNS label is left out (the lease still works).
+        name = f"{dom.name}," if _HOSTNAME.fullmatch(dom.name) else ""
+        lines.append(f"dhcp-host={vif.mac},{ip},{name}set:{tag}")
     return lines
 
 

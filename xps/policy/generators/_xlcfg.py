@@ -17,7 +17,7 @@ from .._model import (
 from ._errors import fail
 from ._text import one_line
 
-__all__ = ["FORBIDDEN_EXTRA_KEYS", "check_extra_option", "xl_config"]
+__all__ = ["BOUNDED_EXTRA_KEYS", "FORBIDDEN_EXTRA_KEYS", "check_extra_option", "xl_config"]
 
 FORBIDDEN_EXTRA_KEYS: frozenset[str] = frozenset(
     {
@@ -70,11 +70,8 @@ FORBIDDEN_EXTRA_KEYS: frozenset[str] = frozenset(
         "on_crash",
         "on_watchdog",
         "on_soft_reset",
-        # CPU feature masking and resource limits protect the hypervisor.
+        # CPU feature masking protects the hypervisor.
         "cpuid",
-        "max_grant_frames",
-        "max_maptrack_frames",
-        "max_event_channels",
         # A dom0 bootloader parses guest-controlled data.
         "bootloader",
         "bootloader_args",
@@ -85,6 +82,13 @@ FORBIDDEN_EXTRA_KEYS: frozenset[str] = frozenset(
     }
 )
 _FORBIDDEN_PREFIXES = ("device_model", "on_", "xsm_", "flask_", "pci_", "spice")
+# Per-domain resource limits may only be lowered: above Xen's default caps a guest
+# could exhaust hypervisor memory (grant/maptrack frames, event channels).
+BOUNDED_EXTRA_KEYS: dict[str, int] = {
+    "max_grant_frames": 64,
+    "max_maptrack_frames": 1024,
+    "max_event_channels": 1023,
+}
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _NUMBER = re.compile(r"-?(0x[0-9A-Fa-f]+|[0-9]+(\.[0-9]+)?)")
@@ -155,6 +159,15 @@ def check_extra_option(key: str, value: str, generated: frozenset[str] = frozens
             "forbidden-option",
             f"extra option {key!r} is generated from the policy; change the domain instead",
         )
+    if key in BOUNDED_EXTRA_KEYS:
+        cap = BOUNDED_EXTRA_KEYS[key]
+        text = value.strip()
+        if not text.isdigit() or not 1 <= int(text) <= cap:
+            raise fail(
+                "forbidden-option",
+                f"extra option {key!r} must be an integer 1..{cap} (Xen's default cap); "
+                f"got {value!r}",
+            )
     if not _parse_value(value):
         raise fail(
             "bad-option",
@@ -268,8 +281,10 @@ def _keyed(target: str, disk: DomainDisk, vdev: str) -> str:
 
 
 def _passthrough(policy: Policy, dom: DomainConfig) -> list[str]:
-    # A driver domain gets the tagged controllers of the switches/storage it serves.
-    bdfs = {s.controller for s in policy.switches if s.driver_domain == dom.id and s.controller}
+    # The domain's own passed-through devices (XP035: tagged like the domain), and for
+    # a driver domain the tagged controllers of the switches/storage it serves.
+    bdfs = set(dom.pci)
+    bdfs |= {s.controller for s in policy.switches if s.driver_domain == dom.id and s.controller}
     bdfs |= {s.controller for s in policy.storage if s.driver_domain == dom.id and s.controller}
     return [f"'{_item(b, 'PCI address')}'" for b in sorted(bdfs)]
 
