@@ -307,3 +307,15 @@ def test_subprocess_round_trip(tmp_path: Path) -> None:
     )
     assert run.returncode in (1, 2) and run.stderr.startswith("xenon policy: ")
     assert "Traceback" not in run.stderr
+
+
+def test_template_mapping_out_binds_back(gen: Path, tmp_path: Path) -> None:
+    tpl, mapping, out = tmp_path / "t.xml", tmp_path / "map.txt", tmp_path / "p.xml"
+    assert main(["template", str(gen), "-o", str(tpl), "--mapping-out", str(mapping)]) == 0
+    assert "net-controller-EnclaveB = 0000:04:00.0" in mapping.read_text().splitlines()
+    assert _mode(mapping) == 0o600
+    rc = main(
+        ["instantiate", str(tpl), "--mapping", str(mapping), "--hardware", str(gen), "-o", str(out)]
+    )
+    assert rc == 0
+    assert parse_policy(out) == make_policy()

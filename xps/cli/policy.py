@@ -38,6 +38,7 @@ from xps.policy import (
     serialize_policy,
     serialize_template,
     sign_policy,
+    source_mapping,
     validate,
     verify_policy,
 )
@@ -259,8 +260,13 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _template(args: argparse.Namespace) -> int:
-    tpl = export_template(_policy(args.file))
+    policy = _policy(args.file)
+    tpl = export_template(policy)
     _write(args.out, serialize_template(tpl))
+    if args.mapping_out is not None:
+        lines = ["# placeholder = this host's hardware (edit for the target host)"]
+        lines += [f"{k} = {v}" for k, v in sorted(source_mapping(policy).items())]
+        _write(args.mapping_out, ("\n".join(lines) + "\n").encode())
     if args.out is not None and str(args.out) != "-":
         rows = [f"  {p.name} ({p.kind.value})" for p in tpl.placeholders]
         print("\n".join([f"template written to {args.out}; placeholders:", *rows]), file=sys.stderr)
@@ -442,6 +448,9 @@ def register(subparsers: Any) -> None:
 
     p = add("template", _template, "export a policy as a template (hardware -> placeholders)")
     p.add_argument("file", type=Path)
+    p.add_argument(
+        "--mapping-out", type=Path, help="also write this host's mapping (a starting point)"
+    )
     out(p, required=True)
 
     p = add(
