@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import shlex
 import signal
+import sys
 import time
 from pathlib import Path
 from types import FrameType
@@ -148,3 +149,17 @@ def _run_local_console(hosts: list[dict[str, Any]], tls: dict[str, str]) -> None
 
     with contextlib.suppress(KeyboardInterrupt):
         run_console(console_config(settings))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m xenon_tui.demo …`` is ``xenon demo …`` (same parser, same behaviour)."""
+    from xenon_tui.ssh_cli import register
+
+    parser = argparse.ArgumentParser(prog="xenon")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["demo", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
