@@ -3,9 +3,10 @@
 from ._dnsmasq import dnsmasq_tags, local_dnsmasq, remote_dnsmasq
 from ._errors import GeneratorError
 from ._firewall import iptables_rules, ovs_commands
-from ._xlcfg import FORBIDDEN_EXTRA_KEYS, check_extra_option, xl_config
+from ._xlcfg import BOUNDED_EXTRA_KEYS, FORBIDDEN_EXTRA_KEYS, check_extra_option, xl_config
 
 __all__ = [
+    "BOUNDED_EXTRA_KEYS",
     "FORBIDDEN_EXTRA_KEYS",
     "GeneratorError",
     "check_extra_option",
