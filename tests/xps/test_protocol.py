@@ -108,6 +108,10 @@ def test_validate_params_fills_defaults_and_checks_types() -> None:
             validate_params(spec, bad)
         assert err.value.code == "invalid_params"
     assert validate_params(METHODS["PauseDomain"], {"domain": 4}) == {"domain": 4}
+    assert validate_params(METHODS["PauseDomain"], {"domain": 5000}) == {"domain": 5000}
+    for bad_domain in ("", "x" * 129, -1, 0x7FF0, 1.5, None):
+        with pytest.raises(ProtocolError):
+            validate_params(METHODS["PauseDomain"], {"domain": bad_domain})
     with pytest.raises(ProtocolError):
         validate_params(METHODS["PauseDomain"], {})
     with pytest.raises(ProtocolError):
@@ -147,3 +151,13 @@ def test_every_contract_method_is_in_the_table() -> None:
     mutating = {m for m, spec in METHODS.items() if not spec.read_only}
     assert "PauseDomain" in mutating and "GetStats" not in mutating
     assert json.dumps(sorted(mutating))  # names are plain strings
+
+
+def test_docs_name_every_method() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    for name, spec in METHODS.items():
+        row = next((line for line in doc.splitlines() if line.startswith(f"| `{name}` |")), None)
+        assert row is not None, name
+        assert row.split("|")[2].strip() == ("yes" if spec.read_only else "no"), name

@@ -106,3 +106,18 @@ def test_addresses() -> None:
     assert parse_define("a.b=c=d") == ("a.b", "c=d")
     with pytest.raises(ConfigError):
         parse_define("=v")
+
+
+def test_packaged_properties_file_is_valid(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    example = root / "packaging" / "xenon-policy.properties"
+    props = parse_properties(example.read_text())
+    from xps.server import DEFAULTS
+
+    assert set(props) <= set(DEFAULTS)
+    config = load_config(example, {}, {"xps.state-dir": str(tmp_path)})
+    assert config.backend == "xen" and config.listen == ("127.0.0.1", 9443)
+    assert config.resolved_log_file == Path("/var/log/xenon-tools/xenon-policy-server.log")
+    rotate = (root / "packaging" / "logrotate" / "xenon-policy-server").read_text()
+    assert str(config.resolved_log_file) + " {" in rotate
+    assert rotate.count("\n   copytruncate\n") == 2

@@ -19,8 +19,9 @@ class Param:
         types: Accepted Python types after JSON decoding (``bool`` never counts as int).
         default: Value when absent; ``REQUIRED`` makes it mandatory.
         choices: Allowed values, if restricted.
-        min: Minimum for ints / minimum length for strings.
-        max: Maximum for ints / maximum length for strings.
+        min: Minimum of an int.
+        max: Maximum of an int.
+        max_len: Maximum length of a string (strings are never empty).
     """
 
     types: tuple[type, ...]
@@ -28,6 +29,7 @@ class Param:
     choices: tuple[Any, ...] | None = None
     min: int | None = None
     max: int | None = None
+    max_len: int | None = None
 
     @property
     def required(self) -> bool:
@@ -45,8 +47,9 @@ class MethodSpec:
     summary: str = ""
 
 
-_DOMAIN = Param((int, str), min=0, max=128)
-_NAME = Param((str,), min=1, max=128)
+# A domain is a domid (Xen's DOMID_FIRST_RESERVED is 0x7FF0) or a domain name.
+_DOMAIN = Param((int, str), min=0, max=0x7FEF, max_len=128)
+_NAME = Param((str,), max_len=128)
 
 
 def _m(method: str, ro: bool, summary: str, /, **params: Param) -> MethodSpec:
@@ -73,7 +76,7 @@ METHODS: dict[str, MethodSpec] = {
             "StagePolicy",
             False,
             "Validate and stage a policy (XML or dict).",
-            xml=Param((str, type(None)), None, max=4 << 20),
+            xml=Param((str, type(None)), None, max_len=4 << 20),
             policy=Param((dict, type(None)), None),
         ),
         _m("GetStagedDiff", True, "Diff between the staged and the active policy."),
@@ -98,7 +101,7 @@ METHODS: dict[str, MethodSpec] = {
             True,
             "Statistics history for a range.",
             range=Param((str,), "10m", choices=("10m", "2h", "1d", "1w")),
-            domain=Param((str, type(None)), None, max=128),
+            domain=Param((str, type(None)), None, max_len=128),
         ),
         _m(
             "GetViolations",
@@ -113,7 +116,7 @@ METHODS: dict[str, MethodSpec] = {
             False,
             "Inject guest misbehaviour (sim backend only).",
             domain=_DOMAIN,
-            kind=Param((str,), min=1, max=32),
+            kind=Param((str,), max_len=32),
             per_million=Param((int,), min=0, max=1_000_000),
         ),
         _m("ListAuthorizations", True, "Certificates in the authorization store."),
@@ -121,14 +124,14 @@ METHODS: dict[str, MethodSpec] = {
             "AddAuthorization",
             False,
             "Authorize a remote client certificate (needs --authstore-pass).",
-            alias=Param((str,), min=1, max=64),
-            cert_pem=Param((str,), min=1, max=64 << 10),
+            alias=Param((str,), max_len=64),
+            cert_pem=Param((str,), max_len=64 << 10),
         ),
         _m(
             "RemoveAuthorization",
             False,
             "Remove an authorization (needs --authstore-pass).",
-            alias=Param((str,), min=1, max=64),
+            alias=Param((str,), max_len=64),
         ),
         _m(
             "Subscribe",
@@ -154,13 +157,18 @@ def _check_value(method: str, name: str, spec: Param, value: Any) -> None:
         raise ProtocolError(INVALID_PARAMS, f"{method}: {name} must be {kinds}")
     if spec.choices is not None and value not in spec.choices:
         raise ProtocolError(INVALID_PARAMS, f"{method}: {name} must be one of {spec.choices}")
-    size = len(value) if isinstance(value, str) else value if isinstance(value, int) else None
-    if size is None or isinstance(value, bool):
-        return
-    if spec.min is not None and size < spec.min:
-        raise ProtocolError(INVALID_PARAMS, f"{method}: {name} is below {spec.min}")
-    if spec.max is not None and size > spec.max:
-        raise ProtocolError(INVALID_PARAMS, f"{method}: {name} is above {spec.max}")
+    if isinstance(value, str):
+        if not value:
+            raise ProtocolError(INVALID_PARAMS, f"{method}: {name} must not be empty")
+        if spec.max_len is not None and len(value) > spec.max_len:
+            raise ProtocolError(
+                INVALID_PARAMS, f"{method}: {name} is longer than {spec.max_len} characters"
+            )
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if spec.min is not None and value < spec.min:
+            raise ProtocolError(INVALID_PARAMS, f"{method}: {name} is below {spec.min}")
+        if spec.max is not None and value > spec.max:
+            raise ProtocolError(INVALID_PARAMS, f"{method}: {name} is above {spec.max}")
 
 
 def validate_params(spec: MethodSpec, params: Mapping[str, Any]) -> dict[str, Any]:
