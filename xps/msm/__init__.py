@@ -1,6 +1,7 @@
 """Typed Python face of the MSM security module (``native._msm``); nothing else uses cffi."""
 
 from xps.msm._context import IoctlFn, Msm, Transaction
+from xps.msm._demo import DEMO_DOMAINS, WORKLOAD_PROFILES, DemoDomain, demo_policy, install_demo
 from xps.msm._enums import (
     Backend,
     ChannelKind,
@@ -62,10 +63,12 @@ from xps.msm._objects import (
 from xps.msm._records import DomainInfo, Info, RunCounts, Violation
 
 __all__ = [
+    "DEMO_DOMAINS",
     "DOMID_INVALID",
     "EXPECTED_INTERFACE_VERSION",
     "HYPERCALL_NAMES",
     "SUBOP_HYPERCALLS",
+    "WORKLOAD_PROFILES",
     "AlreadyExists",
     "Backend",
     "BadSize",
@@ -78,6 +81,7 @@ __all__ = [
     "ConflictLevel",
     "ConflictSet",
     "Decision",
+    "DemoDomain",
     "Denied",
     "Device",
     "DomainConfig",
@@ -116,7 +120,9 @@ __all__ = [
     "ViolationKind",
     "ViolationsPending",
     "WrongState",
+    "demo_policy",
     "format_bdf",
     "hypercall_number",
+    "install_demo",
     "parse_bdf",
 ]
