@@ -11,8 +11,6 @@ UNAUTHORIZED = "unauthorized"
 AUTHSTORE_LOCKED = "authstore_locked"
 INTERNAL = "internal"
 FRAME_TOO_LARGE = "frame_too_large"
-TIMEOUT = "timeout"
-OVERLOADED = "overloaded"
 
 
 class ProtocolError(Exception):
