@@ -319,3 +319,38 @@ def test_template_mapping_out_binds_back(gen: Path, tmp_path: Path) -> None:
     )
     assert rc == 0
     assert parse_policy(out) == make_policy()
+
+
+def test_sign_and_verify_a_template(
+    gen: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = make_ca()
+    leaf = make_leaf(ca, "template-signer")
+    (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
+    (tmp_path / "key.pem").write_bytes(leaf.key_pem)
+    (tmp_path / "cert.pem").write_bytes(leaf.cert_pem)
+    tpl, signed, out = tmp_path / "t.xml", tmp_path / "t.signed.xml", tmp_path / "t.out.xml"
+    assert main(["template", str(gen), "-o", str(tpl)]) == 0
+    assert (
+        main(
+            [
+                "sign",
+                str(tpl),
+                "--key",
+                str(tmp_path / "key.pem"),
+                "--cert",
+                str(tmp_path / "cert.pem"),
+                "-o",
+                str(signed),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert (
+        main(["verify", str(signed), "--ca", str(tmp_path / "ca.pem"), "--json", "-o", str(out)])
+        == 0
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "template" and doc["signer"].startswith("CN=template-signer")
+    assert out.read_bytes() == tpl.read_bytes()

@@ -359,3 +359,23 @@ def test_certificates_of_the_project_pki_can_sign(policy: Policy, tmp_path: Path
     assert result.policy == policy and "policy-admin" in result.signer_subject
     other = make_ca("Not the project CA")
     _refused(data, other.cert_pem, "untrusted")
+
+
+def test_signed_templates_verify_with_verify_signature(
+    policy: Policy, ec_signer: Issued, ca: Issued
+) -> None:
+    from xps.policy._sign import verify_signature
+    from xps.policy._template import export_template, parse_template, serialize_template
+
+    tpl = export_template(policy)
+    data = sign_policy(
+        etree.fromstring(serialize_template(tpl)), ec_signer.key_pem, ec_signer.cert_pem
+    )
+    doc = verify_signature(data, ca.cert_pem)
+    assert parse_template(doc.data) == tpl
+    _refused(data, ca.cert_pem, "document")  # verify_policy wants a policy
+    tampered = data.replace(b'kind="disk"', b'kind="pci-device"', 1)
+    assert tampered != data
+    with pytest.raises(PolicySignatureError) as err:
+        verify_signature(tampered, ca.cert_pem)
+    assert err.value.code == "policy.signature.digest"

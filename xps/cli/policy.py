@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
+
 from xps.cli._secrets import SecretError, read_secret
 from xps.policy import (
     Finding,
@@ -34,13 +36,14 @@ from xps.policy import (
     instantiate_template,
     parse_policy,
     parse_template,
+    policy_from_element,
     sample_policy,
     serialize_policy,
     serialize_template,
     sign_policy,
     source_mapping,
     validate,
-    verify_policy,
+    verify_signature,
 )
 from xps.policy.generators import (
     GeneratorError,
@@ -209,51 +212,76 @@ def _diff(args: argparse.Namespace) -> int:
     return 1 if d else 0
 
 
+def _is_template(data: bytes) -> bool:
+    # Peek at the root element only; the real parse (hardened, XSD) follows.
+    parser = etree.XMLPullParser(events=("start",), resolve_entities=False, no_network=True)
+    try:
+        parser.feed(data[:65536])
+        for _event, element in parser.read_events():
+            tag = getattr(element, "tag", "")
+            return isinstance(tag, str) and tag.endswith("}template")
+    except etree.XMLSyntaxError:
+        pass
+    return False
+
+
 def _sign(args: argparse.Namespace) -> int:
-    policy = _policy(args.file)
-    errors = [f for f in validate(policy) if f.severity is Severity.ERROR]
-    if errors:
-        raise PolicyError(
-            f"refusing to sign a policy with {len(errors)} validation error(s), first: "
-            f"{errors[0].code} {errors[0].message}",
-            code="policy.invalid",
-        )
+    data = _read(args.file, "policy")
+    document: Any
+    if _is_template(data):
+        # A template's policy lacks its hardware by design: only its shape is checked.
+        document = etree.fromstring(serialize_template(parse_template(data)))
+        what = "template"
+    else:
+        document = parse_policy(data)
+        what = "policy"
+        errors = [f for f in validate(document) if f.severity is Severity.ERROR]
+        if errors:
+            raise PolicyError(
+                f"refusing to sign a policy with {len(errors)} validation error(s), first: "
+                f"{errors[0].code} {errors[0].message}",
+                code="policy.invalid",
+            )
     password = read_secret(
         value=None, file=args.password_file, env="XENON_KEY_PASS", prompt="", required=False
     )
     signed = sign_policy(
-        policy,
+        document,
         _read(args.key, "private key"),
         _read(args.cert, "certificate"),
         password=password.encode() if password else None,
     )
     _write(args.out, signed)
     if args.out is not None and str(args.out) != "-":
-        print(f"signed policy written to {args.out}", file=sys.stderr)
+        print(f"signed {what} written to {args.out}", file=sys.stderr)
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
     data = _read(args.file, "signed policy")
     trust = [_read(p, "CA file") for p in args.ca]
-    result = verify_policy(data, trust)
+    doc = verify_signature(data, trust)
+    # Built only from the verified, signed content.
+    if etree.QName(doc.element).localname == "template":
+        tpl = parse_template(doc.data)
+        policy, kind, body = tpl.policy, "template", serialize_template(tpl)
+    else:
+        policy = policy_from_element(doc.element)
+        kind, body = "policy", serialize_policy(policy)
     if args.out is not None:
-        _write(args.out, serialize_policy(result.policy))
+        _write(args.out, body)
     _emit(
         args,
-        f"OK: {args.file} signed by {result.signer_subject}\n"
-        f"    certificate SHA-256 {result.fingerprint}\n"
-        f"    policy {result.policy.name} v{result.policy.version} ({result.policy.uuid})",
+        f"OK: {args.file} signed by {doc.signer_subject}\n"
+        f"    certificate SHA-256 {doc.fingerprint}\n"
+        f"    {kind} {policy.name} v{policy.version} ({policy.uuid})",
         {
             "valid": True,
-            "signer": result.signer_subject,
-            "fingerprint": result.fingerprint,
-            "algorithm": result.algorithm,
-            "policy": {
-                "name": result.policy.name,
-                "version": result.policy.version,
-                "uuid": str(result.policy.uuid),
-            },
+            "kind": kind,
+            "signer": doc.signer_subject,
+            "fingerprint": doc.fingerprint,
+            "algorithm": doc.algorithm,
+            "policy": {"name": policy.name, "version": policy.version, "uuid": str(policy.uuid)},
         },
     )
     return 0
@@ -425,7 +453,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("b", type=Path)
     p.add_argument("--json", action="store_true")
 
-    p = add("sign", _sign, "sign a policy (enveloped XML-DSig, certificate embedded)")
+    p = add("sign", _sign, "sign a policy or template (enveloped XML-DSig, certificate embedded)")
     p.add_argument("file", type=Path)
     p.add_argument("--key", type=Path, required=True, help="signer private key (PEM)")
     p.add_argument("--cert", type=Path, required=True, help="signer certificate (+chain) PEM")
@@ -434,7 +462,9 @@ def register(subparsers: Any) -> None:
     )
     out(p, required=True)
 
-    p = add("verify", _verify, "verify a signed policy; exit 0 only when valid and trusted")
+    p = add(
+        "verify", _verify, "verify a signed policy or template; exit 0 only when valid and trusted"
+    )
     p.add_argument("file", type=Path)
     p.add_argument(
         "--ca",

@@ -286,10 +286,12 @@ def _expect(el: etree._Element, names: Sequence[str], where: str) -> list[etree.
     return kids
 
 
-def _check_structure(root: etree._Element, root_tag: str) -> tuple[str, list[bytes]]:
+def _check_structure(root: etree._Element, roots: set[str]) -> tuple[str, list[bytes]]:
     """Refuses anything but one enveloped signature over the whole policy document."""
-    if root.tag != root_tag:
-        raise _fail("document", f"root element is {root.tag}, expected {root_tag}")
+    if root.tag not in roots:
+        raise _fail(
+            "document", f"root element is {root.tag}, expected {' or '.join(sorted(roots))}"
+        )
     signatures = list(root.iter(_ds("Signature")))
     if not signatures:
         raise _fail("missing", "the document carries no signature")
@@ -431,12 +433,13 @@ class _Verifier(XMLVerifier):
 def verify_signature(
     signed: bytes, trust: TrustInput, *, at: dt.datetime | None = None
 ) -> SignedDocument:
-    """Verifies the signature of a signed policy document and returns what it covers.
+    """Verifies the signature of a signed policy (or template) and returns what it covers.
 
     Only one shape is accepted: a single enveloped signature, a direct child of the
-    policy root, with one ``URI=""`` reference, the enveloped-signature and exclusive
-    C14N transforms, SHA-256 digests, RSA/ECDSA-SHA256, and an X.509 certificate that
-    chains to one of the trusted CAs and is valid at ``at``. Anything else (signature
+    ``policy`` (or ``template``) root, with one ``URI=""`` reference, the
+    enveloped-signature and exclusive C14N transforms, SHA-256 digests,
+    RSA/ECDSA-SHA256, and an X.509 certificate that chains to one of the trusted CAs
+    and is valid at ``at``. Anything else (signature
     wrapping, extra references, ``Object`` payloads, untrusted or expired signer,
     altered content) is refused.
 
@@ -448,12 +451,14 @@ def verify_signature(
     Raises:
         PolicySignatureError: The signature was refused; ``code`` says why.
     """
-    from ._xml import POLICY_TAG
+    from ._xml import NAMESPACE, POLICY_TAG
+
+    roots = {POLICY_TAG, f"{{{NAMESPACE}}}template"}
 
     when = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     anchors = _trust_store(trust)
     root = _parse(signed)
-    algorithm, ders = _check_structure(root, POLICY_TAG)
+    algorithm, ders = _check_structure(root, roots)
     leaf = _verify_chain(ders, anchors, when)
     config = SignatureConfiguration(
         location="./",
@@ -475,8 +480,8 @@ def verify_signature(
     except sx_errors.InvalidInput as exc:
         raise _fail("structure", f"malformed signature: {exc}") from exc
     assert not isinstance(result, list)  # expect_references=1 returns one result
-    if result.signed_xml is None or result.signed_xml.tag != POLICY_TAG:
-        raise _fail("document", "the signed content is not a policy document")
+    if result.signed_xml is None or result.signed_xml.tag != root.tag:
+        raise _fail("document", "the signed content is not the document's root")
     return SignedDocument(
         data=result.signed_data,
         element=result.signed_xml,
@@ -507,6 +512,8 @@ def verify_policy(
     from ._xml import policy_from_element
 
     doc = verify_signature(signed, trust, at=at)
+    if etree.QName(doc.element).localname != "policy":
+        raise _fail("document", "the signed document is a template, not a policy")
     return VerifiedPolicy(
         policy=policy_from_element(doc.element),
         signer_subject=doc.signer_subject,
