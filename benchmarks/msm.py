@@ -1,0 +1,202 @@
+"""MSM benchmark: decision cost in the C workload loop vs one cffi call vs the Python model.
+
+``python -m benchmarks.msm --json`` prints progress to stderr and one JSON object on the last
+stdout line, also written to benchmarks/results/msm.json. Keys:
+
+- ``c_batched_ns``: wall time of ``msm_sim_run`` divided by the hypercalls it decided (the
+  full profile/sub-op/rate decision inside the C workload loop; 16 busy domains, no
+  misbehaviour), best of N runs;
+- ``cffi_call_ns``: one ``msm_check_hypercall`` per call from Python through the raw lib;
+- ``python_ns``: the reference model's ``check_hypercall`` per call (the pure-Python baseline,
+  measured in the same run);
+- ``ratio_python_over_c``: ``python_ns / c_batched_ns`` (goal >= 100);
+- ``ring_drain_per_s``: violation records per second drained through ``xps.msm`` from a full
+  ring in batches of 4096.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from native._msm import ffi, lib
+
+from tests.native.refmodel import RefMsm
+from xps.msm import (
+    WORKLOAD_PROFILES,
+    Binding,
+    DomainConfig,
+    GuestOS,
+    GuestType,
+    HypercallProfile,
+    Msm,
+    SecLabel,
+    Tag,
+)
+
+RESULTS = Path(__file__).with_name("results") / "msm.json"
+GOALS = {"c_batched_ns": 10.0, "ratio_python_over_c": 100.0}
+
+
+def _log(msg: str) -> None:
+    print(f"[msm-bench] {msg}", file=sys.stderr, flush=True)
+
+
+def _busy_world(n_domains: int = 16) -> tuple[list[Any], list[DomainConfig]]:
+    """A policy allowing the whole workload mix, and n 8-vCPU domains at full load."""
+    tag = Tag(uuid.uuid4(), "bench")
+    objs: list[Any] = [*WORKLOAD_PROFILES, tag]
+    labels = {}
+    for p in WORKLOAD_PROFILES:
+        label = SecLabel(uuid.uuid4(), "l-" + p.name, p.id, tag.id, max_rate=65535)
+        labels[p.name] = label
+        objs.append(label)
+    kinds = [
+        (GuestType.PV, GuestOS.LINUX),
+        (GuestType.PVH, GuestOS.LINUX),
+        (GuestType.PVHVM, GuestOS.LINUX),
+        (GuestType.HVM, GuestOS.WINDOWS),
+    ]
+    cfgs = []
+    for i in range(n_domains):
+        gt, os_ = kinds[i % len(kinds)]
+        cfg = DomainConfig(uuid.uuid4(), f"bench-{i}", gt, os_, 256 * 1024, 256 * 1024, 8, 8, 1000)
+        profile = "pv-linux-guest" if gt is GuestType.PV else "hvm-guest"
+        objs.append(Binding(cfg.uuid, labels[profile].id))
+        cfgs.append(cfg)
+    return objs, cfgs
+
+
+def bench_c_batched(repeats: int, sim_ns: int) -> dict[str, Any]:
+    """ns per decided hypercall inside msm_sim_run (best of ``repeats``)."""
+    objs, cfgs = _busy_world()
+    best = float("inf")
+    calls = 0
+    for r in range(repeats):
+        with Msm.open_sim(seed=r + 1) as msm:
+            msm.apply(objs)
+            for cfg in cfgs:
+                msm.create_domain(cfg)
+            msm.run(1_000_000)  # warm the mix tables and caches
+            t0 = time.perf_counter_ns()
+            counts = msm.run(sim_ns)
+            wall = time.perf_counter_ns() - t0
+            assert counts.allowed == counts.hypercalls, counts  # no misbehaviour: all allowed
+            calls = counts.hypercalls
+            best = min(best, wall / calls)
+            _log(f"c batched run {r + 1}/{repeats}: {calls} hypercalls, {wall / calls:.2f} ns")
+    return {"c_batched_ns": round(best, 3), "c_batched_hypercalls": calls}
+
+
+def _single_domain() -> tuple[list[Any], DomainConfig]:
+    tag = Tag(uuid.uuid4(), "t")
+    prof = HypercallProfile(uuid.uuid4(), "p", frozenset({1, 29}), {29: frozenset({0, 1})})
+    label = SecLabel(uuid.uuid4(), "l", prof.id, tag.id, max_rate=65535, max_violations=0)
+    cfg = DomainConfig(uuid.uuid4(), "d", mem_kb=2048, maxmem_kb=2048)
+    return [tag, prof, label, Binding(cfg.uuid, label.id)], cfg
+
+
+def bench_cffi(n: int) -> float:
+    """ns per msm_check_hypercall call from Python (raw lib, sub-op hypercall, allowed)."""
+    objs, cfg = _single_domain()
+    with Msm.open_sim() as msm:
+        msm.apply(objs)
+        domid = msm.create_domain(cfg)
+        ctx, check, dec = msm.ctx, lib.msm_check_hypercall, ffi.new("uint32_t *")
+        best = float("inf")
+        for rep in range(3):
+            base = rep * n * 1000  # simulated time moves on: 1000 calls per 1 ms window
+            t0 = time.perf_counter_ns()
+            for i in range(n):
+                check(ctx, domid, 29, 1, base + i * 1000, dec)
+            best = min(best, (time.perf_counter_ns() - t0) / n)
+        assert dec[0] == 0 and msm.info().hypercalls_denied == 0
+    _log(f"cffi call: {best:.1f} ns")
+    return best
+
+
+def bench_python(n: int) -> float:
+    """ns per check_hypercall of the pure-Python reference model."""
+    objs, cfg = _single_domain()
+    model = RefMsm()
+    model.txn_begin()
+    for obj in objs:
+        model.txn_put(obj)
+    model.txn_commit()
+    domid = model.create_domain(cfg)
+    check = model.check_hypercall
+    best = float("inf")
+    for rep in range(3):
+        base = rep * n * 1000
+        t0 = time.perf_counter_ns()
+        for i in range(n):
+            check(domid, 29, 1, base + i * 1000)
+        best = min(best, (time.perf_counter_ns() - t0) / n)
+    assert model.hc_denied == 0
+    _log(f"python model: {best:.1f} ns")
+    return best
+
+
+def bench_drain(repeats: int) -> float:
+    """Records per second drained from a full 65536-slot ring through xps.msm."""
+    objs, cfg = _single_domain()
+    best = 0.0
+    for _ in range(repeats):
+        with Msm.open_sim(ring_capacity=65536) as msm:
+            msm.apply(objs)
+            domid = msm.create_domain(cfg)
+            ctx, check, dec = msm.ctx, lib.msm_check_hypercall, ffi.new("uint32_t *")
+            for i in range(65536):
+                check(ctx, domid, 63, 0, i * 1000, dec)  # out of profile
+            assert msm.info().ring_used == 65536
+            got = 0
+            t0 = time.perf_counter_ns()
+            while True:
+                records, _ = msm.drain_violations(4096)
+                if not records:
+                    break
+                got += len(records)
+            wall = time.perf_counter_ns() - t0
+            assert got == 65536
+            best = max(best, got / (wall / 1e9))
+    _log(f"ring drain: {best:,.0f} records/s")
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the benchmark and prints its JSON result last."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.msm")
+    parser.add_argument("--json", action="store_true", help="print only JSON on stdout")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else 7
+    calls = 50_000 if args.quick else 200_000
+    result: dict[str, Any] = {"benchmark": "msm"}
+    result.update(bench_c_batched(repeats, 200_000_000 if args.quick else 1_000_000_000))
+    result["cffi_call_ns"] = round(bench_cffi(calls), 1)
+    result["python_ns"] = round(bench_python(calls // 2), 1)
+    result["ratio_python_over_c"] = round(result["python_ns"] / result["c_batched_ns"], 1)
+    result["ring_drain_per_s"] = round(bench_drain(3 if args.quick else 5))
+    result["goals"] = GOALS
+    result["goals_met"] = {
+        "c_batched_ns": result["c_batched_ns"] <= GOALS["c_batched_ns"],
+        "ratio_python_over_c": result["ratio_python_over_c"] >= GOALS["ratio_python_over_c"],
+    }
+    result["machine"] = {"python": platform.python_version(), "machine": platform.machine()}
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    if not args.json:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
