@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 
 from tests.xps.conftest import RunningXps
-from xps.client import RemoteError
+from xps.client import DomainInfo, HypervisorInfo, RemoteError, Violation
 
 
 async def test_report_methods_over_tls(xps_daemon: RunningXps) -> None:
     async with xps_daemon.client(read_only=True) as c:
         info = await c.get_hypervisor_info()
         assert info["backend"] == "sim" and info["msm_status"]
+        assert set(info) == set(HypervisorInfo.__annotations__)
         states = await c.get_domain_run_states()
+        assert set(states["domains"][0]) == set(DomainInfo.__annotations__)
         assert states["xl_list"].startswith("Name")
         assert states["domains"][0]["name"] == "Domain-0"
         policy = await c.get_policy()
@@ -54,6 +56,7 @@ async def test_violations_are_pushed_in_batches(xps_daemon: RunningXps) -> None:
         assert event.event == "violations"
         batch = event.data["violations"]
         assert batch and all(v["domain"] == name for v in batch)
+        assert set(batch[0]) == set(Violation.__annotations__)
         assert event.data["last_seq"] >= batch[-1]["seq"]
         stored = await c.get_violations(since_seq=0, limit=10)
         assert stored["violations"][0]["seq"] == batch[0]["seq"]

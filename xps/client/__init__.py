@@ -11,18 +11,40 @@ from xps.client._errors import (
     XpsError,
 )
 from xps.client._typed import Xps
+from xps.client._types import (
+    Authorization,
+    Authorizations,
+    DomainAction,
+    DomainInfo,
+    DomainRunStates,
+    HypervisorInfo,
+    PolicyVersion,
+    StoredPolicy,
+    Violation,
+    Violations,
+)
 from xps.protocol import Event
 
 __all__ = [
+    "Authorization",
+    "Authorizations",
     "ConnectionLost",
     "ConnectionState",
+    "DomainAction",
+    "DomainInfo",
+    "DomainRunStates",
     "Event",
+    "HypervisorInfo",
     "NotAuthorized",
+    "PolicyVersion",
     "ProtocolViolation",
     "RemoteError",
     "StateCallback",
+    "StoredPolicy",
     "Timeout",
     "TlsError",
+    "Violation",
+    "Violations",
     "Xps",
     "XpsClient",
     "XpsError",

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from xps.client._client import XpsClient
+from xps.client._types import (
+    Authorization,
+    Authorizations,
+    DomainAction,
+    DomainRunStates,
+    HypervisorInfo,
+    PolicyVersion,
+    StoredPolicy,
+    Violations,
+)
 
 Json = dict[str, Any]
 Domain = int | str
@@ -17,13 +27,13 @@ class Xps(XpsClient):
         """``Ping``."""
         return await self.call("Ping")
 
-    async def get_hypervisor_info(self) -> Json:
+    async def get_hypervisor_info(self) -> HypervisorInfo:
         """``GetHypervisorInfo``."""
-        return await self.call("GetHypervisorInfo")
+        return cast(HypervisorInfo, await self.call("GetHypervisorInfo"))
 
-    async def get_domain_run_states(self) -> Json:
+    async def get_domain_run_states(self) -> DomainRunStates:
         """``GetDomainRunStates``."""
-        return await self.call("GetDomainRunStates")
+        return cast(DomainRunStates, await self.call("GetDomainRunStates"))
 
     async def get_log_msgs(self, limit: int = 200) -> Json:
         """``GetLogMsgs``."""
@@ -33,9 +43,9 @@ class Xps(XpsClient):
         """``GetHardware``."""
         return await self.call("GetHardware")
 
-    async def get_policy(self, which: str = "active") -> Json:
+    async def get_policy(self, which: str = "active") -> StoredPolicy:
         """``GetPolicy``."""
-        return await self.call("GetPolicy", which=which)
+        return cast(StoredPolicy, await self.call("GetPolicy", which=which))
 
     async def stage_policy(self, xml: str | None = None, policy: Json | None = None) -> Json:
         """``StagePolicy``."""
@@ -45,13 +55,13 @@ class Xps(XpsClient):
         """``GetStagedDiff``."""
         return await self.call("GetStagedDiff")
 
-    async def activate_policy(self) -> Json:
+    async def activate_policy(self) -> PolicyVersion:
         """``ActivatePolicy``."""
-        return await self.call("ActivatePolicy")
+        return cast(PolicyVersion, await self.call("ActivatePolicy"))
 
-    async def rollback_policy(self) -> Json:
+    async def rollback_policy(self) -> PolicyVersion:
         """``RollbackPolicy``."""
-        return await self.call("RollbackPolicy")
+        return cast(PolicyVersion, await self.call("RollbackPolicy"))
 
     async def export_policy(self, signed: bool = True, template: bool = False) -> Json:
         """``ExportPolicy``."""
@@ -61,25 +71,25 @@ class Xps(XpsClient):
         """``CreateDomain``."""
         return await self.call("CreateDomain", name=name)
 
-    async def pause_domain(self, domain: Domain) -> Json:
+    async def pause_domain(self, domain: Domain) -> DomainAction:
         """``PauseDomain``."""
-        return await self.call("PauseDomain", domain=domain)
+        return cast(DomainAction, await self.call("PauseDomain", domain=domain))
 
-    async def unpause_domain(self, domain: Domain) -> Json:
+    async def unpause_domain(self, domain: Domain) -> DomainAction:
         """``UnpauseDomain``."""
-        return await self.call("UnpauseDomain", domain=domain)
+        return cast(DomainAction, await self.call("UnpauseDomain", domain=domain))
 
-    async def shutdown_domain(self, domain: Domain) -> Json:
+    async def shutdown_domain(self, domain: Domain) -> DomainAction:
         """``ShutdownDomain``."""
-        return await self.call("ShutdownDomain", domain=domain)
+        return cast(DomainAction, await self.call("ShutdownDomain", domain=domain))
 
-    async def reboot_domain(self, domain: Domain) -> Json:
+    async def reboot_domain(self, domain: Domain) -> DomainAction:
         """``RebootDomain``."""
-        return await self.call("RebootDomain", domain=domain)
+        return cast(DomainAction, await self.call("RebootDomain", domain=domain))
 
-    async def destroy_domain(self, domain: Domain) -> Json:
+    async def destroy_domain(self, domain: Domain) -> DomainAction:
         """``DestroyDomain``."""
-        return await self.call("DestroyDomain", domain=domain)
+        return cast(DomainAction, await self.call("DestroyDomain", domain=domain))
 
     async def get_stats(self) -> Json:
         """``GetStats``."""
@@ -89,9 +99,9 @@ class Xps(XpsClient):
         """``GetStatsHistory``."""
         return await self.call("GetStatsHistory", range=range, domain=domain)
 
-    async def get_violations(self, since_seq: int = 0, limit: int = 1000) -> Json:
+    async def get_violations(self, since_seq: int = 0, limit: int = 1000) -> Violations:
         """``GetViolations``."""
-        return await self.call("GetViolations", since_seq=since_seq, limit=limit)
+        return cast(Violations, await self.call("GetViolations", since_seq=since_seq, limit=limit))
 
     async def address_violations(self, domain: Domain) -> Json:
         """``AddressViolations``."""
@@ -101,14 +111,16 @@ class Xps(XpsClient):
         """``SetMisbehaviour`` (sim backend only)."""
         return await self.call("SetMisbehaviour", domain=domain, kind=kind, per_million=per_million)
 
-    async def list_authorizations(self) -> Json:
+    async def list_authorizations(self) -> Authorizations:
         """``ListAuthorizations``."""
-        return await self.call("ListAuthorizations")
+        return cast(Authorizations, await self.call("ListAuthorizations"))
 
-    async def add_authorization(self, alias: str, cert_pem: str) -> Json:
+    async def add_authorization(self, alias: str, cert_pem: str) -> Authorization:
         """``AddAuthorization`` (needs a daemon started with ``--authstore-pass``)."""
-        return await self.call("AddAuthorization", alias=alias, cert_pem=cert_pem)
+        return cast(
+            Authorization, await self.call("AddAuthorization", alias=alias, cert_pem=cert_pem)
+        )
 
-    async def remove_authorization(self, alias: str) -> Json:
+    async def remove_authorization(self, alias: str) -> Authorization:
         """``RemoveAuthorization``."""
-        return await self.call("RemoveAuthorization", alias=alias)
+        return cast(Authorization, await self.call("RemoveAuthorization", alias=alias))
