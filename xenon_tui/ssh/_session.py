@@ -116,6 +116,10 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
                 time.monotonic() - started,
             )
             self.exit(code)
+            # Lets asyncssh finish its own clean-up of the redirected pty (or give up).
+            with contextlib.suppress(TimeoutError, OSError, asyncssh.Error):
+                async with asyncio.timeout(_HANGUP_GRACE_S):
+                    await self.wait_closed()
 
     async def _serve(self) -> tuple[str, int]:
         assert self._who.role is not None

@@ -1,0 +1,131 @@
+"""The console server run in-process and driven by asyncssh: passwords, disconnects, zygote."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncssh
+import pytest
+
+from tests.e2e.conftest import SAMPLE_APP, pid_alive
+from xenon_tui.ssh import ConsoleServer, Role, ServeConfig, UserDirectory, UserEntry
+
+
+async def _eventually(predicate: Callable[[], bool]) -> None:
+    async with asyncio.timeout(15):
+        while not predicate():  # noqa: ASYNC110 - polls another process, no event to wait on
+            await asyncio.sleep(0.05)
+
+
+class Passwords:
+    """A stand-in for the enterprise user store (the interface the server accepts)."""
+
+    async def authenticate(self, user: str, password: str) -> Role | None:
+        return {("audit", "s3cret"): Role.READ_ONLY}.get((user, password))
+
+
+@pytest.fixture
+async def server(tmp_path: Path):
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    (tmp_path / "admin.pub").write_bytes(key.export_public_key())
+    config = ServeConfig(
+        state_dir=tmp_path / "state", port=0, app=SAMPLE_APP, mode="zygote",
+        console={"servers": [{"name": "alpha", "host": "127.0.0.1", "port": 7001,
+                              "ro_port": 7101}]},
+    )  # fmt: skip
+    users = UserDirectory({"admin": UserEntry("admin", Role.ADMIN, tmp_path / "admin.pub")})
+    srv = ConsoleServer(config, users, passwords=Passwords())
+    await srv.start()
+    srv.client_key = key  # type: ignore[attr-defined]
+    yield srv
+    await srv.close()
+
+
+async def _open(
+    server: ConsoleServer, **auth: object
+) -> tuple[asyncssh.SSHClientConnection, asyncssh.SSHClientProcess]:  # type: ignore[type-arg]
+    conn = await asyncssh.connect(
+        "127.0.0.1", server.port, known_hosts=None, agent_path=None, **auth
+    )  # type: ignore[arg-type]
+    proc = await conn.create_process(term_type="xterm-256color", term_size=(90, 25), encoding=None)
+    return conn, proc
+
+
+async def _read_until(proc: asyncssh.SSHClientProcess, pattern: str) -> re.Match[str]:  # type: ignore[type-arg]
+    text = ""
+    async with asyncio.timeout(20):
+        while True:
+            match = re.search(pattern, re.sub(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]", "", text))
+            if match:
+                return match
+            chunk = await proc.stdout.read(65536)
+            assert chunk, "session ended"
+            text += chunk.decode(errors="replace")
+
+
+async def test_password_login_through_the_authenticator_gets_its_role(
+    server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="xenon.ssh")
+    conn, proc = await _open(server, username="audit", password="s3cret", client_keys=None)
+    await _read_until(proc, r"role=read-only")
+    await _read_until(proc, r"alpha:7101")
+    conn.close()
+    with pytest.raises(asyncssh.PermissionDenied):
+        await asyncssh.connect(
+            "127.0.0.1",
+            server.port,
+            known_hosts=None,
+            agent_path=None,
+            username="audit",
+            password="wrong",
+            client_keys=None,
+        )
+    assert re.search(
+        r"login user=audit role=read-only addr=127\.0\.0\.1:\d+ key=password", caplog.text
+    )
+    assert re.search(r"login refused user=audit addr=127\.0\.0\.1:\d+: bad password", caplog.text)
+    assert "s3cret" not in caplog.text and "wrong" not in caplog.text
+
+
+async def test_client_disconnect_ends_the_console_process(server) -> None:
+    conn, proc = await _open(server, username="admin", client_keys=[server.client_key])
+    pid = int((await _read_until(proc, r"pid=(\d+)")).group(1))
+    assert pid_alive(pid)
+    conn.abort()
+    await _eventually(lambda: not pid_alive(pid))
+    await _eventually(lambda: server.active_sessions == 0)
+
+
+async def test_a_dead_zygote_is_replaced_for_the_next_session(server) -> None:
+    zygote = server.launcher.zygote_pid
+    os.kill(zygote, signal.SIGKILL)
+    await _eventually(lambda: not pid_alive(zygote))
+    conn, proc = await _open(server, username="admin", client_keys=[server.client_key])
+    await _read_until(proc, r"size=90x25")
+    assert server.launcher.zygote_pid not in (0, zygote)
+    proc.stdin.write(b"q")
+    assert (await proc.wait()).exit_status == 0
+    conn.close()
+
+
+async def test_agent_and_tcp_forwarding_are_refused(server) -> None:
+    conn = await asyncssh.connect(
+        "127.0.0.1",
+        server.port,
+        known_hosts=None,
+        agent_path=None,
+        username="admin",
+        client_keys=[server.client_key],
+    )
+    with pytest.raises(asyncssh.ChannelOpenError):
+        await conn.open_connection("127.0.0.1", 22)
+    with pytest.raises(asyncssh.ChannelListenError):
+        await conn.start_server(lambda *a: None, "127.0.0.1", 0)
+    conn.close()
