@@ -54,24 +54,27 @@ class FrameDecoder:
         frames: list[bytes] = []
         pos = 0
         end = len(buf)
-        while True:
-            if self._need < 0:
-                if end - pos < HEADER_SIZE:
+        # One copy per frame (a bytearray slice would copy twice); the view must be
+        # released before the buffer is resized.
+        with memoryview(buf) as view:
+            while True:
+                if self._need < 0:
+                    if end - pos < HEADER_SIZE:
+                        break
+                    (size,) = HEADER.unpack_from(buf, pos)
+                    if size > self.max_frame:
+                        raise ProtocolError(
+                            FRAME_TOO_LARGE,
+                            f"frame of {size} bytes exceeds the limit of {self.max_frame}",
+                            fatal=True,
+                        )
+                    pos += HEADER_SIZE
+                    self._need = size
+                if end - pos < self._need:
                     break
-                (size,) = HEADER.unpack_from(buf, pos)
-                if size > self.max_frame:
-                    raise ProtocolError(
-                        FRAME_TOO_LARGE,
-                        f"frame of {size} bytes exceeds the limit of {self.max_frame}",
-                        fatal=True,
-                    )
-                pos += HEADER_SIZE
-                self._need = size
-            if end - pos < self._need:
-                break
-            frames.append(bytes(buf[pos : pos + self._need]))
-            pos += self._need
-            self._need = -1
+                frames.append(bytes(view[pos : pos + self._need]))
+                pos += self._need
+                self._need = -1
         if pos:
             del buf[:pos]
         return frames
