@@ -21,6 +21,31 @@ def _user_arg(text: str) -> tuple[str, Path]:
     return name, Path(keys).expanduser()
 
 
+def _server_arg(text: str) -> dict[str, Any]:
+    address, _, ro = text.partition("/")
+    host, port = _listen_arg(address)
+    if port == 0 or (ro and (not ro.isdigit() or not 0 < int(ro) < 65536)):
+        raise argparse.ArgumentTypeError("expected HOST:PORT[/RO_PORT] with real ports")
+    entry: dict[str, Any] = {"name": f"{host}:{port}", "host": host, "port": port}
+    if ro:
+        entry["ro_port"] = int(ro)
+    return entry
+
+
+def console_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The console settings from ``--console-file`` plus ``--server``/``--ca``/``--cert``/
+    ``--key`` (flags win)."""
+    from xenon_tui.ssh._config import load_console_file
+
+    settings: dict[str, Any] = load_console_file(args.console_file) if args.console_file else {}
+    settings["servers"] = [*settings.get("servers", []), *args.server]
+    for name in ("ca", "cert", "key"):
+        value = getattr(args, name)
+        if value is not None:
+            settings[name] = str(value.expanduser().resolve())
+    return settings
+
+
 def _listen_arg(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -66,6 +91,17 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--console-file", type=Path, help="JSON with the XPS servers (port, ro_port) and TLS files"
     )
+    parser.add_argument(
+        "--server",
+        type=_server_arg,
+        action="append",
+        default=[],
+        metavar="HOST:PORT[/RO_PORT]",
+        help="an XPS daemon for the consoles (read-only users only get RO_PORT)",
+    )
+    parser.add_argument("--ca", type=Path, help="CA certificate the consoles trust (PEM)")
+    parser.add_argument("--cert", type=Path, help="client certificate of the consoles (PEM)")
+    parser.add_argument("--key", type=Path, help="client key of the consoles (PEM)")
     parser.add_argument(
         "--idle-timeout",
         type=float,
@@ -117,7 +153,6 @@ def build_server(args: argparse.Namespace) -> Any:
         UserDirectory,
         UserEntry,
     )
-    from xenon_tui.ssh._config import load_console_file
     from xenon_tui.ssh._users import check_username
 
     entries: dict[str, Any] = {}
@@ -138,7 +173,7 @@ def build_server(args: argparse.Namespace) -> Any:
         max_sessions=args.max_sessions,
         mode=args.mode,
         app=args.app or DEFAULT_APP,
-        console=load_console_file(args.console_file) if args.console_file else {},
+        console=console_settings(args),
     )
     return ConsoleServer(config, UserDirectory(entries))
 

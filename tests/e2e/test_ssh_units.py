@@ -135,3 +135,36 @@ def test_console_environment_is_minimal_and_never_fixes_the_size() -> None:
 def test_serve_config_validation(tmp_path: Path, field: str, value: object) -> None:
     with pytest.raises(ConfigError):
         ServeConfig(state_dir=tmp_path, **{field: value})  # type: ignore[arg-type]
+
+
+def test_client_chosen_names_cannot_forge_log_lines() -> None:
+    from xenon_tui.ssh._server import printable
+
+    assert printable("root\n2026-01-01 INFO - login user=admin") == (
+        "root\\n2026-01-01 INFO - login user=admin"
+    )
+    assert "\x1b" not in printable("\x1b[2Jx")
+    assert len(printable("a" * 1000)) == 64
+
+
+def test_serve_flags_build_role_aware_console_settings(tmp_path: Path) -> None:
+    import argparse
+
+    from xenon_tui.ssh_cli import add_serve_arguments, console_settings
+
+    (tmp_path / "console.json").write_text(
+        '{"servers": [{"host": "10.0.0.1", "port": 8443, "ro_port": 8444}], "ca": "ca.pem"}'
+    )
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    args = parser.parse_args(["--console-file", str(tmp_path / "console.json"),
+                              "--server", "127.0.0.1:7001/7101", "--server", "h:7002",
+                              "--cert", str(tmp_path / "c.pem")])  # fmt: skip
+    settings = console_settings(args)
+    assert settings["ca"] == str(tmp_path / "ca.pem")
+    assert settings["cert"] == str(tmp_path / "c.pem")
+    ro = console_for_role(settings, Role.READ_ONLY)
+    assert [(s["host"], s["port"]) for s in ro["servers"]] == [("10.0.0.1", 8444),
+                                                                ("127.0.0.1", 7101)]  # fmt: skip
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--server", "h:0"])

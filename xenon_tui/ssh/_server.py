@@ -23,6 +23,11 @@ from xenon_tui.ssh._zygote import ZygoteLauncher
 log = logging.getLogger("xenon.ssh")
 
 
+def printable(text: str, limit: int = 64) -> str:
+    """A client-chosen string made safe for one log line (no forged lines or escapes)."""
+    return text[:limit].encode("unicode_escape").decode("ascii")
+
+
 class _Connection(asyncssh.SSHServer):
     """Per-connection callbacks: who logs in, with what, and what they may open."""
 
@@ -47,7 +52,7 @@ class _Connection(asyncssh.SSHServer):
             )
 
     def begin_auth(self, username: str) -> bool:
-        self._who.user = username[:64]
+        self._who.user = printable(username)
         return True  # always ask for credentials: never reveal which accounts exist
 
     def public_key_auth_supported(self) -> bool:
@@ -62,7 +67,7 @@ class _Connection(asyncssh.SSHServer):
         if keys is None or keys.validate(key, host, host) is None:
             log.warning(
                 "login refused user=%s addr=%s key=%s: key not authorized",
-                username[:64],
+                printable(username),
                 self._who.peer,
                 fingerprint,
             )
@@ -80,7 +85,7 @@ class _Connection(asyncssh.SSHServer):
         role = await self._server.passwords.authenticate(username, password)
         if role is None:
             log.warning(
-                "login refused user=%s addr=%s: bad password", username[:64], self._who.peer
+                "login refused user=%s addr=%s: bad password", printable(username), self._who.peer
             )
             return False
         self._who.role = role
