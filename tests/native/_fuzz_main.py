@@ -247,6 +247,7 @@ def run_raw(ctx: Any, name: str, data: st.DataObject) -> None:
         lib.msm_hypercall_has_subops(n & 0xFFFFFFFF)
         lib.msm_hypercall_name(n & 0xFFFFFFFF)
         ffi.string(lib.msm_last_error(ffi.NULL))
+        ffi.string(lib.msm_last_error(c))
     elif name == "config_default":
         size = draw(st.one_of(st.just(ffi.sizeof("msm_sim_config")), SIZE))
         log(name, size)
@@ -285,7 +286,7 @@ def run_raw(ctx: Any, name: str, data: st.DataObject) -> None:
     lib.msm_close(ffi.NULL)
 
 
-@settings(max_examples=1500, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=700, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(calls=st.lists(raw_calls(), min_size=1, max_size=12))
 def fuzz_raw(calls: list[tuple[str, tuple[Any, ...]]]) -> None:
     with ctx_with_state() as msm:
@@ -314,7 +315,7 @@ TYPED = [
 ANY_INT = st.one_of(U32, st.integers(-(2**70), 2**70), st.sampled_from([-1, 2**32, 2**64]))
 
 
-@settings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(
     ops=st.lists(
         st.tuples(st.sampled_from(TYPED), st.lists(ANY_INT, min_size=4, max_size=4)), max_size=10

@@ -24,4 +24,4 @@ def test_fuzz_every_entry_point(tmp_path: Path) -> None:
         f"stdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-4000:]}"
     )
     calls = int(proc.stdout.split("fuzz ok: ")[1].split()[0])
-    assert calls > 5000
+    assert calls > 2500

@@ -217,7 +217,7 @@ class MsmVersusModel(RuleBasedStateMachine):
 
 
 MsmVersusModel.TestCase.settings = settings(
-    max_examples=80,
+    max_examples=50,
     stateful_step_count=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
