@@ -9,7 +9,7 @@ import pytest
 
 from tests.xps.conftest import FakeHost
 from xps.client import ConnectionLost, ConnectionState, RemoteError
-from xps.server import PORTS_FILE
+from xps.server import PORTS_FILE, ListenError
 
 
 async def test_ping_and_host_method(start_xps, fake_host: FakeHost) -> None:
@@ -115,3 +115,25 @@ async def test_server_close_disconnects_clients(start_xps, fake_host: FakeHost) 
         await lost.wait()
     with pytest.raises(ConnectionLost):
         await c.ping()
+
+
+async def test_port_in_use_is_a_listen_error(start_xps, fake_host: FakeHost) -> None:
+    rx = await start_xps(fake_host)
+    with pytest.raises(ListenError) as err:
+        await start_xps(fake_host, listen=("127.0.0.1", rx.rw_port))
+    assert err.value.code == "listen_failed"
+    assert f"cannot listen on 127.0.0.1:{rx.rw_port}" in err.value.message
+
+
+def test_secrets_stay_out_of_reprs(xps_pki) -> None:
+    from dataclasses import replace
+
+    from xps.pki import TlsMaterial
+    from xps.server import ServerConfig
+
+    config = ServerConfig(
+        state_dir=xps_pki.ca_dir,
+        tls=TlsMaterial(ca=xps_pki.ca, keystore=xps_pki.ca, keystore_pass="ks-secret"),
+        authstore_pass="store-secret",
+    )
+    assert "secret" not in repr(config) and "secret" not in repr(replace(config))

@@ -6,7 +6,7 @@ import contextlib
 import os
 import ssl
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from xps.pki._errors import PkiFileError, PkiFormatError, PkiInputError
@@ -26,7 +26,7 @@ class TlsMaterial:
     cert: Path | None = None
     key: Path | None = None
     keystore: Path | None = None
-    keystore_pass: str | None = None
+    keystore_pass: str | None = field(default=None, repr=False)
 
 
 def _load_identity(ctx: ssl.SSLContext, material: TlsMaterial) -> None:
