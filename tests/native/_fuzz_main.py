@@ -20,7 +20,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from native._msm import ffi, lib  # type: ignore[import-not-found]
 
-from xps.msm import Binding, DomainConfig, HypercallProfile, Msm, MsmError, SecLabel, Tag
+from xps.msm import (
+    Binding,
+    ConflictLevel,
+    ConflictSet,
+    Device,
+    DomainConfig,
+    HypercallProfile,
+    Msm,
+    MsmError,
+    SecLabel,
+    Tag,
+)
+from xps.msm._convert import config_to_c, object_to_c
 
 STRUCTS = ["msm_profile", "msm_tag", "msm_conflict", "msm_seclabel", "msm_binding", "msm_device"]
 U32 = st.one_of(
@@ -67,6 +79,29 @@ def ctx_with_state() -> Any:
     for i in range(20):
         msm.check_hypercall(1, 40 + i, 0, i)
     return msm
+
+
+def _valid_structs() -> dict[int, bytes]:
+    tag = uuid.uuid4()
+    objs = [
+        HypercallProfile(uuid.uuid4(), "p", frozenset({1, 29}), {29: frozenset({0, 200})}),
+        Tag(tag, "t2"),
+        ConflictSet(uuid.uuid4(), "c", ConflictLevel.NO_CORESIDENCE, (tag, uuid.uuid4())),
+        SecLabel(uuid.uuid4(), "l2", uuid.uuid4(), tag, max_rate=3),
+        Binding(uuid.uuid4(), uuid.uuid4()),
+        Device(0x300, tag),
+    ]
+    out = {}
+    for obj in objs:
+        objtype, c = object_to_c(obj)
+        out[int(objtype)] = bytes(ffi.buffer(c))
+    return out
+
+
+VALID = _valid_structs()
+VALID_CONFIG = bytes(
+    ffi.buffer(config_to_c(DomainConfig(uuid.uuid4(), "fuzz", mem_kb=2048, maxmem_kb=2048)))
+)
 
 
 def struct_bytes(draw: st.DrawFn, ctype: str) -> Any:
@@ -132,6 +167,18 @@ def run_raw(ctx: Any, name: str, data: st.DataObject) -> None:
         keep.append(owner)
         return ptr
 
+    def mutated(ctype: str, base: bytes | None) -> Any:
+        """A valid struct with a few random bytes changed: reaches the deeper checks."""
+        if base is None:
+            return buf(ctype)
+        raw = bytearray(base)
+        for _ in range(draw(st.integers(0, 3))):
+            raw[draw(st.integers(0, len(raw) - 1))] = draw(st.integers(0, 255))
+        owner = ffi.new("char[]", len(raw))
+        ffi.memmove(owner, bytes(raw), len(raw))
+        keep.append(owner)
+        return ffi.cast(ctype + " *", owner)
+
     def out(ctype: str) -> Any:
         return ffi.NULL if draw(st.integers(0, 9)) == 0 else ffi.new(ctype)
 
@@ -147,7 +194,7 @@ def run_raw(ctx: Any, name: str, data: st.DataObject) -> None:
     elif name == "txn_put":
         objtype = draw(st.one_of(st.integers(1, 6), U32))
         ctype = STRUCTS[(objtype - 1) % 6] if 1 <= objtype <= 6 else "msm_profile"
-        obj = buf(ctype)
+        obj = mutated(ctype, VALID.get(objtype)) if draw(st.booleans()) else buf(ctype)
         size = draw(st.one_of(st.just(ffi.sizeof(ctype)), SIZE))
         log(name, null, objtype, size, bytes(ffi.buffer(obj)) if obj != ffi.NULL else None)
         status(lib.msm_txn_put(c, objtype, obj, size))
@@ -202,7 +249,11 @@ def run_raw(ctx: Any, name: str, data: st.DataObject) -> None:
         fn = lib.msm_device_assign if name == "assign" else lib.msm_device_release
         status(fn(c, domid, bdf))
     elif name == "create":
-        cfg = buf("msm_domain_config")
+        cfg = (
+            mutated("msm_domain_config", VALID_CONFIG)
+            if draw(st.booleans())
+            else buf("msm_domain_config")
+        )
         size = draw(st.one_of(st.just(ffi.sizeof("msm_domain_config")), SIZE))
         log(name, null, size, bytes(ffi.buffer(cfg)) if cfg != ffi.NULL else None)
         status(lib.msm_domain_create(c, cfg, size, out("uint32_t *")))
