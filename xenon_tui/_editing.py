@@ -441,15 +441,13 @@ def open_profile_for_violation(app: XenonConsole, violation: dict[str, Any]) -> 
     if not app.config.read_only and state.mode is not Mode.EDITOR:
         state.mode = Mode.EDITOR
         app._sync_current()
-    app.action_show_advanced("profiles")
-    app.query_one("#advanced-view").select("profiles", str(profile.id))
-    if app.config.read_only:
-        return
     call = violation.get("hypercall")
     extra = int(call) if isinstance(call, int) else None
-    app.run_worker(
-        run_edit(app, "profiles", "edit", str(profile.id), extra),
-        group="edit",
-        exclusive=True,
-        exit_on_error=False,
-    )
+
+    async def show_and_edit() -> None:
+        await app.action_show_advanced("profiles")
+        app.query_one("#advanced-view").select("profiles", str(profile.id))
+        if not app.config.read_only:
+            await run_edit(app, "profiles", "edit", str(profile.id), extra)
+
+    app.run_worker(show_and_edit(), group="edit", exclusive=True, exit_on_error=False)

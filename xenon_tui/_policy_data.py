@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xenon_tui._errors import ConsoleError
-from xps.policy import Policy
+
+if TYPE_CHECKING:
+    from xps.policy import Policy
 
 
 class PolicyDataError(ConsoleError):
@@ -29,8 +31,8 @@ def policy_of(result: dict[str, Any] | None) -> Policy | None:
     if not result:
         return None
     cached = result.get("_policy_obj")
-    if isinstance(cached, Policy):
-        return cached
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     policy: Policy | None = None
     try:
         # The XML is the canonical form (hardened parser, XSD); the dict form is a fallback.

@@ -10,6 +10,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 
@@ -40,6 +41,18 @@ from xenon_tui.widgets._policy_view import PolicyView
 from xenon_tui.widgets._violation_log import header_text
 
 VIEWS = ("servers", "policy", "advanced", "domains", "violations", "perf")
+_VIEW_WIDGETS = {
+    "domains": "#domains-table",
+    "violations": "#violation-log",
+    "policy": "#policy-view",
+    "advanced": "#advanced-view",
+    "perf": "#perf-view",
+}
+_LAZY_VIEWS: dict[str, Any] = {
+    "policy": lambda: PolicyView(id="policy-view"),
+    "advanced": lambda: AdvancedView(id="advanced-view"),
+    "perf": lambda: PerfView(id="perf-view"),
+}
 _TAB_TITLES = {
     "policy": "Policy",
     "advanced": "Advanced",
@@ -110,17 +123,15 @@ class XenonConsole(WorkflowsMixin, App[int]):
                 yield ServersPanel(id="servers")
                 yield Static("", id="server-info")
             with TabbedContent(id="views", initial="violations"):
-                with TabPane(_TAB_TITLES["policy"], id="policy"):
-                    yield PolicyView(id="policy-view")
-                with TabPane(_TAB_TITLES["advanced"], id="advanced"):
-                    yield AdvancedView(id="advanced-view")
+                # Heavy views are mounted the first time they are shown (fast first frame).
+                yield TabPane(_TAB_TITLES["policy"], id="policy")
+                yield TabPane(_TAB_TITLES["advanced"], id="advanced")
                 with TabPane(_TAB_TITLES["domains"], id="domains"):
                     yield DomainsTable(id="domains-table")
                 with TabPane(_TAB_TITLES["violations"], id="violations"):
                     yield Static(header_text(), id="violations-header")
                     yield ViolationLog(id="violation-log")
-                with TabPane(_TAB_TITLES["perf"], id="perf"):
-                    yield PerfView(id="perf-view")
+                yield TabPane(_TAB_TITLES["perf"], id="perf")
         yield ModeBand(id="band")
         yield Input(id="command-line", placeholder=":command  (Esc cancels, ? for help)")
         yield Footer()
@@ -144,6 +155,12 @@ class XenonConsole(WorkflowsMixin, App[int]):
         if self.config.autoconnect:
             for address in self.servers:
                 self.connect_server(address)
+
+    async def on_unmount(self) -> None:
+        # Stop the links first so no event is delivered to widgets being torn down.
+        for state in self.servers.values():
+            if state.conn is not None:
+                await state.conn.stop()
 
     # -- permissions (read-only console, Editor vs Live) ------------------------------------
 
@@ -192,20 +209,18 @@ class XenonConsole(WorkflowsMixin, App[int]):
                     severity="warning",
                 )
             return
-        target = self if entry.scope == "app" else self._scope_widget(entry.scope)
-        self.call_later(self.run_action, entry.action, target)
+        self.call_later(self._run_scoped, entry)
 
-    def _scope_widget(self, scope: str) -> Any:
-        widget_ids = {
-            "servers": "#servers",
-            "domains": "#domains-table",
-            "violations": "#violation-log",
-            "perf": "#perf-view",
-            "advanced": "#advanced-view",
-        }
-        if scope in {"domains", "violations", "perf", "advanced"}:
-            self.action_show_view(scope)
-        return self.query_one(widget_ids[scope])
+    async def _run_scoped(self, entry: Action) -> None:
+        if entry.scope == "app":
+            await self.run_action(entry.action)
+            return
+        if entry.scope in _VIEW_WIDGETS:
+            await self.action_show_view(entry.scope)
+        widget = "#servers" if entry.scope == "servers" else _VIEW_WIDGETS[entry.scope]
+        if entry.scope == "advanced":
+            widget = f"#adv-{self.query_one(AdvancedView).active_tab}"
+        await self.run_action(entry.action, self.query_one(widget))
 
     # -- errors ----------------------------------------------------------------------------
 
@@ -345,6 +360,12 @@ class XenonConsole(WorkflowsMixin, App[int]):
             self._sync_current()
 
     def on_server_event(self, message: ServerEvent) -> None:
+        try:
+            self._server_event(message)
+        except NoMatches:  # an event that raced the app's shutdown
+            return
+
+    def _server_event(self, message: ServerEvent) -> None:
         state = self.servers.get(message.address)
         if state is None:
             return
@@ -356,7 +377,8 @@ class XenonConsole(WorkflowsMixin, App[int]):
             state.stats_log.append(data)
             del state.stats_log[:-400]
             if message.address == self.current:
-                self.query_one(PerfView).show_stats(data, state.stats_log)
+                for perf in self.query(PerfView):
+                    perf.show_stats(data, state.stats_log)
         elif kind == "domain":
             self.refresh_domains(message.address)
         elif kind == "policy":
@@ -373,7 +395,8 @@ class XenonConsole(WorkflowsMixin, App[int]):
             self.query_one(ViolationLog).add_violations(fresh)
         else:
             state.violations.extend(fresh)
-        viewing = is_current and self.query_one(TabbedContent).active == "violations"
+        # Acknowledged implicitly only while the user is actually in the log.
+        viewing = is_current and self.focused is self.query_one(ViolationLog)
         if alert and not viewing:
             state.alert += len(fresh)
             if is_current:
@@ -407,11 +430,33 @@ class XenonConsole(WorkflowsMixin, App[int]):
         info.update(self._info_text(state))
         log.use_window(state.violations)
         self.query_one(DomainsTable).set_domains(state.domains)
-        self.query_one(PolicyView).show_policy(state, editor=state.mode is Mode.EDITOR)
-        self.query_one(AdvancedView).show_policy(state, editor=state.mode is Mode.EDITOR)
-        self.query_one(PerfView).show_server(state)
+        self._sync_views(state)
         self._sync_alert()
         self.refresh_bindings()
+
+    def _sync_views(self, state: ServerState) -> None:
+        editor = state.mode is Mode.EDITOR
+        for policy_view in self.query(PolicyView):
+            policy_view.show_policy(state, editor=editor)
+        for advanced in self.query(AdvancedView):
+            advanced.show_policy(state, editor=editor)
+        for perf in self.query(PerfView):
+            perf.show_server(state)
+
+    async def _ensure_view(self, view: str) -> None:
+        """Mounts a lazily built view the first time its tab is shown."""
+        factory = _LAZY_VIEWS.get(view)
+        pane = self.query_one(f"#{view}", TabPane)
+        if factory is None or pane.children:
+            return
+        await pane.mount(factory())
+        state = self.current_state
+        if state is not None:
+            self._sync_views(state)
+
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.tabbed_content.id == "views" and event.pane.id:
+            await self._ensure_view(event.pane.id)
 
     @staticmethod
     def _info_text(state: ServerState) -> str:
@@ -441,28 +486,22 @@ class XenonConsole(WorkflowsMixin, App[int]):
 
     # -- app actions -----------------------------------------------------------------------
 
-    def action_show_view(self, view: str) -> None:
+    async def action_show_view(self, view: str) -> None:
         if view == "servers":
             self.query_one(ServersPanel).focus()
             return
         self.query_one(TabbedContent).active = view
-        focus = {
-            "domains": "#domains-table",
-            "violations": "#violation-log",
-            "policy": "#policy-view",
-            "advanced": "#advanced-view",
-            "perf": "#perf-view",
-        }
-        with contextlib.suppress(Exception):
-            self.query_one(focus[view]).focus()
+        await self._ensure_view(view)
+        with contextlib.suppress(NoMatches):
+            self.call_after_refresh(self.query_one(_VIEW_WIDGETS[view]).focus)
         if view == "violations":
             state = self.current_state
             if state is not None:
                 state.alert = 0
                 self._sync_alert()
 
-    def action_show_advanced(self, tab: str) -> None:
-        self.action_show_view("advanced")
+    async def action_show_advanced(self, tab: str) -> None:
+        await self.action_show_view("advanced")
         self.query_one(AdvancedView).show_tab(tab)
 
     def action_help(self) -> None:
@@ -533,7 +572,9 @@ class XenonConsole(WorkflowsMixin, App[int]):
         if event.key == "escape" and line.has_class("-open"):
             event.stop()
             self._close_line()
-            self.action_show_view(self.query_one(TabbedContent).active or "violations")
+            self.call_later(
+                self.action_show_view, self.query_one(TabbedContent).active or "violations"
+            )
 
     @on(Input.Changed, "#command-line")
     def _line_changed(self, event: Input.Changed) -> None:
@@ -546,7 +587,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
         mode = self._line_mode
         self._close_line()
         view = self.query_one(TabbedContent).active or "violations"
-        self.action_show_view(view)
+        self.call_later(self.action_show_view, view)
         if mode == "/":
             self._apply_filter(text)
         else:
@@ -559,11 +600,14 @@ class XenonConsole(WorkflowsMixin, App[int]):
         elif view == "domains":
             self.query_one(DomainsTable).set_filter(text)
         elif view == "advanced":
-            self.query_one(AdvancedView).set_filter(text)
+            for advanced in self.query(AdvancedView):
+                advanced.set_filter(text)
         elif view == "policy":
-            self.query_one(PolicyView).set_filter(text)
+            for policy_view in self.query(PolicyView):
+                policy_view.set_filter(text)
         elif view == "perf":
-            self.query_one(PerfView).set_domain_filter(text)
+            for perf in self.query(PerfView):
+                perf.set_domain_filter(text)
 
     def run_command(self, text: str) -> None:
         """Runs one `:` command line (``servers``, ``theme light``, ``connect h:p``…)."""
@@ -633,7 +677,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
             if self.servers[address].conn is None:
                 self.connect_server(address)
             else:
-                self.action_show_view("violations")
+                await self.action_show_view("violations")
         elif message.action == "remove":
             await self.disconnect_server(address)
             del self.servers[address]

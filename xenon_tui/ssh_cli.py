@@ -182,6 +182,15 @@ async def _serve(server: Any, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[None]] = set()
+
+    def on_hangup() -> None:
+        task = loop.create_task(server.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    # SIGHUP: new sessions get freshly imported console code (running ones keep theirs).
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     await server.start()
     port_file = server.config.state_dir / "ssh-port"
     port_file.write_text(f"{server.port}\n", encoding="utf-8")

@@ -15,6 +15,17 @@ from xenon_tui.dialogs._form import FormDialog
 from xenon_tui.widgets import ModeBand, ViolationLog
 
 
+async def _open_seclabels(pilot: Any, app: XenonConsole) -> None:
+    await pilot.press("colon", *"seclabels", "enter")
+    try:
+        await wait_for(pilot, lambda: getattr(app.focused, "tab", None) == "seclabels")
+    except TimeoutError:
+        views = app.query_one("#views").active
+        raise AssertionError(f"seclabels never focused: {app.focused} in {views}") from None
+    await pilot.press("enter")  # edit EA-seclabel
+    await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+
+
 async def _editor(pilot: Any, app: XenonConsole) -> None:
     await wait_connected(pilot, app)
     await pilot.press("m")
@@ -41,9 +52,7 @@ async def test_seclabel_form_shows_field_errors_then_stages(
     app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
         await _editor(pilot, app)
-        await pilot.press("colon", *"seclabels", "enter")
-        await pilot.press("enter")  # edit EA-seclabel
-        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        await _open_seclabels(pilot, app)
         form = app.screen
         form.query_one("#field-max_rate").value = "fast"
         await pilot.press("ctrl+s")
@@ -75,8 +84,7 @@ async def test_rule_message_next_to_field(scripted: Any, xps_pki: Any, tmp_path:
     app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
         await _editor(pilot, app)
-        await pilot.press("colon", *"seclabels", "enter", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        await _open_seclabels(pilot, app)
         app.screen.query_one("#field-max_rate").value = "0"
         await pilot.press("ctrl+s")
         assert "XP013" in str(app.screen.query_one("#error-max_rate").render())

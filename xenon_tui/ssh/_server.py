@@ -12,7 +12,7 @@ from typing import Any
 import asyncssh
 
 from xenon_tui.ssh._config import ServeConfig, console_for_role
-from xenon_tui.ssh._errors import ConfigError
+from xenon_tui.ssh._errors import ConfigError, SshServeError
 from xenon_tui.ssh._hostkey import load_or_create_host_key
 from xenon_tui.ssh._launch import Launcher, SpawnLauncher
 from xenon_tui.ssh._session import ConsoleSession, SessionIdentity
@@ -213,6 +213,19 @@ class ConsoleServer:
             self.launcher.name,
             host_key.get_fingerprint(),
         )
+
+    async def reload(self) -> None:
+        """Loads the console code afresh for new sessions (zygote mode; spawn mode always
+        starts fresh interpreters). Errors are logged; the old code keeps serving."""
+        reload = getattr(self.launcher, "reload", None)
+        if reload is None:
+            return
+        try:
+            await reload()
+        except SshServeError as exc:
+            log.error("reload failed: %s", exc.message)
+            return
+        log.info("console code reloaded")
 
     async def close(self) -> None:
         """Stops listening, ends every session and the launcher."""

@@ -27,8 +27,8 @@ _STOP_TIMEOUT_S = 5.0
 class _ZygoteChild:
     """A console forked by the zygote; its exit code arrives over the control socket."""
 
-    def __init__(self, launcher: ZygoteLauncher, pid: int, done: asyncio.Future[int]) -> None:
-        self._launcher = launcher
+    def __init__(self, zygote: _Zygote, pid: int, done: asyncio.Future[int]) -> None:
+        self._zygote = zygote
         self._pid = pid
         self._done = done
 
@@ -41,19 +41,11 @@ class _ZygoteChild:
 
     def signal(self, sig: int) -> None:
         if not self._done.done():
-            self._launcher.send_signal(self._pid, sig)
+            self._zygote.send_signal(self._pid, sig)
 
 
-class ZygoteLauncher:
-    """Forks consoles from a zygote that has already imported Textual and the app.
-
-    Args:
-        home: ``HOME`` of the consoles.
-        preload: Modules the zygote imports before it forks anything.
-        log_path: File that receives the zygote's own stdout/stderr.
-    """
-
-    name = "zygote"
+class _Zygote:
+    """One zygote process and its control socket."""
 
     def __init__(self, home: str, preload: list[str], log_path: str) -> None:
         self._home = home
@@ -61,35 +53,28 @@ class ZygoteLauncher:
         self._log_path = log_path
         self._sock: socket.socket | None = None
         self._proc: SpawnedProcess | None = None
-        self._zygote_pid = 0
+        self.pid = 0
         self._ready: asyncio.Future[int] | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[tuple[int, asyncio.Future[int]]]] = {}
         self._exits: dict[int, asyncio.Future[int]] = {}
-        self._lock = asyncio.Lock()
+        self.retired = False
 
     @property
-    def zygote_pid(self) -> int:
-        """Pid of the running zygote (0 before :meth:`start`)."""
-        return self._zygote_pid
+    def alive(self) -> bool:
+        """True while the control socket works."""
+        return self._sock is not None
+
+    @property
+    def consoles(self) -> int:
+        """Consoles forked by this zygote that have not ended yet."""
+        return len(self._exits)
 
     async def start(self) -> None:
-        async with self._lock:
-            if self._sock is None:
-                await self._start_locked()
-
-    async def _start_locked(self) -> None:
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        argv = [
-            sys.executable,
-            "-m",
-            "xenon_tui.ssh._zygote_proc",
-            "--parent",
-            str(os.getpid()),
-            "--home",
-            self._home,
-        ]
+        argv = [sys.executable, "-m", "xenon_tui.ssh._zygote_proc",
+                "--parent", str(os.getpid()), "--home", self._home]  # fmt: skip
         for name in self._preload:
             argv += ["--preload", name]
         env = {
@@ -121,20 +106,21 @@ class ZygoteLauncher:
         loop.add_reader(ours.fileno(), self._on_readable)
         try:
             async with asyncio.timeout(_READY_TIMEOUT_S):
-                self._zygote_pid = await self._ready
+                self.pid = await self._ready
         except (TimeoutError, ZygoteGone) as exc:
             self._gone("did not start")
+            await self.close()
             raise LaunchError(f"zygote did not start; see {self._log_path}") from exc
-        log.info("zygote ready pid=%d preload=%s", self._zygote_pid, ",".join(self._preload))
+        log.info("zygote ready pid=%d preload=%s", self.pid, ",".join(self._preload))
 
     async def launch(self, info: SessionInfo, slave_fd: int) -> ConsoleProcess:
-        await self.start()
-        assert self._sock is not None
+        if self._sock is None:
+            raise ZygoteGone("zygote is not running")
         loop = asyncio.get_running_loop()
         request_id = next(self._ids)
         spawned: asyncio.Future[tuple[int, asyncio.Future[int]]] = loop.create_future()
         self._pending[request_id] = spawned
-        info = dataclasses.replace(info, parent_pid=self._zygote_pid)
+        info = dataclasses.replace(info, parent_pid=self.pid)
         message = json.dumps({"op": "spawn", "id": request_id, "spec": info.to_json()})
         try:
             socket.send_fds(self._sock, [message.encode()], [slave_fd])
@@ -183,28 +169,31 @@ class ZygoteLauncher:
             done = self._exits.pop(int(message["pid"]), None)
             if done is not None and not done.done():
                 done.set_result(int(message["code"]))
+            if self.retired and not self._exits:
+                asyncio.get_running_loop().create_task(self.close())
 
     def _gone(self, why: str) -> None:
         if self._sock is None:
             return
-        log.warning("zygote pid=%d %s", self._zygote_pid, why)
+        log.log(logging.INFO if self.retired else logging.WARNING, "zygote pid=%d %s",
+                self.pid, why)  # fmt: skip
         asyncio.get_running_loop().remove_reader(self._sock.fileno())
         self._sock.close()
         self._sock = None
         error = ZygoteGone(f"zygote {why}")
         futures: list[asyncio.Future[Any]] = [*self._pending.values(), *self._exits.values()]
+        if self._ready is not None:
+            futures.append(self._ready)
         for fut in futures:
             if not fut.done():
                 fut.set_exception(error)
                 fut.exception()  # consumed here: a session may never await it
         self._pending.clear()
         self._exits.clear()
-        if self._ready is not None and not self._ready.done():
-            self._ready.set_exception(error)
-            self._ready.exception()
 
     async def close(self) -> None:
-        proc = self._proc
+        """Closes the control socket (the zygote exits) and reaps the zygote."""
+        proc, self._proc = self._proc, None
         self._gone("stopped")
         if proc is None:
             return
@@ -214,4 +203,62 @@ class ZygoteLauncher:
         except TimeoutError:
             proc.signal(signal.SIGKILL)
             await proc.wait()
-        self._proc = None
+
+
+class ZygoteLauncher:
+    """Forks consoles from a zygote that has already imported Textual and the app.
+
+    :meth:`reload` starts a fresh zygote (new code) for new sessions; the previous one
+    stays until its last console ends, since its consoles die with it.
+
+    Args:
+        home: ``HOME`` of the consoles.
+        preload: Modules the zygote imports before it forks anything.
+        log_path: File that receives the zygote's own stdout/stderr.
+    """
+
+    name = "zygote"
+
+    def __init__(self, home: str, preload: list[str], log_path: str) -> None:
+        self._args = (home, preload, log_path)
+        self._current: _Zygote | None = None
+        self._retired: set[_Zygote] = set()
+        self._lock = asyncio.Lock()
+
+    @property
+    def zygote_pid(self) -> int:
+        """Pid of the zygote that forks new consoles (0 before :meth:`start`)."""
+        return self._current.pid if self._current is not None else 0
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self._current is None or not self._current.alive:
+                zygote = _Zygote(*self._args)
+                await zygote.start()
+                self._current = zygote
+
+    async def reload(self) -> None:
+        """Replaces the zygote: new sessions get freshly imported code."""
+        async with self._lock:
+            fresh = _Zygote(*self._args)
+            await fresh.start()
+            old, self._current = self._current, fresh
+        if old is not None:
+            old.retired = True
+            self._retired = {z for z in self._retired if z.alive}
+            if old.consoles:
+                self._retired.add(old)
+            else:
+                await old.close()
+
+    async def launch(self, info: SessionInfo, slave_fd: int) -> ConsoleProcess:
+        await self.start()
+        assert self._current is not None
+        return await self._current.launch(info, slave_fd)
+
+    async def close(self) -> None:
+        zygotes = [z for z in (self._current, *self._retired) if z is not None]
+        self._current = None
+        self._retired.clear()
+        for zygote in zygotes:
+            await zygote.close()
