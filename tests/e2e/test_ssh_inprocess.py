@@ -129,3 +129,26 @@ async def test_agent_and_tcp_forwarding_are_refused(server) -> None:
     with pytest.raises(asyncssh.ChannelListenError):
         await conn.start_server(lambda *a: None, "127.0.0.1", 0)
     conn.close()
+
+
+async def test_reload_serves_new_sessions_from_a_new_zygote_and_keeps_running_ones(
+    server,
+) -> None:
+    old_zygote = server.launcher.zygote_pid
+    conn_a, proc_a = await _open(server, username="admin", client_keys=[server.client_key])
+    await _read_until(proc_a, r"size=90x25")
+    await server.reload()
+    new_zygote = server.launcher.zygote_pid
+    assert new_zygote not in (0, old_zygote)
+    assert pid_alive(old_zygote)  # it still has a console to look after
+    proc_a.stdin.write(b"\x1bOP")  # F1 still reaches the console forked before the reload
+    await _read_until(proc_a, r"key=f1")
+    conn_b, proc_b = await _open(server, username="admin", client_keys=[server.client_key])
+    await _read_until(proc_b, r"size=90x25")
+    proc_a.stdin.write(b"q")
+    assert (await proc_a.wait()).exit_status == 0
+    await _eventually(lambda: not pid_alive(old_zygote))
+    proc_b.stdin.write(b"q")
+    assert (await proc_b.wait()).exit_status == 0
+    conn_a.close()
+    conn_b.close()
