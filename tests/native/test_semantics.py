@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.native.conftest import Both, Failed, World
+from tests.native._scenario import Both, Failed, World
 from xps.msm import (
     Binding,
     ChannelKind,
