@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import json
 import os
 import statistics
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ RPS_CLIENTS = 50
 RPS_SECONDS = 3.0
 VIOLATION_SECONDS = 5.0
 ROUNDS = 2
+VIOLATION_DOMAINS = 30
 
 
 def progress(message: str) -> None:
@@ -100,7 +103,10 @@ async def _serve_xps(pki: dict[str, Path], state: Path, with_host: bool) -> None
     if with_host:
         from xps.host import Host, HostConfig
 
-        host = await Host.open(HostConfig(state_dir=state, backend="sim"))
+        # A roomier simulated host, so that VIOLATION_DOMAINS guests fit in memory.
+        host = await Host.open(
+            HostConfig(state_dir=state, backend="sim", sim_host_mem_kb=64 * 1024 * 1024)
+        )
         handlers, source = host_handlers(host), host.subscribe
     lean_log_records()
     async with XpsServer(config, handlers, event_source=source) as server:
@@ -312,12 +318,32 @@ async def _count_violations(client: Any, seconds: float) -> tuple[int, float]:
     return received, elapsed
 
 
+def _heavy_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """The sample policy with VIOLATION_DOMAINS guests that are never stopped.
+
+    The sample's six guests are cloned (new name, UUID and disk file, 256 MB each) and
+    every SecLabel gets ``max_violations = 0`` (the sample stops a guest after 50).
+    """
+    policy = copy.deepcopy(policy)
+    for seclabel in policy["seclabels"]:
+        seclabel["max_violations"] = 0
+    base = policy["domains"]
+    for i in range(VIOLATION_DOMAINS - len(base)):
+        clone = copy.deepcopy(base[i % len(base)])
+        clone["name"] = f"{clone['name']}-x{i}"
+        clone["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"xenon-bench/{clone['name']}"))
+        clone["memory_mb"] = clone["maxmem_mb"] = 256
+        for disk in clone.get("disks", []):
+            disk["target"] = disk["target"].replace(".qcow2", f"-x{i}.qcow2")
+        policy["domains"].append(clone)
+    return policy
+
+
 async def violations(port: int, pki: dict[str, Path]) -> dict[str, Any]:
     """MSM ring -> subscribed client with the real sim Host and heavy misbehaviour.
 
-    The sample policy stops a domain after 50 violations; the benchmark first activates
-    the same policy with ``max_violations = 0`` (never stop) through the daemon, then
-    creates every domain and makes each issue only out-of-profile hypercalls.
+    Through the daemon: activate :func:`_heavy_policy`, create every guest and make each
+    issue only out-of-profile hypercalls; then count the records one subscriber receives.
     """
     from xps.client import XpsClient
 
@@ -325,9 +351,7 @@ async def violations(port: int, pki: dict[str, Path]) -> dict[str, Any]:
         "127.0.0.1", port, ca=pki["ca"], cert=pki["ccert"], key=pki["ckey"], timeout=30
     )
     await client.connect()
-    policy = (await client.call("GetPolicy"))["policy"]
-    for seclabel in policy["seclabels"]:
-        seclabel["max_violations"] = 0
+    policy = _heavy_policy((await client.call("GetPolicy"))["policy"])
     await client.call("StagePolicy", policy=policy)
     await client.call("ActivatePolicy")
     await client.subscribe(["violations"])
