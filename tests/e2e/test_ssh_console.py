@@ -203,3 +203,17 @@ def test_kill_9_of_the_server_leaves_no_console_processes(
         server.proc.wait()
         wait_until(lambda pid=child: not pid_alive(pid), what=f"{mode} console {child} to die")
         terminal.wait_for(mode, r"EXIT=255")
+
+
+def test_stopping_the_server_ends_sessions_with_a_word_and_no_leftovers(
+    ssh_server, ssh_keys: Keys, terminal: Terminal
+) -> None:
+    server = ssh_server()
+    terminal.open("a", server.ssh_argv("admin", ssh_keys.admin))
+    child = int(terminal.wait_for("a", r"pid=(\d+)").group(1))
+    server.stop()
+    assert server.proc.returncode == 0
+    terminal.wait_for("a", r"the console server is shutting down")
+    terminal.wait_for("a", r"EXIT=129")  # the console was hung up (128 + SIGHUP)
+    assert not pid_alive(child)
+    assert "reason=server stop" in server.log()

@@ -21,6 +21,7 @@ from xenon_tui.ssh._users import PasswordAuthenticator, UserDirectory, check_use
 from xenon_tui.ssh._zygote import ZygoteLauncher
 
 log = logging.getLogger("xenon.ssh")
+_SESSIONS_STOP_S = 10.0
 
 
 def printable(text: str, limit: int = 64) -> str:
@@ -146,6 +147,7 @@ class ConsoleServer:
         self.launcher: Launcher = launcher or self._make_launcher()
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._active = 0
+        self.stopping = asyncio.Event()
         self.connections: set[asyncssh.SSHServerConnection | None] = set()
         self._ids = itertools.count(1)
 
@@ -228,11 +230,16 @@ class ConsoleServer:
         log.info("console code reloaded")
 
     async def close(self) -> None:
-        """Stops listening, ends every session and the launcher."""
+        """Stops listening, ends every session (with a word to its user) and the launcher."""
         if self._acceptor is not None:
             self._acceptor.close()
             await self._acceptor.wait_closed()
             self._acceptor = None
+        self.stopping.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_SESSIONS_STOP_S):
+                while self._active:  # noqa: ASYNC110 - sessions end on their own tasks
+                    await asyncio.sleep(0.05)
         for conn in list(self.connections):
             if conn is not None:
                 conn.close()

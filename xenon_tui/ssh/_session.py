@@ -26,6 +26,10 @@ _READ_CHUNK = 64 * 1024
 _DRAIN_AFTER_EXIT_S = 2.0
 _HANGUP_GRACE_S = 3.0
 # Leaves the alternate screen and shows the cursor when a console was killed mid-frame.
+_FAREWELL = {
+    "idle timeout": b"\r\nxenon: session closed after being idle\r\n",
+    "server stop": b"\r\nxenon: the console server is shutting down\r\n",
+}
 _RESET = b"\x1b[0m\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1003l\x1b[?1006l\x1b[?2004l"
 
 
@@ -163,8 +167,11 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
         exited = asyncio.create_task(child.wait())
         closed = asyncio.create_task(self._chan.wait_closed())
         idle = asyncio.create_task(self._idle_watch())
+        stopping = asyncio.create_task(self._server.stopping.wait())
         try:
-            await asyncio.wait({exited, closed, idle}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {exited, closed, idle, stopping}, return_when=asyncio.FIRST_COMPLETED
+            )
             if exited.done():
                 code = _code_of(exited)
                 # The last frame (and the terminal reset) must reach the user before exit.
@@ -172,7 +179,9 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
                     async with asyncio.timeout(_DRAIN_AFTER_EXIT_S):
                         await pump
                 return "exit", code
-            reason = "disconnect" if closed.done() else "idle timeout"
+            reason = (
+                "disconnect" if closed.done() else "idle timeout" if idle.done() else "server stop"
+            )
             pump.cancel()
             child.signal(signal.SIGHUP)
             try:
@@ -183,12 +192,13 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(_HANGUP_GRACE_S):
                         await asyncio.shield(exited)
-            if reason == "idle timeout":
+            farewell = _FAREWELL.get(reason)
+            if farewell:
                 with contextlib.suppress(OSError, asyncssh.Error):
-                    self.stdout.write(_RESET + b"\r\nxenon: session closed after being idle\r\n")
+                    self.stdout.write(_RESET + farewell)
             return reason, _code_of(exited) if exited.done() else 1
         finally:
-            for task in (pump, closed, idle, exited):
+            for task in (pump, closed, idle, exited, stopping):
                 task.cancel()
 
     async def _pump_output(self, master: int) -> None:
