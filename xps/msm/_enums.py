@@ -149,11 +149,14 @@ class RunState(IntEnum):
 
 
 class ShutdownReason(IntEnum):
-    """Xen shutdown reasons (``public/sched.h``) accepted by the module."""
+    """Xen shutdown reasons (``public/sched.h``); the module accepts 0..5."""
 
     POWEROFF = 0
     REBOOT = 1
+    SUSPEND = 2
     CRASH = 3
+    WATCHDOG = 4
+    SOFT_RESET = 5
 
 
 class Misbehaviour(IntEnum):
