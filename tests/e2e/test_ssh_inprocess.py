@@ -14,7 +14,14 @@ import asyncssh
 import pytest
 
 from tests.e2e.conftest import SAMPLE_APP, pid_alive
-from xenon_tui.ssh import ConsoleServer, Role, ServeConfig, UserDirectory, UserEntry
+from xenon_tui.ssh import (
+    ConsoleServer,
+    ListenError,
+    Role,
+    ServeConfig,
+    UserDirectory,
+    UserEntry,
+)
 
 
 async def _eventually(predicate: Callable[[], bool]) -> None:
@@ -152,3 +159,13 @@ async def test_reload_serves_new_sessions_from_a_new_zygote_and_keeps_running_on
     assert (await proc_b.wait()).exit_status == 0
     conn_a.close()
     conn_b.close()
+
+
+async def test_a_busy_port_is_a_listen_error(server, tmp_path: Path) -> None:
+    config = ServeConfig(state_dir=tmp_path / "other", port=server.port, mode="spawn",
+                         app=SAMPLE_APP)  # fmt: skip
+    other = ConsoleServer(config, UserDirectory({}))
+    with pytest.raises(ListenError) as err:
+        await other.start()
+    assert err.value.code == "listen_failed"
+    assert str(server.port) in err.value.message

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         ConfigError,
         HostKeyError,
         LaunchError,
+        ListenError,
         SshServeError,
         ZygoteGone,
     )
@@ -29,6 +30,7 @@ __all__ = [
     "ConsoleServer",
     "HostKeyError",
     "LaunchError",
+    "ListenError",
     "PasswordAuthenticator",
     "Role",
     "ServeConfig",
@@ -48,6 +50,7 @@ _WHERE = {
     "ConfigError": "_errors",
     "HostKeyError": "_errors",
     "LaunchError": "_errors",
+    "ListenError": "_errors",
     "SshServeError": "_errors",
     "ZygoteGone": "_errors",
     "load_or_create_host_key": "_hostkey",

@@ -30,6 +30,12 @@ class HostKeyError(SshServeError):
     code = "host_key"
 
 
+class ListenError(SshServeError):
+    """The server could not listen on its address (in use, not permitted, …)."""
+
+    code = "listen_failed"
+
+
 class LaunchError(SshServeError):
     """A console process (or the zygote that forks them) could not be started."""
 

@@ -12,7 +12,7 @@ from typing import Any
 import asyncssh
 
 from xenon_tui.ssh._config import ServeConfig, console_for_role
-from xenon_tui.ssh._errors import ConfigError, SshServeError
+from xenon_tui.ssh._errors import ConfigError, ListenError, SshServeError
 from xenon_tui.ssh._hostkey import load_or_create_host_key
 from xenon_tui.ssh._launch import Launcher, SpawnLauncher
 from xenon_tui.ssh._session import ConsoleSession, SessionIdentity
@@ -193,21 +193,27 @@ class ConsoleServer:
         self.config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         host_key = load_or_create_host_key(self.config.host_key_path)
         await self.launcher.start()
-        self._acceptor = await asyncssh.create_server(
-            lambda: _Connection(self),
-            self.config.host,
-            self.config.port,
-            server_host_keys=[host_key],
-            line_editor=False,
-            encoding=None,
-            allow_pty=True,
-            agent_forwarding=False,
-            x11_forwarding=False,
-            allow_scp=False,
-            login_timeout=self.config.login_timeout_s,
-            keepalive_interval=60,
-            keepalive_count_max=3,
-        )
+        try:
+            self._acceptor = await asyncssh.create_server(
+                lambda: _Connection(self),
+                self.config.host,
+                self.config.port,
+                server_host_keys=[host_key],
+                line_editor=False,
+                encoding=None,
+                allow_pty=True,
+                agent_forwarding=False,
+                x11_forwarding=False,
+                allow_scp=False,
+                login_timeout=self.config.login_timeout_s,
+                keepalive_interval=60,
+                keepalive_count_max=3,
+            )
+        except OSError as exc:
+            await self.launcher.close()
+            raise ListenError(
+                f"cannot listen on {self.config.host}:{self.config.port}: {exc.strerror}"
+            ) from exc
         log.info(
             "listening on %s:%d mode=%s host-key=%s",
             self.config.host,
