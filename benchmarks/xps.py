@@ -39,9 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "xps.json"
 LATENCY_N = 2000
 RPS_CLIENTS = 50
-RPS_SECONDS = 3.0
+RPS_SECONDS = 2.0
 VIOLATION_SECONDS = 5.0
-ROUNDS = 2
+ROUNDS = 3
 VIOLATION_DOMAINS = 30
 
 
