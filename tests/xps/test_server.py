@@ -28,7 +28,9 @@ async def test_ping_and_host_method(start_xps, fake_host: FakeHost) -> None:
 
 async def test_ports_file_names_the_bound_ports(start_xps, fake_host: FakeHost) -> None:
     rx = await start_xps(fake_host)
-    doc = json.loads((rx.config.state_dir / PORTS_FILE).read_text())
+    ports_file = rx.config.state_dir / PORTS_FILE
+    assert ports_file.stat().st_mode & 0o777 == 0o600
+    doc = json.loads(ports_file.read_text())
     assert doc["read_write"] == rx.rw_port != 0
     assert doc["read_only"] == rx.ro_port != 0
     log = rx.log_text()

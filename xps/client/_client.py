@@ -170,6 +170,8 @@ class XpsClient:
             ConnectionLost: The server is unreachable or closed the connection.
             Timeout: No connection within ``timeout``.
         """
+        if self.connected:
+            return
         self._closing = False
         try:
             await self._open()

@@ -80,8 +80,8 @@ class Authorizer:
         try:
             st = self._file.stat()
             stamp = (st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = (0, 0)
+        except OSError:
+            stamp = (0, 0)  # missing (an empty store) or unreadable (load reports why)
         if self._store is None or stamp != self._stamp:
             try:
                 self._store = AuthStore.open(self._file, self._pass)

@@ -194,9 +194,7 @@ class XpsServer:
     def _write_ports_file(self) -> None:
         doc = {"pid": os.getpid(), **self.ports}
         try:
-            write_private(
-                self.config.state_dir / PORTS_FILE, json.dumps(doc).encode() + b"\n", 0o644
-            )
+            write_private(self.config.state_dir / PORTS_FILE, json.dumps(doc).encode() + b"\n")
         except PkiError as exc:
             log.error("Cannot write the ports file: %s", exc.message)
 
