@@ -140,12 +140,12 @@ class XpsServer:
                 self._tg = tg
                 try:
                     await self._bind()
+                    if self._event_source is not None:
+                        self._event_unsub = self._event_source(self.hub.publish)
                 except BaseException as exc:
                     if not self._ready.done():
                         self._ready.set_exception(exc)
                     raise
-                if self._event_source is not None:
-                    self._event_unsub = self._event_source(self.hub.publish)
                 sweeper = tg.create_task(self._sweeper(), name="xps-sweeper")
                 self._ready.set_result(None)
                 await self._stop.wait()
