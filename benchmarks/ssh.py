@@ -199,6 +199,21 @@ async def first_frames(port: int, key: Any, marker: bytes, runs: int) -> list[fl
     return samples
 
 
+async def connects(port: int, key: Any, runs: int) -> list[float]:
+    """Handshake and public-key login alone (no session)."""
+    import asyncssh
+
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        conn = await asyncssh.connect("127.0.0.1", port, username="bench", client_keys=[key],
+                                      known_hosts=None, agent_path=None)  # fmt: skip
+        samples.append((time.perf_counter() - start) * 1000)
+        conn.close()
+        await conn.wait_closed()
+    return samples
+
+
 async def hold_sessions(
     server: Server, key: Any, marker: bytes, count: int, *, zygote: bool
 ) -> tuple[int, float]:
@@ -286,6 +301,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         progress("key latency: idle, then with 8 busy sessions (bench app, zygote)")
         server = Server(work, "keys", "zygote", BENCH_APP, 20)
         try:
+            progress("first frame of the small bench app (baseline: the server's own cost)")
+            small = await first_frames(server.port, key, BENCH_MARKER, args.runs)
+            result["first_frame_ms_small_app"] = round(statistics.median(small), 1)
+            result["ssh_connect_ms"] = round(
+                statistics.median(await connects(server.port, key, args.runs)), 1
+            )
             progress("holding 10 sessions of the small bench app (for comparison)")
             _, small_pss = await hold_sessions(server, key, BENCH_MARKER, 10, zygote=True)
             result["pss_mb_per_session_small_app"] = round(small_pss, 2)

@@ -25,11 +25,11 @@ _SFTP_VERSION = 3
 _READ_CHUNK = 64 * 1024
 _DRAIN_AFTER_EXIT_S = 2.0
 _HANGUP_GRACE_S = 3.0
-# Leaves the alternate screen and shows the cursor when a console was killed mid-frame.
 _FAREWELL = {
     "idle timeout": b"\r\nxenon: session closed after being idle\r\n",
     "server stop": b"\r\nxenon: the console server is shutting down\r\n",
 }
+# Leaves the alternate screen and shows the cursor when a console was killed mid-frame.
 _RESET = b"\x1b[0m\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1003l\x1b[?1006l\x1b[?2004l"
 
 
