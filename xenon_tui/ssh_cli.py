@@ -111,6 +111,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-sessions", type=int, default=64)
     parser.add_argument(
+        "--session-memory",
+        type=int,
+        default=2048,
+        metavar="MIB",
+        help="address-space limit of each console process; 0 for none (default %(default)s)",
+    )
+    parser.add_argument(
         "--mode",
         choices=("zygote", "spawn"),
         default="zygote",
@@ -171,6 +178,7 @@ def build_server(args: argparse.Namespace) -> Any:
         host_key=args.host_key,
         idle_timeout_s=args.idle_timeout or None,
         max_sessions=args.max_sessions,
+        session_memory_mb=args.session_memory,
         mode=args.mode,
         app=args.app or DEFAULT_APP,
         console=console_settings(args),

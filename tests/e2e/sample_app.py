@@ -46,6 +46,8 @@ class SampleApp(App[int]):
             self.exit(0)
         elif event.key == "exclamation_mark":
             raise RuntimeError("sample app asked to crash")
+        elif event.key == "m":
+            self.hog = bytearray(3 * 1024**3)  # far beyond the session's memory limit
         elif event.key == "z":
             self.exit(return_code=7)
         else:

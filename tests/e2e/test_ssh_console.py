@@ -217,3 +217,18 @@ def test_stopping_the_server_ends_sessions_with_a_word_and_no_leftovers(
     terminal.wait_for("a", r"EXIT=129")  # the console was hung up (128 + SIGHUP)
     assert not pid_alive(child)
     assert "reason=server stop" in server.log()
+
+
+def test_a_memory_blow_up_ends_only_its_own_session(
+    ssh_server, ssh_keys: Keys, terminal: Terminal
+) -> None:
+    server = ssh_server("--session-memory", "512")
+    terminal.open("a", server.ssh_argv("admin", ssh_keys.admin))
+    terminal.open("b", server.ssh_argv("admin", ssh_keys.admin))
+    terminal.wait_for("a", r"key=none")
+    terminal.wait_for("b", r"key=none")
+    terminal.send("a", "m")
+    terminal.wait_for("a", r"EXIT=1")
+    assert "MemoryError" in server.session_log()
+    terminal.send("b", "F9")
+    terminal.wait_for("b", r"key=f9")

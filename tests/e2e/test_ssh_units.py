@@ -17,6 +17,7 @@ from xenon_tui.ssh import (
     ServeConfig,
     SessionInfo,
     UserDirectory,
+    UserEntry,
     console_for_role,
     load_or_create_host_key,
 )
@@ -168,3 +169,14 @@ def test_serve_flags_build_role_aware_console_settings(tmp_path: Path) -> None:
                                                                 ("127.0.0.1", 7101)]  # fmt: skip
     with pytest.raises(SystemExit):
         parser.parse_args(["--server", "h:0"])
+
+
+def test_authorized_keys_writable_by_others_are_ignored(tmp_path: Path) -> None:
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    keys_file = tmp_path / "ops.keys"
+    keys_file.write_bytes(key.export_public_key())
+    users = UserDirectory({"ops": UserEntry("ops", Role.ADMIN, keys_file)})
+    os.chmod(keys_file, 0o644)
+    assert users.authorized_keys("ops") is not None
+    os.chmod(keys_file, 0o666)
+    assert users.authorized_keys("ops") is None

@@ -13,6 +13,7 @@ import fcntl
 import importlib
 import io
 import os
+import resource
 import signal
 import sys
 import termios
@@ -53,6 +54,14 @@ def take_terminal(parent_pid: int) -> None:
     if parent_pid and os.getppid() != parent_pid:
         # The parent died before prctl took effect: nobody will ever reap or signal us.
         os._exit(129)
+
+
+def limit_memory(megabytes: int) -> None:
+    """Caps the address space; allocations beyond it fail with MemoryError in this
+    process only."""
+    if megabytes > 0:
+        limit = megabytes * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def reset_signals() -> None:
@@ -132,6 +141,7 @@ def run_forked(info: SessionInfo, slave_fd: int, home: str) -> NoReturn:
             os.close(slave_fd)
         reset_signals()
         take_terminal(info.parent_pid)
+        limit_memory(info.memory_limit_mb)
         os.environ.clear()
         os.environ.update(child_env(info, home))
         rebind_stdio()
@@ -144,6 +154,7 @@ def main(argv: list[str]) -> NoReturn:
     """Entry point of spawn mode: stdio already is the pty; argv[1] is the session JSON."""
     info = SessionInfo.from_json(argv[1])
     take_terminal(info.parent_pid)
+    limit_memory(info.memory_limit_mb)
     rebind_stdio()
     finish(run_app(info))
 

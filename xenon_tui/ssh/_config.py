@@ -25,6 +25,7 @@ class ServeConfig:
         host_key: Host key file; ``state_dir/ssh_host_ed25519_key`` when ``None``.
         idle_timeout_s: A session without input for this long is closed (``None``: never).
         max_sessions: Sessions beyond this number are refused.
+        session_memory_mb: Address-space limit of each console process (0: none).
         login_timeout_s: Time a client has to authenticate.
         mode: ``zygote`` (fork from a preloaded process) or ``spawn`` (fresh interpreter).
         app: ``module:callable`` each console process runs.
@@ -37,6 +38,7 @@ class ServeConfig:
     host_key: Path | None = None
     idle_timeout_s: float | None = 900.0
     max_sessions: int = 64
+    session_memory_mb: int = 2048
     login_timeout_s: float = 30.0
     mode: Mode = "zygote"
     app: str = DEFAULT_APP
@@ -48,6 +50,8 @@ class ServeConfig:
             raise ConfigError(f"mode must be zygote or spawn, not {self.mode!r}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port out of range: {self.port}")
+        if self.session_memory_mb < 0 or 0 < self.session_memory_mb < 256:
+            raise ConfigError("session memory limit must be 0 (none) or at least 256 MiB")
         if self.max_sessions < 1:
             raise ConfigError("max_sessions must be at least 1")
         if self.idle_timeout_s is not None and self.idle_timeout_s <= 0:

@@ -138,6 +138,7 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
             app=self._server.config.app,
             log_path=str(self._server.config.session_log),
             console=self._server.console_settings(self._who.role),
+            memory_limit_mb=self._server.config.session_memory_mb,
         )
         master, slave = open_pty(cols, rows)
         try:

@@ -37,6 +37,8 @@ class SessionInfo:
         log_path: Where tracebacks and the app's error console go.
         console: Role-specific console settings (servers and TLS file paths).
         parent_pid: The process that must outlive the child (parent-death check).
+        memory_limit_mb: Address-space limit of the console process (0: none), so a
+            runaway session fails alone instead of waking the OOM killer.
     """
 
     session_id: str
@@ -49,6 +51,7 @@ class SessionInfo:
     log_path: str
     console: dict[str, Any] = field(default_factory=dict)
     parent_pid: int = 0
+    memory_limit_mb: int = 0
 
     def to_json(self) -> str:
         """Serialises to one JSON object."""
@@ -71,6 +74,7 @@ class SessionInfo:
             log_path=str(raw["log_path"]),
             console=dict(raw.get("console") or {}),
             parent_pid=int(raw.get("parent_pid") or 0),
+            memory_limit_mb=max(0, int(raw.get("memory_limit_mb") or 0)),
         )
         return info
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -100,6 +101,9 @@ class UserDirectory:
             return None
         try:
             with entry.authorized_keys.open(encoding="utf-8") as fh:
+                if os.fstat(fh.fileno()).st_mode & 0o022:
+                    # Anyone who can write this file could log in as this user.
+                    raise ValueError("writable by group or others")
                 text = fh.read(_MAX_KEYS_FILE)
             return asyncssh.import_authorized_keys(text)
         except (OSError, ValueError, asyncssh.KeyImportError) as exc:
