@@ -180,3 +180,22 @@ def test_authorized_keys_writable_by_others_are_ignored(tmp_path: Path) -> None:
     assert users.authorized_keys("ops") is not None
     os.chmod(keys_file, 0o666)
     assert users.authorized_keys("ops") is None
+
+
+def test_the_server_process_never_imports_textual() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, argparse\n"
+        "from xenon_tui.ssh_cli import add_serve_arguments, build_server\n"
+        "from xenon_tui.ssh import ConsoleServer\n"
+        "import xenon_tui.ssh._server, xenon_tui.ssh._zygote, xenon_tui.ssh._session\n"
+        "p = argparse.ArgumentParser(); add_serve_arguments(p)\n"
+        "build_server(p.parse_args(['--user', 'a=/dev/null', '--state-dir', '/tmp/x']))\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)  # fmt: skip
+    assert out.stdout.strip() == "[]"
