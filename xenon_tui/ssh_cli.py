@@ -210,7 +210,11 @@ async def _serve(server: Any, stop: asyncio.Event) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Runs ``xenon console serve`` until SIGINT or SIGTERM; returns the exit status."""
+    """Runs ``xenon console serve``; returns the exit status.
+
+    SIGINT or SIGTERM stops the server (every console is hung up and its user told why);
+    SIGHUP reloads the console code for new sessions (zygote mode).
+    """
     from xenon_tui.ssh import SshServeError
 
     try:
