@@ -59,6 +59,7 @@ class _Zygote:
         self._pending: dict[int, asyncio.Future[tuple[int, asyncio.Future[int]]]] = {}
         self._exits: dict[int, asyncio.Future[int]] = {}
         self.retired = False
+        self._closing: asyncio.Task[None] | None = None
 
     @property
     def alive(self) -> bool:
@@ -169,8 +170,9 @@ class _Zygote:
             done = self._exits.pop(int(message["pid"]), None)
             if done is not None and not done.done():
                 done.set_result(int(message["code"]))
-            if self.retired and not self._exits:
-                asyncio.get_running_loop().create_task(self.close())
+            if self.retired and not self._exits and self._closing is None:
+                # Kept in an attribute: the loop only holds weak references to tasks.
+                self._closing = asyncio.get_running_loop().create_task(self.close())
 
     def _gone(self, why: str) -> None:
         if self._sock is None:
