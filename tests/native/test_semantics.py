@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -18,6 +18,8 @@ from xps.msm import (
     ObjType,
     Role,
     RunState,
+    Tag,
+    Transaction,
     ViolationKind,
 )
 
@@ -247,3 +249,80 @@ def test_commit_failure_changes_nothing(both: Both) -> None:
     getattr(target, put)(Binding(w.doms["a"], w.labels["C"].id))
     assert getattr(target, commit)() == gen + 1
     assert both.call("domain", a).tag == w.tags["C"]
+
+
+def test_transaction_states(both: Both) -> None:
+    txn = (
+        ("transaction", "put", "delete", "commit", "abort")
+        if both.kind == "c"
+        else ("txn_begin", "txn_put", "txn_delete", "txn_commit", "txn_abort")
+    )
+    target: object = Transaction(both.impl) if both.kind == "c" else both.impl
+    tag = Tag(uuid4(), "t")
+
+    def on_txn(name: str, *args: object) -> str:
+        try:
+            getattr(target, name)(*args)
+        except Exception as exc:  # MsmError or ModelError, both carry .code
+            return str(getattr(exc, "code", exc))
+        return "ok"
+
+    assert on_txn(txn[1], tag) == "MSM_ESTATE"
+    assert on_txn(txn[2], ObjType.TAG, tag.id) == "MSM_ESTATE"
+    assert on_txn(txn[3]) == "MSM_ESTATE"
+    assert on_txn(txn[4]) == "MSM_ESTATE"
+    # An invalid object is refused for what it is before the missing transaction.
+    assert on_txn(txn[1], Tag(UUID(int=0), "nil")) == "MSM_EINVAL"
+    both.call(txn[0], False)
+    assert code(both, txn[0], True) == "MSM_EBUSY"
+    assert on_txn(txn[2], ObjType.TAG, tag.id) == "MSM_ENOENT"
+    assert on_txn(txn[1], tag) == "ok"
+    assert on_txn(txn[2], ObjType.TAG, tag.id) == "ok"
+    assert on_txn(txn[4]) == "ok"
+    assert both.call("info").generation == 0
+
+
+BAD_CONFIGS = [
+    # (field overrides, status): one bad field each, checked in declaration order.
+    ({"uuid": UUID(int=0)}, "MSM_EINVAL"),
+    ({"mem_kb": 0, "maxmem_kb": 0}, "MSM_ERANGE"),
+    ({"maxmem_kb": 1024}, "MSM_ERANGE"),
+    ({"max_vcpus": 129, "vcpus": 1}, "MSM_ERANGE"),
+    ({"max_vcpus": 0, "vcpus": 0}, "MSM_ERANGE"),
+    ({"vcpus": 3, "max_vcpus": 2}, "MSM_ERANGE"),
+    ({"vcpus": 0}, "MSM_ERANGE"),
+    ({"load_permille": 1001}, "MSM_ERANGE"),
+    ({"load_permille": 1000, "mem_kb": 120 * 2048, "maxmem_kb": 120 * 2048}, "MSM_ENOSPC"),
+    # The uuid check comes first even when a range is wrong too.
+    ({"uuid": UUID(int=0), "load_permille": 5000}, "MSM_EINVAL"),
+]
+
+
+@pytest.mark.parametrize(("override", "status"), BAD_CONFIGS)
+def test_domain_config_checks(both: Both, override: dict[str, object], status: str) -> None:
+    w = World()
+    w.bind("x", "A")
+    both.apply(w.objects())
+    base = {
+        "uuid": w.doms["x"],
+        "name": "x",
+        "mem_kb": 2048,
+        "maxmem_kb": 2048,
+        "vcpus": 1,
+        "max_vcpus": 2,
+    }
+    bad = DomainConfig(**{**base, **override})  # type: ignore[arg-type]
+    assert code(both, "create_domain", bad) == status
+    assert both.call("info").n_domains == 1
+
+
+def test_reboot_restarts_the_rate_window(both: Both) -> None:
+    w = World(max_rate=2)
+    w.bind("x", "A")
+    both.apply(w.objects())
+    x = both.call("create_domain", cfg(w.doms["x"], "x"))
+    both.call("check_hypercall", x, 1, 0, 5_000_000)
+    both.call("reboot", x)
+    got = [both.call("check_hypercall", x, 1, 0, t) for t in (0, 0, 1_500_000)]
+    # Without the reset, 1.5 ms would still count in the 5 ms window of the old run.
+    assert got == [Decision.ALLOW, Decision.ALLOW, Decision.ALLOW]
