@@ -169,3 +169,27 @@ async def test_a_busy_port_is_a_listen_error(server, tmp_path: Path) -> None:
         await other.start()
     assert err.value.code == "listen_failed"
     assert str(server.port) in err.value.message
+
+
+async def test_sessions_are_spawned_when_the_zygote_cannot_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="xenon.ssh")
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    (tmp_path / "admin.pub").write_bytes(key.export_public_key())
+    config = ServeConfig(state_dir=tmp_path / "state", port=0, mode="zygote",
+                         app="tests.e2e.broken_preload_app:run")  # fmt: skip
+    users = UserDirectory({"admin": UserEntry("admin", Role.ADMIN, tmp_path / "admin.pub")})
+    srv = ConsoleServer(config, users)
+    await srv.start()
+    try:
+        assert "consoles will be spawned instead" in caplog.text
+        conn, proc = await _open(srv, username="admin", client_keys=[key])
+        await _read_until(proc, r"size=90x25")
+        proc.stdin.write(b"q")
+        assert (await proc.wait()).exit_status == 0
+        conn.close()
+        assert re.search(r"session \S+ started user=admin pid=\d+ .* mode=spawn", caplog.text)
+        assert "cannot start" in config.zygote_log.read_text()
+    finally:
+        await srv.close()

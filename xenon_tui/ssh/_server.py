@@ -12,11 +12,11 @@ from typing import Any
 import asyncssh
 
 from xenon_tui.ssh._config import ServeConfig, console_for_role
-from xenon_tui.ssh._errors import ConfigError, ListenError, SshServeError
+from xenon_tui.ssh._errors import ConfigError, LaunchError, ListenError, SshServeError
 from xenon_tui.ssh._hostkey import load_or_create_host_key
-from xenon_tui.ssh._launch import Launcher, SpawnLauncher
+from xenon_tui.ssh._launch import ConsoleProcess, Launcher, SpawnLauncher
 from xenon_tui.ssh._session import ConsoleSession, SessionIdentity
-from xenon_tui.ssh._spec import Role
+from xenon_tui.ssh._spec import Role, SessionInfo
 from xenon_tui.ssh._users import PasswordAuthenticator, UserDirectory, check_username
 from xenon_tui.ssh._zygote import ZygoteLauncher
 
@@ -145,6 +145,9 @@ class ConsoleServer:
         self.users = users
         self.passwords = passwords
         self.launcher: Launcher = launcher or self._make_launcher()
+        self._fallback: Launcher | None = (
+            SpawnLauncher(str(config.state_dir)) if self.launcher.name != "spawn" else None
+        )
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._active = 0
         self.stopping = asyncio.Event()
@@ -184,6 +187,20 @@ class ConsoleServer:
         """Gives a session slot back."""
         self._active -= 1
 
+    async def launch(self, info: SessionInfo, slave_fd: int) -> tuple[ConsoleProcess, str]:
+        """Starts a console; falls back to spawning when the zygote cannot fork it.
+
+        Returns:
+            The console process and the name of the mode that started it.
+        """
+        try:
+            return await self.launcher.launch(info, slave_fd), self.launcher.name
+        except LaunchError as exc:
+            if self._fallback is None:
+                raise
+            log.warning("%s; spawning session %s instead", exc.message, info.session_id)
+        return await self._fallback.launch(info, slave_fd), self._fallback.name
+
     def console_settings(self, role: Role) -> dict[str, Any]:
         """The console settings a user of ``role`` gets (read-only sockets for read-only)."""
         return console_for_role(self.config.console, role)
@@ -192,7 +209,11 @@ class ConsoleServer:
         """Loads (or creates) the host key, starts the launcher and listens."""
         self.config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         host_key = load_or_create_host_key(self.config.host_key_path)
-        await self.launcher.start()
+        try:
+            await self.launcher.start()
+        except LaunchError as exc:
+            # Not fatal: sessions are spawned until the zygote can be started again.
+            log.warning("%s; consoles will be spawned instead", exc.message)
         try:
             self._acceptor = await asyncssh.create_server(
                 lambda: _Connection(self),

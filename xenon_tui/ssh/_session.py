@@ -143,7 +143,7 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
         master, slave = open_pty(cols, rows)
         try:
             try:
-                child = await self._server.launcher.launch(info, slave)
+                child, mode = await self._server.launch(info, slave)
             finally:
                 os.close(slave)
             log.info(
@@ -154,7 +154,7 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
                 info.term,
                 cols,
                 rows,
-                self._server.launcher.name,
+                mode,
             )
             self.set_redirect_pid(child.pid)
             # asyncssh writes keys to the pty and applies window changes (TIOCSWINSZ).

@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from typing import Any
 
 from xenon_tui.ssh._errors import LaunchError, ZygoteGone
@@ -22,6 +23,7 @@ log = logging.getLogger("xenon.ssh")
 _MAX_MESSAGE = 64 * 1024
 _READY_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 5.0
+_RETRY_AFTER_S = 30.0
 
 
 class _ZygoteChild:
@@ -226,6 +228,7 @@ class ZygoteLauncher:
         self._current: _Zygote | None = None
         self._retired: set[_Zygote] = set()
         self._lock = asyncio.Lock()
+        self._failed_at = -_RETRY_AFTER_S
 
     @property
     def zygote_pid(self) -> int:
@@ -234,10 +237,18 @@ class ZygoteLauncher:
 
     async def start(self) -> None:
         async with self._lock:
-            if self._current is None or not self._current.alive:
-                zygote = _Zygote(*self._args)
+            if self._current is not None and self._current.alive:
+                return
+            wait = self._failed_at + _RETRY_AFTER_S - time.monotonic()
+            if wait > 0:
+                raise LaunchError(f"zygote unavailable (next try in {wait:.0f} s)")
+            zygote = _Zygote(*self._args)
+            try:
                 await zygote.start()
-                self._current = zygote
+            except LaunchError:
+                self._failed_at = time.monotonic()
+                raise
+            self._current = zygote
 
     async def reload(self) -> None:
         """Replaces the zygote: new sessions get freshly imported code."""
