@@ -16,6 +16,8 @@ $(BIN)/python:
 
 # Re-install when the packaging or the C sources change.
 $(STAMP): $(BIN)/python pyproject.toml native/build_msm.py $(wildcard native/src/*.c native/src/*.h native/include/*.h)
+	@# A module left by `make native` would shadow the one pip builds (its suffix is searched first).
+	rm -f native/_msm.cpython-*.so
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
@@ -24,6 +26,7 @@ venv: $(STAMP)
 
 # Rebuild only the C module in place (fast loop while editing native/).
 native: $(BIN)/python
+	rm -f native/_msm.abi3.so
 	$(BIN)/python native/build_msm.py
 
 # Programs the tests talk to (OpenSSH client, tmux, xmlsec1, dnsmasq, iptables, openssl).
