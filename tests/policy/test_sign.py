@@ -379,3 +379,104 @@ def test_signed_templates_verify_with_verify_signature(
     with pytest.raises(PolicySignatureError) as err:
         verify_signature(tampered, ca.cert_pem)
     assert err.value.code == "policy.signature.digest"
+
+
+# -- the copy-free signer and verifier agree with stock signxml --------------------
+
+_TRICKY = (
+    b"<?xml version='1.0' encoding='UTF-8'?>\n<?top-pi a?><!--top comment-->\n"
+    b'<x:policy xmlns:x="urn:xenon:policy:1" xmlns:unused="urn:unused" b="2" a="1">\n'
+    b'  <x:item name="a &amp; b &lt;c&gt;" note="tab&#9;nl&#10;">text<!--inner--> more</x:item>\n'
+    b'  <y:other xmlns:y="urn:other"><![CDATA[raw <data>]]></y:other>\n'
+    b"  <x:empty/>\n"
+    b"</x:policy>\n<!--after-->"
+)
+
+
+def _stock_verify(data: bytes, signer: Issued) -> tuple[bytes, bytes]:
+    from signxml.verifier import SignatureConfiguration, XMLVerifier
+
+    result = XMLVerifier().verify(
+        data, x509_cert=signer.cert, expect_config=SignatureConfiguration(location="./")
+    )
+    assert not isinstance(result, list)
+    assert result.signed_xml is not None
+    return result.signed_data, etree.tostring(result.signed_xml)
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ec"])
+def test_stock_signxml_verifies_what_we_sign(
+    kind: str, policy: Policy, rsa_signer: Issued, ec_signer: Issued, ca: Issued
+) -> None:
+    from xps.policy._sign import verify_signature
+
+    signer = rsa_signer if kind == "rsa" else ec_signer
+    for payload in (policy, etree.fromstring(_TRICKY)):
+        data = sign_policy(payload, signer.key_pem, signer.cert_pem)
+        stock_data, stock_xml = _stock_verify(data, signer)
+        ours = verify_signature(data, ca.cert_pem)
+        assert ours.data == stock_data
+        assert etree.tostring(ours.element) == stock_xml
+        assert b"inner" not in ours.data and b"top-pi" not in ours.data
+
+
+def test_signed_bytes_are_the_canonical_document(ec_signer: Issued, ca: Issued) -> None:
+    from xps.policy._sign import verify_signature
+
+    element = etree.fromstring(_TRICKY)
+    data = sign_policy(element, ec_signer.key_pem, ec_signer.cert_pem)
+    canon = etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+    assert data.startswith(b"<?xml version='1.0' encoding='UTF-8'?>\n")
+    body = data.split(b"\n", 1)[1].rstrip(b"\n")
+    start, end = body.index(b"<ds:Signature"), body.rindex(b"</ds:Signature>")
+    assert body[:start] + body[end + len(b"</ds:Signature>") :] == canon
+    assert body.endswith(b"</ds:Signature></x:policy>")
+    doc = verify_signature(data, ca.cert_pem)
+    assert doc.data == canon
+    # The same digest as stock signxml signing a serialized copy of the same element.
+    from signxml.algorithms import CanonicalizationMethod, SignatureMethod
+    from signxml.signer import XMLSigner
+
+    stock = XMLSigner(
+        signature_algorithm=SignatureMethod.ECDSA_SHA256,
+        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    ).sign(etree.fromstring(_TRICKY), key=ec_signer.key, cert=[ec_signer.cert])
+    digest = f"{{{DS}}}SignedInfo/{{{DS}}}Reference/{{{DS}}}DigestValue"
+    assert _sig(_tree(data)).findtext(digest) == _sig(stock).findtext(digest)
+
+
+def test_signing_a_nested_element_signs_it_as_a_document(
+    policy: Policy, ec_signer: Issued, ca: Issued
+) -> None:
+    wrapper = etree.fromstring(b'<w:wrap xmlns:w="urn:wrap" xml:lang="en"><w:pad/></w:wrap>')
+    wrapper.append(policy_to_element(policy))
+    before = etree.tostring(wrapper)
+    data = sign_policy(wrapper[-1], ec_signer.key_pem, ec_signer.cert_pem)
+    assert etree.tostring(wrapper) == before
+    assert b"urn:wrap" not in data and b"xml:lang" not in data
+    assert verify_policy(data, ca.cert_pem).policy == policy
+
+
+def test_verifying_twice_gives_the_same_result(signed: bytes, ca: Issued) -> None:
+    from xps.policy._sign import verify_signature
+
+    first, second = verify_signature(signed, ca.cert_pem), verify_signature(signed, ca.cert_pem)
+    assert first.data == second.data
+    assert etree.tostring(first.element) == etree.tostring(second.element)
+
+
+@pytest.mark.skipif(XMLSEC1 is None, reason="xmlsec1 is not installed")
+def test_xmlsec1_accepts_a_signed_document_with_comments_pis_and_cdata(
+    rsa_signer: Issued, ca: Issued, tmp_path: Path
+) -> None:
+    data = sign_policy(etree.fromstring(_TRICKY), rsa_signer.key_pem, rsa_signer.cert_pem)
+    (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
+    good, bad = tmp_path / "signed.xml", tmp_path / "tampered.xml"
+    good.write_bytes(data)
+    bad.write_bytes(data.replace(b"raw &lt;data&gt;", b"raw &lt;datb&gt;", 1))
+    assert bad.read_bytes() != data
+    cmd = [str(XMLSEC1), "--verify", "--trusted-pem", str(tmp_path / "ca.pem")]
+    ok = subprocess.run([*cmd, str(good)], capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0, ok.stderr
+    nok = subprocess.run([*cmd, str(bad)], capture_output=True, text=True, timeout=30)
+    assert nok.returncode != 0

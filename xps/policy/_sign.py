@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
@@ -131,27 +130,72 @@ def _public_der(key: Any) -> bytes:
 
 
 class _Signer(XMLSigner):
-    """signxml's signer, copying a large detached root element once instead of twice.
+    """signxml's signer, on the payload tree itself: no copy of it, no re-serialization.
 
     For an enveloped signature signxml asks ``get_root`` twice: first for the tree
-    that receives the ``Signature``, then for the tree it canonicalizes and digests
-    (read only: it carries no signature placeholder, :func:`sign_policy` refuses
-    those). Only the first needs a private copy. signxml copies by serializing and
-    re-parsing, to keep namespaces inherited from ancestors; a root element has no
-    ancestors, so lxml's deepcopy is exact and cheaper.
+    that receives the ``Signature``, then for the tree it canonicalizes and digests.
+    Stock signxml answers both with a serialize-and-reparse copy of the payload. Here
+    the first gets a bare holder element (only the new ``Signature`` lands there) and
+    the second the payload itself, which is only read: :func:`sign_policy` refuses
+    signature placeholders, the one case where signxml edits that tree. The exclusive
+    C14N of the payload that signxml digests is kept in :attr:`payload_c14n`, so the
+    signed document is assembled from exactly the bytes the digest covers.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, payload: etree._Element, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._copied = False
+        self._payload = payload
+        self.holder: etree._Element | None = None
+        self.payload_c14n: bytes | None = None
 
     def get_root(self, data: Any) -> Any:
-        if isinstance(data, etree._Element) and data.getparent() is None:
-            if self._copied:
-                return data
-            self._copied = True
-            return copy.deepcopy(data)
+        if data is self._payload:
+            if self.holder is None:
+                self.holder = etree.Element("signature-holder")
+                return self.holder
+            return data
         return super().get_root(data)  # type: ignore[no-untyped-call]
+
+    def _c14n(self, nodes: Any, algorithm: Any, inclusive_ns_prefixes: Any = None) -> bytes:
+        out: bytes = super()._c14n(
+            nodes, algorithm=algorithm, inclusive_ns_prefixes=inclusive_ns_prefixes
+        )
+        if nodes is self._payload:
+            self.payload_c14n = out
+        return out
+
+
+def _end_tag(element: etree._Element) -> bytes:
+    local = etree.QName(element).localname
+    return f"</{element.prefix}:{local}>".encode() if element.prefix else f"</{local}>".encode()
+
+
+def _assemble(element: etree._Element, signer: _Signer, signed: Any) -> bytes:
+    """The signed document: the digested C14N bytes with the signature before the end tag.
+
+    Verification (ours, signxml's, xmlsec1's) drops the enveloped signature and
+    canonicalizes the rest, which gives back ``payload_c14n`` exactly (C14N output is
+    a fixed point of parse-and-canonicalize), so no second serialization of the
+    document is needed.
+    """
+    canon, holder = signer.payload_c14n, signer.holder
+    end = _end_tag(element)
+    if (
+        canon is None
+        or signed is not holder
+        or holder is None
+        or len(holder) != 1
+        or holder[0].tag != _ds("Signature")
+        or not canon.endswith(end)
+        or (len(element) and element[-1].tag == _ds("Signature"))
+    ):
+        # The _Signer hooks rely on how signxml 5 builds an enveloped signature.
+        raise _fail("sign", "signxml did not sign the way this module expects; refusing")
+    signature = etree.tostring(holder[0], method="c14n", exclusive=True, with_comments=False)
+    cut = len(canon) - len(end)
+    return b"".join(
+        (b"<?xml version='1.0' encoding='UTF-8'?>\n", canon[:cut], signature, canon[cut:], b"\n")
+    )
 
 
 def sign_policy(
@@ -165,7 +209,8 @@ def sign_policy(
     The signature covers the whole document (``URI=""``, enveloped-signature then
     exclusive C14N), uses RSA-SHA256 or ECDSA-SHA256 by key type, and embeds the
     signing certificate (followed by any chain certificates in ``cert_pem``) in
-    ``KeyInfo/X509Data``.
+    ``KeyInfo/X509Data``. The document is written in its canonical form (the exact
+    bytes the digest covers), with the ``Signature`` as the root's last child.
 
     Args:
         policy: The policy, or an lxml element in the policy namespace (left unmodified).
@@ -191,7 +236,7 @@ def sign_policy(
         # Indented like the saved policy so that a signed export stays readable.
         etree.indent(element, space="  ")
     else:
-        element = policy  # _Signer works on copies; the caller's tree is left as is
+        element = policy  # _Signer only reads it; the caller's tree is left as is
     if element.find(f".//{{{_DS}}}Signature") is not None:
         raise _fail("already-signed", "the document already carries a signature")
     method = (
@@ -200,6 +245,7 @@ def sign_policy(
         else SignatureMethod.ECDSA_SHA256
     )
     signer = _Signer(
+        element,
         method=SignatureConstructionMethod.enveloped,
         signature_algorithm=method,
         digest_algorithm=DigestAlgorithm.SHA256,
@@ -209,11 +255,7 @@ def sign_policy(
         signed = signer.sign(element, key=key, cert=certs)
     except sx_errors.InvalidInput as exc:
         raise _fail("sign", f"cannot sign: {exc}") from exc
-    if signed is element or (len(element) and element[-1].tag == _ds("Signature")):
-        # _Signer relies on signxml signing a copy; never hand back a mutated input.
-        raise _fail("sign", "signxml modified the input tree; refusing the result")
-    body: bytes = etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
-    return body + b"\n"
+    return _assemble(element, signer, signed)
 
 
 # ------------------------------------------------------------------------ verification
@@ -415,19 +457,46 @@ class SignedDocument:
     algorithm: str
 
 
+@dataclass(frozen=True)
+class _Borrowed:
+    """Stands for the serialization of the verifier's private tree (see _Verifier)."""
+
+    root: etree._Element
+
+
 class _Verifier(XMLVerifier):
-    """signxml's verifier, told not to copy the tree this module has just parsed."""
+    """signxml's verifier, working on the private tree instead of copies of it.
+
+    Stock signxml copies the document root by serializing and re-parsing it three
+    times: in ``get_root``, once per reference (the enveloped transform removes the
+    signature from that copy), and before canonicalizing the payload (so that
+    namespaces of ancestors cannot leak in). For the tree :func:`_parse` has just
+    built, none is needed: nobody else holds it, :func:`_check_structure` allows one
+    reference only, and the payload is the whole document, which has no ancestors.
+    Those copies are all ``_fromstring(_tostring(node))``; for this tree they hand
+    the tree itself through. Everything else (the signature copy, schema check,
+    digests, the re-parse of the canonical bytes returned as ``signed_xml``) is
+    stock signxml.
+    """
 
     def __init__(self, own_root: etree._Element) -> None:
         super().__init__()
         self._own_root = own_root
 
     def get_root(self, data: Any) -> Any:
-        # verify() never modifies the root it gets (references are resolved on their
-        # own copy), so the private tree parsed by _parse() can be used as is.
         if data is self._own_root:
             return data
         return super().get_root(data)  # type: ignore[no-untyped-call]
+
+    def _tostring(self, xml_node: Any, **kwargs: Any) -> Any:
+        if xml_node is self._own_root and not kwargs:
+            return _Borrowed(xml_node)
+        return super()._tostring(xml_node, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _fromstring(self, xml_string: Any, **kwargs: Any) -> Any:
+        if isinstance(xml_string, _Borrowed) and not kwargs:
+            return xml_string.root
+        return super()._fromstring(xml_string, **kwargs)  # type: ignore[no-untyped-call]
 
 
 def verify_signature(
