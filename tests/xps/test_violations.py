@@ -24,7 +24,7 @@ def _monitor(tmp_path: Path, keep: int = 100) -> tuple[ViolationMonitor, list[di
     mon = ViolationMonitor(
         tmp_path / "xenon-msm-violations.log",
         keep,
-        lambda ts: EPOCH + ts,
+        EPOCH,
         lambda domid: names.get(domid, f"domain-{domid}"),
         events.append,
     )

@@ -127,7 +127,7 @@ class Host:
         self._monitor = ViolationMonitor(
             config.state_dir / LOG_NAME,
             config.max_violations_kept,
-            lambda ts: ts + self._wall_offset,
+            self._wall_offset,
             lambda domid: self._names.get(domid, f"domain-{domid}"),
             lambda data: self._events.publish({"event": "violations", "data": data}),
         )

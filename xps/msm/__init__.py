@@ -1,6 +1,7 @@
 """Typed Python face of the MSM security module (``native._msm``); nothing else uses cffi."""
 
 from xps.msm._context import IoctlFn, Msm, Transaction
+from xps.msm._convert import VIOLATION_RECORD
 from xps.msm._demo import DEMO_DOMAINS, WORKLOAD_PROFILES, DemoDomain, demo_policy, install_demo
 from xps.msm._enums import (
     Backend,
@@ -68,6 +69,7 @@ __all__ = [
     "EXPECTED_INTERFACE_VERSION",
     "HYPERCALL_NAMES",
     "SUBOP_HYPERCALLS",
+    "VIOLATION_RECORD",
     "WORKLOAD_PROFILES",
     "AlreadyExists",
     "Backend",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 from xps.msm._enums import Backend, GuestOS, GuestType, ObjType, RunState, ViolationKind
@@ -27,13 +26,14 @@ from xps.msm._validate import enum_or_int, name_bytes
 
 __all__ = [
     "C_TYPES",
+    "VIOLATION_RECORD",
     "config_to_c",
     "domain_info_from_c",
     "info_from_c",
     "object_from_c",
     "object_to_c",
     "run_counts_from_c",
-    "violations_from_buffer",
+    "violations_from_packed",
 ]
 
 C_TYPES: dict[ObjType, str] = {
@@ -45,9 +45,10 @@ C_TYPES: dict[ObjType, str] = {
     ObjType.DEVICE: "msm_device",
 }
 
-# msm_violation: u64 ts; u32 domid, kind; u8 seclabel[16]; u32 nr, subop, peer, count.
-_VIOLATION = struct.Struct("=QII16sIIII")
-if ffi.sizeof("msm_violation") != _VIOLATION.size:  # pragma: no cover - build skew
+VIOLATION_RECORD = struct.Struct("=QII16sIIII")
+"""One packed ``msm_violation``: ts_ns, domid, kind, seclabel (16 raw bytes), nr, subop,
+peer (``DOMID_INVALID`` when none), count; unpack a drained batch with ``iter_unpack``."""
+if ffi.sizeof("msm_violation") != VIOLATION_RECORD.size:  # pragma: no cover - build skew
     raise ImportError("msm_violation layout differs from xps.msm's record format")
 
 _UUIDS: dict[bytes, uuid.UUID] = {}
@@ -254,19 +255,24 @@ def run_counts_from_c(c: Any) -> RunCounts:
 _KINDS = {int(k): k for k in ViolationKind}
 
 
-def violations_from_buffer(buf: Any, n: int) -> Iterator[Violation]:
-    """Decodes the first ``n`` records of an ``msm_violation[]`` buffer."""
+def violations_from_packed(data: bytes) -> list[Violation]:
+    """Decodes back-to-back :data:`VIOLATION_RECORD` structs (a drained batch)."""
     kinds = _KINDS
-    for ts, domid, kind, sl, nr, subop, peer, count in _VIOLATION.iter_unpack(
-        ffi.buffer(buf, n * _VIOLATION.size)
-    ):
-        yield Violation(
-            ts,
-            domid,
-            kinds.get(kind, kind),
-            _uuid(sl),
-            nr,
-            subop,
-            None if peer == DOMID_INVALID else peer,
-            count,
+    uuids = _UUIDS
+    out: list[Violation] = []
+    append = out.append
+    for ts, domid, kind, sl, nr, subop, peer, count in VIOLATION_RECORD.iter_unpack(data):
+        u = uuids.get(sl)
+        append(
+            Violation(
+                ts,
+                domid,
+                kinds.get(kind, kind),
+                _uuid(sl) if u is None else u,
+                nr,
+                subop,
+                None if peer == DOMID_INVALID else peer,
+                count,
+            )
         )
+    return out
