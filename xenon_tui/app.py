@@ -108,6 +108,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
         self.servers: dict[str, ServerState] = {e.address: ServerState(e) for e in config.servers}
         self.current: str | None = next(iter(self.servers), None)
         self._line_mode = ":"
+        self._alert_pending = False
         for theme in THEMES:
             self.register_theme(theme)
         self.theme_names = tuple(t.name for t in THEMES)
@@ -399,8 +400,14 @@ class XenonConsole(WorkflowsMixin, App[int]):
         viewing = is_current and self.focused is self.query_one(ViolationLog)
         if alert and not viewing:
             state.alert += len(fresh)
-            if is_current:
-                self._sync_alert()
+            if is_current and not self._alert_pending:
+                # At most one band/tab relabel per 0.2 s however fast violations arrive.
+                self._alert_pending = True
+                self.set_timer(0.2, self._flush_alert)
+
+    def _flush_alert(self) -> None:
+        self._alert_pending = False
+        self._sync_alert()
 
     def _sync_alert(self) -> None:
         state = self.current_state

@@ -24,7 +24,8 @@ async def test_violations_arrive_with_alert_and_filter(
         log = app.query_one(ViolationLog)
         await wait_for(pilot, lambda: len(log.window) == 35)
         band = app.query_one(ModeBand)
-        assert band.alert == 35 and "35 new violations" in str(band.render())
+        await wait_for(pilot, lambda: band.alert == 35)
+        assert "35 new violations" in str(band.render())
         assert "⚠ 35" in str(app.query_one("#views").get_tab("violations").label)
         assert log.selected()["seq"] == 35  # newest first
         await pilot.press("5")

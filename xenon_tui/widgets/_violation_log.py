@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -123,6 +123,8 @@ class ViolationLog(ScrollView, can_focus=True):
 
     def __init__(self, *, capacity: int = 200_000, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._capacity = capacity
+        self._styles: dict[str | None, Style] = {None: Style()}
         self.window = ViolationWindow(capacity)
         self._width = sum(w for _, w in _COLUMNS) + len(_COLUMNS) + 40
 
@@ -132,13 +134,14 @@ class ViolationLog(ScrollView, can_focus=True):
         """Appends a batch from the daemon (oldest first); keeps the viewed rows in place."""
         added = self.window.extend(rows)
         if added:
+            self._sync_size()
             if self.cursor > 0 or self.scroll_y > 0:
                 # Newest rows go on top: shift so what the user is reading does not move.
-                self.cursor = min(self.cursor + added, len(self.window) - 1)
-                self._sync_size()
+                # set_reactive: this is not a user move, so no watcher and no Selected.
+                self.set_reactive(
+                    ViolationLog.cursor, min(self.cursor + added, len(self.window) - 1)
+                )
                 self.scroll_to(y=self.scroll_y + added, animate=False, immediate=True)
-            else:
-                self._sync_size()
             self.refresh()
         return added
 
@@ -153,7 +156,7 @@ class ViolationLog(ScrollView, can_focus=True):
     def use_window(self, window: ViolationWindow | None) -> None:
         """Shows another server's window (None: an empty one); keeps its filter text."""
         text = self.window.filter
-        self.window = window if window is not None else ViolationWindow(1)
+        self.window = window if window is not None else ViolationWindow(self._capacity)
         if self.window.filter != text:
             self.window.set_filter(text)
         self.cursor = 0
@@ -175,23 +178,31 @@ class ViolationLog(ScrollView, can_focus=True):
 
     # -- rendering -------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Styles are resolved once per paint, not once per line (they dominate otherwise).
+        base = self.rich_style
+        self._styles = {
+            None: base,
+            "rate": base + self.get_component_rich_style("violation-log--rate"),
+            "channel": base + self.get_component_rich_style("violation-log--channel"),
+            "cursor": self.get_component_rich_style("violation-log--cursor"),
+        }
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
         width = self.size.width
+        styles = self._styles
         if index >= len(self.window):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, styles[None])
         row = self.window.row(index)
         cells = format_row(row)
         text = " ".join(_cell(c, w) for c, (_, w) in zip(cells, _COLUMNS, strict=True))
-        style: Style = self.rich_style
         kind = row.get("kind")
-        if kind == "rate":
-            style = style + self.get_component_rich_style("violation-log--rate")
-        elif kind == "channel":
-            style = style + self.get_component_rich_style("violation-log--channel")
+        style: Style = styles.get(kind, styles[None])
         if index == self.cursor:
-            style = style + self.get_component_rich_style("violation-log--cursor")
+            style = style + styles["cursor"]
         strip = Strip([Segment(text, style)])
         return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, style)
 
