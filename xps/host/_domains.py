@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +19,7 @@ from ._atomic import atomic_write
 from ._convert import from_msm_error
 from ._errors import CommandFailed, HostStateError, NotFound, PolicyInvalid
 from ._runner import CommandRunner
+from ._secrets import VncSecrets
 from ._xl import XlDomain, format_xl_list, parse_xl_list, run_state_of, state_string
 
 __all__ = ["DomainRow", "Domains", "SimDomains", "XenDomains"]
@@ -67,6 +71,10 @@ class Domains(Protocol):
 
     async def action(self, verb: str, domid: int) -> None:
         """pause, unpause, shutdown, reboot or destroy one domain."""
+        ...
+
+    async def vnc_port(self, domid: int) -> int | None:
+        """The TCP port a running domain's VNC server was given, when the backend knows it."""
         ...
 
 
@@ -133,18 +141,24 @@ class SimDomains:
         except msm.MsmError as exc:
             raise from_msm_error(exc, f"cannot {verb} domain {domid}") from exc
 
+    async def vnc_port(self, domid: int) -> int | None:
+        return None  # simulated guests have no display
+
 
 class XenDomains:
     """Domains of a real Xen host, driven through `xl` (each command logged by the runner).
 
     Args:
         runner: Runs xl.
-        cfg_dir: Where generated xl configuration files are written (0600).
+        cfg_dir: Where generated xl configuration files are written (0600; they hold
+            the VNC password of a domain with VNC).
+        secrets: The VNC password store.
     """
 
-    def __init__(self, runner: CommandRunner, cfg_dir: Path) -> None:
+    def __init__(self, runner: CommandRunner, cfg_dir: Path, secrets: VncSecrets) -> None:
         self._runner = runner
         self._cfg_dir = cfg_dir
+        self._secrets = secrets
         self._last_text = ""
 
     async def rows(self, *, quiet: bool = False) -> tuple[list[DomainRow], int]:
@@ -169,19 +183,37 @@ class XenDomains:
         return self._last_text
 
     async def create(self, policy: Policy, dom: DomainConfig) -> int:
+        password = None
+        if dom.vnc:
+            password = await asyncio.to_thread(self._secrets.password, dom.id, dom.name)
         try:
-            text = xl_config(policy, dom.name)
+            text = xl_config(policy, dom.name, vnc_password=password)
         except GeneratorError as exc:
             raise PolicyInvalid(f"cannot configure {dom.name}: {exc}") from exc
-        self._cfg_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self._cfg_dir / f"{dom.name}.cfg"
-        atomic_write(path, text.encode())
+        await asyncio.to_thread(self._write_config, path, text.encode())
         await self._runner.run(["xl", "create", str(path)])
         rows, _ = await self.rows()
         for row in rows:
             if row.name == dom.name:
                 return row.domid
         raise HostStateError(f"xl create {dom.name} succeeded but the domain is not listed")
+
+    def _write_config(self, path: Path, data: bytes) -> None:
+        self._cfg_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self._cfg_dir, 0o700)  # an older, wider directory is narrowed too
+        atomic_write(path, data, mode=0o600)
+
+    async def vnc_port(self, domid: int) -> int | None:
+        # libxl records the port QEMU's VNC server got (`xl vncviewer` reads it too).
+        with contextlib.suppress(CommandFailed, ValueError):
+            result = await self._runner.run(
+                ["xenstore-read", f"/local/domain/{domid}/console/vnc-port"], quiet=True
+            )
+            port = int(result.stdout.strip())
+            if 0 < port < 65536:
+                return port
+        return None
 
     async def action(self, verb: str, domid: int) -> None:
         try:

@@ -48,6 +48,7 @@ from ._network import NetworkPlan, apply_network, plan_network
 from ._policystore import ActivationPending, PolicyStore, StoredPolicy
 from ._runner import CommandRunner, RecordingRunner
 from ._sampler import StatsSampler
+from ._secrets import VncSecrets, vnc_endpoint
 from ._violations import LOG_NAME, Labels, ViolationMonitor
 from ._xl import parse_xl_info
 
@@ -111,10 +112,11 @@ class Host:
         self._names: dict[int, str] = {0: "Domain-0"}
         self._stopped: set[int] = set()
         self._closed = False
+        self._vnc = VncSecrets(config.state_dir)
         self._domains: Domains = (
             SimDomains(ctx)
             if config.backend == "sim" and ctx is not None
-            else XenDomains(runner, config.state_dir / "xl")
+            else XenDomains(runner, config.state_dir / "xl", self._vnc)
         )
         if ctx is not None:
             info = ctx.info()
@@ -421,6 +423,37 @@ class Host:
             "domains": [self._row_dict(r) for r in rows],
             "xl_list": self._domains.xl_list_text(rows),
         }
+
+    async def vnc_info(self, domain: int | str, include_password: bool = False) -> dict[str, Any]:
+        """Where a domain's VNC console listens (:func:`vnc_endpoint`); no password unless asked.
+
+        ``domain`` is a running domain (domid or name) or a domain of the active policy.
+        ``include_password`` (generated and stored now if the domain has none yet) must be
+        allowed by the server only to an authorized client of the read-write socket.
+        """
+        if isinstance(domain, bool) or not isinstance(domain, int | str):
+            raise InvalidArgument("domain must be a domid (int) or a domain name (str)")
+        if not isinstance(include_password, bool):
+            raise InvalidArgument("include_password must be a boolean")
+        rows, _ = await self._rows()
+        row = next((r for r in rows if domain in (r.domid, r.name)), None)
+        if row is None and isinstance(domain, int):
+            raise NotFound(f"no running domain {domain!r}")
+        name = row.name if row is not None else str(domain)
+        policy = self._policy
+        dom = next((d for d in policy.domains if d.name == name), None) if policy else None
+        if dom is None:
+            raise NotFound(f"the active policy does not configure domain {name!r}")
+        port = None
+        if dom.vnc and dom.vnc_display is None and row is not None and row.run_state != "shutdown":
+            port = await self._domains.vnc_port(row.domid)
+        out = vnc_endpoint(dom, row.domid if row is not None else None, port)
+        if include_password:
+            out["password"] = None
+            if dom.vnc:
+                out["password"] = await asyncio.to_thread(self._vnc.password, dom.id, dom.name)
+                log.info("VNC password of domain %s handed out on request", dom.name)
+        return out
 
     async def create_domain(self, name: str) -> dict[str, Any]:
         """Creates and starts the domain ``name`` configured in the active policy."""
