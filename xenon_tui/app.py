@@ -330,6 +330,12 @@ class XenonConsole(WorkflowsMixin, App[int]):
         self.post_message(ServerData(address, data))
 
     def on_link_changed(self, message: LinkChanged) -> None:
+        try:
+            self._handle_link_changed(message)
+        except NoMatches:  # raced the app's shutdown
+            return
+
+    def _handle_link_changed(self, message: LinkChanged) -> None:
         state = self.servers.get(message.address)
         if state is None:
             return
@@ -348,6 +354,12 @@ class XenonConsole(WorkflowsMixin, App[int]):
         self.refresh_bindings()
 
     def on_server_data(self, message: ServerData) -> None:
+        try:
+            self._handle_server_data(message)
+        except NoMatches:  # raced the app's shutdown
+            return
+
+    def _handle_server_data(self, message: ServerData) -> None:
         state = self.servers.get(message.address)
         if state is None:
             return
