@@ -305,11 +305,16 @@ async def throughput(port: int, pki: dict[str, Path]) -> float:
     return sum(counts) / elapsed
 
 
-async def _count_violations(client: Any, seconds: float) -> tuple[int, float]:
-    """Records received by a subscribed client in ``seconds`` (after a 1 s warm-up)."""
+async def _count_violations(client: Any, seconds: float, on_start: Any = None) -> tuple[int, float]:
+    """Records received by a subscribed client in ``seconds`` (after a 1 s warm-up).
+
+    ``on_start()`` is called when the counting starts.
+    """
     deadline = time.perf_counter() + 1.0
     while time.perf_counter() < deadline:
         await client.next_event(10)
+    if on_start is not None:
+        on_start()
     received = 0
     t0 = time.perf_counter()
     while (elapsed := time.perf_counter() - t0) < seconds:
@@ -327,7 +332,7 @@ def _heavy_policy(policy: dict[str, Any]) -> dict[str, Any]:
     policy = copy.deepcopy(policy)
     for seclabel in policy["seclabels"]:
         seclabel["max_violations"] = 0
-    base = policy["domains"]
+    base = list(policy["domains"])  # clone the sample's guests, not earlier clones
     for i in range(VIOLATION_DOMAINS - len(base)):
         clone = copy.deepcopy(base[i % len(base)])
         clone["name"] = f"{clone['name']}-x{i}"
@@ -339,11 +344,13 @@ def _heavy_policy(policy: dict[str, Any]) -> dict[str, Any]:
     return policy
 
 
-async def violations(port: int, pki: dict[str, Path]) -> dict[str, Any]:
+async def violations(port: int, pki: dict[str, Path], server_cpu: Any) -> dict[str, Any]:
     """MSM ring -> subscribed client with the real sim Host and heavy misbehaviour.
 
     Through the daemon: activate :func:`_heavy_policy`, create every guest and make each
     issue only out-of-profile hypercalls; then count the records one subscriber receives.
+    ``server_cpu()`` gives the daemon's CPU seconds: its CPU time per record received
+    (sim, host, encoding, TLS) is less sensitive to a busy machine than the rate.
     """
     from xps.client import XpsClient
 
@@ -359,12 +366,17 @@ async def violations(port: int, pki: dict[str, Path]) -> dict[str, Any]:
     for name in names:
         await client.call("CreateDomain", name=name)
         await client.call("SetMisbehaviour", domain=name, kind="out_of_profile", per_million=10**6)
-    received, elapsed = await _count_violations(client, VIOLATION_SECONDS)
+    cpu0: list[float] = []
+    received, elapsed = await _count_violations(
+        client, VIOLATION_SECONDS, lambda: cpu0.append(server_cpu())
+    )
+    cpu = server_cpu() - cpu0[0]
     await client.close()
     return {
         "violations_per_s": round(received / elapsed),
         "violations_domains": len(names),
         "violations_records": received,
+        "violations_server_cpu_us_per_record": round(cpu / received * 1e6, 2),
     }
 
 
@@ -419,7 +431,7 @@ async def bench(tmp: Path) -> dict[str, Any]:
     progress("violations: daemon with the sim host, heavy misbehaviour")
     server = ServerProcess("host", tmp / "pki", tmp / "state-host")
     try:
-        result.update(await violations(server.port, pki))
+        result.update(await violations(server.port, pki, server.cpu_s))
     finally:
         server.stop()
     progress("violations: daemon path alone (synthetic batches)")

@@ -742,11 +742,28 @@ class Host:
 
     # ------------------------------------------------------------------ background
 
-    def _drain(self, check_all: bool = False) -> None:
+    async def _drain_yielding(self, check_all: bool = False) -> None:
+        # One batch at a time with a yield in between: a violation storm (a batch costs
+        # ~10 ms of dicts, log and encoding) never holds requests back for a whole tick.
         ctx = self._msm
         if ctx is None:
             return
-        touched = self._monitor.drain(ctx, _DRAIN_BATCH, _MAX_DRAIN_BATCHES)
+        touched: set[int] = set()
+        for _ in range(_MAX_DRAIN_BATCHES):
+            before = self._monitor.last_seq
+            touched |= self._monitor.drain(ctx, _DRAIN_BATCH, 1)
+            if self._monitor.last_seq - before < _DRAIN_BATCH:
+                break
+            await asyncio.sleep(0)
+        self._check_stopped(ctx, touched, check_all)
+
+    def _drain(self) -> None:
+        ctx = self._msm
+        if ctx is not None:
+            touched = self._monitor.drain(ctx, _DRAIN_BATCH, _MAX_DRAIN_BATCHES)
+            self._check_stopped(ctx, touched, False)
+
+    def _check_stopped(self, ctx: msm.Msm, touched: set[int], check_all: bool) -> None:
         if check_all:  # records may have been dropped: look at every domain
             touched.update(d.domid for d in ctx.domains())
         for domid in touched - self._stopped:
@@ -772,7 +789,9 @@ class Host:
             deadline += slice_s
             try:
                 counts = ctx.run(slice_ns)
-                self._drain(check_all=counts.domains_stopped > 0 and counts.ring_dropped > 0)
+                await self._drain_yielding(
+                    check_all=counts.domains_stopped > 0 and counts.ring_dropped > 0
+                )
             except Exception:
                 log.exception("simulation tick failed")
             delay = deadline - loop.time()
@@ -783,7 +802,7 @@ class Host:
     async def _drain_loop(self) -> None:
         while True:
             try:
-                self._drain()
+                await self._drain_yielding()
             except Exception:
                 log.exception("violation drain failed")
             await asyncio.sleep(0.02)
