@@ -176,6 +176,7 @@ async def test_host_vnc_info(tmp_path: Path, caplog: pytest.LogCaptureFixture) -
         stored = json.loads((state / SECRETS_NAME).read_text())
         assert stored["domains"][str(DOM_A)]["password"] == password
         assert _mode(state / SECRETS_NAME) == 0o600
+        assert await host.vnc_credentials(domid) == {**shown, "password": password}
         pv = await host.vnc_info("EA-domu-1", include_password=True)
         assert pv["enabled"] is False and pv["port"] is None and pv["password"] is None
         with pytest.raises(NotFound):

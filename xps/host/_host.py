@@ -455,6 +455,10 @@ class Host:
                 log.info("VNC password of domain %s handed out on request", dom.name)
         return out
 
+    async def vnc_credentials(self, domain: int | str) -> dict[str, Any]:
+        """:meth:`vnc_info` with ``"password"``: for authorized read-write clients only."""
+        return await self.vnc_info(domain, include_password=True)
+
     async def create_domain(self, name: str) -> dict[str, Any]:
         """Creates and starts the domain ``name`` configured in the active policy."""
         if not isinstance(name, str) or not name:
