@@ -95,6 +95,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
     """
 
     TITLE = "Xenon Console"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
     CSS_PATH = str(CONSOLE_TCSS)
     COMMANDS: ClassVar[set[Any]] = {ActionProvider}
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [*bindings("app")]

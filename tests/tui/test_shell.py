@@ -34,6 +34,7 @@ async def test_help_is_generated_from_the_table_with_overrides(tmp_path: Path) -
         rows = list(table.columns[0].cells)  # type: ignore[attr-defined]
         ids = list(table.columns[3].cells)  # type: ignore[attr-defined]
         assert rows[ids.index("view.domains")] == "f4"
+        assert rows[ids.index("app.help")] == "?"
         assert "server.connect" in ids and "domain.destroy" in ids
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)

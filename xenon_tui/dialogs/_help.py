@@ -24,11 +24,30 @@ _SCOPE_TITLES = {
 }
 
 
+_KEY_NAMES = {
+    "question_mark": "?",
+    "colon": ":",
+    "slash": "/",
+    "delete": "Del",
+    "enter": "Enter",
+    "escape": "Esc",
+}
+
+
+def key_display(keys: str) -> str:
+    """Human form of Textual key names (``ctrl+a`` -> ``^a``, ``question_mark`` -> ``?``)."""
+    shown = []
+    for key in keys.split(","):
+        key = key.strip()
+        shown.append(_KEY_NAMES.get(key) or key.replace("ctrl+", "^"))
+    return " ".join(shown)
+
+
 def help_table(keymap: Mapping[str, str], *, read_only: bool) -> Table:
     """A Rich table of every available action: keys, description, `:` commands, id."""
     table = Table(expand=True, show_edge=False, pad_edge=False)
-    table.add_column("Keys", style="bold", no_wrap=True)
-    table.add_column("Action")
+    table.add_column("Keys", style="bold", no_wrap=True, width=10)
+    table.add_column("Action", ratio=3)
     table.add_column(":command", no_wrap=True)
     table.add_column("id", style="dim", no_wrap=True)
     for scope, title in _SCOPE_TITLES.items():
@@ -40,7 +59,7 @@ def help_table(keymap: Mapping[str, str], *, read_only: bool) -> Table:
         table.add_section()
         table.add_row(f"[b]{title}[/b]", "", "", "")
         for a in rows:
-            keys = keymap.get(a.id, a.keys) or "—"
+            keys = key_display(keymap.get(a.id, a.keys)) or "—"
             mode = "" if a.mode is Mode.ANY else f" ({a.mode.value})"
             table.add_row(keys, a.description + mode, " ".join(f":{c}" for c in a.commands), a.id)
     return table

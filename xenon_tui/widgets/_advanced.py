@@ -254,9 +254,14 @@ class AdvancedView(Vertical):
 
     def show_tab(self, tab: str) -> None:
         """Makes a sub-tab visible and focuses its list."""
-        self.query_one("#adv-tabs", TabbedContent).active = f"adv-pane-{tab}"
-        # The pane becomes visible on the next refresh; focus it then.
-        self.call_after_refresh(self.table(tab).focus)
+
+        def activate() -> None:
+            self.query_one("#adv-tabs", TabbedContent).active = f"adv-pane-{tab}"
+            # The pane becomes visible on the next refresh; focus it then.
+            self.call_after_refresh(self.table(tab).focus)
+
+        # A freshly mounted TabbedContent sets its initial tab first; switch after that.
+        self.call_after_refresh(activate)
 
     def select(self, tab: str, key: str) -> None:
         """Moves the cursor of a sub-tab to an object."""
