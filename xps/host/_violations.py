@@ -140,6 +140,7 @@ class ViolationMonitor:
         Returns:
             The batch's dicts, and the names of the domids it holds.
         """
+        data = bytes(data)  # kept in the window: never a buffer someone may reuse
         self.dropped += dropped
         if not data:
             if dropped:
