@@ -31,6 +31,7 @@ from xenon_tui._config import ConsoleConfig, ServerEntry, save_config
 from xenon_tui._connection import ClientFactory, LinkState, ServerConnection, xps_client_factory
 from xenon_tui._errors import ConfigError, ConsoleError, ReadOnlyError
 from xenon_tui._palette import ActionProvider
+from xenon_tui._policy_data import policy_of
 from xenon_tui._state import ServerState
 from xenon_tui._workflows import WorkflowsMixin
 from xenon_tui.dialogs import HelpScreen, InputDialog
@@ -449,10 +450,38 @@ class XenonConsole(WorkflowsMixin, App[int]):
             return
         info.update(self._info_text(state))
         log.use_window(state.violations)
-        self.query_one(DomainsTable).set_domains(state.domains)
+        self.query_one(DomainsTable).set_domains(self._domain_rows(state))
         self._sync_views(state)
         self._sync_alert()
         self.refresh_bindings()
+
+    @staticmethod
+    def _domain_rows(state: ServerState) -> list[dict[str, Any]]:
+        """Running domains plus the policy's domains that are not running (startable)."""
+        rows = list(state.domains)
+        names = {d.get("name") for d in rows}
+        try:
+            policy = policy_of(state.policy)
+        except ConsoleError:
+            policy = None
+        for dom in policy.domains if policy is not None else ():
+            if dom.name not in names:
+                label = policy.seclabel(dom.seclabel).name if dom.seclabel else ""  # type: ignore[union-attr]
+                rows.append(
+                    {
+                        "domid": "",
+                        "name": dom.name,
+                        "state": "",
+                        "run_state": "shutdown",
+                        "mem_mb": dom.memory_mb,
+                        "vcpus": dom.vcpus,
+                        "cpu_s": 0,
+                        "seclabel_name": label,
+                        "tag_name": "",
+                        "violations": 0,
+                    }
+                )
+        return rows
 
     def _sync_views(self, state: ServerState) -> None:
         editor = state.mode is Mode.EDITOR

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.tui._host import ScriptedHost
-from tests.xps.conftest import start_xps, xps_pki  # noqa: F401  (shared fixtures)
+from tests.xps.conftest import start_xps, xps_daemon, xps_pki  # noqa: F401  (shared fixtures)
 from xenon_tui._config import ConsoleConfig, ServerEntry, TlsFiles
 from xenon_tui._connection import LinkState
 from xenon_tui.app import XenonConsole

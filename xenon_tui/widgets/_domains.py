@@ -75,7 +75,15 @@ class DomainsTable(DataTable[Any]):
 
     def set_domains(self, domains: Iterable[Mapping[str, Any]]) -> None:
         """Replaces the rows, keeping the cursor on the same domain."""
-        self._domains = sorted(domains, key=lambda d: (d.get("domid", 0), d.get("name", "")))
+        # Running domains by domid first, then the stopped ones by name.
+        self._domains = sorted(
+            domains,
+            key=lambda d: (
+                d.get("domid") in ("", None),
+                str(d.get("domid", "")).zfill(6),
+                str(d.get("name", "")),
+            ),
+        )
         self._redraw()
 
     def set_filter(self, text: str) -> None:
