@@ -60,3 +60,20 @@ async def test_violations_are_pushed_in_batches(xps_daemon: RunningXps) -> None:
         assert event.data["last_seq"] >= batch[-1]["seq"]
         stored = await c.get_violations(since_seq=0, limit=10)
         assert stored["violations"][0]["seq"] == batch[0]["seq"]
+
+
+async def test_vnc_endpoint_is_read_only_and_password_needs_read_write(
+    xps_daemon: RunningXps,
+) -> None:
+    async with xps_daemon.client() as c:
+        domains = (await c.get_policy())["policy"]["domains"]
+        name = next(d["name"] for d in domains if d.get("vnc"))
+        creds = await c.call("GetVncCredentials", domain=name)
+    assert creds["enabled"] is True and creds["port"] == 5900 + creds["display"]
+    assert creds["password"] and creds["password"] not in await xps_daemon.wait_log(name)
+    async with xps_daemon.client(read_only=True) as ro:
+        info = await ro.call("GetVncInfo", domain=name)
+        assert "password" not in info and info["port"] == creds["port"]
+        with pytest.raises(RemoteError) as err:
+            await ro.call("GetVncCredentials", domain=name)
+        assert err.value.code == "read_only"

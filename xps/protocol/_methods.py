@@ -95,6 +95,9 @@ METHODS: dict[str, MethodSpec] = {
         _m("ShutdownDomain", False, "Shut a domain down.", domain=_DOMAIN),
         _m("RebootDomain", False, "Reboot a domain.", domain=_DOMAIN),
         _m("DestroyDomain", False, "Destroy a domain.", domain=_DOMAIN),
+        # No include_password parameter: a read-only client can never ask for the password.
+        _m("GetVncInfo", True, "VNC endpoint of a domain (never the password).", domain=_DOMAIN),
+        _m("GetVncCredentials", False, "VNC endpoint and password of a domain.", domain=_DOMAIN),
         _m("GetStats", True, "Current host and per-domain statistics."),
         _m(
             "GetStatsHistory",

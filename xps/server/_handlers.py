@@ -26,6 +26,8 @@ HOST_METHODS: Mapping[str, str] = {
     "ShutdownDomain": "shutdown_domain",
     "RebootDomain": "reboot_domain",
     "DestroyDomain": "destroy_domain",
+    "GetVncInfo": "vnc_info",
+    "GetVncCredentials": "vnc_credentials",
     "GetStats": "stats",
     "GetStatsHistory": "stats_history",
     "GetViolations": "violations",
