@@ -242,7 +242,8 @@ class WorkflowsMixin(_Base):
             from xps.policy.generators import xl_config
 
             try:
-                text = xl_config(policy, name)
+                # The daemon holds the real VNC password; the view shows a mask instead.
+                text = xl_config(policy, name, vnc_password="********")
             except Exception as exc:  # generator errors carry a readable message
                 self.show_error(ConsoleError(str(exc)))
                 return

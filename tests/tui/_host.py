@@ -100,6 +100,7 @@ class ScriptedHost(FakeHost):
         self.staged: Policy | None = None
         self.generation = 1
         self.calls: list[tuple[str, Any]] = []
+        self.history_ranges: list[str] = []
         self.run = {d.name: "running" for d in self.active.domains}
         self.history: list[dict[str, Any]] = []
         self.seq = 0
@@ -201,6 +202,7 @@ class ScriptedHost(FakeHost):
         }
 
     async def stats_history(self, range: str = "10m", domain: str | None = None) -> dict[str, Any]:
+        self.history_ranges.append(range)
         now = time.time()
         return {
             "range": range,

@@ -39,7 +39,7 @@ class ConfirmDialog(ModalScreen[bool]):
         with Vertical():
             yield Label(self._title, classes="title", markup=False)
             with VerticalScroll():
-                yield Static(self._body, markup=False)
+                yield Static(self._body, markup=False, id="confirm-body")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
                 yield Button(self._confirm, id="confirm", variant="error")
