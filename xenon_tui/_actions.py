@@ -193,6 +193,16 @@ ACTIONS: tuple[Action, ...] = (
         footer=False,
         commands=("template",),
     ),
+    Action(
+        "policy.import",
+        "i",
+        "import_template",
+        "Import template",
+        mutating=True,
+        mode=_E,
+        footer=False,
+        commands=("import",),
+    ),
     # Servers panel.
     Action("server.connect", "c", "connect", "Connect", scope="servers", commands=("connect",)),
     Action(

@@ -174,6 +174,14 @@ class WorkflowsMixin(_Base):
         signed = "signed " if result.get("signed") else "UNSIGNED "
         self.notify(f"{signed}{kind} written to {path}", title="Export")
 
+    @work(group="editor", exclusive=True, exit_on_error=False)
+    async def action_import_template(self) -> None:
+        from xenon_tui._template import import_template_flow
+
+        address = self._need_current()
+        if address is not None:
+            await import_template_flow(self, address)
+
     async def stage(self, address: str, policy: Any) -> bool:
         """Stages an edited Policy; shows the daemon's findings on refusal."""
         from xenon_tui._policy_data import policy_xml
@@ -243,7 +251,7 @@ class WorkflowsMixin(_Base):
 
             try:
                 # The daemon holds the real VNC password; the view shows a mask instead.
-                text = xl_config(policy, name, vnc_password="********")
+                text = xl_config(policy, name, vnc_password="********")  # noqa: S106
             except Exception as exc:  # generator errors carry a readable message
                 self.show_error(ConsoleError(str(exc)))
                 return

@@ -613,6 +613,9 @@ class XenonConsole(WorkflowsMixin, App[int]):
 
     def _close_line(self) -> None:
         line = self.query_one("#command-line", Input)
+        # Drop focus before hiding, so Textual does not pick a replacement later and
+        # override the view focus the command asks for.
+        self.set_focus(None)
         line.remove_class("-open")
         line.value = ""
 

@@ -75,7 +75,7 @@ async def test_authorizations_listed_and_locked_store_is_explained(
 ) -> None:
     running, _host = scripted
     pem = tmp_path / "client.pem"
-    pem.write_text(Path(xps_pki.clients["remote-admin"][0]).read_text())
+    pem.write_bytes(xps_pki.clients["remote-admin"][0].read_bytes())
     app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_connected(pilot, app)
