@@ -55,10 +55,9 @@ def violation(seq: int) -> dict[str, Any]:
     }
 
 
-def _watch_frames(app: Any) -> Callable[[], int]:
+def _watch_frames(app: Any) -> asyncio.Event:
     """Counts full frames: wraps App._display and renders each update to escape codes."""
     original = app._display
-    counter = {"n": 0}
 
     def display(screen: Any, renderable: Any) -> None:
         original(screen, renderable)
@@ -67,12 +66,11 @@ def _watch_frames(app: Any) -> Callable[[], int]:
 
             if isinstance(renderable, CompositorUpdate):
                 renderable.render_segments(app.console)  # the work a terminal frame costs
-            counter["n"] += 1
-            app._bench_frame.set()
+            frame.set()
 
+    frame = asyncio.Event()
     app._display = display
-    app._bench_frame = asyncio.Event()
-    return lambda: counter["n"]
+    return frame
 
 
 # -- first frame (child process) ------------------------------------------------------------
@@ -86,11 +84,9 @@ def _child_first_frame() -> None:
 
     async def run() -> None:
         task = asyncio.create_task(app.run_async(headless=True, size=SIZE))
-        while not hasattr(app, "_bench_frame"):
-            if app.is_running:
-                _watch_frames(app)
+        while not app.is_running:  # noqa: ASYNC110 (Textual offers no "started" event here)
             await asyncio.sleep(0)
-        await app._bench_frame.wait()
+        await _watch_frames(app).wait()
         print(f"FRAME {time.time():.6f}", flush=True)
         app.exit()
         await task
@@ -224,7 +220,7 @@ async def key_latency(tmp: Path, presses: int = 200) -> dict[str, float]:
     app = XenonConsole(config)
     latencies: list[float] = []
     async with app.run_test(size=SIZE) as pilot:
-        _watch_frames(app)
+        frame = _watch_frames(app)
         while not app.servers[f"127.0.0.1:{port}"].info:
             await pilot.pause(0.05)
         await pilot.press("5")
@@ -233,13 +229,13 @@ async def key_latency(tmp: Path, presses: int = 200) -> dict[str, float]:
         received_before, started = log.window.total, time.perf_counter()
         for i in range(presses):
             key = "down" if i % 2 == 0 else "up"
-            app._bench_frame.clear()
+            frame.clear()
             cursor = log.cursor
             t0 = time.perf_counter()
             app.simulate_key(key)
             while True:  # the first repaint that carries the moved cursor
-                await app._bench_frame.wait()
-                app._bench_frame.clear()
+                await frame.wait()
+                frame.clear()
                 if log.cursor != cursor:
                     break
             latencies.append((time.perf_counter() - t0) * 1000)
@@ -268,14 +264,14 @@ async def log_100k() -> dict[str, float]:
     rows = [violation(i) for i in range(1, 100_001)]
     app = XenonConsole(ConsoleConfig(autoconnect=False))
     async with app.run_test(size=SIZE) as pilot:
-        _watch_frames(app)
+        frame = _watch_frames(app)
         await pilot.press("5")
         await pilot.pause()
         log = app.query_one(ViolationLog)
-        app._bench_frame.clear()
+        frame.clear()
         t0 = time.perf_counter()
         log.add_violations(rows)
-        await app._bench_frame.wait()
+        await frame.wait()
         load_ms = (time.perf_counter() - t0) * 1000
         assert len(log.window) == 100_000 and log.render_line(0).text.strip()
         rss = _rss_mb()
@@ -286,15 +282,15 @@ async def log_100k() -> dict[str, float]:
 
     baseline_rows = 10_000
     base = Baseline()
-    async with base.run_test(size=SIZE) as pilot:
-        _watch_frames(base)
+    async with base.run_test(size=SIZE):
+        base_frame = _watch_frames(base)
         table = base.query_one(DataTable)
         table.add_columns(*(f"c{i}" for i in range(8)))
-        base._bench_frame.clear()
+        base_frame.clear()
         t0 = time.perf_counter()
         for r in rows[:baseline_rows]:
             table.add_row(*format_row(r))
-        await base._bench_frame.wait()
+        await base_frame.wait()
         base_ms = (time.perf_counter() - t0) * 1000
     return {
         "violation_log_100k_ms": load_ms,

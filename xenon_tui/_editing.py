@@ -13,6 +13,7 @@ from xenon_tui._errors import ConsoleError
 from xenon_tui._policy_data import hex_color, policy_of
 from xenon_tui.dialogs import ConfirmDialog
 from xenon_tui.dialogs._form import Field, FormDialog, Values
+from xenon_tui.widgets._advanced import AdvancedView
 
 if TYPE_CHECKING:
     from xenon_tui.app import XenonConsole
@@ -87,7 +88,7 @@ def semantic_errors(policy: Policy, obj_id: Any, fields: dict[str, str]) -> dict
     Findings name a model field; ``fields`` maps model field -> form field.
     """
     try:
-        from xps.policy import validate  # type: ignore[attr-defined]
+        from xps.policy import validate
     except ImportError:  # the daemon validates again when the policy is staged
         return {}
     errors: dict[str, str] = {}
@@ -247,7 +248,7 @@ def _vif_form(policy: Policy, obj: Any) -> list[Field]:
 
 
 def _build_vif(switch: Any) -> Builder:
-    from xps.policy import Vif, generate_mac  # type: ignore[attr-defined]
+    from xps.policy import Vif, generate_mac
 
     def build(policy: Policy, v: Values) -> tuple[Policy, Any]:
         dom = _named(policy, "domain_named", v, "domain")
@@ -399,7 +400,7 @@ async def run_edit(
             )
         ):
             return False
-        return await app.stage(state.address, policy.without(obj.id))
+        return bool(await app.stage(state.address, policy.without(obj.id)))
     form = edit_form(policy, tab, "edit" if op == "edit" else "new", key, extra_call)
     if form is None:
         app.notify(
@@ -411,7 +412,7 @@ async def run_edit(
     if values is None:
         return False
     candidate, _ = build(policy, values)
-    return await app.stage(state.address, candidate)
+    return bool(await app.stage(state.address, candidate))
 
 
 def open_profile_for_violation(app: XenonConsole, violation: dict[str, Any]) -> None:
@@ -446,7 +447,7 @@ def open_profile_for_violation(app: XenonConsole, violation: dict[str, Any]) -> 
 
     async def show_and_edit() -> None:
         await app.action_show_advanced("profiles")
-        app.query_one("#advanced-view").select("profiles", str(profile.id))
+        app.query_one("#advanced-view", AdvancedView).select("profiles", str(profile.id))
         if not app.config.read_only:
             await run_edit(app, "profiles", "edit", str(profile.id), extra)
 

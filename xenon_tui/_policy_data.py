@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from xenon_tui._errors import ConsoleError
 
@@ -32,14 +32,14 @@ def policy_of(result: dict[str, Any] | None) -> Policy | None:
         return None
     cached = result.get("_policy_obj")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cast("Policy", cached)
     policy: Policy | None = None
     try:
         # The XML is the canonical form (hardened parser, XSD); the dict form is a fallback.
         if isinstance(result.get("xml"), str) and result["xml"]:
             policy = _from_xml(result["xml"])
         elif isinstance(result.get("policy"), dict):
-            from xps.policy import policy_from_dict  # type: ignore[attr-defined]
+            from xps.policy import policy_from_dict
 
             policy = policy_from_dict(result["policy"])
     except Exception as exc:  # any model error: show it, keep the console alive

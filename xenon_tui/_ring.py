@@ -64,8 +64,8 @@ class ViolationWindow:
         first = max(start, self._oldest())
         shown = 0
         for index in range(first, self._total):
-            row = buf[index % cap]
-            if row is not None and needle in search_text(row):
+            kept = buf[index % cap]
+            if kept is not None and needle in search_text(kept):
                 self._matches.append(index)
                 shown += 1
         self._trim_matches()
@@ -115,9 +115,9 @@ class ViolationWindow:
             index = self._total - 1 - visible
         else:
             index = self._matches[len(self._matches) - 1 - visible]
-        row = self._buf[index % self.capacity]
-        assert row is not None
-        return row
+        found = self._buf[index % self.capacity]
+        assert found is not None
+        return found
 
     def clear(self) -> None:
         """Forgets every row."""

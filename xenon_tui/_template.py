@@ -54,4 +54,4 @@ async def import_template_flow(app: XenonConsole, address: str) -> bool:
     if policy is None:
         app.notify("Import abandoned; nothing was staged.", title="Import")
         return False
-    return await app.stage(address, policy)
+    return bool(await app.stage(address, policy))

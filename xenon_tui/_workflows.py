@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import work
 
@@ -15,12 +15,30 @@ from xenon_tui._connection import LinkState
 from xenon_tui._errors import ConfigError, ConsoleError, ReadOnlyError
 from xenon_tui._policy_data import policy_of
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog, TypedConfirmDialog
-from xenon_tui.widgets import DomainsTable, ViolationLog
+from xenon_tui.widgets import DomainsTable, ServersPanel, ViolationLog
 
 if TYPE_CHECKING:
-    from xenon_tui.app import XenonConsole
+    from textual.app import App
 
-    _Base = XenonConsole
+    from xenon_tui._config import ConsoleConfig
+    from xenon_tui._state import ServerState
+
+    class _Base(App[int]):
+        """What the mixin uses of XenonConsole (declared here to avoid an import cycle)."""
+
+        config: ConsoleConfig
+        servers: dict[str, ServerState]
+
+        @property
+        def current_state(self) -> ServerState | None: ...
+        async def call(self, address: str | None, method: str, **params: Any) -> Any: ...
+        def show_error(self, exc: BaseException) -> None: ...
+        def refresh_policy(self, address: str) -> Any: ...
+        def refresh_domains(self, address: str) -> Any: ...
+        def set_server_color(self, address: str, color: str | None) -> None: ...
+        def _sync_alert(self) -> None: ...
+        def _sync_current(self) -> None: ...
+        async def action_show_advanced(self, tab: str) -> None: ...
 else:
     _Base = object
 
@@ -62,7 +80,7 @@ def format_tree(value: Any, indent: int = 0) -> str:
 
 def policy_diff_text(old: Any, new: Any) -> str:
     """Field-by-field diff of two Policy objects (xps.policy.diff)."""
-    from xps.policy import diff  # type: ignore[attr-defined]
+    from xps.policy import diff
 
     data = diff(old, new).to_dict()
     return format_tree(data) if data else "(identical)"
@@ -78,7 +96,7 @@ class WorkflowsMixin(_Base):
         if state is None or state.link is not LinkState.CONNECTED:
             self.notify("Select a connected server first.", title="No server", severity="warning")
             return None
-        return state.address
+        return str(state.address)
 
     # -- Policy Editor ---------------------------------------------------------------------
 
@@ -180,7 +198,7 @@ class WorkflowsMixin(_Base):
 
         address = self._need_current()
         if address is not None:
-            await import_template_flow(self, address)
+            await import_template_flow(cast(Any, self), address)
 
     async def stage(self, address: str, policy: Any) -> bool:
         """Stages an edited Policy; shows the daemon's findings on refusal."""
@@ -278,7 +296,7 @@ class WorkflowsMixin(_Base):
     def on_violation_log_profile_requested(self, message: ViolationLog.ProfileRequested) -> None:
         from xenon_tui._editing import open_profile_for_violation
 
-        open_profile_for_violation(self, dict(message.violation))
+        open_profile_for_violation(cast(Any, self), dict(message.violation))
 
     def on_violation_log_alert_cleared(self, message: ViolationLog.AlertCleared) -> None:
         state = self.current_state
@@ -307,7 +325,7 @@ class WorkflowsMixin(_Base):
             from xenon_tui.dialogs._auth import AuthDialog
 
             if self.servers[address].link is LinkState.CONNECTED:
-                self.push_screen(AuthDialog(self, address))
+                self.push_screen(AuthDialog(cast(Any, self), address))
             else:
                 self.notify("Connect first.", title=address, severity="warning")
 
@@ -332,7 +350,9 @@ class WorkflowsMixin(_Base):
             same = result.get("sha256") == base.get("sha256")
             state = self.servers[other]
             state.match = None if other == address else ("=" if same else "≠")
-            self.query_one("#servers").set_server(other, state.link, state.entry.color, state.match)
+            self.query_one("#servers", ServersPanel).set_server(
+                other, state.link, state.entry.color, state.match
+            )
             if other == address:
                 continue
             lines.append(f"== {other}: {'identical' if same else 'differs'}")

@@ -96,7 +96,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
     """
 
     TITLE = "Xenon Console"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     CSS_PATH = str(CONSOLE_TCSS)
     COMMANDS: ClassVar[set[Any]] = {ActionProvider}
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [*bindings("app")]
@@ -430,7 +430,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
         tabs = self.query_one(TabbedContent)
         title = "Violations" + (f" ⚠ {count}" if count else "")
         with contextlib.suppress(Exception):
-            tabs.get_tab("violations").label = title  # type: ignore[assignment]
+            tabs.get_tab("violations").label = title
 
     def _sync_current(self) -> None:
         state = self.current_state
@@ -689,6 +689,10 @@ class XenonConsole(WorkflowsMixin, App[int]):
 
     # -- servers panel commands ------------------------------------------------------------
 
+    def _add_typed_server(self, value: str | None) -> None:
+        if value:
+            self.add_server(value)
+
     def add_server(self, text: str) -> ServerEntry | None:
         """Adds a server typed as ``host[:port[/ro_port]]``, remembers it and connects."""
         try:
@@ -716,7 +720,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
                     "port number, and '/read-only port')",
                     validate=_address_problem,
                 ),
-                lambda value: self.add_server(value) if value else None,
+                self._add_typed_server,
             )
             return
         if address is None:

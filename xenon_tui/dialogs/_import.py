@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from xps.policy import Hardware
 
 
-class ImportScreen(ModalScreen["Policy | None"]):
+class ImportScreen(ModalScreen[Any]):
     """Placeholders with a yellow "!" while missing and a green mark once bound.
 
     Enter binds the highlighted placeholder; ``i`` imports once the consistency check

@@ -139,7 +139,7 @@ class PerfView(Vertical, can_focus=True):
         self.load_history()
 
     def action_filter(self) -> None:
-        self.app.run_action("filter_list")
+        self.call_later(self.app.run_action, "filter_list")
 
     def set_domain_filter(self, text: str) -> None:
         """Shows only domains whose name contains ``text``."""
