@@ -196,7 +196,7 @@ def _child_daemon(tmp: str) -> None:
 async def key_latency(tmp: Path, presses: int = 200) -> dict[str, float]:
     """Key press to repaint in the violation log while a daemon process pushes 10,000/s."""
     from xenon_tui._config import ConsoleConfig, ServerEntry, TlsFiles
-    from xenon_tui.app import XenonConsole
+    from xenon_tui.app import XenonConsole, tune_gc
     from xenon_tui.widgets import ViolationLog
 
     proc = await asyncio.create_subprocess_exec(
@@ -217,6 +217,7 @@ async def key_latency(tmp: Path, presses: int = 200) -> dict[str, float]:
             ca=ca / "ca-cert.pem", cert=ca / "console-cert.pem", key=ca / "console-key.pem"
         ),
     )
+    tune_gc()  # as run_console() does at start
     app = XenonConsole(config)
     latencies: list[float] = []
     async with app.run_test(size=SIZE) as pilot:
