@@ -293,6 +293,33 @@ def _build_storage(obj: Any) -> Builder:
     return build
 
 
+def _hardware_form(policy: Policy, key: str) -> list[Field]:
+    item = _hardware_item(policy, key)
+    tag = getattr(item, "tag", None)
+    current = policy.tag(tag).name if tag is not None else ""
+    return [Field("tag", f"Enclave of {key}", current, "a tag name; empty = unassigned")]
+
+
+def _hardware_item(policy: Policy, key: str) -> Any:
+    hw = policy.hardware
+    for item in (*hw.pci, *hw.disks):
+        if getattr(item, "bdf", None) == key or getattr(item, "path", None) == key:
+            return item
+    raise KeyError(key)
+
+
+def _build_hardware(key: str) -> Builder:
+    def build(policy: Policy, v: Values) -> tuple[Policy, Any]:
+        name = v["tag"].strip()
+        tag = _named(policy, "tag_named", v, "tag").id if name else None
+        hw = policy.hardware
+        pci = tuple(dataclasses.replace(d, tag=tag) if d.bdf == key else d for d in hw.pci)
+        disks = tuple(dataclasses.replace(d, tag=tag) if d.path == key else d for d in hw.disks)
+        return policy.with_hardware(dataclasses.replace(hw, pci=pci, disks=disks)), None
+
+    return build
+
+
 _FIELD_MAP = {
     "max_rate": "max_rate",
     "max_violations": "max_violations",
@@ -340,6 +367,14 @@ def edit_form(
         if switch is None:
             return None
         return f"Add a VIF to {switch.name}", _vif_form(policy, None), _build_vif(switch)
+    if tab == "hardware":
+        if key is None or op != "edit":
+            return None
+        try:
+            fields = _hardware_form(policy, key)
+        except KeyError:
+            return None  # CPUs and memory are not assignable
+        return f"Assign {key} to an enclave", fields, _build_hardware(key)
     forms = {
         "profiles": (_profile_form, _build_profile),
         "tags": (_tag_form, _build_tag),

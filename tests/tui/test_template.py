@@ -50,3 +50,31 @@ async def test_import_binds_hardware_then_stages(
         await pilot.press("i")
         await wait_for(pilot, lambda: host.staged is not None)
         assert {s.name for s in host.staged.seclabels} == {s.name for s in policy.seclabels}
+
+
+async def test_hardware_assignment_validates_then_stages(
+    start_xps: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    from xenon_tui.dialogs._form import FormDialog
+
+    policy = sample_policy()
+    host = ScriptedHost(policy)
+    running = await start_xps(host)
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        await pilot.press("m", "colon", *"hardware", "enter")
+        await wait_for(pilot, lambda: getattr(app.focused, "tab", None) == "hardware")
+        table = app.focused
+        keys = [row[0] for row in table.entries]
+        table.move_cursor(row=keys.index("0000:03:00.3"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        app.screen.query_one("#field-tag").value = "Enclave Z"
+        await pilot.press("ctrl+s")
+        assert "no such tag" in str(app.screen.query_one("#error-tag").render())
+        app.screen.query_one("#field-tag").value = "Enclave B"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: host.staged is not None)
+        nic = next(d for d in host.staged.hardware.pci if d.bdf == "0000:03:00.3")
+        assert nic.tag == policy.tag_named("Enclave B").id
