@@ -287,6 +287,14 @@ ACTIONS: tuple[Action, ...] = (
         mode=_L,
     ),
     Action("domain.config", "g", "xl_config", "xl config", scope="domains"),
+    Action(
+        "domain.templates",
+        "",
+        "guest_templates",
+        "Guest-type templates",
+        footer=False,
+        commands=("guests",),
+    ),
     Action("domain.vnc", "v", "vnc", "VNC", scope="domains"),
     # Violation log.
     Action(

@@ -277,6 +277,19 @@ class WorkflowsMixin(_Base):
         else:
             self.push_screen(TextDialog(f"VNC — {name}", vnc_text(policy, name, state.entry.host)))
 
+    def action_guest_templates(self) -> None:
+        """Shows the recommended xl configuration of each guest type (secure defaults)."""
+        state = self.current_state
+        try:
+            policy = policy_of(state.policy) if state else None
+        except ConsoleError as exc:
+            self.show_error(exc)
+            return
+        if policy is None or not policy.seclabels:
+            self.notify("Needs a connected server with a SecLabel.", title="Guest templates")
+            return
+        self.push_screen(TextDialog("Guest-type templates (xl)", guest_templates(policy)))
+
     # -- Live mode: violations -------------------------------------------------------------
 
     @work(group="domain", exclusive=True, exit_on_error=False)
@@ -411,6 +424,30 @@ class WorkflowsMixin(_Base):
         """Mode of a server (Live when unknown)."""
         state = self.servers.get(address)
         return state.mode if state else Mode.LIVE
+
+
+def guest_templates(policy: Any) -> str:
+    """xl configuration templates for PV, PVH, PVHVM and HVM guests under the first SecLabel."""
+    import dataclasses
+    import uuid
+
+    from xps.policy import DomainConfig, GuestType
+    from xps.policy.generators import xl_config
+
+    label = policy.seclabels[0]
+    parts = []
+    for guest in GuestType:
+        name = f"template-{guest.value}"
+        kernel = "/boot/vmlinuz" if guest in (GuestType.PV, GuestType.PVH) else None
+        dom = DomainConfig(
+            uuid.uuid5(uuid.NAMESPACE_URL, name), name, label.id, guest, kernel=kernel
+        )
+        try:
+            text = xl_config(dataclasses.replace(policy, domains=(*policy.domains, dom)), name)
+        except Exception as exc:  # the generator explains what the type needs
+            text = f"# not generated: {exc}\n"
+        parts.append(f"# ---- {guest.value.upper()} (SecLabel {label.name}) ----\n{text}")
+    return "\n".join(parts)
 
 
 def _write_file(path: str, data: bytes) -> None:

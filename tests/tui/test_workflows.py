@@ -127,3 +127,16 @@ async def test_xl_config_and_vnc_tunnel(scripted: Any, xps_pki: Any, tmp_path: P
         await wait_for(pilot, lambda: isinstance(app.screen, TextDialog))
         text = str(app.screen.query_one("#text").render())
         assert "ssh -N -L 5903:127.0.0.1:5903" in text
+
+
+async def test_guest_type_templates(scripted: Any, xps_pki: Any, tmp_path: Path) -> None:
+    running, _host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        await pilot.press("colon", *"guests", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextDialog))
+        text = str(app.screen.query_one("#text").render())
+        for guest in ("PV", "PVH", "PVHVM", "HVM"):
+            assert f"# ---- {guest} (SecLabel" in text
+        assert 'type = "pvh"' in text
