@@ -1,8 +1,19 @@
 """Widgets of the console."""
 
+from xenon_tui.widgets._advanced import AdvancedView
 from xenon_tui.widgets._band import ModeBand
 from xenon_tui.widgets._domains import DomainsTable
+from xenon_tui.widgets._perf import PerfView
+from xenon_tui.widgets._policy_view import PolicyView
 from xenon_tui.widgets._servers import ServersPanel
 from xenon_tui.widgets._violation_log import ViolationLog
 
-__all__ = ["DomainsTable", "ModeBand", "ServersPanel", "ViolationLog"]
+__all__ = [
+    "AdvancedView",
+    "DomainsTable",
+    "ModeBand",
+    "PerfView",
+    "PolicyView",
+    "ServersPanel",
+    "ViolationLog",
+]
