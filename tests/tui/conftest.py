@@ -28,7 +28,7 @@ def console_config(pki: Any, *servers: Any, tmp: Path, **kw: Any) -> ConsoleConf
     )
 
 
-async def wait_for(pilot: Any, predicate: Callable[[], bool], wait_s: float = 8.0) -> None:
+async def wait_for(pilot: Any, predicate: Callable[[], bool], wait_s: float = 20.0) -> None:
     """Pumps the app until ``predicate`` holds (fails the test after ``wait_s``)."""
     async with asyncio.timeout(wait_s):
         while not predicate():
