@@ -72,11 +72,12 @@ def small_policy(name: str = "test-policy", rate: int = 1000) -> Policy:
 def violation(
     seq: int, domain: str = "EA-domu-1", kind: str = "profile", hypercall: int = 38
 ) -> dict[str, Any]:
-    """One violation record shaped like the contract's."""
+    """One violation record shaped like the contract's (ts: ISO 8601 UTC, ts_ns: epoch ns)."""
+    now_ns = time.time_ns()
     return {
         "seq": seq,
-        "ts": time.time(),
-        "ts_ns": time.time_ns(),
+        "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now_ns // 10**9)) + "Z",
+        "ts_ns": now_ns,
         "domid": 1,
         "domain": domain,
         "seclabel": str(uuid.UUID(int=0x1A)),

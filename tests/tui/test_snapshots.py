@@ -45,7 +45,8 @@ def _data() -> dict[str, Any]:
             kind=("profile", "rate", "channel")[seq % 3],
             hypercall=35 + seq % 3,
         )
-        row["ts"] = 1_700_000_000 + seq
+        row["ts_ns"] = (1_700_000_000 + seq) * 10**9  # fixed clock: stable pictures
+        row["ts"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_700_000_000 + seq))
         rows.append(row)
     data["violations"] = rows
     return data

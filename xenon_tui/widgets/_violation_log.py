@@ -37,10 +37,22 @@ def _cell(text: str, width: int) -> str:
     return text[:width].ljust(width) if len(text) <= width else text[: width - 1] + "…"
 
 
+def _clock(row: Violation) -> str:
+    """HH:MM:SS in UTC, the zone of the daemon's violation log (ts is ISO 8601 UTC)."""
+    ts_ns = row.get("ts_ns")
+    if isinstance(ts_ns, int):
+        return time.strftime("%H:%M:%S", time.gmtime(ts_ns // 1_000_000_000))
+    ts = row.get("ts")
+    if isinstance(ts, str) and "T" in ts:
+        return ts.split("T", 1)[1][:8]
+    if isinstance(ts, int | float):
+        return time.strftime("%H:%M:%S", time.gmtime(ts))
+    return ""
+
+
 def format_row(row: Violation) -> list[str]:
     """The visible cells of one violation (also used by tests and the header)."""
-    ts = row.get("ts")
-    clock = time.strftime("%H:%M:%S", time.localtime(ts)) if isinstance(ts, int | float) else ""
+    clock = _clock(row)
     call = str(row.get("hypercall_name") or row.get("hypercall") or "")
     subop = row.get("subop")
     if subop not in (None, -1):
