@@ -370,6 +370,11 @@ class XenonConsole(WorkflowsMixin, App[int]):
         for key in ("info", "domains", "xl_list", "policy", "staged", "stats"):
             if key in data:
                 setattr(state, key, data[key])
+        if "info" in data:
+            hostname = state.info.get("hostname")
+            self.query_one(ServersPanel).set_name(
+                state.address, hostname if isinstance(hostname, str) else None
+            )
         if "violations" in data:
             self._add_violations(state, list(data["violations"]), alert=False)
         if message.address == self.current:
@@ -436,10 +441,12 @@ class XenonConsole(WorkflowsMixin, App[int]):
     def _sync_current(self) -> None:
         state = self.current_state
         band = self.query_one(ModeBand)
-        band.server = self.current
+        hostname = state.info.get("hostname") if state is not None else None
+        where = f"{hostname} ({self.current})" if isinstance(hostname, str) else self.current
+        band.server = where
         band.mode = self.mode
         self.sub_title = (
-            f"{self.current} — {'Policy Editor' if self.mode is Mode.EDITOR else 'Live'}"
+            f"{where} — {'Policy Editor' if self.mode is Mode.EDITOR else 'Live'}"
             if self.mode is not None
             else (self.current or "")
         )

@@ -12,7 +12,7 @@ from tests.tui.conftest import console_config, wait_connected, wait_for
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import ConfirmDialog, TextDialog
 from xenon_tui.dialogs._form import FormDialog
-from xenon_tui.widgets import ModeBand, ViolationLog
+from xenon_tui.widgets import ModeBand, ServersPanel, ViolationLog
 
 
 async def _open_seclabels(pilot: Any, app: XenonConsole) -> None:
@@ -41,8 +41,12 @@ async def test_mode_band_names_mode_and_server(scripted: Any, xps_pki: Any, tmp_
         assert band.has_class("-live") and "LIVE MODE" in str(band.render())
         await pilot.press("m")
         assert band.has_class("-editor") and not band.has_class("-live")
-        assert f"POLICY EDITOR MODE — 127.0.0.1:{running.rw_port}" in str(band.render())
-        assert "Policy Editor" in app.sub_title
+        # The host's own name (GetHypervisorInfo) first, then the address it was reached at.
+        where = f"simhost (127.0.0.1:{running.rw_port})"
+        assert f"POLICY EDITOR MODE — {where}" in str(band.render())
+        assert app.sub_title == f"{where} — Policy Editor"
+        line = str(app.query_one(ServersPanel).get_option_at_index(0).prompt)
+        assert line.startswith("● simhost 127.0.0.1:")
 
 
 async def test_seclabel_form_shows_field_errors_then_stages(

@@ -56,14 +56,23 @@ class ServersPanel(OptionList):
         super().__init__(id=id)
         self.border_title = "Xenon servers"
         self._rows: dict[str, tuple[LinkState, str | None, str | None]] = {}
+        self._names: dict[str, str] = {}
 
     @staticmethod
-    def label(address: str, state: LinkState, color: str | None, match: str | None = None) -> Text:
-        """The rendered line of one server."""
+    def label(
+        address: str,
+        state: LinkState,
+        color: str | None,
+        match: str | None = None,
+        name: str | None = None,
+    ) -> Text:
+        """The rendered line of one server (its host name first, once known)."""
         glyph, style = _STATE_STYLE[state]
         text = Text()
         text.append(f"{glyph} ", style=style)
-        text.append(address, style=style if state is LinkState.CONNECTED else "")
+        text.append(name or address, style=style if state is LinkState.CONNECTED else "")
+        if name:
+            text.append(f" {address}", style="dim")
         if color:
             text.append(" ■", style=color)
         if match is not None:
@@ -79,7 +88,7 @@ class ServersPanel(OptionList):
     ) -> None:
         """Adds or updates one server line."""
         self._rows[address] = (state, color, match)
-        prompt = self.label(address, state, color, match)
+        prompt = self.label(address, state, color, match, self._names.get(address))
         try:
             index = self.get_option_index(address)
         except Exception:  # OptionDoesNotExist: a new server
@@ -89,9 +98,21 @@ class ServersPanel(OptionList):
             return
         self.replace_option_prompt_at_index(index, prompt)
 
+    def set_name(self, address: str, name: str | None) -> None:
+        """Names a server line after its host (from GetHypervisorInfo); None forgets it."""
+        if name == self._names.get(address):
+            return
+        if name:
+            self._names[address] = name
+        else:
+            self._names.pop(address, None)
+        if address in self._rows:
+            self.set_server(address, *self._rows[address])
+
     def remove_server(self, address: str) -> None:
         """Removes one server line."""
         self._rows.pop(address, None)
+        self._names.pop(address, None)
         self.remove_option(address)
 
     def state_of(self, address: str) -> LinkState:
