@@ -650,20 +650,13 @@ def _nz(u: UUID) -> UUID | None:
 def _duplicate_names(p: Policy, objtype: ObjType) -> CommitError | None:
     # Among all name groups, the one whose second member comes first in key order; the
     # error names that second member and, as `other`, the group's first member.
-    first_of: dict[str, PolicyObject] = {}
+    first_of: dict[str, HypercallProfile | Tag | ConflictSet | SecLabel] = {}
     for obj in sorted_objects(p, objtype):
-        name = obj.name  # type: ignore[union-attr]
-        if name in first_of:
-            other = first_of[name]
-            return CommitError(
-                Rule.DUPLICATE_NAME,
-                objtype,
-                obj.id,  # type: ignore[union-attr]
-                0,
-                None,
-                other.id,
-            )  # type: ignore[union-attr]
-        first_of[name] = obj
+        assert isinstance(obj, HypercallProfile | Tag | ConflictSet | SecLabel)
+        if obj.name in first_of:
+            other = first_of[obj.name]
+            return CommitError(Rule.DUPLICATE_NAME, objtype, obj.id, 0, None, other.id)
+        first_of[obj.name] = obj
     return None
 
 

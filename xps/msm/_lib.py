@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from native import _msm  # type: ignore[attr-defined]
+# The compiled module has no stub; whether mypy sees it depends on how it was installed.
+from native import _msm  # type: ignore[attr-defined,unused-ignore]
 from xps.msm._errors import CommitError, VersionMismatch, error_for
 
 __all__ = [
