@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from xenon_tui._errors import ConfigError
+from xps._atomic import write_atomic
 
 DEFAULT_PORT = 8443
 """Read-write XPS port used when a server address names no port."""
@@ -229,21 +229,9 @@ def save_config(config: ConsoleConfig) -> None:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` via a temp file in the same directory, fsync and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """Writes ``data`` to ``path`` atomically with mode 0600, creating its directory (0700).
+
+    Raises:
+        OSError: Any step failed (the old file is then intact, no temp file is left).
+    """
+    write_atomic(path, data, mode=0o600, dir_mode=0o700)

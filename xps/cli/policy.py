@@ -8,18 +8,16 @@ policies for ``diff``), 2 bad usage or unreadable input. Errors are one line on 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import shlex
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
+from xps._atomic import write_atomic
 from xps.cli._secrets import SecretError, read_secret
 from xps.policy import (
     Finding,
@@ -92,26 +90,9 @@ def _write(out: Path | None, data: bytes) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    directory = out.parent if str(out.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=directory)
+        write_atomic(out, data, mode=0o600)
     except OSError as exc:
-        raise _UsageError(f"cannot write {out}: {exc.strerror}") from exc
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-        dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise _UsageError(f"cannot write {out}: {exc.strerror}") from exc
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
+from xps._atomic import write_atomic
 from xps.pki._errors import PkiFileError
 
 
@@ -15,32 +13,15 @@ def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
 
     A temporary file in the same directory is written, fsynced and renamed over the
     target, then the directory is fsynced, so a crash leaves either the old or the new
-    file and a key is never readable by others, not even for a moment.
+    file and a key is never readable by others, not even for a moment. A missing
+    directory is created.
 
     Raises:
         PkiFileError: The file could not be written.
     """
-    directory = path.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        write_atomic(path, data, mode=mode, dir_mode=0o777)
     except OSError as exc:
-        raise PkiFileError(f"cannot write {path}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise PkiFileError(f"cannot write {path}: {exc.strerror}") from exc
 
 
