@@ -28,6 +28,7 @@ from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from ._errors import PolicyError
 from ._model import Policy
+from ._xml import XmlProblem, parse_hardened
 
 __all__ = [
     "MAX_SIGNED_BYTES",
@@ -281,30 +282,33 @@ def _trust_store(trust: TrustInput) -> list[x509.Certificate]:
     return certs
 
 
+_MAX_SIGNED_DEPTH = 32
+"""Deeper than any valid signed document: a template nests 20, a signature 6."""
+
+
+def _xml_error(problem: XmlProblem, detail: str, line: int, column: int) -> PolicySignatureError:
+    if problem == "too_large":
+        return _fail("too-large", f"signed document exceeds {MAX_SIGNED_BYTES} bytes")
+    messages = {
+        "encoding": f"a signed policy is UTF-8, not {detail}",
+        "doctype": "a DOCTYPE is not allowed in a signed policy",
+        "entity": "entity references are not allowed in a signed policy",
+        "too_deep": f"a signed policy nests deeper than {_MAX_SIGNED_DEPTH} elements",
+        "syntax": f"malformed XML: {detail} (line {line}, column {column})",
+    }
+    return _fail("malformed", messages[problem])
+
+
 def _parse(data: bytes) -> etree._Element:
-    if len(data) > MAX_SIGNED_BYTES:
-        raise _fail("too-large", f"signed document exceeds {MAX_SIGNED_BYTES} bytes")
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        # Without huge_tree libxml2 refuses nesting deeper than 256 and oversized
-        # text nodes; the strict shape check and the XSD bound the rest.
-        huge_tree=False,
-        remove_blank_text=False,
+    # Comments, PIs and blank text stay: the tree is what the digest is computed over.
+    return parse_hardened(
+        data,
+        max_bytes=MAX_SIGNED_BYTES,
+        max_depth=_MAX_SIGNED_DEPTH,
+        error=_xml_error,
+        keep_comments=True,
+        keep_pis=True,
     )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        line, column = exc.position if exc.position else (0, 0)
-        raise PolicySignatureError(
-            f"malformed XML: {exc.msg} (line {line}, column {column})",
-            code="policy.signature.malformed",
-        ) from exc
-    if getattr(root.getroottree().docinfo, "doctype", ""):
-        raise _fail("malformed", "a DOCTYPE is not allowed in a signed policy")
-    return root
 
 
 def _ds(name: str) -> str:

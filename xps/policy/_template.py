@@ -25,7 +25,14 @@ from ._model import (
     bdf_to_int,
 )
 from ._validate import Finding, Severity, validate
-from ._xml import MAX_XML_BYTES, NAMESPACE, policy_from_element, policy_to_element
+from ._xml import (
+    MAX_XML_BYTES,
+    NAMESPACE,
+    XmlProblem,
+    parse_hardened,
+    policy_from_element,
+    policy_to_element,
+)
 
 __all__ = [
     "InstantiationResult",
@@ -527,30 +534,27 @@ def serialize_template(template: Template) -> bytes:
     return body + b"\n"
 
 
+def _xml_error(problem: XmlProblem, detail: str, line: int, column: int) -> TemplateError:
+    messages = {
+        "too_large": f"template larger than {MAX_XML_BYTES} bytes",
+        "encoding": f"templates are UTF-8, not {detail}",
+        "doctype": "a DOCTYPE is not allowed in a template",
+        "entity": "entity references are not allowed in a template",
+        "too_deep": f"template nests deeper than {_MAX_DEPTH} elements",
+        "syntax": f"malformed template: {detail} (line {line}, column {column})",
+    }
+    return _fail("xml", messages[problem])
+
+
 def _parse_xml(data: bytes) -> etree._Element:
-    if len(data) > MAX_XML_BYTES:
-        raise _fail("xml", f"template larger than {MAX_XML_BYTES} bytes")
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_pis=True,
-        remove_comments=True,
+    return parse_hardened(
+        data,
+        max_bytes=MAX_XML_BYTES,
+        max_depth=_MAX_DEPTH,
+        error=_xml_error,
+        keep_comments=False,
+        keep_pis=False,
     )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        line, column = exc.position if exc.position else (0, 0)
-        raise _fail("xml", f"malformed template: {exc.msg} (line {line}, column {column})") from exc
-    if getattr(root.getroottree().docinfo, "doctype", ""):
-        raise _fail("xml", "a DOCTYPE is not allowed in a template")
-    for el in root.iter():
-        depth = sum(1 for _ in el.iterancestors())
-        if depth >= _MAX_DEPTH:
-            raise _fail("xml", f"template nests deeper than {_MAX_DEPTH} elements")
-    return root
 
 
 def _attr(el: etree._Element, name: str) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from lxml import etree
@@ -39,6 +39,9 @@ __all__ = [
     "MAX_XML_DEPTH",
     "NAMESPACE",
     "POLICY_TAG",
+    "XmlErrorFactory",
+    "XmlProblem",
+    "parse_hardened",
     "parse_policy",
     "policy_from_element",
     "policy_to_element",
@@ -64,15 +67,17 @@ def _q(name: str) -> str:
 # ------------------------------------------------------------------------- parsing
 
 
-def _parser() -> etree.XMLParser:
-    # No DTD, no entity expansion, no network, libxml2's default size limits.
+def _parser(*, keep_comments: bool = True, keep_pis: bool = False) -> etree.XMLParser:
+    # No DTD, no entity expansion, no network, libxml2's default size and depth limits.
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
         huge_tree=False,
-        remove_pis=True,
+        remove_blank_text=False,
+        remove_comments=not keep_comments,
+        remove_pis=not keep_pis,
         collect_ids=False,
     )
 
@@ -120,37 +125,17 @@ def _read(source: bytes | str | Path) -> bytes:
     return data
 
 
-def _check_tree(tree: etree._ElementTree) -> None:
-    info: Any = tree.docinfo
-    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
-        raise PolicyXmlError(
-            "a DOCTYPE is not allowed in a policy document", code="policy.xml.doctype", line=1
-        )
-    encoding = (info.encoding or "UTF-8").upper()
-    if encoding not in {"UTF-8", "UTF8", "US-ASCII", "ASCII"}:
-        raise PolicyXmlError(
-            f"policy documents are UTF-8, not {info.encoding}", code="policy.xml.encoding", line=1
-        )
-    root = tree.getroot()
-    stack: list[tuple[Any, int]] = [(root, 1)]
-    while stack:
-        element, depth = stack.pop()
-        if depth > MAX_XML_DEPTH:
-            raise PolicyXmlError(
-                f"elements nested deeper than {MAX_XML_DEPTH}",
-                code="policy.xml.too_deep",
-                line=element.sourceline or 0,
-            )
-        if not isinstance(element.tag, str):
-            # Entity references, comments and PIs carry no policy data.
-            if isinstance(element, etree._Entity):
-                raise PolicyXmlError(
-                    "entity references are not allowed",
-                    code="policy.xml.entity",
-                    line=element.sourceline or 0,
-                )
-            continue
-        stack.extend((child, depth + 1) for child in element)
+XmlProblem = Literal["too_large", "encoding", "doctype", "entity", "too_deep", "syntax"]
+"""What :func:`parse_hardened` refused."""
+
+XmlErrorFactory = Callable[[XmlProblem, str, int, int], Exception]
+"""Builds the caller's error from (problem, detail, line, column); line 0 = unknown.
+
+``detail`` is libxml2's message for ``syntax`` and the declared encoding (or
+``"UTF-16/32"``) for ``encoding``; it is empty otherwise.
+"""
+
+_UTF8 = frozenset({"UTF-8", "UTF8", "US-ASCII", "ASCII"})
 
 
 def _position(data: bytes, offset: int) -> tuple[int, int]:
@@ -158,28 +143,96 @@ def _position(data: bytes, offset: int) -> tuple[int, int]:
     return line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
 
 
-def _prescan(data: bytes) -> None:
-    # Refused before libxml2 sees them, so no DTD, entity or other encoding is ever
-    # acted upon. Our serializer never writes a raw "<!DOCTYPE" (text escapes "<").
+def _check_tree(tree: etree._ElementTree, max_depth: int | None, error: XmlErrorFactory) -> None:
+    info: Any = tree.docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        raise error("doctype", "", 1, 0)
+    encoding = info.encoding or "UTF-8"
+    if encoding.upper() not in _UTF8:
+        raise error("encoding", encoding, 1, 0)
+    stack: list[tuple[Any, int]] = [(tree.getroot(), 1)]
+    while stack:
+        element, depth = stack.pop()
+        if max_depth is not None and depth > max_depth:
+            raise error("too_deep", "", element.sourceline or 0, 0)
+        if not isinstance(element.tag, str):
+            # Entity references are refused; comments and PIs have no children.
+            if isinstance(element, etree._Entity):
+                raise error("entity", "", element.sourceline or 0, 0)
+            continue
+        stack.extend((child, depth + 1) for child in element)
+
+
+def parse_hardened(
+    data: bytes,
+    *,
+    max_bytes: int,
+    max_depth: int | None,
+    error: XmlErrorFactory,
+    keep_comments: bool = True,
+    keep_pis: bool = False,
+) -> etree._Element:
+    """Parses untrusted XML with every protection the policy formats need.
+
+    Refused, in this order: input over ``max_bytes``; UTF-16/32 (a BOM or a NUL byte)
+    and any ``<!DOCTYPE`` before libxml2 sees them, so no DTD or entity declaration is
+    ever acted upon; malformed XML (libxml2 without DTD loading, entity expansion,
+    network access or huge-tree mode, so its own nesting limit of 256 applies); a
+    DOCTYPE, a declared encoding other than UTF-8/ASCII, entity references and element
+    nesting deeper than ``max_depth`` (root = 1) in the parsed tree. Blank text is kept.
+
+    Args:
+        data: The document.
+        max_bytes: Largest accepted size.
+        max_depth: Deepest accepted nesting, or ``None`` for libxml2's limit only.
+        error: Builds the exception raised for a refusal (the caller's error class).
+        keep_comments: Keep comments in the tree (else they are dropped).
+        keep_pis: Keep processing instructions in the tree (else they are dropped).
+
+    Returns:
+        The root element.
+
+    Raises:
+        Exception: Whatever ``error`` returns.
+    """
+    if len(data) > max_bytes:
+        raise error("too_large", "", 0, 0)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
-        raise PolicyXmlError(
-            "policy documents are UTF-8 (UTF-16/32 input refused)",
-            code="policy.xml.encoding",
-            line=1,
-            column=1,
-        )
+        raise error("encoding", "UTF-16/32", 1, 1)
+    # Our serializers never write a raw "<!DOCTYPE" (text escapes "<").
     at = data.find(b"<!DOCTYPE")
     if at >= 0:
-        line, column = _position(data, at)
-        raise PolicyXmlError(
-            "a DOCTYPE is not allowed in a policy document",
-            code="policy.xml.doctype",
-            line=line,
-            column=column,
-        )
+        raise error("doctype", "", *_position(data, at))
+    try:
+        root = etree.fromstring(data, _parser(keep_comments=keep_comments, keep_pis=keep_pis))
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position if exc.position else (0, 0)
+        message = str(exc.msg) if exc.msg else str(exc)
+        raise error("syntax", message, line or 0, column or 0) from exc
+    _check_tree(root.getroottree(), max_depth, error)
+    return root
 
 
 _WHERE = re.compile(r",? line \d+, column \d+\s*$")
+
+
+def _policy_error(problem: XmlProblem, detail: str, line: int, column: int) -> PolicyXmlError:
+    if problem == "too_large":
+        message = f"policy document larger than {MAX_XML_BYTES} bytes"
+    elif problem == "encoding" and detail == "UTF-16/32":
+        message = "policy documents are UTF-8 (UTF-16/32 input refused)"
+    elif problem == "encoding":
+        message = f"policy documents are UTF-8, not {detail}"
+    elif problem == "doctype":
+        message = "a DOCTYPE is not allowed in a policy document"
+    elif problem == "entity":
+        message = "entity references are not allowed"
+    elif problem == "too_deep":
+        message = f"elements nested deeper than {MAX_XML_DEPTH}"
+    else:
+        message = f"malformed XML: {_WHERE.sub('', detail)}"
+        problem = "too_deep" if "depth" in message.lower() else "syntax"
+    return PolicyXmlError(message, code=f"policy.xml.{problem}", line=line, column=column)
 
 
 def parse_policy(source: bytes | str | Path) -> Policy:
@@ -197,18 +250,10 @@ def parse_policy(source: bytes | str | Path) -> Policy:
             ``code``, ``line`` and ``column`` say what and where.
     """
     data = _read(source)
-    _prescan(data)
-    try:
-        tree = etree.ElementTree(etree.fromstring(data, _parser()))
-    except etree.XMLSyntaxError as exc:
-        line, column = exc.position if exc.position else (0, 0)
-        message = _WHERE.sub("", str(exc.msg) if exc.msg else str(exc))
-        code = "policy.xml.too_deep" if "depth" in message.lower() else "policy.xml.syntax"
-        raise PolicyXmlError(
-            f"malformed XML: {message}", code=code, line=line or 0, column=column or 0
-        ) from exc
-    _check_tree(tree)
-    return policy_from_element(tree.getroot())
+    root = parse_hardened(
+        data, max_bytes=MAX_XML_BYTES, max_depth=MAX_XML_DEPTH, error=_policy_error
+    )
+    return policy_from_element(root)
 
 
 def _validate_schema(element: etree._Element) -> None:
