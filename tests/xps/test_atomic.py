@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import xps._atomic as atomic_mod
 from xps._atomic import fsync_dir, remove_durably, write_atomic
 
 
@@ -177,7 +177,7 @@ def test_planted_symlink_at_temp_name_is_not_followed(
     planted = tmp_path / ".state.json.aaaa.tmp"
     planted.symlink_to(victim)
     names = iter(["aaaa", "bbbb"])
-    monkeypatch.setattr(atomic_mod.secrets, "token_hex", lambda _n: next(names))
+    monkeypatch.setattr(secrets, "token_hex", lambda _n: next(names))
     write_atomic(tmp_path / "state.json", b"new")
     assert (tmp_path / "state.json").read_bytes() == b"new"
     assert victim.read_bytes() == b"do not touch"
@@ -189,7 +189,7 @@ def test_no_free_temp_name_is_an_oserror_with_strerror(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / ".x.same.tmp").write_bytes(b"")
-    monkeypatch.setattr(atomic_mod.secrets, "token_hex", lambda _n: "same")
+    monkeypatch.setattr(secrets, "token_hex", lambda _n: "same")
     with pytest.raises(FileExistsError) as info:
         write_atomic(tmp_path / "x", b"data")
     assert info.value.strerror
