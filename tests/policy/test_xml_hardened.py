@@ -1,8 +1,4 @@
-"""The shared hardened XML parser (xps.policy._xml.parse_hardened) and its three users.
-
-(Kept here because this clean-up owns only tests/xps/test_atomic*.py; it belongs with
-tests/policy.)
-"""
+"""The shared hardened XML parser (xps.policy._xml.parse_hardened) and its three users."""
 
 from __future__ import annotations
 
