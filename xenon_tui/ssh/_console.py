@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from typing import Any
 
 from xenon_tui.ssh._child import APOLOGY, open_log
+from xenon_tui.ssh._sharing import share_parsed_css, trim_periodically
 from xenon_tui.ssh._spec import SessionInfo
 
 
@@ -21,7 +23,7 @@ def run_textual(app: Any, info: SessionInfo) -> int:
     log = open_log(info.log_path)
     app.error_console = Console(file=log, markup=False, highlight=False, width=120)
     try:
-        app.run()
+        asyncio.run(_serve(app))
     finally:
         with contextlib.suppress(OSError):
             log.flush()
@@ -30,6 +32,15 @@ def run_textual(app: Any, info: SessionInfo) -> int:
         with contextlib.suppress(OSError):
             os.write(2, APOLOGY.encode())
     return int(app.return_code or 0)
+
+
+async def _serve(app: Any) -> None:
+    """``app.run()``, plus a task that returns freed heap pages to the kernel."""
+    trimmer = asyncio.create_task(trim_periodically())
+    try:
+        await app.run_async()
+    finally:
+        trimmer.cancel()
 
 
 def warm_up(app: Any) -> None:
@@ -53,6 +64,7 @@ def preload() -> None:
     from xenon_tui.app import XenonConsole
     from xenon_tui.ssh._consolecfg import console_config
 
+    share_parsed_css()
     warm_up(XenonConsole(console_config({"servers": [], "read_only": True})))
 
 

@@ -1,0 +1,75 @@
+"""Memory sharing between consoles forked by the zygote: shared parsed CSS, heap trimming."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+from typing import Any
+
+# The first trim waits for the first frame; the later ones return what the session freed.
+TRIM_FIRST_S = 1.0
+TRIM_EVERY_S = 30.0
+_shared_rules: dict[tuple[Any, ...], Any] = {}
+
+
+def share_parsed_css() -> bool:
+    """Makes every Textual stylesheet in this process share one parse cache.
+
+    Textual caches parsed rules per ``Stylesheet``, so each console parsed all of its CSS
+    again after the fork (about 20 ms and a few hundred KiB per session). Parsing is a
+    pure function of the source, its location, its flags and the CSS variables (the
+    theme), so those are the key; the warm-up in the zygote fills the cache and every
+    console reads it copy-on-write. Returns False (and changes nothing) if this Textual
+    has no ``Stylesheet._parse_rules`` with the expected shape.
+    """
+    try:
+        from textual.css.stylesheet import Stylesheet
+    except ImportError:
+        return False
+    original = getattr(Stylesheet, "_parse_rules", None)
+    if original is None or getattr(original, "_xenon_shared", False):
+        return original is not None
+
+    def _parse_rules(
+        self: Any,
+        css: str,
+        read_from: Any,
+        is_default_rules: bool = False,
+        tie_breaker: int = 0,
+        scope: str = "",
+    ) -> Any:
+        variables = self._variables
+        memo = self.__dict__.get("_xenon_variables")
+        if memo is None or memo[0] is not variables:
+            memo = (variables, frozenset(variables.items()))
+            self.__dict__["_xenon_variables"] = memo
+        key = (css, read_from, is_default_rules, tie_breaker, scope, memo[1])
+        rules = _shared_rules.get(key)
+        if rules is None:
+            rules = original(self, css, read_from, is_default_rules, tie_breaker, scope)
+            if not any(rule.errors for rule in rules):
+                _shared_rules[key] = rules
+        return rules
+
+    _parse_rules._xenon_shared = True  # type: ignore[attr-defined]
+    Stylesheet._parse_rules = _parse_rules  # type: ignore[method-assign]
+    return True
+
+
+def trim_heap() -> None:
+    """Gives the C heap's free pages back to the kernel (glibc ``malloc_trim``).
+
+    Start-up garbage leaves megabytes of free, but touched, heap in every console; they
+    count in its private memory until returned.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
+async def trim_periodically() -> None:
+    """Trims the heap shortly after start (past the first frame), then now and then."""
+    await asyncio.sleep(TRIM_FIRST_S)
+    while True:
+        trim_heap()
+        await asyncio.sleep(TRIM_EVERY_S)
