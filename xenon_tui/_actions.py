@@ -326,6 +326,26 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         "edit.delete", "delete", "delete_item", "Remove", scope="advanced", mutating=True, mode=_E
     ),
+    Action(
+        "edit.import_profile",
+        "I",
+        "import_profile",
+        "Import profiles",
+        scope="advanced",
+        mutating=True,
+        mode=_E,
+        footer=False,
+        commands=("import-profile",),
+    ),
+    Action(
+        "edit.export_profile",
+        "X",
+        "export_profile",
+        "Export profile as JSON",
+        scope="advanced",
+        footer=False,
+        commands=("export-profile",),
+    ),
 )
 
 _BY_ID = {a.id: a for a in ACTIONS}

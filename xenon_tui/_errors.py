@@ -51,3 +51,10 @@ class ReadOnlyError(ConsoleError):
 
     code = "read_only"
     title = "Read-only console"
+
+
+class ImportFileError(ConsoleError):
+    """A file to import is unreadable, malformed, hostile or clashes with the policy."""
+
+    code = "import_invalid"
+    title = "Import"

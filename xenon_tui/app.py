@@ -768,9 +768,12 @@ class XenonConsole(WorkflowsMixin, App[int]):
     @on(AdvancedView.Edit)
     def _advanced_edit(self, message: AdvancedView.Edit) -> None:
         from xenon_tui._editing import run_edit
+        from xenon_tui._profile_flow import export_profile_flow, import_profiles_flow
 
+        flows = {"import": import_profiles_flow, "export": export_profile_flow}
+        flow = flows.get(message.op)
         self.run_worker(
-            run_edit(self, message.tab, message.op, message.key),
+            flow(self) if flow else run_edit(self, message.tab, message.op, message.key),
             group="edit",
             exclusive=True,
             exit_on_error=False,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from textual.command import CommandPalette
 
+from tests.tui.conftest import wait_for
 from xenon_tui._actions import ACTIONS, bindings, command_names
 from xenon_tui._config import ConsoleConfig
 from xenon_tui.app import XenonConsole
@@ -59,15 +60,18 @@ async def test_unknown_keymap_id_is_reported(tmp_path: Path) -> None:
 async def test_command_mode_aliases_and_errors(tmp_path: Path) -> None:
     app = _app(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
+        # Waits, not a fixed pause: the command runs through call_later on a busy machine.
         await pilot.press("colon", *"perf", "enter")
-        assert app.query_one("#views").active == "perf"
+        await wait_for(pilot, lambda: app.query_one("#views").active == "perf")
         await pilot.press("colon", *"seclabels", "enter")
+        await wait_for(pilot, lambda: app.query_one("#advanced-view").active_tab == "seclabels")
         assert app.query_one("#views").active == "advanced"
-        assert app.query_one("#advanced-view").active_tab == "seclabels"
         await pilot.press("colon", *"frobnicate", "enter")
-        await pilot.pause()
-        assert any(
-            n.title == "Configuration" and "frobnicate" in n.message for n in app._notifications
+        await wait_for(
+            pilot,
+            lambda: any(
+                n.title == "Configuration" and "frobnicate" in n.message for n in app._notifications
+            ),
         )
 
 

@@ -204,6 +204,13 @@ class AdvancedTable(DataTable[Any]):
         if key is not None:
             self.post_message(AdvancedView.Edit(self.tab, "delete", key))
 
+    def action_import_profile(self) -> None:
+        # Profiles whichever tab runs it (`:import-profile`); the flow shows that tab.
+        self.post_message(AdvancedView.Edit("profiles", "import", None))
+
+    def action_export_profile(self) -> None:
+        self.post_message(AdvancedView.Edit("profiles", "export", None))
+
 
 class AdvancedView(Vertical):
     """The seven Advanced sub-tabs; read-only in Live mode."""
