@@ -26,7 +26,9 @@ class ViolationWindow:
         if capacity < 1:
             raise ValueError("capacity must be positive")
         self.capacity = capacity
-        self._buf: list[Violation | None] = [None] * capacity
+        # Grows with the rows until it holds `capacity` of them: a fresh console (one per
+        # SSH session) should not pay for 200k empty slots before any violation arrives.
+        self._buf: list[Violation | None] = []
         self._total = 0
         self._filter = ""
         self._matches: list[int] | None = None  # absolute indices, ascending
@@ -55,7 +57,10 @@ class ViolationWindow:
         buf, cap = self._buf, self.capacity
         start = self._total
         for row in rows:
-            buf[self._total % cap] = row
+            if self._total < cap:
+                buf.append(row)
+            else:
+                buf[self._total % cap] = row
             self._total += 1
         added = self._total - start
         if self._matches is None:
@@ -121,7 +126,7 @@ class ViolationWindow:
 
     def clear(self) -> None:
         """Forgets every row."""
-        self._buf = [None] * self.capacity
+        self._buf = []
         self._total = 0
         if self._matches is not None:
             self._matches = []

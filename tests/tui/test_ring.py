@@ -50,3 +50,17 @@ def test_matches_a_plain_list(cap: int, batches: list[int], needle: str) -> None
     kept = everything[-cap:]
     expected = [r["seq"] for r in reversed(kept) if needle in str(r["domain"])]
     assert [window.row(i)["seq"] for i in range(len(window))] == expected
+
+
+def test_ring_memory_grows_with_rows_then_wraps() -> None:
+    window = ViolationWindow(capacity=4)
+    assert len(window._buf) == 0  # nothing reserved up front
+    window.extend([{"seq": i} for i in range(3)])
+    assert len(window._buf) == 3 and [window.row(i)["seq"] for i in range(3)] == [2, 1, 0]
+    window.extend([{"seq": i} for i in range(3, 7)])
+    assert len(window._buf) == 4
+    assert [window.row(i)["seq"] for i in range(len(window))] == [6, 5, 4, 3]
+    window.clear()
+    assert len(window) == 0 and len(window._buf) == 0
+    window.extend([{"seq": 9}])
+    assert window.row(0)["seq"] == 9
