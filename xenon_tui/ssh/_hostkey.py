@@ -2,46 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import stat
-import tempfile
 from pathlib import Path
 
 import asyncssh
 
 from xenon_tui.ssh._errors import HostKeyError
+from xps._atomic import write_atomic
 
 log = logging.getLogger("xenon.ssh")
 _ALGORITHM = "ssh-ed25519"
 
 
 def write_private_file(path: Path, data: bytes) -> None:
-    """Writes ``data`` atomically with mode 0600 (temp file, fsync, rename, fsync dir)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with_suppressed_unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def with_suppressed_unlink(path: str) -> None:
-    """Removes ``path`` if it exists."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+    """Writes ``data`` atomically with mode 0600 (the project's one atomic writer)."""
+    write_atomic(path, data, mode=0o600, dir_mode=0o777)
 
 
 def load_or_create_host_key(path: Path) -> asyncssh.SSHKey:
