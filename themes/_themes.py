@@ -8,20 +8,23 @@ from textual.theme import Theme
 
 # Bands use $error (Policy Editor, red) and $success (Live, green), so every theme must keep
 # those two unmistakably red and green; truecolour values are down-sampled by Textual for
-# 256- and 16-colour terminals, which is why the palettes keep strong hue separation.
+# 256- and 16-colour terminals, which is why the palettes keep strong hue separation
+# (tests/tui/test_colors.py checks the key styles after that down-conversion).
 XENON_DARK = Theme(
     name="xenon-dark",
     primary="#4f9de8",
     secondary="#8a7cf0",
     accent="#f0a73c",
     warning="#e8c33c",
-    error="#e0454b",
+    error="#f03a3a",
     success="#3fb45a",
     foreground="#dfe3ea",
     background="#11151c",
     surface="#1a2029",
     panel="#232b36",
     dark=True,
+    # The default cursor (primary, dark text) becomes black on bright blue in 16 colours.
+    variables={"block-cursor-background": "#2f6fb8", "block-cursor-foreground": "#ffffff"},
 )
 
 XENON_LIGHT = Theme(

@@ -13,7 +13,7 @@ class ModeBand(Static):
 
     DEFAULT_CSS = """
     ModeBand { height: 1; width: 1fr; text-style: bold; padding: 0 1; }
-    ModeBand.-editor { background: $error; color: $text; }
+    ModeBand.-editor { background: $error-darken-1; color: $text; }
     ModeBand.-live { background: $success; color: $text; }
     ModeBand.-none { background: $panel; color: $text-muted; }
     """

@@ -31,6 +31,11 @@ class ServersPanel(OptionList):
     DEFAULT_CSS = """
     ServersPanel { height: 1fr; border: round $panel; background: $surface; }
     ServersPanel:focus { border: round $primary; }
+    /* A tinted, not solid, cursor: the link-state glyph must keep its red/green. */
+    ServersPanel > .option-list--option-highlighted,
+    ServersPanel:focus > .option-list--option-highlighted {
+        background: $primary 25%; color: $foreground; text-style: bold;
+    }
     """
 
     class Command(Message):
@@ -70,9 +75,11 @@ class ServersPanel(OptionList):
         glyph, style = _STATE_STYLE[state]
         text = Text()
         text.append(f"{glyph} ", style=style)
-        text.append(name or address, style=style if state is LinkState.CONNECTED else "")
+        # Only the glyph is coloured: green words on the tinted cursor are hard to read.
+        text.append(name or address, style="bold" if state is LinkState.CONNECTED else "")
         if name:
-            text.append(f" {address}", style="dim")
+            # Not dim: a dimmed grey collapses onto the cursor's grey in 16 colours.
+            text.append(f" {address}")
         if color:
             text.append(" ■", style=color)
         if match is not None:

@@ -97,8 +97,13 @@ class ViolationLog(ScrollView, can_focus=True):
 
     DEFAULT_CSS = """
     ViolationLog { height: 1fr; background: $surface; }
-    ViolationLog > .violation-log--cursor { background: $accent 40%; text-style: bold; }
-    ViolationLog:focus > .violation-log--cursor { background: $accent 70%; }
+    ViolationLog > .violation-log--cursor {
+        background: $block-cursor-blurred-background; color: $block-cursor-blurred-foreground;
+        text-style: bold;
+    }
+    ViolationLog:focus > .violation-log--cursor {
+        background: $block-cursor-background; color: $block-cursor-foreground;
+    }
     ViolationLog > .violation-log--rate { color: $warning; }
     ViolationLog > .violation-log--channel { color: $error; }
     """
