@@ -1,0 +1,55 @@
+"""The mouse works (never required): click a violation row, a tab and a server line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.tui._host import ScriptedHost, small_policy
+from tests.tui.conftest import console_config, wait_connected, wait_for
+from xenon_tui.app import XenonConsole
+from xenon_tui.widgets import ServersPanel, ViolationLog
+
+
+async def test_clicks_select_violation_tab_and_server(
+    start_xps: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    host_a, host_b = ScriptedHost(), ScriptedHost(small_policy(name="other"))
+    a, b = await start_xps(host_a), await start_xps(host_b)
+    app = XenonConsole(console_config(xps_pki, a, b, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        first = f"127.0.0.1:{a.rw_port}"
+        second = f"127.0.0.1:{b.rw_port}"
+        await wait_connected(pilot, app, first)
+        await wait_connected(pilot, app, second)
+        assert app.current == first
+        views = app.query_one("#views")
+
+        # Tabs: each click shows its pane.
+        assert views.active == "violations"
+        assert await pilot.click("#--content-tab-domains")
+        await wait_for(pilot, lambda: views.active == "domains")
+        assert await pilot.click("#--content-tab-violations")
+        await wait_for(pilot, lambda: views.active == "violations")
+
+        # A violation row: the cursor moves to the clicked line (newest first).
+        host_a.emit_violations(5)
+        log = app.query_one(ViolationLog)
+        await wait_for(pilot, lambda: len(log.window) == 5)
+        assert log.cursor == 0
+        assert await pilot.click(ViolationLog, offset=(10, 3))
+        await wait_for(pilot, lambda: log.cursor == 3)
+        selected = log.selected()
+        assert selected is not None and selected == log.window.row(3)
+
+        # A server line: the second server becomes the console's current one.
+        panel = app.query_one(ServersPanel)
+        line = next(
+            y
+            for y in range(panel.size.height)
+            if str(b.rw_port) in "".join(s.text for s in panel.render_line(y))
+        )
+        top = panel.content_region.y - panel.region.y  # render_line counts inside the border
+        assert await pilot.click(ServersPanel, offset=(5, top + line))
+        await wait_for(pilot, lambda: app.current == second)
+        assert panel.highlighted == 1
