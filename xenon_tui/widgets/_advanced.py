@@ -287,7 +287,8 @@ class AdvancedView(Vertical):
         except ConsoleError:
             self.policy = None  # the Policy tab already reported it
         mode = (
-            "Policy Editor: n new, Enter edit, Del remove (edits are staged)"
+            "Policy Editor: n new, Enter edit, Del remove, I/X import/export profiles"
+            " (edits are staged)"
             if editor
             else "Live mode: read-only (press m for Policy Editor mode)"
         )
