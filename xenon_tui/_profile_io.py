@@ -51,12 +51,12 @@ def _from_xml(data: bytes) -> tuple[HypercallProfile, ...]:
     from xps.policy import (
         MAX_XML_BYTES,
         MAX_XML_DEPTH,
+        TEMPLATE_TAG,
         PolicyError,
+        parse_hardened,
         parse_template,
         policy_from_element,
     )
-    from xps.policy._template import TEMPLATE_TAG
-    from xps.policy._xml import parse_hardened
 
     root = parse_hardened(
         data, max_bytes=MAX_XML_BYTES, max_depth=MAX_XML_DEPTH, error=_xml_refusal

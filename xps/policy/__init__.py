@@ -64,6 +64,7 @@ from ._sign import (
     verify_signature,
 )
 from ._template import (
+    TEMPLATE_TAG,
     InstantiationResult,
     Placeholder,
     PlaceholderKind,
@@ -85,6 +86,7 @@ from ._xml import (
     MAX_XML_DEPTH,
     NAMESPACE,
     POLICY_TAG,
+    parse_hardened,
     parse_policy,
     policy_from_element,
     policy_to_element,
@@ -103,6 +105,7 @@ __all__ = [
     "SAMPLE_HOST_NAMES",
     "SUBOP_HYPERCALLS",
     "SUBOP_NAMES",
+    "TEMPLATE_TAG",
     "XENON_NAMESPACE",
     "XEN_OUI",
     "ConflictLevel",
@@ -164,6 +167,7 @@ __all__ = [
     "hypercall_name",
     "hypercall_number",
     "instantiate_template",
+    "parse_hardened",
     "parse_policy",
     "parse_template",
     "policy_from_dict",
