@@ -10,6 +10,7 @@ from tests.tui.test_editor import _editor, _open_seclabels
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog, TypedConfirmDialog
 from xenon_tui.widgets import DomainsTable, ModeBand, ViolationLog
+from xps.msm import ObjType
 
 DOM = "EA-domu-1"
 
@@ -173,6 +174,9 @@ async def test_editor_stages_and_activates_a_new_rate(
     assert _rate(after["policy"], "EA-seclabel") == new_rate
     assert (await client.call("GetHypervisorInfo"))["policy_generation"] == gen
     assert (await client.call("GetStagedDiff"))["staged"] is False
+    # The C MSM itself enforces the new rate (its active SecLabel table, not the stored XML).
+    in_msm = xps_daemon.host._msm.policy(ObjType.SECLABEL)
+    assert [s.max_rate for s in in_msm if s.name == "EA-seclabel"] == [new_rate]
 
 
 async def test_compare_then_clone_between_two_sim_daemons(
