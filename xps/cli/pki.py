@@ -50,11 +50,18 @@ def _issue(args: argparse.Namespace) -> int:
         key_type=args.key_type,
         days=args.days,
         out_dir=args.out,
+        read_only=args.read_only,
     )
+    role_text = "read-only client" if args.read_only else role
     _print(
         args,
-        f"{role} certificate issued: {files.cert} (key {files.key}, mode 0600)",
-        {"cert": str(files.cert), "key": str(files.key), "ca_cert": str(files.ca_cert)},
+        f"{role_text} certificate issued: {files.cert} (key {files.key}, mode 0600)",
+        {
+            "cert": str(files.cert),
+            "key": str(files.key),
+            "ca_cert": str(files.ca_cert),
+            "read_only": bool(args.read_only),
+        },
     )
     return 0
 
@@ -156,6 +163,11 @@ def register(subparsers: Any) -> None:
     role.add_argument("--client", action="store_true", help="TLS client certificate")
     p.add_argument("--san", action="append", metavar="HOST|IP", help="subjectAltName (repeatable)")
     p.add_argument("--out", type=Path, help="output directory (default the CA directory)")
+    p.add_argument(
+        "--read-only",
+        action="store_true",
+        help="mark a client certificate read-only: daemons refuse it on the read-write socket",
+    )
     p.set_defaults(func=_run(_issue))
 
     p = sub.add_parser("pkcs12", help="export NAME's key and certificate as PKCS#12")

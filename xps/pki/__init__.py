@@ -1,7 +1,17 @@
 """PKI for XPS: a local CA, server/client certificates, PKCS#12, TLS contexts, authstore."""
 
 from xps.pki._authstore import AuthEntry, AuthStore
-from xps.pki._ca import CA_CERT, CA_KEY, IssuedFiles, init_ca, issue, load_cert, parse_sans
+from xps.pki._ca import (
+    CA_CERT,
+    CA_KEY,
+    READ_ONLY_POLICY_OID,
+    IssuedFiles,
+    init_ca,
+    is_read_only,
+    issue,
+    load_cert,
+    parse_sans,
+)
 from xps.pki._errors import (
     AuthStoreError,
     AuthStoreLocked,
@@ -19,6 +29,7 @@ from xps.pki._tls import TlsMaterial, client_context, server_context
 __all__ = [
     "CA_CERT",
     "CA_KEY",
+    "READ_ONLY_POLICY_OID",
     "AuthEntry",
     "AuthStore",
     "AuthStoreError",
@@ -35,6 +46,7 @@ __all__ = [
     "client_context",
     "export_pkcs12",
     "init_ca",
+    "is_read_only",
     "issue",
     "load_cert",
     "load_pkcs12",

@@ -24,6 +24,10 @@ PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 CA_KEY = "ca-key.pem"
 CA_CERT = "ca-cert.pem"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# The certificatePolicies OID that marks a client certificate as read-only. It lives in the
+# 2.25 (UUID) arc of ITU-T X.667, which needs no registration; the daemon relies on exactly
+# this OID and nothing else (not the subject, not the key usage).
+READ_ONLY_POLICY_OID = x509.ObjectIdentifier("2.25.326072427545701694862342164397396168246")
 _DNS_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_*]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
 
 
@@ -113,6 +117,21 @@ def load_key(path: Path) -> PrivateKey:
     return key
 
 
+def is_read_only(cert: x509.Certificate) -> bool:
+    """True when ``cert`` carries the read-only certificate policy (:data:`READ_ONLY_POLICY_OID`).
+
+    Raises:
+        PkiFormatError: The certificatePolicies extension is malformed.
+    """
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.CertificatePolicies)
+    except x509.ExtensionNotFound:
+        return False
+    except ValueError as exc:
+        raise PkiFormatError("malformed certificatePolicies extension") from exc
+    return any(info.policy_identifier == READ_ONLY_POLICY_OID for info in ext.value)
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -185,6 +204,7 @@ def issue(
     key_type: KeyType = "p256",
     days: int = 825,
     out_dir: Path | None = None,
+    read_only: bool = False,
 ) -> IssuedFiles:
     """Issues a key pair and certificate for a server or a client.
 
@@ -200,14 +220,18 @@ def issue(
         key_type: ``p256`` or ``rsa3072``.
         days: Validity in days.
         out_dir: Output directory.
+        read_only: Mark a client certificate read-only (certificatePolicies
+            :data:`READ_ONLY_POLICY_OID`): daemons refuse it on their read-write socket.
 
     Raises:
-        PkiInputError: Bad name, SAN, role or key type.
+        PkiInputError: Bad name, SAN, role or key type, or ``read_only`` for a server.
         PkiFileError: The CA cannot be read or the output cannot be written.
     """
     check_name(name)
     if role not in ("server", "client"):
         raise PkiInputError(f"role must be server or client, not {role!r}")
+    if read_only and role != "client":
+        raise PkiInputError("only client certificates can be read-only")
     if not 1 <= days <= 36500:
         raise PkiInputError("days must be between 1 and 36500")
     ca_key = load_key(ca_dir / CA_KEY)
@@ -234,6 +258,9 @@ def issue(
     )
     if alt_names:
         builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+    if read_only:
+        policy = x509.PolicyInformation(READ_ONLY_POLICY_OID, None)
+        builder = builder.add_extension(x509.CertificatePolicies([policy]), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
     out = out_dir or ca_dir
     key_path, cert_path = out / f"{name}-key.pem", out / f"{name}-cert.pem"

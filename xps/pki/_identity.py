@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from xps.pki._ca import is_read_only
 from xps.pki._errors import PkiFormatError
 
 
@@ -18,11 +19,13 @@ class CertIdentity:
         subject: RFC 4514 subject, e.g. ``CN=console``.
         fingerprint: Lower-case hex SHA-256 of the DER certificate.
         not_after: Expiry as ISO 8601 (UTC).
+        read_only: The certificate carries the read-only policy (``READ_ONLY_POLICY_OID``).
     """
 
     subject: str
     fingerprint: str
     not_after: str
+    read_only: bool = False
 
     @classmethod
     def from_cert(cls, cert: x509.Certificate) -> CertIdentity:
@@ -31,6 +34,7 @@ class CertIdentity:
             subject=cert.subject.rfc4514_string(),
             fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
             not_after=cert.not_valid_after_utc.isoformat(),
+            read_only=is_read_only(cert),
         )
 
     @classmethod

@@ -94,9 +94,19 @@ class Authorizer:
             self._stamp = stamp
         return self._store
 
-    def check(self, address: str, identity: CertIdentity) -> Decision:
-        """Decides whether a peer with a verified certificate may connect."""
-        if self.is_local(address):
+    def check(
+        self, address: str, identity: CertIdentity, *, read_only_socket: bool = False
+    ) -> Decision:
+        """Decides whether a peer with a verified certificate may connect.
+
+        A certificate marked read-only (``xps.pki.READ_ONLY_POLICY_OID``) is refused on the
+        read-write socket whoever presents it, local or authorized remote: the role holds in
+        the daemon, not only in the client that chose the socket.
+        """
+        local = self.is_local(address)
+        if identity.read_only and not read_only_socket:
+            return Decision(False, local, "read-only certificate refused on the read-write socket")
+        if local:
             return Decision(True, True, "local client")
         store = self._current()
         if store is None:

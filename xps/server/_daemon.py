@@ -293,11 +293,14 @@ class XpsServer:
             log.error("%s socket: Closing unauthorized client connection from /%s", label, address)
             return None
         identity = CertIdentity.from_der(der)
-        decision = self.authorizer.check(address, identity)
+        decision = self.authorizer.check(
+            address, identity, read_only_socket=label == READ_ONLY_LABEL
+        )
         if not decision.allowed:
             log.error(
-                "%s socket: Refusing remote client X500Principal %s (SHA-256 %s): %s",
+                "%s socket: Refusing %s client X500Principal %s (SHA-256 %s): %s",
                 label,
+                "local" if decision.local else "remote",
                 identity.subject,
                 identity.fingerprint,
                 decision.reason,
@@ -315,6 +318,10 @@ class XpsServer:
         )
         trace("%s socket: Accepting authorized client connection from /%s", label, address)
         session = Session(next(self._numbers), address, label, writer, identity, decision.local)
+        if identity.read_only:
+            log.info(
+                "%s: Read-only client certificate X500Principal %s", session.label, identity.subject
+            )
         log.info("%s: Ready for requests", session.label)
         return session
 
