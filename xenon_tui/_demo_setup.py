@@ -13,6 +13,8 @@ from xps.pki import CA_CERT, init_ca, issue, write_private
 
 XPS_CERT_NAME = "xps-demo"
 CONSOLE_CERT_NAME = "console"
+# Read-only SSH sessions present this one; daemons refuse it on their read-write sockets.
+CONSOLE_RO_CERT_NAME = "console-ro"
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,11 @@ class DemoPaths:
 
 
 def prepare(paths: DemoPaths) -> None:
-    """Creates what is missing: the demo CA, the XPS and console certificates, SSH keys."""
+    """Creates what is missing: the demo CA, XPS and console certificates, SSH keys.
+
+    The consoles get two client certificates: ``console`` and the read-only
+    ``console-ro`` (``xenon pki issue console-ro --client --read-only``).
+    """
     paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not paths.ca.exists():
         init_ca(paths.pki, common_name="Xenon Demo CA")
@@ -64,6 +70,8 @@ def prepare(paths: DemoPaths) -> None:
         issue(paths.pki, XPS_CERT_NAME, "server", sans=["localhost", "127.0.0.1", "::1"])
     if not paths.cert(CONSOLE_CERT_NAME).exists():
         issue(paths.pki, CONSOLE_CERT_NAME, "client")
+    if not paths.cert(CONSOLE_RO_CERT_NAME).exists():
+        issue(paths.pki, CONSOLE_RO_CERT_NAME, "client", read_only=True)
     for user in ("admin", "viewer"):
         key_path = paths.user_key(user)
         if not key_path.exists():
@@ -78,6 +86,18 @@ def tls_settings(paths: DemoPaths) -> dict[str, str]:
         "ca": str(paths.ca),
         "cert": str(paths.cert(CONSOLE_CERT_NAME)),
         "key": str(paths.key(CONSOLE_CERT_NAME)),
+    }
+
+
+def console_settings(paths: DemoPaths, hosts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The console file of the SSH server: servers, TLS, and the read-only certificate."""
+    return {
+        "servers": hosts,
+        **tls_settings(paths),
+        "tls_read_only": {
+            "cert": str(paths.cert(CONSOLE_RO_CERT_NAME)),
+            "key": str(paths.key(CONSOLE_RO_CERT_NAME)),
+        },
     }
 
 

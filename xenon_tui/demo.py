@@ -23,6 +23,7 @@ from xenon_tui._demo_procs import DemoError, Processes, wait_for_listen_line, wa
 from xenon_tui._demo_setup import (
     XPS_CERT_NAME,
     DemoPaths,
+    console_settings,
     prepare,
     tls_settings,
     write_json,
@@ -108,7 +109,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 f"127.0.0.1:{host['ro_port']}, {counts[host['name']]} domains running"
             )
         write_json(paths.hosts_file, {"hosts": hosts, "tls": tls, "seed": args.seed})
-        write_json(paths.console_file, {"servers": hosts, **tls})
+        write_json(paths.console_file, console_settings(paths, hosts))
         procs.start("workload", ["-m", "xenon_tui._demo_workload", str(paths.hosts_file)])
         ssh_port = start_ssh(paths, procs, args.ssh_port)
         _say(f"console over SSH:  {ssh_command(paths, 'admin', ssh_port)}")

@@ -108,6 +108,7 @@ def test_demo_serves_three_live_hosts_over_ssh_stops_cleanly_and_reuses_its_stat
             terminal.wait_for("viewer", rf"127\.0\.0\.1:{ro}", timeout=30)
         viewer = terminal.screen("viewer")
         assert not any(f"127.0.0.1:{rw}" in viewer for rw, _ in ports)
+        _check_viewer_uses_read_only_certificate(state)
         terminal.send("admin", "C-q")
         terminal.wait_for("admin", r"EXIT=0", timeout=15)
     finally:
@@ -129,6 +130,58 @@ def test_demo_serves_three_live_hosts_over_ssh_stops_cleanly_and_reuses_its_stat
         assert again.stop() == 0
     assert (state / "pki" / "ca-cert.pem").read_bytes() == ca
     assert (state / "ssh" / "ssh_host_ed25519_key").read_bytes() == host_key
+
+
+def _check_viewer_uses_read_only_certificate(state: Path) -> None:
+    """The viewer's console presents ``console-ro``, which every daemon logs as read-only."""
+    import json
+
+    from xps.pki import is_read_only, load_cert
+
+    console = json.loads((state / "console.json").read_text())
+    ro_cert = Path(console["tls_read_only"]["cert"])
+    assert ro_cert.name == "console-ro-cert.pem" and is_read_only(load_cert(ro_cert))
+    assert not is_read_only(load_cert(Path(console["cert"])))
+    logs = sorted((state / "hosts").glob("*/xenon-policy-server.log"))
+    assert len(logs) == 3
+    wanted = re.compile(
+        r"ReadOnly socket: Client #\d+ \(/127\.0\.0\.1\): "
+        r"Read-only client certificate X500Principal CN=console-ro"
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        texts = [log.read_text(encoding="utf-8") for log in logs]
+        if all(wanted.search(text) for text in texts):
+            break
+        time.sleep(0.1)
+    for log, text in zip(logs, texts, strict=True):
+        assert wanted.search(text), f"{log}: the viewer did not present console-ro"
+        assert "Refusing local client" not in text
+
+
+def test_read_only_console_config_takes_the_read_only_certificate(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xenon_tui.ssh import _consolecfg
+    from xenon_tui.ssh._consolecfg import console_config, warn_without_read_only_tls
+
+    monkeypatch.setattr(_consolecfg, "_warned", [])  # a fresh process as far as "once" goes
+
+    base = {"servers": [{"host": "127.0.0.1", "port": 2, "ro_port": 2}], "ca": "/p/ca.pem",
+            "cert": "/p/rw-cert.pem", "key": "/p/rw-key.pem",
+            "tls_read_only": {"cert": "/p/ro-cert.pem", "key": "/p/ro-key.pem"}}  # fmt: skip
+    ro = console_config({**base, "read_only": True})
+    assert (str(ro.tls.cert), str(ro.tls.key)) == ("/p/ro-cert.pem", "/p/ro-key.pem")
+    rw = console_config({**base, "read_only": False})
+    assert (str(rw.tls.cert), str(rw.tls.key)) == ("/p/rw-cert.pem", "/p/rw-key.pem")
+    legacy = {k: v for k, v in base.items() if k != "tls_read_only"}
+    assert str(console_config({**legacy, "read_only": True}).tls.cert) == "/p/rw-cert.pem"
+    assert not warn_without_read_only_tls(base)
+    with caplog.at_level("WARNING", logger="xenon.ssh"):
+        assert warn_without_read_only_tls(legacy)
+        assert warn_without_read_only_tls(legacy)
+    warnings = [r for r in caplog.records if "tls_read_only" in r.getMessage()]
+    assert len(warnings) == 1
 
 
 def test_xenon_command_line_offers_demo_and_console_serve_flags() -> None:

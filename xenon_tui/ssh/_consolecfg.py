@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from xenon_tui._config import ConsoleConfig, ServerEntry, TlsFiles
+
+log = logging.getLogger("xenon.ssh")
+_warned: list[bool] = []
 
 
 def console_config(settings: dict[str, Any]) -> ConsoleConfig:
     """Builds the console configuration of one SSH session.
 
     The server has already reduced ``settings`` to what the user's role may see: a
-    read-only session only knows read-only sockets (``port == ro_port``).
+    read-only session only knows read-only sockets (``port == ro_port``). A read-only
+    session also presents the read-only client certificate (``tls_read_only``: ``cert``,
+    ``key``) when the console file names one, so the daemons refuse it on their
+    read-write sockets whatever the console does.
     """
     read_only = bool(settings.get("read_only", True))
     servers = tuple(
@@ -23,11 +30,11 @@ def console_config(settings: dict[str, Any]) -> ConsoleConfig:
         )
         for item in settings.get("servers", [])
     )
-    tls = TlsFiles(
-        ca=_path(settings.get("ca")),
-        cert=_path(settings.get("cert")),
-        key=_path(settings.get("key")),
-    )
+    cert, key = settings.get("cert"), settings.get("key")
+    ro_tls = read_only_tls(settings) if read_only else None
+    if ro_tls is not None:
+        cert, key = ro_tls
+    tls = TlsFiles(ca=_path(settings.get("ca")), cert=_path(cert), key=_path(key))
     extra: dict[str, Any] = {}
     if isinstance(settings.get("theme"), str):
         extra["theme"] = settings["theme"]
@@ -37,3 +44,32 @@ def console_config(settings: dict[str, Any]) -> ConsoleConfig:
 
 def _path(value: object) -> Path | None:
     return Path(str(value)) if value else None
+
+
+def read_only_tls(settings: dict[str, Any]) -> tuple[str, str] | None:
+    """The read-only client certificate and key of the console file, if it names both."""
+    value = settings.get("tls_read_only")
+    if not isinstance(value, dict):
+        return None
+    cert, key = value.get("cert"), value.get("key")
+    if not (isinstance(cert, str) and cert and isinstance(key, str) and key):
+        return None
+    return cert, key
+
+
+def warn_without_read_only_tls(settings: dict[str, Any]) -> bool:
+    """Logs once per process that read-only sessions share the read-write certificate.
+
+    For the server process (a console child's stderr is the user's screen). Returns
+    True when the settings lack a usable ``tls_read_only``.
+    """
+    if read_only_tls(settings) is not None:
+        return False
+    if not _warned:
+        _warned.append(True)
+        log.warning(
+            "No read-only client certificate (tls_read_only) in the console settings: "
+            "read-only sessions present the read-write certificate and rely on the "
+            "daemons' read-only sockets alone"
+        )
+    return True
