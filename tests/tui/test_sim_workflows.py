@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.tui.conftest import console_config, wait_connected, wait_for
 from tests.tui.test_editor import _editor, _open_seclabels
 from xenon_tui.app import XenonConsole
@@ -219,3 +221,34 @@ async def test_compare_then_clone_between_two_sim_daemons(
         await wait_for(pilot, lambda: app.servers[b].match == "=", wait_s=15)
     assert (await cb.call("GetPolicy"))["sha256"] == sha_a
     assert (await ca.call("GetPolicy"))["sha256"] == sha_a
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="app.refresh_policy aborts on GetPolicy(staged) not_found after an activation, "
+    "so the console keeps a stale staged policy and the old policy_generation",
+)
+async def test_console_forgets_staged_policy_after_activation(
+    xps_daemon: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    client = await _client(xps_daemon)
+    policy = (await client.call("GetPolicy"))["policy"]
+    label = next(s for s in policy["seclabels"] if s["name"] == "EA-seclabel")
+    label["max_rate"] = int(label["max_rate"]) + 5
+    await client.call("StagePolicy", policy=policy)
+    app = XenonConsole(console_config(xps_pki, xps_daemon, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _editor(pilot, app)
+        await wait_for(pilot, lambda: app.current_state.staged is not None)
+        await pilot.press("ctrl+a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("tab", "enter")
+        await wait_for(
+            pilot, lambda: (app.current_state.policy or {}).get("generation") == 2, wait_s=15
+        )
+        # The refresh after the activation asks for the (now gone) staged policy.
+        await xps_daemon.wait_log("there is no staged policy", wait_s=10)
+        await pilot.pause(0.2)
+        assert app.current_state.staged is None
+        assert app.current_state.info.get("policy_generation") == 2
