@@ -199,3 +199,22 @@ def test_the_server_process_never_imports_textual() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)  # fmt: skip
     assert out.stdout.strip() == "[]"
+
+
+def test_read_only_role_gets_only_the_read_only_certificate(tmp_path: Path) -> None:
+    from xenon_tui.ssh._config import load_console_file
+
+    (tmp_path / "console.json").write_text(
+        '{"servers": [{"host": "127.0.0.1", "port": 5000, "ro_port": 5001}],'
+        ' "ca": "ca.pem", "cert": "rw.pem", "key": "rw-key.pem",'
+        ' "tls_read_only": {"cert": "ro.pem", "key": "ro-key.pem"}}'
+    )
+    settings = load_console_file(tmp_path / "console.json")
+    viewer = console_for_role(settings, Role.READ_ONLY)
+    assert (viewer["cert"], viewer["key"]) == (
+        str(tmp_path / "ro.pem"),
+        str(tmp_path / "ro-key.pem"),
+    )
+    assert "rw" not in json.dumps(viewer)  # the read-write key's path never reaches it
+    admin = console_for_role(settings, Role.ADMIN)
+    assert admin["cert"] == str(tmp_path / "rw.pem") and "tls_read_only" not in admin

@@ -96,6 +96,11 @@ def load_console_file(path: Path) -> dict[str, Any]:
     for name in ("ca", "cert", "key"):
         if raw.get(name):
             raw[name] = str((path.parent / str(raw[name])).resolve())
+    ro_tls = raw.get("tls_read_only")
+    if isinstance(ro_tls, dict):
+        for name in ("cert", "key"):
+            if isinstance(ro_tls.get(name), str) and ro_tls[name]:
+                ro_tls[name] = str((path.parent / ro_tls[name]).resolve())
     try:
         for role in Role:
             console_for_role(raw, role)  # every server entry must be usable
@@ -125,7 +130,14 @@ def console_for_role(settings: dict[str, Any], role: Role) -> dict[str, Any]:
             if server.get("ro_port"):
                 entry["ro_port"] = int(server["ro_port"])
         servers.append(entry)
-    result = {k: v for k, v in settings.items() if k != "servers"}
+    result = {k: v for k, v in settings.items() if k not in ("servers", "tls_read_only")}
     result["servers"] = servers
     result["read_only"] = role is Role.READ_ONLY
+    ro_tls = settings.get("tls_read_only")
+    has_ro_tls = isinstance(ro_tls, dict) and bool(ro_tls.get("cert")) and bool(ro_tls.get("key"))
+    if role is Role.READ_ONLY and has_ro_tls:
+        assert isinstance(ro_tls, dict)
+        # A read-only console never even learns where the read-write key is.
+        result["cert"], result["key"] = str(ro_tls["cert"]), str(ro_tls["key"])
+        result["tls_read_only"] = {"cert": result["cert"], "key": result["key"]}
     return result

@@ -12,6 +12,7 @@ from typing import Any
 import asyncssh
 
 from xenon_tui.ssh._config import ServeConfig, console_for_role
+from xenon_tui.ssh._consolecfg import warn_without_read_only_tls
 from xenon_tui.ssh._errors import ConfigError, LaunchError, ListenError, SshServeError
 from xenon_tui.ssh._hostkey import load_or_create_host_key
 from xenon_tui.ssh._launch import ConsoleProcess, Launcher, SpawnLauncher
@@ -203,6 +204,8 @@ class ConsoleServer:
 
     def console_settings(self, role: Role) -> dict[str, Any]:
         """The console settings a user of ``role`` gets (read-only sockets for read-only)."""
+        if role is Role.READ_ONLY:
+            warn_without_read_only_tls(self.config.console)
         return console_for_role(self.config.console, role)
 
     async def start(self) -> None:
