@@ -326,7 +326,12 @@ class XenonConsole(WorkflowsMixin, App[int]):
         data: dict[str, Any] = {}
         try:
             data["policy"] = await self.call(address, "GetPolicy", which="active")
-            data["staged"] = await self.call(address, "GetPolicy", which="staged")
+            try:
+                data["staged"] = await self.call(address, "GetPolicy", which="staged")
+            except ConsoleError as exc:
+                if exc.code != "not_found":
+                    raise
+                data["staged"] = None  # nothing staged (e.g. right after an activation)
             data["info"] = await self.call(address, "GetHypervisorInfo")
         except ConsoleError as exc:
             self.show_error(exc)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.tui.conftest import console_config, wait_connected, wait_for
 from tests.tui.test_editor import _editor, _open_seclabels
 from xenon_tui.app import XenonConsole
@@ -223,12 +221,6 @@ async def test_compare_then_clone_between_two_sim_daemons(
     assert (await ca.call("GetPolicy"))["sha256"] == sha_a
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="app.refresh_policy aborts on GetPolicy(staged) not_found after an activation, "
-    "so the console keeps a stale staged policy and the old policy_generation",
-)
 async def test_console_forgets_staged_policy_after_activation(
     xps_daemon: Any, xps_pki: Any, tmp_path: Path
 ) -> None:
