@@ -57,6 +57,7 @@ def start_hosts(paths: DemoPaths, procs: Processes, seed: int) -> list[dict[str,
                 "--ro-listen", "127.0.0.1:0", "--backend", "sim",
                 "--ca", str(paths.ca), "--cert", str(paths.cert(XPS_CERT_NAME)),
                 "--key", str(paths.key(XPS_CERT_NAME)), "-D", f"xps.seed={seed + index}",
+                "-D", f"xps.hostname={name}",
                 "--quiet"]  # fmt: skip
         started.append((name, state, procs.start(f"xps-{name}", argv)))
     hosts = []

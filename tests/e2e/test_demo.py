@@ -100,8 +100,8 @@ def test_demo_serves_three_live_hosts_over_ssh_stops_cleanly_and_reuses_its_stat
         terminal.open("admin", demo.ssh_argv("admin"), cols=160, rows=48)
         terminal.wait_for("admin", r"Xenon servers", timeout=30)
         for rw, _ in ports:  # all three connected (green dot) on their read-write sockets
-            # The line names the host once GetHypervisorInfo has answered.
-            terminal.wait_for("admin", rf"●( \S+)? 127\.0\.0\.1:{rw}", timeout=30)
+            # Each simulated host reports its own name (xps.hostname) once connected.
+            terminal.wait_for("admin", rf"● xenon-\d 127\.0\.0\.1:{rw}", timeout=30)
         terminal.wait_for("admin", r"Live", timeout=10)
 
         terminal.open("viewer", demo.ssh_argv("viewer"), cols=160, rows=48)

@@ -121,3 +121,10 @@ def test_packaged_properties_file_is_valid(tmp_path: Path) -> None:
     rotate = (root / "packaging" / "logrotate" / "xenon-policy-server").read_text()
     assert str(config.resolved_log_file) + " {" in rotate
     assert rotate.count("\n   copytruncate\n") == 2
+
+
+def test_hostname_property_names_the_host_and_is_validated() -> None:
+    assert load_config(None, {**TLS, "xps.hostname": "xenon-2"}, {}).hostname == "xenon-2"
+    assert load_config(None, TLS, {}).hostname is None
+    with pytest.raises(ConfigError, match=r"xps\.hostname"):
+        load_config(None, {**TLS, "xps.hostname": "bad host"}, {})

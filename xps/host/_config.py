@@ -33,6 +33,8 @@ class HostConfig:
             backend, ``"none"`` with xen).
         max_violations_kept: Violation records kept in memory for ``violations()``.
         stats_flush_every: Persist the statistics history every this many samples.
+        hostname: The name the host reports (None: the machine's); simulated hosts
+            sharing one machine use it to tell themselves apart.
     """
 
     state_dir: Path
@@ -48,6 +50,7 @@ class HostConfig:
     initial_policy: str | Path | None = None
     max_violations_kept: int = 200_000
     stats_flush_every: int = 20
+    hostname: str | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in ("sim", "xen"):

@@ -577,7 +577,7 @@ class Host:
             "policy_generation": self._store.generation,
             "policy_id": str(policy.uuid) if policy else None,
             "policy_name": policy.name if policy else None,
-            "hostname": socket.gethostname(),
+            "hostname": self.config.hostname or socket.gethostname(),
             "cpus": 0,
             "mem_kb": 0,
             "free_mem_kb": 0,

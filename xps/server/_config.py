@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ DEFAULTS: dict[str, str] = {
     "xps.subscriber-buffer": str(16 << 20),
     "xps.stats-interval": "3.0",
     "xps.seed": "1",
+    "xps.hostname": "",
 }
 
 Address = tuple[str, int]
@@ -95,6 +97,19 @@ def _bool(props: Mapping[str, str], key: str) -> bool:
     raise ConfigError(f"{key}: {props[key]!r} is not a boolean")
 
 
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?")
+
+
+def _hostname(text: str) -> str | None:
+    """``xps.hostname``: the name the host reports (a simulated host's own name)."""
+    text = text.strip()
+    if not text:
+        return None
+    if not _HOSTNAME.fullmatch(text):
+        raise ConfigError(f"xps.hostname: {text!r} is not a valid host name")
+    return text
+
+
 def _path(props: Mapping[str, str], key: str) -> Path | None:
     return Path(props[key]) if props[key] else None
 
@@ -139,6 +154,7 @@ class ServerConfig:
     subscriber_buffer: int = 16 << 20
     stats_interval_s: float = 3.0
     seed: int = 1
+    hostname: str | None = None  # None: the machine's host name
 
     @property
     def resolved_log_file(self) -> Path:
@@ -195,6 +211,7 @@ class ServerConfig:
             subscriber_buffer=int(_number(merged, "xps.subscriber-buffer", 1 << 16, 1 << 32)),
             stats_interval_s=_number(merged, "xps.stats-interval", 0.05, 3600),
             seed=int(_number(merged, "xps.seed", 0, 2**63)),
+            hostname=_hostname(merged["xps.hostname"]),
         )
 
 

@@ -40,6 +40,7 @@ async def run_daemon(config: ServerConfig, *, stop: asyncio.Event | None = None)
                 backend=config.backend,
                 seed=config.seed,
                 stats_interval_s=config.stats_interval_s,
+                hostname=config.hostname,
             )
         )
         try:
