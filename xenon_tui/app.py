@@ -548,14 +548,15 @@ class XenonConsole(WorkflowsMixin, App[int]):
 
     # -- app actions -----------------------------------------------------------------------
 
-    async def action_show_view(self, view: str) -> None:
+    async def action_show_view(self, view: str, focus: bool = True) -> None:
         if view == "servers":
             self.query_one(ServersPanel).focus()
             return
         self.query_one(TabbedContent).active = view
         await self._ensure_view(view)
-        with contextlib.suppress(NoMatches):
-            self.call_after_refresh(self.query_one(_VIEW_WIDGETS[view]).focus)
+        if focus:
+            with contextlib.suppress(NoMatches):
+                self.call_after_refresh(self.query_one(_VIEW_WIDGETS[view]).focus)
         if view == "violations":
             state = self.current_state
             if state is not None:
@@ -563,7 +564,9 @@ class XenonConsole(WorkflowsMixin, App[int]):
                 self._sync_alert()
 
     async def action_show_advanced(self, tab: str) -> None:
-        await self.action_show_view("advanced")
+        # One focus request only: a second one for the view could land on the previous
+        # sub-tab's list after the switch and leave nothing focused.
+        await self.action_show_view("advanced", focus=False)
         self.query_one(AdvancedView).show_tab(tab)
 
     def action_help(self) -> None:
