@@ -31,6 +31,8 @@ class Action:
         mode: Editor or Live only, or both.
         footer: Shown in the footer.
         commands: ``:`` command names that run it.
+        priority: Handled by the app before the key reaches the focused widget (Textual
+            priority binding), so keys typed right after it go where it sends them.
     """
 
     id: str
@@ -42,6 +44,7 @@ class Action:
     mode: Mode = Mode.ANY
     footer: bool = True
     commands: tuple[str, ...] = ()
+    priority: bool = False
 
 
 _E, _L = Mode.EDITOR, Mode.LIVE
@@ -49,7 +52,7 @@ _E, _L = Mode.EDITOR, Mode.LIVE
 ACTIONS: tuple[Action, ...] = (
     # Application-wide.
     Action("app.help", "question_mark", "help", "Help", commands=("help", "h")),
-    Action("app.command", "colon", "command_line", "Command", commands=()),
+    Action("app.command", "colon", "command_line", "Command", commands=(), priority=True),
     Action("app.palette", "ctrl+p", "command_palette", "Palette", footer=False),
     Action("app.quit", "ctrl+q", "quit", "Quit", commands=("quit", "q")),
     Action("app.mode", "m", "toggle_mode", "Editor/Live", commands=("mode",)),
@@ -230,7 +233,7 @@ ACTIONS: tuple[Action, ...] = (
         "server.auth", "z", "authorizations", "Authorization", scope="servers", commands=("auth",)
     ),
     # Lists.
-    Action("list.filter", "slash", "filter_list", "Filter", commands=("filter",)),
+    Action("list.filter", "slash", "filter_list", "Filter", commands=("filter",), priority=True),
     # Domains (Live mode).
     Action(
         "domain.start",
@@ -365,7 +368,7 @@ def action_for(scope: str, action: str) -> Action | None:
 def bindings(scope: str) -> list[Binding]:
     """Textual bindings of one scope, each with the action's stable id."""
     return [
-        Binding(a.keys, a.action, a.description, show=a.footer, id=a.id)
+        Binding(a.keys, a.action, a.description, show=a.footer, id=a.id, priority=a.priority)
         for a in ACTIONS
         if a.scope == scope and a.keys
     ]

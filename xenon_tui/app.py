@@ -13,7 +13,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
-from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane, TextArea
 
 from themes import CONSOLE_TCSS, THEMES
 from xenon_tui._actions import (
@@ -50,6 +51,8 @@ _VIEW_WIDGETS = {
     "advanced": "#advanced-view",
     "perf": "#perf-view",
 }
+# Priority bindings that open the command line; see check_action.
+_LINE_ACTIONS = frozenset({"command_line", "filter_list"})
 _LAZY_VIEWS: dict[str, Any] = {
     "policy": lambda: PolicyView(id="policy-view"),
     "advanced": lambda: AdvancedView(id="advanced-view"),
@@ -198,6 +201,11 @@ class XenonConsole(WorkflowsMixin, App[int]):
         return self.action_permitted(entry)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in _LINE_ACTIONS and (
+            isinstance(self.focused, Input | TextArea) or isinstance(self.screen, ModalScreen)
+        ):
+            # ":" and "/" are priority keys; in a text field or a dialog they are text.
+            return False
         return self.permitted("app", action, parameters)
 
     def run_action_id(self, action_id: str) -> None:
@@ -555,13 +563,25 @@ class XenonConsole(WorkflowsMixin, App[int]):
         self.query_one(TabbedContent).active = view
         await self._ensure_view(view)
         if focus:
-            with contextlib.suppress(NoMatches):
-                self.call_after_refresh(self.query_one(_VIEW_WIDGETS[view]).focus)
+            self.call_after_refresh(self._focus_view, view)
         if view == "violations":
             state = self.current_state
             if state is not None:
                 state.alert = 0
                 self._sync_alert()
+
+    def _focus_view(self, view: str) -> None:
+        """Focuses a view's widget if the view is still the one shown.
+
+        A late focus of a view the user (or a `:` command) has since left would make
+        Textual switch the tabs back to it.
+        """
+        if self.query_one(TabbedContent).active != view:
+            return
+        if self.query_one("#command-line", Input).has_class("-open"):
+            return  # the user is typing a command: the keys must stay in the line
+        with contextlib.suppress(NoMatches):
+            self.query_one(_VIEW_WIDGETS[view]).focus()
 
     async def action_show_advanced(self, tab: str) -> None:
         # One focus request only: a second one for the view could land on the previous
@@ -625,7 +645,10 @@ class XenonConsole(WorkflowsMixin, App[int]):
         )
         line.value = ""
         line.add_class("-open")
-        line.focus()
+        # Focus now, not after a refresh (Widget.focus defers it): the keys typed right
+        # after ":" are already queued behind this one and must reach the line, not the
+        # view under it.
+        self.screen.set_focus(line)
 
     def _close_line(self) -> None:
         line = self.query_one("#command-line", Input)

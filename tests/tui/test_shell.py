@@ -103,3 +103,40 @@ async def test_palette_lists_table_actions(tmp_path: Path) -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert app.query_one("#views").active == "domains"
+
+
+async def _type_ahead(app: XenonConsole, keys: str) -> None:
+    """Queues every key before the app handles the first: a fast typist, or a paste over SSH."""
+    from textual import events
+
+    names = {":": "colon", "\r": "enter"}
+    for char in keys:
+        key = names.get(char, char)
+        app.post_message(events.Key(key, None if key in ("colon", "enter") else char))
+
+
+async def test_keys_typed_ahead_of_the_command_line_are_not_lost(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await _type_ahead(app, ":perf\r")
+        await wait_for(pilot, lambda: app.query_one("#views").active == "perf", wait_s=10)
+        await _type_ahead(app, ":seclabels\r")
+        await wait_for(
+            pilot,
+            lambda: getattr(app.focused, "id", None) == "adv-seclabels",
+            wait_s=10,
+        )
+
+
+async def test_text_typed_ahead_of_a_dialog_lands_in_its_field(tmp_path: Path) -> None:
+    from xenon_tui.dialogs import InputDialog
+
+    app = _app(tmp_path)
+    results: list[str | None] = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        app.push_screen(InputDialog("Name", "A name:"), results.append)
+        await _type_ahead(app, "web-01\r")
+        await wait_for(pilot, lambda: bool(results), wait_s=10)
+    assert results == ["web-01"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -91,7 +92,9 @@ class InputDialog(ModalScreen[str | None]):
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="InputDialog")
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        Binding("escape", "cancel", "Cancel")
+        Binding("escape", "cancel", "Cancel"),
+        # Enter before the field has focus (typed ahead of the dialog) still submits it.
+        Binding("enter", "submit", "Submit", show=False),
     ]
 
     def __init__(
@@ -114,12 +117,31 @@ class InputDialog(ModalScreen[str | None]):
             yield Label("", id="value-error", classes="error", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit(event.value)
+
+    def action_submit(self) -> None:
+        self._submit(self.query_one("#value", Input).value)
+
+    def on_key(self, event: events.Key) -> None:
+        """Keeps text typed before the field had focus (a fast typist, a paste over SSH).
+
+        The field consumes the printable keys it gets, so one that reaches the dialog was
+        sent while nothing had focus yet.
+        """
+        if event.is_printable and event.character:
+            field = self.query_one("#value", Input)
+            field.insert_text_at_cursor(event.character)
+            field.select_on_focus = False  # selecting it would let the next key replace it
+            self.set_focus(field)
+            event.stop()
+
+    def _submit(self, value: str) -> None:
         if callable(self._validate):
-            problem = self._validate(event.value)
+            problem = self._validate(value)
             if problem:
                 self.query_one("#value-error", Label).update(str(problem))
                 return
-        self.dismiss(event.value)
+        self.dismiss(value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
