@@ -143,7 +143,9 @@ async def test_bad_files_give_a_titled_error_and_stage_nothing(
     app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
         for name in bad:
-            count = len(app._notifications)
+            # Notifications expire (8 s): on a slow machine counting them is not enough.
+            seen = list(app._notifications)  # held, so their ids are not reused
+            before = set(map(id, seen))
             if name == "broken.json":
                 await _open_import(pilot, app, tmp_path / name)
             else:
@@ -151,8 +153,8 @@ async def test_bad_files_give_a_titled_error_and_stage_nothing(
                 await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
                 app.screen.query_one("#value").value = str(tmp_path / name)
                 await pilot.press("enter")
-            await wait_for(pilot, lambda c=count: len(app._notifications) > c)
-            note = list(app._notifications)[-1]
+            await wait_for(pilot, lambda b=before: any(id(n) not in b for n in app._notifications))
+            note = next(n for n in app._notifications if id(n) not in before)
             assert note.title == "Import" and note.severity == "error", (name, note.message)
             assert "Traceback" not in note.message
             assert expected[name] in note.message, (name, note.message)

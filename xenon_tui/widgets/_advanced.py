@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from xenon_tui._actions import bindings
@@ -163,6 +164,11 @@ def rows_for(tab: str, policy: Policy) -> tuple[tuple[str, ...], list[Row]]:
     raise KeyError(tab)
 
 
+# How long show_tab keeps trying to focus a sub-tab's list: 40 x 50 ms.
+_FOCUS_TRIES = 40
+_FOCUS_RETRY_S = 0.05
+
+
 class AdvancedTable(DataTable[Any]):
     """One Advanced list; its keys are the object ids."""
 
@@ -236,6 +242,8 @@ class AdvancedView(Vertical):
         self.policy: Policy | None = None
         self.editor = False
         self._filter = ""
+        self._focus_wanted: str | None = None
+        self._focus_from: Widget | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="adv-mode")
@@ -261,14 +269,45 @@ class AdvancedView(Vertical):
 
     def show_tab(self, tab: str) -> None:
         """Makes a sub-tab visible and focuses its list."""
+        self._focus_wanted = tab
+        self._focus_from = self.app.focused
 
         def activate() -> None:
             self.query_one("#adv-tabs", TabbedContent).active = f"adv-pane-{tab}"
-            # The pane becomes visible on the next refresh; focus it then.
-            self.call_after_refresh(self.table(tab).focus)
+            # The pane becomes visible on a later refresh; focus it then.
+            self.call_after_refresh(self._settle_focus, _FOCUS_TRIES)
 
         # A freshly mounted TabbedContent sets its initial tab first; switch after that.
         self.call_after_refresh(activate)
+
+    def _settle_focus(self, tries: int) -> None:
+        """Focuses the wanted list until it is shown and keeps the focus.
+
+        On a busy machine the switch, the layout and Textual's own focus repairs (a list
+        that is hidden loses its focus, to nothing) land in any order; one focus call
+        can be undone by the next refresh. Gives up when the user has moved elsewhere.
+        """
+        tab = self._focus_wanted
+        if tab is None:
+            return
+        if not all(node.display for node in self.ancestors_with_self if isinstance(node, Widget)):
+            self._focus_wanted = None  # another view is shown now: focusing would flip back
+            return
+        table = self.table(tab)
+        focused = self.app.focused
+        if focused is table and self.active_tab == tab and table.region.area:
+            self._focus_wanted = None
+            return
+        if focused not in (None, table, self._focus_from) and not isinstance(
+            focused, AdvancedTable
+        ):
+            self._focus_wanted = None  # the user took the focus elsewhere
+            return
+        if self.active_tab != tab:
+            self.query_one("#adv-tabs", TabbedContent).active = f"adv-pane-{tab}"
+        table.focus()
+        if tries > 0:
+            self.set_timer(_FOCUS_RETRY_S, lambda: self._settle_focus(tries - 1))
 
     def select(self, tab: str, key: str) -> None:
         """Moves the cursor of a sub-tab to an object."""
