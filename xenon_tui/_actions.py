@@ -31,8 +31,6 @@ class Action:
         mode: Editor or Live only, or both.
         footer: Shown in the footer.
         commands: ``:`` command names that run it.
-        priority: Handled by the app before the key reaches the focused widget (Textual
-            priority binding), so keys typed right after it go where it sends them.
     """
 
     id: str
@@ -44,7 +42,20 @@ class Action:
     mode: Mode = Mode.ANY
     footer: bool = True
     commands: tuple[str, ...] = ()
-    priority: bool = False
+
+    @property
+    def priority(self) -> bool:
+        """App keys that are text (``4``, ``m``, ``:``…) are handled before the key reaches
+        the focused widget (a Textual priority binding): keys typed after one go where it
+        sends them, in order. The app turns them off in text fields and dialogs."""
+        return self.scope == "app" and bool(self.keys) and _typed(self.keys)
+
+
+_TYPED_NAMES = frozenset({"question_mark", "colon", "slash"})
+
+
+def _typed(keys: str) -> bool:
+    return all(len(key) == 1 or key in _TYPED_NAMES for key in keys.split(","))
 
 
 _E, _L = Mode.EDITOR, Mode.LIVE
@@ -52,7 +63,7 @@ _E, _L = Mode.EDITOR, Mode.LIVE
 ACTIONS: tuple[Action, ...] = (
     # Application-wide.
     Action("app.help", "question_mark", "help", "Help", commands=("help", "h")),
-    Action("app.command", "colon", "command_line", "Command", commands=(), priority=True),
+    Action("app.command", "colon", "command_line", "Command", commands=()),
     Action("app.palette", "ctrl+p", "command_palette", "Palette", footer=False),
     Action("app.quit", "ctrl+q", "quit", "Quit", commands=("quit", "q")),
     Action("app.mode", "m", "toggle_mode", "Editor/Live", commands=("mode",)),
@@ -233,7 +244,7 @@ ACTIONS: tuple[Action, ...] = (
         "server.auth", "z", "authorizations", "Authorization", scope="servers", commands=("auth",)
     ),
     # Lists.
-    Action("list.filter", "slash", "filter_list", "Filter", commands=("filter",), priority=True),
+    Action("list.filter", "slash", "filter_list", "Filter", commands=("filter",)),
     # Domains (Live mode).
     Action(
         "domain.start",
@@ -372,6 +383,11 @@ def bindings(scope: str) -> list[Binding]:
         for a in ACTIONS
         if a.scope == scope and a.keys
     ]
+
+
+def typed_action_names() -> frozenset[str]:
+    """Textual action names (no arguments) of the priority app keys."""
+    return frozenset(a.action.partition("(")[0] for a in ACTIONS if a.priority)
 
 
 def command_names() -> dict[str, Action]:

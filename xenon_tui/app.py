@@ -27,6 +27,7 @@ from xenon_tui._actions import (
     bindings,
     command_names,
     effective_keys,
+    typed_action_names,
     unknown_ids,
 )
 from xenon_tui._config import ConsoleConfig, ServerEntry, save_config
@@ -51,8 +52,8 @@ _VIEW_WIDGETS = {
     "advanced": "#advanced-view",
     "perf": "#perf-view",
 }
-# Priority bindings that open the command line; see check_action.
-_LINE_ACTIONS = frozenset({"command_line", "filter_list"})
+# Actions of the priority app keys; see check_action.
+_TYPED_ACTIONS = typed_action_names()
 _LAZY_VIEWS: dict[str, Any] = {
     "policy": lambda: PolicyView(id="policy-view"),
     "advanced": lambda: AdvancedView(id="advanced-view"),
@@ -104,6 +105,8 @@ class XenonConsole(WorkflowsMixin, App[int]):
     CSS_PATH = str(CONSOLE_TCSS)
     COMMANDS: ClassVar[set[Any]] = {ActionProvider}
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [*bindings("app")]
+
+    _running_command = False  # set while a palette or `:` command runs an app action
 
     def __init__(
         self, config: ConsoleConfig, *, client_factory: ClientFactory = xps_client_factory
@@ -201,10 +204,12 @@ class XenonConsole(WorkflowsMixin, App[int]):
         return self.action_permitted(entry)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in _LINE_ACTIONS and (
-            isinstance(self.focused, Input | TextArea) or isinstance(self.screen, ModalScreen)
+        if (
+            action in _TYPED_ACTIONS
+            and not self._running_command
+            and (isinstance(self.focused, Input | TextArea) or isinstance(self.screen, ModalScreen))
         ):
-            # ":" and "/" are priority keys; in a text field or a dialog they are text.
+            # Priority keys such as "4", "m" or ":" are text in a field, and a dialog's own.
             return False
         return self.permitted("app", action, parameters)
 
@@ -225,7 +230,11 @@ class XenonConsole(WorkflowsMixin, App[int]):
 
     async def _run_scoped(self, entry: Action) -> None:
         if entry.scope == "app":
-            await self.run_action(entry.action)
+            self._running_command = True  # a palette or `:` command, not a typed key
+            try:
+                await self.run_action(entry.action)
+            finally:
+                self._running_command = False
             return
         if entry.scope in _VIEW_WIDGETS:
             await self.action_show_view(entry.scope)
@@ -580,8 +589,16 @@ class XenonConsole(WorkflowsMixin, App[int]):
             return
         if self.query_one("#command-line", Input).has_class("-open"):
             return  # the user is typing a command: the keys must stay in the line
-        with contextlib.suppress(NoMatches):
-            self.query_one(_VIEW_WIDGETS[view]).focus()
+        try:
+            widget = self.query_one(_VIEW_WIDGETS[view])
+        except NoMatches:
+            return
+        target = getattr(widget, "focus_target", None)  # views that hand focus inward
+        if callable(target):
+            widget = target()
+        # At once (Widget.focus would defer it past keys that may open the command line),
+        # on the view's own screen: a dialog may be on top by now.
+        widget.screen.set_focus(widget)
 
     async def action_show_advanced(self, tab: str) -> None:
         # One focus request only: a second one for the view could land on the previous

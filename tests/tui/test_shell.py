@@ -109,10 +109,9 @@ async def _type_ahead(app: XenonConsole, keys: str) -> None:
     """Queues every key before the app handles the first: a fast typist, or a paste over SSH."""
     from textual import events
 
-    names = {":": "colon", "\r": "enter"}
+    names = {":": "colon", "/": "slash", "\r": "enter"}
     for char in keys:
-        key = names.get(char, char)
-        app.post_message(events.Key(key, None if key in ("colon", "enter") else char))
+        app.post_message(events.Key(names.get(char, char), char))
 
 
 async def test_keys_typed_ahead_of_the_command_line_are_not_lost(tmp_path: Path) -> None:
@@ -140,3 +139,17 @@ async def test_text_typed_ahead_of_a_dialog_lands_in_its_field(tmp_path: Path) -
         await _type_ahead(app, "web-01\r")
         await wait_for(pilot, lambda: bool(results), wait_s=10)
     assert results == ["web-01"]
+
+
+async def test_view_key_then_filter_typed_ahead_run_in_order(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await _type_ahead(app, "4/web")
+        await wait_for(pilot, lambda: app.query_one("#command-line").value == "web", wait_s=10)
+        assert app.query_one("#views").active == "domains"
+        await _type_ahead(app, "\r")
+        await wait_for(pilot, lambda: not app.query_one("#command-line").has_class("-open"))
+        # In a text field the same keys are text.
+        await _type_ahead(app, ":connect h:4\r")
+        await wait_for(pilot, lambda: "h:4" in app.servers, wait_s=10)

@@ -254,8 +254,12 @@ class AdvancedView(Vertical):
                     yield Static("", id=f"adv-details-{tab}", classes="adv-details")
 
     def focus(self, scroll_visible: bool = True) -> AdvancedView:
-        self.table(self.active_tab).focus(scroll_visible)
+        self.focus_target().focus(scroll_visible)
         return self
+
+    def focus_target(self) -> AdvancedTable:
+        """The widget that takes this view's focus (the visible sub-tab's list)."""
+        return self.table(self.active_tab)
 
     @property
     def active_tab(self) -> str:
@@ -305,7 +309,7 @@ class AdvancedView(Vertical):
             return
         if self.active_tab != tab:
             self.query_one("#adv-tabs", TabbedContent).active = f"adv-pane-{tab}"
-        table.focus()
+        self.screen.set_focus(table)  # at once: a deferred focus could land mid-typing
         if tries > 0:
             self.set_timer(_FOCUS_RETRY_S, lambda: self._settle_focus(tries - 1))
 

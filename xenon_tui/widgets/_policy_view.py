@@ -95,8 +95,12 @@ class PolicyView(Vertical, can_focus=False):
                 yield Static("", id="enclaves-body")
 
     def focus(self, scroll_visible: bool = True) -> PolicyView:
-        self.query_one("#objects-tree", Tree).focus(scroll_visible)
+        self.focus_target().focus(scroll_visible)
         return self
+
+    def focus_target(self) -> Tree[Any]:
+        """The widget that takes this view's focus."""
+        return self.query_one("#objects-tree", Tree)
 
     @property
     def policy(self) -> Policy | None:
