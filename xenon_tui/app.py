@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import Header, Input, Static, TabbedContent, TabPane, TextArea
 
 from themes import CONSOLE_TCSS, THEMES
 from xenon_tui._actions import (
@@ -40,6 +40,7 @@ from xenon_tui._workflows import WorkflowsMixin
 from xenon_tui.dialogs import HelpScreen, InputDialog
 from xenon_tui.widgets import DomainsTable, ModeBand, ServersPanel, ViolationLog
 from xenon_tui.widgets._advanced import AdvancedView
+from xenon_tui.widgets._keyline import KeyLine
 from xenon_tui.widgets._perf import PerfView
 from xenon_tui.widgets._policy_view import PolicyView
 from xenon_tui.widgets._violation_log import header_text
@@ -144,7 +145,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
                 yield TabPane(_TAB_TITLES["perf"], id="perf")
         yield ModeBand(id="band")
         yield Input(id="command-line", placeholder=":command  (Esc cancels, ? for help)")
-        yield Footer()
+        yield KeyLine(id="keys")
 
     def on_mount(self) -> None:
         bad = unknown_ids(self.config.keymap)

@@ -53,3 +53,23 @@ async def test_clicks_select_violation_tab_and_server(
         assert await pilot.click(ServersPanel, offset=(5, top + line))
         await wait_for(pilot, lambda: app.current == second)
         assert panel.highlighted == 1
+
+
+async def test_footer_lists_the_keys_that_work_and_a_click_presses_one(tmp_path: Path) -> None:
+    from xenon_tui._config import ConsoleConfig
+    from xenon_tui.dialogs import HelpScreen
+    from xenon_tui.widgets._keyline import KeyLine
+
+    app = XenonConsole(ConsoleConfig(config_path=tmp_path / "console.json"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        line = app.query_one(KeyLine)
+        keys, palette = line.items()
+        shown = {key for key, *_ in keys}
+        assert {"question_mark", "colon", "ctrl+q"} <= shown
+        assert palette is not None and palette[0] == "ctrl+p"
+        # Editor-only keys are not listed in a console with no server.
+        assert "ctrl+a" not in shown
+        start, end, _key = next(span for span in line._spans if span[2] == "question_mark")
+        await pilot.click(KeyLine, offset=((start + end) // 2, 0))
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), wait_s=10)
