@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xenon_tui._errors import ImportFileError
+from xps._files import read_bounded
 
 if TYPE_CHECKING:
     from xps.policy import HypercallProfile, Policy
@@ -31,15 +32,9 @@ class Fit(Enum):
 
 def read_file(path: str) -> bytes:
     """The file's bytes, refused above :data:`MAX_PROFILE_FILE` (read in a worker thread)."""
-    file = Path(path).expanduser()
-    try:
-        with file.open("rb") as fh:
-            data = fh.read(MAX_PROFILE_FILE + 1)
-    except OSError as exc:
-        raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_PROFILE_FILE:
-        raise ImportFileError(f"{path} is larger than 16 MiB")
-    return data
+    return read_bounded(
+        Path(path).expanduser(), MAX_PROFILE_FILE, ImportFileError, name=path, size="16 MiB"
+    )
 
 
 def _xml_refusal(problem: Any, detail: str, line: int, column: int) -> ImportFileError:

@@ -18,6 +18,7 @@ from typing import Any
 from lxml import etree
 
 from xps._atomic import write_atomic
+from xps._files import read_bounded
 from xps.cli._secrets import SecretError, read_secret
 from xps.policy import (
     Finding,
@@ -74,14 +75,7 @@ class _UsageError(Exception):
 
 
 def _read(path: Path, what: str) -> bytes:
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(_MAX_INPUT + 1)
-    except OSError as exc:
-        raise _UsageError(f"cannot read {what} {path}: {exc.strerror}") from exc
-    if len(data) > _MAX_INPUT:
-        raise _UsageError(f"{what} {path} is larger than {_MAX_INPUT} bytes")
-    return data
+    return read_bounded(path, _MAX_INPUT, _UsageError, name=f"{what} {path}")
 
 
 def _write(out: Path | None, data: bytes) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from xps._atomic import write_atomic
+from xps._files import read_bounded
 from xps.pki._errors import PkiFileError
 
 
@@ -31,11 +32,4 @@ def read_file(path: Path, limit: int = 1 << 20) -> bytes:
     Raises:
         PkiFileError: Missing, unreadable or larger than ``limit``.
     """
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError as exc:
-        raise PkiFileError(f"cannot read {path}: {exc.strerror}") from exc
-    if len(data) > limit:
-        raise PkiFileError(f"{path} is larger than {limit} bytes")
-    return data
+    return read_bounded(path, limit, PkiFileError)
