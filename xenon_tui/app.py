@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Header, Input, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import Input, Static, TextArea
 
 from themes import CONSOLE_TCSS, THEMES
 from xenon_tui._actions import (
@@ -43,6 +43,8 @@ from xenon_tui.widgets._advanced import AdvancedView
 from xenon_tui.widgets._keyline import KeyLine
 from xenon_tui.widgets._perf import PerfView
 from xenon_tui.widgets._policy_view import PolicyView
+from xenon_tui.widgets._titleline import TitleLine
+from xenon_tui.widgets._viewtabs import ViewPane, ViewTabs
 from xenon_tui.widgets._violation_log import header_text
 
 VIEWS = ("servers", "policy", "advanced", "domains", "violations", "perf")
@@ -59,14 +61,21 @@ _LAZY_VIEWS: dict[str, Any] = {
     "policy": lambda: PolicyView(id="policy-view"),
     "advanced": lambda: AdvancedView(id="advanced-view"),
     "perf": lambda: PerfView(id="perf-view"),
+    "domains": lambda: DomainsTable(id="domains-table"),
 }
+# View id -> (title, short title for narrow terminals).
 _TAB_TITLES = {
-    "policy": "Policy",
-    "advanced": "Advanced",
-    "domains": "Domains",
-    "violations": "Violations",
-    "perf": "Performance",
+    "policy": ("Policy", "Pol"),
+    "advanced": ("Advanced", "Adv"),
+    "domains": ("Domains", "Dom"),
+    "violations": ("Violations", "Viol"),
+    "perf": ("Performance", "Perf"),
 }
+
+
+def _view_pane(view: str) -> ViewPane:
+    title, short = _TAB_TITLES[view]
+    return ViewPane(title, id=view, short=short)
 
 
 class LinkChanged(Message):
@@ -128,24 +137,33 @@ class XenonConsole(WorkflowsMixin, App[int]):
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="⛨")
+        yield TitleLine(icon="⛨", id="title")
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 yield ServersPanel(id="servers")
                 yield Static("", id="server-info")
-            with TabbedContent(id="views", initial="violations"):
+            with ViewTabs(id="views", initial="violations", keys=self._tab_keys()):
                 # Heavy views are mounted the first time they are shown (fast first frame).
-                yield TabPane(_TAB_TITLES["policy"], id="policy")
-                yield TabPane(_TAB_TITLES["advanced"], id="advanced")
-                with TabPane(_TAB_TITLES["domains"], id="domains"):
-                    yield DomainsTable(id="domains-table")
-                with TabPane(_TAB_TITLES["violations"], id="violations"):
+                yield _view_pane("policy")
+                yield _view_pane("advanced")
+                yield _view_pane("domains")
+                with _view_pane("violations"):
                     yield Static(header_text(), id="violations-header")
                     yield ViolationLog(id="violation-log")
-                yield TabPane(_TAB_TITLES["perf"], id="perf")
+                yield _view_pane("perf")
         yield ModeBand(id="band")
         yield Input(id="command-line", placeholder=":command  (Esc cancels, ? for help)")
         yield KeyLine(id="keys")
+
+    def _tab_keys(self) -> dict[str, str]:
+        """View id -> the key that shows it, as drawn in the tab line."""
+        keys = self.effective_keys_now()
+        shown = {}
+        for view in _TAB_TITLES:
+            first = keys.get(f"view.{view}", "").split(",")[0].strip()
+            if first:
+                shown[view] = self.get_key_display(Binding(first, ""))
+        return shown
 
     def on_mount(self) -> None:
         bad = unknown_ids(self.config.keymap)
@@ -456,10 +474,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
         state = self.current_state
         count = state.alert if state else 0
         self.query_one(ModeBand).alert = count
-        tabs = self.query_one(TabbedContent)
-        title = "Violations" + (f" ⚠ {count}" if count else "")
-        with contextlib.suppress(Exception):
-            tabs.get_tab("violations").label = title
+        self.query_one(ViewTabs).set_badge("violations", f"⚠ {count}" if count else "")
 
     def _sync_current(self) -> None:
         state = self.current_state
@@ -481,7 +496,6 @@ class XenonConsole(WorkflowsMixin, App[int]):
             return
         info.update(self._info_text(state))
         log.use_window(state.violations)
-        self.query_one(DomainsTable).set_domains(self._domain_rows(state))
         self._sync_views(state)
         self._sync_alert()
         self.refresh_bindings()
@@ -522,11 +536,13 @@ class XenonConsole(WorkflowsMixin, App[int]):
             advanced.show_policy(state, editor=editor)
         for perf in self.query(PerfView):
             perf.show_server(state)
+        for table in self.query(DomainsTable):
+            table.set_domains(self._domain_rows(state))
 
     async def _ensure_view(self, view: str) -> None:
         """Mounts a lazily built view the first time its tab is shown."""
         factory = _LAZY_VIEWS.get(view)
-        pane = self.query_one(f"#{view}", TabPane)
+        pane = self.query_one(f"#{view}", ViewPane)
         if factory is None or pane.children:
             return
         await pane.mount(factory())
@@ -534,9 +550,10 @@ class XenonConsole(WorkflowsMixin, App[int]):
         if state is not None:
             self._sync_views(state)
 
-    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.tabbed_content.id == "views" and event.pane.id:
-            await self._ensure_view(event.pane.id)
+    @on(ViewTabs.TabActivated, "#views")
+    async def _tab_clicked(self, event: ViewTabs.TabActivated) -> None:
+        await self._ensure_view(event.pane_id)
+        self.call_after_refresh(self._focus_view, event.pane_id)
 
     @staticmethod
     def _info_text(state: ServerState) -> str:
@@ -570,7 +587,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
         if view == "servers":
             self.query_one(ServersPanel).focus()
             return
-        self.query_one(TabbedContent).active = view
+        self.query_one(ViewTabs).active = view
         await self._ensure_view(view)
         if focus:
             self.call_after_refresh(self._focus_view, view)
@@ -586,7 +603,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
         A late focus of a view the user (or a `:` command) has since left would make
         Textual switch the tabs back to it.
         """
-        if self.query_one(TabbedContent).active != view:
+        if self.query_one(ViewTabs).active != view:
             return
         if self.query_one("#command-line", Input).has_class("-open"):
             return  # the user is typing a command: the keys must stay in the line
@@ -681,9 +698,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
         if event.key == "escape" and line.has_class("-open"):
             event.stop()
             self._close_line()
-            self.call_later(
-                self.action_show_view, self.query_one(TabbedContent).active or "violations"
-            )
+            self.call_later(self.action_show_view, self.query_one(ViewTabs).active or "violations")
 
     @on(Input.Changed, "#command-line")
     def _line_changed(self, event: Input.Changed) -> None:
@@ -695,7 +710,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
         text = event.value.strip()
         mode = self._line_mode
         self._close_line()
-        view = self.query_one(TabbedContent).active or "violations"
+        view = self.query_one(ViewTabs).active or "violations"
         self.call_later(self.action_show_view, view)
         if mode == "/":
             self._apply_filter(text)
@@ -703,11 +718,12 @@ class XenonConsole(WorkflowsMixin, App[int]):
             self.run_command(text)
 
     def _apply_filter(self, text: str) -> None:
-        view = self.query_one(TabbedContent).active
+        view = self.query_one(ViewTabs).active
         if view == "violations":
             self.query_one(ViolationLog).set_filter(text)
         elif view == "domains":
-            self.query_one(DomainsTable).set_filter(text)
+            for table in self.query(DomainsTable):
+                table.set_filter(text)
         elif view == "advanced":
             for advanced in self.query(AdvancedView):
                 advanced.set_filter(text)

@@ -26,7 +26,7 @@ async def test_violations_arrive_with_alert_and_filter(
         band = app.query_one(ModeBand)
         await wait_for(pilot, lambda: band.alert == 35)
         assert "35 new violations" in str(band.render())
-        assert "⚠ 35" in str(app.query_one("#views").get_tab("violations").label)
+        assert "⚠ 35" in str(app.query_one("#views").label("violations"))
         assert log.selected()["seq"] == 35  # newest first
         await pilot.press("5")
         assert band.alert == 0
@@ -49,6 +49,7 @@ async def test_pause_from_violation_row(scripted: Any, xps_pki: Any, tmp_path: P
         await wait_for(pilot, lambda: len(app.query_one(ViolationLog).window) == 3)
         await pilot.press("p")
         await wait_for(pilot, lambda: ("PauseDomain", "EA-domu-2") in host.calls)
+        await pilot.press("4")  # the Domains view is built when first shown
         table = app.query_one(DomainsTable)
         await wait_for(
             pilot,

@@ -9,6 +9,7 @@ from tests.tui._host import ScriptedHost, small_policy
 from tests.tui.conftest import console_config, wait_connected, wait_for
 from xenon_tui.app import XenonConsole
 from xenon_tui.widgets import ServersPanel, ViolationLog
+from xenon_tui.widgets._viewtabs import TabLine
 
 
 async def test_clicks_select_violation_tab_and_server(
@@ -25,12 +26,22 @@ async def test_clicks_select_violation_tab_and_server(
         assert app.current == first
         views = app.query_one("#views")
 
-        # Tabs: each click shows its pane.
+        # Tabs: each click shows its view, built on first show, and focuses it.
         assert views.active == "violations"
-        assert await pilot.click("#--content-tab-domains")
-        await wait_for(pilot, lambda: views.active == "domains")
-        assert await pilot.click("#--content-tab-violations")
+        tabs = app.query_one(TabLine)
+        for view, widget in (("domains", "#domains-table"), ("policy", "#policy-view")):
+            column = tabs.column_of(view)
+            assert column is not None
+            assert await pilot.click(TabLine, offset=(column + 1, 0))
+            await wait_for(pilot, lambda view=view: views.active == view)
+            await wait_for(pilot, lambda widget=widget: app.query(widget).first().has_focus_within)
+        assert await pilot.click(TabLine, offset=(tabs.column_of("violations") or 0, 0))
         await wait_for(pilot, lambda: views.active == "violations")
+        # Between titles nothing happens.
+        gap = (tabs.column_of("perf") or 1) - 1
+        assert await pilot.click(TabLine, offset=(gap, 0))
+        await pilot.pause()
+        assert views.active == "violations"
 
         # A violation row: the cursor moves to the clicked line (newest first).
         host_a.emit_violations(5)

@@ -120,7 +120,7 @@ async def test_violation_alert_then_pause_from_the_row(
         log = app.query_one(ViolationLog)
         await wait_for(pilot, lambda: len(log.window) > 0 and band.alert > 0, wait_s=15)
         assert "new violation" in str(band.render())
-        assert "⚠" in str(app.query_one("#views").get_tab("violations").label)
+        assert "⚠" in str(app.query_one("#views").label("violations"))
         await client.call("SetMisbehaviour", domain=DOM, kind="out_of_profile", per_million=0)
         await pilot.press("5")
         assert band.alert == 0
@@ -129,6 +129,7 @@ async def test_violation_alert_then_pause_from_the_row(
         await pilot.press("p")
         await xps_daemon.wait_log("Received request PauseDomain", wait_s=10)
         await _wait_daemon(pilot, client, DOM, {"paused"})
+        await pilot.press("4")  # the Domains view is built when first shown
         table = app.query_one(DomainsTable)
         await wait_for(pilot, lambda: _row(table, DOM).get("run_state") == "paused", wait_s=15)
 

@@ -53,7 +53,8 @@ def warm_up(app: Any) -> None:
     rich._unicode_data.load("auto")
 
     async def once() -> None:
-        async with app.run_test(size=(100, 30)) as pilot:
+        # Tooltips and notifications on, as in a session: their CSS is parsed here too.
+        async with app.run_test(size=(100, 30), tooltips=True, notifications=True) as pilot:
             await pilot.pause()
 
     asyncio.run(once())

@@ -1,0 +1,202 @@
+"""The console's views: one line of tab titles over a switcher that shows one view.
+
+Textual's ``TabbedContent`` builds a widget per tab plus an animated underline; in a
+console forked per SSH session that is about 1.3 MiB of copied memory per session
+(measured), for a strip that here only needs to say which view is shown and which key
+shows each. This draws the strip as one line of text (a click on a title shows its view)
+and leaves the panes to a ``ContentSwitcher``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher
+
+_GAP = "  "
+
+
+class ViewPane(Vertical):
+    """One view's container: its title in the tab line, a short one for narrow
+    terminals, and a badge after either (say, a count of new violations)."""
+
+    DEFAULT_CSS = """
+    ViewPane { height: 1fr; }
+    """
+
+    def __init__(self, title: str, *children: Widget, id: str, short: str | None = None) -> None:
+        super().__init__(*children, id=id)
+        self.title = title
+        self.short = short or title
+        self.badge = ""
+
+    def label(self, *, short: bool = False) -> str:
+        """The title (or short title) with the badge, as drawn."""
+        name = self.short if short else self.title
+        return f"{name} {self.badge}" if self.badge else name
+
+
+class TabLine(Widget):
+    """The tab strip: ``key title`` per view, the shown one highlighted."""
+
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "tabline--key",
+        "tabline--tab",
+        "tabline--active",
+    }
+    DEFAULT_CSS = """
+    TabLine {
+        height: 1;
+        background: $panel;
+        color: $foreground-muted;
+        .tabline--key { color: $text-accent; }
+        .tabline--tab { color: $foreground-muted; }
+        .tabline--active { color: $foreground; background: $accent 30%; text-style: bold; }
+    }
+    """
+
+    def __init__(self, owner: ViewTabs) -> None:
+        super().__init__()
+        self._owner = owner
+        # (first column, end column, pane id) of each drawn title, for clicks.
+        self._spans: list[tuple[int, int, str]] = []
+
+    def render(self) -> Text:
+        width = self.size.width
+        # Full titles with wide gaps; then narrow gaps; then short titles (80 columns).
+        for short, gap in ((False, "  "), (False, ""), (True, "")):
+            line, spans = self._line(short=short, gap=gap)
+            if line.cell_len <= width:
+                break
+        line.truncate(width, overflow="ellipsis")
+        self._spans = spans
+        return line
+
+    def _line(self, *, short: bool, gap: str) -> tuple[Text, list[tuple[int, int, str]]]:
+        owner = self._owner
+        key_style = self.get_component_rich_style("tabline--key")
+        tab_style = self.get_component_rich_style("tabline--tab")
+        active_style = self.get_component_rich_style("tabline--active")
+        line = Text(" ", no_wrap=True, end="")
+        spans: list[tuple[int, int, str]] = []
+        for pane in owner.panes():
+            pane_id = pane.id or ""
+            active = pane_id == owner.active
+            style = active_style if active else tab_style
+            key = owner.keys.get(pane_id)
+            start = line.cell_len
+            line.append(" ", style)
+            if key:
+                line.append(key, style if active else style + key_style)
+                line.append(" ", style)
+            # The shown view keeps its full title when the others are shortened.
+            line.append(pane.label(short=short and not active), style)
+            line.append(" ", style)
+            spans.append((start, line.cell_len, pane_id))
+            line.append(gap)
+        return line, spans
+
+    def column_of(self, pane_id: str) -> int | None:
+        """The first column of ``pane_id``'s title as last drawn (None if not drawn)."""
+        return next((start for start, _end, pid in self._spans if pid == pane_id), None)
+
+    def on_click(self, event: events.Click) -> None:
+        for start, end, pane_id in self._spans:
+            if start <= event.x < end:
+                event.stop()
+                self._owner.activate(pane_id)
+                return
+
+
+class ViewTabs(Widget):
+    """Views with a one-line tab strip; panes are given with ``with ViewTabs(...):``."""
+
+    DEFAULT_CSS = """
+    ViewTabs { height: 1fr; layout: vertical; }
+    ViewTabs > ContentSwitcher { height: 1fr; }
+    """
+
+    class TabActivated(Message):
+        """A click on the tab strip showed ``pane_id``."""
+
+        def __init__(self, tabs: ViewTabs, pane_id: str) -> None:
+            super().__init__()
+            self.tabs = tabs
+            self.pane_id = pane_id
+
+        @property
+        def control(self) -> ViewTabs:
+            return self.tabs
+
+    def __init__(
+        self, *, initial: str, keys: Mapping[str, str] | None = None, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self._panes: list[ViewPane] = []
+        self._active = initial
+        self.keys: Mapping[str, str] = dict(keys or {})
+
+    def compose_add_child(self, widget: Widget) -> None:
+        if not isinstance(widget, ViewPane):
+            raise TypeError(f"ViewTabs holds ViewPane widgets, not {type(widget).__name__}")
+        self._panes.append(widget)
+
+    def compose(self) -> ComposeResult:
+        if self._active not in {pane.id for pane in self._panes}:
+            raise ValueError(f"no view {self._active!r} to show first")
+        yield TabLine(self)
+        yield ContentSwitcher(*self._panes, initial=self._active)
+
+    def panes(self) -> list[ViewPane]:
+        """The views, in tab order."""
+        return list(self._panes)
+
+    def titles(self) -> dict[str, str]:
+        """Pane id -> title, in order."""
+        return {pane.id: pane.title for pane in self._panes if pane.id}
+
+    @property
+    def active(self) -> str:
+        """The id of the view shown."""
+        return self._active
+
+    @active.setter
+    def active(self, pane_id: str) -> None:
+        if pane_id not in self.titles():
+            raise ValueError(f"no view {pane_id!r}")
+        if pane_id == self._active:
+            return
+        self._active = pane_id
+        self.query_one(ContentSwitcher).current = pane_id
+        self.query_one(TabLine).refresh()
+
+    def activate(self, pane_id: str) -> None:
+        """Shows ``pane_id`` as a click would, telling the app (``TabActivated``)."""
+        self.active = pane_id
+        self.post_message(self.TabActivated(self, pane_id))
+
+    def label(self, pane_id: str) -> str:
+        """The title shown for ``pane_id``, with its badge."""
+        return self._pane(pane_id).label()
+
+    def set_badge(self, pane_id: str, badge: str) -> None:
+        """Sets the text drawn after ``pane_id``'s title ("" for none)."""
+        pane = self._pane(pane_id)
+        if pane.badge != badge:
+            pane.badge = badge
+            if self.is_mounted:
+                self.query_one(TabLine).refresh()
+
+    def _pane(self, pane_id: str) -> ViewPane:
+        for pane in self._panes:
+            if pane.id == pane_id:
+                return pane
+        raise ValueError(f"no view {pane_id!r}")
