@@ -27,6 +27,7 @@ CONSOLE_APP = "xenon_tui.ssh._console:run"
 BENCH_APP = "benchmarks.ssh:run_bench_app"
 CONSOLE_MARKER = b"Xenon servers"
 BENCH_MARKER = b"bench ready"
+VISIT_ALL_VIEWS = b"234615"  # the view keys, back to the Violations log
 _ANSI = re.compile(rb"\x1b\[[0-9;?<>=$]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
 
 
@@ -214,10 +215,25 @@ async def connects(port: int, key: Any, runs: int) -> list[float]:
     return samples
 
 
+async def visit(session: Session, keys: bytes) -> None:
+    """Types ``keys`` one at a time, as a person would, reading the output meanwhile."""
+    drain = asyncio.create_task(session.drain_forever())
+    for key in keys:
+        session.proc.stdin.write(bytes([key]))
+        await asyncio.sleep(0.4)
+    drain.cancel()
+
+
 async def hold_sessions(
-    server: Server, key: Any, marker: bytes, count: int, *, zygote: bool
+    server: Server, key: Any, marker: bytes, count: int, *, zygote: bool, keys: bytes = b""
 ) -> tuple[int, float]:
-    """Opens ``count`` sessions, 5 at a time; returns (sessions held, extra PSS MiB each)."""
+    """Opens ``count`` sessions, 5 at a time, types ``keys`` in each; returns (sessions
+    held, extra PSS MiB each)."""
+    idle = 2 if zygote else 1  # the server (and its zygote)
+    for _ in range(150):  # sessions of an earlier round may still be exiting
+        if len(descendants(server.proc.pid)) <= idle:
+            break
+        await asyncio.sleep(0.1)
     await asyncio.sleep(1.0)
     before = tree_pss_mib(server.proc.pid)
     sessions: list[Session] = []
@@ -227,8 +243,10 @@ async def hold_sessions(
         )
         await asyncio.gather(*(s.wait_for(marker, timeout=60) for s in batch))
         sessions.extend(batch)
+    if keys:
+        await asyncio.gather(*(visit(s, keys) for s in sessions))
     await asyncio.sleep(2.0)  # let every console finish its start-up work
-    consoles = len(descendants(server.proc.pid)) - (2 if zygote else 1)  # server (+ zygote)
+    consoles = len(descendants(server.proc.pid)) - idle
     held = sum(1 for s in sessions if not s.proc.channel.is_closing())
     after = tree_pss_mib(server.proc.pid)
     progress(
@@ -293,6 +311,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 result[f"pss_mb_per_session{suffix}"] = round(pss, 2)
                 if mode == "zygote":
                     result["sessions"] = held
+                    # Views are built when first shown: what a session costs once its
+                    # user has opened every one (Policy, Advanced, Domains, Performance).
+                    progress("holding 10 sessions that open every view, zygote mode")
+                    _, pss = await hold_sessions(
+                        server, key, CONSOLE_MARKER, 10, zygote=True, keys=VISIT_ALL_VIEWS
+                    )
+                    result["pss_mb_per_session_all_views"] = round(pss, 2)
                 else:
                     result["sessions_spawn_measured"] = held
             finally:
