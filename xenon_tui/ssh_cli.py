@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from xenon_tui.ssh._spec import SANDBOX_MODES
+
 DEFAULT_STATE_DIR = Path("~/.local/state/xenon/ssh")
 
 
@@ -129,6 +131,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MODULE:FUNC",
         help="what each session runs (default: the Xenon console)",
     )
+    parser.add_argument(
+        "--sandbox",
+        choices=SANDBOX_MODES,
+        default="auto",
+        help="confine each console with Landlock: to its code, its role's TLS files, its "
+        "user's files directory (HOME) and, read-only, its servers' ports; 'auto' when "
+        "the kernel has Landlock, 'require' refuses to start without it (default %(default)s)",
+    )
     parser.set_defaults(func=serve)
 
 
@@ -182,6 +192,7 @@ def build_server(args: argparse.Namespace) -> Any:
         mode=args.mode,
         app=args.app or DEFAULT_APP,
         console=console_settings(args),
+        sandbox=args.sandbox,
     )
     return ConsoleServer(config, UserDirectory(entries))
 

@@ -34,7 +34,7 @@ _PATH = "/usr/local/bin:/usr/bin:/bin"
 
 def child_env(info: SessionInfo, home: str) -> dict[str, str]:
     """Returns the complete environment of a console process."""
-    env = {"TERM": info.term, "LANG": "C.UTF-8", "PATH": _PATH, "HOME": home}
+    env = {"TERM": info.term, "LANG": "C.UTF-8", "PATH": _PATH, "HOME": info.home or home}
     if info.colorterm:
         env["COLORTERM"] = info.colorterm
     return env
@@ -92,6 +92,54 @@ def rebind_stdio() -> None:
         setattr(sys, f"__{name}__", stream)
 
 
+def enter_home(info: SessionInfo) -> None:
+    """Makes the user's files directory the working directory (relative paths in the
+    console's file dialogs land there)."""
+    if info.home:
+        with contextlib.suppress(OSError):
+            os.chdir(info.home)
+
+
+def apply_sandbox(info: SessionInfo) -> None:
+    """Confines this console process with Landlock (see :mod:`xenon_tui.ssh._sandbox`).
+
+    ``auto``: when the kernel cannot, the console runs unconfined and the session log
+    says so; ``require``: it does not run at all.
+    """
+    if info.sandbox == "off":
+        return
+    from xenon_tui.ssh._consolecfg import sandbox_targets
+    from xenon_tui.ssh._sandbox import (
+        SandboxError,
+        console_rules,
+        ensure_file,
+        module_paths,
+        restrict,
+    )
+
+    try:
+        ensure_file(info.log_path)
+        files, ports = sandbox_targets(info.console)
+        app_module = info.app.partition(":")[0]
+        # A preloaded app's code is among the shared rules already.
+        extra = () if app_module in sys.modules else module_paths([app_module])
+        rules = console_rules(
+            home=info.home or None,
+            log_path=info.log_path,
+            tls_files=files,
+            connect_ports=ports,
+            extra_code=extra,
+        )
+        restrict(rules)
+    except (SandboxError, OSError, ValueError) as exc:
+        with contextlib.suppress(OSError), open_log(info.log_path) as log:
+            log.write(f"session {info.session_id} user={info.user}: no sandbox: {exc}\n")
+        if info.sandbox == "require":
+            with contextlib.suppress(OSError):
+                os.write(2, APOLOGY.encode())
+            finish(1)
+
+
 def resolve_app(spec: str) -> Callable[[SessionInfo], Any]:
     """Imports ``module:callable``."""
     module_name, _, attr = spec.partition(":")
@@ -145,6 +193,8 @@ def run_forked(info: SessionInfo, slave_fd: int, home: str) -> NoReturn:
         os.environ.clear()
         os.environ.update(child_env(info, home))
         rebind_stdio()
+        enter_home(info)
+        apply_sandbox(info)
         code = run_app(info)
     finally:
         finish(code)
@@ -156,6 +206,8 @@ def main(argv: list[str]) -> NoReturn:
     take_terminal(info.parent_pid)
     limit_memory(info.memory_limit_mb)
     rebind_stdio()
+    enter_home(info)
+    apply_sandbox(info)
     finish(run_app(info))
 
 

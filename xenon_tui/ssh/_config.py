@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from xenon_tui.ssh._errors import ConfigError
-from xenon_tui.ssh._spec import Role, check_app_spec
+from xenon_tui.ssh._spec import Role, check_app_spec, check_sandbox_mode
 
 DEFAULT_APP = "xenon_tui.ssh._console:run"
 Mode = Literal["zygote", "spawn"]
@@ -30,6 +30,8 @@ class ServeConfig:
         mode: ``zygote`` (fork from a preloaded process) or ``spawn`` (fresh interpreter).
         app: ``module:callable`` each console process runs.
         console: Console settings (see :func:`console_for_role`).
+        sandbox: Landlock for each console: ``auto`` (when the kernel has it),
+            ``require`` (refuse sessions without it) or ``off``.
     """
 
     state_dir: Path
@@ -43,9 +45,11 @@ class ServeConfig:
     mode: Mode = "zygote"
     app: str = DEFAULT_APP
     console: dict[str, Any] = field(default_factory=dict)
+    sandbox: str = "auto"
 
     def __post_init__(self) -> None:
         check_app_spec(self.app)
+        check_sandbox_mode(self.sandbox)
         if self.mode not in ("zygote", "spawn"):
             raise ConfigError(f"mode must be zygote or spawn, not {self.mode!r}")
         if not 0 <= self.port <= 65535:
@@ -71,6 +75,11 @@ class ServeConfig:
     def session_log(self) -> Path:
         """Tracebacks and error output of console processes."""
         return self.state_dir / "ssh-sessions.log"
+
+    @property
+    def files_dir(self) -> Path:
+        """Per-user files directories (each console's ``HOME``) live here."""
+        return self.state_dir / "files"
 
     @property
     def zygote_log(self) -> Path:

@@ -73,3 +73,15 @@ def warn_without_read_only_tls(settings: dict[str, Any]) -> bool:
             "daemons' read-only sockets alone"
         )
     return True
+
+
+def sandbox_targets(settings: dict[str, Any]) -> tuple[list[str], set[int] | None]:
+    """What a console of these settings must still reach when sandboxed: the TLS files of
+    its role, and for a read-only console the ports of its servers (``None``: any)."""
+    config = console_config(settings)
+    tls = config.tls
+    files = [str(p) for p in (tls.ca, tls.cert, tls.key) if p is not None]
+    if not config.read_only:
+        return files, None
+    ports = {s.port for s in config.servers} | {s.ro_port for s in config.servers if s.ro_port}
+    return files, ports

@@ -46,3 +46,9 @@ class ZygoteGone(LaunchError):
     """The zygote process exited or its control socket broke."""
 
     code = "zygote_gone"
+
+
+class SandboxUnavailableError(SshServeError):
+    """``--sandbox require`` on a kernel without Landlock."""
+
+    code = "sandbox_unavailable"

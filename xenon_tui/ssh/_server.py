@@ -13,9 +13,16 @@ import asyncssh
 
 from xenon_tui.ssh._config import ServeConfig, console_for_role
 from xenon_tui.ssh._consolecfg import warn_without_read_only_tls
-from xenon_tui.ssh._errors import ConfigError, LaunchError, ListenError, SshServeError
+from xenon_tui.ssh._errors import (
+    ConfigError,
+    LaunchError,
+    ListenError,
+    SandboxUnavailableError,
+    SshServeError,
+)
 from xenon_tui.ssh._hostkey import load_or_create_host_key
 from xenon_tui.ssh._launch import ConsoleProcess, Launcher, SpawnLauncher
+from xenon_tui.ssh._sandbox import abi_version
 from xenon_tui.ssh._session import ConsoleSession, SessionIdentity
 from xenon_tui.ssh._spec import Role, SessionInfo
 from xenon_tui.ssh._users import PasswordAuthenticator, UserDirectory, check_username
@@ -208,8 +215,32 @@ class ConsoleServer:
             warn_without_read_only_tls(self.config.console)
         return console_for_role(self.config.console, role)
 
+    def user_home(self, user: str) -> str:
+        """The user's files directory (created 0700): HOME of the user's consoles."""
+        home = self.config.files_dir / check_username(user)
+        for path in (self.config.files_dir, home):
+            path.mkdir(exist_ok=True, mode=0o700)
+            os.chmod(path, 0o700)
+        return str(home)
+
+    def _check_sandbox(self) -> None:
+        if self.config.sandbox == "off":
+            log.warning("console sandbox: off (--sandbox off)")
+            return
+        abi = abi_version()
+        if abi:
+            log.info("console sandbox: Landlock ABI %d", abi)
+        elif self.config.sandbox == "require":
+            raise SandboxUnavailableError(
+                "--sandbox require, but this kernel has no Landlock (Linux 5.13 or later, "
+                "with landlock in the lsm= boot list)"
+            )
+        else:
+            log.warning("console sandbox: this kernel has no Landlock; consoles run unconfined")
+
     async def start(self) -> None:
         """Loads (or creates) the host key, starts the launcher and listens."""
+        self._check_sandbox()
         self.config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         host_key = load_or_create_host_key(self.config.host_key_path)
         try:

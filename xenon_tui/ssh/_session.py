@@ -139,6 +139,8 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
             log_path=str(self._server.config.session_log),
             console=self._server.console_settings(self._who.role),
             memory_limit_mb=self._server.config.session_memory_mb,
+            home=self._server.user_home(self._who.user),
+            sandbox=self._server.config.sandbox,
         )
         master, slave = open_pty(cols, rows)
         try:

@@ -13,6 +13,7 @@ from xenon_tui.ssh._errors import ConfigError
 _TERM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 _APP_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 DEFAULT_TERM = "xterm-256color"
+SANDBOX_MODES = ("auto", "require", "off")
 
 
 class Role(StrEnum):
@@ -39,6 +40,10 @@ class SessionInfo:
         parent_pid: The process that must outlive the child (parent-death check).
         memory_limit_mb: Address-space limit of the console process (0: none), so a
             runaway session fails alone instead of waking the OOM killer.
+        home: The user's files directory: the console's ``HOME`` and working
+            directory, the only place its file dialogs can read and write.
+        sandbox: ``auto`` (Landlock when the kernel has it), ``require`` (no console
+            without it) or ``off``.
     """
 
     session_id: str
@@ -52,6 +57,8 @@ class SessionInfo:
     console: dict[str, Any] = field(default_factory=dict)
     parent_pid: int = 0
     memory_limit_mb: int = 0
+    home: str = ""
+    sandbox: str = "auto"
 
     def to_json(self) -> str:
         """Serialises to one JSON object."""
@@ -75,6 +82,8 @@ class SessionInfo:
             console=dict(raw.get("console") or {}),
             parent_pid=int(raw.get("parent_pid") or 0),
             memory_limit_mb=max(0, int(raw.get("memory_limit_mb") or 0)),
+            home=str(raw.get("home") or ""),
+            sandbox=check_sandbox_mode(str(raw.get("sandbox") or "auto")),
         )
         return info
 
@@ -101,4 +110,15 @@ def check_app_spec(value: str) -> str:
     """
     if not _APP_RE.fullmatch(value):
         raise ConfigError(f"app must look like 'package.module:function', got {value!r}")
+    return value
+
+
+def check_sandbox_mode(value: str) -> str:
+    """Validates a sandbox mode (``auto``, ``require`` or ``off``).
+
+    Raises:
+        ConfigError: For any other value.
+    """
+    if value not in SANDBOX_MODES:
+        raise ConfigError(f"sandbox must be one of {', '.join(SANDBOX_MODES)}, not {value!r}")
     return value

@@ -23,6 +23,8 @@ import sys
 import threading
 from typing import Any
 
+from xenon_tui.ssh import _consolecfg  # noqa: F401  (each console's sandbox rules use it)
+from xenon_tui.ssh import _sandbox as sandbox
 from xenon_tui.ssh._child import run_forked
 from xenon_tui.ssh._launch import exit_code_of
 from xenon_tui.ssh._spec import SessionInfo
@@ -45,6 +47,7 @@ def preload(modules: list[str]) -> None:
         hook = getattr(module, "preload", None)
         if callable(hook):
             hook()
+    sandbox.prepare()  # the sandbox rules every console shares, worked out once
     gc.collect()
     # Frozen objects are skipped by the collector: children do not dirty their pages.
     gc.freeze()

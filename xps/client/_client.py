@@ -200,6 +200,13 @@ class XpsClient:
             ) from exc
         except ssl.SSLError as exc:
             raise TlsError(f"TLS with {self.host}:{self.port} failed: {exc.reason or exc}") from exc
+        except PermissionError as exc:
+            # Not the network: this process may not open that connection (a sandboxed
+            # read-only console reaches its read-only ports only).
+            raise ConnectionLost(
+                f"cannot connect to {self.host}:{self.port}: not permitted for this process "
+                f"({exc.strerror})"
+            ) from exc
         except OSError as exc:
             raise ConnectionLost(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         self._writer = writer
