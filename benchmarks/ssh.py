@@ -234,6 +234,8 @@ async def hold_sessions(
         if len(descendants(server.proc.pid)) <= idle:
             break
         await asyncio.sleep(0.1)
+    else:
+        raise RuntimeError("consoles of the previous round did not exit; memory would be wrong")
     await asyncio.sleep(1.0)
     before = tree_pss_mib(server.proc.pid)
     sessions: list[Session] = []

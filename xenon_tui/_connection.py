@@ -160,8 +160,11 @@ class ServerConnection:
                 await self._close(client)
                 raise
             except Exception as exc:  # any failure of the link means "lost, retry"
-                _, message = _error_fields(exc)
+                code, message = _error_fields(exc)
                 self._set(LinkState.LOST, message)
+                if code == "not_permitted":  # this process may not connect there: stop
+                    await self._close(client)
+                    break
             await self._close(client)
             if self._stopping.is_set():
                 break

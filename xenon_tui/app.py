@@ -552,8 +552,7 @@ class XenonConsole(WorkflowsMixin, App[int]):
 
     @on(ViewTabs.TabActivated, "#views")
     async def _tab_clicked(self, event: ViewTabs.TabActivated) -> None:
-        await self._ensure_view(event.pane_id)
-        self.call_after_refresh(self._focus_view, event.pane_id)
+        await self.action_show_view(event.pane_id)  # as its key would: build, focus, ack
 
     @staticmethod
     def _info_text(state: ServerState) -> str:

@@ -24,7 +24,7 @@ def test_login_with_key_shows_servers_panel_and_quit_ends_with_status_0(
     screen = terminal.screen("a")
     assert "user=admin role=admin term=tmux-256color colorterm=truecolor" in screen
     # The child's environment is exactly this: no COLUMNS/LINES, nothing of the server's.
-    assert "env=COLORTERM,HOME,LANG,PATH,TERM " in screen
+    assert "env=COLORTERM,HOME,LANG,PATH,TERM,TMPDIR " in screen
     assert "size=100x30" in screen
     terminal.send("a", "q")
     terminal.wait_for("a", r"EXIT=0")

@@ -12,6 +12,7 @@ import os
 import re
 import socket
 import sys
+import sysconfig
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,13 @@ def test_only_what_the_rules_allow(tmp_path: Path) -> None:
         connect_ports=None,
     )  # fmt: skip
 
+    # An /etc file Python does not need (deployments keep keys under /etc).
+    other_etc = next(
+        (p for p in map(Path, ("/etc/hostname", "/etc/debian_version", "/etc/shells"))
+         if p.is_file() and not p.is_symlink()),
+        None,
+    )  # fmt: skip
+
     def body() -> dict[str, str]:
         import decimal  # noqa: F401  (a module not imported yet: code stays readable)
         import email.mime.text  # noqa: F401
@@ -108,7 +116,8 @@ def test_only_what_the_rules_allow(tmp_path: Path) -> None:
             "home_mkdir": outcome(lambda: (home / "sub").mkdir()),
             "home_read": outcome(lambda: (home / "export.xml").read_text()),
             "home_delete": outcome(lambda: (home / "export.xml").unlink()),
-            "etc": outcome(lambda: Path("/etc/hostname").exists() or True),
+            "etc_hosts": outcome(lambda: Path("/etc/hosts").read_text()),
+            "etc_other": outcome(lambda: other_etc.read_bytes()) if other_etc else "denied",
         }
 
     assert in_sandbox(rules, body) == {
@@ -121,7 +130,8 @@ def test_only_what_the_rules_allow(tmp_path: Path) -> None:
         "home_mkdir": "ok",
         "home_read": "ok",
         "home_delete": "ok",
-        "etc": "ok",
+        "etc_hosts": "ok",
+        "etc_other": "denied",
     }
     assert (elsewhere / "host_key").read_text() == "secret"
     assert log.read_text() == "line\n"
@@ -172,7 +182,7 @@ def test_a_console_told_why_its_connection_was_refused(
         return {"type": "connected"}
 
     report = in_sandbox(rules, body)
-    assert report["type"] == "ConnectionLost"
+    assert report["type"] == "NotPermitted"
     assert report["message"] == (
         f"cannot connect to 127.0.0.1:{rw_port}: not permitted for this process (Permission denied)"
     )
@@ -193,6 +203,40 @@ def test_no_signals_outside_the_sandbox(tmp_path: Path) -> None:
     assert report == {"parent": "denied", "self": "ok"}
 
 
+def test_keys_under_a_shared_directory_are_reported(tmp_path: Path) -> None:
+    import sysconfig
+
+    from xenon_tui.ssh._sandbox import exposed
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    assert exposed([f"{stdlib}/keys/rw.key", "/usr/share/xenon/state", tmp_path / "rw.key"]) == [
+        f"{stdlib}/keys/rw.key",
+        "/usr/share/xenon/state",
+    ]
+    assert exposed(["/etc/xenon-tools/pki/client-key.pem"]) == []
+
+
+@needs_landlock
+def test_a_console_that_cannot_be_confined_does_not_start(tmp_path: Path) -> None:
+    from xenon_tui.ssh._child import apply_sandbox
+
+    log = tmp_path / "sessions.log"
+    info = SessionInfo(
+        "s9", "viewer", "read-only", "p", "xterm", None, "tests.e2e.sample_app:run", str(log),  # type: ignore[arg-type]
+        console={"servers": [{"name": "a", "host": "h", "port": "not-a-port"}]},
+        home=str(tmp_path),
+    )  # fmt: skip
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        apply_sandbox(info)  # exits 1 when the sandbox cannot be set up
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 1
+    assert "s9 user=viewer: no sandbox (" in log.read_text()
+    assert "console not started" in log.read_text()
+
+
 def test_code_dirs_name_packages_not_the_directories_holding_them(tmp_path: Path) -> None:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("")
@@ -209,7 +253,9 @@ def test_code_dirs_name_packages_not_the_directories_holding_them(tmp_path: Path
     assert str(tmp_path) not in found
     assert str(tmp_path / "keys") not in found
     assert str(tmp_path / "client.key") not in found
-    assert os.path.realpath(sys.prefix) in found
+    assert str(tmp_path) not in found
+    assert os.path.realpath(sysconfig.get_paths()["purelib"]) in found
+    assert os.path.realpath(sys.prefix) not in found  # the prefix as a whole is not code
 
 
 def test_sandbox_targets_follow_the_role() -> None:
@@ -349,3 +395,57 @@ async def test_sandbox_off_is_what_lets_a_console_read_the_host_key(
         server.stop()
     assert viewer["host_key"] == viewer["rw_key"] == viewer["rw_port"] == "ok"
     assert "console sandbox: off" in server.log()
+
+
+@needs_landlock
+async def test_the_real_console_runs_confined_through_every_view(
+    tmp_path: Path, ssh_keys: Keys
+) -> None:
+    import asyncssh
+
+    state = tmp_path / "state"
+    (tmp_path / "console.json").write_text('{"servers": []}')
+    argv = [sys.executable, "-m", "xenon_tui.ssh", "--listen", "127.0.0.1:0",
+            "--state-dir", str(state), "--user", f"admin={ssh_keys.admin}.pub",
+            "--console-file", str(tmp_path / "console.json")]  # fmt: skip
+    server = start_server(argv, state)
+    try:
+        async with asyncssh.connect(
+            "127.0.0.1", server.port, username="admin", client_keys=[str(ssh_keys.admin)],
+            known_hosts=None, agent_path=None,
+        ) as conn:  # fmt: skip
+            proc = await conn.create_process(
+                term_type="xterm-256color", term_size=(120, 36), encoding=None
+            )
+            seen = bytearray()
+
+            async def until(marker: bytes) -> None:
+                async with asyncio.timeout(30):
+                    while marker not in re.sub(rb"\x1b\[[0-9;?]*[ -/]*[@-~]", b"", bytes(seen)):
+                        chunk = await proc.stdout.read(65536)
+                        assert chunk, "the console ended"
+                        seen.extend(chunk)
+
+            await until(b"Xenon servers")
+            # Every view (each built when first shown, from code loaded after the sandbox),
+            # and the help screen.
+            steps = (
+                (b"2", b"Policy"), (b"3", b"Hypercall Profiles"), (b"4", b"Domid"),
+                (b"6", b"Current performance"), (b"5", b"Violations"), (b"?", b"Keys"),
+                (b"\x1b", b""), (b"4", b"Domid"),
+            )  # fmt: skip
+            for key, marker in steps:
+                seen.clear()
+                proc.stdin.write(key)
+                if marker:
+                    await until(marker)
+                else:  # a lone Esc: let the terminal parser time it out
+                    await asyncio.sleep(0.5)
+            proc.stdin.write(b"\x11")  # Ctrl+Q
+            async with asyncio.timeout(15):
+                await proc.wait_closed()
+            assert proc.exit_status == 0
+    finally:
+        server.stop()
+    assert "no sandbox" not in server.session_log()
+    assert "Traceback" not in server.session_log()

@@ -126,6 +126,9 @@ def test_console_environment_is_minimal_and_never_fixes_the_size() -> None:
         "TERM": "screen", "LANG": "C.UTF-8", "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": "/home/x",
     }  # fmt: skip
+    # With the user's files directory: it is HOME and TMPDIR (the sandbox's one writable place).
+    mine = SessionInfo("s1", "ops", Role.ADMIN, "p", "screen", None, "a.b:c", "/l", home="/f/ops")
+    assert child_env(mine, "/home/x")["HOME"] == child_env(mine, "/home/x")["TMPDIR"] == "/f/ops"
 
 
 @pytest.mark.parametrize(

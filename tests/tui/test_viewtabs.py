@@ -93,6 +93,20 @@ async def test_badges_and_narrow_terminals() -> None:
         assert _strip(app) == "  2 Al  3 Bravo  4 Ch"
 
 
+async def test_only_what_is_drawn_is_clickable() -> None:
+    app = TabsApp()
+    async with app.run_test(size=(14, 10)) as pilot:
+        line = app.query_one(TabLine)
+        assert _strip(app) == "  2 Al  3 Bra…"
+        assert line.column_of("c") is None  # "4 Charlie" is past the edge
+        assert await pilot.click(TabLine, offset=(13, 0))  # the ellipsis
+        await pilot.pause()
+        assert app.clicked == []
+        assert await pilot.click(TabLine, offset=(9, 0))  # what shows of "3 Bravo"
+        await pilot.pause()
+        assert app.clicked == ["b"]
+
+
 async def test_only_view_panes_and_a_known_first_view() -> None:
     class Bad(App[None]):
         def compose(self) -> ComposeResult:

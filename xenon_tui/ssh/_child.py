@@ -35,6 +35,8 @@ _PATH = "/usr/local/bin:/usr/bin:/bin"
 def child_env(info: SessionInfo, home: str) -> dict[str, str]:
     """Returns the complete environment of a console process."""
     env = {"TERM": info.term, "LANG": "C.UTF-8", "PATH": _PATH, "HOME": info.home or home}
+    if info.home:
+        env["TMPDIR"] = info.home  # the sandbox leaves the console no other writable place
     if info.colorterm:
         env["COLORTERM"] = info.colorterm
     return env
@@ -103,38 +105,39 @@ def enter_home(info: SessionInfo) -> None:
 def apply_sandbox(info: SessionInfo) -> None:
     """Confines this console process with Landlock (see :mod:`xenon_tui.ssh._sandbox`).
 
-    ``auto``: when the kernel cannot, the console runs unconfined and the session log
-    says so; ``require``: it does not run at all.
+    A console runs unconfined only in ``auto`` mode on a kernel without Landlock (the
+    session log says so). On a kernel with Landlock any failure to set the sandbox up
+    ends the console, as does a missing Landlock in ``require`` mode.
     """
     if info.sandbox == "off":
         return
+    from xenon_tui.ssh import _sandbox as sandbox
     from xenon_tui.ssh._consolecfg import sandbox_targets
-    from xenon_tui.ssh._sandbox import (
-        SandboxError,
-        console_rules,
-        ensure_file,
-        module_paths,
-        restrict,
-    )
 
+    abi = sandbox.abi_version()
     try:
-        ensure_file(info.log_path)
+        if abi < 1:
+            raise sandbox.SandboxError("this kernel has no Landlock")
+        sandbox.ensure_file(info.log_path)
         files, ports = sandbox_targets(info.console)
         app_module = info.app.partition(":")[0]
         # A preloaded app's code is among the shared rules already.
-        extra = () if app_module in sys.modules else module_paths([app_module])
-        rules = console_rules(
+        extra = [] if app_module in sys.modules else sandbox.module_paths([app_module])
+        rules = sandbox.console_rules(
             home=info.home or None,
             log_path=info.log_path,
             tls_files=files,
             connect_ports=ports,
             extra_code=extra,
         )
-        restrict(rules)
-    except (SandboxError, OSError, ValueError) as exc:
+        sandbox.restrict(rules, abi)
+    except Exception as exc:  # whatever went wrong, the console must not run half-confined
+        unconfined = abi < 1 and info.sandbox == "auto"
         with contextlib.suppress(OSError), open_log(info.log_path) as log:
-            log.write(f"session {info.session_id} user={info.user}: no sandbox: {exc}\n")
-        if info.sandbox == "require":
+            verdict = "runs unconfined" if unconfined else "not started"
+            log.write(f"session {info.session_id} user={info.user}: no sandbox ({exc}): "
+                      f"console {verdict}\n")  # fmt: skip
+        if not unconfined:
             with contextlib.suppress(OSError):
                 os.write(2, APOLOGY.encode())
             finish(1)

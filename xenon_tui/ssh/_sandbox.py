@@ -3,13 +3,17 @@
 A console runs as the SSH server's Unix user, which also owns the host key, the session
 logs and the read-write client key. Its file dialogs take paths from the user. Right after
 the fork, before any user input, each console process restricts itself (Linux Landlock,
-unprivileged, inherited by nothing but its own threads) to:
+unprivileged; the restriction holds for the process, its threads and anything it would
+ever start) to:
 
-- reading (and mapping) the interpreter, the libraries and the code it runs;
-- reading the TLS files of its own role, and appending to the session log;
+- reading (and mapping) Python's library directories, the code it runs, the system
+  libraries and shared data (``/usr/lib``, ``/usr/share`` …), and the few ``/etc`` files a
+  Python process reads (resolver, time zone, users, TLS trust) — not ``/etc`` as a whole,
+  where deployments keep keys;
+- reading the TLS files of its own role, and writing to the session log;
 - reading and writing its user's files directory (its ``HOME``, where dialogs start);
-- for a read-only session, TCP connections to the read-only ports it was given only
-  (Landlock ABI 4 and later);
+- for a read-only session, TCP connections to the port numbers of its read-only sockets
+  only (Landlock ABI 4 and later; a rule names a port, not a host);
 - no signals to, and no abstract sockets of, processes outside the sandbox (ABI 6).
 
 Everything else in the file system is refused by the kernel, whatever the console does.
@@ -61,8 +65,16 @@ _SCOPE_SIGNAL = 1 << 1
 READ = READ_FILE | READ_DIR
 READ_EXEC = READ | EXECUTE
 READ_WRITE = READ | WRITE_FILE | REMOVE_DIR | REMOVE_FILE | MAKE_DIR | MAKE_REG | REFER | TRUNCATE
-# System directories a Python process reads from (libraries, zoneinfo, resolver files).
-SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/etc")
+# System directories a Python process reads code or data from.
+SYSTEM_DIRS = ("/usr/lib", "/usr/lib64", "/usr/local/lib", "/usr/share", "/lib", "/lib64")
+# The /etc entries it reads: loader, resolver, time zone, users, TLS trust stores. A rule
+# on a symbolic link is a rule on its target (resolv.conf often points into /run).
+ETC_FILES = (
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+    "/etc/timezone", "/etc/hosts", "/etc/host.conf", "/etc/resolv.conf",
+    "/etc/nsswitch.conf", "/etc/gai.conf", "/etc/services", "/etc/protocols",
+    "/etc/passwd", "/etc/group", "/etc/ssl", "/etc/pki/tls", "/etc/ca-certificates",
+)  # fmt: skip
 # Devices a console may open again by name.
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/tty")
 
@@ -223,11 +235,18 @@ def _importable(item: os.DirEntry[str]) -> bool:
 
 
 def code_dirs() -> set[str]:
-    """Where code may still be loaded from: the interpreter's prefixes, every importable
-    package or module in the other ``sys.path`` directories (not the directories
-    themselves: a checkout may hold keys beside its packages), and the top-level package
-    of every module already loaded from elsewhere."""
-    prefixes = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)}
+    """Where code may still be loaded from: Python's library directories (the standard
+    library and site-packages, not the whole prefix), every importable package or module
+    in the other ``sys.path`` directories (not the directories themselves: a checkout may
+    hold keys beside its packages), and the top-level package of every module already
+    loaded from elsewhere."""
+    import site
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    libraries = [paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+    libraries += site.getsitepackages()
+    prefixes = {os.path.realpath(p) for p in libraries if os.path.isdir(p)}
     found = set(prefixes)
 
     def outside(path: str) -> bool:
@@ -244,9 +263,9 @@ def code_dirs() -> set[str]:
         if not isinstance(origin, str) or not outside(os.path.realpath(origin)):
             continue
         root = sys.modules.get(module.__name__.partition(".")[0])
-        paths = getattr(root, "__path__", None)
-        if paths:
-            found.update(os.path.realpath(p) for p in paths)
+        package_paths = getattr(root, "__path__", None)
+        if package_paths:
+            found.update(os.path.realpath(p) for p in package_paths)
         else:
             found.add(os.path.realpath(origin))
     return found
@@ -260,6 +279,8 @@ def base_paths() -> dict[str, int]:
     rules = Rules()
     for path in (*SYSTEM_DIRS, *code_dirs()):
         rules.allow(path, READ_EXEC)
+    for path in ETC_FILES:
+        rules.allow(path, READ)
     for device in DEVICES:
         rules.allow(device, READ_FILE | WRITE_FILE)
     return rules.paths
@@ -271,6 +292,26 @@ def prepare() -> None:
     global _base_paths
     _base_paths = base_paths()
     abi_version()  # loads libc's handle here too
+
+
+def features(abi: int) -> str:
+    """What the sandbox enforces with this ABI, for the server's log."""
+    parts = ["files"]
+    parts.append("read-only ports" if abi >= 4 else "no port rules (ABI < 4)")
+    parts.append("signal scoping" if abi >= 6 else "no signal scoping (ABI < 6)")
+    return ", ".join(parts)
+
+
+def exposed(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Those of ``paths`` that the rules every console shares would let it read (a state
+    directory or key placed under a library directory, say)."""
+    shared = _base_paths if _base_paths is not None else base_paths()
+    found = []
+    for path in paths:
+        real = os.path.realpath(path)
+        if any(real == rule or real.startswith(rule.rstrip(os.sep) + os.sep) for rule in shared):
+            found.append(str(path))
+    return found
 
 
 def console_rules(

@@ -23,6 +23,8 @@ from xenon_tui.ssh._errors import (
 from xenon_tui.ssh._hostkey import load_or_create_host_key
 from xenon_tui.ssh._launch import ConsoleProcess, Launcher, SpawnLauncher
 from xenon_tui.ssh._sandbox import abi_version
+from xenon_tui.ssh._sandbox import exposed as exposed_paths
+from xenon_tui.ssh._sandbox import features as sandbox_features
 from xenon_tui.ssh._session import ConsoleSession, SessionIdentity
 from xenon_tui.ssh._spec import Role, SessionInfo
 from xenon_tui.ssh._users import PasswordAuthenticator, UserDirectory, check_username
@@ -229,7 +231,22 @@ class ConsoleServer:
             return
         abi = abi_version()
         if abi:
-            log.info("console sandbox: Landlock ABI %d", abi)
+            log.info("console sandbox: Landlock ABI %d (%s)", abi, sandbox_features(abi))
+            settings = self.config.console
+            ro_tls = settings.get("tls_read_only")
+            secrets: list[str | os.PathLike[str]] = [
+                self.config.state_dir,
+                self.config.host_key_path,
+            ]
+            secrets += [settings[k] for k in ("cert", "key") if settings.get(k)]
+            if isinstance(ro_tls, dict):
+                secrets += [v for v in ro_tls.values() if isinstance(v, str)]
+            for path in exposed_paths(secrets):
+                log.warning(
+                    "console sandbox: %s lies under a directory every console may read "
+                    "(Python's libraries or the system's); keep state and keys elsewhere",
+                    path,
+                )
         elif self.config.sandbox == "require":
             raise SandboxUnavailableError(
                 "--sandbox require, but this kernel has no Landlock (Linux 5.13 or later, "

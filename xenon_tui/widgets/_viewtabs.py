@@ -77,7 +77,10 @@ class TabLine(Widget):
             if line.cell_len <= width:
                 break
         line.truncate(width, overflow="ellipsis")
-        self._spans = spans
+        # Only what is drawn is clickable; a title cut by the ellipsis keeps its visible
+        # part minus the ellipsis itself.
+        limit = width - 1 if line.cell_len >= width and line.plain.endswith("…") else width
+        self._spans = [(a, min(b, limit), pid) for a, b, pid in spans if a < limit]
         return line
 
     def _line(self, *, short: bool, gap: str) -> tuple[Text, list[tuple[int, int, str]]]:
@@ -175,8 +178,9 @@ class ViewTabs(Widget):
         if pane_id == self._active:
             return
         self._active = pane_id
-        self.query_one(ContentSwitcher).current = pane_id
-        self.query_one(TabLine).refresh()
+        if self.is_mounted:
+            self.query_one(ContentSwitcher).current = pane_id
+            self.query_one(TabLine).refresh()
 
     def activate(self, pane_id: str) -> None:
         """Shows ``pane_id`` as a click would, telling the app (``TabActivated``)."""

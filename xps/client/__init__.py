@@ -4,6 +4,7 @@ from xps.client._client import ConnectionState, StateCallback, XpsClient
 from xps.client._errors import (
     ConnectionLost,
     NotAuthorized,
+    NotPermitted,
     ProtocolViolation,
     RemoteError,
     Timeout,
@@ -36,6 +37,7 @@ __all__ = [
     "Event",
     "HypervisorInfo",
     "NotAuthorized",
+    "NotPermitted",
     "PolicyVersion",
     "ProtocolViolation",
     "RemoteError",

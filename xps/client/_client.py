@@ -15,6 +15,7 @@ from typing import Any
 from xps.client._errors import (
     ConnectionLost,
     NotAuthorized,
+    NotPermitted,
     ProtocolViolation,
     RemoteError,
     Timeout,
@@ -203,7 +204,7 @@ class XpsClient:
         except PermissionError as exc:
             # Not the network: this process may not open that connection (a sandboxed
             # read-only console reaches its read-only ports only).
-            raise ConnectionLost(
+            raise NotPermitted(
                 f"cannot connect to {self.host}:{self.port}: not permitted for this process "
                 f"({exc.strerror})"
             ) from exc

@@ -28,6 +28,13 @@ class ConnectionLost(XpsError):
     code = "connection_lost"
 
 
+class NotPermitted(ConnectionLost):
+    """This process may not open that connection (a sandboxed console's port rules);
+    retrying cannot help."""
+
+    code = "not_permitted"
+
+
 class Timeout(XpsError):
     """No answer (or no connection) within the timeout."""
 
