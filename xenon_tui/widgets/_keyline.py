@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual import events
-from textual.widget import Widget
+
+from xenon_tui.widgets._spans import ClickableLine, Span, clip
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -22,10 +22,9 @@ if TYPE_CHECKING:
 _SEPARATOR = "▏"
 
 
-class KeyLine(Widget):
+class KeyLine(ClickableLine):
     """A one-line footer of the active key bindings."""
 
-    ALLOW_SELECT = False
     COMPONENT_CLASSES: ClassVar[set[str]] = {"keyline--key", "keyline--description"}
     DEFAULT_CSS = """
     KeyLine {
@@ -44,11 +43,6 @@ class KeyLine(Widget):
         }
     }
     """
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        # (first column, end column, key) of each drawn key, for clicks.
-        self._spans: list[tuple[int, int, str]] = []
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -86,17 +80,18 @@ class KeyLine(Widget):
         if palette is not None:
             right = self._item(palette, key_style, description_style, prefix=_SEPARATOR)
         left = Text()
-        spans: list[tuple[int, int, str]] = []
+        spans: list[Span] = []
         room = max(0, width - right.cell_len)
         for item in keys:
             start = left.cell_len
             left.append_text(self._item(item, key_style, description_style))
-            spans.append((start, min(left.cell_len, room), item[0]))
+            spans.append((start, left.cell_len, item[0]))
         left.truncate(room)
         left.pad_right(room - left.cell_len)
+        spans = clip(spans, room)
         if palette is not None:
             spans.append((room + len(_SEPARATOR), width, palette[0]))
-        self._spans = [span for span in spans if span[0] < span[1]]
+        self._spans = spans
         return left + right
 
     @staticmethod
@@ -112,9 +107,5 @@ class KeyLine(Widget):
             text.stylize("dim", len(prefix))
         return text
 
-    def on_click(self, event: events.Click) -> None:
-        for start, end, key in self._spans:
-            if start <= event.x < end:
-                event.stop()
-                self.app.simulate_key(key)
-                return
+    def clicked(self, value: str) -> None:
+        self.app.simulate_key(value)

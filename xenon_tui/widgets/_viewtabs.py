@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher
+
+from xenon_tui.widgets._spans import ClickableLine, Span, clip
 
 _GAP = "  "
 
@@ -43,10 +44,9 @@ class ViewPane(Vertical):
         return f"{name} {self.badge}" if self.badge else name
 
 
-class TabLine(Widget):
+class TabLine(ClickableLine):
     """The tab strip: ``key title`` per view, the shown one highlighted."""
 
-    ALLOW_SELECT = False
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "tabline--key",
         "tabline--tab",
@@ -66,8 +66,6 @@ class TabLine(Widget):
     def __init__(self, owner: ViewTabs) -> None:
         super().__init__()
         self._owner = owner
-        # (first column, end column, pane id) of each drawn title, for clicks.
-        self._spans: list[tuple[int, int, str]] = []
 
     def render(self) -> Text:
         width = self.size.width
@@ -80,16 +78,16 @@ class TabLine(Widget):
         # Only what is drawn is clickable; a title cut by the ellipsis keeps its visible
         # part minus the ellipsis itself.
         limit = width - 1 if line.cell_len >= width and line.plain.endswith("…") else width
-        self._spans = [(a, min(b, limit), pid) for a, b, pid in spans if a < limit]
+        self._spans = clip(spans, limit)
         return line
 
-    def _line(self, *, short: bool, gap: str) -> tuple[Text, list[tuple[int, int, str]]]:
+    def _line(self, *, short: bool, gap: str) -> tuple[Text, list[Span]]:
         owner = self._owner
         key_style = self.get_component_rich_style("tabline--key")
         tab_style = self.get_component_rich_style("tabline--tab")
         active_style = self.get_component_rich_style("tabline--active")
         line = Text(" ", no_wrap=True, end="")
-        spans: list[tuple[int, int, str]] = []
+        spans: list[Span] = []
         for pane in owner.panes():
             pane_id = pane.id or ""
             active = pane_id == owner.active
@@ -107,16 +105,8 @@ class TabLine(Widget):
             line.append(gap)
         return line, spans
 
-    def column_of(self, pane_id: str) -> int | None:
-        """The first column of ``pane_id``'s title as last drawn (None if not drawn)."""
-        return next((start for start, _end, pid in self._spans if pid == pane_id), None)
-
-    def on_click(self, event: events.Click) -> None:
-        for start, end, pane_id in self._spans:
-            if start <= event.x < end:
-                event.stop()
-                self._owner.activate(pane_id)
-                return
+    def clicked(self, value: str) -> None:
+        self._owner.activate(value)
 
 
 class ViewTabs(Widget):
