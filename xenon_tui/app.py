@@ -38,6 +38,7 @@ from xenon_tui._policy_data import policy_of
 from xenon_tui._state import ServerState
 from xenon_tui._workflows import WorkflowsMixin
 from xenon_tui.dialogs import HelpScreen, InputDialog
+from xenon_tui.dialogs._help import key_display
 from xenon_tui.widgets import DomainsTable, ModeBand, ServersPanel, ViolationLog
 from xenon_tui.widgets._advanced import AdvancedView
 from xenon_tui.widgets._keyline import KeyLine
@@ -158,12 +159,8 @@ class XenonConsole(WorkflowsMixin, App[int]):
     def _tab_keys(self) -> dict[str, str]:
         """View id -> the key that shows it, as drawn in the tab line."""
         keys = self.effective_keys_now()
-        shown = {}
-        for view in _TAB_TITLES:
-            first = keys.get(f"view.{view}", "").split(",")[0].strip()
-            if first:
-                shown[view] = self.get_key_display(Binding(first, ""))
-        return shown
+        shown = {view: keys.get(f"view.{view}", "").split(",")[0] for view in _TAB_TITLES}
+        return {view: key_display(key) for view, key in shown.items() if key.strip()}
 
     def on_mount(self) -> None:
         bad = unknown_ids(self.config.keymap)

@@ -118,7 +118,7 @@ def apply_sandbox(info: SessionInfo) -> None:
     try:
         if abi < 1:
             raise sandbox.SandboxError("this kernel has no Landlock")
-        sandbox.ensure_file(info.log_path)
+        open_log(info.log_path).close()  # creates it (0600), so a write rule can name it
         files, ports = sandbox_targets(info.console)
         app_module = info.app.partition(":")[0]
         # A preloaded app's code is among the shared rules already.

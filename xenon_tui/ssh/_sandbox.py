@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import os
 import sys
 from collections.abc import Iterable
@@ -333,18 +332,6 @@ def console_rules(
     if home:
         rules.allow(home, READ_WRITE)
     return rules
-
-
-def ensure_file(path: str) -> None:
-    """Creates ``path`` (mode 0600) if missing, so a write rule can name it."""
-    with contextlib.suppress(FileExistsError):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        os.close(fd)
-
-
-def denied(exc: BaseException) -> bool:
-    """Whether ``exc`` is the kernel refusing access (what the sandbox produces)."""
-    return isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM)
 
 
 def module_paths(names: Iterable[str]) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 import asyncssh
 
 from xenon_tui.ssh._config import ServeConfig, console_for_role
-from xenon_tui.ssh._consolecfg import warn_without_read_only_tls
+from xenon_tui.ssh._consolecfg import read_only_tls, warn_without_read_only_tls
 from xenon_tui.ssh._errors import (
     ConfigError,
     LaunchError,
@@ -233,14 +233,12 @@ class ConsoleServer:
         if abi:
             log.info("console sandbox: Landlock ABI %d (%s)", abi, sandbox_features(abi))
             settings = self.config.console
-            ro_tls = settings.get("tls_read_only")
             secrets: list[str | os.PathLike[str]] = [
                 self.config.state_dir,
                 self.config.host_key_path,
+                *(settings[k] for k in ("cert", "key") if settings.get(k)),
+                *(read_only_tls(settings) or ()),
             ]
-            secrets += [settings[k] for k in ("cert", "key") if settings.get(k)]
-            if isinstance(ro_tls, dict):
-                secrets += [v for v in ro_tls.values() if isinstance(v, str)]
             for path in exposed_paths(secrets):
                 log.warning(
                     "console sandbox: %s lies under a directory every console may read "
