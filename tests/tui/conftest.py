@@ -52,3 +52,16 @@ async def scripted(start_xps: Any) -> tuple[Any, ScriptedHost]:  # noqa: F811
     host = ScriptedHost()
     running = await start_xps(host)
     return running, host
+
+
+async def clone_to_the_other_server(pilot: Any, app: XenonConsole, expect: str) -> None:
+    """``L`` (clone the policy to…), keeps the default destination (the other server),
+    checks that the confirmation mentions ``expect``, and confirms."""
+    from xenon_tui.dialogs import ConfirmDialog, InputDialog
+
+    await pilot.press("L")
+    await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
+    await pilot.press("enter")  # the default destination: the other server
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+    assert expect in str(app.screen.query_one("#confirm-body").render())
+    await pilot.press("tab", "enter")

@@ -5,10 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.tui.conftest import console_config, wait_connected, wait_for
+from tests.tui.conftest import (
+    clone_to_the_other_server,
+    console_config,
+    wait_connected,
+    wait_for,
+)
 from tests.tui.test_editor import _editor, _open_seclabels
 from xenon_tui.app import XenonConsole
-from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog, TypedConfirmDialog
+from xenon_tui.dialogs import ConfirmDialog, TextDialog, TypedConfirmDialog
 from xenon_tui.widgets import DomainsTable, ModeBand, ViolationLog
 from xps.msm import ObjType
 
@@ -206,12 +211,7 @@ async def test_compare_then_clone_between_two_sim_daemons(
         assert app.servers[b].match == "≠"
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, TextDialog))
-        await pilot.press("L")
-        await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
-        await pilot.press("enter")  # the default destination: the other server
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
-        assert "max_rate" in str(app.screen.query_one("#confirm-body").render())
-        await pilot.press("tab", "enter")
+        await clone_to_the_other_server(pilot, app, "max_rate")
         await wait_for(
             pilot, lambda: rb.log_text().count("request ActivatePolicy") > activations, wait_s=15
         )

@@ -8,9 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.tui._host import ScriptedHost, small_policy
-from tests.tui.conftest import console_config, wait_connected, wait_for
+from tests.tui.conftest import (
+    clone_to_the_other_server,
+    console_config,
+    wait_connected,
+    wait_for,
+)
 from xenon_tui.app import XenonConsole
-from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog
+from xenon_tui.dialogs import InputDialog, TextDialog
 from xenon_tui.dialogs._auth import AuthDialog
 from xenon_tui.widgets import DomainsTable, ServersPanel
 
@@ -59,12 +64,7 @@ async def test_clone_previews_then_copies(start_xps: Any, xps_pki: Any, tmp_path
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_connected(pilot, app, f"127.0.0.1:{ra.rw_port}")
         await wait_connected(pilot, app, f"127.0.0.1:{rb.rw_port}")
-        await pilot.press("L")
-        await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
-        await pilot.press("enter")  # the default destination: the other server
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
-        assert "max_rate" in str(app.screen.query_one("#confirm-body").render())
-        await pilot.press("tab", "enter")
+        await clone_to_the_other_server(pilot, app, "max_rate")
         await wait_for(pilot, lambda: ("ActivatePolicy", None) in b.calls)
         assert b.active == a.active
         assert a.calls == []
