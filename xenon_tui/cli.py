@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``xenon``; returns the process exit status."""
+    from xps._warnings import route_warnings
+
+    route_warnings()  # before any dependency is imported: their warnings go to the log
+
     from xenon_tui.console_cli import route
 
     parser = build_parser()
