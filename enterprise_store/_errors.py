@@ -1,0 +1,177 @@
+"""The one error tree of ``enterprise_store``: every error has a stable ``code`` and a ``message``.
+
+::
+
+    XeError(code, message)
+    ├── NotFound            not_found         the named object does not exist (or is out of scope
+    │                                         for the caller: scope hides, it does not reveal)
+    ├── Conflict            conflict          the change clashes with the stored state (a name in
+    │                                         use, a stale revision, a host with VMs still on it)
+    ├── Forbidden           forbidden         authenticated, but not allowed
+    │   ├── RoleRequired    role_required     the caller's role is below the one the action needs
+    │   └── OutOfScope      out_of_scope      the object lies outside the caller's enclaves
+    ├── Unauthenticated     unauthenticated   no, bad, expired or revoked credentials
+    │   └── LockedOut       locked_out        too many failed logins; ``retry_after_s`` to wait
+    ├── InvalidInput        invalid_input     a value given by the caller is malformed
+    ├── PolicyRefused       policy_refused    the consistency checker refused a write;
+    │                                         ``findings`` lists every reason at once
+    └── StoreUnavailable    store_unavailable the database cannot be reached or is locked too long
+
+The services raise these; the API maps them once to RFC 9457 problem+json (``code`` and
+``findings`` as extension members) and the client re-raises the same classes from the answer,
+so a caller in process and a caller over HTTP handle one tree. Subclasses take
+``(message, *, code=None)``; the base takes ``(code, message)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class FindingLike(Protocol):
+    """What ``PolicyRefused`` needs of a consistency-checker finding."""
+
+    @property
+    def code(self) -> str:
+        """Stable finding code, e.g. ``XE-VM-NO-SECLABEL``."""
+        ...
+
+    @property
+    def message(self) -> str:
+        """Human-readable sentence naming the objects."""
+        ...
+
+    @property
+    def objects(self) -> tuple[str, ...]:
+        """Names of the objects the finding is about."""
+        ...
+
+
+class XeError(Exception):
+    """Base of every XE error.
+
+    Attributes:
+        code: Stable machine-readable code.
+        message: Human-readable explanation (safe to show; never contains secrets).
+    """
+
+    code: str = "xe_error"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class _Coded(XeError):
+    """A subclass whose code defaults to the class's own."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(code or type(self).code, message)
+
+
+class NotFound(_Coded):
+    """The object does not exist, or is outside the caller's scope."""
+
+    code = "not_found"
+
+
+class Conflict(_Coded):
+    """The change clashes with the stored state."""
+
+    code = "conflict"
+
+
+class Forbidden(_Coded):
+    """Authenticated, but not allowed to do this."""
+
+    code = "forbidden"
+
+
+class RoleRequired(Forbidden):
+    """The caller's role is below the one the action needs."""
+
+    code = "role_required"
+
+
+class OutOfScope(Forbidden):
+    """The object lies outside the enclaves the caller is scoped to."""
+
+    code = "out_of_scope"
+
+
+class Unauthenticated(_Coded):
+    """No credentials, or bad, expired or revoked ones."""
+
+    code = "unauthenticated"
+
+
+class LockedOut(Unauthenticated):
+    """Too many failed logins: wait ``retry_after_s`` seconds.
+
+    Attributes:
+        retry_after_s: Seconds until the next attempt is considered.
+    """
+
+    code = "locked_out"
+
+    def __init__(self, message: str, *, retry_after_s: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after_s = retry_after_s
+
+
+class InvalidInput(_Coded):
+    """A value given by the caller is malformed or out of range."""
+
+    code = "invalid_input"
+
+
+class PolicyRefused(_Coded):
+    """The consistency checker refused the write; nothing was committed.
+
+    Attributes:
+        findings: Every reason at once, each with ``code``, ``message`` and ``objects``.
+    """
+
+    code = "policy_refused"
+
+    def __init__(
+        self,
+        findings: Iterable[FindingLike],
+        message: str | None = None,
+        *,
+        code: str | None = None,
+    ) -> None:
+        self.findings: tuple[FindingLike, ...] = tuple(findings)
+        if message is None:
+            n = len(self.findings)
+            first = f": {self.findings[0].message}" if self.findings else ""
+            more = f" (and {n - 1} more)" if n > 1 else ""
+            message = f"the policy checker refused the change{first}{more}"
+        super().__init__(message, code=code)
+
+
+class StoreUnavailable(_Coded):
+    """The database cannot be reached, or stayed locked past the timeout."""
+
+    code = "store_unavailable"
+
+
+ERROR_CLASSES: tuple[type[XeError], ...] = (
+    NotFound,
+    Conflict,
+    Forbidden,
+    RoleRequired,
+    OutOfScope,
+    Unauthenticated,
+    LockedOut,
+    InvalidInput,
+    PolicyRefused,
+    StoreUnavailable,
+)
+"""Every concrete class, for the API's status map and the client's code → class lookup."""
