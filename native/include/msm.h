@@ -27,8 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* major << 16 | minor.  A major change breaks the ABI; a minor one adds. */
-#define MSM_INTERFACE_VERSION 0x00010000u
+/* major << 16 | minor.  A major change breaks the ABI; a minor one adds.
+ * 1.1 added msm_bench_bitmap_floor. */
+#define MSM_INTERFACE_VERSION 0x00010001u
 
 /* ---------------------------------------------------------------- status */
 
@@ -230,7 +231,8 @@ void msm_close(msm_ctx *ctx);              /* NULL is a no-op */
 
 /* Detail of the last failure on this context (static or ctx-owned string,
  * valid until the next call); "" when none.  With ctx NULL: the detail of
- * the last failed msm_open_xen/msm_open_sim on the calling thread. */
+ * the last failed msm_open_xen/msm_open_sim/msm_bench_bitmap_floor on the
+ * calling thread. */
 const char *msm_last_error(const msm_ctx *ctx);
 
 typedef struct msm_info {
@@ -585,5 +587,24 @@ typedef struct msm_run_counts {
  * native/src/msm_workload.c.  `allowed`, `denied_profile` and `denied_rate`
  * add up to `hypercalls`; `channels` counts CROSS_TAG attempts. */
 int msm_sim_run(msm_ctx *ctx, uint64_t duration_ns, msm_run_counts *out, size_t out_size);
+
+/* ------------------------------------------------------ benchmark floor */
+
+/* The physical floor of a decision, for benchmarks (no context, no state; not an
+ * enforcement path).  Draws n (hypercall, sub-op) pairs from the workload's
+ * generator (xoshiro256** seeded by splitmix64 from `seed`, as msm_sim_run), one
+ * draw r per pair: nr = r & 63, subop = (r >> 6) & 255; and tests each against
+ * `profile`'s bitmaps: nr's bit in `hypercalls` and, for hypercalls with sub-ops,
+ * subop's bit in `subops[nr]` (rows of other hypercalls are ignored, as in
+ * msm_check_hypercall).  No domain, rate window, counter or ring is touched: what
+ * is left is the least work any decision does on a random stream.
+ * `allowed` receives how many pairs the bitmaps allow; `ns_per_check` the
+ * CLOCK_MONOTONIC time of the loop (draws included) divided by n.
+ * Checks: profile, allowed, ns_per_check NULL (MSM_EINVAL); profile_size (MSM_ESIZE);
+ * n not in 1..MSM_BENCH_MAX_CHECKS (MSM_ERANGE); the detail goes to
+ * msm_last_error(NULL). */
+#define MSM_BENCH_MAX_CHECKS 0x400000000ull   /* 2^34 */
+int msm_bench_bitmap_floor(const msm_profile *profile, size_t profile_size, uint64_t seed,
+                           uint64_t n, uint64_t *allowed, double *ns_per_check);
 
 #endif /* XENON_MSM_H */

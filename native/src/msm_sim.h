@@ -161,7 +161,27 @@ int msm_sim_domain_write(msm_ctx *ctx, uint32_t domid, uint64_t off, const void 
 int msm_sim_domain_read(msm_ctx *ctx, uint32_t domid, uint64_t off, void *buf, size_t len);
 
 /* Workload (msm_workload.c). */
-void msm_rng_seed(uint64_t s[4], uint64_t seed);
+void msm_rng_seed(uint64_t s[4], uint64_t seed); /* splitmix64 -> xoshiro256** state */
+
+static inline uint64_t msm_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256**: the workload's generator, shared with the bench floor (msm_bench.c)
+ * so that both loops pay for the same stream. */
+static inline uint64_t msm_rng_next(uint64_t s[4])
+{
+    uint64_t r = msm_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = msm_rotl(s[3], 45);
+    return r;
+}
+
 int msm_sim_set_misbehaviour_op(msm_ctx *ctx, uint32_t domid, uint32_t kind,
                                 uint32_t per_million);
 int msm_sim_run_op(msm_ctx *ctx, uint64_t duration_ns, msm_run_counts *out);

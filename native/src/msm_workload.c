@@ -116,11 +116,6 @@ static void build_mixes(void)
 
 /* ------------------------------------------------------------------- rng */
 
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
 void msm_rng_seed(uint64_t s[4], uint64_t seed)
 {
     for (int i = 0; i < 4; i++) { /* splitmix64 */
@@ -129,18 +124,6 @@ void msm_rng_seed(uint64_t s[4], uint64_t seed)
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
         s[i] = z ^ (z >> 31);
     }
-}
-
-static inline uint64_t rng_next(uint64_t s[4]) /* xoshiro256** */
-{
-    uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return r;
 }
 
 /* --------------------------------------------------------- misbehaviour */
@@ -193,7 +176,7 @@ static MSM_NOINLINE void misbehave(run_state *rs, msm_dom *d, const uint16_t *mi
         d->burst_window = w;
         uint32_t n = d->max_rate * 2u;
         for (uint32_t i = 0; i < n && d->state == MSM_STATE_RUNNING; i++)
-            hypercall(rs, d, mix[rng_next(s->rng) & (MIX_SIZE - 1)], ts);
+            hypercall(rs, d, mix[msm_rng_next(s->rng) & (MIX_SIZE - 1)], ts);
         return;
     }
     uint32_t cand = 0;
@@ -224,7 +207,7 @@ static void account(msm_sim *s, msm_dom *d, uint64_t len)
 {
     uint64_t cap = len * d->vcpus;
     uint64_t base = cap * d->load_permille / 1000u;
-    uint64_t cpu = base * (980u + rng_next(s->rng) % 41u) / 1000u;
+    uint64_t cpu = base * (980u + msm_rng_next(s->rng) % 41u) / 1000u;
     d->cpu_ns += cpu < cap ? cpu : cap;
 }
 
@@ -254,7 +237,7 @@ static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
     /* Counters of plain mix calls are summed locally and added once per slice;
      * msm_sim_hypercall does the same bookkeeping call by call. */
     for (k = 0; k < n; k++, ts += step) {
-        uint64_t r = rng_next(rng);
+        uint64_t r = msm_rng_next(rng);
         if (MSM_UNLIKELY((r >> 32) < mis_total)) {
             misbehave(rs, d, mix, r, ts);
         } else {

@@ -83,7 +83,8 @@ async def test_open_installs_sample_policy(host: Host) -> None:
     assert info["policy_generation"] == 1
     assert info["policy_name"] == sample_policy().name
     assert info["cpus"] == 8 and info["mem_kb"] == 16 * 1024 * 1024
-    assert info["msm_version"] == "1.0"
+    v = msm.EXPECTED_INTERFACE_VERSION
+    assert info["msm_version"] == f"{v >> 16}.{v & 0xFFFF}"
     assert _msm_objects(host) == _expected_objects(sample_policy())
     active = await host.get_policy("active")
     assert active["generation"] == 1

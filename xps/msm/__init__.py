@@ -1,5 +1,6 @@
 """Typed Python face of the MSM security module (``native._msm``); nothing else uses cffi."""
 
+from xps.msm._bench import BitmapFloor, bitmap_floor
 from xps.msm._context import IoctlFn, Msm, Transaction
 from xps.msm._convert import VIOLATION_RECORD
 from xps.msm._demo import DEMO_DOMAINS, WORKLOAD_PROFILES, DemoDomain, demo_policy, install_demo
@@ -75,6 +76,7 @@ __all__ = [
     "Backend",
     "BadSize",
     "Binding",
+    "BitmapFloor",
     "Busy",
     "ChannelKind",
     "CommitError",
@@ -122,6 +124,7 @@ __all__ = [
     "ViolationKind",
     "ViolationsPending",
     "WrongState",
+    "bitmap_floor",
     "demo_policy",
     "format_bdf",
     "hypercall_number",

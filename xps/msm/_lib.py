@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 # The msm.h this Python was written against; a different major is refused at import.
-EXPECTED_INTERFACE_VERSION = 0x00010000
+EXPECTED_INTERFACE_VERSION = 0x00010001
 
 ffi: Any = _msm.ffi
 lib: Any = _msm.lib
