@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from xps.cli._secrets import SecretError, read_secret
 from xps.pki import (
+    LEAF_MAX_DAYS,
     AuthStore,
     PkiError,
     export_pkcs12,
@@ -51,6 +52,7 @@ def _issue(args: argparse.Namespace) -> int:
         days=args.days,
         out_dir=args.out,
         read_only=args.read_only,
+        allow_long_validity=args.allow_long_validity,
     )
     role_text = "read-only client" if args.read_only else role
     _print(
@@ -156,7 +158,12 @@ def register(subparsers: Any) -> None:
 
     p = sub.add_parser("issue", help="issue a server or client certificate")
     common(p)
-    key_opts(p, 825)
+    key_opts(p, LEAF_MAX_DAYS)
+    p.add_argument(
+        "--allow-long-validity",
+        action="store_true",
+        help=f"allow --days above {LEAF_MAX_DAYS} (the CA/Browser Forum limit for TLS)",
+    )
     p.add_argument("name", help="subject CN and file stem")
     role = p.add_mutually_exclusive_group(required=True)
     role.add_argument("--server", action="store_true", help="TLS server certificate")

@@ -4,6 +4,7 @@ from xps.pki._authstore import AuthEntry, AuthStore
 from xps.pki._ca import (
     CA_CERT,
     CA_KEY,
+    LEAF_MAX_DAYS,
     READ_ONLY_POLICY_OID,
     IssuedFiles,
     init_ca,
@@ -22,13 +23,17 @@ from xps.pki._errors import (
     PkiInputError,
 )
 from xps.pki._files import write_private
+from xps.pki._handshake import describe_refusal, refusal_alert, server_handshake
 from xps.pki._identity import CertIdentity
 from xps.pki._pkcs12 import PemBundle, export_pkcs12, load_pkcs12
-from xps.pki._tls import TlsMaterial, client_context, server_context
+from xps.pki._tls import GROUPS, TlsMaterial, client_context, restrict_groups, server_context
+from xps.pki._usage import tls_usage_problem
 
 __all__ = [
     "CA_CERT",
     "CA_KEY",
+    "GROUPS",
+    "LEAF_MAX_DAYS",
     "READ_ONLY_POLICY_OID",
     "AuthEntry",
     "AuthStore",
@@ -44,6 +49,7 @@ __all__ = [
     "PkiInputError",
     "TlsMaterial",
     "client_context",
+    "describe_refusal",
     "export_pkcs12",
     "init_ca",
     "is_read_only",
@@ -51,6 +57,10 @@ __all__ = [
     "load_cert",
     "load_pkcs12",
     "parse_sans",
+    "refusal_alert",
+    "restrict_groups",
     "server_context",
+    "server_handshake",
+    "tls_usage_problem",
     "write_private",
 ]

@@ -169,12 +169,15 @@ class AuthStore:
         Raises:
             PkiInputError: Bad alias.
             PkiFormatError: Not a PEM certificate.
-            AuthStoreError: The alias or the certificate is already present.
+            AuthStoreError: The alias or the certificate is already present, or it is not a
+                TLS client certificate (a CA certificate, no clientAuth): daemons refuse it.
             AuthStoreLocked: Protected store and no password.
         """
         self._check_writable()
         check_name(alias)
         identity = CertIdentity.from_pem(cert_pem)
+        if identity.client_problem is not None:
+            raise AuthStoreError(f"cannot authorize {identity.subject}: {identity.client_problem}")
         if alias in self._entries:
             raise AuthStoreError(f"alias {alias!r} already exists")
         if identity.fingerprint in self._by_fp:

@@ -28,6 +28,9 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # 2.25 (UUID) arc of ITU-T X.667, which needs no registration; the daemon relies on exactly
 # this OID and nothing else (not the subject, not the key usage).
 READ_ONLY_POLICY_OID = x509.ObjectIdentifier("2.25.326072427545701694862342164397396168246")
+#: Default and maximum validity of an issued (leaf) certificate: the CA/Browser Forum's
+#: limit for TLS server certificates since 2020-09-01 (Baseline Requirements 6.3.2).
+LEAF_MAX_DAYS = 398
 _DNS_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_*]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
 
 
@@ -174,8 +177,11 @@ def init_ca(
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
+            # No digitalSignature: the CA key signs certificates and CRLs only, and OpenSSL's
+            # purpose check then refuses the CA certificate itself as a TLS peer during the
+            # handshake (it has no extendedKeyUsage, which OpenSSL would otherwise accept).
             x509.KeyUsage(
-                digital_signature=True,
+                digital_signature=False,
                 content_commitment=False,
                 key_encipherment=False,
                 data_encipherment=False,
@@ -202,9 +208,10 @@ def issue(
     *,
     sans: list[str] | None = None,
     key_type: KeyType = "p256",
-    days: int = 825,
+    days: int = LEAF_MAX_DAYS,
     out_dir: Path | None = None,
     read_only: bool = False,
+    allow_long_validity: bool = False,
 ) -> IssuedFiles:
     """Issues a key pair and certificate for a server or a client.
 
@@ -218,13 +225,16 @@ def issue(
         sans: Host names and IP addresses for subjectAltName (servers default to
             ``NAME``, ``localhost``, ``127.0.0.1`` and ``::1``).
         key_type: ``p256`` or ``rsa3072``.
-        days: Validity in days.
+        days: Validity in days (at most :data:`LEAF_MAX_DAYS` unless
+            ``allow_long_validity``).
         out_dir: Output directory.
         read_only: Mark a client certificate read-only (certificatePolicies
             :data:`READ_ONLY_POLICY_OID`): daemons refuse it on their read-write socket.
+        allow_long_validity: Allow ``days`` above :data:`LEAF_MAX_DAYS` (up to 36500).
 
     Raises:
-        PkiInputError: Bad name, SAN, role or key type, or ``read_only`` for a server.
+        PkiInputError: Bad name, SAN, role or key type, ``read_only`` for a server, or a
+            validity above :data:`LEAF_MAX_DAYS` without ``allow_long_validity``.
         PkiFileError: The CA cannot be read or the output cannot be written.
     """
     check_name(name)
@@ -234,6 +244,11 @@ def issue(
         raise PkiInputError("only client certificates can be read-only")
     if not 1 <= days <= 36500:
         raise PkiInputError("days must be between 1 and 36500")
+    if days > LEAF_MAX_DAYS and not allow_long_validity:
+        raise PkiInputError(
+            f"a certificate valid for {days} days exceeds {LEAF_MAX_DAYS} days, the "
+            "CA/Browser Forum limit for TLS certificates; ask for it explicitly to issue it"
+        )
     ca_key = load_key(ca_dir / CA_KEY)
     ca_cert = load_cert(ca_dir / CA_CERT)
     if sans is None:

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import hashes
 
 from xps.pki._ca import is_read_only
 from xps.pki._errors import PkiFormatError
+from xps.pki._usage import tls_usage_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +21,15 @@ class CertIdentity:
         fingerprint: Lower-case hex SHA-256 of the DER certificate.
         not_after: Expiry as ISO 8601 (UTC).
         read_only: The certificate carries the read-only policy (``READ_ONLY_POLICY_OID``).
+        client_problem: Why it cannot authenticate a TLS client (a CA certificate, no
+            clientAuth extended key usage), or None when it can.
     """
 
     subject: str
     fingerprint: str
     not_after: str
     read_only: bool = False
+    client_problem: str | None = None
 
     @classmethod
     def from_cert(cls, cert: x509.Certificate) -> CertIdentity:
@@ -35,6 +39,7 @@ class CertIdentity:
             fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
             not_after=cert.not_valid_after_utc.isoformat(),
             read_only=is_read_only(cert),
+            client_problem=tls_usage_problem(cert, "client"),
         )
 
     @classmethod

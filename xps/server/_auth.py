@@ -20,11 +20,15 @@ class Decision:
         allowed: Whether the connection may proceed.
         local: Whether the peer counts as local.
         reason: Why, for the log.
+        alert: For a refusal, the TLS alert name of its class (RFC 8446 §6.2):
+            ``access_denied`` (a valid client certificate that is not authorized here)
+            or ``unsupported_certificate`` (not a TLS client certificate at all).
     """
 
     allowed: bool
     local: bool
     reason: str
+    alert: str = "access_denied"
 
 
 def is_loopback(address: str) -> bool:
@@ -101,9 +105,13 @@ class Authorizer:
 
         A certificate marked read-only (``xps.pki.READ_ONLY_POLICY_OID``) is refused on the
         read-write socket whoever presents it, local or authorized remote: the role holds in
-        the daemon, not only in the client that chose the socket.
+        the daemon, not only in the client that chose the socket. A certificate that is
+        not an end-entity certificate with the clientAuth extended key usage (the CA's own
+        certificate, say) is refused everywhere, local or not.
         """
         local = self.is_local(address)
+        if identity.client_problem is not None:
+            return Decision(False, local, identity.client_problem, "unsupported_certificate")
         if identity.read_only and not read_only_socket:
             return Decision(False, local, "read-only certificate refused on the read-write socket")
         if local:

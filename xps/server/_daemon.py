@@ -12,7 +12,14 @@ import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from xps.pki import CertIdentity, PkiError, server_context, write_private
+from xps.pki import (
+    CertIdentity,
+    PkiError,
+    describe_refusal,
+    server_context,
+    server_handshake,
+    write_private,
+)
 from xps.protocol import (
     AUTHSTORE_LOCKED,
     EVENT_NAMES,
@@ -264,7 +271,7 @@ class XpsServer:
         timeout = self.config.handshake_timeout
         try:
             async with asyncio.timeout(timeout):
-                await writer.start_tls(self._ssl, ssl_handshake_timeout=timeout)
+                await server_handshake(writer, self._ssl, handshake_timeout=timeout)
         except TimeoutError:
             log.error(
                 "%s socket: TLS handshake not completed within %gs; closing connection from /%s",
@@ -274,7 +281,7 @@ class XpsServer:
             )
             return None
         except ssl.SSLError as exc:
-            log.error("catching ssl.SSLError: %s", exc.reason or exc.__class__.__name__)
+            log.error("catching ssl.SSLError: %s", describe_refusal(exc))
             log.error("Could not determine peer X500Principal")
             log.error("%s socket: Closing unauthorized client connection from /%s", label, address)
             return None
@@ -298,15 +305,19 @@ class XpsServer:
         )
         if not decision.allowed:
             log.error(
-                "%s socket: Refusing %s client X500Principal %s (SHA-256 %s): %s",
+                "%s socket: Refusing %s client X500Principal %s (SHA-256 %s): %s: %s",
                 label,
                 "local" if decision.local else "remote",
                 identity.subject,
                 identity.fingerprint,
+                decision.alert,
                 decision.reason,
             )
             log.error("%s socket: Closing unauthorized client connection from /%s", label, address)
-            writer.write(encode_error(None, UNAUTHORIZED, f"not authorized: {decision.reason}"))
+            # After the handshake no TLS alert can be sent (Python's ssl has no call for
+            # one): the error frame names the alert's class, then close_notify follows.
+            why = f"not authorized ({decision.alert}): {decision.reason}"
+            writer.write(encode_error(None, UNAUTHORIZED, why))
             return None
         kind = "local" if decision.local else "remote"
         trace(
