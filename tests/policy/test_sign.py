@@ -265,17 +265,24 @@ def test_self_signed_signer_is_refused(policy: Policy, ca: Issued) -> None:
 
 
 def test_ca_key_itself_may_not_sign(policy: Policy, ca: Issued) -> None:
-    _refused(sign_policy(policy, ca.key_pem, ca.cert_pem), ca.cert_pem, "untrusted")
+    # Refused when signing already; test_sign_refusal shows verify refuses it too.
+    with pytest.raises(PolicySignatureError) as err:
+        sign_policy(policy, ca.key_pem, ca.cert_pem)
+    assert err.value.code == "policy.signature.ca-signer"
 
 
 def test_certificate_without_digital_signature_is_refused(policy: Policy, ca: Issued) -> None:
     leaf = make_leaf(ca, "tls-only", digital_signature=False)
-    _refused(sign_policy(policy, leaf.key_pem, leaf.cert_pem), ca.cert_pem, "untrusted")
+    with pytest.raises(PolicySignatureError) as err:
+        sign_policy(policy, leaf.key_pem, leaf.cert_pem)
+    assert err.value.code == "policy.signature.key-usage"
 
 
 def test_expired_signer_is_refused(policy: Policy, ca: Issued) -> None:
     leaf = make_leaf(ca, "old-signer", days=(-20, -1))
-    err = _refused(sign_policy(policy, leaf.key_pem, leaf.cert_pem), ca.cert_pem, "expired")
+    back_then = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
+    signed = sign_policy(policy, leaf.key_pem, leaf.cert_pem, at=back_then)
+    err = _refused(signed, ca.cert_pem, "expired")
     assert "expired" in str(err)
 
 

@@ -220,11 +220,14 @@ def _sign(args: argparse.Namespace) -> int:
     password = read_secret(
         value=None, file=args.password_file, env="XENON_KEY_PASS", prompt="", required=False
     )
+    # sign_policy refuses a certificate that `verify` would refuse, before anything is
+    # written; with --ca it also checks the chain as `verify --ca` will.
     signed = sign_policy(
         document,
         _read(args.key, "private key"),
         _read(args.cert, "certificate"),
         password=password.encode() if password else None,
+        trust=[_read(p, "CA file") for p in args.ca] if args.ca else None,
     )
     _write(args.out, signed)
     if args.out is not None and str(args.out) != "-":
@@ -434,6 +437,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cert", type=Path, required=True, help="signer certificate (+chain) PEM")
     p.add_argument(
         "--password-file", type=Path, help="password of an encrypted key (else $XENON_KEY_PASS)"
+    )
+    p.add_argument(
+        "--ca",
+        type=Path,
+        action="append",
+        help="also check that the certificate chains to this CA, as verify will (repeatable)",
     )
     out(p, required=True)
 

@@ -28,6 +28,7 @@ from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from ._errors import PolicyError
 from ._model import Policy
+from ._signer import CA_SIGNER, NO_DIGITAL_SIGNATURE, is_ca, may_sign, signer_problem
 from ._xml import XmlProblem, parse_hardened
 
 __all__ = [
@@ -123,11 +124,10 @@ def _load_certs(pem: bytes, what: str) -> list[x509.Certificate]:
     return certs
 
 
-def _public_der(key: Any) -> bytes:
-    der: bytes = key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return der
+def _check_signer(cert: x509.Certificate, when: dt.datetime, key: Any = None) -> None:
+    problem = signer_problem(cert, when, key=key)
+    if problem is not None:
+        raise _fail(*problem)
 
 
 class _Signer(XMLSigner):
@@ -204,6 +204,9 @@ def sign_policy(
     key_pem: bytes | PrivateKey,
     cert_pem: bytes,
     password: bytes | None = None,
+    *,
+    trust: TrustInput | None = None,
+    at: dt.datetime | None = None,
 ) -> bytes:
     """Signs a policy as an enveloped XML-DSig document.
 
@@ -213,23 +216,34 @@ def sign_policy(
     ``KeyInfo/X509Data``. The document is written in its canonical form (the exact
     bytes the digest covers), with the ``Signature`` as the root's last child.
 
+    Nothing is signed with a certificate that :func:`verify_signature` would refuse:
+    the signing certificate must meet the same rules there (X.509 v3, valid now, not
+    a CA, ``digitalSignature`` allowed, … see :mod:`xps.policy._signer`) and belong to
+    the key. With ``trust``, its chain must also lead to one of those CAs.
+
     Args:
         policy: The policy, or an lxml element in the policy namespace (left unmodified).
         key_pem: The signer's private key: PEM (PKCS#8 or traditional) or a loaded
             RSA/EC key object (loading and checking an RSA PEM key costs ~0.2 s).
         cert_pem: The signer's certificate first, then optional intermediates (PEM).
         password: Password of an encrypted private key.
+        trust: CA certificates the verifiers will trust (as for :func:`verify_signature`);
+            None checks the signing certificate only.
+        at: Signing time (default: now, UTC).
 
     Returns:
         The signed document, UTF-8 with an XML declaration.
 
     Raises:
-        PolicySignatureError: Bad key or certificate, or they do not belong together.
+        PolicySignatureError: Bad key or certificate, they do not belong together, or
+            the certificate would be refused by a verifier; ``code`` says why.
     """
+    when = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     key = _load_key(key_pem, password)
     certs = _load_certs(cert_pem, "signing certificate")
-    if _public_der(certs[0].public_key()) != _public_der(key.public_key()):
-        raise _fail("key-mismatch", "the certificate does not belong to the private key")
+    _check_signer(certs[0], when, key)
+    if trust is not None:
+        _chain_to_anchor(certs, _trust_store(trust), when)
     if isinstance(policy, Policy):
         from ._xml import policy_to_element
 
@@ -388,13 +402,13 @@ def _check_structure(root: etree._Element, roots: set[str]) -> tuple[str, list[b
 def _may_sign(_policy: Any, _cert: x509.Certificate, ku: x509.KeyUsage | None) -> None:
     # RFC 5280: without a KeyUsage extension every usage is allowed; the project's
     # own PKI (xenon pki) issues leaf certificates without one.
-    if ku is not None and not ku.digital_signature:
-        raise ValueError("the signing certificate's key usage does not allow digitalSignature")
+    if not may_sign(ku):
+        raise ValueError(NO_DIGITAL_SIGNATURE)
 
 
 def _not_ca(_policy: Any, _cert: x509.Certificate, bc: x509.BasicConstraints | None) -> None:
-    if bc is not None and bc.ca:
-        raise ValueError("a CA certificate may not sign policies")
+    if is_ca(bc):
+        raise ValueError(CA_SIGNER)
 
 
 def _is_ca(_policy: Any, _cert: x509.Certificate, bc: x509.BasicConstraints | None) -> None:
@@ -409,15 +423,17 @@ def _verify_chain(
         chain = [x509.load_der_x509_certificate(d) for d in ders]
     except ValueError as exc:
         raise _fail("certificate", f"an embedded certificate is malformed: {exc}") from exc
-    leaf = chain[0]
-    subject = leaf.subject.rfc4514_string()
-    if when > leaf.not_valid_after_utc:
-        raise _fail(
-            "expired",
-            f"signing certificate {subject} expired on {leaf.not_valid_after_utc:%Y-%m-%d %H:%M}Z",
-        )
-    if when < leaf.not_valid_before_utc:
-        raise _fail("not-yet-valid", f"signing certificate {subject} is not valid yet")
+    # The rules sign_policy applied, with their own reasons; the chain builder
+    # checks them again (its extension policy uses the same predicates).
+    _check_signer(chain[0], when)
+    _chain_to_anchor(chain, anchors, when)
+    return chain[0]
+
+
+def _chain_to_anchor(
+    chain: list[x509.Certificate], anchors: list[x509.Certificate], when: dt.datetime
+) -> None:
+    """Builds the signer's path to a trusted CA (client profile, this module's EE rules)."""
     ee = (
         xv.ExtensionPolicy.permit_all()
         .may_be_present(x509.KeyUsage, xv.Criticality.AGNOSTIC, _may_sign)
@@ -434,12 +450,12 @@ def _verify_chain(
         .build_client_verifier()
     )
     try:
-        verifier.verify(leaf, chain[1:])
+        verifier.verify(chain[0], chain[1:])
     except xv.VerificationError as exc:
+        subject = chain[0].subject.rfc4514_string()
         raise _fail(
             "untrusted", f"signing certificate {subject} does not chain to a trusted CA: {exc}"
         ) from exc
-    return leaf
 
 
 @dataclass(frozen=True)
