@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,10 @@ from ._atomic import atomic_write, remove_durably
 from ._errors import HostStateError, NotFound
 
 __all__ = ["ActivationPending", "PolicyStore", "StoredPolicy", "sha256_hex"]
+
+#: Under the daemon's ``xps`` logger: recovery reaches its log file, not only the host's
+#: in-memory message ring (``GetLogMsgs``).
+log = logging.getLogger("xps.host")
 
 Which = Literal["active", "staged", "previous"]
 _MAX_POLICY_BYTES = 64 * 1024 * 1024
@@ -116,10 +121,28 @@ class PolicyStore:
             ):
                 self._redo(incoming, new_sha, generation, source)
                 self.recovered = "rolled-forward"
+                log.warning(
+                    "Policy store: interrupted activation of generation %d (%s policy, "
+                    "SHA-256 %s) rolled forward: it is the active policy",
+                    generation,
+                    source if source in ("staged", "previous", "initial") else "unknown",
+                    new_sha,
+                )
             else:  # cannot happen unless files were removed by hand: keep the old policy
                 remove_durably(self._path("activating.json"))
                 self.recovered = "discarded"
+                log.error(
+                    "Policy store: activation journal of generation %d discarded: its new "
+                    "policy is missing from %s; the previous active policy stays in force",
+                    generation,
+                    self.dir,
+                )
         if remove_durably(self._path("incoming.xml")):
+            if self.recovered is None:
+                log.warning(
+                    "Policy store: interrupted activation discarded (it had not reached its "
+                    "commit point); the active policy is unchanged"
+                )
             self.recovered = self.recovered or "discarded"
         self.state = self._load_state()
 
