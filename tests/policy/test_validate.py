@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from collections.abc import Callable
 
@@ -30,6 +31,7 @@ from xps.policy import (
     sample_policy,
     validate,
 )
+from xps.policy._validate import OBJECT_LABELS
 
 _BASE = sample_policy()
 
@@ -222,44 +224,63 @@ def _xp036(p: Policy) -> Policy:
     return p.with_storage(dataclasses.replace(loc, mode=StorageMode.PHY, base_path="/dev/sdb"))
 
 
-# code -> (breaker, kind and name of the object the finding must name, severity)
-CASES: dict[str, tuple[Callable[[Policy], Policy], str, str, Severity]] = {
-    "XP001": (_xp001, "domain", "EA-domu-1", Severity.ERROR),
-    "XP002": (_xp002, "domain", "EA-domu-1", Severity.ERROR),
-    "XP003": (_xp003, "seclabel", "EA-seclabel", Severity.ERROR),
-    "XP004": (_xp004, "conflict", "EA-EC-no-communication", Severity.ERROR),
-    "XP005": (_xp005, "vif", "", Severity.ERROR),
-    "XP006": (_xp006, "vif", "", Severity.ERROR),
-    "XP007": (_xp007, "domain", "EA-domu-1", Severity.ERROR),
-    "XP008": (_xp008, "switch", "EAbr", Severity.ERROR),
-    "XP009": (_xp009, "vif", "", Severity.ERROR),
-    "XP010": (_xp010, "domain", "EA-domu-1", Severity.ERROR),
-    "XP011": (_xp011, "switch", "EAbr", Severity.ERROR),
-    "XP012": (_xp012, "conflict", "lonely", Severity.ERROR),
-    "XP013": (_xp013, "seclabel", "EA-seclabel", Severity.ERROR),
-    "XP014": (_xp014, "seclabel", "EA-seclabel", Severity.ERROR),
-    "XP015": (_xp015, "domain", "EB-domu-1", Severity.ERROR),
-    "XP016": (_xp016, "tag", "Enclave A", Severity.ERROR),
-    "XP017": (_xp017, "domain", "", Severity.ERROR),
-    "XP018": (_xp018, "vif", "01:16:3e:00:00:01", Severity.ERROR),
-    "XP019": (_xp019, "vif", "", Severity.ERROR),
-    "XP020": (_xp020, "vif", "52:54:00:12:34:56", Severity.WARNING),
-    "XP021": (_xp021, "switch", "EAbr", Severity.ERROR),
-    "XP022": (_xp022, "vif", "", Severity.ERROR),
-    "XP023": (_xp023, "vif", "", Severity.ERROR),
-    "XP024": (_xp024, "domain", "EA-domu-1", Severity.ERROR),
-    "XP025": (_xp025, "domain", "EA-domu-1", Severity.ERROR),
-    "XP026": (_xp026, "domain", 'EA-"quoted"', Severity.ERROR),
-    "XP027": (_xp027, "profile", "Broken", Severity.ERROR),
-    "XP028": (_xp028, "switch", "EAbr", Severity.ERROR),
-    "XP029": (_xp029, "domain", "EA-domu-1", Severity.ERROR),
-    "XP030": (_xp030, "tag", "Enclave B", Severity.ERROR),
-    "XP031": (_xp031, "pci", "0000:zz:00.0", Severity.ERROR),
-    "XP032": (_xp032, "domain", "EA-domu-1", Severity.ERROR),
-    "XP033": (_xp033, "domain", "EA-domu-1", Severity.ERROR),
-    "XP034": (_xp034, "domain", "EA-domu-1", Severity.ERROR),
-    "XP035": (_xp035, "domain", "EA-domu-1", Severity.ERROR),
-    "XP036": (_xp036, "storage", "EAstorage", Severity.ERROR),
+# code -> (breaker, kind and name of the object the finding is about, severity,
+#          what the message must also name: the other objects involved)
+CASES: dict[str, tuple[Callable[[Policy], Policy], str, str, Severity, tuple[str, ...]]] = {
+    "XP001": (_xp001, "domain", "EA-domu-1", Severity.ERROR, ()),
+    "XP002": (_xp002, "domain", "EA-domu-1", Severity.ERROR, ()),
+    "XP003": (_xp003, "seclabel", "EA-seclabel", Severity.ERROR, ()),
+    "XP004": (_xp004, "conflict", "EA-EC-no-communication", Severity.ERROR, ()),
+    "XP005": (_xp005, "vif", "", Severity.ERROR, ()),
+    "XP006": (_xp006, "vif", "", Severity.ERROR, ("EA-domu-1",)),
+    "XP007": (_xp007, "domain", "EA-domu-1", Severity.ERROR, ()),
+    "XP008": (_xp008, "switch", "EAbr", Severity.ERROR, ("0000:09:00.0",)),
+    "XP009": (
+        _xp009,
+        "vif",
+        "",
+        Severity.ERROR,
+        ("EA-domu-1", "'EBbr'", "tag 'Enclave A'", "tag 'Enclave B'"),
+    ),
+    "XP010": (
+        _xp010,
+        "domain",
+        "EA-domu-1",
+        Severity.ERROR,
+        ("'EBstorage'", "tag 'Enclave A'", "tag 'Enclave B'"),
+    ),
+    "XP011": (_xp011, "switch", "EAbr", Severity.ERROR, ("tag 'Enclave A'", "tag 'Enclave B'")),
+    "XP012": (_xp012, "conflict", "lonely", Severity.ERROR, ("tag 'Enclave A'",)),
+    "XP013": (_xp013, "seclabel", "EA-seclabel", Severity.ERROR, ()),
+    "XP014": (_xp014, "seclabel", "EA-seclabel", Severity.ERROR, ()),
+    "XP015": (_xp015, "domain", "EB-domu-1", Severity.ERROR, ("'PVHVM-Combined'",)),
+    "XP016": (_xp016, "tag", "Enclave A", Severity.ERROR, ()),
+    "XP017": (_xp017, "domain", "", Severity.ERROR, ("'EC-domu-1'", "'EC-twin'")),
+    "XP018": (_xp018, "vif", "01:16:3e:00:00:01", Severity.ERROR, ("EA-domu-1",)),
+    "XP019": (_xp019, "vif", "", Severity.ERROR, ("'EA-domu-1'", "'EA-domu-3'")),
+    "XP020": (_xp020, "vif", "52:54:00:12:34:56", Severity.WARNING, ("EA-domu-1",)),
+    "XP021": (_xp021, "switch", "EAbr", Severity.ERROR, ()),
+    "XP022": (_xp022, "vif", "", Severity.ERROR, ("EA-domu-1", "'EAbr'")),
+    "XP023": (_xp023, "vif", "", Severity.ERROR, ("'EA-domu-1'", "'EA-domu-3'")),
+    "XP024": (_xp024, "domain", "EA-domu-1", Severity.ERROR, ()),
+    "XP025": (_xp025, "domain", "EA-domu-1", Severity.ERROR, ()),
+    "XP026": (_xp026, "domain", 'EA-"quoted"', Severity.ERROR, ()),
+    "XP027": (_xp027, "profile", "Broken", Severity.ERROR, ()),
+    "XP028": (_xp028, "switch", "EAbr", Severity.ERROR, ("'EA-domu-1'", "'EA-seclabel'")),
+    "XP029": (_xp029, "domain", "EA-domu-1", Severity.ERROR, ()),
+    "XP030": (_xp030, "tag", "Enclave B", Severity.ERROR, ()),
+    "XP031": (_xp031, "pci", "0000:zz:00.0", Severity.ERROR, ()),
+    "XP032": (_xp032, "domain", "EA-domu-1", Severity.ERROR, ()),
+    "XP033": (_xp033, "domain", "EA-domu-1", Severity.ERROR, ()),
+    "XP034": (_xp034, "domain", "EA-domu-1", Severity.ERROR, ()),
+    "XP035": (
+        _xp035,
+        "domain",
+        "EA-domu-1",
+        Severity.ERROR,
+        ("tag 'Enclave A'", "tag 'Enclave B'"),
+    ),
+    "XP036": (_xp036, "storage", "EAstorage", Severity.ERROR, ("'EA-domu-1'", "'EA-domu-3'")),
 }
 
 
@@ -272,19 +293,45 @@ def test_sample_is_clean() -> None:
     assert require_valid(_BASE) == []
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _names_objects(policy: Policy, finding: Finding) -> None:
+    """The finding starts with its object's name (and UUID), and names every object it cites."""
+    subject = f"{OBJECT_LABELS[finding.object_type]} {finding.object_name!r}"
+    assert finding.message.startswith(subject), finding.message
+    if finding.object_id is not None:
+        assert finding.message.startswith(f"{subject} (uuid {finding.object_id}): ")
+    for text in _UUID.findall(finding.message):
+        cited = policy.find(uuid.UUID(text))
+        # A UUID of an object that exists is never the only way a message names it.
+        if cited is not None:
+            assert f"{getattr(cited, 'name', '')!r}" in finding.message, (text, finding.message)
+
+
 @pytest.mark.parametrize("code", sorted(CASES))
 def test_rule(code: str) -> None:
-    breaker, kind, name, severity = CASES[code]
-    findings = validate(breaker(_BASE))
+    breaker, kind, name, severity, mentions = CASES[code]
+    broken = breaker(_BASE)
+    findings = validate(broken)
     assert findings, f"{code}: nothing found"
     assert {f.code for f in findings} == {code}, [f.message for f in findings]
     hits = [f for f in findings if f.code == code]
     for finding in hits:
         assert finding.severity is severity
         assert finding.object_type == kind
-        assert finding.message.startswith(f"{kind} {finding.object_name!r}: ")
+        _names_objects(broken, finding)
     if name:
         assert name in {f.object_name for f in hits}
+    for text in mentions:
+        assert any(text in f.message for f in hits), (text, [f.message for f in hits])
+
+
+def test_vif_findings_name_the_domain_of_the_vif() -> None:
+    vif = _vif_of(_BASE, "EA-domu-1")
+    dom = _BASE.domain_named("EA-domu-1")
+    (finding,) = validate(_xp022(_BASE))
+    assert finding.message.startswith(f"VIF {vif.mac!r} of domain 'EA-domu-1' (uuid {dom.id}): ")
 
 
 def test_every_finding_names_its_object_and_field() -> None:

@@ -21,11 +21,21 @@ from ._model import (
     Policy,
     StorageLocation,
     StorageMode,
+    Vif,
     bdf_to_int,
 )
 from ._profiles import HYPERCALL_NAMES, SUBOP_HYPERCALLS
 
-__all__ = ["RULES", "Finding", "Severity", "errors_only", "require_valid", "validate"]
+__all__ = [
+    "OBJECT_LABELS",
+    "RULES",
+    "Finding",
+    "Severity",
+    "describe",
+    "errors_only",
+    "require_valid",
+    "validate",
+]
 
 
 class Severity(enum.StrEnum):
@@ -42,7 +52,9 @@ class Finding:
     Attributes:
         code: Stable rule code (``"XP009"``); see :data:`RULES`.
         severity: Error or warning.
-        message: Human-readable text naming the object.
+        message: Human-readable text that starts by naming the object by its name and
+            UUID (:func:`describe`), e.g. ``SecLabel 'EA-web' (uuid …): max rate …``,
+            and names every other object involved.
         object_type: ``"domain"``, ``"seclabel"``, ``"vif"``, ``"pci"`` …
         object_id: The object's UUID, or None for objects keyed otherwise.
         object_name: The object's name (a VIF's MAC, a device's BDF).
@@ -97,6 +109,35 @@ RULES: dict[str, str] = {
     "XP036": "a phy storage location serves one domain and its host disk has its tag",
 }
 
+OBJECT_LABELS: dict[str, str] = {
+    "profile": "profile",
+    "tag": "tag",
+    "conflict": "conflict set",
+    "seclabel": "SecLabel",
+    "domain": "domain",
+    "switch": "switch",
+    "storage": "storage location",
+    "vif": "VIF",
+    "pci": "PCI device",
+    "disk": "disk",
+    "usb": "USB device",
+    "input": "input device",
+}
+"""How messages name each ``Finding.object_type``."""
+
+_PLURALS = {"switch": "switches"}
+
+
+def describe(kind: str, name: str, oid: UUID | None = None) -> str:
+    """Names an object in a message: ``SecLabel 'EA-web' (uuid …)``."""
+    label = f"{OBJECT_LABELS.get(kind, kind)} {name!r}"
+    return label if oid is None else f"{label} (uuid {oid})"
+
+
+def _plural(kind: str) -> str:
+    return _PLURALS.get(kind, f"{OBJECT_LABELS.get(kind, kind)}s")
+
+
 _NAME_BAD = re.compile(r"[\"'\\\x00-\x1f\x7f]")
 _XL_BAD = re.compile(r"[\"'\\\x00-\x1f\x7f]")
 _XL_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -110,7 +151,7 @@ class _Check:
     def __init__(self, policy: Policy) -> None:
         self.p = policy
         self.out: list[Finding] = []
-        self.tags = {t.id for t in policy.tags}
+        self.tags = {t.id: t for t in policy.tags}
         self.profiles = {p.id: p for p in policy.profiles}
         self.labels = {s.id: s for s in policy.seclabels}
         self.domains = {d.id: d for d in policy.domains}
@@ -127,14 +168,49 @@ class _Check:
         message: str,
         field: str | None = None,
         severity: Severity = Severity.ERROR,
+        *,
+        subject: str | None = None,
     ) -> None:
-        self.out.append(
-            Finding(code, severity, f"{kind} {name!r}: {message}", kind, oid, name, field)
-        )
+        text = f"{subject or describe(kind, name, oid)}: {message}"
+        self.out.append(Finding(code, severity, text, kind, oid, name, field))
 
-    def tag_ref(self, kind: str, oid: UUID | None, name: str, tag: UUID | None, field: str) -> None:
+    def tag_ref(
+        self,
+        kind: str,
+        oid: UUID | None,
+        name: str,
+        tag: UUID | None,
+        field: str,
+        subject: str | None = None,
+    ) -> None:
         if tag is not None and tag not in self.tags:
-            self.add("XP004", kind, oid, name, f"{field} names unknown tag {tag}", field)
+            msg = f"names a tag that does not exist in {field} (uuid {tag})"
+            self.add("XP004", kind, oid, name, msg, field, subject=subject)
+
+    def tag(self, tag: UUID | None) -> str:
+        """A tag as messages name it: ``tag 'Enclave A'``."""
+        if tag is None:
+            return "no tag"
+        found = self.tags.get(tag)
+        return f"tag {found.name!r}" if found is not None else f"unknown tag {tag}"
+
+    def domain(self, domain: UUID) -> str:
+        """A referenced domain as messages name it: ``domain 'EA-domu-1' (uuid …)``."""
+        found = self.domains.get(domain)
+        if found is None:
+            return f"a domain that does not exist (uuid {domain})"
+        return describe("domain", found.name, found.id)
+
+    def vif(self, vif: Vif) -> str:
+        """A VIF as messages name it: its MAC and its domain."""
+        found = self.domains.get(vif.domain)
+        owner = "" if found is None else f" of {describe('domain', found.name, found.id)}"
+        return f"VIF {vif.mac!r}{owner}"
+
+    def add_vif(
+        self, vif: Vif, code: str, message: str, field: str, severity: Severity = Severity.ERROR
+    ) -> None:
+        self.add(code, "vif", None, vif.mac, message, field, severity, subject=self.vif(vif))
 
     def domain_tag(self, domain: DomainConfig) -> UUID | None:
         label = self.labels.get(domain.seclabel) if domain.seclabel else None
@@ -149,11 +225,13 @@ def _unique(check: _Check, kind: str, items: Iterable[Any]) -> None:
         by_id[obj.id].append(obj)
     for name, objs in by_name.items():
         if len(objs) > 1:
-            msg = f"name used by {len(objs)} {kind}s"
+            ids = ", ".join(str(o.id) for o in objs[1:])
+            msg = f"name used by {len(objs)} {_plural(kind)} (also uuid {ids})"
             check.add("XP016", kind, objs[0].id, name, msg, "name")
     for oid, objs in by_id.items():
         if len(objs) > 1:
-            msg = f"UUID {oid} used by {len(objs)} {kind}s"
+            names = ", ".join(repr(o.name) for o in objs)
+            msg = f"UUID used by {len(objs)} {_plural(kind)}: {names}"
             check.add("XP017", kind, oid, objs[0].name, msg, "id")
 
 
@@ -206,12 +284,16 @@ def _security(check: _Check) -> None:
         for t in c.tags:
             check.tag_ref("conflict", c.id, c.name, t, "tags")
         if len(set(c.tags)) < 2 or len(set(c.tags)) != len(c.tags):
-            msg = f"needs two or more distinct tags, has {len(set(c.tags))} of {len(c.tags)}"
+            named = ", ".join(check.tag(t) for t in c.tags) or "none"
+            msg = (
+                f"needs two or more distinct tags, has {len(set(c.tags))} of {len(c.tags)}"
+                f" ({named})"
+            )
             check.add("XP012", "conflict", c.id, c.name, msg, "tags")
     for s in p.seclabels:
         _name(check, "seclabel", s.id, s.name)
         if s.profile not in check.profiles:
-            msg = f"profile {s.profile} does not exist"
+            msg = f"names a profile that does not exist (uuid {s.profile})"
             check.add("XP003", "seclabel", s.id, s.name, msg, "profile")
         check.tag_ref("seclabel", s.id, s.name, s.tag, "tag")
         if not 1 <= s.max_rate <= 65535:
@@ -241,11 +323,15 @@ def _hardware(check: _Check) -> None:
             check.add("XP031", "pci", None, dev.bdf, "not a PCI address SSSS:BB:DD.F", "bdf")
         check.tag_ref("pci", None, dev.bdf, dev.tag, "tag")
     for disk in hw.disks:
-        check.tag_ref("disk", None, disk.path, disk.tag, "tag")
+        subject = f"{describe('disk', disk.path)} ({disk.name})" if disk.name else None
+        check.tag_ref("disk", None, disk.path, disk.tag, "tag", subject)
     for usb in hw.usb:
-        check.tag_ref("usb", None, f"{usb.bus}-{usb.dev}", usb.tag, "tag")
+        name = f"{usb.bus}-{usb.dev}"
+        subject = f"{describe('usb', name)} ({usb.name})" if usb.name else None
+        check.tag_ref("usb", None, name, usb.tag, "tag", subject)
     for inp in hw.input:
-        check.tag_ref("input", None, inp.path, inp.tag, "tag")
+        subject = f"{describe('input', inp.path)} ({inp.name})" if inp.name else None
+        check.tag_ref("input", None, inp.path, inp.tag, "tag", subject)
 
 
 def _controller(check: _Check, kind: str, obj: NetworkSwitch | StorageLocation) -> None:
@@ -256,7 +342,10 @@ def _controller(check: _Check, kind: str, obj: NetworkSwitch | StorageLocation) 
         msg = f"controller {obj.controller} is not in the hardware inventory"
         check.add("XP008", kind, obj.id, obj.name, msg, "controller")
     elif dev.tag != obj.tag:
-        msg = f"controller {obj.controller} is tagged {dev.tag}, not {obj.tag}"
+        msg = (
+            f"controller {obj.controller} has {check.tag(dev.tag)}, not the "
+            f"{OBJECT_LABELS[kind]}'s {check.tag(obj.tag)}"
+        )
         check.add("XP011", kind, obj.id, obj.name, msg, "controller")
 
 
@@ -267,12 +356,15 @@ def _driver(
         return
     dom = check.domains.get(obj.driver_domain)
     if dom is None:
-        msg = f"driver domain {obj.driver_domain} does not exist"
+        msg = f"its driver domain does not exist (uuid {obj.driver_domain})"
         check.add("XP005", kind, obj.id, obj.name, msg, "driver_domain")
         return
     label = check.labels.get(dom.seclabel) if dom.seclabel else None
     if label is not None and label.role is not role:
-        msg = f"driver domain {dom.name!r} has role {label.role}, needs {role}"
+        msg = (
+            f"driver domain {dom.name!r} has role {label.role} (SecLabel {label.name!r}), "
+            f"needs {role}"
+        )
         check.add("XP028", kind, obj.id, obj.name, msg, "driver_domain")
 
 
@@ -320,49 +412,64 @@ def _networks(check: _Check) -> dict[UUID, ipaddress.IPv4Network | None]:
 
 def _vifs(check: _Check) -> None:
     nets = _networks(check)
-    for mac, n in Counter(v.mac for v in check.p.vifs).items():
-        if n > 1:
-            check.add("XP019", "vif", None, mac, f"MAC used by {n} VIFs", "mac")
-    used: dict[UUID, dict[ipaddress.IPv4Address, str]] = defaultdict(dict)
+    by_mac: dict[str, list[Vif]] = defaultdict(list)
+    for v in check.p.vifs:
+        by_mac[v.mac].append(v)
+    for mac, same in by_mac.items():
+        if len(same) > 1:
+            owners = ", ".join(check.domain(v.domain) for v in same)
+            msg = f"MAC used by {len(same)} VIFs, of {owners}"
+            check.add("XP019", "vif", None, mac, msg, "mac", subject=f"VIF {mac!r}")
+    # Owners are named only when an address is taken twice.
+    used: dict[UUID, dict[ipaddress.IPv4Address, NetworkSwitch | Vif]] = defaultdict(dict)
     for switch in check.p.switches:
         own = _net(switch.ip)
         if own is not None:
-            used[switch.id][own] = f"switch {switch.name!r}"
+            used[switch.id][own] = switch
     for vif in check.p.vifs:
-        name = vif.mac
         if not _MAC.match(vif.mac) or int(vif.mac[:2], 16) & 1 or vif.mac == "00:00:00:00:00:00":
-            check.add("XP018", "vif", None, name, "not a unicast MAC address", "mac")
+            check.add_vif(vif, "XP018", "not a unicast MAC address", "mac")
         elif not vif.mac.startswith("00:16:3e:"):
-            msg = "MAC is outside Xen's OUI 00:16:3e"
-            check.add("XP020", "vif", None, name, msg, "mac", Severity.WARNING)
+            check.add_vif(
+                vif, "XP020", "MAC is outside Xen's OUI 00:16:3e", "mac", Severity.WARNING
+            )
         dom = check.domains.get(vif.domain)
         sw = check.switches.get(vif.switch)
         if dom is None:
-            check.add("XP005", "vif", None, name, f"domain {vif.domain} does not exist", "domain")
+            check.add_vif(vif, "XP005", f"its domain does not exist (uuid {vif.domain})", "domain")
         if sw is None:
-            check.add("XP006", "vif", None, name, f"switch {vif.switch} does not exist", "switch")
+            check.add_vif(vif, "XP006", f"its switch does not exist (uuid {vif.switch})", "switch")
         if dom is not None and sw is not None:
             tag = check.domain_tag(dom)
             if tag is not None and tag != sw.tag:
-                msg = f"domain {dom.name!r} (tag {tag}) is not in the enclave of switch {sw.name!r}"
-                check.add("XP009", "vif", None, name, msg, "switch")
+                msg = (
+                    f"its domain has {check.tag(tag)} but "
+                    f"{describe('switch', sw.name, sw.id)} has {check.tag(sw.tag)}"
+                )
+                check.add_vif(vif, "XP009", msg, "switch")
         if vif.ip is None:
             continue
         addr = _net(vif.ip)
         if addr is None:
-            check.add("XP021", "vif", None, name, f"IP {vif.ip!r} is not IPv4", "ip")
+            check.add_vif(vif, "XP021", f"IP {vif.ip!r} is not IPv4", "ip")
             continue
         net = nets.get(vif.switch)
         if net is not None and (
             addr not in net
             or (net.prefixlen < 31 and addr in (net.network_address, net.broadcast_address))
         ):
-            check.add("XP022", "vif", None, name, f"IP {addr} is not a host of {net}", "ip")
+            where = f" of switch {sw.name!r}" if sw is not None else ""
+            check.add_vif(vif, "XP022", f"IP {addr} is not a host of {net}{where}", "ip")
         owner = used[vif.switch].get(addr)
-        if owner is not None:
-            check.add("XP023", "vif", None, name, f"IP {addr} is already used by {owner}", "ip")
+        if owner is None:
+            used[vif.switch][addr] = vif
         else:
-            used[vif.switch][addr] = f"VIF {name}"
+            named = (
+                check.vif(owner)
+                if isinstance(owner, Vif)
+                else describe("switch", owner.name, owner.id)
+            )
+            check.add_vif(vif, "XP023", f"IP {addr} is already used by {named}", "ip")
 
 
 def _storage(check: _Check) -> None:
@@ -382,7 +489,7 @@ def _domain(check: _Check, d: DomainConfig) -> None:
     else:
         label = check.labels.get(d.seclabel)
         if label is None:
-            msg = f"SecLabel {d.seclabel} does not exist"
+            msg = f"names a SecLabel that does not exist (uuid {d.seclabel})"
             check.add("XP002", "domain", d.id, d.name, msg, "seclabel")
     profile = check.profiles.get(label.profile) if label else None
     if profile is not None and profile.guest_family and d.guest_type not in profile.guest_family:
@@ -407,10 +514,16 @@ def _domain(check: _Check, d: DomainConfig) -> None:
         _xl_string(check, "domain", d.id, d.name, "disks.vdev", disk.vdev)
         loc = check.storage.get(disk.location)
         if loc is None:
-            msg = f"disk {disk.vdev} uses unknown storage location {disk.location}"
+            msg = (
+                f"disk {disk.vdev} uses a storage location that does not exist "
+                f"(uuid {disk.location})"
+            )
             check.add("XP007", "domain", d.id, d.name, msg, "disks")
         elif tag is not None and loc.tag != tag:
-            msg = f"disk {disk.vdev} is on {loc.name!r}, which is not in the domain's enclave"
+            msg = (
+                f"disk {disk.vdev} is on {describe('storage', loc.name, loc.id)}, which has "
+                f"{check.tag(loc.tag)}, not the domain's {check.tag(tag)}"
+            )
             check.add("XP010", "domain", d.id, d.name, msg, "disks")
     for vdev, n in Counter(disk.vdev for disk in d.disks).items():
         if n > 1:
@@ -432,7 +545,10 @@ def _passthrough(check: _Check) -> None:
                 msg = f"passed-through device {bdf} is not in the hardware inventory"
                 check.add("XP035", "domain", d.id, d.name, msg, "pci")
             elif tag is not None and dev.tag != tag:
-                msg = f"passed-through device {bdf} is tagged {dev.tag}, not {tag}"
+                msg = (
+                    f"passed-through device {bdf} has {check.tag(dev.tag)}, not the domain's "
+                    f"{check.tag(tag)}"
+                )
                 check.add("XP035", "domain", d.id, d.name, msg, "pci")
             if bdf in owners:
                 msg = f"device {bdf} is already passed through to {owners[bdf]!r}"
@@ -451,11 +567,12 @@ def _phy(check: _Check) -> None:
         if loc.mode is not StorageMode.PHY:
             continue
         if len(users[loc.id]) > 1:
-            msg = f"phy storage serves one domain, not {', '.join(sorted(users[loc.id]))}"
+            names = ", ".join(repr(n) for n in sorted(users[loc.id]))
+            msg = f"phy storage serves one domain, not {names}"
             check.add("XP036", "storage", loc.id, loc.name, msg, "mode")
         disk = disks.get(loc.base_path)
         if disk is not None and disk.tag is not None and disk.tag != loc.tag:
-            msg = f"host disk {disk.path} is tagged {disk.tag}, not {loc.tag}"
+            msg = f"host disk {disk.path} has {check.tag(disk.tag)}, not {check.tag(loc.tag)}"
             check.add("XP036", "storage", loc.id, loc.name, msg, "base_path")
 
 
