@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ._errors import PolicyValidationError
 from ._model import ConflictLevel, DomainConfig, GuestRole, Policy, bdf_to_int
 from ._profiles import SUBOP_HYPERCALLS
+from ._validate import describe
 
 if TYPE_CHECKING:
     from xps import msm
@@ -45,29 +46,29 @@ def to_msm_objects(policy: Policy) -> list[msm.PolicyObject]:
     where = "policy"
     try:
         for p in policy.profiles:
-            where = f"profile {p.name!r}"
+            where = describe("profile", p.name, p.id)
             subops = {nr: ops for nr, ops in p.subops if nr in SUBOP_HYPERCALLS}
             out.append(msm.HypercallProfile(p.id, p.name, p.hypercalls, subops))
         for t in policy.tags:
-            where = f"tag {t.name!r}"
+            where = describe("tag", t.name, t.id)
             out.append(msm.Tag(t.id, t.name))
         for c in policy.conflicts:
-            where = f"conflict {c.name!r}"
+            where = describe("conflict", c.name, c.id)
             level = msm.ConflictLevel[_LEVELS[c.level]]
             out.append(msm.ConflictSet(c.id, c.name, level, c.tags))
         for s in policy.seclabels:
-            where = f"seclabel {s.name!r}"
+            where = describe("seclabel", s.name, s.id)
             role = msm.Role[_ROLES[s.role]]
             out.append(
                 msm.SecLabel(s.id, s.name, s.profile, s.tag, role, s.max_rate, s.max_violations)
             )
         for d in policy.domains:
             if d.seclabel is not None:
-                where = f"domain {d.name!r}"
+                where = describe("domain", d.name, d.id)
                 out.append(msm.Binding(d.id, d.seclabel))
         for dev in policy.hardware.pci:
             if dev.tag is not None:
-                where = f"pci {dev.bdf}"
+                where = describe("pci", dev.bdf)
                 out.append(msm.Device(bdf_to_int(dev.bdf), dev.tag))
     except (msm.MsmError, ValueError) as exc:
         error = PolicyValidationError(f"{where} cannot be loaded into MSM: {exc}")
@@ -100,6 +101,7 @@ def to_msm_domain(
             paused=paused,
         )
     except msm.MsmError as exc:
-        error = PolicyValidationError(f"domain {domain.name!r} cannot be created: {exc}")
+        where = describe("domain", domain.name, domain.id)
+        error = PolicyValidationError(f"{where} cannot be created: {exc}")
         error.code = "policy.msm"
         raise error from exc
