@@ -145,8 +145,11 @@ async def test_tampered_store_authorizes_no_remote_client(
         authstore_pass="pw-123456",
     )
     for name in ("remote-admin", "console"):
-        with pytest.raises(NotAuthorized):
+        # No certificate can help a remote peer now: refused at its ClientHello, with
+        # the access_denied alert (and nothing about the store told to the peer).
+        with pytest.raises(TlsError) as err:
             await rx.client(name, local_addr=REMOTE).connect()
+        assert "ACCESS_DENIED" in err.value.message
     log = rx.log_text()
     assert "Authorization store unusable" in log and "integrity check failed" in log
     async with rx.client() as c:  # local clients are unaffected

@@ -199,11 +199,40 @@ async def test_python_client_reports_the_alert(
 
 @pytest.mark.needs_tool
 @needs_openssl
+async def test_a_remote_peer_without_an_authorization_store_gets_access_denied_at_hello(
+    start_xps, fake_host: FakeHost, xps_pki: XpsPki
+) -> None:
+    # 127.0.0.1 is "remote" here, and no authorization store is configured: no certificate
+    # can help, so the daemon refuses at the ClientHello, where an alert can still be sent.
+    rx = await start_xps(fake_host, local_addresses=frozenset({"127.0.0.2"}))
+    cert, key = xps_pki.clients["console"]
+    done = await _s_client_async(rx.rw_port, xps_pki.ca, cert, key)
+    stderr = done.stderr.decode(errors="replace")
+    assert "alert access denied" in stderr and "unexpected eof" not in stderr
+    assert b"pong" not in done.stdout
+    log = await rx.wait_log("Closing unauthorized client connection")
+    assert (
+        "catching ssl.SSLError: remote client refused: no authorization store configured "
+        "(TLS alert access_denied)"
+    ) in log
+    client = rx.client()
+    with pytest.raises(TlsError) as err:
+        await client.connect()
+    assert "ACCESS_DENIED" in err.value.message
+
+
+@pytest.mark.needs_tool
+@needs_openssl
 async def test_access_denied_after_the_handshake_is_named_and_closed_cleanly(
     start_xps, fake_host: FakeHost, xps_pki: XpsPki, tmp_path: Path
 ) -> None:
-    # 127.0.0.1 is "remote" here, and no authorization store is configured.
-    rx = await start_xps(fake_host, local_addresses=frozenset({"127.0.0.2"}))
+    # Remote, with an (empty) authorization store: the certificate decides, so the refusal
+    # comes after the handshake, where no alert can be sent any more.
+    rx = await start_xps(
+        fake_host,
+        local_addresses=frozenset({"127.0.0.2"}),
+        authstore_file=tmp_path / "authstore.json",
+    )
     cert, key = xps_pki.clients["console"]
     done = await _s_client_async(rx.rw_port, xps_pki.ca, cert, key)
     stdout, stderr = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
@@ -211,7 +240,7 @@ async def test_access_denied_after_the_handshake_is_named_and_closed_cleanly(
     assert "unexpected eof" not in stderr  # close_notify, not a bare EOF
     log = await rx.wait_log("Closing unauthorized client connection")
     assert "Refusing remote client X500Principal CN=console" in log
-    assert ": access_denied: remote client refused" in log
+    assert ": access_denied: certificate is not in the authorization store" in log
 
 
 # -- 2. end-entity certificates with the right extended key usage -------------------------

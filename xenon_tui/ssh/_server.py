@@ -307,10 +307,11 @@ class ConsoleServer:
 
     async def close(self) -> None:
         """Stops listening, ends every session (with a word to its user) and the launcher."""
-        if self._acceptor is not None:
-            self._acceptor.close()
-            await self._acceptor.wait_closed()
-            self._acceptor = None
+        # Stop listening now, but wait for the listener only after the sessions are gone:
+        # since Python 3.12 Server.wait_closed() also waits for every open connection.
+        acceptor, self._acceptor = self._acceptor, None
+        if acceptor is not None:
+            acceptor.close()
         self.stopping.set()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(_SESSIONS_STOP_S):
@@ -320,6 +321,8 @@ class ConsoleServer:
             if conn is not None:
                 conn.close()
                 await conn.wait_closed()
+        if acceptor is not None:
+            await acceptor.wait_closed()
         await self.launcher.close()
 
     async def serve_forever(self, stop: asyncio.Event) -> None:

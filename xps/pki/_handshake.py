@@ -8,8 +8,11 @@ TLS object of the connection (through a context variable: ``loop.start_tls`` cre
 object in a callback that runs in a copy of the caller's context), and the object writes
 the alert to the socket before the error propagates.
 
-A refusal *after* the handshake (authorization) cannot send an arbitrary alert: neither
-Python's ``ssl`` nor OpenSSL's public API can emit one once the handshake is complete.
+A refusal that does not depend on the certificate (a remote peer when no authorization
+store is usable) is decided at the ClientHello, through ``sni_callback`` (called with or
+without SNI), which may answer with any alert: ``access_denied``. A refusal that needs the
+certificate comes *after* the handshake and cannot send an alert: neither Python's ``ssl``
+nor OpenSSL's public API can emit one once the handshake is complete.
 """
 
 from __future__ import annotations
@@ -17,14 +20,25 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from cryptography import x509
 
 from xps.pki._usage import tls_usage_problem
 
-_RAW_TRANSPORT: contextvars.ContextVar[asyncio.WriteTransport | None] = contextvars.ContextVar(
-    "xps_pki_raw_transport", default=None
-)
+#: Called at the ClientHello: ``(alert, reason)`` to refuse the peer before it presents a
+#: certificate, or None. ``alert`` is an RFC 8446 name (``access_denied``).
+EarlyRefusal = Callable[[], tuple[str, str] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    transport: asyncio.WriteTransport
+    early_refusal: EarlyRefusal | None
+
+
+_LINK: contextvars.ContextVar[_Link | None] = contextvars.ContextVar("xps_pki_link", default=None)
 
 # OpenSSL 3's ssl_x509err2alert (ssl/statem/statem_lib.c): the alert it sends for each
 # certificate verification error (X509_V_ERR_* numbers of OpenSSL 3). Anything else is
@@ -80,12 +94,30 @@ _REASON_ALERTS: dict[str, str] = {
 }
 
 
+class HandshakeRefused(ssl.SSLError):
+    """The peer was refused at its ClientHello (see :data:`EarlyRefusal`).
+
+    Attributes:
+        alert: The alert sent (RFC 8446 name).
+        refusal: Why, for the log.
+    """
+
+    def __init__(self, alert: str, refusal: str) -> None:
+        super().__init__(1, f"{refusal} (TLS alert {alert})")
+        self.reason = alert.upper()
+        self.library = "SSL"
+        self.alert = alert
+        self.refusal = refusal
+
+
 def refusal_alert(exc: ssl.SSLError) -> str | None:
     """The TLS alert (RFC 8446 name) OpenSSL sent when a handshake failed with ``exc``.
 
     None when the failure is not one this module knows the alert of (the connection
     was lost, the peer spoke something other than TLS, ...).
     """
+    if isinstance(exc, HandshakeRefused):
+        return exc.alert
     if isinstance(exc, ssl.SSLCertVerificationError):
         code = exc.verify_code
         if isinstance(code, int) and code:
@@ -96,30 +128,38 @@ def refusal_alert(exc: ssl.SSLError) -> str | None:
 
 def describe_refusal(exc: ssl.SSLError) -> str:
     """``OPENSSL_REASON (TLS alert name)`` for the daemon's log."""
+    if isinstance(exc, HandshakeRefused):
+        return f"{exc.refusal} (TLS alert {exc.alert})"
     reason = getattr(exc, "reason", None) or exc.__class__.__name__
     alert = refusal_alert(exc)
     return f"{reason} (TLS alert {alert})" if alert else str(reason)
 
 
 async def server_handshake(
-    writer: asyncio.StreamWriter, context: ssl.SSLContext, *, handshake_timeout: float
+    writer: asyncio.StreamWriter,
+    context: ssl.SSLContext,
+    *,
+    handshake_timeout: float,
+    early_refusal: EarlyRefusal | None = None,
 ) -> None:
     """Upgrades an accepted connection to TLS; a refused client receives OpenSSL's alert.
 
-    The alert is sent only with a context from :func:`xps.pki.server_context`; any other
-    context behaves like ``writer.start_tls``.
+    The alert is sent, and ``early_refusal`` consulted at the ClientHello, only with a
+    context from :func:`xps.pki.server_context`; any other context behaves like
+    ``writer.start_tls``.
 
     Raises:
+        HandshakeRefused: ``early_refusal`` refused the peer (its alert was sent).
         ssl.SSLError: The handshake failed (see :func:`refusal_alert` for what was sent).
         OSError: The connection was lost.
         ConnectionAbortedError: No handshake within ``handshake_timeout`` seconds (asyncio's
             own deadline; callers usually hold a shorter ``asyncio.timeout`` too).
     """
-    token = _RAW_TRANSPORT.set(writer.transport)
+    token = _LINK.set(_Link(writer.transport, early_refusal))
     try:
         await writer.start_tls(context, ssl_handshake_timeout=handshake_timeout)
     finally:
-        _RAW_TRANSPORT.reset(token)
+        _LINK.reset(token)
 
 
 class ServerObject(ssl.SSLObject):
@@ -127,6 +167,8 @@ class ServerObject(ssl.SSLObject):
 
     _xps_outgoing: ssl.MemoryBIO | None = None
     _xps_transport: asyncio.WriteTransport | None = None
+    _xps_early_refusal: EarlyRefusal | None = None
+    _xps_refused: tuple[str, str] | None = None
 
     def do_handshake(self) -> None:
         """Runs the handshake; on failure writes the alert to the socket, then raises."""
@@ -134,10 +176,13 @@ class ServerObject(ssl.SSLObject):
             super().do_handshake()
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
             raise
-        except ssl.SSLError:
+        except ssl.SSLError as exc:
             self._send_pending()
+            if self._xps_refused is not None:
+                raise HandshakeRefused(*self._xps_refused) from exc
             raise
         self._xps_transport = None  # done with the raw socket: the TLS layer owns it now
+        self._xps_early_refusal = None
 
     def _send_pending(self) -> None:
         transport, outgoing = self._xps_transport, self._xps_outgoing
@@ -195,10 +240,34 @@ class ClientSocket(ssl.SSLSocket):
         check_server_certificate(self.getpeercert(binary_form=True))
 
 
+_ALERT_NUMBERS = {"access_denied": ssl.ALERT_DESCRIPTION_ACCESS_DENIED}
+
+
+def _client_hello(obj: object, server_name: str | None, context: ssl.SSLContext) -> int | None:
+    """``sni_callback``: asks the connection's :data:`EarlyRefusal`, answers with its alert."""
+    if not isinstance(obj, ServerObject) or obj._xps_early_refusal is None:
+        return None
+    try:
+        verdict = obj._xps_early_refusal()
+    except Exception:
+        # An exception here would only be printed by ssl; the full authorization check
+        # after the handshake runs anyway and reports it.
+        return None
+    if verdict is None or verdict[0] not in _ALERT_NUMBERS:
+        return None
+    obj._xps_refused = verdict
+    return _ALERT_NUMBERS[verdict[0]]
+
+
 class ServerContext(ssl.SSLContext):
     """A server context whose connections send OpenSSL's alert when they refuse a peer."""
 
     sslobject_class = ServerObject
+
+    def __init__(self, protocol: int = ssl.PROTOCOL_TLS_SERVER) -> None:
+        """Installs the ClientHello hook (``protocol`` is taken by ``SSLContext.__new__``)."""
+        super().__init__()
+        self.sni_callback = _client_hello
 
     def wrap_bio(
         self,
@@ -210,9 +279,11 @@ class ServerContext(ssl.SSLContext):
     ) -> ssl.SSLObject:
         """Wraps the BIO pair; remembers the raw transport set by :func:`server_handshake`."""
         obj = super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
-        if isinstance(obj, ServerObject):
+        link = _LINK.get()
+        if isinstance(obj, ServerObject) and link is not None:
             obj._xps_outgoing = outgoing
-            obj._xps_transport = _RAW_TRANSPORT.get()
+            obj._xps_transport = link.transport
+            obj._xps_early_refusal = link.early_refusal
         return obj
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,26 @@ class Authorizer:
                 log.error("Authorization store unusable: %s", exc.message)
             self._stamp = stamp
         return self._store
+
+    def refusal_before_certificate(self, address: str) -> Decision | None:
+        """A refusal that holds whatever certificate ``address`` will present, or None.
+
+        A remote peer when no authorization store is usable can never be authorized:
+        the daemon refuses it at its ClientHello, with a real ``access_denied`` alert.
+        """
+        if self.is_local(address) or self._current() is not None:
+            return None
+        why = self._error or "no authorization store configured"
+        return Decision(False, False, f"remote client refused: {why}")
+
+    def early_refusal(self, address: str) -> Callable[[], tuple[str, str] | None]:
+        """:func:`refusal_before_certificate` in the form ``xps.pki.server_handshake`` takes."""
+
+        def refuse() -> tuple[str, str] | None:
+            decision = self.refusal_before_certificate(address)
+            return None if decision is None else (decision.alert, decision.reason)
+
+        return refuse
 
     def check(
         self, address: str, identity: CertIdentity, *, read_only_socket: bool = False

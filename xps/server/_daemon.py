@@ -271,7 +271,12 @@ class XpsServer:
         timeout = self.config.handshake_timeout
         try:
             async with asyncio.timeout(timeout):
-                await server_handshake(writer, self._ssl, handshake_timeout=timeout)
+                await server_handshake(
+                    writer,
+                    self._ssl,
+                    handshake_timeout=timeout,
+                    early_refusal=self.authorizer.early_refusal(address),
+                )
         except TimeoutError:
             log.error(
                 "%s socket: TLS handshake not completed within %gs; closing connection from /%s",
