@@ -23,7 +23,13 @@ from xps.pki._errors import (
     PkiInputError,
 )
 from xps.pki._files import write_private
-from xps.pki._handshake import describe_refusal, refusal_alert, server_handshake
+from xps.pki._handshake import (
+    EarlyRefusal,
+    HandshakeRefused,
+    describe_refusal,
+    refusal_alert,
+    server_handshake,
+)
 from xps.pki._identity import CertIdentity
 from xps.pki._pkcs12 import PemBundle, export_pkcs12, load_pkcs12
 from xps.pki._tls import GROUPS, TlsMaterial, client_context, restrict_groups, server_context
@@ -41,6 +47,8 @@ __all__ = [
     "AuthStoreLocked",
     "AuthStoreTampered",
     "CertIdentity",
+    "EarlyRefusal",
+    "HandshakeRefused",
     "IssuedFiles",
     "PemBundle",
     "PkiError",

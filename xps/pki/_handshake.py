@@ -4,9 +4,9 @@ When OpenSSL refuses a client during the handshake (no certificate, unknown CA, 
 wrong purpose) it writes a fatal alert naming the reason into the outgoing buffer. asyncio
 (``sslproto``, 3.11-3.13) then aborts the transport without sending that buffer, so the
 client only sees "unexpected eof". :func:`server_handshake` hands the raw transport to the
-TLS object of the connection (through a context variable: ``loop.start_tls`` creates that
-object in a callback that runs in a copy of the caller's context), and the object writes
-the alert to the socket before the error propagates.
+TLS object of the connection (through a context variable, read by the context's
+``wrap_bio`` while ``loop.start_tls`` builds its protocol), and the object writes the
+alert to the socket before the error propagates.
 
 A refusal that does not depend on the certificate (a remote peer when no authorization
 store is usable) is decided at the ClientHello, through ``sni_callback`` (called with or
@@ -174,8 +174,8 @@ class ServerObject(ssl.SSLObject):
         """Runs the handshake; on failure writes the alert to the socket, then raises."""
         try:
             super().do_handshake()
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            raise
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, ssl.SSLSyscallError):
+            raise  # asyncio's "try again" errors
         except ssl.SSLError as exc:
             self._send_pending()
             if self._xps_refused is not None:
