@@ -145,7 +145,7 @@ def check_change(before: EnterprisePolicy, after: EnterprisePolicy) -> list[Find
                     where = policy.host_of(member)
                     if where is not None:
                         touched.add(where.id)
-        ctx.coresidence(h for h in touched if h in ctx.hosts)
+        ctx.coresidence(h for h in touched if h.int in ctx.hosts)
     return ctx.out
 
 

@@ -46,6 +46,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DNS_NAME = re.compile(rf"(?=.{{1,253}}\.?\Z){_LABEL}(?:\.{_LABEL})*\.?\Z")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}\Z")
+_DOTTED_DIGITS = re.compile(r"[0-9.]+\Z")
 _IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\Z")
 _VENDOR = re.compile(r"[\x21-\x7e]{1,64}\Z")
 _FLAG = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
@@ -662,6 +663,8 @@ def _address_ok(address: str) -> bool:
         return False
     if _IPV4.match(address):
         return True
+    if _DOTTED_DIGITS.match(address):
+        return False  # "10.0.2.256" is a broken IPv4 address, not a DNS name
     try:
         ipaddress.ip_address(address)
     except ValueError:
