@@ -9,6 +9,11 @@
 - ``store`` (function): ``Store.open(db_url)``, closed afterwards.
 - ``sqlite_url`` (function): a fresh SQLite database only (for tests that open the file
   directly, e.g. to tamper with it).
+- ``clock`` (function): the fake wall clock the services run on (``clock.advance(s)``).
+- ``services`` (function): :class:`Services` on ``db_url`` with the admin ``root``
+  (password ``ADMIN_PASSWORD``) bootstrapped; scrypt at a test cost.
+- ``login`` / ``make_user`` (function): real logins returning principals.
+- ``ssh_key`` (function): ``ssh_key("ed25519" | "ecdsa" | "rsa2048")`` → a public key line.
 """
 
 from __future__ import annotations
@@ -19,12 +24,21 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from enterprise_store.services import (
+    NewUser,
+    PasswordHasher,
+    Principal,
+    Role,
+    ServiceConfig,
+    Services,
+)
 from enterprise_store.store import Store
 
 PG_BIN = Path(os.environ.get("XENON_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -146,3 +160,100 @@ async def store(db_url: str) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+# -- services ------------------------------------------------------------------------------
+
+
+class Clock:
+    """A wall clock the test moves by hand (starts at a fixed, realistic time)."""
+
+    def __init__(self, start: float = 1_750_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Moves the clock forward."""
+        self.now += seconds
+
+
+# scrypt at N=2^12 (4 MiB) instead of 2^15: the same code, an eighth of the work per hash.
+TEST_HASHER = PasswordHasher(n=2**12)
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The services' clock."""
+    return Clock()
+
+
+@pytest.fixture
+async def services(db_url: str, clock: Clock) -> AsyncIterator[Services]:
+    """Services on a fresh database (each backend) with a bootstrapped admin ``root``."""
+    opened = await Services.open(db_url, config=ServiceConfig(hasher=TEST_HASHER), clock=clock)
+    try:
+        await opened.users.bootstrap_admin("root", ADMIN_PASSWORD)
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+def login(services: Services) -> Callable[..., Awaitable[Principal]]:
+    """``await login(name, password=…)``: logs in for real and returns the principal."""
+
+    async def do(name: str, password: str = ADMIN_PASSWORD, source: str = "192.0.2.1") -> Principal:
+        session = await services.users.login(name, password, source=source)
+        return await services.users.authenticate(session.token, source=source)
+
+    return do
+
+
+@pytest.fixture
+def make_user(
+    services: Services, login: Callable[..., Awaitable[Principal]]
+) -> Callable[..., Awaitable[Principal]]:
+    """``await make_user(name, role, scopes=None)``: created by root; returns their principal."""
+
+    async def do(name: str, role: str, scopes: tuple[str, ...] | None = None) -> Principal:
+        root = await login("root")
+        await services.users.create_user(
+            root,
+            NewUser(name=name, role=Role(role), scopes=scopes, password=f"{name}-password-1"),
+        )
+        return await login(name, f"{name}-password-1")
+
+    return do
+
+
+def ssh_public_key(kind: str = "ed25519", comment: str = "test@host") -> str:
+    """A fresh OpenSSH public key line (``ed25519``, ``ecdsa`` or ``rsaBITS``)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    key: Any
+    if kind == "ed25519":
+        key = ed25519.Ed25519PrivateKey.generate()
+    elif kind == "ecdsa":
+        key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:]))
+    line = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return f"{line.decode()} {comment}"
+
+
+@pytest.fixture
+def ssh_key() -> Callable[..., str]:
+    """``ssh_key(kind="ed25519")``: a fresh OpenSSH public key line."""
+    return ssh_public_key
+
+
+@pytest.fixture
+def admin_password() -> str:
+    """The bootstrapped ``root``'s password."""
+    return ADMIN_PASSWORD

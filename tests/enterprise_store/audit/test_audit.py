@@ -23,8 +23,13 @@ from enterprise_store.store import Store
 
 
 def _entry(i: int, **kw: object) -> AuditEntry:
-    base: dict[str, object] = {"actor": "alice", "source": "127.0.0.1", "action": "user.create",
-                               "object": f"user:u{i}", "result": "ok"}  # fmt: skip
+    base: dict[str, object] = {
+        "actor": "alice",
+        "source": "127.0.0.1",
+        "action": "user.create",
+        "object": f"user:u{i}",
+        "result": "ok",
+    }
     base.update(kw)
     return AuditEntry(**base)  # type: ignore[arg-type]
 
@@ -82,8 +87,11 @@ async def test_secrets_in_details_are_redacted_and_text_is_escaped(store: Store)
         )
     )
     assert rec.actor == "evil\\x0auser\\x1b[31m"
-    assert rec.details == {"password": "[redacted]", "nested": {"api_token": "[redacted]"},
-                           "role": "admin"}  # fmt: skip
+    assert rec.details == {
+        "password": "[redacted]",
+        "nested": {"api_token": "[redacted]"},
+        "role": "admin",
+    }
     assert "hunter2" not in canonical_json(rec.body())
     assert clean_text("x" * 500, 10) == "x" * 9 + "…"
 
@@ -99,11 +107,16 @@ async def test_list_filters_and_pages(store: Store) -> None:
     async with store.atomic() as conn:
         await log.append(
             conn,
-            [_entry(i, action="user.delete" if i % 3 == 0 else "user.create",
+            [
+                _entry(
+                    i,
+                    action="user.delete" if i % 3 == 0 else "user.create",
                     result="refused:role_required" if i % 4 == 0 else "ok",
-                    actor="bob" if i % 2 else "alice")
-             for i in range(1, 13)],
-        )  # fmt: skip
+                    actor="bob" if i % 2 else "alice",
+                )
+                for i in range(1, 13)
+            ],
+        )
     page, nxt = await log.list(AuditQuery(limit=5))
     assert [r.seq for r in page] == [12, 11, 10, 9, 8] and nxt == 8
     page, nxt = await log.list(AuditQuery(limit=5, before_seq=nxt))
@@ -219,8 +232,9 @@ async def test_a_rewritten_chain_fails_the_fingerprint_kept_elsewhere(
     ).fetchall()
     prev = GENESIS
     for seq, ts, actor, source, action, obj, result, _enc, _det in rows:
-        rec = AuditRecord(seq, ts, "mallory" if seq == 3 else actor, source, action, obj,
-                          result, (), {}, prev)  # fmt: skip
+        rec = AuditRecord(
+            seq, ts, "mallory" if seq == 3 else actor, source, action, obj, result, (), {}, prev
+        )
         rec = replace(rec, hash=record_hash(rec))
         raw.execute(
             "UPDATE audit_log SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?",
@@ -236,7 +250,8 @@ async def test_a_rewritten_chain_fails_the_fingerprint_kept_elsewhere(
 
 def test_verifier_caps_the_problem_list() -> None:
     verifier = ChainVerifier(max_problems=3)
-    verifier.feed(AuditRecord(i, 0, "a", "s", "x", "o", "ok", (), {}, GENESIS, "bad")
-                  for i in range(1, 10))  # fmt: skip
+    verifier.feed(
+        AuditRecord(i, 0, "a", "s", "x", "o", "ok", (), {}, GENESIS, "bad") for i in range(1, 10)
+    )
     report = verifier.finish((9, "bad"))
     assert not report.ok and len(report.problems) == 3 and report.truncated_problems

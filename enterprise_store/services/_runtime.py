@@ -1,0 +1,104 @@
+"""The services of one XE process, opened together on one store; what ``/readyz`` asks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from enterprise_store._errors import StoreUnavailable
+from enterprise_store.audit import AuditLog
+from enterprise_store.services._audit import AuditService
+from enterprise_store.services._passwords import PasswordHasher
+from enterprise_store.services._users import LockoutPolicy, UserService
+from enterprise_store.store import Store, StoreConfig
+
+__all__ = ["ServiceConfig", "Services"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """Tunables of the services (defaults are the production values)."""
+
+    session_ttl_s: int = 3600
+    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+
+
+class Services:
+    """Store + audit log + services, opened and closed together.
+
+    Attributes:
+        store: The store.
+        audit_log: Its audit log.
+        users: The User service.
+        audit: Audit queries and verification.
+        workers: Long-running background tasks by name (``/readyz`` reports each).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        config: ServiceConfig | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        config = config or ServiceConfig()
+        self.store = store
+        self.audit_log = AuditLog(store, clock=clock)
+        self.users = UserService(
+            store,
+            self.audit_log,
+            hasher=config.hasher,
+            lockout=config.lockout,
+            session_ttl_s=config.session_ttl_s,
+            clock=clock,
+        )
+        self.audit = AuditService(self.audit_log)
+        self.workers: dict[str, asyncio.Task[None]] = {}
+
+    @classmethod
+    async def open(
+        cls,
+        db: StoreConfig | str,
+        *,
+        config: ServiceConfig | None = None,
+        clock: Callable[[], float] = time.time,
+        migrate: bool = True,
+    ) -> Services:
+        """Opens the store (migrating it) and the services on it.
+
+        Raises:
+            InvalidInput: The database URL is not usable.
+            StoreUnavailable: The database cannot be reached.
+        """
+        store = await Store.open(db, migrate=migrate)
+        return cls(store, config=config, clock=clock)
+
+    async def close(self) -> None:
+        """Stops the workers and closes the store."""
+        for task in self.workers.values():
+            task.cancel()
+        # A worker's own failure was reported while it ran; here it only has to end.
+        await asyncio.gather(*self.workers.values(), return_exceptions=True)
+        self.workers.clear()
+        await self.store.close()
+
+    async def readiness(self) -> dict[str, str]:
+        """``{"store": "ok" | reason, "worker:NAME": "ok" | reason}``; ready when all are ok."""
+        checks: dict[str, str] = {}
+        try:
+            await self.store.ping()
+            checks["store"] = "ok"
+        except StoreUnavailable as exc:
+            checks["store"] = exc.message
+        for name, task in self.workers.items():
+            if not task.done():
+                checks[f"worker:{name}"] = "ok"
+            elif task.cancelled():
+                checks[f"worker:{name}"] = "cancelled"
+            else:
+                failure = task.exception()
+                checks[f"worker:{name}"] = f"stopped: {failure!r}" if failure else "stopped"
+        return checks
