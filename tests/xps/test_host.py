@@ -212,6 +212,10 @@ async def test_chinese_wall_refusals(host: Host) -> None:
     with pytest.raises(PolicyInvalid) as info:
         await host.activate_policy()  # both enclaves run: the MSM refuses the commit
     assert info.value.details[0]["rule"] == "conflict"
+    # Named, not only identified: the domain that may not run on, and the tag it clashes with.
+    eb_domu = policy.domain_named("EB-domu-1")
+    assert f"live domain 'EB-domu-1' (domid 2, uuid {eb_domu.id})" in str(info.value)
+    assert f"tag 'Enclave A' (uuid {ea.id})" in str(info.value)
     assert (await host.hypervisor_info())["policy_generation"] == 1
     assert _msm_objects(host) == _expected_objects(policy)
     await host.destroy_domain("EB-domu-1")

@@ -298,7 +298,10 @@ class Host:
         if self._msm is None:
             return
         try:
-            self._msm.apply(to_msm_objects(policy), empty=True)
+            # Domains are known to the MSM by UUID only: their names go with the
+            # objects, so that a refusal names them.
+            names = {d.id: d.name for d in policy.domains}
+            self._msm.apply(to_msm_objects(policy), empty=True, names=names)
         except msm.CommitRefused as exc:
             raise PolicyInvalid(
                 f"the MSM refused the policy: {exc}",

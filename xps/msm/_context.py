@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +32,7 @@ from xps.msm._enums import (
 from xps.msm._errors import (
     DOMID_INVALID,
     CommitError,
+    CommitNames,
     HypercallFailed,
     InvalidArgument,
     MsmError,
@@ -39,7 +40,15 @@ from xps.msm._errors import (
     WrongState,
 )
 from xps.msm._lib import check, ffi, lib
-from xps.msm._objects import DomainConfig, PolicyObject, objtype_of
+from xps.msm._objects import (
+    ConflictSet,
+    DomainConfig,
+    HypercallProfile,
+    PolicyObject,
+    SecLabel,
+    Tag,
+    objtype_of,
+)
 from xps.msm._records import DomainInfo, Info, RunCounts, Violation
 from xps.msm._validate import U64_MAX, a_uuid, member, uint, uuid_or_none
 
@@ -49,6 +58,7 @@ IoctlFn = Callable[[int, int, int], int]
 """An injected privcmd ioctl: ``(fd, request, arg_address) -> result`` (``-errno`` on error)."""
 
 DRAIN_BATCH = 4096
+_NAMED = (HypercallProfile, Tag, ConflictSet, SecLabel)
 _DEC = {int(d): d for d in Decision}
 
 
@@ -60,10 +70,29 @@ class Transaction:
     :class:`CommitRefused` the transaction stays open to be fixed or aborted.
     """
 
-    def __init__(self, msm: Msm) -> None:
+    def __init__(
+        self,
+        msm: Msm,
+        *,
+        from_active: bool = True,
+        names: Mapping[uuid.UUID, str] | None = None,
+    ) -> None:
+        """Wraps the context's open transaction.
+
+        Args:
+            msm: The context whose transaction this is.
+            from_active: Whether it began from the active policy (names of objects not
+                staged here are then looked up there when a commit is refused).
+            names: Names the staged objects do not carry, e.g. domains by UUID, used to
+                name the objects of a :class:`CommitRefused`.
+        """
         self._msm = msm
         self.open = True
         self.generation: int | None = None
+        self._from_active = from_active
+        self._names: dict[uuid.UUID, str] = dict(names or {})
+        self._staged: dict[uuid.UUID, str] = {}
+        self._deleted: set[uuid.UUID] = set()
 
     def put(self, obj: PolicyObject) -> None:
         """Stages one object, replacing a staged object with the same key."""
@@ -75,6 +104,8 @@ class Transaction:
             m.ctx,
             f"put {objtype.name.lower()}",
         )
+        if isinstance(obj, _NAMED):
+            self._staged[obj.id] = obj.name
 
     def delete(self, objtype: ObjType, key: uuid.UUID | int) -> None:
         """Deletes a staged object by key: its UUID (a binding's domain UUID) or a BDF."""
@@ -87,6 +118,13 @@ class Transaction:
             ffi.memmove(cid.b, a_uuid("key", key).bytes, 16)
             rc = lib.msm_txn_delete(m.ctx, objtype, cid, 0)
         check(rc, m.ctx, f"delete {objtype.name.lower()}")
+        if isinstance(key, uuid.UUID) and objtype is not ObjType.BINDING:
+            self._staged.pop(key, None)
+            self._deleted.add(key)
+
+    def name_objects(self, names: Mapping[uuid.UUID, str]) -> None:
+        """Adds names the staged objects do not carry (domains by UUID) for refusals."""
+        self._names.update(names)
 
     def commit(self) -> int:
         """Validates and swaps in the staged policy.
@@ -101,11 +139,35 @@ class Transaction:
         err = ffi.new("msm_commit_error *")
         rc = lib.msm_txn_commit(m.ctx, err, ffi.sizeof("msm_commit_error"))
         if rc == Status.EVALIDATE:
-            check(rc, m.ctx, "commit", _commit_error(err))
+            check(rc, m.ctx, "commit", _commit_error(err), self._commit_names)
         check(rc, m.ctx, "commit")
         self.open = False
         self.generation = m.info().generation
         return self.generation
+
+    def _commit_names(self) -> CommitNames:
+        """Names for a refused commit, asked only when one is refused.
+
+        Staged objects win over the active policy, which wins over the caller's names
+        and the live domains.
+        """
+        m = self._msm
+        objects: dict[uuid.UUID, str] = {}
+        domids: dict[int, str] = {}
+        with contextlib.suppress(MsmError):
+            for d in m.domains():
+                domids[d.domid] = d.name
+                if d.name:
+                    objects[d.uuid] = d.name
+        objects.update(self._names)
+        if self._from_active:
+            with contextlib.suppress(MsmError):
+                for objtype in (ObjType.PROFILE, ObjType.TAG, ObjType.CONFLICT, ObjType.SECLABEL):
+                    for obj in m.policy(objtype):
+                        if isinstance(obj, _NAMED) and obj.id not in self._deleted:
+                            objects[obj.id] = obj.name
+        objects.update(self._staged)
+        return CommitNames(objects, domids)
 
     def abort(self) -> None:
         """Drops the staged policy; the active one stays in force."""
@@ -270,15 +332,29 @@ class Msm:
             Busy: A transaction is already open.
         """
         check(lib.msm_txn_begin(self.ctx, 1 if empty else 0), self.ctx, "begin")
-        return Transaction(self)
+        return Transaction(self, from_active=not empty)
 
-    def apply(self, objects: Iterable[PolicyObject], empty: bool = True) -> int:
+    def apply(
+        self,
+        objects: Iterable[PolicyObject],
+        empty: bool = True,
+        *,
+        names: Mapping[uuid.UUID, str] | None = None,
+    ) -> int:
         """Stages ``objects`` in one transaction and commits it.
+
+        Args:
+            objects: The policy objects to stage.
+            empty: Begin from an empty policy (else from the active one).
+            names: Names the objects do not carry (domains by UUID), for the message
+                of a :class:`CommitRefused`.
 
         Returns:
             The new generation. On any error the transaction is aborted and the error raised.
         """
         with self.transaction(empty=empty) as txn:
+            if names:
+                txn.name_objects(names)
             for obj in objects:
                 txn.put(obj)
             return txn.commit()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from xps.msm._enums import ObjType, Rule, Status
 
@@ -12,6 +13,7 @@ __all__ = [
     "BadSize",
     "Busy",
     "CommitError",
+    "CommitNames",
     "CommitRefused",
     "Conflict",
     "Denied",
@@ -29,6 +31,7 @@ __all__ = [
     "VersionMismatch",
     "ViolationsPending",
     "WrongState",
+    "describe_commit_error",
     "error_for",
 ]
 
@@ -54,6 +57,108 @@ class CommitError:
     bdf: int
     domid: int | None
     other: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitNames:
+    """Names of the objects a refused commit can cite (the C side reports only ids).
+
+    Attributes:
+        objects: Name by UUID: profiles, tags, conflict sets and SecLabels of the
+            policy being committed, and domains (bindings are keyed by domain UUID).
+        domids: Name of each live domain by domid.
+    """
+
+    objects: Mapping[uuid.UUID, str] = field(default_factory=dict)
+    domids: Mapping[int, str] = field(default_factory=dict)
+
+
+_KINDS = {
+    ObjType.PROFILE: ("profile", "profiles"),
+    ObjType.TAG: ("tag", "tags"),
+    ObjType.CONFLICT: ("conflict set", "conflict sets"),
+    ObjType.SECLABEL: ("SecLabel", "SecLabels"),
+    ObjType.BINDING: ("domain", "domains"),
+    ObjType.DEVICE: ("PCI device", "PCI devices"),
+}
+_MISSING: dict[Rule | int, str] = {
+    Rule.DANGLING_PROFILE: "profile",
+    Rule.DANGLING_TAG: "tag",
+    Rule.DANGLING_SECLABEL: "SecLabel",
+}
+
+
+def _bdf(bdf: int) -> str:
+    return f"{bdf >> 16:04x}:{(bdf >> 8) & 0xFF:02x}:{(bdf >> 3) & 0x1F:02x}.{bdf & 7}"
+
+
+class _Namer:
+    """Turns the ids of one commit error into ``kind 'name' (uuid …)`` phrases."""
+
+    def __init__(self, error: CommitError, names: CommitNames) -> None:
+        self.error = error
+        self.names = names
+
+    def object(self, kind: str, ident: uuid.UUID | None) -> str:
+        name = self.names.objects.get(ident) if ident is not None else None
+        if ident is None:
+            return kind
+        return f"{kind} {name!r} (uuid {ident})" if name else f"{kind} (uuid {ident})"
+
+    def running(self, ident: uuid.UUID | None) -> str:
+        domid = self.error.domid
+        name = self.names.domids.get(domid) if domid is not None else None
+        if not name and ident is not None:
+            name = self.names.objects.get(ident)
+        ids = []
+        if domid is not None:
+            ids.append(f"domid {domid}")
+        if ident is not None:
+            ids.append(f"uuid {ident}")
+        label = f"live domain {name!r}" if name else "live domain"
+        return f"{label} ({', '.join(ids)})" if ids else label
+
+
+def describe_commit_error(error: CommitError, names: CommitNames | None = None) -> str:
+    """Says why a commit was refused, naming each object by its name and UUID.
+
+    Args:
+        error: What the C library reported (rule, object type, ids, domid, BDF).
+        names: Names of the policy being committed and of the live domains; an object
+            without a name is cited by its UUID alone.
+
+    Returns:
+        One sentence, e.g. ``SecLabel 'EA-web' (uuid …) names a profile that is not in
+        the policy (uuid …)``; empty for :attr:`Rule.NONE` (the C detail says more).
+    """
+    say = _Namer(error, names or CommitNames())
+    rule = error.rule
+    kind, kinds = _KINDS.get(error.objtype, ("object", "objects")) if error.objtype else ("", "")
+    device = f"PCI device {_bdf(error.bdf)}" if error.objtype is ObjType.DEVICE else ""
+    missing = _MISSING.get(rule)
+    if rule is Rule.DUPLICATE_NAME:
+        name = say.names.objects.get(error.id) if error.id is not None else None
+        called = f"named {name!r}" if name else "with one name"
+        return f"two {kinds} {called}: uuid {error.id} and uuid {error.other}"
+    if missing is not None:
+        verb = "is bound to" if rule is Rule.DANGLING_SECLABEL else "names"
+        subject = device or say.object(kind, error.id)
+        return f"{subject} {verb} a {missing} that is not in the policy (uuid {error.other})"
+    if rule is Rule.RUNNING_UNLABELLED:
+        return f"{say.running(error.id)} would have no SecLabel"
+    if rule is Rule.CONFLICT:
+        return (
+            f"{say.running(error.id)} may not run beside the live domains of "
+            f"{say.object('tag', error.other)}: a no-coresidence conflict set holds both tags"
+        )
+    if rule is Rule.DEVICE_TAG:
+        assigned = f"{device or 'a PCI device'} assigned to {say.running(None)}"
+        if error.other is None:
+            return f"{assigned} is not in the policy (it must keep its domain's tag)"
+        return f"{assigned} would have {say.object('tag', error.other)}, not its domain's tag"
+    if rule is Rule.LIMIT:
+        return f"{say.object(kind, error.id) if kind else 'the policy'} exceeds a table limit"
+    return ""
 
 
 class MsmError(Exception):
@@ -248,7 +353,12 @@ _BY_STATUS: dict[int, type[MsmError]] = {
 
 
 def error_for(
-    status: int, detail: str = "", *, what: str = "", commit_error: CommitError | None = None
+    status: int,
+    detail: str = "",
+    *,
+    what: str = "",
+    commit_error: CommitError | None = None,
+    names: CommitNames | None = None,
 ) -> MsmError:
     """Builds the exception for a non-zero ``msm_status``.
 
@@ -257,21 +367,24 @@ def error_for(
         detail: ``msm_last_error`` text.
         what: Short description of the failed operation, prefixed to the message.
         commit_error: The filled commit error when ``status`` is ``MSM_EVALIDATE``.
+        names: Names for the objects a commit error cites (see :func:`describe_commit_error`).
 
     Returns:
         An instance of the subclass registered for ``status`` (``MsmError`` if unknown).
     """
     cls = _BY_STATUS.get(status, MsmError)
     code = cls.code if cls is not MsmError else f"MSM_STATUS_{status}"
-    parts = [p for p in (what, code, detail) if p]
-    message = ": ".join(parts)
     if cls is CommitRefused:
         if commit_error is None:
             commit_error = CommitError(Rule.NONE, None, None, 0, None, None)
+        # The sentence names the objects; the C detail (which cites none) only when
+        # there is no sentence.
+        reason = describe_commit_error(commit_error, names) or detail
+        message = ": ".join(p for p in (what, code, reason) if p)
         return CommitRefused(
             f"{message} (rule {_rule_name(commit_error.rule)})", commit_error, detail=detail
         )
-    return cls(message, status=status, detail=detail)
+    return cls(": ".join(p for p in (what, code, detail) if p), status=status, detail=detail)
 
 
 def _rule_name(rule: int) -> str:

@@ -6,11 +6,12 @@ never leave :mod:`xps.msm`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 # The compiled module has no stub; whether mypy sees it depends on how it was installed.
 from native import _msm  # type: ignore[attr-defined,unused-ignore]
-from xps.msm._errors import CommitError, VersionMismatch, error_for
+from xps.msm._errors import CommitError, CommitNames, VersionMismatch, error_for
 
 __all__ = [
     "EXPECTED_INTERFACE_VERSION",
@@ -57,12 +58,24 @@ def last_error(ctx: Any) -> str:
 
 
 def check(
-    rc: int, ctx: Any = None, what: str = "", commit_error: CommitError | None = None
+    rc: int,
+    ctx: Any = None,
+    what: str = "",
+    commit_error: CommitError | None = None,
+    names: Callable[[], CommitNames] | None = None,
 ) -> None:
     """Raises the mapped :class:`MsmError` subclass when ``rc`` is not ``MSM_OK``.
 
     Every C return code of :mod:`xps.msm` passes through here, so the mapping from
-    ``msm_status`` to exception lives in one place (:func:`error_for`).
+    ``msm_status`` to exception lives in one place (:func:`error_for`). ``names`` is
+    asked only on failure, after the detail text is read (it may call into C).
     """
     if rc != 0:
-        raise error_for(int(rc), last_error(ctx), what=what, commit_error=commit_error)
+        detail = last_error(ctx)
+        raise error_for(
+            int(rc),
+            detail,
+            what=what,
+            commit_error=commit_error,
+            names=names() if names is not None else None,
+        )
