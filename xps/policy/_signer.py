@@ -32,7 +32,7 @@ from cryptography.x509.oid import ExtensionOID
 
 __all__ = ["CA_SIGNER", "NO_DIGITAL_SIGNATURE", "is_ca", "may_sign", "signer_problem"]
 
-NO_DIGITAL_SIGNATURE = "the signing certificate's key usage does not allow digitalSignature"
+NO_DIGITAL_SIGNATURE = "its key usage does not allow digitalSignature"
 CA_SIGNER = "a CA certificate may not sign policies"
 
 _HINT = "(`xenon pki issue NAME --client` issues one)"
