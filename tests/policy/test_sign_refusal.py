@@ -327,6 +327,29 @@ def test_signing_time_is_checked_like_verification_time(ca: Issued) -> None:
     assert verify_policy(signed, ca.cert_pem, at=later).policy == sample_policy()
 
 
+def test_hostile_subject_cannot_forge_lines_in_the_message(
+    ca: Issued, signer_key: ec.EllipticCurvePrivateKey
+) -> None:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "evil\nOK: all good\x1b[2J")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(ca.cert.subject)
+        .public_key(signer_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - dt.timedelta(days=9))
+        .not_valid_after(NOW - dt.timedelta(days=1))
+        .sign(ca.key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    good = _leaf(ca, signer_key)
+    signed = _swap(sign_policy(sample_policy(), signer_key, _cert_pem(good)), cert)
+    with pytest.raises(PolicySignatureError) as err:
+        verify_policy(signed, ca.cert_pem)
+    text = str(err.value)
+    assert err.value.code == "policy.signature.expired"
+    assert "\n" not in text and "\x1b" not in text and "evil\\x0aOK" in text
+
+
 # ------------------------------------------------- one rule set, the library agrees
 
 _SAN = x509.SubjectAlternativeName([x509.DNSName("signer.example")])

@@ -28,7 +28,14 @@ from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from ._errors import PolicyError
 from ._model import Policy
-from ._signer import CA_SIGNER, NO_DIGITAL_SIGNATURE, is_ca, may_sign, signer_problem
+from ._signer import (
+    CA_SIGNER,
+    NO_DIGITAL_SIGNATURE,
+    is_ca,
+    may_sign,
+    signer_problem,
+    subject_text,
+)
 from ._xml import XmlProblem, parse_hardened
 
 __all__ = [
@@ -452,7 +459,7 @@ def _chain_to_anchor(
     try:
         verifier.verify(chain[0], chain[1:])
     except xv.VerificationError as exc:
-        subject = chain[0].subject.rfc4514_string()
+        subject = subject_text(chain[0])
         raise _fail(
             "untrusted", f"signing certificate {subject} does not chain to a trusted CA: {exc}"
         ) from exc

@@ -30,7 +30,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID
 
-__all__ = ["CA_SIGNER", "NO_DIGITAL_SIGNATURE", "is_ca", "may_sign", "signer_problem"]
+__all__ = [
+    "CA_SIGNER",
+    "NO_DIGITAL_SIGNATURE",
+    "is_ca",
+    "may_sign",
+    "signer_problem",
+    "subject_text",
+]
 
 NO_DIGITAL_SIGNATURE = "its key usage does not allow digitalSignature"
 CA_SIGNER = "a CA certificate may not sign policies"
@@ -90,6 +97,17 @@ _SIGNATURE_ALGORITHMS = frozenset(
 def may_sign(ku: x509.KeyUsage | None) -> bool:
     """Whether a ``keyUsage`` (None: absent) allows signing policies."""
     return ku is None or ku.digital_signature
+
+
+def subject_text(cert: x509.Certificate) -> str:
+    """The RFC 4514 subject with control characters escaped as ``\\xNN``.
+
+    A verified document's certificate may be hostile, and these messages reach
+    terminals and logs.
+    """
+    return "".join(
+        c if c.isprintable() else f"\\x{ord(c):02x}" for c in cert.subject.rfc4514_string()
+    )
 
 
 def is_ca(bc: x509.BasicConstraints | None) -> bool:
@@ -169,7 +187,7 @@ def signer_problem(
         ``critical-extension``, ``certificate-algorithm``, ``certificate``,
         ``key-mismatch``); ``message`` names the certificate and says what is wrong.
     """
-    who = f"signing certificate {cert.subject.rfc4514_string()}"
+    who = f"signing certificate {subject_text(cert)}"
     try:
         version = cert.version
     except x509.InvalidVersion:
