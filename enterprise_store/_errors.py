@@ -15,7 +15,9 @@
     ├── InvalidInput        invalid_input     a value given by the caller is malformed
     ├── PolicyRefused       policy_refused    the consistency checker refused a write;
     │                                         ``findings`` lists every reason at once
-    └── StoreUnavailable    store_unavailable the database cannot be reached or is locked too long
+    ├── StoreUnavailable    store_unavailable the database cannot be reached or is locked too long
+    └── ServiceUnreachable  unreachable       (client side) no answer from the XE service:
+                                              connection refused, TLS failure, timeout
 
 The services raise these; the API maps them once to RFC 9457 problem+json (``code`` and
 ``findings`` as extension members) and the client re-raises the same classes from the answer,
@@ -162,6 +164,12 @@ class StoreUnavailable(_Coded):
     code = "store_unavailable"
 
 
+class ServiceUnreachable(_Coded):
+    """The client got no answer from the XE service (connection, TLS or timeout)."""
+
+    code = "unreachable"
+
+
 ERROR_CLASSES: tuple[type[XeError], ...] = (
     NotFound,
     Conflict,
@@ -173,5 +181,6 @@ ERROR_CLASSES: tuple[type[XeError], ...] = (
     InvalidInput,
     PolicyRefused,
     StoreUnavailable,
+    ServiceUnreachable,
 )
 """Every concrete class, for the API's status map and the client's code → class lookup."""

@@ -1,0 +1,152 @@
+"""The FastAPI application: routers, the error map, metrics, a body limit, OpenAPI 3.1."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from enterprise_store.api import _routes_audit, _routes_ops, _routes_tokens, _routes_users
+from enterprise_store.api._errors import PROBLEM_MEDIA_TYPE, install_error_handlers, problem
+from enterprise_store.api._metrics import Metrics, MetricsMiddleware
+from enterprise_store.services import Services
+
+__all__ = ["API_VERSION", "MAX_BODY", "create_app"]
+
+API_VERSION = "1.0.0"
+MAX_BODY = 1024 * 1024
+_DESCRIPTION = """\
+Xenon Enterprise (XE): users, roles and enclave scopes, credentials, the audit log
+(report §4). Every operation states its required role (`x-required-role`); the services
+check role and enclave scope on every call. Errors are RFC 9457 problem details with a
+stable `code`. Collections take `limit`, `cursor` and `fields`.
+"""
+
+
+class BodyLimit:
+    """Refuses request bodies over ``limit`` bytes (413) before a handler reads them."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                await self._refuse(scope, receive, send)
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413, "too_large", f"request body over {self.limit} bytes", instance=scope.get("path")
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version="3.1.0",
+        description=app.description,
+        routes=app.routes,
+    )
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if "x-required-role" not in operation:
+                # Anything undeclared is admin-only: better a wrong doc than an open door.
+                operation["x-required-role"] = "admin"
+            for status, response in operation.get("responses", {}).items():
+                if not status.isdigit() or int(status) < 400:
+                    continue
+                content = response.get("content", {})
+                if "Readiness" in str(content):
+                    continue
+                response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
+                if status == "422":
+                    response["description"] = "Invalid input (problem details)."
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(unused, None)
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(
+    services: Services | Callable[[], Awaitable[Services]],
+    *,
+    metrics: Metrics | None = None,
+) -> FastAPI:
+    """The XE API.
+
+    Args:
+        services: The services to expose (the caller opens and closes them), or an async
+            factory the app calls at start-up, on the server's event loop, closing what
+            it returns at shutdown (database connections belong to the loop that opened
+            them).
+        metrics: The metrics (a fresh registry by default).
+    """
+    lifespan = None
+    if not isinstance(services, Services):
+        opener = services
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            opened = await opener()
+            app.state.services = opened
+            try:
+                yield
+            finally:
+                await opened.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Xenon Enterprise API",
+        version=API_VERSION,
+        description=_DESCRIPTION,
+        docs_url=None,  # Swagger UI would load scripts from a CDN
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    if isinstance(services, Services):
+        app.state.services = services
+    app.state.metrics = metrics or Metrics()
+    for module in (_routes_users, _routes_tokens, _routes_audit, _routes_ops):
+        app.include_router(module.router)
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(BodyLimit)
+
+    def openapi() -> dict[str, Any]:
+        return _openapi(app)
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,83 @@
+"""Problem+json answers back into the ``XeError`` classes the services raised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from enterprise_store._errors import (
+    ERROR_CLASSES,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    LockedOut,
+    NotFound,
+    PolicyRefused,
+    StoreUnavailable,
+    Unauthenticated,
+    XeError,
+    _Coded,
+)
+
+__all__ = ["RemoteFinding", "error_from_response"]
+
+_BY_CODE: dict[str, type[XeError]] = {cls.code: cls for cls in ERROR_CLASSES}
+_BY_STATUS: dict[int, type[XeError]] = {
+    401: Unauthenticated,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    422: InvalidInput,
+    429: LockedOut,
+    503: StoreUnavailable,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFinding:
+    """A consistency-checker finding as the server reported it."""
+
+    code: str
+    message: str
+    objects: tuple[str, ...]
+
+
+def _build(cls: type[XeError], code: str, detail: str, body: dict[str, Any]) -> XeError:
+    if cls is PolicyRefused:
+        findings = [
+            RemoteFinding(
+                str(f.get("code", "")),
+                str(f.get("message", "")),
+                tuple(str(o) for o in f.get("objects", ())),
+            )
+            for f in body.get("findings") or ()
+            if isinstance(f, dict)
+        ]
+        return PolicyRefused(findings, detail, code=code)
+    if issubclass(cls, LockedOut):
+        retry = body.get("retry_after_s")
+        return LockedOut(
+            detail, retry_after_s=int(retry) if isinstance(retry, int) else 1, code=code
+        )
+    if issubclass(cls, _Coded):
+        return cls(detail, code=code)
+    return XeError(code, detail)
+
+
+def error_from_response(response: httpx.Response) -> XeError:
+    """The exception for an error response (problem+json, or anything else a proxy sent)."""
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("code"), str):
+        text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+        cls = _BY_STATUS.get(status, XeError)
+        return _build(cls, f"http_{status}", f"HTTP {status} {text}".strip(), {})
+    code = body["code"]
+    detail = str(body.get("detail") or body.get("title") or code)
+    cls = _BY_CODE.get(code) or _BY_STATUS.get(status, XeError)
+    return _build(cls, code, detail, body)

@@ -1,0 +1,1 @@
+"""Tests of enterprise_store.api and enterprise_store.client."""
