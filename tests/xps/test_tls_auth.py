@@ -212,7 +212,8 @@ async def test_openssl_s_client_is_a_real_peer(start_xps, fake_host: FakeHost, x
     assert '{"id":1,"result":{"pong":true}}' in ok.stdout
     refused = await asyncio.to_thread(_s_client, xps_pki, rx.rw_port, with_cert=False)
     assert '"pong"' not in refused.stdout
-    # The daemon aborts the handshake (asyncio resets rather than sending the alert).
+    # The daemon refuses in the handshake with the certificate_required alert
+    # (tests/xps/test_tls_hardening.py checks every refusal class and its alert).
     assert any(m in refused.stderr for m in ("errno=", "unexpected eof", "alert"))
     log = await rx.wait_log("Closing unauthorized client connection")
     assert "PEER_DID_NOT_RETURN_A_CERTIFICATE" in log
