@@ -3,6 +3,7 @@
 from xps.protocol._errors import (
     AUTHSTORE_LOCKED,
     BAD_REQUEST,
+    BUSY,
     FRAME_TOO_LARGE,
     INTERNAL,
     INVALID_PARAMS,
@@ -18,6 +19,7 @@ from xps.protocol._framing import (
     FrameDecoder,
     encode_frame,
 )
+from xps.protocol._limits import LARGE_REQUEST, MAX_DEPTH, MAX_ITEMS, peek_call
 from xps.protocol._messages import (
     ErrorResponse,
     Event,
@@ -37,11 +39,15 @@ from xps.protocol._methods import EVENT_NAMES, METHODS, MethodSpec, Param, valid
 __all__ = [
     "AUTHSTORE_LOCKED",
     "BAD_REQUEST",
+    "BUSY",
     "EVENT_NAMES",
     "FRAME_TOO_LARGE",
     "HEADER_SIZE",
     "INTERNAL",
     "INVALID_PARAMS",
+    "LARGE_REQUEST",
+    "MAX_DEPTH",
+    "MAX_ITEMS",
     "MAX_REQUEST_FRAME",
     "MAX_RESPONSE_FRAME",
     "METHODS",
@@ -65,5 +71,6 @@ __all__ = [
     "encode_response",
     "parse_request",
     "parse_server_message",
+    "peek_call",
     "validate_params",
 ]

@@ -11,6 +11,8 @@ UNAUTHORIZED = "unauthorized"
 AUTHSTORE_LOCKED = "authstore_locked"
 INTERNAL = "internal"
 FRAME_TOO_LARGE = "frame_too_large"
+#: A daemon-wide limit is reached (clients, buffered partial frames): retry later.
+BUSY = "busy"
 
 
 class ProtocolError(Exception):

@@ -8,9 +8,9 @@ from typing import Any, NamedTuple
 
 from xps.protocol._errors import BAD_REQUEST, ProtocolError
 from xps.protocol._framing import HEADER, encode_frame
+from xps.protocol._limits import MAX_ITEMS, check_shape, has_surrogate, may_hold_surrogate
 
 RequestId = int | str
-_MAX_DEPTH = 64
 _MAX_ID_LEN = 128
 _decode = json.JSONDecoder().decode
 _dumps = json.JSONEncoder(
@@ -55,20 +55,6 @@ class Event:
 ServerMessage = Response | ErrorResponse | Event
 
 
-def _depth_ok(obj: Any, limit: int = _MAX_DEPTH) -> bool:
-    # json has no depth limit of its own beyond the recursion limit; bound it explicitly.
-    stack: list[tuple[Any, int]] = [(obj, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > limit:
-            return False
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
-    return True
-
-
 def _loads(payload: bytes) -> Any:
     try:
         obj = _decode(payload.decode("utf-8"))
@@ -85,17 +71,27 @@ def _check_id(value: Any) -> RequestId:
     return value
 
 
-def parse_request(payload: bytes) -> Request:
+def parse_request(payload: bytes, *, max_items: int = MAX_ITEMS) -> Request:
     """Parses one request frame payload.
 
+    Its size is bounded before it is decoded (:func:`check_shape`); a lone surrogate
+    anywhere in it (``"\\ud800"``, which no UTF-8 answer or log line could carry) makes
+    it a bad request.
+
     Raises:
-        ProtocolError: Not JSON, not an object, too deep, or a missing/ill-typed member
-            (``request_id`` is set when the id itself was readable).
+        ProtocolError: Not JSON, not an object, more than ``max_items`` values, too
+            deep, a lone surrogate, or a missing/ill-typed member (``request_id`` is
+            set when the id itself was readable).
     """
+    check_shape(payload, max_items)
     obj = _loads(payload)
     if not isinstance(obj, dict):
         raise ProtocolError(BAD_REQUEST, "request must be a JSON object")
-    rid = _check_id(obj.get("id"))
+    surrogates = may_hold_surrogate(payload)
+    raw_id = obj.get("id")
+    if surrogates and has_surrogate(raw_id):
+        raise ProtocolError(BAD_REQUEST, "request id is not valid Unicode (lone surrogate)")
+    rid = _check_id(raw_id)
     method = obj.get("method")
     params = obj.get("params", {})
     if params is None:
@@ -104,8 +100,10 @@ def parse_request(payload: bytes) -> Request:
         raise ProtocolError(BAD_REQUEST, "request method must be a short string", request_id=rid)
     if not isinstance(params, dict):
         raise ProtocolError(BAD_REQUEST, "request params must be an object", request_id=rid)
-    if params and not _depth_ok(params):
-        raise ProtocolError(BAD_REQUEST, "request params are nested too deeply", request_id=rid)
+    if surrogates and has_surrogate(obj):
+        raise ProtocolError(
+            BAD_REQUEST, "request is not valid Unicode (lone surrogate)", request_id=rid
+        )
     # "id" and "method" are present by now: anything beyond them and "params" is unknown.
     if len(obj) > 3 or (len(obj) == 3 and "params" not in obj):
         extra = sorted(set(obj) - {"id", "method", "params"})

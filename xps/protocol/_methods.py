@@ -39,12 +39,17 @@ class Param:
 
 @dataclass(frozen=True, slots=True)
 class MethodSpec:
-    """A protocol method: its name, read-only flag and parameters."""
+    """A protocol method: its name, read-only flag and parameters.
+
+    ``large``: its request may exceed ``LARGE_REQUEST`` bytes (a whole policy); the
+    daemon decodes no larger frame for any other method.
+    """
 
     name: str
     read_only: bool
     params: Mapping[str, Param] = field(default_factory=dict)
     summary: str = ""
+    large: bool = False
 
 
 # A domain is a domid (Xen's DOMID_FIRST_RESERVED is 0x7FF0) or a domain name.
@@ -53,7 +58,10 @@ _NAME = Param((str,), max_len=128)
 
 
 def _m(method: str, ro: bool, summary: str, /, **params: Param) -> MethodSpec:
-    return MethodSpec(method, ro, params, summary)
+    return MethodSpec(method, ro, params, summary, large=method in _LARGE)
+
+
+_LARGE = frozenset({"StagePolicy"})
 
 
 METHODS: dict[str, MethodSpec] = {
