@@ -46,8 +46,16 @@ DEFAULTS: dict[str, str] = {
     "xps.idle-timeout": "900",
     "xps.write-timeout": "30",
     "xps.max-clients": "1024",
+    "xps.max-unauthenticated": "1024",
+    "xps.max-unauthenticated-per-source": "256",
+    "xps.max-handshakes": "32",
+    "xps.max-handshakes-per-source": "8",
     "xps.max-frame": str(4 << 20),
+    "xps.max-buffered": str(64 << 20),
+    "xps.max-items": "100000",
     "xps.subscriber-buffer": str(16 << 20),
+    "xps.subscriber-buffer-total": str(256 << 20),
+    "xps.log-burst-window": "10",
     "xps.stats-interval": "3.0",
     "xps.seed": "1",
     "xps.hostname": "",
@@ -133,6 +141,16 @@ class ServerConfig:
     ``local_addresses`` decides who is a *local* client (always authorized with a valid
     certificate): None means any loopback address (127.0.0.0/8, ::1); a set means exactly
     those addresses, which lets a test treat 127.0.0.2 as a remote peer.
+
+    Limits of the front door: ``max_clients`` counts authenticated connections only.
+    Connections not yet authenticated have their own budget (``max_unauthenticated``,
+    ``max_unauthenticated_per_source``; a full budget sheds the oldest silent one), and
+    at most ``max_handshakes`` (``max_handshakes_per_source``) of them run a TLS
+    handshake at once. ``max_buffered`` bounds the bytes of partially received frames
+    across all connections, ``max_items`` the JSON values of one request,
+    ``subscriber_buffer_total`` the unsent event backlog of all subscribers.
+    ``log_burst_window``: refusals a peer can repeat are logged once, then counted
+    per window of this many seconds.
     """
 
     state_dir: Path
@@ -150,8 +168,16 @@ class ServerConfig:
     idle_timeout: float = 900.0
     write_timeout: float = 30.0
     max_clients: int = 1024
+    max_unauthenticated: int = 1024
+    max_unauthenticated_per_source: int = 256
+    max_handshakes: int = 32
+    max_handshakes_per_source: int = 8
     max_frame: int = 4 << 20
+    max_buffered: int = 64 << 20
+    max_items: int = 100_000
     subscriber_buffer: int = 16 << 20
+    subscriber_buffer_total: int = 256 << 20
+    log_burst_window: float = 10.0
     stats_interval_s: float = 3.0
     seed: int = 1
     hostname: str | None = None  # None: the machine's host name
@@ -207,8 +233,22 @@ class ServerConfig:
             idle_timeout=_number(merged, "xps.idle-timeout", 0, 10**7),
             write_timeout=_number(merged, "xps.write-timeout", 0.01, 3600),
             max_clients=int(_number(merged, "xps.max-clients", 1, 100_000)),
+            max_unauthenticated=int(_number(merged, "xps.max-unauthenticated", 1, 100_000)),
+            max_unauthenticated_per_source=int(
+                _number(merged, "xps.max-unauthenticated-per-source", 1, 100_000)
+            ),
+            max_handshakes=int(_number(merged, "xps.max-handshakes", 1, 10_000)),
+            max_handshakes_per_source=int(
+                _number(merged, "xps.max-handshakes-per-source", 1, 10_000)
+            ),
             max_frame=int(_number(merged, "xps.max-frame", 1024, 1 << 30)),
+            max_buffered=int(_number(merged, "xps.max-buffered", 1 << 16, 1 << 40)),
+            max_items=int(_number(merged, "xps.max-items", 1000, 100_000_000)),
             subscriber_buffer=int(_number(merged, "xps.subscriber-buffer", 1 << 16, 1 << 32)),
+            subscriber_buffer_total=int(
+                _number(merged, "xps.subscriber-buffer-total", 1 << 16, 1 << 40)
+            ),
+            log_burst_window=_number(merged, "xps.log-burst-window", 0.1, 3600),
             stats_interval_s=_number(merged, "xps.stats-interval", 0.05, 3600),
             seed=int(_number(merged, "xps.seed", 0, 2**63)),
             hostname=_hostname(merged["xps.hostname"]),

@@ -1,4 +1,12 @@
-"""The XPS daemon: two TLS 1.3 listeners, authorization, framing, dispatch and events."""
+"""The XPS daemon: two TLS 1.3 listeners, authorization, framing, dispatch and events.
+
+Admission before authentication is :mod:`xps.server._admission`'s; from the TLS handshake
+on, a connection is this module's. Limits that keep one client from hurting the others:
+a deadline for each whole frame (from its first byte), a daemon-wide budget of bytes in
+partially received frames, a size bound per request checked before it is decoded
+(``xps.protocol.check_shape``; over ``LARGE_REQUEST`` only for methods that take large
+parameters), and large frames decoded one per loop turn.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +30,12 @@ from xps.pki import (
 )
 from xps.protocol import (
     AUTHSTORE_LOCKED,
+    BAD_REQUEST,
+    BUSY,
     EVENT_NAMES,
     INTERNAL,
     INVALID_PARAMS,
+    LARGE_REQUEST,
     METHODS,
     READ_ONLY,
     UNAUTHORIZED,
@@ -35,14 +46,16 @@ from xps.protocol import (
     encode_error,
     encode_response,
     parse_request,
+    peek_call,
     validate_params,
 )
+from xps.server._admission import FrontDoor, Pending
 from xps.server._auth import Authorizer
 from xps.server._config import Address, ServerConfig
 from xps.server._errors import ListenError
 from xps.server._handlers import Handler
 from xps.server._hub import EventHub, Subscriber
-from xps.server._logging import flush_logs, trace, trace_request
+from xps.server._logging import BurstLog, flush_logs, trace, trace_request
 from xps.server._session import READ_ONLY_LABEL, READ_WRITE_LABEL, Session
 
 log = logging.getLogger("xps.server")
@@ -51,8 +64,16 @@ EventCallback = Callable[[dict[str, Any]], None]
 #: ``host.subscribe``: registers a callback, returns the function that unregisters it.
 EventSource = Callable[[EventCallback], Callable[[], None]]
 PORTS_FILE = "ports"
+# Also the StreamReader's limit: it stops reading from the socket beyond twice this, so
+# unread data per connection stays below 512 KiB (a limit of max-frame let it reach 8 MiB).
 _READ_CHUNK = 256 * 1024
 _DRAIN_ABOVE = 256 * 1024
+#: Frames above this many bytes are decoded one per loop turn (a 16 KiB frame holds at
+#: most ~8,000 values: about 2 ms to decode).
+_HEAVY_FRAME = 16 * 1024
+#: A connection holding less than this in a partial frame is never refused by
+#: ``max-buffered``: small requests always pass.
+_SMALL_PARTIAL = 64 * 1024
 _Builtin = Callable[[Session, dict[str, Any]], dict[str, Any]]
 
 
@@ -87,7 +108,11 @@ class XpsServer:
         self.authorizer = Authorizer(
             config.authstore_file, config.authstore_pass, config.local_addresses
         )
-        self.hub = EventHub(config.subscriber_buffer)
+        self.hub = EventHub(config.subscriber_buffer, config.subscriber_buffer_total)
+        self._burst = BurstLog(log, config.log_burst_window)
+        self._door: FrontDoor | None = None
+        self._heavy = asyncio.Lock()
+        self._partial = 0  # bytes of partial frames and undecoded frames, all connections
         self._builtins: dict[str, _Builtin] = {
             "Ping": self._ping,
             "Subscribe": self._subscribe,
@@ -97,7 +122,6 @@ class XpsServer:
             "RemoveAuthorization": self._remove_authorization,
         }
         self._numbers = itertools.count(1)
-        self._servers: list[asyncio.Server] = []
         self._sessions: set[Session] = set()
         self._conn_tasks: set[asyncio.Task[None]] = set()
         self._tg: asyncio.TaskGroup | None = None
@@ -105,7 +129,6 @@ class XpsServer:
         self._ready: asyncio.Future[None] | None = None
         self._main: asyncio.Task[None] | None = None
         self._event_unsub: Callable[[], None] | None = None
-        self._connections = 0
         self.ports: dict[str, int] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -164,15 +187,15 @@ class XpsServer:
             self._tg = None
             if self._event_unsub is not None:
                 self._event_unsub()
-            for server in self._servers:
-                server.close()
-                await server.wait_closed()
+            if self._door is not None:
+                self._door.close()
+            self._burst.flush(force=True)
             log.info("Xenon Policy Server stopped")
             flush_logs()
 
     def _shutdown(self) -> None:
-        for server in self._servers:
-            server.close()
+        if self._door is not None:
+            self._door.close()
         for task in self._conn_tasks:
             task.cancel()
 
@@ -182,20 +205,16 @@ class XpsServer:
             listeners.append((READ_WRITE_LABEL, self.config.listen))
         if self.config.ro_listen is not None:
             listeners.append((READ_ONLY_LABEL, self.config.ro_listen))
+        door = self._door = FrontDoor(self.config, self._start_connection, self._burst)
         for label, (host, port) in listeners:
             try:
-                server = await asyncio.start_server(
-                    self._callback(label), host, port, limit=self.config.max_frame + 4096
-                )
+                bound = await door.bind(label, host, port)
             except OSError as exc:
-                for srv in self._servers:
-                    srv.close()
+                door.close()
                 raise ListenError(f"{label} socket: cannot listen on {host}:{port}: {exc}") from exc
-            self._servers.append(server)
-            bound = server.sockets[0].getsockname()
             key = "read_write" if label == READ_WRITE_LABEL else "read_only"
-            self.ports[key] = int(bound[1])
-            log.info("%s socket: Listening on %s:%d", label, host, bound[1])
+            self.ports[key] = bound
+            log.info("%s socket: Listening on %s:%d", label, host, bound)
         self._write_ports_file()
 
     def _write_ports_file(self) -> None:
@@ -205,35 +224,49 @@ class XpsServer:
         except PkiError as exc:
             log.error("Cannot write the ports file: %s", exc.message)
 
-    def _callback(self, label: str) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], None]:
-        def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            if self._tg is None or self._stop.is_set():
-                writer.transport.abort()
-                return
-            task = self._tg.create_task(self._connection(label, reader, writer))
-            self._conn_tasks.add(task)
-            task.add_done_callback(self._conn_tasks.discard)
+    def _start_connection(self, p: Pending) -> None:
+        """The front door gave ``p`` a handshake slot."""
+        if self._tg is None or self._stop.is_set():
+            assert self._door is not None
+            self._door.handshake_done(p)
+            p.sock.close()
+            return
+        task = self._tg.create_task(self._connection(p))
+        self._conn_tasks.add(task)
+        task.add_done_callback(self._conn_tasks.discard)
 
-        return on_connect
+    async def _streams(self, p: Pending) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Plain streams over an accepted socket, ready for ``start_tls`` as the server.
+
+        The ClientHello is still in the socket (the front door only peeked at it).
+        """
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=_READ_CHUNK, loop=loop)
+        made: asyncio.Future[asyncio.StreamWriter] = loop.create_future()
+
+        def connected(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            made.set_result(writer)  # a connected-callback also makes start_tls server-side
+
+        protocol = asyncio.StreamReaderProtocol(reader, connected, loop=loop)
+        p.handed_off = True  # from here the transport owns (and closes) the socket
+        await loop.connect_accepted_socket(lambda: protocol, p.sock)
+        return reader, made.result()
 
     # -- one connection ------------------------------------------------------------------
 
-    async def _connection(
-        self, label: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        peer = writer.get_extra_info("peername")
-        address = str(peer[0]) if peer else "unknown"
-        self._connections += 1
+    async def _connection(self, p: Pending) -> None:
+        label, address = p.label, p.address
+        writer: asyncio.StreamWriter | None = None
         try:
-            if self._connections > self.config.max_clients:
-                log.error(
-                    "%s socket: Closing connection from /%s: too many clients (%d)",
-                    label,
-                    address,
-                    self.config.max_clients,
-                )
-                return
-            session = await self._accept(label, address, reader, writer)
+            try:
+                try:
+                    reader, writer = await self._streams(p)
+                except OSError:
+                    return  # gone before its handshake could start
+                session = await self._accept(label, address, reader, writer)
+            finally:
+                assert self._door is not None
+                self._door.handshake_done(p)
             if session is None:
                 return
             self._sessions.add(session)
@@ -247,8 +280,10 @@ class XpsServer:
         except Exception:
             log.exception("%s socket: Unexpected error on connection from /%s", label, address)
         finally:
-            self._connections -= 1
-            await self._close_writer(writer)
+            if writer is not None:
+                await self._close_writer(writer)
+            elif not p.handed_off:
+                p.sock.close()
 
     async def _close_writer(self, writer: asyncio.StreamWriter) -> None:
         if writer.transport.is_closing():
@@ -278,7 +313,10 @@ class XpsServer:
                     early_refusal=self.authorizer.early_refusal(address),
                 )
         except TimeoutError:
-            log.error(
+            self._burst.event(
+                f"{label} socket: TLS handshakes not completed",
+                address,
+                logging.ERROR,
                 "%s socket: TLS handshake not completed within %gs; closing connection from /%s",
                 label,
                 timeout,
@@ -286,12 +324,20 @@ class XpsServer:
             )
             return None
         except ssl.SSLError as exc:
-            log.error("catching ssl.SSLError: %s", describe_refusal(exc))
-            log.error("Could not determine peer X500Principal")
-            log.error("%s socket: Closing unauthorized client connection from /%s", label, address)
+            # Unauthenticated peers can repeat this at will: once per reason and window.
+            why = describe_refusal(exc)
+            kind = f"{label} socket: Refused TLS handshakes ({why})"
+            if self._burst.event(kind, address, logging.ERROR, "catching ssl.SSLError: %s", why):
+                log.error("Could not determine peer X500Principal")
+                log.error(
+                    "%s socket: Closing unauthorized client connection from /%s", label, address
+                )
             return None
         except OSError as exc:
-            log.error(
+            self._burst.event(
+                f"{label} socket: Connections lost during the TLS handshake",
+                address,
+                logging.ERROR,
                 "%s socket: Connection from /%s lost during TLS handshake: %s",
                 label,
                 address,
@@ -333,6 +379,18 @@ class XpsServer:
             decision.reason,
         )
         trace("%s socket: Accepting authorized client connection from /%s", label, address)
+        if len(self._sessions) >= self.config.max_clients:
+            self._burst.event(
+                f"{label} socket: Refused clients beyond max-clients",
+                address,
+                logging.ERROR,
+                "%s socket: Closing connection from /%s: too many clients (%d)",
+                label,
+                address,
+                self.config.max_clients,
+            )
+            writer.write(encode_error(None, BUSY, "too many clients; retry later"))
+            return None
         session = Session(next(self._numbers), address, label, writer, identity, decision.local)
         if identity.read_only:
             log.info(
@@ -346,57 +404,102 @@ class XpsServer:
         cfg = self.config
         loop = asyncio.get_running_loop()
         writer = session.writer
-        while True:
-            if decoder.in_frame:
-                session.deadline = loop.time() + cfg.frame_timeout
-            elif cfg.idle_timeout > 0 and session.subscriber is None:
-                session.deadline = loop.time() + cfg.idle_timeout
-            else:
-                session.deadline = None
-            try:
-                data = await reader.read(_READ_CHUNK)
-            except (OSError, ssl.SSLError) as exc:
-                data = b""
-                if not session.timed_out:
-                    log.info("%s: Connection lost: %s", session.label, exc.__class__.__name__)
-                    return
-            if session.timed_out:
-                if decoder.in_frame:
-                    log.warning(
-                        "%s: Dropping incomplete frame (%d bytes after %gs); closing",
-                        session.label,
-                        decoder.buffered,
-                        cfg.frame_timeout,
-                    )
+        frame_start: float | None = None  # when the first byte of the pending frame came
+        held = 0  # this connection's share of self._partial
+        try:
+            while True:
+                if frame_start is not None:
+                    # The whole frame has one deadline: a byte every few seconds does
+                    # not keep a frame (and its buffer) open forever.
+                    session.deadline = frame_start + cfg.frame_timeout
+                elif cfg.idle_timeout > 0 and session.subscriber is None:
+                    session.deadline = loop.time() + cfg.idle_timeout
                 else:
-                    log.info("%s: Idle for %gs", session.label, cfg.idle_timeout)
-                return
-            if not data:
-                if decoder.in_frame:
-                    log.warning("%s: Dropping incomplete frame at end of stream", session.label)
-                return
-            try:
-                frames = decoder.feed(data)
-            except ProtocolError as exc:
-                log.warning("%s: Dropping frame: %s; closing", session.label, exc.message)
-                writer.write(encode_error(None, exc.code, exc.message))
-                return
-            for payload in frames:
-                await self._request(session, payload)
-            if writer.transport.get_write_buffer_size() > _DRAIN_ABOVE:
-                session.deadline = loop.time() + cfg.write_timeout
+                    session.deadline = None
                 try:
-                    await writer.drain()
-                except (OSError, ssl.SSLError):
-                    return
+                    data = await reader.read(_READ_CHUNK)
+                except (OSError, ssl.SSLError) as exc:
+                    data = b""
+                    if not session.timed_out:
+                        log.info("%s: Connection lost: %s", session.label, exc.__class__.__name__)
+                        return
                 if session.timed_out:
-                    log.warning("%s: Client does not read its responses; closing", session.label)
+                    if decoder.in_frame:
+                        log.warning(
+                            "%s: Dropping incomplete frame (%d bytes after %gs); closing",
+                            session.label,
+                            decoder.buffered,
+                            cfg.frame_timeout,
+                        )
+                    else:
+                        log.info("%s: Idle for %gs", session.label, cfg.idle_timeout)
                     return
+                if not data:
+                    if decoder.in_frame:
+                        log.warning("%s: Dropping incomplete frame at end of stream", session.label)
+                    return
+                session.deadline = None  # handlers take their time; the read deadline is reset
+                was_in_frame = decoder.in_frame
+                try:
+                    frames = decoder.feed(data)
+                except ProtocolError as exc:
+                    log.warning("%s: Dropping frame: %s; closing", session.label, exc.message)
+                    writer.write(encode_error(None, exc.code, exc.message))
+                    return
+                if not decoder.in_frame:
+                    frame_start = None
+                elif frames or not was_in_frame:
+                    frame_start = loop.time()  # the pending frame began in this data
+                # Until decoded, complete frames weigh like partial ones.
+                holding = decoder.buffered + sum(map(len, frames))
+                if (
+                    holding > held
+                    and decoder.buffered > _SMALL_PARTIAL
+                    and self._partial - held + holding > cfg.max_buffered
+                ):
+                    self._refuse_partial(session, decoder.buffered)
+                    return
+                self._partial += holding - held
+                held = holding
+                for payload in frames:
+                    await self._request(session, payload)
+                    self._partial -= len(payload)
+                    held -= len(payload)
+                if writer.transport.get_write_buffer_size() > _DRAIN_ABOVE:
+                    session.deadline = loop.time() + cfg.write_timeout
+                    try:
+                        await writer.drain()
+                    except (OSError, ssl.SSLError):
+                        return
+                    if session.timed_out:
+                        log.warning(
+                            "%s: Client does not read its responses; closing", session.label
+                        )
+                        return
+        finally:
+            self._partial -= held
+
+    def _refuse_partial(self, session: Session, buffered: int) -> None:
+        """Closes a connection whose partial frame would exceed ``max-buffered``."""
+        limit = self.config.max_buffered
+        self._burst.event(
+            f"{session.socket_label} socket: Refused partial frames beyond max-buffered",
+            session.address,
+            logging.WARNING,
+            "%s: Dropping partial frame of %d bytes: %d bytes of partial frames are buffered "
+            "(limit %d); closing",
+            session.label,
+            buffered,
+            self._partial,
+            limit,
+        )
+        message = f"too many large requests in progress ({limit} bytes buffered); retry later"
+        session.writer.write(encode_error(None, BUSY, message))
 
     async def _sweeper(self) -> None:
-        """Closes connections whose read deadline passed; flushes the log buffers."""
+        """Closes connections whose deadline passed; flushes the log buffers and bursts."""
         cfg = self.config
-        limits = [cfg.frame_timeout, cfg.write_timeout]
+        limits = [cfg.frame_timeout, cfg.write_timeout, cfg.handshake_timeout]
         if cfg.idle_timeout > 0:
             limits.append(cfg.idle_timeout)
         tick = min(0.25, max(0.02, min(limits) / 4))
@@ -409,13 +512,57 @@ class XpsServer:
                     session.timed_out = True
                     session.deadline = None
                     session.writer.transport.abort()
+            if self._door is not None:
+                self._door.sweep(now)
+            self._burst.flush()
             flush_logs()
 
     # -- one request ---------------------------------------------------------------------
 
+    async def _decode(self, session: Session, payload: bytes) -> Request:
+        """Parses a request; a large one only if its method takes large parameters.
+
+        Raises:
+            ProtocolError: Refused (an unknown or mutating method named by a large frame
+                is refused as such, before the frame is decoded).
+        """
+        max_items = self.config.max_items
+        if len(payload) <= _HEAVY_FRAME:
+            return parse_request(payload, max_items=max_items)
+        if len(payload) > LARGE_REQUEST:
+            rid, method = peek_call(payload)
+            if method is None:
+                raise ProtocolError(
+                    BAD_REQUEST,
+                    f"a request over {LARGE_REQUEST} bytes must begin with its id and method",
+                    request_id=rid,
+                )
+            spec = METHODS.get(method)
+            if spec is None or (method not in self._builtins and method not in self._handlers):
+                raise ProtocolError(UNKNOWN_METHOD, f"unknown method {method!r}", request_id=rid)
+            if session.read_only and not spec.read_only:
+                raise ProtocolError(
+                    READ_ONLY,
+                    f"{method} changes state and is refused on the read-only socket",
+                    request_id=rid,
+                )
+            if not spec.large:
+                raise ProtocolError(
+                    BAD_REQUEST,
+                    f"request of {len(payload)} bytes is too large for {method} "
+                    f"(limit {LARGE_REQUEST})",
+                    request_id=rid,
+                )
+        # One large decode per loop turn: the lock is held across one yield, so other
+        # connections' large frames wait while everybody's I/O and small requests run.
+        async with self._heavy:
+            request = parse_request(payload, max_items=max_items)
+            await asyncio.sleep(0)
+        return request
+
     async def _request(self, session: Session, payload: bytes) -> None:
         try:
-            request = parse_request(payload)
+            request = await self._decode(session, payload)
         except ProtocolError as exc:
             log.warning("%s: Dropping malformed request: %s", session.label, exc.message)
             session.writer.write(encode_error(exc.request_id, exc.code, exc.message))
@@ -528,3 +675,18 @@ class XpsServer:
     def client_count(self) -> int:
         """Connections that passed authorization and are being served."""
         return len(self._sessions)
+
+    @property
+    def unauthenticated_count(self) -> int:
+        """Connections accepted and not yet authenticated (silent, waiting or in TLS)."""
+        return self._door.unauthenticated if self._door is not None else 0
+
+    @property
+    def handshake_count(self) -> int:
+        """TLS handshakes running now."""
+        return self._door.handshakes if self._door is not None else 0
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of partially received (or not yet decoded) frames, all connections."""
+        return self._partial

@@ -38,11 +38,14 @@ class EventHub:
     The bounded queue of each subscriber is its transport's write buffer: when more than
     ``max_buffer`` bytes are still unsent, the subscriber cannot keep up and is dropped
     (connection aborted, reason logged) so it never slows the daemon or other clients.
+    ``max_total`` bounds the backlogs of all subscribers together (1,024 subscribers of
+    16 MiB each would be 16 GiB): beyond it the subscribers furthest behind are dropped.
     """
 
-    def __init__(self, max_buffer: int = 16 << 20) -> None:
-        """Creates an empty hub; ``max_buffer`` bounds each subscriber's backlog."""
+    def __init__(self, max_buffer: int = 16 << 20, max_total: int = 256 << 20) -> None:
+        """Creates an empty hub; ``max_buffer`` bounds each backlog, ``max_total`` all."""
         self.max_buffer = max_buffer
+        self.max_total = max_total
         self._subs: set[Subscriber] = set()
         self.published = 0
 
@@ -70,6 +73,8 @@ class EventHub:
         """Encodes one event once and writes it to every interested subscriber."""
         frame: bytes | None = None
         self.published += 1
+        backlogs: list[tuple[int, Subscriber]] = []
+        total = 0
         for sub in list(subs):
             if name not in sub.events or sub.dropped:
                 continue
@@ -79,20 +84,32 @@ class EventHub:
                 continue
             backlog = transport.get_write_buffer_size()
             if backlog > self.max_buffer:
-                self._drop(sub, backlog)
+                self._drop(sub, backlog, self.max_buffer)
                 continue
             if frame is None:
                 frame = encode_event(name, data)
             transport.write(frame)
             sub.sent += 1
+            backlog += len(frame)
+            backlogs.append((backlog, sub))
+            total += backlog
+        if total > self.max_total:
+            # The slowest subscribers go first, until the others fit.
+            backlogs.sort(key=lambda item: item[0], reverse=True)
+            for backlog, sub in backlogs:
+                if total <= self.max_total:
+                    break
+                self._drop(sub, backlog, self.max_total, together=True)
+                total -= backlog
 
-    def _drop(self, sub: Subscriber, backlog: int) -> None:
+    def _drop(self, sub: Subscriber, backlog: int, limit: int, *, together: bool = False) -> None:
         sub.dropped = True
         self._subs.discard(sub)
         log.warning(
-            "%s: Dropping subscriber that cannot keep up (%d bytes of events unsent, limit %d)",
+            "%s: Dropping subscriber that cannot keep up (%d bytes of events unsent, limit %d%s)",
             sub.label,
             backlog,
-            self.max_buffer,
+            limit,
+            " for all subscribers together" if together else "",
         )
         sub.transport.abort()

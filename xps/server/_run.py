@@ -11,6 +11,7 @@ from xps.server._config import ServerConfig
 from xps.server._daemon import XpsServer
 from xps.server._handlers import host_handlers
 from xps.server._logging import lean_log_records, remove_logging, setup_logging
+from xps.server._resources import raise_fd_limit, return_freed_memory
 
 log = logging.getLogger("xps.server")
 
@@ -27,6 +28,8 @@ async def run_daemon(config: ServerConfig, *, stop: asyncio.Event | None = None)
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     lean_log_records()
     handlers = setup_logging(config.resolved_log_file, stderr=config.log_stderr)
+    raise_fd_limit(config.max_clients + config.max_unauthenticated + 256)
+    return_freed_memory()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
