@@ -70,12 +70,13 @@ def doc(role: str, *statuses: int, note: str = "", public: bool = False) -> dict
 
     Args:
         role: ``none``, ``any``, ``auditor``, ``operator``, ``admin`` or ``service``.
-        statuses: Error statuses beyond the common ones (401, 403, 422, 503).
+        statuses: Error statuses beyond the common ones (400 unparsable body, 401, 403,
+            422, 503).
         note: Extra sentence for the description.
         public: No credential is needed (no 401/403 by default).
     """
     assert role in ROLE_NOTES, role
-    common = (422, 503) if public else (401, 403, 422, 503)
+    common = (400, 422, 503) if public else (400, 401, 403, 422, 503)
     responses: dict[int | str, dict[str, Any]] = {
         status: {"model": Problem, "description": "Problem details (RFC 9457)."}
         for status in sorted({*common, *statuses})

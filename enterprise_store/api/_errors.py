@@ -117,16 +117,40 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _allowed(request: Request) -> str | None:
+    """Every method the OpenAPI document lists for the request's path (``Allow`` of a 405).
+
+    Starlette's own ``Allow`` names only the first route whose path matched, so a path with
+    a GET route and a POST route answered ``Allow: GET``.
+    """
+    table = getattr(request.app.state, "allow_table", None)
+    if table is None:
+        from starlette.routing import compile_path
+
+        table = []
+        for template, item in request.app.openapi().get("paths", {}).items():
+            methods = sorted(m.upper() for m in item if m.upper() != "HEAD")
+            if "GET" in methods:
+                methods.append("HEAD")
+            table.append((compile_path(template)[0], ", ".join(methods)))
+        request.app.state.allow_table = table
+    for regex, methods in table:
+        if regex.match(request.url.path):
+            return str(methods)
+    return None
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
     code = codes.get(exc.status_code, f"http_{exc.status_code}")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allow = _allowed(request)
+        if allow:
+            headers["Allow"] = allow
     return problem(
-        exc.status_code,
-        code,
-        str(exc.detail),
-        instance=request.url.path,
-        headers=dict(exc.headers or {}),
+        exc.status_code, code, str(exc.detail), instance=request.url.path, headers=headers
     )
 
 

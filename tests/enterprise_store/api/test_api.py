@@ -235,3 +235,14 @@ async def test_openapi_declares_every_operations_role_and_problem_errors(app: Fa
     assert doc["paths"]["/api/v1/users"]["post"]["x-required-role"] == "admin"
     assert doc["paths"]["/api/v1/auth/service-sessions"]["post"]["x-required-role"] == "service"
     assert "HTTPValidationError" not in doc["components"]["schemas"]
+
+
+async def test_method_not_allowed_lists_every_method_of_the_path(app: FastAPI) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as raw:
+        answer = await raw.request("PUT", "/api/v1/users")
+        assert answer.status_code == 405 and answer.json()["code"] == "method_not_allowed"
+        assert answer.headers["allow"] == "GET, POST, HEAD"
+        answer = await raw.request("PUT", "/api/v1/users/alice/ssh-keys/k1")
+        assert answer.headers["allow"] == "DELETE"
