@@ -252,9 +252,7 @@ class XpsClient:
         writer = self._writer
         if writer is not None:
             writer.close()
-            with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
-                async with asyncio.timeout(1.0):
-                    await writer.wait_closed()
+            await _wait_closed(writer, 1.0)
         await self._drop_connection()
         self._set_state(ConnectionState.CLOSED)
 
@@ -415,3 +413,24 @@ class XpsClient:
         """Yields pushed events as they arrive (forever; cancel to stop)."""
         while True:
             yield await self._events.get()
+
+
+async def _wait_closed(writer: asyncio.StreamWriter, limit_s: float) -> None:
+    """Waits up to ``limit_s`` for a closed stream's TLS shutdown, then aborts it.
+
+    Not ``await writer.wait_closed()``: every waiter awaits the same protocol future, so a
+    waiter elsewhere that was cancelled (or a timeout around it) cancels that future for all,
+    and a close that is our own business raised CancelledError into an unrelated caller
+    (seen on Python 3.12 while a console unmounted). ``asyncio.wait`` never raises the
+    waiter's outcome; our own task's cancellation still propagates.
+    """
+    waiter = asyncio.ensure_future(writer.wait_closed())
+    done, _ = await asyncio.wait({waiter}, timeout=limit_s)
+    if not done:
+        waiter.cancel()
+        writer.transport.abort()
+        return
+    if not waiter.cancelled():
+        exc = waiter.exception()
+        if exc is not None and not isinstance(exc, (OSError, ssl.SSLError)):
+            raise exc
