@@ -10,7 +10,7 @@ from rich.segment import Segment
 from textual.geometry import Region
 from textual.widget import Widget
 
-from tests.tui.conftest import console_config, wait_connected, wait_for
+from tests._support.console import console_config, wait_connected, wait_for
 from themes import THEMES
 from xenon_tui.app import XenonConsole
 from xenon_tui.widgets import ModeBand, ServersPanel, ViolationLog

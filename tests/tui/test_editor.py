@@ -8,28 +8,17 @@ from typing import Any
 import pytest
 
 import xps.policy
-from tests.tui.conftest import console_config, wait_connected, wait_for
+from tests._support.console import (
+    console_config,
+    edit_first_seclabel,
+    enter_editor,
+    wait_connected,
+    wait_for,
+)
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import ConfirmDialog, TextDialog
 from xenon_tui.dialogs._form import FormDialog
 from xenon_tui.widgets import ModeBand, ServersPanel, ViolationLog
-
-
-async def _open_seclabels(pilot: Any, app: XenonConsole) -> None:
-    await pilot.press("colon", *"seclabels", "enter")
-    try:
-        await wait_for(pilot, lambda: getattr(app.focused, "tab", None) == "seclabels")
-    except TimeoutError:
-        views = app.query_one("#views").active
-        raise AssertionError(f"seclabels never focused: {app.focused} in {views}") from None
-    await pilot.press("enter")  # edit EA-seclabel
-    await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
-
-
-async def _editor(pilot: Any, app: XenonConsole) -> None:
-    await wait_connected(pilot, app)
-    await pilot.press("m")
-    await wait_for(pilot, lambda: app.query_one(ModeBand).has_class("-editor"))
 
 
 async def test_mode_band_names_mode_and_server(scripted: Any, xps_pki: Any, tmp_path: Path) -> None:
@@ -55,8 +44,8 @@ async def test_seclabel_form_shows_field_errors_then_stages(
     running, host = scripted
     app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
-        await _editor(pilot, app)
-        await _open_seclabels(pilot, app)
+        await enter_editor(pilot, app)
+        await edit_first_seclabel(pilot, app)
         form = app.screen
         form.query_one("#field-max_rate").value = "fast"
         await pilot.press("ctrl+s")
@@ -87,8 +76,8 @@ async def test_rule_message_next_to_field(scripted: Any, xps_pki: Any, tmp_path:
     running, _host = scripted
     app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
-        await _editor(pilot, app)
-        await _open_seclabels(pilot, app)
+        await enter_editor(pilot, app)
+        await edit_first_seclabel(pilot, app)
         app.screen.query_one("#field-max_rate").value = "0"
         await pilot.press("ctrl+s")
         assert "XP013" in str(app.screen.query_one("#error-max_rate").render())
@@ -98,12 +87,12 @@ async def test_diff_and_activate_after_confirmation(
     scripted: Any, xps_pki: Any, tmp_path: Path
 ) -> None:
     running, host = scripted
-    from tests.tui._host import small_policy
+    from tests._support.scripted_host import small_policy
 
     host.staged = small_policy(rate=77)
     app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
-        await _editor(pilot, app)
+        await enter_editor(pilot, app)
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, TextDialog))
         assert "seclabels" in str(app.screen.query_one("#text").render())

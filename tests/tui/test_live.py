@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.tui.conftest import console_config, wait_connected, wait_for
+from textual.screen import ModalScreen
+
+from tests._support.console import console_config, wait_connected, wait_for
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import TypedConfirmDialog
 from xenon_tui.widgets import DomainsTable, ModeBand, ViolationLog
@@ -103,6 +105,6 @@ async def test_read_only_console_uses_ro_socket_and_hides_mutations(
         await pilot.press("p", "D", "m")
         await pilot.pause(0.2)
         assert host.calls == []
-        assert isinstance(app.screen, type(app.screen))  # no dialog opened
+        assert not isinstance(app.screen, ModalScreen)  # D opened no confirmation dialog
         assert app.servers[next(iter(app.servers))].mode.value == "live"
         assert "(read-only)" in str(app.query_one(ModeBand).render())

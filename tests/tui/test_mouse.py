@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.tui._host import ScriptedHost, small_policy
-from tests.tui.conftest import console_config, wait_connected, wait_for
+from tests._support.console import console_config, wait_connected, wait_for
+from tests._support.scripted_host import ScriptedHost, small_policy
 from xenon_tui.app import XenonConsole
 from xenon_tui.widgets import ServersPanel, ViolationLog
 from xenon_tui.widgets._viewtabs import TabLine

@@ -7,8 +7,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.tui._host import small_policy
-from tests.tui.conftest import console_config, wait_connected, wait_for
+from tests._support.console import console_config, wait_connected, wait_for
+from tests._support.scripted_host import small_policy
 from xenon_tui._profile_io import Fit, fit, read_profiles
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import ConfirmDialog, InputDialog

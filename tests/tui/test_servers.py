@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.tui.conftest import console_config, wait_connected, wait_for
+from tests._support.console import console_config, wait_connected, wait_for
 from xenon_tui._connection import LinkState
 from xenon_tui.app import XenonConsole
 from xenon_tui.widgets import ModeBand, ServersPanel
@@ -32,7 +32,7 @@ async def test_connects_and_shows_hypervisor_info(
 async def test_lost_server_turns_red_then_reconnects(
     start_xps: Any, xps_pki: Any, tmp_path: Path
 ) -> None:
-    from tests.tui._host import ScriptedHost
+    from tests._support.scripted_host import ScriptedHost
 
     host = ScriptedHost()
     running = await start_xps(host)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.command import CommandPalette
 
-from tests.tui.conftest import wait_for
+from tests._support.console import wait_for
 from xenon_tui._actions import ACTIONS, bindings, command_names
 from xenon_tui._config import ConsoleConfig
 from xenon_tui.app import XenonConsole

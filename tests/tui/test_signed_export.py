@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.tui.conftest import console_config, wait_connected, wait_for
+from tests._support.console import console_config, wait_connected, wait_for
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import InputDialog
 from xenon_tui.widgets import ModeBand

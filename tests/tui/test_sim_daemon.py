@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.tui.conftest import console_config, wait_connected, wait_for
+from tests._support.console import console_config, wait_connected, wait_for
 from xenon_tui.app import XenonConsole
 from xenon_tui.widgets import DomainsTable, ModeBand, ViolationLog
 

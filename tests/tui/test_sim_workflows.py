@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.tui.conftest import (
+from tests._support.console import (
     clone_to_the_other_server,
     console_config,
+    edit_first_seclabel,
+    enter_editor,
     wait_connected,
     wait_for,
 )
-from tests.tui.test_editor import _editor, _open_seclabels
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import ConfirmDialog, TextDialog, TypedConfirmDialog
 from xenon_tui.widgets import DomainsTable, ModeBand, ViolationLog
@@ -152,8 +153,8 @@ async def test_editor_stages_and_activates_a_new_rate(
     new_rate = old_rate + 123
     app = XenonConsole(console_config(xps_pki, xps_daemon, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
-        await _editor(pilot, app)
-        await _open_seclabels(pilot, app)
+        await enter_editor(pilot, app)
+        await edit_first_seclabel(pilot, app)
         app.screen.query_one("#field-max_rate").value = str(new_rate)
         await pilot.press("ctrl+s")
         await xps_daemon.wait_log("Received request StagePolicy", wait_s=10)
@@ -232,7 +233,7 @@ async def test_console_forgets_staged_policy_after_activation(
     await client.call("StagePolicy", policy=policy)
     app = XenonConsole(console_config(xps_pki, xps_daemon, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
-        await _editor(pilot, app)
+        await enter_editor(pilot, app)
         await wait_for(pilot, lambda: app.current_state.staged is not None)
         await pilot.press("ctrl+a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))

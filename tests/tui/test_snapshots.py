@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.tui._host import ScriptedHost, violation
+from tests._support.scripted_host import ScriptedHost, violation
 from xenon_tui._actions import Mode
 from xenon_tui._config import ConsoleConfig, ServerEntry
 from xenon_tui._connection import LinkState

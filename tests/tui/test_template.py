@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.tui._host import ScriptedHost
-from tests.tui.conftest import console_config, wait_connected, wait_for
+from tests._support.console import console_config, wait_connected, wait_for
+from tests._support.scripted_host import ScriptedHost
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import InputDialog
 from xenon_tui.dialogs._import import ImportScreen

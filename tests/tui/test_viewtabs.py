@@ -7,7 +7,7 @@ from textual.app import App, ComposeResult
 from textual.command import CommandPalette
 from textual.widgets import Static
 
-from tests.tui.conftest import wait_for
+from tests._support.console import wait_for
 from xenon_tui.widgets._titleline import TitleLine
 from xenon_tui.widgets._viewtabs import TabLine, ViewPane, ViewTabs
 

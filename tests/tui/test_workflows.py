@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.tui._host import ScriptedHost, small_policy
-from tests.tui.conftest import (
+from tests._support.console import (
     clone_to_the_other_server,
     console_config,
     wait_connected,
     wait_for,
 )
+from tests._support.scripted_host import ScriptedHost, small_policy
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import InputDialog, TextDialog
 from xenon_tui.dialogs._auth import AuthDialog
