@@ -1,4 +1,4 @@
-"""``python -m xenon_tui._demo_xps ARGS``: ``xenon xps ARGS`` without the other sub-commands.
+"""``python -m xenon_tui.demo._xps ARGS``: ``xenon xps ARGS`` without the other sub-commands.
 
 The demo starts its daemons through this, so a sub-command module that fails to import
 elsewhere in the ``xenon`` command line cannot take the demo down.

@@ -1,10 +1,4 @@
-"""``xenon demo``: three simulated Xenon hosts, their workloads, the console here and over SSH.
-
-Everything lives in one state directory (``--state-dir``); a second run reuses it (CA,
-certificates, SSH keys and host key, the hosts' policy stores). Every process the demo
-starts dies with it: Ctrl+C or SIGTERM stops them all, and even a ``kill -9`` of the demo
-takes them down (parent-death signal).
-"""
+"""The demo's run: start the hosts, their workload and the SSH server, then the console."""
 
 from __future__ import annotations
 
@@ -19,8 +13,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from xenon_tui._demo_procs import DemoError, Processes, wait_for_listen_line, wait_for_ports
-from xenon_tui._demo_setup import (
+from xenon_tui.demo._procs import DemoError, Processes, wait_for_listen_line, wait_for_ports
+from xenon_tui.demo._setup import (
     XPS_CERT_NAME,
     DemoPaths,
     console_settings,
@@ -52,7 +46,7 @@ def start_hosts(paths: DemoPaths, procs: Processes, seed: int) -> list[dict[str,
         state = paths.host_dir(name)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
         # faulthandler: a crash of the C module leaves its stack in logs/xps-NAME.out.
-        argv = ["-X", "faulthandler", "-m", "xenon_tui._demo_xps", "xps", "serve",
+        argv = ["-X", "faulthandler", "-m", "xenon_tui.demo._xps", "xps", "serve",
                 "--state-dir", str(state), "--listen", "127.0.0.1:0",
                 "--ro-listen", "127.0.0.1:0", "--backend", "sim",
                 "--ca", str(paths.ca), "--cert", str(paths.cert(XPS_CERT_NAME)),
@@ -101,7 +95,7 @@ def run_demo(args: argparse.Namespace) -> int:
         tls = tls_settings(paths)
         hosts = start_hosts(paths, procs, args.seed)
         policies = sample_enterprise(HOST_COUNT)
-        from xenon_tui._demo_workload import seed
+        from xenon_tui.demo._workload import seed
 
         counts = asyncio.run(seed(hosts, policies, tls))
         for host in hosts:
@@ -111,7 +105,7 @@ def run_demo(args: argparse.Namespace) -> int:
             )
         write_json(paths.hosts_file, {"hosts": hosts, "tls": tls, "seed": args.seed})
         write_json(paths.console_file, console_settings(paths, hosts))
-        procs.start("workload", ["-m", "xenon_tui._demo_workload", str(paths.hosts_file)])
+        procs.start("workload", ["-m", "xenon_tui.demo._workload", str(paths.hosts_file)])
         ssh_port = start_ssh(paths, procs, args.ssh_port)
         _say(f"console over SSH:  {ssh_command(paths, 'admin', ssh_port)}")
         _say(f"read-only console: {ssh_command(paths, 'viewer', ssh_port)}")
@@ -161,7 +155,3 @@ def main(argv: list[str] | None = None) -> int:
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["demo", *(sys.argv[1:] if argv is None else argv)])
     return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """The demo's hosts at work: seed each with its policy slice and domains, then keep it lively.
 
-``python -m xenon_tui._demo_workload HOSTS_JSON`` runs the "operator" loop: now and then a
+``python -m xenon_tui.demo._workload HOSTS_JSON`` runs the "operator" loop: now and then a
 domain misbehaves for a few seconds (out-of-profile calls, rate bursts, cross-tag
 channels), and domains the MSM stopped are addressed and resumed after a while, so
 violations and charts stay live.
@@ -114,7 +114,7 @@ async def operate(hosts: list[dict[str, Any]], tls: dict[str, str], seed_value: 
 
 
 def main(argv: list[str]) -> int:
-    """Entry point: ``python -m xenon_tui._demo_workload HOSTS_JSON``."""
+    """Entry point: ``python -m xenon_tui.demo._workload HOSTS_JSON``."""
     doc = json.loads(Path(argv[1]).read_text())
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(operate(doc["hosts"], doc["tls"], int(doc.get("seed", 1))))
