@@ -6,14 +6,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from uuid import UUID
 
-from ..model import EnterprisePolicy, Vm
+from ..model import EnterprisePolicy, Host, Vm
+from ..model._gc import collector_paused
 from ._findings import Finding, refuse_errors
 from ._rules import Ctx
 
 __all__ = ["check", "check_change", "require_consistent"]
 
 
-def _small_sections(ctx: Ctx) -> None:
+def _small_sections(ctx: Ctx, hosts: Callable[[Host], bool] | None = None) -> None:
+    """Every rule of the collections other than VMs; the per-host rule only for the
+    hosts ``hosts`` selects (default: all)."""
     p = ctx.p
     for prof in p.profiles:
         ctx.profile(prof)
@@ -22,7 +25,8 @@ def _small_sections(ctx: Ctx) -> None:
         ctx.enclave(enc)
     ctx.unique("enclave", p.enclaves, sorted_by_name=True)
     for host in p.hosts:
-        ctx.host(host)
+        if hosts is None or hosts(host):
+            ctx.host(host)
     ctx.unique("host", p.hosts, sorted_by_name=False)
     ctx.host_sets(p.hosts)
     ctx.assignments()
@@ -48,11 +52,12 @@ def check(policy: EnterprisePolicy) -> list[Finding]:
     Returns:
         Every finding; an empty list, or warnings only, means the policy is consistent.
     """
-    ctx = Ctx(policy)
-    _small_sections(ctx)
-    ctx.vms(policy.vms)
-    ctx.vm_names(policy.vms)
-    ctx.coresidence()
+    with collector_paused():
+        ctx = Ctx(policy)
+        _small_sections(ctx)
+        ctx.vms(policy.vms)
+        ctx.vm_names(policy.vms)
+        ctx.coresidence()
     return ctx.out
 
 
@@ -68,19 +73,27 @@ def require_consistent(policy: EnterprisePolicy) -> list[Finding]:
 # --------------------------------------------------------------------- incremental
 
 
-def _changed(before: dict[UUID, Any], after: dict[UUID, Any]) -> set[UUID]:
+def _by_int(items: Iterable[Any]) -> dict[int, Any]:
+    return {o.id.int: o for o in items}
+
+
+def _changed(before: dict[int, Any], after: dict[int, Any]) -> set[int]:
     # Objects a with_*() call did not touch are the very same objects: `is` first.
-    out = {k for k, v in after.items() if before.get(k) is not v and before.get(k) != v}
+    out = {k for k, v in after.items() if (old := before.get(k)) is not v and old != v}
     out.update(k for k in before if k not in after)
     return out
 
 
-def _index(items: Iterable[Vm], key: Callable[[Vm], UUID | None]) -> dict[UUID, list[Vm]]:
-    out: dict[UUID, list[Vm]] = {}
+def _ids(keys: set[int], *tables: dict[int, Any]) -> set[UUID]:
+    return {t[k].id for k in keys for t in tables if k in t}
+
+
+def _index(items: Iterable[Vm], key: Callable[[Vm], UUID | None]) -> dict[int, list[Vm]]:
+    out: dict[int, list[Vm]] = {}
     for vm in items:
         k = key(vm)
         if k is not None:
-            out.setdefault(k, []).append(vm)
+            out.setdefault(k.int, []).append(vm)
     return out
 
 
@@ -97,50 +110,61 @@ def check_change(before: EnterprisePolicy, after: EnterprisePolicy) -> list[Find
     Returns:
         The findings, in the order :func:`check` would give them within each section.
     """
-    ctx = Ctx(after)
-    _small_sections(ctx)
-    b_vms, a_vms = before.ids("vms"), after.ids("vms")
+    with collector_paused():
+        return _check_change(before, after)
+
+
+def _check_change(before: EnterprisePolicy, after: EnterprisePolicy) -> list[Finding]:
+    b_vms, a_vms = _by_int(before.vms), _by_int(after.vms)
     changed_vms = _changed(b_vms, a_vms)
-    enclaves: set[UUID] = set()
-    hosts = _changed(before.ids("hosts"), after.ids("hosts"))
-    enclaves |= _changed(before.ids("enclaves"), after.ids("enclaves"))
-    labels = _changed(before.ids("seclabels"), after.ids("seclabels"))
-    profiles = _changed(before.ids("profiles"), after.ids("profiles"))
-    conflicts_changed = bool(_changed(before.ids("conflicts"), after.ids("conflicts")))
+    tables = {
+        attr: (_by_int(getattr(before, attr)), _by_int(getattr(after, attr)))
+        for attr in ("hosts", "enclaves", "seclabels", "profiles", "conflicts")
+    }
+    changed = {attr: _changed(*pair) for attr, pair in tables.items()}
+    hosts = _ids(changed["hosts"], *tables["hosts"])
+    enclaves = _ids(changed["enclaves"], *tables["enclaves"])
+    ctx = Ctx(after)
+    # A host's own rules read only the host and whether its switches' enclaves exist.
+    host_keys = {h.int for h in hosts}
+    _small_sections(
+        ctx,
+        lambda h: h.id.int in host_keys or any(s.enclave in enclaves for s in h.switches),
+    )
+    labels = _ids(changed["seclabels"], *tables["seclabels"])
+    profiles = _ids(changed["profiles"], *tables["profiles"])
     for policy in (before, after):
-        table = policy.ids("seclabels")
-        enclaves |= {table[k].enclave for k in labels if k in table}
-        enclaves |= {s.enclave for s in policy.seclabels if s.profile in profiles}
-    moved = set(before.assignments) ^ set(after.assignments)
-    enclaves |= {a.enclave for a in moved}
-    hosts |= {a.host for a in moved}
+        enclaves |= {s.enclave for s in policy.seclabels if s.id in labels or s.profile in profiles}
+    if before.assignments != after.assignments:
+        moved = set(before.assignments) ^ set(after.assignments)
+        enclaves |= {a.enclave for a in moved}
+        hosts |= {a.host for a in moved}
     for policy in (before, after):
         for host in hosts:
             # A changed host can change the default placement of its enclaves' VMs.
             enclaves |= policy.enclave_ids_of(host)
-    affected: dict[UUID, Vm] = {k: a_vms[k] for k in changed_vms if k in a_vms}
+    affected: dict[int, Vm] = {k: a_vms[k] for k in changed_vms if k in a_vms}
     for enclave in enclaves:
         for vm in after.vms_in(enclave):
-            affected[vm.id] = vm
+            affected[vm.id.int] = vm
     if hosts or labels or profiles:
         explicit = _index(after.vms, lambda v: v.host) if hosts else {}
         labelled = _index(after.vms, lambda v: v.seclabel) if (labels or profiles) else {}
         for host in hosts:
-            affected.update((vm.id, vm) for vm in explicit.get(host, ()))
+            affected.update((vm.id.int, vm) for vm in explicit.get(host.int, ()))
         label_ids = labels | {s.id for s in after.seclabels if s.profile in profiles}
         for label in label_ids:
-            affected.update((vm.id, vm) for vm in labelled.get(label, ()))
+            affected.update((vm.id.int, vm) for vm in labelled.get(label.int, ()))
     ordered = sorted(affected.values(), key=lambda v: (v.name, v.id))
     ctx.vms(ordered)
-    _vm_identity(ctx, after, ordered)
-    if conflicts_changed:
+    _vm_identity(ctx, after, ordered, duplicates=len(a_vms) != len(after.vms))
+    if changed["conflicts"]:
         ctx.coresidence()
     else:
         touched: set[UUID] = set(hosts)
-        for policy in (before, after):
-            members: dict[UUID, Vm] = policy.ids("vms")
-            for vm_id in changed_vms | set(affected):
-                member = members.get(vm_id)
+        for policy, members in ((before, b_vms), (after, a_vms)):
+            for key in changed_vms | set(affected):
+                member = members.get(key)
                 if member is not None:
                     where = policy.host_of(member)
                     if where is not None:
@@ -149,7 +173,7 @@ def check_change(before: EnterprisePolicy, after: EnterprisePolicy) -> list[Find
     return ctx.out
 
 
-def _vm_identity(ctx: Ctx, after: EnterprisePolicy, vms: list[Vm]) -> None:
+def _vm_identity(ctx: Ctx, after: EnterprisePolicy, vms: list[Vm], *, duplicates: bool) -> None:
     seen_names: set[str] = set()
     for vm in vms:
         if vm.name in seen_names:
@@ -158,7 +182,7 @@ def _vm_identity(ctx: Ctx, after: EnterprisePolicy, vms: list[Vm]) -> None:
         group = ctx.vm_name_group(vm)
         if len(group) > 1:
             ctx.dup_name("vm", group)
-    if len(after.ids("vms")) != len(after.vms):
+    if duplicates:
         # Rare: duplicate UUIDs. Report the groups that involve the checked VMs.
         ids = {vm.id for vm in vms}
         groups: dict[UUID, list[Vm]] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import uuid
 from collections.abc import Callable
 
@@ -408,3 +409,17 @@ def test_dhcp_server_and_rgb_type_checks() -> None:
     assert check(_BASE.with_dhcp_server(server)) == []
     (finding,) = check(_host("xenon-1", color=(1, 2))(_BASE))  # type: ignore[arg-type]
     assert finding.code == "XE-COLOR"
+
+
+def test_the_collector_is_paused_only_while_checking() -> None:
+    assert gc.isenabled()
+    check(_BASE)
+    fresh = _BASE.with_version(9)
+    fresh.vms_on(fresh.hosts[0].id)  # builds the placement index
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        check(_vm("EA-domu-1", seclabel=None)(_BASE))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import random
 import uuid
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from enterprise_store._errors import NotFound
 from enterprise_store.model import (
@@ -202,3 +204,41 @@ def test_every_vm_is_on_exactly_one_host(policy: EnterprisePolicy) -> None:
         host = policy.host_of(vm)
         assert host is not None and policy.carries(host.id, vm.enclave)
         assert vm in policy.vms_on(host.id)
+
+
+@settings(max_examples=80, deadline=None)
+@given(enterprises(), st.data())
+def test_evolution_keeps_every_collection_canonical(policy: EnterprisePolicy, data: Any) -> None:
+    # with_*/without keep the order themselves (no re-sort); it must be the order a
+    # freshly built snapshot of the same objects has.
+    p = policy
+    for _ in range(data.draw(st.integers(1, 6))):
+        op = data.draw(st.sampled_from(["vm", "host", "drop", "assign", "unassign", "label"]))
+        if op == "vm" and p.vms:
+            vm = data.draw(st.sampled_from(p.vms))
+            name = data.draw(st.sampled_from(["", "a", "zz", vm.name + "x", p.vms[0].name]))
+            p = p.with_vm(dataclasses.replace(vm, name=name or vm.name, memory_mb=7))
+        elif op == "vm":
+            e = p.enclaves[0]
+            p = p.with_vm(Vm(uuid.uuid4(), "new", e.id, None, GuestType.PV, kernel="/k"))
+        elif op == "host":
+            h = data.draw(st.sampled_from(p.hosts))
+            p = p.with_host(dataclasses.replace(h, order=data.draw(st.integers(-5, 50))))
+        elif op == "drop":
+            kind = data.draw(st.sampled_from(["vms", "hosts", "enclaves", "seclabels"]))
+            items = getattr(p, kind)
+            if items:
+                p = p.without(data.draw(st.sampled_from(items)).id, kinds=(kind,))
+        elif op == "assign" and p.hosts and p.enclaves:
+            e, h = data.draw(st.sampled_from(p.enclaves)), data.draw(st.sampled_from(p.hosts))
+            p = p.with_assignment(e.id, h.id)
+        elif op == "unassign" and p.assignments:
+            a = data.draw(st.sampled_from(p.assignments))
+            p = p.without_assignment(a.enclave, a.host)
+        elif op == "label" and p.seclabels:
+            label = data.draw(st.sampled_from(p.seclabels))
+            p = p.with_seclabel(dataclasses.replace(label, name="m-" + label.name))
+        rebuilt = EnterprisePolicy(**{f.name: getattr(p, f.name) for f in dataclasses.fields(p)})
+        assert rebuilt == p
+    for vm in p.vms:
+        assert p.host_of(vm) == rebuilt.host_of(vm)
