@@ -7,9 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-from ..model import RGB, EnterprisePolicy, Host, SecLabel, Vm
+from xps.policy import PolicyLookupError
+from xps.policy.generators import GeneratorError, xl_config
 
-__all__ = ["TreeNode", "policy_text", "policy_tree", "render_tree"]
+from .._errors import InvalidInput, NotFound
+from ..model import RGB, EnterprisePolicy, Host, SecLabel, Vm
+from ._slice import slice_policy
+
+__all__ = ["TreeNode", "domain_config_text", "policy_text", "policy_tree", "render_tree"]
 
 # C0/C1 controls and bidirectional overrides: names reach terminals and logs.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -272,3 +277,25 @@ def policy_text(policy: EnterprisePolicy) -> str:
             family = ", ".join(sorted(p.guest_family)) or "any"
             lines.append(f"  {p.name}  {p.id}: {len(p.hypercalls)} hypercalls, for {family}")
     return "\n".join(_clean(line) for line in lines) + "\n"
+
+
+def domain_config_text(policy: EnterprisePolicy, vm: UUID) -> str:
+    """Returns the xl configuration XE generates for a VM ("View domain config", Figure 27).
+
+    Rendered by ``xps.policy.generators.xl_config`` from XE's part of the VM's host
+    policy: network, disks and display are host-specific and not configured here
+    (§4.3). With no extra options this is the guest type's secure template, which is
+    what "reset to the guest type's template" restores.
+
+    Raises:
+        NotFound: No such VM, or the VM is placed on no host.
+        InvalidInput: The generator refuses the VM (``policy.generator.*`` reason).
+    """
+    found = policy.vm(vm)
+    host = policy.host_of(found)
+    if host is None:
+        raise NotFound(f"VM {found.name!r} ({found.id}) is placed on no host")
+    try:
+        return xl_config(slice_policy(policy, host.id), found.name)
+    except (GeneratorError, PolicyLookupError) as exc:
+        raise InvalidInput(f"VM {found.name!r} ({found.id}): {exc.message}") from exc

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 
 from enterprise_store._errors import PolicyRefused
 from enterprise_store.checker import (
+    GENERATED_XL_KEYS,
     RULES,
     Finding,
     Severity,
@@ -31,9 +32,10 @@ from enterprise_store.model import (
     SecLabel,
     Vm,
 )
-from enterprise_store.policy import sample_xe_policy
+from enterprise_store.policy import domain_config_text, sample_xe_policy
 from tests.enterprise_store.model.strategies import enterprises
 from xps.policy import ConflictLevel, GuestRole, GuestType, HypercallProfile, predefined_profile
+from xps.policy.generators import FORBIDDEN_EXTRA_KEYS
 
 _BASE = sample_xe_policy()
 _Edit = Callable[[EnterprisePolicy], EnterprisePolicy]
@@ -423,3 +425,36 @@ def test_the_collector_is_paused_only_while_checking() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"guest_type": GuestType.PV, "kernel": "/k", "ramdisk": "/r", "cmdline": "ro"},
+        {"guest_type": GuestType.PV, "kernel": None, "cmdline": None, "bootloader": "pygrub"},
+        {"guest_type": GuestType.PVH, "kernel": "/k", "ramdisk": "/r", "cmdline": "ro"},
+        {"guest_type": GuestType.PVHVM, "kernel": None, "cmdline": None},
+        {"guest_type": GuestType.HVM, "kernel": None, "cmdline": None},
+    ],
+)
+def test_generated_key_table_matches_the_xl_generator(changes: dict[str, object]) -> None:
+    # An extra option may not repeat what xl_config writes: the checker must refuse it
+    # before a slice is sent, so its table has to cover the generator's real output.
+    label = SecLabel(
+        uuid.uuid4(),
+        "any",
+        _BASE.enclave_named("Enclave A").id,
+        predefined_profile("AnyDomU-AllowAll").id,
+    )
+    p = _BASE.with_seclabel(label)
+    vm = dataclasses.replace(p.vm_named("EA-domu-1"), seclabel=label.id, extra=(), **changes)  # type: ignore[arg-type]
+    p = p.with_vm(vm)
+    assert check(p) == []
+    text = domain_config_text(p, vm.id)
+    written = {
+        line.split(" = ")[0]
+        for line in text.splitlines()
+        if " = " in line and not line.startswith("#")
+    }
+    for key in written:
+        assert key in GENERATED_XL_KEYS[vm.guest_type] or key in FORBIDDEN_EXTRA_KEYS, key

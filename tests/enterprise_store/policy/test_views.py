@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
+import pytest
+
+from enterprise_store._errors import InvalidInput, NotFound
 from enterprise_store.policy import (
     TreeNode,
+    domain_config_text,
     policy_text,
     policy_tree,
     render_tree,
@@ -98,3 +103,24 @@ def test_views_of_an_inconsistent_policy_still_render() -> None:
     tree = render_tree(policy_tree(p))
     assert "EC-domu-1 (pv, 1024 MB, 1 VCPU, on xenon-2 (default))" in tree
     assert "xenon-1" not in tree
+
+
+def test_view_domain_config_is_figure_27() -> None:
+    # XE's part only: no network, disk or display lines; the extra option last.
+    text = domain_config_text(_XE, _XE.vm_named("EA-domu-1").id)
+    lines = text.splitlines()
+    assert 'name = "EA-domu-1"' in lines and 'seclabel = "EA-seclabel"' in lines
+    assert not any(ln.startswith(("vif", "disk", "vfb", "pci")) for ln in lines)
+    assert lines[-2:] == ["# extra xl options of the domain", "max_grant_frames = 64"]
+    # Cleared extra options give the guest type's template.
+    vm = dataclasses.replace(_XE.vm_named("EA-domu-1"), extra=())
+    template = domain_config_text(_XE.with_vm(vm), vm.id)
+    assert "extra xl options" not in template and template.endswith('on_watchdog = "destroy"\n')
+
+
+def test_view_domain_config_refusals() -> None:
+    with pytest.raises(NotFound):
+        domain_config_text(_XE, uuid.uuid4())
+    vm = dataclasses.replace(_XE.vm_named("EA-domu-1"), extra=(("pci", "['0000:03:00.0']"),))
+    with pytest.raises(InvalidInput, match="security-relevant"):
+        domain_config_text(_XE.with_vm(vm), vm.id)
