@@ -1,4 +1,4 @@
-"""The rules, one function per object type; ``_Ctx`` indexes a snapshot once for all of them."""
+"""The rules, one method per object type; ``Ctx`` indexes a snapshot once for all of them."""
 
 from __future__ import annotations
 
