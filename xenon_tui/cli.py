@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "xps.cli.pki",
     "xps.cli.policy",
     "xps.cli.xps",
+    "enterprise_store.cli",
     "xenon_tui.console_cli",
     "xenon_tui.ssh_cli",
 )

@@ -1,0 +1,1 @@
+"""Tests of enterprise_store.cli (xenon xe)."""
