@@ -563,3 +563,70 @@ def test_the_daemon_has_descriptors_for_its_limits() -> None:
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == want
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_a_closed_connection_frees_its_tls_state_without_waiting_for_the_gc(
+    start_xps, fake_host: FakeHost, xps_pki: XpsPki
+) -> None:
+    """No reference cycle keeps a dead connection's 256 KiB TLS buffer alive.
+
+    Long-lived connections end up in the oldest GC generation, which is collected
+    rarely: memory held by a cycle came back long after a burst, if ever.
+    """
+    import gc
+    import weakref
+
+    rx = await start_xps(fake_host)
+    gc.collect()
+    gc.disable()
+    try:
+        async with rx.client() as client:
+            assert await client.ping() == {"pong": True}
+            (session,) = rx.server._sessions
+            transport = weakref.ref(session.writer.transport)
+            del session
+        async with asyncio.timeout(5):
+            while rx.server.client_count:  # noqa: ASYNC110 (server state)
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        assert transport() is None
+    finally:
+        gc.enable()
+
+
+def _live_tls_protocols() -> int:
+    import asyncio.sslproto
+    import gc
+
+    return sum(isinstance(o, asyncio.sslproto.SSLProtocol) for o in gc.get_objects())
+
+
+async def test_connections_that_end_in_an_error_give_their_memory_back(
+    start_xps, fake_host: FakeHost, xps_pki: XpsPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused partial frame ends in a failed TLS close: asyncio keeps a cycle.
+
+    The daemon collects after a burst of closed connections (here 4, not 64), so their
+    TLS state and buffers do not wait for a full collection that may never come.
+    """
+    import gc
+
+    from xps.server import _daemon
+
+    monkeypatch.setattr(_daemon, "_GC_AFTER_CLOSES", 4)
+    rx = await start_xps(fake_host, max_buffered=1 << 16)
+    gc.collect()
+    gc.disable()
+    try:
+        baseline = _live_tls_protocols()
+        for _ in range(5):
+            reader, writer = await _tls_stream(rx, xps_pki)
+            writer.write((200_000).to_bytes(4, "big") + b"x" * 150_000)
+            assert b'"busy"' in await _read_until_closed(reader)
+            writer.transport.abort()
+        del reader, writer
+        async with asyncio.timeout(10):
+            while _live_tls_protocols() > baseline:  # noqa: ASYNC110 (no event to wait on)
+                await asyncio.sleep(0.05)
+    finally:
+        gc.enable()
