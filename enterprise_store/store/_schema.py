@@ -125,3 +125,7 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# The policy's tables (0002_policy) live in their own module on this metadata; importing
+# it here means whoever holds ``metadata`` holds every table.
+from enterprise_store.store import _policy_schema  # noqa: E402, F401
