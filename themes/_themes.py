@@ -59,6 +59,20 @@ XENON_HIGH_CONTRAST = Theme(
     text_alpha=1.0,
 )
 
+VARIABLE_DEFAULTS: dict[str, str] = {
+    # Status marks of the servers panel, the domains list and the import dialogs (link up /
+    # lost / connecting, running / paused, policies equal / different, violation counts,
+    # placeholders missing / bound). ANSI colours, as these marks have always been:
+    # Textual maps them through its ANSI palette in every theme, so they stay plain
+    # green / yellow / red. A theme may override any of them.
+    "status-ok": "ansi_green",
+    "status-warn": "ansi_yellow",
+    "status-bad": "ansi_red",
+    "status-text": "ansi_black",  # a mark's text on one of the colours above
+}
+"""The console's own theme variables (``$status-ok``…) with their values when a theme
+(Textual's built-in ones too) does not set them."""
+
 THEMES: tuple[Theme, ...] = (XENON_DARK, XENON_LIGHT, XENON_HIGH_CONTRAST)
 """Every console theme, in the order ``next theme`` cycles through them."""
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
+
+if TYPE_CHECKING:
+    from textual.dom import DOMNode
 
 
 class Mode(Enum):
@@ -405,6 +409,18 @@ def allowed(action: Action, *, read_only: bool, mode: Mode | None) -> bool:
     if action.mutating and read_only:
         return False
     return action.mode is Mode.ANY or mode is None or action.mode is mode
+
+
+def check_scoped(
+    node: DOMNode, scope: str, action: str, parameters: tuple[object, ...]
+) -> bool | None:
+    """``check_action`` of a widget whose keys are the table's ``scope`` entries.
+
+    Asks the app's ``permitted`` (read-only console, Editor vs Live); a widget shown by
+    an app without one (a test's) allows every action.
+    """
+    permitted = getattr(node.app, "permitted", None)
+    return permitted(scope, action, parameters) if permitted is not None else True
 
 
 def unknown_ids(keymap: Iterable[str]) -> list[str]:

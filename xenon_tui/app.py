@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -12,11 +11,10 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static, TextArea
 
-from themes import CONSOLE_TCSS, THEMES
+from themes import CONSOLE_TCSS, THEMES, VARIABLE_DEFAULTS
 from xenon_tui._actions import (
     ACTIONS,
     Action,
@@ -39,6 +37,7 @@ from xenon_tui._state import ServerState
 from xenon_tui._workflows import WorkflowsMixin
 from xenon_tui.dialogs import HelpScreen, InputDialog
 from xenon_tui.dialogs._help import key_display
+from xenon_tui.messages import LinkChanged, ServerData, ServerEvent
 from xenon_tui.widgets import DomainsTable, ModeBand, ServersPanel, ViolationLog
 from xenon_tui.widgets._advanced import AdvancedView
 from xenon_tui.widgets._keyline import KeyLine
@@ -79,30 +78,6 @@ def _view_pane(view: str) -> ViewPane:
     return ViewPane(title, id=view, short=short)
 
 
-class LinkChanged(Message):
-    """A server's link state changed (posted by its connection worker)."""
-
-    def __init__(self, address: str, state: LinkState, detail: str) -> None:
-        super().__init__()
-        self.address, self.state, self.detail = address, state, detail
-
-
-class ServerEvent(Message):
-    """An event pushed by a daemon (violations, stats, domain, policy)."""
-
-    def __init__(self, address: str, event: Mapping[str, Any]) -> None:
-        super().__init__()
-        self.address, self.event = address, event
-
-
-class ServerData(Message):
-    """Fresh data fetched from a daemon (any subset of the state fields)."""
-
-    def __init__(self, address: str, data: Mapping[str, Any]) -> None:
-        super().__init__()
-        self.address, self.data = address, data
-
-
 class XenonConsole(WorkflowsMixin, App[int]):
     """The console. Needs only stdin/stdout: one instance per terminal or SSH session.
 
@@ -134,6 +109,10 @@ class XenonConsole(WorkflowsMixin, App[int]):
         self.theme_names = tuple(t.name for t in THEMES)
         self.theme = config.theme if config.theme in self.available_themes else THEMES[0].name
         self.effective_keys = effective_keys(config.keymap)
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # The console's own variables ($status-ok…), for Textual's built-in themes too.
+        return dict(VARIABLE_DEFAULTS)
 
     # -- layout ----------------------------------------------------------------------------
 

@@ -116,3 +116,76 @@ async def test_key_styles_readable_in_256_and_16_colours(
             r, g, b = live.bgcolor.downgrade(ColorSystem.EIGHT_BIT).get_truecolor()
             assert g > max(r, b), (theme.name, "live band in 256 colours", (r, g, b))
     assert not problems, "\n".join(problems)
+
+
+async def test_status_marks_come_from_theme_variables() -> None:
+    """The servers panel and the domains list draw their marks in ``$status-*``: a theme
+    that sets them recolours the lines at once, and Textual's own themes (which do not
+    know these variables) fall back to the console's defaults."""
+    from textual.theme import Theme
+
+    from tests._support.scripted_host import ScriptedHost
+    from xenon_tui._config import ConsoleConfig, ServerEntry
+    from xenon_tui._connection import LinkState
+    from xenon_tui.messages import ServerData
+    from xenon_tui.widgets import DomainsTable
+
+    app = XenonConsole(ConsoleConfig(servers=(ServerEntry("h1"),), autoconnect=False))
+    blue = Theme(
+        name="test-status",
+        primary="#4f9de8",
+        dark=True,
+        variables={"status-ok": "#0000ff", "status-bad": "#ff00ff"},
+    )
+    address = "h1:8443"
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.register_theme(blue)
+        panel = app.query_one(ServersPanel)
+        app.servers[address].link = LinkState.CONNECTED
+        panel.set_server(address, LinkState.CONNECTED)
+        domains = (await ScriptedHost().domain_run_states())["domains"]
+        domains[0]["violations"] = 3
+        app.post_message(ServerData(address, {"domains": domains}))
+        await pilot.press("4")
+        table = app.query_one(DomainsTable)
+        await wait_for(pilot, lambda: table.row_count == 3)
+
+        def glyph() -> Any:
+            return panel.get_option_at_index(0).prompt.spans[0].style
+
+        def cells() -> tuple[Any, Any]:
+            row = table.get_row_at(0)
+            return row[3].style, row[9].style  # run state "running", violations "3"
+
+        assert glyph().color.number == 2 and glyph().bold  # ANSI green by default
+        assert cells()[0].color.number == 2 and cells()[1].color.number == 1
+        app.theme = "test-status"
+        await wait_for(pilot, lambda: glyph().color.triplet is not None)
+        assert glyph().color.triplet.hex == "#0000ff" and glyph().bold
+        await wait_for(pilot, lambda: cells()[0].color.triplet is not None)
+        assert cells()[0].color.triplet.hex == "#0000ff"
+        assert cells()[1].color.triplet.hex == "#ff00ff"
+        app.theme = "nord"  # a Textual theme: the console's defaults apply
+        await wait_for(pilot, lambda: glyph().color.number == 2)
+        assert cells()[1].color.number == 1
+
+
+def test_widgets_and_dialogs_name_no_colours() -> None:
+    """Colours come from theme variables: no colour name in a style string of a widget
+    or dialog (tag and server colours are data, passed through ``hex_color`` or as is)."""
+    import re
+
+    import xenon_tui
+
+    root = Path(xenon_tui.__file__).parent
+    colour = re.compile(
+        r"style=f?\"[^\"]*\b(red|green|yellow|blue|black|white|magenta|cyan|grey|gray)\b"
+    )
+    found = [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for package in ("widgets", "dialogs", "screens", "flows")
+        for path in sorted((root / package).glob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if colour.search(line)
+    ]
+    assert not found, "\n".join(found)

@@ -20,8 +20,8 @@ async def test_connects_and_shows_hypervisor_info(
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_connected(pilot, app)
         address = f"127.0.0.1:{running.rw_port}"
-        label = ServersPanel.label(address, LinkState.CONNECTED, None)
-        assert "green" in str(label.spans[0].style)
+        glyph = app.query_one(ServersPanel).get_option_at_index(0).prompt.spans[0]
+        assert glyph.end == 2 and glyph.style.color.number == 2  # "● " in (ANSI) green
         info = str(app.query_one("#server-info").render())
         assert "4.19-sim" in info and "enabled" in info
         band = app.query_one(ModeBand)

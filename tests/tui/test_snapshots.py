@@ -16,7 +16,8 @@ from tests._support.scripted_host import ScriptedHost, violation
 from xenon_tui._actions import Mode
 from xenon_tui._config import ConsoleConfig, ServerEntry
 from xenon_tui._connection import LinkState
-from xenon_tui.app import ServerData, XenonConsole
+from xenon_tui.app import XenonConsole
+from xenon_tui.messages import ServerData
 from xenon_tui.widgets import ServersPanel
 
 ADDRESS = "xenon-host-1:8443"

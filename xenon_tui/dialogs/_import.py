@@ -33,7 +33,14 @@ class ImportScreen(ModalScreen[Any]):
     ImportScreen .title { text-style: bold; color: $warning; }
     ImportScreen DataTable { height: 1fr; }
     ImportScreen #import-report { height: auto; max-height: 10; }
+    ImportScreen > .import-screen--missing {
+        color: $status-text; background: $status-warn; text-style: bold;
+    }
+    ImportScreen > .import-screen--bound {
+        color: $status-text; background: $status-ok; text-style: bold;
+    }
     """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"import-screen--missing", "import-screen--bound"}
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("escape", "cancel", "Abandon import"),
         Binding("enter", "bind", "Assign hardware"),
@@ -70,11 +77,13 @@ class ImportScreen(ModalScreen[Any]):
         row = table.cursor_row
         table.clear()
         hints = {p.name: p.description for p in self.template.placeholders}
+        missing_style = self.get_component_rich_style("import-screen--missing", partial=True)
+        bound_style = self.get_component_rich_style("import-screen--bound", partial=True)
         for state in self.result.placeholders:
             mark = (
-                Text(" ! ", style="bold black on yellow")
+                Text(" ! ", style=missing_style)
                 if state.bound_to is None
-                else Text(" ✓ ", style="bold black on green")
+                else Text(" ✓ ", style=bound_style)
             )
             table.add_row(
                 mark,

@@ -45,7 +45,17 @@ class ProfileImportScreen(ModalScreen["Policy | None"]):
     ProfileImportScreen .title { text-style: bold; color: $primary; }
     ProfileImportScreen DataTable { height: 1fr; }
     ProfileImportScreen #profile-import-report { height: auto; max-height: 12; }
+    ProfileImportScreen > .profile-import-screen--replace {
+        color: $status-text; background: $status-warn; text-style: bold;
+    }
+    ProfileImportScreen > .profile-import-screen--chosen {
+        color: $status-text; background: $status-ok; text-style: bold;
+    }
     """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "profile-import-screen--replace",
+        "profile-import-screen--chosen",
+    }
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("space", "pick", "Select"),
@@ -82,12 +92,16 @@ class ProfileImportScreen(ModalScreen["Policy | None"]):
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear()
+        replace_style = self.get_component_rich_style(
+            "profile-import-screen--replace", partial=True
+        )
+        chosen_style = self.get_component_rich_style("profile-import-screen--chosen", partial=True)
         for p in self.profiles:
             how = self.fits[p.name]
             mark = (
-                Text(" R ", style="bold black on yellow")
+                Text(" R ", style=replace_style)
                 if p.name in self.replace
-                else Text(" ✓ ", style="bold black on green")
+                else Text(" ✓ ", style=chosen_style)
                 if p.name in self.chosen
                 else Text("   ")
             )

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from xenon_tui._actions import bindings
+from xenon_tui._actions import bindings, check_scoped
 from xenon_tui._errors import ConsoleError
 from xenon_tui._policy_data import hex_color, policy_of
 
@@ -182,8 +182,7 @@ class AdvancedTable(DataTable[Any]):
         self.entries: list[Row] = []
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        permitted = getattr(self.app, "permitted", None)
-        return permitted("advanced", action, parameters) if permitted else True
+        return check_scoped(self, "advanced", action, parameters)
 
     def fill(self, columns: Iterable[str], rows: list[Row], needle: str) -> None:
         """Replaces the content (rows whose text contains ``needle``)."""

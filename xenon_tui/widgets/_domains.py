@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from xenon_tui._actions import bindings
+from xenon_tui._actions import bindings, check_scoped
 
 _COLUMNS = (
     "Domid",
@@ -24,7 +25,8 @@ _COLUMNS = (
     "Tag",
     "Viol.",
 )
-_RUN_STYLE = {"running": "green", "paused": "yellow", "shutdown": "dim"}
+_RUN_MARKS = ("running", "paused", "shutdown")  # run states drawn in a colour
+_MARKS = (*_RUN_MARKS, "violations")
 
 
 class DomainsTable(DataTable[Any]):
@@ -33,6 +35,17 @@ class DomainsTable(DataTable[Any]):
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         *bindings("domains")
     ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
+        f"domains-table--{mark}" for mark in _MARKS
+    }
+
+    DEFAULT_CSS = """
+    DomainsTable > .domains-table--running { color: $status-ok; }
+    DomainsTable > .domains-table--paused { color: $status-warn; }
+    DomainsTable > .domains-table--shutdown { text-style: dim; }
+    DomainsTable > .domains-table--violations { color: $status-bad; text-style: bold; }
+    """
 
     class DomainAction(Message):
         """The user asked for a lifecycle method (``PauseDomain``…) on a domain."""
@@ -51,16 +64,32 @@ class DomainsTable(DataTable[Any]):
             self.domain = domain
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        permitted = getattr(self.app, "permitted", None)
-        return permitted("domains", action, parameters) if permitted else True
+        return check_scoped(self, "domains", action, parameters)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._domains: list[Mapping[str, Any]] = []
         self._filter = ""
+        self._marks: dict[str, Style] = {}
 
     def on_mount(self) -> None:
+        self._marks = self._mark_styles()
         self.add_columns(*_COLUMNS)
+        # Published after the new theme's CSS is applied, so the marks are its colours.
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _mark_styles(self) -> dict[str, Style]:
+        """The theme's style of each mark (component classes, so theme variables)."""
+        return {
+            mark: self.get_component_rich_style(f"domains-table--{mark}", partial=True)
+            for mark in _MARKS
+        }
+
+    def _theme_changed(self, _theme: object) -> None:
+        marks = self._mark_styles()
+        if marks != self._marks:  # the cells are text in the old colours: draw them again
+            self._marks = marks
+            self._redraw()
 
     @property
     def domains(self) -> list[Mapping[str, Any]]:
@@ -94,6 +123,7 @@ class DomainsTable(DataTable[Any]):
     def _redraw(self) -> None:
         keep = self.selected()
         keep_name = keep.get("name") if keep else None
+        marks = self._marks
         self.clear()
         target = 0
         for index, d in enumerate(self.domains):
@@ -105,14 +135,14 @@ class DomainsTable(DataTable[Any]):
                 str(d.get("state", "")),
                 Text(
                     run + (" (MSM)" if d.get("stopped_by_msm") else ""),
-                    style=_RUN_STYLE.get(run, ""),
+                    style=marks.get(run, "") if run in _RUN_MARKS else "",
                 ),
                 str(d.get("mem_mb", "")),
                 str(d.get("vcpus", "")),
                 f"{float(d.get('cpu_s') or 0):.1f}",
                 str(d.get("seclabel_name") or ""),
                 str(d.get("tag_name") or ""),
-                Text(str(violations), style="bold red" if violations else ""),
+                Text(str(violations), style=marks.get("violations", "") if violations else ""),
                 key=str(d.get("name")),
             )
             if d.get("name") == keep_name:

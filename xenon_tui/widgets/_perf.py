@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from xenon_tui._actions import bindings
+from xenon_tui._actions import bindings, check_scoped
 from xenon_tui._errors import ConsoleError
 
 if TYPE_CHECKING:
@@ -41,8 +41,7 @@ class PerfView(Vertical, can_focus=True):
     """
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        permitted = getattr(self.app, "permitted", None)
-        return permitted("perf", action, parameters) if permitted else True
+        return check_scoped(self, "perf", action, parameters)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

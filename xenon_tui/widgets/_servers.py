@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from xenon_tui._actions import bindings
+from xenon_tui._actions import bindings, check_scoped
 from xenon_tui._connection import LinkState
 
-_STATE_STYLE = {
-    LinkState.CONNECTED: ("●", "bold green"),
-    LinkState.LOST: ("●", "bold red"),
-    LinkState.CONNECTING: ("◌", "yellow"),
-    LinkState.DISCONNECTED: ("○", "dim"),
+# Link state -> (glyph, component class naming its colour).
+_STATE_MARK = {
+    LinkState.CONNECTED: ("●", "connected"),
+    LinkState.LOST: ("●", "lost"),
+    LinkState.CONNECTING: ("◌", "connecting"),
+    LinkState.DISCONNECTED: ("○", "disconnected"),
 }
+_MARKS = ("connected", "lost", "connecting", "disconnected", "same", "differs")
 
 
 class ServersPanel(OptionList):
@@ -28,6 +32,10 @@ class ServersPanel(OptionList):
         *bindings("servers")
     ]
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = OptionList.COMPONENT_CLASSES | {
+        f"servers-panel--{mark}" for mark in _MARKS
+    }
+
     DEFAULT_CSS = """
     ServersPanel { height: 1fr; border: round $panel; background: $surface; }
     ServersPanel:focus { border: round $primary; }
@@ -36,6 +44,12 @@ class ServersPanel(OptionList):
     ServersPanel:focus > .option-list--option-highlighted {
         background: $primary 25%; color: $foreground; text-style: bold;
     }
+    ServersPanel > .servers-panel--connected { color: $status-ok; text-style: bold; }
+    ServersPanel > .servers-panel--lost { color: $status-bad; text-style: bold; }
+    ServersPanel > .servers-panel--connecting { color: $status-warn; }
+    ServersPanel > .servers-panel--disconnected { text-style: dim; }
+    ServersPanel > .servers-panel--same { color: $status-ok; text-style: bold; }
+    ServersPanel > .servers-panel--differs { color: $status-warn; text-style: bold; }
     """
 
     class Command(Message):
@@ -54,14 +68,32 @@ class ServersPanel(OptionList):
             self.address = address
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        permitted = getattr(self.app, "permitted", None)
-        return permitted("servers", action, parameters) if permitted else True
+        return check_scoped(self, "servers", action, parameters)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = "Xenon servers"
         self._rows: dict[str, tuple[LinkState, str | None, str | None]] = {}
         self._names: dict[str, str] = {}
+        self._marks: dict[str, Style] = {}
+
+    def _mark_styles(self) -> dict[str, Style]:
+        """The theme's style of each mark (component classes, so theme variables)."""
+        return {
+            mark: self.get_component_rich_style(f"servers-panel--{mark}", partial=True)
+            for mark in _MARKS
+        }
+
+    def on_mount(self) -> None:
+        # Published after the new theme's CSS is applied, so the marks are its colours.
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: object) -> None:
+        marks = self._mark_styles()
+        if marks != self._marks:  # the lines are text in the old colours: draw them again
+            self._marks = marks
+            for address, row in self._rows.items():
+                self._draw(address, *row)
 
     @staticmethod
     def label(
@@ -70,11 +102,18 @@ class ServersPanel(OptionList):
         color: str | None,
         match: str | None = None,
         name: str | None = None,
+        *,
+        marks: Mapping[str, Style] | None = None,
     ) -> Text:
-        """The rendered line of one server (its host name first, once known)."""
-        glyph, style = _STATE_STYLE[state]
+        """The rendered line of one server (its host name first, once known).
+
+        ``marks`` maps the mark names (``connected``, ``lost``…, ``same``, ``differs``) to
+        their styles; without it the line is plain.
+        """
+        marks = marks or {}
+        glyph, mark = _STATE_MARK[state]
         text = Text()
-        text.append(f"{glyph} ", style=style)
+        text.append(f"{glyph} ", style=marks.get(mark, ""))
         # Only the glyph is coloured: green words on the tinted cursor are hard to read.
         text.append(name or address, style="bold" if state is LinkState.CONNECTED else "")
         if name:
@@ -83,7 +122,7 @@ class ServersPanel(OptionList):
         if color:
             text.append(" ■", style=color)
         if match is not None:
-            text.append(f" {match}", style="bold green" if match == "=" else "bold yellow")
+            text.append(f" {match}", style=marks.get("same" if match == "=" else "differs", ""))
         return text
 
     def set_server(
@@ -95,7 +134,13 @@ class ServersPanel(OptionList):
     ) -> None:
         """Adds or updates one server line."""
         self._rows[address] = (state, color, match)
-        prompt = self.label(address, state, color, match, self._names.get(address))
+        if not self._marks:
+            self._marks = self._mark_styles()
+        self._draw(address, state, color, match)
+
+    def _draw(self, address: str, state: LinkState, color: str | None, match: str | None) -> None:
+        name = self._names.get(address)
+        prompt = self.label(address, state, color, match, name, marks=self._marks)
         try:
             index = self.get_option_index(address)
         except Exception:  # OptionDoesNotExist: a new server

@@ -15,7 +15,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from xenon_tui._actions import bindings
+from xenon_tui._actions import bindings, check_scoped
 from xenon_tui._ring import Violation, ViolationWindow
 
 # (title, width, formatter); the last column takes the remaining width.
@@ -135,8 +135,7 @@ class ViolationLog(ScrollView, can_focus=True):
         """The user acknowledged the violation alert."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        permitted = getattr(self.app, "permitted", None)
-        return permitted("violations", action, parameters) if permitted else True
+        return check_scoped(self, "violations", action, parameters)
 
     def __init__(self, *, capacity: int = 200_000, id: str | None = None) -> None:
         super().__init__(id=id)
