@@ -376,6 +376,31 @@ async def test_large_frames_are_routed_before_they_are_decoded(start_xps, xps_pk
     writer.close()
 
 
+async def test_pipelined_requests_wait_for_their_answers_to_be_read(
+    start_xps, xps_pki: XpsPki
+) -> None:
+    """200 requests in one read, each answered with 1 MB, by a client that never reads."""
+    answered = 0
+
+    async def big() -> dict[str, Any]:
+        nonlocal answered
+        answered += 1
+        return {"blob": "x" * (1 << 20)}
+
+    rx = await start_xps({"GetHypervisorInfo": big}, write_timeout=1.0)
+    _reader, writer = await _tls_stream(rx, xps_pki, read_only=True)
+    writer.write(b"".join(encode_request(i, "GetHypervisorInfo") for i in range(200)))
+    backlog = 0
+    async with asyncio.timeout(10):
+        while "Client does not read its responses" not in rx.log_text():
+            for session in list(rx.server._sessions):
+                backlog = max(backlog, session.writer.transport.get_write_buffer_size())
+            await asyncio.sleep(0.01)
+    assert answered < 20  # it stopped answering when the client stopped reading
+    assert backlog < 16 << 20
+    writer.close()
+
+
 # -- 4. log injection ----------------------------------------------------------------------
 
 FORGED = "2026-01-01 00:00:00 INFO - ReadWrite socket: Client #9 (/10.0.0.1): Ready for requests"

@@ -480,19 +480,26 @@ class XpsServer:
                     await self._request(session, payload)
                     self._partial -= len(payload)
                     held -= len(payload)
-                if writer.transport.get_write_buffer_size() > _DRAIN_ABOVE:
-                    session.deadline = loop.time() + cfg.write_timeout
-                    try:
-                        await writer.drain()
-                    except (OSError, ssl.SSLError):
-                        return
-                    if session.timed_out:
-                        log.warning(
-                            "%s: Client does not read its responses; closing", session.label
-                        )
+                    # After each answer, not each read: 200 pipelined requests in one
+                    # read, each answered with a megabyte, are 200 MB otherwise.
+                    backlog = writer.transport.get_write_buffer_size()
+                    if backlog > _DRAIN_ABOVE and not await self._drain(session):
                         return
         finally:
             self._partial -= held
+
+    async def _drain(self, session: Session) -> bool:
+        """Waits until the client has read its answers; False if it closed or timed out."""
+        session.deadline = asyncio.get_running_loop().time() + self.config.write_timeout
+        try:
+            await session.writer.drain()
+        except (OSError, ssl.SSLError):
+            return False
+        if session.timed_out:
+            log.warning("%s: Client does not read its responses; closing", session.label)
+            return False
+        session.deadline = None
+        return True
 
     def _refuse_partial(self, session: Session, buffered: int) -> None:
         """Closes a connection whose partial frame would exceed ``max-buffered``."""
