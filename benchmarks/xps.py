@@ -14,6 +14,19 @@ heavy injected misbehaviour; one subscribed client counts violation records rece
 The simulated guests produce ~150,000 records/s of simulated time, which bounds that
 rate when the daemon keeps up; ``violations_server_cpu_us_per_record`` (the daemon's CPU
 time per record received: sim, host, JSON encoding, TLS) shows the headroom.
+
+The front door under hostile load (issue 10), each against a fresh daemon process:
+
+- ``flood_admit_ms_*``: a real client's connect + Ping while ``tests/xps/_flood.py`` holds
+  1,100 connections that never start TLS and reopens each one the daemon sheds;
+  ``flood_refusal_log_lines``: the daemon's log lines about it (one per connection before);
+- ``bigframe_ping_p50_ms`` / ``_p99_ms``: another client's sequential Pings while one
+  client sends 4 MB frames of 2,000,000 values back to back (the issue's goal: p99 < 50);
+- ``burst_rss_*_mb``: the daemon's resident memory before, with 1,000 TLS clients
+  connected, and 2 s after they closed (``_without_mallopt``: the same daemon without
+  ``return_freed_memory``, as before the fix);
+- ``slowloris_*``: 100 clients each holding 3.9 MiB of a 4 MB frame: how many were
+  refused ``busy`` by ``xps.max-buffered``, and the daemon's memory then and after.
 Progress goes to stderr; one JSON object is printed last and written to
 ``benchmarks/results/xps.json``.
 """
@@ -36,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from xps.pki import TlsMaterial, client_context, init_ca, issue, server_context
-from xps.protocol import FrameDecoder, encode_request
+from xps.protocol import FrameDecoder, encode_frame, encode_request
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "xps.json"
@@ -91,6 +104,11 @@ async def _serve_xps(pki: dict[str, Path], state: Path, with_host: bool) -> None
         lean_log_records,
         setup_logging,
     )
+    from xps.server._resources import raise_fd_limit, return_freed_memory
+
+    raise_fd_limit(4096)  # as run_daemon does
+    if not os.environ.get("XPS_BENCH_NO_MALLOPT"):
+        return_freed_memory()
 
     config = ServerConfig(
         state_dir=state,
@@ -403,6 +421,226 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+# -- the front door under hostile load -------------------------------------------------------
+
+FLOOD_SOCKETS = 1100
+FLOOD_ATTEMPTS = 20
+BURST_CLIENTS = 1000
+SLOWLORIS_CLIENTS = 100
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmRSS")
+
+
+async def flood_admission(port: int, pki: dict[str, Path]) -> dict[str, Any]:
+    """A real client's admission while 1,100 silent connections churn (see module doc)."""
+    from xps.client import XpsClient
+
+    flood = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "tests" / "xps" / "_flood.py"),
+        "--ports",
+        str(port),
+        "--sockets",
+        str(FLOOD_SOCKETS),
+        "--max-connects",
+        "1000000",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert flood.stdout is not None and flood.stdin is not None
+    assert await flood.stdout.readline() == b"READY\n"
+    await asyncio.sleep(1.0)  # let the churn settle in
+    times: list[float] = []
+    failures = 0
+    for _ in range(FLOOD_ATTEMPTS):
+        client = XpsClient(
+            "127.0.0.1", port, ca=pki["ca"], cert=pki["ccert"], key=pki["ckey"], timeout=10
+        )
+        t0 = time.perf_counter()
+        try:
+            await client.connect()
+            times.append((time.perf_counter() - t0) * 1000)
+        except Exception:  # counted: the issue saw 0 of 6 admitted
+            failures += 1
+        finally:
+            await client.close()
+        await asyncio.sleep(0.1)
+    flood.stdin.close()
+    out, _ = await flood.communicate()
+    stats = json.loads(out.decode().strip().splitlines()[-1])
+    return {
+        "flood_sockets": FLOOD_SOCKETS,
+        "flood_connects": stats["connects"],
+        "flood_admitted": f"{len(times)}/{FLOOD_ATTEMPTS}",
+        "flood_admit_ms_p50": round(statistics.median(times), 1) if times else None,
+        "flood_admit_ms_max": round(max(times), 1) if times else None,
+        "flood_failures": failures,
+    }
+
+
+def refusal_lines(log_file: Path) -> int:
+    """Lines of the daemon's log about shed or refused connections."""
+    text = log_file.read_text(encoding="utf-8", errors="replace")
+    needles = ("Shed", "Refus", "too many clients", "handshake not completed")
+    return sum(1 for line in text.splitlines() if any(n in line for n in needles))
+
+
+def _two_million(rid: int) -> bytes:
+    body = f'{{"id":{rid},"method":"Ping","params":{{"a":['.encode()
+    return encode_frame(body + b",".join([b"0"] * 2_000_000) + b"]}}")
+
+
+async def bigframe_pings(port: int, pki: dict[str, Path]) -> dict[str, Any]:
+    """Another client's Ping latency while 2,000,000-value frames arrive back to back."""
+    attacker = await RawClient.connect(port, pki)
+    pinger = await RawClient.connect(port, pki)
+    frame = _two_million(1)
+    ping = encode_request(2, "Ping")
+    stop = asyncio.Event()
+    refused = 0
+
+    async def attack() -> None:
+        nonlocal refused
+        while not stop.is_set():
+            answer = json.loads(await attacker.roundtrip(frame))
+            refused += answer.get("error", {}).get("code") == "bad_request"
+
+    async def pings(seconds: float) -> list[float]:
+        out: list[float] = []
+        t_end = time.perf_counter() + seconds
+        while time.perf_counter() < t_end:
+            t0 = time.perf_counter_ns()
+            await pinger.roundtrip(ping)
+            out.append((time.perf_counter_ns() - t0) / 1e6)
+            await asyncio.sleep(0.005)
+        return out
+
+    idle = await pings(2.0)  # the same pings without the attacker: the machine's own noise
+    task = asyncio.create_task(attack())
+    await asyncio.sleep(0.5)
+    latencies = await pings(5.0)
+    stop.set()
+    await task
+    await attacker.close()
+    await pinger.close()
+    return {
+        "bigframe_frames_refused": refused,
+        "bigframe_pings": len(latencies),
+        "bigframe_ping_p50_ms": round(statistics.median(latencies), 2),
+        "bigframe_ping_p99_ms": round(pct(latencies, 0.99), 2),
+        "bigframe_idle_ping_p99_ms": round(pct(idle, 0.99), 2),
+    }
+
+
+async def burst_rss(server: ServerProcess, pki: dict[str, Path]) -> tuple[float, float, float]:
+    """RSS before, with BURST_CLIENTS TLS clients connected, and 2 s after they closed."""
+    await asyncio.sleep(0.5)
+    before = rss_mb(server.proc.pid)
+    sem = asyncio.Semaphore(50)
+
+    async def one() -> RawClient:
+        async with sem:
+            client = await RawClient.connect(server.port, pki)
+            await client.roundtrip(encode_request(1, "Ping"))
+            return client
+
+    clients = await asyncio.gather(*(one() for _ in range(BURST_CLIENTS)))
+    peak = rss_mb(server.proc.pid)
+    for client in clients:
+        await client.close()
+    await asyncio.sleep(2.0)
+    return before, peak, rss_mb(server.proc.pid)
+
+
+async def slowloris(server: ServerProcess, pki: dict[str, Path]) -> dict[str, Any]:
+    """SLOWLORIS_CLIENTS each send 3.9 MiB of a 4,000,000-byte frame and stop."""
+    before = rss_mb(server.proc.pid)
+    loop = asyncio.get_running_loop()
+    client_bugs = 0
+
+    def count_client_bug(_loop: asyncio.AbstractEventLoop, _context: dict[str, Any]) -> None:
+        # Our clients writing into connections the daemon refused trip CPython's
+        # gh-156512 (connection_lost called twice; fixed upstream): counted, not printed.
+        nonlocal client_bugs
+        client_bugs += 1
+
+    loop.set_exception_handler(count_client_bug)
+    part = (4_000_000).to_bytes(4, "big") + b"x" * int(3.9 * (1 << 20))
+    clients = [await RawClient.connect(server.port, pki) for _ in range(SLOWLORIS_CLIENTS)]
+    for client in clients:
+        client.writer.write(part)
+    refused = 0
+
+    async def answer(client: RawClient) -> None:
+        nonlocal refused
+        with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+            async with asyncio.timeout(3):
+                data = await client.reader.read(65536)
+                refused += b'"busy"' in data
+
+    await asyncio.gather(*(answer(c) for c in clients))
+    peak = rss_mb(server.proc.pid)
+    for client in clients:
+        client.writer.transport.abort()  # a close would wait for the refused ones' peers
+    await asyncio.sleep(2.0)
+    loop.set_exception_handler(None)
+    return {
+        "slowloris_clients": SLOWLORIS_CLIENTS,
+        "slowloris_refused_busy": refused,
+        "slowloris_rss_before_mb": before,
+        "slowloris_rss_peak_mb": peak,
+        "slowloris_rss_after_mb": rss_mb(server.proc.pid),
+        "slowloris_client_asyncio_errors": client_bugs,
+    }
+
+
+async def front_door(tmp: Path, pki: dict[str, Path]) -> dict[str, Any]:
+    """Every front-door measurement, each against a fresh daemon process."""
+    result: dict[str, Any] = {}
+    progress(f"front door: {FLOOD_SOCKETS}-socket pre-handshake flood, {FLOOD_ATTEMPTS} clients")
+    server = ServerProcess("xps", tmp / "pki", tmp / "state-flood")
+    try:
+        result.update(await flood_admission(server.port, pki))
+    finally:
+        server.stop()  # the daemon writes its last burst counts as it stops
+    log_file = tmp / "state-flood" / "xenon-policy-server.log"
+    result["flood_refusal_log_lines"] = await asyncio.to_thread(refusal_lines, log_file)
+    progress("front door: Pings while 2,000,000-value frames arrive")
+    server = ServerProcess("xps", tmp / "pki", tmp / "state-bigframe")
+    try:
+        result.update(await bigframe_pings(server.port, pki))
+    finally:
+        server.stop()
+    for suffix, env in (("", None), ("_without_mallopt", "1")):
+        progress(f"front door: {BURST_CLIENTS} TLS clients held, then closed{suffix}")
+        if env:
+            os.environ["XPS_BENCH_NO_MALLOPT"] = env
+        try:
+            server = ServerProcess("xps", tmp / "pki", tmp / f"state-burst{suffix}")
+        finally:
+            os.environ.pop("XPS_BENCH_NO_MALLOPT", None)
+        try:
+            before, peak, after = await burst_rss(server, pki)
+        finally:
+            server.stop()
+        result[f"burst_rss_before_mb{suffix}"] = before
+        result[f"burst_rss_peak_mb{suffix}"] = peak
+        result[f"burst_rss_after_mb{suffix}"] = after
+    progress(f"front door: {SLOWLORIS_CLIENTS} clients holding 3.9 MiB partial frames")
+    server = ServerProcess("xps", tmp / "pki", tmp / "state-slowloris")
+    try:
+        result.update(await slowloris(server, pki))
+    finally:
+        server.stop()
+    return result
+
+
 async def bench(tmp: Path) -> dict[str, Any]:
     """Runs every measurement; returns the result object."""
     pki = make_pki(tmp / "pki")
@@ -443,10 +681,16 @@ async def bench(tmp: Path) -> dict[str, Any]:
         result["violations_per_s_server_path"] = await violations_server_path(server.port, pki)
     finally:
         server.stop()
+    result.update(await front_door(tmp, pki))
     result["goals"] = {
         "ratio_p50_vs_echo<=1.5": result["ratio_p50_vs_echo"] <= 1.5,
         "rps>=0.6*echo": result["rps_vs_echo"] >= 0.6,
         "violations_per_s>=100000": result["violations_per_s"] >= 100_000,
+        "flood: every client admitted within 1 s": (
+            result["flood_admitted"] == f"{FLOOD_ATTEMPTS}/{FLOOD_ATTEMPTS}"
+            and (result["flood_admit_ms_max"] or 1e9) < 1000
+        ),
+        "bigframe_ping_p99_ms<50": result["bigframe_ping_p99_ms"] < 50,
     }
     return result
 
