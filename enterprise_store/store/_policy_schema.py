@@ -215,6 +215,9 @@ policy_versions = Table(
     Column("author", String(80), nullable=False),
     Column("action", String(64), nullable=False),
     Column("object", String(300), nullable=False),
+    # JSON list of the enclave UUIDs the change concerns ([] : enterprise-wide), so a
+    # scoped reader sees the versions of their enclaves, like the audit log's records.
+    Column("enclaves", Text, nullable=False),
     Column("summary", Text, nullable=False),
     Index("ix_policy_versions_ts_us", "ts_us"),
 )

@@ -211,6 +211,7 @@ def upgrade() -> None:
         sa.Column("author", sa.String(80), nullable=False),
         sa.Column("action", sa.String(64), nullable=False),
         sa.Column("object", sa.String(300), nullable=False),
+        sa.Column("enclaves", sa.Text(), nullable=False),
         sa.Column("summary", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("version", name="pk_policy_versions"),
     )
