@@ -4,7 +4,7 @@ Admission before authentication is :mod:`xps.server._admission`'s; from the TLS 
 on, a connection is this module's. Limits that keep one client from hurting the others:
 a deadline for each whole frame (from its first byte), a daemon-wide budget of bytes in
 partially received frames, a size bound per request checked before it is decoded
-(``xps.protocol.check_shape``; over ``LARGE_REQUEST`` only for methods that take large
+(``xps.protocol._limits``; over ``LARGE_REQUEST`` only for methods that take large
 parameters), and large frames decoded one per loop turn.
 """
 
@@ -545,16 +545,15 @@ class XpsServer:
 
     # -- one request ---------------------------------------------------------------------
 
-    async def _decode(self, session: Session, payload: bytes) -> Request:
-        """Parses a request; a large one only if its method takes large parameters.
+    async def _decode_heavy(self, session: Session, payload: bytes) -> Request:
+        """Parses a request over ``_HEAVY_FRAME`` bytes (one per loop turn); one over
+        ``LARGE_REQUEST`` only if its method takes large parameters.
 
         Raises:
             ProtocolError: Refused (an unknown or mutating method named by a large frame
                 is refused as such, before the frame is decoded).
         """
         max_items = self.config.max_items
-        if len(payload) <= _HEAVY_FRAME:
-            return parse_request(payload, max_items=max_items)
         if len(payload) > LARGE_REQUEST:
             rid, method = peek_call(payload)
             if method is None:
@@ -588,7 +587,10 @@ class XpsServer:
 
     async def _request(self, session: Session, payload: bytes) -> None:
         try:
-            request = await self._decode(session, payload)
+            if len(payload) <= _HEAVY_FRAME:  # the hot path: no extra coroutine
+                request = parse_request(payload, max_items=self.config.max_items)
+            else:
+                request = await self._decode_heavy(session, payload)
         except ProtocolError as exc:
             log.warning("%s: Dropping malformed request: %s", session.label, exc.message)
             session.writer.write(encode_error(exc.request_id, exc.code, exc.message))
