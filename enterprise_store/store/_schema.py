@@ -126,6 +126,7 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
-# The policy's tables (0002_policy) live in their own module on this metadata; importing
-# it here means whoever holds ``metadata`` holds every table.
-from enterprise_store.store import _policy_schema  # noqa: E402, F401
+# The policy's tables (0002_policy) and the history's (0003_history) live in their own
+# modules on this metadata; importing them here means whoever holds ``metadata`` holds
+# every table.
+from enterprise_store.store import _history_schema, _policy_schema  # noqa: E402, F401
