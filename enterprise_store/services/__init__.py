@@ -11,6 +11,14 @@ from enterprise_store.services._access import (
 )
 from enterprise_store.services._audit import AuditService
 from enterprise_store.services._passwords import PasswordHasher, generate_password
+from enterprise_store.services._policy import PolicyService
+from enterprise_store.services._policy_types import (
+    CheckReport,
+    PolicyFormat,
+    PolicyQuery,
+    PolicyVersion,
+    Written,
+)
 from enterprise_store.services._runtime import ServiceConfig, Services
 from enterprise_store.services._types import (
     KEEP,
@@ -34,6 +42,7 @@ from enterprise_store.services._users import LockoutPolicy, UserService, hash_to
 __all__ = [
     "KEEP",
     "AuditService",
+    "CheckReport",
     "CreatedUser",
     "IssuedToken",
     "Keep",
@@ -42,6 +51,10 @@ __all__ = [
     "NewUser",
     "Page",
     "PasswordHasher",
+    "PolicyFormat",
+    "PolicyQuery",
+    "PolicyService",
+    "PolicyVersion",
     "Principal",
     "PrincipalKind",
     "Role",
@@ -56,6 +69,7 @@ __all__ = [
     "UserChanges",
     "UserQuery",
     "UserService",
+    "Written",
     "generate_password",
     "hash_token",
     "normalize_scopes",

@@ -11,6 +11,7 @@ from enterprise_store._errors import StoreUnavailable
 from enterprise_store.audit import AuditLog
 from enterprise_store.services._audit import AuditService
 from enterprise_store.services._passwords import PasswordHasher
+from enterprise_store.services._policy import PolicyService
 from enterprise_store.services._users import LockoutPolicy, UserService
 from enterprise_store.store import Store, StoreConfig
 
@@ -33,6 +34,7 @@ class Services:
         store: The store.
         audit_log: Its audit log.
         users: The User service.
+        policy: The Policy service (the federated XE policy).
         audit: Audit queries and verification.
         workers: Long-running background tasks by name (``/readyz`` reports each).
     """
@@ -55,6 +57,7 @@ class Services:
             session_ttl_s=config.session_ttl_s,
             clock=clock,
         )
+        self.policy = PolicyService(store, self.audit_log, clock=clock)
         self.audit = AuditService(self.audit_log)
         self.workers: dict[str, asyncio.Task[None]] = {}
 
