@@ -126,7 +126,11 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
-# The policy's tables (0002_policy) and the history's (0003_history) live in their own
-# modules on this metadata; importing them here means whoever holds ``metadata`` holds
-# every table.
-from enterprise_store.store import _history_schema, _policy_schema  # noqa: E402, F401
+# The policy's tables (0002_policy), the history's (0003_history) and Compute's
+# (0004_compute) live in their own modules on this metadata; importing them here means
+# whoever holds ``metadata`` holds every table.
+from enterprise_store.store import (  # noqa: E402, F401
+    _compute_schema,
+    _history_schema,
+    _policy_schema,
+)
