@@ -23,6 +23,9 @@ class HostConfig:
         root_prefix: Root of /proc and /sys for hardware discovery (``/`` on a real host).
         sign_key: PEM private key for signed policy export, or None.
         sign_cert: PEM certificate (chain) for signed policy export, or None.
+        policy_trust: CA certificates (PEM) a signed policy given to ``StagePolicy``
+            must chain to (the daemon passes its TLS trust store); None refuses signed
+            policies. Unsigned policies are taken as before.
         sim_host_mem_kb: RAM of the simulated host (a multiple of 2048 KiB).
         sim_cpus: CPUs of the simulated host.
         sim_slice_ms: Simulated time advanced per driver tick (the tick is as long in
@@ -44,6 +47,7 @@ class HostConfig:
     root_prefix: Path = Path("/")
     sign_key: Path | None = None
     sign_cert: Path | None = None
+    policy_trust: Path | None = None
     sim_host_mem_kb: int = 16 * 1024 * 1024
     sim_cpus: int = 8
     sim_slice_ms: int = 100

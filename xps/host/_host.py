@@ -19,6 +19,7 @@ from xps.policy import (
     DomainConfig,
     Policy,
     PolicyError,
+    PolicySignatureError,
     diff,
     parse_policy,
     policy_from_dict,
@@ -27,6 +28,7 @@ from xps.policy import (
     serialize_policy,
     to_msm_objects,
     validate,
+    verify_policy,
 )
 
 from ._config import HostConfig
@@ -59,6 +61,7 @@ log = logging.getLogger("xps.host")
 _DRAIN_BATCH = 4096
 _MAX_DRAIN_BATCHES = 64  # per tick: bounded so one tick never starves the loop
 _MISBEHAVIOUR = {m.name.lower(): m for m in msm.Misbehaviour}
+_DSIG_NS = b"http://www.w3.org/2000/09/xmldsig#"
 _VERB_STATE = {
     "pause": "paused",
     "unpause": "running",
@@ -279,6 +282,8 @@ class Host:
 
     def _parse_xml(self, data: bytes) -> Policy:
         try:
+            if _DSIG_NS in data:
+                return self._verified(data)
             return parse_policy(data)
         except PolicyError as exc:
             details = {
@@ -287,6 +292,27 @@ class Host:
                 "column": getattr(exc, "column", 0),
             }
             raise PolicyInvalid(f"policy refused: {exc.message}", details=[details]) from exc
+
+    def _verified(self, data: bytes) -> Policy:
+        # A signed policy (the enterprise store signs every slice it sends) is taken only
+        # when its signature verifies against the host's policy trust; the policy is then
+        # built from the signed content alone, and stored without the signature. Text
+        # that merely names the XML-DSig namespace, unsigned, parses as before.
+        trust = self.config.policy_trust
+        if trust is not None:
+            try:
+                return verify_policy(data, trust).policy
+            except PolicySignatureError as exc:
+                if exc.code != "policy.signature.missing":
+                    raise
+            return parse_policy(data)
+        try:
+            return parse_policy(data)
+        except PolicyError:
+            raise PolicySignatureError(
+                "a signed policy needs a policy trust on this host to verify it against",
+                code="policy.signature.no-trust",
+            ) from None
 
     def _parse_stored(self, stored: StoredPolicy) -> Policy:
         try:

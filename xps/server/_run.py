@@ -44,6 +44,7 @@ async def run_daemon(config: ServerConfig, *, stop: asyncio.Event | None = None)
                 seed=config.seed,
                 stats_interval_s=config.stats_interval_s,
                 hostname=config.hostname,
+                policy_trust=config.tls.ca,
             )
         )
         try:
