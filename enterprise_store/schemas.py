@@ -297,11 +297,16 @@ class AuditVerifyOut(Resource):
 
 
 class FindingOut(Resource):
-    """A consistency-checker finding in a ``policy_refused`` problem."""
+    """A consistency-checker finding in a ``policy_refused`` problem (or a write's warnings)."""
 
     code: str
     message: str
     objects: list[str]
+    severity: Literal["error", "warning"] = "error"
+    kind: str | None = Field(default=None, description="Type of the offending object.")
+    field: str | None = Field(default=None, description="The offending field, if one.")
+    hint: str = Field(default="", description="The obvious fix, where there is one.")
+    ids: list[str] = Field(default_factory=list, description="UUIDs of the objects named.")
 
 
 class Problem(Resource):

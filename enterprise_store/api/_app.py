@@ -10,7 +10,14 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from enterprise_store.api import _routes_audit, _routes_ops, _routes_tokens, _routes_users
+from enterprise_store.api import (
+    _routes_audit,
+    _routes_ops,
+    _routes_policy,
+    _routes_policy_objects,
+    _routes_tokens,
+    _routes_users,
+)
 from enterprise_store.api._errors import PROBLEM_MEDIA_TYPE, install_error_handlers, problem
 from enterprise_store.api._metrics import Metrics, MetricsMiddleware
 from enterprise_store.services import Services
@@ -20,10 +27,11 @@ __all__ = ["API_VERSION", "MAX_BODY", "create_app"]
 API_VERSION = "1.0.0"
 MAX_BODY = 1024 * 1024
 _DESCRIPTION = """\
-Xenon Enterprise (XE): users, roles and enclave scopes, credentials, the audit log
-(report §4). Every operation states its required role (`x-required-role`); the services
-check role and enclave scope on every call. Errors are RFC 9457 problem details with a
-stable `code`. Collections take `limit`, `cursor` and `fields`.
+Xenon Enterprise (XE): users, roles and enclave scopes, credentials, the audit log, and
+the federated XE policy — enclaves, hosts, SecLabels, VMs, conflict sets, DHCP servers,
+versions and views (report §4). Every operation states its required role
+(`x-required-role`); the services check role and enclave scope on every call. Errors are
+RFC 9457 problem details with a stable `code`. Collections take `limit`, `cursor` and `fields`.
 """
 
 
@@ -139,7 +147,14 @@ def create_app(
     if isinstance(services, Services):
         app.state.services = services
     app.state.metrics = metrics or Metrics()
-    for module in (_routes_users, _routes_tokens, _routes_audit, _routes_ops):
+    for module in (
+        _routes_users,
+        _routes_tokens,
+        _routes_audit,
+        _routes_policy,
+        _routes_policy_objects,
+        _routes_ops,
+    ):
         app.include_router(module.router)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

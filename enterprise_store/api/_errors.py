@@ -31,7 +31,14 @@ from enterprise_store._errors import (
     XeError,
 )
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "STATUS", "install_error_handlers", "problem", "status_of"]
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "STATUS",
+    "finding_json",
+    "install_error_handlers",
+    "problem",
+    "status_of",
+]
 
 LOG = logging.getLogger("xenon.xe.api")
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -81,6 +88,21 @@ def problem(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
+def finding_json(f: Any) -> dict[str, Any]:
+    """A checker finding as the API shows it: code, message, objects, and where the finding
+    has them severity, kind, field, hint and ids (the Figure 24 warning names its fix)."""
+    out: dict[str, Any] = {"code": f.code, "message": f.message, "objects": list(f.objects)}
+    severity = getattr(f, "severity", None)
+    if severity is not None:
+        out["severity"] = str(getattr(severity, "value", severity))
+    for name in ("kind", "field", "hint"):
+        value = getattr(f, name, None)
+        if value is not None:
+            out[name] = str(value)
+    out["ids"] = [str(i) for i in getattr(f, "ids", ())]
+    return out
+
+
 async def _xe_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, XeError)
     status = status_of(exc)
@@ -92,9 +114,7 @@ async def _xe_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after_s)
         extra["retry_after_s"] = exc.retry_after_s
     if isinstance(exc, PolicyRefused):
-        extra["findings"] = [
-            {"code": f.code, "message": f.message, "objects": list(f.objects)} for f in exc.findings
-        ]
+        extra["findings"] = [finding_json(f) for f in exc.findings]
     return problem(
         status, exc.code, exc.message, instance=request.url.path, headers=headers, **extra
     )

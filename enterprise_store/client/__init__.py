@@ -19,6 +19,7 @@ from enterprise_store._errors import (
 )
 from enterprise_store.client._client import XeClient, tls_context
 from enterprise_store.client._errors import RemoteFinding, error_from_response
+from enterprise_store.client._policy import PolicyClient
 from enterprise_store.schemas import (
     AuditRecordOut,
     AuditVerifyOut,
@@ -31,21 +32,41 @@ from enterprise_store.schemas import (
     UserCreated,
     UserOut,
 )
+from enterprise_store.schemas_policy import (
+    CheckOut,
+    ConflictOut,
+    DhcpOut,
+    EnclaveOut,
+    HostOut,
+    PolicyVersionOut,
+    SecLabelOut,
+    VersionOut,
+    VmOut,
+    WrittenOut,
+)
 
 __all__ = [
     "AuditRecordOut",
     "AuditVerifyOut",
+    "CheckOut",
     "Conflict",
+    "ConflictOut",
+    "DhcpOut",
+    "EnclaveOut",
     "Forbidden",
+    "HostOut",
     "InvalidInput",
     "LockedOut",
     "NotFound",
     "OutOfScope",
     "Page",
+    "PolicyClient",
     "PolicyRefused",
+    "PolicyVersionOut",
     "Readiness",
     "RemoteFinding",
     "RoleRequired",
+    "SecLabelOut",
     "ServiceUnreachable",
     "SessionOut",
     "SshKeyOut",
@@ -55,6 +76,9 @@ __all__ = [
     "Unauthenticated",
     "UserCreated",
     "UserOut",
+    "VersionOut",
+    "VmOut",
+    "WrittenOut",
     "XeClient",
     "XeError",
     "error_from_response",

@@ -7,6 +7,7 @@ the routes) and raises the ``XeError`` class the service raised (``NotFound``,
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 
 from enterprise_store._errors import InvalidInput, ServiceUnreachable
 from enterprise_store.client._errors import error_from_response
+from enterprise_store.client._policy import PolicyClient
 from enterprise_store.schemas import (
     AuditRecordFields,
     AuditRecordOut,
@@ -86,6 +88,11 @@ class XeClient:
     async def aclose(self) -> None:
         """Closes the connections."""
         await self._http.aclose()
+
+    @functools.cached_property
+    def policy(self) -> PolicyClient:
+        """The XE policy's endpoints: ``await xe.policy.create_vm(...)``."""
+        return PolicyClient(self)
 
     # -- plumbing --------------------------------------------------------------------------
 

@@ -42,6 +42,11 @@ class RemoteFinding:
     code: str
     message: str
     objects: tuple[str, ...]
+    severity: str = "error"
+    kind: str | None = None
+    field: str | None = None
+    hint: str = ""
+    ids: tuple[str, ...] = ()
 
 
 def _build(cls: type[XeError], code: str, detail: str, body: dict[str, Any]) -> XeError:
@@ -51,6 +56,11 @@ def _build(cls: type[XeError], code: str, detail: str, body: dict[str, Any]) -> 
                 str(f.get("code", "")),
                 str(f.get("message", "")),
                 tuple(str(o) for o in f.get("objects", ())),
+                severity=str(f.get("severity", "error")),
+                kind=None if f.get("kind") is None else str(f["kind"]),
+                field=None if f.get("field") is None else str(f["field"]),
+                hint=str(f.get("hint", "")),
+                ids=tuple(str(i) for i in f.get("ids", ())),
             )
             for f in body.get("findings") or ()
             if isinstance(f, dict)

@@ -26,6 +26,13 @@ from enterprise_store.services import Services
 
 ENCLAVE_A = str(uuid.UUID(int=0xA))
 ENCLAVE_B = str(uuid.UUID(int=0xB))
+# The policy world: hosts H1 (A and B) and H2 (B); B's SecLabel, VM, DHCP server; a set of A, B.
+HOST_1 = str(uuid.UUID(int=0x101))
+HOST_2 = str(uuid.UUID(int=0x102))
+LABEL_B = str(uuid.UUID(int=0x201))
+VM_B = str(uuid.UUID(int=0x301))
+CONFLICT_AB = str(uuid.UUID(int=0x401))
+DHCP_B = str(uuid.UUID(int=0x501))
 LADDER = ("auditor", "operator", "admin")
 
 
@@ -79,6 +86,62 @@ TABLE: tuple[Row, ...] = (
         lambda w: "/api/v1/auth/service-sessions",
         lambda w: {"username": "target", "public_key": w.public_key}),
     Row("POST", "/api/v1/auth/logout", "any", lambda w: "/api/v1/auth/logout"),
+    # -- the policy: operators of the object's enclaves; hosts enterprise-wide --
+    Row("POST", "/api/v1/enclaves", "operator", lambda w: "/api/v1/enclaves",
+        lambda w: {"name": "Enclave N"}, scoped=(403, "out_of_scope")),
+    Row("PATCH", "/api/v1/enclaves/{ref}", "operator", lambda w: f"/api/v1/enclaves/{ENCLAVE_B}",
+        lambda w: {"color": "#010203"}, scoped=(404, "not_found")),
+    Row("DELETE", "/api/v1/enclaves/{ref}", "operator",
+        lambda w: f"/api/v1/enclaves/{ENCLAVE_B}", scoped=(404, "not_found")),
+    Row("PUT", "/api/v1/enclaves/{ref}/hosts/{host}", "operator",
+        lambda w: f"/api/v1/enclaves/{ENCLAVE_B}/hosts/{HOST_1}", scoped=(404, "not_found")),
+    Row("DELETE", "/api/v1/enclaves/{ref}/hosts/{host}", "operator",
+        lambda w: f"/api/v1/enclaves/{ENCLAVE_B}/hosts/{HOST_2}", scoped=(404, "not_found")),
+    Row("POST", "/api/v1/hosts", "admin", lambda w: "/api/v1/hosts",
+        lambda w: {"name": "h9", "address": "10.0.0.9"}, scoped=(403, "out_of_scope")),
+    Row("PATCH", "/api/v1/hosts/{ref}", "operator", lambda w: f"/api/v1/hosts/{HOST_2}",
+        lambda w: {"color": "#010203"}, scoped=(403, "out_of_scope")),
+    Row("DELETE", "/api/v1/hosts/{ref}", "admin", lambda w: f"/api/v1/hosts/{HOST_2}",
+        scoped=(403, "out_of_scope")),
+    Row("PUT", "/api/v1/host-order", "operator", lambda w: "/api/v1/host-order",
+        lambda w: {"hosts": [HOST_2, HOST_1]}, scoped=(403, "out_of_scope")),
+    Row("POST", "/api/v1/seclabels", "operator", lambda w: "/api/v1/seclabels",
+        lambda w: {"name": "sN", "enclave": ENCLAVE_B, "profile": "PV-Combined"},
+        scoped=(403, "out_of_scope")),
+    Row("PATCH", "/api/v1/seclabels/{ref}", "operator", lambda w: f"/api/v1/seclabels/{LABEL_B}",
+        lambda w: {"max_rate": 7}, scoped=(404, "not_found")),
+    Row("DELETE", "/api/v1/seclabels/{ref}", "operator",
+        lambda w: f"/api/v1/seclabels/{LABEL_B}", scoped=(404, "not_found")),
+    Row("POST", "/api/v1/vms", "operator", lambda w: "/api/v1/vms",
+        lambda w: {"name": "vN", "enclave": ENCLAVE_B, "seclabel": LABEL_B,
+                   "guest_type": "pv", "kernel": "/boot/vmlinuz"},
+        scoped=(403, "out_of_scope")),
+    Row("PATCH", "/api/v1/vms/{ref}", "operator", lambda w: f"/api/v1/vms/{VM_B}",
+        lambda w: {"run": False}, scoped=(404, "not_found")),
+    Row("DELETE", "/api/v1/vms/{ref}", "operator", lambda w: f"/api/v1/vms/{VM_B}",
+        scoped=(404, "not_found")),
+    Row("PUT", "/api/v1/vms/{ref}/network", "operator", lambda w: f"/api/v1/vms/{VM_B}/network",
+        lambda w: {"allow_network": False}, scoped=(404, "not_found")),
+    Row("PUT", "/api/v1/vms/{ref}/extra", "operator", lambda w: f"/api/v1/vms/{VM_B}/extra",
+        lambda w: {"extra": [["max_grant_frames", "64"]]}, scoped=(404, "not_found")),
+    Row("DELETE", "/api/v1/vms/{ref}/extra", "operator",
+        lambda w: f"/api/v1/vms/{VM_B}/extra", scoped=(404, "not_found")),
+    Row("POST", "/api/v1/conflict-sets", "operator", lambda w: "/api/v1/conflict-sets",
+        lambda w: {"name": "cN", "level": "no-coresidence", "enclaves": [ENCLAVE_A, ENCLAVE_B]},
+        scoped=(403, "out_of_scope")),
+    Row("PATCH", "/api/v1/conflict-sets/{ref}", "operator",
+        lambda w: f"/api/v1/conflict-sets/{CONFLICT_AB}", lambda w: {"name": "renamed"},
+        scoped=(404, "not_found")),
+    Row("DELETE", "/api/v1/conflict-sets/{ref}", "operator",
+        lambda w: f"/api/v1/conflict-sets/{CONFLICT_AB}", scoped=(404, "not_found")),
+    Row("POST", "/api/v1/dhcp-servers", "operator", lambda w: "/api/v1/dhcp-servers",
+        lambda w: {"name": "dN", "enclave": ENCLAVE_B, "interface": "eth9"},
+        scoped=(403, "out_of_scope")),
+    Row("PATCH", "/api/v1/dhcp-servers/{ref}", "operator",
+        lambda w: f"/api/v1/dhcp-servers/{DHCP_B}", lambda w: {"interface": "eth8"},
+        scoped=(404, "not_found")),
+    Row("DELETE", "/api/v1/dhcp-servers/{ref}", "operator",
+        lambda w: f"/api/v1/dhcp-servers/{DHCP_B}", scoped=(404, "not_found")),
 )  # fmt: skip
 # Not in the table: POST /api/v1/auth/login is the one mutating call with no credential.
 PUBLIC = {("POST", "/api/v1/auth/login")}
@@ -151,7 +214,34 @@ async def _world(
         }
         world = World(key_id=key.json()["id"], token_id=api.json()["info"]["id"],
                       public_key=public_key)  # fmt: skip
+        await _policy_world(c, root)
         return world, callers
+
+
+async def _policy_world(c: httpx.AsyncClient, root: dict[str, str]) -> None:
+    """Hosts H1 (A, B) and H2 (B); B's SecLabel, VM and DHCP server; a set of A and B."""
+    calls: list[tuple[str, str, Any]] = [
+        ("POST", "/api/v1/hosts", {"id": HOST_1, "name": "h1", "address": "10.0.0.1"}),
+        ("POST", "/api/v1/hosts", {"id": HOST_2, "name": "h2", "address": "10.0.0.2"}),
+        ("POST", "/api/v1/enclaves", {"id": ENCLAVE_A, "name": "Enclave A"}),
+        ("POST", "/api/v1/enclaves", {"id": ENCLAVE_B, "name": "Enclave B"}),
+        ("PUT", f"/api/v1/enclaves/{ENCLAVE_A}/hosts/{HOST_1}", None),
+        ("PUT", f"/api/v1/enclaves/{ENCLAVE_B}/hosts/{HOST_1}", None),
+        ("PUT", f"/api/v1/enclaves/{ENCLAVE_B}/hosts/{HOST_2}", None),
+        ("POST", "/api/v1/seclabels",
+         {"id": LABEL_B, "name": "sB", "enclave": ENCLAVE_B, "profile": "PV-Combined"}),
+        ("POST", "/api/v1/vms", {"id": VM_B, "name": "vB", "enclave": ENCLAVE_B,
+                                 "seclabel": LABEL_B, "guest_type": "pv", "kernel": "/k",
+                                 "host": HOST_2}),
+        ("POST", "/api/v1/conflict-sets", {"id": CONFLICT_AB, "name": "cAB",
+                                           "level": "no-communication",
+                                           "enclaves": [ENCLAVE_A, ENCLAVE_B]}),
+        ("POST", "/api/v1/dhcp-servers",
+         {"id": DHCP_B, "name": "dB", "enclave": ENCLAVE_B, "interface": "eth3"}),
+    ]  # fmt: skip
+    for method, path, body in calls:
+        answer = await c.request(method, path, headers=root, json=body)
+        assert answer.status_code in (200, 201), answer.text
 
 
 async def _snapshot(app: FastAPI, admin_password: str) -> Any:
@@ -169,7 +259,13 @@ async def _snapshot(app: FastAPI, admin_password: str) -> Any:
         toks = (
             await c.get("/api/v1/tokens", headers=h, params={"user": "*", "kind": "api"})
         ).json()
-        return users["items"], [k["id"] for k in keys["items"]], [t["id"] for t in toks["items"]]
+        policy = (await c.get("/api/v1/policy", headers=h, params={"format": "json"})).json()
+        return (
+            users["items"],
+            [k["id"] for k in keys["items"]],
+            [t["id"] for t in toks["items"]],
+            policy,
+        )
 
 
 @pytest.mark.parametrize("row", TABLE, ids=lambda r: f"{r.method} {r.route}")
@@ -216,6 +312,6 @@ def test_the_table_covers_every_mutating_route(services: Services) -> None:
         for method in item
         if method.upper() in {"POST", "PUT", "PATCH", "DELETE"}
     }
-    assert len(mutating) >= 12
+    assert len(mutating) >= 36
     covered = {(row.method, row.route) for row in TABLE}
     assert mutating - PUBLIC == covered

@@ -1,0 +1,420 @@
+"""``/api/v1/policy``, ``/enclaves``, ``/hosts``, ``/host-order``: the XE policy's views,
+versions and check, enclaves and their assignments, and the hosts' policy part.
+
+Every write answers the object as stored, the version it made and the checker's warnings;
+a write the checker refuses is a 409 ``policy_refused`` problem listing every finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import JSONResponse
+
+from enterprise_store._errors import InvalidInput
+from enterprise_store.api._auth import Caller, ServicesDep, doc
+from enterprise_store.api._collections import (
+    Cursor,
+    Fields,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    parse_fields,
+)
+from enterprise_store.api._policy_out import (
+    enclave_out,
+    findings_out,
+    host_out,
+    version_out,
+    written_version,
+)
+from enterprise_store.schemas import Page
+from enterprise_store.schemas_policy import (
+    CheckOut,
+    EnclaveCreate,
+    EnclaveFields,
+    EnclaveOut,
+    EnclavePatch,
+    HostCreate,
+    HostFields,
+    HostOrder,
+    HostOut,
+    HostPatch,
+    PolicyVersionFields,
+    PolicyVersionOut,
+    VersionOut,
+    WrittenOut,
+    changes,
+)
+from enterprise_store.services import PolicyFormat, PolicyQuery, Principal, Services
+
+__all__ = ["ObjectRef", "Q", "list_objects", "one", "page_of", "router", "written"]
+
+router = APIRouter(prefix="/api/v1")
+
+ObjectRef = Annotated[str, Path(min_length=1, max_length=255, description="UUID or name.")]
+Q = Annotated[str | None, Query(max_length=255, description="Text in the name.")]
+_EnclaveFilter = Annotated[
+    str | None, Query(max_length=255, description="Only this enclave's (UUID or name).")
+]
+_HostFilter = Annotated[str | None, Query(max_length=255, description="UUID or name.")]
+_SCOPED = "A scoped caller sees and names only their enclaves' part."
+_WRITE = (
+    "A change the consistency checker refuses is a 409 `policy_refused` problem with every "
+    "finding (code, objects, hint); nothing is written."
+)
+
+
+def page_of(
+    model: type[Any], items: Iterable[Any], next_key: str | None, fields: set[str] | None
+) -> JSONResponse:
+    """A collection page of API models (``fields`` selects)."""
+    return JSONResponse(
+        {
+            "items": [m.model_dump(mode="json", include=fields) for m in items],
+            "next_cursor": encode_cursor(next_key),
+        }
+    )
+
+
+# -- the policy ----------------------------------------------------------------------------
+
+_MEDIA = {
+    PolicyFormat.TREE: "text/plain; charset=utf-8",
+    PolicyFormat.TEXT: "text/plain; charset=utf-8",
+    PolicyFormat.XML: "application/xml",
+    PolicyFormat.JSON: "application/json",
+}
+
+
+_POLICY_DOC = doc(
+    "auditor",
+    note="`format=tree` (Figures 23/30), `xml` (xps.policy's schema plus the XE extension), "
+    "`text` (§4.2.5), `json` (the canonical model). " + _SCOPED,
+)
+_POLICY_DOC["responses"][200] = {
+    "description": "The policy in the format asked for.",
+    "content": {
+        "text/plain": {"schema": {"type": "string"}},
+        "application/xml": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"type": "object"}},
+    },
+}
+
+
+@router.get(
+    "/policy",
+    tags=["policy"],
+    summary="The policy as a tree, XML, text or canonical JSON",
+    response_class=Response,
+    **_POLICY_DOC,
+)
+async def get_policy(
+    caller: Caller,
+    services: ServicesDep,
+    format: Annotated[PolicyFormat, Query(description="tree, xml, text or json")] = (
+        PolicyFormat.TEXT
+    ),
+) -> Response:
+    body = await services.policy.render(caller, format)
+    return Response(body, media_type=_MEDIA[format])
+
+
+@router.get(
+    "/policy/check",
+    tags=["policy"],
+    summary="Run the consistency checker over the stored policy",
+    response_model=CheckOut,
+    **doc("auditor", note="A scoped caller gets the findings about their objects."),
+)
+async def check_policy(caller: Caller, services: ServicesDep) -> CheckOut:
+    report = await services.policy.check(caller)
+    return CheckOut(
+        ok=report.ok,
+        version=report.version,
+        sha256=report.sha256,
+        findings=findings_out(report.findings),
+    )
+
+
+@router.get(
+    "/policy/versions",
+    tags=["policy"],
+    summary="Committed policy versions, newest first",
+    response_model=Page[PolicyVersionFields],  # type: ignore[valid-type]
+    **doc("auditor", note="A scoped caller sees the versions of their enclaves' changes."),
+)
+async def list_versions(
+    caller: Caller,
+    services: ServicesDep,
+    fields: Fields = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Response:
+    selected = parse_fields(fields, PolicyVersionOut)
+    key = decode_cursor(cursor)
+    if key is not None and not key.isdigit():
+        raise InvalidInput("invalid cursor: pass next_cursor back unchanged")
+    result = await services.policy.versions(
+        caller, before=None if key is None else int(key), limit=limit
+    )
+    return page_of(PolicyVersionOut, (version_out(v) for v in result.items), result.next, selected)
+
+
+@router.get(
+    "/policy/versions/{version}",
+    tags=["policy"],
+    summary="One policy version",
+    response_model=PolicyVersionOut,
+    **doc("auditor", 404),
+)
+async def get_version(
+    version: Annotated[int, Path(ge=0, le=2**62)], caller: Caller, services: ServicesDep
+) -> PolicyVersionOut:
+    return version_out(await services.policy.version(caller, version))
+
+
+# -- shared route bodies ------------------------------------------------------------------
+
+
+async def list_objects(
+    services: Services,
+    caller: Principal,
+    lister: Callable[..., Any],
+    out: Callable[[Any, Any], Any],
+    model: type[Any],
+    query: PolicyQuery,
+    fields: str | None,
+) -> Response:
+    """One page of a policy collection as API models."""
+    selected = parse_fields(fields, model)
+    result = await lister(caller, query)
+    view = await services.policy.policy(caller)
+    return page_of(model, (out(o, view) for o in result.items), result.next, selected)
+
+
+async def one(services: Services, caller: Principal, value: Any, out: Callable[..., Any]) -> Any:
+    """One object as its API model."""
+    return out(value, await services.policy.policy(caller))
+
+
+async def written(
+    services: Services, caller: Principal, result: Any, out: Callable[..., Any]
+) -> dict[str, Any]:
+    """A write's answer: the object, the version, the warnings."""
+    view = await services.policy.policy(caller)
+    return {
+        "item": out(result.value, view),
+        "version": result.version,
+        "warnings": findings_out(result.warnings),
+    }
+
+
+# -- enclaves ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/enclaves",
+    tags=["enclaves"],
+    summary="List enclaves",
+    response_model=Page[EnclaveFields],  # type: ignore[valid-type]
+    **doc("auditor", note=_SCOPED),
+)
+async def list_enclaves(
+    caller: Caller,
+    services: ServicesDep,
+    host: Annotated[str | None, Query(max_length=255, description="Assigned to this host.")] = None,
+    q: Q = None,
+    fields: Fields = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Response:
+    query = PolicyQuery(host=host, text=q, after=decode_cursor(cursor), limit=limit)
+    return await list_objects(
+        services, caller, services.policy.list_enclaves, enclave_out, EnclaveOut, query, fields
+    )
+
+
+@router.post(
+    "/enclaves",
+    tags=["enclaves"],
+    summary="Create an enclave",
+    status_code=201,
+    response_model=WrittenOut[EnclaveOut],
+    **doc("operator", 409, note="A generated 128-bit UUID unless `id` is given. " + _WRITE),
+)
+async def create_enclave(body: EnclaveCreate, caller: Caller, services: ServicesDep) -> Any:
+    result = await services.policy.create_enclave(caller, changes(body), id=body.id)
+    return await written(services, caller, result, enclave_out)
+
+
+@router.get(
+    "/enclaves/{ref}",
+    tags=["enclaves"],
+    summary="Read an enclave",
+    response_model=EnclaveOut,
+    **doc("auditor", 404),
+)
+async def get_enclave(ref: ObjectRef, caller: Caller, services: ServicesDep) -> Any:
+    return await one(services, caller, await services.policy.get_enclave(caller, ref), enclave_out)
+
+
+@router.patch(
+    "/enclaves/{ref}",
+    tags=["enclaves"],
+    summary="Rename or recolour an enclave",
+    response_model=WrittenOut[EnclaveOut],
+    **doc("operator", 404, 409, note=_WRITE),
+)
+async def update_enclave(
+    ref: ObjectRef, body: EnclavePatch, caller: Caller, services: ServicesDep
+) -> Any:
+    result = await services.policy.update_enclave(caller, ref, changes(body))
+    return await written(services, caller, result, enclave_out)
+
+
+@router.delete(
+    "/enclaves/{ref}",
+    tags=["enclaves"],
+    summary="Delete an enclave",
+    response_model=VersionOut,
+    **doc("operator", 404, 409, note="Refused while anything refers to it. " + _WRITE),
+)
+async def delete_enclave(ref: ObjectRef, caller: Caller, services: ServicesDep) -> VersionOut:
+    return written_version(await services.policy.delete_enclave(caller, ref))
+
+
+@router.put(
+    "/enclaves/{ref}/hosts/{host}",
+    tags=["enclaves"],
+    summary="Assign an enclave to a host",
+    response_model=VersionOut,
+    **doc("operator", 404, 409, note="No new version when it already is. " + _WRITE),
+)
+async def assign(
+    ref: ObjectRef, host: ObjectRef, caller: Caller, services: ServicesDep
+) -> VersionOut:
+    return written_version(await services.policy.assign(caller, ref, host))
+
+
+@router.delete(
+    "/enclaves/{ref}/hosts/{host}",
+    tags=["enclaves"],
+    summary="Unassign an enclave from a host",
+    response_model=VersionOut,
+    **doc("operator", 404, 409, note="Refused while its VMs are placed there. " + _WRITE),
+)
+async def unassign(
+    ref: ObjectRef, host: ObjectRef, caller: Caller, services: ServicesDep
+) -> VersionOut:
+    return written_version(await services.policy.unassign(caller, ref, host))
+
+
+# -- hosts ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/hosts",
+    tags=["hosts"],
+    summary="List hosts in panel order",
+    response_model=Page[HostFields],  # type: ignore[valid-type]
+    **doc("auditor", note="A scoped caller sees the hosts of their enclaves, and their part."),
+)
+async def list_hosts(
+    caller: Caller,
+    services: ServicesDep,
+    enclave: _EnclaveFilter = None,
+    q: Q = None,
+    fields: Fields = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Response:
+    query = PolicyQuery(enclave=enclave, text=q, after=decode_cursor(cursor), limit=limit)
+    return await list_objects(
+        services, caller, services.policy.list_hosts, host_out, HostOut, query, fields
+    )
+
+
+@router.post(
+    "/hosts",
+    tags=["hosts"],
+    summary="Add a host (its policy part: name, address, CPU facts, switches)",
+    status_code=201,
+    response_model=WrittenOut[HostOut],
+    **doc("admin", 409, note="Unscoped admins. " + _WRITE),
+)
+async def add_host(body: HostCreate, caller: Caller, services: ServicesDep) -> Any:
+    given = changes(body)
+    result = await services.policy.add_host(
+        caller,
+        name=body.name,
+        address=body.address,
+        port=body.port,
+        order=body.order,
+        color=given.get("color"),
+        cpu=given.get("cpu"),
+        shared_storage=body.shared_storage,
+        switches=given.get("switches", ()),
+        id=body.id,
+    )
+    return await written(services, caller, result, host_out)
+
+
+@router.get(
+    "/hosts/{ref}",
+    tags=["hosts"],
+    summary="Read a host",
+    response_model=HostOut,
+    **doc("auditor", 404),
+)
+async def get_host(ref: ObjectRef, caller: Caller, services: ServicesDep) -> Any:
+    return await one(services, caller, await services.policy.get_host(caller, ref), host_out)
+
+
+@router.patch(
+    "/hosts/{ref}",
+    tags=["hosts"],
+    summary="Change a host's name, address, order, colour or facts",
+    response_model=WrittenOut[HostOut],
+    **doc("operator", 404, 409, note="Unscoped operators. " + _WRITE),
+)
+async def update_host(
+    ref: ObjectRef, body: HostPatch, caller: Caller, services: ServicesDep
+) -> Any:
+    result = await services.policy.update_host(caller, ref, changes(body))
+    return await written(services, caller, result, host_out)
+
+
+@router.delete(
+    "/hosts/{ref}",
+    tags=["hosts"],
+    summary="Remove a host",
+    response_model=VersionOut,
+    **doc(
+        "admin",
+        404,
+        409,
+        note="Refused while VMs are placed on it unless `force` (they move to their "
+        "enclave's next host). " + _WRITE,
+    ),
+)
+async def remove_host(
+    ref: ObjectRef,
+    caller: Caller,
+    services: ServicesDep,
+    force: Annotated[bool, Query(description="Re-place its VMs.")] = False,
+) -> VersionOut:
+    return written_version(await services.policy.remove_host(caller, ref, force=force))
+
+
+@router.put(
+    "/host-order",
+    tags=["hosts"],
+    summary="Set the Hosts panel order",
+    response_model=VersionOut,
+    **doc("operator", 404, 409, note="Every host once; placed VMs stay. Unscoped operators."),
+)
+async def reorder_hosts(body: HostOrder, caller: Caller, services: ServicesDep) -> VersionOut:
+    return written_version(await services.policy.reorder_hosts(caller, body.hosts))
