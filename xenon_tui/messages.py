@@ -1,13 +1,14 @@
-"""Messages that travel up to the screen that owns the servers (events up, state down).
+"""Messages of the console that are not a widget's own (events up, state down).
 
-Widgets keep their own messages as nested classes (``ServersPanel.Command``…); these are
-the ones posted by connection workers and flows, which are not widgets.
+Widgets keep theirs as nested classes (``ServersPanel.Command``…). These are posted by
+connection workers and flows to the screen that owns the servers, and by that screen to
+the app (errors, table actions named by a `:` command).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from textual.message import Message
 
@@ -36,3 +37,28 @@ class ServerData(Message):
     def __init__(self, address: str, data: Mapping[str, Any]) -> None:
         super().__init__()
         self.address, self.data = address, data
+
+
+class RefreshWanted(Message):
+    """A flow changed a server: re-read its policy (and info) or its domains."""
+
+    def __init__(self, address: str, what: Literal["policy", "domains"]) -> None:
+        super().__init__()
+        self.address, self.what = address, what
+
+
+class Failed(Message):
+    """A request failed without ending a worker (a worker's own failure is reported by
+    the worker-state handler); the app shows ``error`` the same way."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+
+class ActionWanted(Message):
+    """A `:` command names an action of the table: the app runs it as the palette would."""
+
+    def __init__(self, action_id: str) -> None:
+        super().__init__()
+        self.action_id = action_id

@@ -145,7 +145,7 @@ async def test_status_marks_come_from_theme_variables() -> None:
         panel.set_server(address, LinkState.CONNECTED)
         domains = (await ScriptedHost().domain_run_states())["domains"]
         domains[0]["violations"] = 3
-        app.post_message(ServerData(address, {"domains": domains}))
+        app.host.post_message(ServerData(address, {"domains": domains}))
         await pilot.press("4")
         table = app.query_one(DomainsTable)
         await wait_for(pilot, lambda: table.row_count == 3)

@@ -74,7 +74,7 @@ def _prepare(editor: bool = False, advanced: str | None = None) -> Any:
         state.mode = Mode.EDITOR if editor else Mode.LIVE
         app.query_one(ServersPanel).set_server(ADDRESS, LinkState.CONNECTED, "#cc3333")
         app.query_one(ServersPanel).set_server("xenon-host-2:8443", LinkState.LOST)
-        app.post_message(ServerData(ADDRESS, DATA))
+        app.host.post_message(ServerData(ADDRESS, DATA))
         await pilot.pause(0.1)
         if advanced is not None:
             await app.action_show_advanced(advanced)

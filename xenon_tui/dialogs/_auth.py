@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -14,29 +11,32 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from xenon_tui._errors import ConfigError, ConsoleError
+from xenon_tui._work import run_flow
 from xenon_tui.dialogs._basic import ConfirmDialog, InputDialog
 
-if TYPE_CHECKING:
-    from xenon_tui.app import XenonConsole
 
-_MAX_PEM = 64 * 1024
+class AuthStore(Protocol):
+    """A server's authorization store (``flows.Authorizations``); raises ConsoleError."""
 
+    async def entries(self) -> list[dict[str, Any]]:
+        """The authorized certificates (alias, subject, fingerprint)."""
+        ...
 
-def _read_pem(path: str) -> str:
-    pem_path = Path(path).expanduser()
-    if pem_path.stat().st_size > _MAX_PEM:
-        raise ConfigError(f"{path} is too large for a certificate")
-    return pem_path.read_text()
+    async def add(self, alias: str, pem_file: str) -> None:
+        """Authorizes the certificate in ``pem_file`` under ``alias``."""
+        ...
 
-
-def _entries(result: dict[str, Any]) -> list[dict[str, Any]]:
-    items = result.get("authorizations", result.get("entries", []))
-    return [i if isinstance(i, dict) else {"alias": str(i)} for i in items]
+    async def remove(self, alias: str) -> None:
+        """Removes the certificate authorized under ``alias``."""
+        ...
 
 
 class AuthDialog(ModalScreen[None]):
-    """The *Manage authorization* dialog of one server (a: add, Delete: remove)."""
+    """The *Manage authorization* dialog of one server (a: add, Delete: remove).
+
+    Its requests run as workers of the app, which shows what they fail with; the dialog
+    stays open and lists the store again after each change.
+    """
 
     DEFAULT_CSS = """
     AuthDialog { align: center middle; background: $background 60%; }
@@ -51,9 +51,9 @@ class AuthDialog(ModalScreen[None]):
         Binding("delete", "remove", "Remove"),
     ]
 
-    def __init__(self, console: XenonConsole, address: str) -> None:
+    def __init__(self, address: str, store: AuthStore) -> None:
         super().__init__()
-        self.console, self.address = console, address
+        self.address, self.store = address, store
         self.entries: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
@@ -67,15 +67,15 @@ class AuthDialog(ModalScreen[None]):
     def on_mount(self) -> None:
         self.reload()
 
-    @work(group="auth", exclusive=True, exit_on_error=False)
-    async def reload(self) -> None:
-        """Reads the server's authorization store."""
-        try:
-            result = await self.console.call(self.address, "ListAuthorizations")
-        except ConsoleError as exc:
-            self.console.show_error(exc)
-            return
-        self.entries = _entries(result)
+    def reload(self) -> None:
+        """Reads the server's authorization store (in a worker)."""
+        run_flow(self, "auth", self._reload)
+
+    async def _reload(self) -> None:
+        entries = await self.store.entries()
+        if not self.is_attached:
+            return  # closed meanwhile
+        self.entries = entries
         options = self.query_one("#auth-list", OptionList)
         options.clear_options()
         for e in self.entries:
@@ -87,8 +87,10 @@ class AuthDialog(ModalScreen[None]):
             )
         options.focus()
 
-    @work(group="auth-edit", exclusive=True, exit_on_error=False)
-    async def action_add(self) -> None:
+    def action_add(self) -> None:
+        run_flow(self, "auth-edit", self._add)
+
+    async def _add(self) -> None:
         alias = await self.app.push_screen_wait(InputDialog("Add authorization", "Alias:"))
         if not alias:
             return
@@ -97,21 +99,13 @@ class AuthDialog(ModalScreen[None]):
         )
         if not path:
             return
-        try:
-            pem = await asyncio.to_thread(_read_pem, path)
-            if "-----BEGIN CERTIFICATE-----" not in pem:
-                raise ConfigError(f"{path} holds no PEM certificate")
-            await self.console.call(self.address, "AddAuthorization", alias=alias, cert_pem=pem)
-        except OSError as exc:
-            self.console.show_error(ConfigError(f"cannot read {path}: {exc.strerror}"))
-            return
-        except ConsoleError as exc:
-            self.console.show_error(exc)
-            return
+        await self.store.add(alias, path)
         self.reload()
 
-    @work(group="auth-edit", exclusive=True, exit_on_error=False)
-    async def action_remove(self) -> None:
+    def action_remove(self) -> None:
+        run_flow(self, "auth-edit", self._remove)
+
+    async def _remove(self) -> None:
         index = self.query_one("#auth-list", OptionList).highlighted
         if index is None or index >= len(self.entries):
             return
@@ -120,11 +114,7 @@ class AuthDialog(ModalScreen[None]):
             ConfirmDialog(f"Remove {alias}?", "Its holder loses remote access.", confirm="Remove")
         ):
             return
-        try:
-            await self.console.call(self.address, "RemoveAuthorization", alias=alias)
-        except ConsoleError as exc:
-            self.console.show_error(exc)
-            return
+        await self.store.remove(alias)
         self.reload()
 
     def action_close(self) -> None:

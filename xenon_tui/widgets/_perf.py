@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -12,7 +11,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from xenon_tui._actions import bindings, check_scoped
-from xenon_tui._errors import ConsoleError
+from xenon_tui._work import run_flow
 
 if TYPE_CHECKING:
     from xenon_tui._state import ServerState
@@ -98,19 +97,17 @@ class PerfView(Vertical, can_focus=True):
         cpu.refresh()
         mem.refresh()
 
-    @work(group="perf-history", exclusive=True, exit_on_error=False)
-    async def load_history(self) -> None:
-        """Fetches ``GetStatsHistory`` for the range and filter and draws it."""
+    def load_history(self) -> None:
+        """Fetches ``GetStatsHistory`` for the range and filter (in a worker) and draws it."""
+        run_flow(self, "perf-history", self._load_history)
+
+    async def _load_history(self) -> None:
         state = self._state
         if state is None or state.conn is None:
             return
-        params: dict[str, Any] = {"range": self.range}
-        try:
-            self.history = await state.conn.call("GetStatsHistory", **params)
-        except ConsoleError as exc:
-            self.app.notify(exc.message, title=exc.title, severity="error")
-            return
-        self._draw_history()
+        self.history = await state.conn.call("GetStatsHistory", range=self.range)
+        if self.is_attached:
+            self._draw_history()
 
     def _draw_history(self) -> None:
         plot = self.query_one("#history", PlotextPlot)

@@ -1,4 +1,5 @@
-"""Advanced-tab edits: forms validated through ``xps.policy``, then staged on the daemon."""
+"""The Advanced tab's forms: fields per object kind, parsing, and validation through the
+policy rules (``xps.policy.validate``), so a form shows each problem next to its field."""
 
 from __future__ import annotations
 
@@ -8,15 +9,10 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from xenon_tui._actions import Mode
-from xenon_tui._errors import ConsoleError
-from xenon_tui._policy_data import hex_color, policy_of
-from xenon_tui.dialogs import ConfirmDialog
-from xenon_tui.dialogs._form import Field, FormDialog, Values
-from xenon_tui.widgets._advanced import AdvancedView
+from xenon_tui._policy_data import hex_color
+from xenon_tui.dialogs._form import Field, Values
 
 if TYPE_CHECKING:
-    from xenon_tui.app import XenonConsole
     from xps.policy import Policy
 
 Builder = Callable[["Policy", Values], tuple["Policy", Any]]
@@ -340,7 +336,8 @@ _FIELD_MAP = {
 }
 
 
-def _find(policy: Policy, tab: str, key: str | None) -> Any:
+def find_object(policy: Policy, tab: str, key: str | None) -> Any:
+    """The object a row of an Advanced sub-tab stands for (None when there is none)."""
     if key is None:
         return None
     getter = {
@@ -361,9 +358,9 @@ def edit_form(
     policy: Policy, tab: str, op: str, key: str | None, extra_call: int | None = None
 ) -> tuple[str, list[Field], Builder] | None:
     """Title, fields and builder of the form for one Advanced edit (None: not editable)."""
-    obj = _find(policy, tab, key) if op == "edit" else None
+    obj = find_object(policy, tab, key) if op == "edit" else None
     if tab == "switches":
-        switch = _find(policy, tab, key)
+        switch = find_object(policy, tab, key)
         if switch is None:
             return None
         return f"Add a VIF to {switch.name}", _vif_form(policy, None), _build_vif(switch)
@@ -406,84 +403,3 @@ def validator(policy: Policy, build: Builder) -> Callable[[Values], dict[str, st
         return semantic_errors(candidate, obj_id, _FIELD_MAP)
 
     return check
-
-
-async def run_edit(
-    app: XenonConsole, tab: str, op: str, key: str | None, extra_call: int | None = None
-) -> bool:
-    """Opens the form (or delete confirmation) and stages the result; True when staged."""
-    state = app.current_state
-    if state is None or app.config.read_only or state.mode is not Mode.EDITOR:
-        app.notify(
-            "Edits need Policy Editor mode (press m).", title="Read-only", severity="warning"
-        )
-        return False
-    try:
-        policy = policy_of(state.staged) or policy_of(state.policy)
-    except ConsoleError as exc:
-        app.show_error(exc)
-        return False
-    if policy is None:
-        return False
-    if op == "delete":
-        obj = _find(policy, tab, key)
-        if obj is None:
-            return False
-        if not await app.push_screen_wait(
-            ConfirmDialog(
-                f"Remove {obj.name}?", "The removal is staged; activate to apply.", confirm="Remove"
-            )
-        ):
-            return False
-        return bool(await app.stage(state.address, policy.without(obj.id)))
-    form = edit_form(policy, tab, "edit" if op == "edit" else "new", key, extra_call)
-    if form is None:
-        app.notify(
-            f"{tab} entries are edited through the hardware assignment.", title="Not editable here"
-        )
-        return False
-    title, fields, build = form
-    values = await app.push_screen_wait(FormDialog(title, fields, validator(policy, build)))
-    if values is None:
-        return False
-    candidate, _ = build(policy, values)
-    return bool(await app.stage(state.address, candidate))
-
-
-def open_profile_for_violation(app: XenonConsole, violation: dict[str, Any]) -> None:
-    """Opens the violating SecLabel's profile in the editor with the missing call added."""
-    state = app.current_state
-    if state is None:
-        return
-    try:
-        policy = policy_of(state.staged) or policy_of(state.policy)
-    except ConsoleError as exc:
-        app.show_error(exc)
-        return
-    if policy is None:
-        return
-    profile = None
-    try:
-        label = policy.seclabel_named(str(violation.get("seclabel_name")))
-        profile = policy.profile(label.profile)
-    except Exception:
-        try:
-            profile = policy.profile_named(str(violation.get("profile")))
-        except Exception:
-            profile = None
-    if profile is None:
-        app.notify("The violation names no known profile.", title="Profile", severity="warning")
-        return
-    if not app.config.read_only and state.mode is not Mode.EDITOR:
-        state.mode = Mode.EDITOR
-        app._sync_current()
-    call = violation.get("hypercall")
-    extra = int(call) if isinstance(call, int) else None
-
-    async def show_and_edit() -> None:
-        await app.action_show_advanced("profiles")
-        app.query_one("#advanced-view", AdvancedView).select("profiles", str(profile.id))
-        if not app.config.read_only:
-            await run_edit(app, "profiles", "edit", str(profile.id), extra)
-
-    app.run_worker(show_and_edit(), group="edit", exclusive=True, exit_on_error=False)

@@ -1,0 +1,137 @@
+"""Live-mode flows: domain lifecycle, the violation response, xl configs and VNC tunnels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from xenon_tui._errors import ConsoleError, ReadOnlyError
+from xenon_tui._policy_data import policy_of
+from xenon_tui.dialogs import TextDialog, TypedConfirmDialog
+from xenon_tui.flows._console import Console, connected_address
+from xenon_tui.messages import RefreshWanted
+
+_TYPED = {"DestroyDomain": "Destroy", "ShutdownDomain": "Shut down"}
+_VERBS = {
+    "CreateDomain": "Start",
+    "PauseDomain": "Pause",
+    "UnpauseDomain": "Unpause",
+    "RebootDomain": "Reboot",
+    **_TYPED,
+}
+
+
+async def domain_action(console: Console, method: str, domain: Mapping[str, Any]) -> None:
+    """Runs a lifecycle method (``PauseDomain``…) on a domain of the current server.
+
+    Destroy and shut down need the domain's name typed as confirmation.
+    """
+    address = connected_address(console)
+    if address is None:
+        return
+    if console.read_only:
+        raise ReadOnlyError("Domain actions are disabled.")
+    name = str(domain.get("name"))
+    verb = _VERBS.get(method, method)
+    if method in _TYPED:
+        ok = await console.ask(
+            TypedConfirmDialog(
+                f"{verb} {name} on {address}?",
+                f"{verb} domain {name} (domid {domain.get('domid')}).",
+                name,
+            )
+        )
+        if not ok:
+            console.notify("Nothing was done.", title=f"{verb} cancelled")
+            return
+    params = {"name": name} if method == "CreateDomain" else {"domain": name}
+    result = await console.call(address, method, **params)
+    console.notify(f"{name}: {result.get('run_state', 'done')}", title=f"{verb} {name}")
+    console.post_message(RefreshWanted(address, "domains"))
+
+
+async def pause_violating_domain(console: Console, violation: Mapping[str, Any]) -> None:
+    """The violation response: pauses the domain that caused ``violation``."""
+    address = connected_address(console)
+    if address is None:
+        return
+    name = violation.get("domain") or violation.get("domid")
+    await console.call(address, "PauseDomain", domain=name)
+    console.notify(f"{name} paused", title="Violation response")
+    console.post_message(RefreshWanted(address, "domains"))
+
+
+async def show_domain(console: Console, what: str, domain: Mapping[str, Any]) -> None:
+    """Shows the xl configuration (``what`` = ``xl_config``) or the VNC endpoint of a domain."""
+    state = console.current_state
+    if state is None:
+        return
+    name = str(domain.get("name"))
+    policy = policy_of(state.policy)
+    if policy is None:
+        console.notify("No policy loaded yet.", title=name, severity="warning")
+        return
+    if what == "xl_config":
+        from xps.policy.generators import xl_config
+
+        try:
+            # The daemon holds the real VNC password; the view shows a mask instead.
+            text = xl_config(policy, name, vnc_password="********")  # noqa: S106
+        except Exception as exc:  # generator errors carry a readable message
+            raise ConsoleError(str(exc)) from exc
+        console.show(TextDialog(f"xl configuration of {name}", text))
+    else:
+        console.show(TextDialog(f"VNC — {name}", vnc_text(policy, name, state.entry.host)))
+
+
+async def show_guest_templates(console: Console) -> None:
+    """Shows the recommended xl configuration of each guest type (secure defaults)."""
+    state = console.current_state
+    policy = policy_of(state.policy) if state else None
+    if policy is None or not policy.seclabels:
+        console.notify("Needs a connected server with a SecLabel.", title="Guest templates")
+        return
+    console.show(TextDialog("Guest-type templates (xl)", guest_templates(policy)))
+
+
+def guest_templates(policy: Any) -> str:
+    """xl configuration templates for PV, PVH, PVHVM and HVM guests under the first SecLabel."""
+    import dataclasses
+    import uuid
+
+    from xps.policy import DomainConfig, GuestType
+    from xps.policy.generators import xl_config
+
+    label = policy.seclabels[0]
+    parts = []
+    for guest in GuestType:
+        name = f"template-{guest.value}"
+        kernel = "/boot/vmlinuz" if guest in (GuestType.PV, GuestType.PVH) else None
+        dom = DomainConfig(
+            uuid.uuid5(uuid.NAMESPACE_URL, name), name, label.id, guest, kernel=kernel
+        )
+        try:
+            text = xl_config(dataclasses.replace(policy, domains=(*policy.domains, dom)), name)
+        except Exception as exc:  # the generator explains what the type needs
+            text = f"# not generated: {exc}\n"
+        parts.append(f"# ---- {guest.value.upper()} (SecLabel {label.name}) ----\n{text}")
+    return "\n".join(parts)
+
+
+def vnc_text(policy: Any, name: str, server_host: str) -> str:
+    """The VNC endpoint of a domain and the ``ssh -L`` command that reaches it."""
+    try:
+        dom = policy.domain_named(name)
+    except Exception:
+        return f"{name} is not in the active policy."
+    if not dom.vnc:
+        return f"{name} has no VNC display configured."
+    display = dom.vnc_display if dom.vnc_display is not None else 0
+    port = 5900 + display
+    listen = dom.vnc_listen or "127.0.0.1"
+    return (
+        f"VNC endpoint: {listen}:{port} on {server_host} (display :{display})\n\n"
+        f"Reach it from your workstation with:\n"
+        f"  ssh -N -L {port}:{listen}:{port} <user>@{server_host}\n"
+        f"then point a VNC viewer at localhost:{port}."
+    )

@@ -1,0 +1,147 @@
+"""Policy Editor flows on the current server: staged diff, activate, roll back, stage, export."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xenon_tui._config import atomic_write
+from xenon_tui._errors import ConfigError
+from xenon_tui._policy_data import policy_xml
+from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog
+from xenon_tui.flows._console import Console, connected_address
+from xenon_tui.messages import RefreshWanted
+
+if TYPE_CHECKING:
+    from xps.policy import Policy
+
+
+def format_tree(value: Any, indent: int = 0) -> str:
+    """A compact indented text form of a JSON-like diff (never empty)."""
+    pad = "  " * indent
+    if isinstance(value, dict):
+        if not value:
+            return f"{pad}(none)"
+        lines = []
+        for key, item in value.items():
+            if isinstance(item, dict | list) and item:
+                lines.append(f"{pad}{key}:")
+                lines.append(format_tree(item, indent + 1))
+            else:
+                lines.append(
+                    f"{pad}{key}: {json.dumps(item) if not isinstance(item, str) else item}"
+                )
+        return "\n".join(lines)
+    if isinstance(value, list):
+        if not value:
+            return f"{pad}(none)"
+        return "\n".join(
+            format_tree(item, indent) if isinstance(item, dict | list) else f"{pad}- {item}"
+            for item in value
+        )
+    return f"{pad}{value}"
+
+
+def policy_diff_text(old: Any, new: Any) -> str:
+    """Field-by-field diff of two Policy objects (xps.policy.diff)."""
+    from xps.policy import diff
+
+    data = diff(old, new).to_dict()
+    return format_tree(data) if data else "(identical)"
+
+
+async def show_staged_diff(console: Console) -> None:
+    """Shows what the staged policy changes against the active one."""
+    address = connected_address(console)
+    if address is None:
+        return
+    result = await console.call(address, "GetStagedDiff")
+    body = (
+        format_tree(result.get("diff"))
+        if result.get("staged")
+        else "Nothing is staged: the staged policy equals the active one."
+    )
+    await console.ask(TextDialog(f"Staged vs active — {address}", body))
+
+
+async def activate_policy(console: Console) -> None:
+    """Makes the staged policy active after the user confirmed its diff."""
+    address = connected_address(console)
+    if address is None:
+        return
+    diff = await console.call(address, "GetStagedDiff")
+    if not diff.get("staged"):
+        console.notify("Nothing staged to activate.", title="Policy")
+        return
+    ok = await console.ask(
+        ConfirmDialog(
+            f"Make this policy & host configuration active on {address}?",
+            format_tree(diff.get("diff")),
+            confirm="Make active",
+        )
+    )
+    if not ok:
+        return
+    result = await console.call(address, "ActivatePolicy")
+    console.notify(f"generation {result.get('generation')}", title=f"{address}: policy active")
+    console.post_message(RefreshWanted(address, "policy"))
+
+
+async def rollback_policy(console: Console) -> None:
+    """Replaces the active policy with the previous one, after a confirmation."""
+    address = connected_address(console)
+    if address is None:
+        return
+    if not await console.ask(
+        ConfirmDialog(
+            f"Roll back {address} to its previous policy?",
+            "The current active policy is replaced by the previous one.",
+            confirm="Roll back",
+        )
+    ):
+        return
+    result = await console.call(address, "RollbackPolicy")
+    console.notify(f"generation {result.get('generation')}", title=f"{address}: rolled back")
+    console.post_message(RefreshWanted(address, "policy"))
+
+
+async def export_policy(console: Console, template: bool) -> None:
+    """Writes the server's signed policy (or template) XML to a file the user names."""
+    address = connected_address(console)
+    if address is None:
+        return
+    kind = "template" if template else "policy"
+    default = str(Path.cwd() / f"xenon-{kind}-{address.replace(':', '_')}.xml")
+    path = await console.ask(InputDialog(f"Export signed {kind}", "File to write:", value=default))
+    if not path:
+        return
+    result = await console.call(address, "ExportPolicy", signed=True, template=template)
+    try:
+        await asyncio.to_thread(_write_file, path, str(result["xml"]).encode())
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
+    signed = "signed " if result.get("signed") else "UNSIGNED "
+    console.notify(f"{signed}{kind} written to {path}", title="Export")
+
+
+async def stage(console: Console, address: str, policy: Policy) -> None:
+    """Stages an edited Policy on ``address``; shows the daemon's warnings.
+
+    Raises:
+        ConsoleError: The daemon refused it (its findings are in the message).
+    """
+    result = await console.call(address, "StagePolicy", xml=policy_xml(policy))
+    findings = result.get("findings") or []
+    if findings:
+        console.notify(
+            "\n".join(str(f.get("message", f)) for f in findings[:5]),
+            title="Staged with warnings",
+            severity="warning",
+        )
+    console.post_message(RefreshWanted(address, "policy"))
+
+
+def _write_file(path: str, data: bytes) -> None:
+    atomic_write(Path(path).expanduser(), data)

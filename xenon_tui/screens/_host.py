@@ -1,0 +1,669 @@
+"""The host console: XPS servers, their state and links, and the views of the current one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Input, Static
+
+from xenon_tui import flows
+from xenon_tui._actions import Action, Mode, command_names, effective_keys
+from xenon_tui._config import ConsoleConfig, ServerEntry, save_config
+from xenon_tui._connection import ClientFactory, LinkState, xps_client_factory
+from xenon_tui._errors import ConfigError, ReadOnlyError
+from xenon_tui._state import ServerState
+from xenon_tui._work import run_flow
+from xenon_tui.dialogs import InputDialog
+from xenon_tui.dialogs._help import key_display
+from xenon_tui.messages import (
+    ActionWanted,
+    Failed,
+    LinkChanged,
+    RefreshWanted,
+    ServerData,
+    ServerEvent,
+)
+from xenon_tui.screens._commands import Command, parse_command
+from xenon_tui.screens._fleet import Fleet
+from xenon_tui.screens._views import (
+    LAZY_VIEWS,
+    TAB_TITLES,
+    VIEW_WIDGETS,
+    domain_rows,
+    info_text,
+    view_pane,
+)
+from xenon_tui.widgets import (
+    AdvancedView,
+    DomainsTable,
+    ModeBand,
+    PerfView,
+    PolicyView,
+    ServersPanel,
+    ViolationLog,
+)
+from xenon_tui.widgets._keyline import KeyLine
+from xenon_tui.widgets._titleline import TitleLine
+from xenon_tui.widgets._viewtabs import ViewPane, ViewTabs
+from xenon_tui.widgets._violation_log import header_text
+
+if TYPE_CHECKING:
+    from textual.worker import Worker
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+class HostConsole(Screen[None]):
+    """Servers panel, the views of the current server, mode band, command line and keys.
+
+    It owns the servers (a :class:`Fleet`: per-server state, links, calls), draws the
+    views from that state, and runs the flows (it is their
+    :class:`~xenon_tui.flows.Console`). The app composes it as its first screen.
+
+    Args:
+        config: Servers, TLS material, read-only flag, keymap and where settings live.
+        client_factory: Builds the XPS client per server (tests may inject another one).
+    """
+
+    def __init__(
+        self, config: ConsoleConfig, *, client_factory: ClientFactory = xps_client_factory
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.fleet = Fleet(self, config, client_factory)
+        self._servers = self.fleet.servers
+        self.current: str | None = next(iter(self._servers), None)
+        self._line_mode = ":"
+        self._alert_pending = False
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield TitleLine(icon="⛨", id="title")
+        with Horizontal(id="body"):
+            with Vertical(id="left"):
+                yield ServersPanel(id="servers")
+                yield Static("", id="server-info")
+            with ViewTabs(id="views", initial="violations", keys=self._tab_keys()):
+                # Heavy views are mounted the first time they are shown (fast first frame).
+                yield view_pane("policy")
+                yield view_pane("advanced")
+                yield view_pane("domains")
+                with view_pane("violations"):
+                    yield Static(header_text(), id="violations-header")
+                    yield ViolationLog(id="violation-log")
+                yield view_pane("perf")
+        yield ModeBand(id="band")
+        yield Input(id="command-line", placeholder=":command  (Esc cancels, ? for help)")
+        yield KeyLine(id="keys")
+
+    def _tab_keys(self) -> dict[str, str]:
+        """View id -> the key that shows it, as drawn in the tab line."""
+        keys = effective_keys(self.config.keymap)
+        shown = {view: keys.get(f"view.{view}", "").split(",")[0] for view in TAB_TITLES}
+        return {view: key_display(key) for view, key in shown.items() if key.strip()}
+
+    def on_mount(self) -> None:
+        panel = self.query_one(ServersPanel)
+        for state in self._servers.values():
+            panel.set_server(state.address, state.link, state.entry.color)
+        self.query_one(ModeBand).read_only = self.config.read_only
+        self._sync_current()
+        panel.focus()
+        if self.config.autoconnect:
+            for address in self._servers:
+                self.connect_server(address)
+
+    # -- state (also what flows see: flows.Console) ------------------------------------------
+
+    @property
+    def read_only(self) -> bool:
+        """The console is read-only (read-only sockets, no mutating action)."""
+        return self.config.read_only
+
+    @property
+    def servers(self) -> Mapping[str, ServerState]:
+        """Every server by address, in the panel's order."""
+        return self._servers
+
+    @property
+    def current_state(self) -> ServerState | None:
+        """State of the current (highlighted) server."""
+        return self._servers.get(self.current) if self.current else None
+
+    @property
+    def mode(self) -> Mode | None:
+        """Mode of the current server (None when there is none or it is not connected)."""
+        state = self.current_state
+        if state is None or state.link is not LinkState.CONNECTED:
+            return None
+        return state.mode
+
+    async def ask(self, dialog: ModalScreen[T]) -> T:
+        """Shows a dialog and waits for its value (only from a worker)."""
+        return await self.app.push_screen_wait(dialog)
+
+    def show(self, dialog: ModalScreen[Any]) -> None:
+        """Shows a dialog without waiting for it."""
+        self.app.push_screen(dialog)
+
+    def set_mode(self, mode: Mode) -> None:
+        """Switches the current server to Editor or Live mode."""
+        state = self.current_state
+        if state is not None and state.mode is not mode:
+            state.mode = mode
+            self._sync_current()
+
+    def mark_server(self, address: str, match: str | None) -> None:
+        """Marks a server's line ``=`` / ``≠`` after a compare (None clears the mark)."""
+        state = self._servers.get(address)
+        if state is not None:
+            state.match = match
+            self.query_one(ServersPanel).set_server(address, state.link, state.entry.color, match)
+
+    async def show_advanced(self, tab: str) -> AdvancedView:
+        """Shows an Advanced sub-tab and focuses its list; returns the Advanced view."""
+        # One focus request only: a second one for the view could land on the previous
+        # sub-tab's list after the switch and leave nothing focused.
+        await self.show_view("advanced", focus=False)
+        advanced = self.query_one(AdvancedView)
+        advanced.show_tab(tab)
+        return advanced
+
+    def run_flow(
+        self,
+        group: str,
+        flow: Callable[P, Coroutine[Any, Any, Any]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Worker[Any]:
+        """Runs a flow in a worker of the app (which shows the error it may end with)."""
+        return run_flow(self, group, flow, *args, **kwargs)
+
+    # -- servers ---------------------------------------------------------------------------
+
+    def connect_server(self, address: str) -> None:
+        """Starts (or restarts) the connection worker of a server."""
+        self.fleet.connect(address)
+
+    async def disconnect_server(self, address: str) -> None:
+        """Stops a server's connection worker."""
+        await self.fleet.disconnect(address)
+        state = self._servers[address]
+        self.query_one(ServersPanel).set_server(address, state.link, state.entry.color)
+        self._sync_current()
+
+    async def call(self, address: str | None, method: str, **params: Any) -> dict[str, Any]:
+        """Calls a daemon method on a server (raises ConsoleError subclasses)."""
+        return await self.fleet.call(address, method, **params)
+
+    @on(RefreshWanted)
+    def _refresh_wanted(self, message: RefreshWanted) -> None:
+        if message.what == "domains":
+            self.run_flow("refresh", self.fleet.refresh_domains, message.address)
+        else:
+            self.run_flow("refresh-policy", self.fleet.refresh_policy, message.address)
+
+    def on_link_changed(self, message: LinkChanged) -> None:
+        try:
+            self._handle_link_changed(message)
+        except NoMatches:  # raced the app's shutdown
+            return
+
+    def _handle_link_changed(self, message: LinkChanged) -> None:
+        state = self._servers.get(message.address)
+        if state is None:
+            return
+        state.link, state.detail = message.state, message.detail
+        self.query_one(ServersPanel).set_server(
+            state.address, state.link, state.entry.color, state.match
+        )
+        if message.state is LinkState.LOST and message.detail:
+            self.notify(
+                message.detail,
+                title=f"Server {message.address}: connection lost",
+                severity="warning",
+            )
+        if message.address == self.current:
+            self._sync_current()
+        self.app.refresh_bindings()
+
+    def on_server_data(self, message: ServerData) -> None:
+        try:
+            self._handle_server_data(message)
+        except NoMatches:  # raced the app's shutdown
+            return
+
+    def _handle_server_data(self, message: ServerData) -> None:
+        state = self._servers.get(message.address)
+        if state is None:
+            return
+        data = message.data
+        for key in ("info", "domains", "xl_list", "policy", "staged", "stats"):
+            if key in data:
+                setattr(state, key, data[key])
+        if "info" in data:
+            hostname = state.info.get("hostname")
+            self.query_one(ServersPanel).set_name(
+                state.address, hostname if isinstance(hostname, str) else None
+            )
+        if "violations" in data:
+            self._add_violations(state, list(data["violations"]), alert=False)
+        if message.address == self.current:
+            self._sync_current()
+
+    def on_server_event(self, message: ServerEvent) -> None:
+        try:
+            self._server_event(message)
+        except NoMatches:  # an event that raced the app's shutdown
+            return
+
+    def _server_event(self, message: ServerEvent) -> None:
+        state = self._servers.get(message.address)
+        if state is None:
+            return
+        kind, data = message.event.get("event"), message.event.get("data") or {}
+        if kind == "violations":
+            self._add_violations(state, list(data.get("violations", [])), alert=True)
+        elif kind == "stats":
+            state.stats = data
+            state.stats_log.append(data)
+            del state.stats_log[:-400]
+            if message.address == self.current:
+                for perf in self.query(PerfView):
+                    perf.show_stats(data, state.stats_log)
+        elif kind == "domain":
+            self.run_flow("refresh", self.fleet.refresh_domains, message.address)
+        elif kind == "policy":
+            self.run_flow("refresh-policy", self.fleet.refresh_policy, message.address)
+
+    def _add_violations(
+        self, state: ServerState, rows: list[dict[str, Any]], *, alert: bool
+    ) -> None:
+        fresh = state.take_violations(rows)
+        if not fresh:
+            return
+        is_current = state.address == self.current
+        if is_current:
+            self.query_one(ViolationLog).add_violations(fresh)
+        else:
+            state.violations.extend(fresh)
+        # Acknowledged implicitly only while the user is actually in the log (not under a
+        # dialog): the app's focus, not this screen's.
+        viewing = is_current and self.app.focused is self.query_one(ViolationLog)
+        if alert and not viewing:
+            state.alert += len(fresh)
+            if is_current and not self._alert_pending:
+                # At most one band/tab relabel per 0.2 s however fast violations arrive.
+                self._alert_pending = True
+                self.set_timer(0.2, self._flush_alert)
+
+    def _flush_alert(self) -> None:
+        self._alert_pending = False
+        self._sync_alert()
+
+    def _sync_alert(self) -> None:
+        state = self.current_state
+        count = state.alert if state else 0
+        self.query_one(ModeBand).alert = count
+        self.query_one(ViewTabs).set_badge("violations", f"⚠ {count}" if count else "")
+
+    # -- drawing the current server --------------------------------------------------------
+
+    def _sync_current(self) -> None:
+        state = self.current_state
+        band = self.query_one(ModeBand)
+        hostname = state.info.get("hostname") if state is not None else None
+        where = f"{hostname} ({self.current})" if isinstance(hostname, str) else self.current
+        band.server = where
+        band.mode = self.mode
+        self.app.sub_title = (
+            f"{where} — {'Policy Editor' if self.mode is Mode.EDITOR else 'Live'}"
+            if self.mode is not None
+            else (self.current or "")
+        )
+        info = self.query_one("#server-info", Static)
+        log = self.query_one(ViolationLog)
+        if state is None:
+            info.update("No servers. Press a to add one.")
+            log.use_window(None)
+            return
+        info.update(info_text(state))
+        log.use_window(state.violations)
+        self._sync_views(state)
+        self._sync_alert()
+        self.app.refresh_bindings()
+
+    def _sync_views(self, state: ServerState) -> None:
+        editor = state.mode is Mode.EDITOR
+        for policy_view in self.query(PolicyView):
+            policy_view.show_policy(state, editor=editor)
+        for advanced in self.query(AdvancedView):
+            advanced.show_policy(state, editor=editor)
+        for perf in self.query(PerfView):
+            perf.show_server(state)
+        for table in self.query(DomainsTable):
+            table.set_domains(domain_rows(state))
+
+    async def _ensure_view(self, view: str) -> None:
+        """Mounts a lazily built view the first time its tab is shown."""
+        factory = LAZY_VIEWS.get(view)
+        pane = self.query_one(f"#{view}", ViewPane)
+        if factory is None or pane.children:
+            return
+        await pane.mount(factory())
+        state = self.current_state
+        if state is not None:
+            self._sync_views(state)
+
+    @on(ViewTabs.TabActivated, "#views")
+    async def _tab_clicked(self, event: ViewTabs.TabActivated) -> None:
+        await self.show_view(event.pane_id)  # as its key would: build, focus, ack
+
+    @on(ServersPanel.Current)
+    def _server_highlighted(self, message: ServersPanel.Current) -> None:
+        if message.address != self.current:
+            self.current = message.address
+            self._sync_current()
+
+    # -- views -----------------------------------------------------------------------------
+
+    async def show_view(self, view: str, focus: bool = True) -> None:
+        """Shows a view (building it the first time) and focuses its widget."""
+        if view == "servers":
+            self.query_one(ServersPanel).focus()
+            return
+        self.query_one(ViewTabs).active = view
+        await self._ensure_view(view)
+        if focus:
+            self.call_after_refresh(self._focus_view, view)
+        if view == "violations":
+            state = self.current_state
+            if state is not None:
+                state.alert = 0
+                self._sync_alert()
+
+    def _focus_view(self, view: str) -> None:
+        """Focuses a view's widget if the view is still the one shown.
+
+        A late focus of a view the user (or a `:` command) has since left would make
+        Textual switch the tabs back to it.
+        """
+        if self.query_one(ViewTabs).active != view:
+            return
+        if self.query_one("#command-line", Input).has_class("-open"):
+            return  # the user is typing a command: the keys must stay in the line
+        try:
+            widget = self.query_one(VIEW_WIDGETS[view])
+        except NoMatches:
+            return
+        target = getattr(widget, "focus_target", None)  # views that hand focus inward
+        if callable(target):
+            widget = target()
+        # At once (Widget.focus would defer it past keys that may open the command line),
+        # on the view's own screen: a dialog may be on top by now.
+        widget.screen.set_focus(widget)
+
+    async def run_scoped(self, entry: Action) -> None:
+        """Runs a table action of a view or the servers panel (palette and `:` commands):
+        shows the view, then runs the action on its widget."""
+        if entry.scope in VIEW_WIDGETS:
+            await self.show_view(entry.scope)
+        widget = "#servers" if entry.scope == "servers" else VIEW_WIDGETS[entry.scope]
+        if entry.scope == "advanced":
+            widget = f"#adv-{self.query_one(AdvancedView).active_tab}"
+        await self.app.run_action(entry.action, self.query_one(widget))
+
+    def toggle_mode(self) -> None:
+        """Switches the current server between Policy Editor and Live mode."""
+        state = self.current_state
+        if state is None:
+            return
+        if self.config.read_only:
+            self.post_message(Failed(ReadOnlyError("A read-only console has Live mode only.")))
+            return
+        self.set_mode(Mode.LIVE if state.mode is Mode.EDITOR else Mode.EDITOR)
+
+    def refresh_server(self) -> None:
+        """Fetches everything of the current server again."""
+        if self.current and self.current_state and self.current_state.conn:
+            self.run_flow("fetch", self.fleet.fetch_all, self.current)
+
+    # -- command line (`:` commands and `/` filters) ----------------------------------------
+
+    def open_line(self, mode: str) -> None:
+        """Opens the command line for a `:` command or a `/` filter."""
+        line = self.query_one("#command-line", Input)
+        self._line_mode = mode
+        line.placeholder = (
+            ":command  (Esc cancels)"
+            if mode == ":"
+            else "/filter the list  (Enter applies, empty clears)"
+        )
+        line.value = ""
+        line.add_class("-open")
+        # Focus now, not after a refresh (Widget.focus defers it): the keys typed right
+        # after ":" are already queued behind this one and must reach the line, not the
+        # view under it.
+        self.set_focus(line)
+
+    def _close_line(self) -> None:
+        line = self.query_one("#command-line", Input)
+        # Drop focus before hiding, so Textual does not pick a replacement later and
+        # override the view focus the command asks for.
+        self.set_focus(None)
+        line.remove_class("-open")
+        line.value = ""
+
+    def on_key(self, event: events.Key) -> None:
+        line = self.query_one("#command-line", Input)
+        if event.key == "escape" and line.has_class("-open"):
+            event.stop()
+            self._close_line()
+            self.call_later(self.show_view, self.query_one(ViewTabs).active or "violations")
+
+    @on(Input.Changed, "#command-line")
+    def _line_changed(self, event: Input.Changed) -> None:
+        if self._line_mode == "/" and event.input.has_class("-open"):
+            self._apply_filter(event.value)
+
+    @on(Input.Submitted, "#command-line")
+    def _line_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        mode = self._line_mode
+        self._close_line()
+        view = self.query_one(ViewTabs).active or "violations"
+        self.call_later(self.show_view, view)
+        if mode == "/":
+            self._apply_filter(text)
+        else:
+            self.run_command(text)
+
+    def _apply_filter(self, text: str) -> None:
+        view = self.query_one(ViewTabs).active
+        if view == "violations":
+            self.query_one(ViolationLog).set_filter(text)
+        elif view == "domains":
+            for table in self.query(DomainsTable):
+                table.set_filter(text)
+        elif view == "advanced":
+            for advanced in self.query(AdvancedView):
+                advanced.set_filter(text)
+        elif view == "policy":
+            for policy_view in self.query(PolicyView):
+                policy_view.set_filter(text)
+        elif view == "perf":
+            for perf in self.query(PerfView):
+                perf.set_domain_filter(text)
+
+    def run_command(self, text: str) -> None:
+        """Runs one `:` command line (``servers``, ``theme light``, ``connect h:p``…)."""
+        try:
+            command = parse_command(text, self.app.available_themes, command_names())
+        except ConfigError as exc:  # a mistyped command: said, nothing run
+            self.post_message(Failed(exc))
+            return
+        if command is not None:
+            self._run(command)
+
+    def _run(self, command: Command) -> None:
+        if command.name == "theme":
+            self.app.theme = command.arg
+        elif command.name == "connect":
+            self.add_server(command.arg)
+        elif command.name == "filter":
+            self._apply_filter(command.arg)
+        elif command.name == "action":
+            self.post_message(ActionWanted(command.arg))
+
+    # -- servers panel commands ------------------------------------------------------------
+
+    def _add_typed_server(self, value: str | None) -> None:
+        if value:
+            self.add_server(value)
+
+    def add_server(self, text: str) -> ServerEntry | None:
+        """Adds a server typed as ``host[:port[/ro_port]]``, remembers it and connects."""
+        try:
+            entry = ServerEntry.parse(text)
+        except ConfigError as exc:  # typed by the user: said, nothing added
+            self.post_message(Failed(exc))
+            return None
+        if entry.address in self._servers:
+            self.notify(f"{entry.address} is already in the list", title="Servers")
+            return self._servers[entry.address].entry
+        self.fleet.add(entry)
+        self.query_one(ServersPanel).set_server(entry.address, LinkState.DISCONNECTED)
+        self.save_settings()
+        self.connect_server(entry.address)
+        return entry
+
+    def save_settings(self) -> None:
+        """Remembers the servers (with their colours), the app's theme and the keymap."""
+        servers = self.fleet.entries()
+        try:
+            save_config(replace(self.config, servers=servers, theme=self.app.theme))
+        except OSError as exc:
+            self.post_message(Failed(ConfigError(f"cannot save settings: {exc.strerror}")))
+
+    @on(ServersPanel.Command)
+    async def _servers_command(self, message: ServersPanel.Command) -> None:
+        address = message.address
+        if message.action == "add":
+            self.app.push_screen(
+                InputDialog(
+                    "Add a server",
+                    "Server address (optionally followed by ':' and "
+                    "port number, and '/read-only port')",
+                    validate=_address_problem,
+                ),
+                self._add_typed_server,
+            )
+            return
+        if address is None:
+            return
+        if message.action == "connect":
+            self.connect_server(address)
+        elif message.action == "disconnect":
+            await self.disconnect_server(address)
+        elif message.action == "toggle":
+            if self._servers[address].conn is None:
+                self.connect_server(address)
+            else:
+                await self.show_view("violations")
+        elif message.action == "remove":
+            await self.disconnect_server(address)
+            del self._servers[address]
+            self.query_one(ServersPanel).remove_server(address)
+            self.current = self.query_one(ServersPanel).current
+            self.save_settings()
+            self._sync_current()
+        elif message.action == "color":
+            self.run_flow("color", self._choose_color, address)
+        elif message.action == "compare":
+            self.run_flow("compare", flows.compare_servers, self, address)
+        elif message.action == "clone":
+            self.run_flow("clone", flows.clone_server, self, address)
+        elif message.action == "authorizations":
+            self._manage_authorizations(address)
+
+    async def _choose_color(self, address: str) -> None:
+        value = await self.ask(
+            InputDialog(
+                f"Assign colour to {address}",
+                "#rrggbb or a colour name (empty clears):",
+                value=self._servers[address].entry.color or "",
+            )
+        )
+        if value is not None:
+            self.set_server_color(address, value)
+
+    def set_server_color(self, address: str, color: str | None) -> None:
+        """Assigns (or clears) a server's colour and remembers it.
+
+        Raises:
+            ConfigError: Not a colour.
+        """
+        state = self._servers[address]
+        state.entry = replace(state.entry, color=color or None)
+        self.query_one(ServersPanel).set_server(address, state.link, state.entry.color, state.match)
+        self.save_settings()
+
+    def _manage_authorizations(self, address: str) -> None:
+        from xenon_tui.dialogs._auth import AuthDialog
+
+        if self._servers[address].link is LinkState.CONNECTED:
+            self.app.push_screen(AuthDialog(address, flows.Authorizations(self, address)))
+        else:
+            self.notify("Connect first.", title=address, severity="warning")
+
+    # -- flows asked for by the views ------------------------------------------------------
+
+    @on(AdvancedView.Edit)
+    def _advanced_edit(self, message: AdvancedView.Edit) -> None:
+        if message.op == "import":
+            self.run_flow("edit", flows.import_profiles, self)
+        elif message.op == "export":
+            self.run_flow("edit", flows.export_profile, self)
+        else:
+            self.run_flow("edit", flows.run_edit, self, message.tab, message.op, message.key)
+
+    @on(DomainsTable.DomainAction)
+    def _domain_action(self, message: DomainsTable.DomainAction) -> None:
+        self.run_flow("domain", flows.domain_action, self, message.method, message.domain)
+
+    @on(DomainsTable.Show)
+    def _domain_show(self, message: DomainsTable.Show) -> None:
+        self.run_flow("show", flows.show_domain, self, message.what, message.domain)
+
+    @on(ViolationLog.PauseRequested)
+    def _pause_requested(self, message: ViolationLog.PauseRequested) -> None:
+        self.run_flow("domain", flows.pause_violating_domain, self, message.violation)
+
+    @on(ViolationLog.ProfileRequested)
+    def _profile_requested(self, message: ViolationLog.ProfileRequested) -> None:
+        violation = dict(message.violation)
+        self.run_flow("edit", flows.open_profile_for_violation, self, violation)
+
+    @on(ViolationLog.AlertCleared)
+    def _alert_cleared(self, message: ViolationLog.AlertCleared) -> None:
+        state = self.current_state
+        if state is not None:
+            state.alert = 0
+            self._sync_alert()
+
+
+def _address_problem(value: str) -> str | None:
+    try:
+        ServerEntry.parse(value)
+    except ConfigError as exc:
+        return exc.message
+    return None
