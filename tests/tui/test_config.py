@@ -9,7 +9,7 @@ import pytest
 
 from xenon_tui._config import ConsoleConfig, ServerEntry, load_config, save_config
 from xenon_tui._errors import ConfigError
-from xenon_tui.console_args import add_arguments, build_config
+from xenon_tui.cli._console_args import add_arguments, build_config
 
 
 @pytest.mark.parametrize(

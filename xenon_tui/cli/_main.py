@@ -20,7 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "xps.cli.policy",
     "xps.cli.xps",
     "enterprise_store.cli",
-    "xenon_tui.console_cli",
+    "xenon_tui.cli.console",
     "xenon_tui.ssh_cli",
 )
 
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     route_warnings()  # before any dependency is imported: their warnings go to the log
 
-    from xenon_tui.console_cli import route
+    from xenon_tui.cli.console import route
 
     parser = build_parser()
     args = parser.parse_args(route(sys.argv[1:] if argv is None else argv))
@@ -64,7 +64,3 @@ def policy_server_main() -> int:
 def policy_gui_main() -> int:
     """``xenon-policy-gui`` is ``xenon console`` (the report's name)."""
     return main(["console", *sys.argv[1:]])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """``xenon console`` (the local console) and ``xenon console serve`` (the SSH server).
 
-The console's options live in :mod:`xenon_tui.console_args` and the SSH server's in
+The console's options live in :mod:`xenon_tui.cli._console_args` and the SSH server's in
 :mod:`xenon_tui.ssh_cli`; this module only assembles the two parsers. ``console`` takes
 server addresses as positionals, so ``console serve`` is routed by :func:`route` before
 argparse sees it.
@@ -24,7 +24,8 @@ def route(argv: Sequence[str]) -> list[str]:
 
 def register(sub: Any) -> None:
     """Adds ``console`` and the hidden ``console-serve`` to the ``xenon`` parser."""
-    from xenon_tui import console_args, ssh_cli
+    from xenon_tui import ssh_cli
+    from xenon_tui.cli import _console_args as console_args
 
     console = sub.add_parser(
         "console",

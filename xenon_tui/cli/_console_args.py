@@ -1,4 +1,4 @@
-"""``xenon console`` options and runner (the lead's console_cli.py assembles the parser)."""
+"""``xenon console`` options and runner (:mod:`xenon_tui.cli.console` assembles the parser)."""
 
 from __future__ import annotations
 
