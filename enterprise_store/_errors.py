@@ -16,6 +16,9 @@
     ├── PolicyRefused       policy_refused    the consistency checker refused a write;
     │                                         ``findings`` lists every reason at once
     ├── StoreUnavailable    store_unavailable the database cannot be reached or is locked too long
+    ├── HostError           host_error        a host's XPS answered the request with an error
+    │   └── HostUnreachable host_unreachable  a host's XPS cannot be reached (connection, TLS,
+    │                                         timeout, our certificate refused)
     └── ServiceUnreachable  unreachable       (client side) no answer from the XE service:
                                               connection refused, TLS failure, timeout
 
@@ -164,6 +167,28 @@ class StoreUnavailable(_Coded):
     code = "store_unavailable"
 
 
+class HostError(_Coded):
+    """A host's XPS refused or failed the request XE sent it (502 over HTTP).
+
+    Attributes:
+        host_code: The XPS error code (``not_found``, ``policy_invalid`` …), or None.
+    """
+
+    code = "host_error"
+
+    def __init__(
+        self, message: str, *, host_code: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.host_code = host_code
+
+
+class HostUnreachable(HostError):
+    """A host's XPS cannot be reached: no connection, TLS refused, or no answer in time."""
+
+    code = "host_unreachable"
+
+
 class ServiceUnreachable(_Coded):
     """The client got no answer from the XE service (connection, TLS or timeout)."""
 
@@ -181,6 +206,8 @@ ERROR_CLASSES: tuple[type[XeError], ...] = (
     InvalidInput,
     PolicyRefused,
     StoreUnavailable,
+    HostError,
+    HostUnreachable,
     ServiceUnreachable,
 )
 """Every concrete class, for the API's status map and the client's code → class lookup."""

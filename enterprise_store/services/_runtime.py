@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 from enterprise_store._errors import StoreUnavailable
 from enterprise_store.audit import AuditLog
 from enterprise_store.services._audit import AuditService
+from enterprise_store.services._compute import ComputeService
+from enterprise_store.services._compute_types import ComputeConfig
 from enterprise_store.services._passwords import PasswordHasher
 from enterprise_store.services._policy import PolicyService
 from enterprise_store.services._users import LockoutPolicy, UserService
@@ -35,6 +38,7 @@ class Services:
         audit_log: Its audit log.
         users: The User service.
         policy: The Policy service (the federated XE policy).
+        compute: The Compute service (hosts through XPS, VM lifecycle, propagation, tasks).
         audit: Audit queries and verification.
         workers: Long-running background tasks by name (``/readyz`` reports each).
     """
@@ -45,6 +49,7 @@ class Services:
         *,
         config: ServiceConfig | None = None,
         clock: Callable[[], float] = time.time,
+        compute: ComputeConfig | None = None,
     ) -> None:
         config = config or ServiceConfig()
         self.store = store
@@ -58,6 +63,9 @@ class Services:
             clock=clock,
         )
         self.policy = PolicyService(store, self.audit_log, clock=clock)
+        self.compute = ComputeService(
+            store, self.audit_log, self.policy, config=compute, clock=clock
+        )
         self.audit = AuditService(self.audit_log)
         self.workers: dict[str, asyncio.Task[None]] = {}
 
@@ -69,15 +77,34 @@ class Services:
         config: ServiceConfig | None = None,
         clock: Callable[[], float] = time.time,
         migrate: bool = True,
+        compute: ComputeConfig | None = None,
+        start_workers: bool = False,
     ) -> Services:
         """Opens the store (migrating it) and the services on it.
+
+        Args:
+            compute: XE's host identity, node id and worker tunables.
+            start_workers: Start the background workers (what ``xenon xe serve`` does).
 
         Raises:
             InvalidInput: The database URL is not usable.
             StoreUnavailable: The database cannot be reached.
         """
         store = await Store.open(db, migrate=migrate)
-        return cls(store, config=config, clock=clock)
+        services = cls(store, config=config, clock=clock, compute=compute)
+        if start_workers:
+            services.start_workers()
+        return services
+
+    def start_workers(self) -> None:
+        """Starts the background workers (propagation, tasks) on the running loop; each is
+        reported by ``/readyz`` and stopped by :meth:`close`."""
+        for name, work in self.compute.workers().items():
+            if name not in self.workers:
+                # A fresh context: a worker must not inherit a caller's store unit.
+                self.workers[name] = asyncio.create_task(
+                    work(), name=f"xe-{name}", context=contextvars.Context()
+                )
 
     async def close(self) -> None:
         """Stops the workers and closes the store."""
@@ -86,6 +113,7 @@ class Services:
         # A worker's own failure was reported while it ran; here it only has to end.
         await asyncio.gather(*self.workers.values(), return_exceptions=True)
         self.workers.clear()
+        await self.compute.close()
         await self.store.close()
 
     async def readiness(self) -> dict[str, str]:

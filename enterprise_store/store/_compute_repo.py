@@ -1,0 +1,446 @@
+"""Compute's rows: tasks, per-host propagation state, host facts (SQL lives here only).
+
+Every method takes the connection of a unit the caller opened (``Store.atomic`` for
+writes, ``Store.read`` for reads), so a caller composes several into one transaction.
+
+Propagation leases: a node claims a host before it talks to it and releases the claim
+in the same statement that records the outcome, guarded by ``lease_owner = me``, so a
+node whose lease expired (it stalled, or died) can no longer overwrite what the node
+that took over recorded. On PostgreSQL the claim's ``SELECT … FOR UPDATE SKIP LOCKED``
+lets two servers claim disjoint sets of hosts at once without waiting on each other;
+SQLite's ``BEGIN IMMEDIATE`` serialises the claims anyway.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from enterprise_store.store._compute_schema import host_info, propagation, tasks
+from enterprise_store.store._policy_schema import policy_versions
+
+__all__ = [
+    "TERMINAL",
+    "ComputeRepo",
+    "HostInfoRow",
+    "PropagationRow",
+    "TaskRow",
+]
+
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+"""Task states that never change again."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """One task as stored (JSON columns decoded)."""
+
+    id: str
+    kind: str
+    state: str
+    progress: float
+    message: str
+    object: str
+    enclaves: tuple[str, ...] | None
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    created_by: str
+    owner: str
+    resumable: bool
+    cancel_requested: bool
+    timeout_s: float
+    created_at_us: int
+    started_at_us: int | None
+    finished_at_us: int | None
+    heartbeat_us: int
+
+    @property
+    def terminal(self) -> bool:
+        """The task has ended (succeeded, failed or cancelled)."""
+        return self.state in TERMINAL
+
+
+@dataclass(frozen=True, slots=True)
+class PropagationRow:
+    """One host's desired and observed policy state."""
+
+    host_id: str
+    state: str
+    desired_version: int
+    desired_sha256: str | None
+    desired_since_us: int
+    observed_version: int | None
+    enforced_hash: str | None
+    activated_hash: str | None
+    content_sha256: str | None
+    attempts: int
+    last_error: str | None
+    since_us: int
+    next_attempt_us: int
+    reconverge: bool
+    lease_owner: str | None
+    lease_until_us: int | None
+
+    def leased_by_other(self, me: str, now_us: int) -> bool:
+        """Another node holds an unexpired claim on the host."""
+        return (
+            self.lease_owner is not None
+            and self.lease_owner != me
+            and (self.lease_until_us or 0) > now_us
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfoRow:
+    """What a host's XPS told XE when it joined."""
+
+    host_id: str
+    hypervisor: dict[str, Any]
+    cpu_source: str
+    prior_policy_name: str | None
+    prior_policy_sha256: str | None
+    prior_policy_xml: str | None
+    added_at_us: int
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _task(r: Any) -> TaskRow:
+    enclaves = _load(r.enclaves)
+    return TaskRow(
+        id=r.id,
+        kind=r.kind,
+        state=r.state,
+        progress=float(r.progress),
+        message=r.message,
+        object=r.object,
+        enclaves=None if enclaves is None else tuple(str(e) for e in enclaves),
+        params=_load(r.params) or {},
+        result=_load(r.result),
+        error=_load(r.error),
+        created_by=r.created_by,
+        owner=r.owner,
+        resumable=bool(r.resumable),
+        cancel_requested=bool(r.cancel_requested),
+        timeout_s=float(r.timeout_s),
+        created_at_us=int(r.created_at_us),
+        started_at_us=None if r.started_at_us is None else int(r.started_at_us),
+        finished_at_us=None if r.finished_at_us is None else int(r.finished_at_us),
+        heartbeat_us=int(r.heartbeat_us),
+    )
+
+
+def _propagation(r: Any) -> PropagationRow:
+    return PropagationRow(
+        host_id=r.host_id,
+        state=r.state,
+        desired_version=int(r.desired_version),
+        desired_sha256=r.desired_sha256,
+        desired_since_us=int(r.desired_since_us),
+        observed_version=None if r.observed_version is None else int(r.observed_version),
+        enforced_hash=r.enforced_hash,
+        activated_hash=r.activated_hash,
+        content_sha256=r.content_sha256,
+        attempts=int(r.attempts),
+        last_error=r.last_error,
+        since_us=int(r.since_us),
+        next_attempt_us=int(r.next_attempt_us),
+        reconverge=bool(r.reconverge),
+        lease_owner=r.lease_owner,
+        lease_until_us=None if r.lease_until_us is None else int(r.lease_until_us),
+    )
+
+
+class ComputeRepo:
+    """The SQL of tasks, propagation state and host facts."""
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    async def insert_task(self, conn: AsyncConnection, row: TaskRow) -> None:
+        """Stores a new task."""
+        await conn.execute(
+            insert(tasks).values(
+                id=row.id,
+                kind=row.kind,
+                state=row.state,
+                progress=row.progress,
+                message=row.message,
+                object=row.object,
+                enclaves=None if row.enclaves is None else _json(list(row.enclaves)),
+                params=_json(row.params),
+                result=None if row.result is None else _json(row.result),
+                error=None if row.error is None else _json(row.error),
+                created_by=row.created_by,
+                owner=row.owner,
+                resumable=row.resumable,
+                cancel_requested=row.cancel_requested,
+                timeout_s=row.timeout_s,
+                created_at_us=row.created_at_us,
+                started_at_us=row.started_at_us,
+                finished_at_us=row.finished_at_us,
+                heartbeat_us=row.heartbeat_us,
+            )
+        )
+
+    async def task(self, conn: AsyncConnection, task_id: str) -> TaskRow | None:
+        """One task, or None."""
+        row = (await conn.execute(select(tasks).where(tasks.c.id == task_id))).first()
+        return None if row is None else _task(row)
+
+    async def list_tasks(
+        self,
+        conn: AsyncConnection,
+        *,
+        kind: str | None = None,
+        state: str | None = None,
+        created_by: str | None = None,
+        before: tuple[int, str] | None = None,
+        limit: int = 100,
+    ) -> list[TaskRow]:
+        """Tasks newest first; ``before`` is the (created_at_us, id) of the last one seen."""
+        query = select(tasks).order_by(tasks.c.created_at_us.desc(), tasks.c.id.desc())
+        if kind is not None:
+            query = query.where(tasks.c.kind == kind)
+        if state is not None:
+            query = query.where(tasks.c.state == state)
+        if created_by is not None:
+            query = query.where(tasks.c.created_by == created_by)
+        if before is not None:
+            ts, key = before
+            query = query.where(
+                or_(
+                    tasks.c.created_at_us < ts,
+                    and_(tasks.c.created_at_us == ts, tasks.c.id < key),
+                )
+            )
+        rows = (await conn.execute(query.limit(limit))).all()
+        return [_task(r) for r in rows]
+
+    async def update_task(
+        self,
+        conn: AsyncConnection,
+        task_id: str,
+        values: Mapping[str, Any],
+        *,
+        unless_terminal: bool = True,
+    ) -> bool:
+        """Changes a task's columns (``result``/``error``/``params`` as JSON values).
+
+        Returns:
+            Whether a row changed (False: no such task, or it had already ended).
+        """
+        out = dict(values)
+        for key in ("result", "error", "params"):
+            if key in out and out[key] is not None:
+                out[key] = _json(out[key])
+        query = update(tasks).where(tasks.c.id == task_id).values(**out)
+        if unless_terminal:
+            query = query.where(tasks.c.state.not_in(sorted(TERMINAL)))
+        result = await conn.execute(query)
+        return bool(result.rowcount)
+
+    async def open_tasks(self, conn: AsyncConnection) -> list[TaskRow]:
+        """Every task still queued or running (any node)."""
+        query = select(tasks).where(tasks.c.state.in_(("queued", "running")))
+        return [_task(r) for r in (await conn.execute(query)).all()]
+
+    async def heartbeat(
+        self, conn: AsyncConnection, owner: str, ids: Sequence[str], now_us: int
+    ) -> list[str]:
+        """Marks ``owner``'s running tasks alive; returns those asked to cancel."""
+        if not ids:
+            return []
+        await conn.execute(
+            update(tasks)
+            .where(tasks.c.id.in_(list(ids)), tasks.c.owner == owner)
+            .values(heartbeat_us=now_us)
+        )
+        rows = await conn.execute(
+            select(tasks.c.id).where(tasks.c.id.in_(list(ids)), tasks.c.cancel_requested)
+        )
+        return [r.id for r in rows]
+
+    # -- propagation -----------------------------------------------------------------------
+
+    async def propagation(self, conn: AsyncConnection) -> dict[str, PropagationRow]:
+        """Every host's row, by host id."""
+        rows = (await conn.execute(select(propagation))).all()
+        return {r.host_id: _propagation(r) for r in rows}
+
+    async def propagation_of(self, conn: AsyncConnection, host_id: str) -> PropagationRow | None:
+        """One host's row."""
+        row = (
+            await conn.execute(select(propagation).where(propagation.c.host_id == host_id))
+        ).first()
+        return None if row is None else _propagation(row)
+
+    async def version_ts(self, conn: AsyncConnection, version: int) -> int | None:
+        """When policy version ``version`` was committed (µs), or None."""
+        row = (
+            await conn.execute(
+                select(policy_versions.c.ts_us).where(policy_versions.c.version == version)
+            )
+        ).first()
+        return None if row is None else int(row.ts_us)
+
+    async def add_hosts(
+        self,
+        conn: AsyncConnection,
+        host_ids: Iterable[str],
+        *,
+        version: int,
+        since_us: int,
+        now_us: int,
+        held: Iterable[str] = (),
+    ) -> None:
+        """Rows for hosts that have none yet (``held``: wait for an admin first)."""
+        hold = set(held)
+        values = [
+            {
+                "host_id": h,
+                "state": "held" if h in hold else "pending",
+                "desired_version": version,
+                "desired_since_us": since_us,
+                "attempts": 0,
+                "since_us": now_us,
+                "next_attempt_us": 0,
+                "reconverge": False,
+            }
+            for h in host_ids
+        ]
+        if values:
+            await conn.execute(insert(propagation), values)
+
+    async def advance_desired(
+        self, conn: AsyncConnection, version: int, *, since_us: int, now_us: int
+    ) -> int:
+        """Moves every host's desired version up to ``version`` (converged ones become
+        pending: there is something new to take); returns how many rows moved."""
+        await conn.execute(
+            update(propagation)
+            .where(propagation.c.desired_version < version, propagation.c.state == "converged")
+            .values(state="pending", since_us=now_us)
+        )
+        result = await conn.execute(
+            update(propagation)
+            .where(propagation.c.desired_version < version)
+            .values(desired_version=version, desired_since_us=since_us, next_attempt_us=0)
+        )
+        return int(result.rowcount or 0)
+
+    @staticmethod
+    def state_for(observed_version: int) -> ColumnElement[str]:
+        """``converged`` if ``observed_version`` reaches the row's desired version as it is
+        when the statement runs (another node may have moved it), else ``pending``."""
+        return case(
+            (propagation.c.desired_version <= observed_version, "converged"), else_="pending"
+        )
+
+    async def claim(
+        self,
+        conn: AsyncConnection,
+        host_ids: Sequence[str],
+        *,
+        owner: str,
+        now_us: int,
+        until_us: int,
+        skip_locked: bool,
+    ) -> list[str]:
+        """Claims the hosts of ``host_ids`` no other node holds; returns the claimed ones."""
+        if not host_ids:
+            return []
+        query = select(propagation.c.host_id).where(
+            propagation.c.host_id.in_(list(host_ids)),
+            or_(
+                propagation.c.lease_owner.is_(None),
+                propagation.c.lease_owner == owner,
+                propagation.c.lease_until_us < now_us,
+            ),
+        )
+        if skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        free = [r.host_id for r in (await conn.execute(query)).all()]
+        if free:
+            await conn.execute(
+                update(propagation)
+                .where(propagation.c.host_id.in_(free))
+                .values(lease_owner=owner, lease_until_us=until_us)
+            )
+        return free
+
+    async def settle(
+        self, conn: AsyncConnection, host_id: str, owner: str, values: Mapping[str, Any]
+    ) -> bool:
+        """Records an outcome and releases ``owner``'s claim (no-op if the claim was lost)."""
+        result = await conn.execute(
+            update(propagation)
+            .where(propagation.c.host_id == host_id, propagation.c.lease_owner == owner)
+            .values(**values, lease_owner=None, lease_until_us=None)
+        )
+        return bool(result.rowcount)
+
+    async def set_propagation(
+        self,
+        conn: AsyncConnection,
+        host_id: str,
+        values: Mapping[str, Any],
+        *,
+        unless_leased_by_other: tuple[str, int] | None = None,
+    ) -> bool:
+        """Changes one host's row; with ``(me, now_us)``, only while no other node holds it."""
+        query = update(propagation).where(propagation.c.host_id == host_id)
+        if unless_leased_by_other is not None:
+            me, now_us = unless_leased_by_other
+            query = query.where(
+                or_(
+                    propagation.c.lease_owner.is_(None),
+                    propagation.c.lease_owner == me,
+                    propagation.c.lease_until_us < now_us,
+                )
+            )
+        result = await conn.execute(query.values(**values))
+        return bool(result.rowcount)
+
+    # -- host facts ------------------------------------------------------------------------
+
+    async def put_host_info(self, conn: AsyncConnection, row: HostInfoRow) -> None:
+        """Stores (or replaces) what a host told XE when it joined."""
+        await conn.execute(delete(host_info).where(host_info.c.host_id == row.host_id))
+        await conn.execute(
+            insert(host_info).values(
+                host_id=row.host_id,
+                hypervisor=_json(row.hypervisor),
+                cpu_source=row.cpu_source,
+                prior_policy_name=row.prior_policy_name,
+                prior_policy_sha256=row.prior_policy_sha256,
+                prior_policy_xml=row.prior_policy_xml,
+                added_at_us=row.added_at_us,
+            )
+        )
+
+    async def host_info(self, conn: AsyncConnection, host_id: str) -> HostInfoRow | None:
+        """What a host told XE when it joined, or None."""
+        row = (await conn.execute(select(host_info).where(host_info.c.host_id == host_id))).first()
+        if row is None:
+            return None
+        return HostInfoRow(
+            host_id=row.host_id,
+            hypervisor=_load(row.hypervisor) or {},
+            cpu_source=row.cpu_source,
+            prior_policy_name=row.prior_policy_name,
+            prior_policy_sha256=row.prior_policy_sha256,
+            prior_policy_xml=row.prior_policy_xml,
+            added_at_us=int(row.added_at_us),
+        )

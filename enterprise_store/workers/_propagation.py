@@ -1,0 +1,581 @@
+"""Propagation: every policy version reaches every host as its signed slice, level-triggered.
+
+The report's XE "monitors changes … in a fixed time interval and propagates them to each
+participating host". Here that is a reconcile loop in the Kubernetes mould (spec vs
+status, enterprise-anchors §5): each pass compares, per host, the *desired* version (the
+policy head) with the *observed* one (what the host last confirmed), and works only on
+hosts that differ. Nothing is remembered between passes that the table does not hold, so
+a restart, a second server or a host that was down all along simply continue.
+
+For one host::
+
+    claim the host (lease; FOR UPDATE SKIP LOCKED on PostgreSQL)
+    current = the host's active policy (GetPolicy; or the slice XE itself last activated
+              there, while the host reports exactly that)
+    enforced ≠ what XE last activated?  → DRIFTED (left alone until an admin re-converges)
+    slice  = build_slice(policy, host, current)  (host-owned parts kept)
+    same content as the last activated slice?   → converged without a write
+    sign with XE's key → StagePolicy → ActivatePolicy → record {version, hash}; release
+
+A failure (host unreachable, slice refused, host refused) is recorded with the attempt
+count and retried after an exponential back-off (5 ms doubling to the cap, as
+controller-runtime's default limiter); a reconnect of the host cuts the wait short.
+
+Drift: XPS pushes a ``policy`` event on every activation. One whose hash is neither what
+XE last activated nor the activation XE has in flight marks the host DRIFTED at once;
+after a reconnect, and every ``verify_every_s``, the active hash is read again in case an
+event was missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import contextvars
+import dataclasses
+import functools
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from cryptography.hazmat.primitives import serialization
+from lxml import etree
+
+from enterprise_store._errors import XeError
+from enterprise_store.model import EnterprisePolicy, Host
+from enterprise_store.policy import HostSlice, build_slice
+from enterprise_store.store import Store
+from enterprise_store.store._compute_repo import ComputeRepo, PropagationRow
+from enterprise_store.workers._hosts import HostPool, XeIdentity, host_error
+from xps.client import RemoteError, XpsError
+from xps.policy import Policy, PolicyError, policy_from_dict, sign_policy
+
+__all__ = [
+    "PassReport",
+    "PolicySource",
+    "PropagationConfig",
+    "Propagator",
+    "SliceSigner",
+    "backoff_s",
+]
+
+LOG = logging.getLogger("xenon.xe.propagation")
+
+
+class PolicySource(Protocol):
+    """Where the propagation worker reads the committed policy (the Policy service)."""
+
+    async def current(self) -> EnterprisePolicy:
+        """The whole policy as last committed."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PropagationConfig:
+    """Tunables of the reconcile loop.
+
+    Attributes:
+        interval_s: The fixed interval between passes (a change is also picked up at once
+            when it is made in this process, or when a host reconnects).
+        lease_s: How long a claim on a host lasts (longer than ``host_timeout_s``).
+        host_timeout_s: Deadline of the whole exchange with one host.
+        backoff_base_s: First retry delay; doubles per failed attempt.
+        backoff_cap_s: Longest retry delay.
+        concurrency: Hosts worked on at once.
+        verify_every_s: How often converged hosts' active hash is read again.
+    """
+
+    interval_s: float = 1.0
+    lease_s: float = 30.0
+    host_timeout_s: float = 20.0
+    backoff_base_s: float = 0.005
+    backoff_cap_s: float = 1000.0
+    concurrency: int = 64
+    verify_every_s: float = 60.0
+
+
+def backoff_s(attempts: int, config: PropagationConfig) -> float:
+    """Delay before retry number ``attempts`` (1-based): base · 2^(attempts-1), capped."""
+    exponent = min(max(attempts - 1, 0), 60)
+    return float(min(config.backoff_cap_s, config.backoff_base_s * (2**exponent)))
+
+
+class SliceSigner:
+    """Signs slices with XE's key (the key of its client certificate), loaded once.
+
+    Args:
+        identity: XE's PKI material.
+
+    Raises:
+        XeError: The key or certificate cannot be read.
+    """
+
+    def __init__(self, identity: XeIdentity) -> None:
+        try:
+            key_pem = identity.key.read_bytes()
+            self._cert = identity.cert.read_bytes()
+            self._key = serialization.load_pem_private_key(key_pem, password=None)
+        except (OSError, ValueError, TypeError) as exc:
+            raise XeError(
+                "signer_unavailable", f"XE's signing key cannot be loaded: {exc}"
+            ) from exc
+        self._parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+    def sign(self, host_slice: HostSlice) -> bytes:
+        """The slice as a signed document (XML-DSig, enveloped, XE's certificate embedded)."""
+        element = etree.fromstring(host_slice.xml, parser=self._parser)
+        return sign_policy(element, self._key, self._cert)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class PassReport:
+    """What one reconcile pass did.
+
+    Attributes:
+        version: The policy version it worked towards.
+        claimed: Hosts it took on.
+        activated: Hosts that got a new slice.
+        unchanged: Hosts whose slice content had not changed (nothing written to them).
+        drifted: Hosts found drifted.
+        failed: Hosts whose attempt failed (host id -> message).
+    """
+
+    version: int
+    claimed: int = 0
+    activated: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    drifted: tuple[str, ...] = ()
+    failed: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclass
+class _Outcome:
+    activated: list[str] = dataclasses.field(default_factory=list)
+    unchanged: list[str] = dataclasses.field(default_factory=list)
+    drifted: list[str] = dataclasses.field(default_factory=list)
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+class Propagator:
+    """The propagation worker of one node.
+
+    Args:
+        store: The store.
+        policy: The committed policy (the Policy service).
+        pool: XE's host connections.
+        signer: XE's slice signer (None: every attempt fails, saying why).
+        node_id: This node's id (leases).
+        clock: Wall-clock seconds.
+        config: Tunables.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        policy: PolicySource,
+        pool: HostPool,
+        signer: SliceSigner | None,
+        *,
+        node_id: str,
+        clock: Callable[[], float] = time.time,
+        config: PropagationConfig | None = None,
+    ) -> None:
+        self._store = store
+        self._policy = policy
+        self._pool = pool
+        self._signer = signer
+        self.node_id = node_id
+        self._clock = clock
+        self.config = config or PropagationConfig()
+        self._repo = ComputeRepo()
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._verify: set[str] = set()
+        self._expect: dict[str, str] = {}
+        # host id -> (hash, policy) XE last activated there: while the host reports that
+        # hash, it is the host's current policy, and no GetPolicy is needed.
+        self._merged: dict[str, tuple[str, Policy]] = {}
+        self._slots = asyncio.Semaphore(self.config.concurrency)
+        # One thread for slices and signatures: they hold the GIL anyway; in a thread the
+        # event loop keeps answering requests between them.
+        self._cpu = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="xe-slices")
+        self.rows: dict[str, PropagationRow] = {}
+        self.names: dict[str, str] = {}
+        self.version = 0
+        self._last_verify = 0.0
+        pool.on_policy(self._policy_event)
+        pool.on_connect(self._connected)
+
+    def _now_us(self) -> int:
+        return int(self._clock() * 1_000_000)
+
+    def poke(self) -> None:
+        """Starts a pass now (a change was committed, an admin asked, a host came back)."""
+        self._wake.set()
+
+    def _connected(self, host_id: str) -> None:
+        self._verify.add(host_id)
+        row = self.rows.get(host_id)
+        if row is not None and row.state == "retrying":
+            # The host is back: its back-off wait no longer means anything.
+            self.rows[host_id] = dataclasses.replace(row, next_attempt_us=0)
+        self.poke()
+
+    async def close(self) -> None:
+        """Stops the host work in flight and the slice thread."""
+        for task in list(self._inflight.values()):
+            task.cancel()
+        await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        self._cpu.shutdown(wait=False, cancel_futures=True)
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """The worker: a pass every ``interval_s`` (sooner when poked or a retry is due)."""
+        while True:
+            self._wake.clear()
+            try:
+                await self.reconcile_once(wait=False)
+            except XeError as exc:
+                LOG.warning("propagation pass failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._sleep_s())
+
+    def _sleep_s(self) -> float:
+        now = self._now_us()
+        wait = self.config.interval_s
+        for row in self.rows.values():
+            if row.state == "retrying" and row.host_id not in self._inflight:
+                wait = min(wait, max(0.0, (row.next_attempt_us - now) / 1_000_000))
+        return max(wait, 0.001)
+
+    async def wait_changed(self, limit_s: float) -> None:
+        """Waits until some host's state changed (or ``limit_s`` passed)."""
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), limit_s)
+
+    async def _bump(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _due(self, row: PropagationRow, now: int) -> bool:
+        if row.host_id in self._inflight or row.leased_by_other(self.node_id, now):
+            return False
+        if row.state in ("held", "drifted") and not row.reconverge:
+            return False
+        behind = row.observed_version is None or row.observed_version < row.desired_version
+        wanted = behind or row.reconverge or row.host_id in self._verify
+        return wanted and row.next_attempt_us <= now
+
+    async def reconcile_once(self, *, wait: bool = True) -> PassReport:
+        """One pass: brings the rows up to the policy head, claims the hosts that need
+        work and works on them (``wait``: until they are done; else in the background).
+
+        Raises:
+            StoreUnavailable: The store cannot be reached.
+        """
+        policy = await self._policy.current()
+        now = self._now_us()
+        if self._clock() - self._last_verify >= self.config.verify_every_s:
+            self._last_verify = self._clock()
+            self._verify.update(str(h.id) for h in policy.hosts)
+        async with self._store.atomic() as conn:
+            rows = await self._repo.propagation(conn)
+            since = await self._repo.version_ts(conn, policy.version) or now
+            missing = [str(h.id) for h in policy.hosts if str(h.id) not in rows]
+            if missing:
+                await self._repo.add_hosts(
+                    conn, missing, version=policy.version, since_us=since, now_us=now
+                )
+            if missing or any(r.desired_version < policy.version for r in rows.values()):
+                await self._repo.advance_desired(conn, policy.version, since_us=since, now_us=now)
+                rows = await self._repo.propagation(conn)
+            known = {str(h.id) for h in policy.hosts}
+            due = [h for h, r in rows.items() if h in known and self._due(r, now)]
+            claimed: list[str] = []
+            if due:
+                claimed = await self._repo.claim(
+                    conn,
+                    due,
+                    owner=self.node_id,
+                    now_us=now,
+                    until_us=now + int(self.config.lease_s * 1_000_000),
+                    skip_locked=self._store.backend == "postgresql",
+                )
+        self.rows = rows
+        self.names = {str(h.id): h.name for h in policy.hosts}
+        self.version = policy.version
+        outcome = _Outcome()
+        started: list[asyncio.Task[None]] = []
+        for host_id in claimed:
+            self._verify.discard(host_id)
+            task = asyncio.create_task(
+                self._converge(policy, rows[host_id], outcome),
+                name=f"xe-propagate-{host_id[:8]}",
+                context=contextvars.Context(),
+            )
+            self._inflight[host_id] = task
+            task.add_done_callback(functools.partial(self._forget, host_id))
+            started.append(task)
+        if wait and started:
+            await asyncio.gather(*started)
+        return PassReport(
+            version=policy.version,
+            claimed=len(claimed),
+            activated=tuple(outcome.activated),
+            unchanged=tuple(outcome.unchanged),
+            drifted=tuple(outcome.drifted),
+            failed=dict(outcome.failed),
+        )
+
+    def _forget(self, host_id: str, task: asyncio.Task[None]) -> None:
+        if self._inflight.get(host_id) is task:
+            del self._inflight[host_id]
+
+    # -- one host ----------------------------------------------------------------------------
+
+    async def _converge(self, policy: EnterprisePolicy, row: PropagationRow, out: _Outcome) -> None:
+        host = policy.ids("hosts").get(UUID(row.host_id))
+        try:
+            if host is None:
+                await self._settle(row.host_id, {})  # removed meanwhile: release only
+                return
+            async with self._slots:
+                async with asyncio.timeout(self.config.host_timeout_s):
+                    await self._converge_host(policy, host, row, out)
+        except asyncio.CancelledError:
+            raise
+        except (XeError, TimeoutError) as exc:
+            message = (
+                f"no answer within {self.config.host_timeout_s:g} s"
+                if isinstance(exc, TimeoutError)
+                else exc.message
+            )
+            out.failed[row.host_id] = message
+            await self._failed(row, message)
+        except Exception as exc:
+            LOG.error("propagation to host %s failed", row.host_id, exc_info=exc)
+            out.failed[row.host_id] = "internal error (logged)"
+            await self._failed(row, "internal error (logged)")
+        finally:
+            await self._bump()
+
+    async def _failed(self, row: PropagationRow, message: str) -> None:
+        attempts = row.attempts + 1
+        now = self._now_us()
+        delay = backoff_s(attempts, self.config)
+        values: dict[str, Any] = {
+            "state": "retrying",
+            "attempts": attempts,
+            "last_error": message[:1000],
+            "next_attempt_us": now + int(delay * 1_000_000),
+        }
+        if row.state != "retrying":
+            values["since_us"] = now
+        LOG.info(
+            "propagation to %s failed (attempt %d, next in %.3g s): %s",
+            self.names.get(row.host_id, row.host_id),
+            attempts,
+            delay,
+            message,
+        )
+        with contextlib.suppress(XeError):
+            await self._settle(row.host_id, values)
+
+    async def _settle(self, host_id: str, values: Mapping[str, Any]) -> None:
+        async with self._store.atomic() as conn:
+            await self._repo.settle(conn, host_id, self.node_id, values)
+            fresh = await self._repo.propagation_of(conn, host_id)
+        if fresh is not None:
+            self.rows[host_id] = fresh
+
+    async def _current(self, client: Any, where: str) -> tuple[str | None, Policy | None]:
+        try:
+            stored = await client.get_policy("active")
+        except RemoteError as exc:
+            if exc.code == "not_found":
+                return None, None
+            raise host_error(exc, where) from exc
+        except XpsError as exc:
+            raise host_error(exc, where) from exc
+        try:
+            current = policy_from_dict(stored["policy"])
+        except (PolicyError, KeyError, TypeError) as exc:
+            raise XeError("host_error", f"{where}: unreadable active policy: {exc}") from exc
+        return str(stored["sha256"]), current
+
+    async def _converge_host(
+        self, policy: EnterprisePolicy, host: Host, row: PropagationRow, out: _Outcome
+    ) -> None:
+        host_id = str(host.id)
+        where = f"host {host.name!r} ({host.address}:{host.port})"
+        client = await self._pool.client(host_id, host.address, host.port)
+        cached = self._merged.get(host_id)
+        trusted_cache = (
+            cached is not None
+            and not row.reconverge
+            and row.activated_hash == cached[0]
+            and row.enforced_hash == cached[0]
+            and row.state != "drifted"
+        )
+        behind = row.observed_version is None or row.observed_version < policy.version
+        enforced: str | None
+        current: Policy | None
+        if trusted_cache and behind and host_id not in self._verify:
+            assert cached is not None
+            enforced, current = cached
+        else:
+            enforced, current = await self._current(client, where)
+        now = self._now_us()
+        if row.activated_hash is not None and enforced != row.activated_hash and not row.reconverge:
+            self._merged.pop(host_id, None)
+            out.drifted.append(host_id)
+            LOG.warning(
+                "%s drifted: it enforces %s, XE activated %s",
+                where,
+                (enforced or "no policy")[:12],
+                row.activated_hash[:12],
+            )
+            await self._settle(
+                host_id,
+                {
+                    "state": "drifted",
+                    "enforced_hash": enforced,
+                    "since_us": now if row.state != "drifted" else row.since_us,
+                    "last_error": None,
+                    "attempts": 0,
+                },
+            )
+            return
+        if not behind and not row.reconverge:
+            # A verification only: the host still enforces what XE activated.
+            await self._settle(host_id, {"enforced_hash": enforced})
+            return
+        loop = asyncio.get_running_loop()
+        made = await loop.run_in_executor(self._cpu, build_slice, policy, host.id, current)
+        unchanged = (
+            not row.reconverge
+            and enforced is not None
+            and enforced == row.activated_hash
+            and made.content_sha256 == row.content_sha256
+        )
+        if unchanged:
+            out.unchanged.append(host_id)
+            await self._settle(
+                host_id,
+                {
+                    "state": self._repo.state_for(made.version),
+                    "observed_version": made.version,
+                    "desired_sha256": row.activated_hash,
+                    "enforced_hash": enforced,
+                    "attempts": 0,
+                    "last_error": None,
+                    "since_us": now,
+                    "next_attempt_us": 0,
+                },
+            )
+            return
+        if self._signer is None:
+            raise XeError("signer_unavailable", "XE has no signing key: run xenon xe init")
+        signed = await loop.run_in_executor(self._cpu, self._signer.sign, made)
+        self._expect[host_id] = made.slice_sha256
+        try:
+            await client.stage_policy(xml=signed.decode("utf-8"))
+            active = await client.activate_policy()
+        except XpsError as exc:
+            raise host_error(exc, where) from exc
+        sha = str(active["sha256"])
+        self._merged[host_id] = (sha, made.policy)
+        self._expect[host_id] = sha
+        out.activated.append(host_id)
+        LOG.info("%s: version %d active (%s)", where, made.version, sha[:12])
+        await self._settle(
+            host_id,
+            {
+                "state": self._repo.state_for(made.version),
+                "observed_version": made.version,
+                "desired_sha256": made.slice_sha256,
+                "enforced_hash": sha,
+                "activated_hash": sha,
+                "content_sha256": made.content_sha256,
+                "attempts": 0,
+                "last_error": None,
+                "since_us": now,
+                "next_attempt_us": 0,
+                "reconverge": False,
+            },
+        )
+
+    # -- drift by event ----------------------------------------------------------------------
+
+    async def _policy_event(self, host_id: str, data: dict[str, Any]) -> None:
+        sha = data.get("sha256")
+        if not isinstance(sha, str) or sha == self._expect.get(host_id):
+            return
+        if host_id in self._inflight:
+            return  # our own exchange with the host decides
+        now = self._now_us()
+        async with self._store.atomic() as conn:
+            row = await self._repo.propagation_of(conn, host_id)
+            if row is None or row.activated_hash is None:
+                return
+            if sha == row.activated_hash:
+                values: dict[str, Any] = {"enforced_hash": sha}
+                if row.state == "drifted":
+                    values.update(state=self._repo.state_for(row.observed_version or 0))
+                    values["since_us"] = now
+            else:
+                values = {"state": "drifted", "enforced_hash": sha, "last_error": None}
+                if row.state != "drifted":
+                    values["since_us"] = now
+            changed = await self._repo.set_propagation(
+                conn, host_id, values, unless_leased_by_other=(self.node_id, now)
+            )
+            fresh = await self._repo.propagation_of(conn, host_id)
+        if changed and values.get("state") == "drifted":
+            self._merged.pop(host_id, None)
+            LOG.warning(
+                "host %s drifted: it activated %s behind XE's back",
+                self.names.get(host_id, host_id),
+                sha[:12],
+            )
+        if fresh is not None:
+            self.rows[host_id] = fresh
+        await self._bump()
+
+    # -- admin -------------------------------------------------------------------------------
+
+    async def reconverge(self, host_id: str) -> PropagationRow | None:
+        """An admin's word: send the host its slice again, whatever it enforces now (ends
+        DRIFTED, and takes over a HELD host)."""
+        async with self._store.atomic() as conn:
+            await self._repo.set_propagation(
+                conn,
+                host_id,
+                {"reconverge": True, "next_attempt_us": 0, "attempts": 0},
+            )
+            row = await self._repo.propagation_of(conn, host_id)
+        if row is not None:
+            self.rows[host_id] = row
+        self._verify.add(host_id)
+        self.poke()
+        return row
+
+    async def states(self) -> dict[str, PropagationRow]:
+        """Every host's propagation row, read now."""
+        async with self._store.read() as conn:
+            rows = await self._repo.propagation(conn)
+        return rows
+
+    def lag_s(self, row: PropagationRow, now_us: int | None = None) -> float:
+        """Seconds the host has been behind its desired version (0 when it is not)."""
+        if row.observed_version is not None and row.observed_version >= row.desired_version:
+            return 0.0
+        now = self._now_us() if now_us is None else now_us
+        return max(0.0, (now - row.desired_since_us) / 1_000_000)
