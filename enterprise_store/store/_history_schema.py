@@ -20,11 +20,35 @@ every sample, tiers 1 and 2 are buckets holding sums and a sample count (the mea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table
 
 from enterprise_store.store._schema import metadata
 
-__all__ = ["HISTORY_TABLES", "history_cursors", "history_stats", "history_violations"]
+__all__ = [
+    "HISTORY_TABLES",
+    "STATS_TIERS",
+    "StatsTier",
+    "history_cursors",
+    "history_stats",
+    "history_violations",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StatsTier:
+    """A statistics resolution: samples as they come (``step_s`` 0) or means over
+    ``step_s`` buckets, kept for ``keep_s``."""
+
+    step_s: int
+    keep_s: int
+
+
+STATS_TIERS = (StatsTier(0, 600), StatsTier(60, 7200), StatsTier(3600, 7 * 86400))
+"""What ``history_stats.tier`` numbers: XPS's own tiers (``xps/host/_stats.py``: 5 s samples
+for 10 min, 1 min for 2 h, 1 h for a week), the first at whatever interval the host
+samples, so the console draws the same ranges from a host and from XE."""
 
 _NAME = 255
 

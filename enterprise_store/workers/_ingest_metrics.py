@@ -1,0 +1,88 @@
+"""The ingester's counters as Prometheus metrics in an app's own registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from enterprise_store.workers._ingest import IngestSnapshot
+
+__all__ = ["IngestCollector", "register_ingest_metrics"]
+
+
+class IngestCollector(Collector):
+    """Reads a snapshot at each scrape (nothing is updated on the hot path).
+
+    Args:
+        snapshot: The ingester's :meth:`~enterprise_store.workers.Ingester.snapshot`.
+        source_dropped: Events the source's buffers dropped, when it counts them.
+    """
+
+    def __init__(
+        self,
+        snapshot: Callable[[], IngestSnapshot],
+        source_dropped: Callable[[], int] | None = None,
+    ) -> None:
+        self._snapshot = snapshot
+        self._source_dropped = source_dropped
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families of one scrape."""
+        s = self._snapshot()
+        rows = CounterMetricFamily(
+            "xe_ingest_rows", "History rows stored, by table.", labels=["table"]
+        )
+        rows.add_metric(["violations"], s.violations)
+        rows.add_metric(["stats"], s.samples)
+        yield rows
+        yield GaugeMetricFamily(
+            "xe_ingest_rows_per_second",
+            "Violation and raw statistics rows stored per second over the last 10 s.",
+            value=s.rate,
+        )
+        yield GaugeMetricFamily(
+            "xe_ingest_queue_rows", "Rows waiting for the history writer.", value=s.queue_rows
+        )
+        yield GaugeMetricFamily(
+            "xe_ingest_queue_limit_rows", "Bound of the history queue.", value=s.queue_limit
+        )
+        yield CounterMetricFamily(
+            "xe_ingest_dropped_rows",
+            "Rows given up: malformed, statistics samples that found the queue full, "
+            "batches the store refused.",
+            value=s.dropped,
+        )
+        yield CounterMetricFamily(
+            "xe_ingest_lost_violations",
+            "Violations gone from a host's window before XE could fetch them.",
+            value=s.lost,
+        )
+        yield CounterMetricFamily(
+            "xe_ingest_host_restarts", "Restarts of hosts' XPS detected.", value=s.restarts
+        )
+        yield CounterMetricFamily("xe_ingest_batches", "History units written.", value=s.batches)
+        yield GaugeMetricFamily(
+            "xe_ingest_store_ok",
+            "1 when the last history write succeeded, 0 while the store is unavailable.",
+            value=1 if s.store_ok else 0,
+        )
+        if self._source_dropped is not None:
+            yield CounterMetricFamily(
+                "xe_ingest_source_dropped_events",
+                "Host events dropped by the connections' buffers (violations are fetched back).",
+                value=self._source_dropped(),
+            )
+
+
+def register_ingest_metrics(
+    registry: CollectorRegistry,
+    snapshot: Callable[[], IngestSnapshot],
+    source_dropped: Callable[[], int] | None = None,
+) -> IngestCollector:
+    """Adds the ingester's metrics to ``registry`` (an app's ``Metrics.registry``)."""
+    collector = IngestCollector(snapshot, source_dropped)
+    registry.register(collector)
+    return collector
