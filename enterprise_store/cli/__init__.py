@@ -188,3 +188,6 @@ def register(subparsers: Any) -> None:
     _users(sub)
     _tokens(sub)
     _audit(sub)
+    from enterprise_store.cli import _policy  # argparse only, like this module
+
+    _policy.register(sub, _add)
