@@ -124,6 +124,8 @@ class TaskRunner:
         self._kinds: dict[str, _Kind] = {}
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._principals: dict[str, object] = {}
+        # Tasks this instance queued itself: never "cut off" by its own recovery.
+        self._mine: set[str] = set()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._live: dict[str, TaskRow] = {}
         self._user_cancelled: set[str] = set()
@@ -193,6 +195,7 @@ class TaskRunner:
             await self._repo.insert_task(conn, row)
         if principal is not None:
             self._principals[row.id] = principal
+        self._mine.add(row.id)
         self._queue.put_nowait(row.id)
         return row
 
@@ -320,7 +323,7 @@ class TaskRunner:
     async def _recover(self) -> None:
         async with self._store.atomic() as conn:
             for row in await self._repo.open_tasks(conn):
-                if row.owner == self.node_id:
+                if row.owner == self.node_id and row.id not in self._mine:
                     await self._cut_off(conn, row, "interrupted by restart")
 
     async def _cut_off(self, conn: Any, row: TaskRow, why: str) -> None:
@@ -336,6 +339,7 @@ class TaskRunner:
                 },
             )
             if resumed:
+                self._mine.add(row.id)
                 self._queue.put_nowait(row.id)
             return
         await self._repo.update_task(
@@ -402,6 +406,7 @@ class TaskRunner:
         self._running.pop(task_id, None)
         self._principals.pop(task_id, None)
         self._user_cancelled.discard(task_id)
+        self._mine.discard(task_id)
         await self._bump()
 
     async def _execute(self, task_id: str) -> None:
@@ -420,6 +425,7 @@ class TaskRunner:
             )
             row = await self._repo.task(conn, task_id)
         if not started or row is None:
+            self._mine.discard(task_id)
             return  # cancelled while queued
         spec = self._kinds[row.kind]
         me = asyncio.current_task()
