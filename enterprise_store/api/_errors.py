@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from enterprise_store._errors import (
     Conflict,
     Forbidden,
+    HostError,
     InvalidInput,
     LockedOut,
     NotFound,
@@ -54,6 +55,7 @@ STATUS: tuple[tuple[type[XeError], int], ...] = (
     (Conflict, 409),
     (InvalidInput, 422),
     (StoreUnavailable, 503),
+    (HostError, 502),
 )
 
 
