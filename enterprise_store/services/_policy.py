@@ -124,6 +124,13 @@ def _enclaves_of(attr: str, obj: Any) -> frozenset[str]:
     return frozenset()
 
 
+def _shown(value: Any) -> str:
+    """Caller-given text for an audit record, before it is validated: at most 64 characters,
+    lone surrogates escaped (the audit chain hashes UTF-8)."""
+    text = str(value)[:64] if isinstance(value, str | UUID) else "?"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _sort_key(attr: str, obj: Any) -> list[Any]:
     if attr == "hosts":
         return [obj.order, obj.name, str(obj.id)]
@@ -544,8 +551,7 @@ class PolicyService:
     async def _create(
         self, caller: Principal, attr: str, fields: Mapping[str, Any], key: str | UUID | None
     ) -> Written[Any]:
-        name = fields.get("name") if isinstance(fields, Mapping) else None
-        shown = name[:64] if isinstance(name, str) else "?"
+        shown = _shown(fields.get("name") if isinstance(fields, Mapping) else None)
 
         def mutate(before: EnterprisePolicy, refs: Refs, note: _Note) -> tuple[Any, Any]:
             obj = build(attr, fields, refs)
@@ -602,7 +608,7 @@ class PolicyService:
         return await self._write(
             caller,
             f"policy.{_KIND[attr]}.{action}",
-            f"{_KIND[attr]}:{str(ref)[:64]}",
+            f"{_KIND[attr]}:{_shown(ref)}",
             mutate,
             everywhere=attr == "hosts",
         )
@@ -617,7 +623,7 @@ class PolicyService:
             return before.without(target.id, kinds=(attr,)), None
 
         return await self._write(
-            caller, f"policy.{_KIND[attr]}.delete", f"{_KIND[attr]}:{str(ref)[:64]}", mutate
+            caller, f"policy.{_KIND[attr]}.delete", f"{_KIND[attr]}:{_shown(ref)}", mutate
         )
 
     # -- enclaves and assignments --------------------------------------------------------
@@ -661,7 +667,7 @@ class PolicyService:
             return before.without_assignment(enc.id, where.id), None
 
         action = "policy.enclave.assign" if assign else "policy.enclave.unassign"
-        shown = f"enclave:{str(enclave)[:64]}@host:{str(host)[:64]}"
+        shown = f"enclave:{_shown(enclave)}@host:{_shown(host)}"
         return await self._write(caller, action, shown, mutate)
 
     async def assign(
@@ -894,7 +900,7 @@ class PolicyService:
         return await self._write(
             caller,
             "policy.host.delete",
-            f"host:{str(ref)[:64]}",
+            f"host:{_shown(ref)}",
             mutate,
             role=Role.ADMIN,
             everywhere=True,
