@@ -27,6 +27,7 @@ is seen at the next read.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import dataclasses
 import json
@@ -262,11 +263,17 @@ class PolicyService:
             key: UUID = found.id
             return key
 
-        items: Iterable[Any] = getattr(view, attr)
+        items: Sequence[Any] = getattr(view, attr)
+        # The snapshot's own indexes first (placement, members), then plain filters; every
+        # step keeps the canonical order, so paging is a binary search.
         if query.enclave is not None:
             enclave = ref("enclaves", query.enclave)
             if attr == "hosts":
                 items = view.hosts_of(enclave)
+            elif attr == "vms":
+                items = view.vms_in(enclave)
+            elif attr == "seclabels":
+                items = view.seclabels_of(enclave)
             elif attr == "enclaves":
                 items = [e for e in items if e.id == enclave]
             elif attr == "conflicts":
@@ -276,7 +283,8 @@ class PolicyService:
         if query.host is not None:
             host = ref("hosts", query.host)
             if attr == "vms":
-                items = [v for v in items if (h := view.host_of(v)) is not None and h.id == host]
+                on = {v.id.int for v in view.vms_on(host)}
+                items = [v for v in items if v.id.int in on]
             elif attr == "enclaves":
                 carried = view.enclave_ids_of(host)
                 items = [e for e in items if e.id in carried]
@@ -292,23 +300,20 @@ class PolicyService:
         if query.text:
             needle = query.text.casefold()
             items = [o for o in items if needle in o.name.casefold()]
-        after: list[Any] | None = None
+        start = 0
         if query.after is not None:
             try:
                 after = json.loads(query.after)
             except ValueError:
                 raise InvalidInput("invalid paging key") from None
-            if not isinstance(after, list):
+            if not isinstance(after, list) or len(after) != (3 if attr == "hosts" else 2):
                 raise InvalidInput("invalid paging key")
-        out: list[Any] = []
-        more = False
-        for obj in items:
-            if after is not None and _sort_key(attr, obj) <= after:
-                continue
-            if len(out) == query.limit:
-                more = True
-                break
-            out.append(obj)
+            try:
+                start = bisect.bisect_right(items, after, key=lambda o: _sort_key(attr, o))
+            except TypeError:
+                raise InvalidInput("invalid paging key") from None
+        out = list(items[start : start + query.limit])
+        more = start + query.limit < len(items)
         nxt = json.dumps(_sort_key(attr, out[-1])) if more and out else None
         return Page(tuple(out), nxt)
 
