@@ -12,15 +12,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from enterprise_store.api import (
     _routes_audit,
+    _routes_compute,
+    _routes_history,
     _routes_ops,
     _routes_policy,
     _routes_policy_objects,
+    _routes_tasks,
     _routes_tokens,
     _routes_users,
 )
 from enterprise_store.api._errors import PROBLEM_MEDIA_TYPE, install_error_handlers, problem
 from enterprise_store.api._metrics import Metrics, MetricsMiddleware
 from enterprise_store.services import Services
+from enterprise_store.workers import register_ingest_metrics
 
 __all__ = ["API_VERSION", "MAX_BODY", "create_app"]
 
@@ -29,9 +33,11 @@ MAX_BODY = 1024 * 1024
 _DESCRIPTION = """\
 Xenon Enterprise (XE): users, roles and enclave scopes, credentials, the audit log, and
 the federated XE policy — enclaves, hosts, SecLabels, VMs, conflict sets, DHCP servers,
-versions and views (report §4). Every operation states its required role
+versions and views; hosts through their XPS, VM lifecycle, propagation of each host's
+slice, and long-running tasks (report §4). Every operation states its required role
 (`x-required-role`); the services check role and enclave scope on every call. Errors are
-RFC 9457 problem details with a stable `code`. Collections take `limit`, `cursor` and `fields`.
+RFC 9457 problem details with a stable `code`. Collections take `limit`, `cursor` and
+`fields`. Long work answers 202 with a task under `/api/v1/tasks`.
 """
 
 
@@ -153,9 +159,22 @@ def create_app(
         _routes_audit,
         _routes_policy,
         _routes_policy_objects,
+        _routes_compute,
+        _routes_tasks,
+        _routes_history,
         _routes_ops,
     ):
         app.include_router(module.router)
+    # The ingester belongs to the services (started with them or later): read at scrape time.
+    register_ingest_metrics(
+        app.state.metrics.registry,
+        lambda: getattr(getattr(app.state, "services", None), "ingester", None),
+    )
+    app.state.metrics.registry.register(
+        _routes_compute.ComputeCollector(
+            services if isinstance(services, Services) else None, lookup=app
+        )
+    )
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodyLimit)

@@ -17,7 +17,9 @@ import httpx
 from pydantic import BaseModel
 
 from enterprise_store._errors import InvalidInput, ServiceUnreachable
+from enterprise_store.client._compute import ComputeClient
 from enterprise_store.client._errors import error_from_response
+from enterprise_store.client._history import HistoryClient
 from enterprise_store.client._policy import PolicyClient
 from enterprise_store.schemas import (
     AuditRecordFields,
@@ -88,6 +90,16 @@ class XeClient:
     async def aclose(self) -> None:
         """Closes the connections."""
         await self._http.aclose()
+
+    @functools.cached_property
+    def compute(self) -> ComputeClient:
+        """Hosts, VMs, propagation, tasks: ``await xe.compute.add_host(...)``."""
+        return ComputeClient(self)
+
+    @functools.cached_property
+    def history(self) -> HistoryClient:
+        """Every host's violations and statistics: ``await xe.history.summary(...)``."""
+        return HistoryClient(self)
 
     @functools.cached_property
     def policy(self) -> PolicyClient:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from enterprise_store.store._compute_repo import TaskRow
 from enterprise_store.workers._hosts import XeIdentity
 from enterprise_store.workers._propagation import PropagationConfig
 
@@ -17,6 +18,7 @@ __all__ = [
     "DomainState",
     "HostFacts",
     "HostPropagation",
+    "TaskInfo",
     "VmState",
 ]
 
@@ -24,6 +26,9 @@ VM_ACTIONS = ("start", "pause", "unpause", "shutdown", "reboot", "destroy")
 """VM lifecycle actions, each one XPS request (``start`` is ``CreateDomain``)."""
 
 _NODE_FILE = "xe-node-id"
+
+TaskInfo = TaskRow
+"""A task as the Compute service returns it (the stored row: a frozen dataclass)."""
 
 
 @dataclass(frozen=True)

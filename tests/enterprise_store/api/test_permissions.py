@@ -142,6 +142,20 @@ TABLE: tuple[Row, ...] = (
         scoped=(404, "not_found")),
     Row("DELETE", "/api/v1/dhcp-servers/{ref}", "operator",
         lambda w: f"/api/v1/dhcp-servers/{DHCP_B}", scoped=(404, "not_found")),
+    # -- compute: hosts through XPS (enterprise-wide), VMs of an enclave, tasks --
+    Row("POST", "/api/v1/hosts/actions/add", "admin", lambda w: "/api/v1/hosts/actions/add",
+        lambda w: {"name": "h9", "address": "10.0.0.9"}, scoped=(403, "out_of_scope")),
+    Row("POST", "/api/v1/hosts/{ref}/actions/remove", "admin",
+        lambda w: f"/api/v1/hosts/{HOST_2}/actions/remove", scoped=(403, "out_of_scope")),
+    Row("POST", "/api/v1/hosts/{ref}/propagation/reconverge", "admin",
+        lambda w: f"/api/v1/hosts/{HOST_2}/propagation/reconverge",
+        scoped=(403, "out_of_scope")),
+    Row("POST", "/api/v1/propagation", "operator", lambda w: "/api/v1/propagation",
+        scoped=(403, "out_of_scope")),
+    Row("POST", "/api/v1/vms/{ref}/actions/{action}", "operator",
+        lambda w: f"/api/v1/vms/{VM_B}/actions/start", scoped=(404, "not_found")),
+    Row("POST", "/api/v1/tasks/{task_id}/cancel", "operator",
+        lambda w: f"/api/v1/tasks/{uuid.UUID(int=0x601)}/cancel", scoped=(404, "not_found")),
 )  # fmt: skip
 # Not in the table: POST /api/v1/auth/login is the one mutating call with no credential.
 PUBLIC = {("POST", "/api/v1/auth/login")}
