@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, false, func, literal, select, tuple_
 
 from enterprise_store.store._history_schema import (
     history_cursors,
@@ -285,7 +285,7 @@ class HistoryRepo:
                 .outerjoin(enclaves, enclaves.c.id == t.c.enclave_id)
                 .outerjoin(vms, vms.c.id == t.c.vm_id)
             )
-            .where(and_(*where))
+            .where(*where)
             .order_by(t.c.ts_us.desc(), t.c.host_id.desc(), t.c.epoch.desc(), t.c.seq.desc())
             .limit(limit)
         )
@@ -306,7 +306,7 @@ class HistoryRepo:
                 func.min(t.c.ts_us).label("first_us"),
                 func.max(t.c.ts_us).label("last_us"),
             )
-            .where(and_(*self._where(f)))
+            .where(*self._where(f))
             .group_by(t.c.enclave_id, t.c.host_id, t.c.vm_id, t.c.domain, t.c.hypercall)
             .subquery("g")
         )
@@ -336,7 +336,7 @@ class HistoryRepo:
 
     async def count_violations(self, f: ViolationFilter) -> int:
         """How many violations match (the grouped query's total must equal it)."""
-        query = select(func.count()).select_from(history_violations).where(and_(*self._where(f)))
+        query = select(func.count()).select_from(history_violations).where(*self._where(f))
         async with self.store.read() as conn:
             return int((await conn.execute(query)).scalar() or 0)
 
@@ -369,7 +369,7 @@ class HistoryRepo:
         query = (
             select(t, hosts.c.name.label("host_name"))
             .select_from(t.outerjoin(hosts, hosts.c.id == t.c.host_id))
-            .where(and_(*where))
+            .where(*where)
             .order_by(t.c.host_id, t.c.domain, t.c.ts_us)
             .limit(limit)
         )

@@ -222,6 +222,9 @@ class _RowQueue:
 class _HostState:
     cursor: StoredCursor
     synced: bool = False
+    # After a failed resync (the host went away), its events wait until this monotonic
+    # time or its next connection: the ones still buffered would each fail the same way.
+    quiet_until: float = 0.0
 
 
 class _Rate:
@@ -302,6 +305,12 @@ class Ingester:
             store_ok=self._store_ok,
         )
 
+    @property
+    def source_dropped(self) -> int | None:
+        """Events the source's buffers dropped, when the source counts them."""
+        value = getattr(self._source, "dropped_events", None)
+        return value if isinstance(value, int) else None
+
     async def run(self) -> None:
         """Ingests until cancelled, or until the source ends and the queue is written."""
         self._hosts = {
@@ -326,18 +335,22 @@ class Ingester:
     async def _reader(self) -> None:
         async for event in self._source.events():
             await self._refresh_attribution()
+            state = self._host(event.host_id)
             try:
                 if event.kind == "connected":
-                    self._host(event.host_id).synced = False
+                    state.synced = False
+                    state.quiet_until = 0.0
                     await self._resync(event.host_id)
                 elif event.kind == "violations":
-                    await self._on_violations(event.host_id, event.data)
+                    if state.synced or time.monotonic() >= state.quiet_until:
+                        await self._on_violations(event.host_id, event.data)
                 elif event.kind == "stats":
                     self._on_stats(event.host_id, event.data)
             except Exception as exc:
                 # The host went away mid-catch-up or sent something unusable: its next
-                # event or connection resynchronises from the cursor.
-                self._host(event.host_id).synced = False
+                # connection (or a later event) resynchronises from the cursor.
+                state.synced = False
+                state.quiet_until = time.monotonic() + 1.0
                 log.warning(
                     "ingest: host %s: %s: %s",
                     _escape(event.host_id, 40),

@@ -8,30 +8,28 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from enterprise_store.workers._ingest import IngestSnapshot
+from enterprise_store.workers._ingest import Ingester
 
 __all__ = ["IngestCollector", "register_ingest_metrics"]
 
 
 class IngestCollector(Collector):
-    """Reads a snapshot at each scrape (nothing is updated on the hot path).
+    """Reads the ingester's snapshot at each scrape (nothing is updated on the hot path).
 
     Args:
-        snapshot: The ingester's :meth:`~enterprise_store.workers.Ingester.snapshot`.
-        source_dropped: Events the source's buffers dropped, when it counts them.
+        ingester: The ingester, or a callable returning the running one (None: nothing
+            to report yet, e.g. an app whose services start ingestion later).
     """
 
-    def __init__(
-        self,
-        snapshot: Callable[[], IngestSnapshot],
-        source_dropped: Callable[[], int] | None = None,
-    ) -> None:
-        self._snapshot = snapshot
-        self._source_dropped = source_dropped
+    def __init__(self, ingester: Ingester | Callable[[], Ingester | None]) -> None:
+        self._ingester = ingester
 
     def collect(self) -> Iterator[Metric]:
         """The metric families of one scrape."""
-        s = self._snapshot()
+        ingester = self._ingester if isinstance(self._ingester, Ingester) else self._ingester()
+        if ingester is None:
+            return
+        s = ingester.snapshot()
         rows = CounterMetricFamily(
             "xe_ingest_rows", "History rows stored, by table.", labels=["table"]
         )
@@ -69,20 +67,19 @@ class IngestCollector(Collector):
             "1 when the last history write succeeded, 0 while the store is unavailable.",
             value=1 if s.store_ok else 0,
         )
-        if self._source_dropped is not None:
+        dropped = ingester.source_dropped
+        if dropped is not None:
             yield CounterMetricFamily(
                 "xe_ingest_source_dropped_events",
                 "Host events dropped by the connections' buffers (violations are fetched back).",
-                value=self._source_dropped(),
+                value=dropped,
             )
 
 
 def register_ingest_metrics(
-    registry: CollectorRegistry,
-    snapshot: Callable[[], IngestSnapshot],
-    source_dropped: Callable[[], int] | None = None,
+    registry: CollectorRegistry, ingester: Ingester | Callable[[], Ingester | None]
 ) -> IngestCollector:
     """Adds the ingester's metrics to ``registry`` (an app's ``Metrics.registry``)."""
-    collector = IngestCollector(snapshot, source_dropped)
+    collector = IngestCollector(ingester)
     registry.register(collector)
     return collector

@@ -6,12 +6,16 @@
   backend, statistics every 0.2 s) on 127.0.0.1 port 0 for the sample host ``name``,
   activates that host's policy of the sample XE policy and starts its domains
   (``host.domains``); ``await host.misbehave(domain, kind, per_million)`` injects
-  misbehaviour; ``await host.violations()`` reads every record the daemon holds;
+  misbehaviour; ``await host.violations()`` reads every record the daemon holds,
+  ``await host.last_seq()`` the newest one's seq;
   ``await host.restart()`` stops the daemon and starts it again on the same port and
   state directory (a new run: its violations are numbered from 1 again).
 - ``xe_policy`` (function): the sample XE policy with the sample hosts at 127.0.0.1 and
   SecLabels that never stop a misbehaving domain.
 - ``put_policy``, ``xps_source``, ``wait_for`` (function): helpers, described on each.
+- ``ingested`` (function): the ``services`` store holding everything xenon-1 (Enclaves B and
+  C) reported while one VM of each misbehaved (``profile`` and ``rate`` violations), as an
+  :class:`Ingested` with the history service and the window that covers it.
 - ``ingest`` (function): ``async with ingest(store, source, **config) as ingester`` runs an
   :class:`Ingester` in a task and stops it (cancelled) on exit.
 """
@@ -28,10 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from enterprise_store.model import EnterprisePolicy
 from enterprise_store.policy import sample_host_policies, sample_xe_policy
+from enterprise_store.services import Services
+from enterprise_store.services._history import HistoryService
 from enterprise_store.store import Store
+from enterprise_store.store._history_schema import history_violations
 from enterprise_store.store._policy_schema import enclaves, hosts, seclabels, vms
 from enterprise_store.workers import (
     HostEndpoint,
@@ -152,6 +160,11 @@ class SimHost:
                     return out
                 since_seq = page["violations"][-1]["seq"]
 
+    async def last_seq(self) -> int:
+        """The newest record's seq (0: none yet)."""
+        async with self.client() as c:
+            return int((await c.call("GetViolations", since_seq=2**62, limit=1))["last_seq"])
+
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.close()
@@ -239,6 +252,71 @@ async def _put_policy(store: Store, policy: EnterprisePolicy) -> None:
                     maxvcpus=v.maxvcpus, host_id=None, run=v.run, allow_network=True,
                 )
             )  # fmt: skip
+
+
+@dataclass
+class Ingested:
+    services: Services
+    history: HistoryService
+    host_id: str
+    enclave: dict[str, str]  # enclave name -> id
+    vm: dict[str, Any]  # VM name -> Vm
+    since_us: int
+    until_us: int
+
+
+@pytest.fixture
+async def ingested(
+    services: Services, sim_hosts: Any, xe_policy: Any, put_policy: Any, xps_source: Any,
+    ingest: Any, wait_for: Any,
+) -> Ingested:  # fmt: skip
+    """xenon-1 (Enclaves B and C) with one misbehaving VM of each, fully ingested."""
+    store = services.store
+    await put_policy(store, xe_policy)
+    sim = await sim_hosts.start("xenon-1")
+    by_enclave = {v.name: v for v in xe_policy.vms}
+    b = next(d for d in sim.domains if d.startswith("EB"))
+    c = next(d for d in sim.domains if d.startswith("EC"))
+    await sim.misbehave(b, ppm=20_000)
+    await sim.misbehave(c, "rate_burst", ppm=100)  # bursts (20,000 ppm: 160,000 a second)
+
+    async def count(domain: str) -> int:
+        async with store.read() as conn:
+            q = select(func.count()).where(history_violations.c.domain == domain)
+            return int((await conn.execute(q)).scalar() or 0)
+
+    async with xps_source(sim) as source, ingest(store, source):
+
+        async def both() -> bool:
+            return await count(b) >= 20 and await count(c) >= 20
+
+        await wait_for(both)
+        for domain in sim.domains:
+            await sim.misbehave(domain, ppm=0)
+        await asyncio.sleep(0.5)  # the host's last drain
+        last = await sim.last_seq()
+
+        async def settled() -> bool:
+            async with store.read() as conn:
+                n = (await conn.execute(select(func.max(history_violations.c.seq)))).scalar()
+            return n == last
+
+        await wait_for(settled)
+    async with store.read() as conn:
+        lo, hi = (
+            await conn.execute(
+                select(func.min(history_violations.c.ts_us), func.max(history_violations.c.ts_us))
+            )
+        ).one()
+    return Ingested(
+        services=services,
+        history=HistoryService(store),
+        host_id=sim.host_id,
+        enclave={e.name: str(e.id) for e in xe_policy.enclaves},
+        vm=by_enclave,
+        since_us=lo,
+        until_us=hi + 1,
+    )
 
 
 @pytest.fixture
