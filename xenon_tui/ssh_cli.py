@@ -55,6 +55,113 @@ def _listen_arg(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _size_arg(text: str) -> tuple[int, int]:
+    cols, sep, rows = text.lower().partition("x")
+    if not sep or not cols.isdigit() or not rows.isdigit():
+        raise argparse.ArgumentTypeError("expected COLSxROWS, e.g. 1000x500")
+    return int(cols), int(rows)
+
+
+def _names_arg(text: str) -> tuple[str, ...]:
+    from xenon_tui.ssh._algorithms import parse_names
+    from xenon_tui.ssh._errors import ConfigError
+
+    try:
+        return parse_names(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _add_hardening_arguments(parser: argparse.ArgumentParser) -> None:
+    """Algorithms and pre-authentication limits (defaults: the hardened ones)."""
+    group = parser.add_argument_group(
+        "SSH algorithms and limits",
+        "Secure defaults; see the README's SSH section before changing them.",
+    )
+    group.add_argument(
+        "--ssh-kex",
+        type=_names_arg,
+        metavar="LIST",
+        help="key exchange algorithms, comma-separated (default: mlkem768x25519-sha256, "
+        "sntrup761x25519-sha512 where available, curve25519-sha256[@libssh.org])",
+    )
+    group.add_argument(
+        "--ssh-ciphers",
+        type=_names_arg,
+        metavar="LIST",
+        help="ciphers (default: chacha20-poly1305@openssh.com, aes256-gcm@openssh.com, "
+        "aes128-gcm@openssh.com; aes*-ctr may be added)",
+    )
+    group.add_argument(
+        "--ssh-macs",
+        type=_names_arg,
+        metavar="LIST",
+        help="MACs, encrypt-then-MAC only (default: hmac-sha2-512-etm@openssh.com, "
+        "hmac-sha2-256-etm@openssh.com)",
+    )
+    group.add_argument(
+        "--host-key-type",
+        choices=("ed25519", "rsa-sha2"),
+        default="ed25519",
+        help="host key generated and served: Ed25519, or RSA 4096 signed with SHA-2 only "
+        "(default %(default)s)",
+    )
+    group.add_argument(
+        "--login-grace-time",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="time a client has to log in (default %(default)s)",
+    )
+    group.add_argument(
+        "--max-auth-tries",
+        type=int,
+        default=6,
+        metavar="N",
+        help="failed attempts (each key offered counts) before the connection is closed "
+        "(default %(default)s)",
+    )
+    group.add_argument(
+        "--max-startups",
+        type=int,
+        default=100,
+        metavar="N",
+        help="unauthenticated connections open at once in all (default %(default)s)",
+    )
+    group.add_argument(
+        "--per-source-max-startups",
+        type=int,
+        default=10,
+        metavar="N",
+        help="unauthenticated connections open at once per address; 0 for no limit "
+        "(default %(default)s)",
+    )
+    group.add_argument(
+        "--per-source-rate",
+        type=float,
+        default=10.0,
+        metavar="PER_SECOND",
+        help="new connections per second per address (bursts of as many); more are closed "
+        "before key exchange; 0 for no limit (default %(default)s)",
+    )
+    group.add_argument(
+        "--per-source-penalties",
+        default="authfail:5,noauth:1,grace-exceeded:20,min:15,max:600",
+        metavar="SPEC",
+        help="seconds an address is charged per failed login, per connection that never "
+        "tried, per login grace time exceeded; once its charge reaches min it is shut "
+        "out until the charge runs out (at most max); 'off' disables "
+        "(default %(default)s)",
+    )
+    group.add_argument(
+        "--max-term-size",
+        type=_size_arg,
+        default=(1000, 500),
+        metavar="COLSxROWS",
+        help="terminal size a console is capped at (default 1000x500)",
+    )
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the flags of ``xenon console serve`` to ``parser``."""
     parser.add_argument(
@@ -139,6 +246,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "user's files directory (HOME) and, read-only, its servers' ports; 'auto' when "
         "the kernel has Landlock, 'require' refuses to start without it (default %(default)s)",
     )
+    _add_hardening_arguments(parser)
     parser.set_defaults(func=serve)
 
 
@@ -170,6 +278,8 @@ def build_server(args: argparse.Namespace) -> Any:
         UserDirectory,
         UserEntry,
     )
+    from xenon_tui.ssh._algorithms import SshAlgorithms
+    from xenon_tui.ssh._gate import Penalties, PreauthLimits
     from xenon_tui.ssh._users import check_username
 
     entries: dict[str, Any] = {}
@@ -193,6 +303,22 @@ def build_server(args: argparse.Namespace) -> Any:
         app=args.app or DEFAULT_APP,
         console=console_settings(args),
         sandbox=args.sandbox,
+        login_timeout_s=args.login_grace_time,
+        algorithms=SshAlgorithms(
+            kex=args.ssh_kex,
+            ciphers=args.ssh_ciphers,
+            macs=args.ssh_macs,
+            host_key_type=args.host_key_type,
+        ),
+        limits=PreauthLimits(
+            rate_per_s=args.per_source_rate,
+            burst=max(1, round(args.per_source_rate)),
+            max_startups=args.max_startups,
+            per_source_max_startups=args.per_source_max_startups,
+            max_auth_tries=args.max_auth_tries,
+            penalties=Penalties.parse(args.per_source_penalties),
+        ),
+        max_term_size=args.max_term_size,
     )
     return ConsoleServer(config, UserDirectory(entries))
 

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from xenon_tui.ssh._algorithms import SshAlgorithms
     from xenon_tui.ssh._config import DEFAULT_APP, ServeConfig, console_for_role
     from xenon_tui.ssh._errors import (
         ConfigError,
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
         SshServeError,
         ZygoteGone,
     )
+    from xenon_tui.ssh._gate import Penalties, PreauthLimits
     from xenon_tui.ssh._hostkey import load_or_create_host_key
     from xenon_tui.ssh._server import ConsoleServer
     from xenon_tui.ssh._spec import Role, SessionInfo
@@ -32,9 +34,12 @@ __all__ = [
     "LaunchError",
     "ListenError",
     "PasswordAuthenticator",
+    "Penalties",
+    "PreauthLimits",
     "Role",
     "ServeConfig",
     "SessionInfo",
+    "SshAlgorithms",
     "SshServeError",
     "UserDirectory",
     "UserEntry",
@@ -44,6 +49,7 @@ __all__ = [
 ]
 
 _WHERE = {
+    "SshAlgorithms": "_algorithms",
     "DEFAULT_APP": "_config",
     "ServeConfig": "_config",
     "console_for_role": "_config",
@@ -53,6 +59,8 @@ _WHERE = {
     "ListenError": "_errors",
     "SshServeError": "_errors",
     "ZygoteGone": "_errors",
+    "Penalties": "_gate",
+    "PreauthLimits": "_gate",
     "load_or_create_host_key": "_hostkey",
     "ConsoleServer": "_server",
     "Role": "_spec",

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from xenon_tui.ssh._algorithms import HOST_KEY_FILE, SshAlgorithms
 from xenon_tui.ssh._errors import ConfigError
+from xenon_tui.ssh._gate import PreauthLimits
 from xenon_tui.ssh._spec import Role, check_app_spec, check_sandbox_mode
 
 DEFAULT_APP = "xenon_tui.ssh._console:run"
@@ -22,16 +24,20 @@ class ServeConfig:
         state_dir: Holds the host key and the logs.
         host: Address to listen on.
         port: TCP port (0 picks a free one).
-        host_key: Host key file; ``state_dir/ssh_host_ed25519_key`` when ``None``.
+        host_key: Host key file; ``state_dir/ssh_host_ed25519_key`` (or
+            ``ssh_host_rsa_key`` for an RSA host key) when ``None``.
         idle_timeout_s: A session without input for this long is closed (``None``: never).
         max_sessions: Sessions beyond this number are refused.
         session_memory_mb: Address-space limit of each console process (0: none).
-        login_timeout_s: Time a client has to authenticate.
+        login_timeout_s: Time a client has to authenticate (login grace time).
         mode: ``zygote`` (fork from a preloaded process) or ``spawn`` (fresh interpreter).
         app: ``module:callable`` each console process runs.
         console: Console settings (see :func:`console_for_role`).
         sandbox: Landlock for each console: ``auto`` (when the kernel has it),
             ``require`` (refuse sessions without it) or ``off``.
+        algorithms: Key exchange, ciphers, MACs and host key type offered.
+        limits: Limits on connections before they authenticate.
+        max_term_size: ``(cols, rows)`` a console's terminal is capped at.
     """
 
     state_dir: Path
@@ -46,6 +52,9 @@ class ServeConfig:
     app: str = DEFAULT_APP
     console: dict[str, Any] = field(default_factory=dict)
     sandbox: str = "auto"
+    algorithms: SshAlgorithms = field(default_factory=SshAlgorithms)
+    limits: PreauthLimits = field(default_factory=PreauthLimits)
+    max_term_size: tuple[int, int] = (1000, 500)
 
     def __post_init__(self) -> None:
         check_app_spec(self.app)
@@ -60,11 +69,16 @@ class ServeConfig:
             raise ConfigError("max_sessions must be at least 1")
         if self.idle_timeout_s is not None and self.idle_timeout_s <= 0:
             raise ConfigError("idle timeout must be positive")
+        if not 0 < self.login_timeout_s <= 600:
+            raise ConfigError("login grace time must be more than 0 and at most 600 s")
+        cols, rows = self.max_term_size
+        if not (20 <= cols <= 4096 and 5 <= rows <= 2048):
+            raise ConfigError("max terminal size must be 20..4096 columns by 5..2048 rows")
 
     @property
     def host_key_path(self) -> Path:
         """Where the host key lives."""
-        return self.host_key or self.state_dir / "ssh_host_ed25519_key"
+        return self.host_key or self.state_dir / HOST_KEY_FILE[self.algorithms.host_key_type]
 
     @property
     def server_log(self) -> Path:

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncssh
 
+from xenon_tui.ssh._algorithms import restrict_client_key
 from xenon_tui.ssh._config import ServeConfig, console_for_role
 from xenon_tui.ssh._consolecfg import read_only_tls, warn_without_read_only_tls
 from xenon_tui.ssh._errors import (
@@ -20,6 +21,7 @@ from xenon_tui.ssh._errors import (
     SandboxUnavailableError,
     SshServeError,
 )
+from xenon_tui.ssh._gate import Gate, Outcome
 from xenon_tui.ssh._hostkey import load_or_create_host_key
 from xenon_tui.ssh._launch import ConsoleProcess, Launcher, SpawnLauncher
 from xenon_tui.ssh._sandbox import abi_version
@@ -40,27 +42,84 @@ def printable(text: str, limit: int = 64) -> str:
 
 
 class _Connection(asyncssh.SSHServer):
-    """Per-connection callbacks: who logs in, with what, and what they may open."""
+    """Per-connection callbacks: admission, who logs in with what, what they may open."""
 
     def __init__(self, server: ConsoleServer) -> None:
         self._server = server
         self._who = SessionIdentity("?")
         self._conn: asyncssh.SSHServerConnection | None = None
+        self._source = ""
+        self._admitted = False
+        self._failures = 0
+        self._grace: asyncio.TimerHandle | None = None
+        self._grace_exceeded = False
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         host, port = (conn.get_extra_info("peername") or ("?", 0))[:2]
         self._who = SessionIdentity(f"{host}:{port}")
         self._conn = conn
+        self._source, refused = self._server.gate.admit(str(host))
+        if refused is not None:
+            # asyncssh sends its version string right after this returns; aborting first
+            # means not one byte, let alone a key exchange, for a refused connection.
+            conn.abort()
+            self._server.refused()
+            return
+        self._admitted = True
         self._server.connections.add(conn)
+        self._grace = asyncio.get_running_loop().call_later(
+            self._server.config.login_timeout_s, self._grace_expired
+        )
+
+    def _grace_expired(self) -> None:
+        self._grace = None
+        if self._who.authenticated or self._conn is None:
+            return
+        self._grace_exceeded = True
+        log.info(
+            "login grace time (%gs) exceeded user=%s addr=%s",
+            self._server.config.login_timeout_s,
+            self._who.user or "-",
+            self._who.peer,
+        )
+        self._conn.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self._admitted:
+            return
+        if self._grace is not None:
+            self._grace.cancel()
         self._server.connections.discard(self._conn)
         if not self._who.authenticated:
+            outcome: Outcome = (
+                "grace-exceeded" if self._grace_exceeded
+                else "authfail" if self._failures else "noauth"
+            )  # fmt: skip
+            self._server.closed_before_login(self._source, outcome)
             log.info(
                 "connection closed before login user=%s addr=%s",
                 self._who.user or "-",
                 self._who.peer,
             )
+
+    def _failed(self) -> None:
+        """Counts a failed attempt; closes the connection at MaxAuthTries (like OpenSSH)."""
+        self._failures += 1
+        limit = self._server.config.limits.max_auth_tries
+        if self._failures < limit or self._conn is None:
+            return
+        log.warning(
+            "too many authentication failures (%d) user=%s addr=%s",
+            self._failures,
+            self._who.user or "-",
+            self._who.peer,
+        )
+        # After asyncssh has sent this attempt's failure reply.
+        asyncio.get_running_loop().call_soon(
+            self._conn.disconnect,
+            asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE,
+            "too many authentication failures",
+        )
 
     def begin_auth(self, username: str) -> bool:
         self._who.user = printable(username)
@@ -75,17 +134,22 @@ class _Connection(asyncssh.SSHServer):
         keys = None
         with contextlib.suppress(ConfigError):
             keys = self._server.users.authorized_keys(check_username(username))
-        if keys is None or keys.validate(key, host, host) is None:
-            log.warning(
-                "login refused user=%s addr=%s key=%s: key not authorized",
-                printable(username),
-                self._who.peer,
-                fingerprint,
-            )
-            return False
-        self._who.key_fingerprint = fingerprint
-        self._who.role = self._server.users.role_of(username)
-        return True
+        reason = "key not authorized"
+        if keys is not None and keys.validate(key, host, host) is not None:
+            if restrict_client_key(key):
+                self._who.key_fingerprint = fingerprint
+                self._who.role = self._server.users.role_of(username)
+                return True
+            reason = "key type not allowed"
+        log.warning(
+            "login refused user=%s addr=%s key=%s: %s",
+            printable(username),
+            self._who.peer,
+            fingerprint,
+            reason,
+        )
+        self._failed()
+        return False
 
     def password_auth_supported(self) -> bool:
         return self._server.passwords is not None
@@ -98,6 +162,7 @@ class _Connection(asyncssh.SSHServer):
             log.warning(
                 "login refused user=%s addr=%s: bad password", printable(username), self._who.peer
             )
+            self._failed()
             return False
         self._who.role = role
         self._who.key_fingerprint = "password"
@@ -105,6 +170,10 @@ class _Connection(asyncssh.SSHServer):
 
     def auth_completed(self) -> None:
         self._who.authenticated = True
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        self._server.gate.authenticated(self._source)
         log.info(
             "login user=%s role=%s addr=%s key=%s",
             self._who.user,
@@ -163,6 +232,8 @@ class ConsoleServer:
         self.stopping = asyncio.Event()
         self.connections: set[asyncssh.SSHServerConnection | None] = set()
         self._ids = itertools.count(1)
+        self.gate = Gate(config.limits)
+        self._report_timer: asyncio.TimerHandle | None = None
 
     def _make_launcher(self) -> Launcher:
         home = str(self.config.state_dir)
@@ -185,6 +256,38 @@ class ConsoleServer:
     def next_session_id(self) -> str:
         """A short id that names one session in every log line."""
         return f"s{os.getpid():x}-{next(self._ids)}"
+
+    def refused(self) -> None:
+        """Notes a connection refused by the gate; its burst is logged when it is over."""
+        if self._report_timer is None:
+            self._report_timer = asyncio.get_running_loop().call_later(
+                self.config.limits.report_quiet_s, self._report_refusals
+            )
+
+    def _report_refusals(self, *, flush: bool = False) -> None:
+        self._report_timer = None
+        for report in self.gate.reports(flush=flush):
+            log.warning(
+                "refused %d connection%s from %s before key exchange in %.1fs (%s)",
+                report.total,
+                "" if report.total == 1 else "s",
+                report.source,
+                report.seconds,
+                " ".join(f"{reason}={count}" for reason, count in report.counts.items()),
+            )
+        if self.gate.pending_reports and not flush:
+            self.refused()
+
+    def closed_before_login(self, source: str, outcome: Outcome) -> None:
+        """Charges a source for a connection that ended without logging in."""
+        shut_out = self.gate.closed(source, outcome)
+        if shut_out:
+            log.warning(
+                "penalty: %s shut out for %.0fs (failed or abandoned logins; last: %s)",
+                source,
+                shut_out,
+                outcome,
+            )
 
     def acquire_slot(self) -> bool:
         """Takes a session slot; ``False`` when the server is full."""
@@ -257,7 +360,11 @@ class ConsoleServer:
         """Loads (or creates) the host key, starts the launcher and listens."""
         self._check_sandbox()
         self.config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        host_key = load_or_create_host_key(self.config.host_key_path)
+        host_key = load_or_create_host_key(
+            self.config.host_key_path, self.config.algorithms.host_key_type
+        )
+        self.config.algorithms.log_choices()
+        self._log_limits()
         try:
             await self.launcher.start()
         except LaunchError as exc:
@@ -275,7 +382,8 @@ class ConsoleServer:
                 agent_forwarding=False,
                 x11_forwarding=False,
                 allow_scp=False,
-                login_timeout=self.config.login_timeout_s,
+                login_timeout=None,  # the login grace time is enforced per connection above
+                **self.config.algorithms.server_options(),
                 keepalive_interval=60,
                 keepalive_count_max=3,
             )
@@ -290,6 +398,24 @@ class ConsoleServer:
             self.port,
             self.launcher.name,
             host_key.get_fingerprint(),
+        )
+
+    def _log_limits(self) -> None:
+        limits, penalties = self.config.limits, self.config.limits.penalties
+        log.info(
+            "pre-auth limits: per-source rate=%g/s burst=%d startups=%d per-source "
+            "startups=%d max-auth-tries=%d login-grace=%gs penalties=%s",
+            limits.rate_per_s,
+            limits.burst,
+            limits.max_startups,
+            limits.per_source_max_startups,
+            limits.max_auth_tries,
+            self.config.login_timeout_s,
+            "off"
+            if penalties is None
+            else f"authfail:{penalties.authfail:g},noauth:{penalties.noauth:g},"
+            f"grace-exceeded:{penalties.grace_exceeded:g},min:{penalties.min_s:g},"
+            f"max:{penalties.max_s:g}",
         )
 
     async def reload(self) -> None:
@@ -312,6 +438,9 @@ class ConsoleServer:
         acceptor, self._acceptor = self._acceptor, None
         if acceptor is not None:
             acceptor.close()
+        if self._report_timer is not None:
+            self._report_timer.cancel()
+        self._report_refusals(flush=True)
         self.stopping.set()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(_SESSIONS_STOP_S):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import asyncssh
 
 from xenon_tui.ssh._errors import LaunchError
-from xenon_tui.ssh._pty import open_pty
+from xenon_tui.ssh._pty import cap_term_size, open_pty
 from xenon_tui.ssh._spec import Role, SessionInfo, safe_colorterm, safe_term
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ _SFTP_VERSION = 3
 _READ_CHUNK = 64 * 1024
 _DRAIN_AFTER_EXIT_S = 2.0
 _HANGUP_GRACE_S = 3.0
+_RESIZE_LOG_EVERY_S = 1.0  # a client may send window changes in a loop: one line a second
 _FAREWELL = {
     "idle timeout": b"\r\nxenon: session closed after being idle\r\n",
     "server stop": b"\r\nxenon: the console server is shutting down\r\n",
@@ -53,6 +54,60 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
         self._who = who
         self._last_input = time.monotonic()
         self.session_id = server.next_session_id()
+        self._resize_logged_at = -_RESIZE_LOG_EVERY_S
+        self._resizes_unlogged = 0
+
+    # -- the terminal size: capped before anything (asyncssh or the console) sees it --------
+    @property
+    def term_size(self) -> tuple[int, int, int, int]:
+        """The client's terminal size, capped (asyncssh sizes the redirected pty from it)."""
+        cols, rows = self._server.config.max_term_size
+        return cap_term_size(super().term_size, cols, rows)
+
+    def pty_requested(
+        self, term_type: str, term_size: tuple[int, int, int, int], term_modes: Any
+    ) -> bool:
+        size = self._capped(term_size)
+        if size[:2] != tuple(term_size[:2]):
+            log.warning(
+                "pty size %dx%d capped to %dx%d user=%s addr=%s",
+                term_size[0],
+                term_size[1],
+                size[0],
+                size[1],
+                self._who.user,
+                self._who.peer,
+            )
+        return True
+
+    def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
+        asked = (width, height, pixwidth, pixheight)
+        size = self._capped(asked)
+        self._log_resize(asked, size)
+        super().terminal_size_changed(*size)
+
+    def _capped(self, size: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        cols, rows = self._server.config.max_term_size
+        return cap_term_size(size, cols, rows)
+
+    def _log_resize(self, asked: tuple[int, ...], size: tuple[int, ...]) -> None:
+        now = time.monotonic()
+        if now - self._resize_logged_at < _RESIZE_LOG_EVERY_S:
+            self._resizes_unlogged += 1
+            return
+        capped = f" (asked {asked[0]}x{asked[1]})" if asked[:2] != size[:2] else ""
+        skipped = f" (+{self._resizes_unlogged} not logged)" if self._resizes_unlogged else ""
+        log.info(
+            "window change session=%s user=%s size=%dx%d%s%s",
+            self.session_id,
+            self._who.user,
+            size[0],
+            size[1],
+            capped,
+            skipped,
+        )
+        self._resize_logged_at = now
+        self._resizes_unlogged = 0
 
     # -- requests: everything but "shell with a pty" is refused -----------------------------
     def shell_requested(self) -> bool:
