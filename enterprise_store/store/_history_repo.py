@@ -376,6 +376,12 @@ class HistoryRepo:
         async with self.store.read() as conn:
             return list((await conn.execute(query)).all())
 
+    async def host_addresses(self) -> list[tuple[str, str, int]]:
+        """(id, management address, XPS port) of every host XE manages now."""
+        query = select(hosts.c.id, hosts.c.address, hosts.c.port).order_by(hosts.c.id)
+        async with self.store.read() as conn:
+            return [(str(r.id), str(r.address), int(r.port)) for r in await conn.execute(query)]
+
     async def id_by_name(self, kind: str, name: str) -> str | None:
         """The id of the host, VM or enclave named ``name`` now (None: no such object)."""
         table = {"host": hosts, "vm": vms, "enclave": enclaves}[kind]

@@ -11,6 +11,7 @@ from enterprise_store.workers._ingest import (
     StatsTier,
 )
 from enterprise_store.workers._ingest_metrics import IngestCollector, register_ingest_metrics
+from enterprise_store.workers._ingest_run import start_ingestion
 from enterprise_store.workers._ingest_xps import HostEndpoint, XpsHostsSource
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "StatsTier",
     "XpsHostsSource",
     "register_ingest_metrics",
+    "start_ingestion",
 ]

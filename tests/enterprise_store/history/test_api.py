@@ -11,12 +11,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from enterprise_store._errors import InvalidInput, NotFound, RoleRequired, Unauthenticated
 from enterprise_store.api import create_app
 from enterprise_store.client import XeClient
 from enterprise_store.services import Services
 from enterprise_store.services._history import ViolationQuery
+from enterprise_store.store._history_schema import history_violations
+from enterprise_store.store._policy_schema import hosts
+from enterprise_store.workers import start_ingestion
 
 
 @pytest.fixture
@@ -181,3 +185,44 @@ def _iso(us: int) -> str:
     import datetime as dt
 
     return dt.datetime.fromtimestamp(us / 1e6, tz=dt.UTC).isoformat()
+
+
+async def test_a_process_ingests_every_host_it_manages(
+    services: Services, client: Any, sim_hosts: Any, xe_policy: Any, put_policy: Any,
+    history_pki: Any, wait_for: Any,
+) -> None:  # fmt: skip
+    await put_policy(services.store, xe_policy)  # hosts at 127.0.0.1:9443-9445: nobody there
+    one = await sim_hosts.start("xenon-1")
+    three = await sim_hosts.start("xenon-3")
+    for sim in (one, three):
+        await sim.misbehave(sim.domains[0], ppm=20_000)
+
+    async def move(sim: Any) -> None:  # the operator corrects the host's port
+        async with services.store.atomic() as conn:
+            change = hosts.update().where(hosts.c.id == sim.host_id).values(port=sim.port)
+            await conn.execute(change)
+
+    async def stored(sim: Any) -> int:
+        async with services.store.read() as conn:
+            query = select(func.count()).where(history_violations.c.host_id == sim.host_id)
+            return int((await conn.execute(query)).scalar() or 0)
+
+    await move(one)
+    ingester = start_ingestion(services, history_pki.client_context(), hosts_every_s=0.2)
+    assert services.ingester is ingester  # type: ignore[attr-defined]
+
+    async def first() -> bool:
+        return await stored(one) >= 20
+
+    await wait_for(first)
+    assert await stored(three) == 0
+    await move(three)
+
+    async def second() -> bool:
+        return await stored(three) >= 20
+
+    await wait_for(second)
+    ready = await (await client()).readyz()
+    assert ready.checks["worker:ingest"] == "ok"
+    text = await (await client()).metrics_text()
+    assert re.search(r'^xe_ingest_rows_total\{table="violations"\} [1-9]', text, re.M)
