@@ -164,6 +164,7 @@ def serve(args: argparse.Namespace) -> int:
     from enterprise_store.api import bind, server_tls_context
     from enterprise_store.api import serve as serve_api
     from enterprise_store.services import Services
+    from enterprise_store.services._compute_types import ComputeConfig
     from enterprise_store.store import StoreConfig, describe, normalize_url
 
     state = state_dir_of(args.state_dir)
@@ -187,6 +188,11 @@ def serve(args: argparse.Namespace) -> int:
     _logging(args.log_json, args.quiet)
     config = StoreConfig(url=url, pgbouncer=args.pgbouncer)
     LOG.info("XE store: %s", describe(normalize_url(url)))
+    # XE's identity towards its hosts (STATE/pki) and this server's node id (STATE/xe-node-id):
+    # the propagation and task workers run in this process.
+    compute = ComputeConfig.from_state_dir(state)
+    if compute.identity is None:
+        LOG.warning("no XE client certificate in %s: hosts cannot be reached", state / PKI)
 
     def started(api_url: str) -> None:
         write_json(state / SERVER, {"url": api_url, "pid": os.getpid()}, mode=0o644)
@@ -194,7 +200,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         asyncio.run(
             serve_api(
-                lambda: Services.open(config),
+                lambda: Services.open(config, compute=compute, start_workers=True),
                 sock=sock,
                 tls=tls,
                 on_started=started,

@@ -43,7 +43,7 @@ class XpsHost:
     name: str
     state_dir: Path
     pki: XpsPki
-    stage_delay_s: float = 0.0
+    delays: dict[str, float] = field(default_factory=dict)
     port: int = 0
     server: XpsServer | None = None
     host: Any = None
@@ -72,15 +72,8 @@ class XpsHost:
             )
         )
         table = host_handlers(self.host)
-        if self.stage_delay_s:
-            stage = table["StagePolicy"]
-            delay = self.stage_delay_s
-
-            async def slow_stage(**params: Any) -> Any:
-                await asyncio.sleep(delay)
-                return await stage(**params)
-
-            table["StagePolicy"] = slow_stage
+        for method, delay in self.delays.items():
+            table[method] = _slowed(table[method], delay)
         self.server = XpsServer(config, table, event_source=self.host.subscribe)
         await self.server.start()
         self.port = self.server.ports["read_write"]
@@ -99,6 +92,11 @@ class XpsHost:
         remove_logging(self.log_handlers)
         self.log_handlers = []
 
+    def log_text(self) -> str:
+        """The daemon's log so far."""
+        path = self.state_dir / "xenon-policy-server.log"
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
     async def console(self) -> Xps:
         """A connected client with the console's certificate (someone other than XE)."""
         cert, key = self.pki.clients["console"]
@@ -108,16 +106,30 @@ class XpsHost:
         return c
 
 
+def _slowed(handler: Any, delay: float) -> Any:
+    async def slow(**params: Any) -> Any:
+        await asyncio.sleep(delay)
+        return await handler(**params)
+
+    return slow
+
+
 @pytest.fixture
 async def xps_hosts(
     xps_pki: XpsPki,  # noqa: F811
     tmp_path: Path,
 ) -> AsyncIterator[Callable[..., Any]]:
-    """Factory: ``await xps_hosts(n=3, stage_delay_s=0.0)`` → running :class:`XpsHost` list."""
+    """Factory: ``await xps_hosts(n=3, stage_delay_s=0.0, delays=None)`` → running
+    :class:`XpsHost` list (``delays``: seconds added to each named method's answers)."""
     started: list[XpsHost] = []
     local = sample_host_policies()
 
-    async def start(n: int = 3, *, stage_delay_s: float = 0.0) -> list[XpsHost]:
+    async def start(
+        n: int = 3, *, stage_delay_s: float = 0.0, delays: dict[str, float] | None = None
+    ) -> list[XpsHost]:
+        slow = dict(delays or {})
+        if stage_delay_s:
+            slow["StagePolicy"] = stage_delay_s
         hosts = []
         for i in range(n):
             name = SAMPLE_HOSTS[i] if i < len(SAMPLE_HOSTS) else f"xenon-{i + 1}"
@@ -125,7 +137,7 @@ async def xps_hosts(
             state.mkdir()
             policy = local[SAMPLE_HOSTS[i % len(SAMPLE_HOSTS)]]
             (state / "initial-policy.xml").write_bytes(serialize_policy(policy))
-            h = XpsHost(name, state, xps_pki, stage_delay_s=stage_delay_s)
+            h = XpsHost(name, state, xps_pki, delays=slow)
             await h.start()
             started.append(h)
             hosts.append(h)
