@@ -155,7 +155,7 @@ async def list_versions(
 ) -> Response:
     selected = parse_fields(fields, PolicyVersionOut)
     key = decode_cursor(cursor)
-    if key is not None and not key.isdigit():
+    if key is not None and not (key.isdigit() and len(key) <= 18):
         raise InvalidInput("invalid cursor: pass next_cursor back unchanged")
     result = await services.policy.versions(
         caller, before=None if key is None else int(key), limit=limit

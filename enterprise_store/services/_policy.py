@@ -213,6 +213,8 @@ class PolicyService(PolicyCore):
         require_role(caller, Role.AUDITOR, "read policy versions")
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit is 1 to 1000")
+        if before is not None and not 0 <= before <= 2**62:
+            raise InvalidInput("before is a policy version")
         scopes = caller.scopes
         out: list[PolicyVersion] = []
         cursor = before
@@ -233,6 +235,8 @@ class PolicyService(PolicyCore):
     async def version(self, caller: Principal, number: int) -> PolicyVersion:
         """One version (NotFound when absent or outside the caller's scope)."""
         require_role(caller, Role.AUDITOR, "read policy versions")
+        if not 0 <= number <= 2**62:
+            raise NotFound(f"no policy version {number}")
         async with self._store.read() as conn:
             row = await self._repo.version(conn, number)
         scopes = caller.scopes

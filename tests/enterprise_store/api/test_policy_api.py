@@ -175,3 +175,30 @@ async def test_a_scoped_operator_sees_and_edits_only_their_part(
     assert written.item.memory_mb == 1536
     versions = await op.policy.list_versions(limit=1000)
     assert versions.items and all(v.enclaves == [a] for v in versions.items)
+
+
+async def test_malformed_cursors_and_numbers_are_invalid_input_not_errors(
+    as_user: Client, app: FastAPI
+) -> None:
+    import base64
+
+    root = await as_user("root")
+    await root.policy.add_host("h1", "10.0.0.1")
+
+    def cursor(key: str) -> str:
+        raw = json.dumps({"k": key}).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        h = {"Authorization": f"Bearer {root.token}"}
+        for path, key in (
+            ("/api/v1/policy/versions", "9" * 30),
+            ("/api/v1/hosts", '[1, "a"]'),
+            ("/api/v1/hosts", '["x", "y", "z"]'),
+            ("/api/v1/vms", "{}"),
+            ("/api/v1/enclaves", "not json"),
+        ):
+            answer = await c.get(path, headers=h, params={"cursor": cursor(key)})
+            assert (answer.status_code, answer.json()["code"]) == (422, "invalid_input"), path
+        answer = await c.patch("/api/v1/hosts/h1", headers=h, json={"order": 2**40})
+        assert answer.status_code == 422
