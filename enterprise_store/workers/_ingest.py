@@ -372,9 +372,9 @@ class Ingester:
         try:
             if await self.repo.head_version() != self._attr.version:
                 self._attr = await self.repo.attribution()
-        except StoreUnavailable as exc:
+        except Exception as exc:
             # Attribute with what we know; the writer waits for the store anyway.
-            log.warning("ingest: attribution not refreshed: %s", exc.message)
+            log.warning("ingest: attribution not refreshed: %s", _escape(exc))
 
     async def _resync(self, host_id: str) -> None:
         state = self._host(host_id)
@@ -548,9 +548,11 @@ class Ingester:
         while True:
             try:
                 result = await call()
-            except StoreUnavailable as exc:
+            except Exception as exc:
+                if not _transient(exc):
+                    raise
                 if self._store_ok:
-                    log.warning("ingest: store unavailable, retrying: %s", exc.message)
+                    log.warning("ingest: store unavailable, retrying: %s", _escape(exc))
                 self._store_ok = False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.config.retry_max_s)
@@ -567,8 +569,9 @@ class Ingester:
             await asyncio.sleep(self.config.prune_every_s)
             try:
                 await self._prune_once()
-            except StoreUnavailable as exc:
-                log.warning("ingest: pruning postponed: %s", exc.message)
+            except Exception as exc:
+                # Retention waits for the next round; ingestion must not stop for it.
+                log.warning("ingest: pruning postponed: %s", _escape(exc))
 
     async def _prune_once(self) -> dict[str, int]:
         now_us = int(self._clock() * 1_000_000)
@@ -590,6 +593,34 @@ class Ingester:
                     break
                 await asyncio.sleep(0)
         return deleted
+
+
+_TRANSIENT = frozenset(
+    {
+        "ConnectionDoesNotExistError",  # asyncpg: the server went away mid-operation
+        "CannotConnectNowError",  # PostgreSQL starting up or shutting down
+        "InterfaceError",
+        "OperationalError",  # SQLite: locked for longer than busy_timeout
+    }
+)
+
+
+def _transient(exc: BaseException) -> bool:
+    """Whether retrying can cure a failed write: the database or the connection went away
+    (PostgreSQL restarting), not a refusal of the rows themselves."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, StoreUnavailable | OSError | TimeoutError):
+            return True
+        if getattr(seen, "connection_invalidated", False) or type(seen).__name__ in _TRANSIENT:
+            return True
+        state = getattr(seen, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(("08", "57P")):
+            return True  # connection exception, operator intervention (shutdown)
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 # -- conversion (the per-record path) ------------------------------------------------------

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from enterprise_store.store import Store
@@ -233,3 +234,30 @@ async def test_back_pressure_bounds_the_queue_and_dropped_events_come_back(
     assert max(seen) <= 150
     assert await _stored(store, sim.host_id) == _as_stored(await sim.violations(), 1)
     assert snap.lost == 0
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_postgresql_restart_loses_nothing(
+    store: Store, sim_hosts: Any, xe_policy: Any, put_policy: Any,
+    xps_source: Any, ingest: Any, wait_for: Any, request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
+    pg = request.getfixturevalue("pg_server")
+    await put_policy(store, xe_policy)
+    sim = await sim_hosts.start("xenon-2")
+    await sim.misbehave(sim.domains[0], ppm=20_000)
+    async with xps_source(sim) as source, ingest(store, source) as ingester:
+
+        async def some() -> bool:
+            return await _count(store, sim.host_id) >= 20
+
+        await wait_for(some)
+        await asyncio.to_thread(pg.restart)  # every connection cut while batches flow
+
+        async def more() -> bool:
+            return await _count(store, sim.host_id) >= 80
+
+        await wait_for(more)
+        await _settle(store, sim, wait_for)
+        snap = ingester.snapshot()
+    assert await _stored(store, sim.host_id) == _as_stored(await sim.violations(), 1)
+    assert snap.dropped == 0 and snap.lost == 0 and snap.store_ok
