@@ -101,7 +101,7 @@ async def list_audit(
             limit=limit,
         ),
     )
-    return page((_record(r) for r in result_page.items), result_page.next, selected)
+    return page(AuditRecordOut, (_record(r) for r in result_page.items), result_page.next, selected)
 
 
 @router.get(

@@ -51,7 +51,7 @@ async def list_tokens(
             user=user, kind=kind, active_only=active, after=decode_cursor(cursor), limit=limit
         ),
     )
-    return page((TokenOut.model_validate(t) for t in result.items), result.next, selected)
+    return page(TokenOut, result.items, result.next, selected)
 
 
 @router.post(

@@ -140,7 +140,7 @@ async def list_users(
             limit=limit,
         ),
     )
-    return page((UserOut.model_validate(u) for u in result.items), result.next, selected)
+    return page(UserOut, result.items, result.next, selected)
 
 
 @router.post(
@@ -262,7 +262,7 @@ async def list_keys(
 ) -> Response:
     selected = parse_fields(fields, SshKeyOut)
     keys = await services.users.list_ssh_keys(caller, name)
-    return page((SshKeyOut.model_validate(k) for k in keys), None, selected)
+    return page(SshKeyOut, keys, None, selected)
 
 
 @router.post(

@@ -11,7 +11,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register"]
+__all__ = ["main", "register"]
 
 _ROLES = ("admin", "operator", "auditor")
 
@@ -191,3 +191,19 @@ def register(subparsers: Any) -> None:
     from enterprise_store.cli import _policy  # argparse only, like this module
 
     _policy.register(sub, _add)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m enterprise_store.cli …`` is ``xenon xe …`` on its own."""
+    import sys
+
+    from xps._warnings import route_warnings
+
+    route_warnings()
+    parser = argparse.ArgumentParser(prog="xenon")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["xe", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130

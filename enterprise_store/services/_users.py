@@ -204,7 +204,7 @@ class UserService:
     ) -> None:
         self._store = store
         self._audit = audit
-        self._repo = IdentityRepo()
+        self._repo = IdentityRepo(store)
         self._hasher = hasher or PasswordHasher()
         self._lockout = lockout or LockoutPolicy()
         self._session_ttl_s = session_ttl_s
@@ -251,8 +251,7 @@ class UserService:
 
     async def _visible_user(self, caller: Principal, name: str) -> UserRow:
         """The user ``name`` if the caller may see them (themselves always)."""
-        async with self._store.read() as conn:
-            row = await self._repo.get_user(conn, name=name)
+        row = await self._repo.get_user(None, name=name)
         if row is None or not (row.id == caller.user_id or visible(caller, row.scopes)):
             raise NotFound(f"no user {name!r}")
         return row
@@ -433,11 +432,8 @@ class UserService:
         match = _TOKEN.match(token)
         if match is None:
             raise Unauthenticated("invalid or expired credential")
-        async with self._store.read() as conn:
-            row = await self._repo.token_by_hash(conn, hash_token(token))
-            user = None
-            if row is not None and row.user_id is not None:
-                user = await self._repo.get_user(conn, user_id=row.user_id)
+        found = await self._repo.credential(None, hash_token(token))
+        row, user = (None, None) if found is None else found
         now_us = self._now_us()
         if (
             row is None
@@ -537,8 +533,7 @@ class UserService:
         """
         if caller.user_id is None:
             raise NotFound(f"{caller.name} is not a user")
-        async with self._store.read() as conn:
-            row = await self._repo.get_user(conn, user_id=caller.user_id)
+        row = await self._repo.get_user(None, user_id=caller.user_id)
         if row is None:
             raise NotFound("your user no longer exists")
         return _user(row)
@@ -553,25 +548,24 @@ class UserService:
         limit = max(1, min(query.limit, 1000))
         out: list[User] = []
         after = query.after
-        async with self._store.read() as conn:
-            while True:
-                rows = await self._repo.list_users(
-                    conn,
-                    role=None if query.role is None else str(query.role),
-                    enabled=query.enabled,
-                    text=query.text,
-                    after_name=after,
-                    limit=limit + 1,
-                )
-                for row in rows[:limit]:
-                    after = row.name
-                    if row.id == caller.user_id or visible(caller, row.scopes):
-                        out.append(_user(row))
-                        if len(out) == limit:
-                            more = len(rows) > limit or row is not rows[-1]
-                            return Page(tuple(out), after if more else None)
-                if len(rows) <= limit:
-                    return Page(tuple(out), None)
+        while True:  # a scoped caller's page may need more rows than it shows
+            rows = await self._repo.list_users(
+                None,
+                role=None if query.role is None else str(query.role),
+                enabled=query.enabled,
+                text=query.text,
+                after_name=after,
+                limit=limit + 1,
+            )
+            for row in rows[:limit]:
+                after = row.name
+                if row.id == caller.user_id or visible(caller, row.scopes):
+                    out.append(_user(row))
+                    if len(out) == limit:
+                        more = len(rows) > limit or row is not rows[-1]
+                        return Page(tuple(out), after if more else None)
+            if len(rows) <= limit:
+                return Page(tuple(out), None)
 
     async def get_user(self, caller: Principal, name: str) -> User:
         """One user.

@@ -7,8 +7,10 @@ in one transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +18,24 @@ from sqlalchemy import Row, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from enterprise_store.store._schema import ssh_keys, tokens, user_scopes, users
+from enterprise_store.store._store import Store
 
 __all__ = ["IdentityRepo", "SshKeyRow", "TokenRow", "UserRow"]
+
+# Column lists in table order: the tuple converters below unpack rows positionally.
+_USER_COLUMNS = ", ".join(f"u.{c.name}" for c in users.columns)
+_TOKEN_COLUMNS = ", ".join(f"t.{c.name}" for c in tokens.columns)
+_LIKE_ESCAPE = re.compile(r"[\\%_]")
+# Only fixed fragments and ``?`` placeholders are ever formatted into SQL here.
+_SQL_USER = (
+    f"SELECT {_USER_COLUMNS}, s.enclave FROM users u "  # noqa: S608
+    "LEFT JOIN user_scopes s ON s.user_id = u.id WHERE "
+)
+_SQL_CREDENTIAL = (
+    f"SELECT {_TOKEN_COLUMNS}, {_USER_COLUMNS}, s.enclave FROM tokens t "  # noqa: S608
+    "LEFT JOIN users u ON u.id = t.user_id "
+    "LEFT JOIN user_scopes s ON s.user_id = u.id WHERE t.token_hash = ?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +86,18 @@ class SshKeyRow:
     created_at_us: int
 
 
-def _user(row: Row[Any], scopes: frozenset[str] | None) -> UserRow:
+class _Prefixed:
+    """Attribute access to the ``prefix``-labelled columns of a joined row."""
+
+    def __init__(self, mapping: Any, prefix: str) -> None:
+        self._mapping = mapping
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[self._prefix + name]
+
+
+def _user(row: Any, scopes: frozenset[str] | None) -> UserRow:
     return UserRow(
         id=row.id,
         name=row.name,
@@ -85,7 +114,56 @@ def _user(row: Row[Any], scopes: frozenset[str] | None) -> UserRow:
     )
 
 
-def _token(row: Row[Any]) -> TokenRow:
+def _user_tuple(row: Any, scopes: frozenset[str] | None) -> UserRow:
+    """Fast path for ``select(users)`` rows: positional, in the table's column order
+    (attribute access on a Row costs ~1 µs per column; a page has 100 rows)."""
+    (
+        id_,
+        name,
+        display,
+        role,
+        enabled,
+        pw_hash,
+        must_change,
+        failures,
+        locked,
+        created,
+        updated,
+    ) = row
+    return UserRow(
+        id_,
+        name,
+        display,
+        role,
+        bool(enabled),
+        pw_hash,
+        bool(must_change),
+        int(failures),
+        locked,
+        int(created),
+        int(updated),
+        scopes,
+    )
+
+
+def _token_tuple(row: Any) -> TokenRow:
+    (id_, kind, user_id, name, token_hash, role, scopes, created, expires, revoked, by) = row
+    return TokenRow(
+        id_,
+        kind,
+        user_id,
+        name,
+        token_hash,
+        role,
+        None if scopes is None else frozenset(json.loads(scopes)),
+        int(created),
+        expires,
+        revoked,
+        by,
+    )
+
+
+def _token(row: Any) -> TokenRow:
     scopes = None if row.scopes is None else frozenset(json.loads(row.scopes))
     return TokenRow(
         id=row.id,
@@ -119,40 +197,45 @@ def _scopes_json(scopes: Iterable[str] | None) -> str | None:
 
 
 class IdentityRepo:
-    """Users, scopes, tokens and SSH keys (stateless: every method takes the connection)."""
+    """Users, scopes, tokens and SSH keys; every method takes the connection of the unit or
+    snapshot it works in. Hot reads (every request's credential, user pages) are
+    driver-level SQL through :meth:`Store.fetch_all`; writes are SQLAlchemy Core.
+
+    Args:
+        store: The store (for its driver-level read path).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     # -- users -----------------------------------------------------------------------------
 
-    @staticmethod
-    async def _scopes_of(conn: AsyncConnection, ids: list[str]) -> dict[str, frozenset[str]]:
-        if not ids:
-            return {}
-        rows = await conn.execute(
-            select(user_scopes.c.user_id, user_scopes.c.enclave).where(
-                user_scopes.c.user_id.in_(ids)
-            )
-        )
-        out: dict[str, set[str]] = {}
-        for user_id, enclave in rows:
-            out.setdefault(user_id, set()).add(enclave)
-        return {k: frozenset(v) for k, v in out.items()}
+    async def _fetch(
+        self, conn: AsyncConnection | None, sql: str, params: Sequence[Any]
+    ) -> list[Sequence[Any]]:
+        if conn is None:
+            return await self._store.quick_fetch(sql, params)
+        return await self._store.fetch_all(conn, sql, params)
 
     async def get_user(
-        self, conn: AsyncConnection, *, name: str | None = None, user_id: str | None = None
+        self,
+        conn: AsyncConnection | None,
+        *,
+        name: str | None = None,
+        user_id: str | None = None,
     ) -> UserRow | None:
-        """The user with ``name`` or ``user_id``, or None."""
-        stmt = select(users)
-        stmt = stmt.where(users.c.name == name) if name is not None else stmt
-        stmt = stmt.where(users.c.id == user_id) if user_id is not None else stmt
-        row = (await conn.execute(stmt)).first()
-        if row is None:
+        """The user with ``name`` or ``user_id`` with its scopes, or None (one statement;
+        ``conn`` None: :meth:`Store.quick_fetch`)."""
+        where, value = ("u.name = ?", name) if name is not None else ("u.id = ?", user_id)
+        rows = await self._fetch(conn, _SQL_USER + where, (value,))
+        if not rows:
             return None
-        scopes = await self._scopes_of(conn, [row.id])
-        return _user(row, scopes.get(row.id))
+        enclaves = frozenset(r[-1] for r in rows if r[-1] is not None)
+        return _user_tuple(rows[0][:-1], enclaves or None)
 
     async def list_users(
         self,
-        conn: AsyncConnection,
+        conn: AsyncConnection | None,
         *,
         role: str | None = None,
         enabled: bool | None = None,
@@ -160,25 +243,43 @@ class IdentityRepo:
         after_name: str | None = None,
         limit: int = 100,
     ) -> list[UserRow]:
-        """Users ordered by name, after ``after_name``, filtered."""
-        stmt = select(users).order_by(users.c.name).limit(limit)
+        """Users ordered by name, after ``after_name``, filtered, with their scopes (one
+        statement; ``conn`` None: :meth:`Store.quick_fetch`)."""
+        where: list[str] = []
+        params: list[Any] = []
         if role is not None:
-            stmt = stmt.where(users.c.role == role)
+            where.append("u.role = ?")
+            params.append(role)
         if enabled is not None:
-            stmt = stmt.where(users.c.enabled == enabled)
+            where.append("u.enabled = ?")
+            params.append(enabled)
         if text:
-            needle = text.lower()
-            stmt = stmt.where(
-                or_(
-                    func.lower(users.c.name).contains(needle, autoescape=True),
-                    func.lower(users.c.display_name).contains(needle, autoescape=True),
-                )
+            needle = "%" + _LIKE_ESCAPE.sub(r"\\\g<0>", text.lower()) + "%"
+            where.append(
+                "(lower(u.name) LIKE ? ESCAPE '\\' OR lower(u.display_name) LIKE ? ESCAPE '\\')"
             )
+            params += [needle, needle]
         if after_name is not None:
-            stmt = stmt.where(users.c.name > after_name)
-        rows = (await conn.execute(stmt)).all()
-        scopes = await self._scopes_of(conn, [r.id for r in rows])
-        return [_user(r, scopes.get(r.id)) for r in rows]
+            where.append("u.name > ?")
+            params.append(after_name)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        sql = (
+            f"SELECT {_USER_COLUMNS}, s.enclave FROM (SELECT * FROM users u{clause} "  # noqa: S608
+            "ORDER BY u.name LIMIT ?) u LEFT JOIN user_scopes s ON s.user_id = u.id "
+            "ORDER BY u.name"
+        )
+        rows = await self._fetch(conn, sql, (*params, int(limit)))
+        out: list[UserRow] = []
+        enclaves: dict[str, set[str]] = {}
+        for row in rows:
+            if not out or out[-1].id != row[0]:
+                out.append(_user_tuple(row[:-1], None))
+            if row[-1] is not None:
+                enclaves.setdefault(row[0], set()).add(row[-1])
+        return [
+            dataclasses.replace(u, scopes=frozenset(enclaves[u.id])) if u.id in enclaves else u
+            for u in out
+        ]
 
     async def insert_user(self, conn: AsyncConnection, row: UserRow) -> None:
         """Stores a new user and its scopes."""
@@ -228,15 +329,26 @@ class IdentityRepo:
 
     # -- tokens ----------------------------------------------------------------------------
 
+    async def credential(
+        self, conn: AsyncConnection | None, token_hash: str
+    ) -> tuple[TokenRow, UserRow | None] | None:
+        """The credential with ``token_hash`` and its owner with scopes, in one statement
+        (every request authenticates; ``conn`` None: :meth:`Store.quick_fetch`)."""
+        rows = await self._fetch(conn, _SQL_CREDENTIAL, (token_hash,))
+        if not rows:
+            return None
+        first = rows[0]
+        n = len(tokens.columns)
+        token = _token_tuple(first[:n])
+        if first[n] is None:
+            return token, None
+        enclaves = frozenset(r[-1] for r in rows if r[-1] is not None)
+        return token, _user_tuple(first[n:-1], enclaves or None)
+
     async def insert_token(self, conn: AsyncConnection, row: TokenRow) -> None:
         """Stores a credential (its hash)."""
         values = {c.name: getattr(row, c.name) for c in tokens.columns if c.name != "scopes"}
         await conn.execute(tokens.insert().values(**values, scopes=_scopes_json(row.scopes)))
-
-    async def token_by_hash(self, conn: AsyncConnection, token_hash: str) -> TokenRow | None:
-        """The credential whose secret hashes to ``token_hash``."""
-        row = (await conn.execute(select(tokens).where(tokens.c.token_hash == token_hash))).first()
-        return None if row is None else _token(row)
 
     async def token_by_id(self, conn: AsyncConnection, token_id: str) -> TokenRow | None:
         """The credential ``token_id``."""

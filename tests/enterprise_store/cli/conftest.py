@@ -1,7 +1,7 @@
 """CLI fixtures: ``xenon xe`` as a subprocess, and a real ``xenon xe serve`` on port 0.
 
-- ``xe_cli`` (function): ``xe_cli(*args, stdin=None, env=None)`` runs ``xenon …`` in a
-  subprocess and returns the ``CompletedProcess`` (text).
+- ``xe_cli`` (function): ``xe_cli(*args, stdin=None, env=None)`` runs ``xenon xe …``
+  (``python -m enterprise_store.cli``) in a subprocess and returns the ``CompletedProcess``.
 - ``xe_state`` (function): a state directory initialised by ``xenon xe init`` with the
   admin ``admin`` / ``ADMIN_PASSWORD``.
 - ``start_serve`` (function): ``proc, url = start_serve(state)`` starts ``xenon xe serve
@@ -32,13 +32,15 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 @pytest.fixture
 def xe_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Runs ``xenon ARGS…`` in a subprocess."""
+    """Runs ``xenon xe ARGS…`` in a subprocess (a leading ``"xe"`` is accepted too)."""
 
     def run(
         *args: str, stdin: str | None = None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
+        if args and args[0] == "xe":
+            args = args[1:]
         return subprocess.run(
-            [sys.executable, "-m", "xenon_tui.cli", *args],
+            [sys.executable, "-m", "enterprise_store.cli", *args],
             input=stdin,
             capture_output=True,
             text=True,
@@ -55,7 +57,7 @@ def xe_state(tmp_path: Path, xe_cli: Callable[..., subprocess.CompletedProcess[s
     """``xenon xe init`` with the admin's password from stdin."""
     state = tmp_path / "xe"
     done = xe_cli(
-        "xe", "init", "--state-dir", str(state), "--password-stdin", stdin=ADMIN_PASSWORD + "\n"
+        "init", "--state-dir", str(state), "--password-stdin", stdin=ADMIN_PASSWORD + "\n"
     )
     assert done.returncode == 0, done.stderr
     return state
@@ -74,8 +76,7 @@ def start_serve() -> Iterator[Callable[..., tuple[subprocess.Popen[str], str]]]:
             [
                 sys.executable,
                 "-m",
-                "xenon_tui.cli",
-                "xe",
+                "enterprise_store.cli",
                 "serve",
                 "--state-dir",
                 str(state),

@@ -19,7 +19,8 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 def test_the_cli_module_imports_no_heavy_dependency() -> None:
     code = (
-        "import sys; import xenon_tui.cli as c; c.build_parser(); "
+        "import sys, argparse; import enterprise_store.cli as c; "
+        "c.register(argparse.ArgumentParser().add_subparsers()); "
         "heavy = [m for m in ('sqlalchemy', 'fastapi', 'uvicorn', 'httpx', 'pydantic', "
         "'alembic', 'asyncpg', 'textual') if m in sys.modules]; print(heavy)"
     )
@@ -32,7 +33,7 @@ def test_the_cli_module_imports_no_heavy_dependency() -> None:
 def _commands() -> list[list[str]]:
     import argparse
 
-    from xenon_tui.cli import build_parser
+    from enterprise_store.cli import register
 
     found: list[list[str]] = []
 
@@ -43,15 +44,22 @@ def _commands() -> list[list[str]]:
                 for name, child in action.choices.items():
                     walk(child, [*path, name])
 
-    parser = build_parser()
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            walk(action.choices["xe"], ["xe"])
+    top = argparse.ArgumentParser(prog="xenon")
+    sub = top.add_subparsers()
+    register(sub)
+    walk(sub.choices["xe"], ["xe"])
     return found
 
 
+def test_xe_is_registered_in_the_xenon_command_line() -> None:
+    import importlib
+
+    cli = importlib.import_module("xenon_tui.cli")
+    assert "enterprise_store.cli" in cli.COMMAND_MODULES
+
+
 def test_every_xe_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    from xenon_tui.cli import main
+    from enterprise_store.cli import main
 
     commands = _commands()
     names = {" ".join(c) for c in commands}
@@ -67,7 +75,7 @@ def test_every_xe_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert expected in names
     for command in commands:
         with pytest.raises(SystemExit) as done:
-            main([*command, "--help"])
+            main([*command[1:], "--help"])
         assert done.value.code == 0
         assert "usage: xenon " + " ".join(command) in capsys.readouterr().out
 
@@ -76,7 +84,7 @@ def test_init_prints_a_one_time_password_and_refuses_a_second_admin(
     tmp_path: Path, xe_cli: Cli
 ) -> None:
     state = tmp_path / "xe"
-    done = xe_cli("xe", "init", "--state-dir", str(state), "--admin", "boss", "--json")
+    done = xe_cli("init", "--state-dir", str(state), "--admin", "boss", "--json")
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["admin"] == "boss" and len(doc["one_time_password"]) >= 20
@@ -84,7 +92,7 @@ def test_init_prints_a_one_time_password_and_refuses_a_second_admin(
     assert (state / "xe.json").stat().st_mode & 0o777 == 0o600
     assert (state / "pki" / "xe-server-key.pem").stat().st_mode & 0o777 == 0o600
     again = xe_cli(
-        "xe", "init", "--state-dir", str(state), "--password-stdin", stdin="another-password-1\n"
+        "init", "--state-dir", str(state), "--password-stdin", stdin="another-password-1\n"
     )
     assert again.returncode == 1 and "conflict" in again.stderr
 
@@ -99,27 +107,26 @@ def test_the_cli_against_a_real_tls_server(
     proc, url = start_serve(xe_state)
     assert url.startswith("https://127.0.0.1:")
     s = ["--state-dir", str(xe_state)]
-    done = xe_cli("xe", "whoami", *s)
+    done = xe_cli("whoami", *s)
     assert done.returncode == 1 and "unauthenticated" in done.stderr
     done = xe_cli(
-        "xe", "login", *s, "--user", "admin", "--password-stdin", stdin=admin_password_cli + "\n"
+        "login", *s, "--user", "admin", "--password-stdin", stdin=admin_password_cli + "\n"
     )
     assert done.returncode == 0, done.stderr
     assert (xe_state / "xe-token").stat().st_mode & 0o777 == 0o600
-    done = xe_cli("xe", "user", "create", *s, "alice", "--role", "operator", "--json")
+    done = xe_cli("user", "create", *s, "alice", "--role", "operator", "--json")
     assert done.returncode == 0, done.stderr
     otp = json.loads(done.stdout)["one_time_password"]
-    done = xe_cli("xe", "user", "list", *s, "--json")
+    done = xe_cli("user", "list", *s, "--json")
     assert [u["name"] for u in json.loads(done.stdout)] == ["admin", "alice"]
-    done = xe_cli("xe", "token", "create", *s, "ci", "--role", "auditor", "--ttl", "600")
+    done = xe_cli("token", "create", *s, "ci", "--role", "auditor", "--ttl", "600")
     assert done.returncode == 0 and done.stdout.startswith("xea_")
     robot_token = done.stdout.strip()
-    done = xe_cli("xe", "user", "delete", *s, "alice", env={"XENON_XE_TOKEN": robot_token})
+    done = xe_cli("user", "delete", *s, "alice", env={"XENON_XE_TOKEN": robot_token})
     assert done.returncode == 1 and "role_required" in done.stderr
     # alice logs in with her one-time password through a token file of her own
     alice_file = tmp_path / "alice-token"
     done = xe_cli(
-        "xe",
         "login",
         *s,
         "--user",
@@ -131,7 +138,6 @@ def test_the_cli_against_a_real_tls_server(
     )
     assert done.returncode == 0 and "one-time password" in done.stdout
     done = xe_cli(
-        "xe",
         "user",
         "passwd",
         *s,
@@ -141,12 +147,12 @@ def test_the_cli_against_a_real_tls_server(
         stdin=f"{otp}\nalice-new-password-1\n",
     )
     assert done.returncode == 0, done.stderr
-    done = xe_cli("xe", "audit", "verify", *s)
+    done = xe_cli("audit", "verify", *s)
     assert done.returncode == 0 and "audit chain ok" in done.stdout
     fingerprint = done.stdout.split("fingerprint: ")[1].strip()
-    done = xe_cli("xe", "audit", "verify", *s, "--expect", fingerprint, "--json")
+    done = xe_cli("audit", "verify", *s, "--expect", fingerprint, "--json")
     assert json.loads(done.stdout)["ok"] is True
-    done = xe_cli("xe", "audit", "list", *s, "--action", "auth.login", "--json")
+    done = xe_cli("audit", "list", *s, "--action", "auth.login", "--json")
     assert {r["result"] for r in json.loads(done.stdout)} == {"ok"}
 
     # TLS 1.3 only: a TLS 1.2 client is refused in the handshake
@@ -166,7 +172,7 @@ def test_the_cli_against_a_real_tls_server(
     with pytest.raises((ssl.SSLError, ConnectionResetError)):
         handshake(ssl.TLSVersion.TLSv1_2)
 
-    done = xe_cli("xe", "logout", *s)
+    done = xe_cli("logout", *s)
     assert done.returncode == 0 and not (xe_state / "xe-token").exists()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0

@@ -28,8 +28,18 @@ async def _names(store: Store) -> list[str]:
 
 
 async def test_open_migrates_to_head_and_the_schema_matches_the_metadata(store: Store) -> None:
+    import importlib
+    import pkgutil
+
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
+
+    import enterprise_store.store as package
+
+    # Every table module puts its tables on the one metadata: load them all first.
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.endswith("_schema"):
+            importlib.import_module(f"{package.__name__}.{info.name}")
 
     assert await current_revision(store) == head_revision()
 
@@ -154,10 +164,14 @@ async def test_insert_many_refuses_unknown_columns(store: Store) -> None:
 
 async def test_sqlite_is_wal_with_busy_timeout_and_foreign_keys(sqlite_url: str) -> None:
     async with await Store.open(StoreConfig(url=sqlite_url, busy_timeout_ms=4321)) as store:
-        async with store.read() as conn:
+        async with store.atomic() as conn:
             assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
             assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 4321
             assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+            assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 2  # FULL
+        async with store.read() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+            assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 4321
         assert await store.integrity_check() == ["ok"]
 
 
@@ -235,3 +249,47 @@ async def test_postgresql_restart_is_survived(db_url: str, request: pytest.Fixtu
             await conn.execute(users.insert().values(**_user(2)))
         await store.ping()
         assert await _names(store) == ["user1", "user2"]
+
+
+async def test_driver_level_reads_see_committed_rows_and_their_units_writes(store: Store) -> None:
+    sql = "SELECT name FROM users WHERE role = ? ORDER BY name"
+    async with store.atomic() as conn:
+        await conn.execute(users.insert().values(**_user(1)))
+        # inside the unit: the unit's own connection, its uncommitted row included
+        assert [r[0] for r in await store.quick_fetch(sql, ("auditor",))] == ["user1"]
+        assert [r[0] for r in await store.fetch_all(conn, sql, ("auditor",))] == ["user1"]
+        outside = asyncio.create_task(_quick_in_fresh_context(store, sql))
+        assert await outside == []  # another task does not see it before the commit
+    assert [r[0] for r in await store.quick_fetch(sql, ("auditor",))] == ["user1"]
+    async with store.read() as conn:
+        rows = await store.fetch_all(
+            conn,
+            "SELECT name, failed_logins FROM users WHERE failed_logins = ? AND id = ?",
+            (0, "id-1"),
+        )
+        assert [tuple(r) for r in rows] == [("user1", 0)]
+
+
+async def _quick_in_fresh_context(store: Store, sql: str) -> list[str]:
+    from enterprise_store.store import _store
+
+    _store._UNIT.set(None)
+    return [r[0] for r in await store.quick_fetch(sql, ("auditor",))]
+
+
+async def test_quick_reads_wait_for_no_lock(sqlite_url: str) -> None:
+    """A WAL reader is not blocked by a writer holding the write lock (another process)."""
+    path = sqlite_url.removeprefix("sqlite:///")
+    async with await Store.open(sqlite_url) as store:
+        async with store.atomic() as conn:
+            await conn.execute(users.insert().values(**_user(1)))
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("DELETE FROM users")
+            rows = await store.quick_fetch("SELECT name FROM users", ())
+            assert [r[0] for r in rows] == ["user1"]
+            other.execute("COMMIT")
+            assert await store.quick_fetch("SELECT name FROM users", ()) == []
+        finally:
+            other.close()
