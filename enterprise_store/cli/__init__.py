@@ -191,6 +191,9 @@ def register(subparsers: Any) -> None:
     from enterprise_store.cli import _policy  # argparse only, like this module
 
     _policy.register(sub, _add)
+    from enterprise_store.cli import _compute  # argparse only, like this module
+
+    _compute.register(sub, _add)
 
 
 def main(argv: list[str] | None = None) -> int:

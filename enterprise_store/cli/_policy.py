@@ -123,6 +123,9 @@ def _vms(sub: Any, add: Add) -> None:
     p.add_argument("ref")
     p = _cmd(add, vs, "config", "vm.config", "print the xl configuration XE generates")
     p.add_argument("ref")
+    from enterprise_store.cli import _compute  # the VM lifecycle (argparse only)
+
+    _compute.register_vm_actions(vs, add)
 
 
 def _conflicts(sub: Any, add: Add) -> None:
