@@ -41,6 +41,7 @@ from enterprise_store._errors import Conflict, StoreUnavailable
 from enterprise_store.store import Store
 from enterprise_store.store._history_repo import Attribution, HistoryRepo, StoredCursor
 from enterprise_store.store._history_schema import STATS_TIERS, StatsTier
+from enterprise_store.workers._ingest_rows import I64, Item, as_int, stats_item, violation_rows
 
 __all__ = [
     "STATS_TIERS",
@@ -55,9 +56,6 @@ __all__ = [
 log = logging.getLogger("enterprise_store.ingest")
 
 EventKind = Literal["connected", "violations", "stats"]
-
-_I32 = 2**31 - 1
-_I64 = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,19 +140,6 @@ class IngestSnapshot:
     store_ok: bool
 
 
-@dataclass(slots=True)
-class _Item:
-    host_id: str
-    violations: list[tuple[Any, ...]] = field(default_factory=list)
-    raw: list[tuple[Any, ...]] = field(default_factory=list)
-    buckets: list[tuple[Any, ...]] = field(default_factory=list)
-    cursor: StoredCursor | None = None
-
-    @property
-    def rows(self) -> int:
-        return len(self.violations) + len(self.raw) + len(self.buckets)
-
-
 class _RowQueue:
     """FIFO bounded by the rows of its items, for one consumer (the writer). An item larger
     than the bound still passes an empty queue, so a big catch-up page cannot wedge it."""
@@ -162,19 +147,19 @@ class _RowQueue:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.rows = 0
-        self._items: collections.deque[_Item | None] = collections.deque()
+        self._items: collections.deque[Item | None] = collections.deque()
         self._not_empty = asyncio.Event()
         self._room = asyncio.Event()
 
     def _fits(self, n: int) -> bool:
         return self.rows == 0 or self.rows + n <= self.limit
 
-    def _append(self, item: _Item | None, n: int) -> None:
+    def _append(self, item: Item | None, n: int) -> None:
         self._items.append(item)
         self.rows += n
         self._not_empty.set()
 
-    async def put(self, item: _Item | None) -> None:
+    async def put(self, item: Item | None) -> None:
         """Enqueues ``item`` (None: the end marker), waiting for room."""
         n = 0 if item is None else item.rows
         while not self._fits(n):
@@ -182,18 +167,18 @@ class _RowQueue:
             await self._room.wait()
         self._append(item, n)
 
-    def offer(self, item: _Item) -> bool:
+    def offer(self, item: Item) -> bool:
         """Enqueues without waiting; False when it does not fit."""
         if not self._fits(item.rows):
             return False
         self._append(item, item.rows)
         return True
 
-    async def take(self, max_rows: int, max_wait: float) -> tuple[list[_Item], bool]:
+    async def take(self, max_rows: int, max_wait: float) -> tuple[list[Item], bool]:
         """Items worth up to ``max_rows`` rows, waiting for the first one indefinitely and
         for more up to ``max_wait`` after it. The flag says the end marker was reached."""
         loop = asyncio.get_running_loop()
-        taken: list[_Item] = []
+        taken: list[Item] = []
         rows = 0
         deadline: float | None = None
         while True:
@@ -387,19 +372,19 @@ class Ingester:
             cur = dataclasses.replace(cur, epoch=cur.epoch + 1, seq=0, ts_ns=0)
         if cur != state.cursor:
             state.cursor = cur
-            await self._queue.put(_Item(host_id, cursor=self._stamp(cur)))
+            await self._queue.put(Item(host_id, cursor=self._stamp(cur)))
         await self._catch_up(host_id)
         state.synced = True
 
     async def _restarted(self, host_id: str, cur: StoredCursor) -> bool:
         """Whether the host's XPS numbers from a new run since ``cur`` was stored."""
         probe = await self._source.get_violations(host_id, cur.seq - 1, 1)
-        last = _int(probe.get("last_seq"))
+        last = as_int(probe.get("last_seq"))
         if last is None or last < cur.seq:
             return True
         records = probe.get("violations")
         if isinstance(records, list) and records and isinstance(records[0], Mapping):
-            seq, ts_ns = _int(records[0].get("seq")), _int(records[0].get("ts_ns"))
+            seq, ts_ns = as_int(records[0].get("seq")), as_int(records[0].get("ts_ns"))
             if seq == cur.seq:
                 return ts_ns != cur.ts_ns
             if seq is not None and ts_ns is not None and seq > cur.seq:
@@ -419,7 +404,7 @@ class Ingester:
                 return
             before = state.cursor.seq
             await self._enqueue_violations(host_id, records, page)
-            last = _int(page.get("last_seq"))
+            last = as_int(page.get("last_seq"))
             if (
                 state.cursor.seq == before
                 or last is None
@@ -430,7 +415,7 @@ class Ingester:
 
     async def _on_violations(self, host_id: str, data: Mapping[str, Any]) -> None:
         state = self._host(host_id)
-        last = _int(data.get("last_seq"))
+        last = as_int(data.get("last_seq"))
         if state.synced and last is not None and last < state.cursor.seq:
             state.synced = False  # numbering went back: a new run the source did not announce
         if not state.synced:
@@ -440,7 +425,7 @@ class Ingester:
         if not isinstance(records, list) or not records:
             self._note_dropped(state, data)
             return
-        first = _int(records[0].get("seq")) if isinstance(records[0], Mapping) else None
+        first = as_int(records[0].get("seq")) if isinstance(records[0], Mapping) else None
         if first is not None and first > state.cursor.seq + 1:
             # Events went missing on the way (a full buffer): fetch the gap and these.
             await self._catch_up(host_id)
@@ -448,8 +433,8 @@ class Ingester:
         await self._enqueue_violations(host_id, records, data)
 
     def _note_dropped(self, state: _HostState, data: Mapping[str, Any]) -> None:
-        dropped = _int(data.get("dropped"))
-        if dropped is not None and 0 <= dropped <= _I64:
+        dropped = as_int(data.get("dropped"))
+        if dropped is not None and 0 <= dropped <= I64:
             state.cursor = dataclasses.replace(state.cursor, host_dropped=dropped)
 
     async def _enqueue_violations(
@@ -457,7 +442,7 @@ class Ingester:
     ) -> None:
         state = self._host(host_id)
         self._note_dropped(state, data)
-        rows, cursor, rejected = _violation_rows(host_id, state.cursor, records, self._attr)
+        rows, cursor, rejected = violation_rows(host_id, state.cursor, records, self._attr)
         if rejected:
             self._dropped += rejected
             log.warning(
@@ -473,10 +458,10 @@ class Ingester:
         if cursor == state.cursor and not rows:
             return
         state.cursor = cursor
-        await self._queue.put(_Item(host_id, violations=rows, cursor=self._stamp(cursor)))
+        await self._queue.put(Item(host_id, violations=rows, cursor=self._stamp(cursor)))
 
     def _on_stats(self, host_id: str, data: Mapping[str, Any]) -> None:
-        item = _stats_item(host_id, data, self._attr, self.config.tiers)
+        item = stats_item(host_id, data, self._attr, self.config.tiers)
         if item is None:
             self._dropped += 1
             log.warning("ingest: host %s sent a malformed statistics sample", _escape(host_id, 40))
@@ -497,7 +482,7 @@ class Ingester:
             if done:
                 return
 
-    async def _write(self, items: list[_Item]) -> None:
+    async def _write(self, items: list[Item]) -> None:
         violations: list[tuple[Any, ...]] = []
         raw: list[tuple[Any, ...]] = []
         buckets: dict[tuple[Any, ...], list[Any]] = {}
@@ -621,159 +606,3 @@ def _transient(exc: BaseException) -> bool:
             return True  # connection exception, operator intervention (shutdown)
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-# -- conversion (the per-record path) ------------------------------------------------------
-
-
-def _storable(text: str, known: set[str]) -> bool:
-    """Whether both databases take ``text`` (PostgreSQL refuses NUL; neither driver encodes
-    a lone surrogate); remembered in ``known`` when it is."""
-    if "\x00" in text:
-        return False
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-    known.add(text)
-    return True
-
-
-def _int(value: object) -> int | None:
-    return value if type(value) is int else None
-
-
-def _violation_rows(
-    host_id: str, cursor: StoredCursor, records: Sequence[Any], attr: Attribution
-) -> tuple[list[tuple[Any, ...]], StoredCursor, int]:
-    """Rows of the records after ``cursor`` (older ones are skipped), the cursor after
-    them, and how many records were malformed. A seq beyond the next one counts the
-    records in between as lost."""
-    epoch, expected, ts_last, lost = cursor.epoch, cursor.seq + 1, cursor.ts_ns, cursor.lost
-    label_enclave = attr.seclabel_enclave
-    vm_by_name = attr.vm_by_name
-    rows: list[tuple[Any, ...]] = []
-    append = rows.append
-    rejected = 0
-    texts: set[str] = set()  # strings already found storable (they repeat within a batch)
-    for rec in records:
-        try:
-            seq = rec["seq"]
-            ts_ns = rec["ts_ns"]
-            domid = rec["domid"]
-            domain = rec["domain"]
-            label = rec["seclabel"]
-            label_name = rec["seclabel_name"]
-            kind = rec["kind"]
-            nr = rec["hypercall"]
-            subop = rec["subop"]
-            peer = rec["peer"]
-            count = rec["count"]
-        except (KeyError, TypeError):
-            rejected += 1
-            continue
-        if type(seq) is not int or seq < expected:
-            if type(seq) is not int:
-                rejected += 1
-            continue
-        if not (
-            type(ts_ns) is int
-            and type(domid) is int
-            and type(nr) is int
-            and type(subop) is int
-            and type(count) is int
-            and type(domain) is str
-            and type(kind) is str
-            and type(label_name) is str
-            and (label is None or (type(label) is str and len(label) <= 36))
-            and (peer is None or (type(peer) is int and 0 <= peer <= _I32))
-            and 0 < seq <= _I64
-            and 0 <= ts_ns <= _I64
-            and 0 <= domid <= _I32
-            and 0 <= nr <= _I32
-            and 0 <= subop <= _I32
-            and 0 <= count <= _I64
-            and 0 < len(domain) <= 255
-            and 0 < len(kind) <= 16
-            and len(label_name) <= 255
-            and (domain in texts or _storable(domain, texts))
-            and (kind in texts or _storable(kind, texts))
-            and (label_name in texts or _storable(label_name, texts))
-            and (label is None or label in texts or _storable(label, texts))
-        ):
-            # Consumed (counted as rejected), so a catch-up does not ask for it again.
-            rejected += 1
-            if seq <= _I64:
-                lost += seq - expected
-                expected = seq + 1
-                ts_last = ts_ns if type(ts_ns) is int and 0 <= ts_ns <= _I64 else ts_last
-            continue
-        if seq > expected:
-            lost += seq - expected
-        enclave = label_enclave.get(label) if label is not None else None
-        vm = vm_by_name.get(domain)
-        vm_id = vm[0] if vm is not None and vm[1] == enclave else None
-        append(
-            (host_id, epoch, seq, ts_ns // 1000, domid, domain, vm_id, enclave, label,
-             label_name, kind, nr, subop, peer, count)
-        )  # fmt: skip
-        expected = seq + 1
-        ts_last = ts_ns
-    if expected - 1 == cursor.seq and lost == cursor.lost:
-        return rows, cursor, rejected
-    return (
-        rows,
-        dataclasses.replace(cursor, seq=expected - 1, ts_ns=ts_last, lost=lost),
-        rejected,
-    )
-
-
-def _num(value: object, limit: float) -> float | None:
-    if type(value) is not int and type(value) is not float:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) and 0 <= number <= limit else None
-
-
-def _stats_item(
-    host_id: str, data: Mapping[str, Any], attr: Attribution, tiers: Sequence[StatsTier]
-) -> _Item | None:
-    """The rows of one ``stats`` event (``GetStats`` result), or None when malformed."""
-    ts = _num(data.get("ts"), 1e11)
-    host = data.get("host")
-    domains = data.get("domains")
-    if ts is None or ts == 0 or not isinstance(host, Mapping) or not isinstance(domains, list):
-        return None
-    if len(domains) > 65536:
-        return None
-    cpu = _num(host.get("cpu_pct"), 1e6)
-    mem = _num(host.get("mem_kb"), 1e15)
-    free = _num(host.get("free_mem_kb"), 1e15)
-    if cpu is None or mem is None or free is None:
-        return None
-    series: list[tuple[str, float, float, float, str | None, str | None]] = []
-    vcpus_total = 0.0
-    for dom in domains:
-        if not isinstance(dom, Mapping):
-            return None
-        name = dom.get("name")
-        d_cpu = _num(dom.get("cpu_pct"), 1e6)
-        d_mem = _num(dom.get("mem_kb"), 1e15)
-        d_vcpus = _num(dom.get("vcpus"), 1e6)
-        if type(name) is not str or not 0 < len(name) <= 255 or not _storable(name, set()):
-            return None
-        if d_cpu is None or d_mem is None or d_vcpus is None:
-            return None
-        vm = attr.vm_by_name.get(name)
-        series.append((name, d_cpu, d_mem, d_vcpus, *(vm if vm is not None else (None, None))))
-        vcpus_total += d_vcpus
-    series.append(("", cpu, max(mem - free, 0.0), vcpus_total, None, None))
-    item = _Item(host_id)
-    ts_us = int(ts * 1_000_000)
-    for name, c, m, v, vm_id, enclave in series:
-        item.raw.append((host_id, 0, name, ts_us, 1, c, m, v, vm_id, enclave))
-        for tier, spec in enumerate(tiers[1:], 1):
-            bucket_us = int(ts // spec.step_s) * spec.step_s * 1_000_000
-            item.buckets.append((host_id, tier, name, bucket_us, 1, c, m, v, vm_id, enclave))
-    return item
