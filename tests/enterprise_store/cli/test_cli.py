@@ -104,7 +104,7 @@ def test_the_cli_against_a_real_tls_server(
     admin_password_cli: str,
     tmp_path: Path,
 ) -> None:
-    proc, url = start_serve(xe_state)
+    proc, url = start_serve(xe_state, "--log-json")
     assert url.startswith("https://127.0.0.1:")
     s = ["--state-dir", str(xe_state)]
     done = xe_cli("whoami", *s)
@@ -177,4 +177,9 @@ def test_the_cli_against_a_real_tls_server(
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
     assert not (xe_state / "xe-server.json").exists()
-    assert "XE API stopped" in (xe_state / "serve.log").read_text()
+    lines = [json.loads(line) for line in (xe_state / "serve.log").read_text().splitlines()]
+    assert {"ts", "level", "logger", "msg"} <= lines[0].keys()
+    messages = [line["msg"] for line in lines]
+    assert "XE API stopped" in messages
+    assert any('"POST /api/v1/users HTTP/1.1" 201' in m for m in messages)  # access log
+    assert not any(admin_password_cli in m or "xes_" in m for m in messages)
