@@ -196,8 +196,14 @@ def _uuid(value: str | None) -> str | None:
 
 
 def _name(value: str | None, what: str) -> str | None:
-    if value is not None and (not 0 < len(value) <= 255 or "\x00" in value):
+    if value is None:
+        return None
+    if not 0 < len(value) <= 255 or "\x00" in value:
         raise InvalidInput(f"{what} must be 1 to 255 characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no database would take it
+        raise InvalidInput(f"{what} is not valid Unicode text") from None
     return value
 
 

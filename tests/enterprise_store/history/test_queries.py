@@ -124,6 +124,8 @@ async def test_pages_filters_and_refusals(ingested: Any, login: Any) -> None:
         ViolationQuery(after="not-a-cursor"),
         ViolationQuery(since_us=10, until_us=5),
         ViolationQuery(domain="x" * 256),
+        ViolationQuery(domain="nul\x00"),
+        ViolationQuery(host="lone \udc80 surrogate"),
     ):
         with pytest.raises(InvalidInput):
             await data.history.violations(root, bad)
