@@ -44,6 +44,10 @@ class Fleet:
         state = self.servers[entry.address] = ServerState(entry)
         return state
 
+    def remove(self, address: str) -> None:
+        """Forgets a server (disconnect it first)."""
+        del self.servers[address]
+
     def connect(self, address: str) -> None:
         """Starts (or restarts) the connection worker of a server."""
         state = self.servers[address]

@@ -581,7 +581,7 @@ class HostConsole(Screen[None]):
                 await self.show_view("violations")
         elif message.action == "remove":
             await self.disconnect_server(address)
-            del self._servers[address]
+            self.fleet.remove(address)
             self.query_one(ServersPanel).remove_server(address)
             self.current = self.query_one(ServersPanel).current
             self.save_settings()
