@@ -194,6 +194,9 @@ def register(subparsers: Any) -> None:
     from enterprise_store.cli import _compute  # argparse only, like this module
 
     _compute.register(sub, _add)
+    from enterprise_store.cli import _history  # argparse only, like this module
+
+    _history.register(sub, _add)
 
 
 def main(argv: list[str] | None = None) -> int:
