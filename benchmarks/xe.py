@@ -363,9 +363,17 @@ def _history_ingest() -> Callable[[], Coroutine[Any, Any, dict[str, Any]]]:
     return history_ingest_rows_per_s
 
 
+def _propagate() -> Callable[[], Coroutine[Any, Any, dict[str, Any]]]:
+    # A version to 1,000 simulated hosts over established mTLS: benchmarks/xe_propagate.py.
+    from benchmarks.xe_propagate import propagate_s_1000_hosts
+
+    return propagate_s_1000_hosts
+
+
 MEASUREMENTS: dict[str, Callable[[], Coroutine[Any, Any, dict[str, Any]]]] = {
     "ingest_rows_per_s": _history_ingest(),
     "api_p50_ms": api_p50_ms,
+    "propagate_s_1000_hosts": _propagate(),
 }
 GOALS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "ingest_rows_per_s>=0.5*raw": lambda r: r["ingest_vs_raw"] >= 0.5,

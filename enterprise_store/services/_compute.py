@@ -52,7 +52,8 @@ from enterprise_store.services._types import from_us
 from enterprise_store.store import Store
 from enterprise_store.store._compute_repo import ComputeRepo, HostInfoRow, PropagationRow, TaskRow
 from enterprise_store.workers._hosts import HostPool, host_error
-from enterprise_store.workers._propagation import Propagator, SliceSigner
+from enterprise_store.workers._propagation import Propagator
+from enterprise_store.workers._slices import SliceMaker
 from enterprise_store.workers._tasks import TaskContext, TaskRunner
 from xps.client import RemoteError, Xps, XpsError
 from xps.policy import policy_from_dict
@@ -171,12 +172,9 @@ class ComputeService:
         self._clock = clock
         self._repo = ComputeRepo()
         self.pool = HostPool(self.config.identity, timeout_s=self.config.host_timeout_s)
-        signer: SliceSigner | None = None
-        if self.config.identity is not None:
-            try:
-                signer = SliceSigner(self.config.identity)
-            except XeError as exc:
-                LOG.error("propagation cannot sign slices: %s", exc.message)
+        maker = SliceMaker(self.config.identity, processes=self.config.propagation.slice_processes)
+        if maker.signer_problem is not None:
+            LOG.error("propagation cannot sign slices: %s", maker.signer_problem.message)
         self.tasks = TaskRunner(
             store,
             node_id=self.config.node_id,
@@ -187,7 +185,7 @@ class ComputeService:
             store,
             policy,
             self.pool,
-            signer,
+            maker,
             node_id=self.config.node_id,
             clock=clock,
             config=self.config.propagation,

@@ -286,6 +286,15 @@ class ComputeRepo:
         ).first()
         return None if row is None else _propagation(row)
 
+    async def propagation_of_many(
+        self, conn: AsyncConnection, host_ids: Sequence[str]
+    ) -> dict[str, PropagationRow]:
+        """The rows of ``host_ids`` (those that exist)."""
+        if not host_ids:
+            return {}
+        query = select(propagation).where(propagation.c.host_id.in_(list(host_ids)))
+        return {r.host_id: _propagation(r) for r in (await conn.execute(query)).all()}
+
     async def version_ts(self, conn: AsyncConnection, version: int) -> int | None:
         """When policy version ``version`` was committed (µs), or None."""
         row = (

@@ -30,7 +30,6 @@ event was missed.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import contextvars
 import dataclasses
@@ -47,12 +46,13 @@ from lxml import etree
 
 from enterprise_store._errors import XeError
 from enterprise_store.model import EnterprisePolicy, Host
-from enterprise_store.policy import HostSlice, build_slice
+from enterprise_store.policy import HostSlice
 from enterprise_store.store import Store
 from enterprise_store.store._compute_repo import ComputeRepo, PropagationRow
 from enterprise_store.workers._hosts import HostPool, XeIdentity, host_error
+from enterprise_store.workers._slices import SliceMaker
 from xps.client import RemoteError, XpsError
-from xps.policy import Policy, PolicyError, policy_from_dict, sign_policy
+from xps.policy import Policy, sign_policy
 
 __all__ = [
     "PassReport",
@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 LOG = logging.getLogger("xenon.xe.propagation")
+_OUTCOME_BATCH = 500
 
 
 class PolicySource(Protocol):
@@ -87,6 +88,8 @@ class PropagationConfig:
         backoff_cap_s: Longest retry delay.
         concurrency: Hosts worked on at once.
         verify_every_s: How often converged hosts' active hash is read again.
+        slice_processes: Processes that build and sign slices (0: one thread of this
+            process; see :mod:`enterprise_store.workers._slices`).
     """
 
     interval_s: float = 1.0
@@ -96,6 +99,7 @@ class PropagationConfig:
     backoff_cap_s: float = 1000.0
     concurrency: int = 64
     verify_every_s: float = 60.0
+    slice_processes: int = 0
 
 
 def backoff_s(attempts: int, config: PropagationConfig) -> float:
@@ -167,7 +171,7 @@ class Propagator:
         store: The store.
         policy: The committed policy (the Policy service).
         pool: XE's host connections.
-        signer: XE's slice signer (None: every attempt fails, saying why).
+        maker: Builds and signs the slices (in a thread or in processes).
         node_id: This node's id (leases).
         clock: Wall-clock seconds.
         config: Tunables.
@@ -178,7 +182,7 @@ class Propagator:
         store: Store,
         policy: PolicySource,
         pool: HostPool,
-        signer: SliceSigner | None,
+        maker: SliceMaker,
         *,
         node_id: str,
         clock: Callable[[], float] = time.time,
@@ -187,7 +191,7 @@ class Propagator:
         self._store = store
         self._policy = policy
         self._pool = pool
-        self._signer = signer
+        self._maker = maker
         self.node_id = node_id
         self._clock = clock
         self.config = config or PropagationConfig()
@@ -201,13 +205,12 @@ class Propagator:
         # hash, it is the host's current policy, and no GetPolicy is needed.
         self._merged: dict[str, tuple[str, Policy]] = {}
         self._slots = asyncio.Semaphore(self.config.concurrency)
-        # One thread for slices and signatures: they hold the GIL anyway; in a thread the
-        # event loop keeps answering requests between them.
-        self._cpu = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="xe-slices")
         self.rows: dict[str, PropagationRow] = {}
         self.names: dict[str, str] = {}
         self.version = 0
         self._last_verify = 0.0
+        self._outcomes: list[tuple[str, dict[str, Any], asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
         pool.on_policy(self._policy_event)
         pool.on_connect(self._connected)
 
@@ -231,7 +234,7 @@ class Propagator:
         for task in list(self._inflight.values()):
             task.cancel()
         await asyncio.gather(*self._inflight.values(), return_exceptions=True)
-        self._cpu.shutdown(wait=False, cancel_futures=True)
+        self._maker.close()
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -389,13 +392,43 @@ class Propagator:
             await self._settle(row.host_id, values)
 
     async def _settle(self, host_id: str, values: Mapping[str, Any]) -> None:
-        async with self._store.atomic() as conn:
-            await self._repo.settle(conn, host_id, self.node_id, values)
-            fresh = await self._repo.propagation_of(conn, host_id)
-        if fresh is not None:
-            self.rows[host_id] = fresh
+        """Records a host's outcome and releases its claim (group commit: the outcomes of
+        hosts that finish together share one transaction).
 
-    async def _current(self, client: Any, where: str) -> tuple[str | None, Policy | None]:
+        Raises:
+            StoreUnavailable: The store cannot be reached (nothing recorded).
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((host_id, dict(values), done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(
+                self._record_outcomes(),
+                name="xe-propagation-outcomes",
+                context=contextvars.Context(),
+            )
+        await done
+
+    async def _record_outcomes(self) -> None:
+        while self._outcomes:
+            await asyncio.sleep(0)  # hosts finishing in this loop turn join the batch
+            batch, self._outcomes = self._outcomes[:_OUTCOME_BATCH], self._outcomes[_OUTCOME_BATCH:]
+            try:
+                async with self._store.atomic() as conn:
+                    for host_id, values, _ in batch:
+                        await self._repo.settle(conn, host_id, self.node_id, values)
+                    fresh = await self._repo.propagation_of_many(conn, [b[0] for b in batch])
+            except Exception as exc:  # each waiter decides what a lost record means
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            self.rows.update(fresh)
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _active(self, client: Any, where: str) -> tuple[str | None, Any]:
+        """The host's active hash and its policy as sent (not parsed yet), or (None, None)."""
         try:
             stored = await client.get_policy("active")
         except RemoteError as exc:
@@ -404,11 +437,7 @@ class Propagator:
             raise host_error(exc, where) from exc
         except XpsError as exc:
             raise host_error(exc, where) from exc
-        try:
-            current = policy_from_dict(stored["policy"])
-        except (PolicyError, KeyError, TypeError) as exc:
-            raise XeError("host_error", f"{where}: unreadable active policy: {exc}") from exc
-        return str(stored["sha256"]), current
+        return str(stored["sha256"]), stored.get("policy")
 
     async def _converge_host(
         self, policy: EnterprisePolicy, host: Host, row: PropagationRow, out: _Outcome
@@ -426,12 +455,15 @@ class Propagator:
         )
         behind = row.observed_version is None or row.observed_version < policy.version
         enforced: str | None
-        current: Policy | None
+        current: Policy | None = None
+        raw: Any = None
         if trusted_cache and behind and host_id not in self._verify:
             assert cached is not None
             enforced, current = cached
         else:
-            enforced, current = await self._current(client, where)
+            enforced, raw = await self._active(client, where)
+            if raw is not None and cached is not None and cached[0] == enforced:
+                current, raw = cached[1], None  # what XE activated there: no need to parse
         now = self._now_us()
         if row.activated_hash is not None and enforced != row.activated_hash and not row.reconverge:
             self._merged.pop(host_id, None)
@@ -457,21 +489,19 @@ class Propagator:
             # A verification only: the host still enforces what XE activated.
             await self._settle(host_id, {"enforced_hash": enforced})
             return
-        loop = asyncio.get_running_loop()
-        made = await loop.run_in_executor(self._cpu, build_slice, policy, host.id, current)
-        unchanged = (
-            not row.reconverge
-            and enforced is not None
-            and enforced == row.activated_hash
-            and made.content_sha256 == row.content_sha256
+        unchanged_if = (
+            row.content_sha256
+            if not row.reconverge and enforced is not None and enforced == row.activated_hash
+            else None
         )
-        if unchanged:
+        made = await self._maker.make(policy, host, current, raw, where, unchanged_if=unchanged_if)
+        if made.signed is None:
             out.unchanged.append(host_id)
             await self._settle(
                 host_id,
                 {
-                    "state": self._repo.state_for(made.version),
-                    "observed_version": made.version,
+                    "state": self._repo.state_for(made.slice.version),
+                    "observed_version": made.slice.version,
                     "desired_sha256": row.activated_hash,
                     "enforced_hash": enforced,
                     "attempts": 0,
@@ -481,29 +511,27 @@ class Propagator:
                 },
             )
             return
-        if self._signer is None:
-            raise XeError("signer_unavailable", "XE has no signing key: run xenon xe init")
-        signed = await loop.run_in_executor(self._cpu, self._signer.sign, made)
-        self._expect[host_id] = made.slice_sha256
+        self._expect[host_id] = made.slice.slice_sha256
         try:
-            await client.stage_policy(xml=signed.decode("utf-8"))
+            await client.stage_policy(xml=made.signed.decode("utf-8"))
             active = await client.activate_policy()
         except XpsError as exc:
             raise host_error(exc, where) from exc
+        made_slice = made.slice
         sha = str(active["sha256"])
-        self._merged[host_id] = (sha, made.policy)
+        self._merged[host_id] = (sha, made_slice.policy)
         self._expect[host_id] = sha
         out.activated.append(host_id)
-        LOG.info("%s: version %d active (%s)", where, made.version, sha[:12])
+        LOG.info("%s: version %d active (%s)", where, made_slice.version, sha[:12])
         await self._settle(
             host_id,
             {
-                "state": self._repo.state_for(made.version),
-                "observed_version": made.version,
-                "desired_sha256": made.slice_sha256,
+                "state": self._repo.state_for(made_slice.version),
+                "observed_version": made_slice.version,
+                "desired_sha256": made_slice.slice_sha256,
                 "enforced_hash": sha,
                 "activated_hash": sha,
-                "content_sha256": made.content_sha256,
+                "content_sha256": made_slice.content_sha256,
                 "attempts": 0,
                 "last_error": None,
                 "since_us": now,

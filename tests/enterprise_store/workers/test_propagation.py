@@ -13,9 +13,12 @@ import dataclasses
 import hashlib
 from typing import Any
 
+import pytest
+
 from enterprise_store.model import EnterprisePolicy
 from enterprise_store.policy import build_slice, sample_xe_policy
 from enterprise_store.services import Principal, Services
+from enterprise_store.workers._propagation import PropagationConfig
 from xps.policy import parse_policy, serialize_policy
 
 
@@ -177,3 +180,33 @@ async def test_drift_is_shown_and_fixed_only_when_an_admin_says_so(
     active = dict(await console.get_policy("active"))
     assert parse_policy(active["xml"].encode()).name == f"XE slice of {target.name}"
     assert active["sha256"] == (await propagator.states())[host_id].activated_hash
+
+
+@pytest.mark.parametrize("processes", [0, 1], ids=["thread", "process"])
+async def test_a_slice_the_host_would_break_is_refused_and_retried_in_either_mode(
+    xe: Any, xps_hosts: Any, processes: int
+) -> None:
+    config = PropagationConfig(interval_s=0.2, verify_every_s=3600, slice_processes=processes)
+    services, hosts = await _world(xe, xps_hosts, propagation=config)
+    propagator = services.compute.propagator
+    report = await propagator.reconcile_once()
+    assert len(report.activated) == 3 and not report.failed
+    policy = await services.policy.current()
+    for h in hosts:  # the same slices as built in this process
+        active = await _active(h)
+        assert (
+            active["sha256"]
+            == build_slice(
+                policy, policy.host_named(h.name).id, parse_policy(active["xml"].encode())
+            ).slice_sha256
+        )
+    # EA-domu-2 has a VIF on xenon-2: switching its network off makes that slice invalid.
+    vm = policy.vm_named("EA-domu-2")
+    await services.policy.set_vm_network(Principal.system(), vm.id, {"allow_network": False})
+    report = await propagator.reconcile_once()
+    target = str(policy.host_named("xenon-2").id)
+    assert list(report.failed) == [target]
+    assert "network is off" in report.failed[target]
+    row = (await propagator.states())[target]
+    assert row.state == "retrying" and row.attempts == 1
+    assert "network is off" in (row.last_error or "")
