@@ -10,6 +10,16 @@ from enterprise_store.services._access import (
     visible,
 )
 from enterprise_store.services._audit import AuditService
+from enterprise_store.services._compute import ComputeService
+from enterprise_store.services._compute_types import (
+    VM_ACTIONS,
+    ComputeConfig,
+    DomainState,
+    HostFacts,
+    HostPropagation,
+    TaskInfo,
+    VmState,
+)
 from enterprise_store.services._passwords import PasswordHasher, generate_password
 from enterprise_store.services._policy import PolicyService
 from enterprise_store.services._policy_types import (
@@ -41,9 +51,15 @@ from enterprise_store.services._users import LockoutPolicy, UserService, hash_to
 
 __all__ = [
     "KEEP",
+    "VM_ACTIONS",
     "AuditService",
     "CheckReport",
+    "ComputeConfig",
+    "ComputeService",
     "CreatedUser",
+    "DomainState",
+    "HostFacts",
+    "HostPropagation",
     "IssuedToken",
     "Keep",
     "LockoutPolicy",
@@ -62,6 +78,7 @@ __all__ = [
     "Services",
     "Session",
     "SshKey",
+    "TaskInfo",
     "TokenInfo",
     "TokenKind",
     "TokenQuery",
@@ -69,6 +86,7 @@ __all__ = [
     "UserChanges",
     "UserQuery",
     "UserService",
+    "VmState",
     "Written",
     "generate_password",
     "hash_token",
