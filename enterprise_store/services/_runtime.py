@@ -13,6 +13,7 @@ from enterprise_store.audit import AuditLog
 from enterprise_store.services._audit import AuditService
 from enterprise_store.services._compute import ComputeService
 from enterprise_store.services._compute_types import ComputeConfig
+from enterprise_store.services._history import HistoryService
 from enterprise_store.services._passwords import PasswordHasher
 from enterprise_store.services._policy import PolicyService
 from enterprise_store.services._users import LockoutPolicy, UserService
@@ -40,6 +41,8 @@ class Services:
         policy: The Policy service (the federated XE policy).
         compute: The Compute service (hosts through XPS, VM lifecycle, propagation, tasks).
         audit: Audit queries and verification.
+        history: Every host's violations and statistics as XE stored them.
+        ingester: The history ingester once started (``/metrics`` reads it), else None.
         workers: Long-running background tasks by name (``/readyz`` reports each).
     """
 
@@ -67,6 +70,10 @@ class Services:
             store, self.audit_log, self.policy, config=compute, clock=clock
         )
         self.audit = AuditService(self.audit_log)
+        self.history = HistoryService(store, clock=clock)
+        # Set by start_workers when XE has a host identity (``/metrics`` reads it).
+        self.ingester: object | None = None
+        self._compute_config = compute
         self.workers: dict[str, asyncio.Task[None]] = {}
 
     @classmethod
@@ -97,14 +104,21 @@ class Services:
         return services
 
     def start_workers(self) -> None:
-        """Starts the background workers (propagation, tasks) on the running loop; each is
-        reported by ``/readyz`` and stopped by :meth:`close`."""
+        """Starts the background workers on the running loop: propagation, tasks, and history
+        ingestion when XE has a host identity; each is reported by ``/readyz`` and stopped by
+        :meth:`close`."""
         for name, work in self.compute.workers().items():
             if name not in self.workers:
                 # A fresh context: a worker must not inherit a caller's store unit.
                 self.workers[name] = asyncio.create_task(
                     work(), name=f"xe-{name}", context=contextvars.Context()
                 )
+        identity = self._compute_config.identity if self._compute_config else None
+        if identity is not None and "ingest" not in self.workers:
+            # Imported here: the workers import the services' types at run time.
+            from enterprise_store.workers import start_ingestion
+
+            contextvars.Context().run(start_ingestion, self, identity.ssl_context())
 
     async def close(self) -> None:
         """Stops the workers and closes the store."""

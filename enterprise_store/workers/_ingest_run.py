@@ -71,5 +71,5 @@ def start_ingestion(
                     await follower
 
     services.workers["ingest"] = asyncio.create_task(run(), name="xe-ingest")
-    services.ingester = ingester  # type: ignore[attr-defined]
+    services.ingester = ingester
     return ingester
