@@ -1,17 +1,28 @@
-"""MSM benchmark: decision cost in the C workload loop vs one cffi call vs the Python model.
+"""MSM benchmark: decision cost in the C workload loop against its floor, a cffi call, Python.
 
 ``python -m benchmarks.msm --json`` prints progress to stderr and one JSON object on the last
 stdout line, also written to benchmarks/results/msm.json. Keys:
 
 - ``c_batched_ns``: wall time of ``msm_sim_run`` divided by the hypercalls it decided (the
   full profile/sub-op/rate decision inside the C workload loop; 16 busy domains, no
-  misbehaviour), best of N runs;
+  misbehaviour), best of N runs (goal <= 10);
+- ``c_bare_bitmap_ns``: the floor of a decision, timed inside C in the same run
+  (``msm_bench_bitmap_floor``): per pair of a random (hypercall, sub-op) stream drawn from
+  the workload's own generator, one test of the hypercall bitmap and the 256-bit sub-op
+  bitmap, nothing else; best of N runs, interleaved with the batched ones;
+- ``ratio_c_over_floor``: ``c_batched_ns / c_bare_bitmap_ns`` (goal <= 3): what the
+  decision (domain lookup, rate window, counters, the workload's mix table) costs beyond
+  the bits themselves, on the same machine in the same minute: the goal does not move with
+  the machine or the interpreter;
 - ``cffi_call_ns``: one ``msm_check_hypercall`` per call from Python through the raw lib;
-- ``python_ns``: the reference model's ``check_hypercall`` per call (the pure-Python baseline,
-  measured in the same run);
-- ``ratio_python_over_c``: ``python_ns / c_batched_ns`` (goal >= 100);
+- ``python_ns``: the reference model's ``check_hypercall`` per call (the pure-Python
+  baseline, measured in the same run);
+- ``ratio_python_over_c``: ``python_ns / c_batched_ns``, for information only: a faster
+  Python lowers it, and that must never be a reason to stay on an older one;
 - ``ring_drain_per_s``: violation records per second drained through ``xps.msm`` from a full
   ring in batches of 4096.
+
+Every goal is an upper bound.
 """
 
 from __future__ import annotations
@@ -38,10 +49,12 @@ from xps.msm import (
     Msm,
     SecLabel,
     Tag,
+    bitmap_floor,
 )
 
 RESULTS = Path(__file__).with_name("results") / "msm.json"
-GOALS = {"c_batched_ns": 10.0, "ratio_python_over_c": 100.0}
+GOALS = {"c_batched_ns": 10.0, "ratio_c_over_floor": 3.0}  # upper bounds
+FLOOR_CHECKS = 20_000_000  # ~40 ms of loop: well above the clock's resolution
 
 
 def _log(msg: str) -> None:
@@ -74,9 +87,14 @@ def _busy_world(n_domains: int = 16) -> tuple[list[Any], list[DomainConfig]]:
 
 
 def bench_c_batched(repeats: int, sim_ns: int) -> dict[str, Any]:
-    """ns per decided hypercall inside msm_sim_run (best of ``repeats``)."""
+    """ns per decided hypercall inside msm_sim_run, and the bare bitmap floor (best of each).
+
+    Each repeat runs the batched loop and then the floor, so both see the same state of a
+    shared machine; the ratio is taken between the two bests.
+    """
     objs, cfgs = _busy_world()
-    best = float("inf")
+    profile = WORKLOAD_PROFILES[0]
+    best = floor = float("inf")
     calls = 0
     for r in range(repeats):
         with Msm.open_sim(seed=r + 1) as msm:
@@ -90,8 +108,20 @@ def bench_c_batched(repeats: int, sim_ns: int) -> dict[str, Any]:
             assert counts.allowed == counts.hypercalls, counts  # no misbehaviour: all allowed
             calls = counts.hypercalls
             best = min(best, wall / calls)
-            _log(f"c batched run {r + 1}/{repeats}: {calls} hypercalls, {wall / calls:.2f} ns")
-    return {"c_batched_ns": round(best, 3), "c_batched_hypercalls": calls}
+        bare = bitmap_floor(profile, FLOOR_CHECKS, seed=r + 1)
+        assert 0 < bare.allowed < bare.checks, bare  # the loop tested bits that differ
+        floor = min(floor, bare.ns_per_check)
+        _log(
+            f"c batched run {r + 1}/{repeats}: {calls} hypercalls, {wall / calls:.2f} ns; "
+            f"bare bitmap {bare.ns_per_check:.2f} ns"
+        )
+    return {
+        "c_batched_ns": round(best, 3),
+        "c_batched_hypercalls": calls,
+        "c_bare_bitmap_ns": round(floor, 3),
+        "c_bare_bitmap_checks": FLOOR_CHECKS,
+        "ratio_c_over_floor": round(best / floor, 2),
+    }
 
 
 def _single_domain() -> tuple[list[Any], DomainConfig]:
@@ -184,10 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     result["ratio_python_over_c"] = round(result["python_ns"] / result["c_batched_ns"], 1)
     result["ring_drain_per_s"] = round(bench_drain(3 if args.quick else 5))
     result["goals"] = GOALS
-    result["goals_met"] = {
-        "c_batched_ns": result["c_batched_ns"] <= GOALS["c_batched_ns"],
-        "ratio_python_over_c": result["ratio_python_over_c"] >= GOALS["ratio_python_over_c"],
-    }
+    result["goals_met"] = {key: result[key] <= bound for key, bound in GOALS.items()}
     result["machine"] = {"python": platform.python_version(), "machine": platform.machine()}
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
