@@ -407,9 +407,22 @@ class ComputeRepo:
         values: Mapping[str, Any],
         *,
         unless_leased_by_other: tuple[str, int] | None = None,
+        unless_activated: str | None = None,
     ) -> bool:
-        """Changes one host's row; with ``(me, now_us)``, only while no other node holds it."""
+        """Changes one host's row; with ``(me, now_us)``, only while no other node holds it;
+        with ``unless_activated``, only while XE's last activation there is not that hash.
+
+        Both conditions are evaluated on the row as it is when the statement runs (on
+        PostgreSQL, after a concurrent writer of the row committed), not as it was read.
+        """
         query = update(propagation).where(propagation.c.host_id == host_id)
+        if unless_activated is not None:
+            query = query.where(
+                or_(
+                    propagation.c.activated_hash.is_(None),
+                    propagation.c.activated_hash != unless_activated,
+                )
+            )
         if unless_leased_by_other is not None:
             me, now_us = unless_leased_by_other
             query = query.where(

@@ -562,8 +562,14 @@ class Propagator:
                 values = {"state": "drifted", "enforced_hash": sha, "last_error": None}
                 if row.state != "drifted":
                     values["since_us"] = now
+            # The row may change under us (another server settling its own activation of
+            # this hash): the conditions hold on the row as it is when the update runs.
             changed = await self._repo.set_propagation(
-                conn, host_id, values, unless_leased_by_other=(self.node_id, now)
+                conn,
+                host_id,
+                values,
+                unless_leased_by_other=(self.node_id, now),
+                unless_activated=sha if values.get("state") == "drifted" else None,
             )
             fresh = await self._repo.propagation_of(conn, host_id)
         if changed and values.get("state") == "drifted":
