@@ -15,6 +15,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import Field, StringConstraints
 
 from enterprise_store.schemas import FindingOut, Request, Resource, fields_model
+from enterprise_store.schemas_compute import PropagationOut
 
 __all__ = [
     "CheckOut",
@@ -204,6 +205,9 @@ class HostOut(Resource):
     shared_storage: list[str]
     switches: list[SwitchOut]
     enclaves: list[str] = Field(description="UUIDs of the enclaves assigned to it.")
+    propagation: PropagationOut | None = Field(
+        default=None, description="Its propagation state: desired vs observed (Compute)."
+    )
 
 
 HostFields = fields_model(HostOut)

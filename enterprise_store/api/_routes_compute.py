@@ -23,16 +23,15 @@ from enterprise_store.api._collections import (
     page,
     parse_fields,
 )
+from enterprise_store.api._compute_out import propagation_out
 from enterprise_store.api._routes_policy import ObjectRef
 from enterprise_store.api._routes_tasks import accepted
 from enterprise_store.schemas import Page
 from enterprise_store.schemas_compute import (
-    DesiredOut,
     DomainOut,
     HostAdd,
     HostFactsOut,
     HostRemoved,
-    ObservedOut,
     PriorPolicyOut,
     PropagationFields,
     PropagationOut,
@@ -41,32 +40,11 @@ from enterprise_store.schemas_compute import (
     VmStateOut,
 )
 from enterprise_store.services import Services
-from enterprise_store.services._compute_types import HostPropagation
 
-__all__ = ["ComputeCollector", "propagation_out", "router"]
+__all__ = ["ComputeCollector", "router"]
 
 router = APIRouter(prefix="/api/v1")
 _STATES = ("pending", "converged", "retrying", "drifted", "held")
-
-
-def propagation_out(p: HostPropagation) -> PropagationOut:
-    """A host's propagation state as the API shows it."""
-    return PropagationOut(
-        host_id=p.host_id,
-        host=p.host,
-        state=p.state,  # type: ignore[arg-type]
-        desired=DesiredOut(version=p.desired_version, slice_sha256=p.desired_sha256),
-        observed=ObservedOut(
-            version=p.observed_version,
-            enforced_hash=p.enforced_hash,
-            attempts=p.attempts,
-            last_error=p.last_error,
-            since=p.since,
-        ),
-        lag_s=p.lag_s,
-        next_attempt_at=p.next_attempt,
-        connection=p.connection,
-    )
 
 
 # -- hosts ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from enterprise_store.api._collections import (
     encode_cursor,
     parse_fields,
 )
+from enterprise_store.api._compute_out import with_propagation
 from enterprise_store.api._policy_out import (
     enclave_out,
     findings_out,
@@ -332,8 +333,9 @@ async def list_hosts(
     cursor: Cursor = None,
 ) -> Response:
     query = PolicyQuery(enclave=enclave, text=q, after=decode_cursor(cursor), limit=limit)
+    out = await with_propagation(services, caller, host_out)
     return await list_objects(
-        services, caller, services.policy.list_hosts, host_out, HostOut, query, fields
+        services, caller, services.policy.list_hosts, out, HostOut, query, fields
     )
 
 
@@ -370,7 +372,8 @@ async def add_host(body: HostCreate, caller: Caller, services: ServicesDep) -> A
     **doc("auditor", 404),
 )
 async def get_host(ref: ObjectRef, caller: Caller, services: ServicesDep) -> Any:
-    return await one(services, caller, await services.policy.get_host(caller, ref), host_out)
+    host = await services.policy.get_host(caller, ref)
+    return await one(services, caller, host, await with_propagation(services, caller, host_out))
 
 
 @router.patch(

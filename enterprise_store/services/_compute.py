@@ -665,6 +665,18 @@ class ComputeService:
         now = int(self._clock() * 1_000_000)
         return [self._state(h, rows.get(str(h.id)), now) for h in view.hosts]
 
+    async def propagation_index(self, caller: Principal) -> dict[str, HostPropagation]:
+        """The propagation state of every host the caller sees, by host id (for host lists):
+        this server's last pass while its worker runs (at most a pass interval old), else
+        the table."""
+        view = await self._policy.policy(caller)
+        if self.propagator.fresh:
+            rows = self.propagator.rows
+        else:
+            rows = await self.propagator.states()
+        now = int(self._clock() * 1_000_000)
+        return {str(h.id): self._state(h, rows.get(str(h.id)), now) for h in view.hosts}
+
     async def host_propagation(self, caller: Principal, ref: str | UUID) -> HostPropagation:
         """One host's propagation state. Auditors, in scope."""
         host = await self._policy.get_host(caller, ref)

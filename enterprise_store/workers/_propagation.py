@@ -209,6 +209,7 @@ class Propagator:
         self.names: dict[str, str] = {}
         self.version = 0
         self._last_verify = 0.0
+        self._passed_at: float | None = None
         self._outcomes: list[tuple[str, dict[str, Any], asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
         pool.on_policy(self._policy_event)
@@ -216,6 +217,13 @@ class Propagator:
 
     def _now_us(self) -> int:
         return int(self._clock() * 1_000_000)
+
+    @property
+    def fresh(self) -> bool:
+        """Whether :attr:`rows` comes from a pass less than two intervals ago (the worker
+        runs in this process)."""
+        at = self._passed_at
+        return at is not None and time.monotonic() - at < 2 * self.config.interval_s + 1.0
 
     def poke(self) -> None:
         """Starts a pass now (a change was committed, an admin asked, a host came back)."""
@@ -314,6 +322,7 @@ class Propagator:
         self.rows = rows
         self.names = {str(h.id): h.name for h in policy.hosts}
         self.version = policy.version
+        self._passed_at = time.monotonic()
         outcome = _Outcome()
         started: list[asyncio.Task[None]] = []
         for host_id in claimed:

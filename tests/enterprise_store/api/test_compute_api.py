@@ -134,6 +134,12 @@ async def test_propagation_task_streams_its_progress_and_the_hosts_show_their_st
     assert all(
         s.state == "converged" and s.observed.version == head and s.lag_s == 0 for s in states
     )
+    listed = (await oper.policy.list_hosts()).items  # the Policy service's host list
+    assert [(h.name, h.propagation and h.propagation.state) for h in listed] == [
+        ("xenon-1", "converged"), ("xenon-2", "converged"), ("xenon-3", "converged")
+    ]  # fmt: skip
+    one = await oper.policy.get_host("xenon-2")
+    assert one.propagation is not None and one.propagation.observed.version == head
     metrics = (await oper._http.get("/metrics")).text
     assert 'xe_propagation_lag_seconds{host="xenon-1"} 0.0' in metrics
     assert 'xe_propagation_hosts{state="converged"} 3.0' in metrics

@@ -1,0 +1,48 @@
+"""The Compute service's frozen dataclasses as the API's models (shared by the host routes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from enterprise_store.model import EnterprisePolicy, Host
+from enterprise_store.schemas_compute import DesiredOut, ObservedOut, PropagationOut
+from enterprise_store.services import HostPropagation, Principal, Services
+
+__all__ = ["propagation_out", "with_propagation"]
+
+
+def propagation_out(p: HostPropagation) -> PropagationOut:
+    """A host's propagation state as the API shows it."""
+    return PropagationOut(
+        host_id=p.host_id,
+        host=p.host,
+        state=p.state,  # type: ignore[arg-type]
+        desired=DesiredOut(version=p.desired_version, slice_sha256=p.desired_sha256),
+        observed=ObservedOut(
+            version=p.observed_version,
+            enforced_hash=p.enforced_hash,
+            attempts=p.attempts,
+            last_error=p.last_error,
+            since=p.since,
+        ),
+        lag_s=p.lag_s,
+        next_attempt_at=p.next_attempt,
+        connection=p.connection,
+    )
+
+
+async def with_propagation(
+    services: Services, caller: Principal, out: Callable[[Host, EnterprisePolicy], Any]
+) -> Callable[[Host, EnterprisePolicy], Any]:
+    """``out`` (a host's API model) with the host's propagation state filled in."""
+    states = await services.compute.propagation_index(caller)
+
+    def fill(host: Host, view: EnterprisePolicy) -> Any:
+        model = out(host, view)
+        state = states.get(str(host.id))
+        if state is None:
+            return model
+        return model.model_copy(update={"propagation": propagation_out(state)})
+
+    return fill
