@@ -36,11 +36,11 @@ async def with_propagation(
     services: Services, caller: Principal, out: Callable[[Host, EnterprisePolicy], Any]
 ) -> Callable[[Host, EnterprisePolicy], Any]:
     """``out`` (a host's API model) with the host's propagation state filled in."""
-    states = await services.compute.propagation_index(caller)
+    state_of = await services.compute.propagation_lookup(caller)
 
     def fill(host: Host, view: EnterprisePolicy) -> Any:
         model = out(host, view)
-        state = states.get(str(host.id))
+        state = state_of(host)
         if state is None:
             return model
         return model.model_copy(update={"propagation": propagation_out(state)})

@@ -665,17 +665,25 @@ class ComputeService:
         now = int(self._clock() * 1_000_000)
         return [self._state(h, rows.get(str(h.id)), now) for h in view.hosts]
 
-    async def propagation_index(self, caller: Principal) -> dict[str, HostPropagation]:
-        """The propagation state of every host the caller sees, by host id (for host lists):
-        this server's last pass while its worker runs (at most a pass interval old), else
-        the table."""
-        view = await self._policy.policy(caller)
+    async def propagation_lookup(
+        self, caller: Principal
+    ) -> Callable[[Host], HostPropagation | None]:
+        """``state_of(host)`` for hosts the caller already read (a host list's page): the
+        state comes from this server's last pass while its worker runs (at most a pass
+        interval old), else from the table read once here; each is built only when asked.
+        Auditors."""
+        require_role(caller, Role.AUDITOR, "read the propagation state")
         if self.propagator.fresh:
             rows = self.propagator.rows
         else:
             rows = await self.propagator.states()
         now = int(self._clock() * 1_000_000)
-        return {str(h.id): self._state(h, rows.get(str(h.id)), now) for h in view.hosts}
+
+        def state_of(host: Host) -> HostPropagation | None:
+            row = rows.get(str(host.id))
+            return None if row is None else self._state(host, row, now)
+
+        return state_of
 
     async def host_propagation(self, caller: Principal, ref: str | UUID) -> HostPropagation:
         """One host's propagation state. Auditors, in scope."""
