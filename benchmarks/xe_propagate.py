@@ -18,7 +18,7 @@ version is propagated first (connections established, each host's current policy
 to XE); the measured version is the second. The store is a SQLite file.
 
 Measured on the shared 2-core box this was written on (load average 2.5-4.5 from other
-work): 4.7-4.8 s with the slices built in one thread (``xenon xe serve``'s default),
+work): 4.7-5.2 s with the slices built in one thread (``xenon xe serve``'s default),
 5.7-7.7 s with one slice process (``--slice-processes 1``: no idle core to give it).
 Per host: ~1.6 ms ``build_slice`` (validation and serialisation in ``xps.policy``),
 ~1.3 ms ``sign_policy``, ~1.6 ms on the event loop (TLS and JSON both ways, the
