@@ -35,7 +35,7 @@ async def _active(host: Any) -> dict[str, Any]:
     return dict(await c.get_policy("active"))
 
 
-async def _until(predicate: Any, limit_s: float = 30.0) -> None:
+async def _until(predicate: Any, limit_s: float = 60.0) -> None:
     """Waits (liveness bound only) until ``await predicate()`` is true."""
     async with asyncio.timeout(limit_s):
         while not await predicate():  # noqa: ASYNC110 (state in a database and a daemon)
