@@ -238,10 +238,14 @@ class Propagator:
         self.poke()
 
     async def close(self) -> None:
-        """Stops the host work in flight and the slice thread."""
-        for task in list(self._inflight.values()):
+        """Stops the host work in flight, the outcome recorder and the slice workers (before
+        the store closes: a unit cut off later would leave its connection to the GC)."""
+        tasks = [*self._inflight.values()]
+        if self._recorder is not None:
+            tasks.append(self._recorder)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._maker.close()
 
     # -- the loop ----------------------------------------------------------------------------
