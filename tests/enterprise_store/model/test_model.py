@@ -206,11 +206,7 @@ def test_every_vm_is_on_exactly_one_host(policy: EnterprisePolicy) -> None:
         assert vm in policy.vms_on(host.id)
 
 
-# derandomize: with some seeds (e.g. --hypothesis-seed=14) hypothesis's replay of an example
-# draws less than the first run (FlakyStrategyDefinition); the source of that nondeterminism
-# is not found yet (see the closing note of session 4). A fixed seed keeps the property
-# checked without letting that flake fail CI.
-@settings(max_examples=80, deadline=None, derandomize=True)
+@settings(max_examples=80, deadline=None)
 @given(enterprises(), st.data())
 def test_evolution_keeps_every_collection_canonical(policy: EnterprisePolicy, data: Any) -> None:
     # with_*/without keep the order themselves (no re-sort); it must be the order a
@@ -222,11 +218,11 @@ def test_evolution_keeps_every_collection_canonical(policy: EnterprisePolicy, da
             vm = data.draw(st.sampled_from(p.vms))
             name = data.draw(st.sampled_from(["", "a", "zz", vm.name + "x", p.vms[0].name]))
             p = p.with_vm(dataclasses.replace(vm, name=name or vm.name, memory_mb=7))
-        elif op == "vm":
+        elif op == "vm" and p.enclaves:  # after the last enclave is dropped there is none
             e = p.enclaves[0]
             vid = data.draw(st.uuids())  # drawn, not uuid4(): replays must draw the same
             p = p.with_vm(Vm(vid, "new", e.id, None, GuestType.PV, kernel="/k"))
-        elif op == "host":
+        elif op == "host" and p.hosts:
             h = data.draw(st.sampled_from(p.hosts))
             p = p.with_host(dataclasses.replace(h, order=data.draw(st.integers(-5, 50))))
         elif op == "drop":
