@@ -458,7 +458,7 @@ class PolicyRepo:
 
         Rows come through the driver as plain tuples (no per-row type processing), and the
         objects are built with the cyclic collector paused: at 10,000 hosts and 100,000
-        VMs both halve the load (see ``benchmarks/xe_policy_store``).
+        VMs both halve the load (see ``benchmarks/xe``, part ``policy-store``).
         """
         head = await self.head(conn)
         quote = conn.dialect.identifier_preparer.quote
