@@ -6,11 +6,15 @@ test checks that the ``xenon`` command line offers it.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,14 +28,15 @@ pytestmark = [needs_ssh_tools, pytest.mark.needs_tool, pytest.mark.slow]
 class Demo:
     """A running ``xenon demo --headless`` and what it printed."""
 
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, *extra: str) -> None:
         self.state = state
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "xenon_tui.demo", "--headless", "--state-dir",
-             str(state), "--ssh-port", "0"],
+             str(state), "--ssh-port", "0", *extra],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.lines: list[str] = []
+        self._reader: threading.Thread | None = None
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -40,9 +45,29 @@ class Demo:
                 break
             self.lines.append(line)
             if "ready" in line:
+                # Later lines (the supervisor's) are collected in the background.
+                self._reader = threading.Thread(target=self._read_rest, daemon=True)
+                self._reader.start()
                 return
         self.stop()
         pytest.fail("demo did not start:\n" + "".join(self.lines))
+
+    def _read_rest(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def wait_output(self, pattern: str, timeout: float, start: int = 0) -> re.Match[str]:
+        """Waits for a line (from line ``start`` on) matching ``pattern``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines[start:]:
+                match = re.search(pattern, line)
+                if match:
+                    return match
+            assert self.proc.poll() is None, "the demo exited:\n" + self.text
+            time.sleep(0.1)
+        pytest.fail(f"no line matching {pattern!r} within {timeout}s:\n" + self.text)
 
     @property
     def text(self) -> str:
@@ -80,7 +105,10 @@ class Demo:
                 self.proc.kill()
                 self.proc.wait()
         assert self.proc.stdout is not None
-        self.lines.extend(self.proc.stdout.readlines())
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+        else:
+            self.lines.extend(self.proc.stdout.readlines())
         self.proc.stdout.close()
         return self.proc.returncode
 
@@ -198,3 +226,63 @@ def test_xenon_command_line_offers_demo_and_console_serve_flags() -> None:
     add_serve_arguments(serve)
     args = serve.parse_args(["--listen", "127.0.0.1:0", "--mode", "spawn"])
     assert args.listen == ("127.0.0.1", 0) and args.mode == "spawn"
+
+
+def _daemon(state: Path, host: str) -> dict[str, int]:
+    return {
+        k: int(v) for k, v in json.loads((state / "hosts" / host / "ports").read_text()).items()
+    }
+
+
+def _ssh_banner(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        return sock.recv(256)
+
+
+def test_demo_restarts_a_killed_host_and_its_consoles_stay_up(
+    tmp_path: Path, terminal: Terminal
+) -> None:
+    """A host's daemon killed (SIGTERM, then SIGKILL) is restarted on its ports with its
+    domains; the SSH console server and an open console stay up, and the console is back on
+    the host by itself."""
+    state = tmp_path / "demo"
+    demo = Demo(state)
+    try:
+        ssh_port = int((state / "ssh" / "ssh-port").read_text())
+        terminal.open("admin", demo.ssh_argv("admin"), cols=160, rows=48)
+        before = _daemon(state, "xenon-2")
+        terminal.wait_for("admin", rf"● xenon-2 127\.0\.0\.1:{before['read_write']}", timeout=30)
+        log = state / "hosts" / "xenon-2" / "xenon-policy-server.log"
+        # A daemon stops cleanly on SIGTERM (status 0); SIGKILL is reported as the signal.
+        for sig, how in ((signal.SIGTERM, "status 0"), (signal.SIGKILL, "signal SIGKILL")):
+            old = _daemon(state, "xenon-2")
+            mark = len(demo.lines)
+            os.kill(old["pid"], sig)
+            demo.wait_output(rf"host xenon-2 exited \({how}\); restart attempt \d+ in ",
+                             timeout=30, start=mark)  # fmt: skip
+            demo.wait_output(r"host xenon-2 is back \(pid \d+", timeout=60, start=mark)
+            new = _daemon(state, "xenon-2")
+            assert new["pid"] != old["pid"] and pid_alive(new["pid"])
+            assert (new["read_write"], new["read_only"]) == (old["read_write"], old["read_only"])
+            assert demo.proc.poll() is None
+            assert _ssh_banner(ssh_port).startswith(b"SSH-2.0-")
+            assert "EXIT=" not in terminal.screen("admin")  # the open console is still there
+
+            # The console reconnects and subscribes again to the restarted daemon.
+            def resubscribed() -> bool:
+                text = log.read_text(encoding="utf-8")
+                tail = text.split("Listening on")[-1]
+                return "Received request Subscribe" in tail
+
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not resubscribed():
+                time.sleep(0.2)
+            assert resubscribed(), "the console did not come back to the restarted host"
+        assert re.search(r"host xenon-2: \d+ domains running again", demo.text)
+        terminal.wait_for("admin", rf"● xenon-2 127\.0\.0\.1:{before['read_write']}", timeout=30)
+        terminal.send("admin", "C-q")
+        terminal.wait_for("admin", r"EXIT=0", timeout=15)
+    finally:
+        status = demo.stop()
+    assert status == 0, demo.text
+    assert "xenon demo: stopped" in demo.text

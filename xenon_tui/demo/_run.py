@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import shlex
 import signal
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from xenon_tui.demo._procs import DemoError, Processes, wait_for_listen_line, wait_for_ports
 from xenon_tui.demo._setup import (
@@ -24,10 +27,41 @@ from xenon_tui.demo._setup import (
 )
 
 HOST_COUNT = 3
+SUPERVISE_EVERY_S = 0.25
 
 
-def _say(message: str) -> None:
-    print(f"xenon demo: {message}", flush=True)
+class _Say:
+    """The demo's messages: on stdout (unless the local console owns the terminal) and in
+    ``logs/demo.log`` (0600, with the time)."""
+
+    def __init__(self) -> None:
+        self.echo = True
+        self._file: TextIO | None = None
+        self._lock = threading.Lock()
+
+    def open(self, log_dir: Path) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(log_dir / "demo.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __call__(self, message: str) -> None:
+        # Our own text only (host names, statuses, paths); one line each.
+        line = " ".join(message.splitlines())
+        with self._lock:
+            if self.echo:
+                print(f"xenon demo: {line}", flush=True)
+            if self._file is not None:
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+                self._file.write(f"{stamp} {line}\n")
+                self._file.flush()
+
+
+_say = _Say()
 
 
 def ssh_command(paths: DemoPaths, user: str, port: int) -> str:
@@ -35,6 +69,17 @@ def ssh_command(paths: DemoPaths, user: str, port: int) -> str:
     return shlex.join(
         ["ssh", "-p", str(port), "-i", str(paths.user_key(user)), f"{user}@127.0.0.1"]
     )
+
+
+def _xps_argv(paths: DemoPaths, name: str, seed: int, rw_port: int, ro_port: int) -> list[str]:
+    # faulthandler: a crash of the C module leaves its stack in logs/xps-NAME.out.
+    return ["-X", "faulthandler", "-m", "xenon_tui.demo._xps", "xps", "serve",
+            "--state-dir", str(paths.host_dir(name)), "--listen", f"127.0.0.1:{rw_port}",
+            "--ro-listen", f"127.0.0.1:{ro_port}", "--backend", "sim",
+            "--ca", str(paths.ca), "--cert", str(paths.cert(XPS_CERT_NAME)),
+            "--key", str(paths.key(XPS_CERT_NAME)), "-D", f"xps.seed={seed}",
+            "-D", f"xps.hostname={name}",
+            "--quiet"]  # fmt: skip
 
 
 def start_hosts(paths: DemoPaths, procs: Processes, seed: int) -> list[dict[str, Any]]:
@@ -45,14 +90,7 @@ def start_hosts(paths: DemoPaths, procs: Processes, seed: int) -> list[dict[str,
     for index, name in enumerate(SAMPLE_HOST_NAMES[:HOST_COUNT]):
         state = paths.host_dir(name)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # faulthandler: a crash of the C module leaves its stack in logs/xps-NAME.out.
-        argv = ["-X", "faulthandler", "-m", "xenon_tui.demo._xps", "xps", "serve",
-                "--state-dir", str(state), "--listen", "127.0.0.1:0",
-                "--ro-listen", "127.0.0.1:0", "--backend", "sim",
-                "--ca", str(paths.ca), "--cert", str(paths.cert(XPS_CERT_NAME)),
-                "--key", str(paths.key(XPS_CERT_NAME)), "-D", f"xps.seed={seed + index}",
-                "-D", f"xps.hostname={name}",
-                "--quiet"]  # fmt: skip
+        argv = _xps_argv(paths, name, seed + index, 0, 0)
         started.append((name, state, procs.start(f"xps-{name}", argv)))
     hosts = []
     for name, state, proc in started:
@@ -63,9 +101,52 @@ def start_hosts(paths: DemoPaths, procs: Processes, seed: int) -> list[dict[str,
                 "host": "127.0.0.1",
                 "port": ports["read_write"],
                 "ro_port": ports["read_only"],
+                "_proc": proc,
             }
         )
     return hosts
+
+
+def supervise_hosts(
+    paths: DemoPaths,
+    procs: Processes,
+    hosts: list[dict[str, Any]],
+    tls: dict[str, str],
+    seed: int,
+) -> None:
+    """Restarts each host's daemon when it exits: on the same ports (the consoles reconnect
+    on their own), with its policy store as it was, and its domains started again."""
+    for index, host in enumerate(hosts):
+        proc = host.pop("_proc")
+        procs.supervise(
+            f"xps-{host['name']}",
+            f"host {host['name']}",
+            proc,
+            _host_restarter(paths, procs, dict(host), tls, seed + index),
+        )
+
+
+def _host_restarter(
+    paths: DemoPaths, procs: Processes, host: dict[str, Any], tls: dict[str, str], seed: int
+) -> Any:
+    from xenon_tui.demo._workload import start_domains
+    from xps.client import XpsError
+
+    def restart() -> subprocess.Popen[bytes]:
+        name = host["name"]
+        argv = _xps_argv(paths, name, seed, host["port"], host["ro_port"])
+        proc = procs.start(f"xps-{name}", argv)
+        ports = wait_for_ports(paths.host_dir(name), proc)
+        if (ports["read_write"], ports["read_only"]) != (host["port"], host["ro_port"]):
+            raise DemoError(f"host {name} came back on other ports ({ports})")
+        try:
+            count = asyncio.run(start_domains(host, tls))
+        except (XpsError, OSError) as exc:
+            raise DemoError(f"host {name} came back but its domains did not start: {exc}") from exc
+        _say(f"host {name}: {count} domains running again")
+        return proc
+
+    return restart
 
 
 def start_ssh(paths: DemoPaths, procs: Processes, port: int) -> int:
@@ -87,9 +168,12 @@ def run_demo(args: argparse.Namespace) -> int:
     from xps.policy import sample_enterprise
 
     paths = DemoPaths(Path(args.state_dir).expanduser().resolve())
-    procs = Processes(paths.root / "logs")
+    procs = Processes(paths.root / "logs", say=_say)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    supervisor: _Supervisor | None = None
+    _say.echo = True
     try:
+        _say.open(paths.root / "logs")
         _say(f"state in {paths.root}")
         prepare(paths)
         tls = tls_settings(paths)
@@ -103,16 +187,23 @@ def run_demo(args: argparse.Namespace) -> int:
                 f"host {host['name']}: read-write 127.0.0.1:{host['port']}, read-only "
                 f"127.0.0.1:{host['ro_port']}, {counts[host['name']]} domains running"
             )
+        supervise_hosts(paths, procs, hosts, tls, args.seed)
         write_json(paths.hosts_file, {"hosts": hosts, "tls": tls, "seed": args.seed})
         write_json(paths.console_file, console_settings(paths, hosts))
-        procs.start("workload", ["-m", "xenon_tui.demo._workload", str(paths.hosts_file)])
+        workload = ["-m", "xenon_tui.demo._workload", str(paths.hosts_file)]
+        proc = procs.start("workload", workload)
+        procs.supervise("workload", "workload", proc, lambda: procs.start("workload", workload))
         ssh_port = start_ssh(paths, procs, args.ssh_port)
         _say(f"console over SSH:  {ssh_command(paths, 'admin', ssh_port)}")
         _say(f"read-only console: {ssh_command(paths, 'viewer', ssh_port)}")
+        supervisor = _Supervisor(procs)
         if args.headless:
             _say("ready; Ctrl+C stops everything")
-            _wait(procs)
+            supervisor.run()
         else:
+            supervisor.start()
+            _say(f"the local console starts; the demo's messages go to {paths.root / 'logs'}")
+            _say.echo = False
             _run_local_console(hosts, tls)
     except DemoError as exc:
         _say(f"{exc.message} (logs in {paths.root / 'logs'})")
@@ -121,18 +212,43 @@ def run_demo(args: argparse.Namespace) -> int:
         pass
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if supervisor is not None:
+            supervisor.stop()
         procs.stop_all()
         signal.signal(signal.SIGTERM, previous)
-    _say("stopped")
+        _say.echo = True
+        _say("stopped")
+        _say.close()
     return 0
 
 
-def _wait(procs: Processes) -> None:
-    while True:
-        gone = procs.check_alive()
-        if gone is not None:
-            raise DemoError(f"{gone} stopped unexpectedly")
-        time.sleep(0.5)
+class _Supervisor(threading.Thread):
+    """Keeps the demo's children up: restarts hosts and the workload with back-off (logged).
+
+    ``run`` in the main thread (headless) raises DemoError when a child that is not
+    restarted (the SSH console server) exits; as a thread it only logs that.
+    """
+
+    def __init__(self, procs: Processes) -> None:
+        super().__init__(name="demo-supervisor", daemon=True)
+        self._procs = procs
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            gone = self._procs.poll()
+            if gone is not None:
+                message = f"{gone} stopped unexpectedly"
+                if threading.current_thread() is threading.main_thread():
+                    raise DemoError(message)
+                _say(message)
+                return
+            time.sleep(SUPERVISE_EVERY_S)
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join()
 
 
 def _run_local_console(hosts: list[dict[str, Any]], tls: dict[str, str]) -> None:

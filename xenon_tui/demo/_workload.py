@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from xps.client import XpsClient, XpsError
-from xps.policy import Policy, serialize_policy
+from xps.policy import Policy, parse_policy, serialize_policy
 
 _KINDS = ("out_of_profile", "rate_burst", "cross_tag")
 _EPISODE_S = (3.0, 8.0)
@@ -45,6 +45,18 @@ async def seed_host(host: dict[str, Any], policy: Policy, tls: dict[str, str]) -
         if info.get("policy_name") != policy.name:
             await client.call("StagePolicy", xml=serialize_policy(policy).decode())
             await client.call("ActivatePolicy")
+    return await start_domains(host, tls)
+
+
+async def start_domains(host: dict[str, Any], tls: dict[str, str]) -> int:
+    """Starts every domain of the host's active policy (with a SecLabel) that is not running
+    yet and lets one misbehave a little; returns the number of running domains."""
+    async with _client(host, tls) as client:
+        info = await client.call("GetHypervisorInfo")
+        if info.get("policy_id") is None:
+            return 0
+        active = await client.call("GetPolicy", which="active")
+        policy = parse_policy(str(active["xml"]).encode())
         states = await client.call("GetDomainRunStates")
         running = {d["name"] for d in states.get("domains", [])}
         for dom in policy.domains:
