@@ -11,6 +11,7 @@ from xps.client._errors import (
     TlsError,
     XpsError,
 )
+from xps.client._migrate import MigrationInDoubt, MoveResult, move_domain
 from xps.client._typed import Xps
 from xps.client._types import (
     Authorization,
@@ -36,6 +37,8 @@ __all__ = [
     "DomainRunStates",
     "Event",
     "HypervisorInfo",
+    "MigrationInDoubt",
+    "MoveResult",
     "NotAuthorized",
     "NotPermitted",
     "PolicyVersion",
@@ -50,4 +53,5 @@ __all__ = [
     "Xps",
     "XpsClient",
     "XpsError",
+    "move_domain",
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any, cast
 
 from xps.client._client import XpsClient
+from xps.client._errors import ProtocolViolation
 from xps.client._types import (
     Authorization,
     Authorizations,
@@ -18,6 +21,15 @@ from xps.client._types import (
 
 Json = dict[str, Any]
 Domain = int | str
+
+
+def _b64(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise ProtocolViolation("MigrateOutRead: the answer has no data")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolViolation("MigrateOutRead: data is not base64") from exc
 
 
 class Xps(XpsClient):
@@ -110,6 +122,47 @@ class Xps(XpsClient):
     async def set_misbehaviour(self, domain: Domain, kind: str, per_million: int) -> Json:
         """``SetMisbehaviour`` (sim backend only)."""
         return await self.call("SetMisbehaviour", domain=domain, kind=kind, per_million=per_million)
+
+    async def migrate_out(self, domain: Domain) -> Json:
+        """``MigrateOut``: opens a live move of a running domain (source)."""
+        return await self.call("MigrateOut", domain=domain)
+
+    async def migrate_out_read(self, migration: str, chunk: int) -> bytes:
+        """``MigrateOutRead``: one chunk of the image, decoded."""
+        result = await self.call("MigrateOutRead", migration=migration, chunk=chunk)
+        return _b64(result.get("data"))
+
+    async def migrate_out_dirty(self, migration: str, pause: bool = False) -> Json:
+        """``MigrateOutDirty``: ``{round, dirty, paused, digest}``."""
+        return await self.call("MigrateOutDirty", migration=migration, pause=pause)
+
+    async def migrate_out_finish(self, migration: str, outcome: str) -> Json:
+        """``MigrateOutFinish``: ``outcome`` is ``done`` or ``abort``."""
+        return await self.call("MigrateOutFinish", migration=migration, outcome=outcome)
+
+    async def migrate_in(
+        self, migration: str, uuid: str, name: str, image_size: int, chunk_size: int = 64 << 10
+    ) -> Json:
+        """``MigrateIn``: opens the receipt of a domain (destination)."""
+        return await self.call(
+            "MigrateIn",
+            migration=migration,
+            uuid=uuid,
+            name=name,
+            image_size=image_size,
+            chunk_size=chunk_size,
+        )
+
+    async def migrate_in_write(self, migration: str, chunk: int, data: bytes) -> Json:
+        """``MigrateInWrite``: one chunk of the image."""
+        encoded = base64.b64encode(data).decode("ascii")
+        return await self.call("MigrateInWrite", migration=migration, chunk=chunk, data=encoded)
+
+    async def migrate_in_finish(
+        self, migration: str, digest: str | None = None, abort: bool = False
+    ) -> Json:
+        """``MigrateInFinish``: activate with the source's digest, or abort."""
+        return await self.call("MigrateInFinish", migration=migration, digest=digest, abort=abort)
 
     async def list_authorizations(self) -> Authorizations:
         """``ListAuthorizations``."""

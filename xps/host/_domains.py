@@ -118,15 +118,22 @@ class SimDomains:
             for r in rows
         )
 
-    async def create(self, policy: Policy, dom: DomainConfig) -> int:
+    async def create(self, policy: Policy, dom: DomainConfig, *, paused: bool = False) -> int:
         try:
-            cfg = to_msm_domain(dom)
+            cfg = to_msm_domain(dom, paused=paused)
         except PolicyError as exc:
             raise PolicyInvalid(f"cannot start {dom.name}: {exc.message}") from exc
         try:
             return self._msm.create_domain(cfg)
         except msm.MsmError as exc:
             raise from_msm_error(exc, f"cannot start {dom.name}") from exc
+
+    def row_of(self, domid: int) -> DomainRow:
+        """The row of one live domain, read now."""
+        try:
+            return self.row(self._msm.domain(domid))
+        except msm.MsmError as exc:
+            raise from_msm_error(exc, f"cannot read domain {domid}") from exc
 
     async def action(self, verb: str, domid: int) -> None:
         ops = {

@@ -51,6 +51,7 @@ from ._policystore import ActivationPending, PolicyStore, StoredPolicy
 from ._runner import CommandRunner, RecordingRunner
 from ._sampler import StatsSampler
 from ._secrets import VncSecrets, vnc_endpoint
+from ._simmem import XL_MIGRATE, HostHooks, SimMigrator
 from ._violations import LOG_NAME, Labels, ViolationMonitor
 from ._xl import parse_xl_info
 
@@ -128,6 +129,21 @@ class Host:
             self._wall_offset = time.time_ns() - base
         else:
             self._wall_offset = 0
+        self._migrator = (
+            SimMigrator(
+                HostHooks(
+                    self._domains,
+                    self._migration_rows,
+                    self._resolve,
+                    self._require_policy,
+                    self._lock,
+                    self._log_msm,
+                    self._domain_event,
+                )
+            )
+            if isinstance(self._domains, SimDomains)
+            else None
+        )
         self._sampler = StatsSampler(config.state_dir / "stats.json")
         self._monitor = ViolationMonitor(
             config.state_dir / LOG_NAME,
@@ -592,6 +608,49 @@ class Host:
         except msm.MsmError as exc:
             raise from_msm_error(exc, f"cannot set misbehaviour of {row.name}") from exc
         return {}
+
+    # ------------------------------------------------------------------ migration
+
+    async def _migration_rows(self) -> list[DomainRow]:
+        rows, _ = await self._rows(quiet=True)
+        return rows
+
+    def _sim_migrator(self) -> SimMigrator:
+        if self._migrator is None:
+            raise NotSupported(XL_MIGRATE)
+        return self._migrator
+
+    async def migrate_out(self, domain: int | str) -> dict[str, Any]:
+        """Source: opens a live move of a running domain (sim backend; see SimMigrator)."""
+        return await self._sim_migrator().start_out(domain)
+
+    async def migrate_out_read(self, migration: str, chunk: int) -> dict[str, Any]:
+        """Source: one chunk of the domain's memory image, as it is now."""
+        return await self._sim_migrator().read(migration, chunk)
+
+    async def migrate_out_dirty(self, migration: str, pause: bool = False) -> dict[str, Any]:
+        """Source: chunks written since read; ``pause`` stops the domain first."""
+        return await self._sim_migrator().dirty(migration, pause)
+
+    async def migrate_out_finish(self, migration: str, outcome: str) -> dict[str, Any]:
+        """Source: ``done`` destroys the moved domain, ``abort`` unpauses it."""
+        return await self._sim_migrator().finish_out(migration, outcome)
+
+    async def migrate_in(
+        self, migration: str, uuid: str, name: str, image_size: int, chunk_size: int
+    ) -> dict[str, Any]:
+        """Destination: opens the receipt of a domain the active policy configures."""
+        return await self._sim_migrator().start_in(migration, uuid, name, image_size, chunk_size)
+
+    async def migrate_in_write(self, migration: str, chunk: int, data: str) -> dict[str, Any]:
+        """Destination: one chunk (base64) of the incoming image."""
+        return await self._sim_migrator().write(migration, chunk, data)
+
+    async def migrate_in_finish(
+        self, migration: str, digest: str | None = None, abort: bool = False
+    ) -> dict[str, Any]:
+        """Destination: digest check, MSM admission, image restored, domain running."""
+        return await self._sim_migrator().finish_in(migration, digest, abort)
 
     # ------------------------------------------------------------------ read-only
 

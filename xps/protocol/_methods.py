@@ -55,6 +55,8 @@ class MethodSpec:
 # A domain is a domid (Xen's DOMID_FIRST_RESERVED is 0x7FF0) or a domain name.
 _DOMAIN = Param((int, str), min=0, max=0x7FEF, max_len=128)
 _NAME = Param((str,), max_len=128)
+_MIGRATION = Param((str,), max_len=32)
+_CHUNK = Param((int,), min=0, max=63)
 
 
 def _m(method: str, ro: bool, summary: str, /, **params: Param) -> MethodSpec:
@@ -129,6 +131,56 @@ METHODS: dict[str, MethodSpec] = {
             domain=_DOMAIN,
             kind=Param((str,), max_len=32),
             per_million=Param((int,), min=0, max=1_000_000),
+        ),
+        # Live migration (sim backend; xen answers not_supported). Chunks are 64 KiB,
+        # 87,384 characters of base64: under LARGE_REQUEST; images are at most 64 chunks.
+        _m("MigrateOut", False, "Source: open a live move of a running domain.", domain=_DOMAIN),
+        _m(
+            "MigrateOutRead",
+            False,
+            "Source: one chunk of the domain's memory image (base64).",
+            migration=_MIGRATION,
+            chunk=_CHUNK,
+        ),
+        _m(
+            "MigrateOutDirty",
+            False,
+            "Source: chunks written since read; pause=true stops the domain first.",
+            migration=_MIGRATION,
+            pause=Param((bool,), False),
+        ),
+        _m(
+            "MigrateOutFinish",
+            False,
+            "Source: done destroys the moved domain, abort unpauses it.",
+            migration=_MIGRATION,
+            outcome=Param((str,), choices=("done", "abort")),
+        ),
+        _m(
+            "MigrateIn",
+            False,
+            "Destination: open the receipt of a domain of the active policy.",
+            migration=_MIGRATION,
+            uuid=Param((str,), max_len=36),
+            name=_NAME,
+            image_size=Param((int,), min=4096, max=4 << 20),
+            chunk_size=Param((int,), 64 << 10, min=4096, max=64 << 10),
+        ),
+        _m(
+            "MigrateInWrite",
+            False,
+            "Destination: one chunk (base64) of the incoming image.",
+            migration=_MIGRATION,
+            chunk=_CHUNK,
+            data=Param((str,), max_len=87_384),
+        ),
+        _m(
+            "MigrateInFinish",
+            False,
+            "Destination: check the digest, admit (MSM), restore and run; or abort.",
+            migration=_MIGRATION,
+            digest=Param((str, type(None)), None, max_len=64),
+            abort=Param((bool,), False),
         ),
         _m("ListAuthorizations", True, "Certificates in the authorization store."),
         _m(

@@ -33,6 +33,13 @@ HOST_METHODS: Mapping[str, str] = {
     "GetViolations": "violations",
     "AddressViolations": "address_violations",
     "SetMisbehaviour": "set_misbehaviour",
+    "MigrateOut": "migrate_out",
+    "MigrateOutRead": "migrate_out_read",
+    "MigrateOutDirty": "migrate_out_dirty",
+    "MigrateOutFinish": "migrate_out_finish",
+    "MigrateIn": "migrate_in",
+    "MigrateInWrite": "migrate_in_write",
+    "MigrateInFinish": "migrate_in_finish",
 }
 
 
