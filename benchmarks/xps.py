@@ -17,7 +17,7 @@ time per record received: sim, host, JSON encoding, TLS) shows the headroom.
 
 The front door under hostile load (issue 10), each against a fresh daemon process:
 
-- ``flood_admit_ms_*``: a real client's connect + Ping while ``tests/xps/_flood.py`` holds
+- ``flood_admit_ms_*``: a real client's connect + Ping while ``tests/xps/server/_flood.py`` holds
   1,100 connections that never start TLS and reopens each one the daemon sheds;
   ``flood_refusal_log_lines``: the daemon's log lines about it (one per connection before);
 - ``bigframe_ping_p50_ms`` / ``_p99_ms``: another client's sequential Pings while one
@@ -443,7 +443,7 @@ async def flood_admission(port: int, pki: dict[str, Path]) -> dict[str, Any]:
 
     flood = await asyncio.create_subprocess_exec(
         sys.executable,
-        str(ROOT / "tests" / "xps" / "_flood.py"),
+        str(ROOT / "tests" / "xps" / "server" / "_flood.py"),
         "--ports",
         str(port),
         "--sockets",

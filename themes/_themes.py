@@ -9,7 +9,7 @@ from textual.theme import Theme
 # Bands use $error (Policy Editor, red) and $success (Live, green), so every theme must keep
 # those two unmistakably red and green; truecolour values are down-sampled by Textual for
 # 256- and 16-colour terminals, which is why the palettes keep strong hue separation
-# (tests/tui/test_colors.py checks the key styles after that down-conversion).
+# (tests/xenon_tui/test_colors.py checks the key styles after that down-conversion).
 XENON_DARK = Theme(
     name="xenon-dark",
     primary="#4f9de8",

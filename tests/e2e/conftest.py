@@ -21,8 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.xps.conftest import xps_pki  # noqa: F401  (a CA made for the test session)
-
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_APP = "tests.e2e.sample_app:run"
 SSH_OPTS = [

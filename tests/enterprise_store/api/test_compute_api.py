@@ -20,7 +20,6 @@ from tests.enterprise_store.workers.conftest import (  # noqa: F401  (shared fix
     xe,
     xe_identity,
     xps_hosts,
-    xps_pki,
 )
 
 PASSWORD = "compute-api-password-1"

@@ -28,8 +28,8 @@ from enterprise_store.services import ServiceConfig, Services
 from enterprise_store.services._compute_types import ComputeConfig
 from enterprise_store.workers._hosts import XeIdentity
 from enterprise_store.workers._propagation import PropagationConfig
+from tests._support.xps import XpsPki, make_config
 from tests.enterprise_store.conftest import TEST_HASHER
-from tests.xps.conftest import XpsPki, make_config, xps_pki  # noqa: F401  (shared fixture)
 from xps.client import Xps
 from xps.pki import issue
 from xps.policy import serialize_policy
@@ -116,7 +116,7 @@ def _slowed(handler: Any, delay: float) -> Any:
 
 @pytest.fixture
 async def xps_hosts(
-    xps_pki: XpsPki,  # noqa: F811
+    xps_pki: XpsPki,
     tmp_path: Path,
 ) -> AsyncIterator[Callable[..., Any]]:
     """Factory: ``await xps_hosts(n=3, stage_delay_s=0.0, delays=None)`` → running
@@ -150,7 +150,7 @@ async def xps_hosts(
 
 @pytest.fixture(scope="session")
 def xe_identity(
-    xps_pki: XpsPki,  # noqa: F811
+    xps_pki: XpsPki,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> XeIdentity:
     """XE's client certificate from the XPS session CA."""

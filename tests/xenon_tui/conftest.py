@@ -1,0 +1,20 @@
+"""Console test fixtures: real XPS daemons (real TLS, protocol, client) on 127.0.0.1:0.
+
+Helpers (configs, waits, key sequences, the scripted host) live in ``tests._support``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests._support.scripted_host import ScriptedHost
+
+
+@pytest.fixture
+async def scripted(start_xps: Any) -> tuple[Any, ScriptedHost]:
+    """A real daemon serving a :class:`ScriptedHost`."""
+    host = ScriptedHost()
+    running = await start_xps(host)
+    return running, host
