@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -286,3 +287,66 @@ def test_demo_restarts_a_killed_host_and_its_consoles_stay_up(
         status = demo.stop()
     assert status == 0, demo.text
     assert "xenon demo: stopped" in demo.text
+
+
+def test_a_second_run_keeps_the_operators_policy(tmp_path: Path) -> None:
+    """The sample policy is activated on the first run only: an edit made through the XPS
+    client (here a renamed, re-versioned policy, as a clone from another host would be)
+    survives a restart of the demo with its generation."""
+    import asyncio
+    import dataclasses
+
+    from xps.policy import parse_policy, serialize_policy
+
+    state = tmp_path / "demo"
+    demo = Demo(state)
+    try:
+        hosts = json.loads((state / "hosts.json").read_text())
+        host = next(h for h in hosts["hosts"] if h["name"] == "xenon-2")
+
+        async def edit() -> dict[str, object]:
+            async with _client(host["port"], hosts["tls"]) as client:
+                active = await client.call("GetPolicy", which="active")
+                policy = parse_policy(str(active["xml"]).encode())
+                edited = dataclasses.replace(
+                    policy, name="xenon-2 operator's policy", version=policy.version + 1
+                )
+                await client.call("StagePolicy", xml=serialize_policy(edited).decode())
+                await client.call("ActivatePolicy")
+                return dict(await client.call("GetPolicy", which="active"))
+
+        edited = asyncio.run(edit())
+    finally:
+        assert demo.stop() == 0
+    again = Demo(state)
+    try:
+        hosts = json.loads((state / "hosts.json").read_text())
+        host = next(h for h in hosts["hosts"] if h["name"] == "xenon-2")
+        assert re.search(r"xenon-2: .*, 4 domains running", again.text)
+
+        async def read() -> tuple[dict[str, object], dict[str, object]]:
+            async with _client(host["port"], hosts["tls"]) as client:
+                return (
+                    dict(await client.call("GetPolicy", which="active")),
+                    dict(await client.call("GetHypervisorInfo")),
+                )
+
+        active, info = asyncio.run(read())
+    finally:
+        assert again.stop() == 0
+    assert (active["generation"], active["sha256"]) == (edited["generation"], edited["sha256"])
+    assert info["policy_name"] == "xenon-2 operator's policy"
+    assert info["policy_generation"] == edited["generation"]
+
+
+def _client(port: int, tls: dict[str, str]) -> Any:
+    from xps.client import XpsClient
+
+    return XpsClient(
+        "127.0.0.1",
+        port,
+        ca=Path(tls["ca"]),
+        cert=Path(tls["cert"]),
+        key=Path(tls["key"]),
+        timeout=30.0,
+    )

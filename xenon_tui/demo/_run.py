@@ -178,10 +178,18 @@ def run_demo(args: argparse.Namespace) -> int:
         prepare(paths)
         tls = tls_settings(paths)
         hosts = start_hosts(paths, procs, args.seed)
-        policies = sample_enterprise(HOST_COUNT)
+        # Seed only on a host's first run: later runs keep the operator's policy.
+        samples = sample_enterprise(HOST_COUNT)
+        policies = {
+            h["name"]: None if paths.seeded(h["name"]).exists() else samples[h["name"]]
+            for h in hosts
+        }
         from xenon_tui.demo._workload import seed
 
         counts = asyncio.run(seed(hosts, policies, tls))
+        for name, policy in policies.items():
+            if policy is not None:
+                write_json(paths.seeded(name), {"policy": policy.name})
         for host in hosts:
             _say(
                 f"host {host['name']}: read-write 127.0.0.1:{host['port']}, read-only "

@@ -43,6 +43,10 @@ class DemoPaths:
     def host_dir(self, name: str) -> Path:
         return self.root / "hosts" / name
 
+    def seeded(self, name: str) -> Path:
+        """Written once the host got the sample policy: later runs keep what it runs."""
+        return self.host_dir(name) / "demo-seeded.json"
+
     def user_key(self, user: str) -> Path:
         return self.ssh / f"{user}_ed25519"
 

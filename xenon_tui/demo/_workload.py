@@ -37,14 +37,16 @@ def _client(host: dict[str, Any], tls: dict[str, str], timeout: float = 30.0) ->
     )
 
 
-async def seed_host(host: dict[str, Any], policy: Policy, tls: dict[str, str]) -> int:
-    """Activates ``policy`` on the host unless it already runs it, then starts every
-    domain of the slice that is not running yet; returns the number of domains."""
-    async with _client(host, tls) as client:
-        info = await client.call("GetHypervisorInfo")
-        if info.get("policy_name") != policy.name:
-            await client.call("StagePolicy", xml=serialize_policy(policy).decode())
-            await client.call("ActivatePolicy")
+async def seed_host(host: dict[str, Any], policy: Policy | None, tls: dict[str, str]) -> int:
+    """Activates ``policy`` on the host unless it already runs it (``None``: keep the host's
+    policy, whatever the operator made of it), then starts every domain of the host's
+    active policy that is not running yet; returns the number of domains."""
+    if policy is not None:
+        async with _client(host, tls) as client:
+            info = await client.call("GetHypervisorInfo")
+            if info.get("policy_name") != policy.name:
+                await client.call("StagePolicy", xml=serialize_policy(policy).decode())
+                await client.call("ActivatePolicy")
     return await start_domains(host, tls)
 
 
@@ -73,9 +75,10 @@ async def start_domains(host: dict[str, Any], tls: dict[str, str]) -> int:
 
 
 async def seed(
-    hosts: list[dict[str, Any]], policies: dict[str, Policy], tls: dict[str, str]
+    hosts: list[dict[str, Any]], policies: dict[str, Policy | None], tls: dict[str, str]
 ) -> dict[str, int]:
-    """Seeds every host concurrently; returns host name -> number of domains."""
+    """Seeds every host concurrently (a host whose policy is ``None`` keeps its own);
+    returns host name -> number of domains."""
     counts = await asyncio.gather(*(seed_host(h, policies[h["name"]], tls) for h in hosts))
     return {h["name"]: n for h, n in zip(hosts, counts, strict=True)}
 
