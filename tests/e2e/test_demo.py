@@ -218,7 +218,7 @@ def test_xenon_command_line_offers_demo_and_console_serve_flags() -> None:
     import argparse
 
     from xenon_tui.cli import build_parser
-    from xenon_tui.ssh_cli import add_serve_arguments
+    from xenon_tui.cli.console_serve import add_serve_arguments
 
     parser = build_parser()
     args = parser.parse_args(["demo", "--headless", "--ssh-port", "0", "--state-dir", "/x"])

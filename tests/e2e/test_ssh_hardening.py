@@ -551,7 +551,7 @@ def test_host_key_type_is_checked_against_the_file(tmp_path: Path) -> None:
 def test_serve_flags_reach_the_config(tmp_path: Path) -> None:
     import argparse
 
-    from xenon_tui.ssh_cli import add_serve_arguments, build_server
+    from xenon_tui.cli.console_serve import add_serve_arguments, build_server
 
     parser = argparse.ArgumentParser()
     add_serve_arguments(parser)

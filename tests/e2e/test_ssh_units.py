@@ -154,7 +154,7 @@ def test_client_chosen_names_cannot_forge_log_lines() -> None:
 def test_serve_flags_build_role_aware_console_settings(tmp_path: Path) -> None:
     import argparse
 
-    from xenon_tui.ssh_cli import add_serve_arguments, console_settings
+    from xenon_tui.cli.console_serve import add_serve_arguments, console_settings
 
     (tmp_path / "console.json").write_text(
         '{"servers": [{"host": "10.0.0.1", "port": 8443, "ro_port": 8444}], "ca": "ca.pem"}'
@@ -191,7 +191,7 @@ def test_the_server_process_never_imports_textual() -> None:
 
     code = (
         "import sys, argparse\n"
-        "from xenon_tui.ssh_cli import add_serve_arguments, build_server\n"
+        "from xenon_tui.cli.console_serve import add_serve_arguments, build_server\n"
         "from xenon_tui.ssh import ConsoleServer\n"
         "import xenon_tui.ssh._server, xenon_tui.ssh._zygote, xenon_tui.ssh._session\n"
         "p = argparse.ArgumentParser(); add_serve_arguments(p)\n"

@@ -21,7 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "xps.cli.xps",
     "enterprise_store.cli",
     "xenon_tui.cli.console",
-    "xenon_tui.ssh_cli",
+    "xenon_tui.cli.demo",
 )
 
 

@@ -1,7 +1,7 @@
 """``xenon console`` (the local console) and ``xenon console serve`` (the SSH server).
 
 The console's options live in :mod:`xenon_tui.cli._console_args` and the SSH server's in
-:mod:`xenon_tui.ssh_cli`; this module only assembles the two parsers. ``console`` takes
+:mod:`xenon_tui.cli.console_serve`; this module only assembles the two parsers. ``console`` takes
 server addresses as positionals, so ``console serve`` is routed by :func:`route` before
 argparse sees it.
 """
@@ -24,8 +24,8 @@ def route(argv: Sequence[str]) -> list[str]:
 
 def register(sub: Any) -> None:
     """Adds ``console`` and the hidden ``console-serve`` to the ``xenon`` parser."""
-    from xenon_tui import ssh_cli
     from xenon_tui.cli import _console_args as console_args
+    from xenon_tui.cli import console_serve
 
     console = sub.add_parser(
         "console",
@@ -43,5 +43,5 @@ def register(sub: Any) -> None:
         prog="xenon console serve",
         description="Serve the console over SSH: one process per session on its own pty.",
     )
-    ssh_cli.add_serve_arguments(serve)
-    serve.set_defaults(func=ssh_cli.serve)
+    console_serve.add_serve_arguments(serve)
+    serve.set_defaults(func=console_serve.serve)

@@ -273,7 +273,7 @@ def _run_local_console(hosts: list[dict[str, Any]], tls: dict[str, str]) -> None
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m xenon_tui.demo …`` is ``xenon demo …`` (same parser, same behaviour)."""
-    from xenon_tui.ssh_cli import register
+    from xenon_tui.cli.demo import register
 
     parser = argparse.ArgumentParser(prog="xenon")
     register(parser.add_subparsers(dest="command", required=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xenon_tui.ssh_cli import add_serve_arguments, serve
+from xenon_tui.cli.console_serve import add_serve_arguments, serve
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,8 @@
-"""``xenon console serve`` (the console over SSH) and ``xenon demo`` sub-commands."""
+"""``xenon console serve``: the console over SSH (its flags, the server it builds, its run).
+
+Registered by :mod:`xenon_tui.cli.console` (``xenon console serve`` is routed there);
+``python -m xenon_tui.ssh`` runs the same parser. Imports no Textual.
+"""
 
 from __future__ import annotations
 
@@ -362,28 +366,3 @@ def serve(args: argparse.Namespace) -> int:
         print(f"xenon console serve: {exc.message}", file=sys.stderr)
         return 2
     return 0
-
-
-def register(sub: Any) -> None:
-    """Adds the top-level ``xenon demo`` sub-command."""
-    parser = sub.add_parser(
-        "demo",
-        help="three simulated Xenon hosts, the console, and the console over SSH",
-        description="Start a self-contained demo: a CA, three simulated XPS hosts seeded "
-        "with the report's sample policy, live workloads, the console here and over SSH.",
-    )
-    parser.add_argument("--state-dir", type=Path, default=Path("~/.local/state/xenon/demo"))
-    parser.add_argument(
-        "--headless",
-        action="store_true",
-        help="everything except the local console (for servers and tests)",
-    )
-    parser.add_argument("--ssh-port", type=int, default=2222, help="0 picks a free port")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.set_defaults(func=_run_demo)
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    from xenon_tui.demo import run_demo
-
-    return int(run_demo(args))
