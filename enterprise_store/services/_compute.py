@@ -45,8 +45,10 @@ from enterprise_store.services._compute_types import (
     DomainState,
     HostFacts,
     HostPropagation,
+    MigrationTarget,
     VmState,
 )
+from enterprise_store.services._migration import Migrator
 from enterprise_store.services._policy import PolicyService
 from enterprise_store.services._types import from_us
 from enterprise_store.store import Store
@@ -198,6 +200,14 @@ class ComputeService:
             self._propagate_task,
             timeout_s=self.config.propagate_timeout_s,
             resumable=True,
+        )
+        self._migrator = Migrator(
+            policy,
+            self.pool,
+            self.propagator,
+            self.tasks,
+            self._live_domains,
+            converge_timeout_s=self.config.propagation.host_timeout_s * 3,
         )
 
     def workers(self) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
@@ -622,6 +632,30 @@ class ComputeService:
                 domid=domid if isinstance(domid, int) else None,
                 run_state=run_state,
             )
+
+    async def migration_targets(self, caller: Principal, ref: str | UUID) -> list[MigrationTarget]:
+        """The migration precheck (report §4.4): every other host the caller sees, allowed
+        or with every reason it may not take the VM now (target carries the enclave; CPU
+        vendor and flags; shared storage; the enclave's switch; the Chinese Wall on what
+        runs there now; the caller's role; the VM running; hosts reachable). Auditors, in
+        scope."""
+        return await self._migrator.targets(caller, ref)
+
+    async def migrate(self, caller: Principal, ref: str | UUID, target: str | UUID) -> TaskRow:
+        """Starts the live migration of a running VM to ``target`` (a task; see
+        :mod:`enterprise_store.services._migration`). Operators, in the VM's scope.
+
+        Raises:
+            RoleRequired, NotFound: Below operator; VM or host not visible.
+            PolicyRefused: The precheck's every reason (``findings``).
+        """
+        async with self._audited(
+            caller, "compute.vm.migrate", f"vm:{str(ref)[:64]}", details={"to": str(target)[:64]}
+        ) as info:
+            require_role(caller, Role.OPERATOR, "migrate a VM")
+            row = await self._migrator.submit(caller, ref, target)
+            info.update(task=row.id, vm=row.params["name"])
+            return row
 
     # -- propagation -------------------------------------------------------------------------
 

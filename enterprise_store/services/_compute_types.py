@@ -18,6 +18,8 @@ __all__ = [
     "DomainState",
     "HostFacts",
     "HostPropagation",
+    "MigrationReason",
+    "MigrationTarget",
     "TaskInfo",
     "VmState",
 ]
@@ -153,3 +155,28 @@ class HostFacts:
     prior_policy_sha256: str | None
     has_prior_export: bool
     added_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationReason:
+    """One reason a host may not take a VM now (a checker finding, or the service's own:
+    ``XE-MIG-ROLE``, ``XE-MIG-NOT-RUNNING``, ``XE-MIG-UNREACHABLE``).
+
+    Attributes:
+        objects: Names of the objects concerned, the VM first.
+    """
+
+    code: str
+    message: str
+    objects: tuple[str, ...]
+    hint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationTarget:
+    """A host's verdict in a migration precheck: allowed, or every reason it is not."""
+
+    host_id: str
+    host: str
+    allowed: bool
+    reasons: tuple[MigrationReason, ...]
