@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xenon_tui._errors import ImportFileError
-from xps._files import read_bounded
+from xps.files import read_bounded
 
 if TYPE_CHECKING:
     from xps.policy import HypercallProfile, Policy
@@ -48,12 +48,12 @@ def _from_xml(data: bytes) -> tuple[HypercallProfile, ...]:
         MAX_XML_DEPTH,
         TEMPLATE_TAG,
         PolicyError,
-        parse_hardened,
         parse_template,
+        parse_untrusted,
         policy_from_element,
     )
 
-    root = parse_hardened(
+    root = parse_untrusted(
         data, max_bytes=MAX_XML_BYTES, max_depth=MAX_XML_DEPTH, error=_xml_refusal
     )
     try:

@@ -82,17 +82,15 @@ from ._template import (
 from ._to_msm import to_msm_domain, to_msm_objects
 from ._validate import RULES, Finding, Severity, errors_only, require_valid, validate
 from ._xml import (
-    MAX_XML_BYTES,
-    MAX_XML_DEPTH,
     NAMESPACE,
     POLICY_TAG,
-    parse_hardened,
     parse_policy,
     policy_from_element,
     policy_to_element,
     schema_text,
     serialize_policy,
 )
+from ._xmlsafe import MAX_XML_BYTES, MAX_XML_DEPTH, parse_hardened, parse_untrusted
 
 __all__ = [
     "HYPERCALL_NAMES",
@@ -170,6 +168,7 @@ __all__ = [
     "parse_hardened",
     "parse_policy",
     "parse_template",
+    "parse_untrusted",
     "policy_from_dict",
     "policy_from_element",
     "policy_to_dict",

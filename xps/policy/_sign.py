@@ -36,7 +36,7 @@ from ._signer import (
     signer_problem,
     subject_text,
 )
-from ._xml import XmlProblem, parse_hardened
+from ._xmlsafe import XmlProblem, parse_untrusted
 
 __all__ = [
     "MAX_SIGNED_BYTES",
@@ -322,7 +322,7 @@ def _xml_error(problem: XmlProblem, detail: str, line: int, column: int) -> Poli
 
 def _parse(data: bytes) -> etree._Element:
     # Comments, PIs and blank text stay: the tree is what the digest is computed over.
-    return parse_hardened(
+    return parse_untrusted(
         data,
         max_bytes=MAX_SIGNED_BYTES,
         max_depth=_MAX_SIGNED_DEPTH,

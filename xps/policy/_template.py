@@ -25,14 +25,8 @@ from ._model import (
     bdf_to_int,
 )
 from ._validate import Finding, Severity, validate
-from ._xml import (
-    MAX_XML_BYTES,
-    NAMESPACE,
-    XmlProblem,
-    parse_hardened,
-    policy_from_element,
-    policy_to_element,
-)
+from ._xml import NAMESPACE, policy_from_element, policy_to_element
+from ._xmlsafe import MAX_XML_BYTES, XmlProblem, parse_untrusted
 
 __all__ = [
     "InstantiationResult",
@@ -547,7 +541,7 @@ def _xml_error(problem: XmlProblem, detail: str, line: int, column: int) -> Temp
 
 
 def _parse_xml(data: bytes) -> etree._Element:
-    return parse_hardened(
+    return parse_untrusted(
         data,
         max_bytes=MAX_XML_BYTES,
         max_depth=_MAX_DEPTH,

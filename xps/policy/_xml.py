@@ -1,14 +1,13 @@
-"""Hardened XML parsing, XSD validation and deterministic serialization of policies."""
+"""XSD validation and deterministic (de)serialization of policy XML documents."""
 
 from __future__ import annotations
 
 import functools
-import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from lxml import etree
@@ -33,15 +32,13 @@ from ._model import (
     UsbDevice,
     Vif,
 )
+from ._xmlsafe import MAX_XML_BYTES, MAX_XML_DEPTH, parse_untrusted
 
 __all__ = [
     "MAX_XML_BYTES",
     "MAX_XML_DEPTH",
     "NAMESPACE",
     "POLICY_TAG",
-    "XmlErrorFactory",
-    "XmlProblem",
-    "parse_hardened",
     "parse_policy",
     "policy_from_element",
     "policy_to_element",
@@ -52,10 +49,6 @@ __all__ = [
 NAMESPACE = "urn:xenon:policy:1"
 """The XML namespace of format version 1; other namespaces are refused."""
 POLICY_TAG = f"{{{NAMESPACE}}}policy"
-MAX_XML_BYTES = 16 * 1024 * 1024
-"""Largest policy document accepted (bytes)."""
-MAX_XML_DEPTH = 16
-"""Deepest element nesting accepted; the schema itself needs 5."""
 
 _NS = f"{{{NAMESPACE}}}"
 
@@ -66,22 +59,6 @@ def _q(name: str) -> str:
 
 # ------------------------------------------------------------------------- parsing
 
-
-def _parser(*, keep_comments: bool = True, keep_pis: bool = False) -> etree.XMLParser:
-    # No DTD, no entity expansion, no network, libxml2's default size and depth limits.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_blank_text=False,
-        remove_comments=not keep_comments,
-        remove_pis=not keep_pis,
-        collect_ids=False,
-    )
-
-
 _local = threading.local()
 
 
@@ -90,7 +67,7 @@ def _schema() -> etree.XMLSchema:
     # between threads (asyncio.to_thread workers) would mix up error reports.
     schema: etree.XMLSchema | None = getattr(_local, "schema", None)
     if schema is None:
-        root = etree.fromstring(_schema_bytes(), _parser())
+        root = parse_untrusted(_schema_bytes(), max_depth=None)
         schema = _local.schema = etree.XMLSchema(root)
     return schema
 
@@ -125,116 +102,6 @@ def _read(source: bytes | str | Path) -> bytes:
     return data
 
 
-XmlProblem = Literal["too_large", "encoding", "doctype", "entity", "too_deep", "syntax"]
-"""What :func:`parse_hardened` refused."""
-
-XmlErrorFactory = Callable[[XmlProblem, str, int, int], Exception]
-"""Builds the caller's error from (problem, detail, line, column); line 0 = unknown.
-
-``detail`` is libxml2's message for ``syntax`` and the declared encoding (or
-``"UTF-16/32"``) for ``encoding``; it is empty otherwise.
-"""
-
-_UTF8 = frozenset({"UTF-8", "UTF8", "US-ASCII", "ASCII"})
-
-
-def _position(data: bytes, offset: int) -> tuple[int, int]:
-    line = data.count(b"\n", 0, offset) + 1
-    return line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
-
-
-def _check_tree(tree: etree._ElementTree, max_depth: int | None, error: XmlErrorFactory) -> None:
-    info: Any = tree.docinfo
-    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
-        raise error("doctype", "", 1, 0)
-    encoding = info.encoding or "UTF-8"
-    if encoding.upper() not in _UTF8:
-        raise error("encoding", encoding, 1, 0)
-    stack: list[tuple[Any, int]] = [(tree.getroot(), 1)]
-    while stack:
-        element, depth = stack.pop()
-        if max_depth is not None and depth > max_depth:
-            raise error("too_deep", "", element.sourceline or 0, 0)
-        if not isinstance(element.tag, str):
-            # Entity references are refused; comments and PIs have no children.
-            if isinstance(element, etree._Entity):
-                raise error("entity", "", element.sourceline or 0, 0)
-            continue
-        stack.extend((child, depth + 1) for child in element)
-
-
-def parse_hardened(
-    data: bytes,
-    *,
-    max_bytes: int,
-    max_depth: int | None,
-    error: XmlErrorFactory,
-    keep_comments: bool = True,
-    keep_pis: bool = False,
-) -> etree._Element:
-    """Parses untrusted XML with every protection the policy formats need.
-
-    Refused, in this order: input over ``max_bytes``; UTF-16/32 (a BOM or a NUL byte)
-    and any ``<!DOCTYPE`` before libxml2 sees them, so no DTD or entity declaration is
-    ever acted upon; malformed XML (libxml2 without DTD loading, entity expansion,
-    network access or huge-tree mode, so its own nesting limit of 256 applies); a
-    DOCTYPE, a declared encoding other than UTF-8/ASCII, entity references and element
-    nesting deeper than ``max_depth`` (root = 1) in the parsed tree. Blank text is kept.
-
-    Args:
-        data: The document.
-        max_bytes: Largest accepted size.
-        max_depth: Deepest accepted nesting, or ``None`` for libxml2's limit only.
-        error: Builds the exception raised for a refusal (the caller's error class).
-        keep_comments: Keep comments in the tree (else they are dropped).
-        keep_pis: Keep processing instructions in the tree (else they are dropped).
-
-    Returns:
-        The root element.
-
-    Raises:
-        Exception: Whatever ``error`` returns.
-    """
-    if len(data) > max_bytes:
-        raise error("too_large", "", 0, 0)
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
-        raise error("encoding", "UTF-16/32", 1, 1)
-    # Our serializers never write a raw "<!DOCTYPE" (text escapes "<").
-    at = data.find(b"<!DOCTYPE")
-    if at >= 0:
-        raise error("doctype", "", *_position(data, at))
-    try:
-        root = etree.fromstring(data, _parser(keep_comments=keep_comments, keep_pis=keep_pis))
-    except etree.XMLSyntaxError as exc:
-        line, column = exc.position if exc.position else (0, 0)
-        message = str(exc.msg) if exc.msg else str(exc)
-        raise error("syntax", message, line or 0, column or 0) from exc
-    _check_tree(root.getroottree(), max_depth, error)
-    return root
-
-
-_WHERE = re.compile(r",? line \d+, column \d+\s*$")
-
-
-def _policy_error(problem: XmlProblem, detail: str, line: int, column: int) -> PolicyXmlError:
-    if problem == "too_large":
-        message = f"policy document larger than {MAX_XML_BYTES} bytes"
-    elif problem == "encoding" and detail == "UTF-16/32":
-        message = "policy documents are UTF-8 (UTF-16/32 input refused)"
-    elif problem == "encoding":
-        message = f"policy documents are UTF-8, not {detail}"
-    elif problem == "doctype":
-        message = "a DOCTYPE is not allowed in a policy document"
-    elif problem == "entity":
-        message = "entity references are not allowed"
-    elif problem == "too_deep":
-        message = f"elements nested deeper than {MAX_XML_DEPTH}"
-    else:
-        message = f"malformed XML: {_WHERE.sub('', detail)}"
-        problem = "too_deep" if "depth" in message.lower() else "syntax"
-    return PolicyXmlError(message, code=f"policy.xml.{problem}", line=line, column=column)
-
-
 def parse_policy(source: bytes | str | Path) -> Policy:
     """Parses and validates a policy document.
 
@@ -249,11 +116,7 @@ def parse_policy(source: bytes | str | Path) -> Policy:
             entities, excessive depth), in another namespace, or not schema-valid.
             ``code``, ``line`` and ``column`` say what and where.
     """
-    data = _read(source)
-    root = parse_hardened(
-        data, max_bytes=MAX_XML_BYTES, max_depth=MAX_XML_DEPTH, error=_policy_error
-    )
-    return policy_from_element(root)
+    return policy_from_element(parse_untrusted(_read(source)))
 
 
 def _validate_schema(element: etree._Element) -> None:

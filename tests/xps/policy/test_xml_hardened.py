@@ -1,4 +1,4 @@
-"""The shared hardened XML parser (xps.policy._xml.parse_hardened) and its three users."""
+"""The shared hardened XML parser (xps.policy._xmlsafe.parse_untrusted) and its three users."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from xps.policy import (
     serialize_template,
     verify_signature,
 )
-from xps.policy._xml import MAX_XML_DEPTH, _check_tree, parse_hardened
+from xps.policy._xmlsafe import MAX_XML_DEPTH, _check_tree, parse_untrusted
 
 
 class Refused(Exception):
@@ -30,7 +30,7 @@ class Refused(Exception):
 def _parse(data: bytes, **kw: object) -> etree._Element:
     opts: dict[str, object] = {"max_bytes": 1000, "max_depth": 4, "error": Refused}
     opts.update(kw)
-    return parse_hardened(data, **opts)  # type: ignore[arg-type]
+    return parse_untrusted(data, **opts)  # type: ignore[arg-type]
 
 
 def _refusal(data: bytes, **kw: object) -> Refused:
