@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from xenon_tui._errors import ConfigError
-from xps._atomic import write_atomic
+from xps.files import write_atomic
 
 DEFAULT_PORT = 8443
 """Read-write XPS port used when a server address names no port."""
@@ -225,13 +225,5 @@ def save_config(config: ConsoleConfig) -> None:
         "theme": config.theme,
         "keymap": dict(config.keymap),
     }
-    atomic_write(path, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` atomically with mode 0600, creating its directory (0700).
-
-    Raises:
-        OSError: Any step failed (the old file is then intact, no temp file is left).
-    """
+    data = (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode()
     write_atomic(path, data, mode=0o600, dir_mode=0o700)

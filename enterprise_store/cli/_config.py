@@ -67,7 +67,7 @@ def read_json(path: Path) -> dict[str, Any]:
     Raises:
         CliError: Missing, too large or not a JSON object.
     """
-    from xps._files import read_bounded
+    from xps.files import read_bounded
 
     data = read_bounded(path, _MAX_FILE, CliError)
     try:
@@ -81,7 +81,7 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def write_json(path: Path, doc: dict[str, Any], *, mode: int = 0o600) -> None:
     """Writes ``doc`` atomically with ``mode``."""
-    from xps._atomic import write_atomic
+    from xps.files import write_atomic
 
     write_atomic(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode(), mode=mode)
 
@@ -120,7 +120,7 @@ def resolve_remote(
     Raises:
         CliError: No URL can be found, or a named file cannot be read.
     """
-    from xps._files import read_bounded
+    from xps.files import read_bounded
 
     url = url or os.environ.get("XENON_XE_URL")
     if url is None and state_dir is not None and (state_dir / SERVER).exists():

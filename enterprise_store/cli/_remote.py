@@ -73,7 +73,7 @@ async def _login(xe: Any, args: argparse.Namespace) -> int:
     if args.print_token or remote.token_file is None:
         print(session.token)
     else:
-        from xps._atomic import write_atomic
+        from xps.files import write_atomic
 
         write_atomic(remote.token_file, (session.token + "\n").encode(), mode=0o600)
         print(
@@ -191,7 +191,7 @@ async def _user_reset(xe: Any, args: argparse.Namespace) -> int:
 
 
 async def _key_add(xe: Any, args: argparse.Namespace) -> int:
-    from xps._files import read_bounded
+    from xps.files import read_bounded
 
     text = (
         sys.stdin.read(65536)

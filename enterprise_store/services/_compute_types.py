@@ -62,8 +62,7 @@ class ComputeConfig:
         """The configuration of ``xenon xe serve`` on ``state``: the identity ``xenon xe
         init`` made in ``STATE/pki`` and a node id kept in ``STATE/xe-node-id`` (made once).
         """
-        from xps._atomic import write_atomic
-        from xps._files import read_bounded
+        from xps.files import read_bounded, write_atomic
 
         pki = state / "pki"
         identity = XeIdentity.from_pki_dir(pki)

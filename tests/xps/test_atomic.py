@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from xps._atomic import fsync_dir, remove_durably, write_atomic
+from xps.files import fsync_dir, remove_durably, write_atomic
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from xenon_tui._config import atomic_write as config_atomic_write
+from xenon_tui._config import ConsoleConfig, save_config
 from xps.cli.policy import main as policy_main
-from xps.host._atomic import atomic_write as host_atomic_write
+from xps.files import write_atomic
 from xps.pki import PkiFileError, write_private
 
 
@@ -39,17 +39,18 @@ def test_pki_maps_oserror_and_creates_directory(
     assert sorted(p.name for p in key.parent.iterdir()) == ["ca.crt", "ca.key"]
 
 
-def test_host_writer_needs_the_directory(tmp_path: Path) -> None:
+def test_the_writer_needs_the_directory_unless_told_to_make_it(tmp_path: Path) -> None:
+    # The host's state files are written like this: a missing state directory is an error.
     with pytest.raises(FileNotFoundError):
-        host_atomic_write(tmp_path / "missing" / "state.json", b"x")
-    host_atomic_write(tmp_path / "dnsmasq.conf", b"x", mode=0o644)
+        write_atomic(tmp_path / "missing" / "state.json", b"x")
+    write_atomic(tmp_path / "dnsmasq.conf", b"x", mode=0o644)
     assert stat.S_IMODE((tmp_path / "dnsmasq.conf").stat().st_mode) == 0o644
 
 
-def test_config_writer_creates_private_directory(tmp_path: Path) -> None:
+def test_console_settings_create_a_private_directory(tmp_path: Path) -> None:
     old = os.umask(0)
     try:
-        config_atomic_write(tmp_path / "xenon" / "console.json", b"{}\n")
+        save_config(ConsoleConfig(config_path=tmp_path / "xenon" / "console.json"))
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "xenon").stat().st_mode) == 0o700

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xenon_tui._config import atomic_write
 from xenon_tui._errors import ConfigError
 from xenon_tui._policy_data import policy_xml
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog
 from xenon_tui.flows._console import Console, connected_address
 from xenon_tui.messages import RefreshWanted
+from xps.files import write_atomic
 
 if TYPE_CHECKING:
     from xps.policy import Policy
@@ -144,4 +144,4 @@ async def stage(console: Console, address: str, policy: Policy) -> None:
 
 
 def _write_file(path: str, data: bytes) -> None:
-    atomic_write(Path(path).expanduser(), data)
+    write_atomic(Path(path).expanduser(), data, mode=0o600, dir_mode=0o700)

@@ -6,17 +6,17 @@ import asyncio
 from pathlib import Path
 
 from xenon_tui._actions import Mode
-from xenon_tui._config import atomic_write
 from xenon_tui._errors import ConsoleError
 from xenon_tui._profile_io import profile_json, read_file, read_profiles
 from xenon_tui.dialogs import InputDialog
 from xenon_tui.flows._console import Console
 from xenon_tui.flows._edit import editable_policy
 from xenon_tui.flows._policy import stage
+from xps.files import write_atomic
 
 
 def _write(path: str, data: bytes) -> None:
-    atomic_write(Path(path).expanduser(), data)
+    write_atomic(Path(path).expanduser(), data, mode=0o600, dir_mode=0o700)
 
 
 async def import_profiles(console: Console) -> bool:

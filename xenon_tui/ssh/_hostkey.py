@@ -10,7 +10,7 @@ import asyncssh
 
 from xenon_tui.ssh._algorithms import MIN_RSA_BITS, HostKeyType, restrict_rsa_host_key
 from xenon_tui.ssh._errors import HostKeyError
-from xps._atomic import write_atomic
+from xps.files import write_atomic
 
 log = logging.getLogger("xenon.ssh")
 # Key algorithm as asyncssh names it, and the size generated.

@@ -17,9 +17,8 @@ from typing import Any
 
 from lxml import etree
 
-from xps._atomic import write_atomic
-from xps._files import read_bounded
 from xps.cli._secrets import SecretError, read_secret
+from xps.files import read_bounded, write_atomic
 from xps.policy import (
     Finding,
     Hardware,

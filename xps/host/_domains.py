@@ -12,10 +12,10 @@ from typing import Protocol
 from uuid import UUID
 
 from xps import msm
+from xps.files import write_atomic
 from xps.policy import DomainConfig, Policy, PolicyError, to_msm_domain
 from xps.policy.generators import GeneratorError, xl_config
 
-from ._atomic import atomic_write
 from ._convert import from_msm_error
 from ._errors import CommandFailed, HostStateError, NotFound, PolicyInvalid
 from ._runner import CommandRunner
@@ -209,7 +209,7 @@ class XenDomains:
     def _write_config(self, path: Path, data: bytes) -> None:
         self._cfg_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self._cfg_dir, 0o700)  # an older, wider directory is narrowed too
-        atomic_write(path, data, mode=0o600)
+        write_atomic(path, data, mode=0o600)
 
     async def vnc_port(self, domid: int) -> int | None:
         # libxl records the port QEMU's VNC server got (`xl vncviewer` reads it too).

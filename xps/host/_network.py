@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from xps.files import write_atomic
 from xps.policy import Policy
 from xps.policy.generators import GeneratorError, iptables_rules, local_dnsmasq, ovs_commands
 
-from ._atomic import atomic_write
 from ._errors import HostError, PolicyInvalid
 from ._hardware import Nic
 from ._runner import CommandRunner
@@ -56,10 +56,10 @@ def plan_network(
 
 def _write_files(plan: NetworkPlan, rules_file: Path, dnsmasq_file: Path) -> None:
     rules_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    atomic_write(rules_file, plan.iptables.encode())
+    write_atomic(rules_file, plan.iptables.encode())
     dnsmasq_file.parent.mkdir(parents=True, exist_ok=True)
     # dnsmasq drops privileges before reading its configuration: world-readable.
-    atomic_write(dnsmasq_file, plan.dnsmasq.encode(), mode=0o644)
+    write_atomic(dnsmasq_file, plan.dnsmasq.encode(), mode=0o644)
 
 
 async def apply_network(

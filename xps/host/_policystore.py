@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ._atomic import atomic_write, remove_durably
+from xps.files import remove_durably, write_atomic
+
 from ._errors import HostStateError, NotFound
 
 __all__ = ["ActivationPending", "PolicyStore", "StoredPolicy", "sha256_hex"]
@@ -179,7 +180,7 @@ class PolicyStore:
     def stage(self, data: bytes) -> str:
         """Writes the staged policy; returns its sha256."""
         try:
-            atomic_write(self._path("staged.xml"), data)
+            write_atomic(self._path("staged.xml"), data)
         except OSError as exc:
             raise HostStateError(f"cannot write the staged policy: {exc.strerror or exc}") from exc
         return sha256_hex(data)
@@ -203,9 +204,9 @@ class PolicyStore:
             "source": source,
         }
         try:
-            atomic_write(self._path("incoming.xml"), data)
+            write_atomic(self._path("incoming.xml"), data)
             self._checkpoint("incoming")
-            atomic_write(self._path("activating.json"), json.dumps(journal).encode())
+            write_atomic(self._path("activating.json"), json.dumps(journal).encode())
         except OSError as exc:
             remove_durably(self._path("incoming.xml"))
             raise HostStateError(f"cannot write the policy store: {exc.strerror or exc}") from exc
@@ -229,9 +230,9 @@ class PolicyStore:
             if incoming is None:
                 raise HostStateError("activation journal without its incoming policy")
             if active is not None:
-                atomic_write(self._path("previous.xml"), active)
+                write_atomic(self._path("previous.xml"), active)
                 self._checkpoint("previous")
-            atomic_write(self._path("active.xml"), incoming)
+            write_atomic(self._path("active.xml"), incoming)
             self._checkpoint("active")
         state = self._load_state()
         if state.get("generation") != generation:
@@ -241,7 +242,7 @@ class PolicyStore:
                 "active_sha256": new_sha,
                 "previous_generation": previous_gen or None,
             }
-            atomic_write(self._path("state.json"), json.dumps(state).encode())
+            write_atomic(self._path("state.json"), json.dumps(state).encode())
             self._checkpoint("state")
         if source == "staged":
             remove_durably(self._path("staged.xml"))

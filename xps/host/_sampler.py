@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from ._atomic import atomic_write
+from xps.files import write_atomic
+
 from ._domains import DomainRow
 from ._errors import InvalidArgument
 from ._stats import HOST_SERIES, Sample, StatsHistory
@@ -90,7 +91,7 @@ class StatsSampler:
 
     async def save(self) -> None:
         """Writes the history to :attr:`path` (atomic; in a worker thread)."""
-        await asyncio.to_thread(atomic_write, self.path, self.history.to_json())
+        await asyncio.to_thread(write_atomic, self.path, self.history.to_json())
 
     async def load(self) -> None:
         """Restores the history from :attr:`path`; an unreadable file is logged and ignored."""

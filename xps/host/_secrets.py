@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from xps.files import write_atomic
 from xps.policy import DomainConfig
 
-from ._atomic import atomic_write
 from ._errors import HostStateError
 
 __all__ = ["SECRETS_NAME", "VncSecrets", "vnc_endpoint"]
@@ -147,7 +147,7 @@ class VncSecrets:
         doc = {"version": 1, "domains": entries}
         data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
         try:
-            atomic_write(self.path, data, mode=0o600)
+            write_atomic(self.path, data, mode=0o600)
         except OSError as exc:
             raise HostStateError(f"cannot write {self.path}: {exc.strerror}") from exc
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xps._atomic import write_atomic
-from xps._files import read_bounded
+from xps.files import read_bounded, write_atomic
 from xps.pki._errors import PkiFileError
 
 

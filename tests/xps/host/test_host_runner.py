@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from xps.files import write_atomic
 from xps.host import CommandFailed, CommandResult, CommandRunner, InvalidArgument, RecordingRunner
-from xps.host._atomic import atomic_write
 
 
 async def test_real_runner_runs_and_logs(caplog: pytest.LogCaptureFixture) -> None:
@@ -68,7 +68,7 @@ def test_atomic_write_mode_and_content(tmp_path: Path) -> None:
     target = tmp_path / "active.xml"
     target.write_bytes(b"old")
     os.chmod(target, 0o644)
-    atomic_write(target, b"new content")
+    write_atomic(target, b"new content")
     assert target.read_bytes() == b"new content"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["active.xml"]  # no temp file left

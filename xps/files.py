@@ -1,4 +1,6 @@
-"""Crash-safe state files: private temp file in the same directory, fsync, rename, fsync dir."""
+"""Files the tools read and write: bounded reads of files a user names (policies, templates,
+keys, profiles), and crash-safe writes (private temp file in the same directory, fsync,
+rename, fsync dir) — the one atomic writer, :func:`write_atomic`."""
 
 from __future__ import annotations
 
@@ -6,9 +8,10 @@ import contextlib
 import errno
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["fsync_dir", "remove_durably", "write_atomic"]
+__all__ = ["fsync_dir", "read_bounded", "remove_durably", "write_atomic"]
 
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _ATTEMPTS = 100
@@ -93,3 +96,35 @@ def remove_durably(path: Path) -> bool:
         return False
     fsync_dir(path.parent)
     return True
+
+
+def read_bounded(
+    path: Path,
+    limit: int,
+    error: Callable[[str], Exception],
+    *,
+    name: str | None = None,
+    size: str | None = None,
+) -> bytes:
+    """Reads at most ``limit`` bytes of ``path``; never more, whatever the file's size.
+
+    Args:
+        path: The file.
+        limit: The largest size accepted, in bytes.
+        error: Builds the exception raised, from its message.
+        name: How messages name the file (default: the path).
+        size: How messages state the limit (default: ``"<limit> bytes"``).
+
+    Raises:
+        Exception: ``error(message)`` when the file cannot be read or is larger than
+            ``limit``.
+    """
+    label = str(path) if name is None else name
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise error(f"cannot read {label}: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        raise error(f"{label} is larger than {size or f'{limit} bytes'}")
+    return data
