@@ -224,7 +224,9 @@ class XpsClient:
                 ) from exc
             if self._subscription is not None:
                 await self._call("Subscribe", {"events": self._subscription})
-        except XpsError:
+        except (XpsError, asyncio.CancelledError):
+            # Cancelled while authenticating (a caller's timeout, a pool shutting down):
+            # the half-open connection is dropped here, not left to the garbage collector.
             await self._drop_connection()
             raise
         self.last_error = None

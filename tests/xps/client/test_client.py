@@ -147,3 +147,31 @@ async def test_remote_error_carries_details(start_xps) -> None:
             await c.stage_policy(xml="<policy/>")
     assert err.value.code == "policy_invalid"
     assert err.value.details == [{"code": "XP014"}, {"code": "XP001"}]
+
+
+async def test_a_connect_cancelled_during_authentication_drops_the_connection(
+    start_xps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A caller's timeout (or a pool shutting down) cancels connect() after TLS is up but
+    # before the server answered Ping: the half-open stream is closed at once, never left
+    # to the garbage collector ("unclosed StreamWriter" seen in the XE propagation tests).
+    rx = await start_xps(FakeHost())
+    c = rx.client()
+    ping_sent = asyncio.Event()
+    real_call = c._call
+
+    async def stalled(method: str, params: dict) -> dict:
+        if method == "Ping":
+            ping_sent.set()
+            await asyncio.sleep(30)
+        return await real_call(method, params)
+
+    monkeypatch.setattr(c, "_call", stalled)
+    task = asyncio.create_task(c.connect())
+    await asyncio.wait_for(ping_sent.wait(), 10)
+    writer = c._writer
+    assert writer is not None
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert c._writer is None and writer.transport.is_closing()
