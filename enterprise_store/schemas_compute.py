@@ -24,6 +24,9 @@ __all__ = [
     "HostAdd",
     "HostFactsOut",
     "HostRemoved",
+    "MigrateIn",
+    "MigrationReasonOut",
+    "MigrationTargetOut",
     "ObservedOut",
     "PriorPolicyOut",
     "PropagationFields",
@@ -180,3 +183,27 @@ class HostRemoved(Resource):
     """A host left the enterprise."""
 
     version: int = Field(description="The policy version the removal made.")
+
+
+class MigrateIn(Request):
+    """Live-migrate a running VM to another host (report §4.4)."""
+
+    to: _Name = Field(description="The target host (UUID or name).")
+
+
+class MigrationReasonOut(Resource):
+    """One reason a host may not take the VM now."""
+
+    code: str = Field(description="`XE-MIG-*`: a stable code.")
+    message: str
+    objects: list[str] = Field(description="Names of the objects concerned, the VM first.")
+    hint: str = ""
+
+
+class MigrationTargetOut(Resource):
+    """A host's verdict in the migration precheck."""
+
+    host_id: str
+    host: str
+    allowed: bool
+    reasons: list[MigrationReasonOut] = Field(description="Every reason at once (empty: allowed).")

@@ -6,10 +6,30 @@ from collections.abc import Callable
 from typing import Any
 
 from enterprise_store.model import EnterprisePolicy, Host
-from enterprise_store.schemas_compute import DesiredOut, ObservedOut, PropagationOut
+from enterprise_store.schemas_compute import (
+    DesiredOut,
+    MigrationReasonOut,
+    MigrationTargetOut,
+    ObservedOut,
+    PropagationOut,
+)
 from enterprise_store.services import HostPropagation, Principal, Services
+from enterprise_store.services._compute_types import MigrationTarget
 
-__all__ = ["propagation_out", "with_propagation"]
+__all__ = ["migration_target_out", "propagation_out", "with_propagation"]
+
+
+def migration_target_out(t: MigrationTarget) -> MigrationTargetOut:
+    """A host's migration verdict as the API shows it."""
+    return MigrationTargetOut(
+        host_id=t.host_id,
+        host=t.host,
+        allowed=t.allowed,
+        reasons=[
+            MigrationReasonOut(code=r.code, message=r.message, objects=list(r.objects), hint=r.hint)
+            for r in t.reasons
+        ],
+    )
 
 
 def propagation_out(p: HostPropagation) -> PropagationOut:

@@ -23,7 +23,7 @@ from enterprise_store.api._collections import (
     page,
     parse_fields,
 )
-from enterprise_store.api._compute_out import propagation_out
+from enterprise_store.api._compute_out import migration_target_out, propagation_out
 from enterprise_store.api._routes_policy import ObjectRef
 from enterprise_store.api._routes_tasks import accepted
 from enterprise_store.schemas import Page
@@ -32,6 +32,8 @@ from enterprise_store.schemas_compute import (
     HostAdd,
     HostFactsOut,
     HostRemoved,
+    MigrateIn,
+    MigrationTargetOut,
     PriorPolicyOut,
     PropagationFields,
     PropagationOut,
@@ -239,6 +241,54 @@ async def propagate(response: Response, caller: Caller, services: ServicesDep) -
 
 
 # -- VMs -----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/vms/{ref}/migration-targets",
+    tags=["vms"],
+    summary="Migration precheck: every other host, allowed or with every reason (Figure 40)",
+    response_model=Page[MigrationTargetOut],
+    **doc(
+        "auditor",
+        404,
+        note="Hosts in panel order (a scoped caller: those of their enclaves). Reasons: "
+        "the target carries the VM's enclave; same CPU vendor and the source's flags a "
+        "subset of the target's; a storage declared shared; a switch of the enclave on "
+        "the target; the Chinese Wall on what runs there now; the caller's role "
+        "(`XE-MIG-ROLE`); the VM running (`XE-MIG-NOT-RUNNING`); hosts reachable "
+        "(`XE-MIG-UNREACHABLE`).",
+    ),
+)
+async def migration_targets(
+    ref: ObjectRef, caller: Caller, services: ServicesDep
+) -> Page[MigrationTargetOut]:
+    targets = await services.compute.migration_targets(caller, ref)
+    return Page[MigrationTargetOut](items=[migration_target_out(t) for t in targets])
+
+
+# Before /vms/{ref}/actions/{action}: its path would take "migrate" and refuse it.
+@router.post(
+    "/vms/{ref}/actions/migrate",
+    tags=["vms"],
+    summary="Live-migrate a running VM to another host (a task)",
+    status_code=202,
+    response_model=TaskAccepted,
+    **doc(
+        "operator",
+        404,
+        409,
+        note="Operators of the VM's enclave. The precheck runs first: a refused target is "
+        "a 409 `policy_refused` problem with every reason. The task places the VM on the "
+        "target in the policy, waits for the target to enforce it, moves the domain (sim: "
+        "pre-copy, stop-and-copy, same UUID, memory image digest checked; xen: the xl "
+        "migrate path, not exercisable here) and reports the downtime. A refusal at the "
+        "target's MSM leaves the VM running on the source, placed there.",
+    ),
+)
+async def migrate_vm(
+    ref: ObjectRef, body: MigrateIn, response: Response, caller: Caller, services: ServicesDep
+) -> TaskAccepted:
+    return accepted(response, await services.compute.migrate(caller, ref, body.to))
 
 
 @router.post(

@@ -22,6 +22,7 @@ from enterprise_store.schemas_compute import (
     DomainOut,
     HostFactsOut,
     HostRemoved,
+    MigrationTargetOut,
     PropagationOut,
     TaskAccepted,
     TaskOut,
@@ -148,6 +149,20 @@ class ComputeClient:
     async def vm_state(self, ref: str) -> VmStateOut:
         """Where the VM is placed and what its host says it does."""
         return await self._get(f"{_PREFIX}/vms/{_ref(ref)}/state", VmStateOut)
+
+    async def migration_targets(self, ref: str) -> list[MigrationTargetOut]:
+        """The migration precheck: every other host, allowed or with every reason."""
+        page = await self._get(
+            f"{_PREFIX}/vms/{_ref(ref)}/migration-targets", Page[MigrationTargetOut]
+        )
+        return list(page.items)
+
+    async def migrate(self, ref: str, to: str) -> TaskAccepted:
+        """Starts the live migration of a running VM to host ``to`` (a task whose result
+        has the downtime); a refused target raises ``PolicyRefused`` with every reason."""
+        return await self._post(
+            f"{_PREFIX}/vms/{_ref(ref)}/actions/migrate", TaskAccepted, {"to": to}
+        )
 
     # -- tasks -------------------------------------------------------------------------------
 

@@ -154,6 +154,9 @@ TABLE: tuple[Row, ...] = (
         scoped=(403, "out_of_scope")),
     Row("POST", "/api/v1/vms/{ref}/actions/{action}", "operator",
         lambda w: f"/api/v1/vms/{VM_B}/actions/start", scoped=(404, "not_found")),
+    Row("POST", "/api/v1/vms/{ref}/actions/migrate", "operator",
+        lambda w: f"/api/v1/vms/{VM_B}/actions/migrate", lambda w: {"to": HOST_2},
+        scoped=(404, "not_found")),
     Row("POST", "/api/v1/tasks/{task_id}/cancel", "operator",
         lambda w: f"/api/v1/tasks/{uuid.UUID(int=0x601)}/cancel", scoped=(404, "not_found")),
 )  # fmt: skip

@@ -1,0 +1,108 @@
+"""Migration over HTTP: the precheck page, 202 + task, a refused target as problem details."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from enterprise_store.api import create_app
+from enterprise_store.client import PolicyRefused, RoleRequired, XeClient
+from enterprise_store.policy import sample_xe_policy
+from enterprise_store.services import NewUser, Principal, Role, Services
+from tests.enterprise_store.workers.conftest import (  # noqa: F401  (shared fixtures)
+    xe,
+    xe_identity,
+    xps_hosts,
+)
+
+PASSWORD = "migration-api-password-1"
+VM = "EA-domu-1"
+
+
+@pytest.fixture
+async def world(
+    xe: Callable[..., Any],  # noqa: F811
+) -> AsyncIterator[tuple[Services, Callable[..., Any]]]:
+    """Services with XE's identity and running workers, and logged-in clients of their app."""
+    services: Services = await xe(start=True)
+    await services.users.bootstrap_admin("root", PASSWORD)
+    for name, role in (("aud", Role.AUDITOR), ("oper", Role.OPERATOR)):
+        await services.users.create_user(
+            Principal.system(), NewUser(name=name, role=role, password=PASSWORD)
+        )
+    app = create_app(services)
+    clients: list[XeClient] = []
+
+    async def client(user: str = "root") -> XeClient:
+        transport = httpx.ASGITransport(app=app, client=("192.0.2.21", 4711))
+        c = XeClient("http://xe.test", transport=transport, timeout=60)
+        clients.append(c)
+        await c.login(user, PASSWORD)
+        return c
+
+    yield services, client
+    for c in clients:
+        await c.aclose()
+
+
+async def test_migrate_through_the_api(
+    world: Any,
+    xps_hosts: Any,  # noqa: F811
+) -> None:
+    services, client = world
+    hosts = await xps_hosts(3)
+    policy = sample_xe_policy({x.name: ("127.0.0.1", x.port) for x in hosts})
+    await services.policy.import_policy(Principal.system(), policy)
+    oper = await client("oper")
+    assert (await oper.compute.wait_task((await oper.compute.propagate()).task_id, 60)).state == (
+        "succeeded"
+    )
+    await oper.compute.vm_action(VM, "start")
+    auditor = await client("aud")
+    targets = {t.host: t for t in await auditor.compute.migration_targets(VM)}
+    assert [r.code for r in targets["xenon-3"].reasons] == ["XE-MIG-ROLE"]
+    with pytest.raises(RoleRequired):
+        await auditor.compute.migrate(VM, "xenon-3")
+    targets = {t.host: t for t in await oper.compute.migration_targets(VM)}
+    assert targets["xenon-3"].allowed and not targets["xenon-1"].allowed
+    # A refused target: 409 policy_refused naming the VM and the host, every reason.
+    with pytest.raises(PolicyRefused) as info:
+        await oper.compute.migrate(VM, "xenon-1")
+    assert {f.code for f in info.value.findings} == {"XE-MIG-ENCLAVE", "XE-MIG-SWITCH"}
+    assert all(f.objects[0] == VM for f in info.value.findings)
+    raw = await oper._http.post(
+        f"/api/v1/vms/{VM}/actions/migrate",
+        json={"to": "xenon-3"},
+        headers={"Authorization": f"Bearer {oper.token}"},
+    )
+    assert raw.status_code == 202
+    task_id = raw.json()["task_id"]
+    assert raw.headers["Location"] == f"/api/v1/tasks/{task_id}"
+    seen = [t async for t in oper.compute.watch_task(task_id)]
+    done = seen[-1]
+    assert done.state == "succeeded" and done.result is not None, done.error
+    assert done.kind == "vm.migrate" and done.result["target"] == "xenon-3"
+    assert done.result["downtime_ms"] > 0
+    messages = " | ".join(t.message for t in seen)
+    for phase in ("pre-copy", "stop-and-copy", "activate"):
+        assert phase in messages
+    state = await oper.compute.vm_state(VM)
+    assert (state.host, state.domid) == ("xenon-3", done.result["target_domid"])
+    bad = await oper._http.post(
+        f"/api/v1/vms/{VM}/actions/migrate",
+        json={"to": "xenon-2", "extra": 1},
+        headers={"Authorization": f"Bearer {oper.token}"},
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_input"
+
+
+async def test_the_openapi_document_states_the_roles(world: Any) -> None:
+    _, client = world
+    root = await client()
+    doc = (await root._http.get("/openapi.json")).json()
+    paths = doc["paths"]
+    assert paths["/api/v1/vms/{ref}/actions/migrate"]["post"]["x-required-role"] == "operator"
+    assert paths["/api/v1/vms/{ref}/migration-targets"]["get"]["x-required-role"] == "auditor"
