@@ -87,8 +87,33 @@ static inline msm_dom *msm_sim_dom(msm_sim *s, uint32_t domid)
     return &s->doms[s->slot_of[domid]];
 }
 
+/* 1 when profile `p` allows (nr, subop), 0 otherwise; requires nr < MSM_NR_HYPERCALLS
+ * and subop < MSM_SUBOP_BITS.  Branch-free: the sub-op bit is read for every hypercall
+ * (rows of hypercalls without sub-ops are in bounds) and ORed with "nr has no sub-op
+ * row", so a random mix of calls with and without sub-ops costs no mispredicted branch. */
+static inline uint64_t msm_profile_allows(const msm_profile *p, uint32_t nr, uint32_t subop)
+{
+    uint64_t sub = p->subops[nr][subop >> 6] >> (subop & 63u);
+    uint64_t no_row = ~MSM_SUBOP_MASK >> nr;
+    return (p->hypercalls >> nr) & (sub | no_row) & 1u;
+}
+
+/* The profile step of a decision for any (nr, subop): MSM_ALLOW or MSM_DENY_PROFILE.  A
+ * hypercall number past the table is denied; a sub-op past the bitmap is denied for a
+ * hypercall with sub-ops and ignored for one without. */
+static inline uint32_t msm_profile_decision(const msm_profile *p, uint32_t nr, uint32_t subop)
+{
+    if (MSM_UNLIKELY(nr >= MSM_NR_HYPERCALLS))
+        return MSM_DENY_PROFILE;
+    if (MSM_UNLIKELY(subop >= MSM_SUBOP_BITS))
+        return ((p->hypercalls >> nr) & (~MSM_SUBOP_MASK >> nr) & 1u) ? MSM_ALLOW
+                                                                       : MSM_DENY_PROFILE;
+    return msm_profile_allows(p, nr, subop) ? MSM_ALLOW : MSM_DENY_PROFILE;
+}
+
 /* The decision of msm_check_hypercall steps 1-4, without side effects beyond
- * the window counter.  Shared with the workload loop. */
+ * the window counter.  Shared with the workload loop's cold paths (the loop itself
+ * runs the same steps with its window hoisted to the slice, msm_workload.c). */
 static inline uint32_t msm_decide(msm_dom *d, uint32_t nr, uint32_t subop, uint64_t now_ns)
 {
     uint64_t w = now_ns / 1000000u;
@@ -97,11 +122,7 @@ static inline uint32_t msm_decide(msm_dom *d, uint32_t nr, uint32_t subop, uint6
         d->wcount = 0;
     }
     d->wcount++;
-    const msm_profile *p = d->prof;
-    if (MSM_UNLIKELY(nr >= MSM_NR_HYPERCALLS) || !((p->hypercalls >> nr) & 1u))
-        return MSM_DENY_PROFILE;
-    if (((MSM_SUBOP_MASK >> nr) & 1u) &&
-        (subop >= MSM_SUBOP_BITS || !((p->subops[nr][subop >> 6] >> (subop & 63u)) & 1u)))
+    if (msm_profile_decision(d->prof, nr, subop) != MSM_ALLOW)
         return MSM_DENY_PROFILE;
     if (d->wcount > d->max_rate)
         return MSM_DENY_RATE;

@@ -211,17 +211,24 @@ static void account(msm_sim *s, msm_dom *d, uint64_t len)
     d->cpu_ns += cpu < cap ? cpu : cap;
 }
 
-/* A denied call of the mix (cold): counters and the violation record. */
-static MSM_NOINLINE void denied(run_state *rs, msm_dom *d, uint32_t dec, uint16_t e,
-                                uint64_t ts)
+/* A denied call of the mix (cold): which step denied it, counters and the violation
+ * record.  The window counter already counts the call. */
+static MSM_NOINLINE void denied(run_state *rs, msm_dom *d, uint16_t e, uint64_t ts)
 {
     uint32_t nr = e & 0xFFu, subop = e >> 8;
+    uint32_t dec = msm_profile_decision(d->prof, nr, subop) != MSM_ALLOW ? MSM_DENY_PROFILE
+                                                                          : MSM_DENY_RATE;
     rs->s->hc_denied++;
     rs->by_dec[dec]++;
     msm_sim_violation(rs->s, d, dec == MSM_DENY_PROFILE ? MSM_VIOL_PROFILE : MSM_VIOL_RATE, nr,
                       msm_hypercall_has_subops(nr) ? subop : 0, MSM_DOMID_INVALID, ts);
 }
 
+/* One slice [t, t + len) of domain d's workload: its share of calls, each decided as
+ * msm_sim_hypercall would.  The slice lies inside one rate window (slices end on 1 ms
+ * boundaries), so the window step of msm_decide is done once before the first call;
+ * the window counter and the generator live in registers and go back to d and s
+ * around every call that leaves the loop (misbehave, denied) and at the end. */
 static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
 {
     uint32_t m = (d->guest_type - 1) * 2 + (d->os - 1);
@@ -231,30 +238,52 @@ static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
     d->rate_acc %= 1000000000u;
     if (!n)
         return;
+    msm_sim *s = rs->s;
     const uint16_t *mix = mix_table[m];
-    uint64_t step = len / n, *rng = rs->s->rng, ts = t, k, plain = 0, allowed = 0;
-    uint64_t mis_total = d->mis_cum[3];
+    uint64_t step = len / n, ts = t, k, plain = 0, allowed = 0;
+    const uint64_t mis_total = d->mis_cum[3], max_rate = d->max_rate;
+    const msm_profile *p = d->prof;
+    uint64_t w = t / 1000000u;
+    if (w > d->window) {
+        d->window = w;
+        d->wcount = 0;
+    }
+    uint64_t wcount = d->wcount, g[4];
+    memcpy(g, s->rng, sizeof g);
     /* Counters of plain mix calls are summed locally and added once per slice;
      * msm_sim_hypercall does the same bookkeeping call by call. */
     for (k = 0; k < n; k++, ts += step) {
-        uint64_t r = msm_rng_next(rng);
+        uint64_t r = msm_rng_next(g);
         if (MSM_UNLIKELY((r >> 32) < mis_total)) {
+            memcpy(s->rng, g, sizeof g);
+            d->wcount = wcount;
             misbehave(rs, d, mix, r, ts);
+            memcpy(g, s->rng, sizeof g);
+            wcount = d->wcount;
         } else {
+            /* A mix entry's sub-op has 8 bits (< MSM_SUBOP_BITS); its nr is < 256 and
+             * the tables' are all < MSM_NR_HYPERCALLS, but the test below does not rely
+             * on it: nr is masked into the table and (nr < 64) ANDed in, branch-free. */
             uint16_t e = mix[r & (MIX_SIZE - 1)];
-            uint32_t dec = msm_decide(d, e & 0xFFu, e >> 8, ts);
+            uint32_t nr = e & 0xFFu;
+            wcount++;
             plain++;
-            if (MSM_LIKELY(dec == MSM_ALLOW)) {
+            uint64_t ok = msm_profile_allows(p, nr & (MSM_NR_HYPERCALLS - 1), e >> 8) &
+                          (nr < MSM_NR_HYPERCALLS) & (wcount <= max_rate);
+            if (MSM_LIKELY(ok)) {
                 allowed++;
                 continue;
             }
-            denied(rs, d, dec, e, ts);
+            d->wcount = wcount;
+            denied(rs, d, e, ts);
         }
         if (MSM_UNLIKELY(d->state != MSM_STATE_RUNNING))
             break;
     }
+    memcpy(s->rng, g, sizeof g);
+    d->wcount = wcount;
     d->hypercalls += plain;
-    rs->s->hc_checked += plain;
+    s->hc_checked += plain;
     rs->by_dec[MSM_ALLOW] += allowed;
 }
 
