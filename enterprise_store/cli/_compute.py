@@ -1,4 +1,4 @@
-"""``xenon xe host|task`` and the VM lifecycle under ``xenon xe vm``: Compute's commands (parsers).
+"""``xenon xe host|task|migrate`` and ``xenon xe vm`` lifecycle: Compute's commands (parsers).
 
 Only argparse here (``xenon --help`` stays light); the commands run in ``_compute_run``
 through the REST client. Commands that start a task wait for it by default, printing its
@@ -110,7 +110,29 @@ def register_vm_actions(vs: Any, add: Add) -> None:
     p.add_argument("ref")
 
 
+def _migrate(sub: Any, add: Add) -> None:
+    p = _cmd(
+        add,
+        sub,
+        "migrate",
+        "migrate",
+        "live-migrate a running VM to another host (--check: the precheck table)",
+    )
+    p.add_argument("vm", help="VM UUID or name")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--to", metavar="HOST", help="the target host (UUID or name)")
+    what.add_argument(
+        "--check",
+        action="store_true",
+        help="print every host's verdict with every reason; move nothing",
+    )
+    p.add_argument("--wait", action="store_true", help="follow the task to its end (the default)")
+    _waiting(p)
+
+
 def register(sub: Any, add: Add) -> None:
-    """Adds ``xenon xe host`` and ``xenon xe task`` (``add`` makes a client command parser)."""
+    """Adds ``xenon xe host``, ``xenon xe task`` and ``xenon xe migrate`` (``add`` makes a
+    client command parser)."""
     _hosts(sub, add)
     _tasks(sub, add)
+    _migrate(sub, add)

@@ -204,6 +204,29 @@ async def _vm_state(xe: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_rows(targets: list[Any]) -> str:
+    rows = []
+    for t in targets:
+        verdict = "allowed" if t.allowed else "refused"
+        if not t.reasons:
+            rows.append([t.host, verdict, "-", ""])
+        for i, r in enumerate(t.reasons):
+            first = i == 0
+            rows.append([t.host if first else "", verdict if first else "", r.code, r.message])
+    return _table(rows, ["HOST", "VERDICT", "REASON", "MESSAGE"])
+
+
+async def _migrate(xe: Any, args: argparse.Namespace) -> int:
+    if args.check:
+        targets = await xe.compute.migration_targets(args.vm)
+        print(_dump(targets) if args.json else _check_rows(targets))
+        return 0 if any(t.allowed for t in targets) else 1
+    if args.wait and args.no_wait:
+        raise CliError("--wait and --no-wait exclude each other")
+    accepted = await xe.compute.migrate(args.vm, args.to)
+    return await _follow(xe, args, accepted.task_id)
+
+
 # -- tasks ---------------------------------------------------------------------------------
 
 
@@ -262,6 +285,7 @@ COMMANDS: dict[str, Handler] = {
     "host.reconverge": _host_reconverge,
     "host.propagate": _host_propagate,
     "vm.state": _vm_state,
+    "migrate": _migrate,
     "task.list": _task_list,
     "task.show": _task_show,
     "task.wait": _task_wait,
