@@ -178,3 +178,34 @@ async def test_only_operators_in_scope_migrate_and_the_precheck_says_so(
     with pytest.raises(PolicyRefused) as info:
         await compute.migrate(op_a, VM, "xenon-3")
     assert [f.code for f in info.value.findings] == ["XE-MIG-NOT-RUNNING"]
+
+
+async def test_cancel_during_pre_copy_leaves_the_vm_running_on_the_source(
+    xe: Any,  # noqa: F811
+    xps_hosts: Any,  # noqa: F811
+) -> None:
+    # Each chunk read takes a while, so pre-copy is still going when the cancel comes.
+    hosts = await xps_hosts(3, delays={"MigrateOutRead": 0.2})
+    services: Services = await xe(start=True)
+    await services.policy.import_policy(
+        SYSTEM, sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
+    )
+    task = await services.compute.propagate(SYSTEM)
+    assert (await services.compute.wait_task(SYSTEM, task.id, 60)).state == "succeeded"
+    x2, x3 = hosts[1], hosts[2]
+    compute = services.compute
+    await compute.vm_action(SYSTEM, VM, "start")
+    await _until_live(services, VM, "xenon-2", "running")
+    before = (await _domains(x2))[VM]
+    row = await compute.migrate(SYSTEM, VM, "xenon-3")
+    async with asyncio.timeout(60):
+        while "pre-copy" not in (await compute.get_task(SYSTEM, row.id)).message:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    cancelled = await compute.cancel_task(SYSTEM, row.id)
+    assert cancelled.state == "cancelled"
+    after = (await _domains(x2))[VM]
+    assert (after["domid"], after["run_state"]) == (before["domid"], "running")
+    assert VM not in await _domains(x3)
+    assert not x2.host._migrator.state.outgoing and not x3.host._migrator.state.incoming
+    policy = await services.policy.current()
+    assert policy.host_of(policy.vm_named(VM)).name == "xenon-2"  # type: ignore[union-attr]
