@@ -11,8 +11,9 @@ from typing import Any
 from uuid import UUID
 
 from ._errors import PolicyFormatError
-from ._fields import POLICY, FieldError
+from ._fields import FieldError
 from ._model import Policy
+from ._specs import POLICY
 
 __all__ = ["XEN_OUI", "generate_mac", "policy_from_dict", "policy_to_dict"]
 

@@ -13,21 +13,9 @@ from uuid import UUID
 from lxml import etree
 
 from ._errors import PolicyXmlError
-from ._fields import (
-    CONFLICT,
-    DOMAIN,
-    HARDWARE,
-    NAMESPACE,
-    PROFILE,
-    SECLABEL,
-    STORAGE,
-    SWITCH,
-    TAG,
-    VIF,
-    Spec,
-    qname,
-)
+from ._fields import NAMESPACE, Spec, qname
 from ._model import Policy
+from ._specs import CONFLICT, DOMAIN, HARDWARE, PROFILE, SECLABEL, STORAGE, SWITCH, TAG, VIF
 from ._xmlsafe import MAX_XML_BYTES, MAX_XML_DEPTH, parse_untrusted
 
 __all__ = [

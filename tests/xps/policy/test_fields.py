@@ -9,12 +9,12 @@ from uuid import uuid4
 import pytest
 from lxml import etree
 
-from xps.policy import _fields, _model
+from xps.policy import _model, _specs
 from xps.policy._fields import INT, STR, UUID_, Spec, attr, qname
 
 
-def _specs() -> dict[type, Spec[object]]:
-    return {s.cls: s for s in vars(_fields).values() if isinstance(s, Spec)}
+def _all_specs() -> dict[type, Spec[object]]:
+    return {s.cls: s for s in vars(_specs).values() if isinstance(s, Spec)}
 
 
 def test_every_model_dataclass_has_one_spec() -> None:
@@ -23,7 +23,7 @@ def test_every_model_dataclass_has_one_spec() -> None:
         for _, c in inspect.getmembers(_model, inspect.isclass)
         if dataclasses.is_dataclass(c) and c.__module__ == _model.__name__
     }
-    assert classes == set(_specs())
+    assert classes == set(_all_specs())
 
 
 def test_a_spec_must_list_exactly_the_dataclass_fields() -> None:
@@ -42,9 +42,9 @@ def test_xml_reads_enums_as_members_not_strings() -> None:
         tag=uuid4(),
         role=_model.GuestRole.SECURITY_DOMAIN,
     )
-    el = _fields.SECLABEL.write(root, label)
+    el = _specs.SECLABEL.write(root, label)
     assert el.get("role") == "security_domain" and el.get("max-rate") == "1000"
-    back = _fields.SECLABEL.read(el)
+    back = _specs.SECLABEL.read(el)
     assert back == label and type(back.role) is _model.GuestRole
 
 
@@ -53,11 +53,11 @@ def test_optional_attributes_and_children_are_left_out() -> None:
     domain = _model.DomainConfig(
         id=uuid4(), name="d", seclabel=None, guest_type=_model.GuestType.PVH
     )
-    el = _fields.DOMAIN.write(root, domain)
+    el = _specs.DOMAIN.write(root, domain)
     assert "seclabel" not in el.attrib and "vnc-display" not in el.attrib
     assert el.find(qname("kernel")) is None
-    assert _fields.DOMAIN.read(el) == domain
+    assert _specs.DOMAIN.read(el) == domain
     with_kernel = dataclasses.replace(domain, kernel="", vnc_display=0)
-    el = _fields.DOMAIN.write(root, with_kernel)
+    el = _specs.DOMAIN.write(root, with_kernel)
     assert el.findtext(qname("kernel")) == "" and el.get("vnc-display") == "0"
-    assert _fields.DOMAIN.read(el) == with_kernel
+    assert _specs.DOMAIN.read(el) == with_kernel
