@@ -607,7 +607,7 @@ class ComputeService:
             client = await self.pool.client(str(host.id), host.address, host.port)
             try:
                 if action == "start":
-                    answer = await client.create_domain(vm.name)
+                    answer: dict[str, Any] = dict(await client.create_domain(vm.name))
                     run_state = "running"
                 else:
                     answer = dict(await getattr(client, _XPS_CALL[action])(vm.name))

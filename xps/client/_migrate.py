@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from xps.client._errors import RemoteError, XpsError
+from xps.client._errors import ProtocolViolation, RemoteError, XpsError
 from xps.client._typed import Xps
 
 __all__ = ["MigrationInDoubt", "MoveResult", "Progress", "move_domain"]
@@ -130,6 +130,8 @@ async def move_domain(
         activating = True
         done = await dest.migrate_in_finish(mid, digest=str(paused["digest"]))
         downtime_ms = round((time.monotonic() - started) * 1000, 3)
+        if "aborted" in done:  # the other shape of the answer: only for abort=True
+            raise ProtocolViolation(f"MigrateInFinish: migration {mid} answered as aborted")
         target_domid = int(done["domid"])
     except BaseException as exc:
         target: int | None = None
