@@ -174,7 +174,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cert", type=Path, help="server certificate (default STATE/pki)")
     p.add_argument("--key", type=Path, help="server key (default STATE/pki)")
     p.add_argument("--pgbouncer", action="store_true", help="PostgreSQL behind PgBouncer")
-    p.add_argument("--log-json", action="store_true", help="one JSON object per log line")
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=None,
+        help="log lines on stderr: text, or json (one JSON object per line: ts, level, "
+        "logger, message) for a log collector (default text)",
+    )
+    p.add_argument("--log-json", action="store_true", help="same as --log-format json")
     p.add_argument("--no-access-log", action="store_true")
     p.add_argument("--quiet", action="store_true", help="warnings and errors only")
     p.set_defaults(func=_local("serve"))

@@ -121,33 +121,6 @@ def init(args: argparse.Namespace) -> int:
     return 0
 
 
-class _JsonFormatter(logging.Formatter):
-    """One JSON object per line (``--log-json``): escapes whatever a message holds."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        doc = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
-        return json.dumps(doc, ensure_ascii=True)
-
-
-def _logging(log_json: bool, quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if log_json:
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING if quiet else logging.INFO)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
 def _listen(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     host = host.strip("[]")
@@ -185,7 +158,9 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"xenon xe serve: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
         return 1
-    _logging(args.log_json, args.quiet)
+    from enterprise_store._logging import configure
+
+    configure("json" if args.log_json else (args.log_format or "text"), quiet=args.quiet)
     config = StoreConfig(url=url, pgbouncer=args.pgbouncer)
     LOG.info("XE store: %s", describe(normalize_url(url)))
     # XE's identity towards its hosts (STATE/pki) and this server's node id (STATE/xe-node-id):

@@ -178,8 +178,8 @@ def test_the_cli_against_a_real_tls_server(
     assert proc.wait(timeout=60) == 0
     assert not (xe_state / "xe-server.json").exists()
     lines = [json.loads(line) for line in (xe_state / "serve.log").read_text().splitlines()]
-    assert {"ts", "level", "logger", "msg"} <= lines[0].keys()
-    messages = [line["msg"] for line in lines]
+    assert {"ts", "level", "logger", "message"} <= lines[0].keys()
+    messages = [line["message"] for line in lines]
     assert "XE API stopped" in messages
     assert any('"POST /api/v1/users HTTP/1.1" 201' in m for m in messages)  # access log
     assert not any(admin_password_cli in m or "xes_" in m for m in messages)
