@@ -12,7 +12,7 @@ from xps.server._config import (
 )
 from xps.server._daemon import PORTS_FILE, EventSource, XpsServer
 from xps.server._errors import ConfigError, ListenError, ServerError
-from xps.server._handlers import HOST_METHODS, Handler, host_handlers
+from xps.server._handlers import HOST_METHODS, Handler, HostApi, host_handlers
 from xps.server._hub import EventHub, Subscriber
 from xps.server._logging import (
     LOG_NAME,
@@ -43,6 +43,7 @@ __all__ = [
     "EventHub",
     "EventSource",
     "Handler",
+    "HostApi",
     "ListenError",
     "ServerConfig",
     "ServerError",
