@@ -2,36 +2,55 @@
 
 ::
 
-    XeError(code, message)
-    ├── NotFound            not_found         the named object does not exist (or is out of scope
-    │                                         for the caller: scope hides, it does not reveal)
-    ├── Conflict            conflict          the change clashes with the stored state (a name in
-    │                                         use, a stale revision, a host with VMs still on it)
-    ├── Forbidden           forbidden         authenticated, but not allowed
-    │   ├── RoleRequired    role_required     the caller's role is below the one the action needs
-    │   └── OutOfScope      out_of_scope      the object lies outside the caller's enclaves
-    ├── Unauthenticated     unauthenticated   no, bad, expired or revoked credentials
-    │   └── LockedOut       locked_out        too many failed logins; ``retry_after_s`` to wait
-    ├── InvalidInput        invalid_input     a value given by the caller is malformed
-    ├── PolicyRefused       policy_refused    the consistency checker refused a write;
-    │                                         ``findings`` lists every reason at once
-    ├── StoreUnavailable    store_unavailable the database cannot be reached or is locked too long
-    ├── HostError           host_error        a host's XPS answered the request with an error
-    │   └── HostUnreachable host_unreachable  a host's XPS cannot be reached (connection, TLS,
-    │                                         timeout, our certificate refused)
-    └── ServiceUnreachable  unreachable       (client side) no answer from the XE service:
-                                              connection refused, TLS failure, timeout
+    XeError(errors.XenonError)                  xe_error          base; takes (code, message)
+    ├── NotFound(errors.NotFound)               not_found         the named object does not
+    │                                                             exist (or is out of scope
+    │                                                             for the caller: scope hides,
+    │                                                             it does not reveal)
+    ├── Conflict(errors.Conflict)               conflict          the change clashes with the
+    │                                                             stored state (a name in use,
+    │                                                             a stale revision, a host with
+    │                                                             VMs still on it)
+    ├── Forbidden                               forbidden         authenticated, not allowed
+    │   ├── RoleRequired                        role_required     the caller's role is below
+    │   │                                                         the one the action needs
+    │   └── OutOfScope                          out_of_scope      the object lies outside the
+    │                                                             caller's enclaves
+    ├── Unauthenticated                         unauthenticated   no, bad, expired or revoked
+    │   │                                                         credentials
+    │   └── LockedOut                           locked_out        too many failed logins;
+    │                                                             ``retry_after_s`` to wait
+    ├── InvalidInput(errors.InvalidArgument)    invalid_input     a value given by the caller
+    │                                                             is malformed
+    ├── PolicyRefused                           policy_refused    the consistency checker
+    │                                                             refused a write; ``findings``
+    │                                                             lists every reason at once
+    ├── StoreUnavailable                        store_unavailable the database cannot be
+    │                                                             reached or is locked too long
+    ├── HostError(errors.HostError)             host_error        a host's XPS answered the
+    │   │                                                         request with an error
+    │   └── HostUnreachable                     host_unreachable  a host's XPS cannot be
+    │                                                             reached (connection, TLS,
+    │                                                             timeout, our certificate
+    │                                                             refused)
+    └── ServiceUnreachable                      unreachable       (client side) no answer from
+                                                                  the XE service: connection
+                                                                  refused, TLS failure, timeout
 
-The services raise these; the API maps them once to RFC 9457 problem+json (``code`` and
-``findings`` as extension members) and the client re-raises the same classes from the answer,
-so a caller in process and a caller over HTTP handle one tree. Subclasses take
-``(message, *, code=None)``; the base takes ``(code, message)``.
+``errors`` is :mod:`xps.errors`, the bases shared with the XPS packages' trees (so
+``except xps.errors.NotFound`` also holds for an XE object). The services raise these; the
+API maps them once to RFC 9457 problem+json (``code`` and ``findings`` as extension members)
+and the client re-raises the same classes from the answer, so a caller in process and a
+caller over HTTP handle one tree. Subclasses take ``(message, *, code=None)``; the base
+takes ``(code, message)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
+
+from xps import errors
 
 
 @runtime_checkable
@@ -54,7 +73,7 @@ class FindingLike(Protocol):
         ...
 
 
-class XeError(Exception):
+class XeError(errors.XenonError):
     """Base of every XE error.
 
     Attributes:
@@ -80,13 +99,13 @@ class _Coded(XeError):
         super().__init__(code or type(self).code, message)
 
 
-class NotFound(_Coded):
+class NotFound(_Coded, errors.NotFound):
     """The object does not exist, or is outside the caller's scope."""
 
     code = "not_found"
 
 
-class Conflict(_Coded):
+class Conflict(_Coded, errors.Conflict):
     """The change clashes with the stored state."""
 
     code = "conflict"
@@ -130,7 +149,7 @@ class LockedOut(Unauthenticated):
         self.retry_after_s = retry_after_s
 
 
-class InvalidInput(_Coded):
+class InvalidInput(_Coded, errors.InvalidArgument):
     """A value given by the caller is malformed or out of range."""
 
     code = "invalid_input"
@@ -167,7 +186,7 @@ class StoreUnavailable(_Coded):
     code = "store_unavailable"
 
 
-class HostError(_Coded):
+class HostError(_Coded, errors.HostError):
     """A host's XPS refused or failed the request XE sent it (502 over HTTP).
 
     Attributes:

@@ -1,9 +1,29 @@
-"""The console's error tree: every error has a stable code and a title for notifications."""
+"""The console's error tree: every error has a stable code and a title for notifications.
+
+::
+
+    ConsoleError(errors.XenonError)       console_error     base; shown as a titled
+    │                                                       notification, never a traceback
+    ├── ConfigError(errors.ConfigError)   config_invalid    the configuration file or a
+    │                                                       command-line value is invalid
+    ├── ServerError(errors.ServerError)   server_error      a daemon refused a request or
+    │   │                                                   could not be reached
+    │   └── NotConnectedError             not_connected     the server is not connected
+    ├── ReadOnlyError                     read_only         a change in a read-only console
+    ├── ImportFileError                   import_invalid    a file to import is refused
+    └── PolicyDataError                   policy_unreadable a policy file cannot be read
+
+``errors`` is :mod:`xps.errors`, the bases shared with the headless packages' trees;
+``PolicyDataError`` lives in ``_policy_data.py``. The SSH server's tree is
+:mod:`xenon_tui.ssh._errors`.
+"""
 
 from __future__ import annotations
 
+from xps import errors
 
-class ConsoleError(Exception):
+
+class ConsoleError(errors.XenonError):
     """Base of every console error; shown as a titled notification, never a traceback.
 
     Attributes:
@@ -21,14 +41,14 @@ class ConsoleError(Exception):
             self.code = code
 
 
-class ConfigError(ConsoleError):
+class ConfigError(ConsoleError, errors.ConfigError):
     """The configuration file or a command-line value is invalid."""
 
     code = "config_invalid"
     title = "Configuration"
 
 
-class ServerError(ConsoleError):
+class ServerError(ConsoleError, errors.ServerError):
     """A daemon refused a request or could not be reached."""
 
     code = "server_error"

@@ -1,4 +1,26 @@
-"""Problem+json answers back into the ``XeError`` classes the services raised."""
+"""Problem+json answers back into the ``XeError`` classes the services raised.
+
+The client raises the tree of :mod:`enterprise_store._errors`; an answer's ``code`` picks
+the class, else its HTTP status (the column on the right; ``-`` never from a status alone):
+
+::
+
+    XeError(errors.XenonError)                  xe_error           any other status
+    ├── NotFound(errors.NotFound)               not_found          404
+    ├── Conflict(errors.Conflict)               conflict           409
+    ├── Forbidden                               forbidden          403
+    │   ├── RoleRequired                        role_required      -
+    │   └── OutOfScope                          out_of_scope       -
+    ├── Unauthenticated                         unauthenticated    401
+    │   └── LockedOut                           locked_out         429 (``retry_after_s``)
+    ├── InvalidInput(errors.InvalidArgument)    invalid_input      422
+    ├── PolicyRefused                           policy_refused     - (``findings`` as
+    │                                                              :class:`RemoteFinding`)
+    ├── StoreUnavailable                        store_unavailable  503
+    ├── HostError(errors.HostError)             host_error         -
+    │   └── HostUnreachable                     host_unreachable   -
+    └── ServiceUnreachable                      unreachable        - (raised by the client)
+"""
 
 from __future__ import annotations
 

@@ -1,11 +1,30 @@
-"""The error tree of ``xps.client``: every error has a stable ``code`` and a ``message``."""
+"""The error tree of ``xps.client``: every error has a stable ``code`` and a ``message``.
+
+::
+
+    XpsError(errors.XenonError)          xps_error           base of every client error
+    ├── ConnectionLost                   connection_lost     not connected, or dropped
+    │   └── NotPermitted                 not_permitted       this process may not connect
+    ├── Timeout                          timeout             no answer in time
+    ├── TlsError                         tls_error           bad material, untrusted peer
+    ├── ProtocolViolation                protocol_error      the peer broke the protocol
+    ├── RemoteError(errors.HostError)    xps_error           the server answered an error;
+    │   │                                                    ``code`` is the server's
+    │   └── NotAuthorized                xps_error           not in the authorization store
+    └── MigrationInDoubt                 migration_in_doubt  a move's activation answer
+                                                         was lost
+
+``errors`` is :mod:`xps.errors`; ``MigrationInDoubt`` lives in ``_migrate.py``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from xps import errors
 
-class XpsError(Exception):
+
+class XpsError(errors.XenonError):
     """Base of every client error.
 
     Attributes:
@@ -53,7 +72,7 @@ class ProtocolViolation(XpsError):
     code = "protocol_error"
 
 
-class RemoteError(XpsError):
+class RemoteError(XpsError, errors.HostError):
     """The server answered with ``{"error": {"code", "message"}}``.
 
     Attributes:

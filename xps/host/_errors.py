@@ -1,8 +1,33 @@
-"""The error tree of xps.host: every error carries a stable ``code`` and a ``message``."""
+"""The error tree of xps.host: every error carries a stable ``code`` and a ``message``.
+
+::
+
+    HostError(errors.HostError)                host_error
+    ├── NotFound(errors.NotFound, LookupError) not_found        no such domain, policy, object
+    ├── InvalidArgument(errors.InvalidArgument, ValueError)
+    │                                          invalid_argument a malformed argument
+    ├── PolicyInvalid(ValueError)              policy_invalid   the policy was refused;
+    │                                                           ``details`` lists the findings
+    ├── ConflictError(errors.Conflict)         conflict         a duplicate name, a Chinese
+    │                                                           Wall clash
+    ├── NoSeclabel                             no_seclabel      no SecLabel bound to the domain
+    ├── ViolationsUnaddressed                  violations_unaddressed
+    │                                                           unpause refused by the MSM
+    ├── NotSupported(errors.NotSupported)      not_supported    not with this backend
+    ├── HostStateError                         state            the wrong state for it
+    │   └── ActivationPending                  state            an activation is committed
+    │                                                           but its files not all in place
+    └── CommandFailed                          command_failed   xl, ovs-vsctl … failed
+
+``errors`` is :mod:`xps.errors`, the bases shared with the other packages' trees;
+``ActivationPending`` lives in ``_policystore.py``. The server sends ``to_dict()``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from xps import errors
 
 __all__ = [
     "CommandFailed",
@@ -18,7 +43,7 @@ __all__ = [
 ]
 
 
-class HostError(Exception):
+class HostError(errors.HostError):
     """Base of every error raised by :mod:`xps.host`.
 
     The server maps it to ``{"error": {"code": code, "message": message}}``.
@@ -44,13 +69,13 @@ class HostError(Exception):
         return out
 
 
-class NotFound(HostError, LookupError):
+class NotFound(HostError, errors.NotFound, LookupError):
     """No domain, policy or object with that name or id."""
 
     code = "not_found"
 
 
-class InvalidArgument(HostError, ValueError):
+class InvalidArgument(HostError, errors.InvalidArgument, ValueError):
     """A request argument is malformed or out of range."""
 
     code = "invalid_argument"
@@ -65,7 +90,7 @@ class PolicyInvalid(HostError, ValueError):
     code = "policy_invalid"
 
 
-class ConflictError(HostError):
+class ConflictError(HostError, errors.Conflict):
     """Refused because of a conflict: a duplicate name, or a Chinese Wall clash."""
 
     code = "conflict"
@@ -83,7 +108,7 @@ class ViolationsUnaddressed(HostError):
     code = "violations_unaddressed"
 
 
-class NotSupported(HostError):
+class NotSupported(HostError, errors.NotSupported):
     """The operation is not available with this backend or configuration."""
 
     code = "not_supported"

@@ -1,4 +1,33 @@
-"""The error tree of :mod:`xps.msm`: one class per ``msm_status``, each with a stable code."""
+"""The error tree of :mod:`xps.msm`: one class per ``msm_status``, each with a stable code.
+
+::
+
+    MsmError(errors.XenonError)                        MSM_ERROR        (unknown status:
+    │                                                                   ``MSM_STATUS_<n>``)
+    ├── InvalidArgument(errors.InvalidArgument, ValueError)
+    │   │                                              MSM_EINVAL       malformed argument
+    │   ├── BadSize                                    MSM_ESIZE        struct size mismatch
+    │   └── OutOfRange                                 MSM_ERANGE       number out of range
+    ├── NotFound(errors.NotFound, LookupError)         MSM_ENOENT       no such object, domain
+    ├── AlreadyExists                                  MSM_EEXIST       id or name in use
+    ├── NoSpace                                        MSM_ENOSPC       a table is full
+    ├── OutOfMemory(MemoryError)                       MSM_ENOMEM       allocation failed
+    ├── WrongState                                     MSM_ESTATE       no transaction, not running
+    ├── NoLabel                                        MSM_ENOLABEL     start: no SecLabel bound
+    ├── Conflict(errors.Conflict)                      MSM_ECONFLICT    start: Chinese Wall
+    ├── ViolationsPending                              MSM_EVIOLATIONS  unpause: not reset
+    ├── Denied(PermissionError)                        MSM_EDENIED      device tag differs
+    ├── CommitRefused                                  MSM_EVALIDATE    commit failed validation;
+    │                                                                   ``error`` says why
+    ├── Busy                                           MSM_EBUSY        resource in use
+    ├── NotSupported(errors.NotSupported)              MSM_ENOSYS       not with this backend
+    ├── NoXen                                          MSM_ENOXEN       not a Xen dom0
+    ├── NoMsm                                          MSM_ENOMSM       no MSM in the hypervisor
+    ├── HypercallFailed(OSError)                       MSM_EIO          hypercall failed
+    └── VersionMismatch                                MSM_EVERSION     interface major differs
+
+``errors`` is :mod:`xps.errors`; :func:`error_for` builds the class of a C status.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +35,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from xps import errors
 from xps.msm._enums import ObjType, Rule, Status
 
 __all__ = [
@@ -161,11 +191,12 @@ def describe_commit_error(error: CommitError, names: CommitNames | None = None) 
     return ""
 
 
-class MsmError(Exception):
+class MsmError(errors.XenonError):
     """Base of every error raised by :mod:`xps.msm`.
 
     Attributes:
         code: Stable name of the C status, e.g. ``"MSM_ECONFLICT"``.
+        message: The whole message (also ``str(error)``).
         status: The numeric ``msm_status``.
         detail: The library's detail text (``msm_last_error``), may be empty.
     """
@@ -175,6 +206,7 @@ class MsmError(Exception):
 
     def __init__(self, message: str, *, status: int | None = None, detail: str = "") -> None:
         super().__init__(message)
+        self.message = message
         if status is not None:
             self.status = status
             if status not in _BY_STATUS:
@@ -182,7 +214,7 @@ class MsmError(Exception):
         self.detail = detail
 
 
-class InvalidArgument(MsmError, ValueError):
+class InvalidArgument(MsmError, errors.InvalidArgument, ValueError):
     """An argument is malformed (``MSM_EINVAL``); also the family of size/range errors."""
 
     code = "MSM_EINVAL"
@@ -203,7 +235,7 @@ class OutOfRange(InvalidArgument):
     status = Status.ERANGE
 
 
-class NotFound(MsmError, LookupError):
+class NotFound(MsmError, errors.NotFound, LookupError):
     """No object or domain with that id (``MSM_ENOENT``)."""
 
     code = "MSM_ENOENT"
@@ -245,7 +277,7 @@ class NoLabel(MsmError):
     status = Status.ENOLABEL
 
 
-class Conflict(MsmError):
+class Conflict(MsmError, errors.Conflict):
     """Domain start refused by a no-coresidence conflict set (``MSM_ECONFLICT``)."""
 
     code = "MSM_ECONFLICT"
@@ -294,7 +326,7 @@ class Busy(MsmError):
     status = Status.EBUSY
 
 
-class NotSupported(MsmError):
+class NotSupported(MsmError, errors.NotSupported):
     """The backend does not provide this operation (``MSM_ENOSYS``)."""
 
     code = "MSM_ENOSYS"

@@ -1,9 +1,30 @@
-"""The error tree of ``xps.pki``: every failure carries a stable ``code``."""
+"""The error tree of ``xps.pki``: every failure carries a stable ``code``.
+
+::
+
+    PkiError(errors.XenonError)                   pki_error           base
+    ├── PkiInputError(errors.InvalidArgument)     pki_invalid_input   bad name, SAN, key type,
+    │                                                                 file or password
+    ├── PkiFileError                              pki_file_error      missing, unreadable,
+    │                                                                 unwritable file
+    ├── PkiFormatError                            pki_bad_format      unparsable PEM/PKCS#12
+    ├── HandshakeRefused(ssl.SSLError)            handshake_refused   a peer refused at its
+    │                                                                 ClientHello (an SSLError
+    │                                                                 first, for the TLS stack)
+    └── AuthStoreError                            authstore_error     the store cannot be used
+        ├── AuthStoreTampered                     authstore_tampered  integrity check failed
+        └── AuthStoreLocked                       authstore_locked    no password to change it
+
+``errors`` is :mod:`xps.errors`, the bases shared with the other packages' trees;
+``HandshakeRefused`` lives in ``_handshake.py``.
+"""
 
 from __future__ import annotations
 
+from xps import errors
 
-class PkiError(Exception):
+
+class PkiError(errors.XenonError):
     """Base of every PKI error.
 
     Attributes:
@@ -18,7 +39,7 @@ class PkiError(Exception):
         self.message = message
 
 
-class PkiInputError(PkiError):
+class PkiInputError(PkiError, errors.InvalidArgument):
     """A name, SAN, key type, file or password given by the caller is invalid."""
 
     code = "pki_invalid_input"

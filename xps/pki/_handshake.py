@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
+from xps.pki._errors import PkiError
 from xps.pki._usage import tls_usage_problem
 
 #: Called at the ClientHello: ``(alert, reason)`` to refuse the peer before it presents a
@@ -94,16 +95,23 @@ _REASON_ALERTS: dict[str, str] = {
 }
 
 
-class HandshakeRefused(ssl.SSLError):
+class HandshakeRefused(ssl.SSLError, PkiError):
     """The peer was refused at its ClientHello (see :data:`EarlyRefusal`).
+
+    An ``ssl.SSLError`` first (the TLS stack's callers handle it as a failed handshake),
+    and a member of the package's tree.
 
     Attributes:
         alert: The alert sent (RFC 8446 name).
         refusal: Why, for the log.
     """
 
+    code = "handshake_refused"
+
     def __init__(self, alert: str, refusal: str) -> None:
-        super().__init__(1, f"{refusal} (TLS alert {alert})")
+        # OSError's initializer fills errno/strerror (PkiError's would not be called anyway).
+        ssl.SSLError.__init__(self, 1, f"{refusal} (TLS alert {alert})")
+        self.message = f"{refusal} (TLS alert {alert})"
         self.reason = alert.upper()
         self.library = "SSL"
         self.alert = alert

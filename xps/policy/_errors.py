@@ -1,6 +1,28 @@
-"""The error tree of xps.policy: every error carries a stable ``code``."""
+"""The error tree of xps.policy: every error carries a stable ``code``.
+
+::
+
+    PolicyError(errors.XenonError)                policy.error       base
+    ├── PolicyLookupError(errors.NotFound, LookupError)
+    │                                             policy.not_found   no such id or name
+    ├── PolicyFormatError(ValueError)             policy.format      malformed JSON/dict form
+    ├── PolicyXmlError(ValueError)                policy.xml         malformed, hostile or
+    │                                                                not schema-valid XML
+    ├── PolicyValidationError(ValueError)         policy.invalid     semantic validation failed
+    ├── PolicySignatureError                      policy.signature   signing or verification
+    │                                                                failed
+    ├── TemplateError                             policy.template    a template cannot be used
+    │   └── TemplateIncomplete                    policy.template.incomplete
+    │                                                                not fully instantiated
+    └── GeneratorError                            policy.generator   no safe configuration
+
+``errors`` is :mod:`xps.errors`. ``PolicySignatureError`` lives in ``_sign.py``,
+``TemplateError`` in ``_template.py``, ``GeneratorError`` in ``generators/_errors.py``.
+"""
 
 from __future__ import annotations
+
+from xps import errors
 
 __all__ = [
     "PolicyError",
@@ -11,7 +33,7 @@ __all__ = [
 ]
 
 
-class PolicyError(Exception):
+class PolicyError(errors.XenonError):
     """Base of every error raised by :mod:`xps.policy`.
 
     Attributes:
@@ -28,7 +50,7 @@ class PolicyError(Exception):
             self.code = code
 
 
-class PolicyLookupError(PolicyError, LookupError):
+class PolicyLookupError(PolicyError, errors.NotFound, LookupError):
     """An object id or name is not present in a policy."""
 
     code = "policy.not_found"

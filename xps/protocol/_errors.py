@@ -1,6 +1,14 @@
-"""The error tree of ``xps.protocol`` and the stable error codes used on the wire."""
+"""The error tree of ``xps.protocol`` and the stable error codes used on the wire.
+
+::
+
+    ProtocolError(errors.XenonError)    -    a peer broke the protocol; ``code`` per
+                                             instance (one of the constants below)
+"""
 
 from __future__ import annotations
+
+from xps import errors
 
 # Error codes the server puts in {"error": {"code", ...}} (host errors add their own).
 BAD_REQUEST = "bad_request"
@@ -15,7 +23,7 @@ FRAME_TOO_LARGE = "frame_too_large"
 BUSY = "busy"
 
 
-class ProtocolError(Exception):
+class ProtocolError(errors.XenonError):
     """A peer sent bytes that break the protocol.
 
     Attributes:

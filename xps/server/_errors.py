@@ -1,9 +1,22 @@
-"""The error tree of ``xps.server``: every error carries a stable ``code``."""
+"""The error tree of ``xps.server``: every error carries a stable ``code``.
+
+::
+
+    ServerError(errors.ServerError)              server_error    base of every daemon error
+    ├── ConfigError(errors.ConfigError)          config_invalid  flags, ``-D`` values or the
+    │                                                            properties file are invalid
+    └── ListenError(errors.ListenError)          listen_failed   a listening socket could not
+                                                                 be bound
+
+``errors`` is :mod:`xps.errors`, the bases shared with the console's trees.
+"""
 
 from __future__ import annotations
 
+from xps import errors
 
-class ServerError(Exception):
+
+class ServerError(errors.ServerError):
     """Base of every daemon error.
 
     Attributes:
@@ -18,13 +31,13 @@ class ServerError(Exception):
         self.message = message
 
 
-class ConfigError(ServerError):
+class ConfigError(ServerError, errors.ConfigError):
     """The configuration (flags, ``-D`` values, properties file) is invalid."""
 
     code = "config_invalid"
 
 
-class ListenError(ServerError):
+class ListenError(ServerError, errors.ListenError):
     """A listening socket could not be bound."""
 
     code = "listen_failed"

@@ -1,4 +1,11 @@
-"""The generators' error: a policy that cannot be turned into a safe configuration."""
+"""The generators' error: a policy that cannot be turned into a safe configuration.
+
+::
+
+    PolicyError(errors.XenonError)   policy.error       the root of :mod:`xps.policy`
+    └── GeneratorError               policy.generator   ``policy.generator.<reason>`` per
+                                                        instance
+"""
 
 from __future__ import annotations
 
