@@ -224,11 +224,34 @@ static MSM_NOINLINE void denied(run_state *rs, msm_dom *d, uint16_t e, uint64_t 
                       msm_hypercall_has_subops(nr) ? subop : 0, MSM_DOMID_INVALID, ts);
 }
 
+/* msm_rng_next on a generator held in four scalars (registers), not an array. */
+static inline uint64_t rng_next4(uint64_t *s0, uint64_t *s1, uint64_t *s2, uint64_t *s3)
+{
+    uint64_t r = msm_rotl(*s1 * 5, 7) * 9, t = *s1 << 17;
+    *s2 ^= *s0;
+    *s3 ^= *s1;
+    *s1 ^= *s2;
+    *s0 ^= *s3;
+    *s2 ^= t;
+    *s3 = msm_rotl(*s3, 45);
+    return r;
+}
+
+static inline void rng_store(uint64_t s[4], uint64_t g0, uint64_t g1, uint64_t g2, uint64_t g3)
+{
+    s[0] = g0;
+    s[1] = g1;
+    s[2] = g2;
+    s[3] = g3;
+}
+
 /* One slice [t, t + len) of domain d's workload: its share of calls, each decided as
- * msm_sim_hypercall would.  The slice lies inside one rate window (slices end on 1 ms
- * boundaries), so the window step of msm_decide is done once before the first call;
- * the window counter and the generator live in registers and go back to d and s
- * around every call that leaves the loop (misbehave, denied) and at the end. */
+ * msm_sim_hypercall would, call k at t + k * step.  The slice lies inside one rate window
+ * (slices end on 1 ms boundaries), so the window step of msm_decide is done once before
+ * the first call.  The hot loop keeps only what an allowed call needs in registers: the
+ * generator, the window counter, k; the other counters are derived at the end (plain mix
+ * calls = calls - misbehaviours, allowed = plain - denied), and the generator and window
+ * counter go back to s and d around every call that leaves the loop (misbehave, denied). */
 static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
 {
     uint32_t m = (d->guest_type - 1) * 2 + (d->os - 1);
@@ -240,26 +263,24 @@ static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
         return;
     msm_sim *s = rs->s;
     const uint16_t *mix = mix_table[m];
-    uint64_t step = len / n, ts = t, k, plain = 0, allowed = 0;
-    const uint64_t mis_total = d->mis_cum[3], max_rate = d->max_rate;
+    const uint64_t step = len / n, mis_total = d->mis_cum[3], max_rate = d->max_rate;
     const msm_profile *p = d->prof;
     uint64_t w = t / 1000000u;
     if (w > d->window) {
         d->window = w;
         d->wcount = 0;
     }
-    uint64_t wcount = d->wcount, g[4];
-    memcpy(g, s->rng, sizeof g);
-    /* Counters of plain mix calls are summed locally and added once per slice;
-     * msm_sim_hypercall does the same bookkeeping call by call. */
-    for (k = 0; k < n; k++, ts += step) {
-        uint64_t r = msm_rng_next(g);
+    uint64_t wcount = d->wcount, k, mis_calls = 0, denials = 0;
+    uint64_t g0 = s->rng[0], g1 = s->rng[1], g2 = s->rng[2], g3 = s->rng[3];
+    for (k = 0; k < n; k++) {
+        uint64_t r = rng_next4(&g0, &g1, &g2, &g3);
         if (MSM_UNLIKELY((r >> 32) < mis_total)) {
-            memcpy(s->rng, g, sizeof g);
+            rng_store(s->rng, g0, g1, g2, g3);
             d->wcount = wcount;
-            misbehave(rs, d, mix, r, ts);
-            memcpy(g, s->rng, sizeof g);
+            misbehave(rs, d, mix, r, t + k * step);
+            g0 = s->rng[0], g1 = s->rng[1], g2 = s->rng[2], g3 = s->rng[3];
             wcount = d->wcount;
+            mis_calls++;
         } else {
             /* A mix entry's sub-op has 8 bits (< MSM_SUBOP_BITS); its nr is < 256 and
              * the tables' are all < MSM_NR_HYPERCALLS, but the test below does not rely
@@ -267,24 +288,27 @@ static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
             uint16_t e = mix[r & (MIX_SIZE - 1)];
             uint32_t nr = e & 0xFFu;
             wcount++;
-            plain++;
             uint64_t ok = msm_profile_allows(p, nr & (MSM_NR_HYPERCALLS - 1), e >> 8) &
                           (nr < MSM_NR_HYPERCALLS) & (wcount <= max_rate);
-            if (MSM_LIKELY(ok)) {
-                allowed++;
+            if (MSM_LIKELY(ok))
                 continue;
-            }
+            denials++;
             d->wcount = wcount;
-            denied(rs, d, e, ts);
+            denied(rs, d, e, t + k * step);
         }
-        if (MSM_UNLIKELY(d->state != MSM_STATE_RUNNING))
+        if (MSM_UNLIKELY(d->state != MSM_STATE_RUNNING)) {
+            k++; /* call k was made */
             break;
+        }
     }
-    memcpy(s->rng, g, sizeof g);
+    rng_store(s->rng, g0, g1, g2, g3);
     d->wcount = wcount;
+    /* Counters of plain mix calls are added once per slice; msm_sim_hypercall does the
+     * same bookkeeping call by call (and did, for the misbehaviours). */
+    uint64_t plain = k - mis_calls;
     d->hypercalls += plain;
     s->hc_checked += plain;
-    rs->by_dec[MSM_ALLOW] += allowed;
+    rs->by_dec[MSM_ALLOW] += plain - denials;
 }
 
 int msm_sim_run_op(msm_ctx *ctx, uint64_t duration_ns, msm_run_counts *out)
