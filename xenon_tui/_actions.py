@@ -233,7 +233,7 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action("server.add", "a", "add", "Add server", scope="servers", commands=("add",)),
     Action("server.remove", "delete", "remove", "Remove", scope="servers", commands=("remove",)),
-    Action("server.color", "k", "color", "Colour", scope="servers", commands=("color",)),
+    Action("server.color", "K", "color", "Colour", scope="servers", commands=("color",)),
     Action("server.compare", "C", "compare", "Compare", scope="servers", commands=("compare",)),
     Action(
         "server.clone",
@@ -249,6 +249,32 @@ ACTIONS: tuple[Action, ...] = (
     ),
     # Lists.
     Action("list.filter", "slash", "filter_list", "Filter", commands=("filter",)),
+    # Moving in every list (k9s/vi habits); the arrows work too. In the violation log,
+    # newest on top, End/G is the newest row and follows new ones; Home/g the oldest.
+    Action("list.down", "j", "cursor_down", "Down", scope="list", footer=False),
+    Action("list.up", "k", "cursor_up", "Up", scope="list", footer=False),
+    Action("list.page_down", "pagedown", "page_down", "Page down", scope="list", footer=False),
+    Action("list.page_up", "pageup", "page_up", "Page up", scope="list", footer=False),
+    Action(
+        "list.first", "home,g", "list_first", "First row (log: oldest)", scope="list", footer=False
+    ),
+    Action(
+        "list.last",
+        "end,G",
+        "list_last",
+        "Last row (log: newest, follow)",
+        scope="list",
+        footer=False,
+    ),
+    Action(
+        "list.clear_filter",
+        "escape",
+        "clear_filter",
+        "Clear the view's filter",
+        scope="list",
+        footer=False,
+        commands=("nofilter",),
+    ),
     # Domains (Live mode).
     Action(
         "domain.start",
@@ -304,7 +330,7 @@ ACTIONS: tuple[Action, ...] = (
         mutating=True,
         mode=_L,
     ),
-    Action("domain.config", "g", "xl_config", "xl config", scope="domains"),
+    Action("domain.config", "y", "xl_config", "xl config", scope="domains", commands=("xl",)),
     Action(
         "domain.templates",
         "",
@@ -314,6 +340,13 @@ ACTIONS: tuple[Action, ...] = (
         commands=("guests",),
     ),
     Action("domain.vnc", "v", "vnc", "VNC", scope="domains"),
+    # Sorting (also `:sort name|cpu|mem|viol|domid`); the same key again reverses.
+    Action("domain.sort_name", "N", "sort_by('name')", "Sort by name", "domains", footer=False),
+    Action("domain.sort_cpu", "C", "sort_by('cpu')", "Sort by CPU", "domains", footer=False),
+    Action("domain.sort_mem", "M", "sort_by('mem')", "Sort by memory", "domains", footer=False),
+    Action(
+        "domain.sort_viol", "V", "sort_by('viol')", "Sort by viol. rate", "domains", footer=False
+    ),
     # Violation log.
     Action(
         "violation.pause",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,8 @@ class ServerState:
     last_seq: int = 0
     alert: int = 0
     match: str | None = None
+    filters: dict[str, str] = field(default_factory=dict)
+    """View id -> its `/` filter on this server (the violation log's is its window's)."""
 
     @property
     def address(self) -> str:
@@ -46,3 +49,24 @@ class ServerState:
         if fresh:
             self.last_seq = max(int(r.get("seq", 0)) for r in fresh)
         return fresh
+
+
+def find_server(servers: Mapping[str, ServerState], text: str) -> str | None:
+    """The address of the server ``text`` names: its address, its host as configured, or
+    the host name it reported (case-insensitive); None when none or several match."""
+    wanted = text.strip().lower()
+    if not wanted:
+        return None
+    if wanted in servers:
+        return wanted
+    found = {
+        address
+        for address, state in servers.items()
+        if wanted in {address.lower(), state.entry.host.lower(), _hostname(state)}
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def _hostname(state: ServerState) -> str:
+    name = state.info.get("hostname")
+    return name.lower() if isinstance(name, str) else ""

@@ -62,3 +62,7 @@ class ActionWanted(Message):
     def __init__(self, action_id: str) -> None:
         super().__init__()
         self.action_id = action_id
+
+
+class ClearFilter(Message):
+    """The user asked to clear the shown view's `/` filter (Esc on a list, ``:nofilter``)."""

@@ -35,7 +35,7 @@ async def test_mode_band_names_mode_and_server(scripted: Any, xps_pki: Any, tmp_
         assert f"POLICY EDITOR MODE — {where}" in str(band.render())
         assert app.sub_title == f"{where} — Policy Editor"
         line = str(app.query_one(ServersPanel).get_option_at_index(0).prompt)
-        assert line.startswith("● simhost 127.0.0.1:")
+        assert line.startswith("▸ ● simhost 127.0.0.1:")
 
 
 async def test_seclabel_form_shows_field_errors_then_stages(

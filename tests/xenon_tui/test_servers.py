@@ -21,7 +21,8 @@ async def test_connects_and_shows_hypervisor_info(
         await wait_connected(pilot, app)
         address = f"127.0.0.1:{running.rw_port}"
         glyph = app.query_one(ServersPanel).get_option_at_index(0).prompt.spans[0]
-        assert glyph.end == 2 and glyph.style.color.number == 2  # "● " in (ANSI) green
+        # "▸ " marks the current server, then "● " in (ANSI) green.
+        assert (glyph.start, glyph.end) == (2, 4) and glyph.style.color.number == 2
         info = str(app.query_one("#server-info").render())
         assert "4.19-sim" in info and "enabled" in info
         band = app.query_one(ModeBand)

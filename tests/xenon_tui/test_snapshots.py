@@ -117,3 +117,15 @@ def test_help(snap_compare: Any) -> None:
     assert snap_compare(
         _app(), press=["question_mark"], terminal_size=(160, 48), run_before=_prepare()
     )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_violations_filtered_and_pinned(snap_compare: Any, size: tuple[int, int]) -> None:
+    """The tab line says what the log shows: its filter and a pinned selection."""
+    press = ["5", "slash", *"eb-domu", "enter", "wait:100", "down"]
+    assert snap_compare(_app(), press=press, terminal_size=size, run_before=_prepare())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_domains_sorted_by_cpu(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(_app(), press=["4", "C"], terminal_size=size, run_before=_prepare())

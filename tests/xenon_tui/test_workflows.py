@@ -31,7 +31,7 @@ async def test_colour_is_assigned_and_remembered(
     running, _host = scripted
     app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.press("k")
+        await pilot.press("K")
         await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
         await pilot.press(*"#cc3333", "enter")
         await wait_for(pilot, lambda: app.current_state.entry.color == "#cc3333")
@@ -117,7 +117,7 @@ async def test_xl_config_and_vnc_tunnel(scripted: Any, xps_pki: Any, tmp_path: P
         await pilot.press("4")
         table = app.query_one(DomainsTable)
         await wait_for(pilot, lambda: table.row_count == 3 and app.focused is table)
-        await pilot.press("g")
+        await pilot.press("y")
         try:
             await wait_for(pilot, lambda: isinstance(app.screen, TextDialog))
         except TimeoutError:

@@ -16,6 +16,7 @@ from xenon_tui._actions import ACTIONS, Mode, allowed
 
 _SCOPE_TITLES = {
     "app": "Everywhere",
+    "list": "Every list",
     "servers": "Servers panel",
     "domains": "Domains (Live mode)",
     "violations": "Policy violations log",
@@ -31,6 +32,10 @@ _KEY_NAMES = {
     "delete": "Del",
     "enter": "Enter",
     "escape": "Esc",
+    "pagedown": "PgDn",
+    "pageup": "PgUp",
+    "home": "Home",
+    "end": "End",
 }
 
 

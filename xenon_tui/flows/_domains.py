@@ -33,6 +33,15 @@ async def domain_action(console: Console, method: str, domain: Mapping[str, Any]
         raise ReadOnlyError("Domain actions are disabled.")
     name = str(domain.get("name"))
     verb = _VERBS.get(method, method)
+    run = domain.get("run_state")
+    if method == "CreateDomain" and run in ("running", "paused"):
+        # Said plainly, before the daemon answers with the MSM's status code.
+        console.notify(
+            f"{name} is already {run} (domid {domain.get('domid')}).",
+            title=f"{verb} {name}",
+            severity="warning",
+        )
+        return
     if method in _TYPED:
         ok = await console.ask(
             TypedConfirmDialog(

@@ -7,6 +7,7 @@ from typing import Any
 from xenon_tui._connection import LinkState
 from xenon_tui._errors import ConsoleError, ReadOnlyError
 from xenon_tui._policy_data import policy_of
+from xenon_tui._state import find_server
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog
 from xenon_tui.flows._console import Console
 from xenon_tui.flows._policy import policy_diff_text
@@ -58,14 +59,20 @@ async def clone_server(console: Console, address: str) -> None:
     if not others:
         console.notify("Connect a destination server first.", title="Clone", severity="warning")
         return
-    dest = await console.ask(
+
+    def _named(text: str) -> str | None:
+        found = find_server(console.servers, text)
+        return found if found in others else None
+
+    typed = await console.ask(
         InputDialog(
             f"Clone configuration of {address}",
-            "Destination server:",
+            "Destination server (address or host name):",
             value=others[0],
-            validate=lambda v: None if v in others else f"choose one of {', '.join(others)}",
+            validate=lambda v: None if _named(v) else f"choose one of {', '.join(others)}",
         )
     )
+    dest = _named(typed) if typed else None
     if not dest:
         return
     src = await console.call(address, "GetPolicy", which="active")

@@ -9,6 +9,18 @@ from typing import Literal
 from xenon_tui._actions import Action
 from xenon_tui._errors import ConfigError
 
+_SORT_NAMES = {
+    "name": "name",
+    "cpu": "cpu",
+    "mem": "mem",
+    "memory": "mem",
+    "viol": "viol",
+    "violations": "viol",
+    "rate": "viol",
+    "domid": "domid",
+}
+"""`:sort` words -> the Domains table's sort orders."""
+
 
 @dataclass(frozen=True)
 class Command:
@@ -16,11 +28,12 @@ class Command:
 
     Attributes:
         name: ``theme`` (arg: the theme's name), ``connect`` (arg: the typed address),
-            ``filter`` (arg: the text) or ``action`` (arg: the table action's id).
+            ``filter`` (arg: the text), ``sort`` (arg: the Domains column: ``name``,
+            ``cpu``, ``mem``, ``viol``, ``domid``) or ``action`` (arg: the table action's id).
         arg: Its argument.
     """
 
-    name: Literal["theme", "connect", "filter", "action"]
+    name: Literal["theme", "connect", "filter", "sort", "action"]
     arg: str
 
 
@@ -51,6 +64,11 @@ def parse_command(
         return Command("connect", arg)
     if name == "filter":
         return Command("filter", arg)
+    if name == "sort":
+        column = _SORT_NAMES.get(arg.lower())
+        if column is None:
+            raise ConfigError(f"sort by what? {' '.join(sorted(set(_SORT_NAMES)))}")
+        return Command("sort", column)
     action = actions.get(name)
     if action is None:
         raise ConfigError(f"unknown command :{name} — press ? for the list")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -17,13 +18,14 @@ from xenon_tui import flows
 from xenon_tui._actions import Action, Mode, command_names, effective_keys
 from xenon_tui._config import ConsoleConfig, ServerEntry, save_config
 from xenon_tui._connection import ClientFactory, LinkState, xps_client_factory
-from xenon_tui._errors import ConfigError, ReadOnlyError
-from xenon_tui._state import ServerState
+from xenon_tui._errors import ConfigError, ConsoleError, ReadOnlyError
+from xenon_tui._state import ServerState, find_server
 from xenon_tui._work import run_flow
 from xenon_tui.dialogs import InputDialog
 from xenon_tui.dialogs._help import key_display
 from xenon_tui.messages import (
     ActionWanted,
+    ClearFilter,
     Failed,
     LinkChanged,
     RefreshWanted,
@@ -61,6 +63,11 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
+DOMAINS_REFRESH_S = 1.5
+"""How often the shown Domains view re-reads its server's domains (run state, CPU,
+violations); rows that did not change are not redrawn."""
+
+
 class HostConsole(Screen[None]):
     """Servers panel, the views of the current server, mode band, command line and keys.
 
@@ -83,6 +90,9 @@ class HostConsole(Screen[None]):
         self.current: str | None = next(iter(self._servers), None)
         self._line_mode = ":"
         self._alert_pending = False
+        self._status_pending = False
+        # View id -> the filter its widget shows now (each server keeps its own).
+        self._shown_filters: dict[str, str] = {}
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -118,6 +128,7 @@ class HostConsole(Screen[None]):
         self.query_one(ModeBand).read_only = self.config.read_only
         self._sync_current()
         panel.focus()
+        self.set_interval(DOMAINS_REFRESH_S, self._poll_domains)
         if self.config.autoconnect:
             for address in self._servers:
                 self.connect_server(address)
@@ -205,6 +216,22 @@ class HostConsole(Screen[None]):
         """Calls a daemon method on a server (raises ConsoleError subclasses)."""
         return await self.fleet.call(address, method, **params)
 
+    def _poll_domains(self) -> None:
+        state = self.current_state
+        if (
+            state is not None
+            and state.link is LinkState.CONNECTED
+            and self.query_one(ViewTabs).active == "domains"
+            and self.app.screen is self
+        ):
+            self.run_flow("refresh", self._poll_domains_of, state.address)
+
+    async def _poll_domains_of(self, address: str) -> None:
+        # A failed poll says nothing: the link state already shows a lost server, and a
+        # notification every 1.5 s would bury the one that matters.
+        with contextlib.suppress(ConsoleError):
+            await self.fleet.refresh_domains(address)
+
     @on(RefreshWanted)
     def _refresh_wanted(self, message: RefreshWanted) -> None:
         if message.what == "domains":
@@ -247,6 +274,17 @@ class HostConsole(Screen[None]):
         if state is None:
             return
         data = message.data
+        if data.keys() <= {"domains", "xl_list"}:
+            # A domains refresh (every DOMAINS_REFRESH_S while shown): only the Domains
+            # table follows, and only when something changed.
+            if data.get("domains", state.domains) == state.domains:
+                return
+            state.domains = list(data.get("domains", state.domains))
+            state.xl_list = data.get("xl_list", state.xl_list)
+            if message.address == self.current:
+                for table in self.query(DomainsTable):
+                    table.set_domains(domain_rows(state))
+            return
         for key in ("info", "domains", "xl_list", "policy", "staged", "stats"):
             if key in data:
                 setattr(state, key, data[key])
@@ -293,7 +331,12 @@ class HostConsole(Screen[None]):
             return
         is_current = state.address == self.current
         if is_current:
-            self.query_one(ViolationLog).add_violations(fresh)
+            log = self.query_one(ViolationLog)
+            log.add_violations(fresh)
+            if not log.follow and not self._status_pending:
+                # The "N new ↑" count: at most one tab-line redraw per 0.2 s.
+                self._status_pending = True
+                self.set_timer(0.2, self._flush_status)
         else:
             state.violations.extend(fresh)
         # Acknowledged implicitly only while the user is actually in the log (not under a
@@ -305,6 +348,33 @@ class HostConsole(Screen[None]):
                 # At most one band/tab relabel per 0.2 s however fast violations arrive.
                 self._alert_pending = True
                 self.set_timer(0.2, self._flush_alert)
+
+    def _flush_status(self) -> None:
+        self._status_pending = False
+        self._sync_status()
+
+    def _sync_status(self) -> None:
+        """The shown state of each view on the tab line: its filter on this server, and
+        for the violation log a pinned selection with the rows arrived above it."""
+        tabs = self.query_one(ViewTabs)
+        state = self.current_state
+        log = self.query_one(ViolationLog)
+        for view in TAB_TITLES:
+            parts, short = [], []
+            if state is not None:
+                text = state.violations.filter if view == "violations" else state.filters.get(view)
+                if text:
+                    parts.append(f"filter /{text} (Esc clears)")
+                    short.append(f"/{text}")
+            if view == "violations" and not log.follow:
+                new = f"{log.new_above} new ↑" if log.new_above else "pinned"
+                parts.append(f"{new} (End: follow)")
+                short.append(new)
+            tabs.set_status(view, "  ".join(parts), " ".join(short))
+
+    @on(ViolationLog.FollowChanged)
+    def _follow_changed(self, message: ViolationLog.FollowChanged) -> None:
+        self._sync_status()
 
     def _flush_alert(self) -> None:
         self._alert_pending = False
@@ -332,14 +402,19 @@ class HostConsole(Screen[None]):
         )
         info = self.query_one("#server-info", Static)
         log = self.query_one(ViolationLog)
+        self.query_one(ServersPanel).set_current(self.current)
         if state is None:
             info.update("No servers. Press a to add one.")
             log.use_window(None)
+            self._apply_host_filters(None)
+            self._sync_status()
             return
         info.update(info_text(state))
         log.use_window(state.violations)
         self._sync_views(state)
+        self._apply_host_filters(state)
         self._sync_alert()
+        self._sync_status()
         self.app.refresh_bindings()
 
     def _sync_views(self, state: ServerState) -> None:
@@ -360,18 +435,20 @@ class HostConsole(Screen[None]):
         if factory is None or pane.children:
             return
         await pane.mount(factory())
+        self._shown_filters.pop(view, None)
         state = self.current_state
         if state is not None:
             self._sync_views(state)
+        self._apply_host_filters(state)
 
     @on(ViewTabs.TabActivated, "#views")
     async def _tab_clicked(self, event: ViewTabs.TabActivated) -> None:
         await self.show_view(event.pane_id)  # as its key would: build, focus, ack
 
-    @on(ServersPanel.Current)
-    def _server_highlighted(self, message: ServersPanel.Current) -> None:
-        if message.address != self.current:
-            self.current = message.address
+    def switch_server(self, address: str) -> None:
+        """Makes ``address`` the current server (its views, filters and keys)."""
+        if address != self.current and address in self._servers:
+            self.current = address
             self._sync_current()
 
     # -- views -----------------------------------------------------------------------------
@@ -417,7 +494,12 @@ class HostConsole(Screen[None]):
         shows the view, then runs the action on its widget."""
         if entry.scope in VIEW_WIDGETS:
             await self.show_view(entry.scope)
-        widget = "#servers" if entry.scope == "servers" else VIEW_WIDGETS[entry.scope]
+        if entry.scope == "list":  # `:nofilter`…: the shown view's list
+            view = self.query_one(ViewTabs).active
+            await self.show_view(view)
+            widget = VIEW_WIDGETS[view]
+        else:
+            widget = "#servers" if entry.scope == "servers" else VIEW_WIDGETS[entry.scope]
         if entry.scope == "advanced":
             widget = f"#adv-{self.query_one(AdvancedView).active_tab}"
         await self.app.run_action(entry.action, self.query_one(widget))
@@ -488,7 +570,35 @@ class HostConsole(Screen[None]):
             self.run_command(text)
 
     def _apply_filter(self, text: str) -> None:
+        """Filters the shown view of the current server (each server keeps its own)."""
         view = self.query_one(ViewTabs).active
+        text = text.strip()
+        state = self.current_state
+        if state is not None and view != "violations":
+            if text:
+                state.filters[view] = text
+            else:
+                state.filters.pop(view, None)
+        self._filter_view(view, text)
+        self._sync_status()
+
+    @on(ClearFilter)
+    def _clear_filter(self, message: ClearFilter) -> None:
+        message.stop()
+        self._apply_filter("")
+
+    def _apply_host_filters(self, state: ServerState | None) -> None:
+        """Shows each view with the filter ``state``'s server has for it (the violation
+        log's is its window's: nothing to do)."""
+        for view in ("domains", "advanced", "policy", "perf"):
+            text = state.filters.get(view, "") if state is not None else ""
+            if self._shown_filters.get(view, "") != text:
+                self._filter_view(view, text)
+
+    def _filter_view(self, view: str, text: str) -> None:
+        if view in VIEW_WIDGETS and view != "violations" and not self.query(VIEW_WIDGETS[view]):
+            return  # not built yet: it gets the server's filter when it is
+        self._shown_filters[view] = text
         if view == "violations":
             self.query_one(ViolationLog).set_filter(text)
         elif view == "domains":
@@ -521,6 +631,8 @@ class HostConsole(Screen[None]):
             self.add_server(command.arg)
         elif command.name == "filter":
             self._apply_filter(command.arg)
+        elif command.name == "sort":
+            self.call_later(self._sort_domains, command.arg)
         elif command.name == "action":
             self.post_message(ActionWanted(command.arg))
 
@@ -531,7 +643,16 @@ class HostConsole(Screen[None]):
             self.add_server(value)
 
     def add_server(self, text: str) -> ServerEntry | None:
-        """Adds a server typed as ``host[:port[/ro_port]]``, remembers it and connects."""
+        """Switches to the server ``text`` names (address or host name known to the
+        console), else adds one typed as ``host[:port[/ro_port]]``, remembers it and
+        connects."""
+        known = find_server(self._servers, text)
+        if known is not None:
+            self.switch_server(known)
+            self.query_one(ServersPanel).highlight(known)
+            if self._servers[known].conn is None:
+                self.connect_server(known)
+            return self._servers[known].entry
         try:
             entry = ServerEntry.parse(text)
         except ConfigError as exc:  # typed by the user: said, nothing added
@@ -575,6 +696,8 @@ class HostConsole(Screen[None]):
         elif message.action == "disconnect":
             await self.disconnect_server(address)
         elif message.action == "toggle":
+            # Enter: this server becomes the current one (moving only highlights).
+            self.switch_server(address)
             if self._servers[address].conn is None:
                 self.connect_server(address)
             else:
@@ -594,6 +717,10 @@ class HostConsole(Screen[None]):
             self.run_flow("clone", flows.clone_server, self, address)
         elif message.action == "authorizations":
             self._manage_authorizations(address)
+
+    async def _sort_domains(self, column: str) -> None:
+        await self.show_view("domains")
+        self.query_one(DomainsTable).sort_by(column)
 
     async def _choose_color(self, address: str) -> None:
         value = await self.ask(

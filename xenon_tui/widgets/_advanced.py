@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from xenon_tui._actions import bindings, check_scoped
 from xenon_tui._errors import ConsoleError
 from xenon_tui._policy_data import hex_color, policy_of
+from xenon_tui.messages import ClearFilter
 
 if TYPE_CHECKING:
     from xenon_tui._state import ServerState
@@ -173,7 +174,8 @@ class AdvancedTable(DataTable[Any]):
     """One Advanced list; its keys are the object ids."""
 
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        *bindings("advanced")
+        *bindings("list"),
+        *bindings("advanced"),
     ]
 
     def __init__(self, tab: str) -> None:
@@ -215,6 +217,15 @@ class AdvancedTable(DataTable[Any]):
 
     def action_export_profile(self) -> None:
         self.post_message(AdvancedView.Edit("profiles", "export", None))
+
+    def action_list_first(self) -> None:
+        self.action_scroll_top()
+
+    def action_list_last(self) -> None:
+        self.action_scroll_bottom()
+
+    def action_clear_filter(self) -> None:
+        self.post_message(ClearFilter())
 
 
 class AdvancedView(Vertical):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from rich.style import Style
@@ -12,6 +13,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from xenon_tui._actions import bindings, check_scoped
+from xenon_tui.messages import ClearFilter
 
 _COLUMNS = (
     "Domid",
@@ -26,14 +28,22 @@ _COLUMNS = (
     "Viol.",
 )
 _RUN_MARKS = ("running", "paused", "shutdown")  # run states drawn in a colour
+SORTS = ("domid", "name", "cpu", "mem", "viol")
+"""Sort orders (``:sort NAME``): the default (running by domid), or a column."""
+_SORT_COLUMN = {"name": "Name", "cpu": "CPU s", "mem": "Mem MB", "viol": "Viol."}
 _MARKS = (*_RUN_MARKS, "violations")
 
 
 class DomainsTable(DataTable[Any]):
-    """One row per domain from ``GetDomainRunStates``, filterable with `/`."""
+    """One row per domain from ``GetDomainRunStates``, filterable with `/`, sortable.
+
+    The selection stays on the same domain whatever the refreshes or the sort do; a
+    refresh that changes no row redraws nothing, one that changes cells updates those.
+    """
 
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        *bindings("domains")
+        *bindings("list"),
+        *bindings("domains"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
@@ -69,14 +79,26 @@ class DomainsTable(DataTable[Any]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._domains: list[Mapping[str, Any]] = []
+        self._shown: list[Mapping[str, Any]] = []
+        self._cells: dict[str, tuple[Any, ...]] = {}
         self._filter = ""
         self._marks: dict[str, Style] = {}
+        self.order_by = "domid"
+        self.descending = False
+        # Violations per second from the last two refreshes: name -> (count, at, rate).
+        self._rates: dict[str, tuple[int, float, float]] = {}
 
     def on_mount(self) -> None:
         self._marks = self._mark_styles()
-        self.add_columns(*_COLUMNS)
+        self._add_columns()
         # Published after the new theme's CSS is applied, so the marks are its colours.
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _add_columns(self) -> None:
+        arrow = "▼" if self.descending else "▲"
+        for title in _COLUMNS:
+            label = f"{title}{arrow}" if _SORT_COLUMN.get(self.order_by) == title else title
+            self.add_column(label, key=title)
 
     def _mark_styles(self) -> dict[str, Style]:
         """The theme's style of each mark (component classes, so theme variables)."""
@@ -89,12 +111,12 @@ class DomainsTable(DataTable[Any]):
         marks = self._mark_styles()
         if marks != self._marks:  # the cells are text in the old colours: draw them again
             self._marks = marks
-            self._redraw()
+            self._redraw(rebuild=True)
 
     @property
     def domains(self) -> list[Mapping[str, Any]]:
-        """The domains currently listed (after the filter)."""
-        return [d for d in self._domains if self._matches(d)]
+        """The domains currently listed (after the filter, in the shown order)."""
+        return list(self._shown)
 
     def _matches(self, d: Mapping[str, Any]) -> bool:
         if not self._filter:
@@ -102,17 +124,26 @@ class DomainsTable(DataTable[Any]):
         hay = f"{d.get('name')} {d.get('seclabel_name')} {d.get('tag_name')} {d.get('run_state')}"
         return self._filter in hay.lower()
 
+    def rate(self, name: str) -> float:
+        """Violations per second of a domain between the last two refreshes."""
+        return self._rates.get(name, (0, 0.0, 0.0))[2]
+
     def set_domains(self, domains: Iterable[Mapping[str, Any]]) -> None:
         """Replaces the rows, keeping the cursor on the same domain."""
-        # Running domains by domid first, then the stopped ones by name.
-        self._domains = sorted(
-            domains,
-            key=lambda d: (
-                d.get("domid") in ("", None),
-                str(d.get("domid", "")).zfill(6),
-                str(d.get("name", "")),
-            ),
-        )
+        self._domains = list(domains)
+        now = time.monotonic()
+        rates: dict[str, tuple[int, float, float]] = {}
+        for d in self._domains:
+            name, count = str(d.get("name")), int(d.get("violations") or 0)
+            before = self._rates.get(name)
+            if before is None or count < before[0]:
+                rates[name] = (count, now, 0.0)
+            elif count == before[0]:
+                # Unchanged: the rate decays only once a refresh interval has passed.
+                rates[name] = before if now - before[1] < 5 else (count, before[1], 0.0)
+            else:
+                rates[name] = (count, now, (count - before[0]) / max(now - before[1], 0.1))
+        self._rates = rates
         self._redraw()
 
     def set_filter(self, text: str) -> None:
@@ -120,39 +151,98 @@ class DomainsTable(DataTable[Any]):
         self._filter = text.strip().lower()
         self._redraw()
 
-    def _redraw(self) -> None:
+    def sort_by(self, column: str) -> None:
+        """Sorts by ``name``, ``cpu``, ``mem``, ``viol`` (rate, then count) or ``domid``;
+        the same column again reverses the order."""
+        if column not in SORTS:
+            raise ValueError(f"unknown sort {column!r}")
+        if column == self.order_by:
+            self.descending = not self.descending
+        else:
+            # Biggest first for the numbers an operator hunts for; names A to Z.
+            self.order_by, self.descending = column, column in {"cpu", "mem", "viol"}
+        self._redraw(rebuild=True)
+
+    def _ordered(self) -> list[Mapping[str, Any]]:
+        shown = [d for d in self._domains if self._matches(d)]
+        if self.order_by == "domid":
+            # Running domains by domid first, then the stopped ones by name.
+            return sorted(
+                shown,
+                key=lambda d: (
+                    d.get("domid") in ("", None),
+                    str(d.get("domid", "")).zfill(6),
+                    str(d.get("name", "")),
+                ),
+            )
+        keys: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+            "name": lambda d: str(d.get("name", "")).lower(),
+            "cpu": lambda d: float(d.get("cpu_s") or 0),
+            "mem": lambda d: float(d.get("mem_mb") or 0),
+            "viol": lambda d: (self.rate(str(d.get("name"))), int(d.get("violations") or 0)),
+        }
+        ordered = sorted(shown, key=lambda d: str(d.get("name", "")))  # ties by name
+        return sorted(ordered, key=keys[self.order_by], reverse=self.descending)
+
+    def _row(self, d: Mapping[str, Any]) -> tuple[Any, ...]:
+        marks = self._marks
+        run = str(d.get("run_state", ""))
+        violations = int(d.get("violations") or 0)
+        rate = self.rate(str(d.get("name")))
+        # The MSM stops a domain by pausing it at its violation limit; a domain shut
+        # down (by anyone) is just shut down, whatever the flag still says.
+        by_msm = " (MSM)" if d.get("stopped_by_msm") and run == "paused" else ""
+        return (
+            str(d.get("domid", "")),
+            str(d.get("name", "")),
+            str(d.get("state", "")),
+            Text(run + by_msm, style=marks.get(run, "") if run in _RUN_MARKS else ""),
+            str(d.get("mem_mb", "")),
+            str(d.get("vcpus", "")),
+            f"{float(d.get('cpu_s') or 0):.1f}",
+            str(d.get("seclabel_name") or ""),
+            str(d.get("tag_name") or ""),
+            Text(
+                f"{violations} +{rate:.0f}/s" if rate >= 0.5 else str(violations),
+                style=marks.get("violations", "") if violations else "",
+            ),
+        )
+
+    def _redraw(self, *, rebuild: bool = False) -> None:
         keep = self.selected()
         keep_name = keep.get("name") if keep else None
-        marks = self._marks
-        self.clear()
+        ordered = self._ordered()
+        rows = {str(d.get("name")): self._row(d) for d in ordered}
+        same_rows = [str(d.get("name")) for d in ordered] == [
+            str(d.get("name")) for d in self._shown
+        ]
+        self._shown = ordered
+        if same_rows and not rebuild and self.columns:
+            # Same domains in the same order: only the cells that changed are redrawn.
+            for name, cells in rows.items():
+                old = self._cells.get(name)
+                if old == cells:
+                    continue
+                for title, value, before in zip(_COLUMNS, cells, old or (), strict=False):
+                    if value != before:
+                        self.update_cell(name, title, value)
+            self._cells = rows
+            return
+        self._cells = rows
+        self.clear(columns=rebuild)
+        if rebuild:
+            self._add_columns()
         target = 0
-        for index, d in enumerate(self.domains):
-            run = str(d.get("run_state", ""))
-            violations = int(d.get("violations") or 0)
-            self.add_row(
-                str(d.get("domid", "")),
-                str(d.get("name", "")),
-                str(d.get("state", "")),
-                Text(
-                    run + (" (MSM)" if d.get("stopped_by_msm") else ""),
-                    style=marks.get(run, "") if run in _RUN_MARKS else "",
-                ),
-                str(d.get("mem_mb", "")),
-                str(d.get("vcpus", "")),
-                f"{float(d.get('cpu_s') or 0):.1f}",
-                str(d.get("seclabel_name") or ""),
-                str(d.get("tag_name") or ""),
-                Text(str(violations), style=marks.get("violations", "") if violations else ""),
-                key=str(d.get("name")),
-            )
-            if d.get("name") == keep_name:
+        for index, (name, cells) in enumerate(rows.items()):
+            self.add_row(*cells, key=name)
+            if name == keep_name:
                 target = index
         if self.row_count:
             self.move_cursor(row=target)
 
     def selected(self) -> Mapping[str, Any] | None:
         """The domain under the cursor."""
-        shown = self.domains
+        shown = self._shown
         if not shown or not self.row_count:
             return None
         return shown[min(self.cursor_row, len(shown) - 1)]
@@ -171,3 +261,15 @@ class DomainsTable(DataTable[Any]):
         d = self.selected()
         if d is not None:
             self.post_message(self.Show("vnc", d))
+
+    def action_sort_by(self, column: str) -> None:
+        self.sort_by(column)
+
+    def action_list_first(self) -> None:
+        self.action_scroll_top()
+
+    def action_list_last(self) -> None:
+        self.action_scroll_bottom()
+
+    def action_clear_filter(self) -> None:
+        self.post_message(ClearFilter())

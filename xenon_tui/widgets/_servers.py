@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 
 from xenon_tui._actions import bindings, check_scoped
 from xenon_tui._connection import LinkState
+from xenon_tui.messages import ClearFilter
 
 # Link state -> (glyph, component class naming its colour).
 _STATE_MARK = {
@@ -26,10 +27,12 @@ _MARKS = ("connected", "lost", "connecting", "disconnected", "same", "differs")
 
 
 class ServersPanel(OptionList):
-    """Servers with their link state; the highlighted one is the console's current server."""
+    """Servers with their link state. Moving highlights a line (its commands act on it);
+    Enter makes it the console's current server, marked ``▸``."""
 
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        *bindings("servers")
+        *bindings("list"),
+        *bindings("servers"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = OptionList.COMPONENT_CLASSES | {
@@ -60,13 +63,6 @@ class ServersPanel(OptionList):
             self.action = action
             self.address = address
 
-    class Current(Message):
-        """The highlighted server changed."""
-
-        def __init__(self, address: str) -> None:
-            super().__init__()
-            self.address = address
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return check_scoped(self, "servers", action, parameters)
 
@@ -76,6 +72,7 @@ class ServersPanel(OptionList):
         self._rows: dict[str, tuple[LinkState, str | None, str | None]] = {}
         self._names: dict[str, str] = {}
         self._marks: dict[str, Style] = {}
+        self._current: str | None = None
 
     def _mark_styles(self) -> dict[str, Style]:
         """The theme's style of each mark (component classes, so theme variables)."""
@@ -104,6 +101,7 @@ class ServersPanel(OptionList):
         name: str | None = None,
         *,
         marks: Mapping[str, Style] | None = None,
+        current: bool = False,
     ) -> Text:
         """The rendered line of one server (its host name first, once known).
 
@@ -112,7 +110,7 @@ class ServersPanel(OptionList):
         """
         marks = marks or {}
         glyph, mark = _STATE_MARK[state]
-        text = Text()
+        text = Text("▸ " if current else "  ")
         text.append(f"{glyph} ", style=marks.get(mark, ""))
         # Only the glyph is coloured: green words on the tinted cursor are hard to read.
         text.append(name or address, style="bold" if state is LinkState.CONNECTED else "")
@@ -140,7 +138,9 @@ class ServersPanel(OptionList):
 
     def _draw(self, address: str, state: LinkState, color: str | None, match: str | None) -> None:
         name = self._names.get(address)
-        prompt = self.label(address, state, color, match, name, marks=self._marks)
+        prompt = self.label(
+            address, state, color, match, name, marks=self._marks, current=address == self._current
+        )
         try:
             index = self.get_option_index(address)
         except Exception:  # OptionDoesNotExist: a new server
@@ -161,6 +161,22 @@ class ServersPanel(OptionList):
         if address in self._rows:
             self.set_server(address, *self._rows[address])
 
+    def set_current(self, address: str | None) -> None:
+        """Marks the console's current server."""
+        if address == self._current:
+            return
+        old, self._current = self._current, address
+        for line in (old, address):
+            if line is not None and line in self._rows:
+                self._draw(line, *self._rows[line])
+
+    def highlight(self, address: str) -> None:
+        """Moves the highlight to a server's line."""
+        try:
+            self.highlighted = self.get_option_index(address)
+        except Exception:  # OptionDoesNotExist: not in the list
+            return
+
     def remove_server(self, address: str) -> None:
         """Removes one server line."""
         self._rows.pop(address, None)
@@ -177,11 +193,6 @@ class ServersPanel(OptionList):
         if self.highlighted is None or self.option_count == 0:
             return None
         return self.get_option_at_index(self.highlighted).id
-
-    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        event.stop()
-        if event.option.id is not None:
-            self.post_message(self.Current(event.option.id))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
@@ -213,3 +224,12 @@ class ServersPanel(OptionList):
 
     def action_authorizations(self) -> None:
         self._command("authorizations")
+
+    def action_list_first(self) -> None:
+        self.action_first()
+
+    def action_list_last(self) -> None:
+        self.action_last()
+
+    def action_clear_filter(self) -> None:
+        self.post_message(ClearFilter())

@@ -37,6 +37,7 @@ class ViewPane(Vertical):
         self.title = title
         self.short = short or title
         self.badge = ""
+        self.status: tuple[str, str] = ("", "")  # (full, short for narrow terminals)
 
     def label(self, *, short: bool = False) -> str:
         """The title (or short title) with the badge, as drawn."""
@@ -51,6 +52,7 @@ class TabLine(ClickableLine):
         "tabline--key",
         "tabline--tab",
         "tabline--active",
+        "tabline--status",
     }
     DEFAULT_CSS = """
     TabLine {
@@ -60,6 +62,7 @@ class TabLine(ClickableLine):
         .tabline--key { color: $text-accent; }
         .tabline--tab { color: $foreground-muted; }
         .tabline--active { color: $foreground; background: $accent 30%; text-style: bold; }
+        .tabline--status { color: $text-warning; text-style: bold; }
     }
     """
 
@@ -69,16 +72,31 @@ class TabLine(ClickableLine):
 
     def render(self) -> Text:
         width = self.size.width
-        # Full titles with wide gaps; then narrow gaps; then short titles (80 columns).
-        for short, gap in ((False, "  "), (False, ""), (True, "")):
-            line, spans = self._line(short=short, gap=gap)
-            if line.cell_len <= width:
+        # The shown view's state (its filter, rows arrived above a pinned selection) is
+        # drawn on the right; the titles make room for it before it is cut.
+        style = self.get_component_rich_style("tabline--status")
+        # Full titles with wide gaps; then narrow gaps; then short titles (80 columns);
+        # each with the full status, then with the short one.
+        for text in self._owner.status_forms():
+            status = Text(f" {text} ", style) if text else Text()
+            room = max(0, width - status.cell_len)
+            for short, gap in ((False, "  "), (False, ""), (True, "")):
+                line, spans = self._line(short=short, gap=gap)
+                if line.cell_len <= room:
+                    break
+            if line.cell_len <= room:
                 break
-        line.truncate(width, overflow="ellipsis")
+        if line.cell_len > room:
+            room = max(room, min(line.cell_len, width // 2))
+            status.truncate(max(0, width - room), overflow="ellipsis")
+        line.truncate(room, overflow="ellipsis")
         # Only what is drawn is clickable; a title cut by the ellipsis keeps its visible
         # part minus the ellipsis itself.
-        limit = width - 1 if line.cell_len >= width and line.plain.endswith("…") else width
+        limit = room - 1 if line.cell_len >= room and line.plain.endswith("…") else room
         self._spans = clip(spans, limit)
+        if status.cell_len:
+            line.pad_right(width - line.cell_len - status.cell_len)
+            line.append_text(status)
         return line
 
     def _line(self, *, short: bool, gap: str) -> tuple[Text, list[Span]]:
@@ -180,6 +198,24 @@ class ViewTabs(Widget):
     def label(self, pane_id: str) -> str:
         """The title shown for ``pane_id``, with its badge."""
         return self._pane(pane_id).label()
+
+    def status(self) -> str:
+        """The shown view's status text ("" for none)."""
+        return self._pane(self._active).status[0]
+
+    def status_forms(self) -> tuple[str, str]:
+        """The shown view's status, full and short."""
+        return self._pane(self._active).status
+
+    def set_status(self, pane_id: str, status: str, short: str | None = None) -> None:
+        """Sets the state drawn on the right while ``pane_id`` is shown ("" for none), and
+        a shorter form for narrow terminals."""
+        pane = self._pane(pane_id)
+        forms = (status, status if short is None else short)
+        if pane.status != forms:
+            pane.status = forms
+            if self.is_mounted and pane_id == self._active:
+                self.query_one(TabLine).refresh()
 
     def set_badge(self, pane_id: str, badge: str) -> None:
         """Sets the text drawn after ``pane_id``'s title ("" for none)."""

@@ -17,6 +17,7 @@ from textual.strip import Strip
 
 from xenon_tui._actions import bindings, check_scoped
 from xenon_tui._ring import Violation, ViolationWindow
+from xenon_tui.messages import ClearFilter
 
 # (title, width, formatter); the last column takes the remaining width.
 _COLUMNS: tuple[tuple[str, int], ...] = (
@@ -84,8 +85,7 @@ class ViolationLog(ScrollView, can_focus=True):
         Binding("down", "cursor(1)", show=False),
         Binding("pageup", "page(-1)", show=False),
         Binding("pagedown", "page(1)", show=False),
-        Binding("home", "jump(0)", show=False),
-        Binding("end", "jump(-1)", show=False),
+        *bindings("list"),
         *bindings("violations"),
     ]
 
@@ -134,6 +134,14 @@ class ViolationLog(ScrollView, can_focus=True):
     class AlertCleared(Message):
         """The user acknowledged the violation alert."""
 
+    class FollowChanged(Message):
+        """The log started or stopped following the newest rows (``new`` rows above)."""
+
+        def __init__(self, follow: bool, new: int) -> None:
+            super().__init__()
+            self.follow = follow
+            self.new = new
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return check_scoped(self, "violations", action, parameters)
 
@@ -143,45 +151,68 @@ class ViolationLog(ScrollView, can_focus=True):
         self._styles: dict[str | None, Style] = {None: Style()}
         self.window = ViolationWindow(capacity)
         self._width = sum(w for _, w in _COLUMNS) + len(_COLUMNS) + 40
+        # Following: the cursor is on the newest row and stays there as rows arrive. Any
+        # move by the user pins the selection to the *record* under the cursor instead:
+        # rows arriving above shift the cursor with it, actions act on that record, and
+        # ``new_above`` counts what arrived since (the "N new ↑" marker).
+        self.follow = True
+        self.new_above = 0
+        self._pinned: Violation | None = None
 
     # -- data ------------------------------------------------------------------------------
 
     def add_violations(self, rows: Iterable[Violation]) -> int:
-        """Appends a batch from the daemon (oldest first); keeps the viewed rows in place."""
+        """Appends a batch from the daemon (oldest first).
+
+        Following, the newest row stays selected; pinned, the selected record and the rows
+        being read stay where they are while the new ones go on top, counted in
+        ``new_above``.
+        """
         added = self.window.extend(rows)
         if added:
             self._sync_size()
-            if self.cursor > 0 or self.scroll_y > 0:
+            if not self.follow:
                 # Newest rows go on top: shift so what the user is reading does not move.
                 # set_reactive: this is not a user move, so no watcher and no Selected.
                 self.set_reactive(
                     ViolationLog.cursor, min(self.cursor + added, len(self.window) - 1)
                 )
                 self.scroll_to(y=self.scroll_y + added, animate=False, immediate=True)
+                self.new_above += added
             self.refresh()
         return added
 
     def set_filter(self, text: str) -> None:
-        """Applies a `/` filter and goes back to the newest row."""
+        """Applies a `/` filter and goes back to following the newest row."""
         self.window.set_filter(text)
-        self.cursor = 0
-        self._sync_size()
-        self.scroll_to(y=0, animate=False, immediate=True)
-        self.refresh()
+        self._follow_newest()
 
     def use_window(self, window: ViolationWindow | None) -> None:
-        """Shows another server's window (None: an empty one); keeps its filter text."""
-        text = self.window.filter
+        """Shows a server's window (None: an empty one), with its own filter.
+
+        The same window again (a server's data refreshed) keeps the selection as it is.
+        """
+        if window is not None and window is self.window:
+            self._sync_size()
+            self.refresh()
+            return
         self.window = window if window is not None else ViolationWindow(self._capacity)
-        if self.window.filter != text:
-            self.window.set_filter(text)
-        self.cursor = 0
+        self._follow_newest()
+
+    def _follow_newest(self) -> None:
+        changed = not self.follow or self.new_above
+        self.follow, self.new_above, self._pinned = True, 0, None
+        self.set_reactive(ViolationLog.cursor, 0)
         self._sync_size()
         self.scroll_to(y=0, animate=False, immediate=True)
         self.refresh()
+        if changed:
+            self.post_message(self.FollowChanged(True, 0))
 
     def selected(self) -> Violation | None:
-        """The violation under the cursor, if any."""
+        """The selected violation: the pinned record, else the one under the cursor."""
+        if self._pinned is not None:
+            return self._pinned
         if not len(self.window):
             return None
         return self.window.row(min(self.cursor, len(self.window) - 1))
@@ -237,17 +268,50 @@ class ViolationLog(ScrollView, can_focus=True):
             self.post_message(self.Selected(row))
 
     def _move(self, to: int) -> None:
+        """A user move: pins the selection to the record it lands on."""
         count = len(self.window)
-        self.cursor = max(0, min(to, count - 1)) if count else 0
+        if not count:
+            return
+        to = max(0, min(to, count - 1))
+        self._pinned = self.window.row(to)
+        if self.follow:
+            self.follow = False
+            self.post_message(self.FollowChanged(False, self.new_above))
+        if to == self.cursor:
+            self.refresh()
+        self.cursor = to
 
     def action_cursor(self, delta: int) -> None:
         self._move(self.cursor + delta)
 
+    def action_cursor_down(self) -> None:
+        self._move(self.cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self._move(self.cursor - 1)
+
     def action_page(self, direction: int) -> None:
         self._move(self.cursor + direction * max(1, self.scrollable_content_region.height - 1))
 
-    def action_jump(self, where: int) -> None:
-        self._move(len(self.window) - 1 if where < 0 else 0)
+    def action_page_down(self) -> None:
+        self.action_page(1)
+
+    def action_page_up(self) -> None:
+        self.action_page(-1)
+
+    def action_list_first(self) -> None:
+        """Home/g: the oldest row kept (the log is newest first)."""
+        self._move(len(self.window) - 1)
+
+    def action_list_last(self) -> None:
+        """End/G: the newest row, following the ones that arrive."""
+        self._follow_newest()
+        row = self.selected()
+        if row is not None:
+            self.post_message(self.Selected(row))
+
+    def action_clear_filter(self) -> None:
+        self.post_message(ClearFilter())
 
     def on_click(self, event: Any) -> None:
         self._move(int(self.scroll_y) + event.y)
