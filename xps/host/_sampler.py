@@ -6,10 +6,10 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from xps.files import write_atomic
+from xps.protocol import DomainStats, Stats
 
 from ._domains import DomainRow
 from ._errors import InvalidArgument
@@ -34,7 +34,7 @@ class StatsSampler:
         # domid must not produce a negative delta.
         self._prev: dict[tuple[int, UUID | None, int], int] = {}
         self._prev_clock: int | None = None
-        self.latest: dict[str, Any] | None = None
+        self.latest: Stats | None = None
         self.count = 0
 
     def sample(
@@ -46,12 +46,12 @@ class StatsSampler:
         mem_kb: int,
         free_mem_kb: int,
         wall: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> Stats:
         """Takes one snapshot; returns the contract's ``stats()`` result."""
         ts = time.time() if wall is None else wall
         dt = clock_ns - self._prev_clock if self._prev_clock is not None else 0
         current: dict[tuple[int, UUID | None, int], int] = {}
-        domains = []
+        domains: list[DomainStats] = []
         samples: dict[str, Sample] = {}
         busy_ns = 0
         for row in rows:
@@ -78,7 +78,7 @@ class StatsSampler:
         used_kb = max(mem_kb - free_mem_kb, 0)
         samples[HOST_SERIES] = (host_pct, float(used_kb), float(sum(r.vcpus for r in rows)))
         self._prev, self._prev_clock = current, clock_ns
-        result = {
+        result: Stats = {
             "ts": ts,
             "host": {"cpu_pct": host_pct, "mem_kb": mem_kb, "free_mem_kb": free_mem_kb},
             "domains": domains,

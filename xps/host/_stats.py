@@ -7,7 +7,9 @@ import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+from xps.protocol import StatsHistory as HistoryResult
+from xps.protocol import StatsSeries
 
 from ._errors import InvalidArgument, NotFound
 
@@ -108,7 +110,7 @@ class StatsHistory:
             names.update(series_map)
         return sorted(names)
 
-    def history(self, range_name: str, domain: str | None = None) -> dict[str, Any]:
+    def history(self, range_name: str, domain: str | None = None) -> HistoryResult:
         """Returns the contract's ``stats_history`` result.
 
         Args:
@@ -128,7 +130,7 @@ class StatsHistory:
         names = sorted(series_map) if domain is None else [domain]
         if domain is not None and domain not in series_map:
             raise NotFound(f"no statistics history for {domain!r}")
-        out = []
+        out: list[StatsSeries] = []
         for name in names:
             series = series_map[name]
             points = [list(p) for p in series.points if p[0] >= horizon]

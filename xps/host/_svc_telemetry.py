@@ -165,13 +165,13 @@ class TelemetryService:
         """The latest statistics sample (taken now when none exists yet)."""
         if self.sampler.latest is None:
             return await self._sample()
-        return cast(Stats, self.sampler.latest)
+        return self.sampler.latest
 
     async def stats_history(self, range: str = "10m", domain: str | None = None) -> StatsHistory:
         """Tiered history: 10m (5 s steps), 2h (1 min), 1d and 1w (1 h)."""
         if domain is not None and not isinstance(domain, str):
             raise InvalidArgument("domain must be a name or null")
-        return cast(StatsHistory, self.sampler.history.history(range, domain))
+        return self.sampler.history.history(range, domain)
 
     async def _sample(self) -> Stats:
         state = self._state
@@ -185,7 +185,7 @@ class TelemetryService:
             mem, free = int(facts.get("mem_kb", 0)), int(facts.get("free_mem_kb", 0))
         result = self.sampler.sample(rows, clock, host_cpus=cpus, mem_kb=mem, free_mem_kb=free)
         state.events.publish({"event": "stats", "data": result})
-        return cast(Stats, result)
+        return result
 
     async def _stats_loop(self) -> None:
         cfg = self._state.config
@@ -202,7 +202,7 @@ class TelemetryService:
 
     async def violations(self, since_seq: int = 0, limit: int = 1000) -> Violations:
         """Violations with ``seq > since_seq`` still kept in memory, oldest first."""
-        return cast(Violations, self.monitor.since(since_seq, limit))
+        return self.monitor.since(since_seq, limit)
 
     async def _drain_yielding(self, check_all: bool = False) -> None:
         # One batch at a time with a yield in between: a violation storm (a batch costs

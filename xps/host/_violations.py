@@ -10,6 +10,8 @@ from typing import IO, Any, NamedTuple
 from uuid import UUID
 
 from xps.msm import DOMID_INVALID, HYPERCALL_NAMES, VIOLATION_RECORD, Msm, Violation
+from xps.protocol import Violation as ViolationDict
+from xps.protocol import Violations
 
 from ._errors import InvalidArgument
 
@@ -114,7 +116,7 @@ class ViolationMonitor:
 
     # ------------------------------------------------------------------ ingestion
 
-    def ingest(self, records: Iterable[Violation], dropped: int = 0) -> list[dict[str, Any]]:
+    def ingest(self, records: Iterable[Violation], dropped: int = 0) -> list[ViolationDict]:
         """Numbers, logs, keeps and publishes one batch of records; returns its dicts."""
         pack = _REC.pack
         data = b"".join(
@@ -134,7 +136,7 @@ class ViolationMonitor:
 
     def ingest_packed(
         self, data: bytes, dropped: int = 0
-    ) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    ) -> tuple[list[ViolationDict], dict[int, str]]:
         """:meth:`ingest` for ``VIOLATION_RECORD`` structs back to back (a drained batch).
 
         Returns:
@@ -203,13 +205,13 @@ class ViolationMonitor:
 
     # ------------------------------------------------------------------ queries
 
-    def since(self, since_seq: int = 0, limit: int = 1000) -> dict[str, Any]:
+    def since(self, since_seq: int = 0, limit: int = 1000) -> Violations:
         """Records with ``seq > since_seq`` still in memory, oldest first, at most ``limit``."""
         if isinstance(since_seq, bool) or not isinstance(since_seq, int) or since_seq < 0:
             raise InvalidArgument("since_seq must be an integer >= 0")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
             raise InvalidArgument(f"limit must be an integer within 1..{_MAX_LIMIT}")
-        out: list[dict[str, Any]] = []
+        out: list[ViolationDict] = []
         want = since_seq + 1
         size = _REC.size
         # Queries usually ask for the newest records: find the start from the right.
@@ -254,7 +256,7 @@ class ViolationMonitor:
         seq: int,
         names: dict[int, str],
         lines: list[str] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[ViolationDict]:
         """The contract's dicts of packed records numbered from ``seq``.
 
         With ``lines`` (ingestion), the log line of each record is appended to it and
@@ -266,7 +268,7 @@ class ViolationMonitor:
         off = self._offset
         statics: dict[tuple[int, bytes, int, int], _Static] = {}
         stamps: dict[int, str] = {}
-        out: list[dict[str, Any]] = []
+        out: list[ViolationDict] = []
         append = out.append
         add_line = lines.append if lines is not None else None
         for ts, domid, kind, sl, nr, subop, peer, count in _REC.iter_unpack(data):
