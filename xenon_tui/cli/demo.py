@@ -12,8 +12,10 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "demo",
         help="three simulated Xenon hosts, the console, and the console over SSH",
-        description="Start a self-contained demo: a CA, three simulated XPS hosts seeded "
-        "with the report's sample policy, live workloads, the console here and over SSH.",
+        description="Start a self-contained demo: a CA, three simulated XPS hosts, Xenon "
+        "Enterprise (xenon xe serve) giving them the report's simple policy, live workloads, "
+        "the console here and over SSH. A later run on the same --state-dir keeps every "
+        "host's policy.",
     )
     parser.add_argument("--state-dir", type=Path, default=Path("~/.local/state/xenon/demo"))
     parser.add_argument(
@@ -23,6 +25,11 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--ssh-port", type=int, default=2222, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-xe",
+        action="store_true",
+        help="without Xenon Enterprise: the hosts get the sample policy directly",
+    )
     parser.set_defaults(func=_run_demo)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import shlex
 import signal
@@ -86,15 +87,25 @@ def start_hosts(paths: DemoPaths, procs: Processes, seed: int) -> list[dict[str,
     """Starts one XPS daemon (sim backend) per sample host; returns their addresses."""
     from xps.policy import SAMPLE_HOST_NAMES
 
+    # The ports of the last run when they are free again: XE and the operator know them.
+    previous = _previous_ports(paths)
     started = []
     for index, name in enumerate(SAMPLE_HOST_NAMES[:HOST_COUNT]):
         state = paths.host_dir(name)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        argv = _xps_argv(paths, name, seed + index, 0, 0)
-        started.append((name, state, procs.start(f"xps-{name}", argv)))
+        rw, ro = previous.get(name, (0, 0))
+        argv = _xps_argv(paths, name, seed + index, rw, ro)
+        started.append((index, name, state, procs.start(f"xps-{name}", argv)))
     hosts = []
-    for name, state, proc in started:
-        ports = wait_for_ports(state, proc)
+    for index, name, state, proc in started:
+        try:
+            ports = wait_for_ports(state, proc)
+        except DemoError:
+            if name not in previous:
+                raise
+            _say(f"host {name}: its last ports are taken; it gets new ones")
+            proc = procs.start(f"xps-{name}", _xps_argv(paths, name, seed + index, 0, 0))
+            ports = wait_for_ports(state, proc)
         hosts.append(
             {
                 "name": name,
@@ -105,6 +116,18 @@ def start_hosts(paths: DemoPaths, procs: Processes, seed: int) -> list[dict[str,
             }
         )
     return hosts
+
+
+def _previous_ports(paths: DemoPaths) -> dict[str, tuple[int, int]]:
+    try:
+        doc = json.loads(paths.hosts_file.read_text(encoding="utf-8"))
+        return {
+            str(h["name"]): (int(h["port"]), int(h["ro_port"]))
+            for h in doc["hosts"]
+            if 0 < int(h["port"]) < 65536 and 0 < int(h["ro_port"]) < 65536
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def supervise_hosts(
@@ -159,15 +182,40 @@ def start_ssh(paths: DemoPaths, procs: Processes, port: int) -> int:
     return wait_for_listen_line(procs.start("ssh", argv, capture_stdout=True))
 
 
+def start_xe(paths: DemoPaths, procs: Processes, hosts: list[dict[str, Any]]) -> None:
+    """Runs ``xenon xe serve`` on ``STATE/xe`` (supervised, restarted on its port); on its
+    first run, XE takes the hosts over and propagates the report's simple policy to them."""
+    from xenon_tui.demo import _xe
+
+    state = _xe.xe_dir(paths.root)
+    _xe.init(state, paths.pki)
+    proc, url = _xe.start_server(state, procs)
+    port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+    procs.supervise("xe", "Xenon Enterprise", proc, lambda: _xe.start_server(state, procs, port)[0])
+    if not _xe.is_set_up(state):
+        _say("Xenon Enterprise: adding the hosts and propagating the policy of §4.2")
+        done = asyncio.run(_xe.set_up(state, url, hosts))
+        _say(f"Xenon Enterprise: policy version {done['version']} on {len(hosts)} hosts")
+    else:
+        for name in asyncio.run(_xe.follow_ports(state, url, hosts)):
+            _say(f"Xenon Enterprise: host {name}'s new port recorded")
+    _say(f"Xenon Enterprise:  {url} (xenon xe … --state-dir {state})")
+    _say(
+        f"XE admin {_xe.ADMIN}: password in {state / _xe.PASSWORD_FILE}, "
+        f"API token in {state / _xe.TOKEN_FILE}"
+    )
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
 def run_demo(args: argparse.Namespace) -> int:
     """Runs the demo until Ctrl+C / SIGTERM (headless) or until the local console quits."""
-    from xps.policy import sample_enterprise
+    from xps.policy import Policy, sample_enterprise
 
     paths = DemoPaths(Path(args.state_dir).expanduser().resolve())
+    use_xe = not getattr(args, "no_xe", False)
     procs = Processes(paths.root / "logs", say=_say)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     supervisor: _Supervisor | None = None
@@ -178,18 +226,22 @@ def run_demo(args: argparse.Namespace) -> int:
         prepare(paths)
         tls = tls_settings(paths)
         hosts = start_hosts(paths, procs, args.seed)
-        # Seed only on a host's first run: later runs keep the operator's policy.
+        # Seed only on a host's first run: later runs keep the operator's policy. With XE,
+        # XE gives the hosts their policies (on its own first run).
         samples = sample_enterprise(HOST_COUNT)
-        policies = {
-            h["name"]: None if paths.seeded(h["name"]).exists() else samples[h["name"]]
+        policies: dict[str, Policy | None] = {
+            h["name"]: None if paths.seeded(h["name"]).exists() or use_xe else samples[h["name"]]
             for h in hosts
         }
+        if use_xe:
+            start_xe(paths, procs, hosts)
         from xenon_tui.demo._workload import seed
 
         counts = asyncio.run(seed(hosts, policies, tls))
-        for name, policy in policies.items():
-            if policy is not None:
-                write_json(paths.seeded(name), {"policy": policy.name})
+        for host in hosts:
+            if not paths.seeded(host["name"]).exists():
+                source = "xe" if use_xe else "sample"
+                write_json(paths.seeded(host["name"]), {"policy_from": source})
         for host in hosts:
             _say(
                 f"host {host['name']}: read-write 127.0.0.1:{host['port']}, read-only "
