@@ -219,6 +219,7 @@ def run_demo(args: argparse.Namespace) -> int:
     procs = Processes(paths.root / "logs", say=_say)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     supervisor: _Supervisor | None = None
+    status = 0
     _say.echo = True
     try:
         _say.open(paths.root / "logs")
@@ -266,8 +267,9 @@ def run_demo(args: argparse.Namespace) -> int:
             _say.echo = False
             _run_local_console(hosts, tls)
     except DemoError as exc:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already
         _say(f"{exc.message} (logs in {paths.root / 'logs'})")
-        return 1
+        status = 1
     except KeyboardInterrupt:
         pass
     finally:
@@ -279,7 +281,7 @@ def run_demo(args: argparse.Namespace) -> int:
         _say.echo = True
         _say("stopped")
         _say.close()
-    return 0
+    return status
 
 
 class _Supervisor(threading.Thread):
