@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-import functools
 import hashlib
 import json
-import types
-import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
+
+from xps.policy import FieldError, JsonCodec, JsonFlavor, json_spec, json_value
 
 from .._errors import InvalidInput
 from ._policy import EnterprisePolicy
@@ -33,27 +31,9 @@ _FORMAT = 1
 
 # --------------------------------------------------------------------------- encode
 
-
-@functools.cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
-def _encode(value: Any) -> Any:
-    kind: type = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
-        return value
-    if kind is UUID:
-        return str(value)
-    if kind is tuple:
-        return [_encode(v) for v in value]
-    if kind is frozenset:
-        return sorted(_encode(v) for v in value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if dataclasses.is_dataclass(value):
-        return {name: _encode(getattr(value, name)) for name in _field_names(kind)}
-    raise TypeError(f"cannot encode {kind.__name__}")  # pragma: no cover - model bug
+# The shared model encoder of xps.policy (what its field specs write); the digest
+# service encodes single objects with it too.
+_encode = json_value
 
 
 def policy_to_dict(policy: EnterprisePolicy) -> dict[str, Any]:
@@ -93,169 +73,72 @@ def policy_sha256(policy: EnterprisePolicy) -> str:
 
 
 # --------------------------------------------------------------------------- decode
-
-_Decoder = Callable[[Any], Any]
-
-
-class _Bad(Exception):
-    """A decoding failure; containers prepend their path segment while it propagates."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.path: list[str] = []
+#
+# xps.policy's JSON spec machinery, derived from the model's type hints, with XE's own
+# checks: strings must be UTF-8-encodable, values quoted in messages are cut to 40
+# characters, lists arrive only as lists, and a constructor's refusal is reported at
+# the object's path.
 
 
 def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _optional(inner: _Decoder) -> _Decoder:
-    def decode(value: Any) -> Any:
-        return None if value is None else inner(value)
-
-    return decode
-
-
-def _sequence(item: _Decoder, build: Callable[[Any], Any]) -> _Decoder:
-    def decode(value: Any) -> Any:
-        if not isinstance(value, list):
-            raise _Bad(f"expected a list, got {_type_name(value)}")
-        out = []
-        for index, v in enumerate(value):
-            try:
-                out.append(item(v))
-            except _Bad as bad:
-                bad.path.append(f"[{index}]")
-                raise
-        return build(out)
-
-    return decode
-
-
-def _fixed(items: tuple[_Decoder, ...]) -> _Decoder:
-    def decode(value: Any) -> Any:
-        if not isinstance(value, list):
-            raise _Bad(f"expected a list, got {_type_name(value)}")
-        if len(value) != len(items):
-            raise _Bad(f"expected {len(items)} items, got {len(value)}")
-        out = []
-        for index, (d, v) in enumerate(zip(items, value, strict=True)):
-            try:
-                out.append(d(v))
-            except _Bad as bad:
-                bad.path.append(f"[{index}]")
-                raise
-        return tuple(out)
-
-    return decode
-
-
-def _uuid(value: Any) -> UUID:
+def _load_uuid(value: Any) -> UUID:
     if not isinstance(value, str):
-        raise _Bad(f"expected a UUID string, got {_type_name(value)}")
+        raise FieldError(f"expected a UUID string, got {_type_name(value)}")
     try:
         return UUID(value)
     except ValueError:
-        raise _Bad(f"not a UUID: {value[:40]!r}") from None
+        raise FieldError(f"not a UUID: {value[:40]!r}") from None
 
 
-def _enum(tp: type[enum.Enum]) -> _Decoder:
-    allowed = ", ".join(str(m.value) for m in tp)
-
-    def decode(value: Any) -> Any:
-        try:
-            return tp(value)
-        except ValueError:
-            raise _Bad(f"{str(value)[:40]!r} is not one of {allowed}") from None
-
-    return decode
-
-
-def _str(value: Any) -> str:
+def _load_str(value: Any) -> str:
     if type(value) is not str:
-        raise _Bad(f"expected a string, got {_type_name(value)}")
+        raise FieldError(f"expected a string, got {_type_name(value)}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise _Bad("string is not valid UTF-8 (lone surrogate)") from None
+        raise FieldError("string is not valid UTF-8 (lone surrogate)") from None
     return value
 
 
-def _int(value: Any) -> int:
+def _load_int(value: Any) -> int:
     if type(value) is not int:
-        raise _Bad(f"expected an integer, got {_type_name(value)}")
+        raise FieldError(f"expected an integer, got {_type_name(value)}")
     return value
 
 
-def _bool(value: Any) -> bool:
+def _load_bool(value: Any) -> bool:
     if type(value) is not bool:
-        raise _Bad(f"expected true or false, got {_type_name(value)}")
+        raise FieldError(f"expected true or false, got {_type_name(value)}")
     return value
 
 
-@functools.cache
-def _decoder(tp: Any) -> _Decoder:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        (inner,) = (a for a in args if a is not type(None))
-        return _optional(_decoder(inner))
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            return _sequence(_decoder(args[0]), tuple)
-        return _fixed(tuple(_decoder(a) for a in args))
-    if origin is frozenset:
-        return _sequence(_decoder(args[0]), frozenset)
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return _object(tp)
-    if tp is UUID:
-        return _uuid
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return _enum(tp)
-    simple: dict[Any, _Decoder] = {bool: _bool, int: _int, str: _str}
-    if tp in simple:
-        return simple[tp]
-    raise TypeError(f"unsupported field type {tp!r}")  # pragma: no cover - model bug
+def _enum(tp: type[enum.Enum]) -> JsonCodec[Any]:
+    allowed = ", ".join(str(m.value) for m in tp)
 
-
-def _object(cls: type) -> _Decoder:
-    hints = typing.get_type_hints(cls)
-    fields = [
-        (f.name, f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-        for f in dataclasses.fields(cls)
-    ]
-    known = frozenset(name for name, _ in fields)
-    # Resolved lazily: EnterprisePolicy -> Host -> CpuFacts … are built on first use.
-    decoders: dict[str, _Decoder] = {}
-
-    def decode(value: Any) -> Any:
-        if not isinstance(value, Mapping):
-            raise _Bad(f"expected an object, got {_type_name(value)}")
-        if not known.issuperset(value):
-            unknown = sorted(str(k)[:40] for k in set(value) - known)
-            raise _Bad(f"unknown field(s) {', '.join(unknown)}")
-        kwargs: dict[str, Any] = {}
-        for name, required in fields:
-            if name in value:
-                decoder = decoders.get(name)
-                if decoder is None:
-                    decoder = decoders[name] = _decoder(hints[name])
-                try:
-                    kwargs[name] = decoder(value[name])
-                except _Bad as bad:
-                    bad.path.append(f".{name}")
-                    raise
-            elif required:
-                missing = _Bad("missing")
-                missing.path.append(f".{name}")
-                raise missing
+    def load(value: Any) -> enum.Enum:
         try:
-            return cls(**kwargs)
-        except (TypeError, ValueError) as exc:
-            raise _Bad(str(exc)) from None
+            return tp(value)
+        except ValueError:
+            raise FieldError(f"{str(value)[:40]!r} is not one of {allowed}") from None
 
-    return decode
+    return JsonCodec(json_value, load)
+
+
+_XE = JsonFlavor(
+    scalars={
+        str: JsonCodec(json_value, _load_str),
+        int: JsonCodec(json_value, _load_int),
+        bool: JsonCodec(json_value, _load_bool),
+        UUID: JsonCodec(json_value, _load_uuid),
+    },
+    enum=_enum,
+    lists=(list,),
+    wrap_errors=True,
+    name_limit=40,
+)
 
 
 def policy_from_dict(data: Mapping[str, Any]) -> EnterprisePolicy:
@@ -274,8 +157,8 @@ def policy_from_dict(data: Mapping[str, Any]) -> EnterprisePolicy:
         raise InvalidInput(f"policy: format must be {_FORMAT}")
     body = {k: v for k, v in data.items() if k != "format"}
     try:
-        policy: EnterprisePolicy = _decoder(EnterprisePolicy)(body)
-    except _Bad as bad:
+        policy = json_spec(EnterprisePolicy, _XE).load(body)
+    except FieldError as bad:
         path = "".join(reversed(bad.path)).lstrip(".") or "policy"
         raise InvalidInput(f"{path}: {bad.message}") from None
     return policy
@@ -285,13 +168,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _Bad(f"duplicate key {key[:40]!r}")
+            raise FieldError(f"duplicate key {key[:40]!r}")
         out[key] = value
     return out
 
 
 def _no_constant(name: str) -> Any:
-    raise _Bad(f"{name} is not a number JSON allows")
+    raise FieldError(f"{name} is not a number JSON allows")
 
 
 def policy_from_json(data: bytes | str) -> EnterprisePolicy:
@@ -317,7 +200,7 @@ def policy_from_json(data: bytes | str) -> EnterprisePolicy:
             raise InvalidInput("policy JSON is not UTF-8") from None
     try:
         decoded = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except _Bad as bad:
+    except FieldError as bad:
         raise InvalidInput(f"policy JSON: {bad.message}") from None
     except json.JSONDecodeError as exc:
         raise InvalidInput(

@@ -1,4 +1,8 @@
-"""The Xenon Security Policy: model, XML, validation, diff and pre-defined profiles."""
+"""The Xenon Security Policy: model, XML, validation, diff and pre-defined profiles.
+
+``json_spec``/``JsonFlavor``/``JsonCodec``/``json_value``/``FieldError`` are the JSON
+half of the policy model's field specs, shared with Xenon Enterprise's model.
+"""
 
 from ._diff import FieldChange, ObjectChange, ObjectRef, PolicyDiff, SectionDiff, diff
 from ._errors import (
@@ -8,6 +12,7 @@ from ._errors import (
     PolicyValidationError,
     PolicyXmlError,
 )
+from ._fields import FieldError, JsonCodec, JsonFlavor, json_spec, json_value
 from ._jsonform import XEN_OUI, generate_mac, policy_from_dict, policy_to_dict
 from ._model import (
     ConflictLevel,
@@ -117,6 +122,7 @@ __all__ = [
     "DomainConfig",
     "DomainDisk",
     "FieldChange",
+    "FieldError",
     "Finding",
     "GuestOS",
     "GuestRole",
@@ -125,6 +131,8 @@ __all__ = [
     "HypercallProfile",
     "InputDevice",
     "InstantiationResult",
+    "JsonCodec",
+    "JsonFlavor",
     "MemoryInfo",
     "NetworkSwitch",
     "ObjectChange",
@@ -165,6 +173,8 @@ __all__ = [
     "hypercall_name",
     "hypercall_number",
     "instantiate_template",
+    "json_spec",
+    "json_value",
     "parse_hardened",
     "parse_policy",
     "parse_template",

@@ -7,7 +7,7 @@ A :class:`Spec` lists a dataclass's fields, each with a converter and a place in
 A converter (:class:`Scalar`) turns a value into XML text and back, and into a JSON
 value and back with the checks of the JSON decoder (type, UUID, enum member; a wrong
 value raises :class:`FieldError` whose path grows as it leaves nested containers). A
-:class:`Json` converter has only the JSON half (lists, nested objects).
+:class:`JsonCodec` converter has only the JSON half (lists, nested objects).
 
 XML places: an attribute (``attr``; absent when the value is None), the text of one child
 element (``child``; absent when None), one child per item (``each``: the item in the
@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
+import types
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
@@ -42,7 +45,8 @@ __all__ = [
     "WORDS",
     "Field",
     "FieldError",
-    "Json",
+    "JsonCodec",
+    "JsonFlavor",
     "Scalar",
     "Spec",
     "attr",
@@ -51,6 +55,8 @@ __all__ = [
     "enum_of",
     "enum_set",
     "json_only",
+    "json_spec",
+    "json_value",
     "keyed",
     "many",
     "objects",
@@ -103,7 +109,7 @@ def _same(value: T) -> T:
 
 
 @dataclass(frozen=True)
-class Json(Generic[T]):
+class JsonCodec(Generic[T]):
     """The JSON half of a converter: ``dump`` to a JSON-safe value, ``load`` back."""
 
     dump: Callable[[T], Any]
@@ -111,7 +117,7 @@ class Json(Generic[T]):
 
 
 @dataclass(frozen=True)
-class Scalar(Json[T]):
+class Scalar(JsonCodec[T]):
     """A converter with an XML text form too (``text`` writes, ``parse`` reads)."""
 
     text: Callable[[T], str]
@@ -186,29 +192,36 @@ def optional(inner: Scalar[T]) -> Scalar[T | None]:
     return Scalar(dump, load, text, inner.parse, nullable=True)
 
 
-def _items(value: Any) -> list[Any] | tuple[Any, ...]:
-    if not isinstance(value, list | tuple):
+_LISTS: tuple[type, ...] = (list, tuple)
+
+
+def _items(value: Any, lists: tuple[type, ...] = _LISTS) -> list[Any] | tuple[Any, ...]:
+    if not isinstance(value, lists):
         raise FieldError(f"expected a list, got {_type_name(value)}")
-    return value
+    return cast("list[Any] | tuple[Any, ...]", value)
 
 
 def _load_all(item: Callable[[Any], T], values: list[Any] | tuple[Any, ...]) -> list[T]:
     out: list[T] = []
     for index, value in enumerate(values):
-        out.append(within(f"[{index}]", item, value))
+        try:
+            out.append(item(value))
+        except FieldError as bad:  # within(), inlined: this loop runs per list item
+            bad.path.append(f"[{index}]")
+            raise
     return out
 
 
-def many(item: Json[T]) -> Json[tuple[T, ...]]:
-    """A tuple, in JSON a list of ``item``."""
+def many(item: JsonCodec[T], lists: tuple[type, ...] = _LISTS) -> JsonCodec[tuple[T, ...]]:
+    """A tuple, in JSON a list (one of the ``lists`` types when read) of ``item``."""
 
     def dump(values: tuple[T, ...]) -> list[Any]:
         return [item.dump(v) for v in values]
 
     def load(value: Any) -> tuple[T, ...]:
-        return tuple(_load_all(item.load, _items(value)))
+        return tuple(_load_all(item.load, _items(value, lists)))
 
-    return Json(dump, load)
+    return JsonCodec(dump, load)
 
 
 def _word_list(words: Iterable[str]) -> str:
@@ -291,7 +304,7 @@ COLOR: Scalar[tuple[int, int, int]] = Scalar(_color_dump, _color_load, _color_te
 """An RGB colour: ``#rrggbb`` in XML, ``[r, g, b]`` in JSON."""
 
 
-def _pair(key: Json[K], value: Json[T]) -> Json[tuple[K, T]]:
+def _pair(key: JsonCodec[K], value: JsonCodec[T]) -> JsonCodec[tuple[K, T]]:
     def dump(pair: tuple[K, T]) -> list[Any]:
         return [key.dump(pair[0]), value.dump(pair[1])]
 
@@ -301,7 +314,7 @@ def _pair(key: Json[K], value: Json[T]) -> Json[tuple[K, T]]:
             raise FieldError(f"expected 2 items, got {len(items)}")
         return (within("[0]", key.load, items[0]), within("[1]", value.load, items[1]))
 
-    return Json(dump, load)
+    return JsonCodec(dump, load)
 
 
 # --------------------------------------------------------------------------- fields
@@ -315,7 +328,7 @@ class Field:
     """One dataclass field: its JSON converter and, unless None, its XML writer/reader."""
 
     name: str
-    json: Json[Any]
+    json: JsonCodec[Any]
     write: _Write | None = None
     read: _Read | None = None
 
@@ -428,7 +441,7 @@ def one(name: str, spec: Spec[Any], tag: str | None = None) -> Field:
     return Field(name, spec.json, write, read)
 
 
-def json_only(name: str, conv: Json[Any]) -> Field:
+def json_only(name: str, conv: JsonCodec[Any]) -> Field:
     """A field whose XML is written by hand (it is structure, not a value)."""
     return Field(name, conv)
 
@@ -443,12 +456,22 @@ class Spec(Generic[T]):
         cls: The (frozen) dataclass.
         tag: Its element's local name.
         fields: One per dataclass field, in XML order.
+        wrap_errors: When loading JSON, report the constructor's TypeError/ValueError
+            as a :class:`FieldError` at this object's path.
+        name_limit: Cut unknown field names to this many characters in messages.
 
     Raises:
         TypeError: The fields are not exactly the dataclass's fields.
     """
 
-    def __init__(self, cls: type[T], tag: str, *fields: Field) -> None:
+    def __init__(
+        self,
+        cls: type[T],
+        tag: str,
+        *fields: Field,
+        wrap_errors: bool = False,
+        name_limit: int | None = None,
+    ) -> None:
         declared = dataclasses.fields(cast(Any, cls))
         order = {f.name: i for i, f in enumerate(declared)}
         names = [f.name for f in fields]
@@ -459,12 +482,17 @@ class Spec(Generic[T]):
         self.fields = fields
         self._json_order = tuple(sorted(fields, key=lambda f: order[f.name]))
         self._known = frozenset(order)
+        self._wrap_errors = wrap_errors
+        self._name_limit = name_limit
         self._required = frozenset(
             f.name
             for f in declared
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         )
-        self.json: Json[T] = Json(self.dump, self.load)
+        self._loads = tuple(
+            (f.name, f.json.load, f.name in self._required) for f in self._json_order
+        )
+        self.json: JsonCodec[T] = JsonCodec(self.dump, self.load)
 
     # -- XML ---------------------------------------------------------------------
 
@@ -500,14 +528,166 @@ class Spec(Generic[T]):
         if not isinstance(value, Mapping):
             raise FieldError(f"expected an object, got {_type_name(value)}")
         if not self._known.issuperset(value):
-            unknown = sorted(map(str, set(value) - self._known))
+            unknown = sorted(str(k)[: self._name_limit] for k in set(value) - self._known)
             raise FieldError(f"unknown field(s) {', '.join(unknown)}")
         kwargs: dict[str, Any] = {}
-        for f in self._json_order:
-            if f.name in value:
-                kwargs[f.name] = within(f".{f.name}", f.json.load, value[f.name])
-            elif f.name in self._required:
+        for name, load, required in self._loads:
+            if name in value:
+                try:
+                    kwargs[name] = load(value[name])
+                except FieldError as bad:  # within(), inlined: this runs per field
+                    bad.path.append(f".{name}")
+                    raise
+            elif required:
                 missing = FieldError("missing")
-                missing.path.append(f".{f.name}")
+                missing.path.append(f".{name}")
                 raise missing
-        return self.cls(**kwargs)
+        if not self._wrap_errors:
+            return self.cls(**kwargs)
+        try:
+            return self.cls(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise FieldError(str(exc)) from None
+
+
+# ------------------------------------------------------------ specs from type hints
+
+
+def json_value(value: Any) -> Any:
+    """The JSON-safe form of any model value: UUIDs and enums as strings, tuples as
+    lists, sets sorted, dataclasses as dicts in field order (what every spec writes)."""
+    kind: type = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is UUID:
+        return str(value)
+    if kind is tuple:
+        return [json_value(v) for v in value]
+    if kind is frozenset:
+        return sorted(json_value(v) for v in value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value):
+        return {name: json_value(getattr(value, name)) for name in _field_names(kind)}
+    return value
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@dataclass(frozen=True, eq=False)
+class JsonFlavor:
+    """How the JSON specs :func:`json_spec` derives from type hints check values.
+
+    Attributes:
+        scalars: The converter of ``str``, ``int``, ``bool`` and ``UUID`` fields.
+        enum: Builds the converter of an enum type.
+        lists: Python types a JSON list may arrive as.
+        wrap_errors: See :class:`Spec`.
+        name_limit: See :class:`Spec`.
+    """
+
+    scalars: Mapping[type, JsonCodec[Any]]
+    enum: Callable[[type[enum.Enum]], JsonCodec[Any]]
+    lists: tuple[type, ...] = _LISTS
+    wrap_errors: bool = False
+    name_limit: int | None = None
+
+
+def _fixed(
+    items: tuple[JsonCodec[Any], ...], lists: tuple[type, ...]
+) -> JsonCodec[tuple[Any, ...]]:
+    def dump(values: tuple[Any, ...]) -> list[Any]:
+        return [d.dump(v) for d, v in zip(items, values, strict=True)]
+
+    def load(value: Any) -> tuple[Any, ...]:
+        raw = _items(value, lists)
+        if len(raw) != len(items):
+            raise FieldError(f"expected {len(items)} items, got {len(raw)}")
+        return tuple(
+            within(f"[{i}]", d.load, v) for i, (d, v) in enumerate(zip(items, raw, strict=True))
+        )
+
+    return JsonCodec(dump, load)
+
+
+def _set_of(item: JsonCodec[Any], lists: tuple[type, ...]) -> JsonCodec[frozenset[Any]]:
+    def dump(values: frozenset[Any]) -> list[Any]:
+        return sorted(item.dump(v) for v in values)
+
+    def load(value: Any) -> frozenset[Any]:
+        return frozenset(_load_all(item.load, _items(value, lists)))
+
+    return JsonCodec(dump, load)
+
+
+def _lazy(cls: type, flavor: JsonFlavor) -> JsonCodec[Any]:
+    # Nested classes are resolved on first use: a spec may refer to itself indirectly.
+    resolved: list[Spec[Any]] = []
+
+    def spec() -> Spec[Any]:
+        if not resolved:
+            resolved.append(json_spec(cls, flavor))
+        return resolved[0]
+
+    def dump(value: Any) -> Any:
+        return (resolved[0] if resolved else spec()).dump(value)
+
+    def load(value: Any) -> Any:
+        return (resolved[0] if resolved else spec()).load(value)
+
+    return JsonCodec(dump, load)
+
+
+def _json_of(tp: Any, flavor: JsonFlavor) -> JsonCodec[Any]:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = (a for a in args if a is not type(None))
+        item = _json_of(inner, flavor)
+        return JsonCodec(
+            lambda v: None if v is None else item.dump(v),
+            lambda v: None if v is None else item.load(v),
+        )
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return many(_json_of(args[0], flavor), flavor.lists)
+        return _fixed(tuple(_json_of(a, flavor) for a in args), flavor.lists)
+    if origin is frozenset:
+        return _set_of(_json_of(args[0], flavor), flavor.lists)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _lazy(tp, flavor)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return flavor.enum(tp)
+    if tp in flavor.scalars:
+        return flavor.scalars[tp]
+    raise TypeError(f"no JSON converter for {tp!r}")  # pragma: no cover - model bug
+
+
+_HINTED: dict[tuple[type, JsonFlavor], Spec[Any]] = {}
+
+
+def json_spec(cls: type[T], flavor: JsonFlavor) -> Spec[T]:
+    """The JSON-only spec of a dataclass, each field's converter derived from its type.
+
+    For model families without an XML form of their own (XE's policy); ``str``, ``int``,
+    ``bool``, ``UUID``, enums, ``X | None``, ``tuple[X, ...]``, fixed tuples,
+    ``frozenset[X]`` and nested dataclasses.
+    """
+    key = (cls, flavor)
+    found = _HINTED.get(key)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        fields = [
+            json_only(f.name, _json_of(hints[f.name], flavor))
+            for f in dataclasses.fields(cast(Any, cls))
+        ]
+        found = _HINTED[key] = Spec(
+            cls,
+            cls.__name__,
+            *fields,
+            wrap_errors=flavor.wrap_errors,
+            name_limit=flavor.name_limit,
+        )
+    return found

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-import functools
 import random
 from collections.abc import Mapping
 from typing import Any
-from uuid import UUID
 
 from ._errors import PolicyFormatError
 from ._fields import FieldError
@@ -32,37 +28,6 @@ def generate_mac(rng: random.Random | None = None) -> str:
     # The top bit of the fourth octet stays clear, as in libxl's generator.
     tail = (rng.randrange(0x80), rng.randrange(0x100), rng.randrange(0x100))
     return XEN_OUI + "".join(f":{octet:02x}" for octet in tail)
-
-
-# --------------------------------------------------------------------------- values
-
-
-@functools.cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
-def _sort_key(value: Any) -> tuple[str, Any]:
-    return (type(value).__name__, value)
-
-
-def _encode(value: Any) -> Any:
-    # The JSON form of one field's value whatever its class (diff entries); whole
-    # policies go through their field specs.
-    kind: type = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
-        return value
-    if kind is UUID:
-        return str(value)
-    if kind is tuple:
-        return [_encode(v) for v in value]
-    if kind is frozenset:
-        return sorted((_encode(v) for v in value), key=_sort_key)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if dataclasses.is_dataclass(value):
-        return {name: _encode(getattr(value, name)) for name in _field_names(kind)}
-    return value
 
 
 # --------------------------------------------------------------------------- policy

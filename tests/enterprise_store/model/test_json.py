@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -113,3 +115,27 @@ def test_hostile_json_is_refused(raw: bytes, message: str) -> None:
 def test_defaults_may_be_left_out() -> None:
     p = policy_from_json(b'{"format": 1}')
     assert p == EnterprisePolicy()
+
+
+_CORPUS = Path(__file__).parent / "data" / "old_encoder_corpus.jsonl.gz"
+"""``policy_to_json`` of ``sample_xe_policy()`` and 40 ``enterprises()`` (hypothesis seed 7,
+generate phase only), one a line, as written by the hand-written codec before it moved onto
+xps.policy's shared JSON specs (commit 3ff468b). Never regenerated from the current code."""
+
+
+def test_json_bytes_are_what_the_hand_written_codec_wrote() -> None:
+    with gzip.open(_CORPUS, "rb") as fh:
+        lines = [line.rstrip(b"\n") for line in fh]
+    assert len(lines) == 41
+    assert policy_from_json(lines[0]) == sample_xe_policy()
+    for data in lines:
+        policy = policy_from_json(data)
+        assert policy_to_json(policy) == data
+        assert policy_from_dict(json.loads(data)) == policy
+
+
+def test_lists_must_be_json_lists() -> None:
+    data = _sample_dict()
+    data["hosts"] = tuple(data["hosts"])  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="hosts: expected a list, got tuple"):
+        policy_from_dict(data)
