@@ -96,12 +96,11 @@ class Migrator:
     # -- precheck ----------------------------------------------------------------------------
 
     async def _live(
-        self, policy: EnterprisePolicy
+        self, policy: EnterprisePolicy, hosts: list[Host]
     ) -> tuple[dict[UUID, list[UUID]], set[UUID], dict[UUID, dict[str, Any]]]:
-        """Per reachable host the XE VMs with a live domain there; the unreachable hosts;
-        each VM's live domain (by VM id, with ``host``)."""
+        """Per reachable host of ``hosts`` the XE VMs with a live domain there; the
+        unreachable ones; each VM's live domain (by VM id, with ``host``)."""
         by_name = {vm.name: vm.id for vm in policy.vms}
-        hosts = list(policy.hosts)
         answers = await asyncio.gather(*(self._live_domains(h) for h in hosts))
         running: dict[UUID, list[UUID]] = {}
         unreachable: set[UUID] = set()
@@ -154,8 +153,9 @@ class Migrator:
         full = await self._policy.current()
         view = await self._policy.policy(caller)
         seen = {h.id for h in view.hosts}
-        running, unreachable, where = await self._live(full)
         source = full.host_of(full.vm(vm.id))
+        asked = [h for h in full.hosts if h.id in seen or (source and h.id == source.id)]
+        running, unreachable, where = await self._live(full, asked)
         common = self._common(caller, vm, source, where.get(vm.id))
         if source is not None and source.id in unreachable:
             common.append(
@@ -185,8 +185,9 @@ class Migrator:
         self, caller: Principal, vm: Vm, target: Host
     ) -> tuple[EnterprisePolicy, Host, list[MigrationReason]]:
         full = await self._policy.current()
-        running, unreachable, where = await self._live(full)
         source = full.host_of(full.vm(vm.id))
+        asked = [h for h in (source, full.ids("hosts").get(target.id)) if h is not None]
+        running, unreachable, where = await self._live(full, asked)
         reasons = [_reason(f) for f in check_migration(full, vm.id, target.id, running=running)]
         if source is None:
             return full, target, reasons  # XE-MIG-UNKNOWN says why

@@ -8,13 +8,17 @@ on this test's event loop, which must keep running while a command waits).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import Principal, Services
@@ -89,10 +93,19 @@ async def _login_and_start(at: tuple[str, str]) -> None:
     assert code == 0, err
 
 
+def _task_message(state: Path, task_id: str) -> str:
+    """The task's progress message, read from the store (a CLI call per poll is slow)."""
+    with contextlib.closing(sqlite3.connect(f"file:{state / 'xe.db'}?mode=ro", uri=True)) as db:
+        row = db.execute("SELECT message FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    return "" if row is None else str(row[0])
+
+
 async def _names(host: Any) -> dict[str, dict[str, Any]]:
     return {d["name"]: d for d in (await host.host.domain_run_states())["domains"]}
 
 
+# About ten CLI subprocesses and a server start: past the suite's 120 s on a loaded 2-core box.
+@pytest.mark.timeout(300)
 async def test_migrate_check_and_move_from_the_command_line(
     tmp_path: Path,
     xps_hosts: Any,  # noqa: F811
@@ -130,6 +143,7 @@ async def test_migrate_check_and_move_from_the_command_line(
         proc.wait(timeout=30)
 
 
+@pytest.mark.timeout(300)
 async def test_kill_9_of_serve_during_activation_leaves_one_running_copy(
     tmp_path: Path,
     xps_hosts: Any,  # noqa: F811
@@ -145,11 +159,8 @@ async def test_kill_9_of_serve_during_activation_leaves_one_running_copy(
         assert code == 0, err
         task_id = out.strip()
         async with asyncio.timeout(90):  # liveness bound
-            while True:
-                code, out, err = await _xenon("xe", "task", "show", task_id, *at)
-                assert code == 0, err
-                if "activate" in json.loads(out)["message"]:
-                    break
+            while "activate" not in _task_message(state, task_id):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
         proc.kill()  # SIGKILL
         proc.wait(timeout=30)
         # The target finishes the activation by itself; the source keeps a paused copy.
@@ -171,3 +182,16 @@ async def test_kill_9_of_serve_during_activation_leaves_one_running_copy(
     finally:
         proc.kill()
         proc.wait(timeout=30)
+
+
+def test_migrate_has_help_and_needs_to_or_check() -> None:
+    base = [sys.executable, "-m", "xenon_tui.cli", "xe", "migrate"]
+    done = subprocess.run(
+        [*base, "--help"], capture_output=True, text=True, timeout=60, env=_env(), check=False
+    )
+    assert done.returncode == 0 and "usage: xenon xe migrate" in done.stdout
+    assert "--to HOST" in done.stdout and "--check" in done.stdout
+    done = subprocess.run(
+        [*base, "EA-domu-1"], capture_output=True, text=True, timeout=60, env=_env(), check=False
+    )
+    assert done.returncode == 2 and "one of the arguments --to --check is required" in done.stderr
