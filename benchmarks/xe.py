@@ -877,9 +877,21 @@ async def _prepare_state(state: Path) -> None:
             role = (Role.AUDITOR, Role.OPERATOR, Role.ADMIN)[i % 3]
             await services.users.create_user(system, NewUser(name=f"user{i:04d}", role=role))
         # 1,000 hosts (addresses nobody listens on), 10 enclaves, 3,000 VMs.
-        await services.policy.import_policy(
+        written = await services.policy.import_policy(
             system, _enterprise([("127.0.0.1", 20000 + i) for i in range(HOSTS)])
         )
+        # Each host converged at that version, as a propagation pass leaves it: every host
+        # of the page carries its propagation state.
+        from enterprise_store.store._compute_schema import propagation
+
+        now_us = int(time.time() * 1_000_000)
+        sha = "ab" * 32
+        rows = [
+            (str(h.id), "converged", written.version, sha, now_us, written.version, sha, sha,
+             sha, 0, None, now_us, 0, False, None, None)
+            for h in (await services.policy.current()).hosts
+        ]  # fmt: skip
+        await services.store.insert_many(propagation, [c.name for c in propagation.columns], rows)
     finally:
         await services.close()
     # No XE client identity: serve runs no propagation or ingestion towards the fake hosts.

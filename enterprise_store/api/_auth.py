@@ -40,7 +40,9 @@ def source_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per
+    # request (~0.5 ms of GIL hand-over on a busy box) for one attribute read.
     services: Services = request.app.state.services
     return services
 

@@ -48,7 +48,7 @@ Since = Annotated[dt.datetime | None, Query(description="At or after (ISO 8601).
 Until = Annotated[dt.datetime | None, Query(description="Before (ISO 8601).")]
 
 
-def _history(services: ServicesDep) -> HistoryService:
+async def _history(services: ServicesDep) -> HistoryService:
     history = getattr(services, "history", None)
     if isinstance(history, HistoryService):
         return history

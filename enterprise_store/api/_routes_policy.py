@@ -23,7 +23,8 @@ from enterprise_store.api._collections import (
     encode_cursor,
     parse_fields,
 )
-from enterprise_store.api._compute_out import with_propagation
+from enterprise_store.api._compute_out import propagation_out, with_propagation
+from enterprise_store.api._dumps import ViewDumps, page_response
 from enterprise_store.api._policy_out import (
     enclave_out,
     findings_out,
@@ -31,6 +32,7 @@ from enterprise_store.api._policy_out import (
     version_out,
     written_version,
 )
+from enterprise_store.model import Host
 from enterprise_store.schemas import Page
 from enterprise_store.schemas_policy import (
     CheckOut,
@@ -180,6 +182,9 @@ async def get_version(
 # -- shared route bodies ------------------------------------------------------------------
 
 
+_DUMPS = ViewDumps()
+
+
 async def list_objects(
     services: Services,
     caller: Principal,
@@ -188,12 +193,21 @@ async def list_objects(
     model: type[Any],
     query: PolicyQuery,
     fields: str | None,
+    extra: Callable[[Any], dict[str, bytes] | None] | None = None,
 ) -> Response:
-    """One page of a policy collection as API models."""
+    """One page of a policy collection as API models: ``out(obj, view)``, whose JSON is
+    remembered per snapshot; ``extra(obj)`` gives encoded members that change between
+    versions (see :mod:`enterprise_store.api._dumps`)."""
     selected = parse_fields(fields, model)
     result = await lister(caller, query)
     view = await services.policy.policy(caller)
-    return page_of(model, (out(o, view) for o in result.items), result.next, selected)
+    return page_response(
+        (
+            _DUMPS.get(view, out, o).render(None if extra is None else extra(o), selected)
+            for o in result.items
+        ),
+        encode_cursor(result.next),
+    )
 
 
 async def one(services: Services, caller: Principal, value: Any, out: Callable[..., Any]) -> Any:
@@ -333,9 +347,16 @@ async def list_hosts(
     cursor: Cursor = None,
 ) -> Response:
     query = PolicyQuery(enclave=enclave, text=q, after=decode_cursor(cursor), limit=limit)
-    out = await with_propagation(services, caller, host_out)
+    state_of = await services.compute.propagation_lookup(caller)
+
+    def propagation(host: Host) -> dict[str, bytes] | None:
+        state = state_of(host)
+        if state is None:
+            return None
+        return {"propagation": _DUMPS.member("propagation", state, propagation_out)}
+
     return await list_objects(
-        services, caller, services.policy.list_hosts, out, HostOut, query, fields
+        services, caller, services.policy.list_hosts, host_out, HostOut, query, fields, propagation
     )
 
 

@@ -146,8 +146,7 @@ class PolicyCore:
         return hit if hit is not None and hit.version == head.version else None
 
     async def _state(self) -> tuple[EnterprisePolicy, str]:
-        async with self._store.read() as conn:
-            head = await self._repo.head(conn)
+        head = await self._repo.quick_head(self._store)
         hit = self._cached(head)
         if hit is not None:
             return hit, head.sha256

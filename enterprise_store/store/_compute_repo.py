@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, case, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from enterprise_store.store._compute_schema import host_info, propagation, tasks
 from enterprise_store.store._policy_schema import policy_versions
+
+if TYPE_CHECKING:
+    from enterprise_store.store._store import Store
 
 __all__ = [
     "TERMINAL",
@@ -142,24 +145,33 @@ def _task(r: Any) -> TaskRow:
     )
 
 
+_PROPAGATION_COLUMNS = tuple(c.name for c in propagation.columns)
+# Column names come from the Table; nothing is bound.
+if tuple(f.name for f in fields(PropagationRow)) != _PROPAGATION_COLUMNS:  # pragma: no cover
+    raise ImportError("propagation columns and PropagationRow fields differ in order")
+_SQL_PROPAGATION = f"SELECT {', '.join(_PROPAGATION_COLUMNS)} FROM propagation"  # noqa: S608
+
+
 def _propagation(r: Any) -> PropagationRow:
+    """A row (a SQLAlchemy Row or a column mapping) as a :class:`PropagationRow`."""
+    m = r if isinstance(r, dict) else r._mapping
     return PropagationRow(
-        host_id=r.host_id,
-        state=r.state,
-        desired_version=int(r.desired_version),
-        desired_sha256=r.desired_sha256,
-        desired_since_us=int(r.desired_since_us),
-        observed_version=None if r.observed_version is None else int(r.observed_version),
-        enforced_hash=r.enforced_hash,
-        activated_hash=r.activated_hash,
-        content_sha256=r.content_sha256,
-        attempts=int(r.attempts),
-        last_error=r.last_error,
-        since_us=int(r.since_us),
-        next_attempt_us=int(r.next_attempt_us),
-        reconverge=bool(r.reconverge),
-        lease_owner=r.lease_owner,
-        lease_until_us=None if r.lease_until_us is None else int(r.lease_until_us),
+        host_id=m["host_id"],
+        state=m["state"],
+        desired_version=int(m["desired_version"]),
+        desired_sha256=m["desired_sha256"],
+        desired_since_us=int(m["desired_since_us"]),
+        observed_version=None if m["observed_version"] is None else int(m["observed_version"]),
+        enforced_hash=m["enforced_hash"],
+        activated_hash=m["activated_hash"],
+        content_sha256=m["content_sha256"],
+        attempts=int(m["attempts"]),
+        last_error=m["last_error"],
+        since_us=int(m["since_us"]),
+        next_attempt_us=int(m["next_attempt_us"]),
+        reconverge=bool(m["reconverge"]),
+        lease_owner=m["lease_owner"],
+        lease_until_us=None if m["lease_until_us"] is None else int(m["lease_until_us"]),
     )
 
 
@@ -278,6 +290,23 @@ class ComputeRepo:
         """Every host's row, by host id."""
         rows = (await conn.execute(select(propagation))).all()
         return {r.host_id: _propagation(r) for r in rows}
+
+    async def propagation_quick(self, store: Store) -> dict[str, PropagationRow]:
+        """Every host's row, by host id, by :meth:`Store.quick_fetch` (one statement, a
+        row per host: what every host list reads when no worker runs in this process)."""
+        out = {}
+        for r in await store.quick_fetch(_SQL_PROPAGATION):
+            # The SELECT's column order is PropagationRow's field order.
+            (host_id, state, desired, desired_sha, desired_since, observed, enforced,
+             activated, content, attempts, error, since, next_us, reconverge, owner,
+             until) = r  # fmt: skip
+            out[host_id] = PropagationRow(
+                host_id, state, int(desired), desired_sha, int(desired_since),
+                None if observed is None else int(observed), enforced, activated, content,
+                int(attempts), error, int(since), int(next_us), bool(reconverge), owner,
+                None if until is None else int(until),
+            )  # fmt: skip
+        return out
 
     async def propagation_of(self, conn: AsyncConnection, host_id: str) -> PropagationRow | None:
         """One host's row."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy import Table, delete, insert, select, update
@@ -57,6 +57,9 @@ from enterprise_store.store._policy_schema import (
     vms,
 )
 from xps.policy import HypercallProfile, predefined_profiles
+
+if TYPE_CHECKING:
+    from enterprise_store.store._store import Store
 
 __all__ = ["PolicyHead", "PolicyRepo", "VersionRow", "color_hex", "color_rgb"]
 
@@ -413,6 +416,12 @@ class PolicyRepo:
             query = query.with_for_update()
         row = (await conn.execute(query)).one()
         return PolicyHead(int(row.version), str(row.sha256))
+
+    async def quick_head(self, store: Store) -> PolicyHead:
+        """The newest version by :meth:`Store.quick_fetch` (every policy read checks it)."""
+        rows = await store.quick_fetch("SELECT version, sha256 FROM policy_head WHERE id = 1")
+        version, sha256 = rows[0]
+        return PolicyHead(int(version), str(sha256))
 
     async def record_version(self, conn: AsyncConnection, row: VersionRow) -> None:
         """Appends a version and moves the head to it (same transaction as the change)."""

@@ -382,6 +382,22 @@ class Store:
         async with self.read() as unit:
             return await self.fetch_all(unit, sql, params)
 
+    def change_stamp(self) -> int | None:
+        """A number that changes whenever another connection commits to the database
+        (SQLite's ``PRAGMA data_version`` on the quick reader), for caching a read until the
+        next commit; None where there is none (PostgreSQL, inside a write unit, a busy
+        database): read again."""
+        if self.backend != "sqlite" or self.in_unit:
+            return None
+        conn = self._quick_connection()
+        if conn is None:
+            return None
+        try:
+            row = conn.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:
+            return None
+        return None if row is None else int(row[0])
+
     async def ping(self, limit_s: float = 2.0) -> None:
         """Proves the database answers (``SELECT 1`` on a reader).
 
