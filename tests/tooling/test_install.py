@@ -90,3 +90,20 @@ def test_cli_still_shows_our_own_warnings() -> None:
         """
     )
     assert "UserWarning: ours" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "module", ["xenon_tui.demo", "xenon_tui.ssh", "xenon_tui.cli", "enterprise_store.cli"]
+)
+def test_module_entry_points_keep_import_warnings_off_the_terminal(module: str) -> None:
+    # `python -m xenon_tui.demo` printed asyncssh's DSA warnings before its help text.
+    proc = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr, proc.stderr

@@ -2,6 +2,10 @@
 
 import sys
 
-from xenon_tui.demo._run import main
+from xps._warnings import route_warnings
+
+route_warnings()  # before the demo imports asyncssh: its import-time warnings go to the log
+
+from xenon_tui.demo._run import main  # noqa: E402
 
 sys.exit(main())
