@@ -16,8 +16,10 @@ The move, in the order that keeps the VM running on exactly one host:
 A refusal anywhere before the target runs the VM (its MSM's Chinese Wall, a host that
 cannot be reached, a cancel) aborts the move — the source unpauses the VM — and a
 second version places the VM back on the source. A task cut off by a restart of XE is
-resumed: it looks where the VM runs, destroys a stale paused copy on the source if the
-target runs it, unpauses it on the source otherwise, and makes the policy say so.
+resumed (and one that lost the target's answer to the activation goes on the same way,
+once both hosts answer): it looks where the VM runs, destroys a stale paused copy on
+the source if the target runs it, unpauses it on the source otherwise, and makes the
+policy say so.
 """
 
 from __future__ import annotations
@@ -274,7 +276,7 @@ class Migrator:
             ) from None
         caller = ctx.principal
         if not isinstance(caller, Principal):
-            return await self._recover(ctx, vm, source, target)
+            return await self._settle(ctx, vm, source, target)
         await ctx.progress(0.02, f"precheck: {vm.name} from {source.name} to {target.name}")
         _, now_on, reasons = await self._verdict(caller, vm, target)
         if now_on.id != source.id:
@@ -297,13 +299,11 @@ class Migrator:
                 )
 
             moved = await move_domain(src, dst, vm.name, progress=report)
-        except MigrationInDoubt as exc:
-            # Never two copies: the source keeps the paused VM; a retry of the task (or an
-            # operator) settles it once the target answers again.
-            raise HostUnreachable(
-                f"{exc.message}; the policy places {vm.name!r} on {target.name!r} (version "
-                f"{version}): resume by migrating again once the host answers",
-            ) from exc
+        except MigrationInDoubt:
+            # Never two copies: the source keeps the VM paused until the target can say
+            # whether it runs it (the task's deadline bounds the wait).
+            await ctx.progress(0.85, "the target's answer was lost: settling where the VM runs")
+            return await self._settle(ctx, vm, source, target)
         except BaseException as exc:
             if not isinstance(exc, RemoteError) and await self._runs_on(dst, vm.name):
                 raise  # cancelled after the target took it over: it stays placed there
@@ -357,6 +357,15 @@ class Migrator:
             LOG.warning("after a migration: %s", exc.message)
             return f"pending: {exc.message}"
         return "converged"
+
+    async def _settle(self, ctx: TaskContext, vm: Vm, source: Host, target: Host) -> dict[str, Any]:
+        """:meth:`_recover`, again every second while a host cannot be reached."""
+        while True:
+            try:
+                return await self._recover(ctx, vm, source, target)
+            except HostUnreachable as exc:
+                await ctx.progress(0.85, f"waiting for the hosts to settle {vm.name}: {exc}")
+                await asyncio.sleep(1.0)
 
     async def _recover(
         self, ctx: TaskContext, vm: Vm, source: Host, target: Host

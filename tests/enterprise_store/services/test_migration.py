@@ -209,3 +209,40 @@ async def test_cancel_during_pre_copy_leaves_the_vm_running_on_the_source(
     assert not x2.host._migrator.state.outgoing and not x3.host._migrator.state.incoming
     policy = await services.policy.current()
     assert policy.host_of(policy.vm_named(VM)).name == "xenon-2"  # type: ignore[union-attr]
+
+
+async def test_a_target_lost_during_activation_is_waited_for_and_the_vm_kept_on_one_host(
+    xe: Any,  # noqa: F811
+    xps_hosts: Any,  # noqa: F811
+) -> None:
+    # The target dies while it holds the activation: XE cannot know whether it runs the VM.
+    hosts = await xps_hosts(3, delays={"MigrateInFinish": 5.0})
+    services: Services = await xe(start=True)
+    await services.policy.import_policy(
+        SYSTEM, sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
+    )
+    task = await services.compute.propagate(SYSTEM)
+    assert (await services.compute.wait_task(SYSTEM, task.id, 60)).state == "succeeded"
+    x2, x3 = hosts[1], hosts[2]
+    compute = services.compute
+    await compute.vm_action(SYSTEM, VM, "start")
+    await _until_live(services, VM, "xenon-2", "running")
+    before = (await _domains(x2))[VM]
+    row = await compute.migrate(SYSTEM, VM, "xenon-3")
+    async with asyncio.timeout(60):
+        while "activate" not in (await compute.get_task(SYSTEM, row.id)).message:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    await x3.stop()
+    async with asyncio.timeout(60):  # XE waits, the source keeps the VM paused meanwhile
+        while "waiting for the hosts" not in (await compute.get_task(SYSTEM, row.id)).message:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    assert (await _domains(x2))[VM]["run_state"] == "paused"
+    await x3.start()  # back, without the VM (its sim hypervisor started afresh)
+    done = await compute.wait_task(SYSTEM, row.id, 90)
+    assert done.state == "succeeded" and done.result is not None, done.error
+    assert done.result["recovered"] is True and done.result["runs_on"] == "xenon-2"
+    after = (await _domains(x2))[VM]
+    assert (after["domid"], after["run_state"]) == (before["domid"], "running")
+    assert VM not in await _domains(x3)
+    policy = await services.policy.current()
+    assert policy.host_of(policy.vm_named(VM)).name == "xenon-2"  # type: ignore[union-attr]
