@@ -56,18 +56,55 @@ _CONNECT_RETRIES = (0.1, 0.5, 1.5)
 _QUICK_BUSY_S = 0.01
 
 
+# SQLSTATE classes of a lost or refused connection: 08 (connection exception: the
+# server went away mid-statement, or refused the connection) and 57P (operator
+# intervention: admin or crash shutdown, "the database system is starting up").
+_LOST_SQLSTATES = ("08", "57P")
+
+
+def _connection_lost(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what it wraps) says the connection to the database is gone:
+    asyncpg's ``ConnectionDoesNotExistError`` / ``InterfaceError`` ("connection is
+    closed"), a connection-class SQLSTATE, or a socket error."""
+    seen = 0
+    while exc is not None and seen < 8:
+        seen += 1
+        if isinstance(exc, OSError | TimeoutError | ConnectionError):
+            return True
+        state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_LOST_SQLSTATES):
+            return True
+        module = type(exc).__module__
+        if module.startswith("asyncpg") and type(exc).__name__ in (
+            "ConnectionDoesNotExistError",
+            "ConnectionFailureError",
+            "InterfaceError",
+            "InternalClientError",
+        ):
+            return True
+        exc = exc.__cause__ or getattr(exc, "orig", None)
+    return False
+
+
 def translate(exc: BaseException) -> XeError | None:
-    """The ``XeError`` for a database driver error, or None when it is a bug of ours."""
+    """The ``XeError`` for a database driver error, or None when it is a bug of ours.
+
+    A lost connection (a PostgreSQL restart, a network cut: SQLAlchemy's invalidated
+    connection, its ``OperationalError``/``InterfaceError``, asyncpg's own errors, a
+    connection-class SQLSTATE, ``OSError``) is :class:`StoreUnavailable` (503, retried
+    by clients; the pool's pre-ping replaces the dead connections).
+    """
     if isinstance(exc, IntegrityError):
         return Conflict("the change conflicts with stored data (a name in use or a reference)")
     if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated or type(exc).__name__ in (
-            "OperationalError",
-            "InterfaceError",
+        if (
+            exc.connection_invalidated
+            or type(exc).__name__ in ("OperationalError", "InterfaceError")
+            or _connection_lost(exc.orig)
         ):
             return StoreUnavailable(f"the database is unavailable: {_first_line(exc.orig)}")
         return None
-    if isinstance(exc, OSError | TimeoutError):
+    if _connection_lost(exc):
         return StoreUnavailable(f"the database cannot be reached: {_first_line(exc)}")
     return None
 
