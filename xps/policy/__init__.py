@@ -12,8 +12,9 @@ from ._errors import (
     PolicyValidationError,
     PolicyXmlError,
 )
-from ._fields import FieldError, JsonCodec, JsonFlavor, json_spec, json_value
+from ._fields import FieldError, JsonCodec
 from ._jsonform import XEN_OUI, generate_mac, policy_from_dict, policy_to_dict
+from ._jsonspec import JsonFlavor, json_spec, json_value
 from ._model import (
     ConflictLevel,
     ConflictSet,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ._fields import json_value as _encode
+from ._jsonspec import json_value as _encode
 from ._model import Policy
 
 __all__ = ["FieldChange", "ObjectChange", "ObjectRef", "PolicyDiff", "SectionDiff", "diff"]
