@@ -46,14 +46,6 @@ DRAWN = (
     "xenon_tui.ssh._errors",
 )
 
-#: Module-internal exceptions that share a name: each is raised and caught inside its own
-#: module (a field converter's failure, a form field's), never reaches a caller and is
-#: exported by no package. Rename one of them and drop it from here.
-INTERNAL_SAME_NAME = {
-    "xps.policy._fields.FieldError",
-    "xenon_tui.flows._forms.FieldError",
-}
-
 _NODE = re.compile(r"^(?P<lead>(?:│   |    )*)(?P<conn>├── |└── )(?P<rest>\S.*)$")
 _ENTRY = re.compile(r"^(?P<name>[A-Za-z_]\w*)(?:\((?P<extras>[^)]*)\))?(?:\s+(?P<code>\S+))?")
 
@@ -294,8 +286,7 @@ def test_public_exceptions_reach_the_package_root(module_name: str) -> None:
 def test_no_two_exception_classes_share_a_name_unless_related() -> None:
     by_name: dict[str, list[type[BaseException]]] = defaultdict(list)
     for cls in project_exceptions():
-        internal = f"{cls.__module__}.{cls.__qualname__}" in INTERNAL_SAME_NAME
-        if not cls.__name__.startswith("_") and not internal:
+        if not cls.__name__.startswith("_"):
             by_name[cls.__name__].append(cls)
     clashes = []
     for name, classes in by_name.items():
@@ -307,18 +298,6 @@ def test_no_two_exception_classes_share_a_name_unless_related() -> None:
                 if not (related or both_shared):
                     clashes.append(f"{a.__module__}.{name} / {b.__module__}.{name}")
     assert not clashes, f"same name, unrelated classes: {clashes}"
-
-
-def test_internal_same_name_exceptions_stay_internal() -> None:
-    for qualified in INTERNAL_SAME_NAME:
-        module_name, _, name = qualified.rpartition(".")
-        cls = getattr(importlib.import_module(module_name), name)
-        assert issubclass(cls, Exception) and not issubclass(cls, errors.XenonError)
-        for package in PACKAGES:
-            for mod in modules_of(package):
-                public = not any(part.startswith("_") for part in mod.__name__.split("."))
-                if public and mod.__name__ != module_name:
-                    assert getattr(mod, name, None) is not cls, f"{mod.__name__} exports {name}"
 
 
 def test_shared_bases_change_nothing_but_except() -> None:
@@ -364,3 +343,17 @@ def test_one_except_holds_for_every_package() -> None:
     assert isinstance(console.ServerError("h1", "refused"), errors.ServerError)
     assert not isinstance(server.ConfigError("x"), console.ConsoleError)
     assert not isinstance(xe.InvalidInput("x"), ValueError)
+
+
+def test_boundary_translations_keep_the_shared_meaning() -> None:
+    """The host maps MSM errors to its own tree: a shared meaning is not lost on the way."""
+    from xps.host._convert import _MSM_TO_HOST
+
+    shared = [getattr(errors, n) for n in errors.__all__ if n != "XenonError"]
+    for msm_type, host_type in _MSM_TO_HOST:
+        for base in shared:
+            if issubclass(msm_type, base):
+                assert issubclass(host_type, base), (
+                    f"msm.{msm_type.__name__} is an errors.{base.__name__}, "
+                    f"host.{host_type.__name__} it is mapped to is not"
+                )

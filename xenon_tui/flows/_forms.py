@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 Builder = Callable[["Policy", Values], tuple["Policy", Any]]
 
 
-class FieldError(Exception):
+class FormValueError(Exception):
     """A form value that cannot even be parsed; carries the field it belongs to."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -29,14 +29,14 @@ class FieldError(Exception):
 def _int(values: Values, name: str) -> int:
     text = values[name].strip()
     if not re.fullmatch(r"-?\d{1,9}", text):
-        raise FieldError(name, "must be a whole number")
+        raise FormValueError(name, "must be a whole number")
     return int(text)
 
 
 def _color(values: Values, name: str) -> tuple[int, int, int]:
     text = values[name].strip()
     if not re.fullmatch(r"#?[0-9A-Fa-f]{6}", text):
-        raise FieldError(name, "must be a colour like #cc3333")
+        raise FormValueError(name, "must be a colour like #cc3333")
     text = text.lstrip("#")
     return (int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16))
 
@@ -45,7 +45,7 @@ def _named(policy: Policy, getter: str, values: Values, name: str) -> Any:
     try:
         return getattr(policy, getter)(values[name].strip())
     except Exception:
-        raise FieldError(name, f"no such {name}: {values[name].strip()!r}") from None
+        raise FormValueError(name, f"no such {name}: {values[name].strip()!r}") from None
 
 
 def _hypercalls(values: Values, name: str) -> frozenset[int]:
@@ -56,7 +56,7 @@ def _hypercalls(values: Values, name: str) -> frozenset[int]:
         try:
             out.add(int(item) if item.isdigit() else hypercall_number(item))
         except Exception:
-            raise FieldError(name, f"unknown hypercall {item!r}") from None
+            raise FormValueError(name, f"unknown hypercall {item!r}") from None
     return frozenset(out)
 
 
@@ -74,7 +74,7 @@ def _subops(values: Values, name: str) -> tuple[tuple[int, frozenset[int]], ...]
                 if o.strip()
             )
         except Exception:
-            raise FieldError(name, f"cannot read {part!r} (use call=op,op; …)") from None
+            raise FormValueError(name, f"cannot read {part!r} (use call=op,op; …)") from None
     return tuple(sorted(out.items()))
 
 
@@ -178,13 +178,13 @@ def _build_conflict(obj: Any) -> Builder:
         try:
             level = ConflictLevel(v["level"].strip())
         except ValueError:
-            raise FieldError("level", "must be no-coresidence or no-communication") from None
+            raise FormValueError("level", "must be no-coresidence or no-communication") from None
         tags = []
         for name in filter(None, (t.strip() for t in v["tags"].split(","))):
             try:
                 tags.append(policy.tag_named(name).id)
             except Exception:
-                raise FieldError("tags", f"no tag named {name!r}") from None
+                raise FormValueError("tags", f"no tag named {name!r}") from None
         new = ConflictSet(
             id=obj.id if obj else uuid.uuid4(),
             name=v["name"].strip(),
@@ -221,7 +221,7 @@ def _build_seclabel(obj: Any) -> Builder:
         try:
             role = GuestRole(v["role"].strip())
         except ValueError:
-            raise FieldError("role", "not a guest role") from None
+            raise FormValueError("role", "not a guest role") from None
         new = SecLabel(
             id=obj.id if obj else uuid.uuid4(),
             name=v["name"].strip(),
@@ -274,7 +274,7 @@ def _build_storage(obj: Any) -> Builder:
         try:
             mode = StorageMode(v["mode"].strip())
         except ValueError:
-            raise FieldError("mode", "must be file or phy") from None
+            raise FormValueError("mode", "must be file or phy") from None
         base = dataclasses.asdict(obj) if obj else {}
         base.update(
             id=obj.id if obj else uuid.uuid4(),
@@ -396,7 +396,7 @@ def validator(policy: Policy, build: Builder) -> Callable[[Values], dict[str, st
     def check(values: Values) -> dict[str, str]:
         try:
             candidate, obj_id = build(policy, values)
-        except FieldError as exc:
+        except FormValueError as exc:
             return {exc.field: str(exc)}
         except Exception as exc:  # model constructors reject bad values with a message
             return {"": str(exc)}

@@ -9,7 +9,7 @@
     │   ├── BadSize                                    MSM_ESIZE        struct size mismatch
     │   └── OutOfRange                                 MSM_ERANGE       number out of range
     ├── NotFound(errors.NotFound, LookupError)         MSM_ENOENT       no such object, domain
-    ├── AlreadyExists                                  MSM_EEXIST       id or name in use
+    ├── AlreadyExists(errors.Conflict)                 MSM_EEXIST       id or name in use
     ├── NoSpace                                        MSM_ENOSPC       a table is full
     ├── OutOfMemory(MemoryError)                       MSM_ENOMEM       allocation failed
     ├── WrongState                                     MSM_ESTATE       no transaction, not running
@@ -242,7 +242,7 @@ class NotFound(MsmError, errors.NotFound, LookupError):
     status = Status.ENOENT
 
 
-class AlreadyExists(MsmError):
+class AlreadyExists(MsmError, errors.Conflict):
     """An object with that id or name already exists (``MSM_EEXIST``)."""
 
     code = "MSM_EEXIST"
