@@ -325,6 +325,8 @@ class Field:
     json: JsonCodec[Any]
     write: _Write | None = None
     read: _Read | None = None
+    attribute: tuple[str, Scalar[Any]] | None = None
+    """For an attribute: its name and converter (Spec reads and writes those itself)."""
 
 
 def _dashed(name: str) -> str:
@@ -350,7 +352,7 @@ def attr(name: str, conv: Scalar[Any], xml: str | None = None) -> Field:
             return None
         return conv.parse(raw)
 
-    return Field(name, conv, write, read)
+    return Field(name, conv, write, read, attribute=(key, conv))
 
 
 def child(name: str, conv: Scalar[Any], xml: str | None = None) -> Field:
@@ -487,24 +489,42 @@ class Spec(Generic[T]):
             (f.name, f.json.load, f.name in self._required) for f in self._json_order
         )
         self.json: JsonCodec[T] = JsonCodec(self.dump, self.load)
+        self._attributes = tuple(
+            (f.name, f.attribute[0], f.attribute[1].text, f.attribute[1].parse)
+            for f in fields
+            if f.attribute is not None
+        )
+        self._elements = tuple((f.name, f.write, f.read) for f in fields if f.attribute is None)
 
     # -- XML ---------------------------------------------------------------------
 
     def write(self, parent: Any, obj: T, tag: str | None = None) -> Any:
         """Appends ``obj`` to ``parent`` as a ``<tag>`` element and returns it."""
-        el = _sub(parent, tag or self.tag)
-        for f in self.fields:
-            if f.write is not None:
-                f.write(el, getattr(obj, f.name))
+        # Attributes go in with the element (one call, in field order): a set() per
+        # attribute made writing a policy a fifth slower than the hand-written code.
+        attrib: dict[str, str] = {}
+        for name, key, text, _ in self._attributes:
+            value = getattr(obj, name)
+            if value is not None:
+                attrib[key] = text(value)
+        el = etree.SubElement(parent, qname(tag or self.tag), attrib)
+        for name, write, _ in self._elements:
+            if write is not None:
+                write(el, getattr(obj, name))
         return el
 
     def read(self, el: Any) -> T:
         """Builds the object from its (schema-valid) element."""
         kwargs: dict[str, Any] = {}
-        for f in self.fields:
-            if f.read is None:
-                raise TypeError(f"{self.cls.__name__}.{f.name} has no XML form")
-            kwargs[f.name] = f.read(el)
+        attrib = el.attrib
+        for name, key, _, parse in self._attributes:
+            raw = attrib.get(key)
+            # The schema requires every attribute that is not optional.
+            kwargs[name] = None if raw is None else parse(raw)
+        for name, _, read in self._elements:
+            if read is None:
+                raise TypeError(f"{self.cls.__name__}.{name} has no XML form")
+            kwargs[name] = read(el)
         return self.cls(**kwargs)
 
     # -- JSON --------------------------------------------------------------------

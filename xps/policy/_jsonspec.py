@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from ._fields import _LISTS, FieldError, JsonCodec, Spec, _items, _load_all, json_only, many, within
+from ._fields import _LISTS, FieldError, JsonCodec, Spec, _items, _load_all, json_only, many
 
 __all__ = ["JsonFlavor", "json_spec", "json_value"]
 
@@ -65,6 +65,8 @@ class JsonFlavor:
 def _fixed(
     items: tuple[JsonCodec[Any], ...], lists: tuple[type, ...]
 ) -> JsonCodec[tuple[Any, ...]]:
+    loads = tuple(d.load for d in items)
+
     def dump(values: tuple[Any, ...]) -> list[Any]:
         return [d.dump(v) for d, v in zip(items, values, strict=True)]
 
@@ -72,9 +74,14 @@ def _fixed(
         raw = _items(value, lists)
         if len(raw) != len(items):
             raise FieldError(f"expected {len(items)} items, got {len(raw)}")
-        return tuple(
-            within(f"[{i}]", d.load, v) for i, (d, v) in enumerate(zip(items, raw, strict=True))
-        )
+        out = []
+        for index, (d, v) in enumerate(zip(loads, raw, strict=True)):
+            try:
+                out.append(d(v))
+            except FieldError as bad:
+                bad.path.append(f"[{index}]")
+                raise
+        return tuple(out)
 
     return JsonCodec(dump, load)
 
@@ -89,8 +96,10 @@ def _set_of(item: JsonCodec[Any], lists: tuple[type, ...]) -> JsonCodec[frozense
     return JsonCodec(dump, load)
 
 
-def _lazy(cls: type, flavor: JsonFlavor) -> JsonCodec[Any]:
-    # Nested classes are resolved on first use: a spec may refer to itself indirectly.
+def _nested(cls: type, flavor: JsonFlavor) -> JsonCodec[Any]:
+    if (cls, flavor) not in _BUILDING:
+        return json_spec(cls, flavor).json
+    # A class that contains itself (indirectly) is resolved on first use.
     resolved: list[Spec[Any]] = []
 
     def spec() -> Spec[Any]:
@@ -112,9 +121,10 @@ def _json_of(tp: Any, flavor: JsonFlavor) -> JsonCodec[Any]:
     if origin in (typing.Union, types.UnionType):
         (inner,) = (a for a in args if a is not type(None))
         item = _json_of(inner, flavor)
+        dump, load = item.dump, item.load
         return JsonCodec(
-            lambda v: None if v is None else item.dump(v),
-            lambda v: None if v is None else item.load(v),
+            lambda v: None if v is None else dump(v),
+            lambda v: None if v is None else load(v),
         )
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
@@ -123,7 +133,7 @@ def _json_of(tp: Any, flavor: JsonFlavor) -> JsonCodec[Any]:
     if origin is frozenset:
         return _set_of(_json_of(args[0], flavor), flavor.lists)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _lazy(tp, flavor)
+        return _nested(tp, flavor)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return flavor.enum(tp)
     if tp in flavor.scalars:
@@ -132,6 +142,7 @@ def _json_of(tp: Any, flavor: JsonFlavor) -> JsonCodec[Any]:
 
 
 _HINTED: dict[tuple[type, JsonFlavor], Spec[Any]] = {}
+_BUILDING: set[tuple[type, JsonFlavor]] = set()
 
 
 def json_spec(cls: type[T], flavor: JsonFlavor) -> Spec[T]:
@@ -145,10 +156,14 @@ def json_spec(cls: type[T], flavor: JsonFlavor) -> Spec[T]:
     found = _HINTED.get(key)
     if found is None:
         hints = typing.get_type_hints(cls)
-        fields = [
-            json_only(f.name, _json_of(hints[f.name], flavor))
-            for f in dataclasses.fields(cast(Any, cls))
-        ]
+        _BUILDING.add(key)
+        try:
+            fields = [
+                json_only(f.name, _json_of(hints[f.name], flavor))
+                for f in dataclasses.fields(cast(Any, cls))
+            ]
+        finally:
+            _BUILDING.discard(key)
         found = _HINTED[key] = Spec(
             cls,
             cls.__name__,
