@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,22 +25,40 @@ _DIALOG_CSS = """
 """
 
 
-class ConfirmDialog(ModalScreen[bool]):
-    """Yes/no confirmation; Enter on "Confirm" dismisses True, Escape False."""
+_SCROLL_KEYS: list[Binding | tuple[str, str] | tuple[str, str, str]] = [
+    Binding("up,k", "scroll_body('up')", "Scroll up", show=False),
+    Binding("down,j", "scroll_body('down')", "Scroll down", show=False),
+    Binding("pageup", "scroll_body('page_up')", "Page up", show=False),
+    Binding("pagedown", "scroll_body('page_down')", "Page down", show=False),
+    Binding("home", "scroll_body('home')", "Top", show=False),
+    Binding("end", "scroll_body('end')", "Bottom", show=False),
+]
 
-    DEFAULT_CSS = _DIALOG_CSS.format(name="ConfirmDialog")
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Yes/no confirmation; Enter on "Confirm" dismisses True, Escape False.
+
+    The focus starts on Cancel, yet the preview scrolls at once with the arrows,
+    PageUp/PageDown and Home/End (a long diff is read before it is confirmed).
+    """
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="ConfirmDialog") + (
+        "ConfirmDialog #confirm-scroll { height: auto; max-height: 100%; }\n"
+        "ConfirmDialog Horizontal { dock: bottom; }\n"
+    )
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        Binding("escape", "cancel", "Cancel")
+        Binding("escape", "cancel", "Cancel"),
+        *_SCROLL_KEYS,
     ]
 
-    def __init__(self, title: str, body: str, *, confirm: str = "Confirm") -> None:
+    def __init__(self, title: str, body: str | Text, *, confirm: str = "Confirm") -> None:
         super().__init__()
         self._title, self._body, self._confirm = title, body, confirm
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self._title, classes="title", markup=False)
-            with VerticalScroll():
+            with VerticalScroll(id="confirm-scroll"):
                 yield Static(self._body, markup=False, id="confirm-body")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
@@ -50,6 +69,10 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "confirm")
+
+    def action_scroll_body(self, how: str) -> None:
+        """Scrolls the preview whatever has the focus (Cancel, at first)."""
+        getattr(self.query_one("#confirm-scroll", VerticalScroll), f"scroll_{how}")(animate=False)
 
     def action_cancel(self) -> None:
         self.dismiss(False)
@@ -160,7 +183,7 @@ class TextDialog(ModalScreen[None]):
         Binding("escape,q,enter", "close", "Close")
     ]
 
-    def __init__(self, title: str, body: str) -> None:
+    def __init__(self, title: str, body: str | Text) -> None:
         super().__init__()
         self._title, self._body = title, body
 

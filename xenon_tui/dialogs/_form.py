@@ -1,4 +1,9 @@
-"""A validated form dialog: each field shows its rule's message right below it."""
+"""A validated form dialog: each field shows its rule's message right below it.
+
+It never loses what was typed: fields do not select their text on focus (Tab then a key
+would replace it), a key typed before the first field had focus goes into that field, and
+Escape or Cancel on a changed form asks before the changes are thrown away.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -25,6 +31,20 @@ class Field:
     label: str
     value: str = ""
     hint: str = ""
+    bounds: tuple[int, int] | None = None
+    """A whole number field's inclusive range, checked before the form's validator."""
+
+
+def check_bounds(text: str, bounds: tuple[int, int]) -> str:
+    """The message for a whole number outside ``bounds`` ("" when it fits)."""
+    low, high = bounds
+    value = text.strip()
+    digits = value[1:] if value[:1] in "+-" else value
+    if not digits.isascii() or not digits.isdigit():
+        return f"must be a whole number in {low}..{high}"
+    if not low <= int(value) <= high:
+        return f"{value} is outside {low}..{high}"
+    return ""
 
 
 class FormDialog(ModalScreen[Values | None]):
@@ -35,7 +55,8 @@ class FormDialog(ModalScreen[Values | None]):
     FormDialog > Vertical { width: 90%; max-width: 110; height: auto; max-height: 95%;
                             border: thick $primary; background: $surface; padding: 0 1; }
     FormDialog .title { text-style: bold; color: $primary; }
-    FormDialog VerticalScroll { height: auto; max-height: 40; }
+    FormDialog VerticalScroll { height: auto; max-height: 100%; }
+    FormDialog #form-buttons { dock: bottom; }
     FormDialog .field-label { margin-top: 1; }
     FormDialog .hint { color: $text-muted; }
     FormDialog .field-error { color: $error; text-style: bold; }
@@ -59,13 +80,38 @@ class FormDialog(ModalScreen[Values | None]):
             with VerticalScroll():
                 for f in self.fields:
                     yield Label(f.label, classes="field-label")
-                    yield Input(value=f.value, id=f"field-{f.name}")
+                    yield Input(value=f.value, id=f"field-{f.name}", select_on_focus=False)
                     if f.hint:
                         yield Label(f.hint, classes="hint")
                     yield Label("", id=f"error-{f.name}", classes="field-error", markup=False)
-            with Horizontal():
+            with Horizontal(id="form-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Save (Ctrl+S)", id="save", variant="primary")
+
+    def on_mount(self) -> None:
+        first = next(iter(self.query(Input)), None)
+        if first is not None:
+            first.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Keeps a key typed before the first field had focus (a fast typist, SSH lag).
+
+        A field consumes the printable keys it gets, so one that reaches the dialog was
+        sent while no field had focus yet: it goes into the focused field or the first one.
+        """
+        if not (event.is_printable and event.character):
+            return
+        target = self.focused if isinstance(self.focused, Input) else None
+        target = target or next(iter(self.query(Input)), None)
+        if target is not None:
+            target.insert_text_at_cursor(event.character)
+            self.set_focus(target)
+            event.stop()
+
+    @property
+    def changed(self) -> bool:
+        """True when a field differs from the value the form opened with."""
+        return self.values() != {f.name: f.value for f in self.fields}
 
     def values(self) -> Values:
         """The current text of every field."""
@@ -83,13 +129,36 @@ class FormDialog(ModalScreen[Values | None]):
 
     def action_save(self) -> None:
         values = self.values()
-        errors = self._validate(values)
+        errors = {
+            f.name: message
+            for f in self.fields
+            if f.bounds is not None and (message := check_bounds(values[f.name], f.bounds))
+        }
+        errors = errors or self._validate(values)
         self.show_errors(errors)
         if not errors:
             self.dismiss(values)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Closes the form; asks first when something was typed."""
+        if not self.changed:
+            self.dismiss(None)
+            return
+        from xenon_tui.dialogs._basic import ConfirmDialog
+
+        def discard(ok: bool | None) -> None:
+            if ok:
+                self.dismiss(None)
+
+        names = ", ".join(f.label for f in self.fields if self.values()[f.name] != f.value)
+        self.app.push_screen(
+            ConfirmDialog(
+                "Discard your changes?",
+                f"Changed: {names}.\nCancel keeps editing; Discard closes the form unsaved.",
+                confirm="Discard",
+            ),
+            discard,
+        )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -104,4 +173,4 @@ class FormDialog(ModalScreen[Values | None]):
         if event.button.id == "save":
             self.action_save()
         else:
-            self.dismiss(None)
+            self.action_cancel()
