@@ -225,7 +225,7 @@ class DomainsTable(DataTable[Any]):
                     continue
                 for title, value, before in zip(_COLUMNS, cells, old or (), strict=False):
                     if value != before:
-                        self.update_cell(name, title, value)
+                        self.update_cell(name, title, value, update_width=True)
             self._cells = rows
             return
         self._cells = rows
