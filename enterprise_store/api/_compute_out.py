@@ -13,8 +13,7 @@ from enterprise_store.schemas_compute import (
     ObservedOut,
     PropagationOut,
 )
-from enterprise_store.services import HostPropagation, Principal, Services
-from enterprise_store.services._compute_types import MigrationTarget
+from enterprise_store.services import HostPropagation, MigrationTarget, Principal, Services
 
 __all__ = ["migration_target_out", "propagation_out", "with_propagation"]
 

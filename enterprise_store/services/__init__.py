@@ -17,6 +17,8 @@ from enterprise_store.services._compute_types import (
     DomainState,
     HostFacts,
     HostPropagation,
+    MigrationReason,
+    MigrationTarget,
     TaskInfo,
     VmState,
 )
@@ -63,6 +65,8 @@ __all__ = [
     "IssuedToken",
     "Keep",
     "LockoutPolicy",
+    "MigrationReason",
+    "MigrationTarget",
     "NewToken",
     "NewUser",
     "Page",
