@@ -17,10 +17,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, false, func, literal, or_, select, tuple_, update
 
 from enterprise_store.store._history_schema import (
     history_cursors,
+    history_leases,
     history_stats,
     history_violations,
 )
@@ -155,6 +156,10 @@ class HistoryRepo:
             f"INSERT INTO {ct} ({cursor_cols}) VALUES ({_marks(store, len(_CURSOR_COLUMNS))}) "  # noqa: S608 - as above
             f"ON CONFLICT (host_id) DO UPDATE SET {updates}"
         )
+        self._lease_sql = (
+            store.insert_sql(history_leases, ("host_id", "owner", "until_us"))
+            + " ON CONFLICT (host_id) DO NOTHING"
+        )
 
     # -- ingestion -----------------------------------------------------------------------
 
@@ -164,13 +169,42 @@ class HistoryRepo:
             rows = (await conn.execute(select(history_cursors))).all()
         return {row.host_id: StoredCursor(**row._asdict()) for row in rows}
 
+    async def claim_host(self, host_id: str, owner: str, now_us: int, until_us: int) -> bool:
+        """Takes or renews the ingestion lease of ``host_id`` for ``owner`` until
+        ``until_us``, unless another owner holds it past ``now_us``; True when held.
+
+        The UPDATE's condition is evaluated on the row as it is when it runs (PostgreSQL
+        re-reads it after a concurrent claimant committed), so two servers never both win.
+        """
+        async with self.store.atomic() as conn:
+            await conn.exec_driver_sql(self._lease_sql, (host_id, owner, until_us))
+            result = await conn.execute(
+                update(history_leases)
+                .where(history_leases.c.host_id == host_id)
+                .where(or_(history_leases.c.owner == owner, history_leases.c.until_us < now_us))
+                .values(owner=owner, until_us=until_us)
+            )
+            return bool(result.rowcount)
+
+    async def load_cursor(self, host_id: str) -> StoredCursor | None:
+        """One host's stored cursor (another server may have moved it)."""
+        async with self.store.read() as conn:
+            row = (
+                await conn.execute(
+                    select(history_cursors).where(history_cursors.c.host_id == host_id)
+                )
+            ).first()
+        return None if row is None else StoredCursor(**row._asdict())
+
     async def write_batch(
         self,
         violations: Sequence[Sequence[Any]],
         raw_stats: Sequence[Sequence[Any]],
         buckets: Sequence[Sequence[Any]],
         cursors: Iterable[StoredCursor],
-    ) -> None:
+        *,
+        lease: tuple[str, int] | None = None,
+    ) -> set[str]:
         """Stores one batch and the cursors it moves, in one write unit.
 
         Args:
@@ -178,6 +212,12 @@ class HistoryRepo:
             raw_stats: Tier-0 rows in :data:`STATS_COLUMNS` order (``n`` = 1).
             buckets: Coarser tiers' rows to add to their buckets (one per key).
             cursors: The hosts' cursors after this batch.
+            lease: ``(owner, now_us)``: store only the rows and cursors of hosts whose
+                ingestion lease ``owner`` holds (checked, and on PostgreSQL locked, in the
+                same unit: a claimant waits for this commit).
+
+        Returns:
+            The hosts whose rows were left out (their lease is another server's).
 
         Raises:
             Conflict: A violation is already stored (the cursors said it was not).
@@ -187,7 +227,26 @@ class HistoryRepo:
             (c.host_id, c.epoch, c.seq, c.ts_ns, c.host_dropped, c.lost, c.updated_at_us)
             for c in cursors
         ]
+        left_out: set[str] = set()
         async with self.store.atomic() as conn:
+            if lease is not None:
+                owner, now_us = lease
+                hosts = {r[0] for r in (*violations, *raw_stats, *buckets, *cursor_rows)}
+                query = (
+                    select(history_leases.c.host_id)
+                    .where(history_leases.c.host_id.in_(sorted(hosts)))
+                    .where(history_leases.c.owner == owner)
+                    .where(history_leases.c.until_us >= now_us)
+                )
+                if self.store.backend == "postgresql":
+                    query = query.with_for_update()
+                held = {str(r[0]) for r in (await conn.execute(query)).all()} if hosts else set()
+                left_out = hosts - held
+                if left_out:
+                    violations = [r for r in violations if r[0] in held]
+                    raw_stats = [r for r in raw_stats if r[0] in held]
+                    buckets = [r for r in buckets if r[0] in held]
+                    cursor_rows = [r for r in cursor_rows if r[0] in held]
             if violations:
                 await conn.exec_driver_sql(self._violations_sql, list(violations))
             if raw_stats:
@@ -196,6 +255,7 @@ class HistoryRepo:
                 await conn.exec_driver_sql(self._bucket_sql, list(buckets))
             if cursor_rows:
                 await conn.exec_driver_sql(self._cursor_sql, cursor_rows)
+        return left_out
 
     async def head_version(self) -> int:
         """The policy head's version (attribution is re-read when it moves)."""

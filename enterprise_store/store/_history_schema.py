@@ -109,5 +109,15 @@ history_cursors = Table(
     Column("updated_at_us", BigInteger, nullable=False),
 )
 
-HISTORY_TABLES = (history_violations, history_stats, history_cursors)
+history_leases = Table(
+    "history_leases",
+    metadata,
+    # One server ingests a host's history at a time (two ``xenon xe serve`` on one
+    # PostgreSQL): the owner's node id and until when it holds the host.
+    Column("host_id", String(36), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("until_us", BigInteger, nullable=False),
+)
+
+HISTORY_TABLES = (history_violations, history_stats, history_cursors, history_leases)
 """Every history table, in creation order."""

@@ -101,6 +101,10 @@ class IngestConfig:
     attribution_check_s: float = 1.0
     retry_max_s: float = 30.0
     tiers: tuple[StatsTier, ...] = STATS_TIERS
+    # Several servers on one database: this server's node id; each host is ingested by
+    # the one holding its lease (renewed while its events flow, taken over once expired).
+    node_id: str | None = None
+    lease_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not (1 <= self.batch_rows <= self.queue_rows):
@@ -210,6 +214,8 @@ class _HostState:
     # After a failed resync (the host went away), its events wait until this monotonic
     # time or its next connection: the ones still buffered would each fail the same way.
     quiet_until: float = 0.0
+    # Until when (wall clock, us) this server holds the host's ingestion lease.
+    lease_until_us: int = 0
 
 
 class _Rate:
@@ -321,6 +327,8 @@ class Ingester:
         async for event in self._source.events():
             await self._refresh_attribution()
             state = self._host(event.host_id)
+            if self.config.node_id is not None and not await self._leased(event.host_id):
+                continue  # another server ingests this host
             try:
                 if event.kind == "connected":
                     state.synced = False
@@ -342,6 +350,33 @@ class Ingester:
                     type(exc).__name__,
                     _escape(exc),
                 )
+
+    async def _leased(self, host_id: str) -> bool:
+        """Whether this server holds (or now takes) the host's ingestion lease. A host
+        taken over starts from the cursor stored by whoever ingested it before."""
+        assert self.config.node_id is not None
+        state = self._host(host_id)
+        now = int(self._clock() * 1_000_000)
+        lease_us = int(self.config.lease_s * 1_000_000)
+        if state.lease_until_us - now > lease_us // 2:
+            return True
+        held = state.lease_until_us > now
+        try:
+            claimed = await self.repo.claim_host(host_id, self.config.node_id, now, now + lease_us)
+            stored = None if held or not claimed else await self.repo.load_cursor(host_id)
+        except Exception as exc:
+            log.warning("ingest: lease of host %s: %s", _escape(host_id, 40), _escape(exc))
+            return held
+        if not claimed:
+            state.lease_until_us = 0
+            state.synced = False
+            return False
+        state.lease_until_us = now + lease_us
+        if not held:
+            if stored is not None:
+                state.cursor = stored
+            state.synced = False  # resynchronise from that cursor before trusting events
+        return True
 
     def _host(self, host_id: str) -> _HostState:
         state = self._hosts.get(host_id)
@@ -503,10 +538,16 @@ class Ingester:
                 cursors[item.host_id] = item.cursor
         bucket_rows = [tuple(b) for b in buckets.values()]
         rows = len(violations) + len(raw) + len(bucket_rows)
+        lease = None
+        if self.config.node_id is not None:
+            lease = (self.config.node_id, int(self._clock() * 1_000_000))
+        left_out: set[str] = set()
         try:
             try:
-                await self._retry(
-                    lambda: self.repo.write_batch(violations, raw, bucket_rows, cursors.values())
+                left_out = await self._retry(
+                    lambda: self.repo.write_batch(
+                        violations, raw, bucket_rows, cursors.values(), lease=lease
+                    )
                 )
             except Conflict as exc:
                 # Only a second ingester on the same database gets here (the cursors rule
@@ -523,6 +564,15 @@ class Ingester:
             log.exception("ingest: a batch of %d rows could not be stored", rows)
             self._dropped += rows
             return
+        if left_out:
+            # Another server took these hosts over: it stores them from the stored cursor.
+            for host_id in left_out:
+                state = self._host(host_id)
+                state.lease_until_us = 0
+                state.synced = False
+            violations = [r for r in violations if r[0] not in left_out]
+            raw = [r for r in raw if r[0] not in left_out]
+            bucket_rows = [r for r in bucket_rows if r[0] not in left_out]
         self._violations += len(violations)
         self._samples += len(raw) + len(bucket_rows)
         self._batches += 1

@@ -56,6 +56,10 @@ def start_ingestion(
         hosts_every_s: How often the hosts table is re-read.
     """
     source = XpsHostsSource([], ssl_context)
+    if config is None:
+        # Per-host leases under this server's node id: a second server on the database
+        # ingests the other hosts, not the same ones twice.
+        config = IngestConfig(node_id=services.compute.config.node_id)
     ingester = Ingester(services.store, source, config=config)
 
     async def run() -> None:
