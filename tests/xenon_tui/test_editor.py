@@ -15,6 +15,7 @@ from tests._support.console import (
     wait_connected,
     wait_for,
 )
+from tests._support.scripted_host import violation
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import ConfirmDialog, TextDialog
 from xenon_tui.dialogs._form import FormDialog
@@ -95,7 +96,7 @@ async def test_diff_and_activate_after_confirmation(
         await enter_editor(pilot, app)
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, TextDialog))
-        assert "seclabels" in str(app.screen.query_one("#text").render())
+        assert "max rate: 1000 → 77" in str(app.screen.query_one("#text").render())
         await pilot.press("escape")
         await pilot.press("ctrl+a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
@@ -125,7 +126,42 @@ async def test_violation_opens_profile_with_missing_call(
         assert app.query_one(ModeBand).has_class("-editor")
         calls = app.screen.query_one("#field-hypercalls").value
         assert xps.policy.hypercall_name(35) in calls
+        # sysctl takes sub-commands and the record names none: the same edit lists them
+        # and asks for them (it used to stage with a warning and need a second edit).
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        error = str(app.screen.query_one("#error-subops").render())
+        assert "sysctl (35) sub-commands: readconsole (1), physinfo (3)" in error
+        assert isinstance(app.screen, FormDialog)
+        assert not any(c[0] == "StagePolicy" for c in host.calls)
+        field = app.screen.query_one("#field-subops")
+        field.value = "; ".join(filter(None, [field.value, "sysctl=physinfo"]))
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: host.staged is not None)
-        assert 35 in host.staged.profile_named("PV-LinuxGeneric").hypercalls
+        staged = host.staged.profile_named("PV-LinuxGeneric")
+        assert 35 in staged.hypercalls and staged.subop_map()[35] == {3}
         assert 35 not in host.active.profile_named("PV-LinuxGeneric").hypercalls
+
+
+async def test_violation_sub_command_is_offered_in_the_same_edit(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    running, host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        row = violation(host.seq + 1, hypercall=35)
+        row["subop"] = 1  # sysctl readconsole
+        host.seq += 1
+        host.history.append(row)
+        data = {"violations": [row], "last_seq": host.seq, "dropped": 0}
+        host.emit({"event": "violations", "data": data})
+        await pilot.press("5")
+        await wait_for(pilot, lambda: len(app.query_one(ViolationLog).window) == 1)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        assert "sysctl=readconsole" in app.screen.query_one("#field-subops").value
+        assert "readconsole (1)" in str(app.screen.query_one("#hint-subops").render())
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: host.staged is not None)
+        assert host.staged.profile_named("PV-LinuxGeneric").subop_map()[35] == {1}

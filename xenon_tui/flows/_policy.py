@@ -7,11 +7,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xenon_tui._errors import ConfigError
-from xenon_tui._policy_data import policy_xml
+from rich.text import Text
+
+from xenon_tui._errors import ConfigError, ConsoleError
+from xenon_tui._policy_data import policy_of, policy_xml
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog
 from xenon_tui.flows._console import Console, connected_address
 from xenon_tui.messages import RefreshWanted
+from xenon_tui.widgets._diffview import diff_text
 from xps.files import write_atomic
 
 if TYPE_CHECKING:
@@ -52,16 +55,33 @@ def policy_diff_text(old: Any, new: Any) -> str:
     return format_tree(data) if data else "(identical)"
 
 
+async def staged_diff_view(console: Console, address: str, result: dict[str, Any]) -> str | Text:
+    """The staged-vs-active diff in human terms (names, colours, running-domain warnings).
+
+    Reads both policies from the daemon and compares them here; if either cannot be read,
+    the daemon's own diff (``GetStagedDiff``'s ``result``) is shown as a tree instead.
+    """
+    try:
+        active = policy_of(await console.call(address, "GetPolicy", which="active"))
+        staged = policy_of(await console.call(address, "GetPolicy", which="staged"))
+    except ConsoleError:
+        active = staged = None
+    if active is None or staged is None:
+        return format_tree(result.get("diff"))
+    state = console.servers.get(address)
+    return diff_text(active, staged, state.domains if state is not None else ())
+
+
 async def show_staged_diff(console: Console) -> None:
     """Shows what the staged policy changes against the active one."""
     address = connected_address(console)
     if address is None:
         return
     result = await console.call(address, "GetStagedDiff")
-    body = (
-        format_tree(result.get("diff"))
+    body: str | Text = (
+        await staged_diff_view(console, address, result)
         if result.get("staged")
-        else "Nothing is staged: the staged policy equals the active one."
+        else "Nothing is staged: no changes against the active policy."
     )
     await console.ask(TextDialog(f"Staged vs active — {address}", body))
 
@@ -78,7 +98,7 @@ async def activate_policy(console: Console) -> None:
     ok = await console.ask(
         ConfirmDialog(
             f"Make this policy & host configuration active on {address}?",
-            format_tree(diff.get("diff")),
+            await staged_diff_view(console, address, diff),
             confirm="Make active",
         )
     )
