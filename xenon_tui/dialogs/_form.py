@@ -82,7 +82,7 @@ class FormDialog(ModalScreen[Values | None]):
                     yield Label(f.label, classes="field-label")
                     yield Input(value=f.value, id=f"field-{f.name}", select_on_focus=False)
                     if f.hint:
-                        yield Label(f.hint, classes="hint")
+                        yield Label(f.hint, classes="hint", id=f"hint-{f.name}", markup=False)
                     yield Label("", id=f"error-{f.name}", classes="field-error", markup=False)
             with Horizontal(id="form-buttons"):
                 yield Button("Cancel", id="cancel")

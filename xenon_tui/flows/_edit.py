@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from xenon_tui._actions import Mode
 from xenon_tui._policy_data import policy_of
 from xenon_tui.dialogs import ConfirmDialog
-from xenon_tui.dialogs._form import FormDialog
+from xenon_tui.dialogs._form import Field, FormDialog, Values
 from xenon_tui.flows._console import Console
 from xenon_tui.flows._forms import edit_form, find_object, validator
 from xenon_tui.flows._policy import stage
@@ -29,8 +30,70 @@ def editable_policy(console: Console) -> Policy | None:
     return policy_of(state.staged) or policy_of(state.policy)
 
 
+def _subop_choices(nr: int) -> str:
+    from xps.policy import SUBOP_NAMES, hypercall_name
+
+    names = SUBOP_NAMES.get(nr, {})
+    listed = ", ".join(f"{name} ({op})" for op, name in sorted(names.items()))
+    return f"{hypercall_name(nr)} ({nr}) sub-commands: {listed or 'by number, 0..255'}"
+
+
+def offer_subops(fields: list[Field], call: int | None, subop: int | None) -> list[Field]:
+    """The profile form with the sub-commands of ``call`` offered in the same edit.
+
+    When the added call takes sub-commands, the Sub-commands field already holds the one
+    the violation used (if any) and its hint lists the others by name and number.
+    """
+    from xps.policy import SUBOP_HYPERCALLS, hypercall_name, subop_name
+
+    if call is None or call not in SUBOP_HYPERCALLS:
+        return fields
+    out = []
+    for f in fields:
+        if f.name == "subops":
+            value = f.value
+            listed = {part.split("=", 1)[0].strip() for part in value.split(";")}
+            if subop is not None and 0 <= subop <= 255 and hypercall_name(call) not in listed:
+                entry = f"{hypercall_name(call)}={subop_name(call, subop)}"
+                value = f"{value}; {entry}" if value.strip() else entry
+            f = dataclasses.replace(f, value=value, hint=f"{f.hint}\n{_subop_choices(call)}")
+        out.append(f)
+    return out
+
+
+def needs_subops(policy: Policy, build: Any, check: Callable[[Values], dict[str, str]]) -> Any:
+    """Wraps a profile form's validator: a call that takes sub-commands but has none is
+    refused in the form, its sub-commands listed next to the field (instead of a warning
+    after staging and a second edit)."""
+    from xps.policy import SUBOP_HYPERCALLS, hypercall_name
+
+    def wrapped(values: Values) -> dict[str, str]:
+        errors = check(values)
+        if errors:
+            return errors
+        candidate, obj_id = build(policy, values)
+        profile = candidate.profile(obj_id)
+        given = {nr for nr, ops in profile.subops if ops}
+        missing = sorted((profile.hypercalls & SUBOP_HYPERCALLS) - given)
+        if missing:
+            first = hypercall_name(missing[0])
+            lines = [_subop_choices(nr) for nr in missing]
+            errors["subops"] = (
+                "choose the sub-commands these calls may use (e.g. "
+                f"{first}=name,name):\n" + "\n".join(lines)
+            )
+        return errors
+
+    return wrapped
+
+
 async def run_edit(
-    console: Console, tab: str, op: str, key: str | None, extra_call: int | None = None
+    console: Console,
+    tab: str,
+    op: str,
+    key: str | None,
+    extra_call: int | None = None,
+    extra_subop: int | None = None,
 ) -> bool:
     """Opens the form (or delete confirmation) and stages the result; True when staged."""
     state = console.current_state
@@ -61,7 +124,11 @@ async def run_edit(
         )
         return False
     title, fields, build = form
-    values = await console.ask(FormDialog(title, fields, validator(policy, build)))
+    check = validator(policy, build)
+    if tab == "profiles":
+        fields = offer_subops(fields, extra_call, extra_subop)
+        check = needs_subops(policy, build, check)
+    values = await console.ask(FormDialog(title, fields, check))
     if values is None:
         return False
     candidate, _ = build(policy, values)
@@ -91,9 +158,10 @@ async def open_profile_for_violation(console: Console, violation: Mapping[str, A
         return
     if not console.read_only and state.mode is not Mode.EDITOR:
         console.set_mode(Mode.EDITOR)
-    call = violation.get("hypercall")
+    call, subop = violation.get("hypercall"), violation.get("subop")
     extra = int(call) if isinstance(call, int) else None
+    extra_subop = subop if isinstance(subop, int) and subop >= 0 else None
     advanced = await console.show_advanced("profiles")
     advanced.select("profiles", str(profile.id))
     if not console.read_only:
-        await run_edit(console, "profiles", "edit", str(profile.id), extra)
+        await run_edit(console, "profiles", "edit", str(profile.id), extra, extra_subop)
