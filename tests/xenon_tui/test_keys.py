@@ -182,3 +182,30 @@ async def test_domains_refresh_by_themselves_and_only_changed_cells_redraw(
         )
         assert rebuilds == []  # one cell updated, the table not rebuilt
         assert "paused" in str(table.get_row("EA-domu-2")[3])
+
+
+async def test_list_keys_and_escape_in_the_policy_tree(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    from textual.widgets import Tree
+
+    from xenon_tui.widgets._viewtabs import ViewTabs
+
+    running, _host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        await pilot.press("2")
+        tree = app.query_one("#objects-tree", Tree)
+        await wait_for(pilot, lambda: app.focused is tree and tree.last_line > 2)
+        await pilot.press("home", "j")
+        assert tree.cursor_line == 1
+        await pilot.press("G")
+        assert tree.cursor_line == tree.last_line
+        await pilot.press("g")
+        assert tree.cursor_line == 0
+        await pilot.press("slash", *"EB-", "enter")
+        await wait_for(pilot, lambda: "filter /EB-" in app.query_one(ViewTabs).status())
+        await wait_for(pilot, lambda: app.focused is tree)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "filter" not in app.query_one(ViewTabs).status())

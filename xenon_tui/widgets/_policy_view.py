@@ -3,22 +3,40 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static, Tree
 
+from xenon_tui._actions import bindings
 from xenon_tui._errors import ConsoleError
 from xenon_tui._policy_data import hex_color, policy_of
+from xenon_tui.messages import ClearFilter
 
 if TYPE_CHECKING:
     from xenon_tui._state import ServerState
     from xps.policy import Policy
+
+
+class ListTree(Tree[Any]):
+    """A policy tree with the keys of every list (j/k, g/G, Home/End, Esc)."""
+
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [*bindings("list")]
+
+    def action_list_first(self) -> None:
+        self.action_scroll_home()
+
+    def action_list_last(self) -> None:
+        self.action_scroll_end()
+
+    def action_clear_filter(self) -> None:
+        self.post_message(ClearFilter())
 
 
 def _hardware_label(item: Any) -> str:
@@ -89,8 +107,8 @@ class PolicyView(Vertical, can_focus=False):
         yield Static("No policy", id="policy-title")
         with Horizontal():
             with Vertical(id="policy-left"):
-                yield Tree("Unassigned Hardware", id="hw-tree")
-                yield Tree("Domains, SecLabels & Enclaves", id="objects-tree")
+                yield ListTree("Unassigned Hardware", id="hw-tree")
+                yield ListTree("Domains, SecLabels & Enclaves", id="objects-tree")
             with VerticalScroll(id="enclaves"):
                 yield Static("", id="enclaves-body")
 
