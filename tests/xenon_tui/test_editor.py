@@ -79,9 +79,34 @@ async def test_rule_message_next_to_field(scripted: Any, xps_pki: Any, tmp_path:
     async with app.run_test(size=(160, 48)) as pilot:
         await enter_editor(pilot, app)
         await edit_first_seclabel(pilot, app)
-        app.screen.query_one("#field-max_rate").value = "0"
+        app.screen.query_one("#field-name").value = ""
         await pilot.press("ctrl+s")
-        assert "XP013" in str(app.screen.query_one("#error-max_rate").render())
+        assert "XP026" in str(app.screen.query_one("#error-name").render())
+
+
+async def test_seclabel_numbers_say_their_range(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    """99999999999 max violations said "must be a whole number"; 0 was not explained."""
+    running, host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await enter_editor(pilot, app)
+        await edit_first_seclabel(pilot, app)
+        form = app.screen
+        assert "0 = never stops it" in str(form.query_one("#hint-max_violations").render())
+        form.query_one("#field-max_violations").value = "99999999999"
+        form.query_one("#field-max_rate").value = "70000"
+        await pilot.press("ctrl+s")
+        error = str(form.query_one("#error-max_violations").render())
+        assert error == "99999999999 is outside 0..4294967295"
+        assert str(form.query_one("#error-max_rate").render()) == "70000 is outside 1..65535"
+        form.query_one("#field-max_violations").value = "4294967295"
+        form.query_one("#field-max_rate").value = "65535"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: host.staged is not None)
+        label = host.staged.seclabel_named("EA-seclabel")
+        assert (label.max_violations, label.max_rate) == (4294967295, 65535)
 
 
 async def test_diff_and_activate_after_confirmation(

@@ -28,7 +28,7 @@ class FormValueError(Exception):
 
 def _int(values: Values, name: str) -> int:
     text = values[name].strip()
-    if not re.fullmatch(r"-?\d{1,9}", text):
+    if not re.fullmatch(r"-?\d{1,10}", text):
         raise FormValueError(name, "must be a whole number")
     return int(text)
 
@@ -208,9 +208,20 @@ def _seclabel_form(policy: Policy, obj: Any) -> list[Field]:
             "none, network_driver_domain, storage_driver_domain, security_domain",
         ),
         Field(
-            "max_rate", "Max hypercall rate per ms", str(obj.max_rate) if obj else "1000", "1-65535"
+            "max_rate",
+            "Max hypercall rate per ms",
+            str(obj.max_rate) if obj else "1000",
+            "1..65535",
+            bounds=(1, 65535),
         ),
-        Field("max_violations", "Max violations", str(obj.max_violations) if obj else "10"),
+        Field(
+            "max_violations",
+            "Max violations",
+            str(obj.max_violations) if obj else "10",
+            "0..4294967295 violations before the MSM stops the domain; 0 = never stops it"
+            " (violations are only logged)",
+            bounds=(0, 0xFFFFFFFF),
+        ),
     ]
 
 
