@@ -17,7 +17,7 @@ from xps.policy import (
     PolicyXmlError,
     SecLabel,
     Tag,
-    parse_hardened,
+    parse_untrusted,
     policy_from_element,
     policy_to_element,
     schema_text,
@@ -348,7 +348,7 @@ def _vm(domain: DomainConfig, el: Any) -> Vm:
 def parse_enterprise(data: bytes) -> EnterprisePolicy:
     """Reads an XE policy document written by :func:`serialize_enterprise`.
 
-    The document is parsed as hostile input (``xps.policy.parse_hardened``: size,
+    The document is parsed as hostile input (``xps.policy.parse_untrusted``: size,
     encoding, DOCTYPE, entities and depth refused), validated against the XE schema
     (which imports the policy schema), and the embedded policy is read by
     ``xps.policy`` itself.
@@ -356,7 +356,7 @@ def parse_enterprise(data: bytes) -> EnterprisePolicy:
     Raises:
         InvalidInput: The message says what is wrong and where.
     """
-    root: Any = parse_hardened(
+    root: Any = parse_untrusted(
         bytes(data), max_bytes=MAX_XE_XML_BYTES, max_depth=_MAX_DEPTH, error=_xml_error
     )
     if root.tag != ENTERPRISE_TAG:

@@ -96,7 +96,7 @@ from ._xml import (
     schema_text,
     serialize_policy,
 )
-from ._xmlsafe import MAX_XML_BYTES, MAX_XML_DEPTH, parse_hardened, parse_untrusted
+from ._xmlsafe import MAX_XML_BYTES, MAX_XML_DEPTH, parse_untrusted
 
 __all__ = [
     "HYPERCALL_NAMES",
@@ -176,7 +176,6 @@ __all__ = [
     "instantiate_template",
     "json_spec",
     "json_value",
-    "parse_hardened",
     "parse_policy",
     "parse_template",
     "parse_untrusted",

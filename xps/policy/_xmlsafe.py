@@ -15,7 +15,6 @@ __all__ = [
     "MAX_XML_DEPTH",
     "XmlErrorFactory",
     "XmlProblem",
-    "parse_hardened",
     "parse_untrusted",
 ]
 
@@ -175,7 +174,3 @@ def parse_untrusted(
         raise build("syntax", message, line or 0, column or 0) from exc
     _check_tree(root.getroottree(), max_depth, build)
     return root
-
-
-parse_hardened = parse_untrusted
-"""The former name of :func:`parse_untrusted` (``enterprise_store`` still uses it)."""
