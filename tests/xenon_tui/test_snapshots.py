@@ -129,3 +129,49 @@ def test_violations_filtered_and_pinned(snap_compare: Any, size: tuple[int, int]
 @pytest.mark.parametrize("size", SIZES)
 def test_domains_sorted_by_cpu(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(_app(), press=["4", "C"], terminal_size=size, run_before=_prepare())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_seclabel_form(snap_compare: Any, size: tuple[int, int]) -> None:
+    """The SecLabel edit form: ranges in the hints, Save/Cancel reachable at 80x24."""
+    assert snap_compare(
+        _app(),
+        press=["enter", "wait:300"],
+        terminal_size=size,
+        run_before=_prepare(editor=True, advanced="seclabels"),
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_activation_preview(snap_compare: Any, size: tuple[int, int]) -> None:
+    """The activation confirmation: the diff in names and colours, the warning first."""
+    import dataclasses
+
+    from tests._support.scripted_host import small_policy
+    from xenon_tui.dialogs import ConfirmDialog
+    from xenon_tui.widgets._diffview import diff_text
+
+    active = small_policy()
+    profile = active.profile_named("PV-LinuxGeneric")
+    subops = dict(profile.subops)
+    subops[35] = frozenset({1})
+    staged = active.with_profile(
+        dataclasses.replace(
+            profile, hypercalls=profile.hypercalls | {35}, subops=tuple(sorted(subops.items()))
+        )
+    )
+    label = staged.seclabel_named("EA-seclabel")
+    staged = staged.with_seclabel(
+        dataclasses.replace(label, tag=staged.tag_named("EB").id, max_rate=250)
+    )
+    staged = staged.without(staged.domain_named("EB-domu-1").id)
+    body = diff_text(active, staged, DATA["domains"])
+    prepare = _prepare(editor=True)
+
+    async def run_before(pilot: Any) -> None:
+        await prepare(pilot)
+        title = f"Make this policy & host configuration active on {ADDRESS}?"
+        pilot.app.push_screen(ConfirmDialog(title, body, confirm="Make active"))
+        await pilot.pause(0.1)
+
+    assert snap_compare(_app(), press=["wait:100"], terminal_size=size, run_before=run_before)

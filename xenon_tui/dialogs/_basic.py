@@ -18,7 +18,7 @@ _DIALOG_CSS = """
     width: 80%; max-width: 100; height: auto; max-height: 90%;
     border: thick $primary; background: $surface; padding: 1 2;
 }}
-{name} .title {{ text-style: bold; color: $primary; margin-bottom: 1; }}
+{name} .title {{ width: 100%; text-style: bold; color: $primary; margin-bottom: 1; }}
 {name} .error {{ color: $error; }}
 {name} Horizontal {{ height: auto; align-horizontal: right; margin-top: 1; }}
 {name} Button {{ margin-left: 2; }}
