@@ -42,7 +42,7 @@ from typing import Any
 
 from native._msm import ffi, lib
 
-from tests.native.refmodel import RefMsm
+from tests._support.msm_model import RefMsm
 from xps.msm import (
     WORKLOAD_PROFILES,
     Binding,

@@ -16,8 +16,8 @@ import pytest
 @pytest.fixture(params=["c", "model"])
 def both(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The scenario runs twice: on the C library and on the reference model."""
-    from tests.native._scenario import SMALL, Both
-    from tests.native.refmodel import RefMsm
+    from tests._support.msm_model import RefMsm
+    from tests._support.msm_scenario import SMALL, Both
     from xps.msm import Msm
 
     if request.param == "c":
@@ -30,7 +30,7 @@ def both(request: pytest.FixtureRequest) -> Iterator[Any]:
 @pytest.fixture
 def sim() -> Iterator[Any]:
     """A fresh small sim context."""
-    from tests.native._scenario import SMALL
+    from tests._support.msm_scenario import SMALL
     from xps.msm import Msm
 
     with Msm.open_sim(**SMALL) as ctx:  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.native._scenario import World
+from tests._support.msm_scenario import World
 from xps.msm import (
     Binding,
     CommitError,

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from tests.native import _strategies as S
-from tests.native.refmodel import ModelError, RefMsm
+from tests._support import msm_strategies as S
+from tests._support.msm_model import ModelError, RefMsm
 from xps.msm import CommitRefused, Msm, MsmError, ObjType, Transaction
 
 SIM = {

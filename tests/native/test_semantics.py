@@ -6,7 +6,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from tests.native._scenario import Both, Failed, World
+from tests._support.msm_scenario import Both, Failed, World
 from xps.msm import (
     Binding,
     ChannelKind,

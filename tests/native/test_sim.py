@@ -8,7 +8,7 @@ import pytest
 
 import xps.msm as msm_mod
 from native import _msm  # type: ignore[attr-defined]
-from tests.native._scenario import World
+from tests._support.msm_scenario import World
 from xps.msm import (
     HYPERCALL_NAMES,
     SUBOP_HYPERCALLS,

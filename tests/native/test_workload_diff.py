@@ -5,7 +5,7 @@ all three misbehaviours and direct calls that move a domain's rate window ahead 
 loop's clock.
 
 The loop is optimised (window step hoisted to the 1 ms slice, generator and window counter
-in registers, a branch-free profile test); :mod:`tests.native.refworkload` is the plain
+in registers, a branch-free profile test); :mod:`tests._support.msm_workload` is the plain
 call-by-call definition it must match.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from tests.native.refmodel import ModelError, RefMsm
-from tests.native.refworkload import RefWorkload
+from tests._support.msm_model import ModelError, RefMsm
+from tests._support.msm_workload import RefWorkload
 from xps.msm import (
     WORKLOAD_PROFILES,
     Binding,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid4
 
-from tests.native.refmodel import ModelError
+from tests._support.msm_model import ModelError
 from xps.msm import (
     Binding,
     ConflictLevel,

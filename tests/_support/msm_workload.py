@@ -1,6 +1,6 @@
 """Pure-Python model of the sim's workload generator (``msm_sim_run``, msm_workload.c).
 
-It drives a :class:`~tests.native.refmodel.RefMsm` call by call, every hypercall through
+It drives a :class:`~tests._support.msm_model.RefMsm` call by call, every hypercall through
 ``check_hypercall`` and every cross-tag channel through ``check_channel``: the semantics
 the C loop must keep however it is optimised (its window step hoisted to the slice, its
 counters and generator kept in registers, a branch-free profile test). Same generator
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.native.refmodel import RefMsm
+from tests._support.msm_model import RefMsm
 from xps.msm import ChannelKind, Decision, Misbehaviour, RunCounts, RunState
 
 M64 = (1 << 64) - 1
