@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from enterprise_store.checker import check, check_change
 from enterprise_store.model import ConflictSet, EnterprisePolicy
 from enterprise_store.policy import sample_xe_policy
-from tests.enterprise_store.model.strategies import enterprises
+from tests._support.xe_strategies import enterprises
 from xps.policy import ConflictLevel
 
 

@@ -33,7 +33,7 @@ from enterprise_store.model import (
     Vm,
 )
 from enterprise_store.policy import domain_config_text, sample_xe_policy
-from tests.enterprise_store.model.strategies import enterprises
+from tests._support.xe_strategies import enterprises
 from xps.policy import ConflictLevel, GuestRole, GuestType, HypercallProfile, predefined_profile
 from xps.policy.generators import FORBIDDEN_EXTRA_KEYS
 

@@ -20,7 +20,7 @@ from enterprise_store.model import (
     policy_to_json,
 )
 from enterprise_store.policy import sample_xe_policy
-from tests.enterprise_store.model.strategies import enterprises
+from tests._support.xe_strategies import enterprises
 
 
 @settings(max_examples=60, deadline=None)

@@ -25,7 +25,7 @@ from enterprise_store.model import (
     Vm,
 )
 from enterprise_store.policy import sample_xe_policy
-from tests.enterprise_store.model.strategies import enterprises
+from tests._support.xe_strategies import enterprises
 from xps.policy import ConflictLevel, GuestType, predefined_profile, predefined_profiles
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from enterprise_store.model import EnterprisePolicy
 from enterprise_store.policy import build_slice, host_owned, slice_policy
-from tests.enterprise_store.model.strategies import enterprises
+from tests._support.xe_strategies import enterprises
 from xps.policy import (
     DomainDisk,
     Hardware,

@@ -17,7 +17,7 @@ from enterprise_store.policy import (
     sample_xe_policy,
     serialize_enterprise,
 )
-from tests.enterprise_store.model.strategies import enterprises
+from tests._support.xe_strategies import enterprises
 from xps.policy import NAMESPACE, parse_policy
 
 _XE = sample_xe_policy()
