@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
@@ -12,11 +14,47 @@ from textual_plotext import PlotextPlot
 
 from xenon_tui._actions import bindings, check_scoped
 from xenon_tui._work import run_flow
+from xenon_tui.widgets._chartdata import (
+    METRICS,
+    OTHER,
+    RANGE_SECONDS,
+    TOP_N,
+    Line,
+    clock,
+    domain_series,
+    finer_range,
+    first_ts,
+    last_ts,
+    rank,
+    single_line,
+    time_ticks,
+    top_lines,
+    x_span,
+)
 
 if TYPE_CHECKING:
     from xenon_tui._state import ServerState
 
 RANGES = ("10m", "2h", "1d", "1w")
+
+SPARSE_POINTS = 10
+"""Below this many points in every series, a finer tier holding the same data is used."""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The history chart as drawn: title, lines, x bounds and wall-clock tick labels."""
+
+    title: str = ""
+    lines: list[Line] = field(default_factory=list)
+    xlim: tuple[float, float] | None = None
+    ticks: list[float] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+
+def _sparse(history: dict[str, Any] | None) -> bool:
+    series = (history or {}).get("series", []) or []
+    return max((len(s.get("points") or []) for s in series), default=0) < SPARSE_POINTS
 
 
 def current_rows(stats: dict[str, Any] | None, needle: str = "") -> list[dict[str, Any]]:
@@ -30,7 +68,13 @@ def current_rows(stats: dict[str, Any] | None, needle: str = "") -> list[dict[st
 class PerfView(Vertical, can_focus=True):
     """Live bar charts of the last sample plus a history chart over a chosen range."""
 
-    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [*bindings("perf")]
+    # "t" and "x" are not in the action table (xenon_tui/_actions.py is shared): the footer
+    # shows them while the view has the focus.
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        *bindings("perf"),
+        Binding("t", "toggle_scope", "Host/domain"),
+        Binding("x", "next_metric", "CPU/memory"),
+    ]
 
     DEFAULT_CSS = """
     PerfView { height: 1fr; }
@@ -48,6 +92,13 @@ class PerfView(Vertical, can_focus=True):
         self.domain_filter = ""
         self._state: ServerState | None = None
         self.history: dict[str, Any] | None = None
+        self.history_tier = self.range
+        """The range whose tier ``history`` came from (finer than ``range`` when sparse)."""
+        self.metric = "cpu"
+        self.single = False
+        """False: the host (top domains + other); True: ``selected`` alone."""
+        self.selected = ""
+        self.chart = Chart()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="perf-title")
@@ -61,8 +112,10 @@ class PerfView(Vertical, can_focus=True):
 
     def _title(self) -> None:
         who = f"domain ~ {self.domain_filter!r}" if self.domain_filter else "all domains"
+        scope = "one domain" if self.single else "host"
         self.query_one("#perf-title", Static).update(
-            f"Current performance and history [{self.range}] — {who}   (r: range, f or /: filter)"
+            f"Current performance and history [{self.range}] — {who}, history of {scope}"
+            "   (r: range, f or /: filter, t: host/domain, x: CPU/memory)"
         )
 
     def show_server(self, state: ServerState) -> None:
@@ -98,36 +151,92 @@ class PerfView(Vertical, can_focus=True):
         mem.refresh()
 
     def load_history(self) -> None:
-        """Fetches ``GetStatsHistory`` for the range and filter (in a worker) and draws it."""
+        """Fetches ``GetStatsHistory`` for the range (in a worker) and draws it."""
         run_flow(self, "perf-history", self._load_history)
 
     async def _load_history(self) -> None:
         state = self._state
         if state is None or state.conn is None:
             return
-        self.history = await state.conn.call("GetStatsHistory", range=self.range)
+        wanted = self.range
+        history = await state.conn.call("GetStatsHistory", range=wanted)
+        # A history younger than a finer tier's window is all in that tier, at a finer step:
+        # 7 minutes asked for at "1d" is one hourly point, but 84 points of "10m".
+        tier = wanted
+        while _sparse(history):
+            first = first_ts(history)
+            if first is None:
+                break
+            finer = finer_range(tier, first, self._now(history))
+            if finer is None:
+                break
+            history = await state.conn.call("GetStatsHistory", range=finer)
+            tier = finer
+        if wanted != self.range:
+            return  # the range changed meanwhile; its own load draws it
+        self.history, self.history_tier = history, tier
         if self.is_attached:
             self._draw_history()
+
+    def _now(self, history: dict[str, Any] | None) -> float:
+        """The host's latest sample time (its clock), else the newest point."""
+        stats = self._state.stats if self._state is not None else None
+        times = [last_ts(history) or 0.0]
+        ts = (stats or {}).get("ts")
+        if isinstance(ts, int | float) and math.isfinite(ts):
+            times.append(float(ts))
+        return max(times)
+
+    def _chart(self) -> Chart:
+        """What the history chart shows now (kept on ``self.chart`` for tests and titles)."""
+        series = domain_series(self.history, self.metric, self.domain_filter)
+        step = float((self.history or {}).get("step_s") or 0)
+        if self.single:
+            ranked = rank(series)
+            self.selected = self.selected if self.selected in series else (ranked or [""])[0]
+            lines = single_line(series, self.selected)
+            who = f"domain {self.selected}" if self.selected else "no domain"
+        else:
+            lines = top_lines(series)
+            who = f"host: top {TOP_N} domains" + (f" + {OTHER}" if len(series) > TOP_N else "")
+        span = x_span(lines, step)
+        title = f"{METRICS[self.metric][1]} history [{self.range}] — {who}"
+        ticks: list[float] = []
+        labels: list[str] = []
+        if span is not None:
+            ticks, labels = time_ticks(*span)
+            first = min(x for line in lines for x in line.xs)
+            if first > self._now(self.history) - RANGE_SECONDS.get(self.range, 0) + step:
+                title += f" — data since {clock(first, seconds=span[1] - span[0] < 900)}"
+            if self.history_tier != self.range:
+                title += f" ({self.history_tier} detail, {int(step)} s steps)"
+        else:
+            title += " — no data yet"
+        return Chart(title=title, lines=lines, xlim=span, ticks=ticks, labels=labels)
 
     def _draw_history(self) -> None:
         plot = self.query_one("#history", PlotextPlot)
         plot.plt.clear_data()
         plot.plt.clear_figure()
-        series = (self.history or {}).get("series", [])
-        drawn = 0
-        for s in series:
-            name = str(s.get("name", ""))
-            if self.domain_filter and self.domain_filter not in name.lower():
-                continue
-            points = s.get("points", [])
-            if not points:
-                continue
-            t0 = points[-1][0]
-            xs = [(p[0] - t0) / 60.0 for p in points]
-            plot.plt.plot(xs, [float(p[1]) for p in points], label=name)
-            drawn += 1
-        plot.plt.title(f"CPU % history, last {self.range} (x: minutes)")
+        self.chart = chart = self._chart()
+        for line in chart.lines:
+            plot.plt.plot(list(line.xs), list(line.ys), label=line.name)
+        if chart.xlim is not None:
+            plot.plt.xlim(*chart.xlim)
+            plot.plt.xticks(chart.ticks, chart.labels)
+        plot.plt.title(chart.title)
         plot.refresh()
+
+    def action_toggle_scope(self) -> None:
+        """Host total (top domains + other) <-> the selected domain alone."""
+        self.single = not self.single
+        self._title()
+        self._draw_history()
+
+    def action_next_metric(self) -> None:
+        self.metric = "mem" if self.metric == "cpu" else "cpu"
+        self._title()
+        self._draw_history()
 
     def action_next_range(self) -> None:
         self.range = RANGES[(RANGES.index(self.range) + 1) % len(RANGES)]

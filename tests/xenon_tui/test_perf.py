@@ -1,0 +1,186 @@
+"""Performance history charts that read at every range (issue #12 §9)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests._support.console import console_config, wait_connected, wait_for
+from tests._support.scripted_host import ScriptedHost
+from xenon_tui.app import XenonConsole
+from xenon_tui.widgets import PerfView
+from xenon_tui.widgets._chartdata import (
+    OTHER,
+    domain_series,
+    finer_range,
+    rank,
+    single_line,
+    time_ticks,
+    top_lines,
+    x_span,
+)
+from xps.host._stats import HOST_SERIES, StatsHistory
+
+DOMAINS = [f"dom-{i}" for i in range(1, 9)]
+
+
+def _seven_minutes(now: float) -> StatsHistory:
+    """The host's real tiered history after 7 minutes of 5 s samples of 8 domains:
+    dom-i uses i % CPU and i GiB."""
+    history = StatsHistory()
+    for k in range(84, -1, -1):
+        samples: dict[str, tuple[float, float, float]] = {
+            name: (float(i), float(i << 20), 1.0) for i, name in enumerate(DOMAINS, start=1)
+        }
+        samples[HOST_SERIES] = (9.0, float(40 << 20), 8.0)
+        history.add(now - 5 * k, samples)
+    return history
+
+
+class HistoryHost(ScriptedHost):
+    """The scripted host answering GetStatsHistory from a real ``StatsHistory``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.real = _seven_minutes(time.time())
+
+    async def stats_history(self, range: str = "10m", domain: str | None = None) -> dict[str, Any]:
+        self.history_ranges.append(range)
+        return dict(self.real.history(range, domain))
+
+
+@pytest.fixture
+async def history_host(start_xps: Any) -> tuple[Any, HistoryHost]:
+    host = HistoryHost()
+    return await start_xps(host), host
+
+
+# ---------------------------------------------------------------- pure functions
+
+
+def _series(n: int) -> dict[str, list[tuple[float, float]]]:
+    return {f"d{i}": [(100.0, float(i)), (105.0, float(i) + 1)] for i in range(1, n + 1)}
+
+
+def test_top_five_and_other_is_the_sum_of_the_rest() -> None:
+    series = _series(8)
+    series["d1"] = [(100.0, 1.0)]  # a domain gone before the second sample
+    lines = top_lines(series)
+    assert [line.name for line in lines] == ["d8", "d7", "d6", "d5", "d4", OTHER]
+    other = lines[-1]
+    assert other.xs == (100.0, 105.0)
+    assert other.ys == (1.0 + 2.0 + 3.0, 3.0 + 4.0)
+
+
+def test_five_or_fewer_have_no_other_and_single_is_one_line() -> None:
+    assert [line.name for line in top_lines(_series(5))] == ["d5", "d4", "d3", "d2", "d1"]
+    assert [line.name for line in single_line(_series(8), "d3")] == ["d3"]
+    assert single_line(_series(8), "gone") == []
+
+
+def test_series_skip_the_host_filter_and_rank_by_metric() -> None:
+    history = {
+        "series": [
+            {"name": HOST_SERIES, "points": [[1.0, 99.0, 1 << 30, 8]]},
+            {"name": "Web-1", "points": [[1.0, 5.0, 2048, 1]]},
+            {"name": "db-1", "points": [[1.0, 50.0, 1024, 1], ["bad"]]},
+        ]
+    }
+    cpu = domain_series(history, "cpu")
+    assert rank(cpu) == ["db-1", "Web-1"]
+    mem = domain_series(history, "mem")
+    assert rank(mem) == ["Web-1", "db-1"] and mem["Web-1"] == [(1.0, 2.0)]
+    assert list(domain_series(history, "cpu", "web")) == ["Web-1"]
+
+
+def test_axis_spans_the_data_and_a_lone_point_is_padded() -> None:
+    lines = top_lines({"a": [(1000.0, 1.0), (1420.0, 2.0)], "b": [(1100.0, 1.0)]})
+    assert x_span(lines, 5) == (1000.0, 1420.0)
+    assert x_span(top_lines({"a": [(3600.0, 1.0)]}), 3600) == (0.0, 7200.0)
+    assert x_span([], 5) is None
+
+
+def test_ticks_are_wall_clock() -> None:
+    lo = 1_800_000_000.0
+    ticks, labels = time_ticks(lo, lo + 420)
+    assert ticks[0] == lo and ticks[-1] == lo + 420
+    assert labels[0] == time.strftime("%H:%M:%S", time.localtime(lo))
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\d", label) for label in labels)
+    _, labels = time_ticks(lo, lo + 7200)
+    assert all(re.fullmatch(r"\d\d:\d\d", label) for label in labels)
+    _, labels = time_ticks(lo, lo + 3 * 86400)
+    assert labels[0] == time.strftime("%a %H:%M", time.localtime(lo))
+
+
+def test_finer_range_only_when_the_data_fits_its_window() -> None:
+    now = 1_800_000_000.0
+    assert finer_range("1d", now - 420, now) == "2h"
+    assert finer_range("2h", now - 420, now) == "10m"
+    assert finer_range("10m", now - 420, now) is None
+    assert finer_range("1d", now - 3 * 3600, now) is None
+    assert finer_range("1w", now - 3 * 3600, now) == "1d"
+
+
+# ---------------------------------------------------------------- the console
+
+
+async def test_seven_minutes_in_the_day_range(
+    history_host: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    running, host = history_host
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        await pilot.press("6")
+        perf = app.query_one("#perf-view", PerfView)
+        await wait_for(pilot, lambda: perf.history is not None)
+        await pilot.press("r", "r")
+        await wait_for(pilot, lambda: host.history_ranges[-3:] == ["1d", "2h", "10m"])
+        await wait_for(pilot, lambda: perf.history_tier == "10m" and perf.range == "1d")
+        fine = host.real.history("10m")
+        xs = [p[0] for s in fine["series"] for p in s["points"]]
+        chart = perf.chart
+        assert chart.xlim == (min(xs), max(xs))
+        assert 410 <= chart.xlim[1] - chart.xlim[0] <= 425  # 7 minutes, not a day nor ±1 min
+        assert chart.labels[0] == time.strftime("%H:%M:%S", time.localtime(min(xs)))
+        assert all(re.fullmatch(r"\d\d:\d\d:\d\d", label) for label in chart.labels)
+        assert "data since" in chart.title and "[1d]" in chart.title
+        # 8 domains: the top 5 by CPU and "other", the sum of the other 3.
+        assert [line.name for line in chart.lines] == [
+            "dom-8",
+            "dom-7",
+            "dom-6",
+            "dom-5",
+            "dom-4",
+            OTHER,
+        ]
+        assert set(chart.lines[-1].ys) == {1.0 + 2.0 + 3.0}
+        # x: memory ranks the same way, in MiB.
+        await pilot.press("x")
+        assert perf.chart.title.startswith("Memory MiB")
+        assert perf.chart.lines[0].ys[0] == 8 * 1024.0
+        await pilot.press("x")
+
+
+async def test_toggle_host_and_one_domain(history_host: Any, xps_pki: Any, tmp_path: Path) -> None:
+    running, _host = history_host
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        await pilot.press("6")
+        perf = app.query_one("#perf-view", PerfView)
+        await wait_for(pilot, lambda: perf.history is not None and bool(perf.chart.lines))
+        assert len(perf.chart.lines) == 6
+        await pilot.press("t")
+        assert [line.name for line in perf.chart.lines] == ["dom-8"]
+        assert "domain dom-8" in perf.chart.title
+        await pilot.press("t")
+        assert len(perf.chart.lines) == 6 and "host" in perf.chart.title
+        # The filter selects the domain shown alone.
+        await pilot.press("slash", *"dom-2", "enter")
+        await pilot.press("t")
+        assert [line.name for line in perf.chart.lines] == ["dom-2"]
