@@ -1,6 +1,11 @@
 """``/api/v1/policy``, ``/enclaves``, ``/hosts``, ``/host-order``: the XE policy's views,
 versions and check, enclaves and their assignments, and the hosts' policy part.
 
+A host joins and leaves through Compute only (``POST /hosts/actions/add`` reads the facts
+from its XPS; ``POST /hosts/{ref}/actions/remove`` refuses while XE's VMs run there):
+here hosts are read, changed and ordered. The Policy service's ``add_host`` and
+``remove_host`` remain the internal steps Compute calls.
+
 Every write answers the object as stored, the version it made and the checker's warnings;
 a write the checker refuses is a 409 ``policy_refused`` problem listing every finding.
 """
@@ -40,7 +45,6 @@ from enterprise_store.schemas_policy import (
     EnclaveFields,
     EnclaveOut,
     EnclavePatch,
-    HostCreate,
     HostFields,
     HostOrder,
     HostOut,
@@ -360,31 +364,6 @@ async def list_hosts(
     )
 
 
-@router.post(
-    "/hosts",
-    tags=["hosts"],
-    summary="Add a host (its policy part: name, address, CPU facts, switches)",
-    status_code=201,
-    response_model=WrittenOut[HostOut],
-    **doc("admin", 409, note="Unscoped admins. " + _WRITE),
-)
-async def add_host(body: HostCreate, caller: Caller, services: ServicesDep) -> Any:
-    given = changes(body)
-    result = await services.policy.add_host(
-        caller,
-        name=body.name,
-        address=body.address,
-        port=body.port,
-        order=body.order,
-        color=given.get("color"),
-        cpu=given.get("cpu"),
-        shared_storage=body.shared_storage,
-        switches=given.get("switches", ()),
-        id=body.id,
-    )
-    return await written(services, caller, result, host_out)
-
-
 @router.get(
     "/hosts/{ref}",
     tags=["hosts"],
@@ -409,28 +388,6 @@ async def update_host(
 ) -> Any:
     result = await services.policy.update_host(caller, ref, changes(body))
     return await written(services, caller, result, host_out)
-
-
-@router.delete(
-    "/hosts/{ref}",
-    tags=["hosts"],
-    summary="Remove a host",
-    response_model=VersionOut,
-    **doc(
-        "admin",
-        404,
-        409,
-        note="Refused while VMs are placed on it unless `force` (they move to their "
-        "enclave's next host). " + _WRITE,
-    ),
-)
-async def remove_host(
-    ref: ObjectRef,
-    caller: Caller,
-    services: ServicesDep,
-    force: Annotated[bool, Query(description="Re-place its VMs.")] = False,
-) -> VersionOut:
-    return written_version(await services.policy.remove_host(caller, ref, force=force))
 
 
 @router.put(

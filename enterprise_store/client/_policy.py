@@ -151,23 +151,10 @@ class PolicyClient:
         """One host."""
         return await self._get(f"{_PREFIX}/hosts/{_ref(ref)}", HostOut)
 
-    async def add_host(self, name: str, address: str, **fields: Any) -> WrittenOut[HostOut]:
-        """Adds a host (``port``, ``order``, ``color``, ``cpu``, ``shared_storage``,
-        ``switches``, ``id``)."""
-        body = {"name": name, "address": address, **fields}
-        return await self._send("POST", f"{_PREFIX}/hosts", WrittenOut[HostOut], body)
-
     async def update_host(self, ref: str, **changes: Any) -> WrittenOut[HostOut]:
         """Changes a host's policy part."""
         path = f"{_PREFIX}/hosts/{_ref(ref)}"
         return await self._send("PATCH", path, WrittenOut[HostOut], changes)
-
-    async def remove_host(self, ref: str, *, force: bool = False) -> VersionOut:
-        """Removes a host (``force``: re-place its VMs)."""
-        response = await self._xe._request(
-            "DELETE", f"{_PREFIX}/hosts/{_ref(ref)}", params={"force": force}
-        )
-        return VersionOut.model_validate_json(response.content)
 
     async def reorder_hosts(self, hosts: Sequence[str]) -> VersionOut:
         """Sets the Hosts panel order (every host once)."""

@@ -17,25 +17,20 @@ from enterprise_store.model import policy_from_json, policy_sha256
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.schemas import Page
 from enterprise_store.schemas_policy import VmFields
-from enterprise_store.services import Services
+from enterprise_store.services import Principal, Services
 
 Client = Callable[..., Awaitable[XeClient]]
 
 
-async def _build_sample(xe: XeClient) -> None:
-    """The report's policy over HTTP, by names (hosts first, their switches last)."""
+async def _build_sample(xe: XeClient, services: Services) -> None:
+    """The report's policy over HTTP, by names (hosts first, their switches last). Hosts
+    join through Compute, which reads their facts from their XPS; there is none here, so
+    they are added by the Policy service's step Compute calls."""
     sample = sample_xe_policy()
     for h in sample.hosts:
-        await xe.policy.add_host(
-            h.name,
-            h.address,
-            port=h.port,
-            order=h.order,
-            color=list(h.color),
-            cpu={"vendor": h.cpu.vendor, "family": h.cpu.family, "model": h.cpu.model,
-                 "stepping": h.cpu.stepping, "flags": sorted(h.cpu.flags)},
-            shared_storage=list(h.shared_storage),
-            id=str(h.id),
+        await services.policy.add_host(
+            Principal.system(), name=h.name, address=h.address, port=h.port, order=h.order,
+            color=list(h.color), cpu=h.cpu, shared_storage=list(h.shared_storage), id=h.id,
         )  # fmt: skip
     for e in sample.enclaves:
         await xe.policy.create_enclave(e.name, color=list(e.color), id=str(e.id))
@@ -78,7 +73,7 @@ async def test_the_walk_over_http_and_the_figure_24_refusal(
     as_user: Client, services: Services, app: FastAPI
 ) -> None:
     root = await as_user("root")
-    await root.policy.add_host("xenon-1", "10.0.2.101")
+    await services.policy.add_host(Principal.system(), name="xenon-1", address="10.0.2.101")
     enclave = (await root.policy.create_enclave("Enclave A", color="#cc2529")).item
     await root.policy.assign("Enclave A", "xenon-1")
     version = (await root.policy.check()).version
@@ -109,7 +104,7 @@ async def test_the_sample_over_http_views_versions_and_collections(
     as_user: Client, services: Services
 ) -> None:
     root = await as_user("root")
-    await _build_sample(root)
+    await _build_sample(root, services)
     expected = sample_xe_policy()
     stored = await services.policy.current()
     assert stored.with_version(1) == type(expected)(
@@ -152,7 +147,7 @@ async def test_a_scoped_operator_sees_and_edits_only_their_part(
     as_user: Client, services: Services
 ) -> None:
     root = await as_user("root")
-    await _build_sample(root)
+    await _build_sample(root, services)
     sample = sample_xe_policy()
     a = str(sample.enclave_named("Enclave A").id)
     b = str(sample.enclave_named("Enclave B").id)
@@ -178,12 +173,12 @@ async def test_a_scoped_operator_sees_and_edits_only_their_part(
 
 
 async def test_malformed_cursors_and_numbers_are_invalid_input_not_errors(
-    as_user: Client, app: FastAPI
+    as_user: Client, app: FastAPI, services: Services
 ) -> None:
     import base64
 
     root = await as_user("root")
-    await root.policy.add_host("h1", "10.0.0.1")
+    await services.policy.add_host(Principal.system(), name="h1", address="10.0.0.1")
 
     def cursor(key: str) -> str:
         raw = json.dumps({"k": key}).encode()
@@ -202,3 +197,17 @@ async def test_malformed_cursors_and_numbers_are_invalid_input_not_errors(
             assert (answer.status_code, answer.json()["code"]) == (422, "invalid_input"), path
         answer = await c.patch("/api/v1/hosts/h1", headers=h, json={"order": 2**40})
         assert answer.status_code == 422
+
+
+async def test_a_host_joins_and_leaves_through_compute_only(app: FastAPI) -> None:
+    """One public way to add or remove a host: Compute's actions (they read the host's
+    facts and refuse while XE's VMs run there); the Policy paths are gone."""
+    spec = app.openapi()["paths"]
+    assert "post" not in spec["/api/v1/hosts"]
+    assert "delete" not in spec["/api/v1/hosts/{ref}"]
+    assert "post" in spec["/api/v1/hosts/actions/add"]
+    assert "post" in spec["/api/v1/hosts/{ref}/actions/remove"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        added = await c.post("/api/v1/hosts", json={"name": "h", "address": "10.0.0.9"})
+        removed = await c.delete("/api/v1/hosts/h")
+    assert added.status_code == 405 and removed.status_code == 405

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from enterprise_store.client import XeClient
+from enterprise_store.services import Principal, Services
 
 
 def _xenon(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -36,15 +36,18 @@ async def test_the_policy_commands_against_a_real_server(
     start_serve: Callable[..., tuple[subprocess.Popen[str], str]],
     admin_password_cli: str,
 ) -> None:
-    _, url = start_serve(xe_state)
+    # Hosts join through Compute, which reads their facts from their XPS (there is none
+    # here): the Policy service's step it calls, on the store, before the server starts.
+    services = await Services.open(f"sqlite:///{xe_state / 'xe.db'}")
+    try:
+        await services.policy.add_host(Principal.system(), name="xenon-1", address="10.0.2.101")
+        await services.policy.add_host(Principal.system(), name="xenon-2", address="10.0.2.102")
+    finally:
+        await services.close()
+    start_serve(xe_state)
     s = ["--state-dir", str(xe_state)]
     done = _xenon("login", *s, "--user", "admin", "--password-stdin", stdin=admin_password_cli)
     assert done.returncode == 0, done.stderr
-    token = (xe_state / "xe-token").read_text().strip()
-    # Hosts come from the Compute side (XPS facts); here through the client.
-    async with XeClient(url, token=token, ca=xe_state / "pki" / "ca-cert.pem") as xe:
-        await xe.policy.add_host("xenon-1", "10.0.2.101")
-        await xe.policy.add_host("xenon-2", "10.0.2.102")
 
     done = _xenon("enclave", "create", *s, "Enclave A", "--color", "#cc2529")
     assert done.returncode == 0 and "created enclave 'Enclave A'" in done.stdout, done.stderr
