@@ -24,6 +24,45 @@ if TYPE_CHECKING:
     from xps.policy import Policy
 
 
+def generation_of(state: ServerState) -> int | None:
+    """The XPS generation of the host's active policy (GetPolicy, else GetHypervisorInfo)."""
+    for value in ((state.policy or {}).get("generation"), state.info.get("policy_generation")):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def staged_changes(state: ServerState) -> int:
+    """How many objects the host's staged policy changes against its active one (0 when
+    nothing is staged, or the staged policy equals the active one). A change of the
+    policy's own attributes (name, version) counts as one object."""
+    staged_result, active_result = state.staged, state.policy
+    if not staged_result or not active_result:
+        return 0
+    key = (active_result.get("sha256"), id(active_result))
+    cached = staged_result.get("_changes")
+    if isinstance(cached, tuple) and cached[0] == key:
+        return int(cached[1])
+    try:
+        staged, active = policy_of(staged_result), policy_of(active_result)
+    except ConsoleError:
+        return 0
+    if staged is None or active is None:
+        return 0
+    from xps.policy import diff
+
+    d = diff(active, staged)
+    count = sum(len(s.added) + len(s.removed) + len(s.changed) for s in d.sections)
+    count += 1 if d.attributes else 0
+    staged_result["_changes"] = (key, count)
+    return count
+
+
+def staged_label(count: int) -> str:
+    """``staged: 3 changes`` (the badge's text)."""
+    return f"staged: {count} change{'' if count == 1 else 's'}"
+
+
 class ListTree(Tree[Any]):
     """A policy tree with the keys of every list (j/k, g/G, Home/End, Esc)."""
 
@@ -140,7 +179,13 @@ class PolicyView(Vertical, can_focus=False):
             title.update("No policy received yet")
         else:
             ro = "" if editor else " — read-only (Live mode)"
-            title.update(f"{which} policy {policy.name!r} v{policy.version}{ro}")
+            gen = generation_of(state)
+            on = f"generation {gen}" if gen is not None else "generation ?"
+            if staged is not None:
+                on = f"over {on}"
+            count = staged_changes(state)
+            badge = f" — {staged_label(count)}" if count else ""
+            title.update(f"{which} policy {policy.name!r} {on}{badge}{ro}")
         self._rebuild()
 
     def set_filter(self, text: str) -> None:

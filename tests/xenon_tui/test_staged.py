@@ -1,0 +1,44 @@
+"""Staged changes you can see, discard and not lose (issue #12 §4), against a real daemon."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.widgets import Static
+
+from tests._support.console import console_config, edit_first_seclabel, enter_editor, wait_for
+from xenon_tui.app import XenonConsole
+from xenon_tui.screens._views import info_text
+
+
+def _title(app: XenonConsole) -> str:
+    return str(app.query_one("#policy-title", Static).render())
+
+
+async def _stage_one_change(pilot: Any, app: XenonConsole, host: Any) -> None:
+    await enter_editor(pilot, app)
+    await edit_first_seclabel(pilot, app)
+    app.screen.query_one("#field-max_rate").value = "250"
+    await pilot.press("ctrl+s")
+    await wait_for(pilot, lambda: any(c[0] == "StagePolicy" for c in host.calls))
+
+
+async def test_badge_counts_staged_changes_and_generation_wording(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    """The Policy view said 'v1' where the side panel said 'gen 2', and nothing said that
+    changes were staged."""
+    running, host = scripted
+    host.generation = 2
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _stage_one_change(pilot, app, host)
+        await pilot.press("colon", *"policy", "enter")
+        await wait_for(pilot, lambda: "staged: 1 change" in _title(app))
+        title = _title(app)
+        assert "generation 2" in title and " v1" not in title
+        state = app.current_state
+        assert state is not None
+        assert "Policy: " in info_text(state) and "generation 2" in info_text(state)
+        assert " gen " not in info_text(state)
