@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, SSH_OPTS, Terminal, needs_ssh_tools, pid_alive
+from tests._support.ssh import ROOT, SSH_OPTS, Terminal, needs_ssh_tools, pid_alive
 
 pytestmark = [needs_ssh_tools, pytest.mark.needs_tool, pytest.mark.slow]
 

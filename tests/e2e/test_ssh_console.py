@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e.conftest import Keys, Terminal, needs_ssh_tools, pid_alive, wait_until
+from tests._support.ssh import Keys, Terminal, needs_ssh_tools, pid_alive, wait_until
 
 pytestmark = [needs_ssh_tools, pytest.mark.needs_tool]
 

@@ -22,7 +22,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from tests.e2e.conftest import SAMPLE_APP, Keys, ServerProc, wait_until
+from tests._support.ssh import SAMPLE_APP, Keys, ServerProc, wait_until
 from xenon_tui.ssh import (
     ConfigError,
     ConsoleServer,

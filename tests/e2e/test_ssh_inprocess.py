@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from tests.e2e.conftest import SAMPLE_APP, pid_alive
+from tests._support.ssh import SAMPLE_APP, pid_alive
 from xenon_tui.ssh import (
     ConsoleServer,
     ListenError,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Keys, ServerProc, start_server
+from tests._support.ssh import Keys, ServerProc, start_server
 from xenon_tui.ssh._consolecfg import sandbox_targets
 from xenon_tui.ssh._sandbox import (
     READ_EXEC,
