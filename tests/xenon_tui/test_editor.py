@@ -81,7 +81,32 @@ async def test_rule_message_next_to_field(scripted: Any, xps_pki: Any, tmp_path:
         await edit_first_seclabel(pilot, app)
         app.screen.query_one("#field-name").value = ""
         await pilot.press("ctrl+s")
-        assert "XP026" in str(app.screen.query_one("#error-name").render())
+        error = str(app.screen.query_one("#error-name").render())
+        # The form's title names the object; its errors do not name it again.
+        assert error == "name must be 1..63 bytes [XP026]"
+
+
+async def test_duplicate_name_keeps_the_form_open(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    """Renaming to another SecLabel's name closed the form (the finding was about the
+    other SecLabel) and the daemon then refused it: what was typed was lost."""
+    running, host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await enter_editor(pilot, app)
+        await pilot.press("colon", *"seclabels", "enter")
+        await wait_for(pilot, lambda: getattr(app.focused, "tab", None) == "seclabels")
+        await pilot.press("down", "enter")  # the second one: EB-seclabel
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        form = app.screen
+        assert form.query_one("#field-name").value == "EB-seclabel"
+        form.query_one("#field-name").value = "EA-seclabel"
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        assert app.screen is form
+        assert "XP016" in str(form.query_one("#error-name").render())
+        assert not any(c[0] == "StagePolicy" for c in host.calls)
 
 
 async def test_seclabel_numbers_say_their_range(

@@ -78,10 +78,15 @@ def _subops(values: Values, name: str) -> tuple[tuple[int, frozenset[int]], ...]
     return tuple(sorted(out.items()))
 
 
-def semantic_errors(policy: Policy, obj_id: Any, fields: dict[str, str]) -> dict[str, str]:
+def semantic_errors(
+    policy: Policy, obj_id: Any, fields: dict[str, str], name: str = ""
+) -> dict[str, str]:
     """Runs ``xps.policy.validate`` and keeps error findings about the edited object.
 
-    Findings name a model field; ``fields`` maps model field -> form field.
+    Findings name a model field; ``fields`` maps model field -> form field. A finding
+    about another object's ``name`` equal to ``name`` (a duplicate) is kept too. The form
+    names its object in its title, so a finding about it drops its "kind 'name' (uuid …): "
+    prefix (the object is named once).
     """
     try:
         from xps.policy import validate
@@ -91,12 +96,17 @@ def semantic_errors(policy: Policy, obj_id: Any, fields: dict[str, str]) -> dict
     for f in validate(policy):
         if str(getattr(f, "severity", "error")).lower() != "error":
             continue
-        if obj_id is not None and getattr(f, "object_id", None) not in (obj_id, str(obj_id)):
+        own = obj_id is None or getattr(f, "object_id", None) in (obj_id, str(obj_id))
+        clash = bool(name) and f.object_name == name and f.field == "name"
+        if not (own or clash):
             continue
+        message = f.message
+        if own and obj_id is not None and f" (uuid {obj_id}): " in message:
+            message = message.split(f" (uuid {obj_id}): ", 1)[1]
         key = fields.get(str(getattr(f, "field", "") or ""), "")
-        errors[key] = (
-            errors.get(key, "") + "\n" if key in errors else ""
-        ) + f"{f.message} [{f.code}]"
+        errors[key] = (errors.get(key, "") + "\n" if key in errors else "") + (
+            f"{message} [{f.code}]"
+        )
     return errors
 
 
@@ -411,6 +421,6 @@ def validator(policy: Policy, build: Builder) -> Callable[[Values], dict[str, st
             return {exc.field: str(exc)}
         except Exception as exc:  # model constructors reject bad values with a message
             return {"": str(exc)}
-        return semantic_errors(candidate, obj_id, _FIELD_MAP)
+        return semantic_errors(candidate, obj_id, _FIELD_MAP, values.get("name", "").strip())
 
     return check
