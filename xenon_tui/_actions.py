@@ -184,6 +184,16 @@ ACTIONS: tuple[Action, ...] = (
         commands=("activate",),
     ),
     Action(
+        "policy.discard",
+        "",
+        "discard_staged",
+        "Discard staged changes",
+        mutating=True,
+        mode=_E,
+        footer=False,
+        commands=("discard",),
+    ),
+    Action(
         "policy.rollback",
         "",
         "rollback_policy",

@@ -35,6 +35,7 @@ from xenon_tui._errors import ConsoleError, ReadOnlyError
 from xenon_tui._palette import ActionProvider
 from xenon_tui._state import ServerState
 from xenon_tui.dialogs import HelpScreen
+from xenon_tui.flows._policy import discard_staged
 from xenon_tui.messages import ActionWanted, Failed
 from xenon_tui.screens import HostConsole
 
@@ -240,6 +241,9 @@ class XenonConsole(App[int]):
 
     def action_activate_policy(self) -> None:
         self.host.run_flow("editor", flows.activate_policy, self.host)
+
+    def action_discard_staged(self) -> None:
+        self.host.run_flow("editor", discard_staged, self.host)
 
     def action_rollback_policy(self) -> None:
         self.host.run_flow("editor", flows.rollback_policy, self.host)

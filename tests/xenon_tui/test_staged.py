@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from tests._support.console import console_config, edit_first_seclabel, enter_editor, wait_for
 from xenon_tui.app import XenonConsole
+from xenon_tui.dialogs import ConfirmDialog
 from xenon_tui.screens._views import info_text
 
 
@@ -42,3 +43,26 @@ async def test_badge_counts_staged_changes_and_generation_wording(
         assert state is not None
         assert "Policy: " in info_text(state) and "generation 2" in info_text(state)
         assert " gen " not in info_text(state)
+
+
+async def test_discard_asks_then_drops_the_staged_changes(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    """There was no way to drop staged edits but to edit them back by hand."""
+    running, host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _stage_one_change(pilot, app, host)
+        await pilot.press("colon", *"policy", "enter")
+        await wait_for(pilot, lambda: "staged: 1 change" in _title(app))
+        await pilot.press("colon", *"discard", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "Discard 1 change staged on simhost?" in app.screen._title
+        await pilot.press("escape")  # No: the staged change stays.
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
+        assert host.staged.seclabel_named("EA-seclabel").max_rate == 250
+        await pilot.press("colon", *"discard", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: "change" not in _title(app))
+        assert host.staged == host.active

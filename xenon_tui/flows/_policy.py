@@ -15,6 +15,7 @@ from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog
 from xenon_tui.flows._console import Console, connected_address
 from xenon_tui.messages import RefreshWanted
 from xenon_tui.widgets._diffview import diff_text
+from xenon_tui.widgets._policy_view import staged_changes, staged_label
 from xps.files import write_atomic
 
 if TYPE_CHECKING:
@@ -107,6 +108,53 @@ async def activate_policy(console: Console) -> None:
     result = await console.call(address, "ActivatePolicy")
     console.notify(f"generation {result.get('generation')}", title=f"{address}: policy active")
     console.post_message(RefreshWanted(address, "policy"))
+
+
+async def discard_staged(console: Console) -> None:
+    """Drops the current host's staged changes, after a confirmation.
+
+    XPS has no method that clears the staged policy: the active policy is staged back, so
+    the staged policy equals the active one (no changes left to activate).
+    """
+    address = connected_address(console)
+    if address is None:
+        return
+    state = console.servers.get(address)
+    count = staged_changes(state) if state is not None else 0
+    if not count:
+        console.notify("Nothing staged to discard.", title="Policy")
+        return
+    name = host_name(state) if state is not None else address
+    if not await console.ask(
+        ConfirmDialog(
+            f"Discard {staged_label(count).removeprefix('staged: ')} staged on {name}?",
+            "The staged policy is replaced by the active one; the edits are lost.",
+            confirm="Discard",
+        )
+    ):
+        return
+    await restage(console, address, None)
+    console.notify(f"{name}: staged changes discarded", title="Policy")
+
+
+async def restage(console: Console, address: str, staged: dict[str, Any] | None) -> None:
+    """Stages ``staged`` (a GetPolicy result) back on ``address``, or the active policy when
+    ``staged`` is None (XPS cannot clear a staged policy; an active one staged is none)."""
+    source = staged or await console.call(address, "GetPolicy", which="active")
+    xml = source.get("xml")
+    if not isinstance(xml, str) or not xml:
+        policy = policy_of(source)
+        if policy is None:
+            raise ConsoleError(f"{address}: no policy to stage back")
+        xml = policy_xml(policy)
+    await console.call(address, "StagePolicy", xml=xml)
+    console.post_message(RefreshWanted(address, "policy"))
+
+
+def host_name(state: Any) -> str:
+    """The host's reported name, else its address (as in the confirmations)."""
+    name = state.info.get("hostname")
+    return name if isinstance(name, str) and name else str(state.address)
 
 
 async def rollback_policy(console: Console) -> None:
