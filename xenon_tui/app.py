@@ -34,8 +34,8 @@ from xenon_tui._connection import ClientFactory, xps_client_factory
 from xenon_tui._errors import ConsoleError, ReadOnlyError
 from xenon_tui._palette import ActionProvider
 from xenon_tui._state import ServerState
-from xenon_tui.dialogs import HelpScreen
-from xenon_tui.flows._policy import discard_staged
+from xenon_tui.dialogs import ConfirmDialog, HelpScreen
+from xenon_tui.flows._policy import STAGED_HINT, discard_staged, staged_summary
 from xenon_tui.messages import ActionWanted, Failed
 from xenon_tui.screens import HostConsole
 
@@ -96,6 +96,22 @@ class XenonConsole(App[int]):
         # Ready only once the host console is mounted (it composes itself in its own task):
         # keys typed at once, and a test's first step, find its widgets in place.
         await AwaitMount(self.host, [self.host])
+
+    async def action_quit(self) -> None:
+        """Quits; first asks when a host has staged changes ("xenon-2 has 3 staged changes:
+        quit anyway?")."""
+        summary = staged_summary(self.servers.values())
+        if summary is None or isinstance(self.screen, ConfirmDialog):
+            self.exit()
+            return
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self.exit()
+
+        self.push_screen(
+            ConfirmDialog(f"{summary}: quit anyway?", STAGED_HINT, confirm="Quit"), answered
+        )
 
     async def on_unmount(self) -> None:
         # Links first, so that no event reaches widgets being torn down.

@@ -7,7 +7,14 @@ from typing import Any
 
 from textual.widgets import Static
 
-from tests._support.console import console_config, edit_first_seclabel, enter_editor, wait_for
+from tests._support.console import (
+    console_config,
+    edit_first_seclabel,
+    enter_editor,
+    wait_connected,
+    wait_for,
+)
+from tests._support.scripted_host import ScriptedHost, small_policy
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import ConfirmDialog
 from xenon_tui.screens._views import info_text
@@ -62,7 +69,52 @@ async def test_discard_asks_then_drops_the_staged_changes(
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
         assert host.staged.seclabel_named("EA-seclabel").max_rate == 250
         await pilot.press("colon", *"discard", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await wait_for(pilot, lambda: bool(app.screen.query("#confirm")))
         await pilot.click("#confirm")
         await wait_for(pilot, lambda: "change" not in _title(app))
         assert host.staged == host.active
+
+
+async def test_quit_with_staged_changes_asks_first(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    """Ctrl+Q quit at once, whatever was staged."""
+    running, host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _stage_one_change(pilot, app, host)
+        await wait_for(pilot, lambda: "250" in (app.current_state.staged or {}).get("xml", ""))
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert app.screen._title == "simhost has 1 staged change: quit anyway?"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
+        assert app.is_running
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: bool(app.screen.query("#confirm")))
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: not app.is_running)
+
+
+async def test_host_switch_with_staged_changes_asks_first(
+    start_xps: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    a, b = ScriptedHost(), ScriptedHost(small_policy(name="other", rate=5))
+    ra, rb = await start_xps(a), await start_xps(b)
+    first, second = f"127.0.0.1:{ra.rw_port}", f"127.0.0.1:{rb.rw_port}"
+    app = XenonConsole(console_config(xps_pki, ra, rb, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app, second)
+        await _stage_one_change(pilot, app, a)
+        assert app.current == first
+        await wait_for(pilot, lambda: "250" in (app.current_state.staged or {}).get("xml", ""))
+        app.host.call_later(app.host.switch_server, second)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert app.screen._title == "simhost has 1 staged change: switch anyway?"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
+        assert app.current == first
+        app.host.call_later(app.host.switch_server, second)
+        await wait_for(pilot, lambda: bool(app.screen.query("#confirm")))
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: app.current == second)

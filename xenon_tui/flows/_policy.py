@@ -7,18 +7,19 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
-
 from xenon_tui._errors import ConfigError, ConsoleError
 from xenon_tui._policy_data import policy_of, policy_xml
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog
 from xenon_tui.flows._console import Console, connected_address
 from xenon_tui.messages import RefreshWanted
-from xenon_tui.widgets._diffview import diff_text
+from xenon_tui.widgets._diffview import DiffView
 from xenon_tui.widgets._policy_view import staged_changes, staged_label
 from xps.files import write_atomic
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from xenon_tui._state import ServerState
     from xps.policy import Policy
 
 
@@ -56,7 +57,9 @@ def policy_diff_text(old: Any, new: Any) -> str:
     return format_tree(data) if data else "(identical)"
 
 
-async def staged_diff_view(console: Console, address: str, result: dict[str, Any]) -> str | Text:
+async def staged_diff_view(
+    console: Console, address: str, result: dict[str, Any]
+) -> str | DiffView:
     """The staged-vs-active diff in human terms (names, colours, running-domain warnings).
 
     Reads both policies from the daemon and compares them here; if either cannot be read,
@@ -70,7 +73,7 @@ async def staged_diff_view(console: Console, address: str, result: dict[str, Any
     if active is None or staged is None:
         return format_tree(result.get("diff"))
     state = console.servers.get(address)
-    return diff_text(active, staged, state.domains if state is not None else ())
+    return DiffView(active, staged, state.domains if state is not None else ())
 
 
 async def show_staged_diff(console: Console) -> None:
@@ -79,7 +82,7 @@ async def show_staged_diff(console: Console) -> None:
     if address is None:
         return
     result = await console.call(address, "GetStagedDiff")
-    body: str | Text = (
+    body: str | DiffView = (
         await staged_diff_view(console, address, result)
         if result.get("staged")
         else "Nothing is staged: no changes against the active policy."
@@ -149,6 +152,20 @@ async def restage(console: Console, address: str, staged: dict[str, Any] | None)
         xml = policy_xml(policy)
     await console.call(address, "StagePolicy", xml=xml)
     console.post_message(RefreshWanted(address, "policy"))
+
+
+def staged_summary(states: Iterable[ServerState]) -> str | None:
+    """``xenon-2 has 3 staged changes`` for each host with staged changes (None: none)."""
+    parts = []
+    for state in states:
+        count = staged_changes(state)
+        if count:
+            noun = "change" if count == 1 else "changes"
+            parts.append(f"{host_name(state)} has {count} staged {noun}")
+    return "; ".join(parts) or None
+
+
+STAGED_HINT = "Staged changes are not active: make them active (Ctrl+A) or drop them (:discard)."
 
 
 def host_name(state: Any) -> str:

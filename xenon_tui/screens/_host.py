@@ -21,8 +21,9 @@ from xenon_tui._connection import ClientFactory, LinkState, xps_client_factory
 from xenon_tui._errors import ConfigError, ConsoleError, ReadOnlyError
 from xenon_tui._state import ServerState, find_server
 from xenon_tui._work import run_flow
-from xenon_tui.dialogs import InputDialog
+from xenon_tui.dialogs import ConfirmDialog, InputDialog
 from xenon_tui.dialogs._help import key_display
+from xenon_tui.flows._policy import STAGED_HINT, staged_summary
 from xenon_tui.messages import (
     ActionWanted,
     ClearFilter,
@@ -446,7 +447,25 @@ class HostConsole(Screen[None]):
         await self.show_view(event.pane_id)  # as its key would: build, focus, ack
 
     def switch_server(self, address: str) -> None:
-        """Makes ``address`` the current server (its views, filters and keys)."""
+        """Makes ``address`` the current server (its views, filters and keys); asks first
+        when the current one has staged changes."""
+        if address == self.current or address not in self._servers:
+            return
+        leaving = self.current_state
+        summary = staged_summary([leaving]) if leaving is not None else None
+        if summary is None:
+            self._switch_to(address)
+            return
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._switch_to(address)
+
+        self.app.push_screen(
+            ConfirmDialog(f"{summary}: switch anyway?", STAGED_HINT, confirm="Switch"), answered
+        )
+
+    def _switch_to(self, address: str) -> None:
         if address != self.current and address in self._servers:
             self.current = address
             self._sync_current()
