@@ -149,7 +149,7 @@ def test_activation_preview(snap_compare: Any, size: tuple[int, int]) -> None:
 
     from tests._support.scripted_host import small_policy
     from xenon_tui.dialogs import ConfirmDialog
-    from xenon_tui.widgets._diffview import diff_text
+    from xenon_tui.widgets._diffview import DiffView
 
     active = small_policy()
     profile = active.profile_named("PV-LinuxGeneric")
@@ -165,7 +165,7 @@ def test_activation_preview(snap_compare: Any, size: tuple[int, int]) -> None:
         dataclasses.replace(label, tag=staged.tag_named("EB").id, max_rate=250)
     )
     staged = staged.without(staged.domain_named("EB-domu-1").id)
-    body = diff_text(active, staged, DATA["domains"])
+    body = DiffView(active, staged, DATA["domains"])
     prepare = _prepare(editor=True)
 
     async def run_before(pilot: Any) -> None:

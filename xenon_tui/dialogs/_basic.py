@@ -10,7 +10,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
+
+Body = str | Text | Widget
+"""A dialog's body: text, or a widget that renders it (a policy diff view)."""
+
+
+def _body(body: Body, id: str) -> Widget:
+    if isinstance(body, Widget):
+        if body.id is None:
+            body.id = id
+        return body
+    return Static(body, markup=False, id=id)
+
 
 _DIALOG_CSS = """
 {name} {{ align: center middle; background: $background 60%; }}
@@ -51,7 +64,7 @@ class ConfirmDialog(ModalScreen[bool]):
         *_SCROLL_KEYS,
     ]
 
-    def __init__(self, title: str, body: str | Text, *, confirm: str = "Confirm") -> None:
+    def __init__(self, title: str, body: Body, *, confirm: str = "Confirm") -> None:
         super().__init__()
         self._title, self._body, self._confirm = title, body, confirm
 
@@ -59,7 +72,7 @@ class ConfirmDialog(ModalScreen[bool]):
         with Vertical():
             yield Label(self._title, classes="title", markup=False)
             with VerticalScroll(id="confirm-scroll"):
-                yield Static(self._body, markup=False, id="confirm-body")
+                yield _body(self._body, "confirm-body")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
                 yield Button(self._confirm, id="confirm", variant="error")
@@ -183,7 +196,7 @@ class TextDialog(ModalScreen[None]):
         Binding("escape,q,enter", "close", "Close")
     ]
 
-    def __init__(self, title: str, body: str | Text) -> None:
+    def __init__(self, title: str, body: Body) -> None:
         super().__init__()
         self._title, self._body = title, body
 
@@ -191,7 +204,7 @@ class TextDialog(ModalScreen[None]):
         with Vertical():
             yield Label(self._title, classes="title", markup=False)
             with VerticalScroll(id="text-body"):
-                yield Static(self._body, markup=False, id="text")
+                yield _body(self._body, "text")
 
     def on_mount(self) -> None:
         self.query_one("#text-body").focus()

@@ -11,17 +11,30 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
+from textual.widgets import Static
 
 if TYPE_CHECKING:
     from xps.policy import Policy
     from xps.policy._diff import ObjectChange, PolicyDiff
 
-__all__ = ["NO_CHANGES", "binding_warnings", "diff_text"]
+__all__ = ["NO_CHANGES", "DiffView", "binding_warnings", "diff_text"]
 
 NO_CHANGES = "no changes"
+
+Styles = dict[str, Style | str]
+"""Line styles by role: add, remove, change, warning, section (theme colours in DiffView)."""
+
+_PLAIN: Styles = {
+    "add": "",
+    "remove": "",
+    "change": "",
+    "warning": "bold",
+    "section": "bold underline",
+}
 
 _SECTION_TITLES = {
     "profiles": ("Hypercall profiles", "profile"),
@@ -93,18 +106,19 @@ def _subop(nr: int, op: int) -> str:
     return f"{_call(nr)} sub-op {op}" + (f" {name}" if name != str(op) else "")
 
 
-def _profile_lines(change: ObjectChange, names: _Names) -> list[Text]:
+def _profile_lines(change: ObjectChange, names: _Names, styles: Styles) -> list[Text]:
     lines: list[Text] = []
     for fc in change.changes:
         if fc.field == "hypercalls":
             old, new = set(fc.old), set(fc.new)
-            lines += [Text(f"+ {_call(nr)}", style="green") for nr in sorted(new - old)]
-            lines += [Text(f"- {_call(nr)}", style="red") for nr in sorted(old - new)]
+            lines += [Text(f"+ {_call(nr)}", style=styles["add"]) for nr in sorted(new - old)]
+            lines += [Text(f"- {_call(nr)}", style=styles["remove"]) for nr in sorted(old - new)]
         elif fc.field == "subops":
             before = {(nr, op) for nr, ops in fc.old for op in ops}
             after = {(nr, op) for nr, ops in fc.new for op in ops}
-            lines += [Text(f"+ {_subop(*p)}", style="green") for p in sorted(after - before)]
-            lines += [Text(f"- {_subop(*p)}", style="red") for p in sorted(before - after)]
+            add, remove = styles["add"], styles["remove"]
+            lines += [Text(f"+ {_subop(*p)}", style=add) for p in sorted(after - before)]
+            lines += [Text(f"- {_subop(*p)}", style=remove) for p in sorted(before - after)]
         else:
             lines.append(_field_line(fc.field, fc.old, fc.new, names))
     return lines
@@ -160,18 +174,25 @@ def binding_warnings(old: Policy, new: Policy, domains: Iterable[dict[str, Any]]
     return out
 
 
-def diff_text(old: Policy, new: Policy, domains: Iterable[dict[str, Any]] = ()) -> Text:
-    """The diff from ``old`` (active) to ``new`` (staged) as readable, coloured lines.
+def diff_text(
+    old: Policy,
+    new: Policy,
+    domains: Iterable[dict[str, Any]] = (),
+    styles: Styles | None = None,
+) -> Text:
+    """The diff from ``old`` (active) to ``new`` (staged) as readable lines.
 
-    ``domains`` are the host's domain rows (``DomainRunStates``) for the warnings.
+    ``domains`` are the host's domain rows (``DomainRunStates``) for the warnings;
+    ``styles`` colour the lines by role (:class:`DiffView` passes the theme's).
     """
+    styles = {**_PLAIN, **(styles or {})}
     from xps.policy import diff
 
     result: PolicyDiff = diff(old, new)
     names = _Names(old, new)
     out = Text()
     for warning in binding_warnings(old, new, domains):
-        out.append(f"⚠ {warning}\n", style="bold yellow")
+        out.append(f"⚠ {warning}\n", style=styles["warning"])
     if not result:
         out.append(NO_CHANGES)
         return out
@@ -182,23 +203,23 @@ def diff_text(old: Policy, new: Policy, domains: Iterable[dict[str, Any]] = ()) 
         title, kind = _SECTION_TITLES.get(section.section, (section.section, "item"))
         if section.section.startswith("hardware."):
             title, kind = f"Hardware: {section.section.split('.', 1)[1]}", "device"
-        out.append(f"{title}\n", style="bold underline")
+        out.append(f"{title}\n", style=styles["section"])
         new_objs = {_key(section.section, o): o for o in _objects(new, section.section)}
         for ref in section.added:
-            out.append(f"  + {kind} ", style="green")
+            out.append(f"  + {kind} ", style=styles["add"])
             out.append_text(_named(names, ref.key, ref.name))
             out.append_text(_summary(section.section, new_objs.get(ref.key)))
             out.append("\n")
         for ref in section.removed:
-            out.append(f"  - {kind} ", style="red")
+            out.append(f"  - {kind} ", style=styles["remove"])
             out.append_text(_named(names, ref.key, ref.name))
             out.append("\n")
         for change in section.changed:
-            out.append("  ~ ", style="yellow")
+            out.append("  ~ ", style=styles["change"])
             out.append_text(_named(names, change.key, change.name))
             out.append("\n")
             lines = (
-                _profile_lines(change, names)
+                _profile_lines(change, names, styles)
                 if section.section == "profiles"
                 else [_field_line(fc.field, fc.old, fc.new, names) for fc in change.changes]
             )
@@ -237,3 +258,42 @@ def _summary(section: str, obj: Any) -> Text:
         hexa = "#{:02x}{:02x}{:02x}".format(*obj.color)
         return Text.assemble(" ", ("■ ", hexa), hexa)
     return Text()
+
+
+class DiffView(Static):
+    """A policy diff (:func:`diff_text`) coloured by the theme: additions in $success,
+    removals in $error, changes and warnings in $warning."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "diff-view--add",
+        "diff-view--remove",
+        "diff-view--change",
+        "diff-view--warning",
+        "diff-view--section",
+    }
+    DEFAULT_CSS = """
+    DiffView { height: auto; }
+    DiffView > .diff-view--add { color: $success; }
+    DiffView > .diff-view--remove { color: $error; }
+    DiffView > .diff-view--change { color: $warning; }
+    DiffView > .diff-view--warning { color: $warning; text-style: bold; }
+    DiffView > .diff-view--section { text-style: bold underline; }
+    """
+
+    def __init__(
+        self,
+        old: Policy,
+        new: Policy,
+        domains: Iterable[dict[str, Any]] = (),
+        *,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self._old, self._new, self._domains = old, new, list(domains)
+
+    def render(self) -> Text:
+        styles: Styles = {
+            role: self.get_component_rich_style(f"diff-view--{role}", partial=True)
+            for role in _PLAIN
+        }
+        return diff_text(self._old, self._new, self._domains, styles)
