@@ -9,6 +9,8 @@
     ├── PolicyXmlError(ValueError)                policy.xml         malformed, hostile or
     │                                                                not schema-valid XML
     ├── PolicyValidationError(ValueError)         policy.invalid     semantic validation failed
+    ├── FieldError                                policy.field       a JSON value refused;
+    │                                                                ``path`` says where
     ├── PolicySignatureError                      policy.signature   signing or verification
     │                                                                failed
     ├── TemplateError                             policy.template    a template cannot be used
@@ -16,8 +18,9 @@
     │                                                                not fully instantiated
     └── GeneratorError                            policy.generator   no safe configuration
 
-``errors`` is :mod:`xps.errors`. ``PolicySignatureError`` lives in ``_sign.py``,
-``TemplateError`` in ``_template.py``, ``GeneratorError`` in ``generators/_errors.py``.
+``errors`` is :mod:`xps.errors`. ``FieldError`` lives in ``_fields.py``,
+``PolicySignatureError`` in ``_sign.py``, ``TemplateError`` in ``_template.py``,
+``GeneratorError`` in ``generators/_errors.py``.
 """
 
 from __future__ import annotations

@@ -30,6 +30,8 @@ from uuid import UUID
 
 from lxml import etree
 
+from ._errors import PolicyError
+
 __all__ = [
     "BOOL",
     "COLOR",
@@ -73,12 +75,16 @@ def qname(name: str) -> str:
     return _NS + name
 
 
-class FieldError(Exception):
-    """A JSON value was refused; ``path`` collects segments innermost first."""
+class FieldError(PolicyError):
+    """A JSON value was refused; ``path`` collects segments innermost first.
+
+    Not a ``ValueError``: a converter's ``except ValueError`` must not swallow a nested
+    field's refusal (and lose its path)."""
+
+    code = "policy.field"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
         self.path: list[str] = []
 
 
