@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.widgets import Static
 
 from tests._support.console import (
+    clone_to_the_other_server,
     console_config,
     edit_first_seclabel,
     enter_editor,
@@ -18,6 +20,7 @@ from tests._support.scripted_host import ScriptedHost, small_policy
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import ConfirmDialog
 from xenon_tui.screens._views import info_text
+from xps.host._errors import CommandFailed, NotFound
 
 
 def _title(app: XenonConsole) -> str:
@@ -118,3 +121,37 @@ async def test_host_switch_with_staged_changes_asks_first(
         await wait_for(pilot, lambda: bool(app.screen.query("#confirm")))
         await pilot.click("#confirm")
         await wait_for(pilot, lambda: app.current == second)
+
+
+class _RefusingHost(ScriptedHost):
+    """A host whose XPS refuses every activation (as a failing xl command would)."""
+
+    async def activate_policy(self) -> dict[str, Any]:
+        self.calls.append(("ActivatePolicy", None))
+        raise CommandFailed("xl: cannot apply the policy")
+
+    async def get_policy(self, which: str = "active") -> dict[str, Any]:
+        if which == "staged" and self.staged is None:
+            raise NotFound("no staged policy")  # as XPS answers
+        return await super().get_policy(which)
+
+
+@pytest.mark.parametrize("staged_rate", [7, None])
+async def test_refused_clone_stages_the_previous_state_back(
+    start_xps: Any, xps_pki: Any, tmp_path: Path, staged_rate: int | None
+) -> None:
+    """A refused Clone left the whole source policy staged on the target."""
+    a, b = ScriptedHost(), _RefusingHost(small_policy(name="other", rate=5))
+    if staged_rate is not None:
+        b.staged = small_policy(name="other", rate=staged_rate)  # b's own edit, kept
+    ra, rb = await start_xps(a), await start_xps(b)
+    app = XenonConsole(console_config(xps_pki, ra, rb, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app, f"127.0.0.1:{ra.rw_port}")
+        await wait_connected(pilot, app, f"127.0.0.1:{rb.rw_port}")
+        await clone_to_the_other_server(pilot, app, "")
+        await wait_for(pilot, lambda: ("ActivatePolicy", None) in b.calls)
+        await wait_for(pilot, lambda: [c[0] for c in b.calls].count("StagePolicy") == 2)
+        # b's own staged edit, or (nothing was staged) the active policy: no changes.
+        assert b.staged == small_policy(name="other", rate=staged_rate or 5)
+        assert b.active == small_policy(name="other", rate=5)

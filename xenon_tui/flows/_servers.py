@@ -10,8 +10,18 @@ from xenon_tui._policy_data import policy_of
 from xenon_tui._state import find_server
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog
 from xenon_tui.flows._console import Console
-from xenon_tui.flows._policy import policy_diff_text
+from xenon_tui.flows._policy import policy_diff_text, restage
 from xenon_tui.messages import Failed, RefreshWanted
+
+
+async def _staged_or_none(console: Console, address: str) -> dict[str, Any] | None:
+    """The host's staged policy (a GetPolicy result), or None when nothing is staged."""
+    try:
+        return await console.call(address, "GetPolicy", which="staged")
+    except ConsoleError as exc:
+        if exc.code == "not_found":
+            return None
+        raise
 
 
 def _connected(console: Console) -> list[str]:
@@ -82,7 +92,17 @@ async def clone_server(console: Console, address: str) -> None:
         ConfirmDialog(f"Clone {address} → {dest} and make it active?", preview, confirm="Clone")
     ):
         return
+    previous = await _staged_or_none(console, dest)
     await console.call(dest, "StagePolicy", xml=src["xml"])
-    result = await console.call(dest, "ActivatePolicy")
+    try:
+        result = await console.call(dest, "ActivatePolicy")
+    except ConsoleError:
+        # Refused: what was staged on the destination before the clone is staged back (or,
+        # if nothing was, the active policy: XPS cannot clear a staged policy).
+        try:
+            await restage(console, dest, previous)
+        except ConsoleError as exc:
+            console.post_message(Failed(exc))
+        raise
     console.notify(f"{dest} now at generation {result.get('generation')}", title="Cloned")
     console.post_message(RefreshWanted(dest, "policy"))
