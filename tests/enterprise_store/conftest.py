@@ -33,13 +33,13 @@ import pytest
 
 from enterprise_store.services import (
     NewUser,
-    PasswordHasher,
     Principal,
     Role,
     ServiceConfig,
     Services,
 )
 from enterprise_store.store import Store
+from tests._support.xe_hosts import TEST_HASHER
 
 PG_BIN = Path(os.environ.get("XENON_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -180,7 +180,6 @@ class Clock:
 
 
 # scrypt at N=2^12 (4 MiB) instead of 2^15: the same code, an eighth of the work per hash.
-TEST_HASHER = PasswordHasher(n=2**12)
 ADMIN_PASSWORD = "correct horse battery staple"
 
 

@@ -16,21 +16,16 @@ from enterprise_store.api import create_app
 from enterprise_store.client import RoleRequired, XeClient
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import NewUser, Principal, Role, Services
-from tests.enterprise_store.workers.conftest import (  # noqa: F401  (shared fixtures)
-    xe,
-    xe_identity,
-    xps_hosts,
-)
 
 PASSWORD = "compute-api-password-1"
 
 
 @pytest.fixture
 async def world(
-    xe: Callable[..., Any],  # noqa: F811
+    xe_services: Callable[..., Any],
 ) -> AsyncIterator[tuple[Services, Callable[..., Any]]]:
     """Services with XE's identity and running workers, and clients of their app."""
-    services: Services = await xe(start=True)
+    services: Services = await xe_services(start=True)
     await services.users.bootstrap_admin("root", PASSWORD)
     for name, role in (("aud", Role.AUDITOR), ("oper", Role.OPERATOR)):
         await services.users.create_user(
@@ -53,7 +48,7 @@ async def world(
 
 async def test_add_host_answers_202_and_its_task_ends_with_the_hosts_facts(
     world: Any,
-    xps_hosts: Any,  # noqa: F811
+    xps_hosts: Any,
 ) -> None:
     services, client = world
     (h,) = await xps_hosts(1)
@@ -94,7 +89,7 @@ async def test_add_host_answers_202_and_its_task_ends_with_the_hosts_facts(
 
 async def test_a_failed_task_carries_its_error_as_problem_details(
     world: Any,
-    xps_hosts: Any,  # noqa: F811
+    xps_hosts: Any,
 ) -> None:
     _, client = world
     (h,) = await xps_hosts(1)
@@ -115,7 +110,7 @@ async def _sample(services: Services, hosts: list[Any]) -> None:
 
 async def test_propagation_task_streams_its_progress_and_the_hosts_show_their_state(
     world: Any,
-    xps_hosts: Any,  # noqa: F811
+    xps_hosts: Any,
 ) -> None:
     services, client = world
     hosts = await xps_hosts(3)
@@ -150,7 +145,7 @@ async def test_propagation_task_streams_its_progress_and_the_hosts_show_their_st
 
 async def test_cancel_ends_a_task_that_waits_for_a_host_that_is_down(
     world: Any,
-    xps_hosts: Any,  # noqa: F811
+    xps_hosts: Any,
 ) -> None:
     services, client = world
     hosts = await xps_hosts(3)
@@ -171,7 +166,7 @@ async def test_cancel_ends_a_task_that_waits_for_a_host_that_is_down(
 
 async def test_vm_lifecycle_through_the_api(
     world: Any,
-    xps_hosts: Any,  # noqa: F811
+    xps_hosts: Any,
 ) -> None:
     services, client = world
     hosts = await xps_hosts(3)

@@ -12,11 +12,6 @@ from enterprise_store.api import create_app
 from enterprise_store.client import PolicyRefused, RoleRequired, XeClient
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import NewUser, Principal, Role, Services
-from tests.enterprise_store.workers.conftest import (  # noqa: F401  (shared fixtures)
-    xe,
-    xe_identity,
-    xps_hosts,
-)
 
 PASSWORD = "migration-api-password-1"
 VM = "EA-domu-1"
@@ -24,10 +19,10 @@ VM = "EA-domu-1"
 
 @pytest.fixture
 async def world(
-    xe: Callable[..., Any],  # noqa: F811
+    xe_services: Callable[..., Any],
 ) -> AsyncIterator[tuple[Services, Callable[..., Any]]]:
     """Services with XE's identity and running workers, and logged-in clients of their app."""
-    services: Services = await xe(start=True)
+    services: Services = await xe_services(start=True)
     await services.users.bootstrap_admin("root", PASSWORD)
     for name, role in (("aud", Role.AUDITOR), ("oper", Role.OPERATOR)):
         await services.users.create_user(
@@ -50,7 +45,7 @@ async def world(
 
 async def test_migrate_through_the_api(
     world: Any,
-    xps_hosts: Any,  # noqa: F811
+    xps_hosts: Any,
 ) -> None:
     services, client = world
     hosts = await xps_hosts(3)

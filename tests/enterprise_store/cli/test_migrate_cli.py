@@ -22,7 +22,6 @@ import pytest
 
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import Principal, Services
-from tests.enterprise_store.workers.conftest import xps_hosts  # noqa: F401  (shared fixture)
 
 PASSWORD = "migrate-cli-admin-password"
 VM = "EA-domu-1"  # Enclave A, on xenon-2; xenon-3 carries Enclave A too
@@ -108,7 +107,7 @@ async def _names(host: Any) -> dict[str, dict[str, Any]]:
 @pytest.mark.timeout(300)
 async def test_migrate_check_and_move_from_the_command_line(
     tmp_path: Path,
-    xps_hosts: Any,  # noqa: F811
+    xps_hosts: Any,
     xps_pki: Any,
 ) -> None:
     hosts = await xps_hosts(3)
@@ -146,7 +145,7 @@ async def test_migrate_check_and_move_from_the_command_line(
 @pytest.mark.timeout(300)
 async def test_kill_9_of_serve_during_activation_leaves_one_running_copy(
     tmp_path: Path,
-    xps_hosts: Any,  # noqa: F811
+    xps_hosts: Any,
     xps_pki: Any,
 ) -> None:
     # The target answers the activation late: XE is killed while it waits for it.

@@ -16,19 +16,14 @@ import pytest
 from enterprise_store._errors import NotFound, PolicyRefused, RoleRequired
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import Principal, Services
-from tests.enterprise_store.workers.conftest import (  # noqa: F401  (shared fixtures)
-    xe,
-    xe_identity,
-    xps_hosts,
-)
 
 SYSTEM = Principal.system()
 VM = "EA-domu-1"  # Enclave A, on xenon-2 by the default rule
 
 
-async def _sample(xe: Any, xps_hosts: Any) -> tuple[Services, list[Any]]:  # noqa: F811
+async def _sample(xe_services: Any, xps_hosts: Any) -> tuple[Services, list[Any]]:
     hosts = await xps_hosts(3)
-    services: Services = await xe(start=True)
+    services: Services = await xe_services(start=True)
     policy = sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
     await services.policy.import_policy(SYSTEM, policy)
     task = await services.compute.propagate(SYSTEM)
@@ -51,10 +46,10 @@ async def _until_live(services: Services, vm: str, host: str, state: str) -> Non
 
 
 async def test_the_reports_walk_moves_an_enclave_a_vm_between_its_two_hosts(
-    xe: Any,  # noqa: F811
-    xps_hosts: Any,  # noqa: F811
+    xe_services: Any,
+    xps_hosts: Any,
 ) -> None:
-    services, hosts = await _sample(xe, xps_hosts)
+    services, hosts = await _sample(xe_services, xps_hosts)
     x2, x3 = hosts[1], hosts[2]
     compute = services.compute
     await compute.vm_action(SYSTEM, VM, "start")
@@ -101,13 +96,13 @@ async def test_the_reports_walk_moves_an_enclave_a_vm_between_its_two_hosts(
 
 
 async def test_a_refusal_at_the_destinations_msm_leaves_the_vm_on_the_source(
-    xe: Any,  # noqa: F811
-    xps_hosts: Any,  # noqa: F811
+    xe_services: Any,
+    xps_hosts: Any,
 ) -> None:
     # The target's activation answer is held back a while, so that a domain can start
     # there after the precheck passed and before its MSM admits the VM.
     hosts = await xps_hosts(3, delays={"MigrateInFinish": 5.0})
-    services: Services = await xe(start=True)
+    services: Services = await xe_services(start=True)
     await services.policy.import_policy(
         SYSTEM, sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
     )
@@ -152,11 +147,11 @@ async def test_a_refusal_at_the_destinations_msm_leaves_the_vm_on_the_source(
 
 
 async def test_only_operators_in_scope_migrate_and_the_precheck_says_so(
-    xe: Any,  # noqa: F811
-    xps_hosts: Any,  # noqa: F811
+    xe_services: Any,
+    xps_hosts: Any,
     make_user: Any,
 ) -> None:
-    services, _ = await _sample(xe, xps_hosts)
+    services, _ = await _sample(xe_services, xps_hosts)
     compute = services.compute
     policy = await services.policy.current()
     enclave_a = str(policy.vm_named(VM).enclave)
@@ -181,12 +176,12 @@ async def test_only_operators_in_scope_migrate_and_the_precheck_says_so(
 
 
 async def test_cancel_during_pre_copy_leaves_the_vm_running_on_the_source(
-    xe: Any,  # noqa: F811
-    xps_hosts: Any,  # noqa: F811
+    xe_services: Any,
+    xps_hosts: Any,
 ) -> None:
     # Each chunk read takes a while, so pre-copy is still going when the cancel comes.
     hosts = await xps_hosts(3, delays={"MigrateOutRead": 0.2})
-    services: Services = await xe(start=True)
+    services: Services = await xe_services(start=True)
     await services.policy.import_policy(
         SYSTEM, sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
     )
@@ -212,12 +207,12 @@ async def test_cancel_during_pre_copy_leaves_the_vm_running_on_the_source(
 
 
 async def test_a_target_lost_during_activation_is_waited_for_and_the_vm_kept_on_one_host(
-    xe: Any,  # noqa: F811
-    xps_hosts: Any,  # noqa: F811
+    xe_services: Any,
+    xps_hosts: Any,
 ) -> None:
     # The target dies while it holds the activation: XE cannot know whether it runs the VM.
     hosts = await xps_hosts(3, delays={"MigrateInFinish": 5.0})
-    services: Services = await xe(start=True)
+    services: Services = await xe_services(start=True)
     await services.policy.import_policy(
         SYSTEM, sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
     )

@@ -30,10 +30,10 @@ async def _add(services: Services, name: str, port: int, **kw: Any) -> dict[str,
 
 
 async def test_add_host_reads_the_hosts_facts_and_holds_a_host_with_its_own_policy(
-    xe: Any, xps_hosts: Any
+    xe_services: Any, xps_hosts: Any
 ) -> None:
     (h,) = await xps_hosts(1)
-    services: Services = await xe(start=True)
+    services: Services = await xe_services(start=True)
     result = await _add(services, "xenon-1", h.port, shared_storage=["xenon-nfs"])
     info = await h.host.hypervisor_info()
     assert result["hypervisor"]["backend"] == "sim" == info["backend"]
@@ -62,9 +62,11 @@ async def test_add_host_reads_the_hosts_facts_and_holds_a_host_with_its_own_poli
     assert (await h.host.get_policy())["sha256"] == enforced["sha256"]
 
 
-async def test_the_operator_supplies_and_overrides_cpu_facts(xe: Any, xps_hosts: Any) -> None:
+async def test_the_operator_supplies_and_overrides_cpu_facts(
+    xe_services: Any, xps_hosts: Any
+) -> None:
     (h,) = await xps_hosts(1)
-    services: Services = await xe(start=True)
+    services: Services = await xe_services(start=True)
     cpu = {"vendor": "AuthenticAMD", "model": 49, "flags": ["sse2", "avx2"]}
     result = await _add(services, "xenon-1", h.port, cpu=cpu, takeover=True)
     assert result["cpu"]["vendor"] == "AuthenticAMD" and result["cpu"]["model"] == 49
@@ -80,12 +82,12 @@ async def test_the_operator_supplies_and_overrides_cpu_facts(xe: Any, xps_hosts:
 
 
 async def test_a_host_that_cannot_be_reached_fails_the_task_with_the_reason(
-    xe: Any, xps_hosts: Any
+    xe_services: Any, xps_hosts: Any
 ) -> None:
     (h,) = await xps_hosts(1)
     port = h.port
     await h.stop()
-    services: Services = await xe(start=True, host_timeout_s=2.0)
+    services: Services = await xe_services(start=True, host_timeout_s=2.0)
     row = await services.compute.add_host(SYSTEM, name="gone", address="127.0.0.1", port=port)
     done = await services.compute.wait_task(SYSTEM, row.id, 60)
     assert done.state == "failed" and done.error is not None
@@ -94,9 +96,9 @@ async def test_a_host_that_cannot_be_reached_fails_the_task_with_the_reason(
 
 
 async def test_only_an_unscoped_admin_adds_removes_and_reconverges(
-    xe: Any, xps_hosts: Any, make_user: Any
+    xe_services: Any, xps_hosts: Any, make_user: Any
 ) -> None:
-    services: Services = await xe()
+    services: Services = await xe_services()
     callers = {
         "op": await make_user("op", "operator"),
         "aud": await make_user("aud", "auditor"),
@@ -113,9 +115,9 @@ async def test_only_an_unscoped_admin_adds_removes_and_reconverges(
         await services.compute.vm_action(callers["aud"], "vm", "start")
 
 
-async def _sample(xe: Any, xps_hosts: Any) -> tuple[Services, list[Any]]:
+async def _sample(xe_services: Any, xps_hosts: Any) -> tuple[Services, list[Any]]:
     hosts = await xps_hosts(3)
-    services: Services = await xe(start=True)
+    services: Services = await xe_services(start=True)
     policy = sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
     await services.policy.import_policy(SYSTEM, policy)
     task = await services.compute.propagate(SYSTEM)
@@ -125,8 +127,10 @@ async def _sample(xe: Any, xps_hosts: Any) -> tuple[Services, list[Any]]:
     return services, hosts
 
 
-async def test_vm_lifecycle_through_the_hosts_xps_with_live_state(xe: Any, xps_hosts: Any) -> None:
-    services, hosts = await _sample(xe, xps_hosts)
+async def test_vm_lifecycle_through_the_hosts_xps_with_live_state(
+    xe_services: Any, xps_hosts: Any
+) -> None:
+    services, hosts = await _sample(xe_services, xps_hosts)
     compute = services.compute
     vm = "EB-domu-1"  # default placement: xenon-1
     state = await compute.vm_state(SYSTEM, vm)
@@ -159,8 +163,10 @@ async def test_vm_lifecycle_through_the_hosts_xps_with_live_state(xe: Any, xps_h
         await compute.vm_action(SYSTEM, "no-such-vm", "start")
 
 
-async def test_a_vm_the_host_does_not_know_yet_is_a_conflict(xe: Any, xps_hosts: Any) -> None:
-    services, hosts = await _sample(xe, xps_hosts)
+async def test_a_vm_the_host_does_not_know_yet_is_a_conflict(
+    xe_services: Any, xps_hosts: Any
+) -> None:
+    services, hosts = await _sample(xe_services, xps_hosts)
     await hosts[0].stop()
     with pytest.raises(HostUnreachable):
         await services.compute.vm_action(SYSTEM, "EB-domu-1", "start")

@@ -22,9 +22,9 @@ from enterprise_store.workers._propagation import PropagationConfig
 from xps.policy import parse_policy, serialize_policy
 
 
-async def _world(xe: Any, xps_hosts: Any, **kw: Any) -> tuple[Services, list[Any]]:
+async def _world(xe_services: Any, xps_hosts: Any, **kw: Any) -> tuple[Services, list[Any]]:
     hosts = await xps_hosts(3)
-    services: Services = await xe(**kw)
+    services: Services = await xe_services(**kw)
     policy = sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
     await services.policy.import_policy(Principal.system(), policy)
     return services, hosts
@@ -42,8 +42,10 @@ async def _until(predicate: Any, limit_s: float = 60.0) -> None:
             await asyncio.sleep(0.05)
 
 
-async def test_each_host_enforces_its_slice_and_keeps_what_it_owns(xe: Any, xps_hosts: Any) -> None:
-    services, hosts = await _world(xe, xps_hosts)
+async def test_each_host_enforces_its_slice_and_keeps_what_it_owns(
+    xe_services: Any, xps_hosts: Any
+) -> None:
+    services, hosts = await _world(xe_services, xps_hosts)
     before = {h.name: parse_policy((await _active(h))["xml"].encode()) for h in hosts}
     report = await services.compute.propagator.reconcile_once()
     assert len(report.activated) == 3 and not report.failed and not report.unchanged
@@ -71,9 +73,9 @@ async def test_each_host_enforces_its_slice_and_keeps_what_it_owns(xe: Any, xps_
 
 
 async def test_a_change_reaches_only_the_hosts_whose_slice_content_changed(
-    xe: Any, xps_hosts: Any
+    xe_services: Any, xps_hosts: Any
 ) -> None:
-    services, hosts = await _world(xe, xps_hosts)
+    services, hosts = await _world(xe_services, xps_hosts)
     propagator = services.compute.propagator
     await propagator.reconcile_once()
     generations = {h.name: (await _active(h))["generation"] for h in hosts}
@@ -99,9 +101,9 @@ async def test_a_change_reaches_only_the_hosts_whose_slice_content_changed(
 
 
 async def test_a_host_down_for_the_whole_change_converges_when_it_comes_back(
-    xe: Any, xps_hosts: Any
+    xe_services: Any, xps_hosts: Any
 ) -> None:
-    services, hosts = await _world(xe, xps_hosts, start=True)
+    services, hosts = await _world(xe_services, xps_hosts, start=True)
     propagator = services.compute.propagator
     host_ids = {h.name: str((await services.policy.current()).host_named(h.name).id) for h in hosts}
 
@@ -134,9 +136,9 @@ async def test_a_host_down_for_the_whole_change_converges_when_it_comes_back(
 
 
 async def test_drift_is_shown_and_fixed_only_when_an_admin_says_so(
-    xe: Any, xps_hosts: Any, make_user: Any
+    xe_services: Any, xps_hosts: Any, make_user: Any
 ) -> None:
-    services, hosts = await _world(xe, xps_hosts, start=True)
+    services, hosts = await _world(xe_services, xps_hosts, start=True)
     propagator = services.compute.propagator
     policy = await services.policy.current()
     target = hosts[0]
@@ -184,10 +186,10 @@ async def test_drift_is_shown_and_fixed_only_when_an_admin_says_so(
 
 @pytest.mark.parametrize("processes", [0, 1], ids=["thread", "process"])
 async def test_a_slice_the_host_would_break_is_refused_and_retried_in_either_mode(
-    xe: Any, xps_hosts: Any, processes: int
+    xe_services: Any, xps_hosts: Any, processes: int
 ) -> None:
     config = PropagationConfig(interval_s=0.2, verify_every_s=3600, slice_processes=processes)
-    services, hosts = await _world(xe, xps_hosts, propagation=config)
+    services, hosts = await _world(xe_services, xps_hosts, propagation=config)
     propagator = services.compute.propagator
     report = await propagator.reconcile_once()
     assert len(report.activated) == 3 and not report.failed

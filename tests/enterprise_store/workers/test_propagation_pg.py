@@ -24,12 +24,12 @@ async def pg_url(pg_server: Any) -> AsyncIterator[str]:
 
 
 async def test_two_servers_split_the_hosts_and_each_version_is_activated_once(
-    xe: Any, xps_hosts: Any, pg_url: str
+    xe_services: Any, xps_hosts: Any, pg_url: str
 ) -> None:
     # Staging is slow on every host, so the two servers' passes overlap.
     hosts = await xps_hosts(3, stage_delay_s=0.3)
-    a: Services = await xe(node_id="server-a", url=pg_url)
-    b: Services = await xe(node_id="server-b", url=pg_url)
+    a: Services = await xe_services(node_id="server-a", url=pg_url)
+    b: Services = await xe_services(node_id="server-b", url=pg_url)
     policy = sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
     await a.policy.import_policy(Principal.system(), policy)
     generations = {h.name: (await h.host.get_policy())["generation"] for h in hosts}
