@@ -34,7 +34,6 @@ __all__ = [
     "EnclaveOut",
     "EnclavePatch",
     "ExtraIn",
-    "HostCreate",
     "HostFields",
     "HostOrder",
     "HostOut",
@@ -211,20 +210,6 @@ class HostOut(Resource):
 
 
 HostFields = fields_model(HostOut)
-
-
-class HostCreate(Request):
-    """A host to add (Figure 21) with the facts its XPS reported or an operator supplies."""
-
-    id: Uuid | None = None
-    name: Name
-    address: Short
-    port: Int32 = 9443
-    order: Int32 | None = Field(default=None, description="Default: after the last host.")
-    color: Color | None = None
-    cpu: CpuIn | None = None
-    shared_storage: list[Short] = Field(default_factory=list, max_length=4096)
-    switches: list[SwitchIn] = Field(default_factory=list, max_length=4096)
 
 
 class HostPatch(Request):
