@@ -20,6 +20,7 @@ from tests._support.scripted_host import ScriptedHost, small_policy
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import ConfirmDialog
 from xenon_tui.screens._views import info_text
+from xenon_tui.widgets import ServersPanel
 from xps.host._errors import CommandFailed, NotFound
 
 
@@ -53,6 +54,9 @@ async def test_badge_counts_staged_changes_and_generation_wording(
         assert state is not None
         assert "Policy: " in info_text(state) and "generation 2" in info_text(state)
         assert " gen " not in info_text(state)
+        # The host's line in the servers panel carries the badge too.
+        line = str(app.query_one(ServersPanel).get_option_at_index(0).prompt)
+        assert "simhost" in line and "staged: 1" in line
 
 
 async def test_discard_asks_then_drops_the_staged_changes(
@@ -75,6 +79,8 @@ async def test_discard_asks_then_drops_the_staged_changes(
         await wait_for(pilot, lambda: bool(app.screen.query("#confirm")))
         await pilot.click("#confirm")
         await wait_for(pilot, lambda: "change" not in _title(app))
+        line = str(app.query_one(ServersPanel).get_option_at_index(0).prompt)
+        assert "staged" not in line
         assert host.staged == host.active
 
 

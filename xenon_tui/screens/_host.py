@@ -53,6 +53,7 @@ from xenon_tui.widgets import (
     ViolationLog,
 )
 from xenon_tui.widgets._keyline import KeyLine
+from xenon_tui.widgets._policy_view import staged_changes
 from xenon_tui.widgets._titleline import TitleLine
 from xenon_tui.widgets._viewtabs import ViewPane, ViewTabs
 from xenon_tui.widgets._violation_log import header_text
@@ -294,6 +295,8 @@ class HostConsole(Screen[None]):
             self.query_one(ServersPanel).set_name(
                 state.address, hostname if isinstance(hostname, str) else None
             )
+        if "policy" in data or "staged" in data:
+            self.query_one(ServersPanel).set_staged(state.address, staged_changes(state))
         if "violations" in data:
             self._add_violations(state, list(data["violations"]), alert=False)
         if message.address == self.current:

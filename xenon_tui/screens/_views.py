@@ -90,7 +90,8 @@ def info_text(state: ServerState) -> str:
             f"Xenon version: {info.get('xen_version', '?')}",
             f"MSM status: {info.get('msm_status', '?')} (version {info.get('msm_version', '?')})",
             f"Backend: {info.get('backend', '?')}",
-            f"Policy: {info.get('policy_name', '?')} generation {info.get('policy_generation')}",
+            f"Policy: {info.get('policy_name', '?')}",
+            f"Policy generation {info.get('policy_generation')}",
             f"Policy ID: {str(info.get('policy_id', ''))[:18]}",
             f"CPUs {info.get('cpus', '?')}  mem {int(info.get('mem_kb') or 0) // 1024} MiB",
         ]

@@ -71,6 +71,7 @@ class ServersPanel(OptionList):
         self.border_title = "Xenon servers"
         self._rows: dict[str, tuple[LinkState, str | None, str | None]] = {}
         self._names: dict[str, str] = {}
+        self._staged: dict[str, int] = {}
         self._marks: dict[str, Style] = {}
         self._current: str | None = None
 
@@ -102,11 +103,13 @@ class ServersPanel(OptionList):
         *,
         marks: Mapping[str, Style] | None = None,
         current: bool = False,
+        staged: int = 0,
     ) -> Text:
         """The rendered line of one server (its host name first, once known).
 
         ``marks`` maps the mark names (``connected``, ``lost``…, ``same``, ``differs``) to
-        their styles; without it the line is plain.
+        their styles; without it the line is plain. ``staged`` > 0 adds the badge
+        ``staged: N`` (objects the host's staged policy changes).
         """
         marks = marks or {}
         glyph, mark = _STATE_MARK[state]
@@ -119,6 +122,8 @@ class ServersPanel(OptionList):
             text.append(f" {address}")
         if color:
             text.append(" ■", style=color)
+        if staged > 0:
+            text.append(f" staged: {staged}", style="bold")
         if match is not None:
             text.append(f" {match}", style=marks.get("same" if match == "=" else "differs", ""))
         return text
@@ -139,7 +144,14 @@ class ServersPanel(OptionList):
     def _draw(self, address: str, state: LinkState, color: str | None, match: str | None) -> None:
         name = self._names.get(address)
         prompt = self.label(
-            address, state, color, match, name, marks=self._marks, current=address == self._current
+            address,
+            state,
+            color,
+            match,
+            name,
+            marks=self._marks,
+            current=address == self._current,
+            staged=self._staged.get(address, 0),
         )
         try:
             index = self.get_option_index(address)
@@ -158,6 +170,17 @@ class ServersPanel(OptionList):
             self._names[address] = name
         else:
             self._names.pop(address, None)
+        if address in self._rows:
+            self.set_server(address, *self._rows[address])
+
+    def set_staged(self, address: str, count: int) -> None:
+        """Shows ``staged: N`` on a server's line (0 takes the badge off)."""
+        if count == self._staged.get(address, 0):
+            return
+        if count > 0:
+            self._staged[address] = count
+        else:
+            self._staged.pop(address, None)
         if address in self._rows:
             self.set_server(address, *self._rows[address])
 
@@ -181,6 +204,7 @@ class ServersPanel(OptionList):
         """Removes one server line."""
         self._rows.pop(address, None)
         self._names.pop(address, None)
+        self._staged.pop(address, None)
         self.remove_option(address)
 
     def state_of(self, address: str) -> LinkState:
