@@ -16,7 +16,7 @@ __all__ = ["main", "register"]
 _ROLES = ("admin", "operator", "auditor")
 
 
-def _local(name: str) -> Any:
+def _local_command(name: str) -> Any:
     def call(args: argparse.Namespace) -> int:
         module = importlib.import_module("enterprise_store.cli._local")
         return _guard(lambda: int(getattr(module, name)(args)), f"xe {name}")
@@ -24,7 +24,7 @@ def _local(name: str) -> Any:
     return call
 
 
-def _remote(args: argparse.Namespace) -> int:
+def _remote_command(args: argparse.Namespace) -> int:
     module = importlib.import_module("enterprise_store.cli._remote")
     return _guard(lambda: int(module.run(args)), "xe " + args.xe_action.replace(".", " "))
 
@@ -48,7 +48,7 @@ def _client_flags(p: argparse.ArgumentParser, action: str) -> None:
     p.add_argument("--ca", type=Path, help="CA bundle of the server (default STATE/pki)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=_remote, xe_action=action)
+    p.set_defaults(func=_remote_command, xe_action=action)
 
 
 def _add(sub: Any, name: str, action: str, help_text: str) -> argparse.ArgumentParser:
@@ -160,7 +160,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--ca-dir", type=Path, help="an existing `xenon pki` CA to issue from")
     p.add_argument("--san", action="append", help="server certificate name (repeat)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_local("init"))
+    p.set_defaults(func=_local_command("init"))
 
     p = sub.add_parser(
         "serve",
@@ -184,7 +184,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--log-json", action="store_true", help="same as --log-format json")
     p.add_argument("--no-access-log", action="store_true")
     p.add_argument("--quiet", action="store_true", help="warnings and errors only")
-    p.set_defaults(func=_local("serve"))
+    p.set_defaults(func=_local_command("serve"))
 
     p = _add(sub, "login", "login", "log in; the token goes to STATE/xe-token (0600)")
     p.add_argument("--user", required=True)
