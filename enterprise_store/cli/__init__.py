@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m enterprise_store.cli …`` is ``xenon xe …`` on its own."""
     import sys
 
-    from xps._warnings import route_warnings
+    from xps.warning_routing import route_warnings
 
     route_warnings()
     parser = argparse.ArgumentParser(prog="xenon")

@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``xenon``; returns the process exit status."""
-    from xps._warnings import route_warnings
+    from xps.warning_routing import route_warnings
 
     route_warnings()  # before any dependency is imported: their warnings go to the log
 

@@ -2,7 +2,7 @@
 
 import sys
 
-from xps._warnings import route_warnings
+from xps.warning_routing import route_warnings
 
 route_warnings()  # before the demo imports asyncssh: its import-time warnings go to the log
 

@@ -18,8 +18,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 if TYPE_CHECKING:
-    from xps.policy import Policy
-    from xps.policy._diff import ObjectChange, PolicyDiff
+    from xps.policy import ObjectChange, Policy, PolicyDiff
 
 __all__ = ["NO_CHANGES", "DiffView", "binding_warnings", "diff_text"]
 
