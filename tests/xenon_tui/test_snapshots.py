@@ -128,7 +128,9 @@ def test_violations_filtered_and_pinned(snap_compare: Any, size: tuple[int, int]
 
 @pytest.mark.parametrize("size", SIZES)
 def test_domains_sorted_by_cpu(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(_app(), press=["4", "C"], terminal_size=size, run_before=_prepare())
+    assert snap_compare(
+        _app(), press=["4", "C", "wait:300"], terminal_size=size, run_before=_prepare()
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
