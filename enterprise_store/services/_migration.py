@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from uuid import UUID
@@ -289,10 +290,15 @@ class Migrator:
         await ctx.progress(
             0.1, f"policy version {version} places {vm.name} on {target.name}: propagating"
         )
+        phases: list[dict[str, Any]] = []
+        started = time.monotonic()
         try:
             await self._enforces(target, version)
 
             async def report(phase: str, details: dict[str, Any]) -> None:
+                # Watchers see the latest message only; the result keeps every phase.
+                at_ms = round((time.monotonic() - started) * 1000, 3)
+                phases.append({"phase": phase, "at_ms": at_ms, **details})
                 text = ", ".join(f"{k} {v}" for k, v in details.items())
                 await ctx.progress(
                     _PROGRESS.get(phase, 0.5), f"{phase}{': ' if text else ''}{text}"
@@ -333,6 +339,7 @@ class Migrator:
             "chunks_sent": moved.chunks_sent,
             "image_bytes": moved.image_size,
             "image_sha256": moved.digest,
+            "phases": phases,
             "source_policy": source_state,
         }
 
