@@ -267,17 +267,17 @@ class ScriptedHost:
         )
         return {"domid": 1, "run_state": state}
 
-    async def pause_domain(self, domain: int | str) -> dict[str, Any]:
+    async def pause_domain(self, domain: int | str, user: str | None = None) -> dict[str, Any]:
         return await self._lifecycle("PauseDomain", domain, "paused")
 
-    async def unpause_domain(self, domain: int | str) -> dict[str, Any]:
+    async def unpause_domain(self, domain: int | str, user: str | None = None) -> dict[str, Any]:
         return await self._lifecycle("UnpauseDomain", domain, "running")
 
-    async def shutdown_domain(self, domain: int | str) -> dict[str, Any]:
+    async def shutdown_domain(self, domain: int | str, user: str | None = None) -> dict[str, Any]:
         return await self._lifecycle("ShutdownDomain", domain, "shutdown")
 
-    async def destroy_domain(self, domain: int | str) -> dict[str, Any]:
+    async def destroy_domain(self, domain: int | str, user: str | None = None) -> dict[str, Any]:
         return await self._lifecycle("DestroyDomain", domain, "shutdown")
 
-    async def reboot_domain(self, domain: int | str) -> dict[str, Any]:
+    async def reboot_domain(self, domain: int | str, user: str | None = None) -> dict[str, Any]:
         return await self._lifecycle("RebootDomain", domain, "running")

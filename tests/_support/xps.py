@@ -98,7 +98,7 @@ class FakeHost:
     async def hypervisor_info(self) -> dict[str, Any]:
         return {"xen_version": "4.19-sim", "backend": "sim", "policy_generation": 1}
 
-    async def pause_domain(self, domain: int | str) -> dict[str, Any]:
+    async def pause_domain(self, domain: int | str, user: str | None = None) -> dict[str, Any]:
         if domain == "missing":
             from xps.host import NotFound
 

@@ -32,6 +32,7 @@ from xps.client._types import (
     Stats,
     StatsHistory,
     StoredPolicy,
+    ViolationAck,
     Violations,
     ViolationsAddressed,
     VncCredentials,
@@ -41,6 +42,11 @@ from xps.protocol import RESULTS, mismatches
 
 Json = dict[str, Any]
 Domain = int | str
+
+
+def _given(**params: Any) -> Json:
+    """The optional params that were given (a daemon without them is still served)."""
+    return {k: v for k, v in params.items() if v is not None}
 
 
 def _b64(value: object) -> bytes:
@@ -119,29 +125,41 @@ class Xps(XpsClient):
             ExportedPolicy, await self._checked("ExportPolicy", signed=signed, template=template)
         )
 
-    async def create_domain(self, name: str) -> DomainCreated:
-        """``CreateDomain``."""
-        return cast(DomainCreated, await self._checked("CreateDomain", name=name))
+    async def create_domain(self, name: str, user: str | None = None) -> DomainCreated:
+        """``CreateDomain`` (``user``: who asked, for the host's log)."""
+        return cast(
+            DomainCreated, await self._checked("CreateDomain", name=name, **_given(user=user))
+        )
 
-    async def pause_domain(self, domain: Domain) -> DomainAction:
-        """``PauseDomain``."""
-        return cast(DomainAction, await self._checked("PauseDomain", domain=domain))
+    async def pause_domain(self, domain: Domain, user: str | None = None) -> DomainAction:
+        """``PauseDomain`` (``user``: who asked, for the host's log)."""
+        return cast(
+            DomainAction, await self._checked("PauseDomain", domain=domain, **_given(user=user))
+        )
 
-    async def unpause_domain(self, domain: Domain) -> DomainAction:
-        """``UnpauseDomain``."""
-        return cast(DomainAction, await self._checked("UnpauseDomain", domain=domain))
+    async def unpause_domain(self, domain: Domain, user: str | None = None) -> DomainAction:
+        """``UnpauseDomain`` (``user``: who asked, for the host's log)."""
+        return cast(
+            DomainAction, await self._checked("UnpauseDomain", domain=domain, **_given(user=user))
+        )
 
-    async def shutdown_domain(self, domain: Domain) -> DomainAction:
-        """``ShutdownDomain``."""
-        return cast(DomainAction, await self._checked("ShutdownDomain", domain=domain))
+    async def shutdown_domain(self, domain: Domain, user: str | None = None) -> DomainAction:
+        """``ShutdownDomain`` (``user``: who asked, for the host's log)."""
+        return cast(
+            DomainAction, await self._checked("ShutdownDomain", domain=domain, **_given(user=user))
+        )
 
-    async def reboot_domain(self, domain: Domain) -> DomainAction:
-        """``RebootDomain``."""
-        return cast(DomainAction, await self._checked("RebootDomain", domain=domain))
+    async def reboot_domain(self, domain: Domain, user: str | None = None) -> DomainAction:
+        """``RebootDomain`` (``user``: who asked, for the host's log)."""
+        return cast(
+            DomainAction, await self._checked("RebootDomain", domain=domain, **_given(user=user))
+        )
 
-    async def destroy_domain(self, domain: Domain) -> DomainAction:
-        """``DestroyDomain``."""
-        return cast(DomainAction, await self._checked("DestroyDomain", domain=domain))
+    async def destroy_domain(self, domain: Domain, user: str | None = None) -> DomainAction:
+        """``DestroyDomain`` (``user``: who asked, for the host's log)."""
+        return cast(
+            DomainAction, await self._checked("DestroyDomain", domain=domain, **_given(user=user))
+        )
 
     async def get_vnc_info(self, domain: Domain) -> VncInfo:
         """``GetVncInfo``: where the domain's VNC console listens (never the password)."""
@@ -169,9 +187,30 @@ class Xps(XpsClient):
             Violations, await self._checked("GetViolations", since_seq=since_seq, limit=limit)
         )
 
-    async def address_violations(self, domain: Domain) -> ViolationsAddressed:
-        """``AddressViolations``."""
-        return cast(ViolationsAddressed, await self._checked("AddressViolations", domain=domain))
+    async def address_violations(
+        self,
+        domain: Domain,
+        user: str | None = None,
+        note: str | None = None,
+        unpause: bool = False,
+    ) -> ViolationsAddressed:
+        """``AddressViolations``; ``unpause=True`` also resumes the domain (resolve)."""
+        extra = _given(user=user, note=note, unpause=unpause or None)
+        return cast(
+            ViolationsAddressed,
+            await self._checked("AddressViolations", domain=domain, **extra),
+        )
+
+    async def acknowledge_violations(
+        self, up_to_seq: int, user: str, domain: str | None = None, note: str | None = None
+    ) -> ViolationAck:
+        """``AcknowledgeViolations``: violations up to ``up_to_seq`` (of ``domain`` or all)
+        seen by ``user``."""
+        extra = _given(domain=domain, note=note)
+        return cast(
+            ViolationAck,
+            await self._checked("AcknowledgeViolations", up_to_seq=up_to_seq, user=user, **extra),
+        )
 
     async def set_misbehaviour(self, domain: Domain, kind: str, per_million: int) -> Empty:
         """``SetMisbehaviour`` (sim backend only)."""

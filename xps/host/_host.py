@@ -38,6 +38,7 @@ from xps.protocol import (
     Stats,
     StatsHistory,
     StoredPolicy,
+    ViolationAck,
     Violations,
     ViolationsAddressed,
     VncCredentials,
@@ -248,33 +249,50 @@ class Host:
         """:meth:`vnc_info` with ``"password"``: for authorized read-write clients only."""
         return await self.domains.vnc_credentials(domain)
 
-    async def create_domain(self, name: str) -> DomainCreated:
+    # ``user``: the console user who asked (the MSM log names them; the domain event's
+    # origin is ``console <user>``).
+
+    async def create_domain(self, name: str, user: str | None = None) -> DomainCreated:
         """Creates and starts the domain ``name`` configured in the active policy."""
-        return await self.domains.create_domain(name)
+        return await self.domains.create_domain(name, user)
 
-    async def pause_domain(self, domain: int | str) -> DomainAction:
+    async def pause_domain(self, domain: int | str, user: str | None = None) -> DomainAction:
         """Pauses a domain (by domid or name)."""
-        return await self.domains.act("pause", domain)
+        return await self.domains.act("pause", domain, user)
 
-    async def unpause_domain(self, domain: int | str) -> DomainAction:
+    async def unpause_domain(self, domain: int | str, user: str | None = None) -> DomainAction:
         """Unpauses a domain; refused while it has unaddressed MSM violations."""
-        return await self.domains.act("unpause", domain)
+        return await self.domains.act("unpause", domain, user)
 
-    async def shutdown_domain(self, domain: int | str) -> DomainAction:
+    async def shutdown_domain(self, domain: int | str, user: str | None = None) -> DomainAction:
         """Shuts a domain down (it stays listed until destroyed)."""
-        return await self.domains.act("shutdown", domain)
+        return await self.domains.act("shutdown", domain, user)
 
-    async def reboot_domain(self, domain: int | str) -> DomainAction:
+    async def reboot_domain(self, domain: int | str, user: str | None = None) -> DomainAction:
         """Reboots a domain in place."""
-        return await self.domains.act("reboot", domain)
+        return await self.domains.act("reboot", domain, user)
 
-    async def destroy_domain(self, domain: int | str) -> DomainAction:
+    async def destroy_domain(self, domain: int | str, user: str | None = None) -> DomainAction:
         """Destroys a domain and frees (scrubs) its memory."""
-        return await self.domains.act("destroy", domain)
+        return await self.domains.act("destroy", domain, user)
 
-    async def address_violations(self, domain: int | str) -> ViolationsAddressed:
-        """Marks a domain's violations as addressed (count 0; it stays paused)."""
-        return await self.domains.address_violations(domain)
+    async def address_violations(
+        self,
+        domain: int | str,
+        user: str | None = None,
+        note: str | None = None,
+        unpause: bool = False,
+    ) -> ViolationsAddressed:
+        """Marks a domain's violations as addressed (count 0); ``unpause`` also resumes
+        it (resolve). ``user`` and ``note`` are logged on the host."""
+        return await self.domains.address_violations(domain, user, note, unpause)
+
+    async def acknowledge_violations(
+        self, up_to_seq: int, user: str, domain: str | None = None, note: str | None = None
+    ) -> ViolationAck:
+        """Records that ``user`` saw the violations up to ``up_to_seq`` (of ``domain`` or
+        of all); kept, logged and pushed to every subscriber."""
+        return await self.telemetry.acknowledge(domain, up_to_seq, user, note)
 
     async def set_misbehaviour(self, domain: int | str, kind: str | int, per_million: int) -> Empty:
         """Makes a sim domain misbehave (out_of_profile, rate_burst or cross_tag)."""

@@ -52,6 +52,36 @@ def _check_domain(domain: object) -> None:
         raise InvalidArgument("domain must be a domid (int) or a domain name (str)")
 
 
+USER_MAX = 64
+NOTE_MAX = 500
+
+
+def checked_text(what: str, value: object, max_len: int, *, required: bool = False) -> str | None:
+    """A client-given user name or note, for the host's log: None when absent (unless
+    ``required``), else 1..``max_len`` printable characters with no control character
+    (a note or name can never forge a log line or a terminal sequence)."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgument(f"{what} must be a non-empty string")
+    if len(value) > max_len:
+        raise InvalidArgument(f"{what} is longer than {max_len} characters")
+    if not value.isprintable():
+        raise InvalidArgument(f"{what} must not contain control characters")
+    return value.strip()
+
+
+def origin_of(user: str | None) -> str:
+    """The ``origin`` of a domain event a client caused (``console alice`` or ``client``)."""
+    return f"console {user}" if user else "client"
+
+
+def _said(user: str | None, note: str | None) -> str:
+    """`` by alice: "note"`` for the MSM log (both checked by :func:`checked_text`)."""
+    text = f" by {user}" if user else ""
+    return f'{text}: "{note}"' if note else text
+
+
 class DomainService:
     """The host's domains through its backend: the sim hypervisor or ``xl``."""
 
@@ -176,10 +206,11 @@ class DomainService:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def create_domain(self, name: str) -> DomainCreated:
+    async def create_domain(self, name: str, user: str | None = None) -> DomainCreated:
         """Creates and starts the domain ``name`` configured in the active policy."""
         if not isinstance(name, str) or not name:
             raise InvalidArgument("name must be a non-empty string")
+        user = checked_text("user", user, USER_MAX)
         state = self._state
         async with state.lock:
             policy = state.require_policy()
@@ -192,12 +223,17 @@ class DomainService:
         state.names[domid] = name
         state.log_msm(
             f"domain {domid} ({name}) started with SecLabel {name_of(policy, dom.seclabel)}"
+            + _said(user, None)
         )
-        state.domain_event(domid, name, "running", "created")
+        state.domain_event(domid, name, "running", "created", origin_of(user))
         return {"domid": domid}
 
-    async def act(self, verb: str, domain: int | str) -> DomainAction:
-        """Pauses, unpauses, shuts down, reboots or destroys a domain (never Domain-0)."""
+    async def act(self, verb: str, domain: int | str, user: str | None = None) -> DomainAction:
+        """Pauses, unpauses, shuts down, reboots or destroys a domain (never Domain-0).
+
+        ``user``: the console user who asked (logged, and the event's origin).
+        """
+        user = checked_text("user", user, USER_MAX)
         row = await self.resolve(domain)
         if row.domid == 0:
             raise InvalidArgument(f"refusing to {verb} Domain-0")
@@ -210,22 +246,52 @@ class DomainService:
                 run_state = (await self.resolve(row.domid)).run_state
             except NotFound:
                 run_state = _VERB_STATE[verb]
-        self._state.log_msm(f"domain {row.domid} ({row.name}): {verb}")
-        self._state.domain_event(row.domid, row.name, run_state, verb)
+        self._state.log_msm(f"domain {row.domid} ({row.name}): {verb}{_said(user, None)}")
+        self._state.domain_event(row.domid, row.name, run_state, verb, origin_of(user))
         return {"domid": row.domid, "run_state": run_state}
 
-    async def address_violations(self, domain: int | str) -> ViolationsAddressed:
-        """Marks a domain's violations as addressed (count 0; it stays paused)."""
+    async def address_violations(
+        self,
+        domain: int | str,
+        user: str | None = None,
+        note: str | None = None,
+        unpause: bool = False,
+    ) -> ViolationsAddressed:
+        """Marks a domain's violations as addressed (count 0); ``unpause`` then resumes it
+        (the console's *resolve*). ``user`` and ``note`` go into the MSM log and the
+        daemon's log; the event's origin names the user."""
+        user = checked_text("user", user, USER_MAX)
+        note = checked_text("note", note, NOTE_MAX)
+        if not isinstance(unpause, bool):
+            raise InvalidArgument("unpause must be a boolean")
         ctx = self._state.require_msm()
         row = await self.resolve(domain)
+        if unpause and row.domid == 0:
+            raise InvalidArgument("refusing to unpause Domain-0")
         try:
             ctx.reset_violations(row.domid)
         except msm.MsmError as exc:
             raise from_msm_error(exc, f"cannot reset violations of {row.name}") from exc
-        self._state.stopped.discard(row.domid)
-        self._state.log_msm(f"domain {row.domid} ({row.name}): violations addressed")
-        self._state.domain_event(row.domid, row.name, row.run_state, "violations_addressed")
-        return {"domid": row.domid, "violations": 0}
+        state = self._state
+        state.stopped.discard(row.domid)
+        said = _said(user, note)
+        state.log_msm(f"domain {row.domid} ({row.name}): violations addressed{said}")
+        log.info("domain %s (%s): violations addressed%s", row.domid, row.name, said)
+        origin = origin_of(user)
+        state.domain_event(row.domid, row.name, row.run_state, "violations_addressed", origin)
+        out: ViolationsAddressed = {"domid": row.domid, "violations": 0}
+        if unpause:
+            run_state = row.run_state
+            if run_state == "paused":
+                await self.backend.action("unpause", row.domid)
+                try:
+                    run_state = (await self.resolve(row.domid)).run_state
+                except NotFound:
+                    run_state = "running"
+                state.log_msm(f"domain {row.domid} ({row.name}): unpause (resolved){said}")
+                state.domain_event(row.domid, row.name, run_state, "resolved", origin)
+            out["run_state"] = run_state
+        return out
 
     async def set_misbehaviour(self, domain: int | str, kind: str | int, per_million: int) -> Empty:
         """Makes a sim domain misbehave (out_of_profile, rate_burst or cross_tag)."""

@@ -88,7 +88,15 @@ class HostState:
         """The last name seen for a domid."""
         return self.names.get(domid, f"domain-{domid}")
 
-    def domain_event(self, domid: int, name: str, run_state: str, reason: str) -> None:
-        """Publishes a ``domain`` event."""
-        data: DomainEvent = {"domid": domid, "name": name, "run_state": run_state, "reason": reason}
+    def domain_event(
+        self, domid: int, name: str, run_state: str, reason: str, origin: str = "xps"
+    ) -> None:
+        """Publishes a ``domain`` event; ``origin`` says who caused it (DomainEvent)."""
+        data: DomainEvent = {
+            "domid": domid,
+            "name": name,
+            "run_state": run_state,
+            "reason": reason,
+            "origin": origin,
+        }
         self.events.publish({"event": "domain", "data": data})

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
 
 from xps import msm
+from xps.files import read_bounded, write_atomic
 from xps.protocol import (
     Hardware,
     HypervisorInfo,
@@ -18,6 +22,7 @@ from xps.protocol import (
     NicInfo,
     Stats,
     StatsHistory,
+    ViolationAck,
     Violations,
 )
 
@@ -26,6 +31,7 @@ from ._domains import DomainRow
 from ._errors import HostError, InvalidArgument
 from ._hardware import discover_hardware, discover_nics, with_policy_tags
 from ._sampler import StatsSampler
+from ._svc_domains import NOTE_MAX, USER_MAX, checked_text
 from ._svc_state import HostState
 from ._violations import LOG_NAME, ViolationMonitor
 from ._xl import parse_xl_info
@@ -36,6 +42,10 @@ log = logging.getLogger("xps.host")
 
 _DRAIN_BATCH = 4096
 _MAX_DRAIN_BATCHES = 64  # per tick: bounded so one tick never starves the loop
+
+ACKS_NAME = "violation-acks.json"
+#: Acknowledgements kept (and returned by GetViolations): the newest ones.
+MAX_ACKS = 500
 
 #: A background loop: runs until cancelled.
 Loop = Callable[[], Coroutine[Any, Any, None]]
@@ -64,11 +74,14 @@ class TelemetryService:
             state.domain_name,
             lambda data: state.events.publish({"event": "violations", "data": data}),
         )
+        self._acks_path = cfg.state_dir / ACKS_NAME
+        self.acks: deque[ViolationAck] = deque(maxlen=MAX_ACKS)
 
     async def start(self) -> None:
         """Discovers the NICs and restores the statistics history."""
         self._state.nics = await asyncio.to_thread(discover_nics, self._state.config.root_prefix)
         await self.sampler.load()
+        self.acks.extend(await asyncio.to_thread(self._load_acks))
 
     async def close(self) -> None:
         """Drains the last violations, saves the statistics, closes the violation log."""
@@ -201,8 +214,76 @@ class TelemetryService:
     # ------------------------------------------------------------------ violations
 
     async def violations(self, since_seq: int = 0, limit: int = 1000) -> Violations:
-        """Violations with ``seq > since_seq`` still kept in memory, oldest first."""
-        return self.monitor.since(since_seq, limit)
+        """Violations with ``seq > since_seq`` still kept in memory, oldest first, and
+        the acknowledgements kept (``acks``)."""
+        out = self.monitor.since(since_seq, limit)
+        out["acks"] = list(self.acks)
+        return out
+
+    async def acknowledge(
+        self, domain: str | None, up_to_seq: int, user: str, note: str | None = None
+    ) -> ViolationAck:
+        """Records that ``user`` has seen the violations up to ``up_to_seq`` (of the domain
+        named ``domain``, or of every domain): kept in the state directory, logged, and
+        published to every subscriber as a ``violations`` event with only ``acks``."""
+        checked_user = checked_text("user", user, USER_MAX, required=True)
+        assert checked_user is not None
+        note = checked_text("note", note, NOTE_MAX)
+        domain = checked_text("domain", domain, 128)
+        if isinstance(up_to_seq, bool) or not isinstance(up_to_seq, int) or up_to_seq < 1:
+            raise InvalidArgument("up_to_seq must be an integer >= 1")
+        if up_to_seq > self.monitor.last_seq:
+            raise InvalidArgument(
+                f"up_to_seq {up_to_seq} is beyond the last violation ({self.monitor.last_seq})"
+            )
+        ack: ViolationAck = {
+            "ack": (self.acks[-1]["ack"] + 1) if self.acks else 1,
+            "domain": domain,
+            "up_to_seq": up_to_seq,
+            "user": checked_user,
+            "note": note,
+            "ts": round(time.time(), 3),
+        }
+        self.acks.append(ack)
+        data = json.dumps(list(self.acks), separators=(",", ":")).encode()
+        await asyncio.to_thread(write_atomic, self._acks_path, data)
+        which = f"of {domain}" if domain else "of every domain"
+        said = f'{checked_user}: "{note}"' if note else checked_user
+        self._state.log_msm(f"violations {which} up to #{up_to_seq} acknowledged by {said}")
+        log.info("violations %s up to #%d acknowledged by %s", which, up_to_seq, said)
+        self._state.events.publish(
+            {
+                "event": "violations",
+                "data": {
+                    "violations": [],
+                    "last_seq": self.monitor.last_seq,
+                    "dropped": self.monitor.dropped,
+                    "acks": [ack],
+                },
+            }
+        )
+        return ack
+
+    def _load_acks(self) -> list[ViolationAck]:
+        """The kept acknowledgements; a missing or unreadable file is none (logged)."""
+        if not self._acks_path.exists():
+            return []
+        try:
+            items = json.loads(read_bounded(self._acks_path, 1 << 20, ValueError))
+        except ValueError as exc:
+            log.warning("ignoring %s: %s", ACKS_NAME, exc)
+            return []
+        keys = set(ViolationAck.__annotations__)
+        out = (
+            [
+                ack
+                for ack in items
+                if isinstance(ack, dict) and set(ack) == keys and isinstance(ack.get("ack"), int)
+            ]
+            if isinstance(items, list)
+            else []
+        )
+        return cast(list[ViolationAck], out[-MAX_ACKS:])
 
     async def _drain_yielding(self, check_all: bool = False) -> None:
         # One batch at a time with a yield in between: a violation storm (a batch costs
@@ -240,7 +321,9 @@ class TelemetryService:
                     f"domain {domid} ({info.name}) stopped: maximum violations reached "
                     f"({info.violations})"
                 )
-                state.domain_event(domid, info.name, "paused", "max_violations")
+                state.domain_event(
+                    domid, info.name, "paused", "max_violations", "MSM violation limit"
+                )
 
     async def _sim_driver(self) -> None:
         ctx = self._state.require_msm()

@@ -57,6 +57,9 @@ _DOMAIN = Param((int, str), min=0, max=0x7FEF, max_len=128)
 _NAME = Param((str,), max_len=128)
 _MIGRATION = Param((str,), max_len=32)
 _CHUNK = Param((int,), min=0, max=63)
+# Who did it and why, for the host's log (the host also refuses control characters).
+_USER = Param((str, type(None)), None, max_len=64)
+_NOTE = Param((str, type(None)), None, max_len=500)
 
 
 def _m(method: str, ro: bool, summary: str, /, **params: Param) -> MethodSpec:
@@ -99,12 +102,19 @@ METHODS: dict[str, MethodSpec] = {
             signed=Param((bool,), True),
             template=Param((bool,), False),
         ),
-        _m("CreateDomain", False, "Create a domain from the active policy.", name=_NAME),
-        _m("PauseDomain", False, "Pause a domain.", domain=_DOMAIN),
-        _m("UnpauseDomain", False, "Unpause a domain.", domain=_DOMAIN),
-        _m("ShutdownDomain", False, "Shut a domain down.", domain=_DOMAIN),
-        _m("RebootDomain", False, "Reboot a domain.", domain=_DOMAIN),
-        _m("DestroyDomain", False, "Destroy a domain.", domain=_DOMAIN),
+        # ``user``: the console user who asked (logged; the domain event's origin).
+        _m(
+            "CreateDomain",
+            False,
+            "Create a domain from the active policy.",
+            name=_NAME,
+            user=_USER,
+        ),
+        _m("PauseDomain", False, "Pause a domain.", domain=_DOMAIN, user=_USER),
+        _m("UnpauseDomain", False, "Unpause a domain.", domain=_DOMAIN, user=_USER),
+        _m("ShutdownDomain", False, "Shut a domain down.", domain=_DOMAIN, user=_USER),
+        _m("RebootDomain", False, "Reboot a domain.", domain=_DOMAIN, user=_USER),
+        _m("DestroyDomain", False, "Destroy a domain.", domain=_DOMAIN, user=_USER),
         # No include_password parameter: a read-only client can never ask for the password.
         _m("GetVncInfo", True, "VNC endpoint of a domain (never the password).", domain=_DOMAIN),
         _m("GetVncCredentials", False, "VNC endpoint and password of a domain.", domain=_DOMAIN),
@@ -123,7 +133,24 @@ METHODS: dict[str, MethodSpec] = {
             since_seq=Param((int,), 0, min=0),
             limit=Param((int,), 1000, min=1, max=100_000),
         ),
-        _m("AddressViolations", False, "Clear a domain's violations.", domain=_DOMAIN),
+        _m(
+            "AddressViolations",
+            False,
+            "Clear a domain's violations; unpause=true also resumes it (resolve).",
+            domain=_DOMAIN,
+            user=_USER,
+            note=_NOTE,
+            unpause=Param((bool,), False),
+        ),
+        _m(
+            "AcknowledgeViolations",
+            False,
+            "Mark violations up to a sequence number (of one domain, or all) as seen.",
+            up_to_seq=Param((int,), min=1),
+            user=Param((str,), max_len=64),
+            domain=Param((str, type(None)), None, max_len=128),
+            note=_NOTE,
+        ),
         _m(
             "SetMisbehaviour",
             False,

@@ -220,19 +220,37 @@ class Violation(TypedDict):
     count: int
 
 
+class ViolationAck(TypedDict):
+    """``AcknowledgeViolations``: records up to ``up_to_seq`` (of ``domain``, or of every
+    domain when None) were seen by ``user`` at ``ts`` (epoch seconds)."""
+
+    ack: int
+    domain: str | None
+    up_to_seq: int
+    user: str
+    note: str | None
+    ts: float
+
+
 class Violations(TypedDict):
-    """``GetViolations`` and the data of a ``violations`` event."""
+    """``GetViolations`` and the data of a ``violations`` event.
+
+    ``acks``: the host's acknowledgements (all kept, in ``GetViolations``; the new one,
+    in the event an acknowledgement publishes with no violations).
+    """
 
     violations: list[Violation]
     last_seq: int
     dropped: int
+    acks: NotRequired[list[ViolationAck]]
 
 
 class ViolationsAddressed(TypedDict):
-    """``AddressViolations``."""
+    """``AddressViolations`` (``run_state`` when it was asked to unpause)."""
 
     domid: int
     violations: int
+    run_state: NotRequired[str]
 
 
 class Empty(TypedDict):
@@ -342,12 +360,18 @@ class Unsubscribed(TypedDict):
 
 
 class DomainEvent(TypedDict):
-    """The data of a ``domain`` event."""
+    """The data of a ``domain`` event.
+
+    ``origin``: who caused it, as far as the host knows: ``console <user>`` (a client
+    that named its user), ``client`` (one that did not), ``MSM violation limit``,
+    ``migration``.
+    """
 
     domid: int
     name: str
     run_state: str
     reason: str
+    origin: NotRequired[str]
 
 
 #: Method -> the shape of its result (every method of ``METHODS``; a test keeps it so).
@@ -375,6 +399,7 @@ RESULTS: Mapping[str, Any] = {
     "GetStatsHistory": StatsHistory,
     "GetViolations": Violations,
     "AddressViolations": ViolationsAddressed,
+    "AcknowledgeViolations": ViolationAck,
     "SetMisbehaviour": Empty,
     "MigrateOut": MigrationOut,
     "MigrateOutRead": MigrationChunk,

@@ -146,6 +146,7 @@ async def test_every_method_result_fits_the_client_types(
 
         await _until(some_violations)
         await check(c, "SetMisbehaviour", domain=first, kind="out_of_profile", per_million=0)
+        await check(c, "AcknowledgeViolations", up_to_seq=1, user="alice", note="seen")
         await check(c, "AddressViolations", domain=first)
         await check(c, "GetStats")
 

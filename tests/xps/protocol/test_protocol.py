@@ -107,8 +107,12 @@ def test_validate_params_fills_defaults_and_checks_types() -> None:
         with pytest.raises(ProtocolError) as err:
             validate_params(spec, bad)
         assert err.value.code == "invalid_params"
-    assert validate_params(METHODS["PauseDomain"], {"domain": 4}) == {"domain": 4}
-    assert validate_params(METHODS["PauseDomain"], {"domain": 5000}) == {"domain": 5000}
+    pause = METHODS["PauseDomain"]
+    assert validate_params(pause, {"domain": 4}) == {"domain": 4, "user": None}
+    assert validate_params(pause, {"domain": 5000, "user": "alice"}) == {
+        "domain": 5000,
+        "user": "alice",
+    }
     for bad_domain in ("", "x" * 129, -1, 0x7FF0, 1.5, None):
         with pytest.raises(ProtocolError):
             validate_params(METHODS["PauseDomain"], {"domain": bad_domain})
