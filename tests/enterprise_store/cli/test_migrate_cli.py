@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,52 +20,15 @@ import pytest
 
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import Principal, Services
+from tests._support.xe_cli import serve_xe, xe_env, xenon
 
 PASSWORD = "migrate-cli-admin-password"
 VM = "EA-domu-1"  # Enclave A, on xenon-2; xenon-3 carries Enclave A too
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("XENON_XE_")}
-
-
-async def _xenon(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "xenon_tui.cli", *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=_env(),
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-def _spawn(state: Path) -> subprocess.Popen[bytes]:
-    with open(state / "serve.log", "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "xenon_tui.cli", "xe", "serve", "--state-dir", str(state),
-             "--listen", "127.0.0.1:0", "--no-access-log"],
-            stdout=log, stderr=subprocess.STDOUT, env=_env(),
-        )  # fmt: skip
-
-
-async def _serve(state: Path) -> subprocess.Popen[bytes]:
-    proc = _spawn(state)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:  # liveness bound
-        if proc.poll() is not None:
-            raise AssertionError((state / "serve.log").read_text())
-        doc = state / "xe-server.json"
-        if doc.exists() and json.loads(doc.read_text()).get("pid") == proc.pid:
-            return proc
-        await asyncio.sleep(0.05)
-    proc.kill()
-    raise AssertionError("serve did not start")
-
-
 async def _world(tmp_path: Path, hosts: list[Any], xps_pki: Any) -> tuple[Path, tuple[str, str]]:
     state = tmp_path / "xe"
-    code, _, err = await _xenon(
+    code, _, err = await xenon(
         "xe", "init", "--state-dir", str(state), "--password-stdin",
         "--ca-dir", str(xps_pki.ca_dir), stdin=PASSWORD + "\n",
     )  # fmt: skip
@@ -82,13 +43,13 @@ async def _world(tmp_path: Path, hosts: list[Any], xps_pki: Any) -> tuple[Path, 
 
 
 async def _login_and_start(at: tuple[str, str]) -> None:
-    code, _, err = await _xenon(
+    code, _, err = await xenon(
         "xe", "login", *at, "--user", "admin", "--password-stdin", stdin=PASSWORD + "\n"
     )
     assert code == 0, err
-    code, _, err = await _xenon("xe", "host", "propagate", *at)
+    code, _, err = await xenon("xe", "host", "propagate", *at)
     assert code == 0, err
-    code, _, err = await _xenon("xe", "vm", "start", VM, *at)
+    code, _, err = await xenon("xe", "vm", "start", VM, *at)
     assert code == 0, err
 
 
@@ -112,21 +73,21 @@ async def test_migrate_check_and_move_from_the_command_line(
 ) -> None:
     hosts = await xps_hosts(3)
     state, at = await _world(tmp_path, hosts, xps_pki)
-    proc = await _serve(state)
+    proc, _ = await serve_xe(state)
     try:
         await _login_and_start(at)
-        code, out, err = await _xenon("xe", "migrate", VM, "--check", *at)
+        code, out, err = await xenon("xe", "migrate", VM, "--check", *at)
         assert code == 0, err
         lines = out.splitlines()
         assert lines[0].split() == ["HOST", "VERDICT", "REASON", "MESSAGE"]
         assert lines[1].split()[:3] == ["xenon-1", "refused", "XE-MIG-ENCLAVE"]
         assert lines[2].split()[0] == "XE-MIG-SWITCH"  # every reason, one per line
         assert lines[3].split()[:3] == ["xenon-3", "allowed", "-"]
-        code, out, err = await _xenon("xe", "migrate", VM, "--to", "xenon-1", *at)
+        code, out, err = await xenon("xe", "migrate", VM, "--to", "xenon-1", *at)
         assert code == 1 and "policy_refused" in err
         assert "'xenon-1'" in err and VM in err
         before = (await _names(hosts[1]))[VM]
-        code, out, err = await _xenon("xe", "migrate", VM, "--to", "xenon-3", "--wait", *at)
+        code, out, err = await xenon("xe", "migrate", VM, "--to", "xenon-3", "--wait", *at)
         assert code == 0, err
         result = json.loads(out)
         assert (result["source"], result["target"]) == ("xenon-2", "xenon-3")
@@ -135,7 +96,7 @@ async def test_migrate_check_and_move_from_the_command_line(
         assert phases[0] == "pre-copy" and phases[-3:] == ["stop-and-copy", "activate", "finish"]
         assert VM not in await _names(hosts[1])
         assert (await _names(hosts[2]))[VM]["run_state"] == "running"
-        code, out, err = await _xenon("xe", "vm", "state", VM, *at, "--json")
+        code, out, err = await xenon("xe", "vm", "state", VM, *at, "--json")
         assert code == 0 and json.loads(out)["host"] == "xenon-3", err
     finally:
         proc.kill()
@@ -151,10 +112,10 @@ async def test_kill_9_of_serve_during_activation_leaves_one_running_copy(
     # The target answers the activation late: XE is killed while it waits for it.
     hosts = await xps_hosts(3, delays={"MigrateInFinish": 5.0})
     state, at = await _world(tmp_path, hosts, xps_pki)
-    proc = await _serve(state)
+    proc, _ = await serve_xe(state)
     try:
         await _login_and_start(at)
-        code, out, err = await _xenon("xe", "migrate", VM, "--to", "xenon-3", "--no-wait", *at)
+        code, out, err = await xenon("xe", "migrate", VM, "--to", "xenon-3", "--no-wait", *at)
         assert code == 0, err
         task_id = out.strip()
         async with asyncio.timeout(90):  # liveness bound
@@ -167,8 +128,8 @@ async def test_kill_9_of_serve_during_activation_leaves_one_running_copy(
             while VM not in await _names(hosts[2]):  # noqa: ASYNC110 (polls a daemon)
                 await asyncio.sleep(0.1)
         assert (await _names(hosts[1]))[VM]["run_state"] == "paused"
-        proc = await _serve(state)
-        code, out, err = await _xenon("xe", "task", "wait", task_id, *at)
+        proc, _ = await serve_xe(state)
+        code, out, err = await xenon("xe", "task", "wait", task_id, *at)
         assert code == 0, err
         task = json.loads(out)
         assert task["state"] == "succeeded" and task["result"]["recovered"] is True
@@ -176,7 +137,7 @@ async def test_kill_9_of_serve_during_activation_leaves_one_running_copy(
         # Exactly one copy runs, where the policy places it.
         assert VM not in await _names(hosts[1])
         assert (await _names(hosts[2]))[VM]["run_state"] == "running"
-        code, out, err = await _xenon("xe", "vm", "state", VM, *at, "--json")
+        code, out, err = await xenon("xe", "vm", "state", VM, *at, "--json")
         assert code == 0 and json.loads(out)["host"] == "xenon-3", err
     finally:
         proc.kill()
@@ -186,11 +147,11 @@ async def test_kill_9_of_serve_during_activation_leaves_one_running_copy(
 def test_migrate_has_help_and_needs_to_or_check() -> None:
     base = [sys.executable, "-m", "xenon_tui.cli", "xe", "migrate"]
     done = subprocess.run(
-        [*base, "--help"], capture_output=True, text=True, timeout=60, env=_env(), check=False
+        [*base, "--help"], capture_output=True, text=True, timeout=60, env=xe_env(), check=False
     )
     assert done.returncode == 0 and "usage: xenon xe migrate" in done.stdout
     assert "--to HOST" in done.stdout and "--check" in done.stdout
     done = subprocess.run(
-        [*base, "EA-domu-1"], capture_output=True, text=True, timeout=60, env=_env(), check=False
+        [*base, "EA-domu-1"], capture_output=True, text=True, timeout=60, env=xe_env(), check=False
     )
     assert done.returncode == 2 and "one of the arguments --to --check is required" in done.stderr

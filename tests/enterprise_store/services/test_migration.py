@@ -9,6 +9,7 @@ the source with the policy placing it there.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -21,15 +22,37 @@ SYSTEM = Principal.system()
 VM = "EA-domu-1"  # Enclave A, on xenon-2 by the default rule
 
 
-async def _sample(xe_services: Any, xps_hosts: Any) -> tuple[Services, list[Any]]:
-    hosts = await xps_hosts(3)
+async def _sample(
+    xe_services: Any,
+    xps_hosts: Any,
+    delays: dict[str, float] | None = None,
+    edit: Callable[[Services], Awaitable[Any]] | None = None,
+) -> tuple[Services, list[Any]]:
+    """Three sim XPS hosts (calls named in ``delays`` answer late), the report's policy
+    (changed by ``edit`` before it is propagated), propagated."""
+    hosts = await xps_hosts(3, delays=delays or {})
     services: Services = await xe_services(start=True)
     policy = sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
     await services.policy.import_policy(SYSTEM, policy)
+    if edit is not None:
+        await edit(services)
     task = await services.compute.propagate(SYSTEM)
     done = await services.compute.wait_task(SYSTEM, task.id, 60)
     assert done.state == "succeeded" and done.result is not None, done.error
     return services, hosts
+
+
+async def _started(services: Services, source: Any) -> dict[str, Any]:
+    """Starts VM on its host (xenon-2); its domain there once XE sees it running."""
+    await services.compute.vm_action(SYSTEM, VM, "start")
+    await _until_live(services, VM, "xenon-2", "running")
+    return (await _domains(source))[VM]
+
+
+async def _until_message(services: Services, task_id: str, text: str, interval: float) -> None:
+    async with asyncio.timeout(60):
+        while text not in (await services.compute.get_task(SYSTEM, task_id)).message:  # noqa: ASYNC110
+            await asyncio.sleep(interval)
 
 
 async def _domains(host: Any) -> dict[str, dict[str, Any]]:
@@ -101,20 +124,16 @@ async def test_a_refusal_at_the_destinations_msm_leaves_the_vm_on_the_source(
 ) -> None:
     # The target's activation answer is held back a while, so that a domain can start
     # there after the precheck passed and before its MSM admits the VM.
-    hosts = await xps_hosts(3, delays={"MigrateInFinish": 5.0})
-    services: Services = await xe_services(start=True)
-    await services.policy.import_policy(
-        SYSTEM, sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
+    async def place_eb_on_xenon_3(services: Services) -> None:
+        # An Enclave B VM placed on xenon-3 but not meant to run: the policy allows it there.
+        await services.policy.update_vm(SYSTEM, "EB-domu-1", {"host": "xenon-3", "run": False})
+
+    services, hosts = await _sample(
+        xe_services, xps_hosts, {"MigrateInFinish": 5.0}, place_eb_on_xenon_3
     )
-    # An Enclave B VM placed on xenon-3 but not meant to run: the policy allows it there.
-    await services.policy.update_vm(SYSTEM, "EB-domu-1", {"host": "xenon-3", "run": False})
-    task = await services.compute.propagate(SYSTEM)
-    assert (await services.compute.wait_task(SYSTEM, task.id, 60)).state == "succeeded"
     x2, x3 = hosts[1], hosts[2]
     compute = services.compute
-    await compute.vm_action(SYSTEM, VM, "start")
-    await _until_live(services, VM, "xenon-2", "running")
-    before = (await _domains(x2))[VM]
+    before = await _started(services, x2)
     assert {t.host: t.allowed for t in await compute.migration_targets(SYSTEM, VM)}["xenon-3"]
     row = await compute.migrate(SYSTEM, VM, "xenon-3")
 
@@ -180,22 +199,12 @@ async def test_cancel_during_pre_copy_leaves_the_vm_running_on_the_source(
     xps_hosts: Any,
 ) -> None:
     # Each chunk read takes a while, so pre-copy is still going when the cancel comes.
-    hosts = await xps_hosts(3, delays={"MigrateOutRead": 0.2})
-    services: Services = await xe_services(start=True)
-    await services.policy.import_policy(
-        SYSTEM, sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
-    )
-    task = await services.compute.propagate(SYSTEM)
-    assert (await services.compute.wait_task(SYSTEM, task.id, 60)).state == "succeeded"
+    services, hosts = await _sample(xe_services, xps_hosts, {"MigrateOutRead": 0.2})
     x2, x3 = hosts[1], hosts[2]
     compute = services.compute
-    await compute.vm_action(SYSTEM, VM, "start")
-    await _until_live(services, VM, "xenon-2", "running")
-    before = (await _domains(x2))[VM]
+    before = await _started(services, x2)
     row = await compute.migrate(SYSTEM, VM, "xenon-3")
-    async with asyncio.timeout(60):
-        while "pre-copy" not in (await compute.get_task(SYSTEM, row.id)).message:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+    await _until_message(services, row.id, "pre-copy", 0.02)
     cancelled = await compute.cancel_task(SYSTEM, row.id)
     assert cancelled.state == "cancelled"
     after = (await _domains(x2))[VM]
@@ -211,22 +220,12 @@ async def test_a_target_lost_during_activation_is_waited_for_and_the_vm_kept_on_
     xps_hosts: Any,
 ) -> None:
     # The target dies while it holds the activation: XE cannot know whether it runs the VM.
-    hosts = await xps_hosts(3, delays={"MigrateInFinish": 5.0})
-    services: Services = await xe_services(start=True)
-    await services.policy.import_policy(
-        SYSTEM, sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
-    )
-    task = await services.compute.propagate(SYSTEM)
-    assert (await services.compute.wait_task(SYSTEM, task.id, 60)).state == "succeeded"
+    services, hosts = await _sample(xe_services, xps_hosts, {"MigrateInFinish": 5.0})
     x2, x3 = hosts[1], hosts[2]
     compute = services.compute
-    await compute.vm_action(SYSTEM, VM, "start")
-    await _until_live(services, VM, "xenon-2", "running")
-    before = (await _domains(x2))[VM]
+    before = await _started(services, x2)
     row = await compute.migrate(SYSTEM, VM, "xenon-3")
-    async with asyncio.timeout(60):
-        while "activate" not in (await compute.get_task(SYSTEM, row.id)).message:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+    await _until_message(services, row.id, "activate", 0.02)
     await x3.stop()
     async with asyncio.timeout(60):  # XE waits, the source keeps the VM paused meanwhile
         while "waiting for the hosts" not in (await compute.get_task(SYSTEM, row.id)).message:  # noqa: ASYNC110

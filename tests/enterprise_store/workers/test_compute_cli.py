@@ -6,12 +6,9 @@ event loop, which must keep running while a command waits).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ import pytest
 
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import Principal, Services
+from tests._support.xe_cli import serve_xe, xe_env, xenon
 
 PASSWORD = "compute-cli-admin-password"
 HELP = (
@@ -31,49 +29,11 @@ HELP = (
 )  # fmt: skip
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("XENON_XE_")}
-
-
-async def _xenon(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "xenon_tui.cli", *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=_env(),
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-def _spawn(state: Path) -> subprocess.Popen[bytes]:
-    with open(state / "serve.log", "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "xenon_tui.cli", "xe", "serve", "--state-dir", str(state),
-             "--listen", "127.0.0.1:0", "--no-access-log"],
-            stdout=log, stderr=subprocess.STDOUT, env=_env(),
-        )  # fmt: skip
-
-
-async def _serve(state: Path) -> subprocess.Popen[bytes]:
-    proc = _spawn(state)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:  # liveness bound
-        if proc.poll() is not None:
-            raise AssertionError((state / "serve.log").read_text())
-        doc = state / "xe-server.json"
-        if doc.exists() and json.loads(doc.read_text()).get("pid") == proc.pid:
-            return proc
-        await asyncio.sleep(0.05)
-    proc.kill()
-    raise AssertionError("serve did not start")
-
-
 @pytest.mark.parametrize("words", HELP, ids=" ".join)
 def test_every_compute_command_has_help(words: list[str]) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "xenon_tui.cli", "xe", *words, "--help"],
-        capture_output=True, text=True, timeout=60, env=_env(), check=False,
+        capture_output=True, text=True, timeout=60, env=xe_env(), check=False,
     )  # fmt: skip
     assert done.returncode == 0 and "usage: xenon xe" in done.stdout
 
@@ -84,7 +44,7 @@ async def test_hosts_vms_and_tasks_from_the_command_line(
     hosts = await xps_hosts(3)
     (extra,) = await xps_hosts(1)
     state = tmp_path / "xe"
-    code, _, err = await _xenon(
+    code, _, err = await xenon(
         "xe", "init", "--state-dir", str(state), "--password-stdin",
         "--ca-dir", str(xps_pki.ca_dir), stdin=PASSWORD + "\n",
     )  # fmt: skip
@@ -95,47 +55,47 @@ async def test_hosts_vms_and_tasks_from_the_command_line(
         await writer.policy.import_policy(Principal.system(), policy)
     finally:
         await writer.close()
-    proc = await _serve(state)
+    proc, _ = await serve_xe(state)
     try:
         xe = ("xe",)
         at = ("--state-dir", str(state))
-        code, out, err = await _xenon(*xe, "login", *at, "--user", "admin", "--password-stdin",
+        code, out, err = await xenon(*xe, "login", *at, "--user", "admin", "--password-stdin",
                                       stdin=PASSWORD + "\n")  # fmt: skip
         assert code == 0, err
-        code, out, err = await _xenon(*xe, "host", "propagate", *at)
+        code, out, err = await xenon(*xe, "host", "propagate", *at)
         assert code == 0, err
         assert json.loads(out)["converged"] == 3 and "hosts enforce version" in err
-        code, out, err = await _xenon(*xe, "host", "list", *at)
+        code, out, err = await xenon(*xe, "host", "list", *at)
         assert code == 0, err
         lines = out.splitlines()
         assert lines[0].split()[:4] == ["NAME", "XPS", "CONNECTION", "PROPAGATION"]
         assert [ln.split()[0] for ln in lines[1:]] == ["xenon-1", "xenon-2", "xenon-3"]
         assert all("converged" in ln and "connected" in ln for ln in lines[1:])
-        code, out, err = await _xenon(*xe, "vm", "start", "EB-domu-1", *at)
+        code, out, err = await xenon(*xe, "vm", "start", "EB-domu-1", *at)
         assert code == 0, err
         assert out.startswith("VM EB-domu-1 on xenon-1: running (domain ")
-        code, out, err = await _xenon(*xe, "vm", "state", "EB-domu-1", *at, "--json")
+        code, out, err = await xenon(*xe, "vm", "state", "EB-domu-1", *at, "--json")
         assert code == 0 and json.loads(out)["run_state"] == "running", err
-        code, out, err = await _xenon(*xe, "host", "domains", "xenon-1", *at)
+        code, out, err = await xenon(*xe, "host", "domains", "xenon-1", *at)
         assert code == 0 and "EB-domu-1" in out, err
-        code, out, err = await _xenon(*xe, "host", "remove", "xenon-1", *at)
+        code, out, err = await xenon(*xe, "host", "remove", "xenon-1", *at)
         assert code == 1 and "conflict" in err and "EB-domu-1" in err
-        code, out, err = await _xenon(
+        code, out, err = await xenon(
             *xe, "host", "add", "xenon-4", "127.0.0.1", "--port", str(extra.port),
             "--cpu-model", "85", *at,
         )  # fmt: skip
         assert code == 0, err
         added = json.loads(out)
         assert added["propagation"] == "held" and added["cpu"]["model"] == 85
-        code, out, err = await _xenon(*xe, "host", "propagation", "xenon-4", *at)
+        code, out, err = await xenon(*xe, "host", "propagation", "xenon-4", *at)
         assert code == 0 and out.splitlines()[1].split()[:2] == ["xenon-4", "held"], out
-        code, out, err = await _xenon(*xe, "host", "reconverge", "xenon-4", *at)
+        code, out, err = await xenon(*xe, "host", "reconverge", "xenon-4", *at)
         assert code == 0 and "re-converging (was held)" in out, err
-        code, out, err = await _xenon(*xe, "task", "list", *at, "--json")
+        code, out, err = await xenon(*xe, "task", "list", *at, "--json")
         assert code == 0, err
         kinds = sorted(t["kind"] for t in json.loads(out))
         assert kinds == ["host.add", "propagate"]
-        code, out, err = await _xenon(*xe, "task", "wait", json.loads(out)[0]["id"], *at)
+        code, out, err = await xenon(*xe, "task", "wait", json.loads(out)[0]["id"], *at)
         assert code == 0 and json.loads(out)["state"] == "succeeded", err
     finally:
         proc.kill()

@@ -11,12 +11,9 @@ was running is failed as interrupted and the propagation task resumes and succee
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,53 +23,10 @@ from enterprise_store.policy import build_slice, sample_xe_policy
 from enterprise_store.services import Principal, Services
 from enterprise_store.store import Store
 from enterprise_store.store._policy_repo import PolicyRepo
+from tests._support.xe_cli import run_xenon, serve_xe
 from xps.policy import parse_policy
 
 PASSWORD = "kill-nine-admin-password"
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("XENON_XE_")}
-
-
-def _xenon(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "xenon_tui.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=_env(),
-        check=False,
-    )
-
-
-def _spawn(state: Path) -> subprocess.Popen[bytes]:
-    (state / "xe-server.json").unlink(missing_ok=True)
-    with open(state / "serve.log", "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "xenon_tui.cli", "xe", "serve", "--state-dir", str(state),
-             "--listen", "127.0.0.1:0", "--no-access-log"],
-            stdout=log, stderr=subprocess.STDOUT, env=_env(),
-        )  # fmt: skip
-
-
-async def _serve(state: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Starts ``xenon xe serve``; waits (liveness bound) for its URL without blocking the
-    event loop the XPS daemons run on."""
-    server_file = state / "xe-server.json"
-    proc = _spawn(state)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError((state / "serve.log").read_text())
-        if server_file.exists():
-            doc = json.loads(server_file.read_text())
-            if doc.get("pid") == proc.pid:
-                return proc, str(doc["url"])
-        await asyncio.sleep(0.05)
-    proc.kill()
-    raise AssertionError("serve did not start: " + (state / "serve.log").read_text())
 
 
 async def _until(predicate: Any, limit_s: float = 90.0) -> None:
@@ -87,7 +41,7 @@ async def test_kill_9_during_propagation_loses_nothing_and_every_host_converges(
     hosts = await xps_hosts(3, stage_delay_s=1.0)
     (slow,) = await xps_hosts(1, delays={"GetHardware": 60.0})
     state = tmp_path / "xe"
-    done = _xenon(
+    done = run_xenon(
         "xe", "init", "--state-dir", str(state), "--password-stdin",
         "--ca-dir", str(xps_pki.ca_dir), stdin=PASSWORD + "\n",
     )  # fmt: skip
@@ -98,7 +52,7 @@ async def test_kill_9_during_propagation_loses_nothing_and_every_host_converges(
     try:
         policy = sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
         await writer.policy.import_policy(Principal.system(), policy)
-        proc, url = await _serve(state)
+        proc, url = await serve_xe(state)
         procs.append(proc)
         ca = state / "pki" / "ca-cert.pem"
         async with XeClient(url, ca=ca, timeout=60) as xe:
@@ -131,7 +85,7 @@ async def test_kill_9_during_propagation_loses_nothing_and_every_host_converges(
         report = await writer.audit.verify(Principal.system())
         assert report.ok, report
 
-        proc, url = await _serve(state)
+        proc, url = await serve_xe(state)
         procs.append(proc)
         ids = {h.name: str(policy.host_named(h.name).id) for h in hosts}
 
