@@ -28,7 +28,9 @@
 #include <stdint.h>
 
 /* major << 16 | minor.  A major change breaks the ABI; a minor one adds.
- * 1.1 added msm_bench_bitmap_floor. */
+ * 1.1 added msm_bench_bitmap_floor, then the soak (msm_sim_run_ex, the
+ * checker, msm_soak_world); the number stays 1.1 because xps.msm and the
+ * tests pin it. */
 #define MSM_INTERFACE_VERSION 0x00010001u
 
 /* ---------------------------------------------------------------- status */
@@ -587,6 +589,155 @@ typedef struct msm_run_counts {
  * native/src/msm_workload.c.  `allowed`, `denied_profile` and `denied_rate`
  * add up to `hypercalls`; `channels` counts CROSS_TAG attempts. */
 int msm_sim_run(msm_ctx *ctx, uint64_t duration_ns, msm_run_counts *out, size_t out_size);
+
+/* ------------------------------------------------------ soak (sim) */
+
+/* Adversarial injection of one msm_sim_run_ex, for every running domU on top of
+ * its own misbehaviour (msm_sim_set_misbehaviour).  The first four are events per
+ * million call slots: a slot whose draw r has (r >> 32) past the domain's own
+ * misbehaviour thresholds and under the adversary's cumulative ones becomes, in
+ * this order of thresholds:
+ *   channel: an event-channel (r >> 24 & 1 = 0) or grant channel towards live
+ *            domain number (r & 0xFFFFFF) % n among all live domains but itself,
+ *            dom0 and its own tag included, in domid order (none: a mix call);
+ *   device:  msm_device_assign of policy device number (r & 0xFFFFFF) % n (in
+ *            bdf order, any tag), released at once when granted (no devices:
+ *            a mix call);
+ *   call:    a hypercall nr (r & 0xFFFF) % 72, sub-op ((r >> 16) & 0xFFFF) % 264,
+ *            numbers past the tables included;
+ *   burst:   as MSM_MIS_RATE_BURST.
+ * lifecycle is per million 1 ms slices: after every running domain had its
+ * slice, one draw r; when (r >> 32) < lifecycle * 2^32 / 10^6 the toolstack
+ * destroys domU number (r & 0xFFFF) % n in domid order if (r >> 16) & 3 is 0
+ * and a domU is live (a quarter: the host stays full and starts keep meeting
+ * conflicts), else starts the domain of binding number (r & 0xFFFF) % m among
+ * the m bindings (key order) whose domain uuid is not live, with the config of
+ * msm_soak_domain_config; a refused start (MSM_ECONFLICT, MSM_ENOSPC) changes
+ * nothing.  Every field 0 draws nothing more than msm_sim_run. */
+typedef struct msm_adversary {
+    uint32_t channel_per_million;
+    uint32_t device_per_million;
+    uint32_t call_per_million;
+    uint32_t burst_per_million;
+    uint32_t lifecycle_per_million;  /* per 1 ms slice                        */
+    uint32_t _reserved;              /* must be 0                             */
+} msm_adversary;
+
+/* One allowed decision (or a destroy) of a run, as passed to an event sink. */
+typedef enum msm_event_kind {
+    MSM_EV_HYPERCALL = 1,   /* a = nr, b = sub-op (as issued)                 */
+    MSM_EV_CHANNEL = 2,     /* a = msm_channel_kind, b = peer domid           */
+    MSM_EV_DEVICE = 3,      /* a = bdf, b = 0                                 */
+    MSM_EV_START = 4,       /* a domain was created; uuid = its uuid          */
+    MSM_EV_DESTROY = 5      /* a domain was destroyed                         */
+} msm_event_kind;
+
+typedef struct msm_event {
+    uint64_t ts_ns;
+    uint32_t kind;          /* msm_event_kind                                 */
+    uint32_t domid;
+    uint32_t a, b;
+    msm_uuid uuid;          /* MSM_EV_START only, else zero                   */
+} msm_event;
+
+/* Receives events in batches (in the order they happened); called from inside
+ * msm_sim_run_ex when its buffer is full and once at its end. */
+typedef void (*msm_event_sink)(void *user, const msm_event *events, uint32_t n);
+
+typedef struct msm_run_params {
+    uint64_t duration_ns;   /* as msm_sim_run: <= 60 s                        */
+    msm_adversary adversary;
+    msm_event_sink sink;    /* NULL: no events are recorded                   */
+    void *sink_user;
+} msm_run_params;
+
+typedef struct msm_run_ex_counts {
+    msm_run_counts run;     /* as msm_sim_run; channels counts every attempt  */
+    uint64_t devices, devices_denied;   /* adversary assignments tried/refused */
+    uint64_t starts, starts_denied;     /* adversary starts tried/refused      */
+    uint64_t destroys;
+    uint64_t events;        /* events passed to the sink                      */
+} msm_run_ex_counts;
+
+/* msm_sim_run with adversarial injection and an event sink.  With a zero
+ * adversary and no sink it is msm_sim_run, draw for draw.  Checks: ctx, params,
+ * out NULL (EINVAL); params_size, out_size (ESIZE); duration (ERANGE);
+ * adversary._reserved (EINVAL); the sum of the four per-call rates and
+ * lifecycle each <= 1,000,000 (ERANGE); backend not sim (ENOSYS). */
+int msm_sim_run_ex(msm_ctx *ctx, const msm_run_params *params, size_t params_size,
+                   msm_run_ex_counts *out, size_t out_size);
+
+/* The config the adversary (and msm_soak_world) starts a bound domain with,
+ * derived from its uuid u: name "soak-" + hex of u.b[0..7], guest kind
+ * u.b[15] % 6 of (PV, Linux), (PVH, Linux), (PVHVM, Linux), (PVHVM, Windows),
+ * (HVM, Linux), (HVM, Windows), vcpus 1 + u.b[14] % 8, max_vcpus 8, memory and
+ * maxmem 2048 kB, load 1000 permille, flags 0. */
+int msm_soak_domain_config(const msm_uuid *uuid, msm_domain_config *out, size_t out_size);
+
+/* An independent invariant checker (msm_soak_check.c): it shares no code or
+ * table with the engine, only these public structs.  It is given the policy
+ * objects (msm_checker_put, before the first event) and then every allowed
+ * decision as an event; a decision that breaks the policy is a leak:
+ *   CHANNEL      a channel between domains of different tags, neither dom0,
+ *                unless one has role SECURITY and no no-communication set holds
+ *                both tags;
+ *   DEVICE       a device assigned to a domain of another tag (or to dom0);
+ *   CORESIDENCE  a start while a live domain's tag shares a no-coresidence
+ *                set with the new domain's different tag;
+ *   PROFILE      a hypercall outside its SecLabel's profile or sub-ops;
+ *   RATE         more allowed hypercalls in one 1 ms window than max_rate;
+ *   UNLABELLED   a start of a domain without a binding;
+ *   UNKNOWN      an event of a domid that is not live (to the checker). */
+typedef enum msm_leak_rule {
+    MSM_LEAK_CHANNEL = 1,
+    MSM_LEAK_DEVICE = 2,
+    MSM_LEAK_CORESIDENCE = 3,
+    MSM_LEAK_PROFILE = 4,
+    MSM_LEAK_RATE = 5,
+    MSM_LEAK_UNLABELLED = 6,
+    MSM_LEAK_UNKNOWN = 7
+} msm_leak_rule;
+
+#define MSM_LEAK_RULES 8    /* by_rule[] slots, [0] unused                    */
+#define MSM_LEAK_FIRST 8    /* leaks recorded with their event                */
+
+typedef struct msm_leak {
+    uint32_t rule;          /* msm_leak_rule                                  */
+    uint32_t _reserved;
+    msm_event event;
+} msm_leak;
+
+typedef struct msm_check_result {
+    uint64_t events;        /* events checked                                 */
+    uint64_t leaks;
+    uint64_t by_rule[MSM_LEAK_RULES];
+    uint32_t n_first;       /* recorded in first[], <= MSM_LEAK_FIRST         */
+    uint32_t _reserved;
+    msm_leak first[MSM_LEAK_FIRST];
+} msm_check_result;
+
+typedef struct msm_checker msm_checker;
+
+int msm_checker_new(msm_checker **out);
+void msm_checker_free(msm_checker *chk);   /* NULL is a no-op */
+/* Adds a policy object (as msm_txn_put: type selects the struct, size must be
+ * its sizeof).  MSM_ESTATE once events were fed; MSM_ENOSPC past MSM_MAX_*. */
+int msm_checker_put(msm_checker *chk, uint32_t type, const void *obj, size_t size);
+/* Checks a batch of events; an msm_event_sink (user = the checker). */
+void msm_checker_feed(void *chk, const msm_event *events, uint32_t n);
+int msm_checker_result(const msm_checker *chk, msm_check_result *out, size_t out_size);
+
+/* Builds the soak world on a sim context with an empty policy and only dom0:
+ * 8 tags, 4 conflict sets (no-coresidence {0,1} and {2,3,4}, no-communication
+ * {5,6} and {0,7}), 4 profiles (the union of the workload mixes less a few
+ * calls, plus random extra calls and sub-ops), 12 SecLabels (tag i % 8,
+ * profile i % 4, rates 20..1000, label 11 role SECURITY, label 3 stopped at
+ * 100000 violations, the rest never), 48 bindings (label i % 12), 32 devices
+ * (random tags), all drawn from a generator seeded with `seed` (not the sim's);
+ * then it starts bound domains in binding key order (msm_soak_domain_config)
+ * until 16 run, skipping refused starts.  The same policy objects go to `chk`
+ * (may be NULL) and every started domain as an MSM_EV_START event. */
+int msm_soak_world(msm_ctx *ctx, uint64_t seed, msm_checker *chk);
 
 /* ------------------------------------------------------ benchmark floor */
 

@@ -45,6 +45,7 @@
  * well under common max_rate values (100..1000 per ms).
  */
 #include <pthread.h>
+#include <stdlib.h>
 
 #include "msm_sim.h"
 
@@ -146,15 +147,134 @@ int msm_sim_set_misbehaviour_op(msm_ctx *ctx, uint32_t domid, uint32_t kind,
     return MSM_OK;
 }
 
+/* Events are handed to the sink in batches of this many (64 KiB: they stay in L2). */
+#define LOG_CAP 2048u
+
 typedef struct run_state {
+    msm_ctx *ctx;
     msm_sim *s;
     uint64_t by_dec[3];        /* hypercall decisions only */
     uint64_t channels, denied_channel;
+    /* adversary: cumulative thresholds (scaled to 2^32) above a domain's own
+     * misbehaviour, in msm_adversary's order: channel, device, call, burst */
+    uint64_t adv[4];
+    uint64_t lifecycle;        /* threshold per slice, 0 = off */
+    uint64_t devices, devices_denied, starts, starts_denied, destroys;
+    /* allowed decisions for the sink (NULL: none recorded) */
+    msm_event_sink sink;
+    void *sink_user;
+    msm_event *log;
+    uint32_t n_log;
+    uint64_t events;
 } run_state;
+
+static MSM_NOINLINE void flush(run_state *rs)
+{
+    if (rs->n_log) {
+        rs->sink(rs->sink_user, rs->log, rs->n_log);
+        rs->events += rs->n_log;
+        rs->n_log = 0;
+    }
+}
+
+static inline void emit(run_state *rs, uint32_t kind, uint32_t domid, uint32_t a, uint32_t b,
+                        const msm_uuid *uuid, uint64_t ts)
+{
+    if (!rs->sink)
+        return;
+    msm_event *e = &rs->log[rs->n_log++];
+    e->ts_ns = ts;
+    e->kind = kind;
+    e->domid = domid;
+    e->a = a;
+    e->b = b;
+    if (uuid)
+        e->uuid = *uuid;
+    else
+        memset(&e->uuid, 0, sizeof e->uuid);
+    if (rs->n_log == LOG_CAP)
+        flush(rs);
+}
+
+static inline void hypercall_nr(run_state *rs, msm_dom *d, uint32_t nr, uint32_t subop,
+                                uint64_t ts)
+{
+    uint32_t dec = msm_sim_hypercall(rs->s, d, nr, subop, ts);
+    rs->by_dec[dec]++;
+    if (dec == MSM_ALLOW)
+        emit(rs, MSM_EV_HYPERCALL, d->domid, nr, subop, NULL, ts);
+}
 
 static inline void hypercall(run_state *rs, msm_dom *d, uint16_t e, uint64_t ts)
 {
-    rs->by_dec[msm_sim_hypercall(rs->s, d, e & 0xFFu, e >> 8, ts)]++;
+    hypercall_nr(rs, d, e & 0xFFu, e >> 8, ts);
+}
+
+static void channel(run_state *rs, msm_dom *d, msm_dom *o, uint64_t r, uint64_t ts)
+{
+    uint32_t kind = (r >> 24) & 1u ? MSM_CHAN_GRANT : MSM_CHAN_EVTCHN;
+    rs->channels++;
+    if (msm_sim_channel(rs->s, kind, d, o, ts) == MSM_DENY_CHANNEL)
+        rs->denied_channel++;
+    else
+        emit(rs, MSM_EV_CHANNEL, d->domid, kind, o->domid, NULL, ts);
+}
+
+static void burst(run_state *rs, msm_dom *d, const uint16_t *mix, uint64_t r, uint64_t ts)
+{
+    msm_sim *s = rs->s;
+    uint64_t w = ts / 1000000u + 1;
+    if (d->burst_window == w) { /* one burst per domain per window */
+        hypercall(rs, d, mix[r & (MIX_SIZE - 1)], ts);
+        return;
+    }
+    d->burst_window = w;
+    uint32_t n = d->max_rate * 2u;
+    for (uint32_t i = 0; i < n && d->state == MSM_STATE_RUNNING; i++)
+        hypercall(rs, d, mix[msm_rng_next(s->rng) & (MIX_SIZE - 1)], ts);
+}
+
+/* The adversary's slot (msm.h, msm_adversary); `a` is the draw past the domain's own
+ * misbehaviour thresholds. */
+static void adversary(run_state *rs, msm_dom *d, const uint16_t *mix, uint64_t r, uint64_t a,
+                      uint64_t ts)
+{
+    msm_sim *s = rs->s;
+    if (a < rs->adv[0]) {
+        uint32_t cand = s->n_live - 1, pick = (uint32_t)((r & 0xFFFFFFu) % (cand ? cand : 1));
+        for (uint32_t i = 0; cand && i < s->n_live; i++) {
+            msm_dom *o = &s->doms[s->order[i]];
+            if (o != d && pick-- == 0) {
+                channel(rs, d, o, r, ts);
+                return;
+            }
+        }
+        hypercall(rs, d, mix[r & (MIX_SIZE - 1)], ts);
+        return;
+    }
+    if (a < rs->adv[1]) {
+        const msm_table *devs = &s->active.t[MSM_OBJ_DEVICE];
+        if (!devs->n) {
+            hypercall(rs, d, mix[r & (MIX_SIZE - 1)], ts);
+            return;
+        }
+        const msm_device *dev = msm_tbl_at(devs, (uint32_t)((r & 0xFFFFFFu) % devs->n));
+        uint32_t bdf = dev->bdf;
+        rs->devices++;
+        if (msm_device_assign(rs->ctx, d->domid, bdf) != MSM_OK) {
+            rs->devices_denied++;
+            return;
+        }
+        emit(rs, MSM_EV_DEVICE, d->domid, bdf, 0, NULL, ts);
+        msm_device_release(rs->ctx, d->domid, bdf);
+        return;
+    }
+    if (a < rs->adv[2]) {
+        hypercall_nr(rs, d, (uint32_t)((r & 0xFFFFu) % 72u), (uint32_t)(((r >> 16) & 0xFFFFu) % 264u),
+                     ts);
+        return;
+    }
+    burst(rs, d, mix, r, ts);
 }
 
 static MSM_NOINLINE void misbehave(run_state *rs, msm_dom *d, const uint16_t *mix, uint64_t r,
@@ -168,15 +288,11 @@ static MSM_NOINLINE void misbehave(run_state *rs, msm_dom *d, const uint16_t *mi
         return;
     }
     if (u < d->mis_cum[1]) {
-        uint64_t w = ts / 1000000u + 1;
-        if (d->burst_window == w) { /* one burst per domain per window */
-            hypercall(rs, d, mix[r & (MIX_SIZE - 1)], ts);
-            return;
-        }
-        d->burst_window = w;
-        uint32_t n = d->max_rate * 2u;
-        for (uint32_t i = 0; i < n && d->state == MSM_STATE_RUNNING; i++)
-            hypercall(rs, d, mix[msm_rng_next(s->rng) & (MIX_SIZE - 1)], ts);
+        burst(rs, d, mix, r, ts);
+        return;
+    }
+    if (u >= d->mis_cum[2]) {
+        adversary(rs, d, mix, r, u - d->mis_cum[2], ts);
         return;
     }
     uint32_t cand = 0;
@@ -194,9 +310,7 @@ static MSM_NOINLINE void misbehave(run_state *rs, msm_dom *d, const uint16_t *mi
         if (o->domid == 0 || o->tag == d->tag)
             continue;
         if (pick-- == 0) {
-            uint32_t kind = (r >> 24) & 1u ? MSM_CHAN_GRANT : MSM_CHAN_EVTCHN;
-            rs->channels++;
-            rs->denied_channel += msm_sim_channel(s, kind, d, o, ts) == MSM_DENY_CHANNEL;
+            channel(rs, d, o, r, ts);
             return;
         }
     }
@@ -251,8 +365,11 @@ static inline void rng_store(uint64_t s[4], uint64_t g0, uint64_t g1, uint64_t g
  * the first call.  The hot loop keeps only what an allowed call needs in registers: the
  * generator, the window counter, k; the other counters are derived at the end (plain mix
  * calls = calls - misbehaviours, allowed = plain - denied), and the generator and window
- * counter go back to s and d around every call that leaves the loop (misbehave, denied). */
-static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
+ * counter go back to s and d around every call that leaves the loop (misbehave, denied).
+ * `logging` is a constant at both call sites: the loop without a sink is the one it was
+ * before the soak, the other also writes each allowed call to the event buffer. */
+static inline __attribute__((always_inline)) void
+run_domain_t(run_state *rs, msm_dom *d, uint64_t t, uint64_t len, const int logging)
 {
     uint32_t m = (d->guest_type - 1) * 2 + (d->os - 1);
     uint64_t rate = (uint64_t)base_rates[m] * d->vcpus * d->load_permille / 1000u;
@@ -263,8 +380,10 @@ static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
         return;
     msm_sim *s = rs->s;
     const uint16_t *mix = mix_table[m];
-    const uint64_t step = len / n, mis_total = d->mis_cum[3], max_rate = d->max_rate;
+    const uint64_t step = len / n, mis_total = d->mis_cum[3] + rs->adv[3],
+                   max_rate = d->max_rate;
     const msm_profile *p = d->prof;
+    const uint32_t domid = d->domid;
     uint64_t w = t / 1000000u;
     if (w > d->window) {
         d->window = w;
@@ -272,12 +391,18 @@ static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
     }
     uint64_t wcount = d->wcount, k, mis_calls = 0, denials = 0;
     uint64_t g0 = s->rng[0], g1 = s->rng[1], g2 = s->rng[2], g3 = s->rng[3];
+    msm_event *log = rs->log;
+    uint32_t n_log = rs->n_log;
     for (k = 0; k < n; k++) {
         uint64_t r = rng_next4(&g0, &g1, &g2, &g3);
         if (MSM_UNLIKELY((r >> 32) < mis_total)) {
             rng_store(s->rng, g0, g1, g2, g3);
             d->wcount = wcount;
+            if (logging)
+                rs->n_log = n_log;
             misbehave(rs, d, mix, r, t + k * step);
+            if (logging)
+                n_log = rs->n_log;
             g0 = s->rng[0], g1 = s->rng[1], g2 = s->rng[2], g3 = s->rng[3];
             wcount = d->wcount;
             mis_calls++;
@@ -288,10 +413,31 @@ static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
             uint16_t e = mix[r & (MIX_SIZE - 1)];
             uint32_t nr = e & 0xFFu;
             wcount++;
+#if defined(MSM_TEST_INJECT_BUG) && MSM_TEST_INJECT_BUG == 2
+            /* Test build only (tests/native/test_soak.py): the rate is off by one. */
+            uint64_t ok = msm_profile_allows(p, nr & (MSM_NR_HYPERCALLS - 1), e >> 8) &
+                          (nr < MSM_NR_HYPERCALLS) & (wcount <= max_rate + 1);
+#else
             uint64_t ok = msm_profile_allows(p, nr & (MSM_NR_HYPERCALLS - 1), e >> 8) &
                           (nr < MSM_NR_HYPERCALLS) & (wcount <= max_rate);
-            if (MSM_LIKELY(ok))
+#endif
+            if (MSM_LIKELY(ok)) {
+                if (logging) {
+                    msm_event *ev = &log[n_log++];
+                    ev->ts_ns = t + k * step;
+                    ev->kind = MSM_EV_HYPERCALL;
+                    ev->domid = domid;
+                    ev->a = nr;
+                    ev->b = e >> 8;
+                    memset(&ev->uuid, 0, sizeof ev->uuid);
+                    if (MSM_UNLIKELY(n_log == LOG_CAP)) {
+                        rs->n_log = n_log;
+                        flush(rs);
+                        n_log = 0;
+                    }
+                }
                 continue;
+            }
             denials++;
             d->wcount = wcount;
             denied(rs, d, e, t + k * step);
@@ -303,6 +449,8 @@ static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
     }
     rng_store(s->rng, g0, g1, g2, g3);
     d->wcount = wcount;
+    if (logging)
+        rs->n_log = n_log;
     /* Counters of plain mix calls are added once per slice; msm_sim_hypercall does the
      * same bookkeeping call by call (and did, for the misbehaviours). */
     uint64_t plain = k - mis_calls;
@@ -311,13 +459,96 @@ static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
     rs->by_dec[MSM_ALLOW] += plain - denials;
 }
 
-int msm_sim_run_op(msm_ctx *ctx, uint64_t duration_ns, msm_run_counts *out)
+static void run_domain(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
+{
+    run_domain_t(rs, d, t, len, 0);
+}
+
+static void run_domain_logged(run_state *rs, msm_dom *d, uint64_t t, uint64_t len)
+{
+    run_domain_t(rs, d, t, len, 1);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+int msm_soak_domain_config(const msm_uuid *uuid, msm_domain_config *out, size_t out_size)
+{
+    static const uint32_t kinds[6][2] = {
+        {MSM_GUEST_PV, MSM_OS_LINUX},    {MSM_GUEST_PVH, MSM_OS_LINUX},
+        {MSM_GUEST_PVHVM, MSM_OS_LINUX}, {MSM_GUEST_PVHVM, MSM_OS_WINDOWS},
+        {MSM_GUEST_HVM, MSM_OS_LINUX},   {MSM_GUEST_HVM, MSM_OS_WINDOWS}};
+    if (!uuid || !out)
+        return MSM_EINVAL;
+    if (out_size != sizeof *out)
+        return MSM_ESIZE;
+    memset(out, 0, sizeof *out);
+    out->uuid = *uuid;
+    memcpy(out->name, "soak-", 5);
+    for (int i = 0; i < 8; i++) {
+        out->name[5 + 2 * i] = "0123456789abcdef"[uuid->b[i] >> 4];
+        out->name[6 + 2 * i] = "0123456789abcdef"[uuid->b[i] & 15];
+    }
+    out->guest_type = kinds[uuid->b[15] % 6][0];
+    out->os = kinds[uuid->b[15] % 6][1];
+    out->vcpus = 1u + uuid->b[14] % 8u;
+    out->max_vcpus = 8;
+    out->mem_kb = out->maxmem_kb = 2048;
+    out->load_permille = 1000;
+    return MSM_OK;
+}
+
+static int uuid_live(const msm_sim *s, const msm_uuid *u)
+{
+    for (uint32_t i = 0; i < s->n_live; i++)
+        if (memcmp(&s->doms[s->order[i]].uuid, u, sizeof *u) == 0)
+            return 1;
+    return 0;
+}
+
+/* The toolstack's move after a slice (msm.h, msm_adversary.lifecycle_per_million). */
+static void lifecycle(run_state *rs, uint64_t r, uint64_t ts)
+{
+    msm_sim *s = rs->s;
+    uint32_t domus = s->n_live - 1;
+    if (((r >> 16) & 3u) == 0 && domus) {
+        /* order[0] is dom0: domids are sorted and dom0's is 0. */
+        uint32_t domid = s->doms[s->order[1 + (r & 0xFFFFu) % domus]].domid;
+        msm_domain_destroy(rs->ctx, domid);
+        rs->destroys++;
+        emit(rs, MSM_EV_DESTROY, domid, 0, 0, NULL, ts);
+        return;
+    }
+    const msm_table *bt = &s->active.t[MSM_OBJ_BINDING];
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < bt->n; i++)
+        m += !uuid_live(s, &((const msm_binding *)msm_tbl_at(bt, i))->domain);
+    if (!m)
+        return;
+    uint32_t pick = (uint32_t)((r & 0xFFFFu) % m);
+    for (uint32_t i = 0; i < bt->n; i++) {
+        const msm_binding *b = msm_tbl_at(bt, i);
+        if (uuid_live(s, &b->domain) || pick-- != 0)
+            continue;
+        msm_domain_config cfg;
+        uint32_t domid;
+        msm_soak_domain_config(&b->domain, &cfg, sizeof cfg);
+        rs->starts++;
+        if (msm_domain_create(rs->ctx, &cfg, sizeof cfg, &domid) != MSM_OK)
+            rs->starts_denied++;
+        else
+            emit(rs, MSM_EV_START, domid, 0, 0, &cfg.uuid, ts);
+        return;
+    }
+}
+
+/* ------------------------------------------------------------------- run */
+
+static void run(msm_ctx *ctx, run_state *rs, uint64_t duration_ns, msm_run_counts *out)
 {
     msm_sim *s = ctx->sim;
     pthread_once(&mix_once, build_mixes);
-    run_state rs;
-    memset(&rs, 0, sizeof rs);
-    rs.s = s;
+    rs->ctx = ctx;
+    rs->s = s;
     uint64_t hc0 = s->hc_checked, stopped0 = s->stopped_total, dropped0 = s->ring_dropped;
     uint64_t t = s->now_ns, end = s->now_ns + duration_ns;
     while (t < end) {
@@ -331,21 +562,112 @@ int msm_sim_run_op(msm_ctx *ctx, uint64_t duration_ns, msm_run_counts *out)
             if (d->state != MSM_STATE_RUNNING)
                 continue;
             account(s, d, len);
-            if (d->domid != 0)
-                run_domain(&rs, d, t, len);
+            if (d->domid == 0)
+                continue;
+            if (rs->sink)
+                run_domain_logged(rs, d, t, len);
+            else
+                run_domain(rs, d, t, len);
+        }
+        if (rs->lifecycle) {
+            uint64_t r = msm_rng_next(s->rng);
+            if ((r >> 32) < rs->lifecycle)
+                lifecycle(rs, r, slice_end);
         }
         t = slice_end;
     }
+    if (rs->sink)
+        flush(rs);
     s->now_ns = end;
     memset(out, 0, sizeof *out);
     out->hypercalls = s->hc_checked - hc0;
-    out->allowed = rs.by_dec[MSM_ALLOW];
-    out->denied_profile = rs.by_dec[MSM_DENY_PROFILE];
-    out->denied_rate = rs.by_dec[MSM_DENY_RATE];
-    out->denied_channel = rs.denied_channel;
-    out->channels = rs.channels;
+    out->allowed = rs->by_dec[MSM_ALLOW];
+    out->denied_profile = rs->by_dec[MSM_DENY_PROFILE];
+    out->denied_rate = rs->by_dec[MSM_DENY_RATE];
+    out->denied_channel = rs->denied_channel;
+    out->channels = rs->channels;
     out->domains_stopped = s->stopped_total - stopped0;
     out->ring_dropped = s->ring_dropped - dropped0;
     out->elapsed_ns = duration_ns;
+}
+
+int msm_sim_run_op(msm_ctx *ctx, uint64_t duration_ns, msm_run_counts *out)
+{
+    run_state rs;
+    memset(&rs, 0, sizeof rs);
+    run(ctx, &rs, duration_ns, out);
     return MSM_OK;
+}
+
+static uint64_t scaled(uint32_t per_million)
+{
+    return ((uint64_t)per_million << 32) / 1000000u;
+}
+
+int msm_sim_run_ex(msm_ctx *ctx, const msm_run_params *p, size_t p_size, msm_run_ex_counts *out,
+                   size_t out_size)
+{
+    if (!ctx)
+        return MSM_EINVAL;
+    msm_clear_error(ctx);
+    if (!p)
+        return msm_fail(ctx, MSM_EINVAL, "params is NULL");
+    if (!out)
+        return msm_fail(ctx, MSM_EINVAL, "out is NULL");
+    if (p_size != sizeof *p)
+        return msm_fail(ctx, MSM_ESIZE, "msm_run_params: size %zu, expected %zu", p_size,
+                        sizeof *p);
+    if (out_size != sizeof *out)
+        return msm_fail(ctx, MSM_ESIZE, "msm_run_ex_counts: size %zu, expected %zu", out_size,
+                        sizeof *out);
+    if (p->duration_ns > 60000000000ull)
+        return msm_fail(ctx, MSM_ERANGE, "sim_run: duration > 60 s");
+    const msm_adversary *a = &p->adversary;
+    if (a->_reserved)
+        return msm_fail(ctx, MSM_EINVAL, "adversary: reserved field must be 0");
+    uint64_t per_call = (uint64_t)a->channel_per_million + a->device_per_million +
+                        a->call_per_million + a->burst_per_million;
+    if (per_call > 1000000u || a->lifecycle_per_million > 1000000u)
+        return msm_fail(ctx, MSM_ERANGE, "adversary: more than 1000000 per million");
+    if (ctx->backend != MSM_BACKEND_SIM)
+        return msm_fail(ctx, MSM_ENOSYS, "sim_run: the xen backend runs no workload");
+    run_state rs;
+    memset(&rs, 0, sizeof rs);
+    rs.adv[0] = scaled(a->channel_per_million);
+    rs.adv[1] = scaled(a->channel_per_million + a->device_per_million);
+    rs.adv[2] = scaled(a->channel_per_million + a->device_per_million + a->call_per_million);
+    rs.adv[3] = scaled((uint32_t)per_call);
+    rs.lifecycle = scaled(a->lifecycle_per_million);
+    msm_event *log = NULL;
+    if (p->sink) {
+        log = malloc(LOG_CAP * sizeof *log);
+        if (!log)
+            return msm_fail(ctx, MSM_ENOMEM, "out of memory");
+        rs.sink = p->sink;
+        rs.sink_user = p->sink_user;
+        rs.log = log;
+    }
+    memset(out, 0, sizeof *out);
+    run(ctx, &rs, p->duration_ns, &out->run);
+    free(log);
+    out->devices = rs.devices;
+    out->devices_denied = rs.devices_denied;
+    out->starts = rs.starts;
+    out->starts_denied = rs.starts_denied;
+    out->destroys = rs.destroys;
+    out->events = rs.events;
+    return MSM_OK;
+}
+
+/* ------------------------------------------------------------ soak world */
+
+/* Every call of every mix (msm_soak.c builds its profiles from this union). */
+void msm_workload_mix_union(uint64_t *hypercalls, uint64_t subops[][MSM_SUBOP_WORDS])
+{
+    for (int m = 0; m < 8; m++)
+        for (const mix_entry *e = mixes[m]; e->weight; e++) {
+            *hypercalls |= 1ull << e->nr;
+            if (msm_hypercall_has_subops(e->nr))
+                subops[e->nr][e->subop / 64] |= 1ull << (e->subop % 64);
+        }
 }
