@@ -1,9 +1,16 @@
-"""The console over SSH: first frame, memory per session, sessions held, key latency under load.
+"""The console over SSH: first frame, memory per session, sessions held, key latency under
+load, and the CPU an idle session costs while the demo's data arrives.
 
 ``python -m benchmarks.ssh --json`` starts real servers (``python -m xenon_tui.ssh``) and
 drives them with asyncssh clients on loopback. Zygote mode is the product; spawn mode is
 measured in the same run as the baseline. Progress goes to stderr; the last stdout line is
 one JSON object, also written to ``benchmarks/results/ssh.json``.
+
+``--idle-only`` measures only ``idle_cpu_pct_per_session``: a headless ``xenon demo``
+(three sim hosts, their live workload, its SSH server) with sessions logged in as its admin,
+each view shown in turn; CPU time of each session's console processes from /proc over a
+window of ``--idle-window`` seconds (no key pressed); median over sessions, per view, and the
+median of the views. The small bench app's idle sessions are the baseline (same run).
 """
 
 from __future__ import annotations
@@ -155,13 +162,15 @@ class Session:
         self.buffer = bytearray()
 
     @classmethod
-    async def open(cls, port: int, key: Any, cols: int = 100, rows: int = 30) -> Session:
+    async def open(
+        cls, port: int, key: Any, cols: int = 100, rows: int = 30, username: str = "bench"
+    ) -> Session:
         import asyncssh
 
         conn = await asyncssh.connect(
             "127.0.0.1",
             port,
-            username="bench",
+            username=username,
             client_keys=[key],
             known_hosts=None,
             agent_path=None,
@@ -286,6 +295,144 @@ async def key_latency(port: int, key: Any, busy: int, samples: int) -> list[floa
     return result
 
 
+# -- idle CPU per session against the demo ---------------------------------------------------
+
+IDLE_VIEWS = {"policy": b"2", "domains": b"4", "violations": b"5", "perf": b"6"}
+_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * _TICK_S
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class Demo:
+    """``xenon demo --headless --no-xe`` in a temporary state directory."""
+
+    def __init__(self, work: Path) -> None:
+        argv = [sys.executable, "-m", "xenon_tui.cli", "demo", "--headless", "--no-xe",
+                "--ssh-port", "0", "--seed", "7", "--state-dir", str(work / "demo")]  # fmt: skip
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert self.proc.stdout is not None
+        self.port = 0
+        self.key_path = ""
+        deadline = time.monotonic() + 180
+        for line in self.proc.stdout:
+            found = re.search(r"console over SSH:\s+ssh -p (\d+) -i (\S+) admin@", line)
+            if found:
+                self.port, self.key_path = int(found.group(1)), found.group(2)
+            if "ready" in line and self.port:
+                break
+            if time.monotonic() > deadline:
+                break
+        if not self.port:
+            self.stop()
+            raise RuntimeError("the demo did not start")
+        ssh = [p for p in descendants(self.proc.pid) if "xenon_tui.ssh" in cmdline(p)]
+        if not ssh:
+            self.stop()
+            raise RuntimeError("the demo's SSH server was not found")
+        self.ssh_pid = ssh[0]
+
+    def stop(self) -> None:
+        self.proc.send_signal(2)  # Ctrl+C: the demo stops its children
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+async def _idle_sessions(
+    port: int, key: Any, username: str, root: int, marker: bytes, count: int
+) -> list[tuple[Session, list[int]]]:
+    """Opens ``count`` sessions one by one; each with the processes it added under ``root``."""
+    out = []
+    for _ in range(count):
+        before = set(descendants(root))
+        session = await Session.open(port, key, username=username)
+        await session.wait_for(marker, timeout=60)
+        await asyncio.sleep(1.0)
+        out.append((session, sorted(set(descendants(root)) - before)))
+    return out
+
+
+async def _idle_window(sessions: list[tuple[Session, list[int]]], window_s: float) -> list[float]:
+    """% of one core each session's processes used over ``window_s`` (no key pressed)."""
+    start = [sum(cpu_s(p) for p in pids) for _, pids in sessions]
+    began = time.monotonic()
+    await asyncio.sleep(window_s)
+    spent = time.monotonic() - began
+    end = [sum(cpu_s(p) for p in pids) for _, pids in sessions]
+    return [round((b - a) / spent * 100, 3) for a, b in zip(start, end, strict=True)]
+
+
+async def idle_cpu(work: Path, sessions: int, window_s: float) -> dict[str, Any]:
+    """``idle_cpu_pct_per_session`` (per view and the median of the views) and the bench
+    app's idle baseline."""
+    import asyncssh
+
+    os.makedirs(work, exist_ok=True)
+    result: dict[str, Any] = {}
+    progress(f"idle CPU: small bench app baseline, {sessions} sessions, {window_s:.0f} s")
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    (work / "client.pub").write_bytes(key.export_public_key())
+    (work / "console.json").write_text('{"servers": []}')
+    server = Server(work, "idle-small", "zygote", BENCH_APP, sessions + 2)
+    try:
+        held = await _idle_sessions(
+            server.port, key, "bench", server.proc.pid, BENCH_MARKER, sessions
+        )
+        drains = [asyncio.create_task(s.drain_forever()) for s, _ in held]
+        result["idle_cpu_pct_small_app"] = statistics.median(await _idle_window(held, window_s))
+        for task in drains:
+            task.cancel()
+        await asyncio.gather(*(s.close() for s, _ in held))
+    finally:
+        server.stop()
+    progress("idle CPU: starting a headless demo (three sim hosts, live workload)")
+    demo = Demo(work)
+    try:
+        admin = asyncssh.read_private_key(demo.key_path)
+        held = await _idle_sessions(
+            demo.port, admin, "admin", demo.ssh_pid, CONSOLE_MARKER, sessions
+        )
+        drains = [asyncio.create_task(s.drain_forever()) for s, _ in held]
+        per_view: dict[str, float] = {}
+        for view, view_key in IDLE_VIEWS.items():
+            for session, _ in held:
+                session.proc.stdin.write(view_key)
+            await asyncio.sleep(3.0)  # the view is built and filled
+            samples = await _idle_window(held, window_s)
+            per_view[view] = statistics.median(samples)
+            progress(f"idle CPU, {view} view: {samples} % of a core per session")
+        for task in drains:
+            task.cancel()
+        await asyncio.gather(*(s.close() for s, _ in held))
+    finally:
+        demo.stop()
+    result["idle_cpu_pct_per_view"] = per_view
+    result["idle_cpu_pct_per_session"] = round(statistics.median(per_view.values()), 3)
+    result["idle_cpu_sessions"] = sessions
+    result["idle_cpu_window_s"] = window_s
+    return result
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -296,6 +443,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="xenon-ssh-bench-") as tmp:
         work = Path(tmp)
+        if args.idle_only:
+            return await idle_cpu(work, args.idle_sessions, args.idle_window)
         key = asyncssh.generate_private_key("ssh-ed25519")
         (work / "client.pub").write_bytes(key.export_public_key())
         (work / "console.json").write_text('{"servers": []}')
@@ -348,10 +497,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["key_p50_ms_idle"] = round(statistics.median(idle), 1)
         result["key_p50_ms_busy"] = round(statistics.median(busy), 1)
         result["key_p90_ms_busy"] = round(pct(busy, 0.9), 1)
+        result.update(await idle_cpu(work / "idle", args.idle_sessions, args.idle_window))
         result["goals"] = {
             "first_frame_ms": result["first_frame_ms"] <= 250,
             "pss_mb_per_session": result["pss_mb_per_session"] <= 15,
             "sessions": result["sessions"] >= 50,
+            "idle_cpu_pct_per_session": result["idle_cpu_pct_per_session"] <= 0.5,
         }
         return result
 
@@ -362,6 +513,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--keys", type=int, default=40)
+    parser.add_argument(
+        "--idle-only", action="store_true", help="only the idle CPU per session (about 2 min)"
+    )
+    parser.add_argument("--idle-sessions", type=int, default=4)
+    parser.add_argument("--idle-window", type=float, default=20.0, help="seconds per view")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     result = asyncio.run(run(args))
