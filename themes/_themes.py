@@ -24,7 +24,11 @@ XENON_DARK = Theme(
     panel="#232b36",
     dark=True,
     # The default cursor (primary, dark text) becomes black on bright blue in 16 colours.
-    variables={"block-cursor-background": "#2f6fb8", "block-cursor-foreground": "#ffffff"},
+    variables={
+        "block-cursor-background": "#2f6fb8",
+        "block-cursor-foreground": "#ffffff",
+        "status-stale": "ansi_magenta",
+    },
 )
 
 XENON_LIGHT = Theme(
@@ -40,6 +44,7 @@ XENON_LIGHT = Theme(
     surface="#ffffff",
     panel="#e3e7ee",
     dark=False,
+    variables={"status-stale": "ansi_magenta"},
 )
 
 XENON_HIGH_CONTRAST = Theme(
@@ -57,6 +62,7 @@ XENON_HIGH_CONTRAST = Theme(
     dark=True,
     luminosity_spread=0.3,
     text_alpha=1.0,
+    variables={"status-stale": "ansi_bright_magenta"},
 )
 
 VARIABLE_DEFAULTS: dict[str, str] = {
@@ -68,6 +74,9 @@ VARIABLE_DEFAULTS: dict[str, str] = {
     "status-ok": "ansi_green",
     "status-warn": "ansi_yellow",
     "status-bad": "ansi_red",
+    # A link that is open but has said nothing for a few heartbeats: neither the green of
+    # a live link nor the red of a lost one, so frozen numbers are not read as current.
+    "status-stale": "ansi_magenta",
     "status-text": "ansi_black",  # a mark's text on one of the colours above
 }
 """The console's own theme variables (``$status-ok``…) with their values when a theme

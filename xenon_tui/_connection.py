@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
@@ -13,12 +15,27 @@ from xenon_tui._errors import NotConnectedError, ServerError
 
 
 class LinkState(Enum):
-    """What the servers panel shows (green / red / grey / yellow)."""
+    """What the servers panel shows (green / red / grey / yellow / the stale colour)."""
 
     DISCONNECTED = "disconnected"
     CONNECTING = "connecting"
     CONNECTED = "connected"
+    STALE = "stale"
+    """Connected, but the daemon has answered nothing (not even a heartbeat) for
+    ``STALE_AFTER_BEATS`` beats: what it last said may no longer be true."""
     LOST = "lost"
+
+    @property
+    def up(self) -> bool:
+        """The link is open (connected or stale): requests can be sent."""
+        return self in (LinkState.CONNECTED, LinkState.STALE)
+
+
+HEARTBEAT_S = 2.0
+"""How often a connected link pings its daemon (one ping in flight at most)."""
+
+STALE_AFTER_BEATS = 3
+"""Heartbeats missed (nothing heard at all) before a link is shown stale."""
 
 
 class EventLike(Protocol):
@@ -48,6 +65,19 @@ class Client(Protocol):
 
 
 ClientFactory = Callable[[ServerEntry, TlsFiles, bool], Client]
+
+
+@dataclass(frozen=True)
+class Uncertain:
+    """A mutating request that got no answer in time: it may still apply."""
+
+    method: str
+    params: Mapping[str, Any]
+    sent_at: float
+    """``time.monotonic()`` when it was sent."""
+    timed_out_at: float
+
+
 StateCallback = Callable[[LinkState, str], None]
 EventCallback = Callable[[dict[str, Any]], None]
 
@@ -104,6 +134,13 @@ class ServerConnection:
 
     ``run()`` is meant for a worker: it loops until :meth:`stop`. Calls made while the link
     is down raise :class:`NotConnectedError`; daemon errors become :class:`ServerError`.
+
+    While connected it pings the daemon every ``heartbeat_s`` (one ping in flight at most).
+    After ``STALE_AFTER_BEATS`` beats without hearing anything the link is ``STALE``; the
+    first word heard after that makes it ``CONNECTED`` again, resubscribes and calls
+    ``on_connected`` (fetch everything) again. A mutating call that times out raises a
+    ``ServerError`` coded ``outcome_unknown``; once a ping sent after it is answered,
+    ``on_settled`` gets it to read back what happened.
     """
 
     MAX_BACKOFF_S = 10.0
@@ -118,6 +155,8 @@ class ServerConnection:
         on_event: EventCallback,
         factory: ClientFactory = xps_client_factory,
         on_connected: Callable[[], Awaitable[None]] | None = None,
+        on_settled: Callable[[list[Uncertain]], Awaitable[None]] | None = None,
+        heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
         self.entry = entry
         self.read_only = read_only
@@ -125,10 +164,17 @@ class ServerConnection:
         self._on_state = on_state
         self._on_event = on_event
         self._on_connected = on_connected
+        self._on_settled = on_settled
+        self._uncertain: list[Uncertain] = []
+        self._settled: list[Uncertain] = []
         self._factory = factory
         self._client: Client | None = None
         self._stopping = asyncio.Event()
+        self._resumed = asyncio.Event()
+        self.heartbeat_s = heartbeat_s
         self.state = LinkState.DISCONNECTED
+        self.last_heard: float | None = None
+        """``time.monotonic()`` of the newest reply, event or heartbeat from the daemon."""
 
     @property
     def address(self) -> str:
@@ -138,6 +184,19 @@ class ServerConnection:
     def _set(self, state: LinkState, detail: str = "") -> None:
         self.state = state
         self._on_state(state, detail)
+
+    def silence_s(self, now: float | None = None) -> float | None:
+        """Seconds since the daemon was last heard from (None before it ever was)."""
+        if self.last_heard is None:
+            return None
+        return max(0.0, (time.monotonic() if now is None else now) - self.last_heard)
+
+    def _heard(self) -> None:
+        """The daemon said something: the link is fresh (a stale one has resumed)."""
+        self.last_heard = time.monotonic()
+        if self.state is LinkState.STALE:
+            self._set(LinkState.CONNECTED)
+            self._resumed.set()  # the pump resubscribes and fetches everything again
 
     async def run(self) -> None:
         """Connects, subscribes and pumps events; reconnects until :meth:`stop`."""
@@ -150,6 +209,8 @@ class ServerConnection:
                 await client.subscribe()
                 self._client = client
                 backoff = 0.25
+                self.last_heard = time.monotonic()
+                self._resumed.clear()
                 self._set(LinkState.CONNECTED)
                 if self._on_connected is not None:
                     await self._on_connected()
@@ -175,16 +236,71 @@ class ServerConnection:
         self._set(LinkState.DISCONNECTED)
 
     async def _pump(self, client: Client) -> None:
-        """Forwards pushed events until the link drops or :meth:`stop` is called."""
-        while not self._stopping.is_set():
-            try:
-                first = await client.next_event(wait_s=0.5)
-            except Exception:  # the client's Timeout: just check the link again
-                if not client.connected:
-                    return
-                continue
-            for event in coalesce([first, *client.pending_events()]):
-                self._on_event(event)
+        """Forwards pushed events and beats until the link drops or :meth:`stop` is called."""
+        ping: asyncio.Task[None] | None = None
+        next_beat = time.monotonic() + self.heartbeat_s
+        try:
+            while not self._stopping.is_set():
+                try:
+                    first = await client.next_event(wait_s=min(0.5, self.heartbeat_s / 2))
+                except Exception:  # the client's Timeout: just check the link again
+                    if not client.connected:
+                        return
+                else:
+                    self._heard()
+                    for event in coalesce([first, *client.pending_events()]):
+                        self._on_event(event)
+                if self._resumed.is_set():
+                    self._resumed.clear()
+                    await self._resume(client)
+                if self._settled:
+                    settled, self._settled = self._settled, []
+                    if self._on_settled is not None:
+                        await self._on_settled(settled)
+                now = time.monotonic()
+                if now >= next_beat:
+                    next_beat = now + self.heartbeat_s
+                    if ping is None or ping.done():  # one heartbeat in flight at most
+                        ping = asyncio.create_task(self._beat(client))
+                self._check_stale(now)
+        finally:
+            if ping is not None and not ping.done():
+                ping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ping
+
+    async def _beat(self, client: Client) -> None:
+        sent = time.monotonic()
+        with contextlib.suppress(Exception):  # no answer is what staleness measures
+            await client.call("Ping")
+            self._heard()
+            # A ping sent after a request timed out was answered: the daemon has read
+            # that request by now (one connection, read in order), so its outcome can
+            # be read back.
+            settled = [u for u in self._uncertain if u.timed_out_at <= sent]
+            if settled:
+                self._uncertain = [u for u in self._uncertain if u not in settled]
+                self._settled.extend(settled)
+
+    def _check_stale(self, now: float) -> None:
+        silence = self.silence_s(now)
+        limit = STALE_AFTER_BEATS * self.heartbeat_s
+        if self.state is LinkState.CONNECTED and silence is not None and silence > limit:
+            self._set(LinkState.STALE, f"no answer for {silence:.0f} s")
+
+    async def _resume(self, client: Client) -> None:
+        """A stale link answers again: subscribe again (the daemon may have dropped us
+        while it could not write) and fetch everything (what was shown is old)."""
+        try:
+            await client.subscribe()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the link went again: the pump notices it
+            _code, message = _error_fields(exc)
+            self._set(LinkState.STALE, message)
+            return
+        if self._on_connected is not None:
+            await self._on_connected()
 
     async def _close(self, client: Client) -> None:
         self._client = None
@@ -206,12 +322,42 @@ class ServerConnection:
             ServerError: The daemon answered with an error (its code is kept).
         """
         client = self._client
-        if client is None or self.state is not LinkState.CONNECTED:
+        if client is None or not self.state.up:
             raise NotConnectedError(self.address, f"{self.address} is not connected")
+        sent = time.monotonic()
         try:
-            return await client.call(method, **params)
+            result = await client.call(method, **params)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            from xps.client import RemoteError  # imported late, as the client is
+
             code, message = _error_fields(exc)
+            if isinstance(exc, RemoteError):
+                self._heard()  # the daemon answered, if only with an error
+            elif code == "timeout" and _mutating(method):
+                self._uncertain.append(Uncertain(method, params, sent, time.monotonic()))
+                raise ServerError(
+                    self.address,
+                    f"{_doing(method, params)}: outcome unknown — it may still apply "
+                    "(it is read back once the host answers)",
+                    code="outcome_unknown",
+                ) from exc
             raise ServerError(self.address, message, code=code) from exc
+        self._heard()
+        return result
+
+
+def _mutating(method: str) -> bool:
+    """``method`` changes the host (per the protocol's catalogue)."""
+    from xps.protocol import METHODS  # imported late, as the client is
+
+    spec = METHODS.get(method)
+    return spec is None or not spec.read_only
+
+
+def _doing(method: str, params: Mapping[str, Any]) -> str:
+    """``PauseDomain`` on EA-domu-1 as a person says it: "Pause EA-domu-1"."""
+    verb = "Start" if method == "CreateDomain" else method.removesuffix("Domain")
+    target = params.get("domain", params.get("name"))
+    return f"{verb} {target}" if target is not None else verb

@@ -8,11 +8,14 @@ from typing import Any
 
 from xenon_tui._actions import Mode
 from xenon_tui._config import ServerEntry
-from xenon_tui._connection import LinkState, ServerConnection
+from xenon_tui._connection import HEARTBEAT_S, LinkState, ServerConnection
 from xenon_tui._ring import ViolationWindow
 
 VIOLATION_WINDOW = 200_000
 """Violations kept in memory per server (the daemon keeps the full log)."""
+
+FRESH_S = 1.5 * HEARTBEAT_S
+"""A connected server heard from this recently is fresh: no "last update" is shown."""
 
 
 @dataclass
@@ -43,12 +46,29 @@ class ServerState:
         """The server's key."""
         return self.entry.address
 
+    def last_update(self, now: float | None = None) -> str:
+        """``last update 12 s ago`` (the newest reply, event or heartbeat); empty while the
+        link is fresh, and for a server never heard from or disconnected by the user."""
+        silence = self.conn.silence_s(now) if self.conn is not None else None
+        if silence is None or (self.link is LinkState.CONNECTED and silence < FRESH_S):
+            return ""
+        return f"last update {ago(silence)}"
+
     def take_violations(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rows newer than the last one seen (pushes and fetches overlap at connect)."""
         fresh = [r for r in rows if int(r.get("seq", 0)) > self.last_seq]
         if fresh:
             self.last_seq = max(int(r.get("seq", 0)) for r in fresh)
         return fresh
+
+
+def ago(seconds: float) -> str:
+    """``12 s ago``, ``5 min ago``, ``3 h ago``."""
+    if seconds < 120:
+        return f"{int(seconds)} s ago"
+    if seconds < 7200:
+        return f"{int(seconds // 60)} min ago"
+    return f"{int(seconds // 3600)} h ago"
 
 
 def find_server(servers: Mapping[str, ServerState], text: str) -> str | None:

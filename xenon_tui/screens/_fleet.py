@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 from textual.message_pump import MessagePump
 
 from xenon_tui._config import ConsoleConfig, ServerEntry
-from xenon_tui._connection import ClientFactory, LinkState, ServerConnection
+from xenon_tui._connection import ClientFactory, LinkState, ServerConnection, Uncertain
 from xenon_tui._errors import ConfigError, ConsoleError, NotConnectedError
-from xenon_tui._state import ServerState
+from xenon_tui._state import ServerState, ago
 from xenon_tui.messages import Failed, LinkChanged, ServerData, ServerEvent
 
 
@@ -69,6 +70,13 @@ class Fleet:
             except ConsoleError as exc:  # the link stays up; what was read is shown
                 post(Failed(exc))
 
+        async def on_settled(settled: list[Uncertain]) -> None:
+            for uncertain in settled:
+                try:
+                    await self.reconcile(address, uncertain)
+                except ConsoleError as exc:
+                    post(Failed(exc))
+
         conn = ServerConnection(
             state.entry,
             self._config.tls,
@@ -77,6 +85,7 @@ class Fleet:
             on_event=on_event,
             factory=self._client_factory,
             on_connected=on_connected,
+            on_settled=on_settled,
         )
         state.conn = conn
         self._target.app.run_worker(
@@ -148,3 +157,62 @@ class Fleet:
             data["info"] = await self.call(address, "GetHypervisorInfo")
         finally:
             self._target.post_message(ServerData(address, data))
+
+    async def reconcile(self, address: str, uncertain: Uncertain) -> None:
+        """Reads back the object of a request whose outcome was unknown and says what
+        actually happened (the host answers again)."""
+        method, params = uncertain.method, uncertain.params
+        after = ago(time.monotonic() - uncertain.sent_at).removesuffix(" ago")
+        expected = _EXPECTED_RUN_STATE.get(method)
+        target = params.get("domain", params.get("name"))
+        if expected is None or target is None:
+            await self.refresh_policy(address)
+            await self.refresh_domains(address)
+            info = self.servers[address].info if address in self.servers else {}
+            self._notify(
+                address,
+                f"{method}: the host answers again ({after} later); its state was read "
+                f"again: policy generation {info.get('policy_generation', '?')}.",
+            )
+            return
+        runs = await self.call(address, "GetDomainRunStates")
+        domains = runs.get("domains", [])
+        self._target.post_message(
+            ServerData(address, {"domains": domains, "xl_list": runs.get("xl_list", "")})
+        )
+        domain = next(
+            (d for d in domains if target in (d.get("name"), d.get("domid"))),
+            None,
+        )
+        verb = _VERB[method]
+        if domain is None:
+            text = f"{target} is gone: the {verb} did not leave it on the host"
+        else:
+            name, run = domain.get("name", target), domain.get("run_state", "?")
+            if run in expected:
+                text = f"{name} is {run}: the {verb} applied after {after}"
+            else:
+                text = f"{name} is {run}: the {verb} did not apply"
+        self._notify(address, text)
+
+    def _notify(self, address: str, text: str) -> None:
+        self._target.app.notify(text, title=f"Server {address}: outcome", timeout=15)
+
+
+# Run states a domain lifecycle request leads to, and how a person names the request.
+_EXPECTED_RUN_STATE: dict[str, tuple[str, ...]] = {
+    "PauseDomain": ("paused",),
+    "UnpauseDomain": ("running",),
+    "ShutdownDomain": ("shutdown",),
+    "DestroyDomain": ("destroyed", "shutdown"),
+    "RebootDomain": ("running",),
+    "CreateDomain": ("running",),
+}
+_VERB = {
+    "PauseDomain": "pause",
+    "UnpauseDomain": "unpause",
+    "ShutdownDomain": "shutdown",
+    "DestroyDomain": "destroy",
+    "RebootDomain": "reboot",
+    "CreateDomain": "start",
+}

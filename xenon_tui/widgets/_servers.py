@@ -19,11 +19,12 @@ from xenon_tui.messages import ClearFilter
 # Link state -> (glyph, component class naming its colour).
 _STATE_MARK = {
     LinkState.CONNECTED: ("●", "connected"),
+    LinkState.STALE: ("●", "stale"),
     LinkState.LOST: ("●", "lost"),
     LinkState.CONNECTING: ("◌", "connecting"),
     LinkState.DISCONNECTED: ("○", "disconnected"),
 }
-_MARKS = ("connected", "lost", "connecting", "disconnected", "same", "differs")
+_MARKS = ("connected", "stale", "lost", "connecting", "disconnected", "same", "differs")
 
 
 class ServersPanel(OptionList):
@@ -48,6 +49,7 @@ class ServersPanel(OptionList):
         background: $primary 25%; color: $foreground; text-style: bold;
     }
     ServersPanel > .servers-panel--connected { color: $status-ok; text-style: bold; }
+    ServersPanel > .servers-panel--stale { color: $status-stale; text-style: bold; }
     ServersPanel > .servers-panel--lost { color: $status-bad; text-style: bold; }
     ServersPanel > .servers-panel--connecting { color: $status-warn; }
     ServersPanel > .servers-panel--disconnected { text-style: dim; }
@@ -72,6 +74,7 @@ class ServersPanel(OptionList):
         self._rows: dict[str, tuple[LinkState, str | None, str | None]] = {}
         self._names: dict[str, str] = {}
         self._staged: dict[str, int] = {}
+        self._ages: dict[str, str] = {}
         self._marks: dict[str, Style] = {}
         self._current: str | None = None
 
@@ -104,12 +107,15 @@ class ServersPanel(OptionList):
         marks: Mapping[str, Style] | None = None,
         current: bool = False,
         staged: int = 0,
+        age: str = "",
     ) -> Text:
         """The rendered line of one server (its host name first, once known).
 
         ``marks`` maps the mark names (``connected``, ``lost``…, ``same``, ``differs``) to
         their styles; without it the line is plain. ``staged`` > 0 adds the badge
-        ``staged: N`` (objects the host's staged policy changes).
+        ``staged: N`` (objects the host's staged policy changes). ``age`` (``last update
+        12 s ago``; empty while the link is fresh) goes on a second line, after
+        ``stale ·`` when the link is stale.
         """
         marks = marks or {}
         glyph, mark = _STATE_MARK[state]
@@ -126,6 +132,12 @@ class ServersPanel(OptionList):
             text.append(f" staged: {staged}", style="bold")
         if match is not None:
             text.append(f" {match}", style=marks.get("same" if match == "=" else "differs", ""))
+        if state is LinkState.STALE:
+            text.append("\n    ")
+            text.append("stale", style=marks.get("stale", ""))
+            text.append(f" · {age}" if age else "")
+        elif age:
+            text.append(f"\n    {age}")
         return text
 
     def set_server(
@@ -152,6 +164,7 @@ class ServersPanel(OptionList):
             marks=self._marks,
             current=address == self._current,
             staged=self._staged.get(address, 0),
+            age=self._ages.get(address, ""),
         )
         try:
             index = self.get_option_index(address)
@@ -184,6 +197,18 @@ class ServersPanel(OptionList):
         if address in self._rows:
             self.set_server(address, *self._rows[address])
 
+    def set_age(self, address: str, age: str) -> None:
+        """Shows how long ago a server was last heard from (``""`` while it is fresh);
+        the line is drawn again only when the words change."""
+        if age == self._ages.get(address, ""):
+            return
+        if age:
+            self._ages[address] = age
+        else:
+            self._ages.pop(address, None)
+        if address in self._rows:
+            self._draw(address, *self._rows[address])
+
     def set_current(self, address: str | None) -> None:
         """Marks the console's current server."""
         if address == self._current:
@@ -205,6 +230,7 @@ class ServersPanel(OptionList):
         self._rows.pop(address, None)
         self._names.pop(address, None)
         self._staged.pop(address, None)
+        self._ages.pop(address, None)
         self.remove_option(address)
 
     def state_of(self, address: str) -> LinkState:
