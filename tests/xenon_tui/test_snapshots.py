@@ -1,59 +1,20 @@
-"""SVG snapshots of the main screens at 160x48 and 80x24 (deterministic injected state).
+"""SVG snapshots of every view and dialog at 160x48 and 80x24 (deterministic injected state).
 
-The state is what a daemon sends (built by the scripted host with fixed timestamps), put in
-place without a network so that ports and clocks do not change the pictures.
+The state is what a daemon sends (``tests._support.screens``), put in place without a
+network so that ports and clocks do not change the pictures.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import pytest
 
-from tests._support.scripted_host import ScriptedHost, violation
-from xenon_tui._actions import Mode
-from xenon_tui._config import ConsoleConfig, ServerEntry
-from xenon_tui._connection import LinkState
-from xenon_tui.app import XenonConsole
-from xenon_tui.messages import ServerData
-from xenon_tui.widgets import ServersPanel
+from tests._support.screens import ADDRESS, DATA, injected_app, prepare
 
-ADDRESS = "xenon-host-1:8443"
-
-
-def _app() -> XenonConsole:
-    servers = (ServerEntry("xenon-host-1", 8443, color="#cc3333"), ServerEntry("xenon-host-2"))
-    return XenonConsole(ConsoleConfig(servers=servers, autoconnect=False))
-
-
-def _data() -> dict[str, Any]:
-    host = ScriptedHost()
-
-    async def collect() -> dict[str, Any]:
-        info = await host.hypervisor_info()
-        runs = await host.domain_run_states()
-        policy = await host.get_policy()
-        return {"info": {**info, "uptime_s": 0}, "domains": runs["domains"], "policy": policy}
-
-    data = asyncio.run(collect())
-    rows = []
-    for seq in range(1, 61):
-        row = violation(
-            seq,
-            domain=("EA-domu-1", "EA-domu-2", "EB-domu-1")[seq % 3],
-            kind=("profile", "rate", "channel")[seq % 3],
-            hypercall=35 + seq % 3,
-        )
-        row["ts_ns"] = (1_700_000_000 + seq) * 10**9  # fixed clock: stable pictures
-        row["ts"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_700_000_000 + seq))
-        rows.append(row)
-    data["violations"] = rows
-    return data
-
-
-DATA = _data()
+_app = injected_app
+_prepare = prepare
 
 
 @pytest.fixture(autouse=True)
@@ -64,23 +25,6 @@ def _utc(monkeypatch: pytest.MonkeyPatch) -> Any:
     yield
     monkeypatch.undo()
     time.tzset()
-
-
-def _prepare(editor: bool = False, advanced: str | None = None) -> Any:
-    async def run_before(pilot: Any) -> None:
-        app: XenonConsole = pilot.app
-        state = app.servers[ADDRESS]
-        state.link = LinkState.CONNECTED
-        state.mode = Mode.EDITOR if editor else Mode.LIVE
-        app.query_one(ServersPanel).set_server(ADDRESS, LinkState.CONNECTED, "#cc3333")
-        app.query_one(ServersPanel).set_server("xenon-host-2:8443", LinkState.LOST)
-        app.host.post_message(ServerData(ADDRESS, DATA))
-        await pilot.pause(0.1)
-        if advanced is not None:
-            await app.action_show_advanced(advanced)
-            await pilot.pause(0.3)
-
-    return run_before
 
 
 SIZES = [pytest.param((160, 48), id="160x48"), pytest.param((80, 24), id="80x24")]

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
@@ -27,6 +28,22 @@ _COLUMNS = (
     "Tag",
     "Viol.",
 )
+# Which columns give way first as the table narrows (the last ones): the domain, its run
+# state and its violations are what an operator acts on, so they stay at every width.
+_PRIORITY = (
+    "Name",
+    "Run state",
+    "Viol.",
+    "CPU s",
+    "Mem MB",
+    "SecLabel",
+    "Domid",
+    "Tag",
+    "vCPUs",
+    "State",
+)
+_KEPT = 3
+"""The first this many of ``_PRIORITY`` are shown however narrow (the table then scrolls)."""
 _RUN_MARKS = ("running", "paused", "shutdown")  # run states drawn in a colour
 SORTS = ("domid", "name", "cpu", "mem", "viol")
 """Sort orders (``:sort NAME``): the default (running by domid), or a column."""
@@ -87,6 +104,8 @@ class DomainsTable(DataTable[Any]):
         self.descending = False
         # Violations per second from the last two refreshes: name -> (count, at, rate).
         self._rates: dict[str, tuple[int, float, float]] = {}
+        # The columns shown (those that fit the width, by ``_PRIORITY``), in table order.
+        self._visible: tuple[str, ...] = _COLUMNS
 
     def on_mount(self) -> None:
         self._marks = self._mark_styles()
@@ -96,9 +115,37 @@ class DomainsTable(DataTable[Any]):
 
     def _add_columns(self) -> None:
         arrow = "▼" if self.descending else "▲"
-        for title in _COLUMNS:
-            label = f"{title}{arrow}" if _SORT_COLUMN.get(self.order_by) == title else title
-            self.add_column(label, key=title)
+        for title in self._visible:
+            self.add_column(self._label(title, arrow), key=title)
+
+    def _label(self, title: str, arrow: str = "▲") -> str:
+        return f"{title}{arrow}" if _SORT_COLUMN.get(self.order_by) == title else title
+
+    def _fit(self, rows: Mapping[str, tuple[Any, ...]]) -> tuple[str, ...]:
+        """The columns that fit the table's width, by priority, in table order."""
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return self._visible
+        pad = 2 * self.cell_padding
+        need: dict[str, int] = {}
+        for index, title in enumerate(_COLUMNS):
+            cells = [cell_len(str(cells[index])) for cells in rows.values()]
+            need[title] = max([cell_len(self._label(title)), *cells]) + pad
+        shown: set[str] = set()
+        used = 0
+        for rank, title in enumerate(_PRIORITY):
+            if rank >= _KEPT and used + need[title] > width:
+                break
+            shown.add(title)
+            used += need[title]
+        return tuple(t for t in _COLUMNS if t in shown)
+
+    def on_resize(self) -> None:
+        if self._fit(self._cells) != self._visible:
+            self._redraw(rebuild=True)
+
+    def _shown_cells(self, cells: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(c for c, t in zip(cells, _COLUMNS, strict=True) if t in self._visible)
 
     def _mark_styles(self) -> dict[str, Style]:
         """The theme's style of each mark (component classes, so theme variables)."""
@@ -217,6 +264,9 @@ class DomainsTable(DataTable[Any]):
             str(d.get("name")) for d in self._shown
         ]
         self._shown = ordered
+        visible = self._fit(rows)
+        if visible != self._visible:
+            self._visible, rebuild = visible, True
         if same_rows and not rebuild and self.columns:
             # Same domains in the same order: only the cells that changed are redrawn.
             for name, cells in rows.items():
@@ -224,7 +274,7 @@ class DomainsTable(DataTable[Any]):
                 if old == cells:
                     continue
                 for title, value, before in zip(_COLUMNS, cells, old or (), strict=False):
-                    if value != before:
+                    if value != before and title in self._visible:
                         self.update_cell(name, title, value, update_width=True)
             self._cells = rows
             return
@@ -234,7 +284,7 @@ class DomainsTable(DataTable[Any]):
             self._add_columns()
         target = 0
         for index, (name, cells) in enumerate(rows.items()):
-            self.add_row(*cells, key=name)
+            self.add_row(*self._shown_cells(cells), key=name)
             if name == keep_name:
                 target = index
         if self.row_count:

@@ -65,6 +65,26 @@ def current_rows(stats: dict[str, Any] | None, needle: str = "") -> list[dict[st
     return sorted(rows, key=lambda d: str(d.get("name")))
 
 
+BAR_CHROME = 4
+"""Lines of a bar chart that are not bars: title, top and bottom frame, the tick labels."""
+
+
+def top_rows(rows: list[dict[str, Any]], key: str, room: int) -> list[dict[str, Any]]:
+    """The ``room`` rows with the biggest ``key`` (all when they fit), in name order.
+
+    A bar chart shorter than its domains merges or drops bars (the busiest domain went
+    missing at 80x24): it gets only as many as it has lines, the biggest ones.
+    """
+    if room <= 0 or len(rows) <= room:
+        return rows
+    biggest = sorted(rows, key=lambda r: float(r.get(key) or 0), reverse=True)[:room]
+    return [r for r in rows if any(r is b for b in biggest)]
+
+
+def _bars_title(title: str, shown: int, of: int) -> str:
+    return title if shown == of else f"{title}, top {shown} of {of}"
+
+
 class PerfView(Vertical, can_focus=True):
     """Live bar charts of the last sample plus a history chart over a chosen range."""
 
@@ -99,6 +119,7 @@ class PerfView(Vertical, can_focus=True):
         """False: the host (top domains + other); True: ``selected`` alone."""
         self.selected = ""
         self.chart = Chart()
+        self._stats: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="perf-title")
@@ -109,6 +130,10 @@ class PerfView(Vertical, can_focus=True):
 
     def on_mount(self) -> None:
         self._title()
+
+    def on_resize(self) -> None:
+        # The bars that fit depend on the height: draw the last sample again.
+        self.call_after_refresh(self.show_stats, self._stats, [])
 
     def _title(self) -> None:
         who = f"domain ~ {self.domain_filter!r}" if self.domain_filter else "all domains"
@@ -129,24 +154,29 @@ class PerfView(Vertical, can_focus=True):
         """Draws the current CPU %, memory and vCPU bars of one sample."""
         if not self.is_mounted:
             return
+        self._stats = stats
         rows = current_rows(stats, self.domain_filter)
-        names = [str(r.get("name")) for r in rows]
         cpu = self.query_one("#cpu-now", PlotextPlot)
         mem = self.query_one("#mem-now", PlotextPlot)
         for plot in (cpu, mem):
             plot.plt.clear_data()
             plot.plt.clear_figure()
+        # Plotext draws the first bar at the bottom: reversed, names read top down.
+        cpu_rows = top_rows(rows, "cpu_pct", cpu.size.height - BAR_CHROME)[::-1]
+        mem_rows = top_rows(rows, "mem_kb", mem.size.height - BAR_CHROME)[::-1]
         if rows:
             cpu.plt.bar(
-                names, [float(r.get("cpu_pct") or 0) for r in rows], orientation="horizontal"
-            )
-            mem.plt.bar(
-                [f"{n} ({r.get('vcpus', '?')} vCPU)" for n, r in zip(names, rows, strict=True)],
-                [int(r.get("mem_kb") or 0) // 1024 for r in rows],
+                [str(r.get("name")) for r in cpu_rows],
+                [float(r.get("cpu_pct") or 0) for r in cpu_rows],
                 orientation="horizontal",
             )
-        cpu.plt.title("CPU % now")
-        mem.plt.title("Memory MiB now (vCPUs)")
+            mem.plt.bar(
+                [f"{r.get('name')} ({r.get('vcpus', '?')} vCPU)" for r in mem_rows],
+                [int(r.get("mem_kb") or 0) // 1024 for r in mem_rows],
+                orientation="horizontal",
+            )
+        cpu.plt.title(_bars_title("CPU % now", len(cpu_rows), len(rows)))
+        mem.plt.title(_bars_title("Memory MiB now (vCPUs)", len(mem_rows), len(rows)))
         cpu.refresh()
         mem.refresh()
 
