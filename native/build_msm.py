@@ -48,12 +48,18 @@ def sources(absolute: bool = False) -> list[str]:
     return [str(p) if absolute else str(p.relative_to(root)) for p in files]
 
 
-def make_ffi(absolute: bool = False) -> FFI:
-    """The cffi builder; ``absolute`` when compiling from another working directory."""
+def make_ffi(
+    absolute: bool = False, module: str = "native._msm", defines: tuple[str, ...] = ()
+) -> FFI:
+    """The cffi builder; ``absolute`` when compiling from another working directory.
+
+    ``module`` and ``defines`` (``-D`` flags without the ``-D``) are for test builds only
+    (:func:`build_test_module`); the shipped module is ``native._msm`` with none.
+    """
     ffi = FFI()
     ffi.cdef(cdef_from_header((INCLUDE / "msm.h").read_text()))
     ffi.set_source(
-        "native._msm",
+        module,
         '#include "msm.h"\n',
         sources=sources(absolute),
         include_dirs=[str(INCLUDE), str(SRC)],
@@ -67,6 +73,7 @@ def make_ffi(absolute: bool = False) -> FFI:
             "-fvisibility=hidden",
             "-pthread",
             "-D_GNU_SOURCE",
+            *(f"-D{d}" for d in defines),
         ],
         extra_link_args=["-pthread"],
         libraries=["dl"],
@@ -75,6 +82,19 @@ def make_ffi(absolute: bool = False) -> FFI:
 
 
 ffibuilder = make_ffi()
+
+
+def build_test_module(tmpdir: Path, module: str, defines: tuple[str, ...]) -> Path:
+    """Compiles a test build of the module (e.g. ``MSM_TEST_INJECT_BUG=1``) into ``tmpdir``.
+
+    Never shipped: the tests load it from ``tmpdir`` by path under its own name, beside
+    the real ``native._msm``. Returns the path of the shared object.
+    """
+    if not re.fullmatch(r"[A-Za-z_]\w*", module):
+        raise ValueError(f"not a plain module name: {module!r}")
+    ffi = make_ffi(absolute=True, module=module, defines=defines)
+    return Path(ffi.compile(tmpdir=str(tmpdir)))
+
 
 if __name__ == "__main__":
     import os

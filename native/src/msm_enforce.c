@@ -62,8 +62,14 @@ uint32_t msm_sim_channel(msm_sim *s, uint32_t kind, msm_dom *src, msm_dom *dst,
     if (src->domid == 0 || dst->domid == 0 || src->tag == dst->tag)
         return MSM_ALLOW;
     if ((src->role == MSM_ROLE_SECURITY || dst->role == MSM_ROLE_SECURITY) &&
+#if defined(MSM_TEST_INJECT_BUG) && (MSM_TEST_INJECT_BUG & 1)
+        /* Test build only (tests/native/test_soak.py): the no-communication rule flipped. */
+        msm_tags_share_set(&s->active, &s->res, s->res.ncm_off, s->res.ncm_list, src->tag,
+                           dst->tag))
+#else
         !msm_tags_share_set(&s->active, &s->res, s->res.ncm_off, s->res.ncm_list, src->tag,
                             dst->tag))
+#endif
         return MSM_ALLOW;
     s->ch_denied++;
     msm_sim_violation(s, src, MSM_VIOL_CHANNEL,
@@ -142,7 +148,11 @@ int msm_sim_device_assign(msm_ctx *ctx, uint32_t domid, uint32_t bdf)
         return msm_fail(ctx, MSM_EBUSY, "device 0x%x is already assigned to domain %u", bdf,
                         s->assigned[ins].domid);
     const msm_device *dev = msm_tbl_at(&s->active.t[MSM_OBJ_DEVICE], (uint32_t)dv);
+#if defined(MSM_TEST_INJECT_BUG) && (MSM_TEST_INJECT_BUG & 8)
+    if (!dev) /* Test build only (tests/native/test_soak.py): the tag check is gone. */
+#else
     if (d->domid == 0 || memcmp(&dev->tag, &d->tag_uuid, sizeof(msm_uuid)) != 0)
+#endif
         return msm_fail(ctx, MSM_EDENIED, "device 0x%x: its tag differs from domain %u's", bdf,
                         domid);
     /* At most MSM_MAX_DEVICES devices exist, so the array never grows past that. */

@@ -36,12 +36,12 @@ static int put(msm_ctx *ctx, msm_checker *chk, uint32_t type, const void *obj, s
 
 static int world_policy(msm_ctx *ctx, uint64_t g[4], msm_checker *chk)
 {
-    static const uint32_t sets[4][4] = {
-        /* level, ntags, tags... */
-        {MSM_CONFLICT_NO_CORESIDENCE, 2, 0, 1},
-        {MSM_CONFLICT_NO_CORESIDENCE, 3, 2, 3},
-        {MSM_CONFLICT_NO_COMMUNICATION, 2, 3, 5},
-        {MSM_CONFLICT_NO_COMMUNICATION, 2, 6, 7}};
+    static const uint32_t sets[4][5] = {
+        /* level, ntags, tags... (label 11, SECURITY, has tag 6) */
+        {MSM_CONFLICT_NO_CORESIDENCE, 2, 0, 1, 0},
+        {MSM_CONFLICT_NO_CORESIDENCE, 3, 2, 3, 4},
+        {MSM_CONFLICT_NO_COMMUNICATION, 2, 3, 5, 0},
+        {MSM_CONFLICT_NO_COMMUNICATION, 2, 6, 7, 0}};
     static const uint32_t rates[4] = {20, 1000, 60, 200};
     static msm_profile prof; /* 16 KiB: off the stack */
     msm_tag tags[N_TAGS];
@@ -61,7 +61,7 @@ static int world_policy(msm_ctx *ctx, uint64_t g[4], msm_checker *chk)
         c.level = sets[i][0];
         c.ntags = sets[i][1];
         for (uint32_t k = 0; k < c.ntags; k++)
-            c.tags[k] = tags[i == 1 ? 2 + k : sets[i][2 + k]].id;
+            c.tags[k] = tags[sets[i][2 + k]].id;
         rc = put(ctx, chk, MSM_OBJ_CONFLICT, &c, sizeof c);
     }
     for (uint32_t i = 0; i < N_PROFILES && !rc; i++) {
@@ -96,7 +96,8 @@ static int world_policy(msm_ctx *ctx, uint64_t g[4], msm_checker *chk)
         label_ids[i] = sl.id;
         snprintf(sl.name, sizeof sl.name, "soak-label-%u", i);
         sl.profile = prof_ids[i % N_PROFILES];
-        sl.tag = tags[i % N_TAGS].id;
+        /* The SECURITY label's tag 6 is in no no-coresidence set: it always runs. */
+        sl.tag = tags[i == 11 ? 6 : i % N_TAGS].id;
         sl.role = i == 11 ? MSM_ROLE_SECURITY : MSM_ROLE_NONE;
         sl.max_rate = rates[i % 4];
         sl.max_violations = i == 3 ? 100000 : 0;

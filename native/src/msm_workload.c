@@ -413,7 +413,7 @@ run_domain_t(run_state *rs, msm_dom *d, uint64_t t, uint64_t len, const int logg
             uint16_t e = mix[r & (MIX_SIZE - 1)];
             uint32_t nr = e & 0xFFu;
             wcount++;
-#if defined(MSM_TEST_INJECT_BUG) && MSM_TEST_INJECT_BUG == 2
+#if defined(MSM_TEST_INJECT_BUG) && (MSM_TEST_INJECT_BUG & 2)
             /* Test build only (tests/native/test_soak.py): the rate is off by one. */
             uint64_t ok = msm_profile_allows(p, nr & (MSM_NR_HYPERCALLS - 1), e >> 8) &
                           (nr < MSM_NR_HYPERCALLS) & (wcount <= max_rate + 1);

@@ -12,9 +12,22 @@ call of its share (and a rate burst once per burst call).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
-from tests._support.msm_model import RefMsm
-from xps.msm import ChannelKind, Decision, Misbehaviour, RunCounts, RunState
+from tests._support.msm_model import ModelError, RefMsm, sorted_objects
+from xps.msm import (
+    Binding,
+    ChannelKind,
+    Decision,
+    Device,
+    DomainConfig,
+    GuestOS,
+    GuestType,
+    Misbehaviour,
+    ObjType,
+    RunCounts,
+    RunState,
+)
 
 M64 = (1 << 64) - 1
 MIX_SIZE = 1024
@@ -103,6 +116,43 @@ class Rng:
         return r
 
 
+@dataclass(frozen=True, slots=True)
+class Adversary:
+    """``msm_adversary``: events per million call slots of every running domU (channel,
+    device, call, burst) and per million 1 ms slices (lifecycle); see msm.h."""
+
+    channel: int = 0
+    device: int = 0
+    call: int = 0
+    burst: int = 0
+    lifecycle: int = 0
+
+    def thresholds(self) -> tuple[int, int, int, int]:
+        """The cumulative per-call thresholds scaled to 2^32, in msm.h's order."""
+        out, cum = [], 0
+        for pm in (self.channel, self.device, self.call, self.burst):
+            cum += pm
+            out.append((cum << 32) // 1_000_000)
+        return (out[0], out[1], out[2], out[3])
+
+
+_SOAK_KINDS = (
+    (GuestType.PV, GuestOS.LINUX),
+    (GuestType.PVH, GuestOS.LINUX),
+    (GuestType.PVHVM, GuestOS.LINUX),
+    (GuestType.PVHVM, GuestOS.WINDOWS),
+    (GuestType.HVM, GuestOS.LINUX),
+    (GuestType.HVM, GuestOS.WINDOWS),
+)
+
+
+def soak_domain_config(domain: UUID) -> DomainConfig:
+    """``msm_soak_domain_config``: the config a soak start gives a bound domain."""
+    b = domain.bytes
+    gt, os_ = _SOAK_KINDS[b[15] % 6]
+    return DomainConfig(domain, "soak-" + b[:8].hex(), gt, os_, 2048, 2048, 1 + b[14] % 8, 8, 1000)
+
+
 @dataclass(slots=True)
 class Load:
     """A domain's workload state beside the model's Dom (what msm_dom keeps for the sim)."""
@@ -125,6 +175,11 @@ class RefWorkload:
         self.load: dict[int, Load] = {0: Load(DOM0_LOAD_PERMILLE)}
         self.by_dec = [0, 0, 0]
         self.channels = self.denied_channel = 0
+        # The adversary of the current run (msm_sim_run_ex) and its counts.
+        self.adv = (0, 0, 0, 0)
+        self.lifecycle = 0
+        self.devices = self.devices_denied = self.starts = self.starts_denied = 0
+        self.destroys = 0
 
     def created(self, domid: int, load_permille: int) -> None:
         """Records the workload state of a domain the model just created."""
@@ -141,11 +196,19 @@ class RefWorkload:
             out.append(cum)
         ld.mis_cum = (out[0], out[1], out[2])
 
-    def run(self, duration_ns: int) -> RunCounts:
+    def run(self, duration_ns: int, adversary: Adversary | None = None) -> RunCounts:
+        """``msm_sim_run``, or ``msm_sim_run_ex`` with an adversary (its extra counts are
+        left in ``devices``, ``devices_denied``, ``starts``, ``starts_denied``,
+        ``destroys``)."""
         m = self.m
         hc0, stopped0, dropped0 = m.hc_checked, m.stopped_total, m.ring_dropped
         self.by_dec = [0, 0, 0]
         self.channels = self.denied_channel = 0
+        adv = adversary or Adversary()
+        self.adv = adv.thresholds()
+        self.lifecycle = (adv.lifecycle << 32) // 1_000_000
+        self.devices = self.devices_denied = self.starts = self.starts_denied = 0
+        self.destroys = 0
         t, end = self.now_ns, self.now_ns + duration_ns
         while t < end:
             slice_end = min((t // MS + 1) * MS, end)
@@ -157,6 +220,10 @@ class RefWorkload:
                 self._account(domid, length)
                 if domid != 0:
                     self._run_domain(domid, t, length)
+            if self.lifecycle:
+                r = self.rng.next()
+                if (r >> 32) < self.lifecycle:
+                    self._lifecycle(r)
             t = slice_end
         self.now_ns = end
         return RunCounts(
@@ -192,7 +259,7 @@ class RefWorkload:
         mix, step, ts = MIX_TABLES[mi], length // n, t
         for _ in range(n):
             r = self.rng.next()
-            if (r >> 32) < ld.mis_cum[2]:
+            if (r >> 32) < ld.mis_cum[2] + self.adv[3]:
                 self._misbehave(domid, mix, r, ts)
             else:
                 self._hypercall(domid, mix[r & (MIX_SIZE - 1)], ts)
@@ -207,22 +274,87 @@ class RefWorkload:
             self._hypercall(domid, BAD_CALLS[(r >> 10) & 7], ts)
             return
         if u < ld.mis_cum[1]:
-            w = ts // MS + 1
-            if ld.burst_window == w:  # one burst per domain per window
-                self._hypercall(domid, mix[r & (MIX_SIZE - 1)], ts)
-                return
-            ld.burst_window = w
-            for _ in range(dom.max_rate * 2):
-                if dom.state is not RunState.RUNNING:
-                    break
-                self._hypercall(domid, mix[self.rng.next() & (MIX_SIZE - 1)], ts)
+            self._burst(domid, mix, r, ts)
+            return
+        if u >= ld.mis_cum[2]:
+            self._adversary(domid, mix, r, u - ld.mis_cum[2], ts)
             return
         others = [o for o in sorted(m.doms) if o != 0 and m.doms[o].tag != dom.tag]
         if not others:
             self._hypercall(domid, mix[r & (MIX_SIZE - 1)], ts)
             return
-        peer = others[(r & 0xFFFFFF) % len(others)]
+        self._channel(domid, others[(r & 0xFFFFFF) % len(others)], r, ts)
+
+    def _burst(self, domid: int, mix: list[tuple[int, int]], r: int, ts: int) -> None:
+        dom, ld = self.m.doms[domid], self.load[domid]
+        w = ts // MS + 1
+        if ld.burst_window == w:  # one burst per domain per window
+            self._hypercall(domid, mix[r & (MIX_SIZE - 1)], ts)
+            return
+        ld.burst_window = w
+        for _ in range(dom.max_rate * 2):
+            if dom.state is not RunState.RUNNING:
+                break
+            self._hypercall(domid, mix[self.rng.next() & (MIX_SIZE - 1)], ts)
+
+    def _channel(self, domid: int, peer: int, r: int, ts: int) -> None:
         kind = ChannelKind.GRANT if (r >> 24) & 1 else ChannelKind.EVTCHN
         self.channels += 1
-        if m.check_channel(kind, domid, peer, ts) is Decision.DENY_CHANNEL:
+        if self.m.check_channel(kind, domid, peer, ts) is Decision.DENY_CHANNEL:
             self.denied_channel += 1
+
+    def _adversary(self, domid: int, mix: list[tuple[int, int]], r: int, a: int, ts: int) -> None:
+        m = self.m
+        if a < self.adv[0]:
+            others = [o for o in sorted(m.doms) if o != domid]
+            if not others:
+                self._hypercall(domid, mix[r & (MIX_SIZE - 1)], ts)
+                return
+            self._channel(domid, others[(r & 0xFFFFFF) % len(others)], r, ts)
+            return
+        if a < self.adv[1]:
+            devs = sorted_objects(m.active, ObjType.DEVICE)
+            if not devs:
+                self._hypercall(domid, mix[r & (MIX_SIZE - 1)], ts)
+                return
+            dev = devs[(r & 0xFFFFFF) % len(devs)]
+            assert isinstance(dev, Device)
+            self.devices += 1
+            try:
+                m.assign_device(domid, dev.bdf)
+            except ModelError:
+                self.devices_denied += 1
+                return
+            m.release_device(domid, dev.bdf)
+            return
+        if a < self.adv[2]:
+            self._hypercall(domid, ((r & 0xFFFF) % 72, ((r >> 16) & 0xFFFF) % 264), ts)
+            return
+        self._burst(domid, mix, r, ts)
+
+    def _lifecycle(self, r: int) -> None:
+        """The toolstack's move after a slice: destroy a domU or start a bound domain."""
+        m = self.m
+        domus = [d for d in sorted(m.doms) if d != 0]
+        if (r >> 16) & 3 == 0 and domus:
+            domid = domus[(r & 0xFFFF) % len(domus)]
+            m.destroy(domid)
+            del self.load[domid]
+            self.destroys += 1
+            return
+        live = {d.uuid for d in m.doms.values()}
+        free = [
+            b
+            for b in sorted_objects(m.active, ObjType.BINDING)
+            if isinstance(b, Binding) and b.domain not in live
+        ]
+        if not free:
+            return
+        cfg = soak_domain_config(free[(r & 0xFFFF) % len(free)].domain)
+        self.starts += 1
+        try:
+            domid = m.create_domain(cfg)
+        except ModelError:
+            self.starts_denied += 1
+            return
+        self.created(domid, cfg.load_permille)
