@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from enterprise_store.services._users import LockoutPolicy, UserService
 from enterprise_store.store import Store, StoreConfig
 
 __all__ = ["ServiceConfig", "Services"]
+
+LOG = logging.getLogger("xenon.xe.services")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,16 +107,23 @@ class Services:
         return services
 
     def start_workers(self) -> None:
-        """Starts the background workers on the running loop: propagation, tasks, and history
-        ingestion when XE has a host identity; each is reported by ``/readyz`` and stopped by
-        :meth:`close`."""
+        """Starts the background workers on the running loop: tasks, and propagation and
+        history ingestion when XE has a host identity; each is reported by ``/readyz`` and
+        stopped by :meth:`close`."""
+        identity = self._compute_config.identity if self._compute_config else None
         for name, work in self.compute.workers().items():
+            if name == "propagation" and identity is None:
+                # Without a client certificate every attempt fails before it reaches a host,
+                # yet each one claims the host's row: beside a node that has the identity
+                # (one PostgreSQL store), this node would lease hosts away from it, record
+                # failures and push their back-off towards its cap.
+                LOG.warning("no XE client certificate: the propagation worker is not started")
+                continue
             if name not in self.workers:
                 # A fresh context: a worker must not inherit a caller's store unit.
                 self.workers[name] = asyncio.create_task(
                     work(), name=f"xe-{name}", context=contextvars.Context()
                 )
-        identity = self._compute_config.identity if self._compute_config else None
         if identity is not None and "ingest" not in self.workers:
             # Imported here: the workers import the services' types at run time.
             from enterprise_store.workers import start_ingestion
