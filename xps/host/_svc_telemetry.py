@@ -225,7 +225,7 @@ class TelemetryService:
     ) -> ViolationAck:
         """Records that ``user`` has seen the violations up to ``up_to_seq`` (of the domain
         named ``domain``, or of every domain): kept in the state directory, logged, and
-        published to every subscriber as a ``violations`` event with only ``acks``."""
+        published to every subscriber as an ``acks`` event."""
         checked_user = checked_text("user", user, USER_MAX, required=True)
         assert checked_user is not None
         note = checked_text("note", note, NOTE_MAX)
@@ -251,17 +251,7 @@ class TelemetryService:
         said = f'{checked_user}: "{note}"' if note else checked_user
         self._state.log_msm(f"violations {which} up to #{up_to_seq} acknowledged by {said}")
         log.info("violations %s up to #%d acknowledged by %s", which, up_to_seq, said)
-        self._state.events.publish(
-            {
-                "event": "violations",
-                "data": {
-                    "violations": [],
-                    "last_seq": self.monitor.last_seq,
-                    "dropped": self.monitor.dropped,
-                    "acks": [ack],
-                },
-            }
-        )
+        self._state.events.publish({"event": "acks", "data": ack})
         return ack
 
     def _load_acks(self) -> list[ViolationAck]:

@@ -234,7 +234,7 @@ METHODS: dict[str, MethodSpec] = {
 }
 
 #: Event names a subscriber can ask for.
-EVENT_NAMES = ("violations", "stats", "domain", "policy")
+EVENT_NAMES = ("violations", "stats", "domain", "policy", "acks")
 
 
 def _check_value(method: str, name: str, spec: Param, value: Any) -> None:

@@ -235,8 +235,8 @@ class ViolationAck(TypedDict):
 class Violations(TypedDict):
     """``GetViolations`` and the data of a ``violations`` event.
 
-    ``acks``: the host's acknowledgements (all kept, in ``GetViolations``; the new one,
-    in the event an acknowledgement publishes with no violations).
+    ``acks``: the acknowledgements the host keeps (``GetViolations`` only; each new one
+    is also pushed as an ``acks`` event).
     """
 
     violations: list[Violation]
@@ -421,6 +421,7 @@ EVENTS: Mapping[str, Any] = {
     "stats": Stats,
     "domain": DomainEvent,
     "policy": PolicyVersion,
+    "acks": ViolationAck,
 }
 
 # --------------------------------------------------------------------------- checking

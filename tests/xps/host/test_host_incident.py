@@ -131,8 +131,8 @@ async def test_acknowledge_is_kept_pushed_and_survives_a_restart(tmp_path: Path)
         assert ack["up_to_seq"] == last and ack["note"] == "seen, paging bob"
         second = await host.acknowledge_violations(last, "bob")
         assert second["ack"] == 2 and second["domain"] is None and second["note"] is None
-        pushed = [e["data"]["acks"] for e in events if "acks" in e.get("data", {})]
-        assert pushed == [[ack], [second]]
+        pushed = [e["data"] for e in events if e["event"] == "acks"]
+        assert pushed == [ack, second]
         assert (await host.violations(0, 1))["acks"] == [ack, second]
         lines = (await host.log_msgs())["lines"]
         assert any(

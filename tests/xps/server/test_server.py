@@ -81,7 +81,7 @@ async def test_errors_have_stable_codes(start_xps, fake_host: FakeHost) -> None:
 async def test_subscribers_receive_pushed_events(start_xps, fake_host: FakeHost) -> None:
     rx = await start_xps(fake_host)
     async with rx.client() as a, rx.client(read_only=True) as b:
-        assert await a.subscribe() == ["domain", "policy", "stats", "violations"]
+        assert await a.subscribe() == ["acks", "domain", "policy", "stats", "violations"]
         assert await b.subscribe(["violations"]) == ["violations"]
         batch = {"violations": [{"seq": 1, "domid": 3}], "last_seq": 1, "dropped": 0}
         fake_host.emit({"event": "domain", "data": {"domid": 3, "run_state": "paused"}})
