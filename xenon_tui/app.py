@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import App
@@ -34,13 +34,26 @@ from xenon_tui._connection import ClientFactory, xps_client_factory
 from xenon_tui._errors import ConsoleError, ReadOnlyError
 from xenon_tui._palette import ActionProvider
 from xenon_tui._state import ServerState
+from xenon_tui._xe import XeClientFactory, XeLink, xe_client_factory
 from xenon_tui.dialogs import ConfirmDialog, HelpScreen
 from xenon_tui.flows._policy import STAGED_HINT, discard_staged, staged_summary
 from xenon_tui.messages import ActionWanted, Failed
 from xenon_tui.screens import HostConsole
 
+if TYPE_CHECKING:
+    from xenon_tui.screens._enterprise import EnterpriseScreen
+
 # Actions of the priority app keys; see check_action.
 _TYPED_ACTIONS = typed_action_names()
+
+ENTERPRISE_KEY = "ctrl+e"
+"""Switches between the Enterprise screen and the host console (with an XE link only)."""
+
+# App actions that keep working on the Enterprise screen; the host console's other app
+# keys ("1".."6", "m", ":", "/") are that screen's own there.
+_ENTERPRISE_APP_ACTIONS = frozenset(
+    {"help", "quit", "command_palette", "next_theme", "toggle_enterprise"}
+)
 
 
 class XenonConsole(App[int]):
@@ -54,20 +67,34 @@ class XenonConsole(App[int]):
     Args:
         config: Servers, TLS material, read-only flag, theme and keymap.
         client_factory: Builds the XPS client per server (tests may inject another one).
+        xe: The session's XE link: the Enterprise screen is then the first screen, and
+            ``ctrl+e`` goes to the host console and back.
+        xe_client_factory: Builds the XE client of the link (tests inject one).
     """
 
     TITLE = "Xenon Console"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     CSS_PATH = str(CONSOLE_TCSS)
     COMMANDS: ClassVar[set[Any]] = {ActionProvider}
-    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [*bindings("app")]
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        *bindings("app"),
+        Binding(ENTERPRISE_KEY, "toggle_enterprise", "Enterprise/Host", id="app.enterprise"),
+    ]
 
     _running_command = False  # set while a palette or `:` command runs an app action
 
     def __init__(
-        self, config: ConsoleConfig, *, client_factory: ClientFactory = xps_client_factory
+        self,
+        config: ConsoleConfig,
+        *,
+        client_factory: ClientFactory = xps_client_factory,
+        xe: XeLink | None = None,
+        xe_client_factory: XeClientFactory = xe_client_factory,
     ) -> None:
         super().__init__()
+        self.xe = xe
+        self._xe_client_factory = xe_client_factory
+        self._enterprise: EnterpriseScreen | None = None
         self.config = config
         for theme in THEMES:
             self.register_theme(theme)
@@ -78,6 +105,30 @@ class XenonConsole(App[int]):
 
     def get_default_screen(self) -> Screen[Any]:
         return self.host
+
+    @property
+    def enterprise(self) -> EnterpriseScreen | None:
+        """The Enterprise screen once it was first shown (None before, and without XE)."""
+        return self._enterprise
+
+    async def show_enterprise(self) -> None:
+        """Shows the Enterprise screen, building it the first time (lazy: a console
+        without XE, or one that never shows it, loads none of its widgets)."""
+        if self.xe is None:
+            return
+        if self._enterprise is None:
+            from xenon_tui.screens._enterprise import EnterpriseScreen
+
+            self._enterprise = EnterpriseScreen(self.xe, client_factory=self._xe_client_factory)
+        if self.screen is not self._enterprise:
+            await self.push_screen(self._enterprise)
+
+    async def action_toggle_enterprise(self) -> None:
+        """``ctrl+e``: the Enterprise screen, or back to the host console from it."""
+        if self._enterprise is not None and self.screen is self._enterprise:
+            self.pop_screen()
+        else:
+            await self.show_enterprise()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # The console's own variables ($status-ok…), for Textual's built-in themes too.
@@ -96,6 +147,10 @@ class XenonConsole(App[int]):
         # Ready only once the host console is mounted (it composes itself in its own task):
         # keys typed at once, and a test's first step, find its widgets in place.
         await AwaitMount(self.host, [self.host])
+        if self.xe is not None:
+            await self.show_enterprise()
+            assert self._enterprise is not None
+            await AwaitMount(self._enterprise, [self._enterprise])
 
     async def action_quit(self) -> None:
         """Quits; first asks when a host has staged changes ("xenon-2 has 3 staged changes:
@@ -116,6 +171,8 @@ class XenonConsole(App[int]):
     async def on_unmount(self) -> None:
         # Links first, so that no event reaches widgets being torn down.
         await self.host.fleet.stop()
+        if self._enterprise is not None:
+            await self._enterprise.close()
 
     # -- the host console's state, as tests and benchmarks read it ---------------------------
 
@@ -153,6 +210,11 @@ class XenonConsole(App[int]):
         return self.action_permitted(entry)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_enterprise":
+            return self.xe is not None and not isinstance(self.screen, ModalScreen)
+        on_enterprise = self._enterprise is not None and self.screen is self._enterprise
+        if on_enterprise and action not in _ENTERPRISE_APP_ACTIONS:
+            return False
         if (
             action in _TYPED_ACTIONS
             and not self._running_command
@@ -225,6 +287,9 @@ class XenonConsole(App[int]):
     # -- app actions -----------------------------------------------------------------------
 
     def action_help(self) -> None:
+        if self._enterprise is not None and self.screen is self._enterprise:
+            self._enterprise.show_help()
+            return
         self.push_screen(HelpScreen(self.effective_keys_now(), read_only=self.config.read_only))
 
     def action_next_theme(self) -> None:

@@ -1,0 +1,330 @@
+"""The Enterprise screen against real XE services (in-process API, SQLite) and real sim XPS
+hosts enforcing the report's §4.2 policy: Hosts panel, enclave VMs, filter, help, the
+host console and back, VM actions, migration, policy service warnings, error mapping."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pytest_textual_snapshot import SVGImageExtension
+from textual.widgets import OptionList, Static
+
+from enterprise_store.api import create_app
+from enterprise_store.client import XeClient
+from enterprise_store.policy import sample_xe_policy
+from enterprise_store.services import NewUser, Principal, Role, Services
+from tests._support.console import wait_for
+from xenon_tui._config import ConsoleConfig
+from xenon_tui._xe import EnterpriseError, XeData, XeLink
+from xenon_tui.app import XenonConsole
+from xenon_tui.dialogs import InputDialog, TypedConfirmDialog
+from xenon_tui.dialogs._xe_help import XeHelpScreen
+from xenon_tui.dialogs._xe_vm import MigrateDialog, VmActionsDialog
+from xenon_tui.dialogs._xe_warnings import PolicyWarningsDialog
+from xenon_tui.widgets._xe_hosts import XeHostsTree
+from xenon_tui.widgets._xe_vms import XeVmTable
+
+PASSWORD = "enterprise-view-password-1"
+URL = "http://xe.test"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """XE's database: a fresh SQLite file."""
+    return f"sqlite:///{tmp_path / 'xe.db'}"
+
+
+@dataclass
+class World:
+    """XE with the §4.2 policy over three running sim hosts, and logins to it."""
+
+    services: Services
+    app: FastAPI
+    clients: list[XeClient]
+
+    def factory(self, link: XeLink) -> XeClient:
+        transport = httpx.ASGITransport(app=self.app, client=("192.0.2.30", 4711))
+        client = XeClient(link.url, token=link.token, transport=transport, timeout=60)
+        self.clients.append(client)
+        return client
+
+    async def link(self, user: str = "oper") -> XeLink:
+        client = self.factory(XeLink(URL, "", user, "", None))
+        session = await client.login(user, PASSWORD)
+        who = await client.whoami()
+        return XeLink(URL, session.token, user, str(who.role), None)
+
+    def console(self, link: XeLink, tmp: Path) -> XenonConsole:
+        config = ConsoleConfig(config_path=tmp / "console.json")
+        return XenonConsole(config, xe=link, xe_client_factory=self.factory)
+
+
+@pytest.fixture
+async def world(xe_services: Callable[..., Any], xps_hosts: Any) -> AsyncIterator[World]:
+    services: Services = await xe_services(start=True)
+    await services.users.bootstrap_admin("root", PASSWORD)
+    for name, role in (("aud", Role.AUDITOR), ("oper", Role.OPERATOR)):
+        await services.users.create_user(
+            Principal.system(), NewUser(name=name, role=role, password=PASSWORD)
+        )
+    hosts = await xps_hosts(3)
+    policy = sample_xe_policy({x.name: ("127.0.0.1", x.port) for x in hosts})
+    await services.policy.import_policy(Principal.system(), policy)
+    w = World(services, create_app(services), [])
+    root = w.factory(XeLink(URL, "", "root", "admin", None))
+    await root.login("root", PASSWORD)
+    task = await root.compute.wait_task((await root.compute.propagate()).task_id, 90)
+    assert task.state == "succeeded", task.error
+    yield w
+    for c in w.clients:
+        await c.aclose()
+
+
+def _tree_lines(app: XenonConsole) -> list[str]:
+    tree = app.screen.query_one(XeHostsTree)
+    lines = []
+
+    def walk(node: Any, depth: int) -> None:
+        for child in node.children:
+            lines.append("  " * depth + str(child.label))
+            walk(child, depth + 1)
+
+    walk(tree.root, 0)
+    return lines
+
+
+def _vm_names(app: XenonConsole) -> list[str]:
+    return [v.name for v in app.screen.query_one(XeVmTable).rows_shown]
+
+
+def _vm_state(app: XenonConsole, name: str) -> str | None:
+    rows = app.screen.query_one(XeVmTable).rows_shown
+    return next((v.state for v in rows if v.name == name), None)
+
+
+def _status(app: XenonConsole) -> str:
+    return str(app.screen.query_one("#xe-status", Static).render())
+
+
+async def _ready(pilot: Any, app: XenonConsole) -> None:
+    """Waits for the Enterprise screen's first full draw (hosts and the first enclave)."""
+    await wait_for(pilot, lambda: app.enterprise is not None, 30)
+    await wait_for(pilot, lambda: bool(_vm_names(app)), 60)
+
+
+async def test_the_enterprise_view_is_first_with_hosts_enclaves_and_vms(
+    world: World, tmp_path: Path
+) -> None:
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _ready(pilot, app)
+        assert app.screen is app.enterprise
+        lines = _tree_lines(app)
+        hosts = [line for line in lines if not line.startswith("  ")]
+        assert [h.split()[0] for h in hosts] == ["xenon-1", "xenon-2", "xenon-3"]
+        assert all("converged" in h and "v1/1" in h for h in hosts), hosts
+        # Enclave A on two hosts, B and C on all three (the report's §4.2).
+        enclaves = [line.strip() for line in lines if line.startswith("  ")]
+        assert enclaves.count("Enclave A") == 2
+        assert enclaves.count("Enclave B") == 3 and enclaves.count("Enclave C") == 3
+        # xenon-1's first enclave (B; A is on xenon-2 and xenon-3): its VMs across hosts,
+        # with host, state and SecLabel by name as in Figure 29.
+        assert lines[1].strip() == "Enclave B"
+        assert all(name.startswith("EB-") for name in _vm_names(app)), _vm_names(app)
+        rows = app.screen.query_one(XeVmTable).rows_shown
+        assert {v.seclabel for v in rows} == {"EB-seclabel"}
+        assert {v.host for v in rows} <= {"xenon-1", "xenon-2", "xenon-3"}
+        assert {v.state for v in rows} == {"stopped"}
+        # j: Enclave C; j again: host xenon-2, whose first enclave is A.
+        await pilot.press("j")
+        await wait_for(pilot, lambda: all(n.startswith("EC-") for n in _vm_names(app)))
+        await pilot.press("j")
+        await wait_for(pilot, lambda: all(n.startswith("EA-") for n in _vm_names(app)))
+        # The host console is a key away, and back.
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: app.screen is app.host)
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: app.screen is app.enterprise)
+
+
+async def test_filter_and_help(world: World, tmp_path: Path) -> None:
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _ready(pilot, app)
+        everything = _vm_names(app)
+        assert len(everything) >= 2
+        wanted = everything[-1]
+        await pilot.press("slash", *wanted, "enter")
+        await wait_for(pilot, lambda: _vm_names(app) == [wanted])
+        await pilot.press("slash", "escape")
+        await wait_for(pilot, lambda: _vm_names(app) == everything)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, XeHelpScreen))
+        help_widget = app.screen.query_one("#xe-help")
+        shown = "\n".join(help_widget.render_line(y).text for y in range(help_widget.size.height))
+        assert "Filter the VMs" in shown and "xe.vm.actions" in shown
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.enterprise)
+
+
+async def test_vm_actions_start_pause_destroy(world: World, tmp_path: Path) -> None:
+    from xenon_tui.dialogs._xe_vm import VmActionsDialog
+
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _ready(pilot, app)
+        vm = _vm_names(app)[0]
+        assert _vm_state(app, vm) == "stopped"
+        await pilot.press("tab", "g", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
+        await pilot.press("enter")  # Start
+        await wait_for(pilot, lambda: _vm_state(app, vm) == "running", 60)
+        await pilot.press("full_stop")
+        await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
+        await pilot.press("j", "enter")  # Pause
+        await wait_for(pilot, lambda: _vm_state(app, vm) == "paused", 60)
+        # Destroy asks for the name; a wrong one does nothing.
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
+        await pilot.press(*["j"] * 4, "enter")  # Destroy…
+        await wait_for(pilot, lambda: isinstance(app.screen, TypedConfirmDialog))
+        await pilot.press(*"wrong", "enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, TypedConfirmDialog)
+        await pilot.press(*["backspace"] * 5, *vm, "enter")
+        await wait_for(pilot, lambda: _vm_state(app, vm) == "stopped", 60)
+        state = await world.clients[0].compute.vm_state(vm)
+        assert state.run_state == "stopped"
+
+
+async def test_migrate_shows_every_reason_then_progress_and_downtime(
+    world: World, tmp_path: Path
+) -> None:
+    link = await world.link("oper")
+    api = world.factory(link)
+    await api.compute.vm_action("EA-domu-1", "start")
+    app = world.console(link, tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _ready(pilot, app)
+        await pilot.press("j", "j")  # host xenon-2: its first enclave, A
+        await wait_for(pilot, lambda: _vm_state(app, "EA-domu-1") == "running", 60)
+        names = _vm_names(app)
+        await pilot.press("tab", "g", *["j"] * names.index("EA-domu-1"), "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
+        await pilot.press("G", "enter")  # the last action: Migrate…
+        await wait_for(pilot, lambda: isinstance(app.screen, MigrateDialog), 30)
+        dialog = app.screen
+        assert isinstance(dialog, MigrateDialog)
+        by_host = {t.host: t for t in dialog.targets}
+        assert by_host["xenon-3"].allowed
+        refused = by_host["xenon-1"]
+        assert not refused.allowed
+        assert {r.code for r in refused.reasons} == {"XE-MIG-ENCLAVE", "XE-MIG-SWITCH"}
+        options = dialog.query_one("#targets", OptionList)
+        prompts = "\n".join(
+            str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
+        )
+        assert "XE-MIG-ENCLAVE" in prompts and "XE-MIG-SWITCH" in prompts
+        # Refused hosts are disabled: g lands on the first allowed one, xenon-3.
+        await pilot.press("g")
+        highlighted = options.highlighted
+        assert highlighted is not None
+        assert options.get_option_at_index(highlighted).id == "xenon-3"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "downtime" in _status(app), 90)
+        status = _status(app)
+        assert "EA-domu-1 migrated to xenon-3: downtime" in status
+        state = await api.compute.vm_state("EA-domu-1")
+        assert state.host == "xenon-3"
+
+
+async def test_a_refused_write_opens_the_policy_service_warnings(
+    world: World, tmp_path: Path
+) -> None:
+
+    root = world.factory(XeLink(URL, "", "root", "admin", None))
+    await root.login("root", PASSWORD)
+    await root.policy.create_enclave("Enclave D", color="#336699")
+    await root.policy.assign("Enclave D", "xenon-3")
+    app = world.console(await world.link("root"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _ready(pilot, app)
+        await wait_for(pilot, lambda: any("Enclave D" in line for line in _tree_lines(app)))
+        await pilot.press("G")  # the last line: xenon-3's last enclave, Enclave D
+        screen = app.enterprise
+        assert screen is not None
+        enclave_d = next(e.id for e in screen.overview.enclaves.values() if e.name == "Enclave D")  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: screen.enclave == enclave_d)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
+        await pilot.press(*"ED-domu-1 pvh", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, PolicyWarningsDialog), 30)
+        dialog = app.screen
+        assert isinstance(dialog, PolicyWarningsDialog)
+        codes = {f.code for f in dialog.findings}
+        assert "XE-VM-NO-SECLABEL" in codes, dialog.findings
+        shown = str(dialog.query_one("#warnings").render())
+        assert "XE-VM-NO-SECLABEL" in shown and "ED-domu-1" in shown
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.enterprise)
+
+
+async def test_xe_errors_become_console_errors_with_xe_message(world: World) -> None:
+    bad = XeData(XeLink(URL, "not-a-token", "oper", "operator", None), world.factory)
+    with pytest.raises(EnterpriseError) as info:
+        await bad.overview()
+    assert info.value.code == "unauthenticated" and info.value.title == "Xenon Enterprise"
+    assert "not-a-token" not in info.value.message
+    closed = XeData(XeLink("http://127.0.0.1:9", "t", "oper", "operator", None))
+    with pytest.raises(EnterpriseError) as info:
+        await closed.overview()
+    assert info.value.code == "unreachable"
+    await closed.aclose()
+    aud = XeData(await world.link("aud"), world.factory)
+    with pytest.raises(EnterpriseError) as info:
+        await aud.vm_action("EA-domu-1", "start")
+    assert info.value.code == "role_required"
+
+
+def test_the_link_never_shows_its_token() -> None:
+    link = XeLink(URL, "secret-token-value", "oper", "operator", None)
+    assert "secret-token-value" not in repr(link)
+
+
+def test_a_console_without_xe_loads_no_enterprise_module() -> None:
+    # Memory per SSH session at the first frame: neither the Enterprise widgets nor httpx
+    # and the XE models are loaded until the Enterprise view is shown.
+    code = (
+        "import sys\n"
+        "from xenon_tui.app import XenonConsole\n"
+        "from xenon_tui._config import ConsoleConfig\n"
+        "XenonConsole(ConsoleConfig())\n"
+        "from xenon_tui._xe import XeLink\n"
+        "bad = [m for m in sys.modules if m.startswith(('xenon_tui.screens._enterprise',"
+        " 'xenon_tui.widgets._xe_', 'xenon_tui.dialogs._xe_', 'httpx', 'enterprise_store'))]\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple[int, int]) -> None:
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await _ready(pilot, app)
+        screen = app.enterprise
+        assert screen is not None
+        polls = screen.polls
+        await wait_for(pilot, lambda: screen.polls > polls + 1, 30)
+        await pilot.pause()
+        svg = app.export_screenshot(simplify=True)
+    assert snapshot.use_extension(SVGImageExtension) == svg

@@ -1,0 +1,142 @@
+"""Per-VM dialogs of the Enterprise screen: the context actions and the migration targets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from enterprise_store.schemas_compute import MigrationTargetOut
+from xenon_tui._xe import VM_ACTIONS
+
+_CSS = """
+{name} {{ align: center middle; background: $background 60%; }}
+{name} > Vertical {{
+    width: 80%; max-width: 100; height: auto; max-height: 90%;
+    border: thick $primary; background: $surface; padding: 1 2;
+}}
+{name} .title {{ width: 100%; text-style: bold; color: $primary; margin-bottom: 1; }}
+{name} OptionList {{ height: auto; max-height: 24; border: none; }}
+{name} .hint {{ color: $text-muted; margin-top: 1; }}
+"""
+
+MIGRATE = "migrate"
+"""The context action that opens the migration targets."""
+
+_ACTION_TITLES = {
+    "start": "Start",
+    "pause": "Pause",
+    "unpause": "Unpause",
+    "shutdown": "Shut down",
+    "destroy": "Destroy…",
+    MIGRATE: "Migrate…",
+}
+
+
+def move_option(options: OptionList, how: str) -> None:
+    """j/k/g/G in an option list (disabled options are skipped, as with the arrows)."""
+    moves = {
+        "down": options.action_cursor_down,
+        "up": options.action_cursor_up,
+        "first": options.action_first,
+        "last": options.action_last,
+    }
+    moves[how]()
+
+
+class VmActionsDialog(ModalScreen[str | None]):
+    """A keyboard context menu of one VM; dismisses with the action chosen (or None)."""
+
+    DEFAULT_CSS = _CSS.format(name="VmActionsDialog")
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("escape,q", "cancel", "Cancel"),
+        Binding("j", "move('down')", "Down", show=False),
+        Binding("k", "move('up')", "Up", show=False),
+        Binding("g", "move('first')", "First", show=False),
+        Binding("G", "move('last')", "Last", show=False),
+    ]
+
+    def __init__(self, vm: str, host: str, state: str) -> None:
+        super().__init__()
+        self.vm, self._host, self._state = vm, host, state
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"{self.vm} on {self._host} ({self._state})", classes="title", markup=False)
+            yield OptionList(
+                *(Option(_ACTION_TITLES[a], id=a) for a in (*VM_ACTIONS, MIGRATE)),
+                id="vm-actions",
+            )
+            yield Label("Enter runs · Esc closes", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_move(self, how: str) -> None:
+        move_option(self.query_one(OptionList), how)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def target_text(target: MigrationTargetOut) -> Text:
+    """A migration target's line: allowed, or refused with every reason (code, message)."""
+    if target.allowed:
+        return Text.assemble((target.host, "bold"), "  allowed")
+    text = Text.assemble((target.host, "bold"), ("  refused", "dim"))
+    for reason in target.reasons:
+        text.append(f"\n  {reason.code}: {reason.message}", style="dim")
+    return text
+
+
+class MigrateDialog(ModalScreen[str | None]):
+    """The migration precheck (Figure 40): allowed hosts can be chosen; refused ones are
+    listed, disabled, with every reason. Dismisses with the chosen host's name."""
+
+    DEFAULT_CSS = _CSS.format(name="MigrateDialog")
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("escape,q", "cancel", "Cancel"),
+        Binding("j", "move('down')", "Down", show=False),
+        Binding("k", "move('up')", "Up", show=False),
+        Binding("g", "move('first')", "First", show=False),
+        Binding("G", "move('last')", "Last", show=False),
+    ]
+
+    def __init__(self, vm: str, source: str, targets: Sequence[MigrationTargetOut]) -> None:
+        super().__init__()
+        self.vm, self._source, self.targets = vm, source, tuple(targets)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Migrate {self.vm} from {self._source} to…", classes="title", markup=False)
+            options = [
+                Option(target_text(t), id=t.host, disabled=not t.allowed) for t in self.targets
+            ]
+            yield OptionList(*options, id="targets")
+            if not any(t.allowed for t in self.targets):
+                yield Static("No host may take this VM now.", classes="hint")
+            yield Label("Enter migrates · Esc cancels", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_move(self, how: str) -> None:
+        move_option(self.query_one(OptionList), how)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,354 @@
+"""The Enterprise screen (XE): Hosts panel (host → enclaves), the enclave's SecLabels and
+VMs across hosts, per-VM actions and migration, and the policy service's warnings."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, TypeVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Input, Static, Tree
+
+from enterprise_store.client import SecLabelOut
+from xenon_tui._work import run_flow
+from xenon_tui._xe import (
+    EnclaveDetail,
+    EnterpriseError,
+    Overview,
+    VmRow,
+    XeClientFactory,
+    XeData,
+    XeLink,
+    xe_client_factory,
+)
+from xenon_tui.dialogs import InputDialog, TypedConfirmDialog
+from xenon_tui.dialogs._xe_help import XeHelpScreen
+from xenon_tui.dialogs._xe_vm import MIGRATE, MigrateDialog, VmActionsDialog
+from xenon_tui.dialogs._xe_warnings import PolicyWarningsDialog
+from xenon_tui.widgets._keyline import KeyLine
+from xenon_tui.widgets._xe_hosts import NodeData, XeHostsTree, swatch_style
+from xenon_tui.widgets._xe_keys import xe_bindings, xe_help_rows
+from xenon_tui.widgets._xe_vms import XeVmTable
+
+T = TypeVar("T")
+
+XE_REFRESH_S = 2.0
+"""How often the shown Enterprise screen re-reads XE (XE has no watch stream for its
+collections yet); only rows and labels that changed are redrawn."""
+
+GUEST_TYPES = ("pv", "pvh", "pvhvm", "hvm")
+
+
+def seclabels_text(labels: tuple[SecLabelOut, ...]) -> Text:
+    """The enclave's SecLabels, one per line: name, profile, rate and violation limits."""
+    if not labels:
+        return Text("SecLabels: none yet (a domain needs one: add a SecLabel first)", "italic")
+    text = Text("SecLabels:", style="bold")
+    for s in labels:
+        text.append(f"\n  {s.name}", style="bold")
+        profile = s.profile_name or s.profile
+        text.append(f"  {profile} · ≤{s.max_rate}/ms · max {s.max_violations} violations")
+        if s.role != "none":
+            text.append(f" · {s.role}")
+    return text
+
+
+class EnterpriseScreen(Screen[None]):
+    """XE's enterprise view of this session's user, refreshed from XE.
+
+    Args:
+        link: The session's XE link (URL, token, user, role).
+        client_factory: Builds the XE client (tests: one over the in-process app).
+    """
+
+    DEFAULT_CSS = """
+    EnterpriseScreen #xe-title { dock: top; height: 1; background: $panel; padding: 0 1; }
+    EnterpriseScreen #xe-body { height: 1fr; }
+    EnterpriseScreen #xe-hosts { width: 45%; max-width: 60; height: 1fr; }
+    EnterpriseScreen #xe-main { width: 1fr; height: 1fr; }
+    EnterpriseScreen #xe-enclave { height: 1; padding: 0 1; text-style: bold; }
+    EnterpriseScreen #xe-seclabels { height: auto; max-height: 6; padding: 0 1; }
+    EnterpriseScreen #xe-status { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
+    EnterpriseScreen #xe-status.-error { color: $error; }
+    EnterpriseScreen #xe-filter { display: none; height: 1; border: none; padding: 0 1; }
+    EnterpriseScreen #xe-filter.-open { display: block; }
+    """
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        *xe_bindings("screen")
+    ]
+
+    def __init__(
+        self, link: XeLink, *, client_factory: XeClientFactory = xe_client_factory
+    ) -> None:
+        super().__init__()
+        self.link = link
+        self.data = XeData(link, client_factory)
+        self.overview: Overview | None = None
+        self.detail: EnclaveDetail | None = None
+        self.enclave: str | None = None
+        self.polls = 0  # finished polls (tests wait on it)
+        self._error: str | None = None
+
+    @property
+    def read_only(self) -> bool:
+        """An auditor's view: changes are not offered (XE refuses them anyway)."""
+        return self.link.role == "auditor"
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        title = Text("⛨ Xenon Enterprise", style="bold")
+        title.append(f" — {self.link.user} ({self.link.role})")
+        yield Static(title, id="xe-title")
+        with Horizontal(id="xe-body"):
+            yield XeHostsTree(id="xe-hosts")
+            with Vertical(id="xe-main"):
+                yield Static("", id="xe-enclave")
+                yield Static("", id="xe-seclabels")
+                yield XeVmTable(id="xe-vms")
+        yield Static("connecting to XE…", id="xe-status")
+        yield Input(id="xe-filter", placeholder="/filter the VMs  (Enter keeps, Esc clears)")
+        yield KeyLine(id="xe-keys")
+
+    def on_mount(self) -> None:
+        self.query_one(XeHostsTree).focus()
+        self.refresh_xe()
+        self.set_interval(XE_REFRESH_S, self.refresh_xe)
+
+    async def close(self) -> None:
+        """Closes the XE client (the app calls it when it exits)."""
+        self.workers.cancel_all()
+        await self.data.aclose()
+
+    # -- refresh ---------------------------------------------------------------------------
+
+    def refresh_xe(self) -> None:
+        """Re-reads XE unless a read is still running (a slow XE is not asked twice)."""
+        if not any(w.group == "xe-poll" and w.is_running for w in self.workers):
+            self._poll()
+
+    @work(group="xe-poll", exit_on_error=False)
+    async def _poll(self) -> None:
+        try:
+            overview = await self.data.overview()
+            self._show_overview(overview)
+            if self.enclave is not None and self.enclave in overview.enclaves:
+                self._show_detail(await self._detail(self.enclave))
+        except EnterpriseError as exc:
+            self._show_error(exc)
+        else:
+            self._clear_error()
+        finally:
+            self.polls += 1
+
+    async def _detail(self, enclave: str) -> EnclaveDetail:
+        assert self.overview is not None
+        names = {h.id: h.name for h in self.overview.hosts}
+        return await self.data.enclave_detail(self.overview.enclaves[enclave], names)
+
+    def _show_overview(self, overview: Overview) -> None:
+        self.overview = overview
+        tree = self.query_one(XeHostsTree)
+        tree.show(overview)
+        if self.enclave is None or self.enclave not in overview.enclaves:
+            self._choose(tree.enclave_at_cursor() or tree.first_enclave())
+
+    def _show_detail(self, detail: EnclaveDetail) -> None:
+        if detail.enclave != self.enclave or self.overview is None:
+            return  # another enclave was chosen meanwhile
+        self.detail = detail
+        enclave = self.overview.enclaves[detail.enclave]
+        hosts = {h.id: h.name for h in self.overview.hosts}
+        line = Text("  ", style=swatch_style(enclave.color))
+        line.append(f" Enclave {enclave.name}", style="bold")
+        shown = ", ".join(hosts.get(h, h) for h in enclave.hosts) or "no host"
+        line.append(f"  on {shown}  ·  {len(detail.vms)} VMs")
+        self.query_one("#xe-enclave", Static).update(line)
+        self.query_one("#xe-seclabels", Static).update(seclabels_text(detail.seclabels))
+        self.query_one(XeVmTable).show(detail.vms)
+
+    def _show_error(self, exc: EnterpriseError) -> None:
+        status = self.query_one("#xe-status", Static)
+        status.update(Text(f"XE: {exc.message}"))
+        status.add_class("-error")
+        if exc.message != self._error:  # once per new error, not every poll
+            self.app.notify(exc.message, title=exc.title, severity="error", timeout=8)
+        self._error = exc.message
+
+    def _clear_error(self) -> None:
+        status = self.query_one("#xe-status", Static)
+        if self._error is not None or "connecting" in str(status.render()):
+            status.remove_class("-error")
+            status.update(Text(f"XE {self.link.url} · refreshed every {XE_REFRESH_S:g} s"))
+        self._error = None
+
+    # -- selection -------------------------------------------------------------------------
+
+    @on(XeHostsTree.EnclaveChosen)
+    def _enclave_chosen(self, message: XeHostsTree.EnclaveChosen) -> None:
+        self._choose(message.enclave)
+
+    def _choose(self, enclave: str | None) -> None:
+        if enclave == self.enclave and self.detail is not None:
+            return
+        self.enclave = enclave
+        if enclave is not None:
+            self._load_detail(enclave)
+
+    @work(group="xe-detail", exclusive=True, exit_on_error=False)
+    async def _load_detail(self, enclave: str) -> None:
+        if self.overview is None:
+            return
+        try:
+            self._show_detail(await self._detail(enclave))
+        except EnterpriseError as exc:
+            self._show_error(exc)
+
+    @on(Tree.NodeSelected, "#xe-hosts")
+    def _node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
+        if event.node.data is not None and event.node.data[0] == "enclave":
+            self.query_one(XeVmTable).focus()
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def action_next_panel(self) -> None:
+        tree, table = self.query_one(XeHostsTree), self.query_one(XeVmTable)
+        (table if tree.has_focus else tree).focus()
+
+    def action_refresh(self) -> None:
+        self.refresh_xe()
+
+    def action_open_filter(self) -> None:
+        line = self.query_one("#xe-filter", Input)
+        line.value = self.query_one(XeVmTable).filter
+        line.add_class("-open")
+        self.set_focus(line)
+
+    @on(Input.Changed, "#xe-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if event.input.has_class("-open"):
+            self.query_one(XeVmTable).set_filter(event.value)
+
+    @on(Input.Submitted, "#xe-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self._close_filter(keep=True)
+
+    def on_key(self, event: Any) -> None:
+        line = self.query_one("#xe-filter", Input)
+        if event.key == "escape" and line.has_class("-open"):
+            event.stop()
+            self._close_filter(keep=False)
+
+    def _close_filter(self, *, keep: bool) -> None:
+        line = self.query_one("#xe-filter", Input)
+        table = self.query_one(XeVmTable)
+        if not keep:
+            table.set_filter("")
+        line.remove_class("-open")
+        table.focus()
+
+    def show_help(self) -> None:
+        """`?`: this screen's keys, from its key table."""
+        self.app.push_screen(XeHelpScreen(xe_help_rows(read_only=self.read_only)))
+
+    # -- flows (app workers: an error they end with is shown by the app) ------------------
+
+    async def ask(self, dialog: ModalScreen[T]) -> T:
+        """Shows a dialog and waits for its value (only from a worker)."""
+        return await self.app.push_screen_wait(dialog)
+
+    def _status(self, text: str) -> None:
+        status = self.query_one("#xe-status", Static)
+        status.remove_class("-error")
+        status.update(Text(text))
+
+    async def _guarded(self, title: str, call: Any) -> Any:
+        """Awaits an XE write; a refusal with findings opens the warnings dialog (Figure 24)
+        instead of a notification, and returns None."""
+        try:
+            return await call
+        except EnterpriseError as exc:
+            if not exc.findings:
+                raise
+            await self.ask(PolicyWarningsDialog(title, exc.message, exc.findings))
+            return None
+
+    @on(XeVmTable.Chosen)
+    def _vm_chosen(self, message: XeVmTable.Chosen) -> None:
+        run_flow(self, "xe-vm", self._vm_flow, message.vm)
+
+    async def _vm_flow(self, vm: VmRow) -> None:
+        action = await self.ask(VmActionsDialog(vm.name, vm.host, vm.state))
+        if action is None:
+            return
+        if action == MIGRATE:
+            await self._migrate(vm)
+            return
+        if action == "destroy":
+            body = f"{vm.name} on {vm.host} is stopped at once, without a clean shutdown."
+            if not await self.ask(TypedConfirmDialog(f"Destroy {vm.name}?", body, vm.name)):
+                return
+        state = await self._guarded(f"{action} {vm.name}", self.data.vm_action(vm.id, action))
+        if state is not None:
+            self._status(f"{vm.name}: {action} → {state}")
+            self.app.notify(f"{vm.name}: {state}", title=f"{action.capitalize()} {vm.name}")
+        self.refresh_xe()
+
+    async def _migrate(self, vm: VmRow) -> None:
+        self._status(f"{vm.name}: asking XE where it may go…")
+        targets = await self.data.migration_targets(vm.id)
+        target = await self.ask(MigrateDialog(vm.name, vm.host, targets))
+        if target is None:
+            self._status(f"{vm.name}: migration cancelled")
+            return
+        task_id = await self._guarded(f"migrate {vm.name}", self.data.migrate(vm.id, target))
+        if task_id is None:
+            return
+        last = None
+        async for task in self.data.follow_task(task_id):
+            last = task
+            self._status(f"Migrating {vm.name} to {target}: {task.progress:.0%} {task.message}")
+        self.refresh_xe()
+        if last is None or last.state != "succeeded":
+            reason = last.error.detail if last is not None and last.error else "no result"
+            raise EnterpriseError(f"migrating {vm.name} to {target} failed: {reason}")
+        downtime = (last.result or {}).get("downtime_ms")
+        done = f"{vm.name} migrated to {target}: downtime {downtime} ms"
+        self._status(done)
+        self.app.notify(done, title="Migration")
+
+    def action_add_domain(self) -> None:
+        run_flow(self, "xe-add", self._add_domain)
+
+    async def _add_domain(self) -> None:
+        if self.enclave is None or self.overview is None:
+            return
+        enclave = self.overview.enclaves[self.enclave]
+        value = await self.ask(
+            InputDialog(
+                f"Add domain to Enclave {enclave.name}",
+                f"Name and guest type ({', '.join(GUEST_TYPES)}; default pvh):",
+                validate=_domain_problem,
+            )
+        )
+        if not value:
+            return
+        name, _, kind = value.strip().partition(" ")
+        kind = kind.strip() or "pvh"
+        vm = await self._guarded(f"Add domain {name}", self.data.create_vm(name, enclave.id, kind))
+        if vm is not None:
+            self.app.notify(f"{vm.name} added to Enclave {enclave.name}", title="Add domain")
+        self.refresh_xe()
+
+
+def _domain_problem(value: str) -> str | None:
+    name, _, kind = value.strip().partition(" ")
+    if not name:
+        return "A name is needed."
+    if kind.strip() and kind.strip() not in GUEST_TYPES:
+        return f"The guest type is one of {', '.join(GUEST_TYPES)}."
+    return None

@@ -1,0 +1,79 @@
+"""The Enterprise screen's keys as data: its bindings and its `?` help come from this table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class XeAction:
+    """One key of the Enterprise screen.
+
+    Attributes:
+        id: Stable id (a keymap may override its keys).
+        keys: Default keys, comma separated, in Textual key names.
+        action: Textual action run on the scope's widget.
+        description: Footer and help text.
+        scope: ``app``, ``screen``, ``hosts`` (the Hosts panel) or ``vms`` (the VM table).
+        mutating: Changes XE's state (XE still decides whether the user may).
+        footer: Shown in the footer.
+    """
+
+    id: str
+    keys: str
+    action: str
+    description: str
+    scope: str = "screen"
+    mutating: bool = False
+    footer: bool = True
+
+
+XE_ACTIONS: tuple[XeAction, ...] = (
+    # The app's own keys that work here (drawn in help; bound by the app).
+    XeAction("app.help", "question_mark", "help", "Help", scope="app"),
+    XeAction("app.enterprise", "ctrl+e", "toggle_enterprise", "Host console and back", "app"),
+    XeAction("app.palette", "ctrl+p", "command_palette", "Palette", scope="app"),
+    XeAction("app.quit", "ctrl+q", "quit", "Quit", scope="app"),
+    # The screen.
+    XeAction("xe.panel", "tab", "next_panel", "Hosts panel / VMs", footer=False),
+    XeAction("xe.filter", "slash", "open_filter", "Filter the VMs"),
+    XeAction("xe.refresh", "ctrl+r", "refresh", "Refresh from XE", footer=False),
+    XeAction("xe.add_domain", "a", "add_domain", "Add domain to the enclave", mutating=True),
+    # Lists (the Hosts panel and the VM table).
+    XeAction("xe.down", "j", "cursor_down", "Down", scope="hosts", footer=False),
+    XeAction("xe.up", "k", "cursor_up", "Up", scope="hosts", footer=False),
+    XeAction("xe.first", "g", "first", "First", scope="hosts", footer=False),
+    XeAction("xe.last", "G", "last", "Last", scope="hosts", footer=False),
+    XeAction("xe.vms.down", "j", "cursor_down", "Down", scope="vms", footer=False),
+    XeAction("xe.vms.up", "k", "cursor_up", "Up", scope="vms", footer=False),
+    XeAction("xe.vms.first", "g", "first", "First", scope="vms", footer=False),
+    XeAction("xe.vms.last", "G", "last", "Last", scope="vms", footer=False),
+    XeAction("xe.vm.actions", "enter,full_stop", "context", "VM actions (start, migrate…)", "vms"),
+)
+
+XE_SCOPE_TITLES = {
+    "app": "Everywhere",
+    "screen": "Enterprise view",
+    "hosts": "Hosts panel (host → enclaves)",
+    "vms": "VMs of the enclave",
+}
+
+
+def xe_bindings(scope: str) -> list[Binding]:
+    """Textual bindings of one scope of :data:`XE_ACTIONS`, each with its stable id."""
+    return [
+        Binding(a.keys, a.action, a.description, show=a.footer, id=a.id)
+        for a in XE_ACTIONS
+        if a.scope == scope
+    ]
+
+
+def xe_help_rows(*, read_only: bool) -> list[tuple[str, str, str, str]]:
+    """``(scope title, keys, description, id)`` for the `?` help, in table order."""
+    return [
+        (XE_SCOPE_TITLES[a.scope], a.keys, a.description, a.id)
+        for a in XE_ACTIONS
+        if not (a.mutating and read_only)
+    ]
