@@ -8,9 +8,12 @@ handler) and posts messages for the screen to act on. Flows never import the app
 from xenon_tui.flows._auth import Authorizations
 from xenon_tui.flows._console import Console, connected_address
 from xenon_tui.flows._domains import (
+    acknowledge_violations,
+    console_user,
     domain_action,
     guest_templates,
     pause_violating_domain,
+    resolve_domain,
     show_domain,
     show_guest_templates,
     vnc_text,
@@ -33,10 +36,12 @@ from xenon_tui.flows._template import import_template
 __all__ = [
     "Authorizations",
     "Console",
+    "acknowledge_violations",
     "activate_policy",
     "clone_server",
     "compare_servers",
     "connected_address",
+    "console_user",
     "domain_action",
     "edit_form",
     "editable_policy",
@@ -49,6 +54,7 @@ __all__ = [
     "open_profile_for_violation",
     "pause_violating_domain",
     "policy_diff_text",
+    "resolve_domain",
     "rollback_policy",
     "run_edit",
     "show_domain",

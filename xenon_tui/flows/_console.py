@@ -33,6 +33,12 @@ class Console(Protocol):
         ...
 
     @property
+    def user(self) -> str:
+        """Who uses this console (the SSH user when served over SSH, else the OS user):
+        the name the hosts log with what it asks of them."""
+        ...
+
+    @property
     def servers(self) -> Mapping[str, ServerState]:
         """Every server by address, in the panel's order."""
         ...

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from xenon_tui._errors import ConsoleError, ReadOnlyError
 from xenon_tui._policy_data import policy_of
-from xenon_tui.dialogs import TextDialog, TypedConfirmDialog
+from xenon_tui.dialogs import InputDialog, TextDialog, TypedConfirmDialog
+from xenon_tui.dialogs._resolve import NOTE_MAX, ResolveDialog, note_problem
 from xenon_tui.flows._console import Console, connected_address
 from xenon_tui.messages import RefreshWanted
 
 _TYPED = {"DestroyDomain": "Destroy", "ShutdownDomain": "Shut down"}
+
+
+def console_user(app: object) -> str:
+    """Who uses the console: ``app.console_user`` (the SSH user, set by the SSH console)
+    or the OS user; printable and at most 64 characters, as the hosts accept."""
+    user = getattr(app, "console_user", None)
+    if not (isinstance(user, str) and user.strip()):
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no name for this uid
+            user = f"uid {os.getuid()}"
+    text = "".join(c if c.isprintable() else "?" for c in user.strip())
+    return text[:64]
+
+
 _VERBS = {
     "CreateDomain": "Start",
     "PauseDomain": "Pause",
@@ -31,9 +49,22 @@ async def domain_action(console: Console, method: str, domain: Mapping[str, Any]
         return
     if console.read_only:
         raise ReadOnlyError("Domain actions are disabled.")
+    if method == "Resolve":
+        await resolve_domain(console, domain, address)
+        return
     name = str(domain.get("name"))
     verb = _VERBS.get(method, method)
     run = domain.get("run_state")
+    if method == "UnpauseDomain" and domain.get("stopped_by_msm"):
+        # The MSM refuses it until the violations are reset: point to what does both.
+        console.notify(
+            f"{name} was stopped by the MSM at its violation limit "
+            f"({domain.get('violations', '?')} violations). Press r to resolve it: "
+            "reset its violations and resume it, with a note.",
+            title=f"{verb} {name}",
+            severity="warning",
+        )
+        return
     if method == "CreateDomain" and run in ("running", "paused"):
         # Said plainly, before the daemon answers with the MSM's status code.
         console.notify(
@@ -54,20 +85,111 @@ async def domain_action(console: Console, method: str, domain: Mapping[str, Any]
             console.notify("Nothing was done.", title=f"{verb} cancelled")
             return
     params = {"name": name} if method == "CreateDomain" else {"domain": name}
-    result = await console.call(address, method, **params)
+    result = await console.call(address, method, user=console.user, **params)
     console.notify(f"{name}: {result.get('run_state', 'done')}", title=f"{verb} {name}")
     console.post_message(RefreshWanted(address, "domains"))
 
 
-async def pause_violating_domain(console: Console, violation: Mapping[str, Any]) -> None:
-    """The violation response: pauses the domain that caused ``violation``."""
-    address = connected_address(console)
+async def pause_violating_domain(
+    console: Console, violation: Mapping[str, Any], address: str | None = None
+) -> None:
+    """The violation response: pauses the domain that caused ``violation`` (on
+    ``address``, else on the current server)."""
+    address = address or connected_address(console)
     if address is None:
         return
     name = violation.get("domain") or violation.get("domid")
-    await console.call(address, "PauseDomain", domain=name)
+    await console.call(address, "PauseDomain", domain=name, user=console.user)
     console.notify(f"{name} paused", title="Violation response")
     console.post_message(RefreshWanted(address, "domains"))
+
+
+async def resolve_domain(
+    console: Console, domain: Mapping[str, Any], address: str | None = None
+) -> None:
+    """Resolves a domain the MSM stopped (or one paused with violations): resets its
+    violations and resumes it, after its name is typed and a note given; the host logs
+    both with the console's user. ``domain`` is a Domains row or a violation record."""
+    address = address or connected_address(console)
+    if address is None:
+        return
+    if console.read_only:
+        raise ReadOnlyError("Resolving a domain changes the server.")
+    name = str(domain.get("name") or domain.get("domain") or "")
+    if not name:
+        return
+    row = _domain_row(console, address, name) or domain
+    run = row.get("run_state")
+    if run not in ("paused", None) and not row.get("stopped_by_msm"):
+        console.notify(
+            f"{name} is {run}: only a domain the MSM stopped, or a paused one, is resolved.",
+            title=f"Resolve {name}",
+            severity="warning",
+        )
+        return
+    why = "stopped by the MSM at its violation limit" if row.get("stopped_by_msm") else "paused"
+    note = await console.ask(
+        ResolveDialog(
+            f"Resolve {name} on {address}?",
+            f"{name} is {why} ({row.get('violations', '?')} violations).\n"
+            "Resolve resets its violation count and resumes it.",
+            name,
+        )
+    )
+    if note is None:
+        console.notify("Nothing was done.", title=f"Resolve {name} cancelled")
+        return
+    result = await console.call(
+        address, "AddressViolations", domain=name, user=console.user, note=note, unpause=True
+    )
+    console.notify(
+        f"{name}: violations reset, {result.get('run_state', 'resumed')}.",
+        title=f"Resolved {name}",
+    )
+    console.post_message(RefreshWanted(address, "domains"))
+
+
+def _domain_row(console: Console, address: str, name: str) -> Mapping[str, Any] | None:
+    state = console.servers.get(address)
+    if state is None:
+        return None
+    return next((d for d in state.domains if d.get("name") == name), None)
+
+
+async def acknowledge_violations(
+    console: Console,
+    violation: Mapping[str, Any],
+    domain_only: bool,
+    address: str | None = None,
+) -> None:
+    """Acknowledges the violations up to ``violation`` (of its domain only with
+    ``domain_only``) on the host, which keeps, logs and pushes it to every console."""
+    address = address or connected_address(console)
+    if address is None:
+        return
+    if console.read_only:
+        raise ReadOnlyError("Acknowledging violations is recorded on the server.")
+    seq = violation.get("seq")
+    if not isinstance(seq, int) or seq < 1:
+        return
+    domain = str(violation.get("domain") or "") if domain_only else ""
+    which = f"of {domain} " if domain else ""
+    note = await console.ask(
+        InputDialog(
+            f"Acknowledge violations {which}up to #{seq}",
+            "Note (optional; logged on the host with your name). Enter acknowledges:",
+            validate=lambda text: note_problem(text) if text else None,
+        )
+    )
+    if note is None:
+        return
+    params: dict[str, Any] = {"up_to_seq": seq, "user": console.user}
+    if domain:
+        params["domain"] = domain
+    if note.strip():
+        params["note"] = note.strip()[:NOTE_MAX]
+    await console.call(address, "AcknowledgeViolations", **params)
+    console.notify(f"Violations {which}up to #{seq} acknowledged.", title="Acknowledged")
 
 
 async def show_domain(console: Console, what: str, domain: Mapping[str, Any]) -> None:

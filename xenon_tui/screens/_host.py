@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -15,6 +16,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static
 
 from xenon_tui import flows
+from xenon_tui._acks import Acks, ack_text
 from xenon_tui._actions import Action, Mode, command_names, effective_keys
 from xenon_tui._config import ConsoleConfig, ServerEntry, save_config
 from xenon_tui._connection import ClientFactory, LinkState, xps_client_factory
@@ -69,6 +71,9 @@ DOMAINS_REFRESH_S = 1.5
 """How often the shown Domains view re-reads its server's domains (run state, CPU,
 violations); rows that did not change are not redrawn."""
 
+LINK_AGE_S = 1.0
+"""How often each server's "last update N s ago" is re-worded (drawn only on change)."""
+
 
 class HostConsole(Screen[None]):
     """Servers panel, the views of the current server, mode band, command line and keys.
@@ -95,6 +100,11 @@ class HostConsole(Screen[None]):
         self._status_pending = False
         # View id -> the filter its widget shows now (each server keeps its own).
         self._shown_filters: dict[str, str] = {}
+        # Each server's violation acknowledgements, as its host keeps them.
+        self.acks: dict[str, Acks] = {}
+        # (address, domain) -> when this console last asked for a change of that domain:
+        # its events are not announced as changes made elsewhere (see _domain_changed).
+        self._asked: dict[tuple[str, str], float] = {}
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -131,6 +141,7 @@ class HostConsole(Screen[None]):
         self._sync_current()
         panel.focus()
         self.set_interval(DOMAINS_REFRESH_S, self._poll_domains)
+        self.set_interval(LINK_AGE_S, self._sync_link_ages)
         if self.config.autoconnect:
             for address in self._servers:
                 self.connect_server(address)
@@ -148,6 +159,12 @@ class HostConsole(Screen[None]):
         return self._servers
 
     @property
+    def user(self) -> str:
+        """Who uses this console: the SSH user (``console_user``, set by the SSH
+        console) or the OS user."""
+        return flows.console_user(self.app)
+
+    @property
     def current_state(self) -> ServerState | None:
         """State of the current (highlighted) server."""
         return self._servers.get(self.current) if self.current else None
@@ -156,7 +173,7 @@ class HostConsole(Screen[None]):
     def mode(self) -> Mode | None:
         """Mode of the current server (None when there is none or it is not connected)."""
         state = self.current_state
-        if state is None or state.link is not LinkState.CONNECTED:
+        if state is None or not state.link.up:
             return None
         return state.mode
 
@@ -216,7 +233,14 @@ class HostConsole(Screen[None]):
 
     async def call(self, address: str | None, method: str, **params: Any) -> dict[str, Any]:
         """Calls a daemon method on a server (raises ConsoleError subclasses)."""
+        if address is not None and "user" in params:  # a change this console asks for
+            target = params.get("domain", params.get("name"))
+            self._asked[(address, str(target))] = time.monotonic()
         return await self.fleet.call(address, method, **params)
+
+    def acks_of(self, address: str) -> Acks:
+        """A server's violation acknowledgements (as its host sent them)."""
+        return self.acks.setdefault(address, Acks())
 
     def _poll_domains(self) -> None:
         state = self.current_state
@@ -261,9 +285,32 @@ class HostConsole(Screen[None]):
                 title=f"Server {message.address}: connection lost",
                 severity="warning",
             )
+        elif message.state is LinkState.STALE:
+            self.notify(
+                f"{message.detail}: what it shows may be old",
+                title=f"Server {message.address}: stale",
+                severity="warning",
+            )
+        self._sync_link_ages()
         if message.address == self.current:
             self._sync_current()
         self.app.refresh_bindings()
+
+    def _sync_link_ages(self) -> None:
+        """Words each server's last update on its line (and the current one's title)."""
+        try:
+            panel = self.query_one(ServersPanel)
+        except NoMatches:  # raced the app's shutdown
+            return
+        for state in self._servers.values():
+            panel.set_age(state.address, state.last_update())
+        self._sync_title()
+        current = self.current_state
+        if current is not None:
+            text = info_text(current)
+            info = self.query_one("#server-info", Static)
+            if info.content != text:
+                info.update(text)
 
     def on_server_data(self, message: ServerData) -> None:
         try:
@@ -299,8 +346,20 @@ class HostConsole(Screen[None]):
             self.query_one(ServersPanel).set_staged(state.address, staged_changes(state))
         if "violations" in data:
             self._add_violations(state, list(data["violations"]), alert=False)
+            # A (re)connect: the host's acknowledgements too.
+            self.run_flow("refresh", self._fetch_acks, message.address)
         if message.address == self.current:
             self._sync_current()
+
+    async def _fetch_acks(self, address: str) -> None:
+        with contextlib.suppress(ConsoleError):
+            got = await self.call(address, "GetViolations", since_seq=0, limit=1)
+            self._take_acks(address, got.get("acks") or [])
+
+    def _take_acks(self, address: str, acks: list[Any]) -> None:
+        if self.acks_of(address).add(acks) and address == self.current:
+            self.query_one(ViolationLog).set_acks(self.acks_of(address))
+            self._sync_status()
 
     def on_server_event(self, message: ServerEvent) -> None:
         try:
@@ -315,6 +374,8 @@ class HostConsole(Screen[None]):
         kind, data = message.event.get("event"), message.event.get("data") or {}
         if kind == "violations":
             self._add_violations(state, list(data.get("violations", [])), alert=True)
+        elif kind == "acks":
+            self._take_acks(message.address, [data])
         elif kind == "stats":
             state.stats = data
             state.stats_log.append(data)
@@ -323,6 +384,7 @@ class HostConsole(Screen[None]):
                 for perf in self.query(PerfView):
                     perf.show_stats(data, state.stats_log)
         elif kind == "domain":
+            self._domain_changed(message.address, data)
             self.run_flow("refresh", self.fleet.refresh_domains, message.address)
         elif kind == "policy":
             self.run_flow("refresh-policy", self.fleet.refresh_policy, message.address)
@@ -374,11 +436,37 @@ class HostConsole(Screen[None]):
                 new = f"{log.new_above} new ↑" if log.new_above else "pinned"
                 parts.append(f"{new} (End: follow)")
                 short.append(new)
+            if view == "violations" and log.acks.items:
+                row = log.selected()
+                ack = log.acks.covering(row) if row is not None else None
+                if ack is not None:
+                    parts.insert(0, ack_text(ack))
+                    short.insert(0, f"acked {ack.get('user')}")
             tabs.set_status(view, "  ".join(parts), " ".join(short))
 
     @on(ViolationLog.FollowChanged)
     def _follow_changed(self, message: ViolationLog.FollowChanged) -> None:
         self._sync_status()
+
+    @on(ViolationLog.Selected)
+    def _violation_selected(self, message: ViolationLog.Selected) -> None:
+        if self.acks_of(self.current).items if self.current else False:
+            self._sync_status()  # the selected row's "acked by …"
+
+    def _domain_changed(self, address: str, data: Mapping[str, Any]) -> None:
+        """A notice for a domain change this console did not ask for, naming its origin."""
+        name = str(data.get("name", "?"))
+        asked = self._asked.get((address, name))
+        origin = data.get("origin")
+        mine = f"console {self.user}"
+        if asked is not None and time.monotonic() - asked < ASKED_S and origin in (mine, None):
+            return
+        text = notice_text(data, origin if isinstance(origin, str) else None, mine)
+        if text is not None:
+            state = self._servers.get(address)
+            host = state.info.get("hostname") if state is not None else None
+            where = host if isinstance(host, str) else address
+            self.notify(text, title=f"{where}: changed elsewhere", severity="warning")
 
     def _flush_alert(self) -> None:
         self._alert_pending = False
@@ -399,11 +487,7 @@ class HostConsole(Screen[None]):
         where = f"{hostname} ({self.current})" if isinstance(hostname, str) else self.current
         band.server = where
         band.mode = self.mode
-        self.app.sub_title = (
-            f"{where} — {'Policy Editor' if self.mode is Mode.EDITOR else 'Live'}"
-            if self.mode is not None
-            else (self.current or "")
-        )
+        self._sync_title()
         info = self.query_one("#server-info", Static)
         log = self.query_one(ViolationLog)
         self.query_one(ServersPanel).set_current(self.current)
@@ -415,11 +499,30 @@ class HostConsole(Screen[None]):
             return
         info.update(info_text(state))
         log.use_window(state.violations)
+        log.set_acks(self.acks_of(state.address))
         self._sync_views(state)
         self._apply_host_filters(state)
         self._sync_alert()
         self._sync_status()
         self.app.refresh_bindings()
+
+    def _sync_title(self) -> None:
+        """The title line: the current server, its mode, and its link when not fresh."""
+        state = self.current_state
+        hostname = state.info.get("hostname") if state is not None else None
+        where = f"{hostname} ({self.current})" if isinstance(hostname, str) else self.current
+        title = (
+            f"{where} — {'Policy Editor' if self.mode is Mode.EDITOR else 'Live'}"
+            if self.mode is not None
+            else (self.current or "")
+        )
+        if state is not None and state.link.up:
+            link = "stale" if state.link is LinkState.STALE else ""
+            words = " · ".join(w for w in (link, state.last_update()) if w)
+            if words:
+                title = f"{title} — {words}"
+        if self.app.sub_title != title:
+            self.app.sub_title = title
 
     def _sync_views(self, state: ServerState) -> None:
         editor = state.mode is Mode.EDITOR
@@ -449,24 +552,42 @@ class HostConsole(Screen[None]):
     async def _tab_clicked(self, event: ViewTabs.TabActivated) -> None:
         await self.show_view(event.pane_id)  # as its key would: build, focus, ack
 
-    def switch_server(self, address: str) -> None:
+    def switch_server(self, address: str, then: Callable[[], object] | None = None) -> None:
         """Makes ``address`` the current server (its views, filters and keys); asks first
-        when the current one has staged changes."""
+        when the current one has staged changes. ``then`` runs once the switch is made
+        (not when the question is answered No), or at once when ``address`` is current."""
         if address == self.current or address not in self._servers:
+            if address in self._servers and then is not None:
+                self.call_later(then)
             return
         leaving = self.current_state
         summary = staged_summary([leaving]) if leaving is not None else None
         if summary is None:
             self._switch_to(address)
+            if then is not None:
+                self.call_later(then)
             return
 
         def answered(ok: bool | None) -> None:
             if ok:
                 self._switch_to(address)
+                if then is not None:
+                    self.call_later(then)
 
         self.app.push_screen(
             ConfirmDialog(f"{summary}: switch anyway?", STAGED_HINT, confirm="Switch"), answered
         )
+
+    async def _arrive(self, address: str, *, highlight: bool = False) -> None:
+        """After a switch to ``address``: connect it if it is not, else show its log."""
+        if address not in self._servers:
+            return
+        if highlight:
+            self.query_one(ServersPanel).highlight(address)
+        if self._servers[address].conn is None:
+            self.connect_server(address)
+        elif not highlight:
+            await self.show_view("violations")
 
     def _switch_to(self, address: str) -> None:
         if address != self.current and address in self._servers:
@@ -670,10 +791,7 @@ class HostConsole(Screen[None]):
         connects."""
         known = find_server(self._servers, text)
         if known is not None:
-            self.switch_server(known)
-            self.query_one(ServersPanel).highlight(known)
-            if self._servers[known].conn is None:
-                self.connect_server(known)
+            self.switch_server(known, then=lambda: self._arrive(known, highlight=True))
             return self._servers[known].entry
         try:
             entry = ServerEntry.parse(text)
@@ -719,11 +837,7 @@ class HostConsole(Screen[None]):
             await self.disconnect_server(address)
         elif message.action == "toggle":
             # Enter: this server becomes the current one (moving only highlights).
-            self.switch_server(address)
-            if self._servers[address].conn is None:
-                self.connect_server(address)
-            else:
-                await self.show_view("violations")
+            self.switch_server(address, then=lambda: self._arrive(address))
         elif message.action == "remove":
             await self.disconnect_server(address)
             self.fleet.remove(address)
@@ -802,12 +916,55 @@ class HostConsole(Screen[None]):
         violation = dict(message.violation)
         self.run_flow("edit", flows.open_profile_for_violation, self, violation)
 
+    @on(ViolationLog.AckRequested)
+    def _ack_requested(self, message: ViolationLog.AckRequested) -> None:
+        if self.read_only:
+            return  # Ctrl+L still clears the alert; the host would refuse the record
+        violation = dict(message.violation)
+        self.run_flow("domain", flows.acknowledge_violations, self, violation, message.domain_only)
+
+    @on(ViolationLog.ResolveRequested)
+    def _resolve_requested(self, message: ViolationLog.ResolveRequested) -> None:
+        self.run_flow("domain", flows.resolve_domain, self, dict(message.violation))
+
     @on(ViolationLog.AlertCleared)
     def _alert_cleared(self, message: ViolationLog.AlertCleared) -> None:
         state = self.current_state
         if state is not None:
             state.alert = 0
             self._sync_alert()
+
+
+ASKED_S = 30.0
+"""How long after this console asked for a change of a domain its events are its own."""
+
+_CHANGES = {
+    "max_violations": "stopped at its violation limit",
+    "pause": "paused",
+    "unpause": "unpaused",
+    "created": "started",
+    "shutdown": "shut down",
+    "reboot": "rebooted",
+    "destroy": "destroyed",
+    "violations_addressed": "had its violations reset",
+    "resolved": "resolved and resumed",
+}
+
+
+def notice_text(data: Mapping[str, Any], origin: str | None, mine: str) -> str | None:
+    """``EA-domu-1 unpaused by a client that named no user`` (None: nothing to say)."""
+    reason = str(data.get("reason", ""))
+    change = _CHANGES.get(reason, reason.replace("_", " ") or "changed")
+    name = data.get("name", "?")
+    if origin is None:
+        by = "(the host did not say by whom)"
+    elif origin == "client":
+        by = "by a client that named no user"
+    elif origin == mine:
+        by = f"by {origin} (another session)"
+    else:
+        by = f"by {origin}"
+    return f"{name} {change} {by}."
 
 
 def _address_problem(value: str) -> str | None:

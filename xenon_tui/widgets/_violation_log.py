@@ -4,38 +4,90 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widgets import Static
 
+from xenon_tui._acks import Acks
 from xenon_tui._actions import bindings, check_scoped
 from xenon_tui._ring import Violation, ViolationWindow
 from xenon_tui.messages import ClearFilter
 
-# (title, width, formatter); the last column takes the remaining width.
-_COLUMNS: tuple[tuple[str, int], ...] = (
-    ("Time", 9),
-    ("Seq", 8),
-    ("Domain", 16),
-    ("SecLabel", 16),
-    ("Kind", 8),
-    ("Hypercall", 22),
-    ("Count", 6),
-    ("Profile", 0),
+
+class Column(NamedTuple):
+    """One column of the log: its preferred and smallest width, and its priority."""
+
+    title: str
+    width: int
+    """Preferred width; 0: the column takes what remains of the line."""
+    least: int
+    priority: int
+    """0 is kept longest: as the line narrows, the highest numbers go first."""
+
+
+# What an operator acts on (which domain, which hypercall, how often) stays at every width;
+# the time, kind, SecLabel, sequence number and profile give way in that order.
+_COLUMNS: tuple[Column, ...] = (
+    Column("Time", 9, 8, 3),
+    Column("Seq", 8, 6, 6),
+    Column("Domain", 16, 10, 1),
+    Column("SecLabel", 16, 10, 5),
+    Column("Kind", 8, 7, 4),
+    Column("Hypercall", 22, 12, 0),
+    Column("Count", 6, 5, 2),
+    Column("Profile", 0, 8, 7),
 )
 
 
+_KEPT = 1
+"""Columns of this priority or lower are shown at every width (the domain, the hypercall)."""
+
+
+def layout(width: int) -> list[tuple[int, int]]:
+    """The columns shown in ``width`` cells: (index into the row's cells, width), in order.
+
+    Columns are taken by priority while their smallest widths fit (the kept ones always,
+    however narrow: the line then scrolls sideways, header included); what is left widens
+    them, by priority, up to their preferred width; a flexible last column takes the rest.
+    """
+    chosen: list[int] = []
+    used = -1  # n columns need n - 1 separators
+    for index in sorted(range(len(_COLUMNS)), key=lambda i: _COLUMNS[i].priority):
+        need = _COLUMNS[index].least + 1
+        if _COLUMNS[index].priority > _KEPT and used + need > width:
+            break
+        chosen.append(index)
+        used += need
+    widths = {i: _COLUMNS[i].least for i in chosen}
+    spare = max(0, width - used)
+    for index in chosen:  # by priority
+        column = _COLUMNS[index]
+        if column.width:
+            grow = min(spare, column.width - column.least)
+            widths[index] += grow
+            spare -= grow
+    for index in chosen:
+        if not _COLUMNS[index].width:
+            widths[index] += spare
+    return [(i, widths[i]) for i in sorted(chosen)]
+
+
 def _cell(text: str, width: int) -> str:
-    if width <= 0:
-        return text
-    return text[:width].ljust(width) if len(text) <= width else text[: width - 1] + "…"
+    return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
+
+
+def layout_line(cells: list[str], columns: list[tuple[int, int]]) -> str:
+    """One line of the log (a row's cells, or the titles) in a :func:`layout`."""
+    return " ".join(_cell(cells[i], w) for i, w in columns)
 
 
 def _clock(row: Violation) -> str:
@@ -72,9 +124,10 @@ def format_row(row: Violation) -> list[str]:
     ]
 
 
-def header_text() -> str:
-    """The column header line."""
-    return " ".join(_cell(title, width) for title, width in _COLUMNS)
+def header_text(width: int = 0) -> str:
+    """The column header line for a log ``width`` cells wide (0: every column)."""
+    titles = [c.title for c in _COLUMNS]
+    return layout_line(titles, layout(width or 10_000)).rstrip()
 
 
 class ViolationLog(ScrollView, can_focus=True):
@@ -93,6 +146,7 @@ class ViolationLog(ScrollView, can_focus=True):
         "violation-log--cursor",
         "violation-log--rate",
         "violation-log--channel",
+        "violation-log--acked",
     }
 
     DEFAULT_CSS = """
@@ -106,6 +160,7 @@ class ViolationLog(ScrollView, can_focus=True):
     }
     ViolationLog > .violation-log--rate { color: $warning; }
     ViolationLog > .violation-log--channel { color: $error; }
+    ViolationLog > .violation-log--acked { text-style: dim; }
     """
 
     cursor: reactive[int] = reactive(0)
@@ -134,6 +189,22 @@ class ViolationLog(ScrollView, can_focus=True):
     class AlertCleared(Message):
         """The user acknowledged the violation alert."""
 
+    class AckRequested(Message):
+        """The user asked to acknowledge the violations up to ``violation`` (of its
+        domain only with ``domain_only``)."""
+
+        def __init__(self, violation: Violation, domain_only: bool) -> None:
+            super().__init__()
+            self.violation = violation
+            self.domain_only = domain_only
+
+    class ResolveRequested(Message):
+        """The user asked to resolve the domain of a violation (reset and resume)."""
+
+        def __init__(self, violation: Violation) -> None:
+            super().__init__()
+            self.violation = violation
+
     class FollowChanged(Message):
         """The log started or stopped following the newest rows (``new`` rows above)."""
 
@@ -150,7 +221,11 @@ class ViolationLog(ScrollView, can_focus=True):
         self._capacity = capacity
         self._styles: dict[str | None, Style] = {None: Style()}
         self.window = ViolationWindow(capacity)
-        self._width = sum(w for _, w in _COLUMNS) + len(_COLUMNS) + 40
+        # The columns fitted to the width the log has (see ``layout``), and the length of
+        # a line in them: the log scrolls sideways only when its first columns do not fit.
+        self._fitted_to = -1
+        self._columns = layout(0)
+        self._width = 0
         # Following: the cursor is on the newest row and stays there as rows arrive. Any
         # move by the user pins the selection to the *record* under the cursor instead:
         # rows arriving above shift the cursor with it, actions act on that record, and
@@ -158,6 +233,8 @@ class ViolationLog(ScrollView, can_focus=True):
         self.follow = True
         self.new_above = 0
         self._pinned: Violation | None = None
+        #: The shown server's acknowledgements (acked rows are dimmed).
+        self.acks = Acks()
 
     # -- data ------------------------------------------------------------------------------
 
@@ -220,12 +297,48 @@ class ViolationLog(ScrollView, can_focus=True):
     def _sync_size(self) -> None:
         self.virtual_size = Size(self._width, len(self.window))
 
+    def _fit(self) -> None:
+        """Fits the columns to the width the rows have now (a resize, a scrollbar)."""
+        width = self.scrollable_content_region.width
+        if width == self._fitted_to or width <= 0:
+            return
+        self._fitted_to = width
+        self._columns = layout(width)
+        self._width = max(width, sum(w for _, w in self._columns) + len(self._columns) - 1)
+        self._sync_size()
+        self._show_header()
+
+    def _show_header(self) -> None:
+        """Draws the titles in the header line above the log, scrolled as the rows are.
+
+        The header is the ``#violations-header`` Static the host screen composes right
+        above the log; the log owns its text so titles and cells always share columns.
+        """
+        parent = self.parent
+        if parent is None:
+            return
+        header = next(iter(parent.query_children("#violations-header")), None)
+        if not isinstance(header, Static):
+            return
+        line = layout_line([c.title for c in _COLUMNS], self._columns).ljust(self._width)
+        left = self.scroll_offset.x  # rounded as the rows are
+        header.update(Text(line[left : left + self._fitted_to], no_wrap=True, end=""))
+
+    def watch_scroll_x(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_x(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self._show_header()
+
+    def on_resize(self) -> None:
+        self._fit()
+
     def on_mount(self) -> None:
         self._sync_size()
 
     # -- rendering -------------------------------------------------------------------------
 
     def render_lines(self, crop: Region) -> list[Strip]:
+        self._fit()
         # Styles are resolved once per paint, not once per line (they dominate otherwise).
         base = self.rich_style
         self._styles = {
@@ -233,6 +346,7 @@ class ViolationLog(ScrollView, can_focus=True):
             "rate": base + self.get_component_rich_style("violation-log--rate"),
             "channel": base + self.get_component_rich_style("violation-log--channel"),
             "cursor": self.get_component_rich_style("violation-log--cursor"),
+            "acked": self.get_component_rich_style("violation-log--acked", partial=True),
         }
         return super().render_lines(crop)
 
@@ -245,9 +359,11 @@ class ViolationLog(ScrollView, can_focus=True):
             return Strip.blank(width, styles[None])
         row = self.window.row(index)
         cells = format_row(row)
-        text = " ".join(_cell(c, w) for c, (_, w) in zip(cells, _COLUMNS, strict=True))
+        text = layout_line(cells, self._columns)
         kind = row.get("kind")
         style: Style = styles.get(kind, styles[None])
+        if self.acks.items and self.acks.covering(row) is not None:
+            style = style + styles["acked"]
         if index == self.cursor:
             style = style + styles["cursor"]
         strip = Strip([Segment(text, style)])
@@ -328,5 +444,24 @@ class ViolationLog(ScrollView, can_focus=True):
         if row is not None:
             self.post_message(self.ProfileRequested(row))
 
+    def set_acks(self, acks: Acks) -> None:
+        """Shows a server's acknowledgements (the same object again: redraws)."""
+        self.acks = acks
+        self.refresh()
+
     def action_clear_alert(self) -> None:
+        """Ctrl+L: acknowledges every violation up to the selected one (on the host)."""
         self.post_message(self.AlertCleared())
+        row = self.selected()
+        if row is not None:
+            self.post_message(self.AckRequested(row, domain_only=False))
+
+    def action_ack_domain(self) -> None:
+        row = self.selected()
+        if row is not None:
+            self.post_message(self.AckRequested(row, domain_only=True))
+
+    def action_resolve(self) -> None:
+        row = self.selected()
+        if row is not None:
+            self.post_message(self.ResolveRequested(row))
