@@ -88,6 +88,7 @@ class SoakResult:
     first_leaks: list[dict[str, Any]] = field(default_factory=list)
     sim_ns: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 def _check(ffi: Any, lib: Any, ctx: Any, rc: int, what: str) -> None:
@@ -139,12 +140,15 @@ def soak(
     seed: int = SIM_SEED,
     world_seed: int = WORLD_SEED,
     adversary: Adversary = ADVERSARY,
+    check: bool = True,
     progress: Callable[[SoakResult], None] | None = None,
 ) -> SoakResult:
     """Runs the soak on a fresh sim of ``lib`` until at least ``decisions`` were decided.
 
     Chunks are sized from the rate measured so far, so the total overshoots by less than a
-    chunk. ``progress`` is called after every chunk.
+    chunk. ``check`` False runs without the checker (no sink: what the checker costs).
+    ``progress`` is called after every chunk. ``seconds`` is wall time, ``cpu_seconds`` this
+    process's CPU time (on a shared machine the wall time mostly measures the others).
 
     Raises:
         SoakError: A C call failed.
@@ -162,11 +166,12 @@ def soak(
     out = ffi.new("msm_run_ex_counts *")
     sink = ffi.addressof(lib, "msm_checker_feed")
     chunk_ns = 10 * MS
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while res.decisions < decisions:
         p = _params(ffi, chunk_ns, adversary)
-        p.sink = sink
-        p.sink_user = chk
+        if check:
+            p.sink = sink
+            p.sink_user = chk
         _check(
             ffi,
             lib,
@@ -176,6 +181,7 @@ def soak(
         )
         got = _add_counts(res, out)
         res.seconds = time.perf_counter() - t0
+        res.cpu_seconds = time.process_time() - c0
         if progress is not None:
             progress(res)
         # Next chunk from the decisions per simulated ns so far (never 0: time moves on
@@ -184,6 +190,7 @@ def soak(
         left = decisions - res.decisions
         chunk_ns = int(min(MAX_CHUNK_NS, max(MS, left / per_ns + MS)))
     res.seconds = time.perf_counter() - t0
+    res.cpu_seconds = time.process_time() - c0
     cres = ffi.new("msm_check_result *")
     _check(ffi, lib, ffi.NULL, lib.msm_checker_result(chk, cres, ffi.sizeof(cres[0])), "result")
     res.checked = int(cres.events)
@@ -320,9 +327,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--replay", type=int, default=10**7, help="decisions replayed in the reference model"
     )
+    parser.add_argument(
+        "--unchecked",
+        type=int,
+        default=10**8,
+        help="decisions of the same soak without the checker (its cost); 0 to skip",
+    )
     args = parser.parse_args(argv)
-    if args.decisions < 1 or args.replay < 0:
-        parser.error("--decisions must be >= 1 and --replay >= 0")
+    if args.decisions < 1 or args.replay < 0 or args.unchecked < 0:
+        parser.error("--decisions must be >= 1, --replay and --unchecked >= 0")
 
     from native._msm import ffi, lib
 
@@ -339,7 +352,9 @@ def main(argv: list[str] | None = None) -> int:
 
     _log(f"soak: {args.decisions:,} decisions, checker on")
     res = soak(ffi, lib, args.decisions, progress=show)
-    _log(f"leaks: {res.leaks}; replaying {args.replay:,} decisions in the reference model")
+    _log(f"leaks: {res.leaks}")
+    plain = soak(ffi, lib, args.unchecked, check=False) if args.unchecked else None
+    _log(f"replaying {args.replay:,} decisions in the reference model")
     replay_t0 = time.perf_counter()
     shown = [0]
 
@@ -356,12 +371,25 @@ def main(argv: list[str] | None = None) -> int:
         "leaks": res.leaks,
         "seconds": round(res.seconds, 2),
         "decisions_per_s": round(res.decisions / max(res.seconds, 1e-9)),
+        "cpu_seconds": round(res.cpu_seconds, 2),
+        "decisions_per_cpu_s": round(res.decisions / max(res.cpu_seconds, 1e-9)),
         "replayed_in_reference": replayed,
         "replay_seconds": round(replay_s, 1),
-        "soak": {k: v for k, v in asdict(res).items() if k not in {"decisions", "leaks"}},
+        "soak": {
+            k: v
+            for k, v in asdict(res).items()
+            if k not in {"decisions", "leaks", "seconds", "cpu_seconds"}
+        },
         "adversary": asdict(ADVERSARY),
         "machine": {"python": platform.python_version(), "machine": platform.machine()},
     }
+    if plain is not None:
+        # The checker's share of the CPU time, from the rate of the same soak without it.
+        plain_rate = plain.decisions / max(plain.cpu_seconds, 1e-9)
+        result["unchecked_decisions_per_cpu_s"] = round(plain_rate)
+        result["checker_cost_pct"] = round(
+            100 * (1 - result["decisions_per_cpu_s"] / plain_rate), 1
+        )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     if not args.json:
