@@ -18,7 +18,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from enterprise_store.store._compute_schema import host_info, propagation, tasks
@@ -28,12 +38,16 @@ if TYPE_CHECKING:
     from enterprise_store.store._store import Store
 
 __all__ = [
+    "STATE_FOR",
     "TERMINAL",
     "ComputeRepo",
     "HostInfoRow",
     "PropagationRow",
     "TaskRow",
 ]
+
+STATE_FOR = "state_for"
+"""Key of :meth:`ComputeRepo.settle_many`'s outcomes: the state follows this observed version."""
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 """Task states that never change again."""
@@ -428,6 +442,39 @@ class ComputeRepo:
             .values(**values, lease_owner=None, lease_until_us=None)
         )
         return bool(result.rowcount)
+
+    async def settle_many(
+        self, conn: AsyncConnection, owner: str, outcomes: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> None:
+        """:meth:`settle` for many hosts: one prepared statement run for every outcome of
+        the same shape (the same keys), instead of a statement built per host (~1 ms of
+        SQLAlchemy construction and a thread hop each at 1,000 hosts).
+
+        A value under ``STATE_FOR`` instead of ``state`` is an observed version: the state
+        becomes :meth:`state_for` of it, decided in SQL as the row is when the statement runs.
+        """
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for host_id, values in outcomes:
+            keys = tuple(sorted(values))
+            params = {f"p_{k}": v for k, v in values.items()}
+            params["p_host_id"], params["p_owner"] = host_id, owner
+            shapes.setdefault(keys, []).append(params)
+        for keys, rows in shapes.items():
+            columns: dict[str, Any] = {k: bindparam(f"p_{k}") for k in keys if k != STATE_FOR}
+            if STATE_FOR in keys:
+                columns["state"] = case(
+                    (propagation.c.desired_version <= bindparam(f"p_{STATE_FOR}"), "converged"),
+                    else_="pending",
+                )
+            query = (
+                update(propagation)
+                .where(
+                    propagation.c.host_id == bindparam("p_host_id"),
+                    propagation.c.lease_owner == bindparam("p_owner"),
+                )
+                .values(**columns, lease_owner=None, lease_until_us=None)
+            )
+            await conn.execute(query, rows)
 
     async def set_propagation(
         self,

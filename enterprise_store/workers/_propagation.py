@@ -48,7 +48,7 @@ from enterprise_store._errors import XeError
 from enterprise_store.model import EnterprisePolicy, Host
 from enterprise_store.policy import HostSlice
 from enterprise_store.store import Store
-from enterprise_store.store._compute_repo import ComputeRepo, PropagationRow
+from enterprise_store.store._compute_repo import STATE_FOR, ComputeRepo, PropagationRow
 from enterprise_store.workers._hosts import HostPool, XeIdentity, host_error
 from enterprise_store.workers._slices import SliceMaker
 from xps.client import RemoteError, XpsError
@@ -433,8 +433,7 @@ class Propagator:
             batch, self._outcomes = self._outcomes[:_OUTCOME_BATCH], self._outcomes[_OUTCOME_BATCH:]
             try:
                 async with self._store.atomic() as conn:
-                    for host_id, values, _ in batch:
-                        await self._repo.settle(conn, host_id, self.node_id, values)
+                    await self._repo.settle_many(conn, self.node_id, [b[:2] for b in batch])
                     fresh = await self._repo.propagation_of_many(conn, [b[0] for b in batch])
             except Exception as exc:  # each waiter decides what a lost record means
                 for _, _, done in batch:
@@ -519,7 +518,7 @@ class Propagator:
             await self._settle(
                 host_id,
                 {
-                    "state": self._repo.state_for(made.slice.version),
+                    STATE_FOR: made.slice.version,
                     "observed_version": made.slice.version,
                     "desired_sha256": row.activated_hash,
                     "enforced_hash": enforced,
@@ -545,7 +544,7 @@ class Propagator:
         await self._settle(
             host_id,
             {
-                "state": self._repo.state_for(made_slice.version),
+                STATE_FOR: made_slice.version,
                 "observed_version": made_slice.version,
                 "desired_sha256": made_slice.slice_sha256,
                 "enforced_hash": sha,
