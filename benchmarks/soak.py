@@ -188,7 +188,9 @@ def soak(
         # even when every domain is stopped, and the toolstack starts new ones).
         per_ns = max(res.decisions / res.sim_ns, 1e-9) if got else 1e-9
         left = decisions - res.decisions
-        chunk_ns = int(min(MAX_CHUNK_NS, max(MS, left / per_ns + MS)))
+        # Whole milliseconds: the 1 ms slices, and with them every draw, are then the same
+        # however the run is cut, so the replay's 2 ms chunks replay this very run.
+        chunk_ns = int(min(MAX_CHUNK_NS, max(MS, left / per_ns + MS))) // MS * MS
     res.seconds = time.perf_counter() - t0
     res.cpu_seconds = time.process_time() - c0
     cres = ffi.new("msm_check_result *")
@@ -226,6 +228,9 @@ def replay(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Replays the soak's first ``decisions`` (at least) through the reference model.
+
+    Both cut the run at whole milliseconds, so this is the prefix of :func:`soak`'s run
+    with the same seeds and adversary, decision for decision.
 
     The C sim (``native._msm``) and :class:`RefWorkload` over :class:`RefMsm` run the same
     world chunk by chunk; after each chunk the counts, the drained violation records (in

@@ -285,3 +285,26 @@ def test_run_ex_checks_its_arguments(shipped: Any) -> None:
         p.adversary.lifecycle_per_million = 1_000_000
         assert lib.msm_sim_run_ex(msm.ctx, p, ps, out, os_) == 0
         assert out.run.channels > 0 and out.starts + out.destroys == 1
+
+
+def test_cutting_the_run_at_whole_milliseconds_changes_nothing(shipped: Any) -> None:
+    """The soak sizes its chunks freely and the replay uses 2 ms ones: both are one run."""
+    ffi, lib = shipped.ffi, shipped.lib
+    totals = []
+    for chunks in ([1] * 12, [5, 2, 5], [12]):
+        with _world_ctx(ffi, lib) as msm:
+            sums = [0] * 6
+            for ms in chunks:
+                p, out = ffi.new("msm_run_params *"), ffi.new("msm_run_ex_counts *")
+                p.duration_ns = ms * MS
+                p.adversary.channel_per_million = p.adversary.device_per_million = 50_000
+                p.adversary.call_per_million = p.adversary.lifecycle_per_million = 300_000
+                rc = lib.msm_sim_run_ex(msm.ctx, p, ffi.sizeof(p[0]), out, ffi.sizeof(out[0]))
+                assert rc == 0
+                run = out.run
+                row = [run.allowed, run.denied_profile, run.denied_rate, run.denied_channel]
+                row += [out.devices_denied, out.starts_denied]
+                sums = [s + int(v) for s, v in zip(sums, row, strict=True)]
+            totals.append((sums, msm.drain_violations(), [d.name for d in msm.domains()]))
+    assert totals[0] == totals[1] == totals[2]
+    assert all(totals[0][0])  # every kind of decision happened
