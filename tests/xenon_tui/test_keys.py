@@ -65,7 +65,7 @@ def test_help_lists_the_list_keys_and_the_new_xl_config_key() -> None:
     text = console.export_text()
     assert "Every list" in text
     assert "Home g" in text and "End G" in text and ":nofilter" in text
-    xl_line = next(line for line in text.splitlines() if "domain.config" in line)
+    xl_line = next(line for line in text.splitlines() if "xl config" in line)
     assert xl_line.split()[0] == "y"
 
 

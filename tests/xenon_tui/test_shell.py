@@ -12,6 +12,7 @@ from xenon_tui._actions import ACTIONS, bindings, command_names
 from xenon_tui._config import ConsoleConfig
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import HelpScreen, help_table
+from xenon_tui.dialogs._help import help_rows
 
 
 def _app(tmp_path: Path, **kw: object) -> XenonConsole:
@@ -31,12 +32,13 @@ async def test_help_is_generated_from_the_table_with_overrides(tmp_path: Path) -
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
+        sections = help_rows(app.effective_keys_now(), read_only=False)
+        keys = {row.id: row.keys for rows in sections.values() for row in rows}
+        assert keys["view.domains"] == "f4"
+        assert keys["app.help"] == "?"
+        assert "server.connect" in keys and "domain.destroy" in keys
         table = help_table(app.effective_keys_now(), read_only=False)
-        rows = list(table.columns[0].cells)  # type: ignore[attr-defined]
-        ids = list(table.columns[3].cells)  # type: ignore[attr-defined]
-        assert rows[ids.index("view.domains")] == "f4"
-        assert rows[ids.index("app.help")] == "?"
-        assert "server.connect" in ids and "domain.destroy" in ids
+        assert "f4" in list(table.columns[0].cells)  # type: ignore[attr-defined]
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 

@@ -31,7 +31,7 @@ _DIALOG_CSS = """
     width: 80%; max-width: 100; height: auto; max-height: 90%;
     border: thick $primary; background: $surface; padding: 1 2;
 }}
-{name} .title {{ width: 100%; text-style: bold; color: $primary; margin-bottom: 1; }}
+{name} .title {{ width: 100%; text-style: bold; color: $primary; margin-bottom: 1; dock: top; }}
 {name} .error {{ color: $error; }}
 {name} Horizontal {{ height: auto; align-horizontal: right; margin-top: 1; }}
 {name} Button {{ margin-left: 2; }}
@@ -92,11 +92,19 @@ class ConfirmDialog(ModalScreen[bool]):
 
 
 class TypedConfirmDialog(ModalScreen[bool]):
-    """Destructive confirmation: the user must type ``expected`` (a domain's name)."""
+    """Destructive confirmation: the user must type ``expected`` (a domain's name).
 
-    DEFAULT_CSS = _DIALOG_CSS.format(name="TypedConfirmDialog")
+    A long body scrolls (PageUp/PageDown) above the field, which stays on screen.
+    """
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="TypedConfirmDialog") + (
+        "TypedConfirmDialog #typed-scroll { height: auto; max-height: 100%; }\n"
+        "TypedConfirmDialog #typed-entry { height: auto; dock: bottom; }\n"
+    )
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        Binding("escape", "cancel", "Cancel")
+        Binding("escape", "cancel", "Cancel"),
+        Binding("pageup", "scroll_body('page_up')", "Page up", show=False),
+        Binding("pagedown", "scroll_body('page_down')", "Page down", show=False),
     ]
 
     def __init__(self, title: str, body: str, expected: str) -> None:
@@ -106,10 +114,16 @@ class TypedConfirmDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self._title, classes="title", markup=False)
-            yield Static(self._body, markup=False)
-            yield Label(f"Type the domain name ({self.expected}) to confirm:", markup=False)
-            yield Input(placeholder=self.expected, id="typed")
-            yield Label("", id="typed-error", classes="error", markup=False)
+            with VerticalScroll(id="typed-scroll", can_focus=False):
+                yield Static(self._body, markup=False)
+            with Vertical(id="typed-entry"):
+                yield Label(f"Type the domain name ({self.expected}) to confirm:", markup=False)
+                yield Input(placeholder=self.expected, id="typed")
+                yield Label("", id="typed-error", classes="error", markup=False)
+
+    def action_scroll_body(self, how: str) -> None:
+        """Scrolls the body while the field keeps the focus."""
+        getattr(self.query_one("#typed-scroll", VerticalScroll), f"scroll_{how}")(animate=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.value == self.expected:
@@ -189,7 +203,7 @@ class TextDialog(ModalScreen[None]):
     DEFAULT_CSS = (
         _DIALOG_CSS.format(name="TextDialog")
         + """
-    TextDialog VerticalScroll { height: auto; max-height: 30; }
+    TextDialog VerticalScroll { height: auto; max-height: 100%; }
     """
     )
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [

@@ -56,6 +56,7 @@ class FormDialog(ModalScreen[Values | None]):
                             border: thick $primary; background: $surface; padding: 0 1; }
     FormDialog .title { text-style: bold; color: $primary; }
     FormDialog VerticalScroll { height: auto; max-height: 100%; }
+    FormDialog #form-head { dock: top; height: auto; }
     FormDialog #form-buttons { dock: bottom; }
     FormDialog .field-label { margin-top: 1; }
     FormDialog .hint { color: $text-muted; }
@@ -75,8 +76,10 @@ class FormDialog(ModalScreen[Values | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self._title, classes="title")
-            yield Label("", id="form-error", classes="field-error", markup=False)
+            # Docked like the buttons: the fields scroll in what the two leave free.
+            with Vertical(id="form-head"):
+                yield Label(self._title, classes="title")
+                yield Label("", id="form-error", classes="field-error", markup=False)
             with VerticalScroll():
                 for f in self.fields:
                     yield Label(f.label, classes="field-label")

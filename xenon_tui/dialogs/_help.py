@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from rich.table import Table
 from textual.app import ComposeResult
@@ -48,25 +48,51 @@ def key_display(keys: str) -> str:
     return " ".join(shown)
 
 
-def help_table(keymap: Mapping[str, str], *, read_only: bool) -> Table:
-    """A Rich table of every available action: keys, description, `:` commands, id."""
-    table = Table(expand=True, show_edge=False, pad_edge=False)
-    table.add_column("Keys", style="bold", no_wrap=True, width=10)
-    table.add_column("Action", ratio=3)
-    table.add_column(":command", no_wrap=True)
-    table.add_column("id", style="dim", no_wrap=True)
+class HelpRow(NamedTuple):
+    """One action as the help lists it."""
+
+    keys: str
+    description: str
+    commands: str
+    id: str
+    """The stable action id (for keymap files; not drawn)."""
+
+
+def help_rows(keymap: Mapping[str, str], *, read_only: bool) -> dict[str, list[HelpRow]]:
+    """Section title -> the available actions of that scope, in table order."""
+    sections: dict[str, list[HelpRow]] = {}
     for scope, title in _SCOPE_TITLES.items():
         rows = [
             a for a in ACTIONS if a.scope == scope and allowed(a, read_only=read_only, mode=None)
         ]
-        if not rows:
-            continue
+        if rows:
+            sections[title] = [
+                HelpRow(
+                    key_display(keymap.get(a.id, a.keys)) or "—",
+                    a.description + ("" if a.mode is Mode.ANY else f" ({a.mode.value})"),
+                    " ".join(f":{c}" for c in a.commands),
+                    a.id,
+                )
+                for a in rows
+            ]
+    return sections
+
+
+def help_table(keymap: Mapping[str, str], *, read_only: bool) -> Table:
+    """A Rich table of every available action: keys, description, `:` commands.
+
+    The descriptions and commands wrap rather than being cut (at 80x24 the help is about
+    66 cells wide); the action ids are for keymap files and stay out of the way.
+    """
+    table = Table(expand=True, show_edge=False, pad_edge=False)
+    table.add_column("Keys", style="bold", no_wrap=True, width=10)
+    table.add_column("Action", ratio=3, min_width=16)
+    table.add_column(":command", ratio=2, min_width=10)
+    for title, rows in help_rows(keymap, read_only=read_only).items():
         table.add_section()
-        table.add_row(f"[b]{title}[/b]", "", "", "")
-        for a in rows:
-            keys = key_display(keymap.get(a.id, a.keys)) or "—"
-            mode = "" if a.mode is Mode.ANY else f" ({a.mode.value})"
-            table.add_row(keys, a.description + mode, " ".join(f":{c}" for c in a.commands), a.id)
+        table.add_row(f"[b]{title}[/b]", "", "")
+        for row in rows:
+            table.add_row(row.keys, row.description, row.commands)
     return table
 
 

@@ -88,12 +88,8 @@ def _bars_title(title: str, shown: int, of: int) -> str:
 class PerfView(Vertical, can_focus=True):
     """Live bar charts of the last sample plus a history chart over a chosen range."""
 
-    # "t" and "x" are not in the action table (xenon_tui/_actions.py is shared): the footer
-    # shows them while the view has the focus.
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         *bindings("perf"),
-        Binding("t", "toggle_scope", "Host/domain"),
-        Binding("x", "next_metric", "CPU/memory"),
     ]
 
     DEFAULT_CSS = """
