@@ -120,8 +120,10 @@ class XenonConsole(App[int]):
             from xenon_tui.screens._enterprise import EnterpriseScreen
 
             self._enterprise = EnterpriseScreen(self.xe, client_factory=self._xe_client_factory)
+            # Installed: popping it (ctrl+e to the host console) keeps it, not unmounts it.
+            self.install_screen(self._enterprise, name="enterprise")
         if self.screen is not self._enterprise:
-            await self.push_screen(self._enterprise)
+            await self.push_screen("enterprise")
 
     async def action_toggle_enterprise(self) -> None:
         """``ctrl+e``: the Enterprise screen, or back to the host console from it."""

@@ -25,7 +25,7 @@ def xe_help_table(rows: Sequence[tuple[str, str, str, str]]) -> Table:
     for title, keys, description, action_id in rows:
         if title != section:
             table.add_section()
-            table.add_row(f"[b]{title}[/b]", "", "")
+            table.add_row("", f"[b]{title}[/b]", "")
             section = title
         shown = key_display(keys).replace("full_stop", ".")
         table.add_row(shown or "—", description, action_id)

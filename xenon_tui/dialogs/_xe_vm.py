@@ -19,7 +19,7 @@ from xenon_tui._xe import VM_ACTIONS
 _CSS = """
 {name} {{ align: center middle; background: $background 60%; }}
 {name} > Vertical {{
-    width: 80%; max-width: 100; height: auto; max-height: 90%;
+    width: 80%; max-width: {width}; height: auto; max-height: 90%;
     border: thick $primary; background: $surface; padding: 1 2;
 }}
 {name} .title {{ width: 100%; text-style: bold; color: $primary; margin-bottom: 1; }}
@@ -54,7 +54,7 @@ def move_option(options: OptionList, how: str) -> None:
 class VmActionsDialog(ModalScreen[str | None]):
     """A keyboard context menu of one VM; dismisses with the action chosen (or None)."""
 
-    DEFAULT_CSS = _CSS.format(name="VmActionsDialog")
+    DEFAULT_CSS = _CSS.format(name="VmActionsDialog", width=60)
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("escape,q", "cancel", "Cancel"),
         Binding("j", "move('down')", "Down", show=False),
@@ -104,7 +104,7 @@ class MigrateDialog(ModalScreen[str | None]):
     """The migration precheck (Figure 40): allowed hosts can be chosen; refused ones are
     listed, disabled, with every reason. Dismisses with the chosen host's name."""
 
-    DEFAULT_CSS = _CSS.format(name="MigrateDialog")
+    DEFAULT_CSS = _CSS.format(name="MigrateDialog", width=110)
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("escape,q", "cancel", "Cancel"),
         Binding("j", "move('down')", "Down", show=False),

@@ -115,6 +115,8 @@ class EnterpriseScreen(Screen[None]):
         yield KeyLine(id="xe-keys")
 
     def on_mount(self) -> None:
+        self.query_one(XeHostsTree).border_title = "Hosts"
+        self.query_one(XeVmTable).border_title = "VMs"
         self.query_one(XeHostsTree).focus()
         self.refresh_xe()
         self.set_interval(XE_REFRESH_S, self.refresh_xe)
@@ -164,7 +166,7 @@ class EnterpriseScreen(Screen[None]):
         enclave = self.overview.enclaves[detail.enclave]
         hosts = {h.id: h.name for h in self.overview.hosts}
         line = Text("  ", style=swatch_style(enclave.color))
-        line.append(f" Enclave {enclave.name}", style="bold")
+        line.append(f" {enclave.name}", style="bold")
         shown = ", ".join(hosts.get(h, h) for h in enclave.hosts) or "no host"
         line.append(f"  on {shown}  ·  {len(detail.vms)} VMs")
         self.query_one("#xe-enclave", Static).update(line)
@@ -315,7 +317,9 @@ class EnterpriseScreen(Screen[None]):
         self.refresh_xe()
         if last is None or last.state != "succeeded":
             reason = last.error.detail if last is not None and last.error else "no result"
-            raise EnterpriseError(f"migrating {vm.name} to {target} failed: {reason}")
+            failed = f"migrating {vm.name} to {target} failed: {reason}"
+            self._status(failed)
+            raise EnterpriseError(failed)
         downtime = (last.result or {}).get("downtime_ms")
         done = f"{vm.name} migrated to {target}: downtime {downtime} ms"
         self._status(done)
@@ -330,7 +334,7 @@ class EnterpriseScreen(Screen[None]):
         enclave = self.overview.enclaves[self.enclave]
         value = await self.ask(
             InputDialog(
-                f"Add domain to Enclave {enclave.name}",
+                f"Add domain to {enclave.name}",
                 f"Name and guest type ({', '.join(GUEST_TYPES)}; default pvh):",
                 validate=_domain_problem,
             )
@@ -341,7 +345,7 @@ class EnterpriseScreen(Screen[None]):
         kind = kind.strip() or "pvh"
         vm = await self._guarded(f"Add domain {name}", self.data.create_vm(name, enclave.id, kind))
         if vm is not None:
-            self.app.notify(f"{vm.name} added to Enclave {enclave.name}", title="Add domain")
+            self.app.notify(f"{vm.name} added to {enclave.name}", title="Add domain")
         self.refresh_xe()
 
 

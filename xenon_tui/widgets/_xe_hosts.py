@@ -73,7 +73,7 @@ class XeHostsTree(Tree[NodeData]):
     XeHostsTree:focus { border: round $primary; }
     """
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        *xe_bindings("hosts")
+        *xe_bindings("list")
     ]
 
     class EnclaveChosen(Message):

@@ -16,7 +16,8 @@ class XeAction:
         keys: Default keys, comma separated, in Textual key names.
         action: Textual action run on the scope's widget.
         description: Footer and help text.
-        scope: ``app``, ``screen``, ``hosts`` (the Hosts panel) or ``vms`` (the VM table).
+        scope: ``app``, ``screen``, ``list`` (the Hosts panel and the VM table) or ``vms``
+            (the VM table).
         mutating: Changes XE's state (XE still decides whether the user may).
         footer: Shown in the footer.
     """
@@ -42,21 +43,17 @@ XE_ACTIONS: tuple[XeAction, ...] = (
     XeAction("xe.refresh", "ctrl+r", "refresh", "Refresh from XE", footer=False),
     XeAction("xe.add_domain", "a", "add_domain", "Add domain to the enclave", mutating=True),
     # Lists (the Hosts panel and the VM table).
-    XeAction("xe.down", "j", "cursor_down", "Down", scope="hosts", footer=False),
-    XeAction("xe.up", "k", "cursor_up", "Up", scope="hosts", footer=False),
-    XeAction("xe.first", "g", "first", "First", scope="hosts", footer=False),
-    XeAction("xe.last", "G", "last", "Last", scope="hosts", footer=False),
-    XeAction("xe.vms.down", "j", "cursor_down", "Down", scope="vms", footer=False),
-    XeAction("xe.vms.up", "k", "cursor_up", "Up", scope="vms", footer=False),
-    XeAction("xe.vms.first", "g", "first", "First", scope="vms", footer=False),
-    XeAction("xe.vms.last", "G", "last", "Last", scope="vms", footer=False),
+    XeAction("xe.down", "j", "cursor_down", "Down", scope="list", footer=False),
+    XeAction("xe.up", "k", "cursor_up", "Up", scope="list", footer=False),
+    XeAction("xe.first", "g", "first", "First", scope="list", footer=False),
+    XeAction("xe.last", "G", "last", "Last", scope="list", footer=False),
     XeAction("xe.vm.actions", "enter,full_stop", "context", "VM actions (start, migrate…)", "vms"),
 )
 
 XE_SCOPE_TITLES = {
     "app": "Everywhere",
     "screen": "Enterprise view",
-    "hosts": "Hosts panel (host → enclaves)",
+    "list": "Hosts panel (host → enclaves) and VM list",
     "vms": "VMs of the enclave",
 }
 

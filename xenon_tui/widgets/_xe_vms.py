@@ -40,7 +40,8 @@ class XeVmTable(DataTable[Text]):
     XeVmTable:focus { border: round $primary; }
     """
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        *xe_bindings("vms")
+        *xe_bindings("list"),
+        *xe_bindings("vms"),
     ]
 
     class Chosen(Message):
