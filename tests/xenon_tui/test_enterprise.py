@@ -49,6 +49,7 @@ class World:
     services: Services
     app: FastAPI
     clients: list[XeClient]
+    hosts: list[Any]
 
     def factory(self, link: XeLink) -> XeClient:
         transport = httpx.ASGITransport(app=self.app, client=("192.0.2.30", 4711))
@@ -78,7 +79,7 @@ async def world(xe_services: Callable[..., Any], xps_hosts: Any) -> AsyncIterato
     hosts = await xps_hosts(3)
     policy = sample_xe_policy({x.name: ("127.0.0.1", x.port) for x in hosts})
     await services.policy.import_policy(Principal.system(), policy)
-    w = World(services, create_app(services), [])
+    w = World(services, create_app(services), [], hosts)
     root = w.factory(XeLink(URL, "", "root", "admin", None))
     await root.login("root", PASSWORD)
     task = await root.compute.wait_task((await root.compute.propagate()).task_id, 90)
@@ -330,3 +331,70 @@ async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple
         await pilot.pause()
         svg = app.export_screenshot(simplify=True)
     assert snapshot.use_extension(SVGImageExtension) == svg
+
+
+async def test_a_host_that_cannot_take_the_policy_shows_retrying_with_its_error(
+    world: World, tmp_path: Path
+) -> None:
+    app = world.console(await world.link("root"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _ready(pilot, app)
+        root = world.factory(XeLink(URL, "", "root", "admin", None))
+        await root.login("root", PASSWORD)
+        # xenon-1's daemon stops; a new version cannot reach it.
+        hosts = {h.name: h for h in world.hosts}
+        await hosts["xenon-1"].stop()
+        await root.policy.create_enclave("Enclave D", color="#336699")
+
+        def xenon_1() -> str:
+            return next(line for line in _tree_lines(app) if line.startswith("xenon-1"))
+
+        await wait_for(pilot, lambda: "retrying" in xenon_1(), 90)
+        line = xenon_1()
+        assert line.startswith("xenon-1  v2/1 retrying (") and "): " in line, line
+        # Back: the host converges and its line says so.
+        await hosts["xenon-1"].start()
+        await wait_for(pilot, lambda: "v2/2 converged" in xenon_1(), 90)
+
+
+async def test_an_unreachable_xe_is_shown_in_the_status_line(tmp_path: Path) -> None:
+    link = XeLink("http://127.0.0.1:9", "t", "oper", "operator", None)
+    app = XenonConsole(ConsoleConfig(config_path=tmp_path / "console.json"), xe=link)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.enterprise is not None and app.enterprise.polls >= 2)
+        assert _status(app).startswith("XE: cannot reach http://127.0.0.1:9")
+        # One notification for the error, not one per poll.
+        assert [n.title for n in app._notifications] == ["Xenon Enterprise"]
+
+
+async def test_the_vm_table_redraws_only_what_changed() -> None:
+    from textual.app import App, ComposeResult
+
+    from xenon_tui._xe import VmRow
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield XeVmTable(id="vms")
+
+    rows = [VmRow(f"id-{i}", f"vm-{i}", "xenon-1", "running", "EA-seclabel") for i in range(5)]
+    app = One()
+    async with app.run_test() as pilot:
+        table = app.query_one(XeVmTable)
+        table.show(rows)
+        await pilot.pause()
+        table.focus()
+        await pilot.press("j", "j")
+        assert table.current_vm() == rows[2]
+        cleared: list[bool] = []
+        original = table.clear
+        table.clear = lambda *a, **k: (cleared.append(True), original(*a, **k))[1]  # type: ignore[method-assign]
+        changed = [*rows[:3], VmRow("id-3", "vm-3", "xenon-2", "paused", "EA-seclabel"), rows[4]]
+        table.show(changed)
+        await pilot.pause()
+        assert not cleared  # same rows: cells updated in place, the cursor stays
+        assert table.current_vm() == rows[2]
+        assert str(table.get_cell("id-3", "state")) == "paused"
+        assert str(table.get_cell("id-3", "host")) == "xenon-2"
+        table.show(changed[1:])  # a VM went away: redrawn, the cursor stays on its VM
+        await pilot.pause()
+        assert cleared and table.current_vm() == rows[2]
