@@ -102,6 +102,10 @@ def _tree_lines(app: XenonConsole) -> list[str]:
     return lines
 
 
+def _rows(app: XenonConsole) -> list[Any]:
+    return app.screen.query_one(XeVmTable).rows_shown
+
+
 def _vm_names(app: XenonConsole) -> list[str]:
     return [v.name for v in app.screen.query_one(XeVmTable).rows_shown]
 
@@ -140,7 +144,7 @@ async def test_the_enterprise_view_is_first_with_hosts_enclaves_and_vms(
         # with host, state and SecLabel by name as in Figure 29.
         assert lines[1].strip() == "Enclave B"
         assert all(name.startswith("EB-") for name in _vm_names(app)), _vm_names(app)
-        rows = app.screen.query_one(XeVmTable).rows_shown
+        rows = _rows(app)
         assert {v.seclabel for v in rows} == {"EB-seclabel"}
         assert {v.host for v in rows} <= {"xenon-1", "xenon-2", "xenon-3"}
         assert {v.state for v in rows} == {"stopped"}
@@ -387,7 +391,13 @@ async def test_the_vm_table_redraws_only_what_changed() -> None:
         assert table.current_vm() == rows[2]
         cleared: list[bool] = []
         original = table.clear
-        table.clear = lambda *a, **k: (cleared.append(True), original(*a, **k))[1]  # type: ignore[method-assign]
+
+        def clear(columns: bool = False) -> XeVmTable:
+            cleared.append(True)
+            original(columns)
+            return table
+
+        table.clear = clear  # type: ignore[method-assign]
         changed = [*rows[:3], VmRow("id-3", "vm-3", "xenon-2", "paused", "EA-seclabel"), rows[4]]
         table.show(changed)
         await pilot.pause()
