@@ -250,6 +250,20 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "user's files directory (HOME) and, read-only, its servers' ports; 'auto' when "
         "the kernel has Landlock, 'require' refuses to start without it (default %(default)s)",
     )
+    xe = parser.add_argument_group(
+        "XE users",
+        "Public-key logins of XE users, decided by XE: each console gets a session token "
+        "for its user (and role) only. Local accounts given too stay valid without XE.",
+    )
+    xe.add_argument("--xe", metavar="URL", help="XE's API, e.g. https://xe.example:8443")
+    xe.add_argument("--xe-ca", type=Path, metavar="FILE", help="CA that signed XE's certificate")
+    xe.add_argument(
+        "--xe-credential",
+        type=Path,
+        metavar="FILE",
+        help="this server's XE service credential (mode 0600; "
+        "`xenon xe token create NAME --service`)",
+    )
     _add_hardening_arguments(parser)
     parser.set_defaults(func=serve)
 
@@ -292,8 +306,18 @@ def build_server(args: argparse.Namespace) -> Any:
     for role, pairs in ((Role.ADMIN, args.user), (Role.READ_ONLY, args.read_only_user)):
         for name, keys in pairs:
             entries[check_username(name)] = UserEntry(name, role, keys)
-    if not entries:
-        raise ConfigError("no accounts: give --user NAME=KEYS or --users-file")
+    xe = None
+    if args.xe:
+        from xenon_tui.ssh._xeauth import XeAuthConfig
+
+        if args.xe_credential is None:
+            raise ConfigError("--xe needs --xe-credential FILE (a service credential)")
+        ca = args.xe_ca.expanduser().resolve() if args.xe_ca else None
+        xe = XeAuthConfig(args.xe, args.xe_credential.expanduser(), ca)
+    elif args.xe_credential or args.xe_ca:
+        raise ConfigError("--xe-credential and --xe-ca need --xe URL")
+    if not entries and xe is None:
+        raise ConfigError("no accounts: give --user NAME=KEYS, --users-file or --xe URL")
     host, port = args.listen
     config = ServeConfig(
         state_dir=args.state_dir.expanduser(),
@@ -323,6 +347,7 @@ def build_server(args: argparse.Namespace) -> Any:
             penalties=Penalties.parse(args.per_source_penalties),
         ),
         max_term_size=args.max_term_size,
+        xe=xe,
     )
     return ConsoleServer(config, UserDirectory(entries))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import faulthandler
 import fcntl
 import importlib
@@ -24,6 +25,8 @@ from typing import Any, NoReturn
 from xenon_tui.ssh._spec import SessionInfo
 
 _PR_SET_PDEATHSIG = 1
+TOKEN_FD = 3
+"""Where a spawned console of an XE user finds the pipe holding its XE session token."""
 APOLOGY = (
     "\r\n\x1b[0mxenon: the console stopped unexpectedly. "
     "The details are in the server's session log.\r\n"
@@ -119,7 +122,7 @@ def apply_sandbox(info: SessionInfo) -> None:
         if abi < 1:
             raise sandbox.SandboxError("this kernel has no Landlock")
         open_log(info.log_path).close()  # creates it (0600), so a write rule can name it
-        files, ports = sandbox_targets(info.console)
+        files, ports = sandbox_targets(info.console, info.xe)
         app_module = info.app.partition(":")[0]
         # A preloaded app's code is among the shared rules already.
         extra = [] if app_module in sys.modules else sandbox.module_paths([app_module])
@@ -141,6 +144,29 @@ def apply_sandbox(info: SessionInfo) -> None:
             with contextlib.suppress(OSError):
                 os.write(2, APOLOGY.encode())
             finish(1)
+
+
+def receive_token(info: SessionInfo, fd: int | None) -> SessionInfo:
+    """Reads an XE user's session token from ``fd`` (and closes it); ends the console
+    when a session of an XE user has none."""
+    if info.xe is None:
+        if fd is not None:
+            os.close(fd)
+        return info
+    from xenon_tui.ssh._errors import ConfigError
+    from xenon_tui.ssh._xeauth import read_token
+
+    try:
+        if fd is None:
+            raise ConfigError("the session's XE token did not arrive")
+        token = read_token(fd)
+    except (ConfigError, OSError) as exc:
+        with contextlib.suppress(OSError), open_log(info.log_path) as log:
+            log.write(f"session {info.session_id} user={info.user}: {exc}: console not started\n")
+        with contextlib.suppress(OSError):
+            os.write(2, APOLOGY.encode())
+        finish(1)
+    return dataclasses.replace(info, xe_token=token)
 
 
 def resolve_app(spec: str) -> Callable[[SessionInfo], Any]:
@@ -182,7 +208,9 @@ def finish(code: int) -> NoReturn:
     os._exit(code & 0xFF)
 
 
-def run_forked(info: SessionInfo, slave_fd: int, home: str) -> NoReturn:
+def run_forked(
+    info: SessionInfo, slave_fd: int, home: str, token_fd: int | None = None
+) -> NoReturn:
     """Body of a console process forked by the zygote; never returns."""
     code = 1
     try:
@@ -190,6 +218,7 @@ def run_forked(info: SessionInfo, slave_fd: int, home: str) -> NoReturn:
             os.dup2(slave_fd, target)
         if slave_fd > 2:
             os.close(slave_fd)
+        info = receive_token(info, token_fd)  # the zygote's fds are above 2: not clobbered
         reset_signals()
         take_terminal(info.parent_pid)
         limit_memory(info.memory_limit_mb)
@@ -206,6 +235,7 @@ def run_forked(info: SessionInfo, slave_fd: int, home: str) -> NoReturn:
 def main(argv: list[str]) -> NoReturn:
     """Entry point of spawn mode: stdio already is the pty; argv[1] is the session JSON."""
     info = SessionInfo.from_json(argv[1])
+    info = receive_token(info, TOKEN_FD if info.xe is not None else None)
     take_terminal(info.parent_pid)
     limit_memory(info.memory_limit_mb)
     rebind_stdio()

@@ -11,6 +11,7 @@ from xenon_tui.ssh._algorithms import HOST_KEY_FILE, SshAlgorithms
 from xenon_tui.ssh._errors import ConfigError
 from xenon_tui.ssh._gate import PreauthLimits
 from xenon_tui.ssh._spec import Role, check_app_spec, check_sandbox_mode
+from xenon_tui.ssh._xeauth import XeAuthConfig
 
 DEFAULT_APP = "xenon_tui.ssh._console:run"
 Mode = Literal["zygote", "spawn"]
@@ -38,6 +39,7 @@ class ServeConfig:
         algorithms: Key exchange, ciphers, MACs and host key type offered.
         limits: Limits on connections before they authenticate.
         max_term_size: ``(cols, rows)`` a console's terminal is capped at.
+        xe: XE decides public-key logins of its users (``None``: local accounts only).
     """
 
     state_dir: Path
@@ -55,6 +57,7 @@ class ServeConfig:
     algorithms: SshAlgorithms = field(default_factory=SshAlgorithms)
     limits: PreauthLimits = field(default_factory=PreauthLimits)
     max_term_size: tuple[int, int] = (1000, 500)
+    xe: XeAuthConfig | None = None
 
     def __post_init__(self) -> None:
         check_app_spec(self.app)

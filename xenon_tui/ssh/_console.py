@@ -69,9 +69,30 @@ def preload() -> None:
     warm_up(XenonConsole(console_config({"servers": [], "read_only": True})))
 
 
+def xe_link(info: SessionInfo) -> Any:
+    """The session's link to XE (an XE user's session), else ``None``."""
+    if info.xe is None or not info.xe_token:
+        return None
+    from pathlib import Path
+
+    from xenon_tui._xe import XeLink
+
+    ca = info.xe.get("ca")
+    return XeLink(
+        url=str(info.xe["url"]),
+        token=info.xe_token,
+        user=str(info.xe["user"]),
+        role=str(info.xe["role"]),
+        ca_file=Path(ca) if ca else None,
+    )
+
+
 def run(info: SessionInfo) -> int:
-    """Runs the Xenon console for one SSH session (read-only role = read-only sockets)."""
+    """Runs the Xenon console for one SSH session (read-only role = read-only sockets);
+    an XE user's console acts as that user in XE, with the token XE minted for it."""
     from xenon_tui.app import XenonConsole
     from xenon_tui.ssh._consolecfg import console_config
 
-    return run_textual(XenonConsole(console_config(info.console)), info)
+    link = xe_link(info)
+    extra = {} if link is None else {"xe": link}
+    return run_textual(XenonConsole(console_config(info.console), **extra), info)

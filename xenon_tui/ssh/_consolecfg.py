@@ -75,13 +75,26 @@ def warn_without_read_only_tls(settings: dict[str, Any]) -> bool:
     return True
 
 
-def sandbox_targets(settings: dict[str, Any]) -> tuple[list[str], set[int] | None]:
+def sandbox_targets(
+    settings: dict[str, Any], xe: dict[str, Any] | None = None
+) -> tuple[list[str], set[int] | None]:
     """What a console of these settings must still reach when sandboxed: the TLS files of
-    its role, and for a read-only console the ports of its servers (``None``: any)."""
+    its role, and for a read-only console the ports of its servers (``None``: any).
+
+    An XE user's console (``xe``: the session spec's XE part) also reads XE's CA file,
+    and whatever its role reaches only XE's port and its servers' ports (every port of
+    them for a read-write role, the read-only ones for an auditor).
+    """
     config = console_config(settings)
     tls = config.tls
     files = [str(p) for p in (tls.ca, tls.cert, tls.key) if p is not None]
+    ports = {s.port for s in config.servers} | {s.ro_port for s in config.servers if s.ro_port}
+    if xe is not None:
+        from xenon_tui.ssh._xeauth import xe_port
+
+        if xe.get("ca"):
+            files.append(str(xe["ca"]))
+        return files, ports | {xe_port(str(xe["url"]))}
     if not config.read_only:
         return files, None
-    ports = {s.port for s in config.servers} | {s.ro_port for s in config.servers if s.ro_port}
     return files, ports

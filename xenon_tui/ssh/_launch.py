@@ -10,7 +10,7 @@ import signal
 import sys
 from typing import Protocol
 
-from xenon_tui.ssh._child import child_env
+from xenon_tui.ssh._child import TOKEN_FD, child_env
 from xenon_tui.ssh._errors import LaunchError
 from xenon_tui.ssh._spec import SessionInfo
 
@@ -43,10 +43,14 @@ class Launcher(Protocol):
     async def start(self) -> None:
         """Prepares the launcher (a no-op for spawn; starts the zygote)."""
 
-    async def launch(self, info: SessionInfo, slave_fd: int) -> ConsoleProcess:
+    async def launch(
+        self, info: SessionInfo, slave_fd: int, token_fd: int | None = None
+    ) -> ConsoleProcess:
         """Starts the console for ``info`` with ``slave_fd`` as its terminal.
 
-        The caller keeps ownership of ``slave_fd`` and closes it afterwards.
+        ``token_fd`` (an XE user's session) is a pipe holding the user's XE token: the
+        console gets it as :data:`TOKEN_FD` (spawn) or with the pty (zygote). The caller
+        keeps ownership of both descriptors and closes them afterwards.
         """
 
     async def close(self) -> None:
@@ -98,10 +102,15 @@ class SpawnLauncher:
     async def start(self) -> None:
         return None
 
-    async def launch(self, info: SessionInfo, slave_fd: int) -> ConsoleProcess:
+    async def launch(
+        self, info: SessionInfo, slave_fd: int, token_fd: int | None = None
+    ) -> ConsoleProcess:
         info = dataclasses.replace(info, parent_pid=os.getpid())
+        # The spec holds nothing secret (to_json leaves the XE token out): argv is public.
         argv = [sys.executable, "-m", "xenon_tui.ssh._child", info.to_json()]
-        actions = [(os.POSIX_SPAWN_DUP2, slave_fd, fd) for fd in (0, 1, 2)]
+        actions: list[tuple[int, ...]] = [(os.POSIX_SPAWN_DUP2, slave_fd, fd) for fd in (0, 1, 2)]
+        if token_fd is not None:
+            actions.append((os.POSIX_SPAWN_DUP2, token_fd, TOKEN_FD))
         try:
             # posix_spawn returns as soon as the child exists; it never waits for it.
             pid = os.posix_spawn(  # noqa: ASYNC221

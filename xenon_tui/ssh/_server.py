@@ -30,6 +30,7 @@ from xenon_tui.ssh._sandbox import features as sandbox_features
 from xenon_tui.ssh._session import ConsoleSession, SessionIdentity
 from xenon_tui.ssh._spec import Role, SessionInfo
 from xenon_tui.ssh._users import PasswordAuthenticator, UserDirectory, check_username
+from xenon_tui.ssh._xeauth import XeAuthority, XeRefused, ssh_role
 from xenon_tui.ssh._zygote import ZygoteLauncher
 
 log = logging.getLogger("xenon.ssh")
@@ -53,6 +54,7 @@ class _Connection(asyncssh.SSHServer):
         self._failures = 0
         self._grace: asyncio.TimerHandle | None = None
         self._grace_exceeded = False
+        self._xe_key: asyncssh.SSHKey | None = None  # the key XE is to decide on
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         host, port = (conn.get_extra_info("peername") or ("?", 0))[:2]
@@ -67,6 +69,8 @@ class _Connection(asyncssh.SSHServer):
             return
         self._admitted = True
         self._server.connections.add(conn)
+        if self._server.xe is not None:
+            self._ask_xe_after_proof(conn)
         self._grace = asyncio.get_running_loop().call_later(
             self._server.config.login_timeout_s, self._grace_expired
         )
@@ -84,9 +88,55 @@ class _Connection(asyncssh.SSHServer):
         )
         self._conn.abort()
 
+    def _ask_xe_after_proof(self, conn: asyncssh.SSHServerConnection) -> None:
+        """Asks XE about a key only once its signature is verified.
+
+        asyncssh calls :meth:`validate_public_key` for a key query (no signature) and again
+        for the signed request, before it checks the signature. XE must not mint a
+        session for a key nobody has proved, so this connection's check is wrapped: the
+        key is acceptable in form first, and XE is asked after the signature holds.
+        """
+        check = conn.validate_public_key
+
+        async def proved_then_xe(username: str, key_data: bytes, msg: bytes, sig: bytes) -> bool:
+            self._xe_key = None
+            if not await check(username, key_data, msg, sig):
+                return False
+            if not msg or self._xe_key is None:
+                return True  # a query, or a local account's key (the operator's own list)
+            return await self._xe_login(username, self._xe_key)
+
+        conn.validate_public_key = proved_then_xe  # type: ignore[method-assign,assignment]
+
+    async def _xe_login(self, username: str, key: asyncssh.SSHKey) -> bool:
+        assert self._server.xe is not None
+        fingerprint = key.get_fingerprint()
+        public = key.export_public_key("openssh").decode("ascii").strip()
+        try:
+            grant = await self._server.xe.session_for(username, public)
+        except XeRefused as exc:
+            log.warning(
+                "login refused user=%s addr=%s key=%s: %s",
+                printable(username),
+                self._who.peer,
+                fingerprint,
+                exc.reason,
+            )
+            self._failed()
+            return False
+        if self._conn is None or self._conn.is_closed():
+            self._server.xe.revoke(grant)  # the client left while XE answered
+            return False
+        self._who.xe = grant
+        self._who.role = ssh_role(grant.role)
+        self._who.key_fingerprint = fingerprint
+        return True
+
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._admitted:
             return
+        if self._who.xe is not None and self._server.xe is not None:
+            self._server.xe.revoke(self._who.xe)  # the token lives no longer than the login
         if self._grace is not None:
             self._grace.cancel()
         self._server.connections.discard(self._conn)
@@ -141,6 +191,14 @@ class _Connection(asyncssh.SSHServer):
                 self._who.role = self._server.users.role_of(username)
                 return True
             reason = "key type not allowed"
+        elif self._server.xe is not None:
+            # XE decides once the client has proved the key (see _ask_xe_after_proof).
+            with contextlib.suppress(ConfigError):
+                check_username(username)
+                if restrict_client_key(key):
+                    self._xe_key = key
+                    return True
+                reason = "key type not allowed"
         log.warning(
             "login refused user=%s addr=%s key=%s: %s",
             printable(username),
@@ -174,12 +232,14 @@ class _Connection(asyncssh.SSHServer):
             self._grace.cancel()
             self._grace = None
         self._server.gate.authenticated(self._source)
+        xe = self._who.xe
         log.info(
-            "login user=%s role=%s addr=%s key=%s",
+            "login user=%s role=%s addr=%s key=%s%s",
             self._who.user,
             self._who.role,
             self._who.peer,
             self._who.key_fingerprint,
+            "" if xe is None else f" xe-role={xe.role} xe-session-expires={xe.expires_at}",
         )
 
     def session_requested(self) -> ConsoleSession:
@@ -211,6 +271,7 @@ class ConsoleServer:
         users: Accounts allowed to log in with a public key.
         passwords: Optional password check (``None`` disables password logins).
         launcher: Overrides the launcher chosen from ``config.mode``.
+        xe: Asks XE about logins of its users (built from ``config.xe`` when ``None``).
     """
 
     def __init__(
@@ -219,10 +280,12 @@ class ConsoleServer:
         users: UserDirectory,
         passwords: PasswordAuthenticator | None = None,
         launcher: Launcher | None = None,
+        xe: XeAuthority | None = None,
     ) -> None:
         self.config = config
         self.users = users
         self.passwords = passwords
+        self.xe = xe if xe is not None or config.xe is None else XeAuthority(config.xe)
         self.launcher: Launcher = launcher or self._make_launcher()
         self._fallback: Launcher | None = (
             SpawnLauncher(str(config.state_dir)) if self.launcher.name != "spawn" else None
@@ -300,19 +363,24 @@ class ConsoleServer:
         """Gives a session slot back."""
         self._active -= 1
 
-    async def launch(self, info: SessionInfo, slave_fd: int) -> tuple[ConsoleProcess, str]:
+    async def launch(
+        self, info: SessionInfo, slave_fd: int, token_fd: int | None = None
+    ) -> tuple[ConsoleProcess, str]:
         """Starts a console; falls back to spawning when the zygote cannot fork it.
+
+        ``token_fd`` (an XE user's session) is the read end of a pipe holding the
+        user's token; the console reads it, the caller closes it.
 
         Returns:
             The console process and the name of the mode that started it.
         """
         try:
-            return await self.launcher.launch(info, slave_fd), self.launcher.name
+            return await self.launcher.launch(info, slave_fd, token_fd), self.launcher.name
         except LaunchError as exc:
             if self._fallback is None:
                 raise
             log.warning("%s; spawning session %s instead", exc.message, info.session_id)
-        return await self._fallback.launch(info, slave_fd), self._fallback.name
+        return await self._fallback.launch(info, slave_fd, token_fd), self._fallback.name
 
     def console_settings(self, role: Role) -> dict[str, Any]:
         """The console settings a user of ``role`` gets (read-only sockets for read-only)."""
@@ -365,6 +433,8 @@ class ConsoleServer:
         )
         self.config.algorithms.log_choices()
         self._log_limits()
+        if self.xe is not None:
+            await self.xe.check()
         try:
             await self.launcher.start()
         except LaunchError as exc:
@@ -453,6 +523,8 @@ class ConsoleServer:
         if acceptor is not None:
             await acceptor.wait_closed()
         await self.launcher.close()
+        if self.xe is not None:
+            await self.xe.close()
 
     async def serve_forever(self, stop: asyncio.Event) -> None:
         """Runs until ``stop`` is set."""

@@ -16,6 +16,7 @@ import asyncssh
 from xenon_tui.ssh._errors import LaunchError
 from xenon_tui.ssh._pty import cap_term_size, open_pty
 from xenon_tui.ssh._spec import Role, SessionInfo, safe_colorterm, safe_term
+from xenon_tui.ssh._xeauth import XeGrant, token_pipe
 
 if TYPE_CHECKING:
     from xenon_tui.ssh._server import ConsoleServer
@@ -43,6 +44,7 @@ class SessionIdentity:
         self.role: Role | None = None
         self.key_fingerprint = "-"
         self.authenticated = False
+        self.xe: XeGrant | None = None  # what XE granted an XE user's login
 
 
 class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
@@ -196,13 +198,18 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
             memory_limit_mb=self._server.config.session_memory_mb,
             home=self._server.user_home(self._who.user),
             sandbox=self._server.config.sandbox,
+            xe=self._xe_spec(),
         )
         master, slave = open_pty(cols, rows)
         try:
+            # The user's own token only, over a pipe: never argv (ps shows it) or env.
+            token_fd = token_pipe(self._who.xe.token) if self._who.xe is not None else None
             try:
-                child, mode = await self._server.launch(info, slave)
+                child, mode = await self._server.launch(info, slave, token_fd)
             finally:
                 os.close(slave)
+                if token_fd is not None:
+                    os.close(token_fd)
             log.info(
                 "session %s started user=%s pid=%d term=%s size=%dx%d mode=%s",
                 self.session_id,
@@ -219,6 +226,10 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
             return await self._supervise(child, master)
         finally:
             os.close(master)
+
+    def _xe_spec(self) -> dict[str, Any] | None:
+        grant, xe = self._who.xe, self._server.config.xe
+        return None if grant is None or xe is None else grant.public(xe)
 
     async def _supervise(self, child: Any, master: int) -> tuple[str, int]:
         pump = asyncio.create_task(self._pump_output(master))

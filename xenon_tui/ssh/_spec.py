@@ -44,6 +44,10 @@ class SessionInfo:
             directory, the only place its file dialogs can read and write.
         sandbox: ``auto`` (Landlock when the kernel has it), ``require`` (no console
             without it) or ``off``.
+        xe: For an XE user's session: XE's ``url`` and ``ca``, the ``user``, its XE
+            ``role``, ``scopes`` and token expiry (``expires_at``); nothing secret.
+        xe_token: The user's XE session token, in the console process only: it arrives
+            over a pipe and is never part of :meth:`to_json` (argv in spawn mode).
     """
 
     session_id: str
@@ -59,10 +63,14 @@ class SessionInfo:
     memory_limit_mb: int = 0
     home: str = ""
     sandbox: str = "auto"
+    xe: dict[str, Any] | None = None
+    xe_token: str = field(default="", repr=False, compare=False)
 
     def to_json(self) -> str:
-        """Serialises to one JSON object."""
-        return json.dumps(asdict(self), separators=(",", ":"))
+        """Serialises to one JSON object (without ``xe_token``)."""
+        data = asdict(self)
+        del data["xe_token"]
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> SessionInfo:
@@ -84,6 +92,7 @@ class SessionInfo:
             memory_limit_mb=max(0, int(raw.get("memory_limit_mb") or 0)),
             home=str(raw.get("home") or ""),
             sandbox=check_sandbox_mode(str(raw.get("sandbox") or "auto")),
+            xe=check_xe(raw.get("xe")),
         )
         return info
 
@@ -111,6 +120,21 @@ def check_app_spec(value: str) -> str:
     if not _APP_RE.fullmatch(value):
         raise ConfigError(f"app must look like 'package.module:function', got {value!r}")
     return value
+
+
+def check_xe(value: object) -> dict[str, Any] | None:
+    """Validates the ``xe`` part of a session spec.
+
+    Raises:
+        ConfigError: When it is not ``None`` or an object with a URL, user and role.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(value.get(k), str) and value.get(k) for k in ("url", "user", "role")
+    ):
+        raise ConfigError("session spec: xe needs url, user and role")
+    return dict(value)
 
 
 def check_sandbox_mode(value: str) -> str:

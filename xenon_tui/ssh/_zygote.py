@@ -116,7 +116,9 @@ class _Zygote:
             raise LaunchError(f"zygote did not start; see {self._log_path}") from exc
         log.info("zygote ready pid=%d preload=%s", self.pid, ",".join(self._preload))
 
-    async def launch(self, info: SessionInfo, slave_fd: int) -> ConsoleProcess:
+    async def launch(
+        self, info: SessionInfo, slave_fd: int, token_fd: int | None = None
+    ) -> ConsoleProcess:
         if self._sock is None:
             raise ZygoteGone("zygote is not running")
         loop = asyncio.get_running_loop()
@@ -126,7 +128,8 @@ class _Zygote:
         info = dataclasses.replace(info, parent_pid=self.pid)
         message = json.dumps({"op": "spawn", "id": request_id, "spec": info.to_json()})
         try:
-            socket.send_fds(self._sock, [message.encode()], [slave_fd])
+            fds = [slave_fd] if token_fd is None else [slave_fd, token_fd]
+            socket.send_fds(self._sock, [message.encode()], fds)
             pid, exited = await spawned
         except OSError as exc:
             self._pending.pop(request_id, None)
@@ -264,10 +267,12 @@ class ZygoteLauncher:
             else:
                 await old.close()
 
-    async def launch(self, info: SessionInfo, slave_fd: int) -> ConsoleProcess:
+    async def launch(
+        self, info: SessionInfo, slave_fd: int, token_fd: int | None = None
+    ) -> ConsoleProcess:
         await self.start()
         assert self._current is not None
-        return await self._current.launch(info, slave_fd)
+        return await self._current.launch(info, slave_fd, token_fd)
 
     async def close(self) -> None:
         zygotes = [z for z in (self._current, *self._retired) if z is not None]

@@ -2,7 +2,8 @@
 
 Protocol on fd 3 (an AF_UNIX SOCK_SEQPACKET socket), one JSON object per message:
 server -> zygote ``{"op": "spawn", "id", "spec"}`` with the pty slave attached (SCM_RIGHTS),
-``{"op": "signal", "pid", "sig"}``; zygote -> server ``{"op": "ready", "pid"}``,
+``{"op": "signal", "pid", "sig"}`` (an XE user's spawn also carries the pipe holding
+the user's token, after the pty); zygote -> server ``{"op": "ready", "pid"}``,
 ``{"op": "spawned", "id", "pid"}``, ``{"op": "failed", "id", "error"}``,
 ``{"op": "exit", "pid", "code"}``. End of file on the socket stops the zygote.
 """
@@ -105,8 +106,8 @@ class Zygote:
     def _spawn(self, message: dict[str, Any], fds: list[int]) -> None:
         request_id = message.get("id")
         try:
-            if len(fds) != 1:
-                raise ValueError("spawn needs exactly one pty fd")
+            if len(fds) not in (1, 2):
+                raise ValueError("spawn needs one pty fd (and at most a token pipe)")
             info = SessionInfo.from_json(str(message["spec"]))
             if threading.active_count() != 1:
                 raise RuntimeError("zygote has helper threads; refusing to fork")
@@ -120,7 +121,7 @@ class Zygote:
             self._ctl.close()
             os.close(self._wake_r)
             os.close(self._wake_w)
-            run_forked(info, fds[0], self._home)
+            run_forked(info, fds[0], self._home, fds[1] if len(fds) == 2 else None)
         self._children.add(pid)
         _send(self._ctl, {"op": "spawned", "id": request_id, "pid": pid})
 

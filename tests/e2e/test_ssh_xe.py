@@ -1,0 +1,320 @@
+"""SSH logins are XE users: ``xenon console serve --xe`` asks a real ``xenon xe serve``.
+
+The sessions run :func:`probe` (this module) instead of the console: it reports what the
+console process received (its XE user, role and token, checked against XE with
+``whoami``), then waits, so the test can read the process's argv and environment from
+/proc while it lives; under Landlock it also tries XE's port and a port it must not reach.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import stat
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import pytest
+
+from enterprise_store.client import XeClient
+from tests._support.ssh import ServerProc, start_server, wait_until
+from tests._support.xe_cli import serve_xe, xenon
+from xenon_tui.ssh._sandbox import abi_version
+from xenon_tui.ssh._spec import SessionInfo
+
+PASSWORD = "ssh-xe-admin-password-1"
+PROBE = "tests.e2e.test_ssh_xe:probe"
+ABI = abi_version()
+
+
+# -- the console stand-in (runs in the session's process) ----------------------------------
+
+
+def probe(info: SessionInfo) -> int:
+    """Reports ``XEPROBE key=value … END``, then waits for one key from the user."""
+    import httpx
+
+    xe = info.xe or {}
+    found: dict[str, str] = {"user": str(xe.get("user")), "role": str(xe.get("role"))}
+    found["has_token"] = "yes" if info.xe_token else "no"
+    found["pid"] = str(os.getpid())
+    if info.xe_token:
+        try:
+            ca = str(xe["ca"]) if xe.get("ca") else True
+            answer = httpx.get(
+                f"{xe['url']}/api/v1/auth/whoami",
+                headers={"Authorization": f"Bearer {info.xe_token}"},
+                verify=ca,
+                timeout=20,
+            )
+            found["whoami"] = answer.json().get("name", "?") if answer.is_success else "refused"
+        except (httpx.HTTPError, PermissionError, OSError) as exc:
+            found["whoami"] = f"error:{type(exc).__name__}"
+    other = info.console.get("probe", {}).get("other_port")
+    if other:
+        try:
+            with socket.create_connection(("127.0.0.1", int(other)), timeout=5):
+                found["other_port"] = "ok"
+        except PermissionError:
+            found["other_port"] = "denied"
+        except OSError as exc:
+            found["other_port"] = f"error:{exc.errno}"
+    line = " ".join(f"{k}={v}" for k, v in sorted(found.items()))
+    sys.stdout.write(f"XEPROBE {line} END\r\n")
+    sys.stdout.flush()
+    os.read(0, 1)  # the test reads /proc meanwhile, then presses a key
+    return 0
+
+
+# -- fixtures ------------------------------------------------------------------------------
+
+
+@dataclass
+class Xe:
+    """A running ``xenon xe serve`` with users, keys and a service credential."""
+
+    url: str
+    ca: Path
+    credential: Path
+    keys: dict[str, Path]
+    service_token: str
+
+    def admin(self) -> XeClient:
+        return XeClient(self.url, ca=self.ca)
+
+
+def _keypair(directory: Path, name: str) -> Path:
+    key = asyncssh.generate_private_key("ssh-ed25519", comment=name)
+    path = directory / name
+    key.write_private_key(str(path))
+    key.write_public_key(f"{path}.pub")
+    return path
+
+
+@pytest.fixture
+async def xe(tmp_path: Path) -> AsyncIterator[Xe]:
+    state = tmp_path / "xe"
+    code, _, err = await xenon(
+        "xe", "init", "--state-dir", str(state), "--password-stdin", stdin=PASSWORD + "\n"
+    )
+    assert code == 0, err
+    proc, url = await serve_xe(state)
+    try:
+        ca = state / "pki" / "ca-cert.pem"
+        keydir = tmp_path / "keys"
+        keydir.mkdir()
+        keys = {name: _keypair(keydir, name) for name in ("alice", "audrey", "stranger")}
+        async with XeClient(url, ca=ca) as admin:
+            await admin.login("admin", PASSWORD)
+            for name, role in (("alice", "operator"), ("audrey", "auditor")):
+                await admin.create_user(name, role=role)
+                await admin.add_ssh_key(name, keys[name].with_suffix(".pub").read_text(), name)
+            created = await admin.create_token("ssh console server", kind="service")
+        credential = tmp_path / "service-credential"
+        fd = os.open(credential, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, created.token.encode() + b"\n")
+        os.close(fd)
+        yield Xe(url, ca, credential, keys, created.token)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def other_port() -> Iterator[int]:
+    """A listening port that is neither XE's nor a console server's."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+@pytest.fixture
+def ssh_xe(
+    tmp_path_factory: pytest.TempPathFactory, other_port: int
+) -> Iterator[Callable[..., ServerProc]]:
+    started: list[ServerProc] = []
+
+    def start(xe: Xe, *extra: str, mode: str = "spawn", url: str | None = None) -> ServerProc:
+        state = tmp_path_factory.mktemp("sshxe")
+        console = state / "console.json"
+        console.write_text(json.dumps({"servers": [], "probe": {"other_port": other_port}}))
+        argv = [sys.executable, "-m", "xenon_tui.ssh", "--listen", "127.0.0.1:0",
+                "--state-dir", str(state), "--mode", mode, "--app", PROBE,
+                "--console-file", str(console), "--xe", url or xe.url, "--xe-ca", str(xe.ca),
+                "--xe-credential", str(xe.credential), *extra]  # fmt: skip
+        server = start_server(argv, state, timeout=60)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+async def _login(server: ServerProc, user: str, key: Path) -> asyncssh.SSHClientConnection:
+    return await asyncssh.connect(
+        "127.0.0.1", server.port, username=user, client_keys=[str(key)], known_hosts=None,
+        agent_path=None, preferred_auth="publickey",
+    )  # fmt: skip
+
+
+async def _session(server: ServerProc, user: str, key: Path) -> dict[str, Any]:
+    """Logs in, reads the probe's report and the console process's /proc entries."""
+    async with await _login(server, user, key) as conn:
+        proc = await conn.create_process(term_type="xterm", term_size=(120, 30), encoding=None)
+        output = b""
+        async with asyncio.timeout(60):
+            while b" END" not in output:
+                chunk = await proc.stdout.read(65536)
+                if not chunk:
+                    break
+                output += chunk
+        match = re.search(rb"XEPROBE (.*?) END", output)
+        assert match, output
+        found: dict[str, Any] = dict(item.split("=", 1) for item in match.group(1).decode().split())
+        pid = int(found["pid"])
+        for name in ("cmdline", "environ"):
+            with open(f"/proc/{pid}/{name}", "rb") as fh:  # noqa: ASYNC230 - a small /proc file
+                found[name] = fh.read().decode(errors="replace")
+        proc.stdin.write(b"q\r")  # the pty is in canonical mode: a line
+        async with asyncio.timeout(30):
+            await proc.wait_closed()
+    return found
+
+
+async def _session_tokens(xe: Xe, user: str) -> list[Any]:
+    async with xe.admin() as admin:
+        await admin.login("admin", PASSWORD)
+        page = await admin.list_tokens(user=user)
+    return [t for t in page.items if t.kind == "session"]
+
+
+# -- tests ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["spawn", "zygote"])
+async def test_an_xe_user_logs_in_with_their_key_and_gets_their_own_token(
+    xe: Xe, ssh_xe: Callable[..., ServerProc], mode: str
+) -> None:
+    server = ssh_xe(xe, mode=mode)
+    alice = await _session(server, "alice", xe.keys["alice"])
+    audrey = await _session(server, "audrey", xe.keys["audrey"])
+    # Each console holds a token XE accepts as that user, with that user's role.
+    assert (alice["user"], alice["role"], alice["whoami"]) == ("alice", "operator", "alice")
+    assert (audrey["user"], audrey["role"], audrey["whoami"]) == ("audrey", "auditor", "audrey")
+    log = server.log()
+    assert "login user=alice role=admin" in log and "xe-role=operator" in log
+    assert "login user=audrey role=read-only" in log and "xe-role=auditor" in log
+    # Neither the service credential nor a token is in argv, the environment or a log.
+    for seen in (alice, audrey):
+        for text in (seen["cmdline"], seen["environ"]):
+            assert "xev_" not in text and "xes_" not in text
+    assert xe.service_token not in log and "xes_" not in log
+    assert xe.service_token not in server.session_log()
+    # The SSH connection is over: its session token is logged out in XE.
+    async with asyncio.timeout(30):
+        while await _session_tokens(xe, "alice"):  # noqa: ASYNC110 - polls XE
+            await asyncio.sleep(0.1)
+
+
+async def test_a_key_xe_does_not_know_is_refused_and_retries_do_not_reach_xe(
+    xe: Xe, ssh_xe: Callable[..., ServerProc]
+) -> None:
+    server = ssh_xe(xe, "--per-source-penalties", "authfail:5,noauth:1,min:9,max:60")
+    refused = 0
+    for _ in range(6):
+        try:
+            await _login(server, "alice", xe.keys["stranger"])
+        except asyncssh.PermissionDenied:
+            refused += 1
+        except (OSError, asyncssh.Error):
+            pass  # shut out: closed before the key exchange
+        else:
+            pytest.fail("a key XE does not know logged in")
+    assert refused >= 1
+    assert "login refused user=alice" in server.log()
+    assert "XE: no such user with that key" in server.log()
+    async with xe.admin() as admin:
+        await admin.login("admin", PASSWORD)
+        page = await admin.list_audit(action="auth.session_for", limit=100)
+    asked = [r for r in page.items if r.result == "refused:unauthenticated"]
+    # One question to XE per refused login; two or three (the close of a connection may
+    # reach the gate after the next one) charge the source's minimum of 9 s: the rest of
+    # the six are refused before the key exchange and never reach XE.
+    assert len(asked) == refused and 2 <= refused <= 3
+    assert re.search(r"penalty: 127\.0\.0\.1 shut out", server.log())
+    report = r"refused \d+ connections? from 127\.0\.0\.1 before key exchange"
+    async with asyncio.timeout(30):  # logged once the burst has been quiet for a second
+        while not re.search(report, server.log()):  # noqa: ASYNC110 - polls a log file
+            await asyncio.sleep(0.1)
+    assert not await _session_tokens(xe, "alice")
+
+
+async def test_a_user_cannot_log_in_with_another_users_key(
+    xe: Xe, ssh_xe: Callable[..., ServerProc]
+) -> None:
+    server = ssh_xe(xe)
+    with pytest.raises(asyncssh.PermissionDenied):
+        await _login(server, "alice", xe.keys["audrey"])
+    assert not await _session_tokens(xe, "alice")
+
+
+async def test_xe_unreachable_refuses_logins_with_a_clear_line(
+    xe: Xe, ssh_xe: Callable[..., ServerProc], other_port: int
+) -> None:
+    # An address where nothing answers HTTPS: a port taken and closed again.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    dead = sock.getsockname()[1]
+    sock.close()
+    server = ssh_xe(xe, url=f"https://127.0.0.1:{dead}")
+    with pytest.raises(asyncssh.PermissionDenied):
+        await _login(server, "alice", xe.keys["alice"])
+    log = server.log()
+    assert f"XE at https://127.0.0.1:{dead} does not answer" in log
+    assert "login refused user=alice addr=127.0.0.1" in log
+    assert f"XE unreachable at https://127.0.0.1:{dead}" in log
+
+
+def test_the_service_credential_must_be_private(tmp_path: Path, xe_credential_file: Path) -> None:
+    from tests._support.xe_cli import run_xenon
+
+    os.chmod(xe_credential_file, 0o640)
+    done = run_xenon(
+        "console", "serve", "--listen", "127.0.0.1:0", "--state-dir", str(tmp_path / "s"),
+        "--xe", "https://127.0.0.1:1", "--xe-credential", str(xe_credential_file),
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "must be readable by its owner only" in done.stderr
+    assert "xev_" not in done.stderr + done.stdout
+
+
+@pytest.fixture
+def xe_credential_file(tmp_path: Path) -> Path:
+    path = tmp_path / "credential"
+    path.write_text("xev_" + "A" * 43 + "\n")
+    path.chmod(0o600)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    return path
+
+
+@pytest.mark.skipif(ABI < 4, reason=f"Landlock network rules need ABI 4 (this kernel: {ABI})")
+async def test_an_xe_console_reaches_only_xe_and_its_hosts(
+    xe: Xe, ssh_xe: Callable[..., ServerProc]
+) -> None:
+    server = ssh_xe(xe, "--sandbox", "require")
+    for user in ("alice", "audrey"):
+        seen = await _session(server, user, xe.keys[user])
+        assert seen["whoami"] == user  # XE's port (and its CA file) stay reachable
+        assert seen["other_port"] == "denied"
+    wait_until(lambda: "Landlock ABI" in server.log(), what="sandbox line")
