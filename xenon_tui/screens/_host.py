@@ -54,6 +54,7 @@ from xenon_tui.widgets import (
     ServersPanel,
     ViolationLog,
 )
+from xenon_tui.widgets._fleetviolations import FleetHost, FleetViolations, HostCounts
 from xenon_tui.widgets._keyline import KeyLine
 from xenon_tui.widgets._policy_view import staged_changes
 from xenon_tui.widgets._titleline import TitleLine
@@ -70,6 +71,9 @@ P = ParamSpec("P")
 DOMAINS_REFRESH_S = 1.5
 """How often the shown Domains view re-reads its server's domains (run state, CPU,
 violations); rows that did not change are not redrawn."""
+
+FLEET_REFRESH_S = 1.0
+"""How often the shown fleet violations view is redrawn from the counts."""
 
 LINK_AGE_S = 1.0
 """How often each server's "last update N s ago" is re-worded (drawn only on change)."""
@@ -102,6 +106,8 @@ class HostConsole(Screen[None]):
         self._shown_filters: dict[str, str] = {}
         # Each server's violation acknowledgements, as its host keeps them.
         self.acks: dict[str, Acks] = {}
+        # Each server's violations by domain and hypercall (the fleet view).
+        self.counts: dict[str, HostCounts] = {}
         # (address, domain) -> when this console last asked for a change of that domain:
         # its events are not announced as changes made elsewhere (see _domain_changed).
         self._asked: dict[tuple[str, str], float] = {}
@@ -123,6 +129,7 @@ class HostConsole(Screen[None]):
                     yield Static(header_text(), id="violations-header")
                     yield ViolationLog(id="violation-log")
                 yield view_pane("perf")
+                yield view_pane("fleet")
         yield ModeBand(id="band")
         yield Input(id="command-line", placeholder=":command  (Esc cancels, ? for help)")
         yield KeyLine(id="keys")
@@ -141,6 +148,7 @@ class HostConsole(Screen[None]):
         self._sync_current()
         panel.focus()
         self.set_interval(DOMAINS_REFRESH_S, self._poll_domains)
+        self.set_interval(FLEET_REFRESH_S, self._sync_fleet)
         self.set_interval(LINK_AGE_S, self._sync_link_ages)
         if self.config.autoconnect:
             for address in self._servers:
@@ -395,6 +403,7 @@ class HostConsole(Screen[None]):
         fresh = state.take_violations(rows)
         if not fresh:
             return
+        self.counts_of(state.address).add(fresh)
         is_current = state.address == self.current
         if is_current:
             log = self.query_one(ViolationLog)
@@ -534,6 +543,42 @@ class HostConsole(Screen[None]):
             perf.show_server(state)
         for table in self.query(DomainsTable):
             table.set_domains(domain_rows(state))
+        self._sync_fleet(force=True)
+
+    def _sync_fleet(self, force: bool = False) -> None:
+        """Redraws the fleet view from every connected server's counts (while shown)."""
+        if not force and self.query_one(ViewTabs).active != "fleet":
+            return
+        hosts = []
+        for state in self._servers.values():
+            if not state.link.up:
+                continue
+            name = state.info.get("hostname")
+            label = f"{name} ({state.address})" if isinstance(name, str) else state.address
+            hosts.append(FleetHost(state.address, label, self.counts_of(state.address)))
+        for table in self.query(FleetViolations):
+            table.set_hosts(hosts)
+
+    def counts_of(self, address: str) -> HostCounts:
+        """A server's violations by domain and hypercall (the fleet view's data)."""
+        return self.counts.setdefault(address, HostCounts())
+
+    @on(FleetViolations.Act)
+    def _fleet_act(self, message: FleetViolations.Act) -> None:
+        row, violation = message.row, dict(message.violation)
+        if message.action == "pause":
+            self.run_flow("domain", flows.pause_violating_domain, self, violation, row.address)
+        elif message.action == "resolve":
+            target = {"name": row.domain}
+            self.run_flow("domain", flows.resolve_domain, self, target, row.address)
+        elif message.action == "profile":
+            # The editor works on the current server: that host becomes the current one.
+            self.switch_server(
+                row.address,
+                then=lambda: self.run_flow(
+                    "edit", flows.open_profile_for_violation, self, violation
+                ),
+            )
 
     async def _ensure_view(self, view: str) -> None:
         """Mounts a lazily built view the first time its tab is shown."""
@@ -756,6 +801,9 @@ class HostConsole(Screen[None]):
         elif view == "perf":
             for perf in self.query(PerfView):
                 perf.set_domain_filter(text)
+        elif view == "fleet":
+            for fleet in self.query(FleetViolations):
+                fleet.set_filter(text)
 
     def run_command(self, text: str) -> None:
         """Runs one `:` command line (``servers``, ``theme light``, ``connect h:p``…)."""

@@ -12,15 +12,17 @@ from xenon_tui._errors import ConsoleError
 from xenon_tui._policy_data import policy_of
 from xenon_tui._state import ServerState
 from xenon_tui.widgets import AdvancedView, DomainsTable, PerfView, PolicyView
+from xenon_tui.widgets._fleetviolations import FleetViolations
 from xenon_tui.widgets._viewtabs import ViewPane
 
-VIEWS = ("servers", "policy", "advanced", "domains", "violations", "perf")
+VIEWS = ("servers", "policy", "advanced", "domains", "violations", "perf", "fleet")
 VIEW_WIDGETS = {
     "domains": "#domains-table",
     "violations": "#violation-log",
     "policy": "#policy-view",
     "advanced": "#advanced-view",
     "perf": "#perf-view",
+    "fleet": "#fleet-violations",
 }
 """View id -> selector of the widget that takes the view's focus and keys."""
 
@@ -29,6 +31,7 @@ LAZY_VIEWS: dict[str, Callable[[], Widget]] = {
     "advanced": lambda: AdvancedView(id="advanced-view"),
     "perf": lambda: PerfView(id="perf-view"),
     "domains": lambda: DomainsTable(id="domains-table"),
+    "fleet": lambda: FleetViolations(id="fleet-violations"),
 }
 """Views mounted the first time they are shown (a fast first frame, less memory per SSH
 session); the violation log is always there."""
@@ -39,6 +42,7 @@ TAB_TITLES = {
     "domains": ("Domains", "Dom"),
     "violations": ("Violations", "Viol"),
     "perf": ("Performance", "Perf"),
+    "fleet": ("Fleet", "Flt"),
 }
 """View id -> (title, short title for narrow terminals)."""
 
@@ -78,21 +82,25 @@ def domain_rows(state: ServerState) -> list[dict[str, Any]]:
 
 
 def info_text(state: ServerState) -> str:
-    """The server details box: address, link, and what ``GetHypervisorInfo`` said."""
+    """The server details box: address, link, and what ``GetHypervisorInfo`` said.
+
+    Each line fits the box's 30 columns at the usual values (a wrapped line pushed the
+    last one, CPUs and memory, out of the box); the most wanted come first.
+    """
     info = state.info
-    lines = [
-        f"Server address: {state.entry.host}",
-        f"Port: {state.entry.port}",
-        f"Status: {state.link.value}" + (f" ({state.detail})" if state.detail else ""),
-    ]
+    status = state.link.value + (f" ({state.detail})" if state.detail else "")
+    lines = [f"Server {state.entry.host}:{state.entry.port}", f"Status: {status}"]
+    if state.last_update():
+        lines.append(state.last_update().capitalize())
     if info:
+        mib = int(info.get("mem_kb") or 0) // 1024
+        mem = f"{mib // 1024} GiB" if mib >= 1024 and mib % 1024 == 0 else f"{mib} MiB"
         lines += [
-            f"Xenon version: {info.get('xen_version', '?')}",
-            f"MSM status: {info.get('msm_status', '?')} (version {info.get('msm_version', '?')})",
-            f"Backend: {info.get('backend', '?')}",
+            f"Xenon {info.get('xen_version', '?')}",
+            f"MSM {info.get('msm_status', '?')}, version {info.get('msm_version', '?')}",
+            f"Backend {info.get('backend', '?')}, {info.get('cpus', '?')} CPUs, {mem}",
             f"Policy: {info.get('policy_name', '?')}",
             f"Policy generation {info.get('policy_generation')}",
             f"Policy ID: {str(info.get('policy_id', ''))[:18]}",
-            f"CPUs {info.get('cpus', '?')}  mem {int(info.get('mem_kb') or 0) // 1024} MiB",
         ]
     return "\n".join(lines)
