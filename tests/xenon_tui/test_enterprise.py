@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pytest_textual_snapshot import SVGImageExtension
+from textual import events
 from textual.widgets import OptionList, Static
 
 from enterprise_store.api import create_app
@@ -190,8 +191,12 @@ async def test_vm_actions_start_pause_destroy(world: World, tmp_path: Path) -> N
         await _ready(pilot, app)
         vm = _vm_names(app)[0]
         assert _vm_state(app, vm) == "stopped"
-        await pilot.press("tab", "g", "enter")
+        # Keys typed together (Tab Enter in one write, as a terminal sends them) go to the
+        # panel Tab moved to, not to the tree (whose Enter would open nothing).
+        app.post_message(events.Key("tab", "\t"))
+        app.post_message(events.Key("enter", "\r"))
         await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
+        assert app.screen.vm == vm
         await pilot.press("enter")  # Start
         await wait_for(pilot, lambda: _vm_state(app, vm) == "running", 60)
         await pilot.press("full_stop")

@@ -213,13 +213,15 @@ class EnterpriseScreen(Screen[None]):
     @on(Tree.NodeSelected, "#xe-hosts")
     def _node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
         if event.node.data is not None and event.node.data[0] == "enclave":
-            self.query_one(XeVmTable).focus()
+            self.set_focus(self.query_one(XeVmTable))
 
     # -- keys ------------------------------------------------------------------------------
 
     def action_next_panel(self) -> None:
         tree, table = self.query_one(XeHostsTree), self.query_one(XeVmTable)
-        (table if tree.has_focus else tree).focus()
+        # Focus now, not after a refresh (Widget.focus defers it): keys typed right after
+        # Tab (Tab Enter in one write) must reach the panel it moved to.
+        self.set_focus(table if tree.has_focus else tree)
 
     def action_refresh(self) -> None:
         self.refresh_xe()
@@ -251,7 +253,7 @@ class EnterpriseScreen(Screen[None]):
         if not keep:
             table.set_filter("")
         line.remove_class("-open")
-        table.focus()
+        self.set_focus(table)
 
     def show_help(self) -> None:
         """`?`: this screen's keys, from its key table."""
