@@ -82,6 +82,9 @@ class XenonConsole(App[int]):
     ]
 
     _running_command = False  # set while a palette or `:` command runs an app action
+    console_user = ""
+    """The SSH user of this console's session (set by the SSH console); empty: the OS
+    user. Hosts log resolve, acknowledge and lifecycle requests with this name."""
 
     def __init__(
         self,

@@ -187,7 +187,7 @@ async def test_changes_made_elsewhere_are_noticed_with_their_origin(
 def test_notice_wording() -> None:
     data = {"name": DOM, "reason": "max_violations"}
     assert notice_text(data, "MSM violation limit", "console a") == (
-        f"{DOM} stopped at its violation limit by MSM violation limit."
+        f"{DOM} was stopped by the MSM at its violation limit."
     )
     assert notice_text({"name": DOM, "reason": "pause"}, "console a", "console a") == (
         f"{DOM} paused by console a (another session)."

@@ -128,9 +128,12 @@ async def resolve_domain(
         )
         return
     why = "stopped by the MSM at its violation limit" if row.get("stopped_by_msm") else "paused"
+    state = console.servers.get(address)
+    host = state.info.get("hostname") if state is not None else None
+    where = f"{host} ({address})" if isinstance(host, str) else address
     note = await console.ask(
         ResolveDialog(
-            f"Resolve {name} on {address}?",
+            f"Resolve {name} on {where}?",
             f"{name} is {why} ({row.get('violations', '?')} violations).\n"
             "Resolve resets its violation count and resumes it.",
             name,

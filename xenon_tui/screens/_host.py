@@ -1004,6 +1004,8 @@ def notice_text(data: Mapping[str, Any], origin: str | None, mine: str) -> str |
     reason = str(data.get("reason", ""))
     change = _CHANGES.get(reason, reason.replace("_", " ") or "changed")
     name = data.get("name", "?")
+    if origin == "MSM violation limit" and reason == "max_violations":
+        return f"{name} was stopped by the MSM at its violation limit."
     if origin is None:
         by = "(the host did not say by whom)"
     elif origin == "client":

@@ -95,4 +95,6 @@ def run(info: SessionInfo) -> int:
 
     link = xe_link(info)
     extra = {} if link is None else {"xe": link}
-    return run_textual(XenonConsole(console_config(info.console), **extra), info)
+    app = XenonConsole(console_config(info.console), **extra)
+    app.console_user = info.user  # the name hosts log with what this console asks
+    return run_textual(app, info)

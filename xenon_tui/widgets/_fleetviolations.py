@@ -51,15 +51,15 @@ class HostCounts:
         floor = int(time.time() if now is None else now) - RATE_S
         totals, recent, last = self.totals, self.recent, self.last
         for row in rows:
+            # One record is one violation (its ``count`` is the domain's running total).
             key = (str(row.get("domain") or row.get("domid", "?")), call_of(row))
-            count = int(row.get("count") or 1)
-            totals[key] = totals.get(key, 0) + count
+            totals[key] = totals.get(key, 0) + 1
             last[key] = row
             ts_ns = row.get("ts_ns")
             second = ts_ns // 1_000_000_000 if isinstance(ts_ns, int) else floor + RATE_S
             if second > floor:
                 bucket = recent.setdefault(second, {})
-                bucket[key] = bucket.get(key, 0) + count
+                bucket[key] = bucket.get(key, 0) + 1
         for second in [s for s in recent if s <= floor]:
             del recent[second]
 
