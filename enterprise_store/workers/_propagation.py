@@ -44,13 +44,13 @@ from uuid import UUID
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
-from enterprise_store._errors import XeError
+from enterprise_store._errors import HostError, XeError
 from enterprise_store.model import EnterprisePolicy, Host
 from enterprise_store.policy import HostSlice
 from enterprise_store.store import Store
 from enterprise_store.store._compute_repo import STATE_FOR, ComputeRepo, PropagationRow
 from enterprise_store.workers._hosts import HostPool, XeIdentity, host_error
-from enterprise_store.workers._slices import SliceMaker
+from enterprise_store.workers._slices import MergedRef, MergedUnknown, SliceMaker
 from xps.client import RemoteError, XpsError
 from xps.policy import Policy, sign_policy
 
@@ -203,7 +203,7 @@ class Propagator:
         self._expect: dict[str, str] = {}
         # host id -> (hash, policy) XE last activated there: while the host reports that
         # hash, it is the host's current policy, and no GetPolicy is needed.
-        self._merged: dict[str, tuple[str, Policy]] = {}
+        self._merged: dict[str, tuple[str, Policy | MergedRef]] = {}
         self._slots = asyncio.Semaphore(self.config.concurrency)
         self.rows: dict[str, PropagationRow] = {}
         # (the store's change stamp, the table as read then): see states().
@@ -473,7 +473,7 @@ class Propagator:
         )
         behind = row.observed_version is None or row.observed_version < policy.version
         enforced: str | None
-        current: Policy | None = None
+        current: Policy | MergedRef | None = None
         raw: Any = None
         if trusted_cache and behind and host_id not in self._verify:
             assert cached is not None
@@ -512,14 +512,26 @@ class Propagator:
             if not row.reconverge and enforced is not None and enforced == row.activated_hash
             else None
         )
-        made = await self._maker.make(policy, host, current, raw, where, unchanged_if=unchanged_if)
+        try:
+            made = await self._maker.make(
+                policy, host, current, raw, where, unchanged_if=unchanged_if
+            )
+        except MergedUnknown:
+            # The slice process lost the policy it built last (it was restarted): read
+            # the host's own.
+            self._merged.pop(host_id, None)
+            LOG.info("%s: the slice process lost its policy; reading the host's", where)
+            enforced2, raw = await self._active(client, where)
+            if enforced2 != enforced:
+                raise HostError(f"{where}: its policy changed while XE read it") from None
+            made = await self._maker.make(policy, host, None, raw, where, unchanged_if=unchanged_if)
         if made.signed is None:
             out.unchanged.append(host_id)
             await self._settle(
                 host_id,
                 {
-                    STATE_FOR: made.slice.version,
-                    "observed_version": made.slice.version,
+                    STATE_FOR: made.version,
+                    "observed_version": made.version,
                     "desired_sha256": row.activated_hash,
                     "enforced_hash": enforced,
                     "attempts": 0,
@@ -529,24 +541,23 @@ class Propagator:
                 },
             )
             return
-        self._expect[host_id] = made.slice.slice_sha256
+        self._expect[host_id] = made.slice_sha256
         try:
             await client.stage_policy(xml=made.signed.decode("utf-8"))
             active = await client.activate_policy()
         except XpsError as exc:
             raise host_error(exc, where) from exc
-        made_slice = made.slice
         sha = str(active["sha256"])
-        self._merged[host_id] = (sha, made_slice.policy)
+        self._merged[host_id] = (sha, made.merged)
         self._expect[host_id] = sha
         out.activated.append(host_id)
-        LOG.info("%s: version %d active (%s)", where, made_slice.version, sha[:12])
+        LOG.info("%s: version %d active (%s)", where, made.version, sha[:12])
         await self._settle(
             host_id,
             {
-                STATE_FOR: made_slice.version,
-                "observed_version": made_slice.version,
-                "desired_sha256": made_slice.slice_sha256,
+                STATE_FOR: made.version,
+                "observed_version": made.version,
+                "desired_sha256": made.slice_sha256,
                 "enforced_hash": sha,
                 "activated_hash": sha,
                 "content_sha256": made.content_sha256,
