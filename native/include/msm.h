@@ -731,8 +731,8 @@ int msm_checker_result(const msm_checker *chk, msm_check_result *out, size_t out
  * 8 tags, 4 conflict sets (no-coresidence {0,1} and {2,3,4}, no-communication
  * {3,5} and {6,7}), 4 profiles (the union of the workload mixes less a few
  * calls, plus random extra calls and sub-ops), 12 SecLabels (tag i % 8,
- * profile i % 4, rates 20..1000; label 11 role SECURITY with tag 6; label 3
- * stops a domain at 100000 violations, the rest never), 48 bindings (label i % 12), 32 devices
+ * profile i % 4, rates 20..1000; label 11 role SECURITY with tag 6; labels 3
+ * and 8 stop a domain at 500 violations, the rest never), 48 bindings (label i % 12), 32 devices
  * (random tags), all drawn from a generator seeded with `seed` (not the sim's);
  * then it starts bound domains in binding key order (msm_soak_domain_config)
  * until 16 run, skipping refused starts.  The same policy objects go to `chk`

@@ -100,7 +100,7 @@ static int world_policy(msm_ctx *ctx, uint64_t g[4], msm_checker *chk)
         sl.tag = tags[i == 11 ? 6 : i % N_TAGS].id;
         sl.role = i == 11 ? MSM_ROLE_SECURITY : MSM_ROLE_NONE;
         sl.max_rate = rates[i % 4];
-        sl.max_violations = i == 3 ? 100000 : 0;
+        sl.max_violations = i == 3 || i == 8 ? 500 : 0;
         rc = put(ctx, chk, MSM_OBJ_SECLABEL, &sl, sizeof sl);
     }
     for (uint32_t i = 0; i < N_BINDINGS && !rc; i++) {

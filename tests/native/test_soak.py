@@ -74,6 +74,7 @@ def test_the_slice_has_no_leaks_under_every_attack(shipped: Any) -> None:
     assert res.starts > res.starts_denied > 0
     assert res.destroys > 0
     assert res.denied_profile > 0 and res.denied_rate > 0
+    assert res.domains_stopped > 0  # labels 3 and 8 stop a domain at 500 violations
 
 
 def test_a_prefix_decides_as_the_reference_model() -> None:
