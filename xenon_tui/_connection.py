@@ -286,7 +286,8 @@ class ServerConnection:
         silence = self.silence_s(now)
         limit = STALE_AFTER_BEATS * self.heartbeat_s
         if self.state is LinkState.CONNECTED and silence is not None and silence > limit:
-            self._set(LinkState.STALE, f"no answer for {silence:.0f} s")
+            # No detail: how long it has been silent is worded live ("last update").
+            self._set(LinkState.STALE)
 
     async def _resume(self, client: Client) -> None:
         """A stale link answers again: subscribe again (the daemon may have dropped us

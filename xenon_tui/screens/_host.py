@@ -19,7 +19,12 @@ from xenon_tui import flows
 from xenon_tui._acks import Acks, ack_text
 from xenon_tui._actions import Action, Mode, command_names, effective_keys
 from xenon_tui._config import ConsoleConfig, ServerEntry, save_config
-from xenon_tui._connection import ClientFactory, LinkState, xps_client_factory
+from xenon_tui._connection import (
+    STALE_AFTER_BEATS,
+    ClientFactory,
+    LinkState,
+    xps_client_factory,
+)
 from xenon_tui._errors import ConfigError, ConsoleError, ReadOnlyError
 from xenon_tui._state import ServerState, find_server
 from xenon_tui._work import run_flow
@@ -295,7 +300,7 @@ class HostConsole(Screen[None]):
             )
         elif message.state is LinkState.STALE:
             self.notify(
-                f"{message.detail}: what it shows may be old",
+                f"No answer for {STALE_AFTER_BEATS} heartbeats: what it shows may be old.",
                 title=f"Server {message.address}: stale",
                 severity="warning",
             )
@@ -966,8 +971,12 @@ class HostConsole(Screen[None]):
 
     @on(ViolationLog.AckRequested)
     def _ack_requested(self, message: ViolationLog.AckRequested) -> None:
-        if self.read_only:
-            return  # Ctrl+L still clears the alert; the host would refuse the record
+        if self.read_only:  # Ctrl+L still clears the alert; the host would refuse it
+            self.notify(
+                "Alert cleared. A read-only console cannot record acknowledgements.",
+                title="Acknowledge",
+            )
+            return
         violation = dict(message.violation)
         self.run_flow("domain", flows.acknowledge_violations, self, violation, message.domain_only)
 

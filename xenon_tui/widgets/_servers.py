@@ -113,9 +113,9 @@ class ServersPanel(OptionList):
 
         ``marks`` maps the mark names (``connected``, ``lost``…, ``same``, ``differs``) to
         their styles; without it the line is plain. ``staged`` > 0 adds the badge
-        ``staged: N`` (objects the host's staged policy changes). ``age`` (``last update
-        12 s ago``; empty while the link is fresh) goes on a second line, after
-        ``stale ·`` when the link is stale.
+        ``staged: N`` (objects the host's staged policy changes). A stale link gets a
+        line ``stale``, and ``age`` (``last update 12 s ago``; empty while the link is
+        fresh) a line of its own.
         """
         marks = marks or {}
         glyph, mark = _STATE_MARK[state]
@@ -132,11 +132,11 @@ class ServersPanel(OptionList):
             text.append(f" staged: {staged}", style="bold")
         if match is not None:
             text.append(f" {match}", style=marks.get("same" if match == "=" else "differs", ""))
+        # Under the name, one item a line: the panel is 30 columns wide.
         if state is LinkState.STALE:
             text.append("\n    ")
             text.append("stale", style=marks.get("stale", ""))
-            text.append(f" · {age}" if age else "")
-        elif age:
+        if age:
             text.append(f"\n    {age}")
         return text
 
