@@ -42,6 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-connect", action="store_true", help="do not connect to the servers at start"
     )
+    parser.add_argument(
+        "--xe",
+        metavar="URL",
+        help="Xenon Enterprise's API (https://HOST:PORT): log in with a user name and password",
+    )
+    parser.add_argument(
+        "--xe-ca", type=Path, metavar="FILE", help="CA that signed XE's certificate"
+    )
+    parser.add_argument("--xe-user", metavar="NAME", default="", help="user name to fill in")
 
 
 def build_config(args: argparse.Namespace) -> ConsoleConfig:
@@ -72,13 +81,56 @@ def build_config(args: argparse.Namespace) -> ConsoleConfig:
     return config
 
 
+def check_xe_args(args: argparse.Namespace) -> None:
+    """Validates ``--xe``/``--xe-ca``/``--xe-user`` before anything is shown.
+
+    Raises:
+        ConfigError: A bad URL, a missing CA file, or XE options without ``--xe``.
+    """
+    if not args.xe:
+        if args.xe_ca or args.xe_user:
+            raise ConfigError("--xe-ca and --xe-user need --xe URL")
+        return
+    if not args.xe.startswith(("https://", "http://")) or len(args.xe) > 2048:
+        raise ConfigError(f"--xe must be https://HOST:PORT, not {args.xe[:100]!r}")
+    if args.xe_ca is not None and not Path(args.xe_ca).is_file():
+        raise ConfigError(f"--xe-ca: {args.xe_ca} is not a readable file")
+
+
 def run(args: argparse.Namespace) -> int:
-    """Builds the config from ``args`` and runs the console; returns the exit status."""
+    """Builds the config from ``args`` and runs the console; returns the exit status.
+
+    With ``--xe`` the console first asks for a user name and password (XE's login);
+    cancelling it ends the command, and the session is logged out when the console ends.
+    """
     try:
         config = build_config(args)
+        check_xe_args(args)
     except ConfigError as exc:
         print(f"xenon console: {exc.message}", file=sys.stderr)
         return 2
-    from xenon_tui.app import run_console  # Textual only once the arguments are valid
+    if not args.xe:
+        from xenon_tui.app import run_console  # Textual only once the arguments are valid
 
-    return run_console(config)
+        return run_console(config)
+    return _run_with_xe(config, args)
+
+
+def _run_with_xe(config: ConsoleConfig, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from xenon_tui.app import XenonConsole, tune_gc
+    from xenon_tui.dialogs._login import ask_login, logout
+
+    ca = Path(args.xe_ca).expanduser().resolve() if args.xe_ca else None
+    link = ask_login(args.xe, ca, args.xe_user)
+    if link is None:
+        print("xenon console: not logged in to XE", file=sys.stderr)
+        return 1
+    try:
+        tune_gc()
+        app = XenonConsole(config, xe=link)
+        result = app.run()
+    finally:
+        asyncio.run(logout(link))
+    return int(result or 0) if app.return_code in (None, 0) else int(app.return_code or 1)
