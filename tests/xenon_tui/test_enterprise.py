@@ -197,16 +197,16 @@ async def test_vm_actions_start_pause_destroy(world: World, tmp_path: Path) -> N
         app.post_message(events.Key("enter", "\r"))
         await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
         assert app.screen.vm == vm
-        await pilot.press("enter")  # Start
+        await pilot.press("enter")  # a stopped VM's menu opens on Start
         await wait_for(pilot, lambda: _vm_state(app, vm) == "running", 60)
         await pilot.press("full_stop")
         await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
-        await pilot.press("j", "enter")  # Pause
+        await pilot.press("enter")  # a running VM's menu opens on Pause
         await wait_for(pilot, lambda: _vm_state(app, vm) == "paused", 60)
         # Destroy asks for the name; a wrong one does nothing.
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
-        await pilot.press(*["j"] * 4, "enter")  # Destroy…
+        await pilot.press("g", *["j"] * 4, "enter")  # Destroy…
         await wait_for(pilot, lambda: isinstance(app.screen, TypedConfirmDialog))
         await pilot.press(*"wrong", "enter")
         await pilot.pause(0.2)
@@ -413,3 +413,20 @@ async def test_the_vm_table_redraws_only_what_changed() -> None:
         table.show(changed[1:])  # a VM went away: redrawn, the cursor stays on its VM
         await pilot.pause()
         assert cleared and table.current_vm() == rows[2]
+
+
+async def test_an_auditor_is_not_offered_changes(world: World, tmp_path: Path) -> None:
+    app = world.console(await world.link("aud"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _ready(pilot, app)
+        screen = app.enterprise
+        assert screen is not None and screen.read_only
+        assert "add_domain" not in {b.binding.action for b in screen.active_bindings.values()}
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert app.screen is screen  # no Add domain dialog
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, XeHelpScreen))
+        help_widget = app.screen.query_one("#xe-help")
+        shown = "\n".join(help_widget.render_line(y).text for y in range(help_widget.size.height))
+        assert "Filter the VMs" in shown and "Add domain" not in shown

@@ -77,7 +77,9 @@ class VmActionsDialog(ModalScreen[str | None]):
             yield Label("Enter runs · Esc closes", classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
+        options = self.query_one(OptionList)
+        options.highlighted = options.get_option_index(likely_action(self._state))
+        options.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
@@ -88,6 +90,11 @@ class VmActionsDialog(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def likely_action(state: str) -> str:
+    """The action the menu opens on: what a VM in ``state`` most often needs next."""
+    return {"running": "pause", "paused": "unpause", "blocked": "pause"}.get(state, "start")
 
 
 def target_text(target: MigrationTargetOut) -> Text:

@@ -98,6 +98,11 @@ class EnterpriseScreen(Screen[None]):
         """An auditor's view: changes are not offered (XE refuses them anyway)."""
         return self.link.role == "auditor"
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # An auditor is not offered changes (hidden from the footer and help); XE would
+        # refuse them anyway.
+        return not (self.read_only and action == "add_domain")
+
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
