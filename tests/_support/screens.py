@@ -58,8 +58,26 @@ DATA = _data()
 """Info, domains, policy and 60 violations (seq 1..60) of the scripted host."""
 
 
-def prepare(editor: bool = False, advanced: str | None = None) -> Callable[[Any], Awaitable[None]]:
-    """A ``run_before`` for snapshots (or a first step for a pilot): the data in place."""
+STATS = {
+    "ts": 1_700_000_100.0,
+    "domains": [
+        {"name": f"dom-{c}", "cpu_pct": cpu, "mem_kb": mib * 1024, "vcpus": 1}
+        for c, cpu, mib in zip(
+            "abcdefgh",
+            (5, 3, 1, 97, 2, 4, 6, 1),
+            (512, 256, 4096, 128, 1024, 2048, 768, 64),
+            strict=True,
+        )
+    ],
+}
+"""A ``GetStats`` sample of eight domains: dom-d is the busiest, dom-c has most memory."""
+
+
+def prepare(
+    editor: bool = False, advanced: str | None = None, stats: bool = False
+) -> Callable[[Any], Awaitable[None]]:
+    """A ``run_before`` for snapshots (or a first step for a pilot): the data in place
+    (with ``stats``: :data:`STATS` as the host's last sample)."""
 
     async def run_before(pilot: Any) -> None:
         app: XenonConsole = pilot.app
@@ -68,7 +86,7 @@ def prepare(editor: bool = False, advanced: str | None = None) -> Callable[[Any]
         state.mode = Mode.EDITOR if editor else Mode.LIVE
         app.query_one(ServersPanel).set_server(ADDRESS, LinkState.CONNECTED, "#cc3333")
         app.query_one(ServersPanel).set_server("xenon-host-2:8443", LinkState.LOST)
-        app.host.post_message(ServerData(ADDRESS, DATA))
+        app.host.post_message(ServerData(ADDRESS, {**DATA, "stats": STATS} if stats else DATA))
         await pilot.pause(0.1)
         if advanced is not None:
             await app.action_show_advanced(advanced)

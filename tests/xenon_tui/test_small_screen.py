@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input
 
 from tests._support.console import wait_for
-from tests._support.screens import injected_app, prepare, screen_lines
+from tests._support.screens import STATS, injected_app, prepare, screen_lines
 from xenon_tui.dialogs import (
     ConfirmDialog,
     HelpScreen,
@@ -129,20 +129,6 @@ async def test_domains_keep_the_violations_column_at_80x24() -> None:
         header = next(line for line in screen_lines(app) if "Name" in line)
         for title in ("Domid", "State", "vCPUs", "SecLabel", "Tag", "Viol."):
             assert title in header, header
-
-
-STATS = {
-    "ts": 1_700_000_100.0,
-    "domains": [
-        {"name": f"dom-{c}", "cpu_pct": cpu, "mem_kb": mib * 1024, "vcpus": 1}
-        for c, cpu, mib in zip(
-            "abcdefgh",
-            (5, 3, 1, 97, 2, 4, 6, 1),
-            (512, 256, 4096, 128, 1024, 2048, 768, 64),
-            strict=True,
-        )
-    ],
-}
 
 
 async def test_performance_keeps_the_top_offender_at_80x24() -> None:

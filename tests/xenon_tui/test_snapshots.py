@@ -7,6 +7,7 @@ network so that ports and clocks do not change the pictures.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,6 +26,28 @@ def _utc(monkeypatch: pytest.MonkeyPatch) -> Any:
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+def _staged() -> tuple[Any, Any]:
+    """An active policy and a staged one: a sub-op added, a label moved, a domain removed."""
+    import dataclasses
+
+    from tests._support.scripted_host import small_policy
+
+    active = small_policy()
+    profile = active.profile_named("PV-LinuxGeneric")
+    subops = dict(profile.subops)
+    subops[35] = frozenset({1})
+    staged = active.with_profile(
+        dataclasses.replace(
+            profile, hypercalls=profile.hypercalls | {35}, subops=tuple(sorted(subops.items()))
+        )
+    )
+    label = staged.seclabel_named("EA-seclabel")
+    staged = staged.with_seclabel(
+        dataclasses.replace(label, tag=staged.tag_named("EB").id, max_rate=250)
+    )
+    return active, staged.without(staged.domain_named("EB-domu-1").id)
 
 
 SIZES = [pytest.param((160, 48), id="160x48"), pytest.param((80, 24), id="80x24")]
@@ -57,9 +80,93 @@ def test_advanced_seclabels_editor(snap_compare: Any, size: tuple[int, int]) -> 
     )
 
 
-def test_help(snap_compare: Any) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_help(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(_app(), press=["question_mark"], terminal_size=size, run_before=_prepare())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_performance(snap_compare: Any, size: tuple[int, int]) -> None:
+    """Eight domains: at 80x24 the bars keep the busiest ones (dom-d first of all)."""
     assert snap_compare(
-        _app(), press=["question_mark"], terminal_size=(160, 48), run_before=_prepare()
+        _app(), press=["6", "wait:300"], terminal_size=size, run_before=_prepare(stats=True)
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_advanced_live(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(
+        _app(), press=["wait:200"], terminal_size=size, run_before=_prepare(advanced="seclabels")
+    )
+
+
+def _dialogs() -> dict[str, Callable[[], Any]]:
+    """Each dialog the console opens, with the injected host's contents."""
+    from xenon_tui.dialogs import InputDialog
+    from xenon_tui.dialogs._import import ImportScreen
+    from xenon_tui.dialogs._profile_import import ProfileImportScreen
+    from xps.policy import export_template, sample_policy
+
+    policy = sample_policy()
+    return {
+        "input": lambda: InputDialog(
+            "Export signed policy", "File to write:", value="/tmp/xenon-policy.xml"
+        ),
+        "template_import": lambda: ImportScreen(
+            export_template(policy), policy.hardware, "template.xml"
+        ),
+        "profile_import": lambda: ProfileImportScreen(policy, policy.profiles, "profiles.xml"),
+    }
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("name", list(_dialogs()))
+def test_dialog(snap_compare: Any, name: str, size: tuple[int, int]) -> None:
+    prepare = _prepare()
+
+    async def run_before(pilot: Any) -> None:
+        await prepare(pilot)
+        pilot.app.push_screen(_dialogs()[name]())
+        await pilot.pause(0.1)
+
+    assert snap_compare(_app(), press=["wait:100"], terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize(("name", "keys"), [("xl_config", "y"), ("destroy", "D")])
+def test_domain_dialog(snap_compare: Any, name: str, keys: str, size: tuple[int, int]) -> None:
+    """From the domains list: the xl configuration (text) and the typed-name confirmation."""
+    assert snap_compare(
+        _app(), press=["4", "wait:200", keys, "wait:300"], terminal_size=size, run_before=_prepare()
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_diff_preview(snap_compare: Any, size: tuple[int, int]) -> None:
+    """``d`` in the Policy Editor: the staged changes against the active policy."""
+    from xenon_tui.dialogs import TextDialog
+    from xenon_tui.widgets._diffview import DiffView
+
+    active, staged = _staged()
+    prepare = _prepare(editor=True)
+
+    async def run_before(pilot: Any) -> None:
+        await prepare(pilot)
+        body = DiffView(active, staged, DATA["domains"])
+        pilot.app.push_screen(TextDialog(f"Staged vs active — {ADDRESS}", body))
+        await pilot.pause(0.1)
+
+    assert snap_compare(_app(), press=["wait:100"], terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_discard_changes_question(snap_compare: Any, size: tuple[int, int]) -> None:
+    """Escape on a changed form asks before throwing the changes away."""
+    assert snap_compare(
+        _app(),
+        press=["enter", "wait:300", "end", *"-x", "escape", "wait:200"],
+        terminal_size=size,
+        run_before=_prepare(editor=True, advanced="seclabels"),
     )
 
 
@@ -91,26 +198,10 @@ def test_seclabel_form(snap_compare: Any, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_activation_preview(snap_compare: Any, size: tuple[int, int]) -> None:
     """The activation confirmation: the diff in names and colours, the warning first."""
-    import dataclasses
-
-    from tests._support.scripted_host import small_policy
     from xenon_tui.dialogs import ConfirmDialog
     from xenon_tui.widgets._diffview import DiffView
 
-    active = small_policy()
-    profile = active.profile_named("PV-LinuxGeneric")
-    subops = dict(profile.subops)
-    subops[35] = frozenset({1})
-    staged = active.with_profile(
-        dataclasses.replace(
-            profile, hypercalls=profile.hypercalls | {35}, subops=tuple(sorted(subops.items()))
-        )
-    )
-    label = staged.seclabel_named("EA-seclabel")
-    staged = staged.with_seclabel(
-        dataclasses.replace(label, tag=staged.tag_named("EB").id, max_rate=250)
-    )
-    staged = staged.without(staged.domain_named("EB-domu-1").id)
+    active, staged = _staged()
     body = DiffView(active, staged, DATA["domains"])
     prepare = _prepare(editor=True)
 

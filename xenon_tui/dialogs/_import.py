@@ -31,6 +31,7 @@ class ImportScreen(ModalScreen[Any]):
     ImportScreen > Vertical { width: 95%; height: 90%; border: thick $warning;
                               background: $surface; padding: 0 1; }
     ImportScreen .title { text-style: bold; color: $warning; }
+    ImportScreen Label { width: 100%; }
     ImportScreen DataTable { height: 1fr; }
     ImportScreen #import-report { height: auto; max-height: 10; }
     ImportScreen > .import-screen--missing {

@@ -43,6 +43,7 @@ class ProfileImportScreen(ModalScreen["Policy | None"]):
     ProfileImportScreen > Vertical { width: 95%; height: 80%; border: thick $primary;
                                      background: $surface; padding: 0 1; }
     ProfileImportScreen .title { text-style: bold; color: $primary; }
+    ProfileImportScreen Label { width: 100%; }
     ProfileImportScreen DataTable { height: 1fr; }
     ProfileImportScreen #profile-import-report { height: auto; max-height: 12; }
     ProfileImportScreen > .profile-import-screen--replace {

@@ -233,12 +233,19 @@ class AdvancedView(Vertical):
 
     DEFAULT_CSS = """
     AdvancedView { height: 1fr; }
-    AdvancedView #adv-mode { height: 1; padding: 0 1; background: $panel; }
+    AdvancedView #adv-mode { height: auto; padding: 0 1; background: $panel; }
     AdvancedView Horizontal { height: 1fr; }
     AdvancedView AdvancedTable { width: 3fr; }
     AdvancedView .adv-details { width: 2fr; border: round $panel; padding: 0 1;
                                 background: $surface; }
+    AdvancedView.-stacked .adv-body { layout: vertical; }
+    AdvancedView.-stacked AdvancedTable { width: 1fr; height: 3fr; }
+    AdvancedView.-stacked .adv-details { width: 1fr; height: 2fr; }
     """
+
+    STACK_BELOW = 90
+    """Narrower than this (an 80x24 terminal), the details go under the list, not beside it:
+    side by side, the list lost its third column and the details wrapped every value."""
 
     class Edit(Message):
         """A new/edit/delete request on an Advanced list (``key`` = object id)."""
@@ -259,7 +266,7 @@ class AdvancedView(Vertical):
         yield Static("", id="adv-mode")
         with TabbedContent(id="adv-tabs"):
             for tab, title in TABS.items():
-                with TabPane(title, id=f"adv-pane-{tab}"), Horizontal():
+                with TabPane(title, id=f"adv-pane-{tab}"), Horizontal(classes="adv-body"):
                     yield AdvancedTable(tab)
                     yield Static("", id=f"adv-details-{tab}", classes="adv-details")
 
@@ -330,6 +337,9 @@ class AdvancedView(Vertical):
             if row[0] == key:
                 table.move_cursor(row=index)
                 break
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < self.STACK_BELOW, "-stacked")
 
     def show_policy(self, state: ServerState, *, editor: bool) -> None:
         """Shows the staged policy in Editor mode (else the active one)."""
