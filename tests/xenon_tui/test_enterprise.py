@@ -30,6 +30,7 @@ from xenon_tui.dialogs import InputDialog, TypedConfirmDialog
 from xenon_tui.dialogs._xe_help import XeHelpScreen
 from xenon_tui.dialogs._xe_vm import MigrateDialog, VmActionsDialog
 from xenon_tui.dialogs._xe_warnings import PolicyWarningsDialog
+from xenon_tui.screens._enterprise import XE_REFRESH_S
 from xenon_tui.widgets._xe_hosts import XeHostsTree
 from xenon_tui.widgets._xe_vms import XeVmTable
 
@@ -155,9 +156,16 @@ async def test_the_enterprise_view_is_first_with_hosts_enclaves_and_vms(
         await pilot.press("j")
         await wait_for(pilot, lambda: all(n.startswith("EA-") for n in _vm_names(app)))
         # The host console is a key away, and back (twice: the screen and its choice stay).
+        # XE is not polled while the host console is shown.
+        screen = app.enterprise
+        assert screen is not None
         for _ in range(2):
             await pilot.press("ctrl+e")
             await wait_for(pilot, lambda: app.screen is app.host)
+            await wait_for(pilot, lambda: not any(w.is_running for w in screen.workers))
+            polls = screen.polls
+            await pilot.pause(XE_REFRESH_S * 2.5)
+            assert screen.polls == polls
             await pilot.press("ctrl+e")
             await wait_for(pilot, lambda: app.screen is app.enterprise)
             assert all(n.startswith("EA-") for n in _vm_names(app)), _vm_names(app)

@@ -134,9 +134,16 @@ class EnterpriseScreen(Screen[None]):
     # -- refresh ---------------------------------------------------------------------------
 
     def refresh_xe(self) -> None:
-        """Re-reads XE unless a read is still running (a slow XE is not asked twice)."""
+        """Re-reads XE unless a read is still running (a slow XE is not asked twice) or
+        the screen is not shown (the host console is: XE is not polled for nobody)."""
+        if not self.is_current:
+            return
         if not any(w.group == "xe-poll" and w.is_running for w in self.workers):
             self._poll()
+
+    def on_screen_resume(self) -> None:
+        # Back from the host console: what changed meanwhile is read at once.
+        self.refresh_xe()
 
     @work(group="xe-poll", exit_on_error=False)
     async def _poll(self) -> None:
