@@ -139,36 +139,69 @@ def _notes(app: XenonConsole) -> list[str]:
     return [n.message for n in app._notifications]
 
 
+async def _pause_while_stopped(
+    pilot: Any, app: XenonConsole, daemon: DaemonProcess, *, paused_before: bool
+) -> DomainsTable:
+    """Starts EA-domu-1 (and pauses it first if asked), stops the daemon, presses ``p``
+    on the domain, waits for the outcome-unknown notice, then resumes the daemon."""
+    await wait_connected(pilot, app)
+    await pilot.press("4")
+    table = app.query_one(DomainsTable)
+    await wait_for(pilot, lambda: bool(_row(table, "EA-domu-1")))
+
+    def select() -> None:
+        table.move_cursor(row=[d["name"] for d in table.domains].index("EA-domu-1"))
+
+    if _row(table, "EA-domu-1").get("run_state") != "running":
+        select()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: _row(table, "EA-domu-1").get("run_state") == "running")
+    if paused_before:
+        select()
+        await pilot.press("p")
+        await wait_for(pilot, lambda: _row(table, "EA-domu-1").get("run_state") == "paused")
+    select()
+    daemon.stop()
+    try:
+        await pilot.press("p")
+        await wait_for(
+            pilot, lambda: any("outcome unknown — it may still apply" in n for n in _notes(app))
+        )
+        assert not any("no answer within" in n for n in _notes(app))
+    finally:
+        daemon.resume()
+    return table
+
+
 async def test_a_pause_without_answer_is_outcome_unknown_then_read_back(
     xps_process: DaemonProcess, xps_pki: Any, tmp_path: Path
 ) -> None:
     app = XenonConsole(console_config(xps_pki, xps_process, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_connected(pilot, app)
-        await pilot.press("4")
-        table = app.query_one(DomainsTable)
-        await wait_for(pilot, lambda: bool(_row(table, "EA-domu-1")))
-        if _row(table, "EA-domu-1").get("run_state") != "running":
-            table.move_cursor(row=[d["name"] for d in table.domains].index("EA-domu-1"))
-            await pilot.press("s")
-            await wait_for(pilot, lambda: _row(table, "EA-domu-1").get("run_state") == "running")
-        table.move_cursor(row=[d["name"] for d in table.domains].index("EA-domu-1"))
-        xps_process.stop()
-        try:
-            await pilot.press("p")
-            await wait_for(
-                pilot,
-                lambda: any("outcome unknown — it may still apply" in n for n in _notes(app)),
-            )
-            assert not any("no answer within" in n for n in _notes(app))
-            assert _row(table, "EA-domu-1").get("run_state") == "running"  # as last read
-        finally:
-            xps_process.resume()
+        table = await _pause_while_stopped(pilot, app, xps_process, paused_before=False)
         # Once the host answers again, the domain is read back and the truth is said.
         await wait_for(
             pilot, lambda: any("EA-domu-1 is paused: the pause applied" in n for n in _notes(app))
         )
         await wait_for(pilot, lambda: _row(table, "EA-domu-1").get("run_state") == "paused")
+
+
+async def test_an_unanswered_pause_of_a_paused_domain_is_not_called_applied(
+    xps_process: DaemonProcess, xps_pki: Any, tmp_path: Path
+) -> None:
+    """Seen in the demo: the MSM had paused the domain; the read-back said 'the pause
+    applied after 31 s'."""
+    app = XenonConsole(console_config(xps_pki, xps_process, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _pause_while_stopped(pilot, app, xps_process, paused_before=True)
+        await wait_for(
+            pilot,
+            lambda: any(
+                "EA-domu-1 is paused: it already was when the pause was sent" in n
+                for n in _notes(app)
+            ),
+        )
+        assert not any("the pause applied" in n for n in _notes(app))
 
 
 def _row(table: DomainsTable, name: str) -> dict[str, Any]:

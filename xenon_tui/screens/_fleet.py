@@ -10,7 +10,7 @@ from textual.message_pump import MessagePump
 
 from xenon_tui._config import ConsoleConfig, ServerEntry
 from xenon_tui._connection import ClientFactory, LinkState, ServerConnection, Uncertain
-from xenon_tui._errors import ConfigError, ConsoleError, NotConnectedError
+from xenon_tui._errors import ConfigError, ConsoleError, NotConnectedError, ServerError
 from xenon_tui._state import ServerState, ago
 from xenon_tui.messages import Failed, LinkChanged, ServerData, ServerEvent
 
@@ -35,6 +35,9 @@ class Fleet:
         self._config = config
         self._client_factory = client_factory
         self.servers: dict[str, ServerState] = {e.address: ServerState(e) for e in config.servers}
+        # (address, method, domain) -> the domain's run state as shown when a request
+        # whose outcome became unknown was sent.
+        self._before: dict[tuple[str, str, str], str] = {}
 
     def entries(self) -> tuple[ServerEntry, ...]:
         """The servers as remembered in the settings."""
@@ -117,7 +120,16 @@ class Fleet:
         state = self.servers[address]
         if state.conn is None:
             raise NotConnectedError(address, f"{address} is not connected")
-        return await state.conn.call(method, **params)
+        target = params.get("domain", params.get("name"))
+        before = _run_state(state.domains, target) if method in _EXPECTED_RUN_STATE else None
+        try:
+            return await state.conn.call(method, **params)
+        except ServerError as exc:
+            if exc.code == "outcome_unknown" and before is not None:
+                # The read-back must not take a domain that already was so for the
+                # request's doing ("is paused: the pause applied" of one the MSM paused).
+                self._before[(address, method, str(target))] = before
+            raise
 
     async def fetch_all(self, address: str) -> None:
         """Fetches everything a freshly connected server shows; what was read is delivered
@@ -168,11 +180,11 @@ class Fleet:
         if expected is None or target is None:
             await self.refresh_policy(address)
             await self.refresh_domains(address)
-            info = self.servers[address].info if address in self.servers else {}
+            info = await self.call(address, "GetHypervisorInfo")
             self._notify(
                 address,
-                f"{method}: the host answers again ({after} later); its state was read "
-                f"again: policy generation {info.get('policy_generation', '?')}.",
+                f"{method}: the host answers again ({after} later) and was read again: "
+                f"policy generation {info.get('policy_generation', '?')} is active.",
             )
             return
         runs = await self.call(address, "GetDomainRunStates")
@@ -180,23 +192,34 @@ class Fleet:
         self._target.post_message(
             ServerData(address, {"domains": domains, "xl_list": runs.get("xl_list", "")})
         )
-        domain = next(
-            (d for d in domains if target in (d.get("name"), d.get("domid"))),
-            None,
-        )
+        before = self._before.pop((address, method, str(target)), None)
+        run = _run_state(domains, target)
         verb = _VERB[method]
-        if domain is None:
+        target = next((d.get("name") for d in domains if target in _keys(d)), None) or target
+        if run is None:
             text = f"{target} is gone: the {verb} did not leave it on the host"
+        elif run in expected and before in expected:
+            text = f"{target} is {run}: it already was when the {verb} was sent"
+        elif run in expected:
+            text = f"{target} is {run}: the {verb} applied after {after}"
         else:
-            name, run = domain.get("name", target), domain.get("run_state", "?")
-            if run in expected:
-                text = f"{name} is {run}: the {verb} applied after {after}"
-            else:
-                text = f"{name} is {run}: the {verb} did not apply"
+            text = f"{target} is {run}: the {verb} did not apply"
         self._notify(address, text)
 
     def _notify(self, address: str, text: str) -> None:
         self._target.app.notify(text, title=f"Server {address}: outcome", timeout=15)
+
+
+def _run_state(domains: list[dict[str, Any]], target: object) -> str | None:
+    """The run state of the domain named (or numbered) ``target``; None if not listed."""
+    for domain in domains:
+        if target is not None and target in _keys(domain):
+            return str(domain.get("run_state", "?"))
+    return None
+
+
+def _keys(domain: dict[str, Any]) -> tuple[object, object]:
+    return domain.get("name"), domain.get("domid")
 
 
 # Run states a domain lifecycle request leads to, and how a person names the request.
