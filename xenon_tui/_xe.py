@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from xenon_tui._errors import ConsoleError
+from xenon_tui._errors import ConfigError, ConsoleError
 
 if TYPE_CHECKING:
     # Imported where used at run time: a console without XE loads neither httpx nor the
@@ -58,6 +58,13 @@ class XeLink:
     user: str
     role: str
     ca_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        # Checked where the link is made (the CLI, the SSH server), not at the first poll.
+        if not self.url.startswith(("https://", "http://")) or len(self.url) > 2048:
+            raise ConfigError(f"XE URL must be https://HOST:PORT, not {self.url[:100]!r}")
+        if not self.user or any(c.isspace() or not c.isprintable() for c in self.user):
+            raise ConfigError(f"invalid XE user name {self.user[:64]!r}")
 
 
 XeClientFactory = Callable[[XeLink], "XeClient"]

@@ -24,6 +24,7 @@ from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import NewUser, Principal, Role, Services
 from tests._support.console import wait_for
 from xenon_tui._config import ConsoleConfig
+from xenon_tui._errors import ConfigError
 from xenon_tui._xe import EnterpriseError, XeData, XeLink
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import InputDialog, TypedConfirmDialog
@@ -314,9 +315,13 @@ async def test_xe_errors_become_console_errors_with_xe_message(world: World) -> 
     assert info.value.code == "role_required"
 
 
-def test_the_link_never_shows_its_token() -> None:
+def test_the_link_never_shows_its_token_and_is_checked_where_it_is_made() -> None:
     link = XeLink(URL, "secret-token-value", "oper", "operator", None)
     assert "secret-token-value" not in repr(link)
+    with pytest.raises(ConfigError, match="XE URL must be"):
+        XeLink("xe.example:8443", "t", "oper", "operator", None)
+    with pytest.raises(ConfigError, match="invalid XE user name"):
+        XeLink(URL, "t", "oper\x1b[2J", "operator", None)
 
 
 def test_a_console_without_xe_loads_no_enterprise_module() -> None:
