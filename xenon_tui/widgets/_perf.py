@@ -82,7 +82,8 @@ def top_rows(rows: list[dict[str, Any]], key: str, room: int) -> list[dict[str, 
 
 
 def _bars_title(title: str, shown: int, of: int) -> str:
-    return title if shown == of else f"{title}, top {shown} of {of}"
+    # Short: plotext drops a title wider than its plot (the 80x24 bar charts are ~26 wide).
+    return title if shown == of else f"{title} top {shown}/{of}"
 
 
 class PerfView(Vertical, can_focus=True):
@@ -171,8 +172,8 @@ class PerfView(Vertical, can_focus=True):
                 [int(r.get("mem_kb") or 0) // 1024 for r in mem_rows],
                 orientation="horizontal",
             )
-        cpu.plt.title(_bars_title("CPU % now", len(cpu_rows), len(rows)))
-        mem.plt.title(_bars_title("Memory MiB now (vCPUs)", len(mem_rows), len(rows)))
+        cpu.plt.title(_bars_title("CPU %", len(cpu_rows), len(rows)))
+        mem.plt.title(_bars_title("MiB (vCPUs)", len(mem_rows), len(rows)))
         cpu.refresh()
         mem.refresh()
 
