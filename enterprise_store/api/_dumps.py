@@ -31,21 +31,32 @@ def encode(value: Any) -> bytes:
 class Dumped:
     """One object's JSON: the dict, each member encoded (``"key":value``), and the whole."""
 
-    __slots__ = ("data", "members", "whole")
+    __slots__ = ("_last", "data", "members", "whole")
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
         self.members = {k: encode(k) + b":" + encode(v) for k, v in data.items()}
         self.whole = b"{" + b",".join(self.members.values()) + b"}"
+        # The last ``more`` rendered over all members, and the result: a host's propagation
+        # member stays the same (the same bytes object) from one host list to the next.
+        self._last: tuple[dict[str, bytes], bytes] | None = None
 
     def render(self, more: dict[str, bytes] | None, selected: set[str] | None) -> bytes:
         """The object with members replaced or added (``more``), only ``selected`` ones."""
         if not more and selected is None:
             return self.whole
+        if selected is None:
+            last = self._last
+            # Equal dicts of the same bytes objects: the comparison stops at identity.
+            if last is not None and last[0] == more:
+                return last[1]
         members = {**self.members, **more} if more else self.members
         if selected is not None:
             members = {k: v for k, v in members.items() if k in selected}
-        return b"{" + b",".join(members.values()) + b"}"
+        body = b"{" + b",".join(members.values()) + b"}"
+        if selected is None and more:
+            self._last = (more, body)
+        return body
 
 
 def page_response(items: Iterable[bytes], next_cursor: str | None) -> Response:
@@ -72,11 +83,9 @@ class ViewDumps:
             OrderedDict()
         )
         self._values: dict[tuple[Any, Any, str], bytes] = {}
+        self._identities: dict[tuple[int, str, Any], tuple[Any, bytes]] = {}
 
-    def get(
-        self, view: EnterprisePolicy, out: Callable[[Any, EnterprisePolicy], Any], obj: Any
-    ) -> Dumped:
-        """The JSON of ``out(obj, view)`` (a Pydantic model); callers must not change it."""
+    def _dumps_of(self, view: EnterprisePolicy) -> dict[tuple[Any, Any], Dumped]:
         entry = self._views.get(id(view))
         if entry is None or entry[0] is not view:
             entry = (view, {})
@@ -85,7 +94,15 @@ class ViewDumps:
                 self._views.popitem(last=False)
         else:
             self._views.move_to_end(id(view))
-        dumps = entry[1]
+        return entry[1]
+
+    def _dump(
+        self,
+        dumps: dict[tuple[Any, Any], Dumped],
+        view: EnterprisePolicy,
+        out: Callable[[Any, EnterprisePolicy], Any],
+        obj: Any,
+    ) -> Dumped:
         key = (out, obj.id)
         found = dumps.get(key)
         if found is None:
@@ -94,10 +111,31 @@ class ViewDumps:
                 dumps[key] = found
         return found
 
+    def get(
+        self, view: EnterprisePolicy, out: Callable[[Any, EnterprisePolicy], Any], obj: Any
+    ) -> Dumped:
+        """The JSON of ``out(obj, view)`` (a Pydantic model); callers must not change it."""
+        return self._dump(self._dumps_of(view), view, out, obj)
+
+    def get_many(
+        self,
+        view: EnterprisePolicy,
+        out: Callable[[Any, EnterprisePolicy], Any],
+        objs: Iterable[Any],
+    ) -> list[Dumped]:
+        """:meth:`get` of each of ``objs`` (a page: the snapshot is looked up once)."""
+        dumps = self._dumps_of(view)
+        return [self._dump(dumps, view, out, obj) for obj in objs]
+
     def member(self, name: str, value: Any, out: Callable[[Any], Any]) -> bytes:
         """``"name":`` and the JSON of ``out(value)`` (a Pydantic model) for a hashable
         frozen ``value`` (equal values, equal JSON: a host's propagation state stays the
-        same between passes)."""
+        same between passes). The same object again is found by identity first (hashing
+        a dataclass of a dozen fields for each host of a page cost more than the rest)."""
+        ident = (id(value), name, out)
+        known = self._identities.get(ident)
+        if known is not None and known[0] is value:
+            return known[1]
         key = (out, value, name)
         found = self._values.get(key)
         if found is None:
@@ -105,4 +143,8 @@ class ViewDumps:
             if len(self._values) >= self._per_view:
                 self._values.clear()
             self._values[key] = found
+        if len(self._identities) >= self._per_view:
+            self._identities.clear()
+        # The value is kept with its bytes, so that its id is not reused while it is here.
+        self._identities[ident] = (value, found)
         return found

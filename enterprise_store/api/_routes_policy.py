@@ -205,10 +205,13 @@ async def list_objects(
     selected = parse_fields(fields, model)
     result = await lister(caller, query)
     view = await services.policy.policy(caller)
+    items = result.items
+    dumps = _DUMPS.get_many(view, out, items)
     return page_response(
         (
-            _DUMPS.get(view, out, o).render(None if extra is None else extra(o), selected)
-            for o in result.items
+            [d.render(None, selected) for d in dumps]
+            if extra is None
+            else [d.render(extra(o), selected) for d, o in zip(dumps, items, strict=True)]
         ),
         encode_cursor(result.next),
     )

@@ -5,6 +5,7 @@ write, a propagation row written by another connection — must show in the next
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -95,3 +96,34 @@ async def test_scoped_pages_are_their_own_views(services: Services, as_user: Cli
         assert item["enclaves"] == [str(enclave.id)]
         assert item == await _one(scoped, item["id"])
     assert await _hosts(root) == everything  # the scoped view did not leak into root's
+
+
+async def test_a_hosts_state_is_rebuilt_only_when_its_row_name_or_lag_changes(
+    services: Services,
+) -> None:
+    """The host list asks for 100 hosts' states per request: a host that is not behind gets
+    the same state object back (its JSON is then found by identity), and a new name or a
+    new row gives a new one; a host behind its version is rebuilt (its lag grows)."""
+    hosts = await _seed(services)
+    policy = await services.policy.current()
+    host = policy.hosts[0]
+    system = Principal.system()
+    first = (await services.compute.propagation_lookup(system))(host)
+    again = (await services.compute.propagation_lookup(system))(host)
+    assert first is not None and first.state == "converged"
+    assert again is first
+
+    renamed = dataclasses.replace(host, name="renamed-host")
+    state = (await services.compute.propagation_lookup(system))(renamed)
+    assert state is not None and state.host == "renamed-host" and state is not first
+
+    async with services.store.atomic() as conn:
+        await conn.execute(
+            update(propagation)
+            .where(propagation.c.host_id == hosts[0])
+            .values(desired_version=propagation.c.desired_version + 1, desired_since_us=1)
+        )
+    behind = (await services.compute.propagation_lookup(system))(host)
+    assert behind is not None and behind.desired_version == first.desired_version + 1
+    assert behind.lag_s > 0
+    assert (await services.compute.propagation_lookup(system))(host) is not behind
