@@ -143,7 +143,8 @@ async def _pause_while_stopped(
     pilot: Any, app: XenonConsole, daemon: DaemonProcess, *, paused_before: bool
 ) -> DomainsTable:
     """Starts EA-domu-1 (and pauses it first if asked), stops the daemon, presses ``p``
-    on the domain, waits for the outcome-unknown notice, then resumes the daemon."""
+    on the domain (once the link is stale, when it was paused before), waits for the
+    outcome-unknown notice, then resumes the daemon."""
     await wait_connected(pilot, app)
     await pilot.press("4")
     table = app.query_one(DomainsTable)
@@ -163,6 +164,8 @@ async def _pause_while_stopped(
     select()
     daemon.stop()
     try:
+        if paused_before:  # a stale host is still asked (not "select a connected server")
+            await wait_for(pilot, lambda: app.current_state.link is LinkState.STALE)
         await pilot.press("p")
         await wait_for(
             pilot, lambda: any("outcome unknown — it may still apply" in n for n in _notes(app))

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from xenon_tui._connection import LinkState
-
 if TYPE_CHECKING:
     from textual.message import Message
     from textual.notifications import SeverityLevel
@@ -90,9 +88,13 @@ class Console(Protocol):
 
 
 def connected_address(console: Console) -> str | None:
-    """The current server's address; None (after saying so) when it is not connected."""
+    """The current server's address; None (after saying so) when it is not connected.
+
+    A stale server is connected: what is asked of it may apply late, and a request that
+    gets no answer says "outcome unknown" and is read back once the host answers.
+    """
     state = console.current_state
-    if state is None or state.link is not LinkState.CONNECTED:
+    if state is None or not state.link.up:
         console.notify("Select a connected server first.", title="No server", severity="warning")
         return None
     return state.address
