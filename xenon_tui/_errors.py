@@ -11,10 +11,13 @@
     │   └── NotConnectedError             not_connected     the server is not connected
     ├── ReadOnlyError                     read_only         a change in a read-only console
     ├── ImportFileError                   import_invalid    a file to import is refused
+    ├── EnterpriseError                   xe_error          XE refused a request or could
+    │                                                       not be reached (XE's message;
+    │                                                       a refused write's findings)
     └── PolicyDataError                   policy_unreadable a policy file cannot be read
 
 ``errors`` is :mod:`xps.errors`, the bases shared with the headless packages' trees;
-``PolicyDataError`` lives in ``_policy_data.py``. The SSH server's tree is
+``PolicyDataError`` lives in ``_policy_data.py``, ``EnterpriseError`` in ``_xe.py``. The SSH server's tree is
 :mod:`xenon_tui.ssh._errors`.
 """
 
