@@ -102,7 +102,7 @@ async def test_a_read_only_console_is_not_offered_resolve(
         await pilot.pause(0.3)
         assert not isinstance(app.screen, ResolveDialog)
         await pilot.press("5", "ctrl+l")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: any("cannot record" in n for n in _notes(app)))
         assert not isinstance(app.screen, InputDialog)
 
 

@@ -30,38 +30,63 @@ Key = tuple[str, str]
 """(domain, hypercall) of one group."""
 
 
-def call_of(row: Mapping[str, Any]) -> str:
-    """``sysctl/35``: the hypercall name (or number) and its sub-op, when it has one."""
-    call = str(row.get("hypercall_name") or row.get("hypercall") or "?")
-    subop = row.get("subop")
-    return f"{call}/{subop}" if subop not in (None, -1) else call
+RawKey = tuple[Any, Any, Any]
+"""(domain, hypercall, sub-op) as a record has them: formatted only when drawn."""
+
+
+def _key(raw: RawKey) -> Key:
+    domain, call, subop = raw
+    call = str(call if call is not None else "?")
+    return (str(domain), f"{call}/{subop}" if subop not in (None, -1) else call)
 
 
 @dataclass
 class HostCounts:
     """One host's violations by (domain, hypercall): totals, per-second counts of the last
-    :data:`RATE_S` seconds, and the newest record of each (what the actions use)."""
+    :data:`RATE_S` seconds, and the newest record of each (what the actions use).
 
-    totals: dict[Key, int] = field(default_factory=dict)
-    recent: dict[int, dict[Key, int]] = field(default_factory=dict)
-    last: dict[Key, Mapping[str, Any]] = field(default_factory=dict)
+    Counting is per record on the console's hot path (10k/s pushed): the keys are the
+    record's own values, turned into names only when the view draws them.
+    """
+
+    raw_totals: dict[RawKey, int] = field(default_factory=dict)
+    recent: dict[int, dict[RawKey, int]] = field(default_factory=dict)
+    raw_last: dict[RawKey, Mapping[str, Any]] = field(default_factory=dict)
 
     def add(self, rows: Iterable[Mapping[str, Any]], now: float | None = None) -> None:
-        """Counts a batch of violation records (oldest first)."""
+        """Counts a batch of violation records (oldest first); one record is one
+        violation (its ``count`` is the domain's running total)."""
         floor = int(time.time() if now is None else now) - RATE_S
-        totals, recent, last = self.totals, self.recent, self.last
+        totals, recent, last = self.raw_totals, self.recent, self.raw_last
+        bucket_second, bucket = -1, {}
         for row in rows:
-            # One record is one violation (its ``count`` is the domain's running total).
-            key = (str(row.get("domain") or row.get("domid", "?")), call_of(row))
+            get = row.get
+            call = get("hypercall_name") or get("hypercall")
+            key = (get("domain") or get("domid", "?"), call, get("subop"))
             totals[key] = totals.get(key, 0) + 1
             last[key] = row
-            ts_ns = row.get("ts_ns")
+            ts_ns = get("ts_ns")
             second = ts_ns // 1_000_000_000 if isinstance(ts_ns, int) else floor + RATE_S
             if second > floor:
-                bucket = recent.setdefault(second, {})
+                if second != bucket_second:
+                    bucket_second, bucket = second, recent.setdefault(second, {})
                 bucket[key] = bucket.get(key, 0) + 1
         for second in [s for s in recent if s <= floor]:
             del recent[second]
+
+    @property
+    def totals(self) -> dict[Key, int]:
+        """Violations of each (domain, hypercall) group."""
+        out: dict[Key, int] = {}
+        for raw, n in self.raw_totals.items():
+            key = _key(raw)
+            out[key] = out.get(key, 0) + n
+        return out
+
+    @property
+    def last(self) -> dict[Key, Mapping[str, Any]]:
+        """The newest record of each group."""
+        return {_key(raw): row for raw, row in self.raw_last.items()}
 
     def rates(self, now: float | None = None) -> dict[Key, float]:
         """Violations per second of each group over the last :data:`RATE_S` seconds."""
@@ -69,7 +94,8 @@ class HostCounts:
         out: dict[Key, float] = {}
         for second, bucket in self.recent.items():
             if second > floor:
-                for key, n in bucket.items():
+                for raw, n in bucket.items():
+                    key = _key(raw)
                     out[key] = out.get(key, 0.0) + n / RATE_S
         return out
 
@@ -262,10 +288,9 @@ class FleetViolations(DataTable[Any]):
         host = next((h for h in self._hosts if h.address == row.address), None)
         if host is None or row.domain is None:
             return {}
-        keys = [k for k in host.counts.last if k[0] == row.domain and row.call in (None, k[1])]
-        newest = max(
-            (host.counts.last[k] for k in keys), key=lambda v: v.get("seq", 0), default=None
-        )
+        last = host.counts.last
+        keys = [k for k in last if k[0] == row.domain and row.call in (None, k[1])]
+        newest = max((last[k] for k in keys), key=lambda v: v.get("seq", 0), default=None)
         return newest or {"domain": row.domain}
 
     def _act(self, action: str) -> None:
