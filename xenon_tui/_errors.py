@@ -17,8 +17,8 @@
     └── PolicyDataError                   policy_unreadable a policy file cannot be read
 
 ``errors`` is :mod:`xps.errors`, the bases shared with the headless packages' trees;
-``PolicyDataError`` lives in ``_policy_data.py``, ``EnterpriseError`` in ``_xe.py``. The SSH server's tree is
-:mod:`xenon_tui.ssh._errors`.
+``PolicyDataError`` lives in ``_policy_data.py``, ``EnterpriseError`` in ``_xe.py``. The
+SSH server's tree is :mod:`xenon_tui.ssh._errors`.
 """
 
 from __future__ import annotations
