@@ -35,15 +35,15 @@ class Column(NamedTuple):
 
 
 # What an operator acts on (which domain, which hypercall and sub-op, how often) stays at
-# every width, the hypercall never cut ("event_channel_op/3 → 5"); the time, kind (also
-# the row's colour), SecLabel, sequence number and profile give way in that order.
+# every width, the hypercall never cut ("event_channel_op/3 → 5"); the profile, sequence
+# number, SecLabel, kind (also the row's colour) and time give way, in that order.
 _COLUMNS: tuple[Column, ...] = (
     Column("Time", 9, 8, 3),
     Column("Seq", 8, 6, 6),
-    Column("Domain", 16, 10, 1),
+    Column("Domain", 16, 10, 0),
     Column("SecLabel", 16, 10, 5),
     Column("Kind", 8, 7, 4),
-    Column("Hypercall", 22, 22, 0),
+    Column("Hypercall", 30, 22, 1),
     Column("Count", 6, 5, 2),
     Column("Profile", 0, 8, 7),
 )
