@@ -84,3 +84,40 @@ async def test_invalid_address_shows_message_next_to_field(xps_pki: Any, tmp_pat
         error = str(app.screen.query_one("#value-error").render())
         assert "invalid" in error or "port" in error
         assert app.servers == {}
+
+
+async def test_a_stale_server_has_its_own_colour_and_words() -> None:
+    """Stale is neither the green of a live link nor the red of a lost one: its glyph and
+    word take ``$status-stale`` (set by every console theme), and the line says how long
+    ago the host was last heard from; the words go when it is fresh again."""
+    from textual.theme import Theme
+
+    from themes import THEMES, VARIABLE_DEFAULTS
+    from xenon_tui._config import ConsoleConfig, ServerEntry
+
+    assert "status-stale" in VARIABLE_DEFAULTS
+    assert all("status-stale" in theme.variables for theme in THEMES)
+    app = XenonConsole(ConsoleConfig(servers=(ServerEntry("h1"),), autoconnect=False))
+    address = "h1:8443"
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.register_theme(
+            Theme(name="test-stale", primary="#4f9de8", variables={"status-stale": "#00ffaa"})
+        )
+        panel = app.query_one(ServersPanel)
+        panel.set_server(address, LinkState.STALE)
+        panel.set_age(address, "last update 9 s ago")
+
+        def line() -> Any:
+            return panel.get_option_at_index(0).prompt
+
+        assert str(line()).splitlines()[1:] == ["    stale", "    last update 9 s ago"]
+        glyph = line().spans[0].style
+        assert glyph.color.number == 5  # ANSI magenta by default: not green, not red
+        app.theme = "test-stale"
+        await wait_for(pilot, lambda: line().spans[0].style.color.triplet is not None)
+        stale_word = next(s for s in line().spans if str(line())[s.start : s.end] == "stale")
+        assert line().spans[0].style.color.triplet.hex == "#00ffaa"
+        assert stale_word.style.color.triplet.hex == "#00ffaa"
+        panel.set_server(address, LinkState.CONNECTED)
+        panel.set_age(address, "")
+        assert "stale" not in str(line()) and "last update" not in str(line())
