@@ -276,13 +276,22 @@ async def test_xe_unreachable_refuses_logins_with_a_clear_line(
     sock.bind(("127.0.0.1", 0))
     dead = sock.getsockname()[1]
     sock.close()
-    server = ssh_xe(xe, url=f"https://127.0.0.1:{dead}")
+    # The operator also named a local account (break-glass): it needs no XE.
+    local = f"ops={xe.keys['stranger']}.pub"
+    server = ssh_xe(xe, "--user", local, url=f"https://127.0.0.1:{dead}")
     with pytest.raises(asyncssh.PermissionDenied):
         await _login(server, "alice", xe.keys["alice"])
     log = server.log()
     assert f"XE at https://127.0.0.1:{dead} does not answer" in log
     assert "login refused user=alice addr=127.0.0.1" in log
     assert f"XE unreachable at https://127.0.0.1:{dead}" in log
+    # No fallback for XE users, but the local account logs in with its own key, and its
+    # console has no XE session.
+    with pytest.raises(asyncssh.PermissionDenied):
+        await _login(server, "ops", xe.keys["alice"])
+    ops = await _session(server, "ops", xe.keys["stranger"])
+    assert (ops["user"], ops["has_token"]) == ("None", "no")
+    assert "login user=ops role=admin" in server.log()
 
 
 def test_the_service_credential_must_be_private(tmp_path: Path, xe_credential_file: Path) -> None:
