@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -660,7 +661,6 @@ async def propagate_s_1000_hosts(
     from xps.policy import serialize_policy
 
     system = Principal.system()
-    processes = 0 if slice_processes is None else slice_processes
     with tempfile.TemporaryDirectory(prefix="xe-propagate-") as tmp:
         root = Path(tmp)
         init_ca(root / "ca", common_name="Propagation benchmark CA")
@@ -683,13 +683,14 @@ async def propagate_s_1000_hosts(
             identity=identity,
             node_id="bench",
             propagation=PropagationConfig(
-                concurrency=256, verify_every_s=3600.0, slice_processes=processes
+                concurrency=256, verify_every_s=3600.0, slice_processes=slice_processes
             ),
             host_timeout_s=60.0,
         )
         services = await Services.open(f"sqlite:///{root / 'xe.db'}", compute=config)
         try:
             propagator = services.compute.propagator
+            maker = propagator._maker
             await services.policy.import_policy(system, policy)
             progress("warm-up: version 1 to every host (connects, reads each host's policy)")
             t0 = time.perf_counter()
@@ -700,6 +701,7 @@ async def propagate_s_1000_hosts(
             label = (await services.policy.current()).seclabel_named("E0-label")
             progress("measuring: a change of the SecLabel every host carries")
             gc.collect()
+            cpu0 = time.process_time(), _slice_cpu_s(maker)
             t0 = time.perf_counter()
             written = await services.policy.update_seclabel(
                 system, label.id, {"max_rate": label.max_rate + 1}
@@ -707,6 +709,8 @@ async def propagate_s_1000_hosts(
             committed = time.perf_counter()
             passes = await _until_converged(propagator, services)
             elapsed = time.perf_counter() - t0
+            cpu_main = time.process_time() - cpu0[0]
+            cpu_slices = _slice_cpu_s(maker) - cpu0[1]
             rows = await propagator.states()
             assert all(r.observed_version == written.version for r in rows.values())
             activations = sum(s.host.activations for s in sims)
@@ -721,8 +725,23 @@ async def propagate_s_1000_hosts(
         "propagate_hosts": hosts,
         "propagate_activations": activations,
         "propagate_warmup_s": round(warm_s, 3),
-        "propagate_slice_processes": processes,
+        "propagate_cpu_s": round(cpu_main, 3),
+        "propagate_slice_processes_cpu_s": round(cpu_slices, 3),
+        "propagate_load_average_1m": round(os.getloadavg()[0], 2),
+        "propagate_slice_processes": (
+            f"auto ({maker.processes})" if maker.auto else maker.processes
+        ),
     }
+
+
+def _slice_cpu_s(maker: Any) -> float:
+    """CPU seconds of the slice processes running now (0 in thread mode)."""
+    total = 0.0
+    for pool in maker._pools:
+        for pid in getattr(pool, "_processes", None) or {}:
+            with contextlib.suppress(OSError):  # the process ended meanwhile
+                total += _cpu_s(pid)
+    return total
 
 
 async def _until_converged(propagator: Any, services: Any) -> int:
@@ -996,8 +1015,8 @@ def main() -> int:
     parser.add_argument(
         "--slice-processes",
         type=int,
-        help="propagate: processes building and signing slices (default 0: one thread, "
-        "as xe serve)",
+        help="propagate: processes building and signing slices (0: one thread; default: "
+        "as xe serve, the thread for a few hosts and a process a core for many)",
     )
     parser.add_argument("--echo", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

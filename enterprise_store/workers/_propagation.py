@@ -89,7 +89,8 @@ class PropagationConfig:
         concurrency: Hosts worked on at once.
         verify_every_s: How often converged hosts' active hash is read again.
         slice_processes: Processes that build and sign slices (0: one thread of this
-            process; see :mod:`enterprise_store.workers._slices`).
+            process; None: that thread for a few hosts, one process a core for many; see
+            :mod:`enterprise_store.workers._slices`).
     """
 
     interval_s: float = 1.0
@@ -99,7 +100,7 @@ class PropagationConfig:
     backoff_cap_s: float = 1000.0
     concurrency: int = 64
     verify_every_s: float = 60.0
-    slice_processes: int = 0
+    slice_processes: int | None = None
 
 
 def backoff_s(attempts: int, config: PropagationConfig) -> float:
@@ -576,7 +577,11 @@ class Propagator:
         if not isinstance(sha, str) or sha == self._expect.get(host_id):
             return
         if host_id in self._inflight:
-            return  # our own exchange with the host decides
+            # Our own exchange with the host decides; it may have read the host's hash
+            # before this activation, so the next pass reads it again.
+            self._verify.add(host_id)
+            self.poke()
+            return
         now = self._now_us()
         async with self._store.atomic() as conn:
             row = await self._repo.propagation_of(conn, host_id)

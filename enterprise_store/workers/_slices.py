@@ -5,7 +5,11 @@ validated, serialised) and its signature (``sign_policy``) cost ~3 ms of CPU per
 the event loop that talks TLS to every host must not do it. With ``processes=0`` the
 work runs in one thread (it holds the GIL, so a second thread would not help); with
 ``processes=N`` it runs in N spawned processes, one per core the server can spare:
-1,000 hosts then take ~3 s of CPU spread over them instead of one core.
+1,000 hosts then take ~3 s of CPU spread over them instead of one core. ``processes=None``
+(what ``xenon xe serve`` uses) decides per slice: the thread while few slices wait (a
+handful of hosts is not worth a process), processes (one per core, at most four, spawned
+when first needed) once ``AUTO_WAITING`` slices wait at once, and always the process that
+holds the host's merged policy (:class:`MergedRef`).
 
 Each process holds the newest enterprise policy (sent, pickled, with the first slice of
 a version it is asked for: 0.75 MB and ~25 ms each way at 1,000 hosts / 3,000 VMs) and
@@ -29,6 +33,7 @@ import concurrent.futures
 import dataclasses
 import hashlib
 import multiprocessing
+import os
 import pickle
 import zlib
 from dataclasses import dataclass
@@ -40,10 +45,12 @@ from enterprise_store.policy import HostSlice, build_slice
 from enterprise_store.workers._hosts import XeIdentity
 from xps.policy import Policy, PolicyError, policy_from_dict
 
-__all__ = ["Made", "MergedRef", "MergedUnknown", "SliceMaker", "content_sha256"]
+__all__ = ["AUTO_WAITING", "Made", "MergedRef", "MergedUnknown", "SliceMaker", "content_sha256"]
 
 _PROCESS: dict[str, Any] = {}
 _BATCH = 64
+AUTO_WAITING = 16
+"""Slices waiting at once from which ``processes=None`` sends them to processes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,14 +179,20 @@ class SliceMaker:
 
     Args:
         identity: XE's signing material (None: building works, signing fails).
-        processes: 0 for one thread in this process, else that many processes.
+        processes: 0 for one thread in this process, N for that many processes, None for
+            the thread or processes by the number of slices waiting (see the module).
     """
 
-    def __init__(self, identity: XeIdentity | None, *, processes: int = 0) -> None:
+    def __init__(self, identity: XeIdentity | None, *, processes: int | None = 0) -> None:
         self._identity = identity
         self._signer: Any = None
         self._signer_error: XeError | None = None
-        if identity is not None and processes == 0:
+        self.auto = processes is None
+        if processes is None:
+            cores = os.cpu_count() or 1
+            processes = min(4, cores) if cores > 1 else 0
+        self._waiting = 0
+        if identity is not None and (processes == 0 or self.auto):
             from enterprise_store.workers._propagation import SliceSigner
 
             try:
@@ -235,8 +248,26 @@ class SliceMaker:
                 (read the host's policy and ask again).
             XeError: The host's policy is unreadable, or nothing can sign.
         """
+        self._waiting += 1
+        try:
+            return await self._make_somewhere(policy, host, current, raw, where, unchanged_if)
+        finally:
+            self._waiting -= 1
+
+    async def _make_somewhere(
+        self,
+        policy: EnterprisePolicy,
+        host: Host,
+        current: Policy | MergedRef | None,
+        raw: Any,
+        where: str,
+        unchanged_if: str | None,
+    ) -> Made:
         loop = asyncio.get_running_loop()
-        if not self.processes:
+        in_thread = not self.processes or (
+            self.auto and self._waiting < AUTO_WAITING and not isinstance(current, MergedRef)
+        )
+        if in_thread:
             if isinstance(current, MergedRef):
                 raise MergedUnknown(where)
             if self._signer is None and self._signer_error is not None:

@@ -8,8 +8,10 @@ reference that it sends with the host's next slice.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import os
 from typing import Any
 
 import pytest
@@ -17,8 +19,8 @@ import pytest
 from enterprise_store.policy import build_slice, sample_xe_policy
 from enterprise_store.services import Principal
 from enterprise_store.workers._propagation import PropagationConfig
-from enterprise_store.workers._slices import MergedRef
-from xps.policy import parse_policy
+from enterprise_store.workers._slices import AUTO_WAITING, MergedRef, SliceMaker
+from xps.policy import Policy, parse_policy
 
 CONFIG = PropagationConfig(interval_s=0.2, verify_every_s=3600, slice_processes=1)
 
@@ -76,3 +78,30 @@ async def test_a_restarted_slice_process_reads_the_hosts_policy(
     rows = await propagator.states()
     head = (await services.policy.current()).version
     assert all(r.observed_version == head and r.state == "converged" for r in rows.values())
+
+
+async def test_auto_uses_the_thread_for_a_few_slices_and_processes_for_many(
+    xe_identity: Any,
+) -> None:
+    policy = sample_xe_policy()
+    host = policy.hosts[0]
+    maker = SliceMaker(xe_identity, processes=None)
+    try:
+        assert maker.auto and maker.processes >= (1 if (os.cpu_count() or 1) > 1 else 0)
+        few = await asyncio.gather(*(maker.make(policy, host, None, None, "h") for _ in range(3)))
+        assert all(isinstance(m.merged, Policy) for m in few)
+        assert all(p is None for p in maker._pools)  # nothing spawned for three
+        if not maker.processes:
+            return  # one core: the thread only
+        many = await asyncio.gather(
+            *(maker.make(policy, host, None, None, "h") for _ in range(AUTO_WAITING + 4))
+        )
+        remote = [m for m in many if isinstance(m.merged, MergedRef)]
+        assert remote  # once AUTO_WAITING wait at once, they go to a process
+        assert {m.slice_sha256 for m in many} == {few[0].slice_sha256}
+        # A host's next slice goes where its merged policy is.
+        again = await maker.make(policy, host, remote[0].merged, None, "h")
+        assert isinstance(again.merged, MergedRef)
+        assert again.slice_sha256 == few[0].slice_sha256
+    finally:
+        maker.close()
