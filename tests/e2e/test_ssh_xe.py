@@ -327,3 +327,60 @@ async def test_an_xe_console_reaches_only_xe_and_its_hosts(
         assert seen["whoami"] == user  # XE's port (and its CA file) stay reachable
         assert seen["other_port"] == "denied"
     wait_until(lambda: "Landlock ABI" in server.log(), what="sandbox line")
+
+
+# -- units: the credential file, the token pipe, the session spec --------------------------
+
+
+def test_the_credential_file_is_checked(tmp_path: Path) -> None:
+    from xenon_tui.ssh._errors import ConfigError
+    from xenon_tui.ssh._xeauth import read_credential
+
+    good = "xev_" + "b" * 43
+    path = tmp_path / "cred"
+    path.write_text(good + "\n")
+    path.chmod(0o600)
+    assert read_credential(path) == good
+    path.chmod(0o400)
+    assert read_credential(path) == good
+    for mode in (0o640, 0o604, 0o660):
+        path.chmod(mode)
+        with pytest.raises(ConfigError, match="readable by its owner only"):
+            read_credential(path)
+    path.chmod(0o600)
+    for text in ("xes_" + "b" * 43, "xev_short", "", "x" * 5000):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match="not an XE service credential") as info:
+            read_credential(path)
+        assert text[:8] not in info.value.message or not text
+    link = tmp_path / "link"
+    link.symlink_to(path)
+    with pytest.raises(ConfigError):
+        read_credential(link)
+    with pytest.raises(ConfigError):
+        read_credential(tmp_path / "missing")
+
+
+def test_the_token_travels_in_a_pipe_never_in_the_spec() -> None:
+    from xenon_tui.ssh._errors import ConfigError
+    from xenon_tui.ssh._spec import Role
+    from xenon_tui.ssh._xeauth import read_token, token_pipe, xe_port
+
+    token = "xes_" + "c" * 43
+    assert read_token(token_pipe(token)) == token
+    with pytest.raises(ConfigError):
+        read_token(token_pipe("xev_" + "c" * 43))  # not a session token
+    xe = {"url": "https://xe.example:8443", "user": "alice", "role": "operator", "ca": None}
+    info = SessionInfo("s1", "alice", Role.ADMIN, "p", "xterm", None, "a.b:c", "/l", xe=xe,
+                       xe_token=token)  # fmt: skip
+    text = info.to_json()
+    assert token not in text and token not in repr(info)
+    back = SessionInfo.from_json(text)
+    assert back.xe == xe and back.xe_token == ""
+    with pytest.raises(ConfigError):
+        SessionInfo.from_json(text.replace('"role":"operator"', '"role":""'))
+    assert xe_port("https://xe.example:8443") == 8443
+    assert xe_port("https://xe.example") == 443
+    for bad in ("ftp://x", "https://", "https://x:99999"):
+        with pytest.raises(ConfigError):
+            xe_port(bad)
