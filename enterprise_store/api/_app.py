@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -114,6 +114,19 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+def _add_routes(app: FastAPI, router: APIRouter) -> None:
+    """The router's routes, as routes of the app itself.
+
+    ``include_router`` (FastAPI 0.165) keeps the router whole and matches it lazily: a
+    request scans every router before the one holding its route, then that one again to
+    dispatch, with per-candidate scope bookkeeping — ~0.1-0.2 ms per request over ~80
+    routes. An :class:`APIRouter`'s routes already carry its prefix, tags and
+    dependencies (none of ours has a lifespan), so the OpenAPI document is the same (a
+    test compares the two).
+    """
+    app.router.routes.extend(router.routes)
+
+
 def create_app(
     services: Services | Callable[[], Awaitable[Services]],
     *,
@@ -164,7 +177,7 @@ def create_app(
         _routes_history,
         _routes_ops,
     ):
-        app.include_router(module.router)
+        _add_routes(app, module.router)
     # The ingester belongs to the services (started with them or later): read at scrape time.
     register_ingest_metrics(
         app.state.metrics.registry,
