@@ -95,7 +95,7 @@ class PerfView(Vertical, can_focus=True):
 
     DEFAULT_CSS = """
     PerfView { height: 1fr; }
-    PerfView #perf-title { height: 1; padding: 0 1; background: $panel; }
+    PerfView #perf-title { height: auto; padding: 0 1; background: $panel; }
     PerfView Horizontal { height: 1fr; }
     PerfView PlotextPlot { width: 1fr; height: 1fr; }
     """
@@ -129,16 +129,19 @@ class PerfView(Vertical, can_focus=True):
         self._title()
 
     def on_resize(self) -> None:
+        self._title()
         # The bars that fit depend on the height: draw the last sample again.
         self.call_after_refresh(self.show_stats, self._stats, [])
 
     def _title(self) -> None:
         who = f"domain ~ {self.domain_filter!r}" if self.domain_filter else "all domains"
         scope = "one domain" if self.single else "host"
-        self.query_one("#perf-title", Static).update(
-            f"Current performance and history [{self.range}] — {who}, history of {scope}"
-            "   (r: range, f or /: filter, t: host/domain, x: CPU/memory)"
-        )
+        text = f"Current performance and history [{self.range}] — {who}, history of {scope}"
+        keys = "   (r: range, f or /: filter, t: host/domain, x: CPU/memory)"
+        # The keys are also in the footer and `?`: on a narrow screen the title keeps its
+        # first line for what is shown (it wraps, rather than cutting the scope off).
+        wide = self.size.width - 2 >= len(text) + len(keys)
+        self.query_one("#perf-title", Static).update(text + keys if wide else text)
 
     def show_server(self, state: ServerState) -> None:
         """Switches to a server: redraws its last sample and reloads history."""

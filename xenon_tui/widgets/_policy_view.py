@@ -129,7 +129,7 @@ class PolicyView(Vertical, can_focus=False):
 
     DEFAULT_CSS = """
     PolicyView { height: 1fr; }
-    PolicyView #policy-title { height: 1; padding: 0 1; background: $panel; }
+    PolicyView #policy-title { height: auto; padding: 0 1; background: $panel; }
     PolicyView Horizontal { height: 1fr; }
     PolicyView #policy-left { width: 1fr; }
     PolicyView Tree { height: 1fr; border: round $panel; background: $surface; }
