@@ -14,8 +14,10 @@ from xenon_tui._ring import ViolationWindow
 VIOLATION_WINDOW = 200_000
 """Violations kept in memory per server (the daemon keeps the full log)."""
 
-FRESH_S = 1.5 * HEARTBEAT_S
-"""A connected server heard from this recently is fresh: no "last update" is shown."""
+FRESH_S = 2 * HEARTBEAT_S
+"""A connected server heard from this recently is fresh: no "last update" is shown.
+Two beats: a healthy link's silence runs up to one beat plus the ping's round trip, which
+on a loaded machine can pass a second; the words must not flicker on a healthy link."""
 
 
 @dataclass
