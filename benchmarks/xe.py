@@ -36,7 +36,11 @@ Progress goes to stderr; one JSON object with every key is printed last and writ
     ``Ping``, ``Subscribe``, ``GetDomainRunStates``, ``GetPolicy``, ``StagePolicy``,
     ``ActivatePolicy``. What a real XPS does on its own CPU (verify the signature, validate,
     commit to its MSM) is not simulated. A warm-up version goes first (connections made,
-    each host's policy known); the measured version is the second.
+    each host's policy known); the measured version is the second. Slices are built as
+    ``xenon xe serve`` builds them (``--slice-processes`` overrides): in processes, one a
+    core, at 1,000 hosts. ``propagate_cpu_s`` (this process) and
+    ``propagate_slice_processes_cpu_s`` are the CPU the measured version cost: the
+    load-independent view on a shared box.
 ``api``
     ``api_p50_ms``: ``GET /api/v1/hosts`` (the first page, 100 of 1,000 hosts, with their
     enclaves and propagation state; bearer token checked) from the real ``xenon xe serve``
