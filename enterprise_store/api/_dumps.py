@@ -47,8 +47,8 @@ class Dumped:
             return self.whole
         if selected is None:
             last = self._last
-            # Equal dicts of the same bytes objects: the comparison stops at identity.
-            if last is not None and last[0] == more:
+            # The same dict (ViewDumps.member), or equal ones of the same bytes objects.
+            if last is not None and (last[0] is more or last[0] == more):
                 return last[1]
         members = {**self.members, **more} if more else self.members
         if selected is not None:
@@ -83,7 +83,7 @@ class ViewDumps:
             OrderedDict()
         )
         self._values: dict[tuple[Any, Any, str], bytes] = {}
-        self._identities: dict[tuple[int, str, Any], tuple[Any, bytes]] = {}
+        self._identities: dict[tuple[int, str, Any], tuple[Any, dict[str, bytes]]] = {}
 
     def _dumps_of(self, view: EnterprisePolicy) -> dict[tuple[Any, Any], Dumped]:
         entry = self._views.get(id(view))
@@ -127,11 +127,12 @@ class ViewDumps:
         dumps = self._dumps_of(view)
         return [self._dump(dumps, view, out, obj) for obj in objs]
 
-    def member(self, name: str, value: Any, out: Callable[[Any], Any]) -> bytes:
-        """``"name":`` and the JSON of ``out(value)`` (a Pydantic model) for a hashable
-        frozen ``value`` (equal values, equal JSON: a host's propagation state stays the
-        same between passes). The same object again is found by identity first (hashing
-        a dataclass of a dozen fields for each host of a page cost more than the rest)."""
+    def member(self, name: str, value: Any, out: Callable[[Any], Any]) -> dict[str, bytes]:
+        """``{name: '"name":' + the JSON of out(value)}`` (``out`` gives a Pydantic model)
+        for a hashable frozen ``value`` (equal values, equal JSON: a host's propagation
+        state stays the same between passes), to pass to :meth:`Dumped.render`. The same
+        object again is found by identity first and answered with the same dict (hashing a
+        dataclass of a dozen fields for each host of a page cost more than the rest)."""
         ident = (id(value), name, out)
         known = self._identities.get(ident)
         if known is not None and known[0] is value:
@@ -145,6 +146,7 @@ class ViewDumps:
             self._values[key] = found
         if len(self._identities) >= self._per_view:
             self._identities.clear()
-        # The value is kept with its bytes, so that its id is not reused while it is here.
-        self._identities[ident] = (value, found)
-        return found
+        more = {name: found}
+        # The value is kept with its dict, so that its id is not reused while it is here.
+        self._identities[ident] = (value, more)
+        return more

@@ -360,7 +360,7 @@ async def list_hosts(
         state = state_of(host)
         if state is None:
             return None
-        return {"propagation": _DUMPS.member("propagation", state, propagation_out)}
+        return _DUMPS.member("propagation", state, propagation_out)
 
     return await list_objects(
         services, caller, services.policy.list_hosts, host_out, HostOut, query, fields, propagation
