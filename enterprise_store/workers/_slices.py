@@ -60,11 +60,15 @@ class MergedRef:
     slice_sha256: str
 
 
-class MergedUnknown(XeError):
-    """The slice process no longer holds the merged policy a :class:`MergedRef` named."""
+class MergedUnknown(Exception):
+    """The slice process no longer holds the merged policy a :class:`MergedRef` named.
+
+    A signal inside the propagation worker (which then reads the host's policy), never an
+    error a caller sees: so it is not in the ``XeError`` tree.
+    """
 
     def __init__(self, host: str) -> None:
-        super().__init__("slice_cache_miss", f"{host}: the slice process lost its policy")
+        super().__init__(f"{host}: the slice process lost its policy")
 
 
 @dataclass(frozen=True, slots=True)
