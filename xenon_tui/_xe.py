@@ -22,12 +22,14 @@ if TYPE_CHECKING:
     from enterprise_store.client import (
         EnclaveOut,
         HostOut,
+        MigrationTargetOut,
+        PropagationOut,
         SecLabelOut,
+        TaskOut,
         VmOut,
         XeClient,
         XeError,
     )
-    from enterprise_store.schemas_compute import MigrationTargetOut, PropagationOut, TaskOut
 
 T = TypeVar("T")
 

@@ -18,6 +18,7 @@ from enterprise_store._errors import (
     XeError,
 )
 from enterprise_store.client._client import XeClient, tls_context
+from enterprise_store.client._compute import ComputeClient
 from enterprise_store.client._errors import RemoteFinding, error_from_response
 from enterprise_store.client._policy import PolicyClient
 from enterprise_store.schemas import (
@@ -31,6 +32,16 @@ from enterprise_store.schemas import (
     TokenOut,
     UserCreated,
     UserOut,
+)
+from enterprise_store.schemas_compute import (
+    DomainOut,
+    HostFactsOut,
+    HostRemoved,
+    MigrationTargetOut,
+    PropagationOut,
+    TaskAccepted,
+    TaskOut,
+    VmStateOut,
 )
 from enterprise_store.schemas_policy import (
     CheckOut,
@@ -49,20 +60,26 @@ __all__ = [
     "AuditRecordOut",
     "AuditVerifyOut",
     "CheckOut",
+    "ComputeClient",
     "Conflict",
     "ConflictOut",
     "DhcpOut",
+    "DomainOut",
     "EnclaveOut",
     "Forbidden",
+    "HostFactsOut",
     "HostOut",
+    "HostRemoved",
     "InvalidInput",
     "LockedOut",
+    "MigrationTargetOut",
     "NotFound",
     "OutOfScope",
     "Page",
     "PolicyClient",
     "PolicyRefused",
     "PolicyVersionOut",
+    "PropagationOut",
     "Readiness",
     "RemoteFinding",
     "RoleRequired",
@@ -71,6 +88,8 @@ __all__ = [
     "SessionOut",
     "SshKeyOut",
     "StoreUnavailable",
+    "TaskAccepted",
+    "TaskOut",
     "TokenCreated",
     "TokenOut",
     "Unauthenticated",
@@ -78,6 +97,7 @@ __all__ = [
     "UserOut",
     "VersionOut",
     "VmOut",
+    "VmStateOut",
     "WrittenOut",
     "XeClient",
     "XeError",

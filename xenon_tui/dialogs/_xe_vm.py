@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from enterprise_store.schemas_compute import MigrationTargetOut
+from enterprise_store.client import MigrationTargetOut
 from xenon_tui._xe import VM_ACTIONS
 
 _CSS = """

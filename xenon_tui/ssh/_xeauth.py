@@ -184,7 +184,7 @@ class XeAuthority:
         Raises:
             XeRefused: XE said no, or could not be asked.
         """
-        from enterprise_store._errors import (
+        from enterprise_store.client import (
             Forbidden,
             ServiceUnreachable,
             StoreUnavailable,
@@ -227,7 +227,7 @@ class XeAuthority:
     async def check(self) -> None:
         """Logs whether XE answers (at start; a failure is not fatal, logins are refused
         until it answers)."""
-        from enterprise_store._errors import XeError
+        from enterprise_store.client import XeError
 
         try:
             await self._xe().healthz()
@@ -248,8 +248,7 @@ class XeAuthority:
         task.add_done_callback(self._revoking.discard)
 
     async def _logout(self, grant: XeGrant) -> None:
-        from enterprise_store._errors import XeError
-        from enterprise_store.client import XeClient
+        from enterprise_store.client import XeClient, XeError
 
         try:
             async with XeClient(
