@@ -40,7 +40,9 @@ class ModeBand(Static):
         self.set_class(self.mode is Mode.EDITOR, "-editor")
         self.set_class(self.mode is Mode.LIVE, "-live")
         self.set_class(self.mode is None, "-none")
-        self.update(self._text())
+        # One line of fixed size: a repaint, never a layout pass of the whole screen (the
+        # alert count changes with every violation batch while another view is shown).
+        self.update(self._text(), layout=False)
 
     def on_mount(self) -> None:
         self._sync()
