@@ -79,6 +79,11 @@ class XenonConsole(App[int]):
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         *bindings("app"),
         Binding(ENTERPRISE_KEY, "toggle_enterprise", "Enterprise/Host", id="app.enterprise"),
+        # In a dialog, Tab moves to the next field before the next key is handed out: keys
+        # that arrive in one read over SSH ("name⇥note⏎") otherwise all reach the field that
+        # had the focus, since a field's own Tab only bubbles up after they were forwarded.
+        Binding("tab", "dialog_focus(1)", show=False, priority=True),
+        Binding("shift+tab", "dialog_focus(-1)", show=False, priority=True),
     ]
 
     _running_command = False  # set while a palette or `:` command runs an app action
@@ -215,6 +220,8 @@ class XenonConsole(App[int]):
         return self.action_permitted(entry)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "dialog_focus":
+            return isinstance(self.screen, ModalScreen)  # elsewhere Tab is the screen's
         if action == "toggle_enterprise":
             return self.xe is not None and not isinstance(self.screen, ModalScreen)
         on_enterprise = self._enterprise is not None and self.screen is self._enterprise
@@ -228,6 +235,13 @@ class XenonConsole(App[int]):
             # Priority keys such as "4", "m" or ":" are text in a field, and a dialog's own.
             return False
         return self.permitted("app", action, parameters)
+
+    def action_dialog_focus(self, step: int) -> None:
+        """Tab / Shift+Tab in a dialog: the next / previous field, at once."""
+        if step > 0:
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
 
     def run_action_id(self, action_id: str) -> None:
         """Runs a table action on its scope (palette and `:` commands)."""

@@ -44,9 +44,15 @@ class ResolveDialog(ModalScreen[str | None]):
             yield Label(self._title, classes="title", markup=False)
             yield Static(self._body, markup=False)
             yield Label(f"Type the domain name ({self.expected}) to confirm:", markup=False)
-            yield Input(placeholder=self.expected, id="typed")
+            # Never select on focus: coming back to a field, the next key must not replace it.
+            yield Input(placeholder=self.expected, id="typed", select_on_focus=False)
             yield Label("Note (required; logged on the host with your name):", markup=False)
-            yield Input(placeholder="why it is safe to resume", id="note", max_length=NOTE_MAX)
+            yield Input(
+                placeholder="why it is safe to resume",
+                id="note",
+                max_length=NOTE_MAX,
+                select_on_focus=False,
+            )
             yield Label("", id="resolve-error", classes="error", markup=False)
             with Horizontal():
                 yield Button("Cancel", id="cancel")
