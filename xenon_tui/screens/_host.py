@@ -116,6 +116,10 @@ class HostConsole(Screen[None]):
         # (address, domain) -> when this console last asked for a change of that domain:
         # its events are not announced as changes made elsewhere (see _domain_changed).
         self._asked: dict[tuple[str, str], float] = {}
+        # Host -> notices of changes made elsewhere not shown yet, and when the last one
+        # was: one notice per host per NOTICE_WINDOW_S, the rest summed into it.
+        self._notices: dict[str, list[str]] = {}
+        self._noticed_at: dict[str, float] = {}
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -480,7 +484,26 @@ class HostConsole(Screen[None]):
             state = self._servers.get(address)
             host = state.info.get("hostname") if state is not None else None
             where = host if isinstance(host, str) else address
-            self.notify(text, title=f"{where}: changed elsewhere", severity="warning")
+            waiting = self._notices.setdefault(where, [])
+            waiting.append(text)
+            if len(waiting) == 1:
+                wait = NOTICE_WINDOW_S - (time.monotonic() - self._noticed_at.get(where, -1e9))
+                if wait > 0:
+                    self.set_timer(wait, lambda: self._notice(where))
+                else:  # after the changes of this batch of messages
+                    self.call_later(self._notice, where)
+
+    def _notice(self, where: str) -> None:
+        """One notice for what changed on ``where`` since its last one (three lines at most:
+        a host whose domains change every few seconds must not cover the screen)."""
+        texts = self._notices.pop(where, [])
+        if not texts:
+            return
+        self._noticed_at[where] = time.monotonic()
+        more = len(texts) - NOTICE_LINES
+        body = "\n".join(texts[:NOTICE_LINES]) + (f"\n… and {more} more" if more > 0 else "")
+        count = f" ({len(texts)} changes)" if len(texts) > 1 else ""
+        self.notify(body, title=f"{where}: changed elsewhere{count}", severity="warning")
 
     def _flush_alert(self) -> None:
         self._alert_pending = False
@@ -994,6 +1017,12 @@ class HostConsole(Screen[None]):
 
 ASKED_S = 30.0
 """How long after this console asked for a change of a domain its events are its own."""
+
+NOTICE_WINDOW_S = 5.0
+"""At most one "changed elsewhere" notice per host this often (about a notice's life)."""
+
+NOTICE_LINES = 3
+"""Changes a notice names; it counts the others."""
 
 _CHANGES = {
     "max_violations": "stopped at its violation limit",
