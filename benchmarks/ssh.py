@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks._proc import cpu_s
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "ssh.json"
 CONSOLE_APP = "xenon_tui.ssh._console:run"
@@ -298,17 +300,14 @@ async def key_latency(port: int, key: Any, busy: int, samples: int) -> list[floa
 # -- idle CPU per session against the demo ---------------------------------------------------
 
 IDLE_VIEWS = {"policy": b"2", "domains": b"4", "violations": b"5", "perf": b"6"}
-_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of one process (0 once it is gone)."""
+def session_cpu_s(pid: int) -> float:
+    """CPU seconds of one process of a session (0 once it is gone)."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
+        return cpu_s(pid)
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) * _TICK_S
 
 
 def cmdline(pid: int) -> str:
@@ -374,11 +373,11 @@ async def _idle_sessions(
 
 async def _idle_window(sessions: list[tuple[Session, list[int]]], window_s: float) -> list[float]:
     """% of one core each session's processes used over ``window_s`` (no key pressed)."""
-    start = [sum(cpu_s(p) for p in pids) for _, pids in sessions]
+    start = [sum(session_cpu_s(p) for p in pids) for _, pids in sessions]
     began = time.monotonic()
     await asyncio.sleep(window_s)
     spent = time.monotonic() - began
-    end = [sum(cpu_s(p) for p in pids) for _, pids in sessions]
+    end = [sum(session_cpu_s(p) for p in pids) for _, pids in sessions]
     return [round((b - a) / spent * 100, 3) for a, b in zip(start, end, strict=True)]
 
 

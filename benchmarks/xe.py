@@ -76,6 +76,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mappi
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmarks._proc import cpu_s
+
 if TYPE_CHECKING:
     from enterprise_store.model import EnterprisePolicy
 
@@ -744,7 +746,7 @@ def _slice_cpu_s(maker: Any) -> float:
     for pool in maker._pools:
         for pid in getattr(pool, "_processes", None) or {}:
             with contextlib.suppress(OSError):  # the process ended meanwhile
-                total += _cpu_s(pid)
+                total += cpu_s(pid)
     return total
 
 
@@ -820,12 +822,6 @@ def _start(cmd: list[str], ready: Path) -> subprocess.Popen[bytes]:
     return proc
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _interleaved_p50_ms(
     targets: dict[str, tuple[str, str, str | None]],
     ca: Path,
@@ -853,7 +849,7 @@ async def _interleaved_p50_ms(
         for burst in range((WARMUP + REQUESTS) // BURST):
             for name, (_url, path, _token) in targets.items():
                 pid = pids.get(name)
-                before = _cpu_s(pid) if pid and burst * BURST >= WARMUP else None
+                before = cpu_s(pid) if pid and burst * BURST >= WARMUP else None
                 for i in range(BURST):
                     start = time.perf_counter()
                     response = await clients[name].get(path)
@@ -862,7 +858,7 @@ async def _interleaved_p50_ms(
                     if burst * BURST + i >= WARMUP:
                         samples[name].append(elapsed * 1000)
                 if pid and before is not None:
-                    cpu[name] += _cpu_s(pid) - before
+                    cpu[name] += cpu_s(pid) - before
     finally:
         for client in clients.values():
             await client.aclose()

@@ -48,6 +48,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from benchmarks._proc import cpu_s, cpu_split_s
 from xps.pki import TlsMaterial, client_context, init_ca, issue, server_context
 from xps.protocol import FrameDecoder, encode_frame, encode_request
 
@@ -238,14 +239,11 @@ class ServerProcess:
 
     def cpu_s(self) -> float:
         """User + system CPU seconds the server process has used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_s(self.proc.pid)
 
     def cpu_split(self) -> tuple[float, float]:
         """(user, system) CPU seconds of the server process."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        tck = os.sysconf("SC_CLK_TCK")
-        return int(fields[11]) / tck, int(fields[12]) / tck
+        return cpu_split_s(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc.stdin:
