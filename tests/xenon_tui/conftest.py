@@ -11,6 +11,11 @@ import pytest
 
 from tests._support.scripted_host import ScriptedHost
 
+# The Enterprise screen's world (XE services over three sim hosts with the §4.2 policy).
+from tests._support.xe_console import db_url, world
+
+__all__ = ["db_url", "scripted", "world"]
+
 
 @pytest.fixture
 async def scripted(start_xps: Any) -> tuple[Any, ScriptedHost]:

@@ -6,23 +6,26 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from pytest_textual_snapshot import SVGImageExtension
 from textual import events
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList
 
-from enterprise_store.api import create_app
-from enterprise_store.client import XeClient
-from enterprise_store.policy import sample_xe_policy
-from enterprise_store.services import NewUser, Principal, Role, Services
 from tests._support.console import wait_for
+from tests._support.xe_console import (
+    PASSWORD,
+    URL,
+    World,
+    ready,
+    rows,
+    status,
+    tree_lines,
+    vm_names,
+    vm_state,
+)
 from xenon_tui._config import ConsoleConfig
 from xenon_tui._errors import ConfigError
 from xenon_tui._xe import EnterpriseError, XeData, XeLink
@@ -32,100 +35,7 @@ from xenon_tui.dialogs._xe_help import XeHelpScreen
 from xenon_tui.dialogs._xe_vm import MigrateDialog, VmActionsDialog
 from xenon_tui.dialogs._xe_warnings import PolicyWarningsDialog
 from xenon_tui.screens._enterprise import XE_REFRESH_S
-from xenon_tui.widgets._xe_hosts import XeHostsTree
 from xenon_tui.widgets._xe_vms import XeVmTable
-
-PASSWORD = "enterprise-view-password-1"
-URL = "http://xe.test"
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """XE's database: a fresh SQLite file."""
-    return f"sqlite:///{tmp_path / 'xe.db'}"
-
-
-@dataclass
-class World:
-    """XE with the §4.2 policy over three running sim hosts, and logins to it."""
-
-    services: Services
-    app: FastAPI
-    clients: list[XeClient]
-    hosts: list[Any]
-
-    def factory(self, link: XeLink) -> XeClient:
-        transport = httpx.ASGITransport(app=self.app, client=("192.0.2.30", 4711))
-        client = XeClient(link.url, token=link.token, transport=transport, timeout=60)
-        self.clients.append(client)
-        return client
-
-    async def link(self, user: str = "oper") -> XeLink:
-        client = self.factory(XeLink(URL, "", user, "", None))
-        session = await client.login(user, PASSWORD)
-        who = await client.whoami()
-        return XeLink(URL, session.token, user, str(who.role), None)
-
-    def console(self, link: XeLink, tmp: Path) -> XenonConsole:
-        config = ConsoleConfig(config_path=tmp / "console.json")
-        return XenonConsole(config, xe=link, xe_client_factory=self.factory)
-
-
-@pytest.fixture
-async def world(xe_services: Callable[..., Any], xps_hosts: Any) -> AsyncIterator[World]:
-    services: Services = await xe_services(start=True)
-    await services.users.bootstrap_admin("root", PASSWORD)
-    for name, role in (("aud", Role.AUDITOR), ("oper", Role.OPERATOR)):
-        await services.users.create_user(
-            Principal.system(), NewUser(name=name, role=role, password=PASSWORD)
-        )
-    hosts = await xps_hosts(3)
-    policy = sample_xe_policy({x.name: ("127.0.0.1", x.port) for x in hosts})
-    await services.policy.import_policy(Principal.system(), policy)
-    w = World(services, create_app(services), [], hosts)
-    root = w.factory(XeLink(URL, "", "root", "admin", None))
-    await root.login("root", PASSWORD)
-    task = await root.compute.wait_task((await root.compute.propagate()).task_id, 90)
-    assert task.state == "succeeded", task.error
-    yield w
-    for c in w.clients:
-        await c.aclose()
-
-
-def _tree_lines(app: XenonConsole) -> list[str]:
-    tree = app.screen.query_one(XeHostsTree)
-    lines = []
-
-    def walk(node: Any, depth: int) -> None:
-        for child in node.children:
-            lines.append("  " * depth + str(child.label))
-            walk(child, depth + 1)
-
-    walk(tree.root, 0)
-    return lines
-
-
-def _rows(app: XenonConsole) -> list[Any]:
-    return app.screen.query_one(XeVmTable).rows_shown
-
-
-def _vm_names(app: XenonConsole) -> list[str]:
-    return [v.name for v in app.screen.query_one(XeVmTable).rows_shown]
-
-
-def _vm_state(app: XenonConsole, name: str) -> str | None:
-    rows = app.screen.query_one(XeVmTable).rows_shown
-    return next((v.state for v in rows if v.name == name), None)
-
-
-def _status(app: XenonConsole) -> str:
-    return str(app.screen.query_one("#xe-status", Static).render())
-
-
-async def _ready(pilot: Any, app: XenonConsole) -> None:
-    """Waits for the Enterprise screen's first full draw (hosts and the first enclave)."""
-    await wait_for(pilot, lambda: app.enterprise is not None, 30)
-    await wait_for(pilot, lambda: bool(_vm_names(app)), 60)
 
 
 async def test_the_enterprise_view_is_first_with_hosts_enclaves_and_vms(
@@ -133,9 +43,9 @@ async def test_the_enterprise_view_is_first_with_hosts_enclaves_and_vms(
 ) -> None:
     app = world.console(await world.link("oper"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _ready(pilot, app)
+        await ready(pilot, app)
         assert app.screen is app.enterprise
-        lines = _tree_lines(app)
+        lines = tree_lines(app)
         hosts = [line for line in lines if not line.startswith("  ")]
         assert [h.split()[0] for h in hosts] == ["xenon-1", "xenon-2", "xenon-3"]
         assert all("converged" in h and "v1/1" in h for h in hosts), hosts
@@ -146,16 +56,16 @@ async def test_the_enterprise_view_is_first_with_hosts_enclaves_and_vms(
         # xenon-1's first enclave (B; A is on xenon-2 and xenon-3): its VMs across hosts,
         # with host, state and SecLabel by name as in Figure 29.
         assert lines[1].strip() == "Enclave B"
-        assert all(name.startswith("EB-") for name in _vm_names(app)), _vm_names(app)
-        rows = _rows(app)
-        assert {v.seclabel for v in rows} == {"EB-seclabel"}
-        assert {v.host for v in rows} <= {"xenon-1", "xenon-2", "xenon-3"}
-        assert {v.state for v in rows} == {"stopped"}
+        assert all(name.startswith("EB-") for name in vm_names(app)), vm_names(app)
+        shown = rows(app)
+        assert {v.seclabel for v in shown} == {"EB-seclabel"}
+        assert {v.host for v in shown} <= {"xenon-1", "xenon-2", "xenon-3"}
+        assert {v.state for v in shown} == {"stopped"}
         # j: Enclave C; j again: host xenon-2, whose first enclave is A.
         await pilot.press("j")
-        await wait_for(pilot, lambda: all(n.startswith("EC-") for n in _vm_names(app)))
+        await wait_for(pilot, lambda: all(n.startswith("EC-") for n in vm_names(app)))
         await pilot.press("j")
-        await wait_for(pilot, lambda: all(n.startswith("EA-") for n in _vm_names(app)))
+        await wait_for(pilot, lambda: all(n.startswith("EA-") for n in vm_names(app)))
         # The host console is a key away, and back (twice: the screen and its choice stay).
         # XE is not polled while the host console is shown.
         screen = app.enterprise
@@ -169,20 +79,20 @@ async def test_the_enterprise_view_is_first_with_hosts_enclaves_and_vms(
             assert screen.polls == polls
             await pilot.press("ctrl+e")
             await wait_for(pilot, lambda: app.screen is app.enterprise)
-            assert all(n.startswith("EA-") for n in _vm_names(app)), _vm_names(app)
+            assert all(n.startswith("EA-") for n in vm_names(app)), vm_names(app)
 
 
 async def test_filter_and_help(world: World, tmp_path: Path) -> None:
     app = world.console(await world.link("oper"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _ready(pilot, app)
-        everything = _vm_names(app)
+        await ready(pilot, app)
+        everything = vm_names(app)
         assert len(everything) >= 2
         wanted = everything[-1]
         await pilot.press("slash", *wanted, "enter")
-        await wait_for(pilot, lambda: _vm_names(app) == [wanted])
+        await wait_for(pilot, lambda: vm_names(app) == [wanted])
         await pilot.press("slash", "escape")
-        await wait_for(pilot, lambda: _vm_names(app) == everything)
+        await wait_for(pilot, lambda: vm_names(app) == everything)
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, XeHelpScreen))
         help_widget = app.screen.query_one("#xe-help")
@@ -197,9 +107,9 @@ async def test_vm_actions_start_pause_destroy(world: World, tmp_path: Path) -> N
 
     app = world.console(await world.link("oper"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _ready(pilot, app)
-        vm = _vm_names(app)[0]
-        assert _vm_state(app, vm) == "stopped"
+        await ready(pilot, app)
+        vm = vm_names(app)[0]
+        assert vm_state(app, vm) == "stopped"
         # Keys typed together (Tab Enter in one write, as a terminal sends them) go to the
         # panel Tab moved to, not to the tree (whose Enter would open nothing).
         app.post_message(events.Key("tab", "\t"))
@@ -207,11 +117,11 @@ async def test_vm_actions_start_pause_destroy(world: World, tmp_path: Path) -> N
         await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
         assert app.screen.vm == vm
         await pilot.press("enter")  # a stopped VM's menu opens on Start
-        await wait_for(pilot, lambda: _vm_state(app, vm) == "running", 60)
+        await wait_for(pilot, lambda: vm_state(app, vm) == "running", 60)
         await pilot.press("full_stop")
         await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
         await pilot.press("enter")  # a running VM's menu opens on Pause
-        await wait_for(pilot, lambda: _vm_state(app, vm) == "paused", 60)
+        await wait_for(pilot, lambda: vm_state(app, vm) == "paused", 60)
         # Destroy asks for the name; a wrong one does nothing.
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
@@ -221,7 +131,7 @@ async def test_vm_actions_start_pause_destroy(world: World, tmp_path: Path) -> N
         await pilot.pause(0.2)
         assert isinstance(app.screen, TypedConfirmDialog)
         await pilot.press(*["backspace"] * 5, *vm, "enter")
-        await wait_for(pilot, lambda: _vm_state(app, vm) == "stopped", 60)
+        await wait_for(pilot, lambda: vm_state(app, vm) == "stopped", 60)
         state = await world.clients[0].compute.vm_state(vm)
         assert state.run_state == "stopped"
 
@@ -234,10 +144,10 @@ async def test_migrate_shows_every_reason_then_progress_and_downtime(
     await api.compute.vm_action("EA-domu-1", "start")
     app = world.console(link, tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _ready(pilot, app)
+        await ready(pilot, app)
         await pilot.press("j", "j")  # host xenon-2: its first enclave, A
-        await wait_for(pilot, lambda: _vm_state(app, "EA-domu-1") == "running", 60)
-        names = _vm_names(app)
+        await wait_for(pilot, lambda: vm_state(app, "EA-domu-1") == "running", 60)
+        names = vm_names(app)
         await pilot.press("tab", "g", *["j"] * names.index("EA-domu-1"), "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
         await pilot.press("G", "enter")  # the last action: Migrate…
@@ -260,9 +170,9 @@ async def test_migrate_shows_every_reason_then_progress_and_downtime(
         assert highlighted is not None
         assert options.get_option_at_index(highlighted).id == "xenon-3"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: "downtime" in _status(app), 90)
-        status = _status(app)
-        assert "EA-domu-1 migrated to xenon-3: downtime" in status
+        await wait_for(pilot, lambda: "downtime" in status(app), 90)
+        line = status(app)
+        assert "EA-domu-1 migrated to xenon-3: downtime" in line
         state = await api.compute.vm_state("EA-domu-1")
         assert state.host == "xenon-3"
 
@@ -277,8 +187,8 @@ async def test_a_refused_write_opens_the_policy_service_warnings(
     await root.policy.assign("Enclave D", "xenon-3")
     app = world.console(await world.link("root"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _ready(pilot, app)
-        await wait_for(pilot, lambda: any("Enclave D" in line for line in _tree_lines(app)))
+        await ready(pilot, app)
+        await wait_for(pilot, lambda: any("Enclave D" in line for line in tree_lines(app)))
         await pilot.press("G")  # the last line: xenon-3's last enclave, Enclave D
         screen = app.enterprise
         assert screen is not None
@@ -345,7 +255,7 @@ def test_a_console_without_xe_loads_no_enterprise_module() -> None:
 async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple[int, int]) -> None:
     app = world.console(await world.link("oper"), tmp_path)
     async with app.run_test(size=size) as pilot:
-        await _ready(pilot, app)
+        await ready(pilot, app)
         screen = app.enterprise
         assert screen is not None
         polls = screen.polls
@@ -360,7 +270,7 @@ async def test_a_host_that_cannot_take_the_policy_shows_retrying_with_its_error(
 ) -> None:
     app = world.console(await world.link("root"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _ready(pilot, app)
+        await ready(pilot, app)
         root = world.factory(XeLink(URL, "", "root", "admin", None))
         await root.login("root", PASSWORD)
         # xenon-1's daemon stops; a new version cannot reach it.
@@ -369,7 +279,7 @@ async def test_a_host_that_cannot_take_the_policy_shows_retrying_with_its_error(
         await root.policy.create_enclave("Enclave D", color="#336699")
 
         def xenon_1() -> str:
-            return next(line for line in _tree_lines(app) if line.startswith("xenon-1"))
+            return next(line for line in tree_lines(app) if line.startswith("xenon-1"))
 
         await wait_for(pilot, lambda: "retrying" in xenon_1(), 90)
         line = xenon_1()
@@ -384,7 +294,7 @@ async def test_an_unreachable_xe_is_shown_in_the_status_line(tmp_path: Path) -> 
     app = XenonConsole(ConsoleConfig(config_path=tmp_path / "console.json"), xe=link)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: app.enterprise is not None and app.enterprise.polls >= 2)
-        assert _status(app).startswith("XE: cannot reach http://127.0.0.1:9")
+        assert status(app).startswith("XE: cannot reach http://127.0.0.1:9")
         # One notification for the error, not one per poll.
         assert [n.title for n in app._notifications] == ["Xenon Enterprise"]
 
@@ -431,7 +341,7 @@ async def test_the_vm_table_redraws_only_what_changed() -> None:
 async def test_an_auditor_is_not_offered_changes(world: World, tmp_path: Path) -> None:
     app = world.console(await world.link("aud"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _ready(pilot, app)
+        await ready(pilot, app)
         screen = app.enterprise
         assert screen is not None and screen.read_only
         assert "add_domain" not in {b.binding.action for b in screen.active_bindings.values()}

@@ -18,14 +18,10 @@ from textual.widgets import OptionList
 
 from enterprise_store._errors import XeError
 from tests._support.console import wait_for
-
-# The §4.2 world (XE services over three sim hosts) of the Enterprise screen's tests.
-from tests.xenon_tui.test_enterprise import World, _ready, _vm_names, _vm_state, db_url, world
+from tests._support.xe_console import World, ready, vm_names, vm_state
 from xenon_tui.dialogs import InputDialog, TypedConfirmDialog
 from xenon_tui.dialogs._xe_vm import MigrateDialog, VmActionsDialog
 from xenon_tui.screens._enterprise import EnterpriseScreen
-
-__all__ = ["db_url", "world"]
 
 
 async def _xe_says(world: World, call: Any) -> str:
@@ -57,13 +53,13 @@ async def test_an_auditor_offered_every_change_is_refused_by_xe(
         return [m for m, title, sev in shown if sev == "error" and title == "Xenon Enterprise"]
 
     async with app.run_test(size=(160, 48)) as pilot:
-        await _ready(pilot, app)
+        await ready(pilot, app)
         screen = app.enterprise
         assert screen is not None and not screen.read_only  # the patch: changes offered
-        vm = _vm_names(app)[0]
+        vm = vm_names(app)[0]
         enclave = screen.enclave
         assert enclave is not None
-        assert _vm_state(app, vm) == "stopped"
+        assert vm_state(app, vm) == "stopped"
 
         # Add domain: offered, and refused by XE.
         await pilot.press("a")
@@ -108,10 +104,10 @@ async def test_an_auditor_offered_migrate_is_refused_by_xe(
     await root.compute.vm_action("EA-domu-1", "start")
     app = world.console(await world.link("aud"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _ready(pilot, app)
+        await ready(pilot, app)
         await pilot.press("j", "j")  # host xenon-2: its first enclave, A
-        await wait_for(pilot, lambda: _vm_state(app, "EA-domu-1") == "running", 60)
-        names = _vm_names(app)
+        await wait_for(pilot, lambda: vm_state(app, "EA-domu-1") == "running", 60)
+        names = vm_names(app)
         await pilot.press("tab", "g", *["j"] * names.index("EA-domu-1"), "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
         await pilot.press("G", "enter")  # Migrate…: XE's precheck (a read) says where to

@@ -1,0 +1,119 @@
+"""The Enterprise screen's world for console tests: XE services (in-process API, SQLite)
+over three running sim XPS hosts with the report's §4.2 policy, logins to it, and helpers
+reading the screen. A pytest plugin (tests/conftest.py): ``world`` and ``db_url`` are
+fixtures every console test may ask for."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from textual.widgets import Static
+
+from enterprise_store.api import create_app
+from enterprise_store.client import XeClient
+from enterprise_store.policy import sample_xe_policy
+from enterprise_store.services import NewUser, Principal, Role, Services
+from tests._support.console import wait_for
+from xenon_tui._config import ConsoleConfig
+from xenon_tui._xe import XeLink
+from xenon_tui.app import XenonConsole
+from xenon_tui.widgets._xe_hosts import XeHostsTree
+from xenon_tui.widgets._xe_vms import XeVmTable
+
+PASSWORD = "enterprise-view-password-1"
+URL = "http://xe.test"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """XE's database: a fresh SQLite file."""
+    return f"sqlite:///{tmp_path / 'xe.db'}"
+
+
+@dataclass
+class World:
+    """XE with the §4.2 policy over three running sim hosts, and logins to it."""
+
+    services: Services
+    app: FastAPI
+    clients: list[XeClient]
+    hosts: list[Any]
+
+    def factory(self, link: XeLink) -> XeClient:
+        transport = httpx.ASGITransport(app=self.app, client=("192.0.2.30", 4711))
+        client = XeClient(link.url, token=link.token, transport=transport, timeout=60)
+        self.clients.append(client)
+        return client
+
+    async def link(self, user: str = "oper") -> XeLink:
+        client = self.factory(XeLink(URL, "", user, "", None))
+        session = await client.login(user, PASSWORD)
+        who = await client.whoami()
+        return XeLink(URL, session.token, user, str(who.role), None)
+
+    def console(self, link: XeLink, tmp: Path) -> XenonConsole:
+        config = ConsoleConfig(config_path=tmp / "console.json")
+        return XenonConsole(config, xe=link, xe_client_factory=self.factory)
+
+
+@pytest.fixture
+async def world(xe_services: Callable[..., Any], xps_hosts: Any) -> AsyncIterator[World]:
+    services: Services = await xe_services(start=True)
+    await services.users.bootstrap_admin("root", PASSWORD)
+    for name, role in (("aud", Role.AUDITOR), ("oper", Role.OPERATOR)):
+        await services.users.create_user(
+            Principal.system(), NewUser(name=name, role=role, password=PASSWORD)
+        )
+    hosts = await xps_hosts(3)
+    policy = sample_xe_policy({x.name: ("127.0.0.1", x.port) for x in hosts})
+    await services.policy.import_policy(Principal.system(), policy)
+    w = World(services, create_app(services), [], hosts)
+    root = w.factory(XeLink(URL, "", "root", "admin", None))
+    await root.login("root", PASSWORD)
+    task = await root.compute.wait_task((await root.compute.propagate()).task_id, 90)
+    assert task.state == "succeeded", task.error
+    yield w
+    for c in w.clients:
+        await c.aclose()
+
+
+def tree_lines(app: XenonConsole) -> list[str]:
+    tree = app.screen.query_one(XeHostsTree)
+    lines = []
+
+    def walk(node: Any, depth: int) -> None:
+        for child in node.children:
+            lines.append("  " * depth + str(child.label))
+            walk(child, depth + 1)
+
+    walk(tree.root, 0)
+    return lines
+
+
+def rows(app: XenonConsole) -> list[Any]:
+    return app.screen.query_one(XeVmTable).rows_shown
+
+
+def vm_names(app: XenonConsole) -> list[str]:
+    return [v.name for v in app.screen.query_one(XeVmTable).rows_shown]
+
+
+def vm_state(app: XenonConsole, name: str) -> str | None:
+    rows = app.screen.query_one(XeVmTable).rows_shown
+    return next((v.state for v in rows if v.name == name), None)
+
+
+def status(app: XenonConsole) -> str:
+    return str(app.screen.query_one("#xe-status", Static).render())
+
+
+async def ready(pilot: Any, app: XenonConsole) -> None:
+    """Waits for the Enterprise screen's first full draw (hosts and the first enclave)."""
+    await wait_for(pilot, lambda: app.enterprise is not None, 30)
+    await wait_for(pilot, lambda: bool(vm_names(app)), 60)
