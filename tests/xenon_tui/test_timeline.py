@@ -1,0 +1,323 @@
+"""The incident timeline (issue #14 §3): one time axis merged from several kinds of record,
+counted per column without building an object per event; the screen's scrub, replay, zoom
+and export; the exported HTML (self-contained, every section, hostile names escaped), JSON
+and Markdown."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pytest_textual_snapshot import SVGImageExtension
+from textual.app import App
+
+from tests._support.console import wait_for
+from xenon_tui import _timeline
+from xenon_tui._incident_report import MAX_LISTED, ReportMeta, export, to_html, to_json
+from xenon_tui._timeline import Timeline, TimelineEvent, add_violations, domain_cpu_series
+from xenon_tui.screens._timeline import TimelineScreen
+from xenon_tui.widgets._timeline import TimelineChart, TimelineList, bar_row
+
+T0 = 1_780_000_000.0  # a fixed time: snapshots and reports do not move
+HOSTILE = "<script>alert(1)</script>|x"
+
+
+def violation(seq: int, ts: float, domain: str = "EA-domu-1", count: int = 1) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "ts": "",
+        "ts_ns": int(ts * 1e9),
+        "domid": 3,
+        "domain": domain,
+        "seclabel": "x",
+        "seclabel_name": "EA-seclabel",
+        "profile": "PV-LinuxGeneric",
+        "kind": "profile",
+        "hypercall": 20,
+        "hypercall_name": "grant_table_op",
+        "subop": 0,
+        "peer": None,
+        "count": count,
+    }
+
+
+def incident() -> Timeline:
+    """A small incident: a burst of violations, the operator's answer, a policy fix."""
+    tl = Timeline("incident 7: EA-domu-1 on xenon-1")
+    rows = [violation(i, T0 + i * 2.0) for i in range(1, 41)]
+    rows.append(violation(41, T0 + 50, HOSTILE, count=5))
+    add_violations(tl, rows)
+    tl.add_events(
+        [
+            TimelineEvent(
+                T0 + 85, "action", "EA-domu-1", "admin paused EA-domu-1", 1, {"user": "admin"}
+            ),
+            TimelineEvent(T0 + 90, "domain", "EA-domu-1", "EA-domu-1 paused (console admin)"),
+            TimelineEvent(
+                T0 + 120,
+                "policy",
+                "generation 8",
+                "policy generation 8 active",
+                1,
+                {"sha256": "ab" * 32, "diff": "+ grant_table_op/0 in PV-LinuxGeneric"},
+            ),
+            TimelineEvent(T0 + 125, "propagation", "xenon-1", "xenon-1 converged at v8"),
+            TimelineEvent(T0 + 130, "action", "EA-domu-1", f"admin: note {HOSTILE}", 1, {}),
+        ]
+    )
+    samples = [
+        {
+            "ts": T0 + s,
+            "host": {"cpu_pct": 10.0},
+            "domains": [{"name": "EA-domu-1", "cpu_pct": s % 40}],
+        }
+        for s in range(0, 140, 5)
+    ]
+    tl.add_series(domain_cpu_series(samples, "EA-domu-1"))
+    return tl
+
+
+# -- the model -----------------------------------------------------------------------------
+
+
+def test_events_of_every_kind_merge_in_time_order_and_count_what_they_stand_for() -> None:
+    tl = incident()
+    kinds = [tl.kind(i) for i in range(len(tl))]
+    times = [tl.ts(i) for i in range(len(tl))]
+    assert times == sorted(times)
+    assert kinds[-5:] == ["action", "domain", "policy", "propagation", "action"]
+    assert tl.totals() == {"violation": 45, "action": 2, "domain": 1, "policy": 1, "propagation": 1}
+    hostile = next(e for e in tl.events(["violation"]) if e.count == 5)
+    assert hostile.summary == f"{HOSTILE}: profile grant_table_op/0 ×5"  # noqa: RUF001
+    assert tl.index_at(T0 + 85) == 42  # 41 violation records and the pause
+    assert tl.start == T0 and tl.end == T0 + 135  # the CPU series starts first
+
+
+@given(
+    st.lists(st.tuples(st.floats(0, 1000), st.integers(1, 9)), max_size=200),
+    st.floats(0, 500),
+    st.floats(0, 1000),
+    st.integers(1, 50),
+)
+def test_bucket_counts_equal_a_direct_count(
+    points: list[tuple[float, int]], a: float, b: float, width: int
+) -> None:
+    start, end = min(a, b), max(a, b)
+    tl = Timeline("t")
+    records = list(range(len(points)))
+    tl.add("violation", records, [p[0] for p in points], lambda r: None, [p[1] for p in points])  # type: ignore[arg-type, return-value]
+    got = tl.buckets("violation", start, end, width)
+    assert len(got) == width
+    step = (end - start) / width if end > start else 1.0
+    want = [0] * width
+    for ts, count in points:
+        if start <= ts <= end:
+            i = min(width - 1, int((ts - start) / step)) if end > start else 0
+            want[i] += count
+    # Edges are found by bisection on the same floats; an event exactly on an edge may land
+    # in the next column, never outside: the total and every event's column ± 1 agree.
+    assert sum(got) == sum(want)
+    for i in range(width):
+        assert sum(got[: i + 1]) >= sum(want[:i])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_timeline.KINDS),
+            st.lists(st.integers(0, 50).map(float), max_size=300),
+        ),
+        max_size=6,
+    )
+)
+def test_any_order_of_adds_gives_one_stable_time_order(
+    batches: list[tuple[str, list[float]]],
+) -> None:
+    """Small batches are inserted in place, large or out-of-order ones re-sort the columns:
+    either way events end in time order, equal times in the order they arrived."""
+    tl = Timeline("t")
+    arrived: list[tuple[float, int, str]] = []
+    for kind, times in batches:
+        records = [(kind, len(arrived) + i) for i in range(len(times))]
+        arrived += [(t, len(arrived) + i, kind) for i, t in enumerate(times)]
+        tl.add(kind, records, times, lambda r: r)  # type: ignore[arg-type, return-value]
+    want = sorted(arrived, key=lambda a: a[0])
+    assert len(tl) == len(want)
+    assert [tl.ts(i) for i in range(len(tl))] == [w[0] for w in want]
+    assert [tl.event(i) for i in range(len(tl))] == [(w[2], w[1]) for w in want]
+    assert [tl.kind(i) for i in range(len(tl))] == [w[2] for w in want]
+    # Counts per kind, whether the kind is copied out (a minority) or derived (the majority).
+    for kind in _timeline.KINDS:
+        n = sum(1 for w in want if w[2] == kind)
+        assert tl.totals().get(kind, 0) == n
+        if want:
+            columns = tl.buckets(kind, want[0][0], want[-1][0], 7)
+            assert sum(columns) == n and min(columns) >= 0
+
+
+def test_the_timeline_keeps_at_most_its_bound_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_timeline, "MAX_EVENTS", 100)
+    tl = Timeline("t")
+    add_violations(tl, [violation(i, T0 + i) for i in range(250)])
+    assert len(tl) == 100 and tl.ts(0) == T0 + 150 and tl.event(99).detail["seq"] == 249
+
+
+def test_kinds_are_checked_and_times_pair_with_records() -> None:
+    tl = Timeline("t")
+    with pytest.raises(ValueError, match="unknown timeline kind"):
+        tl.add("coffee", [1], [1.0], lambda r: None)  # type: ignore[arg-type, return-value]
+    with pytest.raises(ValueError, match="one time"):
+        tl.add("action", [1, 2], [1.0], lambda r: None)  # type: ignore[arg-type, return-value]
+
+
+def test_bars_scale_to_the_row_and_a_lone_event_shows() -> None:
+    assert bar_row([0, 1, 100]) == " ▁█"
+    assert bar_row([0, 0]) == "  "
+    assert bar_row([None, 3.0]) == " █"
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+class _Sections(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.tags: set[str] = set()
+        self.refs: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        for name, value in attrs:
+            if name == "id" and value:
+                self.ids.append(value)
+            if name in ("src", "href", "xlink:href", "action") and value:
+                self.refs.append(value)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_the_html_report_is_self_contained_with_every_section(tmp_path: Path) -> None:
+    meta = ReportMeta("incident 7: EA-domu-1 on xenon-1", "admin", "xenon-1", T0 + 200)
+    files = export(incident(), meta, tmp_path / "reports", "incident-7")
+    assert [p.name for p in files] == ["incident-7.json", "incident-7.html", "incident-7.md"]
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    page = (tmp_path / "reports" / "incident-7.html").read_text()
+    parser = _Sections()
+    parser.feed(page)
+    parser.close()
+    assert parser.ids[:7] == [
+        "title",
+        "summary",
+        "timeline",
+        "actions",
+        "policy",
+        "events",
+        "hashes",
+    ]
+    assert parser.refs == [] and "script" not in parser.tags and "link" not in parser.tags
+    assert "svg" in parser.tags and "rect" in parser.tags and "polyline" in parser.tags
+    assert "default-src 'none'" in page
+    assert HOSTILE not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    text = "".join(parser.text)
+    record = (tmp_path / "reports" / "incident-7.json").read_bytes()
+    assert hashlib.sha256(record).hexdigest() in text
+    assert "ab" * 32 in text and "+ grant_table_op/0 in PV-LinuxGeneric" in text
+    assert "admin paused EA-domu-1" in text and "by admin" in text
+    markdown = (tmp_path / "reports" / "incident-7.md").read_text()
+    assert hashlib.sha256(record).hexdigest() in markdown
+    assert "\\|x" in markdown and "<script>" not in markdown  # no table break, no HTML
+
+
+def test_the_json_record_has_every_event_and_the_pages_say_what_they_leave_out() -> None:
+    tl = Timeline("big")
+    add_violations(tl, [violation(i, T0 + i) for i in range(MAX_LISTED + 500)])
+    tl.add_events([TimelineEvent(T0, "action", "x", "the first thing the operator did")])
+    meta = ReportMeta("big", "admin", generated_at=T0)
+    doc = json.loads(to_json(tl, meta))
+    assert doc["format"] == "xenon-incident-report/1"
+    assert len(doc["events"]) == MAX_LISTED + 501
+    page = to_html(tl, meta, "0" * 64)
+    assert "501 older violation and domain events are left out" in page
+    assert "the first thing the operator did" in page  # actions are always listed
+
+
+def test_a_report_name_cannot_leave_its_directory(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="invalid report name"):
+        export(incident(), ReportMeta("t", "admin"), tmp_path, "../escape")
+
+
+# -- the screen ----------------------------------------------------------------------------
+
+
+class _Host(App[None]):
+    def __init__(self, screen: TimelineScreen) -> None:
+        super().__init__()
+        self._timeline_screen = screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self._timeline_screen)
+
+
+def _screen(tmp_path: Path) -> TimelineScreen:
+    meta = ReportMeta("incident 7: EA-domu-1 on xenon-1", "admin", "xenon-1", T0 + 200)
+    return TimelineScreen(incident(), meta, tmp_path / "reports")
+
+
+async def test_scrub_zoom_replay_and_export(tmp_path: Path) -> None:
+    screen = _screen(tmp_path)
+    app = _Host(screen)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        n = len(screen.timeline)
+        assert screen.index == n  # opens at the end: everything has happened
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert screen.index == n - 2 and screen.cursor == T0 + 120  # the policy version
+        listing = screen.query_one(TimelineList)
+        assert "policy generation 8 active" in str(listing.render())
+        await pilot.press("g")
+        assert screen.index == 1 and screen.cursor == T0 + 2
+        await pilot.press("right_square_bracket")
+        assert screen.index == 2
+        chart = screen.query_one(TimelineChart)
+        full = chart.span
+        await pilot.press("plus")
+        start, end = chart.span
+        assert end - start == pytest.approx((full[1] - full[0]) / 2)
+        assert start <= screen.cursor <= end
+        await pilot.press("minus", "minus")
+        assert chart.span == full
+        await pilot.press("space")  # replay from the cursor
+        before = screen.cursor
+        await wait_for(pilot, lambda: screen.cursor > before + 5, 10)
+        await pilot.press("space")
+        stopped = screen.cursor
+        await pilot.pause(0.3)
+        assert screen.cursor == stopped  # paused: no timer left running
+        assert screen._player is None
+        await pilot.press("x")
+        assert sorted(p.suffix for p in screen.exported) == [".html", ".json", ".md"]
+        assert all(p.parent == tmp_path / "reports" for p in screen.exported)
+        await pilot.press("escape")
+        assert app.screen is not screen
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+async def test_snapshot(tmp_path: Path, snapshot: Any, size: tuple[int, int]) -> None:
+    app = _Host(_screen(tmp_path))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket")
+        await pilot.pause()
+        svg = app.export_screenshot(simplify=True)
+    assert snapshot.use_extension(SVGImageExtension) == svg

@@ -1,0 +1,399 @@
+"""One time axis for an incident: violations, metrics, operator actions, policy versions and
+propagation events, merged and kept columnar so 100,000 events reach the screen at once.
+
+A :class:`Timeline` holds its events sorted by time in parallel columns (``array('d')`` of
+timestamps, a ``bytearray`` of kinds, the source records as given). Nothing per event is
+built until it is shown: the chart's bucket counts come from per-kind cumulative sums found
+by bisection (O(width · log n)), the list formats only the rows on screen. Metrics are
+series of values, not events, and are kept apart (:class:`Series`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import operator
+from array import array
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS: tuple[str, ...] = ("violation", "action", "domain", "policy", "propagation")
+"""Event kinds, in the chart's row order."""
+
+KIND_LABELS: Mapping[str, str] = {
+    "violation": "Violations",
+    "action": "Operator",
+    "domain": "Domains",
+    "policy": "Policy",
+    "propagation": "Propagation",
+}
+
+MAX_EVENTS = 1_000_000
+"""A timeline keeps at most this many events (the newest): memory stays bounded."""
+
+_INSERT_MAX = 256
+"""Up to this many records are inserted in place into a sorted timeline; more re-sort it."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    """One event as shown and exported.
+
+    Attributes:
+        ts: Epoch seconds.
+        kind: One of :data:`KINDS`.
+        subject: What it is about (a domain, a host, a policy generation).
+        summary: One line for the list.
+        count: How many occurrences it stands for (a violation record may sum several).
+        detail: Extra facts for the report (hashes, a diff, the operator, a note).
+    """
+
+    ts: float
+    kind: str
+    subject: str
+    summary: str
+    count: int = 1
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A metric over time (e.g. a domain's CPU %): points ``(ts, value)`` in time order."""
+
+    name: str
+    unit: str
+    points: tuple[tuple[float, float], ...]
+
+    def buckets(self, start: float, end: float, width: int) -> list[float | None]:
+        """The largest value in each of ``width`` equal buckets of [start, end) (None: no
+        sample)."""
+        out: list[float | None] = [None] * width
+        if width <= 0 or end <= start:
+            return out
+        step = (end - start) / width
+        for ts, value in self.points:
+            if start <= ts < end:
+                i = min(width - 1, int((ts - start) / step))
+                current = out[i]
+                out[i] = value if current is None else max(current, value)
+        return out
+
+
+Formatter = Callable[[Any], TimelineEvent]
+"""Turns one source record into the event shown for it."""
+
+
+class Timeline:
+    """Events of several kinds on one time axis; records are formatted only when shown.
+
+    Args:
+        title: What the timeline is of (``incident 7``, ``xenon-1``, ``EA-domu-1``).
+    """
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self._ts = array("d")
+        self._kinds = bytearray()
+        self._records: list[Any] = []
+        self._formatters: list[Formatter] = []
+        self._formatter_of: list[int] = []  # index into _formatters, per event
+        self._counts = array("q")
+        self.series: list[Series] = []
+        self._cum: _Cumulative | None = None
+        self._dirty = False  # records were added: order and trim before the next read
+
+    # -- building ---------------------------------------------------------------------------
+
+    def add(
+        self,
+        kind: str,
+        records: Sequence[Any],
+        times: Sequence[float],
+        fmt: Formatter,
+        counts: Sequence[int] | None = None,
+    ) -> None:
+        """Adds records of one kind (any order): ``times[i]`` is record i's epoch seconds,
+        ``fmt`` makes its :class:`TimelineEvent` when shown, ``counts[i]`` how many
+        occurrences it stands for (default 1, at least 1)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown timeline kind {kind!r}")
+        if len(times) != len(records) or (counts is not None and len(counts) != len(records)):
+            raise ValueError("one time (and count) per record")
+        if not records:
+            return
+        code = KINDS.index(kind)
+        self._formatters.append(fmt)
+        which = len(self._formatters) - 1
+        held = len(self._ts)
+        if not self._dirty and held and len(records) <= _INSERT_MAX:
+            # A few events (operator actions, policy versions) into a long sorted timeline:
+            # each goes in at its place (a memmove per column) instead of a full re-sort.
+            for record, ts, n in zip(
+                records, times, itertools.repeat(1) if counts is None else counts, strict=False
+            ):
+                i = bisect.bisect_right(self._ts, ts)
+                self._ts.insert(i, ts)
+                self._kinds.insert(i, code)
+                self._records.insert(i, record)
+                self._formatter_of.insert(i, which)
+                self._counts.insert(i, max(1, n))
+        else:
+            self._ts.extend(times)
+            self._kinds.extend(itertools.repeat(code, len(records)))
+            self._records.extend(records)
+            self._formatter_of.extend(itertools.repeat(which, len(records)))
+            if counts is None:
+                self._counts.extend(itertools.repeat(1, len(records)))
+            else:
+                self._counts.extend(counts)
+            in_order = all(map(operator.le, times, itertools.islice(times, 1, None)))
+            if not in_order or (held and self._ts[held - 1] > times[0]):
+                self._dirty = True
+        if len(self._ts) > MAX_EVENTS:
+            self._dirty = True
+        self._cum = None
+
+    def add_events(self, events: Iterable[TimelineEvent]) -> None:
+        """Adds ready-made events (operator actions, policy versions: a few, not 100k)."""
+        by_kind: dict[str, list[TimelineEvent]] = {}
+        for e in events:
+            by_kind.setdefault(e.kind, []).append(e)
+        for kind, rows in by_kind.items():
+            self.add(kind, rows, [e.ts for e in rows], _same, [max(1, e.count) for e in rows])
+
+    def add_series(self, series: Series) -> None:
+        """Adds a metric series (drawn under the event rows)."""
+        self.series.append(series)
+
+    def _ready(self) -> None:
+        """Puts the columns in time order (stable: equal times keep their arrival order)
+        and keeps at most MAX_EVENTS, once after any number of adds."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        ts = self._ts
+        if len(ts) > 1 and not all(map(operator.le, ts, itertools.islice(ts, 1, None))):
+            # Sources arrive as sorted runs: timsort merges them in O(n), and itemgetter
+            # gathers each column in C (~20 ms for 100k events, not ~250 with genexprs).
+            order = sorted(range(len(ts)), key=ts.__getitem__)
+            gather = operator.itemgetter(*order)
+            self._ts = array("d", gather(ts))
+            self._kinds = bytearray(gather(self._kinds))
+            self._records = list(gather(self._records))
+            self._formatter_of = list(gather(self._formatter_of))
+            self._counts = array("q", gather(self._counts))
+        extra = len(self._ts) - MAX_EVENTS
+        if extra > 0:
+            del self._ts[:extra], self._kinds[:extra], self._records[:extra]
+            del self._formatter_of[:extra], self._counts[:extra]
+        self._cum = None
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        self._ready()
+        return len(self._ts)
+
+    @property
+    def start(self) -> float:
+        """Time of the first event or sample (0 when empty)."""
+        self._ready()
+        firsts = [self._ts[0]] if self._ts else []
+        firsts += [s.points[0][0] for s in self.series if s.points]
+        return min(firsts, default=0.0)
+
+    @property
+    def end(self) -> float:
+        """Time of the last event or sample (0 when empty)."""
+        self._ready()
+        lasts = [self._ts[-1]] if self._ts else []
+        lasts += [s.points[-1][0] for s in self.series if s.points]
+        return max(lasts, default=0.0)
+
+    def ts(self, index: int) -> float:
+        """The time of event ``index``."""
+        self._ready()
+        return self._ts[index]
+
+    def kind(self, index: int) -> str:
+        """The kind of event ``index``."""
+        self._ready()
+        return KINDS[self._kinds[index]]
+
+    def event(self, index: int) -> TimelineEvent:
+        """Event ``index`` (0: the oldest), formatted now."""
+        self._ready()
+        return self._formatters[self._formatter_of[index]](self._records[index])
+
+    def events(self, kinds: Iterable[str] | None = None) -> Iterable[TimelineEvent]:
+        """Every event in time order (formatted one by one), optionally of some kinds."""
+        self._ready()
+        wanted = None if kinds is None else {KINDS.index(k) for k in kinds}
+        for i in range(len(self._ts)):
+            if wanted is None or self._kinds[i] in wanted:
+                yield self.event(i)
+
+    def index_at(self, ts: float) -> int:
+        """How many events happened at or before ``ts`` (the cursor's position)."""
+        self._ready()
+        return bisect.bisect_right(self._ts, ts)
+
+    def totals(self) -> dict[str, int]:
+        """Occurrences per kind (violation records count what they stand for)."""
+        cum = self._cumulative()
+        out = {KINDS[k]: int(c[-1]) for k, (_, c) in cum.minority.items()}
+        if cum.majority is not None:
+            out[KINDS[cum.majority]] = int(cum.all_sums[-1]) - sum(out.values())
+        return {k: out[k] for k in KINDS if k in out}
+
+    def buckets(self, kind: str, start: float, end: float, width: int) -> list[int]:
+        """Occurrences of ``kind`` in each of ``width`` equal buckets of [start, end]."""
+        if width <= 0:
+            return []
+        if end < start:
+            return [0] * width
+        cum = self._cumulative()
+        code = KINDS.index(kind)
+        if code in cum.minority:
+            return _bucket_sums(*cum.minority[code], start, end, width)
+        if code != cum.majority:
+            return [0] * width
+        # The kind most events are of is not copied out: every event's counts, less the
+        # other kinds' (a few hundred operator and policy events beside 100k violations).
+        counts = _bucket_sums(self._ts, cum.all_sums, start, end, width)
+        for times, sums in cum.minority.values():
+            other = _bucket_sums(times, sums, start, end, width)
+            counts = [a - b for a, b in zip(counts, other, strict=True)]
+        return counts
+
+    def _cumulative(self) -> _Cumulative:
+        """Running sums of counts: of every event, and per kind for the kinds that are
+        not the majority (a 0/1 mask of the kinds column selects them in C)."""
+        self._ready()
+        if self._cum is None:
+            present = {code: self._kinds.count(code) for code in set(self._kinds)}
+            majority = next((c for c, n in present.items() if 2 * n > len(self._kinds)), None)
+            minority: dict[int, tuple[array[float], array[int]]] = {}
+            for code in present:
+                if code == majority:
+                    continue
+                mask = self._kinds.translate(bytes(int(i == code) for i in range(256)))
+                times = array("d", itertools.compress(self._ts, mask))
+                sums = array("q", itertools.accumulate(itertools.compress(self._counts, mask)))
+                minority[code] = (times, sums)
+            all_sums = array("q", itertools.accumulate(self._counts))
+            self._cum = _Cumulative(all_sums, majority, minority)
+        return self._cum
+
+
+@dataclass(frozen=True, slots=True)
+class _Cumulative:
+    all_sums: array[int]
+    majority: int | None
+    minority: dict[int, tuple[array[float], array[int]]]
+
+
+def _bucket_sums(
+    times: array[float], sums: array[int], start: float, end: float, width: int
+) -> list[int]:
+    """Per bucket of [start, end], the counts of the events at ``times`` (``sums`` their
+    running sum), found by bisection: O(width · log n)."""
+    step = (end - start) / width if end > start else 1.0
+    positions = [bisect.bisect_left(times, start + step * i) for i in range(width)]
+    positions.append(bisect.bisect_right(times, end))
+    totals = [0 if p == 0 else sums[p - 1] for p in positions]
+    return [int(totals[i + 1] - totals[i]) for i in range(width)]
+
+
+def _same(e: TimelineEvent) -> TimelineEvent:
+    return e
+
+
+# -- the console's records as timeline events ---------------------------------------------
+
+
+def violation_ts(v: Mapping[str, Any]) -> float:
+    """A violation record's time (``ts_ns`` from the host, epoch nanoseconds)."""
+    ns = v.get("ts_ns")
+    if isinstance(ns, int):
+        return ns / 1e9
+    ts = v.get("ts")
+    return float(ts) if isinstance(ts, int | float) else 0.0
+
+
+def violation_event(v: Mapping[str, Any]) -> TimelineEvent:
+    """A host's violation record as a timeline event."""
+    call = str(v.get("hypercall_name") or v.get("hypercall", "?"))
+    subop = v.get("subop", -1)
+    if isinstance(subop, int) and subop >= 0:
+        call += f"/{subop}"
+    count = int(v.get("count", 1) or 1)
+    summary = f"{v.get('domain', '?')}: {v.get('kind', '?')} {call}"
+    if count > 1:
+        summary += f" ×{count}"  # noqa: RUF001 (the multiplication sign is meant)
+    return TimelineEvent(
+        violation_ts(v),
+        "violation",
+        str(v.get("domain", "?")),
+        summary,
+        count,
+        {
+            "seq": v.get("seq"),
+            "seclabel": v.get("seclabel_name"),
+            "profile": v.get("profile"),
+            "hypercall": call,
+        },
+    )
+
+
+def violation_count(v: Mapping[str, Any]) -> int:
+    """How many violations a record stands for."""
+    count = v.get("count", 1)
+    return count if isinstance(count, int) and count > 0 else 1
+
+
+def add_violations(timeline: Timeline, records: Sequence[Mapping[str, Any]]) -> None:
+    """Adds a host's violation records (``GetViolations`` rows, the console's ring)."""
+    try:  # the hosts' records all carry ts_ns and count: one pass in C-level loops
+        times = [v["ts_ns"] / 1e9 for v in records]
+        counts = [v["count"] or 1 for v in records]
+    except (KeyError, TypeError):
+        times = [violation_ts(v) for v in records]
+        counts = [violation_count(v) for v in records]
+    timeline.add("violation", records, times, violation_event, counts)
+
+
+def domain_cpu_series(samples: Sequence[Mapping[str, Any]], domain: str | None) -> Series:
+    """CPU % over time from ``stats`` samples: one domain's, or the host's when None."""
+    points: list[tuple[float, float]] = []
+    for s in samples:
+        ts = s.get("ts")
+        if not isinstance(ts, int | float):
+            continue
+        if domain is None:
+            value = s.get("host", {}).get("cpu_pct")
+        else:
+            value = next(
+                (d.get("cpu_pct") for d in s.get("domains", ()) if d.get("name") == domain),
+                None,
+            )
+        if isinstance(value, int | float):
+            points.append((float(ts), float(value)))
+    points.sort()
+    return Series(f"{domain or 'host'} CPU", "%", tuple(points))
+
+
+__all__ = [
+    "KINDS",
+    "KIND_LABELS",
+    "MAX_EVENTS",
+    "Series",
+    "Timeline",
+    "TimelineEvent",
+    "add_violations",
+    "domain_cpu_series",
+    "violation_count",
+    "violation_event",
+    "violation_ts",
+]
