@@ -8,9 +8,12 @@
     │                                                             for the caller: scope hides,
     │                                                             it does not reveal)
     ├── Conflict(errors.Conflict)               conflict          the change clashes with the
-    │                                                             stored state (a name in use,
-    │                                                             a stale revision, a host with
-    │                                                             VMs still on it)
+    │   │                                                         stored state (a name in use,
+    │   │                                                         a stale revision, a host with
+    │   │                                                         VMs still on it)
+    │   └── ApprovalRequired                    approval_required a policy version changing an
+    │                                                             enclave that needs two-person
+    │                                                             approval is not approved yet
     ├── Forbidden                               forbidden         authenticated, not allowed
     │   ├── RoleRequired                        role_required     the caller's role is below
     │   │                                                         the one the action needs
@@ -109,6 +112,39 @@ class Conflict(_Coded, errors.Conflict):
     """The change clashes with the stored state."""
 
     code = "conflict"
+
+
+class ApprovalRequired(Conflict):
+    """A policy version that changed an enclave requiring two-person approval is not
+    approved (propagation waits for it).
+
+    Attributes:
+        version: The policy version waiting.
+        enclave: The enclave's name.
+        authors: Whose changes the waiting diff holds (none of them may approve).
+        approvers: Who may approve, in words (``admins other than alice``).
+        state: ``pending`` or ``rejected``.
+    """
+
+    code = "approval_required"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        version: int = 0,
+        enclave: str = "",
+        authors: Iterable[str] = (),
+        approvers: str = "",
+        state: str = "pending",
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.version = version
+        self.enclave = enclave
+        self.authors = tuple(authors)
+        self.approvers = approvers
+        self.state = state
 
 
 class Forbidden(_Coded):
@@ -217,6 +253,7 @@ class ServiceUnreachable(_Coded):
 ERROR_CLASSES: tuple[type[XeError], ...] = (
     NotFound,
     Conflict,
+    ApprovalRequired,
     Forbidden,
     RoleRequired,
     OutOfScope,

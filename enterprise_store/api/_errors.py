@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from enterprise_store._errors import (
+    ApprovalRequired,
     Conflict,
     Forbidden,
     HostError,
@@ -117,6 +118,14 @@ async def _xe_error(request: Request, exc: Exception) -> JSONResponse:
         extra["retry_after_s"] = exc.retry_after_s
     if isinstance(exc, PolicyRefused):
         extra["findings"] = [finding_json(f) for f in exc.findings]
+    if isinstance(exc, ApprovalRequired):
+        extra.update(
+            version=exc.version,
+            enclave=exc.enclave,
+            authors=list(exc.authors),
+            approvers=exc.approvers,
+            state=exc.state,
+        )
     return problem(
         status, exc.code, exc.message, instance=request.url.path, headers=headers, **extra
     )

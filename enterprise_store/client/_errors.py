@@ -8,6 +8,9 @@ the class, else its HTTP status (the column on the right; ``-`` never from a sta
     XeError(errors.XenonError)                  xe_error           any other status
     ├── NotFound(errors.NotFound)               not_found          404
     ├── Conflict(errors.Conflict)               conflict           409
+    │   └── ApprovalRequired                    approval_required  - (``version``,
+    │                                                              ``enclave``, ``authors``,
+    │                                                              ``approvers``, ``state``)
     ├── Forbidden                               forbidden          403
     │   ├── RoleRequired                        role_required      -
     │   └── OutOfScope                          out_of_scope       -
@@ -31,6 +34,7 @@ import httpx
 
 from enterprise_store._errors import (
     ERROR_CLASSES,
+    ApprovalRequired,
     Conflict,
     Forbidden,
     InvalidInput,
@@ -88,6 +92,18 @@ def _build(cls: type[XeError], code: str, detail: str, body: dict[str, Any]) -> 
             if isinstance(f, dict)
         ]
         return PolicyRefused(findings, detail, code=code)
+    if cls is ApprovalRequired:
+        version = body.get("version")
+        authors = body.get("authors")
+        return ApprovalRequired(
+            detail,
+            version=version if isinstance(version, int) else 0,
+            enclave=str(body.get("enclave") or ""),
+            authors=[str(a) for a in authors] if isinstance(authors, list) else (),
+            approvers=str(body.get("approvers") or ""),
+            state=str(body.get("state") or "pending"),
+            code=code,
+        )
     if issubclass(cls, LockedOut):
         retry = body.get("retry_after_s")
         return LockedOut(

@@ -13,7 +13,14 @@ from ._slice import (
     merge_host_owned,
     slice_policy,
 )
-from ._views import TreeNode, domain_config_text, policy_text, policy_tree, render_tree
+from ._views import (
+    TreeNode,
+    domain_config_text,
+    enclave_text,
+    policy_text,
+    policy_tree,
+    render_tree,
+)
 from ._xml import (
     ENTERPRISE_TAG,
     MAX_XE_XML_BYTES,
@@ -37,6 +44,7 @@ __all__ = [
     "TreeNode",
     "build_slice",
     "domain_config_text",
+    "enclave_text",
     "enterprise_schema_text",
     "host_owned",
     "merge_host_owned",

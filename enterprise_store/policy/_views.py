@@ -14,7 +14,14 @@ from .._errors import InvalidInput, NotFound
 from ..model import RGB, EnterprisePolicy, Host, SecLabel, Vm
 from ._slice import slice_policy
 
-__all__ = ["TreeNode", "domain_config_text", "policy_text", "policy_tree", "render_tree"]
+__all__ = [
+    "TreeNode",
+    "domain_config_text",
+    "enclave_text",
+    "policy_text",
+    "policy_tree",
+    "render_tree",
+]
 
 # C0/C1 controls and bidirectional overrides: names reach terminals and logs.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -235,6 +242,42 @@ def _vm_lines(policy: EnterprisePolicy, vm: Vm) -> list[str]:
     for key, value in vm.extra:
         lines.append(f"       extra {key} = {value}")
     return lines
+
+
+def enclave_text(policy: EnterprisePolicy, enclave: UUID) -> str:
+    """Returns one enclave's part of the policy as plain text, deterministic and without the
+    policy's version: what a two-person approval reviews (two versions give equal text
+    exactly when nothing of the enclave differs).
+
+    The enclave (name, colour), the hosts that carry it, its SecLabels (with their
+    profile), its VMs (placement, boot, resources, network, extra xl options), the
+    conflict sets that name it and its DHCP servers. An enclave ``policy`` does not hold
+    is one line saying so. Control characters in names are escaped.
+    """
+    enc = policy.ids("enclaves").get(enclave)
+    if enc is None:
+        return f"Enclave {enclave}: not in the policy\n"
+    profiles = policy.ids("profiles")
+    hosts = ", ".join(h.name for h in policy.hosts_of(enc.id)) or "none"
+    lines = [f"Enclave {enc.name}  {_hex(enc.color)}  {enc.id}", f"    hosts {hosts}"]
+    for s in policy.seclabels_of(enc.id):
+        prof = profiles.get(s.profile)
+        what = f"{prof.name} ({len(prof.hypercalls)} hypercalls)" if prof else str(s.profile)
+        lines.append(
+            f"    SecLabel {s.name}  {s.id}: profile {what}, max rate {s.max_rate}/ms, "
+            f"max violations {s.max_violations}, role {s.role.value}"
+        )
+    for vm in policy.vms_in(enc.id):
+        lines += _vm_lines(policy, vm)
+    names = {e.id: e.name for e in policy.enclaves}
+    for c in policy.conflicts:
+        if enc.id in c.enclaves:
+            members = ", ".join(sorted(names.get(e, str(e)) for e in c.enclaves))
+            lines.append(f"    conflict set {c.name} ({c.level.value}): {members}")
+    for d in policy.dhcp_servers:
+        if d.enclave == enc.id:
+            lines.append(f"    DHCP server {d.name} on {d.interface}")
+    return "\n".join(_clean(line) for line in lines) + "\n"
 
 
 def policy_text(policy: EnterprisePolicy) -> str:

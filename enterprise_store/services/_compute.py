@@ -775,6 +775,10 @@ class ComputeService:
             if not caller.is_global:
                 raise OutOfScope("propagate the policy: enterprise-wide, outside your scope")
             policy = await self._policy.current()
+            held = await self._policy.approval_hold()
+            if held is not None:
+                info.update(version=policy.version, held_by=held.version)
+                raise held
             row = await self.tasks.submit(
                 "propagate",
                 params={"version": policy.version},

@@ -43,6 +43,7 @@ from enterprise_store.policy import (
     serialize_enterprise,
 )
 from enterprise_store.services._access import Principal, Role, require_role
+from enterprise_store.services._policy_approvals import ApprovalsMixin
 from enterprise_store.services._policy_core import (
     KIND,
     Note,
@@ -62,7 +63,7 @@ from enterprise_store.services._types import Page
 __all__ = ["PolicyService"]
 
 
-class PolicyService(PolicyCore):
+class PolicyService(ApprovalsMixin, PolicyCore):
     """The XE policy: reads, checked writes, versions, views.
 
     Args:
@@ -263,7 +264,16 @@ class PolicyService(PolicyCore):
     async def update_enclave(
         self, caller: Principal, ref: str | UUID, changes: Mapping[str, Any]
     ) -> Written[Enclave]:
-        """Renames or recolours an enclave."""
+        """Renames or recolours an enclave; ``requires_approval`` (admins) turns two-person
+        approval of its policy versions on, or asks / confirms turning it off (see
+        :meth:`set_requires_approval`), before the other changes are made."""
+        if isinstance(changes, Mapping) and "requires_approval" in changes:
+            rest = {k: v for k, v in changes.items() if k != "requires_approval"}
+            flag = await self.set_requires_approval(caller, ref, changes["requires_approval"])
+            if not rest:
+                enclave = await self.get_enclave(caller, flag.enclave_id)
+                return Written(enclave, (await self.current()).version)
+            return await self._update(caller, "enclaves", flag.enclave_id, rest)
         return await self._update(caller, "enclaves", ref, changes)
 
     async def delete_enclave(self, caller: Principal, ref: str | UUID) -> Written[None]:

@@ -44,6 +44,7 @@ from enterprise_store.model import (
     EnterprisePolicy,
 )
 from enterprise_store.services._access import Principal, Role, require_role, require_scope
+from enterprise_store.services._approval_diff import record_approvals
 from enterprise_store.services._policy_digest import Digester
 from enterprise_store.services._policy_fields import Refs, build, parse_uuid
 from enterprise_store.services._policy_scope import ScopedViews
@@ -54,6 +55,7 @@ from enterprise_store.services._policy_types import (
 )
 from enterprise_store.services._types import Page, from_us
 from enterprise_store.store import Store
+from enterprise_store.store._approval_repo import ApprovalRepo
 from enterprise_store.store._policy_repo import PolicyHead, PolicyRepo, VersionRow
 
 __all__ = ["KIND", "LABEL", "Note", "PolicyCore", "audit_text", "enclaves_of", "sort_key"]
@@ -129,6 +131,7 @@ class PolicyCore:
         self._audit = audit
         self._clock = clock
         self._repo = PolicyRepo()
+        self._approval_repo = ApprovalRepo()
         self._digester = Digester()
         self._views = ScopedViews()
         # head sha256 -> snapshot; the newest two (the committed one and the one a write
@@ -327,13 +330,15 @@ class PolicyCore:
                     warnings = refuse_errors(check_change(before, after))
                     after = after.with_version(before.version + 1)
                     sha = self._digester.sha256(after)
+                    now_us = int(self._clock() * 1_000_000)
                     await self._repo.apply(conn, before, after)
+                    await self._approvals_of(conn, caller, note, before, after, now_us)
                     await self._repo.record_version(
                         conn,
                         VersionRow(
                             version=after.version,
                             sha256=sha,
-                            ts_us=int(self._clock() * 1_000_000),
+                            ts_us=now_us,
                             author=caller.name[:80],
                             action=action,
                             object=note.object[:300],
@@ -349,6 +354,30 @@ class PolicyCore:
             self._remember(*pending)
         assert result is not None
         return result
+
+    async def _approvals_of(
+        self,
+        conn: Any,
+        caller: Principal,
+        note: Note,
+        before: EnterprisePolicy,
+        after: EnterprisePolicy,
+        now_us: int,
+    ) -> None:
+        """Records the version's changes of enclaves that require two-person approval (see
+        ``_approval_diff``); the audit record names the enclaves that now wait."""
+        waiting = await record_approvals(
+            self._approval_repo,
+            conn,
+            before,
+            after,
+            author=caller.name[:80],
+            version=after.version,
+            now_us=now_us,
+        )
+        if waiting:
+            note.details["awaits_approval"] = waiting
+            note.summary += f" (awaits approval: {', '.join(waiting[:5])})"
 
     def _scope(self, caller: Principal, note: Note, enclaves: frozenset[str], what: str) -> None:
         note.enclaves |= enclaves
@@ -451,14 +480,16 @@ class PolicyCore:
                 after, _ = mutate(before, Refs(caller, before), note)
                 after = after.with_version(before.version + 1)
                 sha = await asyncio.to_thread(self._digester.sha256, after)
+                now_us = int(self._clock() * 1_000_000)
                 await self._repo.delete_all(conn)
                 await self._repo.insert_all(conn, after, bulk=self._bulk(conn))
+                await self._approvals_of(conn, caller, note, before, after, now_us)
                 await self._repo.record_version(
                     conn,
                     VersionRow(
                         version=after.version,
                         sha256=sha,
-                        ts_us=int(self._clock() * 1_000_000),
+                        ts_us=now_us,
                         author=caller.name[:80],
                         action="policy.import",
                         object="policy",

@@ -21,6 +21,12 @@ A failure (host unreachable, slice refused, host refused) is recorded with the a
 count and retried after an exponential back-off (5 ms doubling to the cap, as
 controller-runtime's default limiter); a reconnect of the host cuts the wait short.
 
+Two-person approval: while the Policy service reports a hold (a version that changed an
+enclave requiring approval is pending or was rejected), a pass pushes nothing: the rows'
+desired version stays where it was, no host is claimed (no slice of the head, no
+verification), and :attr:`Propagator.held` says why. Drift events are still recorded. The
+first pass after the approval moves every host to the head.
+
 Drift: XPS pushes a ``policy`` event on every activation. One whose hash is neither what
 XE last activated nor the activation XE has in flight marks the host DRIFTED at once;
 after a reconnect, and every ``verify_every_s``, the active hash is read again in case an
@@ -44,7 +50,7 @@ from uuid import UUID
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
-from enterprise_store._errors import HostError, XeError
+from enterprise_store._errors import ApprovalRequired, HostError, XeError
 from enterprise_store.model import EnterprisePolicy, Host
 from enterprise_store.policy import HostSlice
 from enterprise_store.store import Store
@@ -212,6 +218,7 @@ class Propagator:
         self.names: dict[str, str] = {}
         self.version = 0
         self._last_verify = 0.0
+        self.held: ApprovalRequired | None = None
         self._passed_at: float | None = None
         self._outcomes: list[tuple[str, dict[str, Any], asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
@@ -303,6 +310,21 @@ class Propagator:
             StoreUnavailable: The store cannot be reached.
         """
         policy = await self._policy.current()
+        held = await self._hold()
+        if held is not None:
+            if self.held is None or (self.held.version, self.held.state) != (
+                held.version,
+                held.state,
+            ):
+                LOG.info("propagation held: %s", held.message)
+            self.held = held
+            self.rows = await self.states()
+            self.names = {str(h.id): h.name for h in policy.hosts}
+            self._passed_at = time.monotonic()
+            return PassReport(version=self.version)
+        if self.held is not None:
+            LOG.info("propagation released: version %d approved", policy.version)
+            self.held = None
         now = self._now_us()
         if self._clock() - self._last_verify >= self.config.verify_every_s:
             self._last_verify = self._clock()
@@ -356,6 +378,14 @@ class Propagator:
             drifted=tuple(outcome.drifted),
             failed=dict(outcome.failed),
         )
+
+    async def _hold(self) -> ApprovalRequired | None:
+        """The Policy service's approval hold (sources without approvals never hold)."""
+        hold = getattr(self._policy, "approval_hold", None)
+        if hold is None:
+            return None
+        found: ApprovalRequired | None = await hold()
+        return found
 
     def _forget(self, host_id: str, task: asyncio.Task[None]) -> None:
         if self._inflight.get(host_id) is task:
