@@ -21,6 +21,7 @@ from xenon_tui._acks import Acks
 from xenon_tui._actions import bindings, check_scoped
 from xenon_tui._ring import Violation, ViolationWindow
 from xenon_tui.messages import ClearFilter
+from xenon_tui.widgets._shown import displayed
 
 
 class Column(NamedTuple):
@@ -236,6 +237,9 @@ class ViolationLog(ScrollView, can_focus=True):
         self._pinned: Violation | None = None
         #: The shown server's acknowledgements (acked rows are dimmed).
         self.acks = Acks()
+        # Rows arrived while the log was hidden: scrollbars and paint are brought up to
+        # date when it is shown again (see ``on_show``).
+        self._behind = False
 
     # -- data ------------------------------------------------------------------------------
 
@@ -257,8 +261,21 @@ class ViolationLog(ScrollView, can_focus=True):
                 )
                 self.scroll_to(y=self.scroll_y + added, animate=False, immediate=True)
                 self.new_above += added
-            self.refresh()
+            self._repaint()
         return added
+
+    def _repaint(self) -> None:
+        """Repaints the rows now if the log is shown, else once it is."""
+        if displayed(self):
+            self.refresh()
+        else:
+            self._behind = True
+
+    def on_show(self) -> None:
+        if self._behind:
+            self._behind = False
+            self._scroll_update(self.virtual_size)
+            self.refresh()
 
     def set_filter(self, text: str) -> None:
         """Applies a `/` filter and goes back to following the newest row."""
@@ -272,7 +289,7 @@ class ViolationLog(ScrollView, can_focus=True):
         """
         if window is not None and window is self.window:
             self._sync_size()
-            self.refresh()
+            self._repaint()
             return
         self.window = window if window is not None else ViolationWindow(self._capacity)
         self._follow_newest()
@@ -283,7 +300,7 @@ class ViolationLog(ScrollView, can_focus=True):
         self.set_reactive(ViolationLog.cursor, 0)
         self._sync_size()
         self.scroll_to(y=0, animate=False, immediate=True)
-        self.refresh()
+        self._repaint()
         if changed:
             self.post_message(self.FollowChanged(True, 0))
 
@@ -296,7 +313,18 @@ class ViolationLog(ScrollView, can_focus=True):
         return self.window.row(min(self.cursor, len(self.window) - 1))
 
     def _sync_size(self) -> None:
-        self.virtual_size = Size(self._width, len(self.window))
+        size = Size(self._width, len(self.window))
+        if size == self.virtual_size:
+            return
+        # Not the reactive's own setter: it asks for a layout pass of the whole screen
+        # (every view, the trees of the Policy view too) for each batch of rows, while the
+        # log's height is fixed (1fr) and only its scrollbars follow the row count. A
+        # scrollbar that appears or goes still asks for one (its own reactive does).
+        self.set_reactive(ViolationLog.virtual_size, size)
+        if displayed(self):
+            self._scroll_update(size)
+        else:
+            self._behind = True
 
     def _fit(self) -> None:
         """Fits the columns to the width the rows have now (a resize, a scrollbar)."""
@@ -448,7 +476,7 @@ class ViolationLog(ScrollView, can_focus=True):
     def set_acks(self, acks: Acks) -> None:
         """Shows a server's acknowledgements (the same object again: redraws)."""
         self.acks = acks
-        self.refresh()
+        self._repaint()
 
     def action_clear_alert(self) -> None:
         """Ctrl+L: acknowledges every violation up to the selected one (on the host)."""

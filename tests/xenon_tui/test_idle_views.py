@@ -1,0 +1,69 @@
+"""What an idle console draws while a real daemon's data arrives (issue #16 §1): nothing
+for a view nobody sees, and a shown view only when what it shows changed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests._support.console import console_config, wait_connected, wait_for
+from xenon_tui.app import XenonConsole
+from xenon_tui.widgets import PolicyView, ViolationLog
+
+
+def spy_refreshes(widget: Any, counts: Counter[str], name: str) -> None:
+    """Counts ``widget``'s repaints under ``name`` (and ``name + ' layout'``)."""
+    repaint = widget.refresh
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        counts[name + (" layout" if kwargs.get("layout") else "")] += 1
+        return repaint(*args, **kwargs)
+
+    widget.refresh = spy
+
+
+def holds(log: ViolationLog, rows: int) -> Callable[[], bool]:
+    """The log holds ``rows`` rows."""
+    return lambda: len(log.window) == rows
+
+
+def spy_layouts(app: XenonConsole, counts: Counter[str]) -> None:
+    """Counts the screen's layout passes (each re-flows every widget of every view)."""
+    screen = app.screen
+    reflow = screen._refresh_layout
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        counts["screen layout"] += 1
+        return reflow(*args, **kwargs)
+
+    screen._refresh_layout = spy  # type: ignore[method-assign]
+
+
+async def test_a_hidden_violation_log_is_not_repainted_nor_laid_out(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    # 20 batches while the Policy view is shown: the log (hidden) took a repaint and a
+    # layout pass of the whole screen for each, so the Policy trees were laid out again.
+    running, host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: bool(app.query(PolicyView)))
+        await pilot.pause()
+        log = app.query_one(ViolationLog)
+        counts: Counter[str] = Counter()
+        spy_refreshes(log, counts, "log")
+        spy_layouts(app, counts)
+        for batch in range(1, 21):
+            host.emit_violations(3, domain="EA-domu-1")
+            await wait_for(pilot, holds(log, 3 * batch))
+        await pilot.pause()
+        assert counts == Counter(), counts
+        await pilot.press("5")  # shown: the rows are there at once
+        await pilot.pause()
+        assert log.virtual_size.height == 60
+        assert "EA-domu-1" in log.render_line(0).text
+        assert log.show_vertical_scrollbar
