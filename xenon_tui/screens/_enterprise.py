@@ -25,14 +25,18 @@ from xenon_tui._xe import (
     XeLink,
     xe_client_factory,
 )
-from xenon_tui.dialogs import InputDialog, TypedConfirmDialog
+from xenon_tui.dialogs import TypedConfirmDialog
 from xenon_tui.dialogs._xe_help import XeHelpScreen
 from xenon_tui.dialogs._xe_vm import MIGRATE, MigrateDialog, VmActionsDialog
 from xenon_tui.dialogs._xe_warnings import PolicyWarningsDialog
+from xenon_tui.screens._xe_admin_flows import XeAdminFlows
+from xenon_tui.screens._xe_config_flows import XeConfigFlows
+from xenon_tui.screens._xe_forms_flows import EnterpriseForms
 from xenon_tui.widgets._keyline import KeyLine
 from xenon_tui.widgets._xe_hosts import NodeData, XeHostsTree, swatch_style
-from xenon_tui.widgets._xe_keys import xe_bindings, xe_help_rows
-from xenon_tui.widgets._xe_vms import XeVmTable
+from xenon_tui.widgets._xe_keys import xe_bindings, xe_help_rows, xe_mutating_actions
+from xenon_tui.widgets._xe_tasks import XeTaskPanel
+from xenon_tui.widgets._xe_vms import VISIBLE_GUESS, XeVmTable
 
 T = TypeVar("T")
 
@@ -40,7 +44,8 @@ XE_REFRESH_S = 2.0
 """How often the shown Enterprise screen re-reads XE (XE has no watch stream for its
 collections yet); only rows and labels that changed are redrawn."""
 
-GUEST_TYPES = ("pv", "pvh", "pvhvm", "hvm")
+HOSTS_NAMED = 6
+"""Hosts named in the enclave's line (an enclave on 1,000 hosts says how many more)."""
 
 
 def seclabels_text(labels: tuple[SecLabelOut, ...]) -> Text:
@@ -57,7 +62,7 @@ def seclabels_text(labels: tuple[SecLabelOut, ...]) -> Text:
     return text
 
 
-class EnterpriseScreen(Screen[None]):
+class EnterpriseScreen(XeAdminFlows, XeConfigFlows, EnterpriseForms, Screen[None]):
     """XE's enterprise view of this session's user, refreshed from XE.
 
     Args:
@@ -91,6 +96,7 @@ class EnterpriseScreen(Screen[None]):
         self.detail: EnclaveDetail | None = None
         self.enclave: str | None = None
         self.polls = 0  # finished polls (tests wait on it)
+        self._version: int | None = None  # the policy version of the last poll
         self._error: str | None = None
 
     @property
@@ -101,7 +107,7 @@ class EnterpriseScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # An auditor is not offered changes (hidden from the footer and help); XE would
         # refuse them anyway.
-        return not (self.read_only and action == "add_domain")
+        return not (self.read_only and action in xe_mutating_actions())
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -115,6 +121,7 @@ class EnterpriseScreen(Screen[None]):
                 yield Static("", id="xe-enclave")
                 yield Static("", id="xe-seclabels")
                 yield XeVmTable(id="xe-vms")
+        yield XeTaskPanel(id="xe-tasks")
         yield Static("connecting to XE…", id="xe-status")
         yield Input(id="xe-filter", placeholder="/filter the VMs  (Enter keeps, Esc clears)")
         yield KeyLine(id="xe-keys")
@@ -148,9 +155,13 @@ class EnterpriseScreen(Screen[None]):
     @work(group="xe-poll", exit_on_error=False)
     async def _poll(self) -> None:
         try:
+            self._version = await self.data.policy_version()
             overview = await self.data.overview()
             self._show_overview(overview)
-            if self.enclave is not None and self.enclave in overview.enclaves:
+            loading = any(w.group == "xe-detail" and w.is_running for w in self.workers)
+            if not loading and self.enclave is not None and self.enclave in overview.enclaves:
+                # VMs and SecLabels are read again only at a new policy version; run
+                # states only of the hosts whose VMs are on screen.
                 self._show_detail(await self._detail(self.enclave))
         except EnterpriseError as exc:
             self._show_error(exc)
@@ -159,10 +170,20 @@ class EnterpriseScreen(Screen[None]):
         finally:
             self.polls += 1
 
-    async def _detail(self, enclave: str) -> EnclaveDetail:
+    async def _detail(
+        self, enclave: str, *, first_page: bool = False, fresh: bool = False
+    ) -> EnclaveDetail:
+        """The enclave's detail with the run states of the VMs on screen (``fresh``: the
+        table shows another enclave yet; its first rows are taken as on screen)."""
         assert self.overview is not None
         names = {h.id: h.name for h in self.overview.hosts}
-        return await self.data.enclave_detail(self.overview.enclaves[enclave], names)
+        detail = await self.data.enclave_detail(
+            self.overview.enclaves[enclave], names, version=self._version, first_page=first_page
+        )
+        table = self.query_one(XeVmTable)
+        shown = table.on_screen(detail.vms) if not fresh else detail.vms[:VISIBLE_GUESS]
+        await self.data.read_states(v.host_id for v in shown)
+        return self.data.with_states(detail)
 
     def _show_overview(self, overview: Overview) -> None:
         self.overview = overview
@@ -179,8 +200,11 @@ class EnterpriseScreen(Screen[None]):
         hosts = {h.id: h.name for h in self.overview.hosts}
         line = Text("  ", style=swatch_style(enclave.color))
         line.append(f" {enclave.name}", style="bold")
-        shown = ", ".join(hosts.get(h, h) for h in enclave.hosts) or "no host"
-        line.append(f"  on {shown}  ·  {len(detail.vms)} VMs")
+        shown = ", ".join(hosts.get(h, h) for h in enclave.hosts[:HOSTS_NAMED]) or "no host"
+        if len(enclave.hosts) > HOSTS_NAMED:
+            shown += f" and {len(enclave.hosts) - HOSTS_NAMED:,} more"
+        count = f"{len(detail.vms):,} VMs" if detail.complete else f"{len(detail.vms):,}+ VMs…"
+        line.append(f"  on {shown}  ·  {count}")
         self.query_one("#xe-enclave", Static).update(line)
         self.query_one("#xe-seclabels", Static).update(seclabels_text(detail.seclabels))
         self.query_one(XeVmTable).show(detail.vms)
@@ -218,7 +242,11 @@ class EnterpriseScreen(Screen[None]):
         if self.overview is None:
             return
         try:
-            self._show_detail(await self._detail(enclave))
+            # The first page at once (the first frame of a large enclave), then the rest.
+            detail = await self._detail(enclave, first_page=True, fresh=True)
+            self._show_detail(detail)
+            if not detail.complete:
+                self._show_detail(await self._detail(enclave))
         except EnterpriseError as exc:
             self._show_error(exc)
 
@@ -298,8 +326,9 @@ class EnterpriseScreen(Screen[None]):
         run_flow(self, "xe-vm", self._vm_flow, message.vm)
 
     async def _vm_flow(self, vm: VmRow) -> None:
-        action = await self.ask(VmActionsDialog(vm.name, vm.host, vm.state))
-        if action is None:
+        dialog = VmActionsDialog(vm.name, vm.host, vm.state, read_only=self.read_only)
+        action = await self.ask(dialog)
+        if action is None or await self.config_menu_action(action, vm):
             return
         if action == MIGRATE:
             await self._migrate(vm)
@@ -324,6 +353,7 @@ class EnterpriseScreen(Screen[None]):
         task_id = await self._guarded(f"migrate {vm.name}", self.data.migrate(vm.id, target))
         if task_id is None:
             return
+        self.track_task(task_id, f"Migrate {vm.name} {vm.host} → {target}")
         last = None
         async for task in self.data.follow_task(task_id):
             last = task
@@ -338,35 +368,3 @@ class EnterpriseScreen(Screen[None]):
         done = f"{vm.name} migrated to {target}: downtime {downtime} ms"
         self._status(done)
         self.app.notify(done, title="Migration")
-
-    def action_add_domain(self) -> None:
-        run_flow(self, "xe-add", self._add_domain)
-
-    async def _add_domain(self) -> None:
-        if self.enclave is None or self.overview is None:
-            return
-        enclave = self.overview.enclaves[self.enclave]
-        value = await self.ask(
-            InputDialog(
-                f"Add domain to {enclave.name}",
-                f"Name and guest type ({', '.join(GUEST_TYPES)}; default pvh):",
-                validate=_domain_problem,
-            )
-        )
-        if not value:
-            return
-        name, _, kind = value.strip().partition(" ")
-        kind = kind.strip() or "pvh"
-        vm = await self._guarded(f"Add domain {name}", self.data.create_vm(name, enclave.id, kind))
-        if vm is not None:
-            self.app.notify(f"{vm.name} added to {enclave.name}", title="Add domain")
-        self.refresh_xe()
-
-
-def _domain_problem(value: str) -> str | None:
-    name, _, kind = value.strip().partition(" ")
-    if not name:
-        return "A name is needed."
-    if kind.strip() and kind.strip() not in GUEST_TYPES:
-        return f"The guest type is one of {', '.join(GUEST_TYPES)}."
-    return None

@@ -42,6 +42,13 @@ XE_ACTIONS: tuple[XeAction, ...] = (
     XeAction("xe.filter", "slash", "open_filter", "Filter the VMs"),
     XeAction("xe.refresh", "ctrl+r", "refresh", "Refresh from XE", footer=False),
     XeAction("xe.add_domain", "a", "add_domain", "Add domain to the enclave", mutating=True),
+    XeAction("xe.new", "n", "new", "New… host, enclave, tag, SecLabel, domain", mutating=True),
+    XeAction("xe.hosts", "H", "hosts", "Hosts: reorder, remove", mutating=True, footer=False),
+    XeAction("xe.view_config", "c", "view_config", "View the VM's domain config"),
+    XeAction("xe.configure", "C", "configure_vm", "Configure the VM…", mutating=True),
+    XeAction("xe.policy", "p", "policy_views", "Policy as tree / XML / text"),
+    XeAction("xe.tasks", "t", "toggle_tasks", "Task panel (XE's long actions)", footer=False),
+    XeAction("xe.propagate", "P", "propagate", "Propagate the policy", mutating=True, footer=False),
     # Lists (the Hosts panel and the VM table).
     XeAction("xe.down", "j", "cursor_down", "Down", scope="list", footer=False),
     XeAction("xe.up", "k", "cursor_up", "Up", scope="list", footer=False),
@@ -65,6 +72,11 @@ def xe_bindings(scope: str) -> list[Binding]:
         for a in XE_ACTIONS
         if a.scope == scope
     ]
+
+
+def xe_mutating_actions() -> frozenset[str]:
+    """Actions of :data:`XE_ACTIONS` that change XE (not offered to an auditor)."""
+    return frozenset(a.action for a in XE_ACTIONS if a.mutating)
 
 
 def xe_help_rows(*, read_only: bool) -> list[tuple[str, str, str, str]]:
