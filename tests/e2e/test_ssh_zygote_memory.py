@@ -85,3 +85,43 @@ async def test_a_console_forked_by_the_zygote_finds_preloaded_objects_immortal(
 async def test_a_spawned_console_counts_references_as_usual(tmp_path: Path) -> None:
     counts = await _probe(tmp_path, "spawn")
     assert counts["code"] < IMMORTAL  # the probe tells the two apart
+
+
+def test_filling_the_heap_holes_takes_the_free_blocks_of_partly_used_pools() -> None:
+    script = """
+import sys
+from xenon_tui.ssh._sharing import _free_blocks_per_size_class, fill_heap_holes
+if not _free_blocks_per_size_class():
+    print("no-stats"); sys.exit()
+objs = [bytes(15) for _ in range(100_000)]  # 48-byte blocks
+del objs[::2]  # a hole in every other block
+holes = _free_blocks_per_size_class().get(48, 0)
+taken = fill_heap_holes()
+print(holes, taken, _free_blocks_per_size_class().get(48, 0))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    if out == ["no-stats"]:
+        pytest.skip("this Python has no pymalloc statistics")
+    holes, taken, left = map(int, out)
+    assert holes >= 50_000
+    assert taken >= holes
+    assert left < 1_000  # the pool the fillers themselves ended in
+
+
+def test_the_zygote_keeps_nothing_of_its_warm_up_console() -> None:
+    # Immortal objects are never freed: a console left over from the warm-up (every view
+    # built) would be pinned in the zygote and in every console it forks.
+    script = """
+import gc
+from textual.dom import DOMNode
+from xenon_tui.ssh._zygote_proc import preload
+preload(["xenon_tui.ssh._console"])
+gc.unfreeze()
+print(sum(isinstance(o, DOMNode) for o in gc.get_objects()))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    assert out == ["0"]

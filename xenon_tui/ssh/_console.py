@@ -43,7 +43,7 @@ async def _serve(app: Any) -> None:
         trimmer.cancel()
 
 
-def warm_up(app: Any) -> None:
+def warm_up(app: Any, views: str = "") -> None:
     """Runs ``app`` headless once, so the modules, caches and tables a first frame needs
     are built in the zygote and shared copy-on-write by every console it forks."""
     import asyncio
@@ -56,6 +56,9 @@ def warm_up(app: Any) -> None:
         # Tooltips and notifications on, as in a session: their CSS is parsed here too.
         async with app.run_test(size=(100, 30), tooltips=True, notifications=True) as pilot:
             await pilot.pause()
+            for key in views:
+                await pilot.press(key)
+                await pilot.pause()
 
     asyncio.run(once())
 
@@ -66,7 +69,7 @@ def preload() -> None:
     from xenon_tui.ssh._consolecfg import console_config
 
     share_parsed_css()
-    warm_up(XenonConsole(console_config({"servers": [], "read_only": True})))
+    warm_up(XenonConsole(console_config({"servers": [], "read_only": True})), "234615")
 
 
 def xe_link(info: SessionInfo) -> Any:

@@ -28,7 +28,7 @@ from xenon_tui.ssh import _consolecfg  # noqa: F401  (each console's sandbox rul
 from xenon_tui.ssh import _sandbox as sandbox
 from xenon_tui.ssh._child import run_forked
 from xenon_tui.ssh._launch import exit_code_of
-from xenon_tui.ssh._sharing import immortalize
+from xenon_tui.ssh._sharing import fill_heap_holes, immortalize, trim_heap
 from xenon_tui.ssh._spec import SessionInfo
 
 CONTROL_FD = 3
@@ -51,6 +51,8 @@ def preload(modules: list[str]) -> None:
             hook()
     sandbox.prepare()  # the sandbox rules every console shares, worked out once
     gc.collect()
+    fill_heap_holes()
+    trim_heap()
     # Reference counts of immortal objects are never written: children share their pages.
     immortalize()
     # Frozen objects are skipped by the collector: children do not dirty their pages.
