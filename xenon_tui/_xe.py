@@ -9,8 +9,8 @@ write, every finding), which the app shows like any other console error.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -38,6 +38,18 @@ CALL_TIMEOUT_S = 15.0
 
 TASK_TIMEOUT_S = 600.0
 """Bound of following one XE task (a migration, a propagation) to its end."""
+
+LIST_PAGE = 1000
+"""Page size of the console's collection reads (XE's largest)."""
+
+FIRST_PAGE = 200
+"""VMs read for the first frame of an enclave (the VM table draws this many at a time)."""
+
+STATE_READS = 8
+"""Hosts asked at once what they run."""
+
+NOT_READ = "…"
+"""The run state of a VM whose host was not asked yet (its rows were not on screen)."""
 
 VM_ACTIONS: tuple[str, ...] = ("start", "pause", "unpause", "shutdown", "destroy")
 """The per-VM actions of the context menu (destroy asks for the VM's name first)."""
@@ -175,15 +187,22 @@ class VmRow:
     host: str
     state: str
     seclabel: str
+    host_id: str = ""
+    """The id of the host it is placed on ("" for none: it shows ``(default)``)."""
 
 
 @dataclass(frozen=True)
 class EnclaveDetail:
-    """The main panel's data for one enclave."""
+    """The main panel's data for one enclave.
+
+    Attributes:
+        complete: False for the first page only (the first frame), the rest still coming.
+    """
 
     enclave: str
     seclabels: tuple[SecLabelOut, ...]
     vms: tuple[VmRow, ...]
+    complete: bool = True
 
 
 def _enclave_row(e: EnclaveOut) -> EnclaveRow:
@@ -206,6 +225,10 @@ class XeData:
         self.link = link
         self._factory = factory
         self._client: XeClient | None = None
+        # The shown enclave's SecLabels and VMs at a policy version.
+        self._vms: dict[str, tuple[int, tuple[SecLabelOut, ...], tuple[VmOut, ...]]] = {}
+        # Each host's last answer: VM id -> run state; None: the host could not say.
+        self._domains: dict[str, dict[str, str] | None] = {}
 
     @property
     def client(self) -> XeClient:
@@ -221,43 +244,120 @@ class XeData:
             await client.aclose()
 
     async def overview(self) -> Overview:
-        """Hosts (panel order) with their propagation state, and every enclave."""
+        """Hosts (panel order) with their propagation state, and every enclave.
+
+        Pages of :data:`LIST_PAGE` (one request for 1,000 hosts); the hosts carry their
+        propagation state, so the propagation list is not read beside them.
+        """
         policy = self.client.policy
-        hosts = await bounded(_collect(policy.iter_hosts()))
-        enclaves = await bounded(_collect(policy.iter_enclaves()))
-        propagation = {p.host_id: p for p in await bounded(self.client.compute.propagation())}
+        hosts = await bounded(_collect(policy.iter_hosts(limit=LIST_PAGE)))
+        enclaves = await bounded(_collect(policy.iter_enclaves(limit=LIST_PAGE)))
         return Overview(
-            tuple(_host_row(h, h.propagation or propagation.get(h.id)) for h in hosts),
+            tuple(_host_row(h, h.propagation) for h in hosts),
             {e.id: _enclave_row(e) for e in enclaves},
         )
 
-    async def enclave_detail(self, enclave: EnclaveRow, hosts: dict[str, str]) -> EnclaveDetail:
-        """An enclave's SecLabels and VMs across its hosts, each VM with its run state.
+    async def policy_version(self) -> int:
+        """The newest policy version this user sees (0: none); VMs and SecLabels are read
+        again only when it changed."""
+        page = await bounded(self.client.policy.list_versions(limit=1))
+        return page.items[0].version if page.items else 0
 
-        ``hosts`` maps host ids to names. A host that cannot say what it runs shows its
-        VMs as ``unknown`` rather than failing the whole panel.
+    async def enclave_detail(
+        self,
+        enclave: EnclaveRow,
+        hosts: dict[str, str],
+        *,
+        version: int | None = None,
+        first_page: bool = False,
+    ) -> EnclaveDetail:
+        """An enclave's SecLabels and VMs across its hosts (run states as last read by
+        :meth:`read_states`: ``…`` for a host not read yet).
+
+        ``hosts`` maps host ids to names. With ``version`` (from :meth:`policy_version`) an
+        enclave read at that version is not read again. ``first_page``: only the first
+        :data:`FIRST_PAGE` VMs by name (the first frame of a large enclave), not cached.
         """
-        policy = self.client.policy
-        labels = await bounded(_collect(policy.iter_seclabels(enclave=enclave.id)))
-        vms = await bounded(_collect(policy.iter_vms(enclave=enclave.id)))
-        states: dict[str, str] = {}
-        unknown: set[str] = set()
-        for host_id in {v.placed_on or v.host for v in vms} - {None}:
-            assert host_id is not None
-            try:
-                for d in await bounded(self.client.compute.host_domains(host_id)):
-                    if d.vm_id is not None:
-                        states[d.vm_id] = d.run_state
-            except EnterpriseError:
-                unknown.add(host_id)
+        cached = self._vms.get(enclave.id)
+        if version is not None and cached is not None and cached[0] == version:
+            labels, vms = cached[1], cached[2]
+        else:
+            policy = self.client.policy
+            labels = tuple(
+                await bounded(_collect(policy.iter_seclabels(enclave=enclave.id, limit=LIST_PAGE)))
+            )
+            if first_page:
+                page = await bounded(policy.list_vms(enclave=enclave.id, limit=FIRST_PAGE))
+                vms, complete = tuple(page.items), page.next_cursor is None
+            else:
+                vms = tuple(
+                    await bounded(_collect(policy.iter_vms(enclave=enclave.id, limit=LIST_PAGE)))
+                )
+                complete = True
+            if complete and version is not None:
+                # One enclave kept (the one shown): 10,000 VMs are a few MB.
+                self._vms = {enclave.id: (version, labels, vms)}
+            if not complete:
+                return self._detail(enclave, hosts, labels, vms, complete=False)
+        return self._detail(enclave, hosts, labels, vms, complete=True)
+
+    def _detail(
+        self,
+        enclave: EnclaveRow,
+        hosts: dict[str, str],
+        labels: tuple[SecLabelOut, ...],
+        vms: tuple[VmOut, ...],
+        *,
+        complete: bool,
+    ) -> EnclaveDetail:
         names = {s.id: s.name for s in labels}
         rows = []
         for v in vms:
-            where = v.placed_on or v.host
-            state = "unknown" if where in unknown else states.get(v.id, "stopped")
-            host = hosts.get(where or "", where or "(default)")
-            rows.append(VmRow(v.id, v.name, host, state, names.get(v.seclabel or "", "—")))
-        return EnclaveDetail(enclave.id, tuple(labels), tuple(sorted(rows, key=_vm_key)))
+            where = v.placed_on or v.host or ""
+            host = hosts.get(where, where or "(default)")
+            label = names.get(v.seclabel or "", "—")
+            rows.append(VmRow(v.id, v.name, host, self.state_of(v.id, where), label, where))
+        return EnclaveDetail(enclave.id, labels, tuple(sorted(rows, key=_vm_key)), complete)
+
+    def state_of(self, vm_id: str, host_id: str) -> str:
+        """A VM's run state as its host said at the last :meth:`read_states` of it."""
+        if not host_id:
+            return "stopped"
+        if host_id not in self._domains:
+            return NOT_READ
+        states = self._domains[host_id]
+        return "unknown" if states is None else states.get(vm_id, "stopped")
+
+    def with_states(self, detail: EnclaveDetail) -> EnclaveDetail:
+        """``detail`` with the run states last read."""
+        vms = tuple(
+            v if v.state == (s := self.state_of(v.id, v.host_id)) else replace(v, state=s)
+            for v in detail.vms
+        )
+        return replace(detail, vms=vms)
+
+    async def read_states(self, host_ids: Iterable[str]) -> None:
+        """Reads what the given hosts run now (at most :data:`STATE_READS` at a time). A
+        host that cannot say shows its VMs as ``unknown`` rather than failing the panel."""
+        limit = asyncio.Semaphore(STATE_READS)
+
+        async def one(host_id: str) -> None:
+            async with limit:
+                try:
+                    domains = await bounded(self.client.compute.host_domains(host_id))
+                except EnterpriseError as exc:
+                    if exc.code in ("unauthenticated", "unreachable"):
+                        raise  # XE itself, not the host: the panel shows XE's error
+                    self._domains[host_id] = None
+                    return
+            self._domains[host_id] = {d.vm_id: d.run_state for d in domains if d.vm_id}
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for host_id in sorted(set(host_ids) - {""}):
+                    group.create_task(one(host_id))
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
 
     async def vm_action(self, vm: str, action: str) -> str:
         """Runs a VM action through XE's compute API; returns the VM's new run state."""
@@ -304,6 +404,9 @@ async def _collect(items: AsyncIterator[T]) -> list[T]:
 
 __all__ = [
     "CALL_TIMEOUT_S",
+    "FIRST_PAGE",
+    "LIST_PAGE",
+    "NOT_READ",
     "VM_ACTIONS",
     "EnclaveDetail",
     "EnclaveRow",

@@ -21,7 +21,7 @@ from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import NewUser, Principal, Role, Services
 from tests._support.console import wait_for
 from xenon_tui._config import ConsoleConfig
-from xenon_tui._xe import XeLink
+from xenon_tui._xe import NOT_READ, XeLink
 from xenon_tui.app import XenonConsole
 from xenon_tui.widgets._xe_hosts import XeHostsTree
 from xenon_tui.widgets._xe_vms import XeVmTable
@@ -83,6 +83,22 @@ async def world(xe_services: Callable[..., Any], xps_hosts: Any) -> AsyncIterato
         await c.aclose()
 
 
+@pytest.fixture
+async def empty_world(xe_services: Callable[..., Any], xps_hosts: Any) -> AsyncIterator[World]:
+    """XE with no policy yet (the users only) and three running sim hosts it does not
+    know: the start of the report's §4.2 walk."""
+    services: Services = await xe_services(start=True)
+    await services.users.bootstrap_admin("root", PASSWORD)
+    for name, role in (("aud", Role.AUDITOR), ("oper", Role.OPERATOR)):
+        await services.users.create_user(
+            Principal.system(), NewUser(name=name, role=role, password=PASSWORD)
+        )
+    w = World(services, create_app(services), [], await xps_hosts(3))
+    yield w
+    for c in w.clients:
+        await c.aclose()
+
+
 def tree_lines(app: XenonConsole) -> list[str]:
     tree = app.screen.query_one(XeHostsTree)
     lines = []
@@ -114,6 +130,8 @@ def status(app: XenonConsole) -> str:
 
 
 async def ready(pilot: Any, app: XenonConsole) -> None:
-    """Waits for the Enterprise screen's first full draw (hosts and the first enclave)."""
+    """Waits for the Enterprise screen's first full draw (hosts and the first enclave, the
+    run states of the VMs on screen read)."""
     await wait_for(pilot, lambda: app.enterprise is not None, 30)
     await wait_for(pilot, lambda: bool(vm_names(app)), 60)
+    await wait_for(pilot, lambda: rows(app)[0].state != NOT_READ, 60)

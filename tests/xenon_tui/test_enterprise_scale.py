@@ -1,0 +1,117 @@
+"""The Enterprise screen over a large fleet (300 hosts, 3,000 VMs in one enclave; the
+benchmark's 1,000 / 10,000 in ``benchmarks/_ssh_xe.py``): the first frame shows a page of
+the enclave's VMs, the rest follows; VMs are read again only at a new policy version; run
+states only of the hosts whose VMs are on screen; the `/` filter runs over every VM of the
+enclave in memory; moving past the last drawn row draws the next page."""
+
+from __future__ import annotations
+
+import collections
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks._ssh_xe import scale_policy
+from enterprise_store.api import create_app
+from enterprise_store.services import NewUser, Principal, Role, Services
+from tests._support.console import wait_for
+from tests._support.xe_console import PASSWORD, World, ready, rows, tree_lines, vm_names
+from xenon_tui._xe import FIRST_PAGE, NOT_READ
+from xenon_tui.widgets._xe_vms import XeVmTable
+
+HOSTS, VMS = 300, 3000
+
+
+class Counted:
+    """XE's ASGI app, counting the requests by kind (path with ids as ``*``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.seen: collections.Counter[str] = collections.Counter()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path = re.sub(r"/hosts/[^/]+/", "/hosts/*/", scope["path"])
+            self.seen[f"{scope['method']} {path}"] += 1
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture
+async def fleet(xe_services: Callable[..., Any]) -> AsyncIterator[tuple[World, Counted]]:
+    services: Services = await xe_services(start=False)
+    await services.users.bootstrap_admin("root", PASSWORD)
+    await services.users.create_user(
+        Principal.system(), NewUser(name="oper", role=Role.OPERATOR, password=PASSWORD)
+    )
+    await services.policy.import_policy(Principal.system(), scale_policy(HOSTS, VMS))
+    counted = Counted(create_app(services))
+    w = World(services, counted, [], [])  # type: ignore[arg-type]
+    yield w, counted
+    for c in w.clients:
+        await c.aclose()
+
+
+async def test_first_frame_is_a_page_then_every_vm_and_polls_stay_cheap(
+    fleet: tuple[World, Counted], tmp_path: Path
+) -> None:
+    world, counted = fleet
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        screen = app.enterprise
+        assert screen is not None
+        lines = tree_lines(app)
+        assert len([line for line in lines if not line.startswith("  ")]) == HOSTS
+        assert lines[1].strip() == "Enclave Fleet"
+        table = screen.query_one(XeVmTable)
+        await wait_for(pilot, lambda: table.matching == VMS, 60)
+        assert len(vm_names(app)) == FIRST_PAGE  # a page drawn, not 3,000 rows
+        assert vm_names(app)[:3] == ["vm-00000", "vm-00001", "vm-00002"]
+        enclave_line = str(screen.query_one("#xe-enclave").render())
+        assert f"{VMS:,} VMs" in enclave_line and f"and {HOSTS - 6} more" in enclave_line
+        # The hosts of the VMs on screen were asked (they cannot be reached: unknown); a
+        # VM further down was not (its host not asked).
+        assert rows(app)[0].state == "unknown"
+        assert rows(app)[FIRST_PAGE - 1].state == NOT_READ
+        counted.seen.clear()
+        polls = screen.polls
+        await wait_for(pilot, lambda: screen.polls >= polls + 2, 60)
+        # Two polls at the same policy version: no VM or SecLabel read, one hosts page,
+        # and only the on-screen hosts asked for their run states (not all 300).
+        seen = counted.seen
+        assert seen["GET /api/v1/vms"] == 0, seen
+        assert seen["GET /api/v1/seclabels"] == 0, seen
+        assert seen["GET /api/v1/hosts"] <= 3, seen
+        assert seen["GET /api/v1/propagation"] == 0, seen
+        assert 0 < seen["GET /api/v1/hosts/*/domains"] <= 3 * 48, seen
+
+
+async def test_filter_runs_over_every_vm_and_pages_follow_the_cursor(
+    fleet: tuple[World, Counted], tmp_path: Path
+) -> None:
+    world, _ = fleet
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        screen = app.enterprise
+        assert screen is not None
+        table = screen.query_one(XeVmTable)
+        await wait_for(pilot, lambda: table.matching == VMS, 60)
+        # Beyond the first page, any case.
+        await pilot.press("slash", *"VM-0299", "enter")
+        wanted = [f"vm-0299{d}" for d in range(10)]
+        await wait_for(pilot, lambda: vm_names(app) == wanted)
+        # A host's VMs (every 300th VM is on host-0007).
+        await pilot.press("slash", "ctrl+u", *"host-0007", "enter")
+        on_7 = [f"vm-{i:05d}" for i in range(7, VMS, HOSTS)]
+        await wait_for(pilot, lambda: vm_names(app) == on_7)
+        await pilot.press("slash", "escape")
+        await wait_for(pilot, lambda: len(vm_names(app)) == FIRST_PAGE)
+        # G: the last drawn row; the next page is drawn below it.
+        await pilot.press("G")
+        await wait_for(pilot, lambda: len(vm_names(app)) == 2 * FIRST_PAGE)
+        assert table.cursor_row == FIRST_PAGE - 1
+        assert vm_names(app)[-1] == f"vm-{2 * FIRST_PAGE - 1:05d}"
