@@ -11,8 +11,11 @@ series of values, not events, and are kept apart (:class:`Series`).
 from __future__ import annotations
 
 import bisect
+import calendar
 import itertools
 import operator
+import re
+import time
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -364,6 +367,37 @@ def add_violations(timeline: Timeline, records: Sequence[Mapping[str, Any]]) -> 
     timeline.add("violation", records, times, violation_event, counts)
 
 
+_LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) MSM: (.*)$")
+_LOG_SUBJECT = re.compile(r"^domain \d+ \(([^)]*)\)")
+_LOG_POLICY = re.compile(r"^policy .* generation (\d+) in force")
+
+
+def log_event(line: str, host: str) -> TimelineEvent | None:
+    """A line of a host's MSM log (``GetLogMsgs``) as an event: a policy version coming
+    into force, an operator's action (the line names who: "… by alice"), or something the
+    MSM or the host did to a domain; None for a line not in the log's format."""
+    m = _LOG_LINE.match(line)
+    if m is None:
+        return None
+    try:
+        ts = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S"))
+    except ValueError:
+        return None
+    text = m.group(2)
+    subject = _LOG_SUBJECT.match(text)
+    policy = _LOG_POLICY.match(text)
+    if policy is not None:
+        return TimelineEvent(ts, "policy", f"{host} generation {policy.group(1)}", text, 1, {})
+    kind = "action" if " by " in text else "domain"
+    return TimelineEvent(ts, kind, subject.group(1) if subject else host, text, 1, {"host": host})
+
+
+def add_host_log(timeline: Timeline, lines: Sequence[str], host: str) -> None:
+    """Adds a host's MSM log: policy versions, operators' actions, the MSM's own."""
+    events = [e for e in (log_event(line, host) for line in lines) if e is not None]
+    timeline.add_events(events)
+
+
 def domain_cpu_series(samples: Sequence[Mapping[str, Any]], domain: str | None) -> Series:
     """CPU % over time from ``stats`` samples: one domain's, or the host's when None."""
     points: list[tuple[float, float]] = []
@@ -391,8 +425,10 @@ __all__ = [
     "Series",
     "Timeline",
     "TimelineEvent",
+    "add_host_log",
     "add_violations",
     "domain_cpu_series",
+    "log_event",
     "violation_count",
     "violation_event",
     "violation_ts",

@@ -178,6 +178,26 @@ def test_kinds_are_checked_and_times_pair_with_records() -> None:
         tl.add("action", [1, 2], [1.0], lambda r: None)  # type: ignore[arg-type, return-value]
 
 
+def test_a_hosts_msm_log_gives_policy_versions_operator_actions_and_the_msms_own() -> None:
+    lines = [
+        "2026-12-07 04:10:00 MSM: policy 'enterprise' generation 8 in force",
+        '2026-12-07 04:10:05 MSM: domain 3 (EA-domu-1): violations addressed by admin: "fixed"',
+        "2026-12-07 04:10:06 MSM: domain 3 (EA-domu-1) stopped: maximum violations reached (50)",
+        "not a log line",
+        "2026-13-99 04:10:06 MSM: a date that does not exist",
+    ]
+    tl = Timeline("xenon-1")
+    _timeline.add_host_log(tl, lines, "xenon-1")
+    events = list(tl.events())
+    assert [(e.kind, e.subject) for e in events] == [
+        ("policy", "xenon-1 generation 8"),
+        ("action", "EA-domu-1"),
+        ("domain", "EA-domu-1"),
+    ]
+    assert events[0].ts == 1_796_616_600.0  # 2026-12-07 04:10:00 UTC
+    assert events[1].summary.endswith('violations addressed by admin: "fixed"')
+
+
 def test_bars_scale_to_the_row_and_a_lone_event_shows() -> None:
     assert bar_row([0, 1, 100]) == " ▁█"
     assert bar_row([0, 0]) == "  "
