@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -158,10 +159,14 @@ class Server:
 class Session:
     """One asyncssh client session with a pty."""
 
-    def __init__(self, conn: Any, proc: Any) -> None:
+    def __init__(self, conn: Any, proc: Any, started: float) -> None:
         self.conn = conn
         self.proc = proc
         self.buffer = bytearray()
+        # perf_counter() at each stage of the start: "start" (before the TCP connect),
+        # "login" (key exchange and public-key login done), "session" (channel, pty and
+        # shell granted), "first_byte" (the console's first output), "frame" (the marker).
+        self.stamps: dict[str, float] = {"start": started}
 
     @classmethod
     async def open(
@@ -169,6 +174,7 @@ class Session:
     ) -> Session:
         import asyncssh
 
+        started = time.perf_counter()
         conn = await asyncssh.connect(
             "127.0.0.1",
             port,
@@ -177,10 +183,23 @@ class Session:
             known_hosts=None,
             agent_path=None,
         )
+        login = time.perf_counter()
         proc = await conn.create_process(
             term_type="xterm-256color", term_size=(cols, rows), encoding=None
         )
-        return cls(conn, proc)
+        session = cls(conn, proc, started)
+        session.stamps["login"] = login
+        session.stamps["session"] = time.perf_counter()
+        return session
+
+    def stages_ms(self) -> dict[str, float]:
+        """Milliseconds spent in each stage of the start (see ``stamps``)."""
+        order = ("start", "login", "session", "first_byte", "frame")
+        names = [n for n in order if n in self.stamps]
+        return {
+            f"{b}_ms": (self.stamps[b] - self.stamps[a]) * 1000
+            for a, b in itertools.pairwise(names)
+        }
 
     async def wait_for(self, marker: bytes, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Reads output until ``marker`` shows in the text (escape sequences removed)."""
@@ -189,9 +208,11 @@ class Session:
                 chunk = await self.proc.stdout.read(65536)
                 if not chunk:
                     raise ConnectionError("session ended before the marker")
+                self.stamps.setdefault("first_byte", time.perf_counter())
                 self.buffer += chunk
                 if len(self.buffer) > 1 << 20:
                     del self.buffer[: -(1 << 16)]
+        self.stamps.setdefault("frame", time.perf_counter())
 
     async def drain_forever(self) -> None:
         """Keeps reading so a busy session never blocks on a full window."""
@@ -203,13 +224,20 @@ class Session:
         await self.conn.wait_closed()
 
 
-async def first_frames(port: int, key: Any, marker: bytes, runs: int) -> list[float]:
+async def first_frames(
+    port: int, key: Any, marker: bytes, runs: int, stages: dict[str, list[float]] | None = None
+) -> list[float]:
+    """SSH connect to first frame, ``runs`` sessions one after the other; each stage's
+    time is appended to ``stages`` (see :meth:`Session.stages_ms`)."""
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
         session = await Session.open(port, key)
         await session.wait_for(marker)
         samples.append((time.perf_counter() - start) * 1000)
+        if stages is not None:
+            for name, ms in session.stages_ms().items():
+                stages.setdefault(name, []).append(ms)
         await session.close()
         await asyncio.sleep(0.05)
     return samples
@@ -453,10 +481,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             progress(f"first frame, {mode} mode, real console, {args.runs} runs")
             server = Server(work, f"ff-{mode}", mode, CONSOLE_APP, args.sessions + 5)
             try:
-                samples = await first_frames(server.port, key, CONSOLE_MARKER, args.runs)
+                stages: dict[str, list[float]] = {}
+                samples = await first_frames(server.port, key, CONSOLE_MARKER, args.runs, stages)
                 suffix = "" if mode == "zygote" else "_spawn"
                 result[f"first_frame_ms{suffix}"] = round(statistics.median(samples), 1)
                 result[f"first_frame_p90_ms{suffix}"] = round(pct(samples, 0.9), 1)
+                # Where the time goes: medians of login (TCP, key exchange, public-key
+                # auth), session (channel, pty, shell), first_byte (fork or spawn to the
+                # console's first output) and frame (first output to the whole frame).
+                result[f"first_frame_stages_ms{suffix}"] = {
+                    name: round(statistics.median(values), 1) for name, values in stages.items()
+                }
                 count = args.sessions if mode == "zygote" else min(10, args.sessions)
                 progress(f"holding {count} sessions, {mode} mode")
                 held, pss = await hold_sessions(
