@@ -30,14 +30,28 @@ _CSS = """
 MIGRATE = "migrate"
 """The context action that opens the migration targets."""
 
+VIEW_CONFIG = "view_config"
+"""The context action that shows the VM's generated xl config (Figure 27)."""
+
+CONFIGURE = "configure"
+"""The context action that opens Configure domain… (Figure 28)."""
+
+READ_ONLY_ACTIONS = frozenset({VIEW_CONFIG})
+"""What an auditor's menu offers (XE refuses the others anyway)."""
+
 _ACTION_TITLES = {
     "start": "Start",
     "pause": "Pause",
     "unpause": "Unpause",
     "shutdown": "Shut down",
     "destroy": "Destroy…",
+    VIEW_CONFIG: "View domain config",
+    CONFIGURE: "Configure domain…",
     MIGRATE: "Migrate…",
 }
+
+MENU: tuple[str, ...] = (*VM_ACTIONS, VIEW_CONFIG, CONFIGURE, MIGRATE)
+"""The context menu, in order (Migrate stays last: G goes to it)."""
 
 
 def move_option(options: OptionList, how: str) -> None:
@@ -63,22 +77,26 @@ class VmActionsDialog(ModalScreen[str | None]):
         Binding("G", "move('last')", "Last", show=False),
     ]
 
-    def __init__(self, vm: str, host: str, state: str) -> None:
+    def __init__(self, vm: str, host: str, state: str, *, read_only: bool = False) -> None:
         super().__init__()
         self.vm, self._host, self._state = vm, host, state
+        self.actions = tuple(a for a in MENU if not read_only or a in READ_ONLY_ACTIONS)
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"{self.vm} on {self._host} ({self._state})", classes="title", markup=False)
             yield OptionList(
-                *(Option(_ACTION_TITLES[a], id=a) for a in (*VM_ACTIONS, MIGRATE)),
+                *(Option(_ACTION_TITLES[a], id=a) for a in self.actions),
                 id="vm-actions",
             )
             yield Label("Enter runs · Esc closes", classes="hint")
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
-        options.highlighted = options.get_option_index(likely_action(self._state))
+        likely = likely_action(self._state)
+        options.highlighted = options.get_option_index(
+            likely if likely in self.actions else self.actions[0]
+        )
         options.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

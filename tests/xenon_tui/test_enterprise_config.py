@@ -1,0 +1,259 @@
+"""A VM's configuration on the Enterprise screen against real XE services and sim XPS hosts:
+View domain config (Figure 27, `c` and the VM menu, `/` search), Configure domain…
+(Figure 28, `C`: network restrictions, extra xl options, reset to the template, XE's
+refusals with the objects' names) and the extra xl line arriving on the host (§4.3.4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_textual_snapshot import SVGImageExtension
+from textual.widgets import Checkbox, Input, Label, TabbedContent, TextArea
+
+from tests._support.console import wait_for
+from tests._support.xe_console import World, ready, rows, vm_names
+from xenon_tui.dialogs._xe_config import (
+    ConfigureVmDialog,
+    FindableText,
+    XlConfigDialog,
+    find_in_text,
+    parse_extra,
+)
+from xenon_tui.dialogs._xe_vm import VmActionsDialog
+from xps.policy import policy_from_dict
+from xps.policy.generators import xl_config
+
+EXTRA = "max_grant_frames = 32"
+
+
+async def _host_xl_config(world: World, host: str, vm: str) -> str:
+    """The xl config the host itself generates for ``vm`` from the policy it enforces."""
+    (xps,) = [h for h in world.hosts if h.name == host]
+    client = await xps.console()
+    stored = await client.get_policy()
+    return xl_config(policy_from_dict(stored["policy"]), vm, vnc_password="test-mask")
+
+
+def test_search_finds_every_match_case_insensitively_with_text_area_locations() -> None:
+    text = "name = 'Ä-vm'\nmemory = 512\n# Memory, VCPU configuration\nmaxmem = 512"
+    assert find_in_text(text, "MEMORY") == [(1, 0), (2, 2)]
+    assert find_in_text(text, "ä-VM") == [(0, 8)]
+    assert find_in_text(text, "") == [] and find_in_text(text, "absent") == []
+
+
+def test_extra_lines_are_key_value_pairs_and_each_wrong_line_is_named() -> None:
+    pairs, problems = parse_extra("# mine\n\nmax_grant_frames = 32\nlocaltime=1\n")
+    assert pairs == (("max_grant_frames", "32"), ("localtime", "1")) and problems == []
+    pairs, problems = parse_extra("ok = 1\nno equals here\n9bad = 2\nempty =\n")
+    assert pairs == (("ok", "1"),)
+    assert [p.split(":")[0] for p in problems] == ["line 2", "line 3", "line 4"]
+
+
+async def test_view_domain_config_from_the_menu_and_c_with_search(
+    world: World, tmp_path: Path
+) -> None:
+    app = world.console(await world.link("aud"), tmp_path)  # reading: an auditor may
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        vm = vm_names(app)[0]
+        expected = await world.clients[0].policy.vm_config(vm)
+        # The VM menu: an auditor is offered the config view only.
+        await pilot.press("tab", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
+        assert app.screen.actions == ("view_config",)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, XlConfigDialog), 30)
+        dialog = app.screen
+        assert isinstance(dialog, XlConfigDialog) and dialog.vm == vm
+        text = dialog.query_one(FindableText)
+        assert text.text == expected and f'name = "{vm}"' in text.text
+        # `/` search: the first match is selected, n and N move through the others.
+        await pilot.press("slash", *"VCPU", "enter")
+        await pilot.pause()
+        want = find_in_text(expected, "vcpu")
+        assert len(want) >= 2
+        assert text.selection.start == want[0]
+        assert text.selected_text.lower() == "vcpu"
+        await pilot.press("n")
+        assert text.selection.start == want[1]
+        await pilot.press("N", "N")
+        assert text.selection.start == want[-1]  # wraps around
+        status = str(dialog.query_one("#find-status", Label).render())
+        assert f"{len(want)}/{len(want)}" in status
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.enterprise)
+        # `c` on the VM list does the same.
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, XlConfigDialog), 30)
+        assert app.screen.query_one(FindableText).text == expected
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.enterprise)
+
+
+async def test_extra_xl_configuration_is_saved_shown_and_arrives_on_the_host(
+    world: World, tmp_path: Path
+) -> None:
+    root = world.clients[0]
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        vm, host = rows(app)[0].name, rows(app)[0].host
+        assert EXTRA not in await _host_xl_config(world, host, vm)
+        await pilot.press("tab", "C")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfigureVmDialog), 30)
+        dialog = app.screen
+        assert isinstance(dialog, ConfigureVmDialog) and dialog.vm == vm
+        editor = dialog.query_one("#extra", TextArea)
+        assert editor.has_focus and editor.text == ""
+        await pilot.press(*EXTRA, "ctrl+s")
+        await wait_for(pilot, lambda: app.screen is app.enterprise, 30)
+        await wait_for(
+            pilot,
+            lambda: "configuration saved" in app.screen.query_one("#xe-status").render().plain,
+            30,
+        )  # type: ignore[attr-defined]
+        assert (await root.policy.get_vm(vm)).extra == [["max_grant_frames", "32"]]
+        # The View shows the new line.
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, XlConfigDialog), 30)
+        assert EXTRA in app.screen.query_one(FindableText).text
+        await pilot.press("escape")
+    # After a propagation the host's own xl config for the domain carries it (§4.3.4).
+    task = await root.compute.wait_task((await root.compute.propagate()).task_id, 90)
+    assert task.state == "succeeded", task.error
+    assert EXTRA in await _host_xl_config(world, host, vm)
+
+
+async def test_a_refused_extra_option_shows_xe_s_finding_with_the_vm_and_keeps_the_text(
+    world: World, tmp_path: Path
+) -> None:
+    root = world.clients[0]
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        vm = vm_names(app)[0]
+        await pilot.press("tab", "C")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfigureVmDialog), 30)
+        await pilot.press(*"memory = 4096", "ctrl+s")
+        # XE refuses (the generator writes memory): the dialog is back with what was
+        # typed and XE's finding, naming the VM.
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ConfigureVmDialog)
+                and app.screen.query_one("#cfg-error", Label).display
+            ),
+            30,
+        )
+        dialog = app.screen
+        assert isinstance(dialog, ConfigureVmDialog)
+        error = str(dialog.query_one("#cfg-error", Label).render())
+        assert "XE-VM-EXTRA-FORBIDDEN" in error and vm in error and "'memory'" in error
+        assert dialog.query_one("#extra", TextArea).text == "memory = 4096"
+        # A line that is not `key = value` is refused before XE is asked.
+        editor = dialog.query_one("#extra", TextArea)
+        editor.text = "localtime 1"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "line 1" in str(dialog.query_one("#cfg-error", Label).render())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.enterprise)
+    assert (await root.policy.get_vm(vm)).extra == []
+
+
+async def test_network_restrictions_and_reset_to_the_template(world: World, tmp_path: Path) -> None:
+    root = world.clients[0]
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        vm = vm_names(app)[0]
+        await root.policy.set_vm_extra(vm, [("localtime", "1")])
+        template = await root.policy.vm_config(vm)
+        await pilot.press("tab", "C")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfigureVmDialog), 30)
+        dialog = app.screen
+        assert isinstance(dialog, ConfigureVmDialog)
+        assert dialog.query_one("#extra", TextArea).text == "localtime = 1\n"
+        # Network restrictions: at most 2 VIFs, on switch EBbr only.
+        dialog.query_one("#switches", Input).value = "EBbr"
+        dialog.query_one("#max-vifs", Input).value = "2"
+        # Reset to the template empties the box; saving resets XE's extra options.
+        await pilot.click("#reset")
+        assert dialog.query_one("#extra", TextArea).text == ""
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is app.enterprise, 30)
+        await wait_for(
+            pilot,
+            lambda: (
+                (
+                    app.screen.query_one("#xe-status").render().plain  # type: ignore[attr-defined]
+                ).endswith("configuration saved")
+            ),
+            30,
+        )
+    saved = await root.policy.get_vm(vm)
+    assert saved.extra == []
+    assert (saved.network.switches, saved.network.max_vifs) == (["EBbr"], 2)
+    assert "localtime" not in await root.policy.vm_config(vm)
+    assert "localtime" in template
+
+
+async def test_configure_is_hidden_from_an_auditor_and_refused_when_forced(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xenon_tui.screens._enterprise import EnterpriseScreen
+
+    app = world.console(await world.link("aud"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        screen = app.enterprise
+        assert screen is not None
+        assert "configure_vm" not in {b.binding.action for b in screen.active_bindings.values()}
+        await pilot.press("tab", "C")
+        await pilot.pause(0.3)
+        assert app.screen is screen
+    # Offered anyway (a patched UI): XE refuses the write, in its own words.
+    monkeypatch.setattr(EnterpriseScreen, "read_only", property(lambda self: False))
+    app = world.console(await world.link("aud"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        vm = vm_names(app)[0]
+        await pilot.press("tab", "C")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfigureVmDialog), 30)
+        dialog = app.screen
+        assert isinstance(dialog, ConfigureVmDialog)
+        dialog.query_one(TabbedContent).active = "tab-network"
+        await pilot.pause()
+        await pilot.click("#allow")
+        assert not dialog.query_one("#allow", Checkbox).value
+        await pilot.press("ctrl+s")
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ConfigureVmDialog)
+                and app.screen.query_one("#cfg-error", Label).display
+            ),
+            30,
+        )
+        error = str(app.screen.query_one("#cfg-error", Label).render())
+        assert "role" in error.lower() or "auditor" in error.lower(), error
+        await pilot.press("escape")
+    assert (await world.clients[0].policy.get_vm(vm)).network.allow_network
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+@pytest.mark.parametrize("which", ["view", "configure"])
+async def test_snapshot(
+    world: World, tmp_path: Path, snapshot: Any, size: tuple[int, int], which: str
+) -> None:
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot, app)
+        await pilot.press("tab", "c" if which == "view" else "C")
+        wanted = XlConfigDialog if which == "view" else ConfigureVmDialog
+        await wait_for(pilot, lambda: isinstance(app.screen, wanted), 30)
+        await pilot.pause(0.3)
+        svg = app.export_screenshot(simplify=True)
+    assert snapshot.use_extension(SVGImageExtension) == svg

@@ -1,0 +1,154 @@
+"""The Enterprise screen's configuration flows: a VM's xl config (Figure 27), Configure
+domain… (Figure 28), the policy as tree / XML / text (Figure 30) and Manage server →
+Editor mode (the host console for one host). A mixin of :class:`EnterpriseScreen`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from xenon_tui._work import run_flow
+from xenon_tui._xe import EnterpriseError, VmRow, XeData, XeLink, bounded
+from xenon_tui.dialogs._xe_config import (
+    ConfigChange,
+    ConfigureVmDialog,
+    Network,
+    VmSettings,
+    XlConfigDialog,
+)
+from xenon_tui.dialogs._xe_vm import CONFIGURE, VIEW_CONFIG
+from xenon_tui.widgets._xe_vms import XeVmTable
+
+if TYPE_CHECKING:
+    from textual.screen import ModalScreen, Screen
+
+    _Base = Screen[None]
+else:
+    _Base = object
+
+T = TypeVar("T")
+
+
+def findings_text(exc: EnterpriseError) -> str:
+    """XE's refusal in one block: its message, then each finding with code and objects."""
+    lines = [exc.message]
+    for f in exc.findings:
+        named = f" ({', '.join(f.objects)})" if f.objects else ""
+        lines.append(f"{f.code}{named}: {f.message}")
+        if f.hint:
+            lines.append(f"  fix: {f.hint}")
+    return "\n".join(lines)
+
+
+class XeConfigFlows(_Base):
+    """Keys ``c`` (view config), ``C`` (configure), ``p`` (policy views) and ``e`` (editor
+    mode), and the VM context menu's View domain config / Configure domain…
+
+    The screen provides ``data``, ``link``, ``read_only``, ``ask``, ``_status`` and
+    ``refresh_xe``.
+    """
+
+    data: XeData
+    link: XeLink
+
+    if TYPE_CHECKING:
+
+        @property
+        def read_only(self) -> bool: ...
+
+        async def ask(self, dialog: ModalScreen[T]) -> T: ...
+
+        def _status(self, text: str) -> None: ...
+
+        def refresh_xe(self) -> None: ...
+
+    # -- the VM whose config is wanted ----------------------------------------------------------
+
+    def _vm_here(self) -> VmRow | None:
+        vm: VmRow | None = self.query_one(XeVmTable).current_vm()
+        if vm is None:
+            self.app.notify("Choose a VM in the VM list first.", title="Domain config")
+        return vm
+
+    async def config_menu_action(self, action: str, vm: VmRow) -> bool:
+        """Runs a context-menu entry of this mixin; False when ``action`` is not one."""
+        if action == VIEW_CONFIG:
+            await self._view_config(vm)
+        elif action == CONFIGURE:
+            await self._configure(vm)
+        else:
+            return False
+        return True
+
+    # -- View domain config (Figure 27) ---------------------------------------------------------
+
+    def action_view_config(self) -> None:
+        vm = self._vm_here()
+        if vm is not None:
+            run_flow(self, "xe-config", self._view_config, vm)
+
+    async def _view_config(self, vm: VmRow) -> None:
+        config = await bounded(self.data.client.policy.vm_config(vm.id))
+        await self.ask(XlConfigDialog(vm.name, vm.host, config))
+
+    # -- Policy as tree / XML / text (Figure 30) -------------------------------------------
+
+    def action_policy_views(self) -> None:
+        from xenon_tui.screens._xe_policy import XePolicyScreen  # built when first shown
+
+        self.app.push_screen(XePolicyScreen(self.data))
+
+    # -- Configure domain… (Figure 28) ----------------------------------------------------------
+
+    def action_configure_vm(self) -> None:
+        vm = self._vm_here()
+        if vm is not None:
+            run_flow(self, "xe-config", self._configure, vm)
+
+    async def _configure(self, vm: VmRow) -> None:
+        current = await bounded(self.data.client.policy.get_vm(vm.id))
+        settings = _settings(current)
+        draft, error = None, ""
+        while True:
+            dialog = ConfigureVmDialog(
+                vm.name, current.guest_type, settings, draft=draft, error=error
+            )
+            change = await self.ask(dialog)
+            if change is None:
+                return
+            try:
+                await self._write(vm, change)
+            except EnterpriseError as exc:
+                # Open again with what was typed and XE's reasons, objects by name.
+                draft, error = change.draft, findings_text(exc)
+                self._status(f"{vm.name}: XE refused the change")
+                continue
+            break
+        done = f"{vm.name}: configuration saved"
+        self._status(done)
+        self.app.notify(done, title="Configure domain")
+        self.refresh_xe()
+
+    async def _write(self, vm: VmRow, change: ConfigChange) -> None:
+        policy = self.data.client.policy
+        if change.network is not None:
+            net = change.network
+            await bounded(
+                policy.set_vm_network(
+                    vm.id,
+                    allow_network=net.allow_network,
+                    switches=net.switches,
+                    max_vifs=net.max_vifs,
+                )
+            )
+        if change.reset:
+            await bounded(policy.reset_vm_extra(vm.id))
+        elif change.extra is not None:
+            await bounded(policy.set_vm_extra(vm.id, change.extra))
+
+
+def _settings(vm: Any) -> VmSettings:
+    net = vm.network
+    return VmSettings(
+        Network(net.allow_network, tuple(net.switches), net.max_vifs),
+        tuple((str(k), str(v)) for k, v in vm.extra),
+    )
