@@ -9,6 +9,8 @@ command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
 command -v iptables-restore >/dev/null || need+=(iptables)
 command -v openssl >/dev/null || need+=(openssl)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+# A headless browser opens the exported incident report (tests/xenon_tui/test_timeline.py).
+command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || need+=(chromium-headless-shell)
 # A real PostgreSQL server for the enterprise store's tests (started by the tests, as nobody).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import stat
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -258,6 +260,35 @@ def test_the_html_report_is_self_contained_with_every_section(tmp_path: Path) ->
     markdown = (tmp_path / "reports" / "incident-7.md").read_text()
     assert hashlib.sha256(record).hexdigest() in markdown
     assert "\\|x" in markdown and "<script>" not in markdown  # no table break, no HTML
+
+
+BROWSER = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+
+
+@pytest.mark.skipif(BROWSER is None, reason="no headless Chromium (chromium-headless-shell)")
+def test_a_headless_browser_renders_every_section_of_the_report(tmp_path: Path) -> None:
+    assert BROWSER is not None
+    meta = ReportMeta("incident 7: EA-domu-1 on xenon-1", "admin", "xenon-1", T0 + 200)
+    page = export(incident(), meta, tmp_path, "incident-7")[1]
+    argv = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
+    dom = subprocess.run(
+        [*argv, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=90
+    ).stdout
+    parser = _Sections()
+    parser.feed(dom)  # the DOM as the browser built it, not our text
+    sections = ["title", "summary", "timeline", "actions", "policy", "events", "hashes"]
+    assert parser.ids[:7] == sections
+    assert "rect" in parser.tags and "polyline" in parser.tags
+    assert "script" not in parser.tags  # the hostile name stayed text
+    assert HOSTILE in "".join(parser.text)
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [*argv, f"--screenshot={shot}", "--window-size=1100,1400", page.as_uri()],
+        capture_output=True,
+        timeout=90,
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
 
 
 def test_the_json_record_has_every_event_and_the_pages_say_what_they_leave_out() -> None:
