@@ -29,9 +29,10 @@
 
 /* major << 16 | minor.  A major change breaks the ABI; a minor one adds.
  * 1.1 added msm_bench_bitmap_floor, then the soak (msm_sim_run_ex, the
- * checker, msm_soak_world); the number stays 1.1 because xps.msm and the
- * tests pin it. */
-#define MSM_INTERFACE_VERSION 0x00010001u
+ * checker, msm_soak_world); 1.2 adds the evaluation mode (msm_eval_*) and the
+ * allowed-call counters (msm_calls_drain).  Pinned in xps/msm/_lib.py,
+ * tests/_support/msm_model.py and tests/native/test_xen.py. */
+#define MSM_INTERFACE_VERSION 0x00010002u
 
 /* ---------------------------------------------------------------- status */
 
@@ -757,5 +758,79 @@ int msm_soak_world(msm_ctx *ctx, uint64_t seed, msm_checker *chk);
 #define MSM_BENCH_MAX_CHECKS 0x400000000ull   /* 2^34 */
 int msm_bench_bitmap_floor(const msm_profile *profile, size_t profile_size, uint64_t seed,
                            uint64_t n, uint64_t *allowed, double *ns_per_check);
+
+/* ---------------------------------------------------- evaluation (what-if) */
+
+/* An evaluation context decides a recorded stream of events (msm_event) against
+ * a staged policy with no side effect on any msm_ctx: it owns its policy copy,
+ * its own domain table (domid -> SecLabel), Chinese Wall counters and 1 ms rate
+ * windows.  It is not thread-safe.  Errors detail: msm_last_error(NULL).
+ *
+ * Life: msm_eval_new, msm_eval_put (every object of the staged policy),
+ * msm_eval_seal (the reference/name checks of a commit, steps 1-5 of
+ * msm_txn_commit), then any number of msm_eval_run batches: state (live domains,
+ * windows) carries from one batch to the next, so a stream may be cut anywhere.
+ * Domain 0 is live from the start; no other domain is until an MSM_EV_START.
+ * To ask what a policy does to the domains running now, start each of them (in
+ * domid order, as a commit re-admits them) at the head of the stream. */
+typedef struct msm_eval msm_eval;
+
+typedef enum msm_eval_decision {
+    MSM_EVAL_ALLOW = 0,
+    MSM_EVAL_DENY_PROFILE = 1,    /* hypercall (or its sub-op) not in the profile   */
+    MSM_EVAL_DENY_RATE = 2,       /* over max_rate in its 1 ms window               */
+    MSM_EVAL_DENY_CHANNEL = 3,    /* inter-domain channel refused                   */
+    MSM_EVAL_DENY_DEVICE = 4,     /* device absent from the policy, tag differs, dom0 */
+    MSM_EVAL_DENY_UNLABELLED = 5, /* start: no binding for the domain's uuid        */
+    MSM_EVAL_DENY_CONFLICT = 6,   /* start: refused by a no-coresidence set         */
+    MSM_EVAL_NOT_RUNNING = 7      /* the domain (or channel peer) is not live here:
+                                     never started, refused, or destroyed          */
+} msm_eval_decision;
+
+#define MSM_EVAL_DECISIONS 8      /* by_decision[] slots                            */
+
+typedef struct msm_eval_counts {
+    uint64_t events;              /* events decided by this call                    */
+    uint64_t by_decision[MSM_EVAL_DECISIONS];
+    uint32_t live_domains;        /* live after the batch, dom0 included            */
+    uint32_t _reserved;
+} msm_eval_counts;
+
+int msm_eval_new(msm_eval **out);
+void msm_eval_free(msm_eval *ev);          /* NULL is a no-op */
+/* Adds one object of the staged policy (as msm_txn_put: per-object checks,
+ * MSM_EINVAL / MSM_ERANGE; MSM_ENOSPC past MSM_MAX_*); a put with the key of an
+ * earlier object replaces it.  MSM_ESTATE once sealed. */
+int msm_eval_put(msm_eval *ev, uint32_t type, const void *obj, size_t size);
+/* Checks the policy as msm_txn_commit steps 1-5 do (same rules, same order,
+ * same err fields); MSM_EVALIDATE leaves the context unsealed (put more, seal
+ * again).  `err` may be NULL (err_size then ignored).  MSM_ESTATE when sealed. */
+int msm_eval_seal(msm_eval *ev, msm_commit_error *err, size_t err_size);
+
+/* Decides events[0..n) in order and writes one msm_eval_decision per event to
+ * decisions[0..n).  `counts` (may be NULL) receives this batch's tallies.
+ * The whole batch is checked before anything is decided (nothing changes on a
+ * failure): ev, events, decisions NULL (EINVAL; events/decisions may be NULL
+ * when n is 0); event_size, counts_size (ESIZE); not sealed (ESTATE); then per
+ * event in order (EINVAL, the detail names the index): kind 1..5, domid <=
+ * MSM_DOMID_MAX, START/DESTROY of domid 0, CHANNEL with a not 1..2, peer b >
+ * MSM_DOMID_MAX or b == domid.
+ * Rules, each as its live counterpart decides under the staged policy:
+ *   HYPERCALL (a = nr, b = sub-op): dom0 ALLOW; domain not live NOT_RUNNING;
+ *     else the steps of msm_check_hypercall (window counter, profile, rate)
+ *     against the domain's staged SecLabel;
+ *   CHANNEL (a = kind, b = peer): src or peer not live NOT_RUNNING; else the
+ *     rules of msm_check_channel with the staged tags, roles and sets;
+ *   DEVICE (a = bdf): not live NOT_RUNNING; dom0, a device absent from the staged
+ *     policy, or a device tag other than the domain's DENY_DEVICE (assignments
+ *     are not tracked: a recorded assignment was released or is still held);
+ *   START (uuid): a live domid is first destroyed (as DESTROY); no binding for
+ *     uuid DENY_UNLABELLED; the Chinese Wall of msm_domain_create DENY_CONFLICT;
+ *     else ALLOW and the domain is live with a fresh window;
+ *   DESTROY: not live NOT_RUNNING, else ALLOW and its Chinese Wall counts go.
+ * Denials are only reported: no violation count, no stop at max_violations, no
+ * ring (a what-if shows every call the policy would deny). */
+int msm_eval_run(msm_eval *ev, const msm_event *events, size_t event_size, uint32_t n,
+                 uint8_t *decisions, msm_eval_counts *counts, size_t counts_size);
 
 #endif /* XENON_MSM_H */

@@ -42,7 +42,7 @@ from xps.msm import (
     ViolationKind,
 )
 
-INTERFACE_VERSION = 0x00010001
+INTERFACE_VERSION = 0x00010002
 NIL = UUID(int=0)
 DOMID_MAX = 0x7FEF
 DOMID_INVALID = 0xFFFFFFFF
@@ -699,3 +699,124 @@ def _cw_release(p: Policy, running: Counter[UUID], aggregate: Counter[UUID], tag
 def random_uuid() -> UUID:
     """A fresh random UUID (helper for tests and benchmarks)."""
     return uuid.uuid4()
+
+
+# ------------------------------------------------------------ evaluation mode
+
+EV_HYPERCALL, EV_CHANNEL, EV_DEVICE, EV_START, EV_DESTROY = 1, 2, 3, 4, 5
+(
+    EVAL_ALLOW,
+    EVAL_DENY_PROFILE,
+    EVAL_DENY_RATE,
+    EVAL_DENY_CHANNEL,
+    EVAL_DENY_DEVICE,
+    EVAL_DENY_UNLABELLED,
+    EVAL_DENY_CONFLICT,
+    EVAL_NOT_RUNNING,
+) = range(8)
+
+
+@dataclass(slots=True)
+class _EvalDom:
+    tag: UUID
+    role: Role
+    profile: HypercallProfile
+    max_rate: int
+    window: int = 0
+    wcount: int = 0
+
+
+class RefEval:
+    """``msm_eval_*``: a recorded stream decided against a staged policy, apart from
+    any context (see msm.h). Events are ``(ts_ns, kind, domid, a, b, uuid)`` tuples."""
+
+    def __init__(self, objects: list[PolicyObject]) -> None:
+        self.policy = empty_policy()
+        for obj in objects:
+            _validate(obj)
+            self.policy[_TYPE_OF[type(obj)]][key_of(obj)] = obj
+        err = _resolve(self.policy)
+        if err is not None:
+            raise ModelError(Status.EVALIDATE, err)
+        self.running: Counter[UUID] = Counter()
+        self.aggregate: Counter[UUID] = Counter()
+        self.doms: dict[int, _EvalDom] = {}
+
+    def _live(self, domid: int) -> bool:
+        return domid == 0 or domid in self.doms
+
+    def _destroy(self, domid: int) -> None:
+        dom = self.doms.pop(domid)
+        _cw_release(self.policy, self.running, self.aggregate, dom.tag)
+
+    def run(self, events: list[tuple[int, int, int, int, int, UUID]]) -> list[int]:
+        """Decides a batch; raises ``ModelError(EINVAL)`` before deciding a malformed one."""
+        for _ts, kind, domid, a, b, _u in events:
+            if not 1 <= kind <= 5 or domid > DOMID_MAX:
+                raise _fail(Status.EINVAL)
+            if kind in (EV_START, EV_DESTROY) and domid == 0:
+                raise _fail(Status.EINVAL)
+            if kind == EV_CHANNEL and (a not in (1, 2) or b > DOMID_MAX or b == domid):
+                raise _fail(Status.EINVAL)
+        return [self._decide(*e) for e in events]
+
+    def _decide(self, ts: int, kind: int, domid: int, a: int, b: int, u: UUID) -> int:
+        p = self.policy
+        if kind == EV_HYPERCALL:
+            if domid == 0:
+                return EVAL_ALLOW
+            dom = self.doms.get(domid)
+            if dom is None:
+                return EVAL_NOT_RUNNING
+            window = ts // 1_000_000
+            if window > dom.window:
+                dom.window, dom.wcount = window, 0
+            dom.wcount += 1
+            prof = dom.profile
+            if (
+                a >= 64
+                or a not in prof.hypercalls
+                or (a in SUBOP_HYPERCALLS and (b >= 256 or b not in prof.subops.get(a, ())))
+            ):
+                return EVAL_DENY_PROFILE
+            return EVAL_DENY_RATE if dom.wcount > dom.max_rate else EVAL_ALLOW
+        if kind == EV_CHANNEL:
+            if not self._live(domid) or not self._live(b):
+                return EVAL_NOT_RUNNING
+            if domid == 0 or b == 0:
+                return EVAL_ALLOW
+            x, y = self.doms[domid], self.doms[b]
+            if x.tag == y.tag:
+                return EVAL_ALLOW
+            if (x.role is Role.SECURITY or y.role is Role.SECURITY) and not _share(
+                p, x.tag, y.tag, ConflictLevel.NO_COMMUNICATION
+            ):
+                return EVAL_ALLOW
+            return EVAL_DENY_CHANNEL
+        if kind == EV_DEVICE:
+            if not self._live(domid):
+                return EVAL_NOT_RUNNING
+            dev = p[ObjType.DEVICE].get(a)
+            if domid == 0 or dev is None:
+                return EVAL_DENY_DEVICE
+            assert isinstance(dev, Device)
+            return EVAL_ALLOW if dev.tag == self.doms[domid].tag else EVAL_DENY_DEVICE
+        if kind == EV_START:
+            if domid in self.doms:
+                self._destroy(domid)
+            binding = p[ObjType.BINDING].get(u)
+            if binding is None:
+                return EVAL_DENY_UNLABELLED
+            assert isinstance(binding, Binding)
+            label = p[ObjType.SECLABEL][binding.seclabel]
+            assert isinstance(label, SecLabel)
+            if not _cw_admit(p, self.running, self.aggregate, label.tag):
+                return EVAL_DENY_CONFLICT
+            profile = p[ObjType.PROFILE][label.profile]
+            assert isinstance(profile, HypercallProfile)
+            self.doms[domid] = _EvalDom(label.tag, label.role, profile, label.max_rate)
+            return EVAL_ALLOW
+        if domid not in self.doms:
+            return EVAL_NOT_RUNNING
+        self._destroy(domid)
+        return EVAL_ALLOW

@@ -44,6 +44,14 @@ from xps.msm._errors import (
     ViolationsPending,
     WrongState,
 )
+from xps.msm._eval import (
+    EVENT_RECORD,
+    EvalCounts,
+    EvalDecision,
+    Evaluation,
+    EventKind,
+    pack_event,
+)
 from xps.msm._hypercalls import (
     HYPERCALL_NAMES,
     SUBOP_HYPERCALLS,
@@ -67,6 +75,7 @@ from xps.msm._records import DomainInfo, Info, RunCounts, Violation
 __all__ = [
     "DEMO_DOMAINS",
     "DOMID_INVALID",
+    "EVENT_RECORD",
     "EXPECTED_INTERFACE_VERSION",
     "HYPERCALL_NAMES",
     "SUBOP_HYPERCALLS",
@@ -90,6 +99,10 @@ __all__ = [
     "Device",
     "DomainConfig",
     "DomainInfo",
+    "EvalCounts",
+    "EvalDecision",
+    "Evaluation",
+    "EventKind",
     "GuestOS",
     "GuestType",
     "HypercallFailed",
@@ -129,5 +142,6 @@ __all__ = [
     "format_bdf",
     "hypercall_number",
     "install_demo",
+    "pack_event",
     "parse_bdf",
 ]

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 # The msm.h this Python was written against; a different major is refused at import.
-EXPECTED_INTERFACE_VERSION = 0x00010001
+EXPECTED_INTERFACE_VERSION = 0x00010002
 
 ffi: Any = _msm.ffi
 lib: Any = _msm.lib
