@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -122,13 +123,21 @@ def tree_pss_mib(root: int) -> float:
 class Server:
     """A ``python -m xenon_tui.ssh`` subprocess."""
 
-    def __init__(self, work: Path, name: str, mode: str, app: str, max_sessions: int) -> None:
+    def __init__(
+        self,
+        work: Path,
+        name: str,
+        mode: str,
+        app: str,
+        max_sessions: int,
+        console_file: Path | None = None,
+    ) -> None:
         self.state = work / name
         argv = [sys.executable, "-m", "xenon_tui.ssh", "--listen", "127.0.0.1:0",
                 "--state-dir", str(self.state), "--mode", mode, "--app", app,
                 "--user", f"bench={work / 'client.pub'}", "--idle-timeout", "0",
                 "--max-sessions", str(max_sessions), "--console-file",
-                str(work / "console.json"),
+                str(console_file or work / "console.json"),
                 # One client on loopback opening sessions as fast as it can: the per-address
                 # admission limits (10/s, penalties) are not what is measured here.
                 "--per-source-rate", "0", "--per-source-max-startups", "0",
@@ -167,6 +176,7 @@ class Session:
         # "login" (key exchange and public-key login done), "session" (channel, pty and
         # shell granted), "first_byte" (the console's first output), "frame" (the marker).
         self.stamps: dict[str, float] = {"start": started}
+        self.arrived = asyncio.Event()  # set by keep_reading() per chunk
 
     @classmethod
     async def open(
@@ -218,6 +228,25 @@ class Session:
         """Keeps reading so a busy session never blocks on a full window."""
         while await self.proc.stdout.read(65536):
             pass
+
+    async def keep_reading(self) -> None:
+        """Reads for good into ``buffer`` (its last 64 KiB), setting ``arrived`` per chunk."""
+        while chunk := await self.proc.stdout.read(65536):
+            self.buffer += chunk
+            if len(self.buffer) > 1 << 16:
+                del self.buffer[: -(1 << 16)]
+            self.arrived.set()
+
+    async def answer(self, key: bytes, marker: bytes) -> float:
+        """Types ``key`` (output read by :meth:`keep_reading`) and returns the milliseconds
+        until ``marker`` shows in what came after it."""
+        self.buffer.clear()
+        start = time.perf_counter()
+        self.proc.stdin.write(key)
+        while marker not in _ANSI.sub(b"", bytes(self.buffer)):
+            self.arrived.clear()
+            await self.arrived.wait()
+        return (time.perf_counter() - start) * 1000
 
     async def close(self) -> None:
         self.conn.close()
@@ -375,6 +404,14 @@ class Demo:
             self.stop()
             raise RuntimeError("the demo's SSH server was not found")
         self.ssh_pid = ssh[0]
+        self.console_file = work / "demo" / "console.json"  # its hosts, their TLS files
+        # The demo goes on reporting: its pipe must never fill up and stop it.
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        for _ in self.proc.stdout:
+            pass
 
     def stop(self) -> None:
         self.proc.send_signal(2)  # Ctrl+C: the demo stops its children
@@ -460,6 +497,116 @@ async def idle_cpu(work: Path, sessions: int, window_s: float) -> dict[str, Any]
     return result
 
 
+# -- many sessions against the demo --------------------------------------------------------
+
+# A key and what its answer shows first: the Policy view's title line, then the
+# Violations log's column header (neither is drawn while the other view is shown).
+SCALE_PROBES = ((b"2", b"active policy"), (b"5", b"Hypercall"))
+
+
+async def _open_console(port: int, key: Any) -> Session:
+    """A session at its first frame that has shown each probe's view once (the Policy view
+    is built when first shown: not what a key costs afterwards)."""
+    session = await Session.open(port, key)
+    await session.wait_for(CONSOLE_MARKER, timeout=120)
+    for view_key, marker in SCALE_PROBES:
+        session.buffer.clear()
+        session.proc.stdin.write(view_key)
+        await session.wait_for(marker, timeout=120)
+    return session
+
+
+async def scale(work: Path, count: int, rounds: int, batch: int = 10) -> dict[str, Any]:
+    """``count`` sessions held at once, each a console of the headless demo's three hosts
+    (live workload); then, while all stay connected, ``rounds`` times two keys in every
+    session, one session after the other (``2`` shows the Policy view, ``5`` the
+    Violations log again: the time until the view's first line arrives).
+
+    Keys: ``sessions`` (consoles that reached their first frame and were still held at the
+    end), ``key_p50_ms_<count>``, ``key_p99_ms_<count>``, ``key_timeouts_<count>`` (no
+    answer within 10 s), memory per session, the CPU of the consoles and of the server
+    while the keys were typed, and the load average."""
+    import random
+
+    import asyncssh
+
+    os.makedirs(work, exist_ok=True)
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    (work / "client.pub").write_bytes(key.export_public_key())
+    progress("scale: starting a headless demo (three sim hosts, live workload)")
+    demo = Demo(work)
+    result: dict[str, Any] = {}
+    sessions: list[Session] = []
+    readers: list[asyncio.Task[None]] = []
+    server = Server(work, "scale", "zygote", CONSOLE_APP, count + 5, demo.console_file)
+    try:
+        await asyncio.sleep(1.0)
+        before = tree_pss_mib(server.proc.pid)
+        opened = time.perf_counter()
+        failures = 0
+        for start in range(0, count, batch):
+            got = await asyncio.gather(
+                *(_open_console(server.port, key) for _ in range(min(batch, count - start))),
+                return_exceptions=True,
+            )
+            for item in got:
+                if isinstance(item, Session):
+                    sessions.append(item)
+                    readers.append(asyncio.create_task(item.keep_reading()))
+                else:
+                    failures += 1
+                    progress(f"scale: a session did not start: {item!r}")
+            progress(f"scale: {len(sessions)} sessions at their first frame")
+        result[f"open_s_{count}"] = round(time.perf_counter() - opened, 1)
+        await asyncio.sleep(5.0)  # start-up work of the last consoles done
+        consoles = [p for p in descendants(server.proc.pid) if p != server.proc.pid]
+        cpu_before = sum(session_cpu_s(p) for p in consoles)
+        server_before = session_cpu_s(server.proc.pid)
+        began = time.monotonic()
+        samples: list[float] = []
+        timeouts = 0
+        for n in range(rounds):
+            order = list(sessions)
+            random.shuffle(order)
+            for session in order:
+                for view_key, marker in SCALE_PROBES:
+                    if session.proc.channel.is_closing():
+                        break
+                    try:
+                        async with asyncio.timeout(10):
+                            samples.append(await session.answer(view_key, marker))
+                    except TimeoutError:
+                        timeouts += 1
+            progress(f"scale: round {n + 1}/{rounds}, key p99 so far {pct(samples, 0.99):.1f} ms")
+        spent = time.monotonic() - began
+        load = os.getloadavg()
+        cpu = sum(session_cpu_s(p) for p in consoles) - cpu_before
+        held = sum(1 for s in sessions if not s.proc.channel.is_closing())
+        after = tree_pss_mib(server.proc.pid)
+        result.update({
+            "sessions": held,
+            f"sessions_failed_{count}": failures,
+            f"key_p50_ms_{count}": round(statistics.median(samples), 1) if samples else None,
+            f"key_p99_ms_{count}": round(pct(samples, 0.99), 1) if samples else None,
+            f"key_samples_{count}": len(samples),
+            f"key_timeouts_{count}": timeouts,
+            f"pss_mb_per_session_{count}": round((after - before) / max(1, len(sessions)), 2),
+            f"consoles_cpu_cores_{count}": round(cpu / spent, 2),
+            f"server_cpu_pct_{count}": round(
+                (session_cpu_s(server.proc.pid) - server_before) / spent * 100, 1
+            ),
+            f"loadavg_{count}": [round(x, 2) for x in load],
+        })  # fmt: skip
+        progress(f"scale: {result}")
+    finally:
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
+        server.stop()
+        demo.stop()
+    return result
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -472,6 +619,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         if args.idle_only:
             return await idle_cpu(work, args.idle_sessions, args.idle_window)
+        if args.scale_only:
+            async with asyncio.timeout(args.scale_timeout):
+                return await scale(work / "scale", args.scale_sessions, args.scale_rounds)
         key = asyncssh.generate_private_key("ssh-ed25519")
         (work / "client.pub").write_bytes(key.export_public_key())
         (work / "console.json").write_text('{"servers": []}')
@@ -551,6 +701,16 @@ def main(argv: list[str] | None = None) -> int:
         "--idle-only", action="store_true", help="only the idle CPU per session (about 2 min)"
     )
     parser.add_argument("--idle-sessions", type=int, default=4)
+    parser.add_argument(
+        "--scale-only",
+        action="store_true",
+        help="only the sessions held against the demo and their key latency",
+    )
+    parser.add_argument("--scale-sessions", type=int, default=200)
+    parser.add_argument("--scale-rounds", type=int, default=3, help="keys per session")
+    parser.add_argument(
+        "--scale-timeout", type=float, default=900.0, help="seconds the scale part may take"
+    )
     parser.add_argument("--idle-window", type=float, default=20.0, help="seconds per view")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -558,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
     result["bench_seconds"] = round(time.perf_counter() - started, 1)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     saved = dict(result)
-    if args.idle_only and RESULTS.exists():  # the other keys stay as last measured
+    if (args.idle_only or args.scale_only) and RESULTS.exists():  # the others as last measured
         saved = {**json.loads(RESULTS.read_text()), **result}
     RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
