@@ -104,3 +104,10 @@ class XeAdminFlows(_Base):
         accepted = await bounded(self.data.client.compute.propagate())
         self.track_task(accepted.task_id, "Propagate the policy")
         self.query_one("#xe-status", Static).update("Propagating the policy: see the task panel")
+
+    # -- users and audit ---------------------------------------------------------------------
+
+    def action_users(self) -> None:
+        from xenon_tui.screens._xe_users import XeUsersScreen
+
+        self.app.push_screen(XeUsersScreen(self.data, self.link))
