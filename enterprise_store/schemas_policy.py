@@ -148,10 +148,13 @@ class EnclaveCreate(Request):
 
 
 class EnclavePatch(Request):
-    """Enclave fields to change."""
+    """Enclave fields to change; ``requires_approval`` (admins): true turns two-person
+    approval of the enclave's policy versions on, false asks to turn it off (a second
+    admin's false turns it off)."""
 
     name: Name | None = None
     color: Color | None = None
+    requires_approval: bool | None = None
 
 
 # -- hosts ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from enterprise_store.api import (
+    _routes_approvals,
     _routes_audit,
     _routes_compute,
     _routes_history,
@@ -171,6 +172,7 @@ def create_app(
         _routes_tokens,
         _routes_audit,
         _routes_policy,
+        _routes_approvals,
         _routes_policy_objects,
         _routes_compute,
         _routes_tasks,

@@ -45,6 +45,12 @@ def _enclaves(sub: Any, add: Add) -> None:
     p.add_argument("ref")
     p.add_argument("--name")
     p.add_argument("--color", help="#rrggbb")
+    p.add_argument(
+        "--requires-approval",
+        choices=("on", "off"),
+        help="two-person approval of the enclave's policy versions (admins; off takes a "
+        "second admin's off)",
+    )
     p = _cmd(add, es, "delete", "enclave.delete", "delete an enclave")
     p.add_argument("ref")
     for name, verb in (("assign", "assign an enclave to a host"),
@@ -174,6 +180,14 @@ def _policy(sub: Any, add: Add) -> None:
     _cmd(add, ps, "check", "policy.check", "run the consistency checker over the store")
     p = _cmd(add, ps, "versions", "policy.versions", "list committed versions, newest first")
     p.add_argument("--limit", type=int, default=20)
+    p = _cmd(add, ps, "approvals", "policy.approvals",
+             "versions waiting for a second admin, with the diff per enclave")  # fmt: skip
+    p.add_argument("--version", type=int, help="every row of this version, whatever its state")
+    for verb, text in (("approve", "approve a version (an admin other than its authors)"),
+                       ("reject", "reject a version (propagation stays held)")):  # fmt: skip
+        p = _cmd(add, ps, verb, f"policy.{verb}", text)
+        p.add_argument("version", type=int)
+        p.add_argument("--note", required=True, help="why (required; goes to the audit log)")
     _cmd(add, sub, "check", "policy.check", "run the consistency checker (= policy check)")
 
 

@@ -103,7 +103,21 @@ async def _enclave_create(xe: Any, args: argparse.Namespace) -> int:
 
 
 async def _enclave_update(xe: Any, args: argparse.Namespace) -> int:
-    w = await xe.policy.update_enclave(args.ref, **_given(args, {"name": "name", "color": "color"}))
+    changes = _given(args, {"name": "name", "color": "color"})
+    flag = getattr(args, "requires_approval", None)
+    if flag is not None:
+        changes["requires_approval"] = flag == "on"
+    w = await xe.policy.update_enclave(args.ref, **changes)
+    if flag is not None and not args.json:
+        state = (await xe.policy.approvals()).enclaves
+        mine = [e for e in state if e.enclave_id == w.item.id]
+        if not mine:
+            print(f"enclave {w.item.name!r}: two-person approval is off")
+        elif mine[0].disable_requested_by:
+            print(f"enclave {w.item.name!r}: two-person approval stays on until an admin "
+                  f"other than {mine[0].disable_requested_by} turns it off too")  # fmt: skip
+        else:
+            print(f"enclave {w.item.name!r}: two-person approval is on")
     return _report(args, f"changed enclave {w.item.name!r}", w)
 
 
@@ -348,6 +362,60 @@ async def _policy_versions(xe: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _approval_lines(item: Any) -> list[str]:
+    when = f"{item.created_at:%Y-%m-%d %H:%M:%S}"
+    head = (f"version {item.version}  enclave {item.enclave}  {item.state}  "
+            f"by {', '.join(item.authors)}  {when} UTC")  # fmt: skip
+    lines = [head]
+    if item.state == "pending":
+        lines.append(f"  {item.approvers} may approve or reject it")
+    if item.decided_by:
+        lines.append(f"  {item.state} by {item.decided_by}: {item.note or ''}")
+    if item.superseded_by:
+        lines.append(f"  now held by version {item.superseded_by}")
+    lines += ["  " + line for line in item.diff.splitlines()]
+    return lines
+
+
+async def _policy_approvals(xe: Any, args: argparse.Namespace) -> int:
+    answer = await xe.policy.approvals(args.version)
+    if args.json:
+        print(_dump(answer))
+        return 0
+    flagged = ", ".join(e.enclave for e in answer.enclaves) or "none"
+    print(f"enclaves requiring two-person approval: {flagged}")
+    if not answer.items:
+        print("nothing waits for approval" if args.version is None else "no such version")
+        return 0
+    if answer.held:
+        print("propagation is held until these are approved:")
+    for item in answer.items:
+        print("\n".join(_approval_lines(item)))
+    return 0
+
+
+async def _policy_decide(xe: Any, args: argparse.Namespace, *, approve: bool) -> int:
+    decide = xe.policy.approve if approve else xe.policy.reject
+    items = await decide(args.version, args.note)
+    if args.json:
+        print(_dump(items))
+        return 0
+    names = ", ".join(i.enclave for i in items if i.version == args.version)
+    print(f"policy version {args.version} {'approved' if approve else 'rejected'} ({names})")
+    held = await xe.policy.approvals()
+    if held.held:
+        print(f"propagation is still held: {len(held.items)} change(s) wait")
+    return 0
+
+
+async def _policy_approve(xe: Any, args: argparse.Namespace) -> int:
+    return await _policy_decide(xe, args, approve=True)
+
+
+async def _policy_reject(xe: Any, args: argparse.Namespace) -> int:
+    return await _policy_decide(xe, args, approve=False)
+
+
 COMMANDS: dict[str, Handler] = {
     "enclave.list": _enclave_list,
     "enclave.show": _enclave_show,
@@ -381,6 +449,9 @@ COMMANDS: dict[str, Handler] = {
     "policy.show": _policy_show,
     "policy.check": _policy_check,
     "policy.versions": _policy_versions,
+    "policy.approvals": _policy_approvals,
+    "policy.approve": _policy_approve,
+    "policy.reject": _policy_reject,
 }
 
 

@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from enterprise_store.schemas import Page
+from enterprise_store.schemas_approval import ApprovalOut, ApprovalsOut
 from enterprise_store.schemas_policy import (
     CheckOut,
     ConflictOut,
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from enterprise_store.client._client import XeClient
 
 __all__ = ["PolicyClient"]
+
+_DECISION = TypeAdapter(list[ApprovalOut])
 
 M = TypeVar("M", bound=BaseModel)
 _PREFIX = "/api/v1"
@@ -119,9 +122,30 @@ class PolicyClient:
         return await self._send("POST", f"{_PREFIX}/enclaves", WrittenOut[EnclaveOut], body)
 
     async def update_enclave(self, ref: str, **changes: Any) -> WrittenOut[EnclaveOut]:
-        """Renames or recolours an enclave."""
+        """Renames or recolours an enclave; ``requires_approval=True`` (admins) turns
+        two-person approval on, ``False`` asks (first admin) or confirms (second) off."""
         path = f"{_PREFIX}/enclaves/{_ref(ref)}"
         return await self._send("PATCH", path, WrittenOut[EnclaveOut], changes)
+
+    # -- two-person approval ---------------------------------------------------------------
+
+    async def approvals(self, version: int | None = None) -> ApprovalsOut:
+        """What waits for a second admin (or every row of ``version``), with the diffs."""
+        params = {} if version is None else {"version": version}
+        return await self._get(f"{_PREFIX}/policy/approvals", ApprovalsOut, **params)
+
+    async def approve(self, version: int, note: str) -> list[ApprovalOut]:
+        """Approves a version's changes (an admin other than its authors; note required)."""
+        return await self._decide(version, "approve", note)
+
+    async def reject(self, version: int, note: str) -> list[ApprovalOut]:
+        """Rejects a version (propagation stays held until the enclave changes again)."""
+        return await self._decide(version, "reject", note)
+
+    async def _decide(self, version: int, verb: str, note: str) -> list[ApprovalOut]:
+        path = f"{_PREFIX}/policy/approvals/{int(version)}/{verb}"
+        response = await self._xe._request("POST", path, json={"note": note})
+        return _DECISION.validate_json(response.content)
 
     async def delete_enclave(self, ref: str) -> VersionOut:
         """Deletes an enclave."""

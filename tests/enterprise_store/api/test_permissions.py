@@ -155,6 +155,11 @@ TABLE: tuple[Row, ...] = (
         scoped=(404, "not_found")),
     Row("POST", "/api/v1/tasks/{task_id}/cancel", "operator",
         lambda w: f"/api/v1/tasks/{uuid.UUID(int=0x601)}/cancel", scoped=(404, "not_found")),
+    # -- two-person activation: admins other than the version's authors --
+    Row("POST", "/api/v1/policy/approvals/{version}/approve", "admin",
+        lambda w: "/api/v1/policy/approvals/3/approve", lambda w: {"note": "ok"}),
+    Row("POST", "/api/v1/policy/approvals/{version}/reject", "admin",
+        lambda w: "/api/v1/policy/approvals/3/reject", lambda w: {"note": "no"}),
 )  # fmt: skip
 # Not in the table: POST /api/v1/auth/login is the one mutating call with no credential.
 PUBLIC = {("POST", "/api/v1/auth/login")}
