@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests._support.console import console_config, wait_connected, wait_for
+from tests._support.screens import ADDRESS, injected_app
 from xenon_tui.app import XenonConsole
 from xenon_tui.widgets import PolicyView, ViolationLog
 
@@ -67,3 +68,22 @@ async def test_a_hidden_violation_log_is_not_repainted_nor_laid_out(
         assert log.virtual_size.height == 60
         assert "EA-domu-1" in log.render_line(0).text
         assert log.show_vertical_scrollbar
+
+
+async def test_the_hosts_changes_made_elsewhere_come_together() -> None:
+    # A notice costs a layout pass of the whole screen as it comes and as it goes; in the
+    # demo the three hosts changed by turns, each bringing its own every few seconds.
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        app.host._domain_changed(ADDRESS, {"name": "EA-domu-1", "reason": "pause"})
+        await pilot.pause(0.2)
+        assert len(app._notifications) == 1
+        app.host._domain_changed("xenon-2:8443", {"name": "EB-domu-1", "reason": "pause"})
+        app.host._domain_changed(ADDRESS, {"name": "EA-domu-2", "reason": "pause"})
+        await pilot.pause(0.2)
+        assert len(app._notifications) == 1  # both wait for the next window
+        await wait_for(pilot, lambda: len(app._notifications) >= 2)
+        await pilot.pause()
+        titles = sorted(n.title for n in app._notifications if "EA-domu-1" not in n.message)
+        assert titles == ["xenon-2:8443: changed elsewhere", "xenon-host-1:8443: changed elsewhere"]
