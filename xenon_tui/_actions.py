@@ -180,6 +180,14 @@ ACTIONS: tuple[Action, ...] = (
         footer=False,
         commands=("storage",),
     ),
+    Action(
+        "view.timeline",
+        "T",
+        "timeline",
+        "Incident timeline",
+        footer=False,
+        commands=("timeline", "tl"),
+    ),
     # Editor workflow (any view, current server).
     Action("policy.diff", "d", "staged_diff", "Staged diff", mode=_E, commands=("diff",)),
     Action(

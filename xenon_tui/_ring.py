@@ -124,6 +124,12 @@ class ViolationWindow:
         assert found is not None
         return found
 
+    def oldest_first(self) -> list[Violation]:
+        """Every retained row, oldest first, whatever the filter (the incident timeline)."""
+        buf, cap = self._buf, self.capacity
+        rows = [buf[i % cap] for i in range(self._oldest(), self._total)]
+        return [r for r in rows if r is not None]
+
     def clear(self) -> None:
         """Forgets every row."""
         self._buf = []

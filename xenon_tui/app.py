@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
@@ -353,6 +354,18 @@ class XenonConsole(App[int]):
 
     def action_import_template(self) -> None:
         self.host.run_flow("editor", flows.import_template, self.host)
+
+    def action_timeline(self) -> None:
+        """`T`: the current server's incident timeline (scrub, replay, export)."""
+        self.host.run_flow("show", self._show_timeline)
+
+    async def _show_timeline(self) -> None:
+        from xenon_tui.screens._timeline import TimelineScreen  # built when first asked
+
+        made = await flows.incident_timeline(self.host)
+        if made is not None:
+            timeline, meta = made
+            await self.push_screen(TimelineScreen(timeline, meta, Path.cwd() / "xenon-reports"))
 
     def action_guest_templates(self) -> None:
         self.host.run_flow("show", flows.show_guest_templates, self.host)

@@ -77,3 +77,19 @@ async def clone_to_the_other_server(pilot: Any, app: XenonConsole, expect: str) 
     await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
     assert expect in str(app.screen.query_one("#confirm-body").render())
     await pilot.press("tab", "enter")
+
+
+async def stopped_by_msm(daemon: Any, domain: str = "EA-domu-1") -> Any:
+    """A connected client on ``daemon`` after the MSM stopped ``domain`` (started here,
+    made to misbehave) at its violation limit; it behaves again."""
+    client = daemon.client()
+    await client.connect()
+    await client.subscribe(["domain"])
+    await client.create_domain(domain)
+    await client.set_misbehaviour(domain, "out_of_profile", 200_000)
+    async with asyncio.timeout(30):  # a liveness bound only
+        while (await client.next_event(10)).data.get("reason") != "max_violations":
+            pass
+    await client.set_misbehaviour(domain, "out_of_profile", 0)
+    await client.unsubscribe()
+    return client

@@ -4,11 +4,10 @@ notice for each domain change this console did not ask for, naming its origin.""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
-from tests._support.console import console_config, wait_connected, wait_for
+from tests._support.console import console_config, stopped_by_msm, wait_connected, wait_for
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import InputDialog
 from xenon_tui.dialogs._resolve import ResolveDialog
@@ -25,21 +24,6 @@ def _row(table: DomainsTable, name: str) -> dict[str, Any]:
 
 def _notes(app: XenonConsole) -> list[str]:
     return [f"{n.title}: {n.message}" for n in app._notifications]
-
-
-async def _stopped_by_msm(daemon: Any) -> Any:
-    """A client on ``daemon`` after the MSM stopped DOM at its violation limit."""
-    client = daemon.client()
-    await client.connect()
-    await client.subscribe(["domain"])
-    await client.create_domain(DOM)
-    await client.set_misbehaviour(DOM, "out_of_profile", 200_000)
-    async with asyncio.timeout(30):  # a liveness bound only
-        while (await client.next_event(10)).data.get("reason") != "max_violations":
-            pass
-    await client.set_misbehaviour(DOM, "out_of_profile", 0)
-    await client.unsubscribe()
-    return client
 
 
 def _console(pki: Any, daemon: Any, tmp: Path, user: str, **kw: Any) -> XenonConsole:
@@ -60,7 +44,7 @@ async def _select_domain(pilot: Any, app: XenonConsole, name: str) -> DomainsTab
 async def test_u_points_to_resolve_which_resets_and_resumes_with_a_note(
     xps_daemon: Any, xps_pki: Any, tmp_path: Path
 ) -> None:
-    client = await _stopped_by_msm(xps_daemon)
+    client = await stopped_by_msm(xps_daemon)
     app = _console(xps_pki, xps_daemon, tmp_path, "alice")
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_connected(pilot, app)
@@ -92,7 +76,7 @@ async def test_u_points_to_resolve_which_resets_and_resumes_with_a_note(
 async def test_a_read_only_console_is_not_offered_resolve(
     xps_daemon: Any, xps_pki: Any, tmp_path: Path
 ) -> None:
-    await _stopped_by_msm(xps_daemon)
+    await stopped_by_msm(xps_daemon)
     app = _console(xps_pki, xps_daemon, tmp_path, "auditor", read_only=True)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_connected(pilot, app)
@@ -109,7 +93,7 @@ async def test_a_read_only_console_is_not_offered_resolve(
 async def test_acks_come_from_the_host_to_every_console_and_after_a_reconnect(
     xps_daemon: Any, xps_pki: Any, tmp_path: Path
 ) -> None:
-    await _stopped_by_msm(xps_daemon)
+    await stopped_by_msm(xps_daemon)
     alice = _console(xps_pki, xps_daemon, tmp_path / "a", "alice")
     bob = _console(xps_pki, xps_daemon, tmp_path / "b", "bob")
     (tmp_path / "a").mkdir()

@@ -20,10 +20,11 @@ from hypothesis import strategies as st
 from pytest_textual_snapshot import SVGImageExtension
 from textual.app import App
 
-from tests._support.console import wait_for
+from tests._support.console import console_config, stopped_by_msm, wait_connected, wait_for
 from xenon_tui import _timeline
 from xenon_tui._incident_report import MAX_LISTED, ReportMeta, export, to_html, to_json
 from xenon_tui._timeline import Timeline, TimelineEvent, add_violations, domain_cpu_series
+from xenon_tui.app import XenonConsole
 from xenon_tui.screens._timeline import TimelineScreen
 from xenon_tui.widgets._timeline import TimelineChart, TimelineList, bar_row
 
@@ -307,6 +308,41 @@ def test_the_json_record_has_every_event_and_the_pages_say_what_they_leave_out()
 def test_a_report_name_cannot_leave_its_directory(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="invalid report name"):
         export(incident(), ReportMeta("t", "admin"), tmp_path, "../escape")
+
+
+# -- from the host console, against a real sim daemon ---------------------------------------
+
+
+async def test_t_opens_the_servers_timeline_with_its_violations_and_its_msm_log(
+    xps_daemon: Any, xps_pki: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The MSM stops a misbehaving domain; an operator resolves it with a note (through the
+    daemon, as another console would); `T` shows the violations, the MSM stopping it and
+    the operator's action on one axis, and `x` exports them."""
+    monkeypatch.chdir(tmp_path)  # the report goes to ./xenon-reports
+    client = await stopped_by_msm(xps_daemon)
+    await client.address_violations("EA-domu-1", user="alice", note="profile fixed", unpause=True)
+    app = XenonConsole(console_config(xps_pki, xps_daemon, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        state = app.current_state
+        assert state is not None
+        await wait_for(pilot, lambda: state.violations.total > 0)
+        await pilot.press("T")
+        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen), 30)
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen)
+        totals = screen.timeline.totals()
+        assert totals["violation"] >= 1 and totals["action"] >= 1 and totals["domain"] >= 1
+        summaries = [e.summary for e in screen.timeline.events(["action", "domain", "policy"])]
+        assert any('violations addressed by alice: "profile fixed"' in s for s in summaries)
+        assert any("maximum violations reached" in s for s in summaries)
+        assert any("in force" in s for s in summaries)  # the policy the daemon started with
+        await pilot.press("x")
+        assert {p.parent for p in screen.exported} == {tmp_path / "xenon-reports"}
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TimelineScreen)
+    await client.close()
 
 
 # -- the screen ----------------------------------------------------------------------------

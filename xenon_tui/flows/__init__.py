@@ -32,6 +32,7 @@ from xenon_tui.flows._policy import (
 from xenon_tui.flows._profiles import export_profile, import_profiles
 from xenon_tui.flows._servers import clone_server, compare_servers
 from xenon_tui.flows._template import import_template
+from xenon_tui.flows._timeline import incident_timeline
 
 __all__ = [
     "Authorizations",
@@ -51,6 +52,7 @@ __all__ = [
     "guest_templates",
     "import_profiles",
     "import_template",
+    "incident_timeline",
     "open_profile_for_violation",
     "pause_violating_domain",
     "policy_diff_text",
