@@ -35,6 +35,36 @@ from xenon_tui.ssh._zygote import ZygoteLauncher
 
 log = logging.getLogger("xenon.ssh")
 _SESSIONS_STOP_S = 10.0
+FDS_PER_SESSION = 3  # the connection's socket, the pty master and its dup for asyncssh
+FDS_SPARE = 64  # the listener, the zygote's socket, logs, the host key, XE's connections
+
+
+def raise_open_files_limit(max_sessions: int) -> int:
+    """Raises the soft limit on open files to what ``max_sessions`` need (never past the
+    hard limit) and returns the soft limit in force; warns when it stays too low.
+
+    The server holds three descriptors per session: 200 sessions need more than the
+    usual soft limit of 1024 leaves once pre-authentication connections are counted.
+    """
+    import resource
+
+    needed = FDS_PER_SESSION * max_sessions + FDS_SPARE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        if target > soft:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+                soft = target
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning(
+            "open files limited to %d: %d sessions need about %d (raise the hard limit, "
+            "e.g. LimitNOFILE= in the service unit, or lower --max-sessions)",
+            soft,
+            max_sessions,
+            needed,
+        )
+    return int(soft)
 
 
 def printable(text: str, limit: int = 64) -> str:
@@ -433,6 +463,7 @@ class ConsoleServer:
         )
         self.config.algorithms.log_choices()
         self._log_limits()
+        raise_open_files_limit(self.config.max_sessions)
         if self.xe is not None:
             await self.xe.check()
         try:
@@ -456,6 +487,9 @@ class ConsoleServer:
                 **self.config.algorithms.server_options(),
                 keepalive_interval=60,
                 keepalive_count_max=3,
+                # A login storm (every administrator at once) waits in the kernel's
+                # queue instead of being dropped (asyncssh's default is 100).
+                backlog=max(100, self.config.max_sessions),
             )
         except OSError as exc:
             await self.launcher.close()
