@@ -10,8 +10,18 @@ pinned to host ``i mod n_hosts``, and a small ``Enclave Lab`` on the first host.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
 import uuid
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from enterprise_store.model import EnterprisePolicy
@@ -75,3 +85,212 @@ def scale_policy(n_hosts: int = 1000, n_vms: int = 10_000) -> EnterprisePolicy:
         seclabels=labels,
         vms=tuple(vms),
     )
+
+
+# -- the benchmark (``python -m benchmarks.ssh --xe``) -------------------------------------------
+
+XE_PASSWORD = "ssh-xe-bench-password-1"
+FIRST_VM = b"vm-00000"
+"""What the Enterprise view shows once the first enclave's first page is drawn."""
+
+
+def _progress(message: str) -> None:
+    print(f"[ssh xe bench] {message}", file=sys.stderr, flush=True)
+
+
+def _xenon(*args: str, stdin: str | None = None) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "xenon_tui.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"xenon {' '.join(args)}: {done.stderr[-2000:]}")
+
+
+async def _seed(state: Path, n_hosts: int, n_vms: int) -> None:
+    """The fleet into the initialised store; XE gets no client identity, so its workers do
+    not reach for the fleet's hosts (nobody listens there) while the console is measured."""
+    from enterprise_store.services import Principal, Services
+
+    services = await Services.open(f"sqlite:///{state / 'xe.db'}")
+    try:
+        await services.policy.import_policy(Principal.system(), scale_policy(n_hosts, n_vms))
+    finally:
+        await services.close()
+    (state / "pki" / "xe-client-key.pem").unlink()
+
+
+def _start_xe(state: Path) -> tuple[subprocess.Popen[bytes], str]:
+    (state / "xe-server.json").unlink(missing_ok=True)
+    with open(state / "serve.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "xenon_tui.cli", "xe", "serve", "--state-dir", str(state),
+             "--listen", "127.0.0.1:0", "--no-access-log"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((state / "serve.log").read_text()[-2000:])
+        server = state / "xe-server.json"
+        if server.exists():
+            doc = json.loads(server.read_text())
+            if doc.get("pid") == proc.pid:
+                return proc, str(doc["url"])
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("xenon xe serve did not start")
+
+
+async def _users(url: str, ca: Path, key: Any, work: Path) -> Path:
+    """An operator ``bench`` with the client's key, and the SSH server's credential file."""
+    from enterprise_store.client import XeClient
+
+    async with XeClient(url, ca=ca) as admin:
+        await admin.login("admin", XE_PASSWORD)
+        await admin.create_user("bench", role="operator")
+        await admin.add_ssh_key("bench", key.export_public_key().decode(), "bench")
+        created = await admin.create_token("ssh console bench", kind="service")
+    credential = work / "service-credential"
+    fd = os.open(credential, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, created.token.encode() + b"\n")
+    os.close(fd)
+    return credential
+
+
+def _start_ssh(work: Path, url: str, ca: Path, credential: Path) -> tuple[Any, int]:
+    state = work / "ssh"
+    console = work / "console.json"
+    console.write_text('{"servers": []}')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xenon_tui.ssh", "--listen", "127.0.0.1:0",
+         "--state-dir", str(state), "--mode", "zygote", "--console-file", str(console),
+         "--xe", url, "--xe-ca", str(ca), "--xe-credential", str(credential),
+         "--idle-timeout", "0", "--per-source-rate", "0", "--per-source-max-startups", "0",
+         "--per-source-penalties", "off"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"listening on [\d.]+:(\d+)", line)
+    if not match:
+        _stop(proc)
+        raise RuntimeError(f"SSH server did not start: {line!r}")
+    return proc, int(match.group(1))
+
+
+def _stop(proc: Any) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+async def first_frames_xe(port: int, key: Any, runs: int) -> list[float]:
+    """SSH connect → the Enterprise view drawn (the first enclave's first VM shown), ms."""
+    from benchmarks.ssh import Session
+
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session = await Session.open(port, key, username="bench")
+        await session.wait_for(FIRST_VM, timeout=120)
+        samples.append((time.perf_counter() - start) * 1000)
+        await session.close()
+        await asyncio.sleep(0.2)
+    return samples
+
+
+async def filter_ms(n_vms: int = 10_000, rounds: int = 5) -> dict[str, Any]:
+    """The `/` filter over ``n_vms`` rows of the VM table: the in-memory match over its
+    casefolded index and the redraw of the table's rows (not the terminal's paint)."""
+    from textual.app import App, ComposeResult
+
+    from xenon_tui._xe import VmRow
+    from xenon_tui.widgets._xe_vms import XeVmTable
+
+    vms = [
+        VmRow(f"id-{i}", f"vm-{i:05d}", f"host-{i % 1000:04d}", "running", "fleet-label")
+        for i in range(n_vms)
+    ]
+    # Type-ahead: each prefix of a name, then of a host, as keys arrive.
+    needles = [*("v", "vm", "vm-", "vm-0", "vm-04", "vm-042", "vm-0421", "vm-04217")]
+    needles += [*("host-0", "host-07", "host-077", "host-0777", "")]
+    timings: list[float] = []
+    index_ms: list[float] = []
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield XeVmTable(id="vms")
+
+    app = One()
+    async with app.run_test(size=(160, 48)) as pilot:
+        table = app.query_one(XeVmTable)
+        for _ in range(rounds):
+            start = time.perf_counter()
+            table.show(vms)
+            index_ms.append((time.perf_counter() - start) * 1000)
+            await pilot.pause()
+            for needle in needles:
+                start = time.perf_counter()
+                table.set_filter(needle)
+                timings.append((time.perf_counter() - start) * 1000)
+                await pilot.pause()
+            assert table.matching == n_vms
+            table.show([])
+            await pilot.pause()
+    return {
+        "xe_filter_ms": round(statistics.median(timings), 2),
+        "xe_filter_p90_ms": round(sorted(timings)[int(len(timings) * 0.9)], 2),
+        "xe_filter_max_ms": round(max(timings), 2),
+        "xe_filter_vms": n_vms,
+        "xe_table_show_ms": round(statistics.median(index_ms), 1),
+    }
+
+
+async def run_xe(runs: int = 10, n_hosts: int = 1000, n_vms: int = 10_000) -> dict[str, Any]:
+    """Every key of ``--xe``: the first frame over SSH at scale, and the filter."""
+    import asyncssh
+
+    result: dict[str, Any] = {"xe_hosts": n_hosts, "xe_vms": n_vms, "xe_runs": runs}
+    with tempfile.TemporaryDirectory(prefix="xenon-ssh-xe-bench-") as tmp:
+        work = Path(tmp)
+        state = work / "xe"
+        _progress("xenon xe init")
+        _xenon(
+            "xe", "init", "--state-dir", str(state), "--password-stdin", stdin=XE_PASSWORD + "\n"
+        )
+        _progress(f"seeding {n_hosts} hosts, {n_vms} VMs")
+        await _seed(state, n_hosts, n_vms)
+        xe, url = _start_xe(state)
+        ssh = None
+        try:
+            ca = state / "pki" / "ca-cert.pem"
+            key = asyncssh.generate_private_key("ssh-ed25519")
+            credential = await _users(url, ca, key, work)
+            ssh, port = _start_ssh(work, url, ca, credential)
+            _progress("first frame of the Enterprise view over SSH: cold (XE's first reads)")
+            cold = await first_frames_xe(port, key, 1)
+            _progress(f"first frame of the Enterprise view over SSH, {runs} runs")
+            samples = await first_frames_xe(port, key, runs)
+        finally:
+            if ssh is not None:
+                _stop(ssh)
+            _stop(xe)
+    result["xe_first_frame_ms"] = round(statistics.median(samples), 1)
+    result["xe_first_frame_p90_ms"] = round(sorted(samples)[int(len(samples) * 0.9)], 1)
+    result["xe_first_frame_max_ms"] = round(max(samples), 1)
+    result["xe_first_frame_cold_ms"] = round(cold[0], 1)
+    _progress(f"filter over {n_vms} VMs")
+    result.update(await filter_ms(n_vms))
+    result["xe_goals"] = {
+        "xe_first_frame_ms<=300": result["xe_first_frame_ms"] <= 300,
+        "xe_filter_ms<=50": result["xe_filter_ms"] <= 50,
+    }
+    return result

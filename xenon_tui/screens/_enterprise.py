@@ -30,6 +30,7 @@ from xenon_tui.dialogs._xe_help import XeHelpScreen
 from xenon_tui.dialogs._xe_vm import MIGRATE, MigrateDialog, VmActionsDialog
 from xenon_tui.dialogs._xe_warnings import PolicyWarningsDialog
 from xenon_tui.screens._xe_admin_flows import XeAdminFlows
+from xenon_tui.screens._xe_approvals import XeApprovalsFlow
 from xenon_tui.screens._xe_config_flows import XeConfigFlows
 from xenon_tui.screens._xe_forms_flows import EnterpriseForms
 from xenon_tui.widgets._keyline import KeyLine
@@ -62,7 +63,7 @@ def seclabels_text(labels: tuple[SecLabelOut, ...]) -> Text:
     return text
 
 
-class EnterpriseScreen(XeAdminFlows, XeConfigFlows, EnterpriseForms, Screen[None]):
+class EnterpriseScreen(XeAdminFlows, XeApprovalsFlow, XeConfigFlows, EnterpriseForms, Screen[None]):
     """XE's enterprise view of this session's user, refreshed from XE.
 
     Args:
@@ -171,17 +172,22 @@ class EnterpriseScreen(XeAdminFlows, XeConfigFlows, EnterpriseForms, Screen[None
             self.polls += 1
 
     async def _detail(
-        self, enclave: str, *, first_page: bool = False, fresh: bool = False
+        self, enclave: str, *, first_page: bool = False, states: bool = True
     ) -> EnclaveDetail:
-        """The enclave's detail with the run states of the VMs on screen (``fresh``: the
-        table shows another enclave yet; its first rows are taken as on screen)."""
+        """The enclave's detail, with the run states of the VMs on screen read (``states``)
+        or as last read."""
         assert self.overview is not None
         names = {h.id: h.name for h in self.overview.hosts}
         detail = await self.data.enclave_detail(
             self.overview.enclaves[enclave], names, version=self._version, first_page=first_page
         )
+        return await self._states(detail) if states else detail
+
+    async def _states(self, detail: EnclaveDetail, *, fresh: bool = False) -> EnclaveDetail:
+        """``detail`` with the run states of its VMs on screen read from their hosts
+        (``fresh``: the table shows another enclave yet; its first rows count as on screen)."""
         table = self.query_one(XeVmTable)
-        shown = table.on_screen(detail.vms) if not fresh else detail.vms[:VISIBLE_GUESS]
+        shown = detail.vms[:VISIBLE_GUESS] if fresh else table.on_screen(detail.vms)
         await self.data.read_states(v.host_id for v in shown)
         return self.data.with_states(detail)
 
@@ -242,9 +248,11 @@ class EnterpriseScreen(XeAdminFlows, XeConfigFlows, EnterpriseForms, Screen[None
         if self.overview is None:
             return
         try:
-            # The first page at once (the first frame of a large enclave), then the rest.
-            detail = await self._detail(enclave, first_page=True, fresh=True)
+            # The first page at once (the first frame of a large enclave), then the run
+            # states of its VMs on screen, then the rest.
+            detail = await self._detail(enclave, first_page=True, states=False)
             self._show_detail(detail)
+            self._show_detail(await self._states(detail, fresh=True))
             if not detail.complete:
                 self._show_detail(await self._detail(enclave))
         except EnterpriseError as exc:
