@@ -23,14 +23,9 @@ def run_textual(app: Any, info: SessionInfo) -> int:
 
     log = open_log(info.log_path)
     app.error_console = Console(file=log, markup=False, highlight=False, width=120)
-    import cProfile, time as _t
-    pr = cProfile.Profile()
-    pr.enable()
     try:
         asyncio.run(_serve(app))
     finally:
-        pr.disable()
-        pr.dump_stats(os.path.join(os.environ["HOME"], f"prof-{os.getpid()}.out"))
         with contextlib.suppress(OSError):
             log.flush()
     if getattr(app, "_exception", None) is not None:
@@ -44,7 +39,6 @@ async def _serve(app: Any) -> None:
     """``app.run()``, plus a task that returns freed heap pages to the kernel."""
     trimmer = asyncio.create_task(trim_periodically())
     try:
-        app.call_after_refresh(lambda: app.exit())
         await app.run_async()
     finally:
         trimmer.cancel()
