@@ -663,7 +663,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         (work / "console.json").write_text('{"servers": []}')
         result: dict[str, Any] = {"runs": args.runs, "busy_sessions": 8}
 
-        for mode in ("zygote", "spawn"):
+        for mode in ("zygote",) if args.memory_only else ("zygote", "spawn"):
             progress(f"first frame, {mode} mode, real console, {args.runs} runs")
             server = Server(work, f"ff-{mode}", mode, CONSOLE_APP, args.memory_sessions + 5)
             try:
@@ -697,6 +697,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     result["sessions_spawn_measured"] = held
             finally:
                 server.stop()
+        if args.memory_only:
+            return result
 
         progress("key latency: idle, then with 8 busy sessions (bench app, zygote)")
         server = Server(work, "keys", "zygote", BENCH_APP, 20)
@@ -754,6 +756,11 @@ def main(argv: list[str] | None = None) -> int:
         help="only the Enterprise view at 1,000 hosts / 10,000 VMs (benchmarks/_ssh_xe.py)",
     )
     parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only first frame and memory per session (zygote mode)",
+    )
+    parser.add_argument(
         "--scale-only",
         action="store_true",
         help="only the sessions held against the demo and their key latency",
@@ -769,7 +776,7 @@ def main(argv: list[str] | None = None) -> int:
     result["bench_seconds"] = round(time.perf_counter() - started, 1)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     saved = dict(result)
-    partial = args.idle_only or args.scale_only or args.xe
+    partial = args.idle_only or args.scale_only or args.xe or args.memory_only
     if partial and RESULTS.exists():  # the others as last measured
         saved = {**json.loads(RESULTS.read_text()), **result}
     RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
