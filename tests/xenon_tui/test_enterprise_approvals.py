@@ -1,0 +1,84 @@
+"""Approvals in the Enterprise view (key ``V``, issue #14 §4) against real XE services over
+sim hosts with the §4.2 policy: alice (admin) changes a VM of an enclave that requires a
+second admin; root sees the version, its diff and who may approve, and approves it with a
+note; alice's own attempt is refused by XE and the refusal is shown; propagation is held
+until the approval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input, OptionList, Static
+
+from enterprise_store.services import NewUser, Principal, Role
+from tests._support.console import wait_for
+from tests._support.xe_console import PASSWORD, World, ready
+from xenon_tui.screens._xe_approvals import XeApprovalsScreen
+
+
+async def _alice_changes_a_vm(world: World) -> int:
+    services = world.services
+    await services.users.create_user(
+        Principal.system(), NewUser(name="alice", role=Role.ADMIN, password=PASSWORD)
+    )
+    session = await services.users.login("alice", PASSWORD, source="192.0.2.5")
+    alice = await services.users.authenticate(session.token, source="192.0.2.5")
+    vm = (await services.policy.current()).vm_named("EA-domu-1")
+    await services.policy.update_enclave(alice, vm.enclave, {"requires_approval": True})
+    bigger = {"memory_mb": vm.memory_mb + 256, "maxmem_mb": vm.maxmem_mb + 256}
+    return (await services.policy.update_vm(alice, vm.id, bigger)).version
+
+
+def _text(app: object, selector: str) -> str:
+    screen = app.screen  # type: ignore[attr-defined]
+    return str(screen.query_one(selector, Static).render())
+
+
+async def _open(pilot: object, app: object) -> XeApprovalsScreen:
+    await pilot.press("V")  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, XeApprovalsScreen), 30)  # type: ignore[attr-defined]
+    screen = app.screen  # type: ignore[attr-defined]
+    assert isinstance(screen, XeApprovalsScreen)
+    await wait_for(pilot, lambda: screen.loads > 0, 30)
+    return screen
+
+
+async def test_a_second_admin_approves_in_the_console_and_the_author_cannot(
+    world: World, tmp_path: Path
+) -> None:
+    version = await _alice_changes_a_vm(world)
+    assert await world.services.policy.approval_hold() is not None
+
+    app = world.console(await world.link("alice"), tmp_path / "alice")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        screen = await _open(pilot, app)
+        await pilot.press("a")
+        assert screen.query_one("#approvals-note", Input).has_focus
+        await pilot.press(*"mine", "enter")
+        await wait_for(pilot, lambda: "XE refused" in _text(app, "#approvals-status"), 30)
+        assert "admins other than alice" in _text(app, "#approvals-status")
+    assert await world.services.policy.approval_hold() is not None
+
+    app = world.console(await world.link("root"), tmp_path / "root")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        screen = await _open(pilot, app)
+        assert screen.answer is not None and screen.answer.held
+        [item] = screen.answer.items
+        assert (item.version, item.state, item.authors) == (version, "pending", ["alice"])
+        shown = _text(app, "#approvals-text")
+        assert f"version {version}" in shown and "admins other than alice" in shown
+        assert "-       memory" in shown and "+       memory" in shown
+        assert screen.query_one(OptionList).option_count == 1
+        # A note is required: Enter on an empty note sends nothing.
+        await pilot.press("a", "enter")
+        assert "A note is required" in _text(app, "#approvals-status")
+        await pilot.press(*"db needs it", "enter")
+        await wait_for(pilot, lambda: "approved" in _text(app, "#approvals-status"), 30)
+        await wait_for(pilot, lambda: "Nothing waits" in _text(app, "#approvals-text"), 30)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, XeApprovalsScreen), 30)
+    assert await world.services.policy.approval_hold() is None
+    [done] = await world.services.policy.approvals(Principal.system(), version=version)
+    assert (done.state, done.decided_by, done.note) == ("approved", "root", "db needs it")

@@ -1,0 +1,237 @@
+"""Approvals (key ``V``): two-person activation per enclave (issue #14 §4) in the console.
+
+The policy versions waiting for a second admin, oldest first; the selected one's readable
+diff of each enclave it changed (approved text → its text), its authors and who may
+approve; ``a`` approves and ``r`` rejects with a required note (XE checks the role and
+that the caller authored none of it, and audits both). An auditor or operator may read the
+list; XE refuses their decisions and the refusal is shown.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from xenon_tui._work import run_flow
+from xenon_tui._xe import EnterpriseError, XeData, bounded
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from enterprise_store.schemas_approval import ApprovalOut, ApprovalsOut
+
+    _Base = Screen[None]
+else:
+    _Base = object
+
+__all__ = ["XeApprovalsFlow", "XeApprovalsScreen", "diff_text"]
+
+_HELP = "↑/↓ version · a approve · r reject (a note is required) · Ctrl+R reload · Esc back"
+
+
+def _printable(text: str, limit: int) -> str:
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def diff_text(item: ApprovalOut) -> Text:
+    """The item's header and diff as styled text (added green, removed red); no markup is
+    read from XE's text."""
+    out = Text()
+    out.append(f"version {item.version} · enclave {_printable(item.enclave, 80)}", "bold")
+    out.append(f" · {item.state} · by {_printable(', '.join(item.authors), 120)}\n")
+    if item.state == "pending":
+        out.append(f"{_printable(item.approvers, 160)} may approve or reject it\n", "italic")
+    elif item.decided_by:
+        out.append(f"{item.state} by {_printable(item.decided_by, 80)}: ")
+        out.append(_printable(item.note or "", 300) + "\n")
+    for line in item.diff.splitlines():
+        shown = _printable(line, 400)
+        if line.startswith(("+++", "---")):
+            out.append(shown + "\n", "bold")
+        elif line.startswith("+"):
+            out.append(shown + "\n", "green")
+        elif line.startswith("-"):
+            out.append(shown + "\n", "red")
+        elif line.startswith("@@"):
+            out.append(shown + "\n", "cyan")
+        else:
+            out.append(shown + "\n")
+    return out
+
+
+class XeApprovalsScreen(ModalScreen[None]):
+    """The versions waiting for approval, the diff of the selected one, approve/reject.
+
+    Args:
+        data: The Enterprise screen's XE access.
+    """
+
+    DEFAULT_CSS = """
+    XeApprovalsScreen { background: $background; }
+    XeApprovalsScreen > Vertical { height: 1fr; }
+    XeApprovalsScreen #approvals-title { height: 1; background: $panel; padding: 0 1;
+                                         text-style: bold; width: 1fr; }
+    XeApprovalsScreen #approvals-list { height: auto; max-height: 8; }
+    XeApprovalsScreen #approvals-diff { height: 1fr; padding: 0 1; }
+    XeApprovalsScreen #approvals-note { display: none; height: 1; border: none; padding: 0 1; }
+    XeApprovalsScreen #approvals-note.-open { display: block; }
+    XeApprovalsScreen #approvals-status { height: auto; max-height: 3; padding: 0 1;
+                                          color: $text-muted; }
+    XeApprovalsScreen #approvals-status.-error { color: $error; }
+    """
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("escape,q", "close", "Back"),
+        Binding("a", "decide('approve')", "Approve"),
+        Binding("r", "decide('reject')", "Reject"),
+        Binding("ctrl+r", "reload", "Reload", show=False),
+    ]
+
+    def __init__(self, data: XeData) -> None:
+        super().__init__()
+        self.data = data
+        self.answer: ApprovalsOut | None = None
+        self.loads = 0  # finished reads (tests wait on it)
+        self.verb: str | None = None  # the decision whose note is being typed
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Approvals — two-person activation", id="approvals-title")
+            yield OptionList(id="approvals-list")
+            with VerticalScroll(id="approvals-diff"):
+                yield Static("reading the approvals from XE…", id="approvals-text")
+            yield Input(
+                id="approvals-note", placeholder="note (required; Enter sends, Esc cancels)"
+            )
+            yield Static(_HELP, id="approvals-status", markup=False)
+
+    def on_mount(self) -> None:
+        self.action_reload()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def action_reload(self) -> None:
+        run_flow(self, "xe-approvals-read", self._read)
+
+    async def _read(self) -> None:
+        try:
+            self.answer = await bounded(self.data.client.policy.approvals())
+        except EnterpriseError as exc:
+            self._status(f"XE: {exc.message}", error=True)
+            return
+        finally:
+            self.loads += 1
+        self._show()
+
+    def _show(self, keep: int | None = None) -> None:
+        answer = self.answer
+        assert answer is not None
+        options = self.query_one(OptionList)
+        options.clear_options()
+        flagged = ", ".join(e.enclave for e in answer.enclaves) or "none"
+        title = f"Approvals — enclaves requiring a second admin: {_printable(flagged, 100)}"
+        if answer.held:
+            title += " · propagation held"
+        self.query_one("#approvals-title", Label).update(Text(title))
+        for item in answer.items:
+            label = Text(f"v{item.version}  {_printable(item.enclave, 60)}  {item.state}  ")
+            label.append(f"by {_printable(', '.join(item.authors), 60)}", "italic")
+            options.add_option(Option(label, id=f"{item.version}:{item.enclave_id}"))
+        if not answer.items:
+            self.query_one("#approvals-text", Static).update(
+                Text("Nothing waits for approval.", "italic")
+            )
+            return
+        options.highlighted = min(keep or 0, len(answer.items) - 1)
+        options.focus()
+        self._show_diff()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self._show_diff()
+
+    @property
+    def selected(self) -> ApprovalOut | None:
+        """The highlighted item."""
+        answer = self.answer
+        index = self.query_one(OptionList).highlighted
+        if answer is None or index is None or not 0 <= index < len(answer.items):
+            return None
+        return answer.items[index]
+
+    def _show_diff(self) -> None:
+        item = self.selected
+        if item is not None:
+            self.query_one("#approvals-text", Static).update(diff_text(item))
+
+    def _status(self, text: str, *, error: bool = False) -> None:
+        status = self.query_one("#approvals-status", Static)
+        status.update(Text(_printable(text, 400)))
+        status.set_class(error, "-error")
+
+    # -- deciding ----------------------------------------------------------------------------
+
+    def action_decide(self, verb: str) -> None:
+        item = self.selected
+        if item is None:
+            self._status("Nothing selected: nothing waits for approval")
+            return
+        self.verb = verb
+        note = self.query_one("#approvals-note", Input)
+        note.value = ""
+        note.placeholder = (
+            f"why {verb} version {item.version}? (required; Enter sends, Esc cancels)"
+        )
+        note.add_class("-open")
+        note.focus()
+
+    def action_close(self) -> None:
+        note = self.query_one("#approvals-note", Input)
+        if note.has_class("-open"):
+            note.remove_class("-open")
+            self.verb = None
+            self.query_one(OptionList).focus()
+            self._status(_HELP)
+            return
+        self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        item, verb = self.selected, self.verb
+        text = event.value.strip()
+        if item is None or verb is None:
+            return
+        if not text:
+            self._status("A note is required", error=True)
+            return
+        event.input.remove_class("-open")
+        self.verb = None
+        self.query_one(OptionList).focus()
+        run_flow(self, "xe-approvals-decide", self._decide, item.version, verb, text)
+
+    async def _decide(self, version: int, verb: str, note: str) -> None:
+        policy = self.data.client.policy
+        call = policy.approve if verb == "approve" else policy.reject
+        try:
+            await bounded(call(version, note))
+        except EnterpriseError as exc:
+            self._status(f"XE refused: {exc.message}", error=True)
+            return
+        done = "approved" if verb == "approve" else "rejected"
+        await self._read()
+        self._status(f"Policy version {version} {done}")
+
+
+class XeApprovalsFlow(_Base):
+    """The Enterprise screen's ``V``: opens :class:`XeApprovalsScreen` (a mixin)."""
+
+    data: XeData
+
+    def action_approvals(self) -> None:
+        self.app.push_screen(XeApprovalsScreen(self.data))
