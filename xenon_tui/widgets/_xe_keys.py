@@ -49,7 +49,9 @@ XE_ACTIONS: tuple[XeAction, ...] = (
     XeAction("xe.policy", "p", "policy_views", "Policy as tree / XML / text"),
     XeAction("xe.tasks", "t", "toggle_tasks", "Task panel (XE's long actions)", footer=False),
     XeAction("xe.propagate", "P", "propagate", "Propagate the policy", mutating=True, footer=False),
+    XeAction("xe.incidents", "i", "fleet_incidents", "Fleet incidents (violations)", footer=False),
     XeAction("xe.users", "u", "users", "Users (the report's Alt+U)", footer=False),
+    XeAction("xe.audit", "L", "audit", "Audit log (verify chain)", footer=False),
     XeAction("xe.approvals", "V", "approvals", "Approvals (two-person activation)", footer=False),
     # Lists (the Hosts panel and the VM table).
     XeAction("xe.down", "j", "cursor_down", "Down", scope="list", footer=False),
