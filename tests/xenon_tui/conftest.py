@@ -12,9 +12,9 @@ import pytest
 from tests._support.scripted_host import ScriptedHost
 
 # The Enterprise screen's world (XE services over three sim hosts with the §4.2 policy).
-from tests._support.xe_console import db_url, world
+from tests._support.xe_console import db_url, empty_world, world
 
-__all__ = ["db_url", "scripted", "world"]
+__all__ = ["db_url", "empty_world", "scripted", "world"]
 
 
 @pytest.fixture

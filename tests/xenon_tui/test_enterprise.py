@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual import events
-from textual.widgets import OptionList
+from textual.widgets import Input, OptionList
 
 from tests._support.console import wait_for
 from tests._support.xe_console import (
@@ -30,7 +30,8 @@ from xenon_tui._config import ConsoleConfig
 from xenon_tui._errors import ConfigError
 from xenon_tui._xe import EnterpriseError, XeData, XeLink
 from xenon_tui.app import XenonConsole
-from xenon_tui.dialogs import InputDialog, TypedConfirmDialog
+from xenon_tui.dialogs import TypedConfirmDialog
+from xenon_tui.dialogs._xe_forms import AddDomainDialog
 from xenon_tui.dialogs._xe_help import XeHelpScreen
 from xenon_tui.dialogs._xe_vm import MigrateDialog, VmActionsDialog
 from xenon_tui.dialogs._xe_warnings import PolicyWarningsDialog
@@ -195,8 +196,9 @@ async def test_a_refused_write_opens_the_policy_service_warnings(
         enclave_d = next(e.id for e in screen.overview.enclaves.values() if e.name == "Enclave D")  # type: ignore[union-attr]
         await wait_for(pilot, lambda: screen.enclave == enclave_d)
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
-        await pilot.press(*"ED-domu-1 pvh", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, AddDomainDialog))
+        app.screen.query_one("#field-kernel", Input).value = "/boot/vmlinuz"
+        await pilot.press(*"ED-domu-1", "ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, PolicyWarningsDialog), 30)
         dialog = app.screen
         assert isinstance(dialog, PolicyWarningsDialog)

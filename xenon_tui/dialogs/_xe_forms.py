@@ -1,0 +1,632 @@
+"""The Enterprise screen's forms (§4.2): Add enclave (Figure 22), Add host (Figure 21) and
+its CPU, Add tag to host, Add SecLabel (Figure 25) and Add domain (Figure 26).
+
+Each form is an :class:`XeForm`: text fields and choices, each with its message right
+below it, a title and the buttons docked so the fields scroll between them at 80x24.
+Values are checked here (the form's rules) before XE checks them again (its findings).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select, Static
+
+from xenon_tui.dialogs._form import check_bounds
+
+Values = dict[str, str]
+
+GUEST_TYPES = ("pv", "pvh", "pvhvm", "hvm")
+SECLABEL_ROLES = ("none", "network_driver_domain", "storage_driver_domain", "security_domain")
+NO_SECLABEL = ""
+"""The SecLabel choice of an enclave that has none yet (XE refuses it: Figure 24)."""
+DEFAULT_HOST = ""
+"""The host choice "the default rule" (the first host in panel order with the enclave)."""
+MAX_COUNT = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class XeField:
+    """One field of a form: a line of text, or a choice of ``(label, value)``.
+
+    Attributes:
+        bounds: A whole number field's inclusive range ("" allowed when ``optional``).
+        choices: Non-empty: a pull-down of these ``(label, value)`` pairs.
+    """
+
+    name: str
+    label: str
+    value: str = ""
+    hint: str = ""
+    bounds: tuple[int, int] | None = None
+    optional: bool = False
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+class XeForm(ModalScreen[Values | None]):
+    """A form of text fields and choices; Ctrl+S or Save checks it, Escape cancels.
+
+    Subclasses give :meth:`rules` (field → message) and may hide fields with
+    :meth:`shown` (their values are then left out).
+    """
+
+    DEFAULT_CSS = """
+    XeForm { align: center middle; background: $background 60%; }
+    XeForm > Vertical { width: 90%; max-width: 100; height: auto; max-height: 95%;
+                        border: thick $primary; background: $surface; padding: 0 1; }
+    XeForm #form-head { dock: top; height: auto; margin-bottom: 1; }
+    XeForm #form-buttons { dock: bottom; height: auto; align-horizontal: right; }
+    XeForm .title { text-style: bold; color: $primary; }
+    XeForm #form-error { display: none; }
+    XeForm #form-error.-shown { display: block; }
+    XeForm VerticalScroll { height: auto; max-height: 100%; }
+    XeForm .row { height: auto; }
+    XeForm .row.-hidden { display: none; }
+    XeForm .line { height: auto; }
+    XeForm .field-label { width: 22; padding-right: 1; }
+    XeForm Input, XeForm Select { width: 1fr; }
+    XeForm .under { margin-left: 22; height: auto; }
+    XeForm .hint { color: $text-muted; }
+    XeForm .field-error { color: $error; text-style: bold; display: none; }
+    XeForm .field-error.-shown { display: block; }
+    XeForm .-invalid { background: $error 30%; }
+    XeForm Button { margin-left: 2; }
+    """
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "save", "Save"),
+    ]
+
+    def __init__(self, title: str, fields: Sequence[XeField], *, save: str = "Save") -> None:
+        super().__init__()
+        self._title, self.fields, self._save = title, tuple(fields), save
+        self._initial: Values = {}
+
+    # -- what subclasses say -----------------------------------------------------------------
+
+    def rules(self, values: Values) -> dict[str, str]:
+        """Field name → message for the values shown ("" key: the whole form)."""
+        return {}
+
+    def shown(self, values: Values) -> set[str]:
+        """The fields shown for these values (default: all)."""
+        return {f.name for f in self.fields}
+
+    def after(self, field: XeField) -> Iterable[Widget]:
+        """Widgets drawn under a field (a swatch, a preview)."""
+        return ()
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            with Vertical(id="form-head"):
+                yield Label(self._title, classes="title", markup=False)
+                yield Label("", id="form-error", classes="field-error", markup=False)
+            with VerticalScroll(id="form-fields"):
+                for f in self.fields:
+                    with Vertical(classes="row", id=f"row-{f.name}"):
+                        with Horizontal(classes="line"):
+                            yield Label(f.label, classes="field-label", markup=False)
+                            yield self._widget(f)
+                        with Vertical(classes="under"):
+                            if f.hint:
+                                yield Label(f.hint, classes="hint", markup=False)
+                            yield from self.after(f)
+                            yield Label(
+                                "", id=f"error-{f.name}", classes="field-error", markup=False
+                            )
+            with Horizontal(id="form-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button(f"{self._save} (Ctrl+S)", id="save", variant="primary")
+
+    @staticmethod
+    def _widget(f: XeField) -> Widget:
+        if f.choices:
+            return Select(
+                f.choices, value=_chosen(f), allow_blank=False, id=f"field-{f.name}", compact=True
+            )
+        return Input(value=f.value, id=f"field-{f.name}", select_on_focus=False, compact=True)
+
+    def on_mount(self) -> None:
+        self._initial = self.all_values()
+        self._show_rows()
+        first = self._widgets()
+        if first:
+            self.set_focus(first[0])
+
+    def _widgets(self) -> list[Widget]:
+        shown = self.shown(self.all_values())
+        return [self.query_one(f"#field-{f.name}") for f in self.fields if f.name in shown]
+
+    def _show_rows(self) -> None:
+        shown = self.shown(self.all_values())
+        for f in self.fields:
+            self.query_one(f"#row-{f.name}").set_class(f.name not in shown, "-hidden")
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self._show_rows()
+
+    # -- values ------------------------------------------------------------------------------
+
+    def all_values(self) -> Values:
+        """Every field's text or chosen value, shown or not."""
+        out: Values = {}
+        for f in self.fields:
+            widget = self.query_one(f"#field-{f.name}")
+            if isinstance(widget, Select):
+                out[f.name] = str(widget.value) if widget.value is not Select.BLANK else ""
+            else:
+                assert isinstance(widget, Input)
+                out[f.name] = widget.value
+        return out
+
+    def values(self) -> Values:
+        """The values of the fields shown."""
+        values = self.all_values()
+        shown = self.shown(values)
+        return {k: v for k, v in values.items() if k in shown}
+
+    @property
+    def changed(self) -> bool:
+        """True when a field differs from what the form opened with."""
+        return self.all_values() != self._initial
+
+    def show_errors(self, errors: Mapping[str, str]) -> None:
+        """Puts each message under its field (others at the top)."""
+        names = {f.name for f in self.fields}
+        general = [m for k, m in errors.items() if k not in names]
+        head = self.query_one("#form-error", Label)
+        head.update("\n".join(general))
+        head.set_class(bool(general), "-shown")
+        for f in self.fields:
+            message = errors.get(f.name, "")
+            label = self.query_one(f"#error-{f.name}", Label)
+            label.update(message)
+            label.set_class(bool(message), "-shown")
+            self.query_one(f"#field-{f.name}").set_class(bool(message), "-invalid")
+
+    def check(self) -> dict[str, str]:
+        """Every problem of the values shown: number bounds first, then the form's rules."""
+        values = self.values()
+        errors: dict[str, str] = {}
+        for f in self.fields:
+            text = values.get(f.name)
+            if text is None or f.bounds is None or (f.optional and not text.strip()):
+                continue
+            if message := check_bounds(text, f.bounds):
+                errors[f.name] = message
+        return errors or self.rules(values)
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        # A key typed before any field had focus (SSH lag) goes into the first field.
+        if self.focused is not None or not (event.is_printable and event.character):
+            return
+        first = next(iter(self.query(Input)), None)
+        if first is not None:
+            first.insert_text_at_cursor(event.character)
+            self.set_focus(first)
+            event.stop()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        widgets = self._widgets()
+        index = widgets.index(event.input) if event.input in widgets else len(widgets)
+        if index + 1 < len(widgets):
+            self.set_focus(widgets[index + 1])
+        else:
+            self.action_save()
+
+    def action_save(self) -> None:
+        errors = self.check()
+        self.show_errors(errors)
+        if not errors:
+            self.dismiss(self.values())
+
+    def action_cancel(self) -> None:
+        """Closes the form; asks first when something was typed."""
+        if not self.changed:
+            self.dismiss(None)
+            return
+        from xenon_tui.dialogs._basic import ConfirmDialog
+
+        def discard(ok: bool | None) -> None:
+            if ok:
+                self.dismiss(None)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Discard your changes?",
+                "Cancel keeps editing; Discard closes the form unsaved.",
+                confirm="Discard",
+            ),
+            discard,
+        )
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+
+def _chosen(f: XeField) -> str:
+    values = [value for _, value in f.choices]
+    return f.value if f.value in values else values[0]
+
+
+# -- values ------------------------------------------------------------------------------------
+
+_HEX = re.compile(r"^#?([0-9A-Fa-f]{6})$")
+
+
+def parse_color(text: str) -> str | None:
+    """``#rrggbb``, ``rrggbb`` or three 0-255 numbers (``12, 200, 7``) as ``#rrggbb``."""
+    value = text.strip()
+    if match := _HEX.match(value):
+        return f"#{match.group(1).lower()}"
+    parts = [p for p in re.split(r"[\s,]+", value) if p]
+    if len(parts) == 3 and all(p.isascii() and p.isdigit() and int(p) <= 255 for p in parts):
+        return "#" + "".join(f"{int(p):02x}" for p in parts)
+    return None
+
+
+def optional_int(text: str) -> int | None:
+    """A checked whole number field, or None when left empty."""
+    return int(text) if text.strip() else None
+
+
+def words(text: str) -> list[str]:
+    """Space or comma separated words (CPU flags, shared storage)."""
+    return [w for w in re.split(r"[\s,]+", text.strip()) if w]
+
+
+_FLAG = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
+
+
+def _name_problem(text: str, what: str) -> str:
+    value = text.strip()
+    if not value:
+        return f"A {what} name is needed."
+    if len(value) > 255 or any(not c.isprintable() for c in value):
+        return f"A {what} name is printable and at most 255 characters."
+    return ""
+
+
+# -- Add enclave (Figure 22) ------------------------------------------------------------------
+
+
+class AddEnclaveDialog(XeForm):
+    """Name and tag colour of a new enclave; the swatch follows the colour as it is typed."""
+
+    DEFAULT_CSS = """
+    AddEnclaveDialog #swatch { height: 1; }
+    """
+
+    def __init__(self, *, name: str = "", color: str = "#3a7bd5") -> None:
+        super().__init__(
+            "Add enclave (a tag: XE gives it a 128-bit UUID)",
+            (
+                XeField("name", "Name", name),
+                XeField("color", "Tag colour", color, hint="#rrggbb, or red, green, blue 0-255"),
+            ),
+            save="Add",
+        )
+
+    def after(self, field: XeField) -> Iterable[Widget]:
+        if field.name == "color":
+            yield Static("", id="swatch")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._swatch(self.all_values()["color"])
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "field-color":
+            self._swatch(event.value)
+
+    def _swatch(self, text: str) -> None:
+        color = parse_color(text)
+        swatch = self.query_one("#swatch", Static)
+        if color is None:
+            swatch.update(Text("(not a colour yet)", style="dim italic"))
+            return
+        r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+        line = Text("        ", style=f"on {color}")
+        line.append(f"  {color}  rgb({r}, {g}, {b})")
+        swatch.update(line)
+
+    def rules(self, values: Values) -> dict[str, str]:
+        errors = {}
+        if message := _name_problem(values["name"], "enclave"):
+            errors["name"] = message
+        if parse_color(values["color"]) is None:
+            errors["color"] = "Not a colour: #rrggbb or three numbers 0-255."
+        return errors
+
+
+# -- Add host (Figure 21) and its CPU -------------------------------------------------------------
+
+
+def cpu_fields(
+    vendor: str = "",
+    family: str = "",
+    model: str = "",
+    stepping: str = "",
+    flags: str = "",
+    *,
+    hint: str = "",
+) -> tuple[XeField, ...]:
+    """The CPU fields a migration needs (Figure 21's lower half)."""
+    small = (0, 65535)
+    return (
+        XeField("vendor", "CPU vendor", vendor, hint=hint, optional=True),
+        XeField("family", "CPU family", family, bounds=small, optional=True),
+        XeField("model", "CPU model", model, bounds=small, optional=True),
+        XeField("stepping", "CPU stepping", stepping, bounds=small, optional=True),
+        XeField("flags", "CPU flags", flags, hint="space-separated (sse2 avx …)"),
+    )
+
+
+def cpu_rules(values: Values) -> dict[str, str]:
+    """Vendor length and flag syntax (XE's CpuFactsIn)."""
+    errors = {}
+    if len(values.get("vendor", "").strip()) > 64:
+        errors["vendor"] = "At most 64 characters."
+    bad = [f for f in words(values.get("flags", "")) if not _FLAG.match(f)]
+    if bad:
+        errors["flags"] = f"Not a CPU flag: {bad[0][:40]} (letters, digits, _ and .)"
+    return errors
+
+
+def cpu_body(values: Values, *, keep_blank: bool) -> dict[str, object] | None:
+    """The ``cpu`` of an add or a change; None when nothing was given and ``keep_blank``."""
+    body: dict[str, object] = {}
+    if values["vendor"].strip():
+        body["vendor"] = values["vendor"].strip()
+    for key in ("family", "model", "stepping"):
+        if (number := optional_int(values[key])) is not None:
+            body[key] = number
+    if flags := words(values["flags"]):
+        body["flags"] = flags
+    return None if keep_blank and not body else body
+
+
+class AddHostDialog(XeForm):
+    """Hostname, management address and port; CPU fields left blank are read from the host."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Add host (XE connects to its XPS and reads its facts)",
+            (
+                XeField("name", "Hostname"),
+                XeField("address", "Mgmt. IP address"),
+                XeField("port", "Mgmt. port", "9443", bounds=(1, 65535)),
+                *cpu_fields(hint="blank: read from the host, then editable"),
+                XeField("shared_storage", "Shared storage", hint="space-separated; for migration"),
+                XeField(
+                    "takeover",
+                    "Host's own policy",
+                    "no",
+                    choices=(
+                        ("hold it until an admin re-converges it", "no"),
+                        ("take it over now (its policy is exported first)", "yes"),
+                    ),
+                ),
+            ),
+            save="Add host",
+        )
+
+    def rules(self, values: Values) -> dict[str, str]:
+        errors = cpu_rules(values)
+        if message := _name_problem(values["name"], "host"):
+            errors["name"] = message
+        address = values["address"].strip()
+        if not address:
+            errors["address"] = "The address of the host's XPS is needed."
+        elif len(address) > 255 or any(c.isspace() or not c.isprintable() for c in address):
+            errors["address"] = "An IP address or DNS name, without spaces."
+        return errors
+
+
+class HostCpuDialog(XeForm):
+    """The CPU XE stored for a host (read from it when it joined), editable for migration."""
+
+    def __init__(
+        self,
+        host: str,
+        vendor: str,
+        family: int | None,
+        model: int | None,
+        stepping: int | None,
+        flags: Sequence[str],
+    ) -> None:
+        def text(n: int | None) -> str:
+            return "" if n is None else str(n)
+
+        super().__init__(
+            f"{host}: CPU for migration (from the host; edit, or Esc keeps it)",
+            cpu_fields(vendor, text(family), text(model), text(stepping), " ".join(flags)),
+        )
+
+    def rules(self, values: Values) -> dict[str, str]:
+        return cpu_rules(values)
+
+
+# -- Add tag to host ---------------------------------------------------------------------------
+
+
+class AddTagDialog(XeForm):
+    """Assigns an enclave (tag) to a host."""
+
+    def __init__(
+        self,
+        hosts: Sequence[tuple[str, str]],
+        enclaves: Sequence[tuple[str, str]],
+        *,
+        host: str = "",
+        enclave: str = "",
+    ) -> None:
+        super().__init__(
+            "Add tag to host (assign an enclave)",
+            (
+                XeField("host", "Host", host, choices=tuple(hosts)),
+                XeField("enclave", "Enclave (tag)", enclave, choices=tuple(enclaves)),
+            ),
+            save="Assign",
+        )
+
+
+# -- Add SecLabel (Figure 25) --------------------------------------------------------------------
+
+
+class AddSecLabelDialog(XeForm):
+    """Create new SecLabel: every field XE's SecLabel create takes."""
+
+    def __init__(
+        self,
+        enclaves: Sequence[tuple[str, str]],
+        profiles: Sequence[tuple[str, str]],
+        *,
+        enclave: str = "",
+        name: str = "",
+    ) -> None:
+        super().__init__(
+            "Add secLabel → Create new…",
+            (
+                XeField("name", "Name", name),
+                XeField("enclave", "Enclave", enclave, choices=tuple(enclaves)),
+                XeField(
+                    "profile",
+                    "Hypercall profile",
+                    choices=tuple(profiles),
+                    hint="choose one that suits the VMs' guest type",
+                ),
+                XeField("max_rate", "Max. hypercall rate (per ms)", "1000", bounds=(1, 65535)),
+                XeField(
+                    "max_violations",
+                    "Max. violations",
+                    "10",
+                    hint="before the VM is stopped; 0 never stops it",
+                    bounds=(0, MAX_COUNT),
+                ),
+                XeField(
+                    "role",
+                    "Guest role",
+                    "none",
+                    hint="XE supports user domains only: leave none",
+                    choices=tuple((r, r) for r in SECLABEL_ROLES),
+                ),
+            ),
+            save="Add SecLabel",
+        )
+
+    def rules(self, values: Values) -> dict[str, str]:
+        errors = {}
+        if message := _name_problem(values["name"], "SecLabel"):
+            errors["name"] = message
+        if not values["profile"]:
+            errors["profile"] = "XE has no hypercall profile to choose."
+        return errors
+
+
+# -- Add domain (Figure 26) ------------------------------------------------------------
+
+_OS = (("linux", "linux"), ("windows", "windows"))
+_BOOT_FIELDS = {
+    "pv": {"kernel", "ramdisk", "cmdline", "bootloader"},
+    "pvh": {"kernel", "ramdisk", "cmdline"},
+    "pvhvm": set(),
+    "hvm": set(),
+}
+
+
+class AddDomainDialog(XeForm):
+    """Every field of XE's VM create; the boot fields follow the guest type (kernel and
+    bootloader for PV, kernel for PVH, none for HVM), and the host choice shows the
+    default rule with the host it picks today."""
+
+    def __init__(
+        self,
+        enclave: str,
+        seclabels: Sequence[tuple[str, str]],
+        hosts: Sequence[tuple[str, str]],
+        default_host: str | None,
+        *,
+        values: Mapping[str, str] | None = None,
+    ) -> None:
+        given = dict(values or {})
+        labels = tuple(seclabels) or (("(none yet: add a SecLabel to this enclave)", NO_SECLABEL),)
+        rule = f"default: first host with {enclave} ({default_host or 'none yet'})"
+        fields = (
+            XeField("name", "Name"),
+            XeField("seclabel", "SecLabel", choices=labels),
+            XeField("guest_type", "Guest type", "pvh", choices=tuple((g, g) for g in GUEST_TYPES)),
+            XeField(
+                "os", "Guest OS", "linux", choices=(("linux", "linux"), ("windows", "windows"))
+            ),
+            XeField("kernel", "Kernel", hint="a path on the host"),
+            XeField("ramdisk", "Ramdisk"),
+            XeField("cmdline", "Kernel command line"),
+            XeField("bootloader", "Bootloader (PV)", hint="PV only (pygrub)"),
+            XeField("memory_mb", "Memory (MB)", "1024", bounds=(1, MAX_COUNT)),
+            XeField("maxmem_mb", "Max. memory (MB)", "1024", bounds=(1, MAX_COUNT)),
+            XeField("vcpus", "VCPUs", "1", bounds=(1, 4096)),
+            XeField("maxvcpus", "Max. VCPUs", "1", bounds=(1, 4096)),
+            XeField("host", "Hostname", choices=((rule, DEFAULT_HOST), *hosts)),
+            XeField("run", "Run", "yes", choices=(("yes: start it", "yes"), ("no", "no"))),
+        )
+        filled = tuple(replace(f, value=given.get(f.name, f.value)) for f in fields)
+        super().__init__(f"Add domain to {enclave}", filled, save="Add domain")
+
+    def shown(self, values: Values) -> set[str]:
+        boot = _BOOT_FIELDS.get(values.get("guest_type", "pvh"), set())
+        return {f.name for f in self.fields if f.name in boot or f.name not in _BOOT_FIELDS["pv"]}
+
+    def rules(self, values: Values) -> dict[str, str]:
+        errors = {}
+        if message := _name_problem(values["name"], "domain"):
+            errors["name"] = message
+        kind = values["guest_type"]
+        if kind == "pv" and not (values["kernel"].strip() or values["bootloader"].strip()):
+            errors["kernel"] = "A PV guest needs a kernel or a bootloader."
+        if kind == "pvh" and not values["kernel"].strip():
+            errors["kernel"] = "A PVH guest needs a kernel."
+        for key in ("kernel", "ramdisk", "cmdline", "bootloader"):
+            text = values.get(key, "")
+            if any(c in "\"'" or not c.isprintable() for c in text) or len(text) > 4096:
+                errors[key] = "No quotes or control characters (at most 4096)."
+        if int(values["memory_mb"]) > int(values["maxmem_mb"]):
+            errors["memory_mb"] = "At most the max. memory."
+        if int(values["vcpus"]) > int(values["maxvcpus"]):
+            errors["vcpus"] = "At most the max. VCPUs."
+        return errors
+
+
+def domain_body(values: Values) -> dict[str, object]:
+    """The fields of XE's VM create from the form (``name``, ``enclave`` and
+    ``guest_type`` apart)."""
+    body: dict[str, object] = {"os": values["os"], "run": values["run"] == "yes"}
+    for key in ("memory_mb", "maxmem_mb", "vcpus", "maxvcpus"):
+        body[key] = int(values[key])
+    for key in ("kernel", "ramdisk", "cmdline", "bootloader"):
+        if values.get(key, "").strip():
+            body[key] = values[key].strip()
+    if values["seclabel"] != NO_SECLABEL:
+        body["seclabel"] = values["seclabel"]
+    if values["host"] != DEFAULT_HOST:
+        body["host"] = values["host"]
+    return body
