@@ -584,12 +584,15 @@ async def scale(
         await asyncio.sleep(5.0)  # start-up work of the last consoles done
         consoles = [p for p in descendants(server.proc.pid) if p != server.proc.pid]
         quiet_before = sum(session_cpu_s(p) for p in consoles)
+        quiet_server = session_cpu_s(server.proc.pid)
         quiet_began = time.monotonic()
         await asyncio.sleep(10.0)
+        quiet_s = time.monotonic() - quiet_began
         result[f"consoles_idle_cpu_cores_{count}"] = round(
-            (sum(session_cpu_s(p) for p in consoles) - quiet_before)
-            / (time.monotonic() - quiet_began),
-            2,
+            (sum(session_cpu_s(p) for p in consoles) - quiet_before) / quiet_s, 2
+        )
+        result[f"server_idle_cpu_pct_{count}"] = round(
+            (session_cpu_s(server.proc.pid) - quiet_server) / quiet_s * 100, 1
         )
         cpu_before = sum(session_cpu_s(p) for p in consoles)
         server_before = session_cpu_s(server.proc.pid)
