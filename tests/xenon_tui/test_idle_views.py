@@ -87,3 +87,49 @@ async def test_the_hosts_changes_made_elsewhere_come_together() -> None:
         await pilot.pause()
         titles = sorted(n.title for n in app._notifications if "EA-domu-1" not in n.message)
         assert titles == ["xenon-2:8443: changed elsewhere", "xenon-host-1:8443: changed elsewhere"]
+
+
+def _sample(cpu: float) -> dict[str, Any]:
+    domains = [
+        {"name": "Domain-0", "cpu_pct": 40.0, "mem_kb": 1 << 20, "vcpus": 8},
+        {"name": "EA-domu-1", "cpu_pct": cpu, "mem_kb": 2 << 20, "vcpus": 2},
+    ]
+    return {"event": "stats", "data": {"ts": 1_700_000_000.0, "domains": domains}}
+
+
+async def test_performance_bars_are_drawn_only_when_they_change() -> None:
+    # Each host's sample (every 3 s) redrew both bar charts through plotext although the
+    # values only jittered by hundredths (40.01, 40.0) and the memory never changed.
+    from textual_plotext import PlotextPlot
+
+    from xenon_tui.messages import ServerEvent
+    from xenon_tui.widgets import PerfView
+
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("6")
+        perf = app.query_one(PerfView)
+        await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
+        app.host.post_message(ServerEvent(ADDRESS, _sample(50.0)))
+        await pilot.pause(0.1)
+        counts: Counter[str] = Counter()
+        for plot in perf.query(PlotextPlot):
+            spy_refreshes(plot, counts, plot.id or "?")
+        for jitter in (50.01, 49.99, 50.02, 50.0, 49.98, 50.01, 50.0, 49.99, 50.01, 50.0):
+            app.host.post_message(ServerEvent(ADDRESS, _sample(jitter)))
+            await pilot.pause()
+        assert counts == Counter(), counts
+        app.host.post_message(ServerEvent(ADDRESS, _sample(90.0)))
+        await pilot.pause()
+        assert counts == Counter({"cpu-now": 1}), counts
+        await pilot.press("5")  # hidden: samples are kept, not drawn
+        await pilot.pause()
+        for cpu in (10.0, 20.0, 30.0):
+            app.host.post_message(ServerEvent(ADDRESS, _sample(cpu)))
+            await pilot.pause()
+        assert counts == Counter({"cpu-now": 1}), counts
+        await pilot.press("6")  # shown: the last sample at once
+        await pilot.pause()
+        assert counts == Counter({"cpu-now": 2}), counts
+        assert perf._bars["cpu-now"][2] == (30.0, 40.0)  # drawn bottom up

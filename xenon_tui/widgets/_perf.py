@@ -31,6 +31,7 @@ from xenon_tui.widgets._chartdata import (
     top_lines,
     x_span,
 )
+from xenon_tui.widgets._shown import displayed
 
 if TYPE_CHECKING:
     from xenon_tui._state import ServerState
@@ -117,6 +118,10 @@ class PerfView(Vertical, can_focus=True):
         self.selected = ""
         self.chart = Chart()
         self._stats: dict[str, Any] | None = None
+        # Plot id -> what its bars show (size, names, values, title), to skip a redraw.
+        self._bars: dict[str | None, tuple[Any, ...]] = {}
+        # A sample arrived while the view was hidden: drawn when it is shown.
+        self._behind = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="perf-title")
@@ -151,34 +156,57 @@ class PerfView(Vertical, can_focus=True):
             self.load_history()
 
     def show_stats(self, stats: dict[str, Any] | None, log: list[dict[str, Any]]) -> None:
-        """Draws the current CPU %, memory and vCPU bars of one sample."""
+        """Draws the current CPU %, memory and vCPU bars of one sample.
+
+        A chart whose bars are the same as drawn (values at the chart's resolution) is not
+        drawn again, and a hidden view draws the last sample once it is shown.
+        """
         if not self.is_mounted:
             return
         self._stats = stats
+        if not displayed(self):
+            self._behind = True
+            return
         rows = current_rows(stats, self.domain_filter)
         cpu = self.query_one("#cpu-now", PlotextPlot)
         mem = self.query_one("#mem-now", PlotextPlot)
-        for plot in (cpu, mem):
-            plot.plt.clear_data()
-            plot.plt.clear_figure()
         # Plotext draws the first bar at the bottom: reversed, names read top down.
         cpu_rows = top_rows(rows, "cpu_pct", cpu.size.height - BAR_CHROME)[::-1]
         mem_rows = top_rows(rows, "mem_kb", mem.size.height - BAR_CHROME)[::-1]
-        if rows:
-            cpu.plt.bar(
-                [str(r.get("name")) for r in cpu_rows],
-                [float(r.get("cpu_pct") or 0) for r in cpu_rows],
-                orientation="horizontal",
-            )
-            mem.plt.bar(
-                [f"{r.get('name')} ({r.get('vcpus', '?')} vCPU)" for r in mem_rows],
-                [int(r.get("mem_kb") or 0) // 1024 for r in mem_rows],
-                orientation="horizontal",
-            )
-        cpu.plt.title(_bars_title("CPU %", len(cpu_rows), len(rows)))
-        mem.plt.title(_bars_title("MiB (vCPUs)", len(mem_rows), len(rows)))
-        cpu.refresh()
-        mem.refresh()
+        self._draw_bars(
+            cpu,
+            [str(r.get("name")) for r in cpu_rows],
+            # Whole percents: a bar is ~50 cells for 100 %, and the samples jitter by
+            # hundredths (40.01, 40.0…) that would redraw an unchanged chart every time.
+            [float(round(float(r.get("cpu_pct") or 0))) for r in cpu_rows],
+            _bars_title("CPU %", len(cpu_rows), len(rows)),
+        )
+        self._draw_bars(
+            mem,
+            [f"{r.get('name')} ({r.get('vcpus', '?')} vCPU)" for r in mem_rows],
+            [int(r.get("mem_kb") or 0) // 1024 for r in mem_rows],
+            _bars_title("MiB (vCPUs)", len(mem_rows), len(rows)),
+        )
+
+    def _draw_bars(
+        self, plot: PlotextPlot, names: list[str], values: list[float] | list[int], title: str
+    ) -> None:
+        """One horizontal bar chart, unless it already shows exactly these bars."""
+        drawn = (plot.size, tuple(names), tuple(values), title)
+        if self._bars.get(plot.id) == drawn:
+            return
+        self._bars[plot.id] = drawn
+        plot.plt.clear_data()
+        plot.plt.clear_figure()
+        if names:
+            plot.plt.bar(names, values, orientation="horizontal")
+        plot.plt.title(title)
+        plot.refresh()
+
+    def on_show(self) -> None:
+        if self._behind:
+            self._behind = False
+            self.show_stats(self._stats, [])
 
     def load_history(self) -> None:
         """Fetches ``GetStatsHistory`` for the range (in a worker) and draws it."""
