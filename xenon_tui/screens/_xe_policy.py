@@ -115,6 +115,7 @@ class XePolicyScreen(ModalScreen[None]):
         super().__init__()
         self.data = data
         self.loaded: dict[str, str] = {}  # format -> XE's text, once shown
+        self._loading: set[str] = set()  # formats being read (each is read once)
         self._tree_matches: Matches[TreeNode[None]] = Matches("", ())
 
     def compose(self) -> ComposeResult:
@@ -145,21 +146,31 @@ class XePolicyScreen(ModalScreen[None]):
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
         fmt = (event.pane.id or "").removeprefix("tab-")
-        if fmt not in self.loaded:
-            self._load(fmt)
-        else:
+        if fmt in self.loaded:
             self._focus_content(fmt)
+        else:
+            self._load(fmt)
 
     def action_tab(self, fmt: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{fmt}"
 
     def action_reload(self) -> None:
         fmt = self.shown
-        self.loaded.pop(fmt, None)
+        if fmt in self.loaded:
+            del self.loaded[fmt]
+            self._loading.discard(fmt)
         self._load(fmt)
 
+    def _load(self, fmt: str) -> None:
+        # Once per tab: two reads filling one pane at the same time would each wait for
+        # the other's removal of its children.
+        if fmt in self._loading or fmt not in dict(TABS):
+            return
+        self._loading.add(fmt)
+        self._read(fmt)
+
     @work(group="xe-policy-load", exit_on_error=False)
-    async def _load(self, fmt: str) -> None:
+    async def _read(self, fmt: str) -> None:
         pane = self.query_one(f"#tab-{fmt}", TabPane)
         try:
             text = await bounded(self.data.client.policy.render(fmt))  # type: ignore[arg-type]
@@ -168,6 +179,7 @@ class XePolicyScreen(ModalScreen[None]):
             await pane.remove_children()
             await pane.mount(Static(f"XE: {exc.message}", classes="loading -error", markup=False))
             self.app.notify(exc.message, title=exc.title, severity="error", timeout=8)
+            self._loading.discard(fmt)  # Ctrl+R reads it again
             return
         await pane.remove_children()
         if fmt == "tree":
