@@ -424,6 +424,35 @@ typedef struct msm_violation {
 int msm_ring_drain(msm_ctx *ctx, msm_violation *out, size_t rec_size, uint32_t max,
                    uint32_t *n, uint64_t *dropped);
 
+/* Allowed-call counters: per domain, per (hypercall, sub-op), per minute of the
+ * context's clock (sim: simulated; xen: not provided, MSM_ENOSYS).  Every allowed
+ * hypercall of a non-dom0 domain (msm_check_hypercall and msm_sim_run alike) is
+ * counted; denials are not (they are violations).  Memory is bounded: each domain
+ * holds the counts of its current minute (a slot per entry of its workload mix
+ * and MSM_CALLS_OTHER slots for any other call; a full table is moved to the
+ * records early), and moves them to a ring of MSM_CALLS_RING records when its
+ * next call falls in another minute, when it is destroyed, and at every drain.
+ * One (minute, domain, nr, sub-op) may therefore come in several records: their
+ * counts add up.  A full ring drops the records that do not fit (never blocks). */
+#define MSM_CALLS_RING  65536
+#define MSM_CALLS_OTHER 64
+
+typedef struct msm_call_count {
+    uint64_t minute_ns;     /* start of the minute: floor(ts / 60e9) * 60e9   */
+    uint32_t domid;
+    uint32_t nr;            /* hypercall number, < 64                          */
+    uint32_t subop;         /* sub-op; 0 for hypercalls without sub-ops        */
+    uint32_t count;         /* allowed calls                                   */
+    msm_uuid domain;        /* the domain's uuid                               */
+} msm_call_count;
+
+/* Moves the current minute of every live domain into the ring, then up to `max`
+ * oldest records into `out` (FIFO).  `n` receives how many; `dropped` (may be
+ * NULL) the calls lost to a full ring since the previous drain.  Checks: ctx,
+ * out, n NULL (EINVAL); rec_size (ESIZE); backend without counters (ENOSYS). */
+int msm_calls_drain(msm_ctx *ctx, msm_call_count *out, size_t rec_size, uint32_t max,
+                    uint32_t *n, uint64_t *dropped);
+
 /* Marks a domain's violations as addressed: count back to 0, stopped_by_msm
  * cleared (the domain stays paused until unpaused).  Any live domain, dom0
  * included (a no-op there); MSM_ENOENT otherwise. */

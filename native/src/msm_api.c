@@ -130,6 +130,18 @@ int msm_ring_drain(msm_ctx *ctx, msm_violation *out, size_t rec_size, uint32_t m
     return ctx->ops->ring_drain(ctx, out, max, n, dropped);
 }
 
+int msm_calls_drain(msm_ctx *ctx, msm_call_count *out, size_t rec_size, uint32_t max,
+                    uint32_t *n, uint64_t *dropped)
+{
+    CTX_CHECK(ctx);
+    NEED(ctx, out, "out");
+    NEED(ctx, n, "n");
+    SIZE(ctx, rec_size, sizeof(msm_call_count), "msm_call_count");
+    if (!ctx->ops->calls_drain)
+        return msm_fail(ctx, MSM_ENOSYS, "this backend keeps no allowed-call counters");
+    return ctx->ops->calls_drain(ctx, out, max, n, dropped);
+}
+
 int msm_domain_reset_violations(msm_ctx *ctx, uint32_t domid)
 {
     CTX_CHECK(ctx);

@@ -68,6 +68,9 @@ typedef struct msm_backend_ops {
     int (*set_misbehaviour)(msm_ctx *ctx, uint32_t domid, uint32_t kind,
                             uint32_t per_million);
     int (*sim_run)(msm_ctx *ctx, uint64_t duration_ns, msm_run_counts *out);
+    /* NULL: the backend keeps no allowed-call counters (MSM_ENOSYS) */
+    int (*calls_drain)(msm_ctx *ctx, msm_call_count *out, uint32_t max, uint32_t *n,
+                       uint64_t *dropped);
 } msm_backend_ops;
 
 struct msm_sim;

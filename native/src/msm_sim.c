@@ -56,6 +56,7 @@ static void sim_close(msm_ctx *ctx)
         free(s->free_slots);
         free(s->assigned);
         free(s->ring);
+        free(s->calls);
         free(s);
     }
     free(ctx);
@@ -93,10 +94,12 @@ static int sim_init(msm_sim *s)
     s->free_slots = malloc(MSM_MAX_DOMAINS * sizeof *s->free_slots);
     s->assigned = malloc(MSM_MAX_DEVICES * sizeof *s->assigned);
     s->ring = calloc(s->cfg.ring_capacity, sizeof *s->ring);
+    s->calls = calloc(MSM_CALLS_RING, sizeof *s->calls);
     s->running = calloc(1, sizeof *s->running);
     s->aggregate = calloc(1, sizeof *s->aggregate);
     msm_commit_error e;
     if (!s->doms || !s->slot_of || !s->order || !s->free_slots || !s->assigned || !s->ring ||
+        !s->calls ||
         !s->running || !s->aggregate || msm_mem_init(s) || msm_policy_resolve(NULL, &s->active,
                                                                              &s->res, &e))
         return MSM_ENOMEM;
@@ -304,6 +307,7 @@ static int sim_destroy(msm_ctx *ctx, uint32_t domid)
     if (rc)
         return rc;
     uint16_t slot = (uint16_t)s->slot_of[domid];
+    msm_calls_flush(s, d);
     msm_sim_release_devices(s, domid);
     msm_cw_release(&s->active, &s->res, s->running, s->aggregate, d->tag);
     msm_mem_release(s, d);
@@ -382,6 +386,7 @@ const msm_backend_ops msm_sim_ops = {
     .domain_read = msm_sim_domain_read,
     .set_misbehaviour = msm_sim_set_misbehaviour_op,
     .sim_run = msm_sim_run_op,
+    .calls_drain = msm_sim_calls_drain,
 };
 
 int msm_open_sim(const msm_sim_config *cfg, size_t cfg_size, msm_ctx **out)

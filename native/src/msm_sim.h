@@ -4,6 +4,10 @@
 
 #include "msm_internal.h"
 
+#define MSM_MIX_ENTRIES 32         /* distinct calls of one workload mix, at most   */
+#define MSM_CALLS_FREE 0u          /* an empty calls_key slot (keys are stored + 1)  */
+#define MSM_MINUTE_NS 60000000000ull
+
 /* Per-domain state.  The first cache line holds what a decision touches. */
 typedef struct msm_dom {
     /* hot */
@@ -34,6 +38,12 @@ typedef struct msm_dom {
     uint64_t mis_cum[4];       /* cumulative thresholds scaled to 2^32; [3] total */
     uint64_t rate_acc;         /* fractional calls carried between slices         */
     uint64_t burst_window;     /* window of the last rate burst (+1, 0 = none)    */
+    /* allowed-call counters of the current minute (msm_calls.c) */
+    uint64_t calls_minute;     /* now_ns / 60e9 + 1 of the counts held, 0 = none  */
+    uint32_t calls_mix[MSM_MIX_ENTRIES]; /* per entry of its workload mix         */
+    uint16_t calls_key[MSM_CALLS_OTHER]; /* (nr << 8 | subop) + 1; 0 = empty     */
+    uint32_t calls_cnt[MSM_CALLS_OTHER];
+    uint32_t calls_n_other;
 } msm_dom;
 
 typedef struct msm_assign {
@@ -72,6 +82,10 @@ typedef struct msm_sim {
     msm_violation *ring;
     uint64_t ring_head, ring_tail; /* tail - head = used                          */
     uint64_t ring_dropped, ring_dropped_since_drain;
+    /* allowed-call count records (msm_calls.c) */
+    msm_call_count *calls;     /* MSM_CALLS_RING slots                            */
+    uint64_t calls_head, calls_tail;
+    uint64_t calls_dropped_since_drain;  /* calls lost to a full ring             */
     /* counters */
     uint64_t hc_checked, hc_denied, ch_checked, ch_denied;
     uint64_t stopped_total;
@@ -129,6 +143,25 @@ static inline uint32_t msm_decide(msm_dom *d, uint32_t nr, uint32_t subop, uint6
     return MSM_ALLOW;
 }
 
+/* Allowed-call counters (msm_calls.c).  msm_calls_count counts one allowed call
+ * (nr < 64) outside the workload's hot loop; msm_calls_roll moves a domain's counts
+ * to the ring when `minute` (now_ns / 60e9 + 1) is not the one it holds; msm_calls_flush
+ * moves them unconditionally (destroy, drain). */
+void msm_calls_count(msm_sim *s, msm_dom *d, uint32_t nr, uint32_t subop, uint64_t now_ns);
+void msm_calls_flush(msm_sim *s, msm_dom *d);
+static inline void msm_calls_roll(msm_sim *s, msm_dom *d, uint64_t minute)
+{
+    if (MSM_UNLIKELY(d->calls_minute != minute)) {
+        msm_calls_flush(s, d);
+        d->calls_minute = minute;
+    }
+}
+int msm_sim_calls_drain(msm_ctx *ctx, msm_call_count *out, uint32_t max, uint32_t *n,
+                        uint64_t *dropped);
+/* The (nr, subop) of entry i of workload mix m ((guest_type - 1) * 2 + os - 1);
+ * 0 when there is no such entry (msm_workload.c). */
+int msm_workload_mix_entry(uint32_t m, uint32_t i, uint32_t *nr, uint32_t *subop);
+
 /* Records a violation of `d` (count, ring, stop at max). */
 void msm_sim_violation(msm_sim *s, msm_dom *d, uint32_t kind, uint32_t nr, uint32_t subop,
                        uint32_t peer, uint64_t now_ns);
@@ -144,6 +177,8 @@ static inline uint32_t msm_sim_hypercall(msm_sim *s, msm_dom *d, uint32_t nr, ui
         s->hc_denied++;
         msm_sim_violation(s, d, dec == MSM_DENY_PROFILE ? MSM_VIOL_PROFILE : MSM_VIOL_RATE, nr,
                           msm_hypercall_has_subops(nr) ? subop : 0, MSM_DOMID_INVALID, now_ns);
+    } else {
+        msm_calls_count(s, d, nr, subop, now_ns);
     }
     return dec;
 }

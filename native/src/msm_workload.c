@@ -94,7 +94,7 @@ static const mix_entry bad_calls[8] = {
     {37, 0, 0}, {36, 1, 0}, {36, 2, 0}, {36, 3, 0}, {35, 1, 0}, {7, 1, 0}, {8, 0, 0}, {22, 0, 0}};
 
 #define MIX_SIZE 1024u
-static uint16_t mix_table[8][MIX_SIZE]; /* nr | subop << 8 */
+static uint32_t mix_table[8][MIX_SIZE]; /* nr | subop << 8 | entry index << 16 */
 static pthread_once_t mix_once = PTHREAD_ONCE_INIT;
 
 static void build_mixes(void)
@@ -107,12 +107,25 @@ static void build_mixes(void)
         for (uint32_t i = 0; i < n; i++) {
             uint32_t k = e[i].weight * MIX_SIZE / total;
             for (uint32_t j = 0; j < k && at < MIX_SIZE; j++)
-                mix_table[m][at++] = (uint16_t)(e[i].nr | e[i].subop << 8);
+                mix_table[m][at++] = (uint32_t)(e[i].nr | e[i].subop << 8 | i << 16);
         }
         /* Rounding leftovers go to the first (most common) call. */
         while (at < MIX_SIZE)
-            mix_table[m][at++] = (uint16_t)(e[0].nr | e[0].subop << 8);
+            mix_table[m][at++] = (uint32_t)(e[0].nr | e[0].subop << 8);
     }
+}
+
+int msm_workload_mix_entry(uint32_t m, uint32_t i, uint32_t *nr, uint32_t *subop)
+{
+    if (m >= 8)
+        return 0;
+    const mix_entry *e = mixes[m];
+    for (uint32_t k = 0; k <= i; k++)
+        if (!e[k].weight)
+            return 0;
+    *nr = e[i].nr;
+    *subop = e[i].subop;
+    return 1;
 }
 
 /* ------------------------------------------------------------------- rng */
@@ -205,9 +218,9 @@ static inline void hypercall_nr(run_state *rs, msm_dom *d, uint32_t nr, uint32_t
         emit(rs, MSM_EV_HYPERCALL, d->domid, nr, subop, NULL, ts);
 }
 
-static inline void hypercall(run_state *rs, msm_dom *d, uint16_t e, uint64_t ts)
+static inline void hypercall(run_state *rs, msm_dom *d, uint32_t e, uint64_t ts)
 {
-    hypercall_nr(rs, d, e & 0xFFu, e >> 8, ts);
+    hypercall_nr(rs, d, e & 0xFFu, (e >> 8) & 0xFFu, ts);
 }
 
 static void channel(run_state *rs, msm_dom *d, msm_dom *o, uint64_t r, uint64_t ts)
@@ -220,7 +233,7 @@ static void channel(run_state *rs, msm_dom *d, msm_dom *o, uint64_t r, uint64_t 
         emit(rs, MSM_EV_CHANNEL, d->domid, kind, o->domid, NULL, ts);
 }
 
-static void burst(run_state *rs, msm_dom *d, const uint16_t *mix, uint64_t r, uint64_t ts)
+static void burst(run_state *rs, msm_dom *d, const uint32_t *mix, uint64_t r, uint64_t ts)
 {
     msm_sim *s = rs->s;
     uint64_t w = ts / 1000000u + 1;
@@ -236,7 +249,7 @@ static void burst(run_state *rs, msm_dom *d, const uint16_t *mix, uint64_t r, ui
 
 /* The adversary's slot (msm.h, msm_adversary); `a` is the draw past the domain's own
  * misbehaviour thresholds. */
-static void adversary(run_state *rs, msm_dom *d, const uint16_t *mix, uint64_t r, uint64_t a,
+static void adversary(run_state *rs, msm_dom *d, const uint32_t *mix, uint64_t r, uint64_t a,
                       uint64_t ts)
 {
     msm_sim *s = rs->s;
@@ -277,7 +290,7 @@ static void adversary(run_state *rs, msm_dom *d, const uint16_t *mix, uint64_t r
     burst(rs, d, mix, r, ts);
 }
 
-static MSM_NOINLINE void misbehave(run_state *rs, msm_dom *d, const uint16_t *mix, uint64_t r,
+static MSM_NOINLINE void misbehave(run_state *rs, msm_dom *d, const uint32_t *mix, uint64_t r,
                                    uint64_t ts)
 {
     msm_sim *s = rs->s;
@@ -327,9 +340,9 @@ static void account(msm_sim *s, msm_dom *d, uint64_t len)
 
 /* A denied call of the mix (cold): which step denied it, counters and the violation
  * record.  The window counter already counts the call. */
-static MSM_NOINLINE void denied(run_state *rs, msm_dom *d, uint16_t e, uint64_t ts)
+static MSM_NOINLINE void denied(run_state *rs, msm_dom *d, uint32_t e, uint64_t ts)
 {
-    uint32_t nr = e & 0xFFu, subop = e >> 8;
+    uint32_t nr = e & 0xFFu, subop = (e >> 8) & 0xFFu;
     uint32_t dec = msm_profile_decision(d->prof, nr, subop) != MSM_ALLOW ? MSM_DENY_PROFILE
                                                                           : MSM_DENY_RATE;
     rs->s->hc_denied++;
@@ -379,7 +392,7 @@ run_domain_t(run_state *rs, msm_dom *d, uint64_t t, uint64_t len, const int logg
     if (!n)
         return;
     msm_sim *s = rs->s;
-    const uint16_t *mix = mix_table[m];
+    const uint32_t *mix = mix_table[m];
     const uint64_t step = len / n, mis_total = d->mis_cum[3] + rs->adv[3],
                    max_rate = d->max_rate;
     const msm_profile *p = d->prof;
@@ -389,6 +402,9 @@ run_domain_t(run_state *rs, msm_dom *d, uint64_t t, uint64_t len, const int logg
         d->window = w;
         d->wcount = 0;
     }
+    /* The slice lies inside one minute too: allowed mix calls count by entry index. */
+    msm_calls_roll(s, d, t / MSM_MINUTE_NS + 1);
+    uint32_t *const calls = d->calls_mix;
     uint64_t wcount = d->wcount, k, mis_calls = 0, denials = 0;
     uint64_t g0 = s->rng[0], g1 = s->rng[1], g2 = s->rng[2], g3 = s->rng[3];
     msm_event *log = rs->log;
@@ -410,25 +426,26 @@ run_domain_t(run_state *rs, msm_dom *d, uint64_t t, uint64_t len, const int logg
             /* A mix entry's sub-op has 8 bits (< MSM_SUBOP_BITS); its nr is < 256 and
              * the tables' are all < MSM_NR_HYPERCALLS, but the test below does not rely
              * on it: nr is masked into the table and (nr < 64) ANDed in, branch-free. */
-            uint16_t e = mix[r & (MIX_SIZE - 1)];
+            uint32_t e = mix[r & (MIX_SIZE - 1)];
             uint32_t nr = e & 0xFFu;
             wcount++;
 #if defined(MSM_TEST_INJECT_BUG) && (MSM_TEST_INJECT_BUG & 2)
             /* Test build only (tests/native/test_soak.py): the rate is off by one. */
-            uint64_t ok = msm_profile_allows(p, nr & (MSM_NR_HYPERCALLS - 1), e >> 8) &
+            uint64_t ok = msm_profile_allows(p, nr & (MSM_NR_HYPERCALLS - 1), (e >> 8) & 0xFFu) &
                           (nr < MSM_NR_HYPERCALLS) & (wcount <= max_rate + 1);
 #else
-            uint64_t ok = msm_profile_allows(p, nr & (MSM_NR_HYPERCALLS - 1), e >> 8) &
+            uint64_t ok = msm_profile_allows(p, nr & (MSM_NR_HYPERCALLS - 1), (e >> 8) & 0xFFu) &
                           (nr < MSM_NR_HYPERCALLS) & (wcount <= max_rate);
 #endif
             if (MSM_LIKELY(ok)) {
+                calls[e >> 16]++;
                 if (logging) {
                     msm_event *ev = &log[n_log++];
                     ev->ts_ns = t + k * step;
                     ev->kind = MSM_EV_HYPERCALL;
                     ev->domid = domid;
                     ev->a = nr;
-                    ev->b = e >> 8;
+                    ev->b = (e >> 8) & 0xFFu;
                     memset(&ev->uuid, 0, sizeof ev->uuid);
                     if (MSM_UNLIKELY(n_log == LOG_CAP)) {
                         rs->n_log = n_log;

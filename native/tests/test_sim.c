@@ -335,6 +335,95 @@ static void test_random_calls(void)
     msm_close(c);
 }
 
+/* The evaluation mode on the standard policy copied out of a context, fed random
+ * streams (under `make asan`: no bad access on any path), and the allowed-call counts
+ * of a workload run adding up to its allowed calls. */
+static void test_eval_and_call_counts(void)
+{
+    msm_ctx *c = open_sim(1024, 5);
+    load_policy(c);
+    msm_eval *ev = NULL;
+    CHECK_EQ(msm_eval_new(&ev), MSM_OK);
+    static const size_t sizes[7] = {0, sizeof(msm_profile), sizeof(msm_tag),
+                                    sizeof(msm_conflict), sizeof(msm_seclabel),
+                                    sizeof(msm_binding), sizeof(msm_device)};
+    static msm_profile buf; /* the largest object */
+    for (uint32_t t = MSM_OBJ_PROFILE; t <= MSM_OBJ_DEVICE; t++)
+        for (uint32_t i = 0; msm_policy_get(c, t, i, &buf, sizes[t]) == MSM_OK; i++)
+            CHECK_EQ(msm_eval_put(ev, t, &buf, sizes[t]), MSM_OK);
+    uint8_t dec[512];
+    msm_event evs[512];
+    CHECK_EQ(msm_eval_run(ev, evs, sizeof evs[0], 1, dec, NULL, 0), MSM_ESTATE);
+    msm_commit_error e;
+    CHECK_EQ(msm_eval_seal(ev, &e, sizeof e), MSM_OK);
+    static const uint8_t uuids[] = {D_A1, D_A2, D_B1, D_C1, D_R, D_SEC, 99};
+    uint64_t decided = 0;
+    for (int round = 0; round < 200; round++) {
+        for (uint32_t i = 0; i < 512; i++) {
+            msm_event *x = &evs[i];
+            memset(x, 0, sizeof *x);
+            x->ts_ns = (uint64_t)round * 1000000u + i * 1000u;
+            x->kind = (uint32_t)(fz() % 5) + 1;
+            x->domid = (uint32_t)(fz() % 6) + (x->kind >= MSM_EV_START ? 1 : 0);
+            x->a = (uint32_t)(fz() % 80);
+            x->b = (uint32_t)(fz() % 300);
+            if (x->kind == MSM_EV_CHANNEL) {
+                x->a = (uint32_t)(fz() % 2) + 1;
+                x->b = (x->domid + 1 + (uint32_t)(fz() % 5)) % 7;
+            }
+            if (x->kind == MSM_EV_DEVICE)
+                x->a = fz() % 2 ? 0x0300 : 0x0100;
+            if (x->kind == MSM_EV_START)
+                x->uuid = U(uuids[fz() % sizeof uuids]);
+        }
+        msm_eval_counts n;
+        CHECK_EQ(msm_eval_run(ev, evs, sizeof evs[0], 512, dec, &n, sizeof n), MSM_OK);
+        uint64_t sum = 0;
+        for (int k = 0; k < MSM_EVAL_DECISIONS; k++)
+            sum += n.by_decision[k];
+        CHECK_EQ(sum, 512);
+        for (uint32_t i = 0; i < 512; i++)
+            CHECK(dec[i] < MSM_EVAL_DECISIONS);
+        decided += n.events;
+    }
+    CHECK_EQ(decided, 200 * 512);
+    evs[3].domid = 0x7FF0;
+    CHECK_EQ(msm_eval_run(ev, evs, sizeof evs[0], 512, dec, NULL, 0), MSM_EINVAL);
+    msm_eval_free(ev);
+
+    uint32_t a, b;
+    CHECK_EQ(create(c, D_A1, "a", MSM_GUEST_PV, &a), MSM_OK);
+    CHECK_EQ(create(c, D_C1, "c", MSM_GUEST_HVM, &b), MSM_OK);
+    CHECK_EQ(msm_sim_set_misbehaviour(c, a, MSM_MIS_OUT_OF_PROFILE, 50000), MSM_OK);
+    uint64_t allowed = 0, counted = 0, lost = 0;
+    static msm_call_count recs[4096];
+    for (int round = 0; round < 3; round++) {
+        msm_run_counts rc;
+        CHECK_EQ(msm_sim_run(c, 40000000000ull, &rc, sizeof rc), MSM_OK);
+        allowed += rc.allowed;
+        if (round == 1)
+            CHECK_EQ(msm_domain_destroy(c, b), MSM_OK);
+        uint32_t got;
+        uint64_t dropped;
+        do {
+            CHECK_EQ(msm_calls_drain(c, recs, sizeof recs[0], 4096, &got, &dropped), MSM_OK);
+            lost += dropped;
+            for (uint32_t i = 0; i < got; i++) {
+                counted += recs[i].count;
+                CHECK(recs[i].nr < MSM_NR_HYPERCALLS);
+                CHECK_EQ(recs[i].minute_ns % 60000000000ull, 0);
+            }
+        } while (got == 4096);
+    }
+    CHECK(allowed > 0);
+    CHECK_EQ(counted + lost, allowed);
+    CHECK_EQ(lost, 0);
+    uint32_t got;
+    CHECK_EQ(msm_calls_drain(c, recs, sizeof recs[0] - 1, 1, &got, NULL), MSM_ESIZE);
+    CHECK_EQ(msm_calls_drain(c, NULL, sizeof recs[0], 1, &got, NULL), MSM_EINVAL);
+    msm_close(c);
+}
+
 int main(void)
 {
     RUN(test_scrub);
@@ -342,5 +431,6 @@ int main(void)
     RUN(test_workload_deterministic);
     RUN(test_workload_stops_and_bursts);
     RUN(test_random_calls);
+    RUN(test_eval_and_call_counts);
     return h_finish();
 }

@@ -1,6 +1,7 @@
 """Typed Python face of the MSM security module (``native._msm``); nothing else uses cffi."""
 
 from xps.msm._bench import BitmapFloor, bitmap_floor
+from xps.msm._calls import CALL_COUNT_RECORD, CallCount, call_counts_from_packed
 from xps.msm._context import IoctlFn, Msm, Transaction
 from xps.msm._convert import VIOLATION_RECORD
 from xps.msm._demo import DEMO_DOMAINS, WORKLOAD_PROFILES, DemoDomain, demo_policy, install_demo
@@ -73,6 +74,7 @@ from xps.msm._objects import (
 from xps.msm._records import DomainInfo, Info, RunCounts, Violation
 
 __all__ = [
+    "CALL_COUNT_RECORD",
     "DEMO_DOMAINS",
     "DOMID_INVALID",
     "EVENT_RECORD",
@@ -87,6 +89,7 @@ __all__ = [
     "Binding",
     "BitmapFloor",
     "Busy",
+    "CallCount",
     "ChannelKind",
     "CommitError",
     "CommitRefused",
@@ -138,6 +141,7 @@ __all__ = [
     "ViolationsPending",
     "WrongState",
     "bitmap_floor",
+    "call_counts_from_packed",
     "demo_policy",
     "format_bdf",
     "hypercall_number",

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
+from xps.msm._calls import CallCount, CallCounter, call_counts_from_packed
 from xps.msm._convert import (
     C_TYPES,
     VIOLATION_RECORD,
@@ -226,6 +227,7 @@ class Msm:
         self._drain_buf: Any = None
         self._dropped = ffi.new("uint64_t *")
         self._n = ffi.new("uint32_t *")
+        self._calls = CallCounter()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -433,6 +435,23 @@ class Msm:
         )
         n = int(self._n[0])
         return ffi.buffer(self._drain_buf, n * VIOLATION_RECORD.size)[:], int(self._dropped[0])
+
+    def drain_call_counts(self, max: int = DRAIN_BATCH) -> tuple[list[CallCount], int]:
+        """Moves the allowed-call counts out (every live domain's current minute first).
+
+        Returns:
+            Up to ``max`` records (FIFO) and how many calls were lost to a full record
+            ring since the previous drain.
+
+        Raises:
+            NotSupported: The backend keeps no counters (xen).
+        """
+        data, dropped = self.drain_call_counts_packed(max)
+        return call_counts_from_packed(data), dropped
+
+    def drain_call_counts_packed(self, max: int = DRAIN_BATCH) -> tuple[bytes, int]:
+        """Like :meth:`drain_call_counts`, as packed ``CALL_COUNT_RECORD`` structs."""
+        return self._calls.drain_packed(self.ctx, max)
 
     def reset_violations(self, domid: int) -> None:
         """Marks a domain's violations as addressed (count 0, ``stopped_by_msm`` cleared)."""
