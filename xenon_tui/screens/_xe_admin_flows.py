@@ -111,3 +111,8 @@ class XeAdminFlows(_Base):
         from xenon_tui.screens._xe_users import XeUsersScreen
 
         self.app.push_screen(XeUsersScreen(self.data, self.link))
+
+    def action_audit(self) -> None:
+        from xenon_tui.screens._xe_audit import XeAuditScreen
+
+        self.app.push_screen(XeAuditScreen(self.data, self.link))

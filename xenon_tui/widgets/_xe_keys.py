@@ -47,6 +47,7 @@ XE_ACTIONS: tuple[XeAction, ...] = (
     XeAction("xe.view_config", "c", "view_config", "View the VM's domain config"),
     XeAction("xe.configure", "C", "configure_vm", "Configure the VM…", mutating=True),
     XeAction("xe.policy", "p", "policy_views", "Policy as tree / XML / text"),
+    XeAction("xe.editor", "e", "editor_mode", "Manage server → Editor mode", footer=False),
     XeAction("xe.tasks", "t", "toggle_tasks", "Task panel (XE's long actions)", footer=False),
     XeAction("xe.propagate", "P", "propagate", "Propagate the policy", mutating=True, footer=False),
     XeAction("xe.incidents", "i", "fleet_incidents", "Fleet incidents (violations)", footer=False),
