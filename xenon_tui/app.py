@@ -43,6 +43,7 @@ from xenon_tui.screens import HostConsole
 
 if TYPE_CHECKING:
     from xenon_tui.screens._enterprise import EnterpriseScreen
+    from xenon_tui.screens._xe_config_flows import HostConsoleWanted
 
 # Actions of the priority app keys; see check_action.
 _TYPED_ACTIONS = typed_action_names()
@@ -80,6 +81,7 @@ class XenonConsole(App[int]):
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         *bindings("app"),
         Binding(ENTERPRISE_KEY, "toggle_enterprise", "Enterprise/Host", id="app.enterprise"),
+        Binding("escape", "back_to_enterprise", "Enterprise", show=False, id="app.xe_back"),
         # In a dialog, Tab moves to the next field before the next key is handed out: keys
         # that arrive in one read over SSH ("name⇥note⏎") otherwise all reach the field that
         # had the focus, since a field's own Tab only bubbles up after they were forwarded.
@@ -101,6 +103,10 @@ class XenonConsole(App[int]):
         xe_client_factory: XeClientFactory = xe_client_factory,
     ) -> None:
         super().__init__()
+        if xe is not None and xe.role == "auditor":
+            # An auditor's session is read-only everywhere, the host console too (Manage
+            # server → Editor mode); XE and the hosts refuse changes anyway.
+            config = replace(config, read_only=True)
         self.xe = xe
         self._xe_client_factory = xe_client_factory
         self._enterprise: EnterpriseScreen | None = None
@@ -140,6 +146,29 @@ class XenonConsole(App[int]):
             self.pop_screen()
         else:
             await self.show_enterprise()
+
+    async def on_host_console_wanted(self, message: HostConsoleWanted) -> None:
+        """Manage server → Editor mode (Enterprise screen, ``e``): the host console on
+        that host, in Policy Editor mode (Live for an auditor, whose session is read-only);
+        ctrl+e (or Esc where
+        the host console has no use for it) returns to the Enterprise view."""
+        if self._enterprise is not None and self.screen is self._enterprise:
+            self.pop_screen()
+        entry = self.host.add_server(message.server)
+        if entry is None:
+            return
+        host = self.host
+
+        def editor() -> None:
+            if not host.read_only:  # a read-only console has Live mode only
+                host.set_mode(Mode.EDITOR)
+
+        host.switch_server(entry.address, then=editor)
+        self.notify(f"{message.name}: host console (ctrl+e: back to Enterprise)", title="Editor")
+
+    def action_back_to_enterprise(self) -> None:
+        """Esc on the host console of an XE session: back to the Enterprise view."""
+        self.call_later(self.show_enterprise)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # The console's own variables ($status-ok…), for Textual's built-in themes too.
@@ -225,6 +254,8 @@ class XenonConsole(App[int]):
             return isinstance(self.screen, ModalScreen)  # elsewhere Tab is the screen's
         if action == "toggle_enterprise":
             return self.xe is not None and not isinstance(self.screen, ModalScreen)
+        if action == "back_to_enterprise":
+            return self.xe is not None and self.screen is self.host
         on_enterprise = self._enterprise is not None and self.screen is self._enterprise
         if on_enterprise and action not in _ENTERPRISE_APP_ACTIONS:
             return False

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from textual.message import Message
+
 from xenon_tui._work import run_flow
-from xenon_tui._xe import EnterpriseError, VmRow, XeData, XeLink, bounded
+from xenon_tui._xe import EnterpriseError, Overview, VmRow, XeData, XeLink, bounded
 from xenon_tui.dialogs._xe_config import (
     ConfigChange,
     ConfigureVmDialog,
@@ -16,6 +18,7 @@ from xenon_tui.dialogs._xe_config import (
     XlConfigDialog,
 )
 from xenon_tui.dialogs._xe_vm import CONFIGURE, VIEW_CONFIG
+from xenon_tui.widgets._xe_hosts import XeHostsTree
 from xenon_tui.widgets._xe_vms import XeVmTable
 
 if TYPE_CHECKING:
@@ -26,6 +29,19 @@ else:
     _Base = object
 
 T = TypeVar("T")
+
+
+class HostConsoleWanted(Message):
+    """Manage server → Editor mode: the app shows the host console on this host.
+
+    Attributes:
+        name: The host's name in XE.
+        server: ``address:port`` of its XPS, from XE's host row.
+    """
+
+    def __init__(self, name: str, server: str) -> None:
+        super().__init__()
+        self.name, self.server = name, server
 
 
 def findings_text(exc: EnterpriseError) -> str:
@@ -51,6 +67,7 @@ class XeConfigFlows(_Base):
     link: XeLink
 
     if TYPE_CHECKING:
+        overview: Overview | None
 
         @property
         def read_only(self) -> bool: ...
@@ -96,6 +113,19 @@ class XeConfigFlows(_Base):
         from xenon_tui.screens._xe_policy import XePolicyScreen  # built when first shown
 
         self.app.push_screen(XePolicyScreen(self.data))
+
+    # -- Manage server → Editor mode ------------------------------------------------------------
+
+    def action_editor_mode(self) -> None:
+        """``e``: the host console on the host under the Hosts panel's cursor."""
+        host_id = self.query_one(XeHostsTree).host_at_cursor()
+        hosts = self.overview.hosts if self.overview is not None else ()
+        row = next((h for h in hosts if h.id == host_id), None)
+        if row is None:
+            self.app.notify("Choose a host in the Hosts panel first.", title="Editor mode")
+            return
+        address = f"[{row.address}]" if ":" in row.address else row.address
+        self.post_message(HostConsoleWanted(row.name, f"{address}:{row.port}"))
 
     # -- Configure domain… (Figure 28) ----------------------------------------------------------
 
