@@ -3,6 +3,7 @@ for a view nobody sees, and a shown view only when what it shows changed."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -133,3 +134,68 @@ async def test_performance_bars_are_drawn_only_when_they_change() -> None:
         await pilot.pause()
         assert counts == Counter({"cpu-now": 2}), counts
         assert perf._bars["cpu-now"][2] == (30.0, 40.0)  # drawn bottom up
+
+
+async def test_the_host_screen_keeps_one_clock() -> None:
+    # Three intervals (domain poll 1.5 s, fleet 1 s, link ages 1 s) woke the app 2.7 times
+    # a second; one tick does all three.
+    from xenon_tui.screens._host import DOMAINS_REFRESH_S, HostConsole
+
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        host = app.host
+        assert isinstance(host, HostConsole)
+        clocks = [t for t in host._timers if not t._repeat and t.name != "screen_update"]
+        assert len(clocks) == 1, clocks
+        assert 1 <= DOMAINS_REFRESH_S <= 2
+
+
+async def test_an_idle_link_sleeps_until_its_next_heartbeat(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    # The pump napped 0.5 s at a time whatever the heartbeat: two wakeups a second per
+    # host with nothing to do.
+    import asyncio
+
+    from xenon_tui._connection import LinkState, ServerConnection, xps_client_factory
+
+    running, _host = scripted
+    config = console_config(xps_pki, running, tmp=tmp_path)
+    waits: list[float | None] = []
+    three = asyncio.Event()
+
+    def factory(entry: Any, tls: Any, read_only: bool) -> Any:
+        client: Any = xps_client_factory(entry, tls, read_only)
+        real = client.next_event
+
+        async def next_event(wait_s: float | None = None) -> Any:
+            waits.append(wait_s)
+            if len(waits) >= 3:
+                three.set()
+            return await real(wait_s)
+
+        client.next_event = next_event
+        return client
+
+    states: list[LinkState] = []
+    conn = ServerConnection(
+        config.servers[0],
+        config.tls,
+        read_only=False,
+        on_state=lambda state, _detail: states.append(state),
+        on_event=lambda _event: None,
+        factory=factory,
+    )
+    task = asyncio.create_task(conn.run())
+    try:
+        async with asyncio.timeout(60):
+            await three.wait()
+    finally:
+        await conn.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert LinkState.CONNECTED in states
+    assert all(w is not None and 0 < w <= conn.heartbeat_s for w in waits), waits
+    assert max(w or 0 for w in waits) > 1.0, waits

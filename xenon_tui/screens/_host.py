@@ -73,15 +73,18 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-DOMAINS_REFRESH_S = 1.5
+TICK_S = 1.0
+"""The screen's one clock: each tick re-words each server's "last update N s ago" (drawn
+only on change) and redraws the shown fleet view from the counts; every
+``DOMAINS_REFRESH_TICKS``-th polls the shown Domains view. One timer, not one per job:
+each wakes the whole app."""
+
+DOMAINS_REFRESH_TICKS = 2
+
+DOMAINS_REFRESH_S = TICK_S * DOMAINS_REFRESH_TICKS
 """How often the shown Domains view re-reads its server's domains (run state, CPU,
-violations); rows that did not change are not redrawn."""
-
-FLEET_REFRESH_S = 1.0
-"""How often the shown fleet violations view is redrawn from the counts."""
-
-LINK_AGE_S = 1.0
-"""How often each server's "last update N s ago" is re-worded (drawn only on change)."""
+violations; a run state also comes pushed at once); rows that did not change are not
+redrawn."""
 
 
 class HostConsole(Screen[None]):
@@ -122,6 +125,7 @@ class HostConsole(Screen[None]):
         self._notices: dict[str, list[str]] = {}
         self._noticed_at = -1e9
         self._notice_due = False
+        self._ticks = 0
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -158,9 +162,7 @@ class HostConsole(Screen[None]):
         self.query_one(ModeBand).read_only = self.config.read_only
         self._sync_current()
         panel.focus()
-        self.set_interval(DOMAINS_REFRESH_S, self._poll_domains)
-        self.set_interval(FLEET_REFRESH_S, self._sync_fleet)
-        self.set_interval(LINK_AGE_S, self._sync_link_ages)
+        self.set_interval(TICK_S, self._tick)
         if self.config.autoconnect:
             for address in self._servers:
                 self.connect_server(address)
@@ -260,6 +262,13 @@ class HostConsole(Screen[None]):
     def acks_of(self, address: str) -> Acks:
         """A server's violation acknowledgements (as its host sent them)."""
         return self.acks.setdefault(address, Acks())
+
+    def _tick(self) -> None:
+        self._ticks += 1
+        self._sync_link_ages()
+        self._sync_fleet()
+        if self._ticks % DOMAINS_REFRESH_TICKS == 0:
+            self._poll_domains()
 
     def _poll_domains(self) -> None:
         state = self.current_state
