@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,7 +27,7 @@ from enterprise_store.model import EnterprisePolicy
 from enterprise_store.policy import enclave_text
 from enterprise_store.store._approval_repo import ApprovalRepo, ApprovalRow
 
-__all__ = ["readable_diff", "record_approvals", "who_may_approve"]
+__all__ = ["readable_diff", "record_approvals", "unchanged", "who_may_approve"]
 
 
 def who_may_approve(authors: Iterable[str]) -> str:
@@ -50,6 +51,44 @@ def readable_diff(row: ApprovalRow) -> str:
         n=2,
     )
     return "\n".join(lines) + "\n"
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return a is b or (len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True)))
+
+
+def _touching(policy: EnterprisePolicy, key: UUID) -> tuple[Any, ...]:
+    return tuple(c for c in policy.conflicts if key in c.enclaves)
+
+
+def unchanged(before: EnterprisePolicy, after: EnterprisePolicy, key: UUID) -> bool:
+    """Whether nothing ``enclave_text`` shows of enclave ``key`` can differ, by object
+    identity (snapshots share the objects a write did not make): a write elsewhere skips
+    the text (a few ms per flagged enclave at 1,000 enclaves). False means "maybe"."""
+    if before.profiles is not after.profiles:
+        return False
+    if before.ids("enclaves").get(key) is not after.ids("enclaves").get(key):
+        return False
+    if not _same(before.hosts_of(key), after.hosts_of(key)):
+        return False
+    if before.seclabels is not after.seclabels and not _same(
+        before.seclabels_of(key), after.seclabels_of(key)
+    ):
+        return False
+    if before.vms is not after.vms and not _same(before.vms_in(key), after.vms_in(key)):
+        return False
+    # a conflict set's line names the other enclaves too
+    if (before.conflicts is not after.conflicts or before.enclaves is not after.enclaves) and (
+        not _same(_touching(before, key), _touching(after, key))
+        or (before.enclaves is not after.enclaves and _touching(after, key))
+    ):
+        return False
+    if before.dhcp_servers is not after.dhcp_servers:
+        mine = [d for d in before.dhcp_servers if d.enclave == key]
+        theirs = [d for d in after.dhcp_servers if d.enclave == key]
+        if not _same(tuple(mine), tuple(theirs)):
+            return False
+    return True
 
 
 def _name(before: EnterprisePolicy, after: EnterprisePolicy, key: UUID) -> str:
@@ -76,6 +115,8 @@ async def record_approvals(
     waiting: list[str] = []
     for key in sorted(required):
         uid = UUID(key)
+        if unchanged(before, after, uid):
+            continue
         old, new = enclave_text(before, uid), enclave_text(after, uid)
         if old == new:
             continue

@@ -236,3 +236,24 @@ async def test_deleting_a_flagged_enclave_and_an_import_wait_too(
     current = await p.current()
     await p.import_policy(w["root"], current)
     assert await p.approval_hold() is None
+
+
+async def test_renaming_another_enclave_a_flagged_one_names_in_a_conflict_set_waits(
+    services: Services, login: Login, make_user: MakeUser
+) -> None:
+    w = await _world(services, login, make_user)
+    p = services.policy
+    await p.update_enclave(w["root"], "A", {"requires_approval": False})
+    await p.update_enclave(w["alice"], "A", {"requires_approval": False})
+    await p.create_conflict(
+        w["root"], {"name": "wall", "level": "no-communication", "enclaves": ["A", "B"]}
+    )
+    await p.update_enclave(w["root"], "A", {"requires_approval": True})
+    # A change of B only: A's text is unchanged, nothing waits.
+    await p.create_vm(w["alice"], _vm("vB", "B", "sB"))
+    assert await p.approvals(w["aud"]) == []
+    # B renamed: A's conflict-set line names B, so A's part changed.
+    renamed = await p.update_enclave(w["alice"], "B", {"name": "B2"})
+    [item] = await p.approvals(w["aud"])
+    assert item.version == renamed.version and item.enclave == "A"
+    assert "+    conflict set wall (no-communication): A, B2" in item.diff
