@@ -1,13 +1,17 @@
-"""``xenon policy``: sample, validate, diff, sign/verify, templates and the config generators.
+"""``xenon policy``: sample, validate, diff, sign/verify, templates, the config generators,
+and ``whatif`` (what a policy would do on a host before it is made active).
 
 Exit status: 0 success, 1 the policy failed (validation errors, refused signature,
 incomplete template, a configuration that cannot be generated safely, differing
-policies for ``diff``), 2 bad usage or unreadable input. Errors are one line on stderr.
+policies for ``diff``, a ``whatif`` that would deny behaviour allowed now or a policy
+the host refuses), 2 bad usage, unreadable input or an unreachable host. Errors are one
+line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import shlex
 import sys
@@ -371,6 +375,81 @@ def _firewall(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------- parser
 
 
+def _printable(text: object) -> str:
+    """Host-supplied text with control characters escaped (never drives the terminal)."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(text))
+
+
+def _whatif_text(host: str, out: dict[str, Any]) -> str:
+    p = _printable
+    lines = [f"what-if: {p(out['policy_name'])} on {p(host)} (last {out['minutes']} min)"]
+    denied = [p(r["text"]) for r in out["denied_calls"]]
+    denied += [p(d["text"]) for d in out["domains"]]
+    denied += [
+        f"channel {p(c['a'])} <-> {p(c['b'])}: allowed now, denied"
+        for c in out["channels"]
+        if c["active"]
+    ]
+    denied += [
+        f"device {p(d['device'])} -> {p(d['domain'])}: allowed now, denied"
+        for d in out["devices"]
+        if d["active"]
+    ]
+    if denied:
+        lines.append("WOULD DENY what is allowed now:")
+        lines += [f"  {t}" for t in denied]
+    else:
+        lines.append("denies nothing that is allowed now")
+    opened = [f"channel {p(c['a'])} <-> {p(c['b'])}" for c in out["channels"] if c["staged"]]
+    opened += [
+        f"device {p(d['device'])} -> {p(d['domain'])}" for d in out["devices"] if d["staged"]
+    ]
+    if opened:
+        lines.append("would allow what is denied now:")
+        lines += [f"  {t}" for t in opened]
+    if out["fixed"]:
+        lines.append("violations it would allow (fixed):")
+        for f in out["fixed"]:
+            what = f"{p(f['hypercall_name'])}/{f['subop']}"
+            if f["peer"] is not None:
+                what += f" to domain {f['peer']}"
+            lines.append(f"  {p(f['domain'])}: {f['count']:,} {p(f['kind'])} violation(s), {what}")
+    if out["rate_not_evaluated"]:
+        lines.append(f"rate violations not evaluated: {out['rate_not_evaluated']:,}")
+    return "\n".join(lines)
+
+
+def _whatif(args: argparse.Namespace) -> int:
+    from xps.cli.xps import _call_async  # the one place TLS client flags become a client
+    from xps.client import RemoteError, XpsError
+    from xps.server import ConfigError, parse_address
+
+    data = _read(args.file, "policy")
+    try:
+        xml = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _UsageError(f"policy {args.file} is not UTF-8") from exc
+    if not 1 <= args.minutes <= 1440:
+        raise _UsageError("--minutes must be within 1..1440")
+    try:
+        address = parse_address(args.host, "HOST:PORT")
+    except ConfigError as exc:
+        raise _UsageError(str(exc)) from exc
+    if address is None:
+        raise _UsageError("--host HOST:PORT is required")
+    args.method = "WhatIf"
+    try:
+        out = asyncio.run(_call_async(args, address, {"xml": xml, "minutes": args.minutes}))
+    except RemoteError as exc:
+        print(f"xenon policy whatif: {exc.code}: {_printable(exc)}", file=sys.stderr)
+        return 1
+    except XpsError as exc:
+        print(f"xenon policy whatif: {exc.code}: {_printable(exc)}", file=sys.stderr)
+        return 2
+    _emit(args, _whatif_text(args.host, out), out)
+    return 1 if out["denies_allowed"] else 0
+
+
 def _run(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def wrapper(args: argparse.Namespace) -> int:
         try:
@@ -511,6 +590,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("--root", type=Path, default=Path("/"), help="sysfs root prefix (tests)")
     p.add_argument("--json", action="store_true", help="OVS commands as JSON argv lists")
     out(p)
+
+    from xps.cli.xps import _tls_flags
+
+    p = add(
+        "whatif",
+        _whatif,
+        "what a policy would do on a host if made active now: exit 0 when it denies nothing "
+        "allowed now, 1 when it would (calls made, running domains, channels, devices)",
+    )
+    p.add_argument("file", type=Path, help="the staged policy XML")
+    p.add_argument("--host", required=True, metavar="HOST:PORT", help="the host's XPS")
+    p.add_argument("--minutes", type=int, default=10, help="recorded window (1..1440)")
+    p.add_argument("--timeout", type=float, default=30.0)
+    p.add_argument("--server-name", help="name to verify in the server certificate")
+    p.add_argument("--json", action="store_true", help="the WhatIf result as JSON")
+    _tls_flags(p, required_ca=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

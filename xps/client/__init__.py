@@ -16,6 +16,8 @@ from xps.client._typed import Xps
 from xps.client._types import (
     Authorization,
     Authorizations,
+    CallCount,
+    CallCounts,
     DomainAction,
     DomainCreated,
     DomainEvent,
@@ -52,12 +54,20 @@ from xps.client._types import (
     ViolationsAddressed,
     VncCredentials,
     VncInfo,
+    WhatIf,
+    WhatIfChannel,
+    WhatIfDenied,
+    WhatIfDevice,
+    WhatIfDomain,
+    WhatIfFixed,
 )
 from xps.protocol import Event
 
 __all__ = [
     "Authorization",
     "Authorizations",
+    "CallCount",
+    "CallCounts",
     "ConnectionLost",
     "ConnectionState",
     "DomainAction",
@@ -106,6 +116,12 @@ __all__ = [
     "ViolationsAddressed",
     "VncCredentials",
     "VncInfo",
+    "WhatIf",
+    "WhatIfChannel",
+    "WhatIfDenied",
+    "WhatIfDevice",
+    "WhatIfDomain",
+    "WhatIfFixed",
     "Xps",
     "XpsClient",
     "XpsError",

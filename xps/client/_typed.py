@@ -11,6 +11,7 @@ from xps.client._errors import ProtocolViolation
 from xps.client._types import (
     Authorization,
     Authorizations,
+    CallCounts,
     DomainAction,
     DomainCreated,
     DomainRunStates,
@@ -37,6 +38,7 @@ from xps.client._types import (
     ViolationsAddressed,
     VncCredentials,
     VncInfo,
+    WhatIf,
 )
 from xps.protocol import RESULTS, mismatches
 
@@ -186,6 +188,18 @@ class Xps(XpsClient):
         return cast(
             Violations, await self._checked("GetViolations", since_seq=since_seq, limit=limit)
         )
+
+    async def get_call_counts(self, minutes: int = 10, domain: str | None = None) -> CallCounts:
+        """``GetCallCounts``: allowed calls of the last ``minutes`` (read-only role)."""
+        return cast(
+            CallCounts, await self._checked("GetCallCounts", minutes=minutes, domain=domain)
+        )
+
+    async def what_if(
+        self, xml: str | None = None, policy: dict[str, Any] | None = None, minutes: int = 10
+    ) -> WhatIf:
+        """``WhatIf``: what ``xml`` (or ``policy``) would do if made active (read-only)."""
+        return cast(WhatIf, await self._checked("WhatIf", xml=xml, policy=policy, minutes=minutes))
 
     async def address_violations(
         self,

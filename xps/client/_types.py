@@ -3,6 +3,8 @@
 from xps.protocol import (
     Authorization,
     Authorizations,
+    CallCount,
+    CallCounts,
     DomainAction,
     DomainCreated,
     DomainEvent,
@@ -39,11 +41,19 @@ from xps.protocol import (
     ViolationsAddressed,
     VncCredentials,
     VncInfo,
+    WhatIf,
+    WhatIfChannel,
+    WhatIfDenied,
+    WhatIfDevice,
+    WhatIfDomain,
+    WhatIfFixed,
 )
 
 __all__ = [
     "Authorization",
     "Authorizations",
+    "CallCount",
+    "CallCounts",
     "DomainAction",
     "DomainCreated",
     "DomainEvent",
@@ -80,4 +90,10 @@ __all__ = [
     "ViolationsAddressed",
     "VncCredentials",
     "VncInfo",
+    "WhatIf",
+    "WhatIfChannel",
+    "WhatIfDenied",
+    "WhatIfDevice",
+    "WhatIfDomain",
+    "WhatIfFixed",
 ]

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from xps import msm
 from xps.protocol import (
+    CallCounts,
     DomainAction,
     DomainCreated,
     DomainRunStates,
@@ -43,21 +45,26 @@ from xps.protocol import (
     ViolationsAddressed,
     VncCredentials,
     VncInfo,
+    WhatIf,
 )
 
 from ._config import HostConfig
 from ._convert import from_msm_error
-from ._errors import HostStateError
+from ._errors import HostStateError, InvalidArgument
 from ._policystore import PolicyStore
 from ._runner import CommandRunner, RecordingRunner
 from ._svc_domains import DomainService
 from ._svc_policy import PolicyService
 from ._svc_state import HostState
 from ._svc_telemetry import TelemetryService
+from ._whatif import LiveDomain, what_if
 
 __all__ = ["Host"]
 
 log = logging.getLogger("xps.host")
+
+#: Violation records a what-if looks back over (the newest ones kept in memory).
+_WHATIF_VIOLATIONS = 100_000
 
 
 class Host:
@@ -202,6 +209,34 @@ class Host:
     async def stats_history(self, range: str = "10m", domain: str | None = None) -> StatsHistory:
         """Tiered history: 10m (5 s steps), 2h (1 min), 1d and 1w (1 h)."""
         return await self.telemetry.stats_history(range, domain)
+
+    async def call_counts(self, minutes: int = 10, domain: str | None = None) -> CallCounts:
+        """Allowed calls of the last ``minutes`` per domain and (hypercall, sub-op)."""
+        return await self.telemetry.call_counts(minutes, domain)
+
+    async def what_if(
+        self, xml: str | None = None, policy: dict[str, Any] | None = None, minutes: int = 10
+    ) -> WhatIf:
+        """What a policy would do if it were made active now, from what was recorded in
+        the last ``minutes``: violations it fixes, allowed calls it denies, running
+        domains it refuses, channel and device pairs that change. Changes nothing."""
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 1440:
+            raise InvalidArgument("minutes must be an integer within 1..1440")
+        staged, _ = self.policy.candidate(xml, policy)
+        ctx = self.state.msm
+        live = (
+            [LiveDomain(d.domid, d.uuid, d.name) for d in ctx.domains() if d.domid]
+            if ctx is not None
+            else []
+        )
+        self.telemetry._drain()
+        monitor = self.telemetry.monitor
+        since_ns = time.time_ns() - minutes * 60_000_000_000
+        recorded = monitor.since(max(0, monitor.last_seq - _WHATIF_VIOLATIONS), _WHATIF_VIOLATIONS)
+        violations = [v for v in recorded["violations"] if v["ts_ns"] >= since_ns]
+        calls = (await self.telemetry.call_counts(minutes))["calls"]
+        totals = {(c["domain"], c["hypercall"], c["subop"]): c["count"] for c in calls}
+        return what_if(staged, self.state.policy, live, violations, totals, minutes)
 
     async def violations(self, since_seq: int = 0, limit: int = 1000) -> Violations:
         """Violations with ``seq > since_seq`` still kept in memory, oldest first."""

@@ -272,6 +272,23 @@ class PolicyService:
         self, xml: str | None = None, policy: dict[str, Any] | None = None
     ) -> Staged:
         """Validates and stages a policy given as XML text or as its dict form."""
+        parsed, findings = self.candidate(xml, policy)
+        data = serialize_policy(parsed)
+        async with self._state.lock:
+            sha = await asyncio.to_thread(self._state.store.stage, data)
+        return {"staged": True, "findings": _findings(findings), "sha256": sha}
+
+    def candidate(
+        self, xml: str | None = None, policy: dict[str, Any] | None = None
+    ) -> tuple[Policy, list[Any]]:
+        """Parses and validates a policy given as XML text or as its dict form.
+
+        Returns:
+            The policy and its validation findings (warnings only).
+
+        Raises:
+            PolicyInvalid: It does not parse, or validation finds errors.
+        """
         if (xml is None) == (policy is None):
             raise InvalidArgument("give exactly one of xml and policy")
         if xml is not None:
@@ -294,10 +311,7 @@ class PolicyService:
                 f"policy {parsed.name!r} has {len(errors)} validation error(s)",
                 details=_findings(findings),
             )
-        data = serialize_policy(parsed)
-        async with self._state.lock:
-            sha = await asyncio.to_thread(self._state.store.stage, data)
-        return {"staged": True, "findings": _findings(findings), "sha256": sha}
+        return parsed, findings
 
     async def activate_policy(self) -> PolicyVersion:
         """Makes the staged policy active: one MSM transaction, atomic on disk, network applied."""

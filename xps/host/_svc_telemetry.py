@@ -16,6 +16,7 @@ from typing import Any, cast
 from xps import msm
 from xps.files import read_bounded, write_atomic
 from xps.protocol import (
+    CallCounts,
     Hardware,
     HypervisorInfo,
     LogMsgs,
@@ -26,6 +27,7 @@ from xps.protocol import (
     Violations,
 )
 
+from ._calls import CallHistory
 from ._convert import jsonable
 from ._domains import DomainRow
 from ._errors import HostError, InvalidArgument
@@ -44,6 +46,10 @@ _DRAIN_BATCH = 4096
 _MAX_DRAIN_BATCHES = 64  # per tick: bounded so one tick never starves the loop
 
 ACKS_NAME = "violation-acks.json"
+CALLS_NAME = "call-counts.json"
+#: Allowed-call counts are drained at most this often (each drain moves every live
+#: domain's current minute out of the MSM).
+CALLS_DRAIN_S = 1.0
 #: Acknowledgements kept (and returned by GetViolations): the newest ones.
 MAX_ACKS = 500
 
@@ -76,12 +82,17 @@ class TelemetryService:
         )
         self._acks_path = cfg.state_dir / ACKS_NAME
         self.acks: deque[ViolationAck] = deque(maxlen=MAX_ACKS)
+        self._calls_path = cfg.state_dir / CALLS_NAME
+        self.calls = CallHistory()
+        self._calls_next = 0.0
+        self._calls_supported = True
 
     async def start(self) -> None:
         """Discovers the NICs and restores the statistics history."""
         self._state.nics = await asyncio.to_thread(discover_nics, self._state.config.root_prefix)
         await self.sampler.load()
         self.acks.extend(await asyncio.to_thread(self._load_acks))
+        self.calls = await asyncio.to_thread(self._load_calls)
 
     async def close(self) -> None:
         """Drains the last violations, saves the statistics, closes the violation log."""
@@ -89,6 +100,9 @@ class TelemetryService:
             self._drain()
         with contextlib.suppress(OSError):
             await self.sampler.save()
+        with contextlib.suppress(Exception):
+            self._drain_calls(force=True)
+            await asyncio.to_thread(write_atomic, self._calls_path, self.calls.to_json())
         self.monitor.close()
 
     def loops(self) -> list[tuple[str, Loop]]:
@@ -211,6 +225,57 @@ class TelemetryService:
                 log.exception("statistics sample failed")
             await asyncio.sleep(cfg.stats_interval_s)
 
+    # ------------------------------------------------------------------ allowed calls
+
+    async def call_counts(self, minutes: int = 10, domain: str | None = None) -> CallCounts:
+        """Allowed calls of the last ``minutes`` per domain and (hypercall, sub-op)."""
+        if domain is not None and not isinstance(domain, str):
+            raise InvalidArgument("domain must be a name or null")
+        self._drain_calls(force=True)
+        return self.calls.result(minutes, domain)
+
+    def _drain_calls(self, force: bool = False) -> None:
+        """Moves the MSM's allowed-call records into the history (at most once a second
+        unless forced; not at all on a backend without counters)."""
+        ctx = self._state.msm
+        if ctx is None or not self._calls_supported:
+            return
+        now = time.monotonic()
+        if not force and now < self._calls_next:
+            return
+        self._calls_next = now + CALLS_DRAIN_S
+        state = self._state
+
+        def name_of(domid: int) -> str:
+            name = state.names.get(domid)
+            if name is None:
+                try:
+                    name = state.names[domid] = ctx.domain(domid).name
+                except msm.MsmError:
+                    name = state.domain_name(domid)
+            return name
+
+        for _ in range(_MAX_DRAIN_BATCHES):
+            try:
+                data, dropped = ctx.drain_call_counts_packed(_DRAIN_BATCH)
+            except msm.NotSupported:
+                self._calls_supported = False
+                return
+            self.calls.dropped += dropped
+            self.calls.add_packed(data, state.wall_offset, name_of)
+            if len(data) < _DRAIN_BATCH * msm.CALL_COUNT_RECORD.size:
+                return
+
+    def _load_calls(self) -> CallHistory:
+        """The saved allowed-call history; a missing or unreadable file is none (logged)."""
+        if not self._calls_path.exists():
+            return CallHistory()
+        try:
+            return CallHistory.from_json(read_bounded(self._calls_path, 64 << 20, ValueError))
+        except (ValueError, HostError) as exc:
+            log.warning("ignoring %s: %s", CALLS_NAME, exc)
+            return CallHistory()
+
     # ------------------------------------------------------------------ violations
 
     async def violations(self, since_seq: int = 0, limit: int = 1000) -> Violations:
@@ -289,6 +354,7 @@ class TelemetryService:
                 break
             await asyncio.sleep(0)
         self._check_stopped(ctx, touched, check_all)
+        self._drain_calls()
 
     def _drain(self) -> None:
         ctx = self._state.msm

@@ -66,7 +66,7 @@ def _m(method: str, ro: bool, summary: str, /, **params: Param) -> MethodSpec:
     return MethodSpec(method, ro, params, summary, large=method in _LARGE)
 
 
-_LARGE = frozenset({"StagePolicy"})
+_LARGE = frozenset({"StagePolicy", "WhatIf"})
 
 
 METHODS: dict[str, MethodSpec] = {
@@ -132,6 +132,21 @@ METHODS: dict[str, MethodSpec] = {
             "Violation records after a sequence number.",
             since_seq=Param((int,), 0, min=0),
             limit=Param((int,), 1000, min=1, max=100_000),
+        ),
+        _m(
+            "GetCallCounts",
+            True,
+            "Allowed calls per domain and (hypercall, sub-op) of the last minutes.",
+            minutes=Param((int,), 10, min=1, max=1440),
+            domain=Param((str, type(None)), None, max_len=128),
+        ),
+        _m(
+            "WhatIf",
+            True,
+            "What a staged policy (XML or dict) would fix and deny of recorded behaviour.",
+            xml=Param((str, type(None)), None, max_len=4 << 20),
+            policy=Param((dict, type(None)), None),
+            minutes=Param((int,), 10, min=1, max=1440),
         ),
         _m(
             "AddressViolations",

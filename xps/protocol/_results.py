@@ -201,6 +201,99 @@ class StatsHistory(TypedDict):
     series: list[StatsSeries]
 
 
+class CallCount(TypedDict):
+    """Allowed calls of one domain to one (hypercall, sub-op)."""
+
+    domain: str
+    hypercall: int
+    hypercall_name: str
+    subop: int
+    count: int
+
+
+class CallCounts(TypedDict):
+    """``GetCallCounts``: allowed calls of the last ``minutes``, most first; ``dropped``
+    counts calls the host could not keep (a full bucket or record ring)."""
+
+    minutes: int
+    calls: list[CallCount]
+    dropped: int
+
+
+class WhatIfFixed(TypedDict):
+    """Recorded violations of one kind the staged policy would allow."""
+
+    domain: str
+    domid: int
+    kind: str
+    hypercall: int
+    hypercall_name: str
+    subop: int
+    peer: int | None
+    count: int
+
+
+class WhatIfDenied(TypedDict):
+    """Allowed calls of the last minutes the staged policy would deny; ``text`` says so."""
+
+    domain: str
+    domid: int
+    hypercall: int
+    hypercall_name: str
+    subop: int
+    calls: int
+    seclabel: str | None
+    profile: str | None
+    reason: str
+    text: str
+
+
+class WhatIfDomain(TypedDict):
+    """A live domain the staged policy would not admit (``outcome``: unlabelled, conflict)."""
+
+    domain: str
+    domid: int
+    outcome: str
+    text: str
+
+
+class WhatIfChannel(TypedDict):
+    """A pair of live domains whose channel decision changes (active -> staged)."""
+
+    a: str
+    b: str
+    active: bool
+    staged: bool
+
+
+class WhatIfDevice(TypedDict):
+    """A (PCI device, live domain) pair whose assignment decision changes."""
+
+    device: str
+    domain: str
+    active: bool
+    staged: bool
+
+
+class WhatIf(TypedDict):
+    """``WhatIf``: what a staged policy would do to this host's recorded behaviour.
+
+    ``denies_allowed``: true when it would deny anything allowed now (calls made,
+    running domains, channels or devices that work now); ``rate_not_evaluated``:
+    rate violations in the window (a per-minute record cannot replay 1 ms windows).
+    """
+
+    policy_name: str
+    minutes: int
+    fixed: list[WhatIfFixed]
+    denied_calls: list[WhatIfDenied]
+    domains: list[WhatIfDomain]
+    channels: list[WhatIfChannel]
+    devices: list[WhatIfDevice]
+    rate_not_evaluated: int
+    denies_allowed: bool
+
+
 class Violation(TypedDict):
     """One violation record."""
 
@@ -398,6 +491,8 @@ RESULTS: Mapping[str, Any] = {
     "GetStats": Stats,
     "GetStatsHistory": StatsHistory,
     "GetViolations": Violations,
+    "GetCallCounts": CallCounts,
+    "WhatIf": WhatIf,
     "AddressViolations": ViolationsAddressed,
     "AcknowledgeViolations": ViolationAck,
     "SetMisbehaviour": Empty,

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from xps.protocol import (
+    CallCounts,
     DomainAction,
     DomainCreated,
     DomainRunStates,
@@ -32,6 +33,7 @@ from xps.protocol import (
     ViolationsAddressed,
     VncCredentials,
     VncInfo,
+    WhatIf,
 )
 
 #: A handler receives the validated params as keyword arguments.
@@ -72,6 +74,10 @@ class HostApi(Protocol):
         self, range: str = "10m", domain: str | None = None
     ) -> StatsHistory: ...
     async def violations(self, since_seq: int = 0, limit: int = 1000) -> Violations: ...
+    async def call_counts(self, minutes: int = 10, domain: str | None = None) -> CallCounts: ...
+    async def what_if(
+        self, xml: str | None = None, policy: dict[str, Any] | None = None, minutes: int = 10
+    ) -> WhatIf: ...
     async def address_violations(
         self,
         domain: int | str,
@@ -121,6 +127,8 @@ HOST_METHODS: Mapping[str, Callable[..., Awaitable[Mapping[str, Any]]]] = {
     "GetStats": HostApi.stats,
     "GetStatsHistory": HostApi.stats_history,
     "GetViolations": HostApi.violations,
+    "GetCallCounts": HostApi.call_counts,
+    "WhatIf": HostApi.what_if,
     "AddressViolations": HostApi.address_violations,
     "AcknowledgeViolations": HostApi.acknowledge_violations,
     "SetMisbehaviour": HostApi.set_misbehaviour,

@@ -148,6 +148,14 @@ async def test_every_method_result_fits_the_client_types(
         await check(c, "SetMisbehaviour", domain=first, kind="out_of_profile", per_million=0)
         await check(c, "AcknowledgeViolations", up_to_seq=1, user="alice", note="seen")
         await check(c, "AddressViolations", domain=first)
+
+        async def some_calls() -> Any:
+            got = await check(c, "GetCallCounts", minutes=10)
+            return got if got["calls"] else None
+
+        await _until(some_calls)
+        await check(c, "GetCallCounts", minutes=5, domain=first)
+        await check(c, "WhatIf", xml=active["xml"], minutes=10)
         await check(c, "GetStats")
 
         async def some_history() -> Any:
