@@ -504,8 +504,11 @@ async def idle_cpu(work: Path, sessions: int, window_s: float) -> dict[str, Any]
 
 # -- many sessions against the demo --------------------------------------------------------
 
-# A key and what its answer shows first: the Policy view's title line, then the
-# Violations log's column header (neither is drawn while the other view is shown).
+# A key and what its answer shows first: ``:`` opens the command line (its placeholder);
+# Esc closes it again.
+SCALE_KEY = (b":", b"Esc cancels")
+# Heavier keys: the Policy view's title line, then the Violations log's column header
+# (neither is drawn while the other view is shown).
 SCALE_PROBES = ((b"2", b"active policy"), (b"5", b"Hypercall"))
 
 
@@ -525,13 +528,15 @@ async def scale(
     work: Path, count: int, rounds: int, budget_s: float = 900.0, batch: int = 10
 ) -> dict[str, Any]:
     """``count`` sessions held at once, each a console of the headless demo's three hosts
-    (live workload); then, while all stay connected, ``rounds`` times two keys in every
-    session, one session after the other (``2`` shows the Policy view, ``5`` the
-    Violations log again: the time until the view's first line arrives).
+    (live workload); then, while all stay connected, ``rounds`` times three keys in every
+    session, one session after the other: ``2`` shows the Policy view, ``5`` the
+    Violations log again (the time until the view's first line arrives: ``view_p50/p99``),
+    ``:`` opens the command line (until its placeholder arrives: ``key_p50/p99``), Esc.
 
     Keys: ``sessions`` (consoles that reached their first frame and were still held at the
-    end), ``key_p50_ms_<count>``, ``key_p99_ms_<count>``, ``key_timeouts_<count>`` (no
-    answer within 10 s), memory per session, the CPU of the consoles and of the server
+    end), ``key_p50_ms_<count>``, ``key_p99_ms_<count>``, ``view_p50_ms_<count>``,
+    ``view_p99_ms_<count>``, ``key_timeouts_<count>`` (no answer within 10 s), memory per
+    session, the CPU of the consoles and of the server
     while the keys were typed, and the load average.
 
     Bounded by ``budget_s``: no batch is opened after 60 % of it, nor after a batch took
@@ -596,8 +601,10 @@ async def scale(
         )
         cpu_before = sum(session_cpu_s(p) for p in consoles)
         server_before = session_cpu_s(server.proc.pid)
+        client_before = time.process_time()  # this process: the 200 clients' side
         began = time.monotonic()
         samples: list[float] = []
+        view_samples: list[float] = []
         timeouts = 0
         for n in range(rounds):
             order = list(sessions)
@@ -605,14 +612,19 @@ async def scale(
             for session in order:
                 if time.monotonic() > deadline:
                     break
-                for view_key, marker in SCALE_PROBES:
+                for probe, (view_key, marker) in enumerate((*SCALE_PROBES, SCALE_KEY)):
                     if session.proc.channel.is_closing():
                         break
                     try:
                         async with asyncio.timeout(10):
-                            samples.append(await session.answer(view_key, marker))
+                            took = await session.answer(view_key, marker)
+                        (view_samples if probe < len(SCALE_PROBES) else samples).append(took)
                     except TimeoutError:
                         timeouts += 1
+                if not session.proc.channel.is_closing():
+                    session.proc.stdin.write(b"\x1b")  # closes the command line
+                    if len(sessions) < 20:  # its next key must not join the Esc (Alt+key)
+                        await asyncio.sleep(0.3)
             progress(f"scale: round {n + 1}/{rounds}, key p99 so far {pct(samples, 0.99):.1f} ms")
         spent = time.monotonic() - began
         load = os.getloadavg()
@@ -625,11 +637,18 @@ async def scale(
             f"key_p50_ms_{count}": round(statistics.median(samples), 1) if samples else None,
             f"key_p99_ms_{count}": round(pct(samples, 0.99), 1) if samples else None,
             f"key_samples_{count}": len(samples),
+            f"view_p50_ms_{count}": round(statistics.median(view_samples), 1)
+            if view_samples
+            else None,
+            f"view_p99_ms_{count}": round(pct(view_samples, 0.99), 1) if view_samples else None,
             f"key_timeouts_{count}": timeouts,
             f"pss_mb_per_session_{count}": round((after - before) / max(1, len(sessions)), 2),
             f"consoles_cpu_cores_{count}": round(cpu / spent, 2),
             f"server_cpu_pct_{count}": round(
                 (session_cpu_s(server.proc.pid) - server_before) / spent * 100, 1
+            ),
+            f"client_cpu_pct_{count}": round(
+                (time.process_time() - client_before) / spent * 100, 1
             ),
             f"loadavg_{count}": [round(x, 2) for x in load],
         })  # fmt: skip
