@@ -132,7 +132,13 @@ def test_demo_serves_three_live_hosts_over_ssh_stops_cleanly_and_reuses_its_stat
         children = demo.children()
         assert len(children) >= 5  # three XPS hosts, the workload, the SSH server (+ zygote)
 
+        # SSH logins are XE users: the console opens on the Enterprise view of the
+        # report's simple policy (xenon-1's first enclave, B, and its VMs), as XE's admin.
         terminal.open("admin", demo.ssh_argv("admin"), cols=160, rows=48)
+        terminal.wait_for("admin", r"Xenon Enterprise — admin \(admin\)", timeout=60)
+        terminal.wait_for("admin", r"Enclave B  on xenon-1", timeout=60)
+        terminal.wait_for("admin", r"EB-domu-\d", timeout=30)
+        terminal.send("admin", "C-e")  # the host console, a key away
         terminal.wait_for("admin", r"Xenon servers", timeout=30)
         for rw, _ in ports:  # all three connected (green dot) on their read-write sockets
             # Each simulated host reports its own name (xps.hostname) once connected.
@@ -140,6 +146,8 @@ def test_demo_serves_three_live_hosts_over_ssh_stops_cleanly_and_reuses_its_stat
         terminal.wait_for("admin", r"Live", timeout=10)
 
         terminal.open("viewer", demo.ssh_argv("viewer"), cols=160, rows=48)
+        terminal.wait_for("viewer", r"Xenon Enterprise — viewer \(auditor\)", timeout=60)
+        terminal.send("viewer", "C-e")
         for _, ro in ports:  # the read-only account only ever sees read-only sockets
             terminal.wait_for("viewer", rf"127\.0\.0\.1:{ro}", timeout=30)
         viewer = terminal.screen("viewer")

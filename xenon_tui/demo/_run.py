@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -172,19 +173,34 @@ def _host_restarter(
     return restart
 
 
-def start_ssh(paths: DemoPaths, procs: Processes, port: int) -> int:
-    """Starts the console over SSH (admin and read-only accounts); returns its port."""
+@dataclass(frozen=True)
+class DemoXe:
+    """The demo's running XE: its URL, CA and the SSH server's service credential."""
+
+    state: Path
+    url: str
+    ca: Path
+    credential: Path
+
+
+def start_ssh(paths: DemoPaths, procs: Processes, port: int, xe: DemoXe | None = None) -> int:
+    """Starts the console over SSH; returns its port. With XE its logins are XE users
+    (``admin``, and ``viewer`` an auditor: read-only), each console opening on the
+    Enterprise view; without, local admin and read-only accounts."""
     argv = ["-m", "xenon_tui.ssh", "--listen", f"127.0.0.1:{port}",
-            "--state-dir", str(paths.ssh),
-            "--user", f"admin={paths.user_key('admin').with_suffix('.pub')}",
-            "--read-only-user", f"viewer={paths.user_key('viewer').with_suffix('.pub')}",
-            "--console-file", str(paths.console_file)]  # fmt: skip
+            "--state-dir", str(paths.ssh), "--console-file", str(paths.console_file)]  # fmt: skip
+    if xe is None:
+        admin, viewer = (paths.user_key(u).with_suffix(".pub") for u in ("admin", "viewer"))
+        argv += ["--user", f"admin={admin}", "--read-only-user", f"viewer={viewer}"]
+    else:
+        argv += ["--xe", xe.url, "--xe-ca", str(xe.ca), "--xe-credential", str(xe.credential)]
     return wait_for_listen_line(procs.start("ssh", argv, capture_stdout=True))
 
 
-def start_xe(paths: DemoPaths, procs: Processes, hosts: list[dict[str, Any]]) -> None:
+def start_xe(paths: DemoPaths, procs: Processes, hosts: list[dict[str, Any]]) -> DemoXe:
     """Runs ``xenon xe serve`` on ``STATE/xe`` (supervised, restarted on its port); on its
-    first run, XE takes the hosts over and propagates the report's simple policy to them."""
+    first run, XE takes the hosts over and propagates the report's simple policy to them.
+    Every run: the demo's SSH users in XE and the SSH server's credential."""
     from xenon_tui.demo import _xe
 
     state = _xe.xe_dir(paths.root)
@@ -204,6 +220,12 @@ def start_xe(paths: DemoPaths, procs: Processes, hosts: list[dict[str, Any]]) ->
         f"XE admin {_xe.ADMIN}: password in {state / _xe.PASSWORD_FILE}, "
         f"API token in {state / _xe.TOKEN_FILE}"
     )
+    keys = {
+        user: paths.user_key(user).with_suffix(".pub").read_text(encoding="utf-8")
+        for user in _xe.SSH_USERS
+    }
+    credential = asyncio.run(_xe.ssh_access(state, url, keys))
+    return DemoXe(state, url, _xe.ca_file(state), credential)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -234,8 +256,7 @@ def run_demo(args: argparse.Namespace) -> int:
             h["name"]: None if paths.seeded(h["name"]).exists() or use_xe else samples[h["name"]]
             for h in hosts
         }
-        if use_xe:
-            start_xe(paths, procs, hosts)
+        xe = start_xe(paths, procs, hosts) if use_xe else None
         from xenon_tui.demo._workload import seed
 
         counts = asyncio.run(seed(hosts, policies, tls))
@@ -254,9 +275,11 @@ def run_demo(args: argparse.Namespace) -> int:
         workload = ["-m", "xenon_tui.demo._workload", str(paths.hosts_file)]
         proc = procs.start("workload", workload)
         procs.supervise("workload", "workload", proc, lambda: procs.start("workload", workload))
-        ssh_port = start_ssh(paths, procs, args.ssh_port)
+        ssh_port = start_ssh(paths, procs, args.ssh_port, xe)
         _say(f"console over SSH:  {ssh_command(paths, 'admin', ssh_port)}")
         _say(f"read-only console: {ssh_command(paths, 'viewer', ssh_port)}")
+        if xe is not None:
+            _say("SSH logins are XE users (admin; viewer an auditor): the Enterprise view first")
         supervisor = _Supervisor(procs)
         if args.headless:
             _say("ready; Ctrl+C stops everything")
@@ -265,7 +288,7 @@ def run_demo(args: argparse.Namespace) -> int:
             supervisor.start()
             _say(f"the local console starts; the demo's messages go to {paths.root / 'logs'}")
             _say.echo = False
-            _run_local_console(hosts, tls)
+            _run_local_console(hosts, tls, xe)
     except DemoError as exc:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already
         _say(f"{exc.message} (logs in {paths.root / 'logs'})")
@@ -313,16 +336,41 @@ class _Supervisor(threading.Thread):
             self.join()
 
 
-def _run_local_console(hosts: list[dict[str, Any]], tls: dict[str, str]) -> None:
+def local_console(hosts: list[dict[str, Any]], tls: dict[str, str], link: Any = None) -> Any:
+    """The local console: the hosts read-write; with an XE link, on the Enterprise view."""
+    from xenon_tui.app import XenonConsole
     from xenon_tui.ssh._config import console_for_role
     from xenon_tui.ssh._consolecfg import console_config
     from xenon_tui.ssh._spec import Role
 
     settings = console_for_role({"servers": hosts, **tls}, Role.ADMIN)
-    from xenon_tui.app import run_console
+    extra = {} if link is None else {"xe": link}
+    return XenonConsole(console_config(settings), **extra)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        run_console(console_config(settings))
+
+def xe_link(xe: DemoXe, token: str) -> Any:
+    """The local console's link to the demo's XE as its admin."""
+    from xenon_tui._xe import XeLink
+    from xenon_tui.demo import _xe
+
+    return XeLink(xe.url, token, _xe.ADMIN, "admin", xe.ca)
+
+
+def _run_local_console(
+    hosts: list[dict[str, Any]], tls: dict[str, str], xe: DemoXe | None = None
+) -> None:
+    from xenon_tui.app import tune_gc
+    from xenon_tui.demo import _xe
+
+    token = None if xe is None else asyncio.run(_xe.console_login(xe.state, xe.url))
+    app = local_console(hosts, tls, None if xe is None or token is None else xe_link(xe, token))
+    tune_gc()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            app.run()
+    finally:
+        if xe is not None and token is not None:
+            asyncio.run(_xe.console_logout(xe.state, xe.url, token))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,11 @@ Compute service's "Add host" task, the report's simple policy of §4.2 built thr
 Policy service (the objects of :func:`enterprise_store.policy.sample_xe_policy`), and a
 propagation, so each host runs XE's slice. ``STATE/xe/demo-xe.json`` marks that done: a
 later run only starts the server.
+
+The demo's SSH logins are XE users (every run, :func:`ssh_access`): ``admin`` (XE's admin)
+with the demo's admin key and ``viewer`` (an auditor) with its viewer key, and the SSH
+server's service credential in ``STATE/xe/ssh-credential`` (0600). The local console logs
+in as XE's admin (:func:`console_login`). Both open on the Enterprise view.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from xenon_tui.demo._procs import DemoError, Processes
 from xps.pki import write_private
@@ -30,6 +35,12 @@ TOKEN_FILE = "xe-token"  # noqa: S105 - a file name (the one `xenon xe` reads)
 SERVER_FILE = "xe-server.json"
 CONFIG_FILE = "xe.json"  # what `xenon xe init` writes last
 DONE_FILE = "demo-xe.json"
+SSH_CREDENTIAL_FILE = "ssh-credential"
+SSH_USERS: dict[str, Literal["admin", "operator", "auditor"]] = {
+    "admin": "admin",
+    "viewer": "auditor",
+}
+"""The demo's SSH accounts as XE users, with their XE roles."""
 TASK_TIMEOUT_S = 120.0
 
 
@@ -105,6 +116,63 @@ async def set_up(state: Path, url: str, hosts: list[dict[str, Any]]) -> dict[str
     done = {"url": url, "version": version, "hosts": [h["name"] for h in hosts]}
     write_private(state / DONE_FILE, json.dumps(done).encode() + b"\n")
     return done
+
+
+def ca_file(state: Path) -> Path:
+    """The CA that signed XE's certificate (the demo's CA)."""
+    return state / "pki" / "ca-cert.pem"
+
+
+async def ssh_access(state: Path, url: str, public_keys: dict[str, str]) -> Path:
+    """The demo's SSH users in XE with their keys (``public_keys``: user -> OpenSSH public
+    key) and the SSH server's service credential; idempotent. Returns the credential file."""
+    from enterprise_store.client import NotFound, XeClient, XeError
+
+    password = (state / PASSWORD_FILE).read_text(encoding="utf-8").strip()
+    credential = state / SSH_CREDENTIAL_FILE
+    try:
+        async with XeClient(url, ca=ca_file(state), timeout=60) as xe:
+            await xe.login(ADMIN, password)
+            for user, role in SSH_USERS.items():
+                if user != ADMIN:
+                    try:
+                        await xe.get_user(user)
+                    except NotFound:
+                        await xe.create_user(user, role=role, display_name=f"demo {user}")
+                key = public_keys[user].strip()
+                known = {k.public_key.split()[1] for k in await xe.list_ssh_keys(user)}
+                if key.split()[1] not in known:
+                    await xe.add_ssh_key(user, key, f"xenon-demo-{user}")
+            if not credential.exists():
+                made = await xe.create_token("xenon demo SSH server", kind="service")
+                write_private(credential, made.token.encode() + b"\n")
+            await xe.logout()
+    except XeError as exc:
+        raise DemoError(f"XE SSH users: {exc.code}: {exc.message}") from exc
+    return credential
+
+
+async def console_login(state: Path, url: str) -> str:
+    """A session token of XE's admin for the local console (it logs out when it ends)."""
+    from enterprise_store.client import XeClient, XeError
+
+    password = (state / PASSWORD_FILE).read_text(encoding="utf-8").strip()
+    try:
+        async with XeClient(url, ca=ca_file(state), timeout=60) as xe:
+            return (await xe.login(ADMIN, password)).token
+    except XeError as exc:
+        raise DemoError(f"XE login: {exc.code}: {exc.message}") from exc
+
+
+async def console_logout(state: Path, url: str, token: str) -> None:
+    """Ends the local console's XE session (best effort: the demo is stopping)."""
+    from enterprise_store.client import XeClient, XeError
+
+    try:
+        async with XeClient(url, token=token, ca=ca_file(state), timeout=10) as xe:
+            await xe.logout()
+    except (XeError, OSError):
+        pass
 
 
 async def follow_ports(state: Path, url: str, hosts: list[dict[str, Any]]) -> list[str]:
