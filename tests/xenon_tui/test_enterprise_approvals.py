@@ -7,7 +7,10 @@ until the approval."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
+from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import Input, OptionList, Static
 
 from enterprise_store.services import NewUser, Principal, Role
@@ -82,3 +85,15 @@ async def test_a_second_admin_approves_in_the_console_and_the_author_cannot(
     assert await world.services.policy.approval_hold() is None
     [done] = await world.services.policy.approvals(Principal.system(), version=version)
     assert (done.state, done.decided_by, done.note) == ("approved", "root", "db needs it")
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple[int, int]) -> None:
+    await _alice_changes_a_vm(world)
+    app = world.console(await world.link("root"), tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot, app)
+        await _open(pilot, app)
+        await pilot.pause()
+        svg = app.export_screenshot(simplify=True)
+    assert snapshot.use_extension(SVGImageExtension) == svg
