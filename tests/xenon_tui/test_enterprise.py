@@ -355,3 +355,23 @@ async def test_an_auditor_is_not_offered_changes(world: World, tmp_path: Path) -
         help_widget = app.screen.query_one("#xe-help")
         shown = "\n".join(help_widget.render_line(y).text for y in range(help_widget.size.height))
         assert "Filter the VMs" in shown and "Add domain" not in shown
+
+
+async def test_the_demos_local_console_opens_on_the_enterprise_view(tmp_path: Path) -> None:
+    from xenon_tui.demo._run import DemoXe, local_console, xe_link
+    from xenon_tui.screens._enterprise import EnterpriseScreen
+
+    ca = tmp_path / "ca-cert.pem"
+    ca.write_text("not read before the first request\n")
+    xe = DemoXe(tmp_path, "https://127.0.0.1:9", ca, tmp_path / "ssh-credential")
+    tls = {"ca": str(ca), "cert": str(tmp_path / "c.pem"), "key": str(tmp_path / "k.pem")}
+    app = local_console([], tls, xe_link(xe, "xes_" + "a" * 43))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, EnterpriseScreen))
+        assert app.screen is app.enterprise
+        assert app.enterprise.link.user == "admin" and app.enterprise.link.role == "admin"
+        assert app.enterprise.link.ca_file == ca
+    without = local_console([], tls)
+    async with without.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert without.enterprise is None and not isinstance(without.screen, EnterpriseScreen)

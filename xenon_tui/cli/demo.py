@@ -28,7 +28,9 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--no-xe",
         action="store_true",
-        help="without Xenon Enterprise: the hosts get the sample policy directly",
+        help="without Xenon Enterprise: the hosts get the sample policy directly and the "
+        "consoles open on the host console (with XE they open on the Enterprise view, and SSH "
+        "logins are XE users)",
     )
     parser.set_defaults(func=_run_demo)
 

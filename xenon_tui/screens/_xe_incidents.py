@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from xenon_tui._work import run_flow
@@ -22,6 +22,8 @@ from xenon_tui.dialogs import TypedConfirmDialog
 from xenon_tui.widgets._keyline import KeyLine
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from enterprise_store.schemas_history import ViolationSummaryOut
 
     _Base = Screen[None]
@@ -41,7 +43,8 @@ WINDOWS: tuple[tuple[str, dt.timedelta], ...] = (
 SORTS: tuple[str, ...] = ("grouped", "count", "rate", "last")
 """Orders ``s`` steps through: enclave → host → VM → hypercall, or largest first."""
 
-COLUMNS = ("Enclave", "Host", "VM", "Hypercall", "Count", "/min", "Last")
+COLUMNS = ("Count", "/min", "Last", "Enclave", "Host", "VM", "Hypercall")
+"""Numbers first: at 80 columns they stay in sight beside the names."""
 
 INCIDENT_ACTIONS = ("pause", "unpause", "destroy")
 
@@ -81,6 +84,18 @@ def incidents(summary: ViolationSummaryOut) -> list[Incident]:
     return out
 
 
+def age(when: dt.datetime, now: dt.datetime) -> str:
+    """How long ago: ``40 s``, ``5 min``, ``3 h``, ``2 d``."""
+    seconds = max(0, int((now - when).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"
+
+
 def ordered(rows: list[Incident], sort: str) -> list[Incident]:
     """``rows`` in the order ``sort`` names (ties: grouped order)."""
     rows = sorted(rows, key=lambda r: (r.enclave.casefold(), r.host, r.vm.casefold(), r.hypercall))
@@ -93,10 +108,15 @@ def ordered(rows: list[Incident], sort: str) -> list[Incident]:
     return rows
 
 
-class XeIncidentsScreen(Screen[None]):
-    """Fleet incidents over XE's violation history (one summary request per refresh)."""
+class XeIncidentsScreen(ModalScreen[None]):
+    """Fleet incidents over XE's violation history (one summary request per refresh).
+
+    Modal, drawn over the whole terminal: the host console's app keys (``/``, the view
+    digits, ``m``, ``:``) stay out of it, as on the Enterprise screen.
+    """
 
     DEFAULT_CSS = """
+    XeIncidentsScreen { background: $background; }
     XeIncidentsScreen #inc-title { dock: top; height: 1; background: $panel; padding: 0 1; }
     XeIncidentsScreen #inc-table { height: 1fr; border: round $primary; }
     XeIncidentsScreen #inc-status { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
@@ -187,13 +207,14 @@ class XeIncidentsScreen(Screen[None]):
         shown = [r for r in ordered(self.rows, self.sort) if not needle or needle in r.search]
         current = self.current()
         self.shown = shown
+        now = dt.datetime.now(dt.UTC)
         table.clear()
         for r in shown:
             table.add_row(
-                Text(r.enclave), Text(r.host), Text(r.vm), Text(r.hypercall),
                 Text(f"{r.count:,}", justify="right"),
                 Text(f"{r.per_minute:.1f}", justify="right"),
-                Text(r.last.astimezone().strftime("%H:%M:%S")),
+                Text(age(r.last, now), justify="right"),
+                Text(r.enclave), Text(r.host), Text(r.vm), Text(r.hypercall),
                 key=r.key,
             )  # fmt: skip
         if current is not None:
@@ -231,6 +252,7 @@ class XeIncidentsScreen(Screen[None]):
         line = self.query_one("#inc-filter", Input)
         line.value = self.filter
         line.add_class("-open")
+        line.display = True  # now: a hidden widget cannot take the focus
         self.set_focus(line)
 
     @on(Input.Changed, "#inc-filter")
@@ -251,6 +273,7 @@ class XeIncidentsScreen(Screen[None]):
             self._title()
             self._draw()
         line.remove_class("-open")
+        line.display = False
         self.set_focus(self.query_one("#inc-table", DataTable))
 
     def action_incident(self, action: str) -> None:
@@ -287,4 +310,4 @@ class XeIncidentFlows(_Base):
         self.app.push_screen(XeIncidentsScreen(self.data, read_only=read_only))
 
 
-__all__ = ["Incident", "XeIncidentFlows", "XeIncidentsScreen", "incidents", "ordered"]
+__all__ = ["Incident", "XeIncidentFlows", "XeIncidentsScreen", "age", "incidents", "ordered"]
