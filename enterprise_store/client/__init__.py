@@ -4,6 +4,7 @@ It re-exports the error tree and the API models, so a caller needs nothing else.
 """
 
 from enterprise_store._errors import (
+    ApprovalRequired,
     Conflict,
     Forbidden,
     InvalidInput,
@@ -33,6 +34,7 @@ from enterprise_store.schemas import (
     UserCreated,
     UserOut,
 )
+from enterprise_store.schemas_approval import ApprovalOut, ApprovalsOut, EnclaveApprovalOut
 from enterprise_store.schemas_compute import (
     DomainOut,
     HostFactsOut,
@@ -57,6 +59,9 @@ from enterprise_store.schemas_policy import (
 )
 
 __all__ = [
+    "ApprovalOut",
+    "ApprovalRequired",
+    "ApprovalsOut",
     "AuditRecordOut",
     "AuditVerifyOut",
     "CheckOut",
@@ -65,6 +70,7 @@ __all__ = [
     "ConflictOut",
     "DhcpOut",
     "DomainOut",
+    "EnclaveApprovalOut",
     "EnclaveOut",
     "Forbidden",
     "HostFactsOut",

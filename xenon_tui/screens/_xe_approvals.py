@@ -25,7 +25,7 @@ from xenon_tui._xe import EnterpriseError, XeData, bounded
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from enterprise_store.schemas_approval import ApprovalOut, ApprovalsOut
+    from enterprise_store.client import ApprovalOut, ApprovalsOut
 
     _Base = Screen[None]
 else:
