@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
+from textual import events
 from textual.widgets import Label, TabbedContent, Tree
 
 from tests._support.console import wait_for
@@ -118,6 +119,34 @@ async def test_tree_xml_and_text_each_read_when_first_shown_with_search(
         # Esc: back to the Enterprise view.
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.enterprise)
+
+
+def _one_read(app: Any, text: str) -> None:
+    """Posts every key at once, as the driver does with what one read over SSH brought."""
+    names = {"/": "slash", "-": "minus", " ": "space", "\r": "enter"}
+    for ch in text:
+        app.post_message(events.Key(names.get(ch, ch), None if ch == "\r" else ch))
+
+
+async def test_search_typed_in_one_read_with_the_slash_reaches_the_search_line(
+    world: World, tmp_path: Path
+) -> None:
+    # Seen in tmux over the demo: `/EB-domu-1⏎` sent at once searched for '' (the search
+    # line could take the focus only at the next style update, after the keys went by).
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        screen = await _policy_screen(app, pilot)
+        await pilot.pause()
+        _one_read(app, "/dhcp-eb\r")
+        await wait_for(pilot, lambda: screen.tree_match is not None)
+        assert screen.tree_match is not None and "dhcp-eb" in str(screen.tree_match.label)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: "text" in screen.loaded, 30)
+        await pilot.pause()
+        _one_read(app, "/enclave c\r")
+        text = screen.query_one("#policy-text", FindableText)
+        await wait_for(pilot, lambda: text.selected_text.lower() == "enclave c")
 
 
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])

@@ -126,7 +126,6 @@ XlConfigDialog .note { color: $text-muted; }
 XlConfigDialog FindableText { height: 1fr; }
 XlConfigDialog #xl-foot { dock: bottom; height: auto; }
 XlConfigDialog #find { display: none; height: 1; border: none; padding: 0 1; }
-XlConfigDialog #find.-open { display: block; }
 XlConfigDialog .hint { height: 1; color: $text-muted; }
 """
 
@@ -137,7 +136,9 @@ class XlConfigDialog(ModalScreen[None]):
     DEFAULT_CSS = _VIEW_CSS
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("escape,q", "close", "Close"),
-        Binding("slash", "find", "Search"),
+        # A priority key: its action moves the focus before the keys sent with it (one
+        # read over SSH) are handed out, which a bubbling key's action would do after.
+        Binding("slash", "find", "Search", priority=True),
         Binding("n", "step(1)", "Next match", show=False),
         Binding("N", "step(-1)", "Previous match", show=False),
     ]
@@ -169,9 +170,14 @@ class XlConfigDialog(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one(FindableText).focus()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # `/` typed into the search line is text.
+        return not (action == "find" and isinstance(self.focused, Input))
+
     def action_find(self) -> None:
         line = self.query_one("#find", Input)
-        line.add_class("-open")
+        # Shown now (not at the next style update), so keys sent with `/` reach it.
+        line.display = True
         self.set_focus(line)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -187,11 +193,11 @@ class XlConfigDialog(ModalScreen[None]):
             self.query_one("#find-status", Label).update(f"{text.matches.where()} · n/N")
 
     def _close_find(self) -> None:
-        self.query_one("#find", Input).remove_class("-open")
+        self.query_one("#find", Input).display = False
         self.set_focus(self.query_one(FindableText))
 
     def action_close(self) -> None:
-        if self.query_one("#find", Input).has_class("-open"):
+        if self.query_one("#find", Input).display:
             self._close_find()
             return
         self.dismiss(None)

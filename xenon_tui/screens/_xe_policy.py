@@ -94,7 +94,6 @@ class XePolicyScreen(ModalScreen[None]):
     XePolicyScreen TabPane { padding: 0; height: 1fr; }
     XePolicyScreen #policy-foot { dock: bottom; height: auto; }
     XePolicyScreen #policy-find { display: none; height: 1; border: none; padding: 0 1; }
-    XePolicyScreen #policy-find.-open { display: block; }
     XePolicyScreen #policy-status { height: 1; padding: 0 1; color: $text-muted; }
     XePolicyScreen .loading { padding: 1 2; color: $text-muted; }
     XePolicyScreen .-error { color: $error; }
@@ -102,7 +101,9 @@ class XePolicyScreen(ModalScreen[None]):
     """
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("escape,q", "close", "Back"),
-        Binding("slash", "find", "Search"),
+        # A priority key: its action moves the focus before the keys sent with it (one
+        # read over SSH) are handed out, which a bubbling key's action would do after.
+        Binding("slash", "find", "Search", priority=True),
         Binding("n", "step(1)", "Next match"),
         Binding("N", "step(-1)", "Previous match"),
         Binding("1", "tab('tree')", "Tree", show=False),
@@ -184,8 +185,8 @@ class XePolicyScreen(ModalScreen[None]):
         await pane.remove_children()
         if fmt == "tree":
             tree: Tree[None] = Tree("", id="policy-tree")
+            build_tree(tree, nodes)  # before it is shown: no empty frame
             await pane.mount(tree)
-            build_tree(tree, nodes)
         else:
             await pane.mount(FindableText(text, id=f"policy-{fmt}"))
         self.loaded[fmt] = text
@@ -199,15 +200,21 @@ class XePolicyScreen(ModalScreen[None]):
 
     # -- search ---------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # `/` typed into the search line is text.
+        return not (action == "find" and isinstance(self.focused, Input))
+
     def action_find(self) -> None:
         line = self.query_one("#policy-find", Input)
-        line.add_class("-open")
+        # Shown now, not at the next style update: keys sent with the `/` (one read over
+        # SSH) must reach the search line, which can take the focus only once shown.
+        line.display = True
         self.set_focus(line)
 
     @on(Input.Submitted, "#policy-find")
     def _find_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one("#policy-find", Input).remove_class("-open")
+        self.query_one("#policy-find", Input).display = False
         self._focus_content(self.shown)
         self.search(event.value)
 
@@ -265,8 +272,8 @@ class XePolicyScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         line = self.query_one("#policy-find", Input)
-        if line.has_class("-open"):
-            line.remove_class("-open")
+        if line.display:
+            line.display = False
             self._focus_content(self.shown)
             return
         self.dismiss(None)
