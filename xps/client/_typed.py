@@ -19,6 +19,8 @@ from xps.client._types import (
     ExportedPolicy,
     Hardware,
     HypervisorInfo,
+    Incident,
+    IncidentList,
     LogMsgs,
     MigrationDirty,
     MigrationIn,
@@ -200,6 +202,41 @@ class Xps(XpsClient):
     ) -> WhatIf:
         """``WhatIf``: what ``xml`` (or ``policy``) would do if made active (read-only)."""
         return cast(WhatIf, await self._checked("WhatIf", xml=xml, policy=policy, minutes=minutes))
+
+    async def open_incident(
+        self, domain: str, user: str, trigger_seqs: list[int] | None = None
+    ) -> Incident:
+        """``OpenIncident``: the host captures the domain's record (admin role)."""
+        extra = _given(trigger_seqs=trigger_seqs)
+        return cast(
+            Incident, await self._checked("OpenIncident", domain=domain, user=user, **extra)
+        )
+
+    async def incident_step(
+        self, id: str, step: str, outcome: str, user: str, note: str | None = None
+    ) -> Incident:
+        """``IncidentStep``: one runbook step, done or skipped (a reason; close: a note)."""
+        extra = _given(note=note)
+        return cast(
+            Incident,
+            await self._checked(
+                "IncidentStep", id=id, step=step, outcome=outcome, user=user, **extra
+            ),
+        )
+
+    async def get_incident(self, id: str) -> Incident:
+        """``GetIncident`` (read-only role)."""
+        return cast(Incident, await self._checked("GetIncident", id=id))
+
+    async def list_incidents(self, query: str | None = None, state: str = "all") -> IncidentList:
+        """``ListIncidents``: summaries, newest first (read-only role)."""
+        extra = _given(query=query)
+        return cast(IncidentList, await self._checked("ListIncidents", state=state, **extra))
+
+    async def reopen_incident(self, id: str, user: str, note: str | None = None) -> Incident:
+        """``ReopenIncident`` (admin role)."""
+        extra = _given(note=note)
+        return cast(Incident, await self._checked("ReopenIncident", id=id, user=user, **extra))
 
     async def address_violations(
         self,

@@ -26,6 +26,8 @@ from xps.protocol import (
     ExportedPolicy,
     Hardware,
     HypervisorInfo,
+    Incident,
+    IncidentList,
     LogMsgs,
     MigrationChunk,
     MigrationDirty,
@@ -40,6 +42,7 @@ from xps.protocol import (
     Stats,
     StatsHistory,
     StoredPolicy,
+    Violation,
     ViolationAck,
     Violations,
     ViolationsAddressed,
@@ -54,6 +57,7 @@ from ._errors import HostStateError, InvalidArgument
 from ._policystore import PolicyStore
 from ._runner import CommandRunner, RecordingRunner
 from ._svc_domains import DomainService
+from ._svc_incidents import IncidentService
 from ._svc_policy import PolicyService
 from ._svc_state import HostState
 from ._svc_telemetry import TelemetryService
@@ -90,6 +94,7 @@ class Host:
         self.domains = DomainService(self.state)
         self.telemetry = TelemetryService(self.state, self.domains.rows)
         self.policy = PolicyService(self.state, self.telemetry.monitor.set_labels)
+        self.incidents = IncidentService(self.state, self._kept_violations, self._history_10m)
         self._background: asyncio.Task[None] | None = None
         self._closed = False
         # The parts tests reach into (crash injection, MSM inspection).
@@ -139,6 +144,7 @@ class Host:
         host = cls(config, runner, ctx, status, store)
         try:
             await host.telemetry.start()
+            await asyncio.to_thread(host.incidents.load)
             await host.policy.recover()
             host._start_background()
         except BaseException:
@@ -241,6 +247,46 @@ class Host:
     async def violations(self, since_seq: int = 0, limit: int = 1000) -> Violations:
         """Violations with ``seq > since_seq`` still kept in memory, oldest first."""
         return await self.telemetry.violations(since_seq, limit)
+
+    # ------------------------------------------------------------------ incidents
+
+    def _kept_violations(self) -> list[Violation]:
+        self.telemetry._drain()
+        monitor = self.telemetry.monitor
+        return monitor.since(max(0, monitor.last_seq - _WHATIF_VIOLATIONS), _WHATIF_VIOLATIONS)[
+            "violations"
+        ]
+
+    async def _history_10m(self, domain: str) -> StatsHistory:
+        # Every series, then the domain's: one that has not run lately has none.
+        whole = await self.telemetry.stats_history("10m", None)
+        mine = [s for s in whole["series"] if s["name"] == domain]
+        return {"range": whole["range"], "step_s": whole["step_s"], "series": mine}
+
+    async def open_incident(
+        self, domain: str, user: str, trigger_seqs: list[int] | None = None
+    ) -> Incident:
+        """Opens an incident for ``domain`` and captures its record (violations, stats,
+        config, SecLabel, policy version, operator, time); see ``_svc_incidents``."""
+        return await self.incidents.open(domain, user, trigger_seqs)
+
+    async def incident_step(
+        self, id: str, step: str, outcome: str, user: str, note: str | None = None
+    ) -> Incident:
+        """Records a runbook step of an incident (skipped needs a reason, close a note)."""
+        return await self.incidents.step(id, step, outcome, user, note)
+
+    async def get_incident(self, id: str) -> Incident:
+        """One incident in full."""
+        return await self.incidents.get(id)
+
+    async def list_incidents(self, query: str | None = None, state: str = "all") -> IncidentList:
+        """Incident summaries, newest first, matching ``query`` and ``state``."""
+        return await self.incidents.list(query, state)
+
+    async def reopen_incident(self, id: str, user: str, note: str | None = None) -> Incident:
+        """Opens a closed incident again."""
+        return await self.incidents.reopen(id, user, note)
 
     # ------------------------------------------------------------------ policy
 

@@ -60,6 +60,7 @@ _CHUNK = Param((int,), min=0, max=63)
 # Who did it and why, for the host's log (the host also refuses control characters).
 _USER = Param((str, type(None)), None, max_len=64)
 _NOTE = Param((str, type(None)), None, max_len=500)
+_INCIDENT = Param((str,), max_len=16)
 
 
 def _m(method: str, ro: bool, summary: str, /, **params: Param) -> MethodSpec:
@@ -147,6 +148,42 @@ METHODS: dict[str, MethodSpec] = {
             xml=Param((str, type(None)), None, max_len=4 << 20),
             policy=Param((dict, type(None)), None),
             minutes=Param((int,), 10, min=1, max=1440),
+        ),
+        _m(
+            "OpenIncident",
+            False,
+            "Open an incident for a domain: capture its violations, stats, config, policy.",
+            domain=_NAME,
+            user=Param((str,), max_len=64),
+            trigger_seqs=Param((list, type(None)), None),
+        ),
+        _m(
+            "IncidentStep",
+            False,
+            "Record a runbook step (done or skipped with a reason; close needs a note).",
+            id=_INCIDENT,
+            step=Param(
+                (str,), choices=("pause", "capture", "quarantine", "fix", "verify", "close")
+            ),
+            outcome=Param((str,), choices=("done", "skipped")),
+            user=Param((str,), max_len=64),
+            note=_NOTE,
+        ),
+        _m("GetIncident", True, "One incident record with its steps.", id=_INCIDENT),
+        _m(
+            "ListIncidents",
+            True,
+            "Incident summaries, newest first, searched by text and state.",
+            query=Param((str, type(None)), None, max_len=128),
+            state=Param((str,), "all", choices=("open", "closed", "all")),
+        ),
+        _m(
+            "ReopenIncident",
+            False,
+            "Reopen a closed incident.",
+            id=_INCIDENT,
+            user=Param((str,), max_len=64),
+            note=_NOTE,
         ),
         _m(
             "AddressViolations",

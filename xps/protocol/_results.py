@@ -338,6 +338,59 @@ class Violations(TypedDict):
     acks: NotRequired[list[ViolationAck]]
 
 
+class IncidentStepRecord(TypedDict):
+    """One runbook step of an incident (``step`` is a runbook step or ``reopen``)."""
+
+    step: str
+    outcome: str
+    user: str
+    note: str | None
+    ts: float
+
+
+class Incident(TypedDict):
+    """``OpenIncident``, ``IncidentStep``, ``GetIncident``, ``ReopenIncident``: the record
+    captured when it was opened and its steps. ``stats`` is the domain's 10-minute
+    history; ``config`` and ``seclabel`` its entries of the active policy (dict form)."""
+
+    id: str
+    domain: str
+    state: str
+    opened_by: str
+    opened_at: float
+    closed_at: float | None
+    trigger_seqs: list[int]
+    triggers: list[Violation]
+    violations: list[Violation]
+    stats: StatsHistory
+    config: dict[str, Any] | None
+    seclabel: dict[str, Any] | None
+    policy_name: str | None
+    policy_generation: int
+    policy_sha256: str | None
+    steps: list[IncidentStepRecord]
+
+
+class IncidentSummary(TypedDict):
+    """One row of ``ListIncidents``."""
+
+    id: str
+    domain: str
+    state: str
+    opened_by: str
+    opened_at: float
+    closed_at: float | None
+    triggers: int
+    last_step: str | None
+    last_note: str | None
+
+
+class IncidentList(TypedDict):
+    """``ListIncidents``: newest first."""
+
+    incidents: list[IncidentSummary]
+
+
 class ViolationsAddressed(TypedDict):
     """``AddressViolations`` (``run_state`` when it was asked to unpause)."""
 
@@ -493,6 +546,11 @@ RESULTS: Mapping[str, Any] = {
     "GetViolations": Violations,
     "GetCallCounts": CallCounts,
     "WhatIf": WhatIf,
+    "OpenIncident": Incident,
+    "IncidentStep": Incident,
+    "GetIncident": Incident,
+    "ListIncidents": IncidentList,
+    "ReopenIncident": Incident,
     "AddressViolations": ViolationsAddressed,
     "AcknowledgeViolations": ViolationAck,
     "SetMisbehaviour": Empty,

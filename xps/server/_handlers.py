@@ -14,6 +14,8 @@ from xps.protocol import (
     ExportedPolicy,
     Hardware,
     HypervisorInfo,
+    Incident,
+    IncidentList,
     LogMsgs,
     MigrationChunk,
     MigrationDirty,
@@ -78,6 +80,17 @@ class HostApi(Protocol):
     async def what_if(
         self, xml: str | None = None, policy: dict[str, Any] | None = None, minutes: int = 10
     ) -> WhatIf: ...
+    async def open_incident(
+        self, domain: str, user: str, trigger_seqs: list[int] | None = None
+    ) -> Incident: ...
+    async def incident_step(
+        self, id: str, step: str, outcome: str, user: str, note: str | None = None
+    ) -> Incident: ...
+    async def get_incident(self, id: str) -> Incident: ...
+    async def list_incidents(
+        self, query: str | None = None, state: str = "all"
+    ) -> IncidentList: ...
+    async def reopen_incident(self, id: str, user: str, note: str | None = None) -> Incident: ...
     async def address_violations(
         self,
         domain: int | str,
@@ -129,6 +142,11 @@ HOST_METHODS: Mapping[str, Callable[..., Awaitable[Mapping[str, Any]]]] = {
     "GetViolations": HostApi.violations,
     "GetCallCounts": HostApi.call_counts,
     "WhatIf": HostApi.what_if,
+    "OpenIncident": HostApi.open_incident,
+    "IncidentStep": HostApi.incident_step,
+    "GetIncident": HostApi.get_incident,
+    "ListIncidents": HostApi.list_incidents,
+    "ReopenIncident": HostApi.reopen_incident,
     "AddressViolations": HostApi.address_violations,
     "AcknowledgeViolations": HostApi.acknowledge_violations,
     "SetMisbehaviour": HostApi.set_misbehaviour,

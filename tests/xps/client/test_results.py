@@ -148,6 +148,14 @@ async def test_every_method_result_fits_the_client_types(
         await check(c, "SetMisbehaviour", domain=first, kind="out_of_profile", per_million=0)
         await check(c, "AcknowledgeViolations", up_to_seq=1, user="alice", note="seen")
         await check(c, "AddressViolations", domain=first)
+        seqs = [(await c.get_violations())["violations"][-1]["seq"]]
+        inc = await check(c, "OpenIncident", domain=first, user="alice", trigger_seqs=seqs)
+        await check(
+            c, "IncidentStep", id=inc["id"], step="close", outcome="done", user="a", note="n"
+        )
+        await check(c, "ReopenIncident", id=inc["id"], user="alice")
+        await check(c, "GetIncident", id=inc["id"])
+        await check(c, "ListIncidents", query="alice", state="open")
 
         async def some_calls() -> Any:
             got = await check(c, "GetCallCounts", minutes=10)
