@@ -34,6 +34,7 @@ from xenon_tui.screens._xe_approvals import XeApprovalsFlow
 from xenon_tui.screens._xe_config_flows import XeConfigFlows
 from xenon_tui.screens._xe_forms_flows import EnterpriseForms
 from xenon_tui.screens._xe_incidents import XeIncidentFlows
+from xenon_tui.screens._xe_timeline_flows import XeTimelineFlows
 from xenon_tui.widgets._keyline import KeyLine
 from xenon_tui.widgets._xe_hosts import NodeData, XeHostsTree, swatch_style
 from xenon_tui.widgets._xe_keys import xe_bindings, xe_help_rows, xe_mutating_actions
@@ -65,7 +66,13 @@ def seclabels_text(labels: tuple[SecLabelOut, ...]) -> Text:
 
 
 class EnterpriseScreen(
-    XeAdminFlows, XeApprovalsFlow, XeConfigFlows, EnterpriseForms, XeIncidentFlows, Screen[None]
+    XeAdminFlows,
+    XeApprovalsFlow,
+    XeConfigFlows,
+    EnterpriseForms,
+    XeIncidentFlows,
+    XeTimelineFlows,
+    Screen[None],
 ):
     """XE's enterprise view of this session's user, refreshed from XE.
 

@@ -51,6 +51,7 @@ XE_ACTIONS: tuple[XeAction, ...] = (
     XeAction("xe.tasks", "t", "toggle_tasks", "Task panel (XE's long actions)", footer=False),
     XeAction("xe.propagate", "P", "propagate", "Propagate the policy", mutating=True, footer=False),
     XeAction("xe.incidents", "i", "fleet_incidents", "Fleet incidents (violations)", footer=False),
+    XeAction("xe.timeline", "T", "timeline", "Timeline of the VM, host or enclave", footer=False),
     XeAction("xe.users", "u", "users", "Users (the report's Alt+U)", footer=False),
     XeAction("xe.audit", "L", "audit", "Audit log (verify chain)", footer=False),
     XeAction("xe.approvals", "V", "approvals", "Approvals (two-person activation)", footer=False),
