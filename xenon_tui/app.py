@@ -34,7 +34,7 @@ from xenon_tui._config import ConsoleConfig
 from xenon_tui._connection import ClientFactory, xps_client_factory
 from xenon_tui._errors import ConsoleError, ReadOnlyError
 from xenon_tui._palette import ActionProvider
-from xenon_tui._state import ServerState
+from xenon_tui._state import ServerState, find_server
 from xenon_tui._xe import XeClientFactory, XeLink, xe_client_factory
 from xenon_tui.dialogs import ConfirmDialog, HelpScreen
 from xenon_tui.flows._policy import STAGED_HINT, discard_staged, staged_summary
@@ -154,16 +154,32 @@ class XenonConsole(App[int]):
         the host console has no use for it) returns to the Enterprise view."""
         if self._enterprise is not None and self.screen is self._enterprise:
             self.pop_screen()
-        entry = self.host.add_server(message.server)
-        if entry is None:
-            return
         host = self.host
+        # A server the console has already (by the host name it reported, or its address
+        # with XE's port as either socket) is that host: an auditor's console has the
+        # read-only sockets, which its sandbox lets it reach.
+        address = find_server(host.servers, message.name) or next(
+            (
+                a
+                for a, s in host.servers.items()
+                if s.entry.host == message.address
+                and message.port in (s.entry.port, s.entry.ro_port)
+            ),
+            None,
+        )
+        if address is None:
+            entry = host.add_server(message.server)
+            if entry is None:
+                return
+            address = entry.address
 
         def editor() -> None:
+            if host.servers[address].conn is None:
+                host.connect_server(address)
             if not host.read_only:  # a read-only console has Live mode only
                 host.set_mode(Mode.EDITOR)
 
-        host.switch_server(entry.address, then=editor)
+        host.switch_server(address, then=editor)
         self.notify(f"{message.name}: host console (ctrl+e: back to Enterprise)", title="Editor")
 
     def action_back_to_enterprise(self) -> None:

@@ -14,17 +14,21 @@ from pytest_textual_snapshot import SVGImageExtension
 from tests._support.console import wait_for
 from tests._support.xe_console import World, ready, tree_lines
 from xenon_tui._actions import Mode, action_by_id
-from xenon_tui._config import ConsoleConfig, TlsFiles
+from xenon_tui._config import ConsoleConfig, ServerEntry, TlsFiles
 from xenon_tui.app import XenonConsole
 from xenon_tui.widgets._xe_hosts import XeHostsTree
 
 
-def _console(world: World, link: Any, tmp: Path) -> XenonConsole:
+def _console(
+    world: World, link: Any, tmp: Path, servers: tuple[ServerEntry, ...] = ()
+) -> XenonConsole:
     """A console whose host console holds the test PKI's console certificate."""
     pki = world.hosts[0].pki
     cert, key = pki.clients["console"]
     config = ConsoleConfig(
-        config_path=tmp / "console.json", tls=TlsFiles(ca=pki.ca, cert=cert, key=key)
+        config_path=tmp / "console.json",
+        tls=TlsFiles(ca=pki.ca, cert=cert, key=key),
+        servers=servers,
     )
     return XenonConsole(config, xe=link, xe_client_factory=world.factory)
 
@@ -83,6 +87,25 @@ async def test_e_opens_the_host_console_on_that_host_and_back(
         app.set_focus(None)
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is enterprise)
+
+
+async def test_a_host_the_console_has_already_is_used_not_added_again(
+    world: World, tmp_path: Path
+) -> None:
+    # Seen over SSH as the demo's auditor: its console has each host's read-only socket;
+    # XE's row names the read-write port, and e added a second, unreachable server.
+    second = world.hosts[1]
+    ro_port = second.server.ports["read_only"]
+    mine = ServerEntry(host="127.0.0.1", port=ro_port)
+    app = _console(world, await world.link("aud"), tmp_path, servers=(mine,))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        await wait_for(pilot, lambda: _connected(app, mine.address), 60)
+        await _to_host(pilot, app, second.name)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: app.screen is app.host, 30)
+        await wait_for(pilot, lambda: app.current == mine.address, 30)
+        assert list(app.servers) == [mine.address]
 
 
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])

@@ -36,12 +36,19 @@ class HostConsoleWanted(Message):
 
     Attributes:
         name: The host's name in XE.
-        server: ``address:port`` of its XPS, from XE's host row.
+        address: Its XPS's address, from XE's host row.
+        port: Its XPS's port, from XE's host row.
     """
 
-    def __init__(self, name: str, server: str) -> None:
+    def __init__(self, name: str, address: str, port: int) -> None:
         super().__init__()
-        self.name, self.server = name, server
+        self.name, self.address, self.port = name, address, port
+
+    @property
+    def server(self) -> str:
+        """``address:port`` as the host console's Add server takes it."""
+        address = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{address}:{self.port}"
 
 
 def findings_text(exc: EnterpriseError) -> str:
@@ -124,8 +131,7 @@ class XeConfigFlows(_Base):
         if row is None:
             self.app.notify("Choose a host in the Hosts panel first.", title="Editor mode")
             return
-        address = f"[{row.address}]" if ":" in row.address else row.address
-        self.post_message(HostConsoleWanted(row.name, f"{address}:{row.port}"))
+        self.post_message(HostConsoleWanted(row.name, row.address, row.port))
 
     # -- Configure domain… (Figure 28) ----------------------------------------------------------
 
