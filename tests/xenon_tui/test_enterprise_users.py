@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from pytest_textual_snapshot import SVGImageExtension
+from textual import events
 
 from enterprise_store.client import NotFound
 from tests._support.console import wait_for
@@ -175,6 +176,26 @@ async def test_xe_refuses_every_admin_action_an_operator_forces(
         notes = app._notifications
         await wait_for(pilot, lambda: any("delete users" in n.message for n in notes), 30)
         assert [u.name for u in screen.users] == ["aud", "oper", "root"]
+
+
+async def test_a_form_typed_in_one_burst_lands_in_the_fields_enter_moved_to(
+    world: World, tmp_path: Path
+) -> None:
+    # Over SSH a typist's keys arrive in one read: Enter must move the focus before the
+    # next key is handed out (seen in tmux: the password went into the Role field).
+    app = world.console(await world.link("root"), tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await users_screen(pilot, app)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, SecretForm))
+        password = "burstpassword2026"
+        # Name, Enter, Enter (the role stays operator), the password, Enter: one read.
+        for key in [*"bob", "enter", "enter", *password, "enter"]:
+            app.post_message(events.Key(key, "\r" if key == "enter" else key))
+        await wait_for(pilot, lambda: role_of(screen, "bob") is not None, 60)
+        assert role_of(screen, "bob") == "operator"
+        check = world.factory(XeLink(URL, "", "bob", "operator", None))
+        await check.login("bob", password)
 
 
 def test_key_lines_are_checked_before_xe_is_asked() -> None:
