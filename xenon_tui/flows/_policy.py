@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from xenon_tui._errors import ConfigError, ConsoleError
 from xenon_tui._policy_data import policy_of, policy_xml
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog
+from xenon_tui.dialogs._whatif import WhatIfConfirmDialog, whatif_lines
 from xenon_tui.flows._console import Console, connected_address
 from xenon_tui.messages import RefreshWanted
 from xenon_tui.widgets._diffview import DiffView
@@ -90,8 +91,45 @@ async def show_staged_diff(console: Console) -> None:
     await console.ask(TextDialog(f"Staged vs active — {address}", body))
 
 
+WHATIF_MINUTES = 10
+"""The window of recorded behaviour the what-if before Make active looks at."""
+WHATIF_TIMEOUT_S = 20.0
+"""How long Make active waits for the host's what-if before saying it has none."""
+
+
+async def staged_what_if(
+    console: Console, address: str, *, timeout_s: float = WHATIF_TIMEOUT_S
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The host's ``WhatIf`` on its staged policy: ``(result, None)`` or ``(None, why)``.
+
+    Read-only on the host; a what-if that fails or times out is reported, not raised
+    (the operator still decides whether to make the policy active).
+    """
+    try:
+        async with asyncio.timeout(timeout_s):
+            staged = await console.call(address, "GetPolicy", which="staged")
+            xml = staged.get("xml")
+            if isinstance(xml, str) and xml:
+                result = await console.call(address, "WhatIf", xml=xml, minutes=WHATIF_MINUTES)
+            elif isinstance(staged.get("policy"), dict):
+                result = await console.call(
+                    address, "WhatIf", policy=staged["policy"], minutes=WHATIF_MINUTES
+                )
+            else:
+                return None, "the host did not return its staged policy"
+    except TimeoutError:
+        return None, f"no answer from the host in {timeout_s:g} s"
+    except ConsoleError as exc:
+        return None, str(exc)
+    return result, None
+
+
 async def activate_policy(console: Console) -> None:
-    """Makes the staged policy active after the user confirmed its diff."""
+    """Makes the staged policy active after the user confirmed its what-if and diff.
+
+    The host's what-if comes first; when the staged policy would deny behaviour allowed
+    now, the host's name must be typed to confirm.
+    """
     address = connected_address(console)
     if address is None:
         return
@@ -99,10 +137,18 @@ async def activate_policy(console: Console) -> None:
     if not diff.get("staged"):
         console.notify("Nothing staged to activate.", title="Policy")
         return
+    body, (whatif, error) = await asyncio.gather(
+        staged_diff_view(console, address, diff), staged_what_if(console, address)
+    )
+    state = console.servers.get(address)
+    name = host_name(state) if state is not None else address
+    denies = whatif is not None and bool(whatif.get("denies_allowed"))
     ok = await console.ask(
-        ConfirmDialog(
+        WhatIfConfirmDialog(
             f"Make this policy & host configuration active on {address}?",
-            await staged_diff_view(console, address, diff),
+            whatif_lines(whatif, error),
+            body,
+            expected=name if denies else None,
             confirm="Make active",
         )
     )

@@ -1,0 +1,235 @@
+"""The activation confirmation with the host's policy what-if above the staged diff.
+
+The what-if (XPS ``WhatIf``) comes first: behaviour allowed now that the staged policy
+would deny (in the error colour, each denied call's text), then the recorded violations
+it would fix, running domains it would refuse, and channel/device pairs that change.
+When it would deny anything allowed now, the confirmation needs the host's name typed
+(like Destroy); otherwise Make active stays one key. A what-if that failed says so and
+the operator still decides (the activation itself is the host's decision).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Input, Label, Static
+
+from xenon_tui.dialogs._basic import Body, ConfirmDialog, _body
+
+__all__ = ["WhatIfConfirmDialog", "WhatIfReport", "whatif_lines"]
+
+TOP_DENIED = 20
+"""Denied calls listed one per line; the rest are counted."""
+TOP_FIXED = 5
+"""Fixed violation kinds listed (the most frequent first)."""
+TOP_PAIRS = 10
+"""Domains, channel and device pairs listed per section."""
+
+Line = tuple[str, str]
+"""(CSS class, text): ``deny`` (error colour, bold), ``ok``, ``warn``, ``head``, ``item``."""
+
+
+def _more(lines: list[Line], total: int, shown: int, noun: str) -> None:
+    if total > shown:
+        lines.append(("item", f"  … and {total - shown:,} more {noun}"))
+
+
+def _fixed_line(row: Mapping[str, Any]) -> str:
+    call = f"{row.get('hypercall_name') or row.get('hypercall')}/{row.get('subop')}"
+    what = {"channel": "channel", "device": "device"}.get(str(row.get("kind")), call)
+    if row.get("kind") in ("channel", "device") and row.get("peer") is not None:
+        what = f"{what} to {row.get('peer')}"
+    return f"  {row.get('domain')}: {row.get('kind')} {what}: {int(row.get('count') or 0):,}"
+
+
+def _verb(active: Any, staged: Any) -> str:
+    def word(allowed: Any) -> str:
+        return "allowed" if allowed else "denied"
+
+    return f"{word(active)} → {word(staged)}"
+
+
+def whatif_lines(result: Mapping[str, Any] | None, error: str | None = None) -> list[Line]:
+    """The what-if as classed lines, the headline first.
+
+    ``error``: why the what-if could not be had (then ``result`` is ignored).
+    """
+    if error is not None or result is None:
+        why = error or "no answer"
+        return [
+            ("warn", f"What-if unavailable: {why}"),
+            ("item", "The host still checks the policy when it makes it active; you decide."),
+        ]
+    minutes = int(result.get("minutes") or 0)
+    denied: Sequence[Mapping[str, Any]] = result.get("denied_calls") or []
+    domains: Sequence[Mapping[str, Any]] = result.get("domains") or []
+    channels: Sequence[Mapping[str, Any]] = result.get("channels") or []
+    devices: Sequence[Mapping[str, Any]] = result.get("devices") or []
+    fixed: Sequence[Mapping[str, Any]] = result.get("fixed") or []
+    lines: list[Line] = []
+    if result.get("denies_allowed"):
+        lines.append(("deny", f"⚠ Would deny behaviour allowed now (last {minutes} min):"))
+        for row in denied[:TOP_DENIED]:
+            lines.append(("deny", f"  {row.get('text')}"))
+        _more(lines, len(denied), TOP_DENIED, "denied calls")
+        for row in domains[:TOP_PAIRS]:
+            lines.append(("deny", f"  {row.get('text')}"))
+        lost_channels = [c for c in channels if c.get("active") and not c.get("staged")]
+        lost_devices = [d for d in devices if d.get("active") and not d.get("staged")]
+        for c in lost_channels[:TOP_PAIRS]:
+            lines.append(("deny", f"  channel {c.get('a')} ↔ {c.get('b')} would be denied"))
+        for d in lost_devices[:TOP_PAIRS]:
+            lines.append(
+                ("deny", f"  device {d.get('device')} → {d.get('domain')} would be denied")
+            )
+    else:
+        lines.append(("ok", f"Denies nothing allowed in the last {minutes} min."))
+    if fixed:
+        total = sum(int(f.get("count") or 0) for f in fixed)
+        noun = "violation" if total == 1 else "violations"
+        lines.append(("head", f"Fixes {total:,} recorded {noun}:"))
+        top = sorted(fixed, key=lambda f: -int(f.get("count") or 0))[:TOP_FIXED]
+        lines.extend(("item", _fixed_line(f)) for f in top)
+        _more(lines, len(fixed), TOP_FIXED, "kinds")
+    else:
+        lines.append(("item", "Fixes no recorded violation."))
+    if domains:
+        lines.append(("head", f"Running domains refused: {len(domains)}"))
+        lines.extend(
+            ("item", f"  {d.get('domain')}: {d.get('outcome')}") for d in domains[:TOP_PAIRS]
+        )
+        _more(lines, len(domains), TOP_PAIRS, "domains")
+    if channels:
+        lines.append(("head", f"Channel changes: {len(channels)}"))
+        lines.extend(
+            ("item", f"  {c.get('a')} ↔ {c.get('b')}: {_verb(c.get('active'), c.get('staged'))}")
+            for c in channels[:TOP_PAIRS]
+        )
+        _more(lines, len(channels), TOP_PAIRS, "pairs")
+    if devices:
+        lines.append(("head", f"Device changes: {len(devices)}"))
+        lines.extend(
+            (
+                "item",
+                f"  {d.get('device')} → {d.get('domain')}: "
+                f"{_verb(d.get('active'), d.get('staged'))}",
+            )
+            for d in devices[:TOP_PAIRS]
+        )
+        _more(lines, len(devices), TOP_PAIRS, "pairs")
+    skipped = int(result.get("rate_not_evaluated") or 0)
+    if skipped:
+        lines.append(
+            ("item", f"{skipped:,} rate violations not evaluated (rates are not replayed).")
+        )
+    return lines
+
+
+class WhatIfReport(Vertical):
+    """The what-if findings, one Static per line (classed for colour)."""
+
+    DEFAULT_CSS = """
+    WhatIfReport { height: auto; margin-bottom: 1; }
+    WhatIfReport Static { height: auto; }
+    WhatIfReport .deny { color: $error; text-style: bold; }
+    WhatIfReport .warn { color: $warning; text-style: bold; }
+    WhatIfReport .ok { color: $success; text-style: bold; }
+    WhatIfReport .head { text-style: bold; }
+    """
+
+    def __init__(self, lines: Sequence[Line], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lines = list(lines)
+
+    def compose(self) -> ComposeResult:
+        for cls, text in self.lines:
+            yield Static(text, markup=False, classes=cls)
+
+    @property
+    def text(self) -> str:
+        """The report as plain text (one line per finding)."""
+        return "\n".join(text for _, text in self.lines)
+
+
+class WhatIfConfirmDialog(ConfirmDialog):
+    """Make active, with the host's what-if above the diff.
+
+    ``expected``: the host name to type before it is made active (when the what-if says
+    it would deny behaviour allowed now); None keeps the one-key confirmation (Tab, Enter).
+    The body scrolls with the arrows and PageUp/PageDown; the buttons stay docked.
+    """
+
+    DEFAULT_CSS = """
+    WhatIfConfirmDialog #whatif-foot { height: auto; dock: bottom; }
+    WhatIfConfirmDialog #whatif-foot Horizontal { dock: none; }
+    WhatIfConfirmDialog #typed-error { color: $error; }
+    """
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("up", "scroll_body('up')", "Scroll up", show=False),
+        Binding("down", "scroll_body('down')", "Scroll down", show=False),
+        Binding("pageup", "scroll_body('page_up')", "Page up", show=False),
+        Binding("pagedown", "scroll_body('page_down')", "Page down", show=False),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        report: Sequence[Line],
+        body: Body,
+        *,
+        expected: str | None = None,
+        confirm: str = "Make active",
+    ) -> None:
+        super().__init__(title, body, confirm=confirm)
+        self.report = list(report)
+        self.expected = expected
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title, classes="title", markup=False)
+            with VerticalScroll(id="confirm-scroll", can_focus=False):
+                yield WhatIfReport(self.report, id="whatif")
+                yield _body(self._body, "confirm-body")
+            with Vertical(id="whatif-foot"):
+                if self.expected is not None:
+                    yield Label(
+                        f"Type the host name ({self.expected}) to make it active:", markup=False
+                    )
+                    yield Input(placeholder=self.expected, id="typed")
+                    yield Label("", id="typed-error", markup=False)
+                with Horizontal():
+                    yield Button("Cancel", id="cancel")
+                    yield Button(self._confirm, id="confirm", variant="error")
+
+    def on_mount(self) -> None:
+        # ConfirmDialog's own on_mount (run after this one) focuses Cancel.
+        if self.expected is not None:
+            self.call_after_refresh(self.query_one("#typed", Input).focus)
+
+    def _typed_ok(self, value: str) -> bool:
+        if self.expected is None or value == self.expected:
+            return True
+        self.query_one("#typed-error", Label).update(
+            f"The name does not match {self.expected!r}; nothing was done."
+        )
+        return False
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self._typed_ok(event.value):
+            self.dismiss(True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        event.prevent_default()  # not ConfirmDialog's handler: the typed name is checked
+        if event.button.id != "confirm":
+            self.dismiss(False)
+            return
+        typed = self.query_one("#typed", Input).value if self.expected is not None else ""
+        if self._typed_ok(typed):
+            self.dismiss(True)
