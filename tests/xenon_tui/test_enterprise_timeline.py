@@ -1,0 +1,162 @@
+"""The timeline from the Enterprise view (``T``) against real XE services over three sim
+XPS hosts: a VM made to violate its profile on its host (XE ingests the violations), paused
+by an operator through XE, the policy propagated; ``T`` on the VM shows every kind on one
+axis and exports a report naming the scope and the XE user. The reads are bounded (and say
+so), and each scope reads only its own violations."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_textual_snapshot import SVGImageExtension
+from textual.app import App
+
+from enterprise_store.client import XeError
+from enterprise_store.schemas import AuditRecordOut
+from enterprise_store.schemas_history import ViolationOut
+from tests._support.console import wait_for
+from tests._support.xe_console import World, ready, vm_names
+from tests.xenon_tui.test_enterprise_incidents import VM, _misbehaving, _recorded
+from xenon_tui._incident_report import ReportMeta
+from xenon_tui._timeline import Timeline, TimelineEvent
+from xenon_tui._xe_timeline import Scope, audit_event, violation_event, xe_timeline
+from xenon_tui.screens._xe_timeline_flows import XeTimelineScreen
+from xenon_tui.widgets._xe_vms import XeVmTable
+
+
+async def test_t_on_a_vm_shows_violations_actions_policy_and_propagation_and_exports(
+    world: World, tmp_path: Path
+) -> None:
+    root = await _misbehaving(world)
+    oper = world.factory(await world.link("oper"))
+    # Its host may have stopped it at its violation limit: then XE refuses (audited too).
+    with contextlib.suppress(XeError):
+        await oper.compute.vm_action(VM, "pause")
+    task = await root.compute.wait_task((await root.compute.propagate()).task_id, 90)
+    assert task.state == "succeeded", task.error
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        enterprise = app.enterprise
+        assert enterprise is not None
+        enterprise.timeline_dir = tmp_path / "reports"
+        assert VM in vm_names(app)
+        await pilot.press("tab")  # the VM table, then down to the VM
+        table = enterprise.query_one(XeVmTable)
+        for _ in range(len(vm_names(app))):
+            current = table.current_vm()
+            if current is not None and current.name == VM:
+                break
+            await pilot.press("j")
+        await pilot.press("T")
+        await wait_for(pilot, lambda: isinstance(app.screen, XeTimelineScreen), 60)
+        screen = app.screen
+        assert isinstance(screen, XeTimelineScreen)
+        timeline = screen.timeline
+        totals = timeline.totals()
+        assert totals.get("violation", 0) >= 5, totals
+        assert {"action", "policy", "propagation"} <= set(totals), totals
+        violations = list(timeline.events(["violation"]))
+        assert {e.subject for e in violations} == {VM}  # only this VM's
+        actions = [e.summary for e in timeline.events(["action"])]
+        assert any(s.startswith("oper: vm.pause vm:") for s in actions), actions
+        assert any(s.startswith("root: vm.start vm:") for s in actions), actions
+        policy = list(timeline.events(["policy"]))
+        assert all(len(str(e.detail["sha256"])) == 64 for e in policy)
+        propagation = [e.summary for e in timeline.events(["propagation"])]
+        assert any("root: propagate v" in s and "started" in s for s in propagation)
+        assert any("propagate v" in s and "succeeded" in s for s in propagation)
+        title = str(screen.query_one("#timeline-title").render())
+        assert f"VM {VM}" in title and "(XE)" in title
+        await pilot.press("x")
+        assert sorted(p.suffix for p in screen.exported) == [".html", ".json", ".md"]
+        report = json.loads(next(p for p in screen.exported if p.suffix == ".json").read_text())
+        assert f"VM {VM}" in json.dumps(report) and "oper (XE)" in json.dumps(report)
+        html = next(p for p in screen.exported if p.suffix == ".html").read_text()
+        assert f"Timeline of VM {VM} (XE)" in html and "oper (XE)" in html
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is enterprise)
+
+
+async def test_reads_are_bounded_and_scoped(world: World) -> None:
+    await _recorded(world)  # EB-domu-1 22 and EC-domu-2 25 on xenon-1, EA-domu-1 5 on xenon-2
+    client = world.factory(await world.link("oper"))
+    vm = await client.policy.get_vm(VM)
+    cut = await xe_timeline(client, Scope("vm", vm.id, VM), "oper", max_violations=7)
+    assert cut.timeline.totals()["violation"] == 7
+    assert cut.notes == ["only the newest 7 violations (XE holds more)"]
+    assert "only the newest 7 violations" in cut.meta.scope
+    whole = await xe_timeline(client, Scope("vm", vm.id, VM), "oper")
+    assert whole.timeline.totals()["violation"] == 22 and whole.notes == []
+    host = await client.policy.get_host("xenon-2")
+    on_host = await xe_timeline(client, Scope("host", host.id, "xenon-2"), "oper")
+    assert {e.subject for e in on_host.timeline.events(["violation"])} == {"EA-domu-1"}
+    enclave = await client.policy.get_enclave("Enclave B")
+    in_b = await xe_timeline(client, Scope("enclave", enclave.id, "Enclave B"), "oper")
+    assert {e.subject for e in in_b.timeline.events(["violation"])} == {VM}
+    assert in_b.meta.title == "Timeline of enclave Enclave B (XE)"
+
+
+# -- the screen, from fixed records (the snapshots do not move) -------------------------------
+
+T0 = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def _fixed() -> Timeline:
+    """The builder's formatters over fixed XE records: 40 violations, a pause, a policy
+    version, a propagation."""
+    tl = Timeline("VM EB-domu-1")
+    rows = []
+    for i in range(40):
+        at = T0 + dt.timedelta(seconds=3 * i)
+        v = ViolationOut(
+            host_id="h1", host_name="xenon-1", epoch=1, seq=i + 1, ts=at,
+            ts_us=int(at.timestamp() * 1e6), domid=7, domain=VM, vm_id="v1", vm_name=VM,
+            enclave_id="e1", enclave_name="Enclave B", seclabel_id="s1",
+            seclabel_name="EB-label", kind="profile", hypercall=36, hypercall_name="domctl",
+            subop=i % 3, peer=None, count=i + 1,
+        )  # fmt: skip
+        rows.append(v)
+    tl.add("violation", rows, [r.ts_us / 1e6 for r in rows], violation_event)
+    paused = T0 + dt.timedelta(seconds=125)
+    audit = AuditRecordOut(
+        seq=41, ts=paused, ts_us=int(paused.timestamp() * 1e6), actor="oper", source="ssh",
+        action="compute.vm.pause", object="vm:EB-domu-1", result="ok", enclaves=["e1"],
+        details={}, prev_hash="0" * 64, hash="1" * 64,
+    )  # fmt: skip
+    tl.add("action", [audit], [audit.ts_us / 1e6], audit_event)
+    start = T0.timestamp()
+    tl.add_events(
+        [
+            TimelineEvent(start + 150, "policy", "v3", "v3 by root: enclave.update (sha256 ab…)"),
+            TimelineEvent(start + 160, "propagation", "policy:v3", "root: propagate v3 started"),
+            TimelineEvent(start + 170, "propagation", "xenon-1", "xenon-1: converged, v3"),
+        ]
+    )
+    return tl
+
+
+class _Host(App[None]):
+    def __init__(self, screen: XeTimelineScreen) -> None:
+        super().__init__()
+        self._timeline_screen = screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self._timeline_screen)
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+async def test_snapshot(tmp_path: Path, snapshot: Any, size: tuple[int, int]) -> None:
+    meta = ReportMeta("Timeline of VM EB-domu-1 (XE)", "oper (XE)", "VM EB-domu-1: 40 violations")
+    app = _Host(XeTimelineScreen(_fixed(), meta, tmp_path))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket")
+        await pilot.pause()
+        svg = app.export_screenshot(simplify=True)
+    assert snapshot.use_extension(SVGImageExtension) == svg
