@@ -139,6 +139,7 @@ class WhatIfReport(Vertical):
     WhatIfReport .warn { color: $warning; text-style: bold; }
     WhatIfReport .ok { color: $success; text-style: bold; }
     WhatIfReport .head { text-style: bold; }
+    WhatIfReport .sub { padding-left: 2; }
     """
 
     def __init__(self, lines: Sequence[Line], *, id: str | None = None) -> None:
@@ -147,7 +148,10 @@ class WhatIfReport(Vertical):
 
     def compose(self) -> ComposeResult:
         for cls, text in self.lines:
-            yield Static(text, markup=False, classes=cls)
+            if text.startswith("  "):  # an item: indented as a block (wrapped lines too)
+                yield Static(text[2:], markup=False, classes=f"{cls} sub")
+            else:
+                yield Static(text, markup=False, classes=cls)
 
     @property
     def text(self) -> str:
@@ -165,8 +169,9 @@ class WhatIfConfirmDialog(ConfirmDialog):
 
     DEFAULT_CSS = """
     WhatIfConfirmDialog #whatif-foot { height: auto; dock: bottom; }
-    WhatIfConfirmDialog #whatif-foot Horizontal { dock: none; }
-    WhatIfConfirmDialog #typed-error { color: $error; }
+    WhatIfConfirmDialog #whatif-foot Horizontal { dock: none; margin-top: 0; }
+    WhatIfConfirmDialog #typed-error { color: $error; display: none; }
+    WhatIfConfirmDialog #typed-error.-shown { display: block; }
     """
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("escape", "cancel", "Cancel"),
@@ -214,9 +219,9 @@ class WhatIfConfirmDialog(ConfirmDialog):
     def _typed_ok(self, value: str) -> bool:
         if self.expected is None or value == self.expected:
             return True
-        self.query_one("#typed-error", Label).update(
-            f"The name does not match {self.expected!r}; nothing was done."
-        )
+        error = self.query_one("#typed-error", Label)
+        error.update(f"The name does not match {self.expected!r}; nothing was done.")
+        error.add_class("-shown")
         return False
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
