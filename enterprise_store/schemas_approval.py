@@ -53,6 +53,20 @@ class ApprovalsOut(Resource):
     held: bool = Field(description="Propagation is held until these are approved.")
     enclaves: list[EnclaveApprovalOut]
 
+    def hold_summary(self) -> str | None:
+        """What holds propagation, in one line (``v33 waits for approval by an admin
+        other than alice``), or None when nothing does."""
+        if not self.held or not self.items:
+            return None
+        first = self.items[0]  # the oldest that waits
+        if first.state == "rejected":
+            by = f" by {first.decided_by}" if first.decided_by else ""
+            return f"v{first.version} was rejected{by}: propagation held until it changes"
+        who = first.approvers
+        if who.startswith("admins other than "):
+            who = "an admin" + who.removeprefix("admins")
+        return f"v{first.version} waits for approval by {who}"
+
 
 class DecisionIn(Request):
     """An approval or rejection: the note is required (it goes to the audit chain)."""

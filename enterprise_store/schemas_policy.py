@@ -134,6 +134,10 @@ class EnclaveOut(Resource):
     name: str
     color: str
     hosts: list[str] = Field(description="UUIDs of the hosts it is assigned to, panel order.")
+    requires_approval: bool = Field(
+        default=False,
+        description="A policy version changing it waits for a second admin's approval.",
+    )
 
 
 EnclaveFields = fields_model(EnclaveOut)

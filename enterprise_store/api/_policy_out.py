@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from enterprise_store.api._errors import finding_json
@@ -29,12 +30,13 @@ from enterprise_store.schemas_policy import (
     VersionOut,
     VmOut,
 )
-from enterprise_store.services import PolicyVersion, Written
+from enterprise_store.services import PolicyVersion, Principal, Services, Written
 
 __all__ = [
     "conflict_out",
     "dhcp_out",
     "enclave_out",
+    "enclave_out_for",
     "findings_out",
     "host_out",
     "seclabel_out",
@@ -59,14 +61,26 @@ def written_version(written: Written[Any]) -> VersionOut:
     return VersionOut(version=written.version, warnings=findings_out(written.warnings))
 
 
-def enclave_out(e: Enclave, view: EnterprisePolicy) -> EnclaveOut:
-    """An enclave with the hosts it spans."""
+def enclave_out(
+    e: Enclave, view: EnterprisePolicy, flagged: Collection[str] = frozenset()
+) -> EnclaveOut:
+    """An enclave with the hosts it spans (``flagged``: ids of enclaves that require a
+    second admin's approval)."""
     return EnclaveOut(
         id=str(e.id),
         name=e.name,
         color=_hex(e.color),
         hosts=[str(h.id) for h in view.hosts_of(e.id)],
+        requires_approval=str(e.id) in flagged,
     )
+
+
+async def enclave_out_for(
+    services: Services, caller: Principal
+) -> Callable[[Enclave, EnterprisePolicy], EnclaveOut]:
+    """:func:`enclave_out` with the enclaves requiring approval that ``caller`` sees."""
+    flags = await services.policy.approval_flags(caller)
+    return functools.partial(enclave_out, flagged=frozenset(f.enclave_id for f in flags))
 
 
 def host_out(h: Host, view: EnterprisePolicy) -> HostOut:

@@ -31,7 +31,7 @@ from enterprise_store.api._collections import (
 from enterprise_store.api._compute_out import propagation_out, with_propagation
 from enterprise_store.api._dumps import ViewDumps, page_response
 from enterprise_store.api._policy_out import (
-    enclave_out,
+    enclave_out_for,
     findings_out,
     host_out,
     version_out,
@@ -255,7 +255,13 @@ async def list_enclaves(
 ) -> Response:
     query = PolicyQuery(host=host, text=q, after=decode_cursor(cursor), limit=limit)
     return await list_objects(
-        services, caller, services.policy.list_enclaves, enclave_out, EnclaveOut, query, fields
+        services,
+        caller,
+        services.policy.list_enclaves,
+        await enclave_out_for(services, caller),
+        EnclaveOut,
+        query,
+        fields,
     )
 
 
@@ -269,7 +275,7 @@ async def list_enclaves(
 )
 async def create_enclave(body: EnclaveCreate, caller: Caller, services: ServicesDep) -> Any:
     result = await services.policy.create_enclave(caller, changes(body), id=body.id)
-    return await written(services, caller, result, enclave_out)
+    return await written(services, caller, result, await enclave_out_for(services, caller))
 
 
 @router.get(
@@ -280,7 +286,8 @@ async def create_enclave(body: EnclaveCreate, caller: Caller, services: Services
     **doc("auditor", 404),
 )
 async def get_enclave(ref: ObjectRef, caller: Caller, services: ServicesDep) -> Any:
-    return await one(services, caller, await services.policy.get_enclave(caller, ref), enclave_out)
+    found = await services.policy.get_enclave(caller, ref)
+    return await one(services, caller, found, await enclave_out_for(services, caller))
 
 
 @router.patch(
@@ -294,7 +301,7 @@ async def update_enclave(
     ref: ObjectRef, body: EnclavePatch, caller: Caller, services: ServicesDep
 ) -> Any:
     result = await services.policy.update_enclave(caller, ref, changes(body))
-    return await written(services, caller, result, enclave_out)
+    return await written(services, caller, result, await enclave_out_for(services, caller))
 
 
 @router.delete(

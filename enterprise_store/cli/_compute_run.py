@@ -90,6 +90,9 @@ async def _host_list(xe: Any, args: argparse.Namespace) -> int:
             ]
         )
     print(_table(rows, ["NAME", "XPS", "CONNECTION", "PROPAGATION", "VERSION", "ENFORCED"]))
+    hold = (await xe.policy.approvals()).hold_summary()
+    if hold is not None:
+        print(f"\nheld: {hold} (xenon xe policy approvals to review)")
     return 0
 
 

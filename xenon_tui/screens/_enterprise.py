@@ -33,6 +33,7 @@ from xenon_tui.screens._xe_admin_flows import XeAdminFlows
 from xenon_tui.screens._xe_approvals import XeApprovalsFlow
 from xenon_tui.screens._xe_config_flows import XeConfigFlows
 from xenon_tui.screens._xe_forms_flows import EnterpriseForms
+from xenon_tui.screens._xe_hold import XeHoldFlows
 from xenon_tui.screens._xe_incidents import XeIncidentFlows
 from xenon_tui.screens._xe_timeline_flows import XeTimelineFlows
 from xenon_tui.widgets._keyline import KeyLine
@@ -72,6 +73,7 @@ class EnterpriseScreen(
     EnterpriseForms,
     XeIncidentFlows,
     XeTimelineFlows,
+    XeHoldFlows,
     Screen[None],
 ):
     """XE's enterprise view of this session's user, refreshed from XE.
@@ -169,6 +171,7 @@ class EnterpriseScreen(
             self._version = await self.data.policy_version()
             overview = await self.data.overview()
             self._show_overview(overview)
+            await self.poll_hold(self._version)
             loading = any(w.group == "xe-detail" and w.is_running for w in self.workers)
             if not loading and self.enclave is not None and self.enclave in overview.enclaves:
                 # VMs and SecLabels are read again only at a new policy version; run
