@@ -188,6 +188,14 @@ ACTIONS: tuple[Action, ...] = (
         footer=False,
         commands=("timeline", "tl"),
     ),
+    Action(
+        "incident.runbook",
+        "I",
+        "incident",
+        "Guided incident",
+        footer=False,
+        commands=("incident",),
+    ),
     # Editor workflow (any view, current server).
     Action("policy.diff", "d", "staged_diff", "Staged diff", mode=_E, commands=("diff",)),
     Action(

@@ -414,6 +414,31 @@ class XenonConsole(App[int]):
             timeline, meta = made
             await self.push_screen(TimelineScreen(timeline, meta, Path.cwd() / "xenon-reports"))
 
+    def action_incident(self) -> None:
+        """`I`: the guided incident (runbook) of the selected violation's or domain's VM."""
+        from xenon_tui.widgets import DomainsTable, ViolationLog
+
+        focused = self.focused
+        violation: dict[str, Any] | None = None
+        domain = ""
+        if isinstance(focused, ViolationLog) and (row := focused.selected()) is not None:
+            violation, domain = dict(row), str(row.get("domain") or "")
+        elif isinstance(focused, DomainsTable) and (d := focused.selected()) is not None:
+            domain = str(d.get("name") or "")
+        if not domain:
+            self.notify(
+                "Select a violation (5) or a domain (4) first.",
+                title="Guided incident",
+                severity="warning",
+            )
+            return
+        self.host.run_flow("show", flows.open_runbook, self.host, domain, violation, self._runbook)
+
+    def _runbook(self, book: flows.Runbook) -> None:
+        from xenon_tui.screens._runbook import RunbookScreen  # built when first asked
+
+        self.push_screen(RunbookScreen(self.host, book))
+
     def action_guest_templates(self) -> None:
         self.host.run_flow("show", flows.show_guest_templates, self.host)
 

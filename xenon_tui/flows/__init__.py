@@ -20,6 +20,7 @@ from xenon_tui.flows._domains import (
 )
 from xenon_tui.flows._edit import editable_policy, open_profile_for_violation, run_edit
 from xenon_tui.flows._forms import edit_form, validator
+from xenon_tui.flows._incident import Runbook, open_runbook
 from xenon_tui.flows._policy import (
     activate_policy,
     export_policy,
@@ -37,6 +38,7 @@ from xenon_tui.flows._timeline import incident_timeline
 __all__ = [
     "Authorizations",
     "Console",
+    "Runbook",
     "acknowledge_violations",
     "activate_policy",
     "clone_server",
@@ -54,6 +56,7 @@ __all__ = [
     "import_template",
     "incident_timeline",
     "open_profile_for_violation",
+    "open_runbook",
     "pause_violating_domain",
     "policy_diff_text",
     "resolve_domain",

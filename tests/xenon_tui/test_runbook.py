@@ -1,0 +1,142 @@
+"""The guided incident (issue #14 §2) in the host console, against a real sim daemon: `I`
+on a violation opens the runbook; pause, capture, skip with a reason, verify (resume and
+watch), close with a note; every step is kept by the host and in its MSM log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests._support.console import console_config, stopped_by_msm, wait_connected, wait_for
+from xenon_tui.app import XenonConsole
+from xenon_tui.dialogs import InputDialog
+from xenon_tui.flows import _incident
+from xenon_tui.screens._runbook import RunbookScreen
+from xenon_tui.widgets import DomainsTable, ViolationLog
+
+DOM = "EA-domu-1"
+
+
+def _console(pki: Any, daemon: Any, tmp: Path, user: str, **kw: Any) -> XenonConsole:
+    app = XenonConsole(console_config(pki, daemon, tmp=tmp, **kw))
+    app.console_user = user
+    return app
+
+
+def _notes(app: XenonConsole) -> list[str]:
+    return [f"{n.title}: {n.message}" for n in app._notifications]
+
+
+def _panel(app: XenonConsole) -> str:
+    screen = app.screen
+    assert isinstance(screen, RunbookScreen)
+    steps = screen.query_one("#runbook-steps").render()
+    detail = screen.query_one("#runbook-detail").render()
+    return f"{getattr(steps, 'plain', steps)}\n{getattr(detail, 'plain', detail)}"
+
+
+async def _step_of(client: Any, iid: str, step: str) -> dict[str, Any] | None:
+    inc = await client.get_incident(iid)
+    return next((s for s in reversed(inc["steps"]) if s["step"] == step), None)
+
+
+async def _answer(pilot: Any, app: XenonConsole, text: str) -> None:
+    await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
+    await pilot.press(*text, "enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+
+
+async def test_a_violation_to_a_closed_incident(
+    xps_daemon: Any, xps_pki: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_incident, "VERIFY_S", 2)
+    client = await stopped_by_msm(xps_daemon)
+    app = _console(xps_pki, xps_daemon, tmp_path, "alice")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        log = app.query_one(ViolationLog)
+        await pilot.press("5")
+        await wait_for(pilot, lambda: len(log.window) > 0 and app.focused is log)
+        chosen = log.selected()
+        assert chosen is not None and chosen["domain"] == DOM
+        await pilot.press("I")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        assert "not captured yet" in str(app.screen.query_one("#runbook-title").render())
+
+        await pilot.press("p")  # the MSM paused it already: recorded, not sent again
+        await wait_for(pilot, lambda: "paused already" in _panel(app))
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "INC-1 opened by alice" in _panel(app))
+        inc = await client.get_incident("INC-1")
+        assert inc["trigger_seqs"] == [chosen["seq"]] and inc["opened_by"] == "alice"
+        assert [(s["step"], s["outcome"]) for s in inc["steps"]] == [
+            ("capture", "done"),
+            ("pause", "done"),
+        ]
+
+        await pilot.press("q")  # says what is missing; only a skip records it
+        await wait_for(pilot, lambda: "Quarantine is not available" in _panel(app))
+        await pilot.press("s")
+        await _answer(pilot, app, "no quarantine label yet")
+        await wait_for(pilot, lambda: "no quarantine label yet" in _panel(app))
+        assert (await _step_of(client, "INC-1", "quarantine")) is not None
+
+        await pilot.press("down", "s")  # fix: skipped with its reason
+        await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
+        await pilot.press("enter")  # an empty reason is refused
+        assert isinstance(app.screen, InputDialog)
+        await pilot.press(*"profile already allows it", "enter")
+        await wait_for(pilot, lambda: "fix skipped" in _panel(app))
+
+        await pilot.press("v")  # resumes, watches 2 s, no recurrence
+        await wait_for(pilot, lambda: "No recurrence in 2 s" in _panel(app), wait_s=30)
+        assert (await _step_of(client, "INC-1", "verify")) is not None
+        states = await client.get_domain_run_states()
+        assert next(d for d in states["domains"] if d["name"] == DOM)["run_state"] == "running"
+
+        await pilot.press("x")
+        await _answer(pilot, app, "guest bug fixed")
+        await wait_for(pilot, lambda: "closed: guest bug fixed" in _panel(app))
+        closed = await client.get_incident("INC-1")
+        assert closed["state"] == "closed"
+        assert closed["steps"][-1] == {**closed["steps"][-1], "note": "guest bug fixed"}
+        lines = (await client.get_log_msgs())["lines"]
+        assert any("incident INC-1 opened for EA-domu-1 by alice" in ln for ln in lines)
+        assert any('quarantine skipped by alice: "no quarantine label yet"' in ln for ln in lines)
+        assert any('close done by alice: "guest bug fixed"' in ln for ln in lines)
+
+        # `I` on the domain again: a new incident (the closed one stays listed).
+        await pilot.press("escape", "4")
+        table = app.query_one(DomainsTable)
+        await wait_for(pilot, lambda: app.focused is table and bool(table.domains))
+        names = [d["name"] for d in table.domains]
+        table.move_cursor(row=names.index(DOM))
+        await pilot.press("I")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        assert "not captured yet" in str(app.screen.query_one("#runbook-title").render())
+    await client.close()
+
+
+async def test_a_read_only_console_sees_the_runbook_but_takes_no_step(
+    xps_daemon: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    client = await stopped_by_msm(xps_daemon)
+    opened = await client.open_incident(DOM, "alice")
+    app = _console(xps_pki, xps_daemon, tmp_path, "auditor", read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_connected(pilot, app)
+        await pilot.press("4")
+        await wait_for(pilot, lambda: isinstance(app.focused, DomainsTable))
+        table = app.query_one(DomainsTable)
+        await wait_for(pilot, lambda: bool(table.domains))
+        table.move_cursor(row=[d["name"] for d in table.domains].index(DOM))
+        await pilot.press("I")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        assert opened["id"] in str(app.screen.query_one("#runbook-title").render())
+        assert "INC-1 opened by alice" in _panel(app)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: any("read" in n.lower() for n in _notes(app)))
+    assert [s["step"] for s in (await client.get_incident(opened["id"]))["steps"]] == ["capture"]
+    await client.close()

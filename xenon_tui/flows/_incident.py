@@ -1,0 +1,263 @@
+"""The guided incident (issue #14 §2): what each runbook step asks of the host.
+
+The runbook panel (``screens/_runbook.py``) calls these; each takes the
+:class:`~xenon_tui.flows.Console` that runs it, the server's address and the
+:class:`Runbook` it is working on. The host keeps the incident (``OpenIncident``,
+``IncidentStep``…) and logs every step with the console's user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from xenon_tui._errors import ReadOnlyError
+from xenon_tui.flows._console import Console, connected_address
+from xenon_tui.flows._edit import open_profile_for_violation
+from xenon_tui.messages import RefreshWanted
+
+__all__ = [
+    "STEPS",
+    "VERIFY_S",
+    "Runbook",
+    "capture",
+    "close",
+    "fix",
+    "open_runbook",
+    "pause",
+    "quarantine",
+    "skip",
+    "verify",
+]
+
+#: The runbook's steps, in order, each with its key.
+STEPS = ("pause", "capture", "quarantine", "fix", "verify", "close")
+VERIFY_S = 30
+"""How long verify watches the domain for a recurrence after resuming it."""
+
+QUARANTINE_MISSING = (
+    "Quarantine is not available yet: this host has no quarantine SecLabel path and the "
+    "sim backend cannot detach VIFs. Skip it with a reason (s)."
+)
+
+
+@dataclass
+class Runbook:
+    """One incident's runbook as the panel shows it.
+
+    Attributes:
+        address: The server the domain runs on.
+        domain: The domain's name.
+        violation: The violation it was opened from (or the domain's newest one).
+        incident: The host's incident record, once captured (or found open).
+        pending: Steps done before the capture (recorded right after it).
+        detail: Lines the panel shows under the steps (captured, what-if, watch).
+    """
+
+    address: str
+    domain: str
+    violation: dict[str, Any] | None = None
+    incident: dict[str, Any] | None = None
+    pending: list[tuple[str, str, str | None]] = field(default_factory=list)
+    detail: list[str] = field(default_factory=list)
+
+    def status(self) -> dict[str, tuple[str, str, str | None]]:
+        """step -> (outcome, user, note) of its last record since the last reopen."""
+        out: dict[str, tuple[str, str, str | None]] = {}
+        records = list(self.incident["steps"]) if self.incident else []
+        for rec in records:
+            if rec["step"] == "reopen":
+                out = {"capture": out["capture"]} if "capture" in out else {}
+                continue
+            out[rec["step"]] = (rec["outcome"], rec["user"], rec["note"])
+        for step, outcome, note in self.pending:
+            out.setdefault(step, (outcome, "", note))
+        return out
+
+    def next_step(self) -> str | None:
+        """The first step without a record."""
+        done = self.status()
+        return next((s for s in STEPS if s not in done), None)
+
+
+def _writable(console: Console) -> None:
+    if console.read_only:
+        raise ReadOnlyError("Incident steps change the server.")
+
+
+async def open_runbook(
+    console: Console,
+    domain: str,
+    violation: Mapping[str, Any] | None,
+    show: Callable[[Runbook], None],
+) -> None:
+    """Finds the domain's open incident (or none yet) and shows its runbook."""
+    address = connected_address(console)
+    if address is None or not domain:
+        return
+    book = Runbook(address, domain, dict(violation) if violation else None)
+    found = await console.call(address, "ListIncidents", query=domain, state="open")
+    mine = next((i for i in found["incidents"] if i["domain"] == domain), None)
+    if mine is not None:
+        book.incident = await console.call(address, "GetIncident", id=mine["id"])
+        book.detail = _captured(book.incident)
+    if book.violation is None:
+        got = await console.call(address, "GetViolations", since_seq=0, limit=100_000)
+        book.violation = next(
+            (dict(v) for v in reversed(got["violations"]) if v["domain"] == domain), None
+        )
+        if book.violation is None and book.incident and book.incident["violations"]:
+            book.violation = dict(book.incident["violations"][-1])
+    show(book)
+
+
+async def _record(
+    console: Console, book: Runbook, step: str, outcome: str, note: str | None
+) -> None:
+    if book.incident is None:
+        book.pending.append((step, outcome, note))
+        return
+    params: dict[str, Any] = {"note": note} if note else {}
+    book.incident = await console.call(
+        book.address,
+        "IncidentStep",
+        id=book.incident["id"],
+        step=step,
+        outcome=outcome,
+        user=console.user,
+        **params,
+    )
+
+
+async def pause(console: Console, book: Runbook) -> None:
+    """Pauses the domain (logged with the user), unless it is paused already."""
+    _writable(console)
+    states = await console.call(book.address, "GetDomainRunStates")
+    row = next((d for d in states["domains"] if d.get("name") == book.domain), None)
+    if row is None:
+        book.detail = [f"{book.domain} is not running: nothing to pause."]
+    elif row.get("run_state") == "paused":
+        book.detail = [f"{book.domain} is paused already."]
+    else:
+        await console.call(book.address, "PauseDomain", domain=book.domain, user=console.user)
+        book.detail = [f"{book.domain} paused."]
+        console.post_message(RefreshWanted(book.address, "domains"))
+    await _record(console, book, "pause", "done", None)
+
+
+async def capture(console: Console, book: Runbook) -> None:
+    """Opens the incident on the host, which captures the record; shows what it holds."""
+    _writable(console)
+    if book.incident is not None:
+        book.detail = _captured(book.incident)
+        return
+    seq = book.violation.get("seq") if book.violation else None
+    params: dict[str, Any] = {"trigger_seqs": [seq]} if isinstance(seq, int) else {}
+    book.incident = await console.call(
+        book.address, "OpenIncident", domain=book.domain, user=console.user, **params
+    )
+    for step, outcome, note in book.pending:
+        await _record(console, book, step, outcome, note)
+    book.pending.clear()
+    book.detail = _captured(book.incident)
+
+
+def _captured(inc: Mapping[str, Any]) -> list[str]:
+    label = (inc.get("seclabel") or {}).get("name", "none")
+    sha = inc.get("policy_sha256") or "none"
+    series = sum(len(s["points"]) for s in inc["stats"]["series"])
+    return [
+        f"{inc['id']} opened by {inc['opened_by']}: {len(inc['triggers'])} triggering and "
+        f"{len(inc['violations'])} recent violations, {series} statistics samples.",
+        f"SecLabel {label}; policy {inc.get('policy_name') or 'none'} "
+        f"generation {inc['policy_generation']}, sha256 {sha[:16]}",
+    ]
+
+
+async def quarantine(console: Console, book: Runbook) -> None:
+    """Says what is missing: the step can only be skipped for now."""
+    book.detail = [QUARANTINE_MISSING]
+
+
+async def fix(console: Console, book: Runbook) -> None:
+    """The profile editor with the missing call pre-selected, then the what-if of the
+    staged policy (when one is staged)."""
+    _writable(console)
+    if book.violation is None:
+        book.detail = [f"No violation of {book.domain} is known: nothing to pre-select."]
+        return
+    await open_profile_for_violation(console, book.violation)
+    diff = await console.call(book.address, "GetStagedDiff")
+    lines = [f"Profile of {book.violation.get('seclabel_name', '?')} opened."]
+    if diff.get("staged"):
+        staged = await console.call(book.address, "GetPolicy", which="staged")
+        what = await console.call(book.address, "WhatIf", xml=staged["xml"], minutes=10)
+        fixed = [v for v in what["fixed"] if v.get("domain") == book.domain]
+        lines.append(
+            f"What-if of the staged policy: fixes {len(fixed)} of {book.domain}'s "
+            f"violations, denies {len(what['denied_calls'])} allowed calls."
+        )
+        lines += [d["text"] for d in what["denied_calls"][:3]]
+    else:
+        lines.append("Nothing is staged: stage the change, then press f again for the what-if.")
+    book.detail = lines
+    await _record(console, book, "fix", "done", None)
+
+
+async def verify(
+    console: Console,
+    book: Runbook,
+    seconds: int,
+    tick: Callable[[], None],
+) -> None:
+    """Resumes the domain (its violations addressed) and watches ``seconds`` for a
+    recurrence, shown live; a recurrence pauses it again and leaves the step open."""
+    _writable(console)
+    note = f"incident {book.incident['id']} verify" if book.incident else "incident verify"
+    mark = (await console.call(book.address, "GetViolations", since_seq=0, limit=1))["last_seq"]
+    await console.call(
+        book.address,
+        "AddressViolations",
+        domain=book.domain,
+        user=console.user,
+        note=note,
+        unpause=True,
+    )
+    console.post_message(RefreshWanted(book.address, "domains"))
+    seen = 0
+    for left in range(seconds, 0, -1):
+        book.detail = [f"Watching {book.domain}: {left} s left, {seen} new violations."]
+        tick()
+        await asyncio.sleep(1)
+        got = await console.call(book.address, "GetViolations", since_seq=mark, limit=10_000)
+        mark = got["last_seq"]
+        seen += sum(1 for v in got["violations"] if v["domain"] == book.domain)
+        if seen:
+            await console.call(book.address, "PauseDomain", domain=book.domain, user=console.user)
+            book.detail = [
+                f"{book.domain} violated again ({seen} new violations): paused again. "
+                "Fix the profile (f) and verify once more."
+            ]
+            tick()
+            return
+    book.detail = [f"No recurrence in {seconds} s: {book.domain} runs."]
+    await _record(console, book, "verify", "done", None)
+    tick()
+
+
+async def close(console: Console, book: Runbook, note: str) -> None:
+    """Closes the incident with the required note."""
+    _writable(console)
+    if book.incident is None:
+        await capture(console, book)
+    await _record(console, book, "close", "done", note)
+    book.detail = [f"{book.incident['id'] if book.incident else ''} closed: {note}"]
+
+
+async def skip(console: Console, book: Runbook, step: str, reason: str) -> None:
+    """Records ``step`` as skipped with ``reason``."""
+    _writable(console)
+    await _record(console, book, step, "skipped", reason)
+    book.detail = [f"{step} skipped: {reason}"]

@@ -1,0 +1,181 @@
+"""The runbook panel of a guided incident: pause → capture → quarantine → fix → verify →
+close, each one key, each skippable with a reason (``s`` on the selected step)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from xenon_tui._work import run_flow
+from xenon_tui.dialogs import InputDialog
+from xenon_tui.flows import _incident as inc
+from xenon_tui.flows._console import Console
+
+KEYS = {"pause": "p", "capture": "c", "quarantine": "q", "fix": "f", "verify": "v", "close": "x"}
+
+
+def _required(what: str) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        text = value.strip()
+        if not text:
+            return f"A {what} is required."
+        if len(text) > 500:
+            return f"The {what} is longer than 500 characters."
+        return None
+
+    return check
+
+
+class RunbookScreen(ModalScreen[None]):
+    """One domain's incident runbook.
+
+    Args:
+        console: The host console that runs the steps' flows.
+        book: The runbook (its incident, if one is open, already found).
+        verify_s: How long verify watches for a recurrence.
+    """
+
+    DEFAULT_CSS = """
+    RunbookScreen { align: center middle; }
+    RunbookScreen > Vertical {
+        width: 100%; max-width: 110; height: auto; max-height: 100%;
+        border: thick $warning; background: $surface; padding: 0 1;
+    }
+    RunbookScreen #runbook-title { text-style: bold; }
+    RunbookScreen #runbook-steps { height: auto; margin: 1 0; }
+    RunbookScreen #runbook-detail { height: auto; color: $text-muted; }
+    RunbookScreen #runbook-keys { height: auto; margin-top: 1; color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "run('pause')", "Pause", id="runbook.pause"),
+        Binding("c", "run('capture')", "Capture", id="runbook.capture"),
+        Binding("q", "run('quarantine')", "Quarantine", id="runbook.quarantine"),
+        Binding("f", "run('fix')", "Fix", id="runbook.fix"),
+        Binding("v", "run('verify')", "Verify", id="runbook.verify"),
+        Binding("x", "run('close')", "Close", id="runbook.close"),
+        Binding("s", "skip", "Skip selected", id="runbook.skip"),
+        Binding("up,k", "move(-1)", "Up", show=False, id="runbook.up"),
+        Binding("down,j", "move(1)", "Down", show=False, id="runbook.down"),
+        Binding("enter", "run_selected", "Run selected", show=False, id="runbook.enter"),
+        Binding("escape", "dismiss_panel", "Back", id="runbook.back"),
+    ]
+
+    def __init__(self, console: Console, book: inc.Runbook, verify_s: int | None = None) -> None:
+        super().__init__()
+        self.console = console
+        self.book = book
+        self.verify_s = verify_s if verify_s is not None else inc.VERIFY_S
+        self.cursor = STEP_INDEX.get(book.next_step() or "close", 0)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("", id="runbook-title", markup=False)
+            yield Static("", id="runbook-steps")
+            yield Static("", id="runbook-detail", markup=False)
+            yield Static(
+                "p pause  c capture  q quarantine  f fix  v verify  x close  "
+                "s skip selected (a reason)  ↑↓ select  Esc back",
+                id="runbook-keys",
+                markup=False,
+            )
+
+    def on_mount(self) -> None:
+        self.refresh_panel()
+
+    def refresh_panel(self) -> None:
+        """Draws the title, the steps with their records and the detail lines."""
+        book = self.book
+        state = book.incident["state"] if book.incident else "not captured yet"
+        ident = book.incident["id"] if book.incident else "incident"
+        self.query_one("#runbook-title", Label).update(
+            f"{ident} · {book.domain} on {book.address} · {state}"
+        )
+        status = book.status()
+        text = Text()
+        for i, step in enumerate(inc.STEPS):
+            mark = "▶" if i == self.cursor else " "
+            outcome, user, note = status.get(step, ("", "", None))
+            style = {"done": "green", "skipped": "yellow"}.get(outcome, "")
+            text.append(f"{mark} {KEYS[step]}  {step:<11}", style="bold" if mark != " " else "")
+            text.append(f"{outcome or 'to do':<8}", style=style)
+            said = f" {user}" if user else ""
+            if note:
+                said += f": {note}"
+            text.append(said[:80])
+            if i < len(inc.STEPS) - 1:
+                text.append("\n")
+        self.query_one("#runbook-steps", Static).update(text)
+        self.query_one("#runbook-detail", Static).update("\n".join(book.detail))
+
+    def _flow(self, flow: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
+        async def run() -> None:
+            try:
+                await flow(self.console, self.book, *args)
+            finally:
+                if self.is_attached:
+                    self.refresh_panel()
+
+        run_flow(self, "runbook", run)
+
+    def action_move(self, delta: int) -> None:
+        self.cursor = (self.cursor + delta) % len(inc.STEPS)
+        self.refresh_panel()
+
+    def action_run_selected(self) -> None:
+        self.action_run(inc.STEPS[self.cursor])
+
+    def action_run(self, step: str) -> None:
+        self.cursor = STEP_INDEX[step]
+        if step == "pause":
+            self._flow(inc.pause)
+        elif step == "capture":
+            self._flow(inc.capture)
+        elif step == "quarantine":
+            self._flow(inc.quarantine)
+        elif step == "fix":
+            self._flow(inc.fix)
+        elif step == "verify":
+            self._flow(inc.verify, self.verify_s, self._panel_tick)
+        elif step == "close":
+            self.app.push_screen(
+                InputDialog(
+                    f"Close {self.book.domain}'s incident",
+                    "Note (required): what happened and what was done",
+                    validate=_required("note"),
+                ),
+                self._close_with,
+            )
+        self.refresh_panel()
+
+    def _panel_tick(self) -> None:
+        if self.is_attached:
+            self.refresh_panel()
+
+    def _close_with(self, note: str | None) -> None:
+        if note:
+            self._flow(inc.close, note.strip())
+
+    def action_skip(self) -> None:
+        step = inc.STEPS[self.cursor]
+
+        def skipped(reason: str | None) -> None:
+            if reason:
+                self._flow(inc.skip, step, reason.strip())
+
+        self.app.push_screen(
+            InputDialog(f"Skip {step}", "Reason (required)", validate=_required("reason")),
+            skipped,
+        )
+
+    def action_dismiss_panel(self) -> None:
+        self.dismiss(None)
+
+
+STEP_INDEX = {step: i for i, step in enumerate(inc.STEPS)}
