@@ -238,9 +238,10 @@ def record_events(n: int, seed: int = 11) -> tuple[bytes, list[Any]]:
     chunks: list[bytes] = []
     size = EVENT_RECORD.size
 
-    @ffi.callback("void(void *, const msm_event *, uint32_t)")
-    def sink(user: Any, events: Any, count: int) -> None:
+    def record(user: Any, events: Any, count: int) -> None:
         chunks.append(ffi.buffer(events, count * size)[:])
+
+    sink = ffi.callback("void(void *, const msm_event *, uint32_t)", record)
 
     got = 0
     with Msm.open_sim(seed=seed) as msm:
