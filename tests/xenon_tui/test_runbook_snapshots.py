@@ -1,0 +1,57 @@
+"""SVG snapshots of the runbook panel (160x48 and 80x24): an incident captured from a
+violation, paused, quarantine skipped with a reason, fix and verify still to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests._support.screens import ADDRESS, injected_app, prepare
+from tests.xenon_tui.test_snapshots import SIZES
+from xenon_tui.flows._incident import Runbook, _captured
+
+STEP = {"outcome": "done", "user": "alice", "note": None, "ts": 1_700_000_000.0}
+INCIDENT: dict[str, Any] = {
+    "id": "INC-7",
+    "domain": "EA-domu-1",
+    "state": "open",
+    "opened_by": "alice",
+    "opened_at": 1_700_000_000.0,
+    "closed_at": None,
+    "trigger_seqs": [1042],
+    "triggers": [{"seq": 1042}],
+    "violations": [{"seq": s} for s in range(1000, 1043)],
+    "stats": {"range": "10m", "step_s": 5, "series": [{"name": "EA-domu-1", "points": [[0]] * 12}]},
+    "config": {"name": "EA-domu-1"},
+    "seclabel": {"name": "EA-PV"},
+    "policy_name": "enterprise",
+    "policy_generation": 3,
+    "policy_sha256": "9f2c4e1a7b3d5f60" + "0" * 48,
+    "steps": [
+        {**STEP, "step": "capture"},
+        {**STEP, "step": "pause"},
+        {**STEP, "step": "quarantine", "outcome": "skipped", "note": "no quarantine label yet"},
+    ],
+}
+
+
+def _before() -> Any:
+    ready = prepare()
+
+    async def run_before(pilot: Any) -> None:
+        from xenon_tui.screens._runbook import RunbookScreen
+
+        await ready(pilot)
+        book = Runbook(ADDRESS, "EA-domu-1", None, INCIDENT, detail=_captured(INCIDENT))
+        pilot.app.push_screen(RunbookScreen(pilot.app.host, book))
+        await pilot.pause(0.1)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_runbook_panel(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(
+        injected_app(), press=["wait:100"], terminal_size=size, run_before=_before()
+    )
