@@ -20,6 +20,7 @@ from enterprise_store.services import NewUser, Principal, Role, Services
 from tests._support.console import wait_for
 from tests._support.xe_console import PASSWORD, World, ready, rows, tree_lines, vm_names
 from xenon_tui._xe import FIRST_PAGE, NOT_READ
+from xenon_tui.widgets._xe_hosts import HOST_PAGE, XeHostsTree
 from xenon_tui.widgets._xe_vms import XeVmTable
 
 HOSTS, VMS = 300, 3000
@@ -63,8 +64,10 @@ async def test_first_frame_is_a_page_then_every_vm_and_polls_stay_cheap(
         await ready(pilot, app)
         screen = app.enterprise
         assert screen is not None
+        # The Hosts panel draws a page of hosts and says how many more there are.
         lines = tree_lines(app)
-        assert len([line for line in lines if not line.startswith("  ")]) == HOSTS
+        hosts = [line for line in lines if line.startswith("host-")]
+        assert len(hosts) == HOST_PAGE and lines[-1] == f"… {HOSTS - HOST_PAGE} more hosts"
         assert lines[1].strip() == "Enclave Fleet"
         table = screen.query_one(XeVmTable)
         await wait_for(pilot, lambda: table.matching == VMS, 60)
@@ -110,6 +113,16 @@ async def test_filter_runs_over_every_vm_and_pages_follow_the_cursor(
         await wait_for(pilot, lambda: vm_names(app) == on_7)
         await pilot.press("slash", "escape")
         await wait_for(pilot, lambda: len(vm_names(app)) == FIRST_PAGE)
+        # In the Hosts panel, G reaches "… more hosts": the next page is drawn.
+        tree = screen.query_one(XeHostsTree)
+        tree.focus()
+        await pilot.press("G")
+        await wait_for(
+            pilot, lambda: tree_lines(app)[-1] == f"… {HOSTS - 2 * HOST_PAGE} more hosts"
+        )
+        assert tree.host_at_cursor() is not None  # on the first host of the new page
+        table.focus()
+        await pilot.press("g")
         # G: the last drawn row; the next page is drawn below it.
         await pilot.press("G")
         await wait_for(pilot, lambda: len(vm_names(app)) == 2 * FIRST_PAGE)

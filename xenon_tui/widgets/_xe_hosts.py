@@ -18,6 +18,12 @@ from xenon_tui.widgets._xe_keys import xe_bindings
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 _ERROR_SHOWN = 60  # characters of a host's last propagation error in its line
 
+HOST_PAGE = 100
+"""Hosts drawn at a time: a line "… N more hosts" draws the next page when the cursor
+reaches it (a Tree of 1,000 hosts and their enclaves takes most of a second to build)."""
+
+MORE: tuple[str, str] = ("more", "")
+
 
 def swatch_style(color: str) -> Style:
     """The background of an enclave's swatch: its own RGB (Figure 23); data, not theme."""
@@ -65,7 +71,8 @@ class XeHostsTree(Tree[NodeData]):
     """Hosts in panel order, each with the enclaves assigned to it.
 
     :meth:`show` redraws only what changed: the tree is rebuilt when hosts or their
-    enclaves change, otherwise only the labels that differ are set.
+    enclaves change, otherwise only the labels that differ are set. The first
+    :data:`HOST_PAGE` hosts are drawn; the cursor on the last line draws the next page.
     """
 
     DEFAULT_CSS = """
@@ -87,9 +94,12 @@ class XeHostsTree(Tree[NodeData]):
         super().__init__("Hosts", id=id)
         self.show_root = False
         self.guide_depth = 2
-        self._shape: tuple[tuple[str, tuple[str, ...]], ...] = ()
+        self._shape: tuple[tuple[str, tuple[str, ...]], ...] = ()  # every host
+        self._drawn: tuple[tuple[tuple[str, tuple[str, ...]], ...], int] = ((), 0)
         self._labels: dict[NodeData, Text] = {}
         self._by_key: dict[NodeData, TreeNode[NodeData]] = {}
+        self._overview: Overview | None = None
+        self.limit = HOST_PAGE
 
     def show(self, overview: Overview) -> None:
         """Draws ``overview`` (hosts in panel order, their enclaves by name)."""
@@ -97,27 +107,41 @@ class XeHostsTree(Tree[NodeData]):
         def by_name(e: str) -> tuple[str, str]:
             return (overview.enclaves[e].name.casefold(), e)
 
+        self._overview = overview
         shape = tuple(
             (h.id, tuple(sorted((e for e in h.enclaves if e in overview.enclaves), key=by_name)))
             for h in overview.hosts
         )
+        drawn = (shape[: self.limit], max(0, len(shape) - self.limit))
         labels: dict[NodeData, Text] = {}
-        for (host_id, enclaves), h in zip(shape, overview.hosts, strict=True):
+        for (host_id, enclaves), h in zip(drawn[0], overview.hosts, strict=False):
             labels[("host", host_id)] = host_label(h)
             for e in enclaves:
                 labels[("enclave", f"{host_id}/{e}")] = enclave_label(overview.enclaves[e])
-        if shape != self._shape:
-            self._rebuild(shape, labels)
+        self._shape = shape
+        if drawn != self._drawn:
+            self._rebuild(drawn, labels)
         else:
             for key, label in labels.items():
                 if self._labels.get(key) != label:
                     self._by_key[key].set_label(label)
-        self._shape, self._labels = shape, labels
+        self._drawn, self._labels = drawn, labels
+
+    def more(self) -> None:
+        """Draws the next page of hosts (if any)."""
+        if self._overview is not None and self._drawn[1]:
+            self.limit += HOST_PAGE
+            self.show(self._overview)
 
     def _rebuild(
-        self, shape: tuple[tuple[str, tuple[str, ...]], ...], labels: dict[NodeData, Text]
+        self,
+        drawn: tuple[tuple[tuple[str, tuple[str, ...]], ...], int],
+        labels: dict[NodeData, Text],
     ) -> None:
+        shape, more = drawn
         cursor = self.cursor_node.data if self.cursor_node is not None else None
+        if cursor == MORE and shape:  # the next page: the cursor on its first host
+            cursor = ("host", shape[len(self._drawn[0])][0]) if self._drawn[0] else None
         self.clear()
         self._by_key = {}
         for host_id, enclaves in shape:
@@ -126,6 +150,9 @@ class XeHostsTree(Tree[NodeData]):
             for e in enclaves:
                 key = ("enclave", f"{host_id}/{e}")
                 self._by_key[key] = node.add_leaf(labels[key], data=key)
+        if more:
+            label = Text(f"… {more:,} more hosts", style="italic")
+            self._by_key[MORE] = self.root.add_leaf(label, data=MORE)
         target = self._by_key.get(cursor) if cursor is not None else None
         if target is None and shape:
             first = shape[0]
@@ -141,6 +168,8 @@ class XeHostsTree(Tree[NodeData]):
         if node is None or node.data is None:
             return None
         kind, ref = node.data
+        if kind == "more":
+            return None
         if kind == "enclave":
             return ref.split("/", 1)[1]
         for host_id, enclaves in self._shape:
@@ -155,12 +184,15 @@ class XeHostsTree(Tree[NodeData]):
     def host_at_cursor(self) -> str | None:
         """The id of the host under the cursor (or of the enclave's host)."""
         node = self.cursor_node
-        if node is None or node.data is None:
+        if node is None or node.data is None or node.data == MORE:
             return None
         return node.data[1].split("/", 1)[0]
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
         event.stop()
+        if event.node.data == MORE:
+            self.call_later(self.more)
+            return
         self.post_message(self.EnclaveChosen(self.enclave_at_cursor()))
 
     def action_first(self) -> None:

@@ -20,6 +20,9 @@ PAGE_ROWS = FIRST_PAGE
 """Rows drawn at a time: moving past the last drawn row draws the next page (a DataTable
 of 10,000 rows takes about a second to build; a page, milliseconds)."""
 
+STATE_WIDTH = 7
+"""Width of the State column (``stopped``, ``running``, ``unknown``: the 80-column layout)."""
+
 VISIBLE_GUESS = 50
 """Rows taken as visible before the table has a size."""
 
@@ -76,7 +79,8 @@ class XeVmTable(DataTable[Text]):
 
     def on_mount(self) -> None:
         for name in COLUMNS:
-            self.add_column(name, key=name.lower())
+            # State has a fixed width: it is drawn "…" first, then the host's answer.
+            self.add_column(name, key=name.lower(), width=STATE_WIDTH if name == "State" else None)
 
     @property
     def rows_shown(self) -> list[VmRow]:
