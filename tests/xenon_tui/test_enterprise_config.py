@@ -250,6 +250,14 @@ async def test_configure_is_hidden_from_an_auditor_and_refused_when_forced(
     assert (await world.clients[0].policy.get_vm(vm)).network.allow_network
 
 
+async def _settled(pilot: Any, app: Any) -> None:
+    """Two more polls done and none running: the view behind the dialog stays as drawn."""
+    screen = app.enterprise
+    polls = screen.polls
+    await wait_for(pilot, lambda: screen.polls > polls + 1, 30)
+    await wait_for(pilot, lambda: not any(w.is_running for w in screen.workers), 30)
+
+
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
 @pytest.mark.parametrize("which", ["view", "configure"])
 async def test_snapshot(
@@ -258,6 +266,7 @@ async def test_snapshot(
     app = world.console(await world.link("oper"), tmp_path)
     async with app.run_test(size=size) as pilot:
         await ready(pilot, app)
+        await _settled(pilot, app)
         await pilot.press("tab", "c" if which == "view" else "C")
         wanted = XlConfigDialog if which == "view" else ConfigureVmDialog
         await wait_for(pilot, lambda: isinstance(app.screen, wanted), 30)

@@ -149,11 +149,20 @@ async def test_search_typed_in_one_read_with_the_slash_reaches_the_search_line(
         await wait_for(pilot, lambda: text.selected_text.lower() == "enclave c")
 
 
+async def _settled(pilot: Any, app: Any) -> None:
+    """Two more polls done and none running: the view behind the dialog stays as drawn."""
+    screen = app.enterprise
+    polls = screen.polls
+    await wait_for(pilot, lambda: screen.polls > polls + 1, 30)
+    await wait_for(pilot, lambda: not any(w.is_running for w in screen.workers), 30)
+
+
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
 async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple[int, int]) -> None:
     app = world.console(await world.link("oper"), tmp_path)
     async with app.run_test(size=size) as pilot:
         await ready(pilot, app)
+        await _settled(pilot, app)
         screen = await _policy_screen(app, pilot)
         # The hosts' lines name their ports (port 0 in tests): closed for a stable picture.
         screen.query_one("#policy-tree", Tree).root.children[0].collapse()
