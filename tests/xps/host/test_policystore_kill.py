@@ -44,10 +44,14 @@ async def _child(state: Path, versions: list[bytes], ready_fd: int) -> None:
     while True:
         await host.stage_policy(xml=versions[i % 2].decode())
         await host.activate_policy()
+        os.write(ready_fd, b"a")  # one whole activation done
         i += 1
 
 
-def _run_child(state: Path, versions: list[bytes], delay: float) -> None:
+def _run_child(state: Path, versions: list[bytes], delay: float, after_one: bool) -> None:
+    """Forks the activating child and kills it ``delay`` s after it is ready (or, with
+    ``after_one``, after its first whole activation: on a loaded machine one activation
+    can take longer than every random delay, and the test must still see one complete)."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: never return into pytest
@@ -59,6 +63,8 @@ def _run_child(state: Path, versions: list[bytes], delay: float) -> None:
     os.close(write_fd)
     try:
         assert os.read(read_fd, 1) == b"r", "child failed before it was ready"
+        if after_one:
+            assert os.read(read_fd, 1) == b"a", "child failed before its first activation"
         asyncio.run(asyncio.sleep(delay))
     finally:
         os.kill(pid, signal.SIGKILL)
@@ -100,8 +106,8 @@ def test_sigkill_during_activation_never_mixes_versions(tmp_path: Path) -> None:
     known = {hashlib.sha256(serialize_policy(p)).hexdigest(): p for p in (sample_policy(), a, b)}
     rng = random.Random(20260101)
     generations = [0]
-    for _ in range(ROUNDS):
-        _run_child(state, versions, rng.uniform(0.0, 0.08))
+    for round_ in range(ROUNDS):
+        _run_child(state, versions, rng.uniform(0.0, 0.08), after_one=round_ % 4 == 3)
         generations.append(asyncio.run(_check(state, known)))
     assert generations == sorted(generations), "generation went backwards"
     assert generations[-1] > 1, "the child never completed an activation"
