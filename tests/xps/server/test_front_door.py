@@ -142,7 +142,8 @@ async def test_a_pre_handshake_flood_never_keeps_a_real_client_out(
             assert rx.server.unauthenticated_count <= rx.config.max_unauthenticated
     assert flood.stats["connects"] >= 1100
     assert flood.stats["closed_by_server"] >= 1100 - rx.config.max_unauthenticated_per_source
-    assert max(admitted) < 1.0, admitted  # liveness bound (the issue: never admitted)
+    # A liveness bound (the issue: never admitted); ~0.1 s quiet, ~1 s at load 10 here.
+    assert max(admitted) < 5.0, admitted
     await rx.server.close()  # ends every burst: its count is written now
     log = rx.log_text()
     assert "too many clients" not in log
