@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from textual.widgets import Static
+from textual.widgets import OptionList, Static
 
 from enterprise_store.api import create_app
 from enterprise_store.client import XeClient
@@ -23,6 +23,8 @@ from tests._support.console import wait_for
 from xenon_tui._config import ConsoleConfig
 from xenon_tui._xe import NOT_READ, XeLink
 from xenon_tui.app import XenonConsole
+from xenon_tui.dialogs._xe_form_hosts import NewMenuDialog
+from xenon_tui.dialogs._xe_forms import XeForm
 from xenon_tui.widgets._xe_hosts import XeHostsTree
 from xenon_tui.widgets._xe_vms import XeVmTable
 
@@ -135,3 +137,38 @@ async def ready(pilot: Any, app: XenonConsole) -> None:
     await wait_for(pilot, lambda: app.enterprise is not None, 30)
     await wait_for(pilot, lambda: bool(vm_names(app)), 60)
     await wait_for(pilot, lambda: rows(app)[0].state != NOT_READ, 60)
+
+
+# -- the forms (n New…, a Add domain): a person's keys ----------------------------------
+
+
+async def choose_new(pilot: Any, app: XenonConsole, item: str) -> None:
+    """`n`, then the menu entry ``item`` (moved to with j as a person would)."""
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, NewMenuDialog))
+    options = app.screen.query_one(OptionList)
+    target = options.get_option_index(item)
+    while options.highlighted != target:
+        await pilot.press("j")
+    await pilot.press("enter")
+
+
+async def form(pilot: Any, app: XenonConsole, kind: type[XeForm]) -> XeForm:
+    """Waits for a form of ``kind`` on top, its fields drawn."""
+    await wait_for(pilot, lambda: isinstance(app.screen, kind) and app.screen.ready, 30)
+    screen = app.screen
+    assert isinstance(screen, XeForm)
+    return screen
+
+
+def field(screen: XeForm, name: str) -> Any:
+    """A form's field widget (an Input or a Select)."""
+    return screen.query_one(f"#field-{name}")
+
+
+async def move_to(pilot: Any, app: XenonConsole, line: str) -> None:
+    """Puts the Hosts panel's cursor on the first line that is ``line`` (g, then j)."""
+    await pilot.press("g")
+    index = [x.strip() for x in tree_lines(app)].index(line)
+    for _ in range(index):
+        await pilot.press("j")

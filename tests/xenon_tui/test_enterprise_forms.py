@@ -14,9 +14,19 @@ from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import OptionList, Static
 
 from tests._support.console import wait_for
-from tests._support.xe_console import PASSWORD, URL, World, ready, tree_lines, vm_names
+from tests._support.xe_console import (
+    PASSWORD,
+    URL,
+    World,
+    choose_new,
+    field,
+    form,
+    move_to,
+    ready,
+    tree_lines,
+    vm_names,
+)
 from xenon_tui._xe import Finding, XeLink
-from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import ConfirmDialog, TypedConfirmDialog
 from xenon_tui.dialogs._xe_form_hosts import HostsDialog, NewMenuDialog
 from xenon_tui.dialogs._xe_forms import (
@@ -33,30 +43,9 @@ from xenon_tui.dialogs._xe_forms import (
     parse_color,
 )
 from xenon_tui.dialogs._xe_warnings import Fix, PolicyWarningsDialog, finding_fix
+from xenon_tui.widgets._xe_tasks import XeTaskPanel
 
-# -- helpers (a person's keys; a field set directly only where a person would type it) ------
-
-
-async def choose_new(pilot: Any, app: XenonConsole, item: str) -> None:
-    """`n`, then the menu entry ``item`` (moved to with j as a person would)."""
-    await pilot.press("n")
-    await wait_for(pilot, lambda: isinstance(app.screen, NewMenuDialog))
-    options = app.screen.query_one(OptionList)
-    target = options.get_option_index(item)
-    while options.highlighted != target:
-        await pilot.press("j")
-    await pilot.press("enter")
-
-
-async def form(pilot: Any, app: XenonConsole, kind: type[XeForm]) -> XeForm:
-    await wait_for(pilot, lambda: isinstance(app.screen, kind), 30)
-    screen = app.screen
-    assert isinstance(screen, XeForm)
-    return screen
-
-
-def field(screen: XeForm, name: str) -> Any:
-    return screen.query_one(f"#field-{name}")
+# -- helpers ----------------------------------------------------------------------------------
 
 
 def error(screen: XeForm, name: str) -> str:
@@ -77,14 +66,6 @@ async def admin(world: World) -> Any:
     root = world.factory(XeLink(URL, "", "root", "admin", None))
     await root.login("root", PASSWORD)
     return root
-
-
-async def move_to(pilot: Any, app: XenonConsole, line: str) -> None:
-    """Puts the Hosts panel's cursor on the first line that is ``line`` (g, then j)."""
-    await pilot.press("g")
-    index = [x.strip() for x in tree_lines(app)].index(line)
-    for _ in range(index):
-        await pilot.press("j")
 
 
 # -- without XE --------------------------------------------------------------------------------
@@ -157,6 +138,11 @@ async def test_add_enclave_with_a_live_swatch_then_tag_and_untag_it(
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert app.screen is dialog and "Not a colour" in error(dialog, "color")
+        field(dialog, "id").value = "not-a-uuid"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "A UUID" in error(dialog, "id")
+        field(dialog, "id").value = ""
         color.value = ""
         await pilot.press(*"12, 200, 7")
         assert "#0cc807" in str(swatch.render()) and "rgb(12, 200, 7)" in str(swatch.render())
@@ -223,6 +209,11 @@ async def test_add_host_runs_its_task_then_offers_the_cpu_read_from_the_host(
         assert host.port == extra.port and host.address == "127.0.0.1"
         tasks = await api.compute.tasks(kind="host.add")
         assert tasks and tasks[0].state == "succeeded"
+        # The task panel names it and shows how it ended.
+        panel = app.screen.query_one(XeTaskPanel)
+        assert panel.is_open and panel.titles[tasks[0].id] == "Add host xenon-4 (127.0.0.1)"
+        await wait_for(pilot, lambda: panel.tasks.get(tasks[0].id) is not None, 30)
+        assert panel.tasks[tasks[0].id].state == "succeeded"
 
 
 async def test_the_hosts_dialog_reorders_and_removes_hosts(world: World, tmp_path: Path) -> None:

@@ -76,6 +76,7 @@ class XeForm(ModalScreen[Values | None]):
     XeForm .field-label { width: 22; padding-right: 1; }
     XeForm Input, XeForm Select { width: 1fr; }
     XeForm .under { margin-left: 22; height: auto; }
+    XeForm .under Label { width: 1fr; }
     XeForm .hint { color: $text-muted; }
     XeForm .field-error { color: $error; text-style: bold; display: none; }
     XeForm .field-error.-shown { display: block; }
@@ -91,6 +92,8 @@ class XeForm(ModalScreen[Values | None]):
         super().__init__()
         self._title, self.fields, self._save = title, tuple(fields), save
         self._initial: Values = {}
+        self.ready = False
+        """True once its fields are drawn (tests and typed-ahead keys wait for it)."""
 
     # -- what subclasses say -----------------------------------------------------------------
 
@@ -144,6 +147,7 @@ class XeForm(ModalScreen[Values | None]):
         first = self._widgets()
         if first:
             self.set_focus(first[0])
+        self.ready = True
 
     def _widgets(self) -> list[Widget]:
         shown = self.shown(self.all_values())
@@ -155,7 +159,8 @@ class XeForm(ModalScreen[Values | None]):
             self.query_one(f"#row-{f.name}").set_class(f.name not in shown, "-hidden")
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        self._show_rows()
+        if self.ready:  # (a Select says its first value while the form is drawn)
+            self._show_rows()
 
     # -- values ------------------------------------------------------------------------------
 
@@ -294,6 +299,7 @@ def words(text: str) -> list[str]:
     return [w for w in re.split(r"[\s,]+", text.strip()) if w]
 
 
+_UUID = re.compile(r"^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$")
 _FLAG = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
 
 
@@ -322,6 +328,11 @@ class AddEnclaveDialog(XeForm):
             (
                 XeField("name", "Name", name),
                 XeField("color", "Tag colour", color, hint="#rrggbb, or red, green, blue 0-255"),
+                XeField(
+                    "id",
+                    "Tag UUID",
+                    hint="blank: XE makes one; to keep a host's existing tag, its UUID",
+                ),
             ),
             save="Add",
         )
@@ -355,6 +366,8 @@ class AddEnclaveDialog(XeForm):
             errors["name"] = message
         if parse_color(values["color"]) is None:
             errors["color"] = "Not a colour: #rrggbb or three numbers 0-255."
+        if values["id"].strip() and not _UUID.match(values["id"].strip()):
+            errors["id"] = "A UUID: 8-4-4-4-12 hex digits (or blank)."
         return errors
 
 

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         def refresh_xe(self) -> None: ...
         def _show_overview(self, overview: Overview) -> None: ...
         def _load_detail(self, enclave: str) -> Any: ...
+        def track_task(self, task_id: str, title: str) -> None: ...
 else:
     _Screen = object
 
@@ -166,9 +167,10 @@ class EnterpriseForms(_Screen):
         if values is None:
             return
         name, color = values["name"].strip(), parse_color(values["color"])
+        tag = values["id"].strip() or None
         policy = self.data.client.policy
         written = await self._form_write(
-            f"Add enclave {name}", lambda: policy.create_enclave(name, color=color)
+            f"Add enclave {name}", lambda: policy.create_enclave(name, color=color, id=tag)
         )
         if written is None:
             return
@@ -245,6 +247,7 @@ class EnterpriseForms(_Screen):
         )
         if accepted is None:
             return
+        self.track_task(accepted.task_id, f"Add host {name} ({values['address'].strip()})")
         last = None
         async for task in self.data.follow_task(accepted.task_id):
             last = task
@@ -431,8 +434,9 @@ def _host_name(screen: EnterpriseForms, host: str | None) -> str:
 
 def _profile_label(profile: dict[str, Any]) -> str:
     label = str(profile["name"])
-    family = profile.get("guest_family")
-    return f"{label} ({family})" if family else label
+    family = profile.get("guest_family") or ()
+    kinds = [family] if isinstance(family, str) else [str(k) for k in family]
+    return f"{label} ({', '.join(sorted(kinds))})" if kinds else label
 
 
 async def _collect(items: Any) -> list[Any]:
