@@ -82,6 +82,13 @@ async def test_an_auditor_verifies_the_chain_and_sees_its_fingerprint(
     app = world.console(await world.link("aud"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await audit_screen(pilot, app)
+        screen.show_help()  # what ? should open here (the app's ? is the lead's to route)
+        await wait_for(pilot, lambda: bool(app.screen.query("XeHelpScreen #xe-help")))
+        help_widget = app.screen.query_one("#xe-help")
+        shown = "\n".join(help_widget.render_line(y).text for y in range(help_widget.size.height))
+        assert "Verify chain" in shown and "audit.filter" in shown
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
         await pilot.press("v")
         await wait_for(pilot, lambda: isinstance(app.screen, TextDialog), 30)
         result = screen.last_verify

@@ -113,6 +113,14 @@ async def test_everyone_changes_their_own_password_and_ssh_keys(
         # Admin actions are not offered to an operator.
         actions = {b.binding.action for b in screen.active_bindings.values()}
         assert not actions & ADMIN_ACTIONS and {"ssh_keys", "change_password"} <= actions
+        # Its help lists this screen's keys (not the host console's), without the admin ones.
+        screen.show_help()  # what ? should open here (the app's ? is the lead's to route)
+        await wait_for(pilot, lambda: bool(app.screen.query("XeHelpScreen #xe-help")))
+        help_widget = app.screen.query_one("#xe-help")
+        shown = "\n".join(help_widget.render_line(y).text for y in range(help_widget.size.height))
+        assert "users.keys" in shown and "users.password" in shown and "users.add" not in shown
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
         # Own SSH keys: add one, see it, remove it.
         key = public_key("oper@laptop")
         await pilot.press("k")

@@ -232,6 +232,12 @@ class XeAuditScreen(Screen[None]):
     def action_back(self) -> None:
         self.dismiss(None)
 
+    def show_help(self) -> None:
+        """`?`: this screen's keys, from its bindings."""
+        from xenon_tui.screens._xe_users import keys_help
+
+        self.app.push_screen(keys_help(self, "Audit log"))
+
     def action_refresh(self) -> None:
         self._read()
 

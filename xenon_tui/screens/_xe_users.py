@@ -21,6 +21,7 @@ from xenon_tui._work import run_flow
 from xenon_tui._xe import XeData, XeLink, bounded
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog, TypedConfirmDialog
 from xenon_tui.dialogs._form import Field, FormDialog, Values
+from xenon_tui.dialogs._xe_help import XeHelpScreen
 from xenon_tui.widgets._keyline import KeyLine
 from xenon_tui.widgets._xe_tasks import printable
 
@@ -49,6 +50,17 @@ class UserRow:
     tokens: int | None
     """Active credentials (None: not the caller's to count)."""
     scopes: int | None
+
+
+def keys_help(screen: Screen[None], title: str) -> XeHelpScreen:
+    """The `?` help of a screen: its own keys (those it offers now), from its bindings."""
+    rows = []
+    for binding in screen.BINDINGS:
+        assert isinstance(binding, Binding)
+        if screen.check_action(binding.action, ()) is False:
+            continue
+        rows.append((title, binding.key, binding.description, binding.id or ""))
+    return XeHelpScreen(rows)
 
 
 def user_problem(name: str) -> str:
@@ -379,6 +391,10 @@ class XeUsersScreen(Screen[None]):
     def action_back(self) -> None:
         self.dismiss(None)
 
+    def show_help(self) -> None:
+        """`?`: this screen's keys (those it offers the user), from its bindings."""
+        self.app.push_screen(keys_help(self, "Users"))
+
     def action_add_user(self) -> None:
         self._flow(self._add_user)
 
@@ -544,4 +560,4 @@ async def _collect(items: AsyncIterator[T]) -> list[T]:
     return [item async for item in items]
 
 
-__all__ = ["SecretForm", "SshKeysDialog", "UserRow", "XeUsersScreen", "key_problem"]
+__all__ = ["SecretForm", "SshKeysDialog", "UserRow", "XeUsersScreen", "key_problem", "keys_help"]
