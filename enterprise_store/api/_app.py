@@ -21,6 +21,7 @@ from enterprise_store.api import (
     _routes_tasks,
     _routes_tokens,
     _routes_users,
+    _routes_whatif,
 )
 from enterprise_store.api._errors import PROBLEM_MEDIA_TYPE, install_error_handlers, problem
 from enterprise_store.api._metrics import Metrics, MetricsMiddleware
@@ -173,6 +174,7 @@ def create_app(
         _routes_audit,
         _routes_policy,
         _routes_approvals,
+        _routes_whatif,
         _routes_policy_objects,
         _routes_compute,
         _routes_tasks,

@@ -29,6 +29,7 @@ from enterprise_store.schemas_policy import (
     VmOut,
     WrittenOut,
 )
+from enterprise_store.schemas_whatif import WhatIfOut
 
 if TYPE_CHECKING:
     from enterprise_store.client._client import XeClient
@@ -141,6 +142,12 @@ class PolicyClient:
     async def reject(self, version: int, note: str) -> list[ApprovalOut]:
         """Rejects a version (propagation stays held until the enclave changes again)."""
         return await self._decide(version, "reject", note)
+
+    async def whatif(self, version: int | None = None, minutes: int = 10) -> WhatIfOut:
+        """What the newest version (or ``version``, which must be it) would fix and deny
+        on each host it reaches (``POST /policy/whatif``; read-only)."""
+        body = {"version": version, "minutes": minutes}
+        return await self._send("POST", f"{_PREFIX}/policy/whatif", WhatIfOut, body)
 
     async def _decide(self, version: int, verb: str, note: str) -> list[ApprovalOut]:
         path = f"{_PREFIX}/policy/approvals/{int(version)}/{verb}"

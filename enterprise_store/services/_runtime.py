@@ -18,6 +18,7 @@ from enterprise_store.services._history import HistoryService
 from enterprise_store.services._passwords import PasswordHasher
 from enterprise_store.services._policy import PolicyService
 from enterprise_store.services._users import LockoutPolicy, UserService
+from enterprise_store.services._whatif import WhatIfService
 from enterprise_store.store import Store, StoreConfig
 
 __all__ = ["ServiceConfig", "Services"]
@@ -45,6 +46,7 @@ class Services:
         compute: The Compute service (hosts through XPS, VM lifecycle, propagation, tasks).
         audit: Audit queries and verification.
         history: Every host's violations and statistics as XE stored them.
+        whatif: The policy what-if on every host a version reaches.
         ingester: The history ingester once started (``/metrics`` reads it), else None.
         workers: Long-running background tasks by name (``/readyz`` reports each).
     """
@@ -74,6 +76,7 @@ class Services:
         )
         self.audit = AuditService(self.audit_log)
         self.history = HistoryService(store, clock=clock)
+        self.whatif = WhatIfService(self.policy, self.compute)
         # Set by start_workers when XE has a host identity (``/metrics`` reads it).
         self.ingester: object | None = None
         self._compute_config = compute

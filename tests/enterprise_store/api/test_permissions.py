@@ -160,6 +160,9 @@ TABLE: tuple[Row, ...] = (
         lambda w: "/api/v1/policy/approvals/3/approve", lambda w: {"note": "ok"}),
     Row("POST", "/api/v1/policy/approvals/{version}/reject", "admin",
         lambda w: "/api/v1/policy/approvals/3/reject", lambda w: {"note": "no"}),
+    # A POST that changes nothing (the what-if asks the hosts): an auditor may.
+    Row("POST", "/api/v1/policy/whatif", "auditor", lambda w: "/api/v1/policy/whatif",
+        lambda w: {}),
 )  # fmt: skip
 # Not in the table: POST /api/v1/auth/login is the one mutating call with no credential.
 PUBLIC = {("POST", "/api/v1/auth/login")}

@@ -1,0 +1,87 @@
+"""``POST /api/v1/policy/whatif`` through the real client, with real sim XPS daemons as
+XE's hosts: per host, what the newest version would deny of what the host recorded."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from enterprise_store.api import create_app
+from enterprise_store.client import NotFound, XeClient
+from enterprise_store.policy import sample_xe_policy
+from enterprise_store.services import NewUser, Principal, Role, Services
+from tests.enterprise_store.workers.test_whatif_xe import DOM, _counted, _narrower
+
+PASSWORD = "whatif-api-password-1"
+
+
+@pytest.fixture
+async def world(
+    xe_services: Callable[..., Any], xps_hosts: Callable[..., Any]
+) -> AsyncIterator[tuple[Services, list[Any], Callable[..., Any]]]:
+    hosts = await xps_hosts(3)
+    services: Services = await xe_services()
+    policy = sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
+    await services.policy.import_policy(Principal.system(), policy)
+    await services.compute.propagator.reconcile_once()
+    await services.users.bootstrap_admin("root", PASSWORD)
+    await services.users.create_user(
+        Principal.system(), NewUser(name="aud", role=Role.AUDITOR, password=PASSWORD)
+    )
+    app = create_app(services)
+    clients: list[XeClient] = []
+
+    async def client(user: str | None = "root") -> XeClient:
+        transport = httpx.ASGITransport(app=app, client=("192.0.2.30", 4711))
+        c = XeClient("http://xe.test", transport=transport, timeout=60)
+        clients.append(c)
+        if user is not None:
+            await c.login(user, PASSWORD)
+        return c
+
+    yield services, hosts, client
+    for c in clients:
+        await c.aclose()
+
+
+async def test_an_auditor_sees_the_denial_on_the_host_that_runs_the_vm(world: Any) -> None:
+    services, hosts, client = world
+    system = Principal.system()
+    aud = await client("aud")
+    same = await aud.policy.whatif()
+    assert [h.state for h in same.hosts] == ["unchanged"] * 3 and not same.denies_allowed
+
+    policy = await services.policy.current()
+    runs_on = policy.host_of(policy.vm_named(DOM))
+    await services.compute.vm_action(system, DOM, "start")
+    calls = await _counted(next(h for h in hosts if h.name == runs_on.name))
+    label = policy.seclabel(policy.vm_named(DOM).seclabel)
+    narrower = _narrower(policy, policy.profile(label.profile).name, calls)
+    await services.policy.update_seclabel(system, label.id, {"profile": narrower})
+    head = (await services.policy.current()).version
+
+    out = await aud.policy.whatif(minutes=10)
+
+    assert out.version == head and out.minutes == 10
+    assert out.denies_allowed and out.unanswered == []
+    there = next(h for h in out.hosts if h.host == runs_on.name)
+    assert there.state == "answered" and there.denies_allowed and there.result is not None
+    texts = [r["text"] for r in there.result["denied_calls"] if r["domain"] == DOM]
+    assert texts and texts[0].endswith(f"the staged {narrower} profile denies them")
+    assert (await aud.policy.whatif(version=head)).version == head
+
+    with pytest.raises(NotFound):
+        await aud.policy.whatif(version=head - 1)
+    root = await client()
+    bad = await root._http.post(
+        "/api/v1/policy/whatif",
+        json={"minutes": 0},
+        headers={"Authorization": f"Bearer {root.token}"},
+    )
+    assert bad.status_code == 422
+    anonymous = await client(None)
+    refused = await anonymous._http.post("/api/v1/policy/whatif", json={})
+    assert refused.status_code == 401
