@@ -18,8 +18,9 @@ from textual.widgets import OptionList
 
 from enterprise_store._errors import XeError
 from tests._support.console import wait_for
-from tests._support.xe_console import World, ready, vm_names, vm_state
-from xenon_tui.dialogs import InputDialog, TypedConfirmDialog
+from tests._support.xe_console import World, field, form, ready, vm_names, vm_state
+from xenon_tui.dialogs import TypedConfirmDialog
+from xenon_tui.dialogs._xe_forms import AddDomainDialog
 from xenon_tui.dialogs._xe_vm import MigrateDialog, VmActionsDialog
 from xenon_tui.screens._enterprise import EnterpriseScreen
 
@@ -63,8 +64,9 @@ async def test_an_auditor_offered_every_change_is_refused_by_xe(
 
         # Add domain: offered, and refused by XE.
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
-        await pilot.press(*"EA-domu-9 pvh", "enter")
+        dialog = await form(pilot, app, AddDomainDialog)
+        field(dialog, "kernel").value = "/boot/vmlinuz"
+        await pilot.press(*"EA-domu-9", "ctrl+s")
         await wait_for(pilot, lambda: len(errors()) == 1, 30)
 
         # Start and Destroy of a VM: offered, and refused by XE.
