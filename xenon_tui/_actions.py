@@ -196,6 +196,14 @@ ACTIONS: tuple[Action, ...] = (
         footer=False,
         commands=("incident",),
     ),
+    Action(
+        "incident.list",
+        "",
+        "incidents",
+        "Incidents (search, reopen)",
+        footer=False,
+        commands=("incidents",),
+    ),
     # Editor workflow (any view, current server).
     Action("policy.diff", "d", "staged_diff", "Staged diff", mode=_E, commands=("diff",)),
     Action(

@@ -434,6 +434,14 @@ class XenonConsole(App[int]):
             return
         self.host.run_flow("show", flows.open_runbook, self.host, domain, violation, self._runbook)
 
+    def action_incidents(self) -> None:
+        """`:incidents`: the current server's incidents, searchable and reopenable."""
+        from xenon_tui.screens._runbook import IncidentsScreen  # built when first asked
+
+        address = flows.connected_address(self.host)
+        if address is not None:
+            self.push_screen(IncidentsScreen(self.host, address))
+
     def _runbook(self, book: flows.Runbook) -> None:
         from xenon_tui.screens._runbook import RunbookScreen  # built when first asked
 

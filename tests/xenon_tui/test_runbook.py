@@ -140,3 +140,53 @@ async def test_a_read_only_console_sees_the_runbook_but_takes_no_step(
         await wait_for(pilot, lambda: any("read" in n.lower() for n in _notes(app)))
     assert [s["step"] for s in (await client.get_incident(opened["id"]))["steps"]] == ["capture"]
     await client.close()
+
+
+async def test_incidents_are_listed_searched_and_reopened(
+    xps_daemon: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    from textual.widgets import DataTable
+
+    from xenon_tui.screens._runbook import IncidentsScreen
+
+    client = xps_daemon.client()
+    await client.connect()
+    first = await client.open_incident(DOM, "alice")
+    await client.incident_step(first["id"], "close", "done", "alice", "Guest Kernel patched")
+    second = await client.open_incident("EB-domu-1", "bob")
+    app = _console(xps_pki, xps_daemon, tmp_path, "carol")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_connected(pilot, app)
+        await pilot.press("colon", *"incidents", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, IncidentsScreen))
+        screen = app.screen
+        assert isinstance(screen, IncidentsScreen)
+        await wait_for(pilot, lambda: [r["id"] for r in screen.rows] == [second["id"], first["id"]])
+        assert screen.query_one(DataTable).row_count == 2
+
+        await pilot.press("slash", *"KERNEL", "enter")  # any case, in the notes
+        await wait_for(pilot, lambda: [r["id"] for r in screen.rows] == [first["id"]])
+        await pilot.press("o")  # open only: the closed one is not among them
+        await wait_for(pilot, lambda: screen.state == "open" and screen.rows == [])
+        await pilot.press("o", "o")  # back to all
+        await wait_for(pilot, lambda: [r["id"] for r in screen.rows] == [first["id"]])
+
+        await pilot.press("r")
+        await _answer_on(pilot, app, IncidentsScreen, "it came back")
+        await wait_for(pilot, lambda: screen.rows and screen.rows[0]["state"] == "open")
+        again = await client.get_incident(first["id"])
+        assert again["state"] == "open"
+        assert again["steps"][-1] == {**again["steps"][-1], "step": "reopen", "user": "carol"}
+
+        await pilot.press("enter")  # its runbook, as the host keeps it
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        assert first["id"] in str(app.screen.query_one("#runbook-title").render())
+        assert "INC-1 opened by alice" in _panel(app)
+        assert "open" in str(app.screen.query_one("#runbook-title").render())
+    await client.close()
+
+
+async def _answer_on(pilot: Any, app: XenonConsole, back: type, text: str) -> None:
+    await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
+    await pilot.press(*text, "enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, back))

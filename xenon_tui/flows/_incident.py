@@ -25,9 +25,12 @@ __all__ = [
     "capture",
     "close",
     "fix",
+    "incidents",
     "open_runbook",
     "pause",
     "quarantine",
+    "reopen",
+    "runbook_of",
     "skip",
     "verify",
 ]
@@ -261,3 +264,31 @@ async def skip(console: Console, book: Runbook, step: str, reason: str) -> None:
     _writable(console)
     await _record(console, book, step, "skipped", reason)
     book.detail = [f"{step} skipped: {reason}"]
+
+
+async def incidents(
+    console: Console, address: str, query: str | None, state: str = "all"
+) -> list[dict[str, Any]]:
+    """The host's incidents, newest first, matching ``query`` (any case) and ``state``."""
+    params: dict[str, Any] = {"query": query} if query else {}
+    got = await console.call(address, "ListIncidents", state=state, **params)
+    return [dict(i) for i in got["incidents"]]
+
+
+async def runbook_of(
+    console: Console, address: str, incident_id: str, show: Callable[[Runbook], None]
+) -> None:
+    """Shows the runbook of one incident (open or closed) as the host keeps it."""
+    inc = await console.call(address, "GetIncident", id=incident_id)
+    book = Runbook(address, str(inc["domain"]), None, dict(inc))
+    if inc["violations"]:
+        book.violation = dict(inc["violations"][-1])
+    book.detail = _captured(inc)
+    show(book)
+
+
+async def reopen(console: Console, address: str, incident_id: str, note: str) -> None:
+    """Reopens a closed incident with a note (the host logs it with the user)."""
+    _writable(console)
+    await console.call(address, "ReopenIncident", id=incident_id, user=console.user, note=note)
+    console.notify(f"{incident_id} reopened", title="Incidents")

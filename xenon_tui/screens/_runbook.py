@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from xenon_tui._work import run_flow
 from xenon_tui.dialogs import InputDialog
@@ -179,3 +179,156 @@ class RunbookScreen(ModalScreen[None]):
 
 
 STEP_INDEX = {step: i for i, step in enumerate(inc.STEPS)}
+
+
+def _stamp(ts: object) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts)) if isinstance(ts, float) else ""
+
+
+class IncidentsScreen(ModalScreen[None]):
+    """The host's incidents (`:incidents`): newest first; `/` searches (the host matches
+    id, domain, users and notes in any case), Enter shows one's runbook, `r` reopens a
+    closed one with a note, `o` cycles all / open / closed."""
+
+    DEFAULT_CSS = """
+    IncidentsScreen > Vertical { width: 100%; height: 100%; background: $surface; }
+    IncidentsScreen #incidents-title { text-style: bold; padding: 0 1; }
+    IncidentsScreen #incidents-search { display: none; }
+    IncidentsScreen #incidents-search.-shown { display: block; }
+    IncidentsScreen DataTable { height: 1fr; }
+    IncidentsScreen #incidents-keys { height: auto; color: $text-muted; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search", id="incidents.search"),
+        Binding("r", "reopen", "Reopen", id="incidents.reopen"),
+        Binding("o", "cycle_state", "All/open/closed", id="incidents.state"),
+        Binding("enter", "open_selected", "Runbook", show=False, id="incidents.open"),
+        Binding("escape", "back", "Back", id="incidents.back"),
+    ]
+    STATES = ("all", "open", "closed")
+
+    def __init__(self, console: Console, address: str) -> None:
+        super().__init__()
+        self.console = console
+        self.address = address
+        self.query_text: str | None = None
+        self.state = "all"
+        self.rows: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("", id="incidents-title", markup=False)
+            yield Input(placeholder="search id, domain, user, note", id="incidents-search")
+            yield DataTable(id="incidents-table", cursor_type="row", zebra_stripes=True)
+            yield Static(
+                "/ search  Enter runbook  r reopen  o all/open/closed  Esc back",
+                id="incidents-keys",
+                markup=False,
+            )
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("ID", "State", "Domain", "Opened by", "Opened (UTC)", "Last", "Note")
+        table.focus()
+        self.reload()
+
+    def reload(self) -> None:
+        """Asks the host again with the current search and state."""
+
+        async def load() -> None:
+            self.rows = await inc.incidents(self.console, self.address, self.query_text, self.state)
+            if self.is_attached:
+                self._draw()
+
+        run_flow(self, "incidents", load)
+
+    def _draw(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for row in self.rows:
+            table.add_row(
+                row["id"],
+                row["state"],
+                row["domain"],
+                row["opened_by"],
+                _stamp(row["opened_at"]),
+                row["last_step"] or "",
+                (row["last_note"] or "")[:40],
+                key=row["id"],
+            )
+        search = f" · “{self.query_text}”" if self.query_text else ""
+        self.query_one("#incidents-title", Label).update(
+            f"Incidents on {self.address} · {self.state}{search} · {len(self.rows)}"
+        )
+
+    def selected(self) -> dict[str, Any] | None:
+        """The incident under the cursor."""
+        table = self.query_one(DataTable)
+        if not self.rows or table.cursor_row < 0:
+            return None
+        return self.rows[min(table.cursor_row, len(self.rows) - 1)]
+
+    def action_search(self) -> None:
+        field = self.query_one("#incidents-search", Input)
+        field.add_class("-shown")
+        field.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if len(text) > 128 or not text.isprintable():
+            self.notify("A search is at most 128 printable characters.", severity="warning")
+            return
+        self.query_text = text or None
+        event.input.remove_class("-shown")
+        self.query_one(DataTable).focus()
+        self.reload()
+
+    def action_cycle_state(self) -> None:
+        self.state = self.STATES[(self.STATES.index(self.state) + 1) % len(self.STATES)]
+        self.reload()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_selected()
+
+    def action_open_selected(self) -> None:
+        row = self.selected()
+        if row is not None:
+            run_flow(
+                self, "incidents", inc.runbook_of, self.console, self.address, row["id"], self._show
+            )
+
+    def _show(self, book: inc.Runbook) -> None:
+        self.app.push_screen(RunbookScreen(self.console, book))
+
+    def action_reopen(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        if row["state"] != "closed":
+            self.notify(f"{row['id']} is open.", title="Reopen", severity="warning")
+            return
+
+        async def reopened(note: str | None) -> None:
+            if note:
+                await inc.reopen(self.console, self.address, row["id"], note.strip())
+                self.reload()
+
+        def asked(note: str | None) -> None:
+            if note:
+                run_flow(self, "incidents", reopened, note)
+
+        self.app.push_screen(
+            InputDialog(f"Reopen {row['id']}", "Why (required)", validate=_required("reason")),
+            asked,
+        )
+
+    def action_back(self) -> None:
+        field = self.query_one("#incidents-search", Input)
+        if field.has_class("-shown"):
+            field.remove_class("-shown")
+            self.query_one(DataTable).focus()
+            return
+        self.dismiss(None)
