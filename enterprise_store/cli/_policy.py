@@ -188,6 +188,11 @@ def _policy(sub: Any, add: Add) -> None:
         p = _cmd(add, ps, verb, f"policy.{verb}", text)
         p.add_argument("version", type=int)
         p.add_argument("--note", required=True, help="why (required; goes to the audit log)")
+    p = _cmd(add, ps, "whatif", "policy.whatif",
+             "what the newest version would fix and deny on each host it reaches "
+             "(exit 1: it would deny what is allowed now, or a host cannot answer)")  # fmt: skip
+    p.add_argument("--version", type=int, help="the version (the newest only)")
+    p.add_argument("--minutes", type=int, default=10, help="window of recorded behaviour")
     _cmd(add, sub, "check", "policy.check", "run the consistency checker (= policy check)")
 
 

@@ -416,6 +416,41 @@ async def _policy_reject(xe: Any, args: argparse.Namespace) -> int:
     return await _policy_decide(xe, args, approve=False)
 
 
+def _whatif_lines(host: Any) -> list[str]:
+    """One host's what-if in words, its denials first."""
+    if host.state == "unchanged":
+        return [f"{host.host}: unchanged (its slice would not change)"]
+    if host.state != "answered" or host.result is None:
+        return [f"{host.host}: could not answer: {host.error}"]
+    result = host.result
+    head = "WOULD DENY behaviour allowed now" if host.denies_allowed else "denies nothing"
+    lines = [f"{host.host}: {head}"]
+    lines += [f"  {row['text']}" for row in result.get("denied_calls") or []]
+    lines += [f"  {row['text']}" for row in result.get("domains") or []]
+    for c in result.get("channels") or []:
+        verdict = "allowed" if c.get("staged") else "denied"
+        lines.append(f"  channel {c.get('a')} <-> {c.get('b')}: would be {verdict}")
+    for d in result.get("devices") or []:
+        verdict = "allowed" if d.get("staged") else "denied"
+        lines.append(f"  device {d.get('device')} -> {d.get('domain')}: would be {verdict}")
+    fixed = result.get("fixed") or []
+    if fixed:
+        total = sum(int(f.get("count") or 0) for f in fixed)
+        lines.append(f"  fixes {total:,} recorded violations ({len(fixed)} kinds)")
+    return lines
+
+
+async def _policy_whatif(xe: Any, args: argparse.Namespace) -> int:
+    answer = await xe.policy.whatif(args.version, args.minutes)
+    if args.json:
+        print(_dump(answer))
+    else:
+        print(f"policy version {answer.version}, the last {answer.minutes} min:")
+        for host in answer.hosts:
+            print("\n".join(_whatif_lines(host)))
+    return 1 if answer.denies_allowed or answer.unanswered else 0
+
+
 COMMANDS: dict[str, Handler] = {
     "enclave.list": _enclave_list,
     "enclave.show": _enclave_show,
@@ -452,6 +487,7 @@ COMMANDS: dict[str, Handler] = {
     "policy.approvals": _policy_approvals,
     "policy.approve": _policy_approve,
     "policy.reject": _policy_reject,
+    "policy.whatif": _policy_whatif,
 }
 
 
