@@ -9,14 +9,16 @@ console process received (its XE user, role and token, checked against XE with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import re
 import socket
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +27,14 @@ import asyncssh
 import pytest
 
 from enterprise_store.client import XeClient
+from enterprise_store.services import Principal, Services
 from tests._support.ssh import ServerProc, start_server, wait_until
 from tests._support.xe_cli import serve_xe, xenon
+from xenon_tui.ssh._consolecfg import sandbox_targets
+from xenon_tui.ssh._errors import ConfigError
 from xenon_tui.ssh._sandbox import abi_version
-from xenon_tui.ssh._spec import SessionInfo
+from xenon_tui.ssh._spec import SessionInfo, check_xe
+from xenon_tui.ssh._xeauth import XeAuthConfig, XeAuthority, XeGrant
 
 PASSWORD = "ssh-xe-admin-password-1"
 PROBE = "tests.e2e.test_ssh_xe:probe"
@@ -60,18 +66,27 @@ def probe(info: SessionInfo) -> int:
             found["whoami"] = f"error:{type(exc).__name__}"
     other = info.console.get("probe", {}).get("other_port")
     if other:
-        try:
-            with socket.create_connection(("127.0.0.1", int(other)), timeout=5):
-                found["other_port"] = "ok"
-        except PermissionError:
-            found["other_port"] = "denied"
-        except OSError as exc:
-            found["other_port"] = f"error:{exc.errno}"
+        found["other_port"] = _connect(int(other))
+    found["host_ports"] = ",".join(str(p) for p in xe.get("host_ports", [])) or "-"
     line = " ".join(f"{k}={v}" for k, v in sorted(found.items()))
     sys.stdout.write(f"XEPROBE {line} END\r\n")
     sys.stdout.flush()
-    os.read(0, 1)  # the test reads /proc meanwhile, then presses a key
+    # The test reads /proc meanwhile; "try PORT…" asks for connects now, any other line ends.
+    while (asked := os.read(0, 1024).decode(errors="replace").split())[:1] == ["try"]:
+        tried = " ".join(f"{port}={_connect(int(port))}" for port in asked[1:])
+        sys.stdout.write(f"XETRY {tried} END\r\n")
+        sys.stdout.flush()
     return 0
+
+
+def _connect(port: int) -> str:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            return "ok"
+    except PermissionError:
+        return "denied"
+    except OSError as exc:
+        return f"error:{exc.errno}"
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -86,6 +101,7 @@ class Xe:
     credential: Path
     keys: dict[str, Path]
     service_token: str
+    state: Path
 
     def admin(self) -> XeClient:
         return XeClient(self.url, ca=self.ca)
@@ -125,7 +141,7 @@ async def _start_xe(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Xe]:
         proc.kill()
         proc.wait(timeout=30)
         raise
-    return proc, Xe(url, ca, credential, keys, created.token)
+    return proc, Xe(url, ca, credential, keys, created.token, state)
 
 
 @pytest.fixture(scope="module")
@@ -347,6 +363,125 @@ async def test_an_xe_console_reaches_only_xe_and_its_hosts(
         assert seen["whoami"] == user  # XE's port (and its CA file) stay reachable
         assert seen["other_port"] == "denied"
     wait_until(lambda: "Landlock ABI" in server.log(), what="sandbox line")
+
+
+@contextlib.contextmanager
+def _listening() -> Iterator[int]:
+    """A port listening on 127.0.0.1 (a host's XPS port, as far as connect() can tell)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def _xe_host(xe: Xe, name: str, port: int) -> AsyncIterator[None]:
+    """A host in XE's store at 127.0.0.1:``port`` while the context lasts.
+
+    Compute's Add host reads the facts of a real XPS; the test has none, so it takes the
+    Policy service's step Compute takes, on the store of the running XE (SQLite, WAL).
+    """
+    services = await Services.open(f"sqlite:///{xe.state / 'xe.db'}")
+    try:
+        written = await services.policy.add_host(
+            Principal.system(), name=name, address="127.0.0.1", port=port
+        )
+        try:
+            yield
+        finally:
+            await services.policy.remove_host(Principal.system(), written.value.id, force=True)
+    finally:
+        await services.close()
+
+
+async def _read_until(proc: Any, marker: bytes) -> dict[str, str]:
+    output = b""
+    async with asyncio.timeout(60):
+        while (match := re.search(marker + rb" (.*?) END", output)) is None:
+            chunk = await proc.stdout.read(65536)
+            assert chunk, output
+            output += chunk
+    return dict(item.split("=", 1) for item in match.group(1).decode().split())
+
+
+async def _try(proc: Any, *ports: int) -> dict[int, str]:
+    proc.stdin.write(b"try " + " ".join(map(str, ports)).encode() + b"\r")
+    return {int(k): v for k, v in (await _read_until(proc, b"XETRY")).items()}
+
+
+@pytest.mark.skipif(ABI < 4, reason=f"Landlock network rules need ABI 4 (this kernel: {ABI})")
+async def test_an_xe_console_reaches_the_ports_of_xes_hosts_as_read_at_login(
+    xe: Xe, ssh_xe: Callable[..., ServerProc], other_port: int
+) -> None:
+    server = ssh_xe(xe, "--sandbox", "require")
+    with _listening() as first, _listening() as later:
+        async with (
+            _xe_host(xe, "ssh-xe-first", first),
+            await _login(server, "alice", xe.keys["alice"]) as conn,
+        ):
+            proc = await conn.create_process(term_type="xterm", encoding=None)
+            seen = await _read_until(proc, b"XEPROBE")
+            assert seen["whoami"] == "alice" and str(first) in seen["host_ports"].split(",")
+            assert await _try(proc, first, other_port) == {first: "ok", other_port: "denied"}
+            async with _xe_host(xe, "ssh-xe-later", later):
+                # Read once at login: a host XE gains later is for the next session.
+                assert await _try(proc, later) == {later: "denied"}
+                proc.stdin.write(b"q\r")
+                async with asyncio.timeout(30):
+                    await proc.wait_closed()
+                # An auditor's console: XE records one port per host; it gets that one.
+                async with await _login(server, "audrey", xe.keys["audrey"]) as again:
+                    proc = await again.create_process(term_type="xterm", encoding=None)
+                    seen = await _read_until(proc, b"XEPROBE")
+                    assert seen["whoami"] == "audrey"
+                    tried = await _try(proc, first, later, other_port)
+                    assert tried == {first: "ok", later: "ok", other_port: "denied"}
+                    proc.stdin.write(b"q\r")
+                    async with asyncio.timeout(30):
+                        await proc.wait_closed()
+    for user in ("alice", "audrey"):  # leave no session behind for the module's other tests
+        await _wait_logged_out(xe, user)
+
+
+async def _wait_logged_out(xe: Xe, user: str) -> None:
+    async with asyncio.timeout(60):
+        while await _session_tokens(xe, user):  # noqa: ASYNC110 - polls XE
+            await asyncio.sleep(0.2)
+
+
+async def test_hosts_xe_does_not_list_leave_the_console_with_xe_only(
+    xe: Xe, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "xes_" + "B" * 43  # a session token XE never minted: XE refuses the host list
+    authority = XeAuthority(XeAuthConfig(xe.url, xe.credential, xe.ca))
+    try:
+        grant = XeGrant("alice", "operator", None, "2030-01-01T00:00:00+00:00", token, (9443,))
+        with caplog.at_level(logging.WARNING, logger="xenon.ssh"):
+            got = await authority.with_host_ports(grant)
+    finally:
+        await authority.close()
+    assert got.host_ports == ()
+    lines = [r.getMessage() for r in caplog.records if r.name == "xenon.ssh"]
+    assert len(lines) == 1 and "XE only" in lines[0] and "alice" in lines[0], lines
+    assert token not in caplog.text
+    _, ports = sandbox_targets(
+        {"servers": [{"host": "h", "port": 7100}]}, got.public(authority.config)
+    )
+    assert ports == {int(xe.url.rsplit(":", 1)[1])}
+
+
+def test_an_xe_console_gets_xes_port_and_its_hosts_ports_only() -> None:
+    xe = {
+        "url": "https://xe.example:8443",
+        "user": "u",
+        "role": "auditor",
+        "host_ports": [9443, 9543],
+    }
+    settings = {"servers": [{"host": "h", "port": 7100, "ro_port": 7101}], "read_only": True}
+    assert sandbox_targets(settings, check_xe(xe))[1] == {8443, 9443, 9543}
+    for bad in ([0], [70000], ["9443"], 9443, [True]):
+        with pytest.raises(ConfigError):
+            check_xe({**xe, "host_ports": bad})
 
 
 # -- units: the credential file, the token pipe, the session spec --------------------------

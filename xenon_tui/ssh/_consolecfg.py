@@ -82,19 +82,20 @@ def sandbox_targets(
     its role, and for a read-only console the ports of its servers (``None``: any).
 
     An XE user's console (``xe``: the session spec's XE part) also reads XE's CA file,
-    and whatever its role reaches only XE's port and its servers' ports (every port of
-    them for a read-write role, the read-only ones for an auditor).
+    and whatever its role reaches exactly XE's port and the XPS ports of the hosts XE
+    showed its user at login (``host_ports``); the console file's servers are not XE's
+    and get no connect right.
     """
     config = console_config(settings)
     tls = config.tls
     files = [str(p) for p in (tls.ca, tls.cert, tls.key) if p is not None]
-    ports = {s.port for s in config.servers} | {s.ro_port for s in config.servers if s.ro_port}
     if xe is not None:
         from xenon_tui.ssh._xeauth import xe_port
 
         if xe.get("ca"):
             files.append(str(xe["ca"]))
-        return files, ports | {xe_port(str(xe["url"]))}
+        return files, {xe_port(str(xe["url"]))} | {int(p) for p in xe.get("host_ports", [])}
+    ports = {s.port for s in config.servers} | {s.ro_port for s in config.servers if s.ro_port}
     if not config.read_only:
         return files, None
     return files, ports

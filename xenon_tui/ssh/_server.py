@@ -157,6 +157,12 @@ class _Connection(asyncssh.SSHServer):
         if self._conn is None or self._conn.is_closed():
             self._server.xe.revoke(grant)  # the client left while XE answered
             return False
+        # The console's sandbox may connect to the hosts XE shows this user (read now,
+        # with the user's token: a host added later is for the next session).
+        grant = await self._server.xe.with_host_ports(grant)
+        if self._conn is None or self._conn.is_closed():
+            self._server.xe.revoke(grant)
+            return False
         self._who.xe = grant
         self._who.role = ssh_role(grant.role)
         self._who.key_fingerprint = fingerprint

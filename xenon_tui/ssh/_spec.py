@@ -45,7 +45,8 @@ class SessionInfo:
         sandbox: ``auto`` (Landlock when the kernel has it), ``require`` (no console
             without it) or ``off``.
         xe: For an XE user's session: XE's ``url`` and ``ca``, the ``user``, its XE
-            ``role``, ``scopes`` and token expiry (``expires_at``); nothing secret.
+            ``role``, ``scopes``, token expiry (``expires_at``) and the XPS ports of
+            the hosts XE showed the user at login (``host_ports``); nothing secret.
         xe_token: The user's XE session token, in the console process only: it arrives
             over a pipe and is never part of :meth:`to_json` (argv in spawn mode).
     """
@@ -134,6 +135,9 @@ def check_xe(value: object) -> dict[str, Any] | None:
         isinstance(value.get(k), str) and value.get(k) for k in ("url", "user", "role")
     ):
         raise ConfigError("session spec: xe needs url, user and role")
+    ports = value.get("host_ports", [])
+    if not isinstance(ports, list) or not all(type(p) is int and 0 < p < 65536 for p in ports):
+        raise ConfigError("session spec: xe host_ports must be a list of TCP ports")
     return dict(value)
 
 

@@ -10,12 +10,19 @@ The service credential never leaves this process: it is read from a file only it
 may read, never logged, never handed to a console. Each console receives only its own
 user's token, over a pipe (not argv, not the environment). When the SSH connection ends,
 the server logs the token out, so a session token lives no longer than its SSH session.
+
+Right after XE mints the token the server reads XE's hosts *with that token* (so XE's own
+rules decide which hosts the user sees) and the console's Landlock sandbox may then connect
+to XE's port and those hosts' XPS ports only. The list is read once per login: a host added
+to XE later is reachable from the next session on. When the list cannot be read the
+console reaches XE alone (one log line says why).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -33,6 +40,8 @@ _SERVICE_TOKEN = re.compile(r"^xev_[A-Za-z0-9_-]{43}$")
 _SESSION_TOKEN = re.compile(r"^xes_[A-Za-z0-9_-]{43}$")
 _MAX_CREDENTIAL_FILE = 4096
 _MAX_TOKEN_PIPE = 4096
+_HOST_PAGE = 1000  # XE's largest page
+_MAX_HOST_PAGES = 100  # 100,000 hosts: far beyond a fleet, a bound on a looping cursor
 XE_ROLES = ("admin", "operator", "auditor")
 
 
@@ -124,6 +133,7 @@ class XeGrant:
     scopes: tuple[str, ...] | None
     expires_at: str
     token: str = field(repr=False)
+    host_ports: tuple[int, ...] = ()
 
     def public(self, config: XeAuthConfig) -> dict[str, Any]:
         """What a console may be told in its session spec (no secret)."""
@@ -134,6 +144,7 @@ class XeGrant:
             "role": self.role,
             "scopes": list(self.scopes) if self.scopes is not None else None,
             "expires_at": self.expires_at,
+            "host_ports": list(self.host_ports),
         }
 
 
@@ -223,6 +234,54 @@ class XeAuthority:
             expires_at=session.expires_at.isoformat(),
             token=session.token,
         )
+
+    async def with_host_ports(self, grant: XeGrant) -> XeGrant:
+        """``grant`` with the XPS ports of the hosts XE shows its user (all pages, read
+        with the user's own token within the XE timeout); without any on a failure.
+
+        XE records one port per host, the read-write socket's; an auditor's console gets
+        it too (its TLS client certificate and the hosts' authorization stores keep it
+        read-only), until XE records a host's read-only port.
+        """
+        from enterprise_store.client import XeClient, XeError
+
+        ports: set[int] = set()
+        try:
+            async with (
+                asyncio.timeout(self.config.timeout_s),
+                XeClient(
+                    self.config.url,
+                    token=grant.token,
+                    ca=self.config.ca_file,
+                    timeout=self.config.timeout_s,
+                    transport=self._transport,
+                ) as xe,
+            ):
+                cursor: str | None = None
+                for _ in range(_MAX_HOST_PAGES):
+                    page = await xe.policy.list_hosts(limit=_HOST_PAGE, cursor=cursor)
+                    ports.update(h.port for h in page.items if 0 < h.port < 65536)
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+                else:
+                    raise XeError("xe_error", f"more than {_MAX_HOST_PAGES} pages of hosts")
+        except (XeError, TimeoutError, ValueError) as exc:
+            # ValueError: an answer that is not a page of hosts (pydantic's error).
+            reason = (
+                _clean(exc.message)
+                if isinstance(exc, XeError)
+                else "timed out"
+                if isinstance(exc, TimeoutError)
+                else "not a list of hosts"
+            )
+            log.warning(
+                "XE hosts of user=%s not read (%s): the console reaches XE only",
+                _clean(grant.user),
+                reason,
+            )
+            return dataclasses.replace(grant, host_ports=())
+        return dataclasses.replace(grant, host_ports=tuple(sorted(ports)))
 
     async def check(self) -> None:
         """Logs whether XE answers (at start; a failure is not fatal, logins are refused
