@@ -600,7 +600,13 @@ class AddDomainDialog(XeForm):
             XeField("vcpus", "VCPUs", "1", bounds=(1, 4096)),
             XeField("maxvcpus", "Max. VCPUs", "1", bounds=(1, 4096)),
             XeField("host", "Hostname", choices=((rule, DEFAULT_HOST), *hosts)),
-            XeField("run", "Run", "yes", choices=(("yes: start it", "yes"), ("no", "no"))),
+            XeField(
+                "run",
+                "Meant to run",
+                "yes",
+                choices=(("yes", "yes"), ("no: conflict sets ignore it", "no")),
+                hint="start it with Enter → Start once it is placed",
+            ),
         )
         filled = tuple(replace(f, value=given.get(f.name, f.value)) for f in fields)
         super().__init__(f"Add domain to {enclave}", filled, save="Add domain")
