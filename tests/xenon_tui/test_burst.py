@@ -48,28 +48,29 @@ async def test_shift_tab_in_a_burst_goes_back_a_field() -> None:
         assert dialog.query_one("#note").value == ""  # type: ignore[attr-defined]
 
 
-async def test_changes_made_elsewhere_are_summed_into_one_notice_per_host() -> None:
+async def test_changes_made_elsewhere_are_summed_into_one_line_per_host() -> None:
     # Seen in the final walk: the demo's workload changes a domain every few seconds per
     # host and each change was a notice of its own; at 80x24 they covered the violation log.
     from tests._support.console import wait_for
     from tests._support.screens import ADDRESS
+    from xenon_tui.widgets import NoticeStrip
 
     app = injected_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
+        strip = app.query_one(NoticeStrip)
         for n in range(6):
             change = {"name": f"EA-domu-{n}", "reason": "unpause", "origin": "client"}
             app.host._domain_changed(ADDRESS, change)
         await pilot.pause(0.2)
-        notes = list(app._notifications)
-        assert len(notes) == 1
-        assert notes[0].title.endswith("changed elsewhere (6 changes)")
-        assert notes[0].message.count("\n") == 3 and notes[0].message.endswith("… and 3 more")
+        assert not app._notifications
+        assert strip.text.startswith("⚑ just now — changed elsewhere — ")
+        assert strip.text.endswith(
+            "EA-domu-5 unpaused by a client that named no user. (+5 more)"
+        )
         app.host._domain_changed(ADDRESS, {"name": "EB-domu-1", "reason": "pause"})
         await pilot.pause(0.2)
-        assert len(app._notifications) == 1  # the next one waits for its window
-        await wait_for(
-            pilot, lambda: any(n.message.startswith("EB-domu-1") for n in app._notifications)
-        )
-        last = list(app._notifications)[-1]  # (the first may have expired meanwhile)
-        assert last.message.startswith("EB-domu-1 paused") and "changes" not in last.title
+        assert "EB-domu-1" not in strip.text  # the next one waits for its window
+        await wait_for(pilot, lambda: "EB-domu-1" in strip.text)
+        assert strip.text.endswith("EB-domu-1 paused (the host did not say by whom).")
+        assert strip.size.height == 1

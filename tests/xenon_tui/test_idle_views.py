@@ -71,23 +71,35 @@ async def test_a_hidden_violation_log_is_not_repainted_nor_laid_out(
         assert log.show_vertical_scrollbar
 
 
-async def test_the_hosts_changes_made_elsewhere_come_together() -> None:
-    # A notice costs a layout pass of the whole screen as it comes and as it goes; in the
-    # demo the three hosts changed by turns, each bringing its own every few seconds.
+async def test_the_hosts_changes_made_elsewhere_come_together_on_one_line() -> None:
+    # A toast cost a layout pass of the whole screen as it came, expired and went; in the
+    # demo the three hosts changed by turns. The strip is one line: a repaint, no layout.
+    from xenon_tui.widgets import NoticeStrip
+
     app = injected_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
+        strip = app.query_one(NoticeStrip)
+        counts: Counter[str] = Counter()
+        spy_layouts(app, counts)
         app.host._domain_changed(ADDRESS, {"name": "EA-domu-1", "reason": "pause"})
         await pilot.pause(0.2)
-        assert len(app._notifications) == 1
+        assert "xenon-host-1:8443: EA-domu-1 paused" in strip.text
+        first = strip.text
         app.host._domain_changed("xenon-2:8443", {"name": "EB-domu-1", "reason": "pause"})
         app.host._domain_changed(ADDRESS, {"name": "EA-domu-2", "reason": "pause"})
         await pilot.pause(0.2)
-        assert len(app._notifications) == 1  # both wait for the next window
-        await wait_for(pilot, lambda: len(app._notifications) >= 2)
+        assert strip.text == first  # both wait for the next window
+        await wait_for(pilot, lambda: "EB-domu-1" in strip.text)
+        assert "xenon-2:8443: EB-domu-1 paused" in strip.text
+        assert "xenon-host-1:8443: EA-domu-2 paused" in strip.text
+        assert "EA-domu-1" not in strip.text
         await pilot.pause()
-        titles = sorted(n.title for n in app._notifications if "EA-domu-1" not in n.message)
-        assert titles == ["xenon-2:8443: changed elsewhere", "xenon-host-1:8443: changed elsewhere"]
+        assert not app._notifications
+        assert counts == Counter(), counts
+        assert strip._clear is not None  # one timer while there is text, none after
+        strip.clear()
+        assert strip.text == "" and strip._clear is None
 
 
 def _sample(cpu: float) -> dict[str, Any]:

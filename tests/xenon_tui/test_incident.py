@@ -71,6 +71,7 @@ async def test_u_points_to_resolve_which_resets_and_resumes_with_a_note(
         assert any('violations addressed by alice: "rate fixed in profile"' in ln for ln in lines)
         # Its own change raised no "changed elsewhere" notice.
         assert not any("changed elsewhere" in n for n in _notes(app))
+        assert "changed elsewhere" not in app.query_one("#notices").text  # type: ignore[attr-defined]
 
 
 async def test_a_read_only_console_is_not_offered_resolve(
@@ -153,19 +154,37 @@ async def test_changes_made_elsewhere_are_noticed_with_their_origin(
     async with alice.run_test(size=(160, 48)) as pa, bob.run_test(size=(160, 48)) as pb:
         await wait_connected(pa, alice)
         await wait_connected(pb, bob)
+        shown = {alice: _strip_log(alice), bob: _strip_log(bob)}
         await _select_domain(pa, alice, DOM)
         await pa.press("p")
-        await wait_for(pb, lambda: any(f"{DOM} paused by console alice" in n for n in _notes(bob)))
+        await wait_for(pb, lambda: any(f"{DOM} paused by console alice" in n for n in shown[bob]))
         # The demo's simulated operator: a client that names no user.
         await client.unpause_domain(DOM)
         for app, pilot in ((alice, pa), (bob, pb)):
             await wait_for(
                 pilot,
                 lambda app=app: any(
-                    "unpaused by a client that named no user" in n for n in _notes(app)
+                    "unpaused by a client that named no user" in n for n in shown[app]
                 ),
             )
-        assert not any("paused by console alice" in n for n in _notes(alice))
+        assert not any("paused by console alice" in n for n in shown[alice])
+        assert not any("changed elsewhere" in n for n in _notes(alice) + _notes(bob))
+
+
+def _strip_log(app: Any) -> list[str]:
+    """Every summary the app's notice strip shows from now on (it keeps only the newest)."""
+    from xenon_tui.widgets import NoticeStrip
+
+    strip = app.query_one(NoticeStrip)
+    seen: list[str] = []
+    show = strip.show
+
+    def record(summary: str) -> None:
+        seen.append(summary)
+        show(summary)
+
+    strip.show = record
+    return seen
 
 
 def test_notice_wording() -> None:

@@ -54,6 +54,7 @@ from xenon_tui.widgets import (
     AdvancedView,
     DomainsTable,
     ModeBand,
+    NoticeStrip,
     PerfView,
     PolicyView,
     ServersPanel,
@@ -145,6 +146,7 @@ class HostConsole(Screen[None]):
                     yield ViolationLog(id="violation-log")
                 yield view_pane("perf")
                 yield view_pane("fleet")
+        yield NoticeStrip(id="notices")
         yield ModeBand(id="band")
         yield Input(id="command-line", placeholder=":command  (Esc cancels, ? for help)")
         yield KeyLine(id="keys")
@@ -266,6 +268,7 @@ class HostConsole(Screen[None]):
     def _tick(self) -> None:
         self._ticks += 1
         self._sync_link_ages()
+        self.query_one(NoticeStrip).sync_age()
         self._sync_fleet()
         if self._ticks % DOMAINS_REFRESH_TICKS == 0:
             self._poll_domains()
@@ -505,24 +508,14 @@ class HostConsole(Screen[None]):
                     self.call_later(self._show_notices)
 
     def _show_notices(self) -> None:
-        """Every host's waiting notices at once: a notice costs a layout pass of the whole
-        screen as it comes and another as it goes (45 ms each at 160x48 on the Policy
-        view), so hosts that change by turns must not each bring their own."""
+        """Every host's waiting notices at once, on the notice strip: one line of fixed
+        size, so a notice is a repaint of that line (a toast cost a layout pass of the whole
+        screen as it came, expired and went: 45 ms each at 160x48 on the Policy view)."""
         self._notice_due = False
         self._noticed_at = time.monotonic()
-        for where in list(self._notices):
-            self._notice(where)
-
-    def _notice(self, where: str) -> None:
-        """One notice for what changed on ``where`` since its last one (three lines at most:
-        a host whose domains change every few seconds must not cover the screen)."""
-        texts = self._notices.pop(where, [])
-        if not texts:
-            return
-        more = len(texts) - NOTICE_LINES
-        body = "\n".join(texts[:NOTICE_LINES]) + (f"\n… and {more} more" if more > 0 else "")
-        count = f" ({len(texts)} changes)" if len(texts) > 1 else ""
-        self.notify(body, title=f"{where}: changed elsewhere{count}", severity="warning")
+        parts = [notice_summary(where, self._notices.pop(where)) for where in list(self._notices)]
+        if parts:
+            self.query_one(NoticeStrip).show("changed elsewhere — " + "  ·  ".join(parts))
 
     def _flush_alert(self) -> None:
         self._alert_pending = False
@@ -1041,9 +1034,6 @@ NOTICE_WINDOW_S = 5.0
 """At most one "changed elsewhere" notice per host this often (about a notice's life); the
 hosts' notices come together."""
 
-NOTICE_LINES = 3
-"""Changes a notice names; it counts the others."""
-
 _CHANGES = {
     "max_violations": "stopped at its violation limit",
     "pause": "paused",
@@ -1055,6 +1045,13 @@ _CHANGES = {
     "violations_addressed": "had its violations reset",
     "resolved": "resolved and resumed",
 }
+
+
+def notice_summary(where: str, texts: list[str]) -> str:
+    """``xenon-2: EB-domu-1 paused by bob. (+2 more)``: a host's newest change, counting
+    the others of its window."""
+    more = f" (+{len(texts) - 1} more)" if len(texts) > 1 else ""
+    return f"{where}: {texts[-1]}{more}"
 
 
 def notice_text(data: Mapping[str, Any], origin: str | None, mine: str) -> str | None:

@@ -3,6 +3,7 @@
 from xenon_tui.widgets._advanced import AdvancedView
 from xenon_tui.widgets._band import ModeBand
 from xenon_tui.widgets._domains import DomainsTable
+from xenon_tui.widgets._notice import NoticeStrip
 from xenon_tui.widgets._perf import PerfView
 from xenon_tui.widgets._policy_view import PolicyView
 from xenon_tui.widgets._servers import ServersPanel
@@ -12,6 +13,7 @@ __all__ = [
     "AdvancedView",
     "DomainsTable",
     "ModeBand",
+    "NoticeStrip",
     "PerfView",
     "PolicyView",
     "ServersPanel",
