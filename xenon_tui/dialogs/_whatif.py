@@ -20,7 +20,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from xenon_tui.dialogs._basic import Body, ConfirmDialog, _body
 
-__all__ = ["WhatIfConfirmDialog", "WhatIfReport", "whatif_lines"]
+__all__ = ["WhatIfConfirmDialog", "WhatIfReport", "fleet_whatif_lines", "whatif_lines"]
 
 TOP_DENIED = 20
 """Denied calls listed one per line; the rest are counted."""
@@ -129,6 +129,35 @@ def whatif_lines(result: Mapping[str, Any] | None, error: str | None = None) -> 
     return lines
 
 
+def fleet_whatif_lines(answer: Any) -> list[Line]:
+    """XE's what-if of a version (``xe.policy.whatif()``: per host) as classed lines: the
+    hosts that would deny behaviour allowed now first, then those that could not answer,
+    then the rest."""
+    hosts = list(answer.hosts)
+    denying = [h for h in hosts if h.denies_allowed]
+    lines: list[Line] = []
+    if denying:
+        names = ", ".join(h.host for h in denying)
+        lines.append(("deny", f"⚠ Would deny behaviour allowed now on {names}"))
+    elif not answer.unanswered:
+        lines.append(("ok", f"Denies nothing allowed in the last {answer.minutes} min."))
+    if answer.unanswered:
+        lines.append(("warn", f"Could not answer: {', '.join(answer.unanswered)}"))
+
+    def order(h: Any) -> tuple[int, str]:
+        return (0 if h.denies_allowed else 1 if h.state == "unanswered" else 2, h.host)
+
+    for host in sorted(hosts, key=order):
+        if host.state == "unchanged":
+            lines.append(("item", f"{host.host}: unchanged"))
+        elif host.state != "answered" or host.result is None:
+            lines.append(("warn", f"{host.host}: could not answer: {host.error}"))
+        else:
+            lines.append(("head", f"{host.host}:"))
+            lines.extend((cls, f"  {text}") for cls, text in whatif_lines(host.result))
+    return lines
+
+
 class WhatIfReport(Vertical):
     """The what-if findings, one Static per line (classed for colour)."""
 
@@ -189,10 +218,12 @@ class WhatIfConfirmDialog(ConfirmDialog):
         *,
         expected: str | None = None,
         confirm: str = "Make active",
+        prompt: str = "Type the host name ({expected}) to make it active:",
     ) -> None:
         super().__init__(title, body, confirm=confirm)
         self.report = list(report)
         self.expected = expected
+        self._prompt = prompt
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -202,9 +233,7 @@ class WhatIfConfirmDialog(ConfirmDialog):
                 yield _body(self._body, "confirm-body")
             with Vertical(id="whatif-foot"):
                 if self.expected is not None:
-                    yield Label(
-                        f"Type the host name ({self.expected}) to make it active:", markup=False
-                    )
+                    yield Label(self._prompt.format(expected=self.expected), markup=False)
                     yield Input(placeholder=self.expected, id="typed")
                     yield Label("", id="typed-error", markup=False)
                 with Horizontal():
@@ -238,3 +267,39 @@ class WhatIfConfirmDialog(ConfirmDialog):
         typed = self.query_one("#typed", Input).value if self.expected is not None else ""
         if self._typed_ok(typed):
             self.dismiss(True)
+
+
+WHATIF_TIMEOUT_S = 60.0
+"""How long Propagate waits for XE's what-if (XE bounds each host by its own deadline)."""
+
+
+async def confirm_propagation(screen: Any) -> bool:
+    """Before Propagate: XE's what-if of the newest version on every host it reaches.
+
+    Propagate stays one key when it denies nothing and every host answered; otherwise the
+    findings are shown, and when a host would deny behaviour allowed now the word
+    ``propagate`` must be typed. A what-if that fails says so and the operator decides.
+    ``screen`` provides ``data.client`` (an ``XeClient``) and ``ask`` (from a worker).
+    """
+    from xenon_tui._xe import EnterpriseError, bounded
+
+    try:
+        answer = await bounded(screen.data.client.policy.whatif(), WHATIF_TIMEOUT_S)
+    except EnterpriseError as exc:
+        lines = whatif_lines(None, exc.message)
+        title, denies = "Propagate the policy without a what-if?", False
+    else:
+        if not answer.denies_allowed and not answer.unanswered:
+            return True
+        lines = fleet_whatif_lines(answer)
+        title = f"Propagate policy version {answer.version} to every host?"
+        denies = bool(answer.denies_allowed)
+    dialog = WhatIfConfirmDialog(
+        title,
+        lines,
+        Static("", id="confirm-body"),
+        expected="propagate" if denies else None,
+        confirm="Propagate",
+        prompt="Type {expected} to propagate it anyway:",
+    )
+    return bool(await screen.ask(dialog))

@@ -101,6 +101,13 @@ class XeAdminFlows(_Base):
         run_flow(self, "xe-propagate", self._propagate)
 
     async def _propagate(self) -> None:
+        # XE's what-if first (issue #14 §1): one key while it denies nothing (an auditor,
+        # refused by XE anyway, is not asked).
+        if not getattr(self, "read_only", False):
+            from xenon_tui.dialogs._whatif import confirm_propagation
+
+            if not await confirm_propagation(self):
+                return
         accepted = await bounded(self.data.client.compute.propagate())
         self.track_task(accepted.task_id, "Propagate the policy")
         self.query_one("#xe-status", Static).update("Propagating the policy: see the task panel")
