@@ -83,7 +83,8 @@ async def test_a_violation_to_a_closed_incident(
         await wait_for(pilot, lambda: "no quarantine label yet" in _panel(app))
         assert (await _step_of(client, "INC-1", "quarantine")) is not None
 
-        await pilot.press("down", "s")  # fix: skipped with its reason
+        await wait_for(pilot, lambda: "▶ f  fix" in _panel(app))  # on to the next step
+        await pilot.press("s")  # fix: skipped with its reason
         await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
         await pilot.press("enter")  # an empty reason is refused
         assert isinstance(app.screen, InputDialog)
@@ -190,3 +191,38 @@ async def _answer_on(pilot: Any, app: XenonConsole, back: type, text: str) -> No
     await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
     await pilot.press(*text, "enter")
     await wait_for(pilot, lambda: isinstance(app.screen, back))
+
+
+async def test_fix_opens_the_profile_with_the_call_then_the_what_if(
+    xps_daemon: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    from xenon_tui.dialogs._form import FormDialog
+
+    client = await stopped_by_msm(xps_daemon)
+    app = _console(xps_pki, xps_daemon, tmp_path, "alice")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        log = app.query_one(ViolationLog)
+        await pilot.press("5")
+        await wait_for(pilot, lambda: len(log.window) > 0 and app.focused is log)
+        chosen = log.selected()
+        assert chosen is not None
+        await pilot.press("I")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "INC-1 opened by alice" in _panel(app))
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        calls = app.screen.query_one("#field-hypercalls").value
+        assert chosen["hypercall_name"].split("/")[0] in calls
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen), wait_s=30)
+        await wait_for(pilot, lambda: "What-if of the staged policy" in _panel(app), wait_s=30)
+        staged = await client.get_policy("staged")
+        label = next(
+            s for s in staged["policy"]["seclabels"] if s["name"] == chosen["seclabel_name"]
+        )
+        profile = next(p for p in staged["policy"]["profiles"] if p["id"] == label["profile"])
+        assert chosen["hypercall"] in profile["hypercalls"]
+        assert (await _step_of(client, "INC-1", "fix")) is not None
+    await client.close()

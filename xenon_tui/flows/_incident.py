@@ -203,10 +203,12 @@ async def fix(console: Console, book: Runbook) -> None:
             f"violations, denies {len(what['denied_calls'])} allowed calls."
         )
         lines += [d["text"] for d in what["denied_calls"][:3]]
-    else:
-        lines.append("Nothing is staged: stage the change, then press f again for the what-if.")
+        book.detail = lines
+        await _record(console, book, "fix", "done", None)
+        return
+    # Nothing staged (the editor was cancelled): the step stays to do.
+    lines.append("Nothing is staged: stage the change, then press f again for the what-if.")
     book.detail = lines
-    await _record(console, book, "fix", "done", None)
 
 
 async def verify(

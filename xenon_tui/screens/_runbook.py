@@ -120,6 +120,9 @@ class RunbookScreen(ModalScreen[None]):
                 await flow(self.console, self.book, *args)
             finally:
                 if self.is_attached:
+                    # On to the next step without a record (a step that recorded
+                    # nothing, like quarantine, stays selected for s).
+                    self.cursor = STEP_INDEX.get(self.book.next_step() or "", self.cursor)
                     self.refresh_panel()
 
         run_flow(self, "runbook", run)
