@@ -32,12 +32,23 @@ class Counted:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.seen: collections.Counter[str] = collections.Counter()
+        # Pairs of requests that were in XE at once before the first VM list was asked.
+        self.in_flight: set[str] = set()
+        self.together_before_vms: set[frozenset[str]] = set()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            path = re.sub(r"/hosts/[^/]+/", "/hosts/*/", scope["path"])
-            self.seen[f"{scope['method']} {path}"] += 1
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = re.sub(r"/hosts/[^/]+/", "/hosts/*/", scope["path"])
+        self.seen[f"{scope['method']} {path}"] += 1
+        if not self.seen["GET /api/v1/vms"]:
+            self.together_before_vms |= {frozenset((path, other)) for other in self.in_flight}
+        self.in_flight.add(path)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight.discard(path)
 
 
 @pytest.fixture
@@ -68,6 +79,12 @@ async def test_first_frame_is_a_page_then_every_vm_and_polls_stay_cheap(
         lines = tree_lines(app)
         hosts = [line for line in lines if line.startswith("host-")]
         assert len(hosts) == HOST_PAGE and lines[-1] == f"… {HOSTS - HOST_PAGE} more hosts"
+        # The first frame's reads were asked at once, not one after the other.
+        together = counted.together_before_vms
+        assert {
+            frozenset(("/api/v1/policy/versions", "/api/v1/hosts")),
+            frozenset(("/api/v1/policy/versions", "/api/v1/enclaves")),
+        } & together, together
         assert lines[1].strip() == "Enclave Fleet"
         table = screen.query_one(XeVmTable)
         await wait_for(pilot, lambda: table.matching == VMS, 60)

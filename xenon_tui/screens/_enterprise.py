@@ -3,6 +3,7 @@ VMs across hosts, per-VM actions and migration, and the policy service's warning
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
@@ -168,8 +169,10 @@ class EnterpriseScreen(
     @work(group="xe-poll", exit_on_error=False)
     async def _poll(self) -> None:
         try:
-            self._version = await self.data.policy_version()
-            overview = await self.data.overview()
+            # Concurrently: the first frame waits for the slower read, not for their sum.
+            self._version, overview = await asyncio.gather(
+                self.data.policy_version(), self.data.overview()
+            )
             self._show_overview(overview)
             await self.poll_hold(self._version)
             loading = any(w.group == "xe-detail" and w.is_running for w in self.workers)
