@@ -82,20 +82,21 @@ def sandbox_targets(
     its role, and for a read-only console the ports of its servers (``None``: any).
 
     An XE user's console (``xe``: the session spec's XE part) also reads XE's CA file,
-    and whatever its role reaches exactly XE's port and the XPS ports of the hosts XE
-    showed its user at login (``host_ports``); the console file's servers are not XE's
-    and get no connect right.
+    and whatever its role reaches only XE's port, the XPS ports of the hosts XE showed
+    its user at login (``host_ports``) and its servers' ports (the console file's, as
+    the server reduced them to the role: the read-only ones for an auditor).
     """
     config = console_config(settings)
     tls = config.tls
     files = [str(p) for p in (tls.ca, tls.cert, tls.key) if p is not None]
+    ports = {s.port for s in config.servers} | {s.ro_port for s in config.servers if s.ro_port}
     if xe is not None:
         from xenon_tui.ssh._xeauth import xe_port
 
         if xe.get("ca"):
             files.append(str(xe["ca"]))
-        return files, {xe_port(str(xe["url"]))} | {int(p) for p in xe.get("host_ports", [])}
-    ports = {s.port for s in config.servers} | {s.ro_port for s in config.servers if s.ro_port}
+        hosts = {int(p) for p in xe.get("host_ports", [])}
+        return files, ports | hosts | {xe_port(str(xe["url"]))}
     if not config.read_only:
         return files, None
     return files, ports

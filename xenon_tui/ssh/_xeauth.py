@@ -13,9 +13,9 @@ the server logs the token out, so a session token lives no longer than its SSH s
 
 Right after XE mints the token the server reads XE's hosts *with that token* (so XE's own
 rules decide which hosts the user sees) and the console's Landlock sandbox may then connect
-to XE's port and those hosts' XPS ports only. The list is read once per login: a host added
-to XE later is reachable from the next session on. When the list cannot be read the
-console reaches XE alone (one log line says why).
+to XE's port and those hosts' XPS ports (besides the console file's servers of its role).
+The list is read once per login: a host added to XE later is reachable from the next
+session on. When the list cannot be read the console gets no host of XE (one log line).
 """
 
 from __future__ import annotations
@@ -276,7 +276,7 @@ class XeAuthority:
                 else "not a list of hosts"
             )
             log.warning(
-                "XE hosts of user=%s not read (%s): the console reaches XE only",
+                "XE hosts of user=%s not read (%s): the console reaches none of them",
                 _clean(grant.user),
                 reason,
             )
