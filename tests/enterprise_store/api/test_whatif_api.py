@@ -31,6 +31,11 @@ async def world(
     await services.users.create_user(
         Principal.system(), NewUser(name="aud", role=Role.AUDITOR, password=PASSWORD)
     )
+    enclave_b = str(policy.enclave_named("Enclave B").id)
+    await services.users.create_user(
+        Principal.system(),
+        NewUser(name="aud-b", role=Role.AUDITOR, password=PASSWORD, scopes=(enclave_b,)),
+    )
     app = create_app(services)
     clients: list[XeClient] = []
 
@@ -72,6 +77,15 @@ async def test_an_auditor_sees_the_denial_on_the_host_that_runs_the_vm(world: An
     texts = [r["text"] for r in there.result["denied_calls"] if r["domain"] == DOM]
     assert texts and texts[0].endswith(f"the staged {narrower} profile denies them")
     assert (await aud.policy.whatif(version=head)).version == head
+
+    # An auditor of Enclave B alone gets no rows about Enclave A's VM.
+    scoped = await (await client("aud-b")).policy.whatif()
+    assert not scoped.denies_allowed
+    assert next(h for h in scoped.hosts if h.host == runs_on.name).state == "answered"
+    for h in scoped.hosts:
+        result = h.result or {}
+        rows = [r for key in ("denied_calls", "domains", "fixed") for r in result.get(key, [])]
+        assert all(not r["domain"].startswith("EA-") for r in rows), h
 
     with pytest.raises(NotFound):
         await aud.policy.whatif(version=head - 1)
