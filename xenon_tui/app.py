@@ -269,11 +269,14 @@ class XenonConsole(App[int]):
         if action == "dialog_focus":
             return isinstance(self.screen, ModalScreen)  # elsewhere Tab is the screen's
         if action == "toggle_enterprise":
-            return self.xe is not None and not isinstance(self.screen, ModalScreen)
+            return self.xe is not None and self.screen in (self.host, self._enterprise)
         if action == "back_to_enterprise":
             return self.xe is not None and self.screen is self.host
-        on_enterprise = self._enterprise is not None and self.screen is self._enterprise
-        if on_enterprise and action not in _ENTERPRISE_APP_ACTIONS:
+        # The Enterprise screen, and full screens over it or the host console (Users, Audit,
+        # the timeline…), take the host console's app keys ("4", "m", ":", "/"…) as their
+        # own: only the keys that work everywhere stay the app's.
+        elsewhere = self.screen is not self.host and not isinstance(self.screen, ModalScreen)
+        if elsewhere and action not in _ENTERPRISE_APP_ACTIONS:
             return False
         if (
             action in _TYPED_ACTIONS
@@ -354,8 +357,9 @@ class XenonConsole(App[int]):
     # -- app actions -----------------------------------------------------------------------
 
     def action_help(self) -> None:
-        if self._enterprise is not None and self.screen is self._enterprise:
-            self._enterprise.show_help()
+        show_help = getattr(self.screen, "show_help", None)
+        if self.screen is not self.host and callable(show_help):
+            show_help()  # the Enterprise screen's, Users', Audit's… own keys
             return
         self.push_screen(HelpScreen(self.effective_keys_now(), read_only=self.config.read_only))
 

@@ -25,8 +25,10 @@ from xenon_tui import _timeline
 from xenon_tui._incident_report import MAX_LISTED, ReportMeta, export, to_html, to_json
 from xenon_tui._timeline import Timeline, TimelineEvent, add_violations, domain_cpu_series
 from xenon_tui.app import XenonConsole
+from xenon_tui.dialogs._xe_help import XeHelpScreen
 from xenon_tui.screens._timeline import TimelineScreen
 from xenon_tui.widgets._timeline import TimelineChart, TimelineList, bar_row
+from xenon_tui.widgets._viewtabs import ViewTabs
 
 T0 = 1_780_000_000.0  # a fixed time: snapshots and reports do not move
 HOSTILE = "<script>alert(1)</script>|x"
@@ -340,6 +342,17 @@ async def test_t_opens_the_servers_timeline_with_its_violations_and_its_msm_log(
         assert any("in force" in s for s in summaries)  # the policy the daemon started with
         await pilot.press("x")
         assert {p.parent for p in screen.exported} == {tmp_path / "xenon-reports"}
+        # The host console's app keys are not the timeline's: "4" and "m" do nothing under
+        # it, "?" is the timeline's own help.
+        tabs = app.host.query_one(ViewTabs)
+        mode, view = app.host.mode, tabs.active
+        await pilot.press("4", "m", "question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, XeHelpScreen))
+        assert ("Timeline", "left_square_bracket", "Prev event", "timeline.prev") in (
+            app.screen._rows
+        )
+        await pilot.press("escape")
+        assert app.screen is screen and (app.host.mode, tabs.active) == (mode, view)
         await pilot.press("escape")
         assert not isinstance(app.screen, TimelineScreen)
     await client.close()

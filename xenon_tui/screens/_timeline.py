@@ -174,6 +174,17 @@ class TimelineScreen(Screen[None]):
         names = ", ".join(p.name for p in self.exported)
         self.app.notify(f"{names} in {self.export_dir}", title="Report written", timeout=8)
 
+    def show_help(self) -> None:
+        """`?`: this screen's keys, from its bindings."""
+        from xenon_tui.dialogs._xe_help import XeHelpScreen
+
+        rows = [
+            ("Timeline", b.key, b.description, b.id or "")
+            for b in self.BINDINGS
+            if isinstance(b, Binding)
+        ]
+        self.app.push_screen(XeHelpScreen(rows))
+
     def action_close(self) -> None:
         self._stop()
         self.app.pop_screen()
