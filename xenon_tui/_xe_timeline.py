@@ -19,9 +19,7 @@ from xenon_tui._timeline import Timeline, TimelineEvent
 from xenon_tui._xe import bounded
 
 if TYPE_CHECKING:
-    from enterprise_store.client import XeClient
-    from enterprise_store.schemas import AuditRecordOut
-    from enterprise_store.schemas_history import ViolationOut
+    from enterprise_store.client import AuditRecordOut, ViolationOut, XeClient
 
 T = TypeVar("T")
 

@@ -45,6 +45,7 @@ from enterprise_store.schemas_compute import (
     TaskOut,
     VmStateOut,
 )
+from enterprise_store.schemas_history import ViolationOut, ViolationSummaryOut
 from enterprise_store.schemas_policy import (
     CheckOut,
     ConflictOut,
@@ -102,6 +103,8 @@ __all__ = [
     "UserCreated",
     "UserOut",
     "VersionOut",
+    "ViolationOut",
+    "ViolationSummaryOut",
     "VmOut",
     "VmStateOut",
     "WrittenOut",

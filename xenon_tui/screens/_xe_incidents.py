@@ -24,7 +24,7 @@ from xenon_tui.widgets._keyline import KeyLine
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from enterprise_store.schemas_history import ViolationSummaryOut
+    from enterprise_store.client import ViolationSummaryOut
 
     _Base = Screen[None]
 else:
