@@ -41,6 +41,9 @@ class ServerState:
     alert: int = 0
     match: str | None = None
     filters: dict[str, str] = field(default_factory=dict)
+    # A domain event came while another server was current: its domains are read again
+    # when it becomes current (not at every event of a host nobody looks at).
+    domains_dirty: bool = False
     """View id -> its `/` filter on this server (the violation log's is its window's)."""
 
     @property

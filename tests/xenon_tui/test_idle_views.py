@@ -211,3 +211,98 @@ async def test_an_idle_link_sleeps_until_its_next_heartbeat(
     assert LinkState.CONNECTED in states
     assert all(w is not None and 0 < w <= conn.heartbeat_s for w in waits), waits
     assert max(w or 0 for w in waits) > 1.0, waits
+
+
+async def test_domain_events_of_a_host_not_shown_are_read_when_it_is(
+    start_xps: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    # Every domain event of every host started a re-read of its domains, though only the
+    # current host's are shown; the others' are read when they become current.
+    from tests._support.scripted_host import ScriptedHost
+    from xenon_tui.widgets import NoticeStrip
+
+    first, second = ScriptedHost(), ScriptedHost()
+    one, two = await start_xps(first), await start_xps(second)
+    app = XenonConsole(console_config(xps_pki, one, two, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        address = list(app.servers)[1]
+        await wait_connected(pilot, app)
+        await wait_connected(pilot, app, address)
+        await pilot.pause()
+        reads: list[str] = []
+        fleet = app.host.fleet
+        read = fleet.refresh_domains
+
+        async def spy(at: str) -> None:
+            reads.append(at)
+            await read(at)
+
+        fleet.refresh_domains = spy  # type: ignore[method-assign]
+        await second.pause_domain("EA-domu-1")
+        await second.unpause_domain("EA-domu-2")
+        await second.pause_domain("EA-domu-2")
+        strip = app.query_one(NoticeStrip)
+        await wait_for(pilot, lambda: "EA-domu-2 PauseDomain" in strip.text)  # all 3 came
+        await pilot.pause(0.2)
+        assert reads == []
+        assert app.servers[address].domains_dirty
+
+        def run_state(name: str) -> object:
+            rows = app.servers[address].domains
+            return next((d.get("run_state") for d in rows if d.get("name") == name), None)
+
+        assert run_state("EA-domu-1") == "running"  # not read yet
+        app.host.switch_server(address)
+        await wait_for(pilot, lambda: run_state("EA-domu-1") == "paused")
+        assert reads == [address]
+        assert not app.servers[address].domains_dirty
+
+
+async def test_a_shown_violation_log_repaints_at_most_four_times_a_second() -> None:
+    # Each batch repainted the log while shown: the demo's trickle is several a second.
+    from tests._support.scripted_host import violation
+    from xenon_tui.widgets._violation_log import REPAINT_S
+
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        log = app.query_one(ViolationLog)
+        await pilot.pause(REPAINT_S * 2)  # the rows the app starts with are painted
+        counts: Counter[str] = Counter()
+        spy_refreshes(log, counts, "log")
+        for seq in range(1001, 1021):  # twenty batches in one go
+            log.add_violations([violation(seq, domain="EA-domu-1")])
+        assert counts["log"] <= 1, counts
+        await wait_for(pilot, lambda: counts["log"] >= 2)  # the rest at the interval end
+        await pilot.pause(REPAINT_S * 2)
+        assert counts["log"] == 2, counts
+        assert "EA-domu-1" in log.render_line(0).text
+        assert len(log.window) >= 20
+
+
+async def test_the_domains_view_is_read_when_shown_and_not_polled_hidden(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    # Hidden, the Domains view is not polled; shown, it is read at once (not at the next
+    # poll, up to 2 s later).
+    running, _host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        reads: list[tuple[str, int]] = []  # (address, the clock's tick count then)
+        fleet = app.host.fleet
+        read = fleet.refresh_domains
+
+        async def spy(at: str) -> None:
+            reads.append((at, app.host._ticks))
+            await read(at)
+
+        fleet.refresh_domains = spy  # type: ignore[method-assign]
+        app.host._ticks = 1  # the next tick is a poll tick (were the view shown)
+        await pilot.pause(1.5)
+        assert reads == []  # the violation log is shown: no poll
+        app.host._ticks = 0  # the next poll tick is the second from now
+        await pilot.press("4")
+        await wait_for(pilot, lambda: bool(reads))
+        assert reads[0][0] == next(iter(app.servers))
+        assert reads[0][1] < 2, reads  # at once, not at the next poll

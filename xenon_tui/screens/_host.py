@@ -416,7 +416,10 @@ class HostConsole(Screen[None]):
                     perf.show_stats(data, state.stats_log)
         elif kind == "domain":
             self._domain_changed(message.address, data)
-            self.run_flow("refresh", self.fleet.refresh_domains, message.address)
+            if message.address == self.current:
+                self.run_flow("refresh", self.fleet.refresh_domains, message.address)
+            else:  # read when it becomes current
+                state.domains_dirty = True
         elif kind == "policy":
             self.run_flow("refresh-policy", self.fleet.refresh_policy, message.address)
 
@@ -547,6 +550,9 @@ class HostConsole(Screen[None]):
             self._sync_status()
             return
         info.update(info_text(state))
+        if state.domains_dirty and state.link.up:
+            state.domains_dirty = False
+            self.run_flow("refresh", self.fleet.refresh_domains, state.address)
         log.use_window(state.violations)
         log.set_acks(self.acks_of(state.address))
         self._sync_views(state)
@@ -610,7 +616,7 @@ class HostConsole(Screen[None]):
             self.run_flow("domain", flows.pause_violating_domain, self, violation, row.address)
         elif message.action == "resolve":
             target = {"name": row.domain}
-            self.run_flow("domain", flows.resolve_domain, self, target, row.address)
+            self.run_flow("domain", self._resolve_fresh, target, row.address)
         elif message.action == "profile":
             # The editor works on the current server: that host becomes the current one.
             self.switch_server(
@@ -619,6 +625,17 @@ class HostConsole(Screen[None]):
                     "edit", flows.open_profile_for_violation, self, violation
                 ),
             )
+
+    async def _resolve_fresh(self, target: dict[str, Any], address: str) -> None:
+        """Resolve from the fleet view: a host that is not current may have changed since
+        its domains were read (see ``domains_dirty``); they are read first."""
+        state = self._servers.get(address)
+        if state is not None and state.domains_dirty:
+            runs = await self.call(address, "GetDomainRunStates")
+            state.domains_dirty = False
+            state.domains = list(runs.get("domains", state.domains))
+            state.xl_list = runs.get("xl_list", state.xl_list)
+        await flows.resolve_domain(self, target, address)
 
     async def _ensure_view(self, view: str) -> None:
         """Mounts a lazily built view the first time its tab is shown."""
@@ -688,6 +705,10 @@ class HostConsole(Screen[None]):
             return
         self.query_one(ViewTabs).active = view
         await self._ensure_view(view)
+        state = self.current_state
+        if view == "domains" and state is not None and state.link is LinkState.CONNECTED:
+            # Not polled while hidden: read at once when shown.
+            self.run_flow("refresh", self._poll_domains_of, state.address)
         if focus:
             self.call_after_refresh(self._focus_view, view)
         if view == "violations":

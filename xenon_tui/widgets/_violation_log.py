@@ -132,6 +132,10 @@ def header_text(width: int = 0) -> str:
     return layout_line(titles, layout(width or 10_000)).rstrip()
 
 
+REPAINT_S = 0.25
+"""A shown log repaints for arriving rows at most this often (4 Hz: a log scrolling by)."""
+
+
 class ViolationLog(ScrollView, can_focus=True):
     """Renders only the visible rows of a :class:`ViolationWindow` (Textual's line API)."""
 
@@ -240,6 +244,9 @@ class ViolationLog(ScrollView, can_focus=True):
         # Rows arrived while the log was hidden: scrollbars and paint are brought up to
         # date when it is shown again (see ``on_show``).
         self._behind = False
+        # Repaints for batches of rows: at most one per REPAINT_S (see _repaint).
+        self._painted_at = -1e9
+        self._repaint_due = False
 
     # -- data ------------------------------------------------------------------------------
 
@@ -265,11 +272,26 @@ class ViolationLog(ScrollView, can_focus=True):
         return added
 
     def _repaint(self) -> None:
-        """Repaints the rows now if the log is shown, else once it is."""
-        if displayed(self):
+        """Repaints the rows for a batch if the log is shown, else once it is: at most
+        once per ``REPAINT_S`` (the first batch after a quiet spell at once, the ones
+        that follow it within the interval together at its end)."""
+        if not displayed(self):
+            self._behind = True
+            return
+        if self._repaint_due:
+            return
+        wait = REPAINT_S - (time.monotonic() - self._painted_at)
+        if wait <= 0:
+            self._painted_at = time.monotonic()
             self.refresh()
         else:
-            self._behind = True
+            self._repaint_due = True
+            self.set_timer(wait, self._flush_repaint)
+
+    def _flush_repaint(self) -> None:
+        self._repaint_due = False
+        self._painted_at = time.monotonic()
+        self.refresh()
 
     def on_show(self) -> None:
         if self._behind:
