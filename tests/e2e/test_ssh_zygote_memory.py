@@ -125,3 +125,21 @@ print(sum(isinstance(o, DOMNode) for o in gc.get_objects()))
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     ).stdout.split()
     assert out == ["0"]
+
+
+def test_the_zygote_has_parsed_the_enterprise_views_css() -> None:
+    # An XE user's console opens on the Enterprise view: its widgets' CSS is parsed in the
+    # zygote's warm-up (most of that session's first frame otherwise), not in every console.
+    script = """
+from xenon_tui.ssh import _sharing
+from xenon_tui.ssh._zygote_proc import preload
+from xenon_tui.screens._enterprise import EnterpriseScreen
+from xenon_tui.widgets._xe_vms import XeVmTable
+preload(["xenon_tui.ssh._console"])
+parsed = {key[0] for key in _sharing._shared_rules}
+print(EnterpriseScreen.DEFAULT_CSS in parsed, XeVmTable.DEFAULT_CSS in parsed)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    assert out == ["True", "True"]

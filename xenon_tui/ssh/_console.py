@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import logging
 import os
 from typing import Any
 
 from xenon_tui.ssh._child import APOLOGY, open_log
 from xenon_tui.ssh._sharing import share_parsed_css, trim_periodically
 from xenon_tui.ssh._spec import SessionInfo
+
+log = logging.getLogger("xenon.ssh")
 
 
 def run_textual(app: Any, info: SessionInfo) -> int:
@@ -75,6 +78,21 @@ def preload() -> None:
     # by every XE user's session (about a second each on a busy machine).
     importlib.import_module("xenon_tui.screens._enterprise")
     importlib.import_module("enterprise_store.client")
+    # ... and its screen mounted once, so its widgets' CSS is parsed and applied here (the
+    # first layout of the Enterprise screen was most of an XE session's first frame). XE is
+    # an address that refuses connections: the poll fails at once, nothing leaves the host.
+    from xenon_tui._xe import XeLink
+
+    link = XeLink(url="http://127.0.0.1:9", token="", user="warm-up", role="operator")
+    try:
+        warm_up(XenonConsole(console_config({"servers": [], "read_only": True}), xe=link))
+    except Exception:  # a warm-up that fails costs speed, never the server
+        log.warning("the Enterprise view's warm-up failed", exc_info=True)
+    # DataTable caches cell styles per table in a class-level lru_cache: it would keep the
+    # warm-up's VM table (and through it its console) alive, immortal in every console.
+    from textual.widgets import DataTable
+
+    DataTable._get_styles_to_render_cell.cache_clear()
 
 
 def xe_link(info: SessionInfo) -> Any:
