@@ -65,9 +65,7 @@ async def test_changes_made_elsewhere_are_summed_into_one_line_per_host() -> Non
         await pilot.pause(0.2)
         assert not app._notifications
         assert strip.text.startswith("⚑ just now — changed elsewhere — ")
-        assert strip.text.endswith(
-            "EA-domu-5 unpaused by a client that named no user. (+5 more)"
-        )
+        assert strip.text.endswith("EA-domu-5 unpaused by a client that named no user. (+5 more)")
         app.host._domain_changed(ADDRESS, {"name": "EB-domu-1", "reason": "pause"})
         await pilot.pause(0.2)
         assert "EB-domu-1" not in strip.text  # the next one waits for its window
