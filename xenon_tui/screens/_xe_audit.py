@@ -85,13 +85,14 @@ def filter_problems(values: Values) -> dict[str, str]:
     return errors
 
 
-def verify_text(result: AuditVerifyOut) -> Text:
-    """The verification's outcome: OK or every problem, and the fingerprint to keep."""
+def verify_text(result: AuditVerifyOut, alert: str = "bold") -> Text:
+    """The verification's outcome: OK or every problem (``alert``: the theme's error
+    style), and the fingerprint to keep."""
     text = Text()
     if result.ok:
         text.append(f"The chain is intact: {result.count} records verified.\n", style="bold")
     else:
-        text.append(f"The chain is BROKEN ({result.count} records read):\n", style="bold red")
+        text.append(f"The chain is BROKEN ({result.count} records read):\n", style=alert)
         for p in result.problems:
             text.append(f"  #{p.seq} {p.code}: {printable(p.message)}\n")
         if result.truncated_problems:
@@ -201,7 +202,7 @@ class XeAuditScreen(Screen[None]):
                 printable(r.actor, 40),
                 printable(r.action, 40),
                 printable(r.object, 60),
-                Text(printable(r.result, 30), style="bold red" if refused else ""),
+                Text(printable(r.result, 30), style=self._alert() if refused else ""),
                 str(r.seq),
                 key=str(r.seq),
             )
@@ -231,6 +232,10 @@ class XeAuditScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def _alert(self) -> str:
+        """The theme's error colour, bold (refusals, a broken chain)."""
+        return f"bold {self.app.theme_variables['error']}"
 
     def show_help(self) -> None:
         """`?`: this screen's keys, from its bindings."""
@@ -288,7 +293,7 @@ class XeAuditScreen(Screen[None]):
         self.last_verify = result
         word = "intact" if result.ok else "BROKEN"
         self._status(f"Chain {word}: {result.count} records · fingerprint {result.fingerprint}")
-        await self.ask(TextDialog("Audit chain", verify_text(result)))
+        await self.ask(TextDialog("Audit chain", verify_text(result, self._alert())))
 
 
 __all__ = ["AuditFilter", "XeAuditScreen", "iso_time", "verify_text"]

@@ -22,7 +22,7 @@ else:
 REVIEW_HINT = " — V to review"
 
 
-def title_text(user: str, role: str, hold: str | None) -> Text:
+def title_text(user: str, role: str, hold: str | None, alert: str = "bold") -> Text:
     """The screen's title: who is logged in, and first what holds propagation (so it stays
     in sight at 80 columns)."""
     if hold is None:
@@ -30,7 +30,7 @@ def title_text(user: str, role: str, hold: str | None) -> Text:
         title.append(f" — {user} ({role})")
         return title
     title = Text("⛨ ", style="bold")
-    title.append(hold + REVIEW_HINT, style="bold yellow")
+    title.append(hold + REVIEW_HINT, style=alert)
     title.append(f"  ·  {user} ({role})")
     return title
 
@@ -54,8 +54,9 @@ class XeHoldFlows(_Base):
         hold = answer.hold_summary()
         if hold != self.hold:
             self.hold = hold
+            alert = f"bold {self.app.theme_variables['warning']}"
             self.query_one("#xe-title", Static).update(
-                title_text(self.link.user, self.link.role, hold)
+                title_text(self.link.user, self.link.role, hold, alert)
             )
 
 
