@@ -9,7 +9,7 @@ from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
 from xenon_tui.dialogs._help import key_display
@@ -57,3 +57,14 @@ class XeHelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def keys_help(screen: Screen[None], title: str) -> XeHelpScreen:
+    """The `?` help of a screen: its own keys (those it offers now), from its bindings."""
+    rows = []
+    for binding in screen.BINDINGS:
+        assert isinstance(binding, Binding)
+        if screen.check_action(binding.action, ()) is False:
+            continue
+        rows.append((title, binding.key, binding.description, binding.id or ""))
+    return XeHelpScreen(rows)

@@ -176,14 +176,9 @@ class TimelineScreen(Screen[None]):
 
     def show_help(self) -> None:
         """`?`: this screen's keys, from its bindings."""
-        from xenon_tui.dialogs._xe_help import XeHelpScreen
+        from xenon_tui.dialogs._xe_help import keys_help
 
-        rows = [
-            ("Timeline", b.key, b.description, b.id or "")
-            for b in self.BINDINGS
-            if isinstance(b, Binding)
-        ]
-        self.app.push_screen(XeHelpScreen(rows))
+        self.app.push_screen(keys_help(self, "Timeline"))
 
     def action_close(self) -> None:
         self._stop()

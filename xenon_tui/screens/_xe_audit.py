@@ -239,7 +239,7 @@ class XeAuditScreen(Screen[None]):
 
     def show_help(self) -> None:
         """`?`: this screen's keys, from its bindings."""
-        from xenon_tui.screens._xe_users import keys_help
+        from xenon_tui.dialogs._xe_help import keys_help
 
         self.app.push_screen(keys_help(self, "Audit log"))
 

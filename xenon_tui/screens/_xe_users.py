@@ -21,7 +21,7 @@ from xenon_tui._work import run_flow
 from xenon_tui._xe import XeData, XeLink, bounded
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog, TypedConfirmDialog
 from xenon_tui.dialogs._form import Field, FormDialog, Values
-from xenon_tui.dialogs._xe_help import XeHelpScreen
+from xenon_tui.dialogs._xe_help import keys_help
 from xenon_tui.widgets._keyline import KeyLine
 from xenon_tui.widgets._xe_tasks import printable
 
@@ -50,17 +50,6 @@ class UserRow:
     tokens: int | None
     """Active credentials (None: not the caller's to count)."""
     scopes: int | None
-
-
-def keys_help(screen: Screen[None], title: str) -> XeHelpScreen:
-    """The `?` help of a screen: its own keys (those it offers now), from its bindings."""
-    rows = []
-    for binding in screen.BINDINGS:
-        assert isinstance(binding, Binding)
-        if screen.check_action(binding.action, ()) is False:
-            continue
-        rows.append((title, binding.key, binding.description, binding.id or ""))
-    return XeHelpScreen(rows)
 
 
 def user_problem(name: str) -> str:
@@ -560,4 +549,4 @@ async def _collect(items: AsyncIterator[T]) -> list[T]:
     return [item async for item in items]
 
 
-__all__ = ["SecretForm", "SshKeysDialog", "UserRow", "XeUsersScreen", "key_problem", "keys_help"]
+__all__ = ["SecretForm", "SshKeysDialog", "UserRow", "XeUsersScreen", "key_problem"]
