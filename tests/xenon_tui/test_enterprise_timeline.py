@@ -25,6 +25,7 @@ from tests.xenon_tui.test_enterprise_incidents import VM, _misbehaving, _recorde
 from xenon_tui._incident_report import ReportMeta
 from xenon_tui._timeline import Timeline, TimelineEvent
 from xenon_tui._xe_timeline import Scope, audit_event, violation_event, xe_timeline
+from xenon_tui.dialogs._xe_help import XeHelpScreen
 from xenon_tui.screens._xe_timeline_flows import XeTimelineScreen
 from xenon_tui.widgets._xe_vms import XeVmTable
 
@@ -79,6 +80,11 @@ async def test_t_on_a_vm_shows_violations_actions_policy_and_propagation_and_exp
         assert f"VM {VM}" in json.dumps(report) and "oper (XE)" in json.dumps(report)
         html = next(p for p in screen.exported if p.suffix == ".html").read_text()
         assert f"Timeline of VM {VM} (XE)" in html and "oper (XE)" in html
+        # ? is the timeline's own help, also where it is shown as a dialog.
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, XeHelpScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is enterprise)
 

@@ -50,6 +50,9 @@ class TimelineScreen(Screen[None]):
         Binding("G,end", "jump(1)", "Last", show=False, id="timeline.last"),
         Binding("x", "export", "Export report", id="timeline.export"),
         Binding("escape,q", "close", "Back", id="timeline.close"),
+        # Its own, not only the app's: shown as a dialog (over the Enterprise view) the
+        # app's typed keys are the dialog's, and ? would do nothing.
+        Binding("question_mark", "keys_help", "Help", show=False, id="timeline.help"),
     ]
 
     def __init__(self, timeline: Timeline, meta: ReportMeta, export_dir: Path) -> None:
@@ -173,6 +176,9 @@ class TimelineScreen(Screen[None]):
             return
         names = ", ".join(p.name for p in self.exported)
         self.app.notify(f"{names} in {self.export_dir}", title="Report written", timeout=8)
+
+    def action_keys_help(self) -> None:
+        self.show_help()
 
     def show_help(self) -> None:
         """`?`: this screen's keys, from its bindings."""
