@@ -60,6 +60,7 @@ from ._profiles import (
     subop_name,
     subop_number,
 )
+from ._quarantine import QUARANTINE_PROFILE, quarantined, unquarantined
 from ._sample import SAMPLE_HOST_NAMES, sample_enterprise, sample_policy
 from ._sign import (
     PolicySignatureError,
@@ -105,6 +106,7 @@ __all__ = [
     "NAMESPACE",
     "POLICY_TAG",
     "PREDEFINED_PROFILE_NAMES",
+    "QUARANTINE_PROFILE",
     "RULES",
     "SAMPLE_HOST_NAMES",
     "SUBOP_HYPERCALLS",
@@ -185,6 +187,7 @@ __all__ = [
     "policy_to_element",
     "predefined_profile",
     "predefined_profiles",
+    "quarantined",
     "require_valid",
     "sample_enterprise",
     "sample_policy",
@@ -198,6 +201,7 @@ __all__ = [
     "subop_number",
     "to_msm_domain",
     "to_msm_objects",
+    "unquarantined",
     "validate",
     "verify_policy",
     "verify_signature",
