@@ -94,7 +94,9 @@ class Host:
         self.domains = DomainService(self.state)
         self.telemetry = TelemetryService(self.state, self.domains.rows)
         self.policy = PolicyService(self.state, self.telemetry.monitor.set_labels)
-        self.incidents = IncidentService(self.state, self._kept_violations, self._history_10m)
+        self.incidents = IncidentService(
+            self.state, self._kept_violations, self._history_10m, self.policy.activate_changed
+        )
         self._background: asyncio.Task[None] | None = None
         self._closed = False
         # The parts tests reach into (crash injection, MSM inspection).

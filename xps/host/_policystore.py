@@ -38,6 +38,9 @@ Which = Literal["active", "staged", "previous"]
 _MAX_POLICY_BYTES = 64 * 1024 * 1024
 
 
+_SOURCES = ("staged", "previous", "initial", "incident")
+
+
 def sha256_hex(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
@@ -126,7 +129,7 @@ class PolicyStore:
                     "Policy store: interrupted activation of generation %d (%s policy, "
                     "SHA-256 %s) rolled forward: it is the active policy",
                     generation,
-                    source if source in ("staged", "previous", "initial") else "unknown",
+                    source if source in _SOURCES else "unknown",
                     new_sha,
                 )
             else:  # cannot happen unless files were removed by hand: keep the old policy
@@ -189,7 +192,9 @@ class PolicyStore:
         """Drops the staged policy, if any."""
         remove_durably(self._path("staged.xml"))
 
-    def activate(self, data: bytes, source: Literal["staged", "previous", "initial"]) -> int:
+    def activate(
+        self, data: bytes, source: Literal["staged", "previous", "initial", "incident"]
+    ) -> int:
         """Makes ``data`` the active policy (old active becomes previous); returns its generation.
 
         The caller has already committed ``data`` to the MSM; this makes it durable.

@@ -8,6 +8,12 @@ close) is then recorded as done or skipped (``IncidentStep``; a reason is requir
 skip and a note for close). Every change is also a line of the MSM log, so the
 incident timeline shows it.
 
+Quarantine done is performed here: the active policy with the domain bound to its
+tag's quarantine SecLabel (``xps.policy.quarantined``) is made active at once, as one
+MSM transaction that rebinds the running domain; the SecLabel it had is kept in the
+incident (``quarantine``) and ``unquarantine`` binds it again. Both leave the staged
+policy alone and are steps of the record (SecLabel before and after, generation).
+
 Each incident is one JSON file ``incidents/INC-<n>.json`` in the host's state directory
 (written atomically, 0600, at most :data:`MAX_FILE_BYTES`); at most :data:`MAX_INCIDENTS`
 are kept (the oldest closed ones go first; opening one more while all are open is
@@ -24,14 +30,17 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
+from uuid import UUID
 
 from xps.files import read_bounded, write_atomic
-from xps.policy import policy_to_dict
+from xps.policy import Policy, PolicyError, policy_to_dict, quarantined, unquarantined
 from xps.protocol import (
     Incident,
     IncidentList,
+    IncidentQuarantine,
     IncidentStepRecord,
     IncidentSummary,
+    PolicyVersion,
     StatsHistory,
     Violation,
 )
@@ -46,6 +55,8 @@ log = logging.getLogger("xps.host.incidents")
 
 #: The runbook's steps, in order.
 STEPS = ("pause", "capture", "quarantine", "fix", "verify", "close")
+#: Steps recorded besides the runbook's (verify undoes a quarantine with this one).
+EXTRA_STEPS = ("unquarantine",)
 OUTCOMES = ("done", "skipped")
 MAX_INCIDENTS = 200
 MAX_FILE_BYTES = 1 << 20
@@ -59,6 +70,7 @@ _ID = re.compile(r"^INC-([1-9][0-9]{0,8})$")
 _SCAN = 100_000
 
 Violations = Callable[[], list[Violation]]
+Activate = Callable[[Callable[[Policy], Policy]], Awaitable[PolicyVersion]]
 
 
 def _check_id(value: object) -> str:
@@ -74,6 +86,8 @@ class IncidentService:
         state: The host's shared state (state dir, MSM log, active policy, names).
         recent: Returns the violation records kept in memory, oldest first.
         history: ``history(domain)``: the domain's 10-minute statistics history.
+        activate: ``activate(change)`` makes ``change(active policy)`` active (the
+            policy service's ``activate_changed``); None: quarantine is refused.
     """
 
     def __init__(
@@ -81,10 +95,12 @@ class IncidentService:
         state: HostState,
         recent: Violations,
         history: Callable[[str], Awaitable[StatsHistory]],
+        activate: Activate | None = None,
     ) -> None:
         self._state = state
         self._recent = recent
         self._history = history
+        self._activate = activate
         self._dir: Path = state.config.state_dir / "incidents"
         self._items: dict[str, Incident] = {}
         self._next = 1
@@ -246,10 +262,12 @@ class IncidentService:
                 without a note, or a step of a closed incident.
         """
         item = self._get(id)
-        if step not in STEPS:
-            raise InvalidArgument(f"step must be one of {', '.join(STEPS)}")
+        if step not in STEPS and step not in EXTRA_STEPS:
+            raise InvalidArgument(f"step must be one of {', '.join(STEPS + EXTRA_STEPS)}")
         if outcome not in OUTCOMES:
             raise InvalidArgument("outcome must be done or skipped")
+        if step == "unquarantine" and outcome != "done":
+            raise InvalidArgument("unquarantine is done or not asked for")
         who = checked_text("user", user, USER_MAX, required=True)
         text = checked_text("note", note, NOTE_MAX)
         if text is None and (outcome == "skipped" or step == "close"):
@@ -270,14 +288,87 @@ class IncidentService:
             "ts": now,
         }
         updated: Incident = {**item, "steps": [*item["steps"], record]}
+        if step == "quarantine" and outcome == "done":
+            updated["quarantine"] = await self._quarantine(item, record, now)
+        elif step == "unquarantine":
+            await self._unquarantine(item, record)
+            updated["quarantine"] = None
         if step == "close":
             updated["state"] = "closed"
             updated["closed_at"] = now
         await self._save(updated)
         self._items[item["id"]] = updated
         said = f': "{text}"' if text else ""
+        if "label_after" in record:
+            said += (
+                f" (SecLabel {record['label_before']} -> {record['label_after']}, "
+                f"generation {record['generation']})"
+            )
         self._log(f"incident {item['id']} ({item['domain']}) {step} {outcome} by {who}{said}")
         return updated
+
+    def _require_activate(self) -> Activate:
+        if self._activate is None or self._state.msm is None:
+            raise HostStateError(f"cannot change SecLabels: the MSM is {self._state.msm_status}")
+        return self._activate
+
+    async def _quarantine(
+        self, item: Incident, record: IncidentStepRecord, now: float
+    ) -> IncidentQuarantine:
+        """Binds the domain to its tag's quarantine SecLabel (one MSM transaction)."""
+        if item.get("quarantine"):
+            raise ConflictError(
+                f"{item['domain']} is quarantined already ({item['id']}): verify restores it"
+            )
+        activate = self._require_activate()
+        labels: dict[str, Any] = {}
+
+        def change(policy: Policy) -> Policy:
+            try:
+                new, before, label = quarantined(policy, item["domain"])
+            except PolicyError as exc:
+                raise ConflictError(f"cannot quarantine {item['domain']}: {exc.message}") from exc
+            labels.update(before=before, after=label)
+            return new
+
+        version = await activate(change)
+        before, after = labels["before"], labels["after"]
+        record["label_before"] = before.name
+        record["label_after"] = after.name
+        record["generation"] = version["generation"]
+        return {
+            "label_id": str(before.id),
+            "label": before.name,
+            "quarantine_label": after.name,
+            "since": now,
+        }
+
+    async def _unquarantine(self, item: Incident, record: IncidentStepRecord) -> None:
+        """Binds the domain again to the SecLabel it had before its quarantine."""
+        held = item.get("quarantine")
+        if not held:
+            raise ConflictError(f"{item['domain']} is not quarantined by {item['id']}")
+        activate = self._require_activate()
+        labels: dict[str, str] = {}
+
+        def change(policy: Policy) -> Policy:
+            domain = next((d for d in policy.domains if d.name == item["domain"]), None)
+            current = next(
+                (s.name for s in policy.seclabels if domain and s.id == domain.seclabel), "none"
+            )
+            try:
+                new, back = unquarantined(policy, item["domain"], UUID(held["label_id"]))
+            except PolicyError as exc:
+                raise ConflictError(
+                    f"cannot restore {item['domain']}'s SecLabel {held['label']}: {exc.message}"
+                ) from exc
+            labels.update(before=current, after=back.name)
+            return new
+
+        version = await activate(change)
+        record["label_before"] = labels["before"]
+        record["label_after"] = labels["after"]
+        record["generation"] = version["generation"]
 
     async def reopen(self, id: object, user: object, note: object = None) -> Incident:
         """Opens a closed incident again (its steps are kept; the reopen is one more)."""

@@ -192,7 +192,10 @@ class PolicyService:
         return await apply_network(plan, self._state.runner, cfg.state_dir / "net", dnsmasq)
 
     async def _activate(
-        self, policy: Policy, data: bytes, source: Literal["staged", "previous", "initial"]
+        self,
+        policy: Policy,
+        data: bytes,
+        source: Literal["staged", "previous", "initial", "incident"],
     ) -> PolicyVersion:
         state = self._state
         findings = validate(policy)
@@ -320,6 +323,18 @@ class PolicyService:
     async def rollback_policy(self) -> PolicyVersion:
         """Makes the previous policy active again (the current one becomes previous)."""
         return await self._shielded(self._activate_from("previous"))
+
+    async def activate_changed(self, change: Callable[[Policy], Policy]) -> PolicyVersion:
+        """Makes ``change(active policy)`` active at once (an incident's quarantine): under
+        the policy lock, so no other activation comes between the read and the commit.
+        The staged policy, if any, is left as it is."""
+
+        async def run() -> PolicyVersion:
+            async with self._state.lock:
+                policy = change(self._state.require_policy())
+                return await self._activate(policy, serialize_policy(policy), "incident")
+
+        return await self._shielded(run())
 
     async def _activate_from(self, which: Literal["staged", "previous"]) -> PolicyVersion:
         store = self._state.store

@@ -160,10 +160,20 @@ METHODS: dict[str, MethodSpec] = {
         _m(
             "IncidentStep",
             False,
-            "Record a runbook step (done or skipped with a reason; close needs a note).",
+            "Record a runbook step (done or skipped with a reason; close needs a note); "
+            "quarantine done / unquarantine rebind the domain's SecLabel.",
             id=_INCIDENT,
             step=Param(
-                (str,), choices=("pause", "capture", "quarantine", "fix", "verify", "close")
+                (str,),
+                choices=(
+                    "pause",
+                    "capture",
+                    "quarantine",
+                    "fix",
+                    "verify",
+                    "close",
+                    "unquarantine",
+                ),
             ),
             outcome=Param((str,), choices=("done", "skipped")),
             user=Param((str,), max_len=64),

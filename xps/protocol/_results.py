@@ -339,13 +339,27 @@ class Violations(TypedDict):
 
 
 class IncidentStepRecord(TypedDict):
-    """One runbook step of an incident (``step`` is a runbook step or ``reopen``)."""
+    """One runbook step of an incident (``step`` is a runbook step, ``unquarantine`` or
+    ``reopen``); a quarantine done and an unquarantine name the SecLabel before and after
+    and the policy generation they made active."""
 
     step: str
     outcome: str
     user: str
     note: str | None
     ts: float
+    label_before: NotRequired[str]
+    label_after: NotRequired[str]
+    generation: NotRequired[int]
+
+
+class IncidentQuarantine(TypedDict):
+    """An incident's domain while it is quarantined: the SecLabel to restore."""
+
+    label_id: str
+    label: str
+    quarantine_label: str
+    since: float
 
 
 class Incident(TypedDict):
@@ -369,6 +383,7 @@ class Incident(TypedDict):
     policy_generation: int
     policy_sha256: str | None
     steps: list[IncidentStepRecord]
+    quarantine: NotRequired[IncidentQuarantine | None]
 
 
 class IncidentSummary(TypedDict):

@@ -1,0 +1,148 @@
+"""Quarantine as an incident step on a real sim host (issue #14 §2): the running domain is
+rebound by one MSM transaction to its tag's quarantine SecLabel, the record names the
+SecLabel before and after, the staged policy is left alone, and unquarantine binds the
+recorded SecLabel again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xps import msm
+from xps.host import Host, HostConfig
+from xps.host._errors import ConflictError
+from xps.policy import hypercall_number, policy_from_dict, subop_number
+
+DOMAIN = "EA-domu-1"
+
+
+@pytest.fixture
+async def host(tmp_path: Path) -> AsyncIterator[Host]:
+    h = await Host.open(HostConfig(state_dir=tmp_path / "state", stats_interval_s=0.05))
+    try:
+        yield h
+    finally:
+        await h.close()
+
+
+def _msm_label(host: Host, name: str) -> Any:
+    assert host._msm is not None
+    return next(d for d in host._msm.domains() if d.name == name)
+
+
+def _label_ids(policy: dict[str, Any]) -> dict[str, str]:
+    return {s["name"]: s["id"] for s in policy["seclabels"]}
+
+
+async def test_quarantine_rebinds_the_running_domain_and_unquarantine_restores_it(
+    host: Host,
+) -> None:
+    domid = (await host.create_domain(DOMAIN))["domid"]
+    await host.pause_domain(DOMAIN, "alice")
+    before = await host.get_policy("active")
+    old_label = _msm_label(host, DOMAIN).seclabel
+    # An operator's staged change stays staged through the quarantine.
+    staged_xml = before["xml"].replace(before["policy"]["name"], "staged-by-bob", 1)
+    staged = await host.stage_policy(xml=staged_xml)
+    inc = await host.open_incident(DOMAIN, "alice")
+
+    done = await host.incident_step(inc["id"], "quarantine", "done", "alice")
+
+    step = done["steps"][-1]
+    assert step["step"] == "quarantine" and step["label_before"] == "EA-seclabel"
+    assert step["label_after"] == "Enclave A-quarantine"
+    assert step["generation"] == before["generation"] + 1
+    held = done["quarantine"]
+    assert held is not None and held["label"] == "EA-seclabel"
+    after = await host.get_policy("active")
+    assert after["generation"] == before["generation"] + 1
+    ids = _label_ids(after["policy"])
+    # The MSM itself rebinds the running domain (same domid, same tag).
+    info = _msm_label(host, DOMAIN)
+    assert info.domid == domid and str(info.seclabel) == ids["Enclave A-quarantine"]
+    assert info.seclabel != old_label
+    assert (
+        next(d for d in after["policy"]["domains"] if d["name"] == DOMAIN)["seclabel"]
+        == (ids["Enclave A-quarantine"])
+    )
+    # Its profile: the idle calls only; a channel call is now a violation.
+    ctx = host._msm
+    assert ctx is not None
+    await host.unpause_domain(DOMAIN, "alice")
+    sched = hypercall_number("sched_op")
+    now = time.monotonic_ns()
+    assert ctx.check_hypercall(domid, sched, subop_number(sched, "block"), now) == (
+        msm.Decision.ALLOW
+    )
+    evtchn = hypercall_number("event_channel_op")
+    assert ctx.check_hypercall(domid, evtchn, 0, now) == msm.Decision.DENY_PROFILE
+    await host.pause_domain(DOMAIN, "alice")
+    assert (await host.get_policy("staged"))["sha256"] == staged["sha256"]
+    lines = (await host.log_msgs(500))["lines"]
+    assert any(
+        f"incident {inc['id']} ({DOMAIN}) quarantine done by alice (SecLabel EA-seclabel -> "
+        "Enclave A-quarantine" in line
+        for line in lines
+    )
+    with pytest.raises(ConflictError, match="quarantined already"):
+        await host.incident_step(inc["id"], "quarantine", "done", "alice")
+
+    back = await host.incident_step(inc["id"], "unquarantine", "done", "bob")
+
+    assert back["quarantine"] is None
+    assert back["steps"][-1]["label_before"] == "Enclave A-quarantine"
+    assert back["steps"][-1]["label_after"] == "EA-seclabel"
+    assert _msm_label(host, DOMAIN).seclabel == old_label
+    restored = (await host.get_policy("active"))["policy"]
+    assert policy_from_dict(restored).domains == policy_from_dict(before["policy"]).domains
+    # The quarantine label stays for the next use; a second unquarantine is refused.
+    assert "Enclave A-quarantine" in _label_ids(restored)
+    with pytest.raises(ConflictError, match="not quarantined"):
+        await host.incident_step(inc["id"], "unquarantine", "done", "bob")
+
+
+async def test_a_skipped_quarantine_changes_no_policy(host: Host) -> None:
+    inc = await host.open_incident(DOMAIN, "alice")
+    generation = (await host.get_policy("active"))["generation"]
+    await host.incident_step(inc["id"], "quarantine", "skipped", "alice", "VM is a honeypot")
+    assert (await host.get_policy("active"))["generation"] == generation
+    assert (await host.get_incident(inc["id"])).get("quarantine") is None
+
+
+async def test_quarantine_survives_a_restart_and_is_restored_after(tmp_path: Path) -> None:
+    config = HostConfig(state_dir=tmp_path / "state", stats_interval_s=0.05)
+    async with await Host.open(config) as first:
+        inc = await first.open_incident(DOMAIN, "alice")
+        await first.incident_step(inc["id"], "quarantine", "done", "alice")
+    async with await Host.open(config) as second:
+        kept = await second.get_incident(inc["id"])
+        assert kept["quarantine"] is not None and kept["quarantine"]["label"] == "EA-seclabel"
+        active = (await second.get_policy("active"))["policy"]
+        quarantine_id = _label_ids(active)["Enclave A-quarantine"]
+        assert next(d for d in active["domains"] if d["name"] == DOMAIN)["seclabel"] == (
+            quarantine_id
+        )
+        await second.incident_step(inc["id"], "unquarantine", "done", "alice")
+        active = (await second.get_policy("active"))["policy"]
+        assert (
+            next(d for d in active["domains"] if d["name"] == DOMAIN)["seclabel"]
+            == (_label_ids(active)["EA-seclabel"])
+        )
+
+
+async def test_through_the_daemon_read_only_may_not_quarantine(xps_daemon: Any) -> None:
+    from xps.client import RemoteError
+
+    async with xps_daemon.client() as rw, xps_daemon.client(read_only=True) as ro:
+        inc = await rw.open_incident(DOMAIN, "alice")
+        with pytest.raises(RemoteError) as err:
+            await ro.incident_step(inc["id"], "quarantine", "done", "mallory")
+        assert err.value.code == "read_only"
+        done = await rw.incident_step(inc["id"], "quarantine", "done", "alice")
+        assert done["steps"][-1]["label_after"] == "Enclave A-quarantine"
+        back = await rw.incident_step(inc["id"], "unquarantine", "done", "alice")
+        assert back["steps"][-1]["label_after"] == "EA-seclabel"
