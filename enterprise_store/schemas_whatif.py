@@ -13,10 +13,14 @@ __all__ = ["HostWhatIfOut", "WhatIfIn", "WhatIfOut"]
 
 
 class WhatIfIn(Request):
-    """What to ask: a version (the newest only: XE keeps its policy alone) and a window."""
+    """What to ask: a version (the newest, or an older one whose change waits for
+    approval: XE keeps the newest policy alone, which holds that change) and a window."""
 
     version: Annotated[int | None, Field(ge=1, le=2**62)] = Field(
-        None, description="The policy version (default: the newest, the one that waits)."
+        None,
+        description="The policy version (default: the newest). An older version is "
+        "accepted while a change of it waits for approval: the answer is the newest "
+        "version's, which holds that change (requested_version says so).",
     )
     minutes: Annotated[int, Field(ge=1, le=1440)] = Field(
         10, description="The window of recorded behaviour (minutes)."
@@ -44,7 +48,12 @@ class HostWhatIfOut(Resource):
 class WhatIfOut(Resource):
     """The what-if of a version on every host it reaches that the caller sees."""
 
-    version: int
+    version: int = Field(description="The version whose slices the hosts were asked about.")
+    requested_version: int | None = Field(
+        None,
+        description="The older version asked for, whose change waiting for approval is "
+        "part of `version` (newer changes are part of it too).",
+    )
     minutes: int
     denies_allowed: bool = Field(description="Some host would deny behaviour allowed now.")
     unanswered: list[str] = Field(description="Hosts that could not answer.")

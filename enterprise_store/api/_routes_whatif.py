@@ -18,6 +18,7 @@ def whatif_out(out: PolicyWhatIf) -> WhatIfOut:
     """The API form of a :class:`PolicyWhatIf`."""
     return WhatIfOut(
         version=out.version,
+        requested_version=out.requested,
         minutes=out.minutes,
         denies_allowed=out.denies_allowed,
         unanswered=list(out.unanswered),
@@ -46,8 +47,10 @@ def whatif_out(out: PolicyWhatIf) -> WhatIfOut:
         note="Each host's slice of the version is built as propagation builds it and the "
         "host's XPS is asked WhatIf on it (concurrently, a deadline per host). A host that "
         "cannot answer is listed in `unanswered` with its `error`; one whose slice would "
-        "not change is `unchanged`. 404: `version` is not the newest. A scoped caller "
-        "sees their hosts and the rows about their VMs.",
+        "not change is `unchanged`. 404: `version` is neither the newest nor one whose "
+        "change of an enclave the caller sees waits for approval (then the answer is the "
+        "newest version's, which holds that change: `requested_version`). A scoped caller "
+        "sees their hosts and the rows about their VMs. Not audited (a read).",
     ),
 )
 async def policy_whatif(body: WhatIfIn, caller: Caller, services: ServicesDep) -> WhatIfOut:

@@ -9,7 +9,11 @@ evaluation mode). Hosts are asked concurrently (bounded), each within a deadline
 that cannot answer is reported as such. A host whose slice would not change is not asked.
 
 XE keeps the newest version's policy only: the what-if is of the head, which is also the
-version that waits for approval while propagation is held.
+version that waits for approval while propagation is held. An older version may be asked
+for while its change of an enclave still waits for approval (pending or rejected): every
+newer version holds that change (one that changed the enclave again superseded it, one that
+took it back reverted it), so its what-if is the head's, reported with ``requested`` set to
+the version asked for (the approver sees that newer changes are part of it).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from enterprise_store._errors import InvalidInput, NotFound, XeError
 from enterprise_store.model import EnterprisePolicy, Host
 from enterprise_store.policy import build_slice
 from enterprise_store.services._access import Principal, Role, require_role
+from enterprise_store.store._approval_schema import OPEN_STATES
 from enterprise_store.workers._hosts import host_error
 from xps.client import RemoteError, XpsError
 from xps.policy import Policy, PolicyError, policy_from_dict
@@ -71,6 +76,8 @@ class PolicyWhatIf:
     version: int
     minutes: int
     hosts: tuple[HostWhatIf, ...]
+    requested: int | None = None
+    """The older version asked for (its waiting change is part of ``version``), or None."""
 
     @property
     def denies_allowed(self) -> bool:
@@ -148,7 +155,8 @@ class WhatIfService:
         Raises:
             RoleRequired: Below auditor.
             InvalidInput: ``minutes`` not within 1..1440.
-            NotFound: ``version`` is not the newest (XE keeps only its policy).
+            NotFound: ``version`` is neither the newest (XE keeps only its policy) nor
+                one whose change of an enclave the caller sees waits for approval.
         """
         require_role(caller, Role.AUDITOR, "ask hosts for a policy what-if")
         if isinstance(minutes, bool) or not isinstance(minutes, int):
@@ -156,11 +164,15 @@ class WhatIfService:
         if not 1 <= minutes <= MAX_MINUTES:
             raise InvalidInput("minutes must be an integer within 1..1440")
         policy = await self._policy.current()
+        requested: int | None = None
         if version is not None and version != policy.version:
-            raise NotFound(
-                f"policy version {version} is not the newest ({policy.version}): XE keeps "
-                "the newest version's policy only"
-            )
+            if not await self._waits(caller, version, policy.version):
+                raise NotFound(
+                    f"policy version {version} is not the newest ({policy.version}) and "
+                    "none of its changes waits for approval: XE keeps the newest "
+                    "version's policy only"
+                )
+            requested = version
         view = await self._policy.policy(caller)
         visible = {h.id for h in view.hosts}
         names = frozenset(vm.name for vm in view.vms) if caller.scopes is not None else None
@@ -173,7 +185,16 @@ class WhatIfService:
                 else a
                 for a in answers
             ]
-        return PolicyWhatIf(policy.version, minutes, tuple(sorted(answers, key=lambda a: a.host)))
+        ordered = tuple(sorted(answers, key=lambda a: a.host))
+        return PolicyWhatIf(policy.version, minutes, ordered, requested)
+
+    async def _waits(self, caller: Principal, version: int, head: int) -> bool:
+        """Whether ``version`` (older than ``head``) has a change the caller sees that waits
+        for approval (then the head holds it)."""
+        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < head:
+            return False
+        items = await self._policy.approvals(caller, version=version)
+        return any(i.state in OPEN_STATES for i in items)
 
     async def _ask(self, policy: EnterprisePolicy, host: Host, minutes: int) -> HostWhatIf:
         host_id = str(host.id)

@@ -99,3 +99,42 @@ async def test_an_auditor_sees_the_denial_on_the_host_that_runs_the_vm(world: An
     anonymous = await client(None)
     refused = await anonymous._http.post("/api/v1/policy/whatif", json={})
     assert refused.status_code == 401
+
+
+async def test_the_what_if_of_a_version_waiting_for_approval(world: Any) -> None:
+    """An approver asks the what-if of the waiting version itself (issue #14 §4: the diff
+    and the what-if), also after a newer version changed another enclave: the answer is
+    the head's (which holds the waiting change) and says which version was asked for. A
+    version with nothing waiting is still a 404, as is one an auditor scoped elsewhere
+    cannot see. The read is not audited."""
+    services, hosts, client = world
+    system = Principal.system()
+    policy = await services.policy.current()
+    vm = policy.vm_named(DOM)
+    runs_on = policy.host_of(vm)
+    await services.compute.vm_action(system, DOM, "start")
+    calls = await _counted(next(h for h in hosts if h.name == runs_on.name))
+    await services.policy.set_requires_approval(system, vm.enclave, True)
+    label = policy.seclabel(vm.seclabel)
+    narrower = _narrower(policy, policy.profile(label.profile).name, calls)
+    await services.policy.update_seclabel(system, label.id, {"profile": narrower})
+    waiting_version = (await services.policy.current()).version
+    other = policy.vm_named("EB-domu-1")  # Enclave B does not require approval
+    bigger = {"memory_mb": other.memory_mb + 128, "maxmem_mb": other.maxmem_mb + 128}
+    await services.policy.update_vm(system, other.id, bigger)
+    head = (await services.policy.current()).version
+    assert head == waiting_version + 1
+
+    aud = await client("aud")
+    before = len((await aud.list_audit(limit=500)).items)
+    out = await aud.policy.whatif(version=waiting_version)
+    assert (out.version, out.requested_version) == (head, waiting_version)
+    there = next(h for h in out.hosts if h.host == runs_on.name)
+    assert there.denies_allowed and out.denies_allowed
+    assert (await aud.policy.whatif()).requested_version is None
+    assert len((await aud.list_audit(limit=500)).items) == before  # reads are not audited
+
+    with pytest.raises(NotFound, match="waits for approval"):
+        await aud.policy.whatif(version=waiting_version - 1)  # nothing of it waits
+    with pytest.raises(NotFound):
+        await (await client("aud-b")).policy.whatif(version=waiting_version)  # Enclave A's
