@@ -58,6 +58,7 @@ from enterprise_store.schemas_policy import (
     VmOut,
     WrittenOut,
 )
+from enterprise_store.schemas_whatif import HostWhatIfOut, WhatIfOut
 
 __all__ = [
     "ApprovalOut",
@@ -77,6 +78,7 @@ __all__ = [
     "HostFactsOut",
     "HostOut",
     "HostRemoved",
+    "HostWhatIfOut",
     "InvalidInput",
     "LockedOut",
     "MigrationTargetOut",
@@ -107,6 +109,7 @@ __all__ = [
     "ViolationSummaryOut",
     "VmOut",
     "VmStateOut",
+    "WhatIfOut",
     "WrittenOut",
     "XeClient",
     "XeError",
