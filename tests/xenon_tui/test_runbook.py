@@ -11,7 +11,7 @@ import pytest
 
 from tests._support.console import console_config, stopped_by_msm, wait_connected, wait_for
 from xenon_tui.app import XenonConsole
-from xenon_tui.dialogs import InputDialog
+from xenon_tui.dialogs import ConfirmDialog, InputDialog
 from xenon_tui.flows import _incident
 from xenon_tui.screens._runbook import RunbookScreen
 from xenon_tui.widgets import DomainsTable, ViolationLog
@@ -76,8 +76,11 @@ async def test_a_violation_to_a_closed_incident(
             ("pause", "done"),
         ]
 
-        await pilot.press("q")  # says what is missing; only a skip records it
-        await wait_for(pilot, lambda: "Quarantine is not available" in _panel(app))
+        await pilot.press("q")  # the what-if first; cancelled, only a skip records it
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "Quarantine cancelled" in _panel(app))
+        assert (await _step_of(client, "INC-1", "quarantine")) is None
         await pilot.press("s")
         await _answer(pilot, app, "no quarantine label yet")
         await wait_for(pilot, lambda: "no quarantine label yet" in _panel(app))

@@ -29,6 +29,7 @@ __all__ = [
     "open_runbook",
     "pause",
     "quarantine",
+    "quarantine_preview",
     "reopen",
     "runbook_of",
     "skip",
@@ -40,10 +41,8 @@ STEPS = ("pause", "capture", "quarantine", "fix", "verify", "close")
 VERIFY_S = 30
 """How long verify watches the domain for a recurrence after resuming it."""
 
-QUARANTINE_MISSING = (
-    "Quarantine is not available yet: this host has no quarantine SecLabel path and the "
-    "sim backend cannot detach VIFs. Skip it with a reason (s)."
-)
+PREVIEW_LINES = 6
+"""What-if rows the quarantine's confirmation shows (the rest are counted)."""
 
 
 @dataclass
@@ -74,7 +73,16 @@ class Runbook:
             if rec["step"] == "reopen":
                 out = {"capture": out["capture"]} if "capture" in out else {}
                 continue
-            out[rec["step"]] = (rec["outcome"], rec["user"], rec["note"])
+            note = rec["note"]
+            if rec.get("label_after"):
+                moved = f"{rec.get('label_before')} → {rec['label_after']}"
+                note = f"{note} ({moved})" if note else moved
+            if rec["step"] == "unquarantine":
+                # Verify's restore shows on the quarantine row it undoes.
+                prior = out.get("quarantine", ("done", rec["user"], None))
+                out["quarantine"] = (prior[0], prior[1], f"restored: {note}")
+                continue
+            out[rec["step"]] = (rec["outcome"], rec["user"], note)
         for step, outcome, note in self.pending:
             out.setdefault(step, (outcome, "", note))
         return out
@@ -179,9 +187,73 @@ def _captured(inc: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def quarantine_preview(domain: str, before: str, after: str, what: Mapping[str, Any]) -> list[str]:
+    """What the quarantine's confirmation says: the SecLabel change, then what the host's
+    what-if finds: the domain's own calls it would deny are the point; anything else it
+    would deny or refuse (another domain, a channel, a device) is listed first."""
+    mine = [d for d in what["denied_calls"] if d["domain"] == domain]
+    others = [d["text"] for d in what["denied_calls"] if d["domain"] != domain]
+    others += [d["text"] for d in what["domains"]]
+    others += [
+        f"channel {c['a']} ↔ {c['b']}: {'allowed' if c['staged'] else 'denied'}"
+        for c in what["channels"]
+        if c["a"] != domain and c["b"] != domain
+    ]
+    lines = [f"{domain}: SecLabel {before} → {after} (same tag; profile: idle calls only)."]
+    if others:
+        lines.append(f"It would also change {len(others)} thing(s) for other domains:")
+        lines += [f"  {t}" for t in others[:PREVIEW_LINES]]
+    else:
+        lines.append("No other domain, channel or device is affected.")
+    calls = sum(d["calls"] for d in mine)
+    lines.append(
+        f"{domain} made {calls:,} calls of {len(mine)} kinds in the last {what['minutes']} min "
+        "that it may no longer make; channels and grants are denied to it."
+    )
+    lines.append("Verify (v) restores its SecLabel before it resumes.")
+    return lines
+
+
 async def quarantine(console: Console, book: Runbook) -> None:
-    """Says what is missing: the step can only be skipped for now."""
-    book.detail = [QUARANTINE_MISSING]
+    """Moves the domain to its tag's quarantine SecLabel: the host's what-if of that
+    policy first (confirmed by the operator), then the host performs it as the incident's
+    step (one MSM transaction; the host records the SecLabel before and after)."""
+    from xenon_tui.dialogs import ConfirmDialog
+    from xps.policy import PolicyError, policy_from_dict, policy_to_dict, quarantined
+
+    _writable(console)
+    if book.incident is None:
+        await capture(console, book)
+    assert book.incident is not None
+    held = book.incident.get("quarantine")
+    if held:
+        book.detail = [
+            f"{book.domain} is quarantined ({held['quarantine_label']}, was {held['label']}): "
+            "verify (v) restores it."
+        ]
+        return
+    active = await console.call(book.address, "GetPolicy", which="active")
+    try:
+        policy, before, label = quarantined(policy_from_dict(active["policy"]), book.domain)
+    except PolicyError as exc:
+        book.detail = [f"Cannot quarantine {book.domain}: {exc.message}", "Skip it (s)."]
+        return
+    what = await console.call(book.address, "WhatIf", policy=policy_to_dict(policy), minutes=10)
+    lines = quarantine_preview(book.domain, before.name, label.name, what)
+    book.detail = lines
+    if not await console.ask(
+        ConfirmDialog(f"Quarantine {book.domain}?", "\n".join(lines), confirm="Quarantine")
+    ):
+        book.detail = ["Quarantine cancelled: the step stays to do (or s to skip)."]
+        return
+    await _record(console, book, "quarantine", "done", None)
+    rec = book.incident["steps"][-1]
+    book.detail = [
+        f"{book.domain} quarantined: SecLabel {rec.get('label_before')} → "
+        f"{rec.get('label_after')} (policy generation {rec.get('generation')}).",
+        "Verify (v) restores its SecLabel, then resumes it.",
+    ]
+    console.post_message(RefreshWanted(book.address, "policy"))
 
 
 async def fix(console: Console, book: Runbook) -> None:
@@ -220,6 +292,12 @@ async def verify(
     """Resumes the domain (its violations addressed) and watches ``seconds`` for a
     recurrence, shown live; a recurrence pauses it again and leaves the step open."""
     _writable(console)
+    restored: list[str] = []
+    if book.incident is not None and book.incident.get("quarantine"):
+        await _record(console, book, "unquarantine", "done", None)
+        rec = book.incident["steps"][-1]
+        restored = [f"SecLabel {rec.get('label_after')} restored."]
+        console.post_message(RefreshWanted(book.address, "policy"))
     note = f"incident {book.incident['id']} verify" if book.incident else "incident verify"
     mark = (await console.call(book.address, "GetViolations", since_seq=0, limit=1))["last_seq"]
     await console.call(
@@ -233,7 +311,10 @@ async def verify(
     console.post_message(RefreshWanted(book.address, "domains"))
     seen = 0
     for left in range(seconds, 0, -1):
-        book.detail = [f"Watching {book.domain}: {left} s left, {seen} new violations."]
+        book.detail = [
+            *restored,
+            f"Watching {book.domain}: {left} s left, {seen} new violations.",
+        ]
         tick()
         await asyncio.sleep(1)
         got = await console.call(book.address, "GetViolations", since_seq=mark, limit=10_000)
