@@ -47,6 +47,10 @@ QUARANTINE_RATE = 10
 """Hypercalls per millisecond a quarantined domain may make."""
 _SUFFIX = "-quarantine"
 _NAME_MAX = 63
+_QUARANTINE_NAMES = (
+    _SUFFIX,
+    *(f"{_SUFFIX}-{r.value}" for r in GuestRole if r is not GuestRole.NONE),
+)
 
 
 def quarantine_profile() -> HypercallProfile:
@@ -138,7 +142,9 @@ def quarantined(policy: Policy, domain: str) -> tuple[Policy, SecLabel, SecLabel
 
 def unquarantined(policy: Policy, domain: str, label: UUID) -> tuple[Policy, SecLabel]:
     """The policy with ``domain`` bound again to the SecLabel ``label`` (the one it had
-    before its quarantine). The quarantine label and profile stay for the next use.
+    before its quarantine). A quarantine SecLabel no domain is bound to any more goes,
+    and the quarantine profile with the last of them: after the last quarantine of a
+    policy is undone it is the policy it was before (the same document, the same hash).
 
     Raises:
         PolicyLookupError: No such domain or SecLabel.
@@ -147,7 +153,19 @@ def unquarantined(policy: Policy, domain: str, label: UUID) -> tuple[Policy, Sec
     back = next((s for s in policy.seclabels if s.id == label), None)
     if back is None:
         raise PolicyLookupError(f"the SecLabel {label} is no longer in the policy")
-    return _rebound(policy, index, back.id, policy.profiles, policy.seclabels), back
+    was = policy.domains[index].seclabel
+    bound = {d.seclabel for i, d in enumerate(policy.domains) if i != index} | {back.id}
+    seclabels = tuple(
+        s
+        for s in policy.seclabels
+        if not (s.id == was and s.id not in bound and s.name.endswith(_QUARANTINE_NAMES))
+    )
+    profiles = policy.profiles
+    if not any(
+        s.profile == p.id for s in seclabels for p in profiles if p.name == QUARANTINE_PROFILE
+    ):
+        profiles = tuple(p for p in profiles if p.name != QUARANTINE_PROFILE)
+    return _rebound(policy, index, back.id, profiles, seclabels), back
 
 
 def _rebound(

@@ -99,8 +99,9 @@ async def test_quarantine_rebinds_the_running_domain_and_unquarantine_restores_i
     assert _msm_label(host, DOMAIN).seclabel == old_label
     restored = (await host.get_policy("active"))["policy"]
     assert policy_from_dict(restored).domains == policy_from_dict(before["policy"]).domains
-    # The quarantine label stays for the next use; a second unquarantine is refused.
-    assert "Enclave A-quarantine" in _label_ids(restored)
+    # The policy it was: the unused quarantine label and profile are gone.
+    assert "Enclave A-quarantine" not in _label_ids(restored)
+    assert (await host.get_policy("active"))["sha256"] == before["sha256"]
     with pytest.raises(ConflictError, match="not quarantined"):
         await host.incident_step(inc["id"], "unquarantine", "done", "bob")
 

@@ -56,6 +56,12 @@ def test_unquarantine_restores_the_recorded_label() -> None:
     new, before, _ = quarantined(policy, "EA-domu-1")
     back, label = unquarantined(new, "EA-domu-1", before.id)
     assert label == before and _label_of(back, "EA-domu-1") == before
+    # The last quarantine undone: the policy it was (label and profile gone).
+    assert back == policy
+    # While another domain of the tag is quarantined, its label and profile stay.
+    two, _, q = quarantined(new, "EA-domu-3")
+    one, _ = unquarantined(two, "EA-domu-1", before.id)
+    assert _label_of(one, "EA-domu-3") == q and q in one.seclabels
     with pytest.raises(PolicyLookupError):
         unquarantined(new, "nope", before.id)
 
