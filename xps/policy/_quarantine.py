@@ -16,8 +16,13 @@ inter-domain channel and share no page: every attempt is a violation), no
 maximum violations of its previous SecLabel, so a quarantined guest that is resumed
 and keeps calling is stopped by the MSM. The label keeps the previous label's guest
 role (a driver domain must keep its role: rule XP028), so there is one quarantine
-label per tag and role; it is created on first use and kept (later quarantines of
-the tag reuse it).
+label per tag and role; it is created on first use, shared by the tag's quarantined
+domains, and goes with the last of them (see :func:`unquarantined`).
+
+The MSM's channel rule is by tag: a running peer of the same tag may still be allowed
+a channel to a quarantined domain (which itself can neither open nor accept one
+without ``event_channel_op``/``grant_table_op``). Denying those too needs a
+label-level rule in the C engine (not done).
 
 Activating the returned policy is one MSM transaction: the MSM rebinds a running
 domain to the SecLabel its binding names at commit (``msm_txn_commit``: "running
