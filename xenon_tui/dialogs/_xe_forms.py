@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import events
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -86,6 +87,12 @@ class XeForm(ModalScreen[Values | None]):
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save"),
+        # Priority: run as the key is read, before the keys after it are handed to the
+        # focused widget (over SSH a burst of typed keys is read at once: a field's own
+        # Enter or the screen's Tab ran later and left those keys in the old field).
+        Binding("tab", "move_focus(1)", "Next field", show=False, priority=True),
+        Binding("shift+tab", "move_focus(-1)", "Previous field", show=False, priority=True),
+        Binding("enter", "next_field", "Next field", show=False, priority=True),
     ]
 
     def __init__(self, title: str, fields: Sequence[XeField], *, save: str = "Save") -> None:
@@ -227,12 +234,30 @@ class XeForm(ModalScreen[Values | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        self._advance(event.input)
+
+    def _advance(self, field: Widget) -> None:
         widgets = self._widgets()
-        index = widgets.index(event.input) if event.input in widgets else len(widgets)
+        index = widgets.index(field) if field in widgets else len(widgets)
         if index + 1 < len(widgets):
             self.set_focus(widgets[index + 1])
         else:
             self.action_save()
+
+    def action_next_field(self) -> None:
+        """Enter in one of the form's fields: the next field (Save after the last)."""
+        focused = self.focused
+        if not self.is_current or not isinstance(focused, Input) or focused.screen is not self:
+            raise SkipAction()  # a pull-down, a button: their own Enter
+        self._advance(focused)
+
+    def action_move_focus(self, step: int) -> None:
+        if not self.is_current:
+            raise SkipAction()
+        if step > 0:
+            self.focus_next()
+        else:
+            self.focus_previous()
 
     def action_save(self) -> None:
         errors = self.check()
