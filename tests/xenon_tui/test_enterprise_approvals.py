@@ -16,20 +16,50 @@ from textual.widgets import Input, OptionList, Static
 from enterprise_store.services import NewUser, Principal, Role
 from tests._support.console import wait_for
 from tests._support.xe_console import PASSWORD, World, ready
+from tests.enterprise_store.workers.test_whatif_xe import DOM, _counted, _narrower
+from xenon_tui.dialogs._whatif import WhatIfConfirmDialog, WhatIfReport
 from xenon_tui.screens._xe_approvals import XeApprovalsScreen
 
 
-async def _alice_changes_a_vm(world: World) -> int:
+async def _alice(world: World) -> Principal:
     services = world.services
     await services.users.create_user(
         Principal.system(), NewUser(name="alice", role=Role.ADMIN, password=PASSWORD)
     )
     session = await services.users.login("alice", PASSWORD, source="192.0.2.5")
-    alice = await services.users.authenticate(session.token, source="192.0.2.5")
+    return await services.users.authenticate(session.token, source="192.0.2.5")
+
+
+async def _alice_changes_a_vm(world: World) -> int:
+    services = world.services
+    alice = await _alice(world)
     vm = (await services.policy.current()).vm_named("EA-domu-1")
     await services.policy.update_enclave(alice, vm.enclave, {"requires_approval": True})
     bigger = {"memory_mb": vm.memory_mb + 256, "maxmem_mb": vm.maxmem_mb + 256}
     return (await services.policy.update_vm(alice, vm.id, bigger)).version
+
+
+async def _alice_narrows_a_running_vm(world: World) -> tuple[int, str]:
+    """Alice narrows the profile of Enclave A's running VM (Enclave A requires approval):
+    the version's what-if denies calls the VM makes on its host. (version, host name)."""
+    services, system = world.services, Principal.system()
+    alice = await _alice(world)
+    policy = await services.policy.current()
+    vm = policy.vm_named(DOM)
+    runs_on = policy.host_of(vm)
+    assert runs_on is not None
+    await services.compute.vm_action(system, DOM, "start")
+    calls = await _counted(next(h for h in world.hosts if h.name == runs_on.name))
+    await services.policy.update_enclave(alice, vm.enclave, {"requires_approval": True})
+    label = policy.seclabel(vm.seclabel)
+    narrower = _narrower(policy, policy.profile(label.profile).name, calls)
+    written = await services.policy.update_seclabel(alice, label.id, {"profile": narrower})
+    return written.version, runs_on.name
+
+
+def _whatif_text(app: object) -> str:
+    screen = app.screen  # type: ignore[attr-defined]
+    return str(screen.query_one("#approvals-whatif-report", WhatIfReport).text)
 
 
 def _text(app: object, selector: str) -> str:
@@ -87,13 +117,68 @@ async def test_a_second_admin_approves_in_the_console_and_the_author_cannot(
     assert (done.state, done.decided_by, done.note) == ("approved", "root", "db needs it")
 
 
+async def test_the_what_if_is_beside_the_diff_and_a_denial_needs_the_host_typed(
+    world: World, tmp_path: Path
+) -> None:
+    """Issue #14 §4: the approver reviews the diff *and* the what-if. The version narrows
+    the running VM's profile, so its host would deny calls the VM makes: the what-if says
+    so beside the diff, and approving needs that host's name typed (a wrong name or Esc
+    approves nothing). An auditor reads the same what-if."""
+    version, host = await _alice_narrows_a_running_vm(world)
+
+    app = world.console(await world.link("aud"), tmp_path / "aud")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        screen = await _open(pilot, app)
+        await wait_for(pilot, lambda: version in screen.whatifs, 60)
+        await pilot.pause()
+        assert f"⚠ Would deny behaviour allowed now on {host}" in _whatif_text(app)
+
+    app = world.console(await world.link("root"), tmp_path / "root")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        screen = await _open(pilot, app)
+        await wait_for(pilot, lambda: version in screen.whatifs, 60)
+        await pilot.pause()
+        shown = _whatif_text(app)
+        assert shown.splitlines()[0].startswith(f"What-if of version {version} on its hosts")
+        assert f"⚠ Would deny behaviour allowed now on {host}" in shown
+        assert f"{DOM} made" in shown  # the denied calls' text
+        body = screen.query_one("#approvals-body")
+        assert not body.has_class("-narrow")  # beside the diff at 160 columns
+
+        await pilot.press("a", *"ok", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, WhatIfConfirmDialog), 30)
+        dialog = app.screen
+        assert isinstance(dialog, WhatIfConfirmDialog) and dialog.expected == host
+        assert (
+            f"⚠ Would deny behaviour allowed now on {host}"
+            in dialog.query_one("#whatif", WhatIfReport).text
+        )
+        await pilot.press(*"xenon-0", "enter")  # the wrong name: nothing is done
+        await pilot.pause()
+        assert app.screen is dialog
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "was not approved" in _text(app, "#approvals-status"), 30)
+        assert await world.services.policy.approval_hold() is not None
+
+        await pilot.press("a", *"ok", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, WhatIfConfirmDialog), 30)
+        await pilot.press(*host, "enter")
+        await wait_for(pilot, lambda: "approved" in _text(app, "#approvals-status"), 30)
+    assert await world.services.policy.approval_hold() is None
+    [done] = await world.services.policy.approvals(Principal.system(), version=version)
+    assert (done.state, done.decided_by) == ("approved", "root")
+
+
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
 async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple[int, int]) -> None:
-    await _alice_changes_a_vm(world)
+    version = await _alice_changes_a_vm(world)
     app = world.console(await world.link("root"), tmp_path)
     async with app.run_test(size=size) as pilot:
         await ready(pilot, app)
-        await _open(pilot, app)
+        screen = await _open(pilot, app)
+        await wait_for(pilot, lambda: version in screen.whatifs, 60)
         await pilot.pause()
         svg = app.export_screenshot(simplify=True)
     assert snapshot.use_extension(SVGImageExtension) == svg

@@ -2,36 +2,53 @@
 
 The policy versions waiting for a second admin, oldest first; the selected one's readable
 diff of each enclave it changed (approved text → its text), its authors and who may
-approve; ``a`` approves and ``r`` rejects with a required note (XE checks the role and
-that the caller authored none of it, and audits both). An auditor or operator may read the
-list; XE refuses their decisions and the refusal is shown.
+approve; beside it (below it on a narrow terminal) XE's what-if of that version on every
+host it reaches: behaviour allowed now it would deny (the outage), recorded violations it
+would fix, running domains refused, channel/device pairs that change. ``a`` approves and
+``r`` rejects with a required note (XE checks the role and that the caller authored none
+of it, and audits both); approving a version whose what-if denies something allowed now
+asks for the names of the hosts that would deny to be typed, and one a host could not
+answer for (or whose what-if failed) asks for a confirmation. An auditor or operator may
+read the list and the what-if; XE refuses their decisions and the refusal is shown.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from xenon_tui._work import run_flow
 from xenon_tui._xe import EnterpriseError, XeData, bounded
+from xenon_tui.dialogs._whatif import (
+    WHATIF_TIMEOUT_S,
+    Line,
+    WhatIfConfirmDialog,
+    WhatIfReport,
+    fleet_whatif_lines,
+)
 
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from enterprise_store.client import ApprovalOut, ApprovalsOut
+    from enterprise_store.client import ApprovalOut, ApprovalsOut, WhatIfOut
 
     _Base = Screen[None]
 else:
     _Base = object
 
-__all__ = ["XeApprovalsFlow", "XeApprovalsScreen", "diff_text"]
+__all__ = ["XeApprovalsFlow", "XeApprovalsScreen", "approval_whatif_lines", "diff_text"]
+
+NARROW = 120
+"""Below this width the what-if is shown below the diff instead of beside it."""
 
 _HELP = "↑/↓ version · a approve · r reject (a note is required) · Ctrl+R reload · Esc back"
 
@@ -67,6 +84,39 @@ def diff_text(item: ApprovalOut) -> Text:
     return out
 
 
+def approval_whatif_lines(version: int, answer: WhatIfOut | EnterpriseError | None) -> list[Line]:
+    """The what-if of a waiting ``version`` as the approver reads it (None: being asked)."""
+    if answer is None:
+        return [
+            ("head", f"What-if of version {version}"),
+            ("item", "asking the hosts what it would do… (each host has 20 s)"),
+        ]
+    if isinstance(answer, EnterpriseError):
+        return [
+            ("head", f"What-if of version {version}"),
+            ("warn", f"What-if unavailable: XE: {answer.message}"),
+            ("item", "You decide without it (Ctrl+R asks again)."),
+        ]
+    head = f"What-if of version {version} on its hosts (last {answer.minutes} min)"
+    if answer.requested_version is not None and answer.version != version:
+        head = (
+            f"What-if of version {answer.version}, the newest: it holds version "
+            f"{version}'s change and newer ones (last {answer.minutes} min)"
+        )
+    lines: list[Line] = [("head", head)]
+    lines.extend(fleet_whatif_lines(answer))
+    return lines
+
+
+class _Report(WhatIfReport):
+    """The what-if pane's report, whose lines are replaced as the answer arrives."""
+
+    def show(self, lines: list[Line]) -> None:
+        self.lines = list(lines)
+        self.remove_children()
+        self.mount_all(list(self.compose()))
+
+
 class XeApprovalsScreen(ModalScreen[None]):
     """The versions waiting for approval, the diff of the selected one, approve/reject.
 
@@ -80,7 +130,13 @@ class XeApprovalsScreen(ModalScreen[None]):
     XeApprovalsScreen #approvals-title { height: 1; background: $panel; padding: 0 1;
                                          text-style: bold; width: 1fr; }
     XeApprovalsScreen #approvals-list { height: auto; max-height: 8; }
-    XeApprovalsScreen #approvals-diff { height: 1fr; padding: 0 1; }
+    XeApprovalsScreen #approvals-body { height: 1fr; }
+    XeApprovalsScreen #approvals-body.-narrow { layout: vertical; }
+    XeApprovalsScreen #approvals-diff { height: 1fr; width: 1fr; padding: 0 1; }
+    XeApprovalsScreen #approvals-whatif { height: 1fr; width: 1fr; padding: 0 1;
+                                          border-left: vkey $panel; }
+    XeApprovalsScreen #approvals-body.-narrow #approvals-whatif { border-left: none;
+                                          border-top: hkey $panel; }
     XeApprovalsScreen #approvals-note { display: none; height: 1; border: none; padding: 0 1; }
     XeApprovalsScreen #approvals-note.-open { display: block; }
     XeApprovalsScreen #approvals-status { height: auto; max-height: 3; padding: 0 1;
@@ -100,24 +156,38 @@ class XeApprovalsScreen(ModalScreen[None]):
         self.answer: ApprovalsOut | None = None
         self.loads = 0  # finished reads (tests wait on it)
         self.verb: str | None = None  # the decision whose note is being typed
+        # version -> XE's what-if of it (or why there is none); asked once per version
+        self.whatifs: dict[int, WhatIfOut | EnterpriseError] = {}
+        self._asking: dict[int, asyncio.Future[WhatIfOut | EnterpriseError]] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Approvals — two-person activation", id="approvals-title")
             yield OptionList(id="approvals-list")
-            with VerticalScroll(id="approvals-diff"):
-                yield Static("reading the approvals from XE…", id="approvals-text")
+            with Horizontal(id="approvals-body"):
+                with VerticalScroll(id="approvals-diff"):
+                    yield Static("reading the approvals from XE…", id="approvals-text")
+                with VerticalScroll(id="approvals-whatif"):
+                    yield _Report([], id="approvals-whatif-report")
             yield Input(
                 id="approvals-note", placeholder="note (required; Enter sends, Esc cancels)"
             )
             yield Static(_HELP, id="approvals-status", markup=False)
 
     def on_mount(self) -> None:
+        self._fit(self.app.size.width)
         self.action_reload()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        self.query_one("#approvals-body").set_class(width < NARROW, "-narrow")
 
     # -- reading -----------------------------------------------------------------------------
 
     def action_reload(self) -> None:
+        self.whatifs = {v: a for v, a in self.whatifs.items() if not isinstance(a, Exception)}
         run_flow(self, "xe-approvals-read", self._read)
 
     async def _read(self) -> None:
@@ -148,6 +218,7 @@ class XeApprovalsScreen(ModalScreen[None]):
             self.query_one("#approvals-text", Static).update(
                 Text("Nothing waits for approval.", "italic")
             )
+            self.query_one(_Report).show([])
             return
         options.highlighted = min(keep or 0, len(answer.items) - 1)
         options.focus()
@@ -169,6 +240,41 @@ class XeApprovalsScreen(ModalScreen[None]):
         item = self.selected
         if item is not None:
             self.query_one("#approvals-text", Static).update(diff_text(item))
+            self._show_whatif(item.version)
+            if item.version not in self.whatifs and item.version not in self._asking:
+                self.run_worker(
+                    self._ask_whatif(item.version),
+                    group=f"xe-approvals-whatif-{item.version}",
+                    exit_on_error=False,
+                )
+
+    def _show_whatif(self, version: int) -> None:
+        item = self.selected
+        if item is None or item.version != version or not self.is_attached:
+            return
+        self.query_one(_Report).show(approval_whatif_lines(version, self.whatifs.get(version)))
+
+    async def _ask_whatif(self, version: int) -> WhatIfOut | EnterpriseError:
+        """XE's what-if of ``version`` (asked once; a second caller waits for the first)."""
+        asking = self._asking.get(version)
+        if asking is not None:
+            return await asking
+        future: asyncio.Future[WhatIfOut | EnterpriseError]
+        future = asyncio.get_running_loop().create_future()
+        self._asking[version] = future
+        answer: WhatIfOut | EnterpriseError
+        try:
+            answer = await bounded(
+                self.data.client.policy.whatif(version=version), WHATIF_TIMEOUT_S
+            )
+        except EnterpriseError as exc:
+            answer = exc
+        finally:
+            del self._asking[version]
+        self.whatifs[version] = answer
+        future.set_result(answer)
+        self._show_whatif(version)
+        return answer
 
     def _status(self, text: str, *, error: bool = False) -> None:
         status = self.query_one("#approvals-status", Static)
@@ -215,8 +321,40 @@ class XeApprovalsScreen(ModalScreen[None]):
         self.query_one(OptionList).focus()
         run_flow(self, "xe-approvals-decide", self._decide, item.version, verb, text)
 
+    async def _confirmed(self, version: int) -> bool:
+        """Before approving: the what-if of ``version``. True at once when it denies
+        nothing and every host answered; else its findings are shown and the names of the
+        hosts that would deny must be typed (a failed what-if: one confirmation)."""
+        answer = self.whatifs.get(version)
+        if answer is None:
+            self._status(f"Asking the hosts for the what-if of version {version}…")
+            answer = await self._ask_whatif(version)
+        if isinstance(answer, EnterpriseError):
+            title, expected = f"Approve version {version} without a what-if?", None
+        elif not answer.denies_allowed and not answer.unanswered:
+            return True
+        else:
+            denying = [h.host for h in answer.hosts if h.denies_allowed]
+            expected = ", ".join(denying) if denying else None
+            title = f"Approve policy version {version}?"
+            if denying:
+                title += f" It would deny behaviour allowed now on {expected}"
+        dialog = WhatIfConfirmDialog(
+            title,
+            approval_whatif_lines(version, answer),
+            Static("", id="confirm-body"),
+            expected=expected,
+            confirm="Approve",
+            prompt="Type the host names ({expected}) to approve it anyway:",
+        )
+        confirmed: bool = await self.app.push_screen_wait(dialog)
+        return confirmed
+
     async def _decide(self, version: int, verb: str, note: str) -> None:
         policy = self.data.client.policy
+        if verb == "approve" and not await self._confirmed(version):
+            self._status(f"Policy version {version} was not approved")
+            return
         call = policy.approve if verb == "approve" else policy.reject
         try:
             await bounded(call(version, note))
