@@ -3,6 +3,9 @@
 
 Memory is bounded: at most ``MAX_KEYS`` (domain, hypercall, sub-op) keys per bucket (the
 calls of further keys are counted in ``dropped``) and a fixed number of buckets per tier.
+So is the file (``call-counts.json``, written through :mod:`._tiers`, never over
+``MAX_FILE``): version 2 names each domain once per bucket; version 1 files (the domain
+name in every row) are still read.
 """
 
 from __future__ import annotations
@@ -12,16 +15,22 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
 
 from xps.msm import CALL_COUNT_RECORD, HYPERCALL_NAMES
 from xps.protocol import CallCounts
 
 from ._errors import InvalidArgument
+from ._tiers import decode, encode_parts, malformed
 
-__all__ = ["CALL_TIERS", "MAX_KEYS", "CallHistory", "CallTier"]
+__all__ = ["CALL_TIERS", "MAX_FILE", "MAX_KEYS", "CallHistory", "CallTier"]
 
 MAX_KEYS = 4096
-_FORMAT_VERSION = 1
+#: The largest history file read or written (a full one is ~26 MiB at version 2).
+MAX_FILE = 64 << 20
+_FORMAT_VERSION = 2
+_READABLE = (1, 2)
 
 Key = tuple[str, int, int]  # domain name, hypercall, sub-op
 
@@ -49,18 +58,24 @@ class CallHistory:
         self._tiers: list[deque[tuple[int, dict[Key, int]]]] = [deque() for _ in CALL_TIERS]
         self.dropped = 0
         self.last_ts = 0.0
+        self.revision = 0  # grows on every change: the file is saved only when it moved
+        # Encoded buckets, per tier by start: a save re-encodes only the buckets added to
+        # since the last one (a full day of 600 keys a minute costs ~300 ms to encode).
+        self._encoded: list[dict[int, bytes]] = [{} for _ in CALL_TIERS]
 
     def add(self, ts_s: float, domain: str, nr: int, subop: int, count: int) -> None:
         """Adds ``count`` allowed calls made in the minute that starts at ``ts_s`` (wall)."""
         if not math.isfinite(ts_s) or ts_s <= 0 or count <= 0:
             return
         self.last_ts = max(self.last_ts, ts_s)
+        self.revision += 1
         key = (domain, nr, subop)
-        for tier, buckets in zip(CALL_TIERS, self._tiers, strict=True):
+        for tier, buckets, encoded in zip(CALL_TIERS, self._tiers, self._encoded, strict=True):
             start = int(ts_s // tier.step_s) * tier.step_s
             counts = self._bucket(buckets, start)
             if counts is None:
                 continue  # older than the tier keeps
+            encoded.pop(start, None)
             if key in counts or len(counts) < MAX_KEYS:
                 counts[key] = counts.get(key, 0) + count
             elif tier is CALL_TIERS[0]:
@@ -147,42 +162,62 @@ class CallHistory:
     # ------------------------------------------------------------------ persistence
 
     def to_json(self) -> bytes:
-        """The whole history as compact JSON."""
-        tiers = [
-            [
-                [start, [[d, nr, sub, n] for (d, nr, sub), n in counts.items()]]
-                for start, counts in b
+        """The whole history as compact JSON.
+
+        Version 2: each bucket is ``[start, [domain names], [[name index, hypercall, sub-op,
+        count], ...]]``, so a name is written once per bucket and a bucket's bytes can be
+        kept until it changes.
+        """
+        tiers: list[list[bytes]] = []
+        for buckets, encoded in zip(self._tiers, self._encoded, strict=True):
+            parts = [
+                encoded.get(start) or _encode_bucket(start, counts) for start, counts in buckets
             ]
-            for b in self._tiers
-        ]
-        doc = {
-            "version": _FORMAT_VERSION,
-            "last_ts": self.last_ts,
-            "dropped": self.dropped,
-            "tiers": tiers,
-        }
-        return json.dumps(doc, separators=(",", ":")).encode()
+            encoded.clear()
+            encoded.update((start, part) for (start, _), part in zip(buckets, parts, strict=True))
+            tiers.append(parts)
+        return encode_parts(_FORMAT_VERSION, self.last_ts, tiers, dropped=self.dropped)
 
     @classmethod
     def from_json(cls, data: bytes) -> CallHistory:
-        """Restores :meth:`to_json` output.
+        """Restores :meth:`to_json` output (version 2, or version 1 of session 7).
 
         Raises:
             InvalidArgument: The document is malformed.
         """
+        doc = decode(data, "call history", _READABLE, len(CALL_TIERS))
         history = cls()
-        try:
-            doc = json.loads(data)
-            if doc["version"] != _FORMAT_VERSION or len(doc["tiers"]) != len(CALL_TIERS):
-                raise ValueError("unsupported call history version")
-            history.last_ts = float(doc["last_ts"])
+        with malformed("call history"):
+            history.last_ts = doc["last_ts"]
             history.dropped = int(doc["dropped"])
-            for buckets, raw in zip(history._tiers, doc["tiers"], strict=True):
-                for start, rows in raw:
-                    counts: dict[Key, int] = {}
-                    for d, nr, sub, n in rows[:MAX_KEYS]:
-                        counts[(str(d), int(nr), int(sub))] = int(n)
-                    buckets.append((int(start), counts))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidArgument(f"malformed call history: {exc}") from exc
+            for tier, buckets, raw in zip(CALL_TIERS, history._tiers, doc["tiers"], strict=True):
+                for bucket in raw[-(tier.span_s // tier.step_s + 1) :]:
+                    if doc["version"] == 1:  # [start, [[domain, nr, sub, n], ...]]
+                        start, rows = bucket
+                        names = None
+                    else:
+                        start, names, rows = bucket
+                    buckets.append((int(start), _decode_rows(rows, names)))
+                if any(a[0] >= b[0] for a, b in pairwise(buckets)):
+                    raise ValueError("buckets out of order")
+        history.to_json()  # keeps every bucket encoded (in the loader's worker thread)
         return history
+
+
+def _encode_bucket(start: int, counts: dict[Key, int]) -> bytes:
+    index: dict[str, int] = {}
+    rows = [[index.setdefault(d, len(index)), nr, sub, n] for (d, nr, sub), n in counts.items()]
+    return json.dumps([start, list(index), rows], separators=(",", ":")).encode()
+
+
+def _decode_rows(rows: list[list[Any]], names: list[Any] | None) -> dict[Key, int]:
+    counts: dict[Key, int] = {}
+    for d, nr, sub, n in rows[:MAX_KEYS]:
+        if names is None:
+            name = str(d)
+        elif isinstance(d, int) and 0 <= d < len(names):
+            name = str(names[d])
+        else:
+            raise ValueError(f"no domain #{d!r}")
+        counts[(name, int(nr), int(sub))] = int(n)
+    return counts

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from pathlib import Path
 from uuid import UUID
 
-from xps.files import write_atomic
 from xps.protocol import DomainStats, Stats
 
 from ._domains import DomainRow
-from ._errors import InvalidArgument
-from ._stats import HOST_SERIES, Sample, StatsHistory
+from ._stats import HOST_SERIES, MAX_FILE, Sample, StatsHistory
+from ._tiers import TierFile
 
 __all__ = ["StatsSampler"]
-
-log = logging.getLogger("xps.host")
 
 
 class StatsSampler:
@@ -29,6 +25,7 @@ class StatsSampler:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.file = TierFile(path, "statistics history", MAX_FILE)
         self.history = StatsHistory()
         # (domid, uuid, created_ns) identifies one incarnation: a reboot or a reused
         # domid must not produce a negative delta.
@@ -90,16 +87,9 @@ class StatsSampler:
         return result
 
     async def save(self) -> None:
-        """Writes the history to :attr:`path` (atomic; in a worker thread)."""
-        await asyncio.to_thread(write_atomic, self.path, self.history.to_json())
+        """Writes the history to :attr:`path` when it changed (atomic; in a worker thread)."""
+        await self.file.save(self.history)
 
     async def load(self) -> None:
-        """Restores the history from :attr:`path`; an unreadable file is logged and ignored."""
-        try:
-            data = await asyncio.to_thread(self.path.read_bytes)
-        except FileNotFoundError:
-            return
-        try:
-            self.history = StatsHistory.from_json(data)
-        except InvalidArgument as exc:
-            log.warning("ignoring unreadable statistics file %s: %s", self.path, exc)
+        """Restores the history from :attr:`path`; a corrupt file is set aside and logged."""
+        self.history = await asyncio.to_thread(self.file.load, StatsHistory.from_json, StatsHistory)

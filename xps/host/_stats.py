@@ -1,8 +1,11 @@
-"""Tiered statistics history: 5 s for 10 min, 1 min for 2 h, 1 h for a week (means)."""
+"""Tiered statistics history: 5 s for 10 min, 1 min for 2 h, 1 h for a week (means).
+
+Saved as ``stats.json`` through :mod:`._tiers` (the envelope the allowed-call history
+shares).
+"""
 
 from __future__ import annotations
 
-import json
 import math
 from collections import deque
 from collections.abc import Mapping
@@ -12,8 +15,9 @@ from xps.protocol import StatsHistory as HistoryResult
 from xps.protocol import StatsSeries
 
 from ._errors import InvalidArgument, NotFound
+from ._tiers import decode, encode, malformed
 
-__all__ = ["HOST_SERIES", "RANGES", "TIERS", "Sample", "StatsHistory", "Tier"]
+__all__ = ["HOST_SERIES", "MAX_FILE", "RANGES", "TIERS", "Sample", "StatsHistory", "Tier"]
 
 HOST_SERIES = "host"
 """Name of the series that holds the whole host (the others are domain names)."""
@@ -41,6 +45,8 @@ RANGES: dict[str, tuple[int, int]] = {
 }
 
 _FORMAT_VERSION = 1
+#: The largest history file read or written.
+MAX_FILE = 64 << 20
 
 
 @dataclass
@@ -70,12 +76,14 @@ class StatsHistory:
     def __init__(self) -> None:
         self._tiers: list[dict[str, _Series]] = [{} for _ in TIERS]
         self.last_ts = 0.0
+        self.revision = 0  # grows on every change: the file is saved only when it moved
 
     def add(self, ts: float, samples: Mapping[str, Sample]) -> None:
         """Adds one sample per series taken at wall time ``ts`` (seconds)."""
         if not math.isfinite(ts) or ts <= 0:
             raise InvalidArgument(f"invalid sample time {ts!r}")
         self.last_ts = max(self.last_ts, ts)
+        self.revision += 1
         for tier, series_map in zip(TIERS, self._tiers, strict=True):
             bucket = int(ts // tier.step_s)
             for name, values in samples.items():
@@ -143,19 +151,14 @@ class StatsHistory:
 
     def to_json(self) -> bytes:
         """Serialises the whole history (compact JSON)."""
-        tiers = []
-        for series_map in self._tiers:
-            tiers.append(
-                {
-                    name: {
-                        "points": list(s.points),
-                        "acc": [s.bucket, s.n, *s.sums] if s.n else None,
-                    }
-                    for name, s in series_map.items()
-                }
-            )
-        doc = {"version": _FORMAT_VERSION, "last_ts": self.last_ts, "tiers": tiers}
-        return json.dumps(doc, separators=(",", ":")).encode()
+        tiers = [
+            {
+                name: {"points": list(s.points), "acc": [s.bucket, s.n, *s.sums] if s.n else None}
+                for name, s in series_map.items()
+            }
+            for series_map in self._tiers
+        ]
+        return encode(_FORMAT_VERSION, self.last_ts, tiers)
 
     @classmethod
     def from_json(cls, data: bytes) -> StatsHistory:
@@ -164,12 +167,10 @@ class StatsHistory:
         Raises:
             InvalidArgument: The document is malformed.
         """
+        doc = decode(data, "statistics file", (_FORMAT_VERSION,), len(TIERS))
         history = cls()
-        try:
-            doc = json.loads(data)
-            if doc["version"] != _FORMAT_VERSION or len(doc["tiers"]) != len(TIERS):
-                raise ValueError("unsupported statistics file version")
-            history.last_ts = float(doc["last_ts"])
+        with malformed("statistics file"):
+            history.last_ts = doc["last_ts"]
             for series_map, raw in zip(history._tiers, doc["tiers"], strict=True):
                 for name, body in raw.items():
                     series = _Series()
@@ -182,6 +183,4 @@ class StatsHistory:
                         series.bucket, series.n = int(acc[0]), int(acc[1])
                         series.sums = [float(x) for x in acc[2:5]]
                     series_map[str(name)] = series
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
-            raise InvalidArgument(f"malformed statistics file: {exc}") from exc
         return history

@@ -27,6 +27,7 @@ from xps.protocol import (
     Violations,
 )
 
+from ._calls import MAX_FILE as CALLS_MAX_FILE
 from ._calls import CallHistory
 from ._convert import jsonable
 from ._domains import DomainRow
@@ -35,6 +36,7 @@ from ._hardware import discover_hardware, discover_nics, with_policy_tags
 from ._sampler import StatsSampler
 from ._svc_domains import NOTE_MAX, USER_MAX, checked_text
 from ._svc_state import HostState
+from ._tiers import TierFile
 from ._violations import LOG_NAME, ViolationMonitor
 from ._xl import parse_xl_info
 
@@ -82,7 +84,9 @@ class TelemetryService:
         )
         self._acks_path = cfg.state_dir / ACKS_NAME
         self.acks: deque[ViolationAck] = deque(maxlen=MAX_ACKS)
-        self._calls_path = cfg.state_dir / CALLS_NAME
+        self._calls_file = TierFile(
+            cfg.state_dir / CALLS_NAME, "allowed-call history", CALLS_MAX_FILE
+        )
         self.calls = CallHistory()
         self._calls_next = 0.0
         self._calls_supported = True
@@ -92,7 +96,9 @@ class TelemetryService:
         self._state.nics = await asyncio.to_thread(discover_nics, self._state.config.root_prefix)
         await self.sampler.load()
         self.acks.extend(await asyncio.to_thread(self._load_acks))
-        self.calls = await asyncio.to_thread(self._load_calls)
+        self.calls = await asyncio.to_thread(
+            self._calls_file.load, CallHistory.from_json, CallHistory
+        )
 
     async def close(self) -> None:
         """Drains the last violations, saves the statistics, closes the violation log."""
@@ -102,7 +108,7 @@ class TelemetryService:
             await self.sampler.save()
         with contextlib.suppress(Exception):
             self._drain_calls(force=True)
-            await asyncio.to_thread(write_atomic, self._calls_path, self.calls.to_json())
+            await self._calls_file.save(self.calls)
         self.monitor.close()
 
     def loops(self) -> list[tuple[str, Loop]]:
@@ -220,7 +226,10 @@ class TelemetryService:
             try:
                 await self._sample()
                 if self.sampler.count and self.sampler.count % cfg.stats_flush_every == 0:
+                    # Both histories, when changed: a crash loses one flush period at most.
                     await self.sampler.save()
+                    self._drain_calls(force=True)
+                    await self._calls_file.save(self.calls)
             except Exception:
                 log.exception("statistics sample failed")
             await asyncio.sleep(cfg.stats_interval_s)
@@ -265,16 +274,6 @@ class TelemetryService:
             self.calls.add_packed(data, state.wall_offset, name_of)
             if len(data) < _DRAIN_BATCH * msm.CALL_COUNT_RECORD.size:
                 return
-
-    def _load_calls(self) -> CallHistory:
-        """The saved allowed-call history; a missing or unreadable file is none (logged)."""
-        if not self._calls_path.exists():
-            return CallHistory()
-        try:
-            return CallHistory.from_json(read_bounded(self._calls_path, 64 << 20, ValueError))
-        except (ValueError, HostError) as exc:
-            log.warning("ignoring %s: %s", CALLS_NAME, exc)
-            return CallHistory()
 
     # ------------------------------------------------------------------ violations
 
