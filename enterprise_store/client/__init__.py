@@ -46,6 +46,7 @@ from enterprise_store.schemas_compute import (
     VmStateOut,
 )
 from enterprise_store.schemas_history import ViolationOut, ViolationSummaryOut
+from enterprise_store.schemas_incidents import IncidentOut
 from enterprise_store.schemas_policy import (
     CheckOut,
     ConflictOut,
@@ -79,6 +80,7 @@ __all__ = [
     "HostOut",
     "HostRemoved",
     "HostWhatIfOut",
+    "IncidentOut",
     "InvalidInput",
     "LockedOut",
     "MigrationTargetOut",

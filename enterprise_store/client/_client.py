@@ -20,6 +20,7 @@ from enterprise_store._errors import InvalidInput, ServiceUnreachable
 from enterprise_store.client._compute import ComputeClient
 from enterprise_store.client._errors import error_from_response
 from enterprise_store.client._history import HistoryClient
+from enterprise_store.client._incidents import IncidentsClient
 from enterprise_store.client._policy import PolicyClient
 from enterprise_store.schemas import (
     AuditRecordFields,
@@ -100,6 +101,11 @@ class XeClient:
     def history(self) -> HistoryClient:
         """Every host's violations and statistics: ``await xe.history.summary(...)``."""
         return HistoryClient(self)
+
+    @functools.cached_property
+    def incidents(self) -> IncidentsClient:
+        """Host incidents through XE, audited: ``await xe.incidents.step(...)``."""
+        return IncidentsClient(self)
 
     @functools.cached_property
     def policy(self) -> PolicyClient:

@@ -15,6 +15,7 @@ from enterprise_store.services._audit import AuditService
 from enterprise_store.services._compute import ComputeService
 from enterprise_store.services._compute_types import ComputeConfig
 from enterprise_store.services._history import HistoryService
+from enterprise_store.services._incidents import IncidentService
 from enterprise_store.services._passwords import PasswordHasher
 from enterprise_store.services._policy import PolicyService
 from enterprise_store.services._users import LockoutPolicy, UserService
@@ -47,6 +48,7 @@ class Services:
         audit: Audit queries and verification.
         history: Every host's violations and statistics as XE stored them.
         whatif: The policy what-if on every host a version reaches.
+        incidents: Host incidents' steps performed through XE, audited.
         ingester: The history ingester once started (``/metrics`` reads it), else None.
         workers: Long-running background tasks by name (``/readyz`` reports each).
     """
@@ -77,6 +79,7 @@ class Services:
         self.audit = AuditService(self.audit_log)
         self.history = HistoryService(store, clock=clock)
         self.whatif = WhatIfService(self.policy, self.compute)
+        self.incidents = IncidentService(self.policy, self.compute, self.audit_log)
         # Set by start_workers when XE has a host identity (``/metrics`` reads it).
         self.ingester: object | None = None
         self._compute_config = compute

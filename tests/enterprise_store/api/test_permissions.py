@@ -155,6 +155,14 @@ TABLE: tuple[Row, ...] = (
         scoped=(404, "not_found")),
     Row("POST", "/api/v1/tasks/{task_id}/cancel", "operator",
         lambda w: f"/api/v1/tasks/{uuid.UUID(int=0x601)}/cancel", scoped=(404, "not_found")),
+    # -- host incidents through XE (audited); steps name an incident only the host knows --
+    Row("POST", "/api/v1/hosts/{ref}/incidents", "operator",
+        lambda w: f"/api/v1/hosts/{HOST_1}/incidents", lambda w: {"domain": "vB"},
+        scoped=(403, "out_of_scope")),
+    Row("POST", "/api/v1/hosts/{ref}/incidents/{incident}/steps", "operator",
+        lambda w: f"/api/v1/hosts/{HOST_1}/incidents/INC-1/steps", lambda w: {"step": "pause"}),
+    Row("POST", "/api/v1/hosts/{ref}/incidents/{incident}/reopen", "operator",
+        lambda w: f"/api/v1/hosts/{HOST_1}/incidents/INC-1/reopen", lambda w: {"note": "why"}),
     # -- two-person activation: admins other than the version's authors --
     Row("POST", "/api/v1/policy/approvals/{version}/approve", "admin",
         lambda w: "/api/v1/policy/approvals/3/approve", lambda w: {"note": "ok"}),
