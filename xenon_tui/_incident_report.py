@@ -68,8 +68,33 @@ def _event_json(e: TimelineEvent) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Formatted:
+    """A timeline's events formatted once, for the record and both pages."""
+
+    events: list[TimelineEvent]
+    listed: list[TimelineEvent]
+    left_out: int
+
+    @classmethod
+    def of(cls, timeline: Timeline) -> _Formatted:
+        """Every operator action, policy and propagation event is listed, then the newest
+        violations and domain events up to MAX_LISTED in all (in time order)."""
+        events = list(timeline.events())
+        keep_all = {"action", "policy", "propagation"}
+        firm = [i for i, e in enumerate(events) if e.kind in keep_all]
+        rest_room = max(0, MAX_LISTED - len(firm))
+        others = [i for i, e in enumerate(events) if e.kind not in keep_all]
+        chosen = sorted(firm + others[len(others) - rest_room :] if rest_room else firm)
+        return cls(events, [events[i] for i in chosen], len(events) - len(chosen))
+
+
 def to_json(timeline: Timeline, meta: ReportMeta) -> str:
     """The full record: every event, every metric series, totals."""
+    return _json(timeline, meta, _Formatted.of(timeline))
+
+
+def _json(timeline: Timeline, meta: ReportMeta, done: _Formatted) -> str:
     at = meta.generated_at or time.time()
     doc = {
         "format": FORMAT,
@@ -79,25 +104,13 @@ def to_json(timeline: Timeline, meta: ReportMeta) -> str:
         "generated_at": _iso(at),
         "range": {"start": _iso(timeline.start), "end": _iso(timeline.end)},
         "totals": timeline.totals(),
-        "events": [_event_json(e) for e in timeline.events()],
+        "events": [_event_json(e) for e in done.events],
         "series": [
             {"name": s.name, "unit": s.unit, "points": [list(p) for p in s.points]}
             for s in timeline.series
         ],
     }
     return json.dumps(doc, indent=1, sort_keys=False, default=str) + "\n"
-
-
-def _listed(timeline: Timeline) -> tuple[list[TimelineEvent], int]:
-    """Every operator action, policy and propagation event, then the newest violations and
-    domain events up to MAX_LISTED in all; returns them in time order and how many were
-    left out."""
-    keep_all = {"action", "policy", "propagation"}
-    firm = [i for i in range(len(timeline)) if timeline.kind(i) in keep_all]
-    rest_room = max(0, MAX_LISTED - len(firm))
-    others = [i for i in range(len(timeline)) if timeline.kind(i) not in keep_all]
-    chosen = sorted(firm + others[len(others) - rest_room :] if rest_room else firm)
-    return [timeline.event(i) for i in chosen], len(timeline) - len(chosen)
 
 
 def _svg_chart(timeline: Timeline) -> str:
@@ -157,8 +170,12 @@ def _detail_text(detail: Mapping[str, Any]) -> str:
 def to_html(timeline: Timeline, meta: ReportMeta, json_sha256: str) -> str:
     """One self-contained page: header, totals, chart, operator actions, policy versions
     (hashes and diffs), events, and the JSON record's SHA-256."""
+    return _html(timeline, meta, json_sha256, _Formatted.of(timeline))
+
+
+def _html(timeline: Timeline, meta: ReportMeta, json_sha256: str, done: _Formatted) -> str:
     e = html.escape
-    listed, left_out = _listed(timeline)
+    listed, left_out = done.listed, done.left_out
     totals = timeline.totals()
     at = meta.generated_at or time.time()
     out = [
@@ -240,7 +257,11 @@ def _md(text: str) -> str:
 
 def to_markdown(timeline: Timeline, meta: ReportMeta, json_sha256: str) -> str:
     """The report as Markdown (for a ticket): summary, totals, actions, policy, events."""
-    listed, left_out = _listed(timeline)
+    return _markdown(timeline, meta, json_sha256, _Formatted.of(timeline))
+
+
+def _markdown(timeline: Timeline, meta: ReportMeta, json_sha256: str, done: _Formatted) -> str:
+    listed, left_out = done.listed, done.left_out
     totals = timeline.totals()
     at = meta.generated_at or time.time()
     lines = [
@@ -275,12 +296,13 @@ def export(timeline: Timeline, meta: ReportMeta, directory: Path, stem: str) -> 
     if not stem or any(c in stem for c in "/\\\0") or stem.startswith("."):
         raise ValueError(f"invalid report name {stem[:64]!r}")
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    record = to_json(timeline, meta)
+    done = _Formatted.of(timeline)  # each event formatted once for all three files
+    record = _json(timeline, meta, done)
     sha = hashlib.sha256(record.encode()).hexdigest()
     outputs = {
         "json": record,
-        "html": to_html(timeline, meta, sha),
-        "md": to_markdown(timeline, meta, sha),
+        "html": _html(timeline, meta, sha, done),
+        "md": _markdown(timeline, meta, sha, done),
     }
     paths = []
     for suffix, text in outputs.items():

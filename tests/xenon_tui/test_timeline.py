@@ -10,6 +10,7 @@ import json
 import shutil
 import stat
 import subprocess
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -305,6 +306,35 @@ def test_the_json_record_has_every_event_and_the_pages_say_what_they_leave_out()
     page = to_html(tl, meta, "0" * 64)
     assert "501 older violation and domain events are left out" in page
     assert "the first thing the operator did" in page  # actions are always listed
+
+
+def test_an_export_formats_each_event_once_and_lists_it_once(tmp_path: Path) -> None:
+    """The JSON, HTML and Markdown come from one formatted list: session 7 formatted every
+    listed event three times (the record, then the listing again for each page)."""
+    formatted: Counter[int] = Counter()
+
+    def counting(v: dict[str, Any]) -> TimelineEvent:
+        formatted[v["seq"]] += 1
+        return _timeline.violation_event(v)
+
+    tl = Timeline("counted")
+    rows = [violation(i, T0 + i) for i in range(1, 301)]
+    tl.add("violation", rows, [r["ts_ns"] / 1e9 for r in rows], counting)
+    tl.add_events([TimelineEvent(T0 + 7.5, "action", "EA-domu-1", "admin paused EA-domu-1")])
+    meta = ReportMeta("counted", "admin", "xenon-1", T0 + 400)
+    paths = {p.suffix: p for p in export(tl, meta, tmp_path, "counted")}
+    assert set(formatted) == set(range(1, 301))
+    assert max(formatted.values()) == 1
+    record = json.loads(paths[".json"].read_text())
+    assert len(record["events"]) == 301
+    markdown = paths[".md"].read_text()
+    page = paths[".html"].read_text()
+    events_html = page[page.index('<section id="events">') :]
+    for seq in (1, 150, 300):
+        assert sum(f"seq={seq}," in line for line in markdown.splitlines()) == 1
+        assert events_html.count(f"seq={seq},") == 1
+    assert markdown.count("admin paused EA-domu-1") == 1
+    assert events_html.count("admin paused EA-domu-1") == 1
 
 
 def test_a_report_name_cannot_leave_its_directory(tmp_path: Path) -> None:
