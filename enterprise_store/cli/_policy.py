@@ -183,6 +183,11 @@ def _policy(sub: Any, add: Add) -> None:
     p = _cmd(add, ps, "approvals", "policy.approvals",
              "versions waiting for a second admin, with the diff per enclave")  # fmt: skip
     p.add_argument("--version", type=int, help="every row of this version, whatever its state")
+    p.add_argument("--whatif", action="store_true",
+                   help="also each waiting version's what-if on its hosts (exit 1: it would "
+                   "deny what is allowed now, or a host cannot answer)")  # fmt: skip
+    p.add_argument("--minutes", type=int, default=10,
+                   help="with --whatif: window of recorded behaviour")  # fmt: skip
     for verb, text in (("approve", "approve a version (an admin other than its authors)"),
                        ("reject", "reject a version (propagation stays held)")):  # fmt: skip
         p = _cmd(add, ps, verb, f"policy.{verb}", text)

@@ -377,11 +377,52 @@ def _approval_lines(item: Any) -> list[str]:
     return lines
 
 
+async def _approval_whatifs(xe: Any, answer: Any, minutes: int) -> dict[int, Any]:
+    """The what-if of each waiting version listed (by version; an XE refusal is kept as
+    the error: the listing still shows)."""
+    from enterprise_store.client import XeError
+
+    out: dict[int, Any] = {}
+    for item in answer.items:
+        if item.state not in ("pending", "rejected") or item.version in out:
+            continue
+        try:
+            out[item.version] = await xe.policy.whatif(item.version, minutes)
+        except XeError as exc:
+            out[item.version] = exc
+    return out
+
+
+def _approval_whatif_text(version: int, found: Any) -> list[str]:
+    if isinstance(found, Exception):
+        return [f"  what-if of version {version} unavailable: {found}"]
+    if found.requested_version is not None and found.version != version:
+        head = (f"  what-if of version {found.version} (the newest: it holds version "
+                f"{version}'s change and newer ones), the last {found.minutes} min:")  # fmt: skip
+    else:
+        head = f"  what-if of version {version}, the last {found.minutes} min:"
+    lines = [head]
+    for host in found.hosts:
+        lines += ["    " + line for line in _whatif_lines(host)]
+    return lines
+
+
 async def _policy_approvals(xe: Any, args: argparse.Namespace) -> int:
     answer = await xe.policy.approvals(args.version)
+    whatifs = await _approval_whatifs(xe, answer, args.minutes) if args.whatif else {}
+    bad = any(
+        isinstance(w, Exception) or w.denies_allowed or w.unanswered for w in whatifs.values()
+    )
     if args.json:
-        print(_dump(answer))
-        return 0
+        if not args.whatif:
+            print(_dump(answer))
+            return 0
+        whatif = {
+            str(v): {"error": str(w)} if isinstance(w, Exception) else w.model_dump(mode="json")
+            for v, w in whatifs.items()
+        }
+        print(_dump({"approvals": answer.model_dump(mode="json"), "whatif": whatif}))
+        return 1 if bad else 0
     flagged = ", ".join(e.enclave for e in answer.enclaves) or "none"
     print(f"enclaves requiring two-person approval: {flagged}")
     if not answer.items:
@@ -389,9 +430,13 @@ async def _policy_approvals(xe: Any, args: argparse.Namespace) -> int:
         return 0
     if answer.held:
         print("propagation is held until these are approved:")
+    shown: set[int] = set()
     for item in answer.items:
         print("\n".join(_approval_lines(item)))
-    return 0
+        if item.version in whatifs and item.version not in shown:
+            shown.add(item.version)
+            print("\n".join(_approval_whatif_text(item.version, whatifs[item.version])))
+    return 1 if bad else 0
 
 
 async def _policy_decide(xe: Any, args: argparse.Namespace, *, approve: bool) -> int:

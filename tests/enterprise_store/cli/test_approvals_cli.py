@@ -5,6 +5,7 @@ approves, and ``host propagate`` is refused until then (issue #14 §4)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -80,3 +81,56 @@ async def test_the_approval_commands_against_a_real_server(
     assert "nothing waits for approval" in _xenon("policy", "approvals", *s).stdout
     shown = _xenon("policy", "approvals", *s, "--version", v).stdout
     assert "approved by bob: checked the SecLabel's profile" in shown
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.timeout(240)
+async def test_approvals_whatif_prints_each_waiting_versions_what_if(
+    xe_state: Path,
+    start_serve: Callable[..., tuple[subprocess.Popen[str], str]],
+    admin_password_cli: str,
+) -> None:
+    """``policy approvals --whatif``: beside each waiting version's diff, its what-if on
+    its hosts (here the host cannot answer: named with why, exit 1), as the console's
+    Approvals screen shows it; without --whatif the listing is unchanged (exit 0)."""
+    services = await Services.open(f"sqlite:///{xe_state / 'xe.db'}")
+    try:
+        system = Principal.system()
+        await services.policy.add_host(
+            system, name="xenon-1", address="127.0.0.1", port=_closed_port()
+        )
+        await services.policy.create_enclave(system, {"name": "Enclave A"})
+        await services.policy.assign(system, "Enclave A", "xenon-1")
+        await services.policy.set_requires_approval(system, "Enclave A", True)
+        fields = {"name": "EA-seclabel", "enclave": "Enclave A", "profile": "PV-Combined"}
+        version = (await services.policy.create_seclabel(system, fields)).version
+    finally:
+        await services.close()
+    start_serve(xe_state)
+    s = ["--state-dir", str(xe_state)]
+    done = _xenon("login", *s, "--user", "admin", "--password-stdin",
+                  stdin=admin_password_cli + "\n")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+    plain = _xenon("policy", "approvals", *s)
+    assert plain.returncode == 0 and "what-if" not in plain.stdout, plain.stderr
+    done = _xenon("policy", "approvals", *s, "--whatif")
+    assert done.returncode == 1, done.stderr
+    out = done.stdout
+    assert f"version {version}  enclave Enclave A  pending" in out
+    assert f"  what-if of version {version}, the last 10 min:" in out
+    assert "    xenon-1: could not answer: " in out
+    assert out.index("+    SecLabel EA-seclabel") < out.index("what-if of version")
+    done = _xenon("policy", "approvals", *s, "--whatif", "--json", "--minutes", "5")
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    found = data["whatif"][str(version)]
+    assert found["minutes"] == 5 and found["unanswered"] == ["xenon-1"]
+    assert data["approvals"]["items"][0]["version"] == version
