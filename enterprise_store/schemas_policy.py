@@ -29,6 +29,9 @@ __all__ = [
     "DhcpFields",
     "DhcpOut",
     "DhcpPatch",
+    "DiskIn",
+    "DiskOut",
+    "DisksIn",
     "EnclaveCreate",
     "EnclaveFields",
     "EnclaveOut",
@@ -49,6 +52,9 @@ __all__ = [
     "SwitchIn",
     "SwitchOut",
     "VersionOut",
+    "VifIn",
+    "VifOut",
+    "VifsIn",
     "VmCreate",
     "VmFields",
     "VmOut",
@@ -308,6 +314,54 @@ class ExtraIn(Request):
     extra: list[ExtraPair] = Field(max_length=4096)
 
 
+class VifIn(Request):
+    """A VIF of a VM (Figure 28's VIFs tab): the host's switch (bridge) it attaches to,
+    its MAC (none: derived from the VM's id) and IP address."""
+
+    bridge: Text
+    mac: Text | None = None
+    ip: Text | None = None
+
+
+class DiskIn(Request):
+    """A disk of a VM (Figure 28's Disks tab): ``/path``, ``file:/path`` or
+    ``phy:/dev/…``; vdev ``xvd[a-z]``/``hd[a-z]``; mode ``r`` or ``w``."""
+
+    target: Text
+    vdev: Text
+    mode: Text = "w"
+    format: Text = "raw"
+
+
+class VifsIn(Request):
+    """A VM's VIFs, in order (replacing what it had; [] removes them)."""
+
+    vifs: list[VifIn] = Field(max_length=64)
+
+
+class DisksIn(Request):
+    """A VM's disks, in order (replacing what it had; [] removes them)."""
+
+    disks: list[DiskIn] = Field(max_length=64)
+
+
+class VifOut(Resource):
+    """A VIF XE gives a VM."""
+
+    bridge: str
+    mac: str | None
+    ip: str | None
+
+
+class DiskOut(Resource):
+    """A disk XE gives a VM."""
+
+    target: str
+    vdev: str
+    mode: str
+    format: str
+
+
 class VmOut(Resource):
     """A VM: every field of Figure 26."""
 
@@ -330,6 +384,8 @@ class VmOut(Resource):
     run: bool
     network: NetworkOut
     extra: list[list[str]]
+    vifs: list[VifOut] = Field(default_factory=list)
+    disks: list[DiskOut] = Field(default_factory=list)
 
 
 VmFields = fields_model(VmOut)

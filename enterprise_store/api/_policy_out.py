@@ -21,6 +21,7 @@ from enterprise_store.schemas_policy import (
     ConflictOut,
     CpuOut,
     DhcpOut,
+    DiskOut,
     EnclaveOut,
     HostOut,
     NetworkOut,
@@ -28,6 +29,7 @@ from enterprise_store.schemas_policy import (
     SecLabelOut,
     SwitchOut,
     VersionOut,
+    VifOut,
     VmOut,
 )
 from enterprise_store.services import PolicyVersion, Principal, Services, Written
@@ -150,6 +152,10 @@ def vm_out(v: Vm, view: EnterprisePolicy) -> VmOut:
             max_vifs=v.network.max_vifs,
         ),
         extra=[[k, val] for k, val in v.extra],
+        vifs=[VifOut(bridge=f.bridge, mac=f.mac, ip=f.ip) for f in v.vifs],
+        disks=[
+            DiskOut(target=d.target, vdev=d.vdev, mode=d.mode, format=d.format) for d in v.disks
+        ],
     )
 
 

@@ -28,6 +28,7 @@ from enterprise_store.schemas_policy import (
     DhcpFields,
     DhcpOut,
     DhcpPatch,
+    DisksIn,
     ExtraIn,
     NetworkIn,
     SecLabelCreate,
@@ -35,6 +36,7 @@ from enterprise_store.schemas_policy import (
     SecLabelOut,
     SecLabelPatch,
     VersionOut,
+    VifsIn,
     VmCreate,
     VmFields,
     VmOut,
@@ -243,6 +245,32 @@ async def set_vm_network(
 )
 async def set_vm_extra(ref: ObjectRef, body: ExtraIn, caller: Caller, services: ServicesDep) -> Any:
     result = await services.policy.set_vm_extra(caller, ref, body.extra)
+    return await written(services, caller, result, vm_out)
+
+
+@router.put(
+    "/vms/{ref}/vifs",
+    tags=["vms"],
+    summary="Set a VM's VIFs (Figure 28's VIFs tab, §4.3.1)",
+    response_model=WrittenOut[VmOut],
+    **doc("operator", 404, 409, note=_WRITE),
+)
+async def set_vm_vifs(ref: ObjectRef, body: VifsIn, caller: Caller, services: ServicesDep) -> Any:
+    vifs = [v.model_dump() for v in body.vifs]
+    result = await services.policy.set_vm_vifs(caller, ref, vifs)
+    return await written(services, caller, result, vm_out)
+
+
+@router.put(
+    "/vms/{ref}/disks",
+    tags=["vms"],
+    summary="Set a VM's disks (Figure 28's Disks tab, §4.3.3)",
+    response_model=WrittenOut[VmOut],
+    **doc("operator", 404, 409, note=_WRITE),
+)
+async def set_vm_disks(ref: ObjectRef, body: DisksIn, caller: Caller, services: ServicesDep) -> Any:
+    disks = [d.model_dump() for d in body.disks]
+    result = await services.policy.set_vm_disks(caller, ref, disks)
     return await written(services, caller, result, vm_out)
 
 

@@ -81,6 +81,10 @@ RULES: dict[str, str] = {
     "(labels, devices and passthrough, network, disks, display)",
     "XE-VM-EXTRA-INVALID": "extra xl options are one-line numbers, quoted strings or lists",
     "XE-VM-NETWORK": "network restrictions are well formed",
+    "XE-VM-VIF": "a VM's VIFs name a valid bridge (one it may use), a unicast MAC and an IP "
+    "address, within its network restrictions",
+    "XE-VM-DISK": "a VM's disks name an absolute target without . or .. (phy: a /dev device), "
+    "a distinct xvd/hd vdev, mode r or w and format raw or qcow2",
     # conflict sets (§2.1.3, enterprise-wide)
     "XE-CONFLICT-ENCLAVES": "a conflict set names two or more distinct enclaves",
     "XE-CONFLICT-UNKNOWN": "a conflict set names existing enclaves",

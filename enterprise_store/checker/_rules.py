@@ -32,6 +32,7 @@ from ..model import (
     SecLabel,
     Vm,
 )
+from ..model._devices import devices_problems
 from ._findings import Finding
 
 __all__ = ["GENERATED_XL_KEYS", "Ctx", "name_problem"]
@@ -392,6 +393,8 @@ class Ctx:
                     else defaults.get(enclave) is not None
                 )
                 and not vm.extra
+                and not vm.vifs
+                and not vm.disks
                 and (vm.network is default_net or vm.network == default_net)
             ):
                 continue
@@ -436,6 +439,10 @@ class Ctx:
             self._extra(vm)
         if vm.network != _DEFAULT_NET:
             self._network(vm)
+        if vm.vifs or vm.disks:
+            for field, problem in devices_problems(vm.vifs, vm.disks, vm.network):
+                code = "XE-VM-VIF" if field == "vifs" else "XE-VM-DISK"
+                self.add(code, "vm", [vm], problem, field)
 
     def _guest_type(self, vm: Vm, label: SecLabel, family: frozenset[GuestType]) -> None:
         prof = self.profiles[label.profile.int]

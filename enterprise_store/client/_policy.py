@@ -9,7 +9,7 @@ Writes return ``WrittenOut`` (the object, the version it made, the checker's war
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
@@ -269,6 +269,19 @@ class PolicyClient:
         """Sets a VM's extra xl options, in order."""
         body = {"extra": [[k, v] for k, v in extra]}
         return await self._send("PUT", f"{_PREFIX}/vms/{_ref(ref)}/extra", WrittenOut[VmOut], body)
+
+    async def set_vm_vifs(self, ref: str, vifs: Sequence[Mapping[str, Any]]) -> WrittenOut[VmOut]:
+        """Sets a VM's VIFs, in order: each ``{"bridge": …, "mac": …, "ip": …}`` (mac and
+        ip optional); ``[]`` removes them."""
+        body = {"vifs": [dict(v) for v in vifs]}
+        return await self._send("PUT", f"{_PREFIX}/vms/{_ref(ref)}/vifs", WrittenOut[VmOut], body)
+
+    async def set_vm_disks(self, ref: str, disks: Sequence[Mapping[str, Any]]) -> WrittenOut[VmOut]:
+        """Sets a VM's disks, in order: each ``{"target": …, "vdev": …, "mode": "r"|"w",
+        "format": "raw"|"qcow2"}`` (mode and format optional); ``[]`` removes them."""
+        body = {"disks": [dict(d) for d in disks]}
+        path = f"{_PREFIX}/vms/{_ref(ref)}/disks"
+        return await self._send("PUT", path, WrittenOut[VmOut], body)
 
     async def reset_vm_extra(self, ref: str) -> WrittenOut[VmOut]:
         """Resets a VM's xl configuration to its guest type's template."""

@@ -22,6 +22,8 @@ from ._types import (
     NetworkRestrictions,
     SecLabel,
     Vm,
+    VmDisk,
+    VmVif,
 )
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "NetworkRestrictions",
     "SecLabel",
     "Vm",
+    "VmDisk",
+    "VmVif",
     "XeObject",
     "policy_from_dict",
     "policy_from_json",

@@ -13,6 +13,7 @@ from xps.policy import FieldError, JsonCodec, JsonFlavor, json_spec, json_value
 
 from .._errors import InvalidInput
 from ._policy import EnterprisePolicy
+from ._types import Vm
 
 __all__ = [
     "MAX_JSON_BYTES",
@@ -31,9 +32,26 @@ _FORMAT = 1
 
 # --------------------------------------------------------------------------- encode
 
-# The shared model encoder of xps.policy (what its field specs write); the digest
-# service encodes single objects with it too.
-_encode = json_value
+# Fields added after format 1 was fixed, written only when they hold something: a
+# document without them keeps its bytes, so its SHA-256 (the version's identity) does
+# not move. Reading treats them as absent = default.
+_LATER_VM_FIELDS = ("vifs", "disks")
+
+
+def _vm_dict(body: dict[str, Any]) -> dict[str, Any]:
+    for key in _LATER_VM_FIELDS:
+        if not body.get(key, True):
+            del body[key]
+    return body
+
+
+def _encode(value: Any) -> Any:
+    """The shared model encoder of xps.policy (what its field specs write), without a
+    VM's empty later fields; the digest service encodes single objects with it too."""
+    body = json_value(value)
+    if type(value) is Vm:
+        _vm_dict(body)
+    return body
 
 
 def policy_to_dict(policy: EnterprisePolicy) -> dict[str, Any]:
@@ -41,7 +59,9 @@ def policy_to_dict(policy: EnterprisePolicy) -> dict[str, Any]:
 
     ``policy_from_dict(policy_to_dict(p)) == p`` for every policy.
     """
-    body: dict[str, Any] = _encode(policy)
+    body: dict[str, Any] = json_value(policy)
+    for vm in body["vms"]:
+        _vm_dict(vm)
     return {"format": _FORMAT, **body}
 
 

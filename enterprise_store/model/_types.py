@@ -20,6 +20,8 @@ __all__ = [
     "NetworkRestrictions",
     "SecLabel",
     "Vm",
+    "VmDisk",
+    "VmVif",
 ]
 
 RGB = tuple[int, int, int]
@@ -181,6 +183,47 @@ class NetworkRestrictions:
 
 
 @dataclass(frozen=True)
+class VmVif:
+    """A network interface XE gives a VM (Figure 28's VIFs tab, §4.3.1).
+
+    On propagation it becomes the VM's VIF on the host's switch named ``bridge``
+    (the host owns its switches); see :mod:`enterprise_store.model._devices` for what
+    each field may hold.
+
+    Attributes:
+        bridge: Name of the host's network switch (the xl ``bridge=``).
+        mac: Unicast MAC address, lower case; None: derived from the VM's id and the
+            VIF's position (Xen's OUI ``00:16:3e``), stable across propagations.
+        ip: The VM's address on that network (xl ``ip=``), or None.
+    """
+
+    bridge: str
+    mac: str | None = None
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class VmDisk:
+    """A disk XE gives a VM (Figure 28's Disks tab, §4.3.3).
+
+    On propagation it is placed on the host's storage location of the VM's enclave
+    whose mode the target names (``phy:`` a device, a plain path or ``file:`` an image
+    file); see :mod:`enterprise_store.model._devices`.
+
+    Attributes:
+        target: ``/path/image``, ``file:/path/image`` or ``phy:/dev/...``.
+        vdev: The guest's device name: ``xvd[a-z]+`` or ``hd[a-z]``.
+        mode: ``r`` (read-only) or ``w`` (read-write).
+        format: ``raw`` or ``qcow2`` (xl's default is raw).
+    """
+
+    target: str
+    vdev: str
+    mode: str = "w"
+    format: str = "raw"
+
+
+@dataclass(frozen=True)
 class Vm:
     """A VM of the enterprise: every field of the Add domain widget (Figure 26).
 
@@ -198,6 +241,8 @@ class Vm:
         network: Network restrictions.
         extra: Extra xl options (``key``, ``value``) that XE stores and propagates
             (§4.3.4); empty means the guest type's secure template.
+        vifs: XE's VIFs of the VM, in order (empty: the hosts' own VIFs are kept).
+        disks: XE's disks of the VM, in order (empty: the hosts' own disks are kept).
     """
 
     id: UUID
@@ -218,11 +263,17 @@ class Vm:
     run: bool = True
     network: NetworkRestrictions = NetworkRestrictions()
     extra: tuple[tuple[str, str], ...] = ()
+    vifs: tuple[VmVif, ...] = ()
+    disks: tuple[VmDisk, ...] = ()
 
     def __post_init__(self) -> None:
         _set(self, "guest_type", GuestType(self.guest_type))
         _set(self, "os", GuestOS(self.os))
         _set(self, "extra", tuple((str(k), str(v)) for k, v in self.extra))
+        if self.vifs:
+            _set(self, "vifs", tuple(self.vifs))
+        if self.disks:
+            _set(self, "disks", tuple(self.disks))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from uuid import UUID
 
 from xps.policy import (
     ConflictSet,
+    DiskAccess,
+    DiskFormat,
     DomainConfig,
     DomainDisk,
     Hardware,
@@ -41,6 +43,7 @@ from xps.policy import Finding as PolicyFinding
 from .._errors import NotFound, PolicyRefused
 from ..checker import Finding
 from ..model import EnterprisePolicy, Host, Vm
+from ..model._devices import derived_mac, disk_path
 
 __all__ = [
     "SLICE_NAMESPACE",
@@ -61,6 +64,8 @@ SLICE_RULES: dict[str, str] = {
     "XE-SLICE-INVALID": "a host's slice merged with its own configuration validates "
     "(xps.policy's rules)",
     "XE-SLICE-NETWORK": "the host's VIFs of a VM respect the VM's network restrictions",
+    "XE-SLICE-DEVICES": "the host has the switch each of XE's VIFs of a VM names, and a "
+    "storage location of the VM's enclave for each of its disks (phy or file)",
 }
 """The codes :func:`build_slice` refuses with."""
 
@@ -335,6 +340,73 @@ def _network_findings(policy: EnterprisePolicy, host: Host, merged: Policy) -> l
     return out
 
 
+def _xe_devices(
+    policy: EnterprisePolicy, host: Host, merged: Policy
+) -> tuple[Policy, list[Finding]]:
+    """Puts XE's VIFs and disks of the slice's VMs (Figure 28) in place of the host's own.
+
+    A VIF goes on the host's switch named by its bridge; a disk on the host's storage
+    location of the VM's enclave whose mode its target names (``phy:`` a device, else
+    an image file). A VM without XE VIFs (disks) keeps the host's. Each VIF or disk
+    the host has no place for is a finding naming the VM and what is missing.
+    """
+    vms = policy.ids("vms")
+    ours: list[tuple[DomainConfig, Vm]] = []
+    for d in merged.domains:
+        vm = vms.get(d.id)
+        if vm is not None and (vm.vifs or vm.disks):
+            ours.append((d, vm))
+    if not ours:
+        return merged, []
+    switches = {s.name: s for s in merged.switches}
+    problems: list[Finding] = []
+    replaced_vifs = {vm.id for _, vm in ours if vm.vifs}
+    vifs = [v for v in merged.vifs if v.domain not in replaced_vifs]
+    domains = {d.id: d for d in merged.domains}
+    for d, vm in ours:
+        for index, vif in enumerate(vm.vifs):
+            switch = switches.get(vif.bridge)
+            if switch is None:
+                text = (
+                    f"VM {vm.name!r} ({vm.id}) VIF {index + 1}: the host has no network "
+                    f"switch {vif.bridge!r}"
+                )
+                problems.append(_refusal(host, "XE-SLICE-DEVICES", text, [vm.name], "vifs"))
+                continue
+            mac = vif.mac or derived_mac(vm.id, index)
+            vifs.append(Vif(vm.id, switch.id, mac, vif.ip))
+        if not vm.disks:
+            continue
+        disks = []
+        for index, disk in enumerate(vm.disks):
+            mode, path = disk_path(disk.target)
+            where = [s for s in merged.storage if s.tag == vm.enclave and s.mode.value == mode]
+            if not where:
+                text = (
+                    f"VM {vm.name!r} ({vm.id}) disk {index + 1}: the host has no {mode} "
+                    f"storage location of the VM's enclave for {disk.target!r}"
+                )
+                problems.append(_refusal(host, "XE-SLICE-DEVICES", text, [vm.name], "disks"))
+                continue
+            loc = sorted(where, key=lambda s: (s.name, str(s.id)))[0]
+            disks.append(
+                DomainDisk(
+                    loc.id,
+                    path,
+                    DiskFormat(disk.format),
+                    disk.vdev,
+                    DiskAccess.RO if disk.mode == "r" else DiskAccess.RW,
+                )
+            )
+        domains[d.id] = dataclasses.replace(d, disks=tuple(disks))
+    merged = dataclasses.replace(
+        merged,
+        domains=tuple(domains[d.id] for d in merged.domains),
+        vifs=tuple(vifs),
+    )
+    return merged, problems
+
+
 def build_slice(policy: EnterprisePolicy, host: UUID, current: Policy | None = None) -> HostSlice:
     """Builds the policy XE sends one host (§4.2.5: each host enforces only its slice).
 
@@ -350,14 +422,16 @@ def build_slice(policy: EnterprisePolicy, host: UUID, current: Policy | None = N
     Raises:
         NotFound: No host has id ``host``.
         PolicyRefused: The merged policy does not validate (``XE-SLICE-INVALID``, one
-            finding per xps.policy error) or the host's VIFs break a VM's network
-            restrictions (``XE-SLICE-NETWORK``).
+            finding per xps.policy error), the host's VIFs break a VM's network
+            restrictions (``XE-SLICE-NETWORK``) or the host has no switch or storage
+            location for XE's VIFs and disks of a VM (``XE-SLICE-DEVICES``).
     """
     target = _host(policy, host)
     merged, retained, released = merge_host_owned(
         slice_policy(policy, host), host_owned(current), policy
     )
-    problems = _network_findings(policy, target, merged)
+    merged, problems = _xe_devices(policy, target, merged)
+    problems += _network_findings(policy, target, merged)
     found = validate(merged)
     for f in found:
         if f.severity is Severity.ERROR:

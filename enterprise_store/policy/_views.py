@@ -241,6 +241,11 @@ def _vm_lines(policy: EnterprisePolicy, vm: Vm) -> list[str]:
         lines.append(f"       network: {'; '.join(parts)}")
     for key, value in vm.extra:
         lines.append(f"       extra {key} = {value}")
+    for vif in vm.vifs:
+        more = "".join(f" {k} {v}" for k, v in (("mac", vif.mac), ("ip", vif.ip)) if v)
+        lines.append(f"       vif bridge {vif.bridge}{more}")
+    for disk in vm.disks:
+        lines.append(f"       disk {disk.target} {disk.vdev} {disk.mode} {disk.format}")
     return lines
 
 
@@ -328,7 +333,9 @@ def domain_config_text(policy: EnterprisePolicy, vm: UUID) -> str:
     Rendered by ``xps.policy.generators.xl_config`` from XE's part of the VM's host
     policy: network, disks and display are host-specific and not configured here
     (§4.3). With no extra options this is the guest type's secure template, which is
-    what "reset to the guest type's template" restores.
+    what "reset to the guest type's template" restores. XE's own VIFs and disks of the
+    VM (Figure 28) follow as comments: the host places them on its switch and storage
+    location at propagation, and its xl configuration has them as ``vif``/``disk``.
 
     Raises:
         NotFound: No such VM, or the VM is placed on no host.
@@ -339,6 +346,14 @@ def domain_config_text(policy: EnterprisePolicy, vm: UUID) -> str:
     if host is None:
         raise NotFound(f"VM {found.name!r} ({found.id}) is placed on no host")
     try:
-        return xl_config(slice_policy(policy, host.id), found.name)
+        text = xl_config(slice_policy(policy, host.id), found.name)
     except (GeneratorError, PolicyLookupError) as exc:
         raise InvalidInput(f"VM {found.name!r} ({found.id}): {exc.message}") from exc
+    if found.vifs or found.disks:
+        text += "# VIFs and disks of XE, placed by the host at propagation (§4.3)\n"
+        for n, vif in enumerate(found.vifs, 1):
+            more = "".join(f",{k}={v}" for k, v in (("mac", vif.mac), ("ip", vif.ip)) if v)
+            text += f"# vif {n}: bridge={vif.bridge}{more}\n"
+        for n, disk in enumerate(found.disks, 1):
+            text += f"# disk {n}: {disk.target},{disk.format},{disk.vdev},{disk.mode}\n"
+    return text

@@ -34,6 +34,8 @@ from ..model import (
     HostSwitch,
     NetworkRestrictions,
     Vm,
+    VmDisk,
+    VmVif,
 )
 from ..model import ConflictSet as XeConflictSet
 from ..model import SecLabel as XeSecLabel
@@ -214,6 +216,11 @@ def _emit_vm(parent: Any, vm: Vm) -> None:
         n = _sub(el, "network", {"allow": net.allow_network, "max-vifs": net.max_vifs})
         for name in net.switches:
             _sub(n, "switch", {"name": name})
+    for vif in vm.vifs:
+        _sub(el, "vif", {"bridge": vif.bridge, "mac": vif.mac, "ip": vif.ip})
+    for disk in vm.disks:
+        attrs = {"target": disk.target, "vdev": disk.vdev, "mode": disk.mode}
+        _sub(el, "disk", {**attrs, "format": disk.format})
 
 
 def _build(policy: EnterprisePolicy) -> Any:
@@ -342,6 +349,13 @@ def _vm(domain: DomainConfig, el: Any) -> Vm:
         run=el.get("run") in ("true", "1"),
         network=network,
         extra=domain.extra,
+        vifs=tuple(
+            VmVif(v.get("bridge"), v.get("mac"), v.get("ip")) for v in el.iterfind(_q("vif"))
+        ),
+        disks=tuple(
+            VmDisk(d.get("target"), d.get("vdev"), d.get("mode"), d.get("format"))
+            for d in el.iterfind(_q("disk"))
+        ),
     )
 
 

@@ -370,6 +370,20 @@ class PolicyService(ApprovalsMixin, PolicyCore):
         """Sets a VM's extra xl options (§4.3.4), ``[[key, value], …]`` in order."""
         return await self._update(caller, "vms", ref, {"extra": extra}, action="extra")
 
+    async def set_vm_vifs(
+        self, caller: Principal, ref: str | UUID, vifs: Sequence[Any]
+    ) -> Written[Vm]:
+        """Sets a VM's VIFs (Figure 28's VIFs tab), ``[{bridge, mac?, ip?}, …]`` in order;
+        each becomes the VM's VIF on its host's switch ``bridge`` at propagation."""
+        return await self._update(caller, "vms", ref, {"vifs": vifs}, action="vifs")
+
+    async def set_vm_disks(
+        self, caller: Principal, ref: str | UUID, disks: Sequence[Any]
+    ) -> Written[Vm]:
+        """Sets a VM's disks (Figure 28's Disks tab), ``[{target, vdev, mode?, format?},
+        …]`` in order; each is placed on its host's storage location of the VM's enclave."""
+        return await self._update(caller, "vms", ref, {"disks": disks}, action="disks")
+
     async def reset_vm_extra(self, caller: Principal, ref: str | UUID) -> Written[Vm]:
         """Resets a VM's xl configuration to its guest type's secure template."""
         return await self._update(caller, "vms", ref, {"extra": ()}, action="extra")

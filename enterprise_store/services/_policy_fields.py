@@ -35,7 +35,10 @@ from enterprise_store.model import (
     NetworkRestrictions,
     SecLabel,
     Vm,
+    VmDisk,
+    VmVif,
 )
+from enterprise_store.model._devices import normal_mac
 from enterprise_store.services._access import Principal, require_scope
 from xps.policy import ConflictLevel, GuestOS, GuestRole, GuestType
 
@@ -191,6 +194,62 @@ def _extra(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+_DEVICE_LIMIT = 64  # more VIFs or disks than any VM has; the checker's limits are lower
+
+
+def _devices(value: Any, what: str) -> list[Any]:
+    items = _list(value, what)
+    if len(items) > _DEVICE_LIMIT:
+        raise InvalidInput(f"{what} has at most {_DEVICE_LIMIT} items")
+    return items
+
+
+def _vifs(value: Any) -> tuple[VmVif, ...]:
+    """A VM's VIFs: each ``{bridge, mac?, ip?}``; the MAC is stored lower case.
+    What each may hold is the checker's (``XE-VM-VIF``, naming the VM)."""
+    out = []
+    for n, item in enumerate(_devices(value, "vifs"), 1):
+        if isinstance(item, VmVif):
+            out.append(item)
+            continue
+        m = _mapping(item, f"VIF {n}", ("bridge", "mac", "ip"))
+        if m.get("bridge") is None:
+            raise InvalidInput(f"VIF {n} needs a bridge")
+        mac = _opt_text(m.get("mac"), f"VIF {n} mac")
+        ip = _opt_text(m.get("ip"), f"VIF {n} ip")
+        out.append(
+            VmVif(
+                bridge=_text(m["bridge"], f"VIF {n} bridge", limit=_NAME_LIMIT),
+                mac=normal_mac(mac) if mac else None,
+                ip=ip.strip() or None if ip is not None else None,
+            )
+        )
+    return tuple(out)
+
+
+def _disks(value: Any) -> tuple[VmDisk, ...]:
+    """A VM's disks: each ``{target, vdev, mode?: r|w, format?: raw|qcow2}``.
+    What each may hold is the checker's (``XE-VM-DISK``, naming the VM)."""
+    out = []
+    for n, item in enumerate(_devices(value, "disks"), 1):
+        if isinstance(item, VmDisk):
+            out.append(item)
+            continue
+        m = _mapping(item, f"disk {n}", ("target", "vdev", "mode", "format"))
+        for key in ("target", "vdev"):
+            if m.get(key) is None:
+                raise InvalidInput(f"disk {n} needs a {key}")
+        out.append(
+            VmDisk(
+                target=_text(m["target"], f"disk {n} target"),
+                vdev=_text(m["vdev"], f"disk {n} vdev", limit=_NAME_LIMIT),
+                mode=_text(m.get("mode", "w"), f"disk {n} mode", limit=16),
+                format=_text(m.get("format", "raw"), f"disk {n} format", limit=16),
+            )
+        )
+    return tuple(out)
+
+
 # ------------------------------------------------------------------- references
 
 
@@ -330,6 +389,8 @@ FIELDS: dict[str, dict[str, _Conv]] = {
         "run": lambda v, r: _bool(v, "run"),
         "network": lambda v, r: _network(v),
         "extra": lambda v, r: _extra(v),
+        "vifs": lambda v, r: _vifs(v),
+        "disks": lambda v, r: _disks(v),
     },
     "conflicts": {
         "name": _name,
@@ -365,6 +426,19 @@ _TYPES: dict[str, type] = {
 }
 
 
+def _convert(
+    attr: str, spec: dict[str, _Conv], name: str, fields: Mapping[str, Any], refs: Refs, base: Any
+) -> Any:
+    try:
+        return spec[name](fields[name], refs)
+    except InvalidInput as exc:
+        if attr != "vms" or name not in ("vifs", "disks"):
+            raise
+        # A VIF or disk is refused naming its VM (the console shows it under the list).
+        vm = base.name if base is not None else fields.get("name")
+        raise InvalidInput(f"VM {str(vm)[:80]!r}: {exc}") from None
+
+
 def build(attr: str, fields: Mapping[str, Any], refs: Refs, *, base: Any = None) -> Any:
     """A new object of collection ``attr`` from ``fields`` (create), or ``base`` with
     ``fields`` changed (update). Ids are the caller's business (``id`` is not a field).
@@ -386,7 +460,7 @@ def build(attr: str, fields: Mapping[str, Any], refs: Refs, *, base: Any = None)
     # The enclave first: placing something outside one's scope is refused as that
     # (OutOfScope), not as whatever else in the same request names a hidden object.
     order = sorted(fields, key=lambda k: k not in ("enclave", "enclaves"))
-    values = {name: spec[name](fields[name], refs) for name in order}
+    values = {name: _convert(attr, spec, name, fields, refs, base) for name in order}
     if base is None:
         if attr == "vms":
             # No SecLabel yet is the checker's to refuse, with its hint (Figure 24).

@@ -35,6 +35,8 @@ from enterprise_store.model import (
     NetworkRestrictions,
     SecLabel,
     Vm,
+    VmDisk,
+    VmVif,
     policy_from_dict,
     policy_to_dict,
 )
@@ -52,8 +54,10 @@ from enterprise_store.store._policy_schema import (
     policy_versions,
     profiles,
     seclabels,
+    vm_disks,
     vm_extra,
     vm_switches,
+    vm_vifs,
     vms,
 )
 from xps.policy import HypercallProfile, predefined_profiles
@@ -200,6 +204,21 @@ def _vm_children(v: Vm) -> dict[Table, list[dict[str, Any]]]:
             {"vm_id": key, "position": i, "key": k, "value": val}
             for i, (k, val) in enumerate(v.extra)
         ],
+        vm_vifs: [
+            {"vm_id": key, "position": i, "bridge": f.bridge, "mac": f.mac, "ip": f.ip}
+            for i, f in enumerate(v.vifs)
+        ],
+        vm_disks: [
+            {
+                "vm_id": key,
+                "position": i,
+                "target": d.target,
+                "vdev": d.vdev,
+                "mode": d.mode,
+                "format": d.format,
+            }
+            for i, d in enumerate(v.disks)
+        ],
     }
 
 
@@ -286,10 +305,16 @@ _LOAD: dict[Table, tuple[str, ...]] = {
           "run", "allow_network", "max_vifs"),
     vm_switches: ("vm_id", "name"),
     vm_extra: ("vm_id", "position", "key", "value"),
+    vm_vifs: ("vm_id", "position", "bridge", "mac", "ip"),
+    vm_disks: ("vm_id", "position", "target", "vdev", "mode", "format"),
     conflict_sets: ("id", "name", "level"),
     conflict_members: ("conflict_id", "enclave_id"),
     dhcp_servers: ("id", "name", "enclave_id", "interface"),
 }  # fmt: skip
+
+
+def _first(item: tuple[int, Any]) -> int:
+    return item[0]
 
 
 def _build(version: int, rows: Mapping[str, list[tuple[Any, ...]]]) -> EnterprisePolicy:
@@ -336,12 +361,20 @@ def _build(version: int, rows: Mapping[str, list[tuple[Any, ...]]]) -> Enterpris
     extra_map: dict[str, list[tuple[int, str, str]]] = {}
     for vm_id, position, key, value in rows["vm_extra"]:
         extra_map.setdefault(vm_id, []).append((int(position), key, value))
+    vif_map: dict[str, list[tuple[int, VmVif]]] = {}
+    for vm_id, position, bridge, mac, ip in rows["vm_vifs"]:
+        vif_map.setdefault(vm_id, []).append((int(position), VmVif(bridge, mac, ip)))
+    disk_map: dict[str, list[tuple[int, VmDisk]]] = {}
+    for vm_id, position, target, vdev, mode, fmt in rows["vm_disks"]:
+        disk_map.setdefault(vm_id, []).append((int(position), VmDisk(target, vdev, mode, fmt)))
     # One NetworkRestrictions object for every VM without restrictions (immutable).
     unrestricted = NetworkRestrictions()
     vm_list = []
     for (key, name, enclave, seclabel, guest_type, os, kernel, ramdisk, cmdline, bootloader,
          memory, maxmem, vcpus, maxvcpus, host, run, allow, max_vifs) in rows["vms"]:  # fmt: skip
         extra = extra_map.get(key)
+        vm_vif_rows = vif_map.get(key)
+        vm_disk_rows = disk_map.get(key)
         net_switches = vm_switch_map.get(key)
         network = (
             unrestricted
@@ -372,6 +405,8 @@ def _build(version: int, rows: Mapping[str, list[tuple[Any, ...]]]) -> Enterpris
                 run=bool(run),
                 network=network,
                 extra=tuple((k, v) for _, k, v in sorted(extra)) if extra else (),
+                vifs=tuple(f for _, f in sorted(vm_vif_rows, key=_first)) if vm_vif_rows else (),
+                disks=tuple(d for _, d in sorted(vm_disk_rows, key=_first)) if vm_disk_rows else (),
             )
         )
     members: dict[str, list[UUID]] = {}
@@ -582,7 +617,8 @@ class PolicyRepo:
                 for a in policy.assignments:
                     add(enclave_hosts, {"enclave_id": str(a.enclave), "host_id": str(a.host)})
         order = [enclaves, hosts, host_storage, host_switches, enclave_hosts, profiles]
-        order += [seclabels, vms, vm_switches, vm_extra, conflict_sets, conflict_members]
+        order += [seclabels, vms, vm_switches, vm_extra, vm_vifs, vm_disks]
+        order += [conflict_sets, conflict_members]
         order += [dhcp_servers]
         for table in order:
             table_rows = batches.get(table)
@@ -601,6 +637,8 @@ class PolicyRepo:
             dhcp_servers,
             conflict_members,
             conflict_sets,
+            vm_disks,
+            vm_vifs,
             vm_extra,
             vm_switches,
             vms,

@@ -49,8 +49,10 @@ __all__ = [
     "policy_versions",
     "profiles",
     "seclabels",
+    "vm_disks",
     "vm_extra",
     "vm_switches",
+    "vm_vifs",
     "vms",
 ]
 
@@ -175,6 +177,28 @@ vm_extra = Table(
     Column("value", Text, nullable=False),
 )
 
+# A VM's VIFs and disks in XE (Figure 28, migration 0007), in order (the xl list's).
+vm_vifs = Table(
+    "vm_vifs",
+    metadata,
+    Column("vm_id", String(36), ForeignKey("vms.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("bridge", String(_NAME), nullable=False),
+    Column("mac", String(64), nullable=True),
+    Column("ip", String(_NAME), nullable=True),
+)
+
+vm_disks = Table(
+    "vm_disks",
+    metadata,
+    Column("vm_id", String(36), ForeignKey("vms.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("target", Text, nullable=False),
+    Column("vdev", String(_NAME), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("format", String(16), nullable=False),
+)
+
 conflict_sets = Table(
     "conflict_sets",
     metadata,
@@ -241,6 +265,8 @@ POLICY_TABLES = (
     vms,
     vm_switches,
     vm_extra,
+    vm_vifs,
+    vm_disks,
     conflict_sets,
     conflict_members,
     dhcp_servers,

@@ -31,6 +31,8 @@ from enterprise_store.model import (
     NetworkRestrictions,
     SecLabel,
     Vm,
+    VmDisk,
+    VmVif,
 )
 from enterprise_store.policy import domain_config_text, sample_xe_policy
 from tests._support.xe_strategies import enterprises
@@ -270,6 +272,16 @@ CASES: dict[str, tuple[_Edit, _Edit, frozenset[str]]] = {
     "XE-VM-NETWORK": (
         _vm("EA-domu-1", network=NetworkRestrictions(False, ("EAbr",))),
         _vm("EA-domu-1", network=NetworkRestrictions(False)),
+        frozenset(),
+    ),
+    "XE-VM-VIF": (
+        _vm("EA-domu-1", vifs=(VmVif("EAbr", "01:16:3e:00:00:01"),)),
+        _vm("EA-domu-1", vifs=(VmVif("EAbr", "02:16:3e:00:00:01", "172.19.1.9"),)),
+        frozenset(),
+    ),
+    "XE-VM-DISK": (
+        _vm("EA-domu-1", disks=(VmDisk("/var/lib/xenon/EA/../../etc/shadow", "xvdb"),)),
+        _vm("EA-domu-1", disks=(VmDisk("phy:/dev/vg/ea-1", "xvdb", "r"),)),
         frozenset(),
     ),
     "XE-CONFLICT-ENCLAVES": (

@@ -144,7 +144,7 @@ def test_a_host_local_tag_unknown_to_xe_is_kept_as_the_host_named_it() -> None:
 
 
 def test_slice_rules_each_refuse_and_pass() -> None:
-    assert set(SLICE_RULES) == {"XE-SLICE-INVALID", "XE-SLICE-NETWORK"}
+    assert set(SLICE_RULES) == {"XE-SLICE-INVALID", "XE-SLICE-NETWORK", "XE-SLICE-DEVICES"}
     # XE-SLICE-NETWORK: the host gave EA-domu-1 a second VIF; the VM allows one.
     local = _LOCAL["xenon-2"]
     vm = _XE.vm_named("EA-domu-1")
