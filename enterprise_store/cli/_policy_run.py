@@ -263,6 +263,33 @@ async def _vm_extra(xe: Any, args: argparse.Namespace) -> int:
     return _report(args, f"set {len(pairs)} extra xl options of VM {w.item.name!r}", w)
 
 
+def _specs(items: list[str], what: str, keys: tuple[str, ...]) -> list[dict[str, str]]:
+    """``key=value,key=value`` per VIF or disk (XE judges the values)."""
+    out = []
+    for item in items:
+        spec: dict[str, str] = {}
+        for part in item.split(","):
+            key, sep, value = part.partition("=")
+            key = key.strip()
+            if not sep or key not in keys or key in spec:
+                raise CliError(f"{what} {item[:80]!r}: give {', '.join(k + '=…' for k in keys)}")
+            spec[key] = value.strip()
+        out.append(spec)
+    return out
+
+
+async def _vm_vifs(xe: Any, args: argparse.Namespace) -> int:
+    vifs = _specs(args.vif, "VIF", ("bridge", "mac", "ip"))
+    w = await xe.policy.set_vm_vifs(args.ref, vifs)
+    return _report(args, f"set {len(vifs)} VIF(s) of VM {w.item.name!r}", w)
+
+
+async def _vm_disks(xe: Any, args: argparse.Namespace) -> int:
+    disks = _specs(args.disk, "disk", ("target", "vdev", "mode", "format"))
+    w = await xe.policy.set_vm_disks(args.ref, disks)
+    return _report(args, f"set {len(disks)} disk(s) of VM {w.item.name!r}", w)
+
+
 async def _vm_reset_extra(xe: Any, args: argparse.Namespace) -> int:
     w = await xe.policy.reset_vm_extra(args.ref)
     return _report(args, f"VM {w.item.name!r} uses its guest type's template again", w)
@@ -517,6 +544,8 @@ COMMANDS: dict[str, Handler] = {
     "vm.network": _vm_network,
     "vm.extra": _vm_extra,
     "vm.reset-extra": _vm_reset_extra,
+    "vm.vifs": _vm_vifs,
+    "vm.disks": _vm_disks,
     "vm.config": _vm_config,
     "conflict.list": _conflict_list,
     "conflict.show": _conflict_show,

@@ -86,3 +86,19 @@ async def test_the_policy_commands_against_a_real_server(
     # 2 hosts, the enclave, its assignment, the SecLabel, the VM, extra, reset: the refused
     # VM made none.
     assert len(versions) == 8
+
+    # A VIF and a disk (Figure 28), shown in the config; a hostile target is refused
+    # naming the VM; none given removes them.
+    done = _xenon("vm", "vifs", *s, "EA-domu-1", "bridge=EAbr,mac=02:16:3E:00:00:01,ip=172.19.1.5")
+    assert done.returncode == 0 and "set 1 VIF(s) of VM 'EA-domu-1'" in done.stdout, done.stderr
+    done = _xenon("vm", "disks", *s, "EA-domu-1", "target=/srv/EA/a.img,vdev=xvdb,mode=r")
+    assert done.returncode == 0, done.stderr
+    config = _xenon("vm", "config", *s, "EA-domu-1").stdout
+    assert "# vif 1: bridge=EAbr,mac=02:16:3e:00:00:01,ip=172.19.1.5" in config
+    assert "# disk 1: /srv/EA/a.img,raw,xvdb,r" in config
+    done = _xenon("vm", "disks", *s, "EA-domu-1", "target=/srv/../etc/shadow,vdev=xvdb")
+    assert done.returncode == 1 and "XE-VM-DISK" in done.stderr and "EA-domu-1" in done.stderr
+    done = _xenon("vm", "vifs", *s, "EA-domu-1", "bridge=EAbr,model=e1000")
+    assert done.returncode != 0 and "give bridge=" in done.stderr
+    assert _xenon("vm", "vifs", *s, "EA-domu-1").returncode == 0
+    assert "# vif 1" not in _xenon("vm", "config", *s, "EA-domu-1").stdout
