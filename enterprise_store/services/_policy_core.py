@@ -45,6 +45,7 @@ from enterprise_store.model import (
 )
 from enterprise_store.services._access import Principal, Role, require_role, require_scope
 from enterprise_store.services._approval_diff import record_approvals
+from enterprise_store.services._host_tags import HostTags
 from enterprise_store.services._policy_digest import Digester
 from enterprise_store.services._policy_fields import Refs, build, parse_uuid
 from enterprise_store.services._policy_scope import ScopedViews
@@ -132,6 +133,7 @@ class PolicyCore:
         self._clock = clock
         self._repo = PolicyRepo()
         self._approval_repo = ApprovalRepo()
+        self._host_tags = HostTags()  # enclave names vs the tags hosts own (_host_tags)
         self._digester = Digester()
         self._views = ScopedViews()
         # head sha256 -> snapshot; the newest two (the committed one and the one a write
@@ -328,6 +330,7 @@ class PolicyCore:
                     result = Written(value, before.version)
                 else:
                     warnings = refuse_errors(check_change(before, after))
+                    await self._host_tags.check(conn, before, after)
                     after = after.with_version(before.version + 1)
                     sha = self._digester.sha256(after)
                     now_us = int(self._clock() * 1_000_000)
