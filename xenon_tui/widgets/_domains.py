@@ -12,9 +12,11 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets._data_table import ColumnKey, RowKey
 
 from xenon_tui._actions import bindings, check_scoped
 from xenon_tui.messages import ClearFilter
+from xenon_tui.widgets._shown import displayed
 
 _COLUMNS = (
     "Domid",
@@ -51,11 +53,20 @@ _SORT_COLUMN = {"name": "Name", "cpu": "CPU s", "mem": "Mem MB", "viol": "Viol."
 _MARKS = (*_RUN_MARKS, "violations")
 
 
+def _drop(cache: Any, hit: Callable[[Any], bool]) -> None:
+    """Discards the entries of a Textual ``LRUCache`` whose key ``hit`` picks."""
+    keys = cache.keys()
+    for key in [k for k in keys if hit(k)]:
+        cache.discard(key)
+
+
 class DomainsTable(DataTable[Any]):
     """One row per domain from ``GetDomainRunStates``, filterable with `/`, sortable.
 
     The selection stays on the same domain whatever the refreshes or the sort do; a
-    refresh that changes no row redraws nothing, one that changes cells updates those.
+    refresh that changes no row redraws nothing, one that changes cells draws those cells
+    again (not the whole table: DataTable's ``update_cell`` renders every cell anew), and
+    a hidden table is drawn once it is shown.
     """
 
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
@@ -106,6 +117,8 @@ class DomainsTable(DataTable[Any]):
         self._rates: dict[str, tuple[int, float, float]] = {}
         # The columns shown (those that fit the width, by ``_PRIORITY``), in table order.
         self._visible: tuple[str, ...] = _COLUMNS
+        # Rows arrived while the view was hidden: drawn when it is shown.
+        self._behind = False
 
     def on_mount(self) -> None:
         self._marks = self._mark_styles()
@@ -198,6 +211,10 @@ class DomainsTable(DataTable[Any]):
         self._filter = text.strip().lower()
         self._redraw()
 
+    def on_show(self) -> None:
+        if self._behind:
+            self._redraw()
+
     def sort_by(self, column: str) -> None:
         """Sorts by ``name``, ``cpu``, ``mem``, ``viol`` (rate, then count) or ``domid``;
         the same column again reverses the order."""
@@ -256,6 +273,10 @@ class DomainsTable(DataTable[Any]):
         )
 
     def _redraw(self, *, rebuild: bool = False) -> None:
+        if not rebuild and self.columns and not displayed(self):
+            self._behind = True  # nobody sees it: its cells are drawn when it is shown
+            return
+        self._behind = False
         keep = self.selected()
         keep_name = keep.get("name") if keep else None
         ordered = self._ordered()
@@ -269,14 +290,19 @@ class DomainsTable(DataTable[Any]):
             self._visible, rebuild = visible, True
         if same_rows and not rebuild and self.columns:
             # Same domains in the same order: only the cells that changed are redrawn.
+            changed: dict[str, dict[str, Any]] = {}
             for name, cells in rows.items():
                 old = self._cells.get(name)
                 if old == cells:
                     continue
                 for title, value, before in zip(_COLUMNS, cells, old or (), strict=False):
                     if value != before and title in self._visible:
-                        self.update_cell(name, title, value, update_width=True)
+                        changed.setdefault(name, {})[title] = value
             self._cells = rows
+            if changed and not self._patch_cells(changed):
+                for name, cells_of in changed.items():
+                    for title, value in cells_of.items():
+                        self.update_cell(name, title, value, update_width=True)
             return
         self._cells = rows
         self.clear(columns=rebuild)
@@ -289,6 +315,42 @@ class DomainsTable(DataTable[Any]):
                 target = index
         if self.row_count:
             self.move_cursor(row=target)
+
+    def _patch_cells(self, changed: Mapping[str, Mapping[str, Any]]) -> bool:
+        """Puts new values in cells and draws only those cells' rows again.
+
+        DataTable's ``update_cell`` counts an update that keys every render cache, so each
+        changed CPU-s cell rendered all cells of the table again (the Domains view's main
+        idle cost: the running domains' CPU seconds change with every sample). Here only
+        the changed cells' cache entries and their rows' lines are dropped. False (nothing
+        done) when a value is wider than its column, which then has to grow, or when the
+        table's internals are not the ones this was written against.
+        """
+        try:
+            rows = {RowKey(name): dict(cells) for name, cells in changed.items()}
+            for row_key, cells in rows.items():
+                if row_key not in self._row_locations:
+                    return False
+                for title, value in cells.items():
+                    column = self.columns.get(ColumnKey(title))
+                    width = value.cell_len if isinstance(value, Text) else cell_len(str(value))
+                    if column is None or width > column.content_width:
+                        return False
+            indexes = {int(self._row_locations.get(row_key) or 0) for row_key in rows}
+            regions = [self._get_row_region(index) for index in indexes]
+            for row_key, cells in rows.items():
+                data = self._data[row_key]
+                for title, value in cells.items():
+                    data[ColumnKey(title)] = value
+            _drop(self._cell_render_cache, lambda k: k[1] in rows.get(k[0], ()))
+            _drop(self._row_render_cache, lambda k: k[0] in rows)
+            _drop(self._row_renderable_cache, lambda k: k[1] in indexes)
+            _drop(self._line_cache, lambda k: any(r.y <= k[0] < r.bottom for r in regions))
+        except AttributeError:  # another Textual: the general way
+            return False
+        for index in indexes:
+            self.refresh_row(index)
+        return True
 
     def selected(self) -> Mapping[str, Any] | None:
         """The domain under the cursor."""
