@@ -4,6 +4,11 @@ The runbook panel (``screens/_runbook.py``) calls these; each takes the
 :class:`~xenon_tui.flows.Console` that runs it, the server's address and the
 :class:`Runbook` it is working on. The host keeps the incident (``OpenIncident``,
 ``IncidentStep``…) and logs every step with the console's user.
+
+When the console has an XE link and XE manages the host (Editor mode from the
+Enterprise view, or any host XE knows at that address), the runbook goes through XE
+(:class:`XeRoute`): XE performs the host call for the XE user and records each step in
+its audit chain. Without XE the host's log is the record.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ __all__ = [
     "STEPS",
     "VERIFY_S",
     "Runbook",
+    "XeRoute",
     "capture",
     "close",
     "fix",
@@ -34,6 +40,7 @@ __all__ = [
     "runbook_of",
     "skip",
     "verify",
+    "xe_route",
 ]
 
 #: The runbook's steps, in order, each with its key.
@@ -43,6 +50,37 @@ VERIFY_S = 30
 
 PREVIEW_LINES = 6
 """What-if rows the quarantine's confirmation shows (the rest are counted)."""
+
+
+@dataclass(frozen=True)
+class XeRoute:
+    """The runbook's steps through XE: its client and XE's name of the host."""
+
+    client: Any  # enterprise_store.client.XeClient
+    host: str
+
+
+async def xe_route(console: Console, address: str) -> XeRoute | None:
+    """XE's route to the host at ``address``, when the console has an XE link and XE has
+    a host of that name at that address and port; else None (the host's log only)."""
+    from xenon_tui._xe import EnterpriseError, bounded
+
+    enterprise = getattr(getattr(console, "app", None), "enterprise", None)
+    data = getattr(enterprise, "data", None)
+    state = console.servers.get(address)
+    if data is None or state is None:
+        return None
+    ports = {state.entry.port, state.entry.ro_port}
+    for name in dict.fromkeys((state.info.get("hostname"), state.entry.host)):
+        if not isinstance(name, str) or not name:
+            continue
+        try:
+            host = await bounded(data.client.policy.get_host(name))
+        except EnterpriseError:
+            continue
+        if host.address == state.entry.host and host.port in ports:
+            return XeRoute(data.client, host.name)
+    return None
 
 
 @dataclass
@@ -56,6 +94,7 @@ class Runbook:
         incident: The host's incident record, once captured (or found open).
         pending: Steps done before the capture (recorded right after it).
         detail: Lines the panel shows under the steps (captured, what-if, watch).
+        xe: Where the steps go through XE (audited there), else None.
     """
 
     address: str
@@ -64,6 +103,7 @@ class Runbook:
     incident: dict[str, Any] | None = None
     pending: list[tuple[str, str, str | None]] = field(default_factory=list)
     detail: list[str] = field(default_factory=list)
+    xe: XeRoute | None = None
 
     def status(self) -> dict[str, tuple[str, str, str | None]]:
         """step -> (outcome, user, note) of its last record since the last reopen."""
@@ -109,6 +149,7 @@ async def open_runbook(
     if address is None or not domain:
         return
     book = Runbook(address, domain, dict(violation) if violation else None)
+    book.xe = await xe_route(console, address)
     found = await console.call(address, "ListIncidents", query=domain, state="open")
     mine = next((i for i in found["incidents"] if i["domain"] == domain), None)
     if mine is not None:
@@ -129,6 +170,16 @@ async def _record(
 ) -> None:
     if book.incident is None:
         book.pending.append((step, outcome, note))
+        return
+    if book.xe is not None:
+        from xenon_tui._xe import bounded
+
+        out = await bounded(
+            book.xe.client.incidents.step(
+                book.xe.host, book.incident["id"], step, outcome, note or None
+            )
+        )
+        book.incident = dict(out.incident)
         return
     params: dict[str, Any] = {"note": note} if note else {}
     book.incident = await console.call(
@@ -166,9 +217,16 @@ async def capture(console: Console, book: Runbook) -> None:
         return
     seq = book.violation.get("seq") if book.violation else None
     params: dict[str, Any] = {"trigger_seqs": [seq]} if isinstance(seq, int) else {}
-    book.incident = await console.call(
-        book.address, "OpenIncident", domain=book.domain, user=console.user, **params
-    )
+    if book.xe is not None:
+        from xenon_tui._xe import bounded
+
+        seqs = params.get("trigger_seqs", [])
+        out = await bounded(book.xe.client.incidents.open(book.xe.host, book.domain, seqs))
+        book.incident = dict(out.incident)
+    else:
+        book.incident = await console.call(
+            book.address, "OpenIncident", domain=book.domain, user=console.user, **params
+        )
     for step, outcome, note in book.pending:
         await _record(console, book, step, outcome, note)
     book.pending.clear()

@@ -96,6 +96,7 @@ class RunbookScreen(ModalScreen[None]):
         ident = book.incident["id"] if book.incident else "incident"
         self.query_one("#runbook-title", Label).update(
             f"{ident} · {book.domain} on {book.address} · {state}"
+            + (f" · via XE ({book.xe.host})" if book.xe is not None else "")
         )
         status = book.status()
         text = Text()
