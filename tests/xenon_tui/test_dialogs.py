@@ -5,9 +5,11 @@ Each test drives the real dialog in a running Textual app through the Pilot.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from textual import events
 from textual.app import App
 from textual.containers import VerticalScroll
 from textual.widgets import Button, Input
@@ -94,6 +96,61 @@ async def test_first_key_reaches_a_new_form() -> None:
         await pilot.press("x")  # sent before the dialog had a chance to focus a field
         await pilot.pause()
         assert app.screen.query_one("#field-name", Input).value.endswith("x")
+
+
+def _burst(app: App[None], keys: list[str]) -> None:
+    """Posts ``keys`` to the app at once: one read of a typist's keys over SSH (or
+    ``tmux send-keys 'name' Enter``), none handed out before the next one arrives."""
+    for key in keys:
+        app.post_message(events.Key(key, "\r" if key == "enter" else key))
+
+
+async def test_a_burst_lands_each_value_in_the_field_enter_moved_to() -> None:
+    # Seen over SSH in the Users forms (fixed there in session 7): Enter moved the focus
+    # only after the keys of the same read had gone into the field it left.
+    app = _Host()
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.open(_form())
+        await pilot.pause()
+        _burst(app, [*"-web", "enter", *", sysctl", "enter", "enter", "enter"])
+        await _until(pilot, lambda: app.results != [])
+        assert app.results == [
+            {
+                "name": "EA-seclabel-web",
+                "hypercalls": "mmu_update, xen_version, sysctl",
+                "max_rate": "1000",
+                "max_violations": "10",
+            }
+        ]
+
+
+async def test_a_burst_ending_in_enter_saves_what_it_typed() -> None:
+    app = _Host()
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.open(FormDialog("Rename", [Field("name", "Name")], lambda v: {}))
+        await pilot.pause()
+        _burst(app, [*"EA-domu-9", "enter"])
+        await _until(pilot, lambda: app.results != [])
+        assert app.results == [{"name": "EA-domu-9"}]
+
+
+async def test_a_burst_into_an_invalid_form_keeps_it_open_with_the_message() -> None:
+    app = _Host()
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.open(_form())
+        await pilot.pause()
+        _burst(app, ["enter", "enter", *"99", "enter", "enter"])  # max_rate 100099
+        await _until(
+            pilot, lambda: "100099" in str(app.screen.query_one("#error-max_rate").render())
+        )
+        assert app.results == [] and isinstance(app.screen, FormDialog)
+        assert app.screen.focused is app.screen.query_one("#field-max_violations", Input)
+
+
+async def _until(pilot: Any, done: Any) -> None:
+    async with asyncio.timeout(20):  # a liveness bound only
+        while not done():
+            await pilot.pause(0.02)
 
 
 async def test_escape_on_changed_form_asks() -> None:

@@ -1,8 +1,10 @@
 """A validated form dialog: each field shows its rule's message right below it.
 
 It never loses what was typed: fields do not select their text on focus (Tab then a key
-would replace it), a key typed before the first field had focus goes into that field, and
-Escape or Cancel on a changed form asks before the changes are thrown away.
+would replace it), a key typed before the first field had focus goes into that field, keys
+that arrive in one read (a typist over SSH, ``tmux send-keys 'web' Enter '12' Enter``) land
+in the field each Enter moved to, and Escape or Cancel on a changed form asks before the
+changes are thrown away.
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ class FormDialog(ModalScreen[Values | None]):
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save"),
+        # A priority binding runs while the app hands out the keys, so the keys of the same
+        # read go to the field it moved to; a field's own Enter (Input.Submitted) would
+        # move the focus only after they had gone into the field it leaves.
+        Binding("enter", "enter_key", "Next field", show=False, priority=True),
     ]
 
     def __init__(self, title: str, fields: Sequence[Field], validate: Validator) -> None:
@@ -163,14 +169,22 @@ class FormDialog(ModalScreen[Values | None]):
             discard,
         )
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
+    def action_enter_key(self) -> None:
+        """Enter: presses a focused button, moves to the next field, saves on the last."""
+        focused = self.focused
+        if isinstance(focused, Button):
+            focused.press()
+            return
         inputs = list(self.query(Input))
-        index = inputs.index(event.input)
-        if index + 1 < len(inputs):
-            inputs[index + 1].focus()
-        else:
-            self.action_save()
+        if isinstance(focused, Input) and focused in inputs:
+            index = inputs.index(focused)
+            if index + 1 < len(inputs):
+                self.set_focus(inputs[index + 1])
+                return
+            # Saved once the field has taken the keys already queued for it.
+            focused.call_later(self.action_save)
+            return
+        self.action_save()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":

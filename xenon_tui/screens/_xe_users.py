@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Input, Label, OptionList, Static
+from textual.widgets import DataTable, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from xenon_tui._work import run_flow
@@ -72,16 +72,8 @@ def key_problem(key: str) -> str:
 
 
 class SecretForm(FormDialog):
-    """A form whose ``secret`` fields are masked (passwords are never shown).
-
-    Enter is a priority binding: it moves the focus while the app hands out keys, so the
-    keys that came in the same read (a typist over SSH) land in the next field; the
-    field's own Enter would move it only after they went into this one.
-    """
-
-    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        Binding("enter", "enter_key", "Next field", show=False, priority=True)
-    ]
+    """A form whose ``secret`` fields are masked (passwords are never shown); Enter in a
+    burst of keys is the base form's (:class:`FormDialog`)."""
 
     def __init__(
         self,
@@ -96,22 +88,6 @@ class SecretForm(FormDialog):
     def on_mount(self) -> None:
         for name in self._secret:
             self.query_one(f"#field-{name}", Input).password = True
-
-    def action_enter_key(self) -> None:
-        focused = self.focused
-        if isinstance(focused, Button):
-            focused.press()
-            return
-        inputs = list(self.query(Input))
-        if isinstance(focused, Input) and focused in inputs:
-            index = inputs.index(focused)
-            if index + 1 < len(inputs):
-                self.set_focus(inputs[index + 1])
-                return
-            # Saved once the field has taken the keys already queued for it.
-            focused.call_later(self.action_save)
-            return
-        self.action_save()
 
 
 class TypedNameConfirm(TypedConfirmDialog):
