@@ -2,11 +2,15 @@
 
 An admin sets ``requires_approval`` on an enclave (``update_enclave``). From then on every
 policy version that changes the enclave's part (see ``_approval_diff`` for what that
-covers) is *pending approval* until an admin other than its authors approves it. While any
-version is pending, or was rejected and not yet changed again or reverted, the whole
-policy head is held: the propagation worker pushes nothing newer than what hosts already
-have, and ``propagate`` is refused with :class:`ApprovalRequired` naming the enclave, the
-version, its authors and who may approve. Approve and reject take a required note; both,
+covers) is *pending approval* until an admin other than its authors approves it. While a
+change of an enclave is pending, or was rejected and not yet changed again or reverted,
+the hosts that carry that enclave (in the head, or in the policy they enforce: assigning
+or unassigning it is its change too) are held: the propagation worker pushes them nothing
+newer than what they have. Hosts that carry no waiting enclave get the head: a host's
+slice names only the enclaves it carries, so no part of a waiting change reaches them
+(another enclave's change is not held by this one's review). ``propagate`` (every host,
+now) is refused with :class:`ApprovalRequired` naming the enclave, the version, its
+authors and who may approve. Approve and reject take a required note; both,
 and every refused attempt, go to XE's audit chain.
 
 The author check is by user name, so a second session or an API token of the author is
@@ -321,6 +325,14 @@ class ApprovalsMixin(PolicyCore):
         async with self._store.read() as conn:
             rows = await self._approval_repo.open_rows(conn)
         return _hold_error(rows[0]) if rows else None
+
+    async def approval_held_enclaves(self) -> frozenset[UUID]:
+        """The enclaves whose change waits (pending or rejected): the propagation worker
+        holds the hosts that carry one of them (in the head or in what they enforce) and
+        moves every other host to the head. No caller."""
+        async with self._store.read() as conn:
+            rows = await self._approval_repo.open_rows(conn)
+        return frozenset(UUID(r.enclave_id) for r in rows)
 
 
 def _closed(row: ApprovalRow) -> str:

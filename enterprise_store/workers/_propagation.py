@@ -22,10 +22,12 @@ count and retried after an exponential back-off (5 ms doubling to the cap, as
 controller-runtime's default limiter); a reconnect of the host cuts the wait short.
 
 Two-person approval: while the Policy service reports a hold (a version that changed an
-enclave requiring approval is pending or was rejected), a pass pushes nothing: the rows'
-desired version stays where it was, no host is claimed (no slice of the head, no
-verification), and :attr:`Propagator.held` says why. Drift events are still recorded. The
-first pass after the approval moves every host to the head.
+enclave requiring approval is pending or was rejected), a host that carries a waiting
+enclave, in the head or in the policy it enforces, is held: it is verified (drift) but
+gets nothing newer, and :attr:`PassReport.held` names it; :attr:`Propagator.held` says
+why. Every other host gets the head: its slice names only the enclaves it carries, so no
+part of a waiting change reaches it, and one enclave's review does not hold another's
+change. The first pass after the approval moves the held hosts to the head.
 
 Drift: XPS pushes a ``policy`` event on every activation. One whose hash is neither what
 XE last activated nor the activation XE has in flight marks the host DRIFTED at once;
@@ -109,6 +111,16 @@ class PropagationConfig:
     slice_processes: int | None = None
 
 
+def _raw_tags(raw: Any) -> set[UUID]:
+    """The tag UUIDs of a policy as a host sends it (``policy_to_dict`` form)."""
+    out: set[UUID] = set()
+    tags = raw.get("tags") if isinstance(raw, Mapping) else None
+    for tag in tags if isinstance(tags, list) else ():
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            out.add(UUID(str(tag.get("id"))))
+    return out
+
+
 def backoff_s(attempts: int, config: PropagationConfig) -> float:
     """Delay before retry number ``attempts`` (1-based): base · 2^(attempts-1), capped."""
     exponent = min(max(attempts - 1, 0), 60)
@@ -153,6 +165,8 @@ class PassReport:
         unchanged: Hosts whose slice content had not changed (nothing written to them).
         drifted: Hosts found drifted.
         failed: Hosts whose attempt failed (host id -> message).
+        held: Hosts not moved to the head: they carry an enclave whose change waits for
+            approval.
     """
 
     version: int
@@ -161,10 +175,12 @@ class PassReport:
     unchanged: tuple[str, ...] = ()
     drifted: tuple[str, ...] = ()
     failed: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    held: tuple[str, ...] = ()
 
 
 @dataclass
 class _Outcome:
+    held: list[str] = dataclasses.field(default_factory=list)
     activated: list[str] = dataclasses.field(default_factory=list)
     unchanged: list[str] = dataclasses.field(default_factory=list)
     drifted: list[str] = dataclasses.field(default_factory=list)
@@ -311,18 +327,16 @@ class Propagator:
         """
         policy = await self._policy.current()
         held = await self._hold()
+        waiting: frozenset[UUID] = frozenset()
         if held is not None:
             if self.held is None or (self.held.version, self.held.state) != (
                 held.version,
                 held.state,
             ):
-                LOG.info("propagation held: %s", held.message)
+                LOG.info("propagation held for the hosts of its enclave: %s", held.message)
             self.held = held
-            self.rows = await self.states()
-            self.names = {str(h.id): h.name for h in policy.hosts}
-            self._passed_at = time.monotonic()
-            return PassReport(version=self.version)
-        if self.held is not None:
+            waiting = await self._held_enclaves()
+        elif self.held is not None:
             LOG.info("propagation released: version %d approved", policy.version)
             self.held = None
         now = self._now_us()
@@ -361,7 +375,7 @@ class Propagator:
         for host_id in claimed:
             self._verify.discard(host_id)
             task = asyncio.create_task(
-                self._converge(policy, rows[host_id], outcome),
+                self._converge(policy, rows[host_id], outcome, waiting),
                 name=f"xe-propagate-{host_id[:8]}",
                 context=contextvars.Context(),
             )
@@ -377,7 +391,16 @@ class Propagator:
             unchanged=tuple(outcome.unchanged),
             drifted=tuple(outcome.drifted),
             failed=dict(outcome.failed),
+            held=tuple(outcome.held),
         )
+
+    async def _held_enclaves(self) -> frozenset[UUID]:
+        """The enclaves whose change waits for approval (their hosts are held)."""
+        held = getattr(self._policy, "approval_held_enclaves", None)
+        if held is None:
+            return frozenset()
+        found: frozenset[UUID] = await held()
+        return found
 
     async def _hold(self) -> ApprovalRequired | None:
         """The Policy service's approval hold (sources without approvals never hold)."""
@@ -393,7 +416,13 @@ class Propagator:
 
     # -- one host ----------------------------------------------------------------------------
 
-    async def _converge(self, policy: EnterprisePolicy, row: PropagationRow, out: _Outcome) -> None:
+    async def _converge(
+        self,
+        policy: EnterprisePolicy,
+        row: PropagationRow,
+        out: _Outcome,
+        waiting: frozenset[UUID] = frozenset(),
+    ) -> None:
         host = policy.ids("hosts").get(UUID(row.host_id))
         try:
             if host is None:
@@ -401,7 +430,7 @@ class Propagator:
                 return
             async with self._slots:
                 async with asyncio.timeout(self.config.host_timeout_s):
-                    await self._converge_host(policy, host, row, out)
+                    await self._converge_host(policy, host, row, out, waiting)
         except asyncio.CancelledError:
             raise
         except (XeError, TimeoutError) as exc:
@@ -489,7 +518,12 @@ class Propagator:
         return str(stored["sha256"]), stored.get("policy")
 
     async def _converge_host(
-        self, policy: EnterprisePolicy, host: Host, row: PropagationRow, out: _Outcome
+        self,
+        policy: EnterprisePolicy,
+        host: Host,
+        row: PropagationRow,
+        out: _Outcome,
+        waiting: frozenset[UUID] = frozenset(),
     ) -> None:
         host_id = str(host.id)
         where = f"host {host.name!r} ({host.address}:{host.port})"
@@ -536,6 +570,10 @@ class Propagator:
             return
         if not behind and not row.reconverge:
             # A verification only: the host still enforces what XE activated.
+            await self._settle(host_id, {"enforced_hash": enforced})
+            return
+        if waiting and await self._carries(waiting, policy, host, client, current, raw, where):
+            out.held.append(host_id)
             await self._settle(host_id, {"enforced_hash": enforced})
             return
         unchanged_if = (
@@ -599,6 +637,28 @@ class Propagator:
                 "reconverge": False,
             },
         )
+
+    async def _carries(
+        self,
+        waiting: frozenset[UUID],
+        policy: EnterprisePolicy,
+        host: Host,
+        client: Any,
+        current: Policy | MergedRef | None,
+        raw: Any,
+        where: str,
+    ) -> bool:
+        """Whether ``host`` carries an enclave whose change waits for approval, in the head
+        or in the policy it enforces (an assignment or its removal is waiting)."""
+        if policy.enclave_ids_of(host.id) & waiting:
+            return True
+        if isinstance(current, Policy):
+            return bool({t.id for t in current.tags} & waiting)
+        if raw is None:
+            if current is None:
+                return False  # the host enforces no policy
+            _, raw = await self._active(client, where)  # XE's merged policy is elsewhere
+        return bool(_raw_tags(raw) & waiting)
 
     # -- drift by event ----------------------------------------------------------------------
 
