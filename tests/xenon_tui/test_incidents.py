@@ -14,7 +14,7 @@ from tests._support.xe_console import World, ready
 from tests.xenon_tui.test_enterprise_editor import _console
 from xenon_tui._config import ServerEntry
 from xenon_tui.dialogs import ConfirmDialog, InputDialog
-from xenon_tui.screens._runbook import RunbookScreen
+from xenon_tui.screens._runbook import IncidentsScreen, RunbookScreen
 from xenon_tui.widgets import DomainsTable
 
 DOM = "EA-domu-1"
@@ -76,8 +76,19 @@ async def test_a_runbook_walked_through_xe_is_in_its_audit_chain(
         await _answer(pilot, app, "guest patched")
         await wait_for(pilot, lambda: "closed: guest patched" in _panel(app), 30)
 
+        # :incidents: r reopens it through XE too.
+        await pilot.press("escape", "colon", *"incidents", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, IncidentsScreen), 30)
+        listed = app.screen
+        assert isinstance(listed, IncidentsScreen)
+        await wait_for(pilot, lambda: [r["state"] for r in listed.rows] == ["closed"], 30)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))
+        await pilot.press(*"it came back", "enter")
+        await wait_for(pilot, lambda: [r["state"] for r in listed.rows] == ["open"], 30)
+
     kept = await host.host.get_incident("INC-1")
-    assert kept["state"] == "closed" and {s["user"] for s in kept["steps"]} == {"oper"}
+    assert kept["state"] == "open" and {s["user"] for s in kept["steps"]} == {"oper"}
     root = world.factory(await world.link("root"))
     records = [
         r
@@ -89,6 +100,7 @@ async def test_a_runbook_walked_through_xe_is_in_its_audit_chain(
         ("incident.step.quarantine", "ok"),
         ("incident.step.fix", "ok"),
         ("incident.step.close", "ok"),
+        ("incident.reopen", "ok"),
     ]
     for r in records:
         assert (r.details["host"], r.details["vm"], r.details["incident"]) == (

@@ -422,6 +422,7 @@ async def runbook_of(
     """Shows the runbook of one incident (open or closed) as the host keeps it."""
     inc = await console.call(address, "GetIncident", id=incident_id)
     book = Runbook(address, str(inc["domain"]), None, dict(inc))
+    book.xe = await xe_route(console, address)
     if inc["violations"]:
         book.violation = dict(inc["violations"][-1])
     book.detail = _captured(inc)
@@ -431,5 +432,11 @@ async def runbook_of(
 async def reopen(console: Console, address: str, incident_id: str, note: str) -> None:
     """Reopens a closed incident with a note (the host logs it with the user)."""
     _writable(console)
-    await console.call(address, "ReopenIncident", id=incident_id, user=console.user, note=note)
+    route = await xe_route(console, address)
+    if route is not None:
+        from xenon_tui._xe import bounded
+
+        await bounded(route.client.incidents.reopen(route.host, incident_id, note))
+    else:
+        await console.call(address, "ReopenIncident", id=incident_id, user=console.user, note=note)
     console.notify(f"{incident_id} reopened", title="Incidents")
