@@ -59,6 +59,38 @@ class ServerState:
             return ""
         return f"last update {ago(silence)}"
 
+    def take_sample(self, stats: Mapping[str, Any]) -> bool:
+        """Puts a pushed statistics sample's CPU seconds in the domain rows (the Domains
+        view is drawn from pushes, not by polling); True when a row changed."""
+        cpu = {
+            (d.get("domid"), d.get("name")): d.get("cpu_s")
+            for d in stats.get("domains") or ()
+            if isinstance(d, Mapping) and isinstance(d.get("cpu_s"), int | float)
+        }
+        return self._patch_domains(cpu, "cpu_s")
+
+    def take_counts(self, rows: list[dict[str, Any]]) -> bool:
+        """Puts pushed violations' counts in the domain rows (each record carries its
+        domain's count after it; the newest wins); True when a row changed."""
+        counts = {
+            (r.get("domid"), r.get("domain")): r.get("count")
+            for r in rows
+            if isinstance(r.get("count"), int)
+        }
+        return self._patch_domains(counts, "violations")
+
+    def _patch_domains(self, values: Mapping[tuple[Any, Any], Any], field_name: str) -> bool:
+        if not values:
+            return False
+        changed = False
+        for index, row in enumerate(self.domains):
+            value = values.get((row.get("domid"), row.get("name")))
+            if value is not None and row.get(field_name) != value:
+                # A new dict: the rows a view was given are not changed under it.
+                self.domains[index] = {**row, field_name: value}
+                changed = True
+        return changed
+
     def take_violations(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rows newer than the last one seen (pushes and fetches overlap at connect)."""
         fresh = [r for r in rows if int(r.get("seq", 0)) > self.last_seq]

@@ -4,6 +4,7 @@ CPU seconds draws those cells, not the whole table; a hidden table draws nothing
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult
@@ -119,3 +120,50 @@ async def test_a_hidden_table_draws_nothing_until_shown() -> None:
         await pilot.pause()
         assert "16.0" in _text(table)
         assert [str(d["name"]) for d in table.domains][:2] == ["Domain-0", "EA-domu-1"]
+
+
+async def test_the_domains_view_follows_pushed_samples_and_violations_without_reads(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    # The view re-read every domain over TLS every 2 s to see CPU seconds move; the
+    # host pushes them with each statistics sample, and each violation says its domain's
+    # count after it: both are drawn as they come, with no read.
+    from tests._support.console import console_config, wait_connected, wait_for
+    from tests._support.scripted_host import violation
+    from xenon_tui.app import XenonConsole
+
+    running, host = scripted
+    app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        await pilot.press("4")
+        table = app.query_one(DomainsTable)
+        await wait_for(pilot, lambda: table.row_count == 3)
+        first = dict(table.domains[0])
+        reads: list[str] = []
+        fleet = app.host.fleet
+        read = fleet.refresh_domains
+
+        async def spy(at: str) -> None:
+            reads.append(at)
+            await read(at)
+
+        fleet.refresh_domains = spy  # type: ignore[method-assign]
+
+        def shown(column: int) -> str:
+            return str(table.get_row(str(first["name"]))[column])
+
+        sample = {"domid": first["domid"], "name": first["name"], "cpu_pct": 5.0}
+        host.emit({"event": "stats", "data": {"ts": 1.0, "domains": [{**sample, "cpu_s": 42.5}]}})
+        await wait_for(pilot, lambda: shown(6) == "42.5")
+        records = []
+        for count in (1, 2, 3):
+            host.seq += 1
+            record = violation(host.seq, domain=str(first["name"]))
+            records.append({**record, "domid": first["domid"], "count": count})
+        host.history.extend(records)
+        host.emit({"event": "violations", "data": {"violations": records, "last_seq": host.seq}})
+        await wait_for(pilot, lambda: shown(9).startswith("3"))
+        assert reads == []
+        state = app.servers[next(iter(app.servers))]
+        assert next(d for d in state.domains if d["name"] == first["name"])["cpu_s"] == 42.5

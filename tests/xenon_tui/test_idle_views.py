@@ -160,7 +160,8 @@ async def test_the_host_screen_keeps_one_clock() -> None:
         assert isinstance(host, HostConsole)
         clocks = [t for t in host._timers if not t._repeat and t.name != "screen_update"]
         assert len(clocks) == 1, clocks
-        assert 1 <= DOMAINS_REFRESH_S <= 2
+        # The Domains view comes pushed; its read is a slow safety net.
+        assert 5 <= DOMAINS_REFRESH_S <= 10
 
 
 async def test_an_idle_link_sleeps_until_its_next_heartbeat(
@@ -298,7 +299,9 @@ async def test_the_domains_view_is_read_when_shown_and_not_polled_hidden(
             await read(at)
 
         fleet.refresh_domains = spy  # type: ignore[method-assign]
-        app.host._ticks = 1  # the next tick is a poll tick (were the view shown)
+        from xenon_tui.screens._host import DOMAINS_REFRESH_TICKS
+
+        app.host._ticks = DOMAINS_REFRESH_TICKS - 1  # the next tick polls (were it shown)
         await pilot.pause(1.5)
         assert reads == []  # the violation log is shown: no poll
         app.host._ticks = 0  # the next poll tick is the second from now

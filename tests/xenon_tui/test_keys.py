@@ -161,7 +161,7 @@ async def test_start_on_a_running_domain_says_it_runs_and_msm_mark_only_when_pau
 async def test_domains_refresh_by_themselves_and_only_changed_cells_redraw(
     scripted: Any, xps_pki: Any, tmp_path: Path
 ) -> None:
-    assert 1 <= DOMAINS_REFRESH_S <= 2
+    assert DOMAINS_REFRESH_S <= 10  # the safety read of what no event announces
     running, host = scripted
     app = XenonConsole(console_config(xps_pki, running, tmp=tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:

@@ -80,12 +80,13 @@ only on change) and redraws the shown fleet view from the counts; every
 ``DOMAINS_REFRESH_TICKS``-th polls the shown Domains view. One timer, not one per job:
 each wakes the whole app."""
 
-DOMAINS_REFRESH_TICKS = 2
+DOMAINS_REFRESH_TICKS = 10
 
 DOMAINS_REFRESH_S = TICK_S * DOMAINS_REFRESH_TICKS
-"""How often the shown Domains view re-reads its server's domains (run state, CPU,
-violations; a run state also comes pushed at once); rows that did not change are not
-redrawn."""
+"""How often the shown Domains view re-reads its server's domains anyway. What it shows
+comes pushed: a domain event is read at once, each statistics sample brings the CPU
+seconds and each violation its domain's count; the read catches what nobody pushes (a
+real host's xl state letters). Rows that did not change are not redrawn."""
 
 
 class HostConsole(Screen[None]):
@@ -411,9 +412,12 @@ class HostConsole(Screen[None]):
             state.stats = data
             state.stats_log.append(data)
             del state.stats_log[:-400]
+            cpu_changed = state.take_sample(data)
             if message.address == self.current:
                 for perf in self.query(PerfView):
                     perf.show_stats(data, state.stats_log)
+                if cpu_changed:
+                    self._show_domains(state)
         elif kind == "domain":
             self._domain_changed(message.address, data)
             if message.address == self.current:
@@ -431,6 +435,9 @@ class HostConsole(Screen[None]):
             return
         self.counts_of(state.address).add(fresh)
         is_current = state.address == self.current
+        # Pushed ones only: a fetched history's counts may predate a reset.
+        if alert and state.take_counts(fresh) and is_current:
+            self._show_domains(state)
         if is_current:
             log = self.query_one(ViolationLog)
             log.add_violations(fresh)
@@ -449,6 +456,13 @@ class HostConsole(Screen[None]):
                 # At most one band/tab relabel per 0.2 s however fast violations arrive.
                 self._alert_pending = True
                 self.set_timer(0.2, self._flush_alert)
+
+    def _show_domains(self, state: ServerState) -> None:
+        """The shown Domains table follows ``state``'s rows (a hidden one is drawn from
+        them, or read, when it is shown)."""
+        if self.query_one(ViewTabs).active == "domains":
+            for table in self.query(DomainsTable):
+                table.set_domains(domain_rows(state))
 
     def _flush_status(self) -> None:
         self._status_pending = False
