@@ -1,9 +1,10 @@
 """``/api/v1/policy/approvals``: two-person activation per enclave (issue #14 §4).
 
 A policy version that changes an enclave requiring approval waits until an admin other
-than its authors approves it; until then propagation is held (``POST /propagate`` is a
-409 ``approval_required`` naming the enclave, the version, its authors and who may
-approve). Approve and reject take a required note and are audited.
+than its authors approves it; until then the hosts that carry that enclave are held (the
+others get the newest version) and ``POST /propagate`` is a 409 ``approval_required``
+naming the enclave, the version, its authors and who may approve. Approve and reject
+take a required note and are audited.
 """
 
 from __future__ import annotations

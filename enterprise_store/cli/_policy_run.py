@@ -456,7 +456,7 @@ async def _policy_approvals(xe: Any, args: argparse.Namespace) -> int:
         print("nothing waits for approval" if args.version is None else "no such version")
         return 0
     if answer.held:
-        print("propagation is held until these are approved:")
+        print("propagation is held for the hosts of these enclaves until they are approved:")
     shown: set[int] = set()
     for item in answer.items:
         print("\n".join(_approval_lines(item)))

@@ -208,7 +208,7 @@ class XeApprovalsScreen(ModalScreen[None]):
         flagged = ", ".join(e.enclave for e in answer.enclaves) or "none"
         title = f"Approvals — enclaves requiring a second admin: {_printable(flagged, 100)}"
         if answer.held:
-            title += " · propagation held"
+            title += " · their hosts held"
         self.query_one("#approvals-title", Label).update(Text(title))
         for item in answer.items:
             label = Text(f"v{item.version}  {_printable(item.enclave, 60)}  {item.state}  ")
