@@ -7,10 +7,22 @@ Every step waits on the screen's text (``tmux capture-pane -p``) with a liveness
 
 from __future__ import annotations
 
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
 from textual import events
 from textual.app import App
 
+from tests._support.ssh import Terminal, needs_ssh_tools
+from tests._support.xe_ssh import AUDITOR, Tty, XeConsoleStack, populate, start_xe_console
+from tests._support.xps import XpsPki
 from xenon_tui.dialogs._xe_forms import XeField, XeForm
+from xps.policy import parse_policy, policy_from_dict
+from xps.policy.generators import xl_config
 
 # -- keys typed ahead (SSH delivers a burst at once) ----------------------------------------
 
@@ -40,3 +52,475 @@ async def test_keys_typed_ahead_of_enter_and_tab_land_in_the_next_field() -> Non
         await pilot.pause()
         await pilot.pause()
         assert app.form.all_values() == {"one": "a", "two": "b", "three": "c"}
+
+
+# -- the walk ------------------------------------------------------------------------------
+
+HOSTS = ("xenon-1", "xenon-2", "xenon-3")
+ENCLAVES = {  # name: (colour typed, hosts; the first is the one the tag dialog follows)
+    "Enclave A": ("200, 40, 40", ("xenon-2", "xenon-3")),
+    "Enclave B": ("#2878c8", HOSTS),
+    "Enclave C": ("40 160 40", HOSTS),
+}
+PROFILES = {"Enclave A": "PVH-Combined", "Enclave B": "PV-Combined", "Enclave C": "PVHVM-Combined"}
+SHARED = "san-a"  # storage xenon-2 and xenon-3 declare shared (Figure 21): migration needs one
+EXTRA = "max_grant_frames = 32"
+
+
+@pytest.fixture
+async def stack(
+    tmp_path: Path, xps_pki: XpsPki, xps_hosts: Callable[..., Any]
+) -> AsyncIterator[XeConsoleStack]:
+    started = await start_xe_console(tmp_path, xps_pki, await xps_hosts(3))
+    try:
+        yield started
+    finally:
+        await started.stop()
+
+
+async def choose(tty: Tty, label: str, search: str, shown: str) -> None:
+    """Opens the focused pull-down (Enter), types to find ``search``, takes it (Enter) and
+    waits until the field ``label`` shows ``shown``."""
+    tty.keys("Enter")
+    await tty.shows(rf"^\W*{label} .*▲")  # the list is open and has the keys
+    tty.type(search)
+    tty.keys("Enter")
+    await tty.shows(rf"^\W*{label} +{re.escape(shown)}.*▼")
+
+
+async def clear(tty: Tty, label: str, old: str) -> None:
+    """Deletes the focused field's text ``old`` (its cursor is at the end)."""
+    tty.keys(*["BSpace"] * len(old))
+    await tty.shows(rf"{label} +{re.escape(old)}", gone=True)
+
+
+async def new(tty: Tty, entry: int, title: str) -> None:
+    """``n``, the New… menu's entry number ``entry`` (Down from the first), its form."""
+    tty.keys("n")
+    await tty.shows(r"Enter opens · Esc closes")
+    tty.keys(*["Down"] * entry, "Enter")
+    await tty.shows(title)
+    await tty.quiet()
+
+
+VM_KEYS = r"⏎ VM actions"  # in the footer while the VM list has the keys
+
+
+async def vm_list(tty: Tty) -> None:
+    """Tab to the VM list; waits until it has the keys (a key typed before the Tab is
+    handled would go to the Hosts panel)."""
+    tty.keys("Tab")
+    await tty.shows(VM_KEYS)
+
+
+async def hosts_panel(tty: Tty) -> None:
+    """Tab back to the Hosts panel."""
+    tty.keys("Tab")
+    await tty.shows(VM_KEYS, gone=True)
+
+
+async def migrate_menu(tty: Tty) -> None:
+    """Enter on EA-domu-1 (running on xenon-2): its menu, then its last entry, Migrate…"""
+    tty.keys("Enter")
+    await tty.shows(r"EA-domu-1 on xenon-2 \(running\)")  # (G before it moves the list)
+    tty.keys("G", "Enter")
+
+
+def tree(screen: str) -> dict[str, list[str]]:
+    """The Hosts panel as host -> enclaves, read from the screen."""
+    out: dict[str, list[str]] = {}
+    under: list[str] = []
+    for line in screen.splitlines():
+        if match := re.match(r"^│▼ (xenon-\d)\b", line):
+            under = out.setdefault(match.group(1), [])
+        elif match := re.match(r"^│[├└] +(Enclave [ABC])\b", line):
+            under.append(match.group(1))
+    return out
+
+
+async def host_policy(sim: Any) -> dict[str, Any]:
+    client = await sim.console()
+    return dict(await client.get_policy("active"))
+
+
+async def admin_walk(tty: Tty, stack: XeConsoleStack) -> None:
+    """The report's §4.2 from an empty enterprise, by keys, as XE's admin."""
+    api = await stack.admin()
+    await tty.shows(r"Xenon Enterprise — root \(admin\)", 60)
+
+    # §4.2.2 Add hosts (Figure 21): each enforces a policy of its own, which XE takes over.
+    for name, sim in zip(HOSTS, stack.hosts, strict=True):
+        await new(tty, 0, r"Add host \(XE connects")
+        tty.type(name)
+        tty.keys("Enter")
+        tty.type("127.0.0.1")
+        tty.keys("Enter")
+        await clear(tty, r"Mgmt\. port", "9443")
+        tty.type(str(sim.port))
+        await tty.shows(rf"Mgmt\. port +{sim.port}\b")
+        tty.keys(*["Tab"] * 6)  # vendor, family, model, stepping, flags: read from the host
+        if name != "xenon-1":
+            tty.type(SHARED)
+            await tty.shows(rf"Shared storage +{SHARED}")
+        tty.keys("Tab")
+        await choose(tty, "Host's own policy", "take it over", "take it over now")
+        await tty.shows(rf"Hostname +{name}\b")
+        await tty.shows(r"Mgmt\. IP address +127\.0\.0\.1\b")
+        tty.keys("C-s")
+        await tty.shows(rf"{name}: CPU for migration", 90)  # XE's task read the host
+        await tty.shows(r"CPU vendor +\S+")
+        tty.keys("Escape")  # unchanged: closes at once
+        await tty.shows(r"CPU for migration", gone=True)  # (a key right after Esc is Alt+key)
+        await tty.shows(rf"▼ {name} +v\d+/\d+")
+
+    # §4.2.3 Create enclaves (Figure 22); §4.2.4 assign them (Figure 23). The hosts' own
+    # policies tag their switches Enclave A/B/C: the enclaves keep those tags' UUIDs.
+    host_tags: dict[str, str] = {}
+    own_switches: dict[str, list[dict[str, str]]] = {}
+    for name, sim in zip(HOSTS, stack.hosts, strict=True):
+        own = parse_policy((await host_policy(sim))["xml"].encode())
+        host_tags |= {t.name: str(t.id) for t in own.tags}
+        own_switches[name] = [{"name": s.name, "enclave": str(s.tag)} for s in own.switches]
+    for enclave, (colour, hosts) in ENCLAVES.items():
+        tty.keys("g", *["j"] * HOSTS.index(hosts[0]))  # only hosts above it have enclaves
+        await new(tty, 1, r"Add enclave \(a tag")
+        tty.type(enclave)
+        tty.keys("Enter")
+        await clear(tty, "Tag colour", "#3a7bd5")
+        tty.type(colour)
+        tty.keys("Enter")
+        tty.type(host_tags[enclave])
+        await tty.shows(rf"Tag UUID +{host_tags[enclave]}")
+        await tty.shows(r"#[0-9a-f]{6}  rgb\(\d+, \d+, \d+\)")  # the swatch followed
+        tty.keys("C-s")
+        await tty.shows(r"Add tag to host \(assign an enclave\)")
+        await tty.shows(rf"Host +{hosts[0]}\b")
+        await tty.shows(rf"Enclave \(tag\) +{enclave}")
+        tty.keys("C-s")
+        await tty.shows(rf"{enclave} assigned to {hosts[0]}")
+        for host in hosts[1:]:
+            await new(tty, 2, r"Add tag to host \(assign an enclave\)")
+            await choose(tty, "Host", host, host)
+            tty.keys("Tab")
+            await choose(tty, r"Enclave \(tag\)", enclave.lower(), enclave)
+            tty.keys("C-s")
+            await tty.shows(rf"{enclave} assigned to {host}")
+    figure_23 = {"xenon-1": ["Enclave B", "Enclave C"]} | {
+        h: ["Enclave A", "Enclave B", "Enclave C"] for h in ("xenon-2", "xenon-3")
+    }
+    await tty.until(lambda screen: tree(screen) == figure_23)
+
+    # §4.2.5 A VM before any SecLabel: the policy service's warning (Figure 24) and its fix.
+    tty.keys("g", *["j"] * 4)  # xenon-1, B, C, xenon-2, its Enclave A
+    await tty.shows(r"Enclave A  on xenon-2, xenon-3")
+    await tty.shows(r"SecLabels: none yet")
+    tty.keys("a")
+    await tty.shows(r"Add domain to Enclave A")
+    await tty.shows(r"SecLabel +\(none yet: add a SecLabel to this enclave\)")
+    await tty.quiet()
+    tty.type("EA-domu-1")
+    tty.keys(*["Tab"] * 4)  # SecLabel, guest type, guest OS, kernel
+    tty.type("/usr/local/lib/xen/boot/vmlinuz")
+    await tty.shows(r"Kernel +/usr/local/lib/xen/boot/vmlinuz")
+    tty.keys("C-s")
+    await tty.shows(r"Policy service warnings — Add domain EA-domu-1")
+    await tty.shows(r"XE-VM-NO-SECLABEL  vm 'EA-domu-1'")
+    await tty.shows(r"→ Create a SecLabel in Enclave A first")
+    tty.keys("Enter")  # the fix: Add SecLabel in Enclave A (Figure 25)
+    await tty.shows(r"Add secLabel → Create new…")
+    await tty.shows(r"Enclave +Enclave A\b")
+    await tty.quiet()
+    tty.type("EA-seclabel")
+    tty.keys("Tab", "Tab")
+    await choose(tty, "Hypercall profile", "pvh-combined", "PVH-Combined")
+    tty.keys("C-s")
+    await tty.shows(r"Add domain to Enclave A")  # back to the refused action, as typed
+    await tty.shows(r"Name +EA-domu-1\b")
+    await tty.shows(r"SecLabel +EA-seclabel — PVH-Combined")
+    await tty.shows(r"default: first host with Enclave A \(xenon-2\)")
+    tty.keys("C-s")
+    await tty.shows(r"EA-domu-1 +xenon-2 +\w+ +EA-seclabel")
+    vm = await api.policy.get_vm("EA-domu-1")
+    assert vm.host == (await api.policy.get_host("xenon-2")).id
+
+    # The other enclaves: a SecLabel each (n → Add SecLabel), then a VM (Figure 26).
+    for enclave, kind, below in (("Enclave B", "pv", 1), ("Enclave C", "hvm", 2)):
+        short = enclave[-1]
+        tty.keys("g", *["j"] * below)  # xenon-1's
+        await tty.shows(rf"{enclave}  on xenon-1, xenon-2, xenon-3")
+        await new(tty, 4, r"Add secLabel → Create new…")
+        await tty.shows(rf"Enclave +{enclave}\b")
+        tty.type(f"E{short}-seclabel")
+        tty.keys("Tab", "Tab")
+        profile = PROFILES[enclave]
+        await choose(tty, "Hypercall profile", profile.lower(), profile)
+        tty.keys("C-s")
+        await tty.shows(rf"E{short}-seclabel +{profile} · ≤1000/ms")
+        tty.keys("a")
+        await tty.shows(rf"Add domain to {enclave}")
+        await tty.shows(rf"SecLabel +E{short}-seclabel — {profile}")
+        await tty.quiet()
+        tty.type(f"E{short}-domu-1")
+        tty.keys("Tab", "Tab")
+        await choose(tty, "Guest type", kind, kind)
+        if kind == "pv":
+            await tty.shows(r"Bootloader \(PV\)")
+            tty.keys(*["Tab"] * 5)  # guest OS, kernel, ramdisk, command line, bootloader
+            tty.type("pygrub")
+            await tty.shows(r"Bootloader \(PV\) +pygrub")
+        tty.keys("C-s")
+        await tty.shows(rf"E{short}-domu-1 +xenon-1 +\w+ +E{short}-seclabel")
+
+    # View a VM's config (Figure 27), give it extra XL (Figure 28) and see it there.
+    await vm_list(tty)  # Enclave C's VM
+    tty.keys("c")
+    await tty.shows(r"Domain config of EC-domu-1 \(on xenon-1\)")
+    await tty.shows(r'type = "hvm"')
+    await tty.shows(r'seclabel = "EC-seclabel"')
+    assert EXTRA not in tty.screen()
+    tty.keys("Escape")
+    await tty.shows(r"Domain config of", gone=True)
+    tty.keys("C")
+    await tty.shows(r"Configure EC-domu-1 \(hvm\)")
+    await tty.shows(r"Extra XL configuration")
+    await tty.quiet()
+    tty.type(EXTRA)
+    await tty.shows(re.escape(EXTRA))
+    tty.keys("C-s")
+    await tty.shows(r"EC-domu-1: configuration saved")
+    tty.keys("c")
+    await tty.shows(r"Domain config of EC-domu-1")
+    await tty.shows(rf"\d+  {re.escape(EXTRA)}")
+    tty.keys("Escape")
+    await tty.shows(r"Domain config of", gone=True)
+    # §4.3.4: XE propagates on its own; the host's own xl config of the VM carries it.
+    xenon_1 = stack.hosts[0]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 90
+    while EXTRA not in (config := await host_xl_config(xenon_1, "EC-domu-1")):
+        assert loop.time() < deadline, config
+        await asyncio.sleep(0.5)
+
+    # Migrate Enclave A's VM between its two hosts (Figure 40), once running.
+    await hosts_panel(tty)
+    tty.keys("g", *["j"] * 4)
+    await tty.shows(r"Enclave A  on xenon-2, xenon-3")
+    await vm_list(tty)
+    tty.keys("Enter")
+    await tty.shows(r"EA-domu-1 on xenon-2 \((stopped|running)\)")
+    tty.keys("Enter")  # Start
+    await tty.shows(r"EA-domu-1 +xenon-2 +running")
+    await migrate_menu(tty)
+    await tty.shows(r"Migrate EA-domu-1 from xenon-2 to…")
+    # Every reason of every refused host: xenon-1 lacks the enclave, storage, a switch;
+    # xenon-3's switch of Enclave A is not known to XE (see below).
+    screen = await tty.shows(r"No host may take this VM now\.")
+    for code in ("XE-MIG-ENCLAVE", "XE-MIG-STORAGE", "XE-MIG-SWITCH"):
+        assert re.search(rf"{code}: vm 'EA-domu-1' .*'xenon-1'", screen), screen
+    assert re.search(r"XE-MIG-SWITCH: vm 'EA-domu-1' .*'xenon-3'", screen), screen
+    assert not re.search(r"XE-MIG-STORAGE: .*'xenon-3'", screen), screen
+    tty.keys("Escape")
+    await tty.shows(r"Migrate EA-domu-1", gone=True)
+    # XE read each host's switches when it was added (before the enclaves existed, so
+    # unbound); the console has no form binding a host's switch to an enclave: the
+    # binding is made through XE's API, as the finding's fix says ("add a switch").
+    for name in ("xenon-2", "xenon-3"):
+        known = await api.policy.get_host(name)
+        await api.policy.update_host(known.id, switches=own_switches[name])
+    await migrate_menu(tty)
+    await tty.shows(r"xenon-3  allowed")
+    tty.keys("Enter")
+    await tty.shows(r"EA-domu-1 +xenon-3 +running", 90)
+    await tty.shows(r"[Dd]owntime")
+
+    # Figure 31: each host enforces only its slice, read from the host through XPS.
+    await check_slices(stack)
+
+
+async def host_xl_config(sim: Any, vm: str) -> str:
+    """The xl config the host itself generates for ``vm`` from the policy it enforces."""
+    client = await sim.console()
+    stored = await client.get_policy()
+    return xl_config(policy_from_dict(stored["policy"]), vm, vnc_password="test-mask")
+
+
+async def check_slices(stack: XeConsoleStack) -> None:
+    """Figure 31: each host enforces only its slice (read through XPS), and its hash is
+    the slice XE wants it to run."""
+    api = await stack.admin()
+    slices = {
+        "xenon-1": ({"EB-seclabel", "EC-seclabel"}, {"EB-domu-1", "EC-domu-1"}),
+        "xenon-2": ({"EA-seclabel", "EB-seclabel", "EC-seclabel"}, set()),
+        "xenon-3": ({"EA-seclabel", "EB-seclabel", "EC-seclabel"}, {"EA-domu-1"}),
+    }
+    version = (await api.policy.check()).version
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 90  # XE propagates each change on its own: a liveness bound
+    while True:
+        rows = {r.host: r for r in await api.compute.propagation()}
+        if len(rows) == 3 and all(
+            r.state == "converged" and r.observed.version == version for r in rows.values()
+        ):
+            break
+        assert loop.time() < deadline, [
+            (r.host, r.state, r.observed.last_error) for r in rows.values()
+        ]
+        await asyncio.sleep(0.5)
+    for name, sim in zip(HOSTS, stack.hosts, strict=True):
+        active = await host_policy(sim)
+        enforced = parse_policy(active["xml"].encode())
+        labels_there, vms_there = slices[name]
+        assert {s.name for s in enforced.seclabels} == labels_there, name
+        assert {d.name for d in enforced.domains} == vms_there, name
+        tags = {t.name for t in enforced.tags}
+        assert {e for e, (_, hosts) in ENCLAVES.items() if name in hosts} <= tags, name
+        assert name != "xenon-1" or "Enclave A" not in tags
+        assert active["sha256"] == rows[name].desired.slice_sha256, name
+
+
+@needs_ssh_tools
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # ~40 XE writes, three host-add tasks and a migration, typed
+async def test_the_42_walk_over_ssh_as_admin_at_160x48(
+    stack: XeConsoleStack, terminal: Terminal
+) -> None:
+    tty = Tty.open(terminal, "admin", stack.ssh_argv("root"), 160, 48)
+    await admin_walk(tty, stack)
+
+
+# -- the auditor ---------------------------------------------------------------------------
+
+SAMPLE_TREE = {"xenon-1": ["Enclave B", "Enclave C"]} | {
+    h: ["Enclave A", "Enclave B", "Enclave C"] for h in ("xenon-2", "xenon-3")
+}
+MUTATING_FOOTER = re.compile(r"\ba Add domain|\bn New…|\bC Configure|\bP Propagate")
+DIALOG = "▀▀▀▀▀▀▀▀▀▀"  # a modal's top border
+
+
+async def held_for_approval(stack: XeConsoleStack) -> int:
+    """The report's simple policy, then Enclave B under two-person approval with a change
+    of its VM waiting for a second admin; returns that version."""
+    await populate(stack)
+    api = await stack.admin()
+    await api.policy.update_enclave("Enclave B", requires_approval=True)
+    written = await api.policy.set_vm_extra("EB-domu-1", [("localtime", "1")])
+    return int(written.version)
+
+
+async def nothing_opens(tty: Tty, key: str) -> None:
+    """``key`` (a change, hidden from an auditor) opens nothing."""
+    tty.keys(key)
+    screen = await tty.quiet()
+    assert DIALOG not in screen, f"{key} opened something for the auditor:\n{screen}"
+    assert screen.startswith(" ⛨ "), screen  # still the Enterprise view
+
+
+async def auditor_walk(tty: Tty, pending: int, cols: int) -> None:
+    """Every view opens for the auditor, no change is offered, and the one the UI still
+    offers (approve a held version) is refused by XE with its message."""
+    # The title names the held version first (at 80 columns the role is cut off there).
+    title = r"aud \(auditor\)" if cols >= 160 else r"⛨ v\d+ waits for approval .* aud"
+    await tty.shows(title, 60)
+    await tty.shows(r"Enclave B  on xenon-1")
+    screen = await tty.shows(r"EB-domu-1 +xenon-1")
+    assert not MUTATING_FOOTER.search(screen), screen
+    await tty.until(lambda s: tree(s) == SAMPLE_TREE)
+    for key in ("a", "n", "C", "P", "H"):
+        await nothing_opens(tty, key)
+
+    # Help lists what the auditor may do, and no change.
+    tty.keys("?")
+    screen = await tty.shows(r"Xenon Enterprise — keys")
+    assert "View the VM's domain config" in screen
+    for change in ("Add domain", "New…", "Configure the VM", "Propagate", "reorder"):
+        assert change not in screen, screen
+    tty.keys("Escape")
+    await tty.shows(r"Xenon Enterprise — keys", gone=True)
+
+    # The VM's menu offers the config only; it and `c` show the generated config.
+    await vm_list(tty)
+    tty.keys("Enter")
+    screen = await tty.shows(r"EB-domu-1 on xenon-1 \(\w+\)")
+    assert "View domain config" in screen
+    for change in ("Start", "Shut down", "Destroy", "Migrate", "Configure domain"):
+        assert change not in screen, screen
+    tty.keys("Enter")
+    await tty.shows(r"Domain config of EB-domu-1 \(on xenon-1\)")
+    await tty.shows(r'name = "EB-domu-1"')
+    tty.keys("Escape")
+    await tty.shows(r"Domain config of", gone=True)
+    tty.keys("c")
+    await tty.shows(r'seclabel = "EB-seclabel"')
+    tty.keys("Escape")
+    await tty.shows(r"Domain config of", gone=True)
+
+    # The policy as tree, XML and text (Figure 30), with search.
+    tty.keys("p")
+    await tty.shows(r"XE policy — 1 tree · 2 XML · 3 text")
+    await tty.shows(r"XE policy version \d+")
+    tty.keys("2")
+    await tty.shows(r'<enterprise xmlns="urn:xenon:enterprise:1"')
+    tty.keys("3")
+    await tty.shows(r"Xenon Enterprise policy, version \d+")
+    tty.keys("/")
+    tty.type("EB-domu")
+    tty.keys("Enter")
+    await tty.shows(r"'EB-domu': 1/\d+")
+    tty.keys("Escape")
+    await tty.shows(r"XE policy — ", gone=True)
+
+    # The audit log, verified.
+    tty.keys("L")
+    await tty.shows(r"Audit log — aud \(auditor\)")
+    await tty.shows(r"policy\.vm\.extra +vm:EB-domu-1")
+    tty.keys("v")
+    await tty.shows(r"The chain is intact: \d+ records verified\.")
+    tty.keys("Escape")
+    await tty.shows(r"The chain is intact", gone=True)
+    await tty.shows(r"Chain intact: \d+ records · fingerprint")
+    tty.keys("Escape")
+    await tty.shows(r"Audit log — ", gone=True)
+
+    # Fleet incidents and the timeline.
+    tty.keys("i")
+    await tty.shows(r"Fleet incidents — last")
+    await tty.shows(r"\d+ violations? in \d+ groups?")
+    tty.keys("Escape")
+    await tty.shows(r"Fleet incidents — ", gone=True)
+    tty.keys("T")
+    await tty.shows(r"Timeline — Timeline of VM EB-domu-1")  # the VM list has the keys
+    await tty.shows(r"created VM 'EB-domu-1'")
+    tty.keys("Escape")
+    await tty.shows(r"Timeline — ", gone=True)
+
+    # The one change the UI still offers an auditor: approving the held version. XE
+    # refuses it, with its message.
+    tty.keys("V")
+    await tty.shows(r"Approvals — enclaves requiring a second admin: Enclave B")
+    await tty.shows(rf"v{pending} +Enclave B +pending +by root")
+    tty.keys("a")
+    await tty.shows(rf"why approve version {pending}\?")
+    tty.type("an auditor tries")
+    tty.keys("Enter")
+    await tty.shows(
+        r"XE refused: approve a policy version needs the admin role \(you are auditor\)"
+    )
+    tty.keys("Escape")
+    await tty.shows(r"Approvals — ", gone=True)
+
+
+@needs_ssh_tools
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+async def test_the_auditor_over_ssh_sees_every_view_and_changes_nothing(
+    stack: XeConsoleStack, terminal: Terminal, size: tuple[int, int]
+) -> None:
+    pending = await held_for_approval(stack)
+    api = await stack.admin()
+    before = (await api.policy.check()).version
+    tty = Tty.open(terminal, "auditor", stack.ssh_argv(AUDITOR), *size)
+    await auditor_walk(tty, pending, size[0])
+    approvals = await api.policy.approvals()
+    assert [(a.version, a.state) for a in approvals.items] == [(pending, "pending")]
+    assert (await api.policy.check()).version == before  # the auditor changed nothing
