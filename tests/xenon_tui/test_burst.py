@@ -3,19 +3,9 @@ the fields they were typed for."""
 
 from __future__ import annotations
 
-from textual import events
-
+from tests._support.keys import one_read
 from tests._support.screens import injected_app
 from xenon_tui.dialogs._resolve import ResolveDialog
-
-_NAMES = {" ": "space", "-": "minus", ":": "colon", "\t": "tab", "\r": "enter"}
-
-
-def _burst(app: object, text: str) -> None:
-    """Posts every key at once, as the driver does with what one read brought."""
-    for ch in text:
-        key = _NAMES.get(ch, ch)
-        app.post_message(events.Key(key, None if ch == "\t" else ch))  # type: ignore[attr-defined]
 
 
 async def test_tab_in_a_burst_moves_to_the_next_field_before_the_next_key() -> None:
@@ -26,7 +16,7 @@ async def test_tab_in_a_burst_moves_to_the_next_field_before_the_next_key() -> N
         results: list[str | None] = []
         app.push_screen(ResolveDialog("Resolve", "body", "EA-domu-1"), results.append)
         await pilot.pause()
-        _burst(app, "EA-domu-1\tburst note\r")
+        one_read(app, "EA-domu-1\tburst note\r")
         for _ in range(5):
             await pilot.pause(0.05)
         assert results == ["burst note"]
@@ -39,9 +29,7 @@ async def test_shift_tab_in_a_burst_goes_back_a_field() -> None:
         dialog = ResolveDialog("Resolve", "body", "EA-domu-1")
         app.push_screen(dialog)
         await pilot.pause()
-        _burst(app, "x\t")
-        app.post_message(events.Key("shift+tab", None))
-        _burst(app, "y")
+        one_read(app, ["x", "tab", "shift+tab", "y"])
         for _ in range(5):
             await pilot.pause(0.05)
         assert dialog.query_one("#typed").value == "xy"  # type: ignore[attr-defined]

@@ -9,11 +9,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from textual import events
 from textual.app import App
 from textual.containers import VerticalScroll
 from textual.widgets import Button, Input
 
+from tests._support.keys import one_read
 from xenon_tui.dialogs import ConfirmDialog
 from xenon_tui.dialogs._form import Field, FormDialog
 
@@ -98,13 +98,6 @@ async def test_first_key_reaches_a_new_form() -> None:
         assert app.screen.query_one("#field-name", Input).value.endswith("x")
 
 
-def _burst(app: App[None], keys: list[str]) -> None:
-    """Posts ``keys`` to the app at once: one read of a typist's keys over SSH (or
-    ``tmux send-keys 'name' Enter``), none handed out before the next one arrives."""
-    for key in keys:
-        app.post_message(events.Key(key, "\r" if key == "enter" else key))
-
-
 async def test_a_burst_lands_each_value_in_the_field_enter_moved_to() -> None:
     # Seen over SSH in the Users forms (fixed there in session 7): Enter moved the focus
     # only after the keys of the same read had gone into the field it left.
@@ -112,7 +105,7 @@ async def test_a_burst_lands_each_value_in_the_field_enter_moved_to() -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         app.open(_form())
         await pilot.pause()
-        _burst(app, [*"-web", "enter", *", sysctl", "enter", "enter", "enter"])
+        one_read(app, "-web\r, sysctl\r\r\r")
         await _until(pilot, lambda: app.results != [])
         assert app.results == [
             {
@@ -129,7 +122,7 @@ async def test_a_burst_ending_in_enter_saves_what_it_typed() -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         app.open(FormDialog("Rename", [Field("name", "Name")], lambda v: {}))
         await pilot.pause()
-        _burst(app, [*"EA-domu-9", "enter"])
+        one_read(app, "EA-domu-9\r")
         await _until(pilot, lambda: app.results != [])
         assert app.results == [{"name": "EA-domu-9"}]
 
@@ -139,7 +132,7 @@ async def test_a_burst_into_an_invalid_form_keeps_it_open_with_the_message() -> 
     async with app.run_test(size=(160, 48)) as pilot:
         app.open(_form())
         await pilot.pause()
-        _burst(app, ["enter", "enter", *"99", "enter", "enter"])  # max_rate 100099
+        one_read(app, "\r\r99\r\r")  # max_rate 100099
         await _until(
             pilot, lambda: "100099" in str(app.screen.query_one("#error-max_rate").render())
         )

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
-from textual import events
 from textual.widgets import Label, TabbedContent, Tree
 
 from tests._support.console import wait_for
+from tests._support.keys import one_read
 from tests._support.xe_console import World, ready
 from xenon_tui._xe import EnterpriseError
 from xenon_tui.dialogs._xe_config import FindableText, find_in_text
@@ -121,13 +121,6 @@ async def test_tree_xml_and_text_each_read_when_first_shown_with_search(
         await wait_for(pilot, lambda: app.screen is app.enterprise)
 
 
-def _one_read(app: Any, text: str) -> None:
-    """Posts every key at once, as the driver does with what one read over SSH brought."""
-    names = {"/": "slash", "-": "minus", " ": "space", "\r": "enter"}
-    for ch in text:
-        app.post_message(events.Key(names.get(ch, ch), None if ch == "\r" else ch))
-
-
 async def test_search_typed_in_one_read_with_the_slash_reaches_the_search_line(
     world: World, tmp_path: Path
 ) -> None:
@@ -138,13 +131,13 @@ async def test_search_typed_in_one_read_with_the_slash_reaches_the_search_line(
         await ready(pilot, app)
         screen = await _policy_screen(app, pilot)
         await pilot.pause()
-        _one_read(app, "/dhcp-eb\r")
+        one_read(app, "/dhcp-eb\r")
         await wait_for(pilot, lambda: screen.tree_match is not None)
         assert screen.tree_match is not None and "dhcp-eb" in str(screen.tree_match.label)
         await pilot.press("3")
         await wait_for(pilot, lambda: "text" in screen.loaded, 30)
         await pilot.pause()
-        _one_read(app, "/enclave c\r")
+        one_read(app, "/enclave c\r")
         text = screen.query_one("#policy-text", FindableText)
         await wait_for(pilot, lambda: text.selected_text.lower() == "enclave c")
 

@@ -11,10 +11,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from pytest_textual_snapshot import SVGImageExtension
-from textual import events
 
 from enterprise_store.client import NotFound
 from tests._support.console import wait_for
+from tests._support.keys import one_read
 from tests._support.xe_console import PASSWORD, URL, World, ready
 from xenon_tui._xe import EnterpriseError, XeLink
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog
@@ -198,8 +198,7 @@ async def test_a_form_typed_in_one_burst_lands_in_the_fields_enter_moved_to(
         await wait_for(pilot, lambda: isinstance(app.screen, SecretForm))
         password = "burstpassword2026"
         # Name, Enter, Enter (the role stays operator), the password, Enter: one read.
-        for key in [*"bob", "enter", "enter", *password, "enter"]:
-            app.post_message(events.Key(key, "\r" if key == "enter" else key))
+        one_read(app, f"bob\r\r{password}\r")
         await wait_for(pilot, lambda: role_of(screen, "bob") is not None, 60)
         assert role_of(screen, "bob") == "operator"
         check = world.factory(XeLink(URL, "", "bob", "operator", None))

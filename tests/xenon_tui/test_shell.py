@@ -8,6 +8,7 @@ from pathlib import Path
 from textual.command import CommandPalette
 
 from tests._support.console import wait_for
+from tests._support.keys import one_read
 from xenon_tui._actions import ACTIONS, bindings, command_names
 from xenon_tui._config import ConsoleConfig
 from xenon_tui.app import XenonConsole
@@ -107,22 +108,13 @@ async def test_palette_lists_table_actions(tmp_path: Path) -> None:
         assert app.query_one("#views").active == "domains"
 
 
-async def _type_ahead(app: XenonConsole, keys: str) -> None:
-    """Queues every key before the app handles the first: a fast typist, or a paste over SSH."""
-    from textual import events
-
-    names = {":": "colon", "/": "slash", "\r": "enter"}
-    for char in keys:
-        app.post_message(events.Key(names.get(char, char), char))
-
-
 async def test_keys_typed_ahead_of_the_command_line_are_not_lost(tmp_path: Path) -> None:
     app = _app(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
-        await _type_ahead(app, ":perf\r")
+        one_read(app, ":perf\r")
         await wait_for(pilot, lambda: app.query_one("#views").active == "perf", wait_s=10)
-        await _type_ahead(app, ":seclabels\r")
+        one_read(app, ":seclabels\r")
         await wait_for(
             pilot,
             lambda: getattr(app.focused, "id", None) == "adv-seclabels",
@@ -138,7 +130,7 @@ async def test_text_typed_ahead_of_a_dialog_lands_in_its_field(tmp_path: Path) -
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
         app.push_screen(InputDialog("Name", "A name:"), results.append)
-        await _type_ahead(app, "web-01\r")
+        one_read(app, "web-01\r")
         await wait_for(pilot, lambda: bool(results), wait_s=10)
     assert results == ["web-01"]
 
@@ -147,11 +139,11 @@ async def test_view_key_then_filter_typed_ahead_run_in_order(tmp_path: Path) -> 
     app = _app(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
-        await _type_ahead(app, "4/web")
+        one_read(app, "4/web")
         await wait_for(pilot, lambda: app.query_one("#command-line").value == "web", wait_s=10)
         assert app.query_one("#views").active == "domains"
-        await _type_ahead(app, "\r")
+        one_read(app, "\r")
         await wait_for(pilot, lambda: not app.query_one("#command-line").has_class("-open"))
         # In a text field the same keys are text.
-        await _type_ahead(app, ":connect h:4\r")
+        one_read(app, ":connect h:4\r")
         await wait_for(pilot, lambda: "h:4" in app.servers, wait_s=10)
