@@ -62,6 +62,8 @@ async def test_a_runbook_walked_through_xe_is_in_its_audit_chain(
         await wait_for(pilot, lambda: "INC-1 opened by oper" in _panel(app), 30)
         await pilot.press("q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), 30)
+        body = app.screen.query_one("#confirm-body").render()
+        assert f"{DOM} is running" in str(getattr(body, "plain", body))  # not paused first
         await pilot.press("tab", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
         await wait_for(pilot, lambda: f"{DOM} quarantined" in _panel(app), 30)
@@ -75,6 +77,7 @@ async def test_a_runbook_walked_through_xe_is_in_its_audit_chain(
         await pilot.press("x")
         await _answer(pilot, app, "guest patched")
         await wait_for(pilot, lambda: "closed: guest patched" in _panel(app), 30)
+        assert f"{DOM} stays on Enclave A-quarantine" in _panel(app)  # closed unverified
 
         # :incidents: r reopens it through XE too.
         await pilot.press("escape", "colon", *"incidents", "enter")

@@ -298,6 +298,14 @@ async def quarantine(console: Console, book: Runbook) -> None:
         return
     what = await console.call(book.address, "WhatIf", policy=policy_to_dict(policy), minutes=10)
     lines = quarantine_preview(book.domain, before.name, label.name, what)
+    states = await console.call(book.address, "GetDomainRunStates")
+    row = next((d for d in states["domains"] if d.get("name") == book.domain), None)
+    if row is not None and row.get("run_state") == "running":
+        lines.insert(
+            1,
+            f"{book.domain} is running: its next calls outside the profile are violations "
+            "and the MSM stops it at its limit (pause it first: p).",
+        )
     book.detail = lines
     if not await console.ask(
         ConfirmDialog(f"Quarantine {book.domain}?", "\n".join(lines), confirm="Quarantine")
@@ -398,6 +406,12 @@ async def close(console: Console, book: Runbook, note: str) -> None:
         await capture(console, book)
     await _record(console, book, "close", "done", note)
     book.detail = [f"{book.incident['id'] if book.incident else ''} closed: {note}"]
+    held = book.incident.get("quarantine") if book.incident else None
+    if held:
+        book.detail.append(
+            f"{book.domain} stays on {held['quarantine_label']}: reopen the incident and "
+            f"verify (v) to restore {held['label']}."
+        )
 
 
 async def skip(console: Console, book: Runbook, step: str, reason: str) -> None:
