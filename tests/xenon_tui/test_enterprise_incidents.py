@@ -5,44 +5,17 @@ pausing the VM through XE; an auditor is not offered the actions and XE refuses 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
 
-from enterprise_store.client import XeClient
-from enterprise_store.store._history_schema import history_violations
 from tests._support.console import wait_for
-from tests._support.xe_console import PASSWORD, URL, World, ready
-from xenon_tui._xe import XeLink
+from tests._support.xe_console import World, ready
+from tests._support.xe_incidents import VM, misbehaving, recorded
 from xenon_tui.dialogs import TypedConfirmDialog
 from xenon_tui.screens._xe_incidents import XeIncidentsScreen
-
-VM = "EB-domu-1"
-
-
-async def _misbehaving(world: World) -> XeClient:
-    """Starts VM through XE, makes it violate on its host, waits until XE stored some."""
-    root = world.factory(XeLink(URL, "", "root", "admin", None))
-    await root.login("root", PASSWORD)
-    vm = await root.policy.get_vm(VM)
-    host = await root.policy.get_host(vm.placed_on or "")
-    await root.compute.vm_action(VM, "start")
-    daemon = next(h for h in world.hosts if h.name == host.name)
-    client = await daemon.console()
-    await client.call("SetMisbehaviour", domain=VM, kind="out_of_profile", per_million=20_000)
-
-    async def stored() -> bool:
-        return (await root.history.summary(vm=VM)).total >= 5
-
-    async with asyncio.timeout(60):
-        while not await stored():  # noqa: ASYNC110 - XE's store is polled, no event to await
-            await asyncio.sleep(0.2)
-    await client.call("SetMisbehaviour", domain=VM, kind="out_of_profile", per_million=0)
-    return root
 
 
 def _table_text(screen: XeIncidentsScreen) -> list[str]:
@@ -56,7 +29,7 @@ def _rows(screen: XeIncidentsScreen) -> list[tuple[str, ...]]:
 async def test_incidents_group_sort_filter_and_pause_through_xe(
     world: World, tmp_path: Path
 ) -> None:
-    root = await _misbehaving(world)
+    root = await misbehaving(world)
     app = world.console(await world.link("oper"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
@@ -101,7 +74,7 @@ async def test_incidents_group_sort_filter_and_pause_through_xe(
 async def test_an_auditor_sees_incidents_but_not_their_actions_and_xe_refuses_them(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await _misbehaving(world)
+    await misbehaving(world)
     app = world.console(await world.link("aud"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
@@ -130,34 +103,9 @@ async def test_an_auditor_sees_incidents_but_not_their_actions_and_xe_refuses_th
         assert any("operator" in m for m in shown), shown  # XE's message: the role needed
 
 
-async def _recorded(world: World) -> None:
-    """Violations as XE's ingestion stores them, of fixed counts 5 min ago (a snapshot
-    needs the same numbers every run; the sim's are random): EB-domu-1 on xenon-1 three
-    hypercalls, EC-domu-2 one, EA-domu-1 on xenon-2 two."""
-    policy = await world.services.policy.current()
-    host = {h.name: str(h.id) for h in policy.hosts}
-    vm = {v.name: v for v in policy.vms}
-    label = {str(s.id): s.name for s in policy.seclabels}
-    ts_us = int((time.time() - 330) * 1_000_000)
-    groups = [("xenon-1", "EB-domu-1", 36, 12), ("xenon-1", "EB-domu-1", 37, 7),
-              ("xenon-1", "EB-domu-1", 7, 3), ("xenon-1", "EC-domu-2", 35, 25),
-              ("xenon-2", "EA-domu-1", 22, 4), ("xenon-2", "EA-domu-1", 8, 1)]  # fmt: skip
-    rows = []
-    seq = 0
-    for host_name, name, call, count in groups:
-        v = vm[name]
-        for _ in range(count):
-            seq += 1
-            sl = str(v.seclabel)
-            rows.append((host[host_name], 999, seq, ts_us, 7, name, str(v.id), str(v.enclave),
-                         sl, label[sl], "profile", call, 0, None, 1))  # fmt: skip
-    columns = [c.name for c in history_violations.columns]
-    await world.services.store.insert_many(history_violations, columns, rows)
-
-
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
 async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple[int, int]) -> None:
-    await _recorded(world)
+    await recorded(world)
     app = world.console(await world.link("oper"), tmp_path)
     async with app.run_test(size=size) as pilot:
         await ready(pilot, app)

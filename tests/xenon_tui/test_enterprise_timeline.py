@@ -21,7 +21,7 @@ from enterprise_store.schemas import AuditRecordOut
 from enterprise_store.schemas_history import ViolationOut
 from tests._support.console import wait_for
 from tests._support.xe_console import World, ready, vm_names
-from tests.xenon_tui.test_enterprise_incidents import VM, _misbehaving, _recorded
+from tests._support.xe_incidents import VM, misbehaving, recorded
 from xenon_tui._incident_report import ReportMeta
 from xenon_tui._timeline import Timeline, TimelineEvent
 from xenon_tui._xe_timeline import Scope, audit_event, violation_event, xe_timeline
@@ -33,7 +33,7 @@ from xenon_tui.widgets._xe_vms import XeVmTable
 async def test_t_on_a_vm_shows_violations_actions_policy_and_propagation_and_exports(
     world: World, tmp_path: Path
 ) -> None:
-    root = await _misbehaving(world)
+    root = await misbehaving(world)
     oper = world.factory(await world.link("oper"))
     # Its host may have stopped it at its violation limit: then XE refuses (audited too).
     with contextlib.suppress(XeError):
@@ -90,7 +90,7 @@ async def test_t_on_a_vm_shows_violations_actions_policy_and_propagation_and_exp
 
 
 async def test_reads_are_bounded_and_scoped(world: World) -> None:
-    await _recorded(world)  # EB-domu-1 22 and EC-domu-2 25 on xenon-1, EA-domu-1 5 on xenon-2
+    await recorded(world)  # EB-domu-1 22 and EC-domu-2 25 on xenon-1, EA-domu-1 5 on xenon-2
     client = world.factory(await world.link("oper"))
     vm = await client.policy.get_vm(VM)
     cut = await xe_timeline(client, Scope("vm", vm.id, VM), "oper", max_violations=7)
