@@ -309,3 +309,47 @@ async def test_the_domains_view_is_read_when_shown_and_not_polled_hidden(
         await wait_for(pilot, lambda: bool(reads))
         assert reads[0][0] == next(iter(app.servers))
         assert reads[0][1] < 2, reads  # at once, not at the next poll
+
+
+async def test_the_new_violations_count_is_relabelled_at_most_every_alert_interval() -> None:
+    # Every 0.2 s while violations trickled, the band and the tab line were relabelled
+    # (a repaint of two screen lines each) on every view but the log; the first one after
+    # a quiet spell now shows at once and the count follows at most every ALERT_S.
+    import math
+    import time
+
+    from tests._support.scripted_host import violation
+    from xenon_tui.messages import ServerEvent
+    from xenon_tui.screens._host import ALERT_S
+    from xenon_tui.widgets import ModeBand
+
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        await wait_for(pilot, lambda: bool(app.query(PolicyView)))
+        await pilot.pause()
+        band = app.query_one(ModeBand)
+        relabels: list[float] = []
+        sync = app.host._sync_alert
+
+        def spy() -> None:
+            relabels.append(time.monotonic())
+            sync()
+
+        app.host._sync_alert = spy  # type: ignore[method-assign]
+
+        def batch(seq: int) -> ServerEvent:
+            rows = [violation(seq, domain="EA-domu-1")]
+            return ServerEvent(ADDRESS, {"event": "violations", "data": {"violations": rows}})
+
+        began = time.monotonic()
+        app.host.post_message(batch(10_001))
+        await pilot.pause()
+        assert band.alert == 1  # at once
+        for seq in range(10_002, 10_011):
+            app.host.post_message(batch(seq))
+            await pilot.pause(0.15)
+        spent = time.monotonic() - began
+        assert len(relabels) <= 1 + math.ceil(spent / ALERT_S), (relabels, spent)
+        await wait_for(pilot, lambda: band.alert == 10)  # the rest at the interval's end
