@@ -9,6 +9,7 @@ enclave created with the host's tag's UUID is that tag, and propagation reaches 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -34,6 +35,20 @@ async def _taken_over(xe_services: Any, xps_hosts: Any) -> tuple[Services, Any, 
     return services, sim, tags
 
 
+async def _converged(services: Services) -> None:
+    """Waits until xenon-1 enforces the head (a liveness bound); a failed attempt fails."""
+    head = await services.policy.current()
+    host_id = str(head.host_named("xenon-1").id)
+    async with asyncio.timeout(30):
+        while True:
+            await services.compute.propagator.reconcile_once()
+            row = (await services.compute.propagator.states())[host_id]
+            assert row.state != "retrying", row.last_error
+            if row.state == "converged" and row.observed_version == head.version:
+                return
+            await asyncio.sleep(0.05)
+
+
 async def test_an_enclave_named_like_a_hosts_own_tag_is_refused_where_it_is_made(
     xe_services: Any, xps_hosts: Any
 ) -> None:
@@ -56,10 +71,43 @@ async def test_an_enclave_named_like_a_hosts_own_tag_is_refused_where_it_is_made
     # The model's way: the enclave is the host's tag (its UUID).
     made = await policy.create_enclave(SYSTEM, {"name": "Enclave B"}, id=tags["Enclave B"])
     await policy.assign(SYSTEM, made.value.id, "xenon-1")
-    await services.compute.propagator.reconcile_once()
-    state = await services.compute.host_propagation(SYSTEM, "xenon-1")
-    assert state.state == "converged", (state.state, state.last_error)
+    await _converged(services)
     active = parse_policy((await sim.host.get_policy())["xml"].encode())
     named = [t for t in active.tags if t.name == "Enclave B"]
     assert [str(t.id) for t in named] == [tags["Enclave B"]]
     assert "Lab" in {t.name for t in active.tags}
+
+
+async def test_assigning_an_enclave_to_a_host_owning_a_tag_of_its_name_is_refused(
+    xe_services: Any, xps_hosts: Any
+) -> None:
+    """The enclave existed before XE took the host over (nothing to compare it with
+    then): assigning it there is the mistake, refused naming both; the host keeps
+    converging, and the problem reaches an API client as a 409 with its code."""
+    import httpx
+
+    from enterprise_store.api import create_app
+    from enterprise_store.client import Conflict, XeClient
+
+    (sim,) = await xps_hosts(1)
+    services: Services = await xe_services(start=True)
+    early = (await services.policy.create_enclave(SYSTEM, {"name": "Enclave C"})).value
+    row = await services.compute.add_host(
+        SYSTEM, name="xenon-1", address="127.0.0.1", port=sim.port, takeover=True
+    )
+    assert (await services.compute.wait_task(SYSTEM, row.id, 60)).state == "succeeded"
+    with pytest.raises(TagNameTaken, match=f"enclave 'Enclave C' has UUID {early.id}"):
+        await services.policy.assign(SYSTEM, early.id, "xenon-1")
+    assert not (await services.policy.current()).enclave_ids_of(
+        (await services.policy.current()).host_named("xenon-1").id
+    )
+
+    await services.users.bootstrap_admin("root", "tag-names-password-1")
+    transport = httpx.ASGITransport(app=create_app(services), client=("192.0.2.9", 4711))
+    async with XeClient("http://xe.test", transport=transport, timeout=60) as xe:
+        await xe.login("root", "tag-names-password-1")
+        with pytest.raises(Conflict) as refused:
+            await xe.policy.assign("Enclave C", "xenon-1")
+    assert refused.value.code == "tag_name_taken"
+    assert "host 'xenon-1' owns a tag named 'Enclave C'" in refused.value.message
+    await _converged(services)
