@@ -16,7 +16,7 @@ from textual.widgets import Input, OptionList, Static
 from enterprise_store.services import NewUser, Principal, Role
 from tests._support.console import wait_for
 from tests._support.xe_console import PASSWORD, World, ready
-from tests.enterprise_store.workers.test_whatif_xe import DOM, _counted, _narrower
+from tests._support.xe_whatif import DOM, counted, narrower_profile
 from xenon_tui.dialogs._whatif import WhatIfConfirmDialog, WhatIfReport
 from xenon_tui.screens._xe_approvals import XeApprovalsScreen
 
@@ -49,10 +49,10 @@ async def _alice_narrows_a_running_vm(world: World) -> tuple[int, str]:
     runs_on = policy.host_of(vm)
     assert runs_on is not None
     await services.compute.vm_action(system, DOM, "start")
-    calls = await _counted(next(h for h in world.hosts if h.name == runs_on.name))
+    calls = await counted(next(h for h in world.hosts if h.name == runs_on.name))
     await services.policy.update_enclave(alice, vm.enclave, {"requires_approval": True})
     label = policy.seclabel(vm.seclabel)
-    narrower = _narrower(policy, policy.profile(label.profile).name, calls)
+    narrower = narrower_profile(policy, policy.profile(label.profile).name, calls)
     written = await services.policy.update_seclabel(alice, label.id, {"profile": narrower})
     return written.version, runs_on.name
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from enterprise_store.services import Principal
 from tests._support.console import wait_for
 from tests._support.xe_console import World, ready
-from tests.enterprise_store.workers.test_whatif_xe import DOM, _counted, _narrower
+from tests._support.xe_whatif import DOM, counted, narrower_profile
 from xenon_tui.dialogs._whatif import WhatIfConfirmDialog, WhatIfReport
 
 
@@ -22,11 +22,11 @@ async def test_propagate_asks_for_the_word_when_a_host_would_deny(
     runs_on = policy.host_of(vm)
     assert runs_on is not None
     await services.compute.vm_action(system, DOM, "start")
-    calls = await _counted(next(h for h in world.hosts if h.name == runs_on.name))
+    calls = await counted(next(h for h in world.hosts if h.name == runs_on.name))
     # Held: the change waits for a second admin, so it is not propagated meanwhile.
     await services.policy.set_requires_approval(system, vm.enclave, True)
     label = policy.seclabel(vm.seclabel)
-    narrower = _narrower(policy, policy.profile(label.profile).name, calls)
+    narrower = narrower_profile(policy, policy.profile(label.profile).name, calls)
     await services.policy.update_seclabel(system, label.id, {"profile": narrower})
 
     app = world.console(await world.link("root"), tmp_path)

@@ -13,7 +13,7 @@ from enterprise_store.api import create_app
 from enterprise_store.client import NotFound, XeClient
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import NewUser, Principal, Role, Services
-from tests.enterprise_store.workers.test_whatif_xe import DOM, _counted, _narrower
+from tests._support.xe_whatif import DOM, counted, narrower_profile
 
 PASSWORD = "whatif-api-password-1"
 
@@ -62,9 +62,9 @@ async def test_an_auditor_sees_the_denial_on_the_host_that_runs_the_vm(world: An
     policy = await services.policy.current()
     runs_on = policy.host_of(policy.vm_named(DOM))
     await services.compute.vm_action(system, DOM, "start")
-    calls = await _counted(next(h for h in hosts if h.name == runs_on.name))
+    calls = await counted(next(h for h in hosts if h.name == runs_on.name))
     label = policy.seclabel(policy.vm_named(DOM).seclabel)
-    narrower = _narrower(policy, policy.profile(label.profile).name, calls)
+    narrower = narrower_profile(policy, policy.profile(label.profile).name, calls)
     await services.policy.update_seclabel(system, label.id, {"profile": narrower})
     head = (await services.policy.current()).version
 
@@ -113,10 +113,10 @@ async def test_the_what_if_of_a_version_waiting_for_approval(world: Any) -> None
     vm = policy.vm_named(DOM)
     runs_on = policy.host_of(vm)
     await services.compute.vm_action(system, DOM, "start")
-    calls = await _counted(next(h for h in hosts if h.name == runs_on.name))
+    calls = await counted(next(h for h in hosts if h.name == runs_on.name))
     await services.policy.set_requires_approval(system, vm.enclave, True)
     label = policy.seclabel(vm.seclabel)
-    narrower = _narrower(policy, policy.profile(label.profile).name, calls)
+    narrower = narrower_profile(policy, policy.profile(label.profile).name, calls)
     await services.policy.update_seclabel(system, label.id, {"profile": narrower})
     waiting_version = (await services.policy.current()).version
     other = policy.vm_named("EB-domu-1")  # Enclave B does not require approval

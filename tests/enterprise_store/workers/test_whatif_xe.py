@@ -4,7 +4,6 @@ whose slice would not change is not asked; a host that cannot answer is reported
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -13,10 +12,7 @@ from enterprise_store._errors import InvalidInput, NotFound
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import Principal, Services
 from enterprise_store.services._whatif import WhatIfService
-from xps.msm import SUBOP_HYPERCALLS
-from xps.policy import GuestType
-
-DOM = "EA-domu-1"
+from tests._support.xe_whatif import DOM, counted, narrower_profile
 
 
 async def _world(xe_services: Any, xps_hosts: Any) -> tuple[Services, list[Any]]:
@@ -26,32 +22,6 @@ async def _world(xe_services: Any, xps_hosts: Any) -> tuple[Services, list[Any]]
     await services.policy.import_policy(Principal.system(), policy)
     await services.compute.propagator.reconcile_once()
     return services, hosts
-
-
-async def _counted(host: Any) -> set[tuple[int, int]]:
-    """(hypercall, subop) of ``DOM``'s calls the host counted (waits: a liveness bound)."""
-    client = await host.console()
-    async with asyncio.timeout(30):
-        while True:
-            calls = (await client.get_call_counts(10, DOM))["calls"]
-            if calls:
-                return {(c["hypercall"], c["subop"]) for c in calls}
-            await asyncio.sleep(0.05)
-
-
-def _narrower(policy: Any, current: str, calls: set[tuple[int, int]]) -> str:
-    """A PV profile other than ``current`` that lacks one of ``calls``."""
-    for profile in policy.profiles:
-        if profile.name == current or GuestType.PV not in profile.guest_family:
-            continue
-        subops = dict(profile.subops)
-        if any(
-            nr not in profile.hypercalls
-            or (nr in SUBOP_HYPERCALLS and sub not in subops.get(nr, ()))
-            for nr, sub in calls
-        ):
-            return str(profile.name)
-    raise AssertionError("no PV profile of the sample lacks a call the domain makes")
 
 
 async def test_a_narrower_profile_is_reported_on_the_host_that_runs_the_vm(
@@ -69,9 +39,9 @@ async def test_a_narrower_profile_is_reported_on_the_host_that_runs_the_vm(
     runs_on = policy.host_of(policy.vm_named(DOM))
     assert runs_on is not None
     await services.compute.vm_action(system, DOM, "start")
-    calls = await _counted(next(h for h in hosts if h.name == runs_on.name))
+    calls = await counted(next(h for h in hosts if h.name == runs_on.name))
     label = policy.seclabel(policy.vm_named(DOM).seclabel)
-    narrower = _narrower(policy, policy.profile(label.profile).name, calls)
+    narrower = narrower_profile(policy, policy.profile(label.profile).name, calls)
     await services.policy.update_seclabel(system, label.id, {"profile": narrower})
     generations = {
         h.name: (await (await h.console()).get_policy("active"))["generation"] for h in hosts
