@@ -296,7 +296,18 @@ class IncidentService:
         if step == "close":
             updated["state"] = "closed"
             updated["closed_at"] = now
-        await self._save(updated)
+        try:
+            await self._save(updated)
+        except HostStateError:
+            if "label_after" in record:
+                # The SecLabel changed in the MSM and on disk: the log must say so.
+                self._log(
+                    f"incident {item['id']} ({item['domain']}) {step}: SecLabel "
+                    f"{record['label_before']} -> {record['label_after']} in force, "
+                    "but the incident record could not be written"
+                )
+                self._items[item["id"]] = updated  # kept in memory at least
+            raise
         self._items[item["id"]] = updated
         said = f': "{text}"' if text else ""
         if "label_after" in record:

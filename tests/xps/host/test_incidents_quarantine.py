@@ -147,3 +147,27 @@ async def test_through_the_daemon_read_only_may_not_quarantine(xps_daemon: Any) 
         assert done["steps"][-1]["label_after"] == "Enclave A-quarantine"
         back = await rw.incident_step(inc["id"], "unquarantine", "done", "alice")
         assert back["steps"][-1]["label_after"] == "EA-seclabel"
+
+
+async def test_a_record_that_cannot_be_written_after_the_change_is_logged(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xps.host._errors import HostStateError
+
+    inc = await host.open_incident(DOMAIN, "alice")
+
+    def full(item: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(host.incidents, "_write", full)
+    with pytest.raises(HostStateError):
+        await host.incident_step(inc["id"], "quarantine", "done", "alice")
+    lines = (await host.log_msgs(500))["lines"]
+    assert any(
+        "Enclave A-quarantine in force, but the incident record could not be written" in line
+        for line in lines
+    )
+    monkeypatch.undo()
+    # Kept in memory: the SecLabel can still be restored.
+    back = await host.incident_step(inc["id"], "unquarantine", "done", "alice")
+    assert back["steps"][-1]["label_after"] == "EA-seclabel"
