@@ -202,11 +202,13 @@ class XenonConsole(App[int]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         # Ready only once the host console is mounted (it composes itself in its own task):
         # keys typed at once, and a test's first step, find its widgets in place.
-        await AwaitMount(self.host, [self.host])
         if self.xe is not None:
+            # Pushed before the host console finishes mounting: the first frame is the
+            # Enterprise view's (the hidden host console is never rendered first).
             await self.show_enterprise()
             assert self._enterprise is not None
             await AwaitMount(self._enterprise, [self._enterprise])
+        await AwaitMount(self.host, [self.host])
 
     async def action_quit(self) -> None:
         """Quits; first asks when a host has staged changes ("xenon-2 has 3 staged changes:

@@ -35,6 +35,9 @@ class Counted:
         # Pairs of requests that were in XE at once before the first VM list was asked.
         self.in_flight: set[str] = set()
         self.together_before_vms: set[frozenset[str]] = set()
+        # Called as the first VM list is asked (what the console shows at that moment).
+        self.probe: Callable[[], object] | None = None
+        self.probed: object = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -44,6 +47,8 @@ class Counted:
         self.seen[f"{scope['method']} {path}"] += 1
         if not self.seen["GET /api/v1/vms"]:
             self.together_before_vms |= {frozenset((path, other)) for other in self.in_flight}
+        elif self.seen["GET /api/v1/vms"] == 1 and path == "/api/v1/vms" and self.probe:
+            self.probed = self.probe()
         self.in_flight.add(path)
         try:
             await self.app(scope, receive, send)
@@ -145,3 +150,41 @@ async def test_filter_runs_over_every_vm_and_pages_follow_the_cursor(
         await wait_for(pilot, lambda: len(vm_names(app)) == 2 * FIRST_PAGE)
         assert table.cursor_row == FIRST_PAGE - 1
         assert vm_names(app)[-1] == f"vm-{2 * FIRST_PAGE - 1:05d}"
+
+
+async def test_first_frame_reads_start_before_the_view_is_drawn(
+    fleet: tuple[World, Counted], tmp_path: Path
+) -> None:
+    """The first frame's path: the Enterprise view is the first screen rendered (the hidden
+    host console is not rendered before it), XE is asked for the first enclave's VMs as
+    soon as the hosts are known (before the Hosts panel is built). What shows is still
+    XE's: hosts beyond the first page, a VM on the last page through the filter."""
+    world, counted = fleet
+    app = world.console(await world.link("oper"), tmp_path)
+    rendered: list[str] = []
+    display = app._display
+
+    def spy(screen: Any, update: Any) -> None:
+        rendered.append(type(screen).__name__)
+        display(screen, update)
+
+    app._display = spy  # type: ignore[method-assign]
+    counted.probe = lambda: tree_lines(app) if app.enterprise is not None else None
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        screen = app.enterprise
+        assert screen is not None
+        assert rendered[0] == "EnterpriseScreen", rendered[:5]
+        assert counted.probed == [], counted.probed  # the Hosts panel was not built yet
+        assert vm_names(app)[:2] == ["vm-00000", "vm-00001"]
+        table = screen.query_one(XeVmTable)
+        await wait_for(pilot, lambda: table.matching == VMS, 60)
+        await pilot.press("slash", *f"vm-{VMS - 1:05d}", "enter")
+        await wait_for(pilot, lambda: vm_names(app) == [f"vm-{VMS - 1:05d}"])
+        tree = screen.query_one(XeHostsTree)
+        tree.focus()
+        await pilot.press("G")
+        await wait_for(pilot, lambda: f"host-{2 * HOST_PAGE - 1:04d}" in tree_lines(app)[-3])
+        # The host console is still there behind it (ctrl+e).
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: app.screen is app.host)

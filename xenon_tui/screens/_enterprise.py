@@ -4,6 +4,7 @@ VMs across hosts, per-VM actions and migration, and the policy service's warning
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
@@ -19,6 +20,7 @@ from xenon_tui._work import run_flow
 from xenon_tui._xe import (
     EnclaveDetail,
     EnterpriseError,
+    FirstView,
     Overview,
     VmRow,
     XeClientFactory,
@@ -112,6 +114,12 @@ class EnterpriseScreen(
         self.polls = 0  # finished polls (tests wait on it)
         self._version: int | None = None  # the policy version of the last poll
         self._error: str | None = None
+        # The first frame's reads start now, while the screen is composed and laid out
+        # (XE and the network work meanwhile); the first poll takes them.
+        self._first: asyncio.Task[FirstView] | None = None
+        self._prefetched: EnclaveDetail | None = None
+        with contextlib.suppress(RuntimeError):  # no running loop: the first poll reads
+            self._first = asyncio.get_running_loop().create_task(self.data.first_view())
 
     @property
     def read_only(self) -> bool:
@@ -150,6 +158,11 @@ class EnterpriseScreen(
     async def close(self) -> None:
         """Closes the XE client (the app calls it when it exits)."""
         self.workers.cancel_all()
+        if self._first is not None:
+            self._first.cancel()
+            with contextlib.suppress(asyncio.CancelledError, EnterpriseError):
+                await self._first
+            self._first = None
         await self.data.aclose()
 
     # -- refresh ---------------------------------------------------------------------------
@@ -169,10 +182,16 @@ class EnterpriseScreen(
     @work(group="xe-poll", exit_on_error=False)
     async def _poll(self) -> None:
         try:
-            # Concurrently: the first frame waits for the slower read, not for their sum.
-            self._version, overview = await asyncio.gather(
-                self.data.policy_version(), self.data.overview()
-            )
+            first, self._first = self._first, None
+            if first is not None:
+                view = await first
+                self._version, overview = view.version, view.overview
+                self._prefetched = view.detail
+            else:
+                # Concurrently: the first frame waits for the slower read, not their sum.
+                self._version, overview = await asyncio.gather(
+                    self.data.policy_version(), self.data.overview()
+                )
             self._show_overview(overview)
             await self.poll_hold(self._version)
             loading = any(w.group == "xe-detail" and w.is_running for w in self.workers)
@@ -266,7 +285,9 @@ class EnterpriseScreen(
         try:
             # The first page at once (the first frame of a large enclave), then the run
             # states of its VMs on screen, then the rest.
-            detail = await self._detail(enclave, first_page=True, states=False)
+            detail, self._prefetched = self._prefetched, None
+            if detail is None or detail.enclave != enclave:  # read with the first poll
+                detail = await self._detail(enclave, first_page=True, states=False)
             self._show_detail(detail)
             self._show_detail(await self._states(detail, fresh=True))
             if not detail.complete:

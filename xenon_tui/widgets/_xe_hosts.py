@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from xenon_tui._xe import EnclaveRow, HostRow, Overview
+from xenon_tui._xe import EnclaveRow, HostRow, Overview, host_enclaves
 from xenon_tui.widgets._xe_keys import xe_bindings
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -104,14 +104,8 @@ class XeHostsTree(Tree[NodeData]):
     def show(self, overview: Overview) -> None:
         """Draws ``overview`` (hosts in panel order, their enclaves by name)."""
 
-        def by_name(e: str) -> tuple[str, str]:
-            return (overview.enclaves[e].name.casefold(), e)
-
         self._overview = overview
-        shape = tuple(
-            (h.id, tuple(sorted((e for e in h.enclaves if e in overview.enclaves), key=by_name)))
-            for h in overview.hosts
-        )
+        shape = tuple((h.id, host_enclaves(overview, h)) for h in overview.hosts)
         drawn = (shape[: self.limit], max(0, len(shape) - self.limit))
         labels: dict[NodeData, Text] = {}
         for (host_id, enclaves), h in zip(drawn[0], overview.hosts, strict=False):
