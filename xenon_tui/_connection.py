@@ -135,7 +135,9 @@ class ServerConnection:
     ``run()`` is meant for a worker: it loops until :meth:`stop`. Calls made while the link
     is down raise :class:`NotConnectedError`; daemon errors become :class:`ServerError`.
 
-    While connected it pings the daemon every ``heartbeat_s`` (one ping in flight at most).
+    While connected it pings the daemon after ``heartbeat_s`` without hearing from it (one
+    ping in flight at most; pushed events count as heard, so a host pushing its samples
+    is seldom pinged).
     After ``STALE_AFTER_BEATS`` beats without hearing anything the link is ``STALE``; the
     first word heard after that makes it ``CONNECTED`` again, resubscribes and calls
     ``on_connected`` (fetch everything) again. A mutating call that times out raises a
@@ -263,9 +265,15 @@ class ServerConnection:
                         await self._on_settled(settled)
                 now = time.monotonic()
                 if now >= next_beat:
-                    next_beat = now + self.heartbeat_s
-                    if ping is None or ping.done():  # one heartbeat in flight at most
-                        ping = asyncio.create_task(self._beat(client))
+                    # A beat is due only after a beat's silence (or to settle a request
+                    # that timed out): a host pushing statistics every 3 s is heard
+                    # anyway, and each ping is a round trip over TLS for nothing.
+                    heard = self.last_heard if self.last_heard is not None else now
+                    next_beat = max(now, heard) + self.heartbeat_s
+                    quiet = now - heard >= self.heartbeat_s - 0.05
+                    if (quiet or self._uncertain) and (ping is None or ping.done()):
+                        next_beat = now + self.heartbeat_s
+                        ping = asyncio.create_task(self._beat(client))  # one in flight
                 self._check_stale(now)
         finally:
             if ping is not None and not ping.done():

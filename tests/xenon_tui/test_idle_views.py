@@ -353,3 +353,67 @@ async def test_the_new_violations_count_is_relabelled_at_most_every_alert_interv
         spent = time.monotonic() - began
         assert len(relabels) <= 1 + math.ceil(spent / ALERT_S), (relabels, spent)
         await wait_for(pilot, lambda: band.alert == 10)  # the rest at the interval's end
+
+
+async def test_a_link_that_hears_pushed_events_is_not_pinged(
+    scripted: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    # Every host was pinged every beat although its pushes (a statistics sample every
+    # 3 s in the demo) already said it was alive: a TLS round trip per beat per host.
+    import asyncio
+
+    from xenon_tui._connection import LinkState, ServerConnection, xps_client_factory
+
+    running, host = scripted
+    config = console_config(xps_pki, running, tmp=tmp_path)
+    pings: list[float] = []
+    pinged = asyncio.Event()
+
+    def factory(entry: Any, tls: Any, read_only: bool) -> Any:
+        client: Any = xps_client_factory(entry, tls, read_only)
+        real = client.call
+
+        async def call(method: str, **params: Any) -> Any:
+            if method == "Ping":
+                pings.append(asyncio.get_running_loop().time())
+                pinged.set()
+            return await real(method, **params)
+
+        client.call = call
+        return client
+
+    states: list[LinkState] = []
+    connected = asyncio.Event()
+
+    def on_state(state: LinkState, _detail: str) -> None:
+        states.append(state)
+        if state is LinkState.CONNECTED:
+            connected.set()
+
+    conn = ServerConnection(
+        config.servers[0],
+        config.tls,
+        read_only=False,
+        on_state=on_state,
+        on_event=lambda _event: None,
+        factory=factory,
+        heartbeat_s=1.0,
+    )
+    task = asyncio.create_task(conn.run())
+    try:
+        async with asyncio.timeout(60):
+            await connected.wait()
+            for _ in range(16):  # 4 s of events, one every 0.25 s (4 beats)
+                host.emit({"event": "stats", "data": {"ts": 1.0, "domains": []}})
+                await asyncio.sleep(0.25)
+            pushed = len(pings)
+            for _ in range(2):  # quiet: it beats again
+                pinged.clear()
+                await pinged.wait()
+    finally:
+        await conn.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert pushed <= 1, pings  # the one due when the first beat came, at most
+    assert LinkState.STALE not in states
