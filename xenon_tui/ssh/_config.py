@@ -29,6 +29,8 @@ class ServeConfig:
             ``ssh_host_rsa_key`` for an RSA host key) when ``None``.
         idle_timeout_s: A session without input for this long is closed (``None``: never).
         max_sessions: Sessions beyond this number are refused.
+        max_starting: Consoles starting up at once; more sessions wait their turn (a
+            connect storm must not starve the consoles already open of CPU).
         session_memory_mb: Address-space limit of each console process (0: none).
         login_timeout_s: Time a client has to authenticate (login grace time).
         mode: ``zygote`` (fork from a preloaded process) or ``spawn`` (fresh interpreter).
@@ -48,6 +50,7 @@ class ServeConfig:
     host_key: Path | None = None
     idle_timeout_s: float | None = 900.0
     max_sessions: int = 64
+    max_starting: int = 4
     session_memory_mb: int = 2048
     login_timeout_s: float = 30.0
     mode: Mode = "zygote"
@@ -70,6 +73,8 @@ class ServeConfig:
             raise ConfigError("session memory limit must be 0 (none) or at least 256 MiB")
         if self.max_sessions < 1:
             raise ConfigError("max_sessions must be at least 1")
+        if not 1 <= self.max_starting <= 1024:
+            raise ConfigError("max_starting must be 1..1024")
         if self.idle_timeout_s is not None and self.idle_timeout_s <= 0:
             raise ConfigError("idle timeout must be positive")
         if not 0 < self.login_timeout_s <= 600:

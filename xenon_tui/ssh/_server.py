@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import logging
 import os
+import time
 from typing import Any
 
 import asyncssh
@@ -55,6 +56,12 @@ def raise_open_files_limit(max_sessions: int) -> int:
         if target > soft:
             with contextlib.suppress(ValueError, OSError):
                 resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+                log.info(
+                    "open files limit raised from %d to %d for %d sessions",
+                    soft,
+                    target,
+                    max_sessions,
+                )
                 soft = target
     if soft != resource.RLIM_INFINITY and soft < needed:
         log.warning(
@@ -65,6 +72,70 @@ def raise_open_files_limit(max_sessions: int) -> int:
             needed,
         )
     return int(soft)
+
+
+START_MAX_S = 10.0  # a console that never draws a screen gives its start slot back after this
+START_QUIET_S = 0.1  # ... or this long after its first screen's worth of output
+
+
+class StartSlot:
+    """One console's turn to start; given back by :meth:`release` (at most once).
+
+    Held from before the console is launched until it has written a screen's worth of
+    output (``cells`` bytes: its first frame) and then been quiet for
+    :data:`START_QUIET_S`, or for :data:`START_MAX_S` at most.
+    """
+
+    def __init__(self, slots: asyncio.Semaphore, cells: int, waited_s: float) -> None:
+        self._slots = slots
+        self._left = cells
+        self.waited_s = waited_s
+        self._held = True
+        loop = asyncio.get_running_loop()
+        self._cap = loop.call_later(START_MAX_S, self.release)
+        self._quiet: asyncio.TimerHandle | None = None
+
+    def output(self, size: int) -> None:
+        """Notes ``size`` bytes written by the console."""
+        if not self._held:
+            return
+        self._left -= size
+        if self._left > 0:
+            return
+        if self._quiet is not None:
+            self._quiet.cancel()
+        self._quiet = asyncio.get_running_loop().call_later(START_QUIET_S, self.release)
+
+    def release(self) -> None:
+        """Gives the slot to the next console waiting (no-op once given back)."""
+        if not self._held:
+            return
+        self._held = False
+        self._cap.cancel()
+        if self._quiet is not None:
+            self._quiet.cancel()
+        self._slots.release()
+
+
+class StartSlots:
+    """Bounds how many consoles start at once.
+
+    A console's start (fork, Textual's first compose and layout, its first reads from the
+    hosts) costs a few hundred milliseconds of CPU. Two hundred administrators logging in
+    at once would otherwise share the cores two hundred ways with the consoles already
+    open, whose keys would then wait seconds; here the rest of a storm waits its turn
+    (in order) and each open console competes with at most ``limit`` starting ones.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = asyncio.Semaphore(limit)
+
+    async def take(self, cells: int) -> StartSlot:
+        """Waits for a slot; ``cells`` is the console's screen size (columns x rows)."""
+        began = time.monotonic()
+        await self._slots.acquire()
+        return StartSlot(self._slots, cells, time.monotonic() - began)
 
 
 def printable(text: str, limit: int = 64) -> str:
@@ -332,6 +403,7 @@ class ConsoleServer:
         self.connections: set[asyncssh.SSHServerConnection | None] = set()
         self._ids = itertools.count(1)
         self.gate = Gate(config.limits)
+        self.starts = StartSlots(config.max_starting)
         self._report_timer: asyncio.TimerHandle | None = None
 
     def _make_launcher(self) -> Launcher:
@@ -526,6 +598,11 @@ class ConsoleServer:
             else f"authfail:{penalties.authfail:g},noauth:{penalties.noauth:g},"
             f"grace-exceeded:{penalties.grace_exceeded:g},min:{penalties.min_s:g},"
             f"max:{penalties.max_s:g}",
+        )
+        log.info(
+            "session limits: max-sessions=%d max-starting=%d",
+            self.config.max_sessions,
+            self.config.max_starting,
         )
 
     async def reload(self) -> None:

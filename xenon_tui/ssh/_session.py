@@ -19,7 +19,7 @@ from xenon_tui.ssh._spec import Role, SessionInfo, safe_colorterm, safe_term
 from xenon_tui.ssh._xeauth import XeGrant, token_pipe
 
 if TYPE_CHECKING:
-    from xenon_tui.ssh._server import ConsoleServer
+    from xenon_tui.ssh._server import ConsoleServer, StartSlot
 
 log = logging.getLogger("xenon.ssh")
 _SFTP_VERSION = 3
@@ -200,6 +200,35 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
             sandbox=self._server.config.sandbox,
             xe=self._xe_spec(),
         )
+        slot = await self._start_slot(cols * rows)
+        if slot is None:
+            return "disconnect" if self._chan.is_closing() else "server stop", 1
+        try:
+            return await self._start(info, slot)
+        finally:
+            slot.release()
+
+    async def _start_slot(self, cells: int) -> StartSlot | None:
+        """Waits for this console's turn to start (see :class:`StartSlots`); ``None`` when
+        the client left or the server stops first."""
+        taking = asyncio.ensure_future(self._server.starts.take(cells))
+        closed = asyncio.ensure_future(self._chan.wait_closed())
+        stopping = asyncio.ensure_future(self._server.stopping.wait())
+        try:
+            await asyncio.wait({taking, closed, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+            stopping.cancel()
+        if taking.done():
+            return taking.result()
+        taking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            slot = await taking  # it may have got its slot while being cancelled
+            slot.release()
+        return None
+
+    async def _start(self, info: SessionInfo, slot: StartSlot) -> tuple[str, int]:
+        cols, rows, _, _ = self.get_terminal_size()  # as it is now, after any wait
         master, slave = open_pty(cols, rows)
         try:
             # The user's own token only, over a pipe: never argv (ps shows it) or env.
@@ -211,7 +240,7 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
                 if token_fd is not None:
                     os.close(token_fd)
             log.info(
-                "session %s started user=%s pid=%d term=%s size=%dx%d mode=%s",
+                "session %s started user=%s pid=%d term=%s size=%dx%d mode=%s%s",
                 self.session_id,
                 info.user,
                 child.pid,
@@ -219,11 +248,12 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
                 cols,
                 rows,
                 mode,
+                f" start-wait={slot.waited_s:.1f}s" if slot.waited_s >= 0.05 else "",
             )
             self.set_redirect_pid(child.pid)
             # asyncssh writes keys to the pty and applies window changes (TIOCSWINSZ).
             await self.redirect(stdin=os.dup(master))
-            return await self._supervise(child, master)
+            return await self._supervise(child, master, slot)
         finally:
             os.close(master)
 
@@ -231,8 +261,8 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
         grant, xe = self._who.xe, self._server.config.xe
         return None if grant is None or xe is None else grant.public(xe)
 
-    async def _supervise(self, child: Any, master: int) -> tuple[str, int]:
-        pump = asyncio.create_task(self._pump_output(master))
+    async def _supervise(self, child: Any, master: int, slot: StartSlot) -> tuple[str, int]:
+        pump = asyncio.create_task(self._pump_output(master, slot))
         exited = asyncio.create_task(child.wait())
         closed = asyncio.create_task(self._chan.wait_closed())
         idle = asyncio.create_task(self._idle_watch())
@@ -270,9 +300,10 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
             for task in (pump, closed, idle, exited, stopping):
                 task.cancel()
 
-    async def _pump_output(self, master: int) -> None:
+    async def _pump_output(self, master: int, slot: StartSlot) -> None:
         """Copies the pty to the channel; waiting on drain makes a slow client slow the
-        console down instead of growing a buffer here."""
+        console down instead of growing a buffer here. The start ``slot`` learns how much
+        the console has drawn."""
         loop = asyncio.get_running_loop()
         while True:
             try:
@@ -291,6 +322,7 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
                 raise
             if not data:
                 return
+            slot.output(len(data))
             try:
                 self.stdout.write(data)
                 await self.stdout.drain()
