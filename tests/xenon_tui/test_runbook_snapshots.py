@@ -12,7 +12,7 @@ import pytest
 from textual.app import App
 
 from tests._support.screens import ADDRESS
-from tests.xenon_tui.test_snapshots import SIZES
+from tests._support.snapshots import SIZES
 from xenon_tui.flows._incident import Runbook, _captured
 
 STEP = {"outcome": "done", "user": "alice", "note": None, "ts": 1_700_000_000.0}

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests._support.screens import ADDRESS, DATA, injected_app, prepare
+from tests._support.snapshots import SIZES, staged_policies
 
 _app = injected_app
 _prepare = prepare
@@ -26,31 +27,6 @@ def _utc(monkeypatch: pytest.MonkeyPatch) -> Any:
     yield
     monkeypatch.undo()
     time.tzset()
-
-
-def _staged() -> tuple[Any, Any]:
-    """An active policy and a staged one: a sub-op added, a label moved, a domain removed."""
-    import dataclasses
-
-    from tests._support.scripted_host import small_policy
-
-    active = small_policy()
-    profile = active.profile_named("PV-LinuxGeneric")
-    subops = dict(profile.subops)
-    subops[35] = frozenset({1})
-    staged = active.with_profile(
-        dataclasses.replace(
-            profile, hypercalls=profile.hypercalls | {35}, subops=tuple(sorted(subops.items()))
-        )
-    )
-    label = staged.seclabel_named("EA-seclabel")
-    staged = staged.with_seclabel(
-        dataclasses.replace(label, tag=staged.tag_named("EB").id, max_rate=250)
-    )
-    return active, staged.without(staged.domain_named("EB-domu-1").id)
-
-
-SIZES = [pytest.param((160, 48), id="160x48"), pytest.param((80, 24), id="80x24")]
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -147,7 +123,7 @@ def test_diff_preview(snap_compare: Any, size: tuple[int, int]) -> None:
     from xenon_tui.dialogs import TextDialog
     from xenon_tui.widgets._diffview import DiffView
 
-    active, staged = _staged()
+    active, staged = staged_policies()
     prepare = _prepare(editor=True)
 
     async def run_before(pilot: Any) -> None:
@@ -201,7 +177,7 @@ def test_activation_preview(snap_compare: Any, size: tuple[int, int]) -> None:
     from xenon_tui.dialogs import ConfirmDialog
     from xenon_tui.widgets._diffview import DiffView
 
-    active, staged = _staged()
+    active, staged = staged_policies()
     body = DiffView(active, staged, DATA["domains"])
     prepare = _prepare(editor=True)
 

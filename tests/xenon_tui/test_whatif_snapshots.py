@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests._support.screens import ADDRESS, DATA, injected_app, prepare
-from tests.xenon_tui.test_snapshots import SIZES, _staged
+from tests._support.snapshots import SIZES, staged_policies
 
 DENYING: dict[str, Any] = {
     "policy_name": "small",
@@ -56,7 +56,7 @@ def _dialog(result: dict[str, Any], expected: str | None) -> Any:
     from xenon_tui.dialogs._whatif import WhatIfConfirmDialog, whatif_lines
     from xenon_tui.widgets._diffview import DiffView
 
-    active, staged = _staged()
+    active, staged = staged_policies()
     return WhatIfConfirmDialog(
         f"Make this policy & host configuration active on {ADDRESS}?",
         whatif_lines(result),
