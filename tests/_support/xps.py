@@ -14,6 +14,7 @@ fixtures without importing them; the classes are imported from here:
   server is closed at teardown.
 - ``xps_daemon`` (function): ``start_xps()`` with the real sim Host, ready to use.
 - ``fake_host`` (function): a :class:`FakeHost` handler table for protocol tests.
+- ``sim_host`` (function): an open sim ``xps.host.Host`` (no server) on ``tmp_path/state``.
 
 Local vs remote: by default every loopback address is local. Pass
 ``local_addresses=frozenset({"127.0.0.1"})`` and connect with
@@ -236,3 +237,18 @@ async def xps_daemon(start_xps: Callable[..., Any]) -> RunningXps:
     """A running daemon with the real sim Host."""
     result: RunningXps = await start_xps()
     return result
+
+
+@pytest.fixture
+async def sim_host(tmp_path: Path) -> AsyncIterator[Any]:
+    """An open sim ``xps.host.Host`` on ``tmp_path / "state"`` (no server): statistics every
+    0.05 s, a 10 ms simulation slice; closed at teardown."""
+    from xps.host import Host, HostConfig
+
+    host = await Host.open(
+        HostConfig(state_dir=tmp_path / "state", stats_interval_s=0.05, sim_slice_ms=10)
+    )
+    try:
+        yield host
+    finally:
+        await host.close()

@@ -5,29 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from xps.host import Host, HostConfig, InvalidArgument, PolicyInvalid
+from xps.host import Host, InvalidArgument, PolicyInvalid
 from xps.msm import SUBOP_HYPERCALLS
 from xps.policy import Policy, serialize_policy
 
 DOMAIN = "EA-domu-1"
 
 
-def _config(state: Path) -> HostConfig:
-    return HostConfig(state_dir=state, stats_interval_s=0.05, sim_slice_ms=10)
-
-
 @pytest.fixture
-async def host(tmp_path: Path) -> AsyncIterator[Host]:
-    h = await Host.open(_config(tmp_path / "state"))
-    try:
-        yield h
-    finally:
-        await h.close()
+def host(sim_host: Host) -> Host:
+    return sim_host
 
 
 async def _calls_of(host: Host, name: str) -> dict[tuple[int, int], int]:
