@@ -54,13 +54,15 @@ from lxml import etree
 
 from enterprise_store._errors import ApprovalRequired, HostError, XeError
 from enterprise_store.model import EnterprisePolicy, Host
-from enterprise_store.policy import HostSlice
+from enterprise_store.policy import HostSlice, host_owned
+from enterprise_store.policy._slice import _tag_refs as tag_refs
 from enterprise_store.store import Store
 from enterprise_store.store._compute_repo import STATE_FOR, ComputeRepo, PropagationRow
 from enterprise_store.workers._hosts import HostPool, XeIdentity, host_error
 from enterprise_store.workers._slices import MergedRef, MergedUnknown, SliceMaker
 from xps.client import RemoteError, XpsError
-from xps.policy import Policy, sign_policy
+from xps.policy import Policy, PolicyError, policy_from_dict, sign_policy
+from xps.policy._quarantine import quarantined_domains
 
 __all__ = [
     "PassReport",
@@ -111,14 +113,28 @@ class PropagationConfig:
     slice_processes: int | None = None
 
 
-def _raw_tags(raw: Any) -> set[UUID]:
-    """The tag UUIDs of a policy as a host sends it (``policy_to_dict`` form)."""
-    out: set[UUID] = set()
-    tags = raw.get("tags") if isinstance(raw, Mapping) else None
-    for tag in tags if isinstance(tags, list) else ():
-        with contextlib.suppress(ValueError, TypeError, AttributeError):
-            out.add(UUID(str(tag.get("id"))))
-    return out
+def _reaches(waiting: frozenset[UUID], policy: EnterprisePolicy, enforced: Policy) -> bool:
+    """Whether the head could change what a host enforces of a ``waiting`` enclave, for a
+    host that does not carry one in the head: it still has one's SecLabels or a conflict
+    set naming one (it carried it: the removal waits), or its tag where the host's own
+    objects do not use it (assigned, not retained) or under another name or colour than
+    the head's (a retained tag takes XE's name and colour). A tag the host's own NICs or
+    storage use is kept with the same name and colour: nothing of the change reaches it.
+    """
+    if any(s.tag in waiting for s in enforced.seclabels):
+        return True
+    if any(waiting.intersection(c.tags) for c in enforced.conflicts):
+        return True
+    tags = [t for t in enforced.tags if t.id in waiting]
+    if not tags:
+        return False
+    used = tag_refs(host_owned(enforced))
+    enclaves = policy.ids("enclaves")
+    for tag in tags:
+        enc = enclaves.get(tag.id)
+        if tag.id not in used or enc is None or (enc.name, enc.color) != (tag.name, tag.color):
+            return True
+    return False
 
 
 def backoff_s(attempts: int, config: PropagationConfig) -> float:
@@ -312,8 +328,12 @@ class Propagator:
     def _due(self, row: PropagationRow, now: int) -> bool:
         if row.host_id in self._inflight or row.leased_by_other(self.node_id, now):
             return False
-        if row.state in ("held", "drifted") and not row.reconverge:
+        if row.state == "held" and not row.reconverge:
             return False
+        if row.state == "drifted" and not row.reconverge:
+            # Read again after a reconnect, an event and every verify_every_s: it may
+            # enforce XE's slice again (a quarantine undone), and says why it drifted.
+            return row.host_id in self._verify and row.next_attempt_us <= now
         behind = row.observed_version is None or row.observed_version < row.desired_version
         wanted = behind or row.reconverge or row.host_id in self._verify
         return wanted and row.next_attempt_us <= now
@@ -551,30 +571,42 @@ class Propagator:
         if row.activated_hash is not None and enforced != row.activated_hash and not row.reconverge:
             self._merged.pop(host_id, None)
             out.drifted.append(host_id)
-            LOG.warning(
-                "%s drifted: it enforces %s, XE activated %s",
-                where,
-                (enforced or "no policy")[:12],
-                row.activated_hash[:12],
-            )
+            if row.state != "drifted" or row.enforced_hash != enforced:
+                LOG.warning(
+                    "%s drifted: it enforces %s, XE activated %s",
+                    where,
+                    (enforced or "no policy")[:12],
+                    row.activated_hash[:12],
+                )
             await self._settle(
                 host_id,
                 {
                     "state": "drifted",
                     "enforced_hash": enforced,
                     "since_us": now if row.state != "drifted" else row.since_us,
-                    "last_error": None,
+                    "last_error": await self._drift_reason(client, raw, where),
                     "attempts": 0,
                 },
             )
             return
+        undrifted = row.state == "drifted" and not row.reconverge
+        if undrifted:
+            LOG.info("%s enforces XE's %s again: no longer drifted", where, enforced)
         if not behind and not row.reconverge:
             # A verification only: the host still enforces what XE activated.
-            await self._settle(host_id, {"enforced_hash": enforced})
+            values: dict[str, Any] = {"enforced_hash": enforced}
+            if undrifted:
+                values.update(
+                    {STATE_FOR: row.observed_version or 0, "since_us": now, "last_error": None}
+                )
+            await self._settle(host_id, values)
             return
         if waiting and await self._carries(waiting, policy, host, client, current, raw, where):
             out.held.append(host_id)
-            await self._settle(host_id, {"enforced_hash": enforced})
+            held: dict[str, Any] = {"enforced_hash": enforced}
+            if undrifted:
+                held.update({"state": "held", "since_us": now, "last_error": None})
+            await self._settle(host_id, held)
             return
         unchanged_if = (
             row.content_sha256
@@ -648,24 +680,62 @@ class Propagator:
         raw: Any,
         where: str,
     ) -> bool:
-        """Whether ``host`` carries an enclave whose change waits for approval, in the head
-        or in the policy it enforces (an assignment or its removal is waiting)."""
+        """Whether the head would change what ``host`` enforces of an enclave whose change
+        waits for approval: it carries one in the head, or :func:`_reaches` says so of the
+        policy it enforces (an unassignment waits too)."""
         if policy.enclave_ids_of(host.id) & waiting:
             return True
+        enforced: Policy
         if isinstance(current, Policy):
-            return bool({t.id for t in current.tags} & waiting)
+            enforced = current
+        else:
+            if raw is None:
+                if current is None:
+                    return False  # the host enforces no policy
+                _, raw = await self._active(client, where)  # XE's merged policy is elsewhere
+                if raw is None:
+                    return False
+            try:
+                enforced = policy_from_dict(raw)
+            except (PolicyError, KeyError, TypeError, ValueError):
+                return True  # unreadable: hold rather than guess
+        return _reaches(waiting, policy, enforced)
+
+    async def _drift_reason(self, client: Any, raw: Any, where: str) -> str | None:
+        """Why a host drifted when it is a quarantine of the guided incident (issue #14
+        §2): ``quarantine of VM X, incident INC-n`` for each domain of the policy it
+        enforces (``raw``, as sent) bound to a quarantine SecLabel, with its open incident
+        on the host; None when nothing there is a quarantine (or it cannot be read)."""
         if raw is None:
-            if current is None:
-                return False  # the host enforces no policy
-            _, raw = await self._active(client, where)  # XE's merged policy is elsewhere
-        return bool(_raw_tags(raw) & waiting)
+            return None
+        try:
+            names = quarantined_domains(policy_from_dict(raw))
+        except (PolicyError, KeyError, TypeError, ValueError):
+            return None
+        if not names:
+            return None
+        try:
+            listed = await client.list_incidents(state="open")
+            open_ = {i["domain"]: i["id"] for i in reversed(listed["incidents"])}
+        except (XpsError, KeyError, TypeError) as exc:
+            LOG.info("%s: its incidents could not be read: %s", where, exc)
+            open_ = {}
+        parts = [
+            f"quarantine of VM {n}, "
+            + (f"incident {open_[n]}" if n in open_ else "no open incident")
+            for n in names
+        ]
+        return "; ".join(parts)[:1000]
 
     # -- drift by event ----------------------------------------------------------------------
 
     async def _policy_event(self, host_id: str, data: dict[str, Any]) -> None:
         sha = data.get("sha256")
-        if not isinstance(sha, str) or sha == self._expect.get(host_id):
+        if not isinstance(sha, str):
             return
+        cached = self.rows.get(host_id)
+        if sha == self._expect.get(host_id) and (cached is None or cached.state != "drifted"):
+            return  # XE's own activation (a drifted host that activates it again goes on)
         if host_id in self._inflight:
             # Our own exchange with the host decides; it may have read the host's hash
             # before this activation, so the next pass reads it again.
@@ -682,6 +752,7 @@ class Propagator:
                 if row.state == "drifted":
                     values.update(state=self._repo.state_for(row.observed_version or 0))
                     values["since_us"] = now
+                    values["last_error"] = None
             else:
                 values = {"state": "drifted", "enforced_hash": sha, "last_error": None}
                 if row.state != "drifted":
@@ -700,6 +771,14 @@ class Propagator:
             self._merged.pop(host_id, None)
             LOG.warning(
                 "host %s drifted: it activated %s behind XE's back",
+                self.names.get(host_id, host_id),
+                sha[:12],
+            )
+            self._verify.add(host_id)  # the next pass reads it and says why (a quarantine)
+            self.poke()
+        elif changed and row.state == "drifted" and "state" in values:
+            LOG.info(
+                "host %s enforces XE's %s again: no longer drifted",
                 self.names.get(host_id, host_id),
                 sha[:12],
             )
