@@ -417,3 +417,28 @@ async def test_a_link_that_hears_pushed_events_is_not_pinged(
             await task
     assert pushed <= 1, pings  # the one due when the first beat came, at most
     assert LinkState.STALE not in states
+
+
+async def test_a_following_logs_scrollbars_follow_its_repaints_not_each_batch() -> None:
+    # Each batch updated both scrollbars (a screen update of its own) besides the log's
+    # own repaint at most every REPAINT_S.
+    from tests._support.scripted_host import violation
+    from xenon_tui.widgets._violation_log import REPAINT_S
+
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        log = app.query_one(ViolationLog)
+        for seq in range(2001, 2101):  # enough rows for a vertical scrollbar
+            log.add_violations([violation(seq, domain="EA-domu-1")])
+        await pilot.pause(REPAINT_S * 2)
+        assert log.follow and log.show_vertical_scrollbar
+        counts: Counter[str] = Counter()
+        spy_refreshes(log.vertical_scrollbar, counts, "bar")
+        for seq in range(3001, 3021):  # twenty batches in one go
+            log.add_violations([violation(seq, domain="EA-domu-1")])
+        await pilot.pause(REPAINT_S * 3)
+        # Two updates at most (the first batch at once, the rest at the interval's end),
+        # each two repaint requests of the bar (its size reactive, then the update's).
+        assert 1 <= counts["bar"] <= 4, counts
+        assert log.vertical_scrollbar.window_virtual_size == len(log.window)

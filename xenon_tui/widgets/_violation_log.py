@@ -247,6 +247,7 @@ class ViolationLog(ScrollView, can_focus=True):
         # Repaints for batches of rows: at most one per REPAINT_S (see _repaint).
         self._painted_at = -1e9
         self._repaint_due = False
+        self._size_due = False  # the scrollbars wait for that repaint
 
     # -- data ------------------------------------------------------------------------------
 
@@ -259,7 +260,10 @@ class ViolationLog(ScrollView, can_focus=True):
         """
         added = self.window.extend(rows)
         if added:
-            self._sync_size()
+            # Following, the scrollbars follow the row count with the next repaint (each
+            # update repaints both bars: a screen update per batch of its own); pinned, at
+            # once, as the rows being read are scrolled down by the ones added.
+            self._sync_size(deferred=self.follow)
             if not self.follow:
                 # Newest rows go on top: shift so what the user is reading does not move.
                 # set_reactive: this is not a user move, so no watcher and no Selected.
@@ -282,8 +286,7 @@ class ViolationLog(ScrollView, can_focus=True):
             return
         wait = REPAINT_S - (time.monotonic() - self._painted_at)
         if wait <= 0:
-            self._painted_at = time.monotonic()
-            self.refresh()
+            self._flush_repaint()
         else:
             self._repaint_due = True
             self.set_timer(wait, self._flush_repaint)
@@ -291,6 +294,9 @@ class ViolationLog(ScrollView, can_focus=True):
     def _flush_repaint(self) -> None:
         self._repaint_due = False
         self._painted_at = time.monotonic()
+        if self._size_due:
+            self._size_due = False
+            self._scroll_update(self.virtual_size)
         self.refresh()
 
     def on_show(self) -> None:
@@ -334,7 +340,9 @@ class ViolationLog(ScrollView, can_focus=True):
             return None
         return self.window.row(min(self.cursor, len(self.window) - 1))
 
-    def _sync_size(self) -> None:
+    def _sync_size(self, *, deferred: bool = False) -> None:
+        """The virtual size follows the rows; the scrollbars at once, or with the next
+        repaint when ``deferred`` (which the caller then asks for)."""
         size = Size(self._width, len(self.window))
         if size == self.virtual_size:
             return
@@ -343,10 +351,13 @@ class ViolationLog(ScrollView, can_focus=True):
         # log's height is fixed (1fr) and only its scrollbars follow the row count. A
         # scrollbar that appears or goes still asks for one (its own reactive does).
         self.set_reactive(ViolationLog.virtual_size, size)
-        if displayed(self):
-            self._scroll_update(size)
-        else:
+        if not displayed(self):
             self._behind = True
+        elif deferred:
+            self._size_due = True
+        else:
+            self._size_due = False
+            self._scroll_update(size)
 
     def _fit(self) -> None:
         """Fits the columns to the width the rows have now (a resize, a scrollbar)."""
