@@ -44,6 +44,7 @@ __all__ = [
     "quarantine_label_name",
     "quarantine_profile",
     "quarantined",
+    "quarantined_domains",
     "unquarantined",
 ]
 
@@ -171,6 +172,18 @@ def unquarantined(policy: Policy, domain: str, label: UUID) -> tuple[Policy, Sec
     ):
         profiles = tuple(p for p in profiles if p.name != QUARANTINE_PROFILE)
     return _rebound(policy, index, back.id, profiles, seclabels), back
+
+
+def quarantined_domains(policy: Policy) -> list[str]:
+    """The names of the domains bound to a quarantine SecLabel (one of the quarantine
+    names, with the :data:`QUARANTINE_PROFILE` profile), in the policy's order."""
+    profiles = {p.id for p in policy.profiles if p.name == QUARANTINE_PROFILE}
+    labels = {
+        s.id
+        for s in policy.seclabels
+        if s.profile in profiles and s.name.endswith(_QUARANTINE_NAMES)
+    }
+    return [d.name for d in policy.domains if d.seclabel in labels]
 
 
 def _rebound(

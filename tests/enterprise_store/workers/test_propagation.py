@@ -212,3 +212,59 @@ async def test_a_slice_the_host_would_break_is_refused_and_retried_in_either_mod
     row = (await propagator.states())[target]
     assert row.state == "retrying" and row.attempts == 1
     assert "network is off" in (row.last_error or "")
+
+
+async def test_a_quarantine_drifts_the_host_with_its_reason_and_the_restore_converges_it(
+    xe_services: Any, xps_hosts: Any
+) -> None:
+    """Issue #14 §2 follow-up: the runbook's quarantine activates a policy on the host
+    (XE sees drift, and says it is that quarantine); verify's unquarantine activates XE's
+    slice again (the same hash): the host is converged again without an admin."""
+    services, hosts = await _world(xe_services, xps_hosts, start=True)
+    propagator = services.compute.propagator
+    policy = await services.policy.current()
+    vm = policy.vm_named("EA-domu-1")
+    name = policy.host_of(vm).name  # type: ignore[union-attr]
+    target = next(h for h in hosts if h.name == name)
+    host_id = str(policy.host_named(name).id)
+
+    async def converged() -> bool:
+        row = (await propagator.states()).get(host_id)
+        return (
+            row is not None
+            and row.state == "converged"
+            and row.observed_version == (policy.version)
+        )
+
+    await _until(converged)
+    xe_hash = (await propagator.states())[host_id].activated_hash
+    console = await target.console()
+    inc = await console.open_incident("EA-domu-1", "alice")
+    await console.incident_step(inc["id"], "quarantine", "done", "alice")
+
+    async def drifted() -> bool:
+        return (await propagator.states())[host_id].state == "drifted"
+
+    await _until(drifted)
+    row = (await propagator.states())[host_id]
+    assert row.enforced_hash != xe_hash and row.activated_hash == xe_hash
+    drifted_since = row.since_us
+
+    async def reason() -> str | None:
+        return (await propagator.states())[host_id].last_error
+
+    async def explained() -> bool:
+        return bool(await reason())
+
+    await _until(explained)
+    assert await reason() == f"quarantine of VM EA-domu-1, incident {inc['id']}"
+    views = await services.compute.propagation(Principal.system())
+    assert [v.state for v in views if v.host_id == host_id] == ["drifted"]
+
+    back = await console.incident_step(inc["id"], "unquarantine", "done", "alice")
+    assert not back.get("quarantine")
+    assert (await _active(target))["sha256"] == xe_hash
+    await _until(converged)
+    row = (await propagator.states())[host_id]
+    assert row.enforced_hash == row.activated_hash == xe_hash
+    assert row.last_error is None and row.since_us > drifted_since
