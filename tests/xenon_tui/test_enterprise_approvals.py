@@ -182,3 +182,43 @@ async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple
         await pilot.pause()
         svg = app.export_screenshot(simplify=True)
     assert snapshot.use_extension(SVGImageExtension) == svg
+
+
+def test_the_what_if_lines_say_which_version_they_are_about() -> None:
+    """An older waiting version's what-if is the newest version's (XE keeps only its
+    policy): the pane says so; an XE error is shown with its message; while XE answers the
+    pane says the hosts are being asked."""
+    from enterprise_store.client import HostWhatIfOut, WhatIfOut
+    from xenon_tui._xe import EnterpriseError
+    from xenon_tui.screens._xe_approvals import approval_whatif_lines
+
+    answer = WhatIfOut(
+        version=9,
+        requested_version=7,
+        minutes=10,
+        denies_allowed=False,
+        unanswered=["xenon-3"],
+        hosts=[
+            HostWhatIfOut(host_id="h1", host="xenon-1", state="unchanged", denies_allowed=False),
+            HostWhatIfOut(
+                host_id="h3",
+                host="xenon-3",
+                state="unanswered",
+                denies_allowed=False,
+                error="host 'xenon-3' (127.0.0.1:9): no answer within 20 s",
+            ),
+        ],
+    )
+    lines = [text for _, text in approval_whatif_lines(7, answer)]
+    assert lines[0] == (
+        "What-if of version 9, the newest: it holds version 7's change and newer ones (last 10 min)"
+    )
+    assert "Could not answer: xenon-3" in lines
+    assert "xenon-3: could not answer: host 'xenon-3' (127.0.0.1:9): no answer within 20 s" in (
+        lines
+    )
+    same = answer.model_copy(update={"version": 7, "requested_version": None})
+    assert approval_whatif_lines(7, same)[0][1].startswith("What-if of version 7 on its hosts")
+    failed = approval_whatif_lines(7, EnterpriseError("no answer from XE in 60 s"))
+    assert ("warn", "What-if unavailable: XE: no answer from XE in 60 s") in failed
+    assert "asking the hosts" in approval_whatif_lines(7, None)[1][1]
