@@ -38,6 +38,7 @@ class Counted:
         # Called as the first VM list is asked (what the console shows at that moment).
         self.probe: Callable[[], object] | None = None
         self.probed: object = None
+        self.host_queries: list[str] = []  # query strings of GET /api/v1/hosts
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -45,6 +46,8 @@ class Counted:
             return
         path = re.sub(r"/hosts/[^/]+/", "/hosts/*/", scope["path"])
         self.seen[f"{scope['method']} {path}"] += 1
+        if path == "/api/v1/hosts" and scope["method"] == "GET":
+            self.host_queries.append(scope.get("query_string", b"").decode())
         if not self.seen["GET /api/v1/vms"]:
             self.together_before_vms |= {frozenset((path, other)) for other in self.in_flight}
         elif self.seen["GET /api/v1/vms"] == 1 and path == "/api/v1/vms" and self.probe:
@@ -102,8 +105,15 @@ async def test_first_frame_is_a_page_then_every_vm_and_polls_stay_cheap(
         assert rows(app)[0].state == "unknown"
         assert rows(app)[FIRST_PAGE - 1].state == NOT_READ
         counted.seen.clear()
+        counted.host_queries.clear()
         polls = screen.polls
         await wait_for(pilot, lambda: screen.polls >= polls + 2, 60)
+        # At the same version a poll reads the drawn page of hosts (their propagation
+        # states), not all 300.
+        assert counted.host_queries, counted.host_queries
+        assert all(f"limit={HOST_PAGE}" in q.split("&") for q in counted.host_queries), (
+            counted.host_queries
+        )
         # Two polls at the same policy version: no VM or SecLabel read, one hosts page,
         # and only the on-screen hosts asked for their run states (not all 300).
         seen = counted.seen

@@ -187,6 +187,17 @@ class EnterpriseScreen(
                 view = await first
                 self._version, overview = view.version, view.overview
                 self._prefetched = view.detail
+            elif self.overview is not None:
+                # At the same policy version only the drawn hosts' states are read again
+                # (one page), concurrently with the version; at a new one, everything.
+                shown = self.overview
+                version, page = await asyncio.gather(
+                    self.data.policy_version(),
+                    self.data.host_page(shown, self.query_one(XeHostsTree).limit),
+                )
+                changed = version != self._version or page is None
+                self._version = version
+                overview = await self.data.overview() if changed or page is None else page
             else:
                 # Concurrently: the first frame waits for the slower read, not their sum.
                 self._version, overview = await asyncio.gather(

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from xenon_tui._xe import EnclaveRow, HostRow, Overview, host_enclaves
+from xenon_tui._xe import EnclaveRow, HostRow, Overview, first_enclave, host_enclaves
 from xenon_tui.widgets._xe_keys import xe_bindings
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -94,7 +94,7 @@ class XeHostsTree(Tree[NodeData]):
         super().__init__("Hosts", id=id)
         self.show_root = False
         self.guide_depth = 2
-        self._shape: tuple[tuple[str, tuple[str, ...]], ...] = ()  # every host
+        self._shape: tuple[tuple[str, tuple[str, ...]], ...] = ()  # the drawn hosts
         self._drawn: tuple[tuple[tuple[str, tuple[str, ...]], ...], int] = ((), 0)
         self._labels: dict[NodeData, Text] = {}
         self._by_key: dict[NodeData, TreeNode[NodeData]] = {}
@@ -105,8 +105,9 @@ class XeHostsTree(Tree[NodeData]):
         """Draws ``overview`` (hosts in panel order, their enclaves by name)."""
 
         self._overview = overview
-        shape = tuple((h.id, host_enclaves(overview, h)) for h in overview.hosts)
-        drawn = (shape[: self.limit], max(0, len(shape) - self.limit))
+        # Only the drawn hosts are worked out (a poll of 1,000 hosts redraws a page).
+        shape = tuple((h.id, host_enclaves(overview, h)) for h in overview.hosts[: self.limit])
+        drawn = (shape, max(0, len(overview.hosts) - self.limit))
         labels: dict[NodeData, Text] = {}
         for (host_id, enclaves), h in zip(drawn[0], overview.hosts, strict=False):
             labels[("host", host_id)] = host_label(h)
@@ -173,7 +174,7 @@ class XeHostsTree(Tree[NodeData]):
 
     def first_enclave(self) -> str | None:
         """The first enclave of the first host that has one (where the cursor starts)."""
-        return next((enclaves[0] for _, enclaves in self._shape if enclaves), None)
+        return None if self._overview is None else first_enclave(self._overview)
 
     def host_at_cursor(self) -> str | None:
         """The id of the host under the cursor (or of the enclave's host)."""
