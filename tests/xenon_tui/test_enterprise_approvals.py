@@ -222,3 +222,39 @@ def test_the_what_if_lines_say_which_version_they_are_about() -> None:
     failed = approval_whatif_lines(7, EnterpriseError("no answer from XE in 60 s"))
     assert ("warn", "What-if unavailable: XE: no answer from XE in 60 s") in failed
     assert "asking the hosts" in approval_whatif_lines(7, None)[1][1]
+
+
+async def test_a_host_that_cannot_answer_asks_for_a_confirmation(
+    world: World, tmp_path: Path
+) -> None:
+    """The VM's host is down: its what-if is named as unanswered with why, and approving
+    asks for a confirmation (no name to type: nothing is known to be denied); Esc
+    approves nothing, Approve approves."""
+    version = await _alice_changes_a_vm(world)
+    policy = await world.services.policy.current()
+    host = policy.host_of(policy.vm_named("EA-domu-1"))
+    assert host is not None
+    await next(h for h in world.hosts if h.name == host.name).stop()
+
+    app = world.console(await world.link("root"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        screen = await _open(pilot, app)
+        await wait_for(pilot, lambda: version in screen.whatifs, 60)
+        await pilot.pause()
+        assert f"{host.name}: could not answer: host '{host.name}'" in _whatif_text(app)
+
+        async def approve_asks() -> None:
+            await pilot.press("a", *"ok", "enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, WhatIfConfirmDialog), 30)
+            dialog = app.screen
+            assert isinstance(dialog, WhatIfConfirmDialog) and dialog.expected is None
+
+        await approve_asks()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "was not approved" in _text(app, "#approvals-status"), 30)
+        await approve_asks()
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: "approved" in _text(app, "#approvals-status"), 30)
+    [done] = await world.services.policy.approvals(Principal.system(), version=version)
+    assert (done.state, done.decided_by) == ("approved", "root")
