@@ -97,6 +97,7 @@ class Host:
         self.incidents = IncidentService(
             self.state, self._kept_violations, self._history_10m, self.policy.activate_changed
         )
+        self.policy.quarantines = self.incidents
         self._background: asyncio.Task[None] | None = None
         self._closed = False
         # The parts tests reach into (crash injection, MSM inspection).

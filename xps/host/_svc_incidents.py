@@ -14,6 +14,16 @@ MSM transaction that rebinds the running domain; the SecLabel it had is kept in 
 incident (``quarantine``) and ``unquarantine`` binds it again. Both leave the staged
 policy alone and are steps of the record (SecLabel before and after, generation).
 
+A quarantine holds until verify's unquarantine, whatever is activated meanwhile: a
+policy staged before it (or the previous one, by a rollback) binds the domain to its
+ordinary SecLabel, and activating it would silently undo the quarantine. The policy
+service asks :meth:`IncidentService.keep_quarantines` first: the policy is activated
+with each quarantined domain on its quarantine SecLabel (rebased), the incident then
+restores the SecLabel *that* policy gave it (a fix step's new label), and the MSM log
+and the activation's answer (``quarantines_kept``) say so. When the quarantine cannot
+be kept in that policy (its tag gone, a changed quarantine profile) the activation is
+refused naming the incident and the VM.
+
 Each incident is one JSON file ``incidents/INC-<n>.json`` in the host's state directory
 (written atomically, 0600, at most :data:`MAX_FILE_BYTES`); at most :data:`MAX_INCIDENTS`
 are kept (the oldest closed ones go first; opening one more while all are open is
@@ -23,6 +33,7 @@ refused).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import re
@@ -34,6 +45,7 @@ from uuid import UUID
 
 from xps.files import read_bounded, write_atomic
 from xps.policy import Policy, PolicyError, policy_to_dict, quarantined, unquarantined
+from xps.policy._quarantine import quarantined_domains
 from xps.protocol import (
     Incident,
     IncidentList,
@@ -49,7 +61,7 @@ from ._errors import ConflictError, HostStateError, InvalidArgument, NotFound
 from ._svc_domains import NOTE_MAX, USER_MAX, checked_text
 from ._svc_state import HostState
 
-__all__ = ["MAX_FILE_BYTES", "MAX_INCIDENTS", "STEPS", "IncidentService"]
+__all__ = ["MAX_FILE_BYTES", "MAX_INCIDENTS", "STEPS", "IncidentService", "KeptQuarantine"]
 
 log = logging.getLogger("xps.host.incidents")
 
@@ -71,6 +83,25 @@ _SCAN = 100_000
 
 Violations = Callable[[], list[Violation]]
 Activate = Callable[[Callable[[Policy], Policy]], Awaitable[PolicyVersion]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeptQuarantine:
+    """A quarantine kept in a policy being activated: the domain stays on its quarantine
+    SecLabel, and verify restores ``label`` (the SecLabel that policy binds it to)."""
+
+    incident: str
+    domain: str
+    label_id: str
+    label: str
+
+    def __str__(self) -> str:
+        return f"{self.domain} ({self.incident})"
+
+
+def _number(item: Incident) -> int:
+    match = _ID.match(item["id"])
+    return int(match.group(1)) if match else 0
 
 
 def _check_id(value: object) -> str:
@@ -380,6 +411,65 @@ class IncidentService:
         record["label_before"] = labels["before"]
         record["label_after"] = labels["after"]
         record["generation"] = version["generation"]
+
+    # ------------------------------------------------------------------ activations
+
+    def keep_quarantines(self, policy: Policy, what: str) -> tuple[Policy, list[KeptQuarantine]]:
+        """``policy`` (about to be activated: ``what`` is staged or previous) with every
+        domain whose quarantine is in force bound to its quarantine SecLabel again, and
+        what was kept (see the module doc). A domain the policy does not have, or already
+        binds to a quarantine SecLabel, is left as it is.
+
+        Raises:
+            ConflictError: A quarantine cannot be kept in ``policy``: names the incident
+                and the VM.
+        """
+        kept: list[KeptQuarantine] = []
+        held = [i for i in self._items.values() if i.get("quarantine")]
+        if not held:
+            return policy, kept
+        already = set(quarantined_domains(policy))
+        names = {d.name for d in policy.domains}
+        for item in sorted(held, key=_number):
+            name = item["domain"]
+            if name not in names or name in already:
+                continue
+            try:
+                policy, before, _ = quarantined(policy, name)
+            except PolicyError as exc:
+                raise ConflictError(
+                    f"activating the {what} policy would undo the quarantine of VM {name} "
+                    f"(incident {item['id']}) and it cannot be kept there: {exc.message}; "
+                    f"verify {item['id']} (unquarantine) first, or stage a policy that keeps it"
+                ) from exc
+            already.add(name)
+            kept.append(KeptQuarantine(item["id"], name, str(before.id), before.name))
+        return policy, kept
+
+    async def kept_quarantines(
+        self, kept: list[KeptQuarantine], what: str, generation: int
+    ) -> None:
+        """Records quarantines kept by an activation (after it is in force): each
+        incident restores the SecLabel the activated policy gave its domain."""
+        for k in kept:
+            item = self._items.get(k.incident)
+            held = item.get("quarantine") if item is not None else None
+            if item is None or not held:
+                continue
+            updated: Incident = {
+                **item,
+                "quarantine": {**held, "label_id": k.label_id, "label": k.label},
+            }
+            self._items[k.incident] = updated
+            text = (
+                f"incident {k.incident} ({k.domain}): quarantine kept on activating the {what} "
+                f"policy (generation {generation}); verify restores SecLabel {k.label}"
+            )
+            try:
+                await self._save(updated)
+            except HostStateError:
+                text += " (the incident record could not be written)"
+            self._log(text)
 
     async def reopen(self, id: object, user: object, note: object = None) -> Incident:
         """Opens a closed incident again (its steps are kept; the reopen is one more)."""

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 from uuid import UUID
 
 from xps import msm
@@ -57,6 +57,18 @@ def _errors_of(findings: list[Any]) -> list[Any]:
     return [f for f in findings if str(getattr(f, "severity", "error")) == "error"]
 
 
+class QuarantineKeeper(Protocol):
+    """The incidents (``IncidentService``): quarantines an activation must keep."""
+
+    def keep_quarantines(self, policy: Policy, what: str) -> tuple[Policy, list[Any]]:
+        """``policy`` with the quarantines in force kept, and what was kept."""
+        ...
+
+    async def kept_quarantines(self, kept: list[Any], what: str, generation: int) -> None:
+        """Records kept quarantines once the activation is in force."""
+        ...
+
+
 class PolicyService:
     """The host's policy: one MSM transaction, one atomic store swap, then the network.
 
@@ -71,6 +83,9 @@ class PolicyService:
     ) -> None:
         self._state = state
         self._set_labels = set_labels
+        #: Set by the host: activating a staged or previous policy keeps the incidents'
+        #: quarantines in force (``IncidentService.keep_quarantines``).
+        self.quarantines: QuarantineKeeper | None = None
 
     # ------------------------------------------------------------------ start-up
 
@@ -344,7 +359,20 @@ class PolicyService:
                 raise HostStateError(f"there is no {what}")
             stored = await asyncio.to_thread(store.get, which)
             policy = self._parse_stored(stored)
-            return await self._activate(policy, stored.data, which)
+            data = stored.data
+            kept: list[Any] = []
+            keeper = self.quarantines
+            if keeper is not None:
+                # A policy staged before a quarantine (or the one before it) must not
+                # silently undo it: the domain stays on its quarantine SecLabel.
+                policy, kept = keeper.keep_quarantines(policy, which)
+                if kept:
+                    data = serialize_policy(policy)
+            result = await self._activate(policy, data, which)
+            if kept and keeper is not None:
+                result["quarantines_kept"] = [str(k) for k in kept]
+                await keeper.kept_quarantines(kept, which, result["generation"])
+            return result
 
     @staticmethod
     async def _shielded(coro: Coroutine[Any, Any, PolicyVersion]) -> PolicyVersion:

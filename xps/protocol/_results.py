@@ -120,6 +120,7 @@ class PolicyVersion(TypedDict):
     generation: int
     sha256: str
     network_errors: NotRequired[list[str]]
+    quarantines_kept: NotRequired[list[str]]
 
 
 class ExportedPolicy(TypedDict):

@@ -5,7 +5,10 @@ recorded SecLabel again."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,8 @@ import pytest
 from xps import msm
 from xps.host import Host, HostConfig
 from xps.host._errors import ConflictError
-from xps.policy import hypercall_number, policy_from_dict, subop_number
+from xps.policy import hypercall_number, policy_from_dict, policy_to_dict, subop_number
+from xps.policy._quarantine import quarantine_profile
 
 DOMAIN = "EA-domu-1"
 
@@ -171,3 +175,90 @@ async def test_a_record_that_cannot_be_written_after_the_change_is_logged(
     # Kept in memory: the SecLabel can still be restored.
     back = await host.incident_step(inc["id"], "unquarantine", "done", "alice")
     assert back["steps"][-1]["label_after"] == "EA-seclabel"
+
+
+def _bound(policy: dict[str, Any], domain: str = DOMAIN) -> str:
+    """The name of the SecLabel ``policy`` (dict form) binds ``domain`` to."""
+    label = next(d for d in policy["domains"] if d["name"] == domain)["seclabel"]
+    return next(s["name"] for s in policy["seclabels"] if s["id"] == label)
+
+
+async def test_a_policy_staged_before_a_quarantine_keeps_it_when_activated(host: Host) -> None:
+    """Issue #14 §2 follow-up: the fix step's (or any stale) staged policy binds the domain
+    to an ordinary SecLabel; activating it keeps the quarantine (rebased) and says so, and
+    verify then restores the SecLabel the activated policy gave the domain."""
+    await host.create_domain(DOMAIN)
+    await host.pause_domain(DOMAIN, "alice")
+    before = await host.get_policy("active")
+    # Staged before the quarantine: the domain moves to a fixed copy of its SecLabel.
+    staged = copy.deepcopy(before["policy"])
+    staged["name"] = "fixed-by-bob"
+    ea = next(s for s in staged["seclabels"] if s["name"] == "EA-seclabel")
+    fixed = {**ea, "id": str(uuid.uuid4()), "name": "EA-fixed"}
+    staged["seclabels"].append(fixed)
+    next(d for d in staged["domains"] if d["name"] == DOMAIN)["seclabel"] = fixed["id"]
+    await host.stage_policy(policy=staged)
+    inc = await host.open_incident(DOMAIN, "alice")
+    await host.incident_step(inc["id"], "quarantine", "done", "alice")
+
+    result = await host.activate_policy()
+
+    assert result["quarantines_kept"] == [f"{DOMAIN} ({inc['id']})"]
+    active = (await host.get_policy("active"))["policy"]
+    assert active["name"] == "fixed-by-bob"
+    assert _bound(active) == "Enclave A-quarantine"
+    assert str(_msm_label(host, DOMAIN).seclabel) == _label_ids(active)["Enclave A-quarantine"]
+    held = (await host.get_incident(inc["id"]))["quarantine"]
+    assert held is not None and held["label"] == "EA-fixed" and held["label_id"] == fixed["id"]
+    lines = (await host.log_msgs(500))["lines"]
+    assert any(
+        f"incident {inc['id']} ({DOMAIN}): quarantine kept on activating the staged policy" in line
+        and "verify restores SecLabel EA-fixed" in line
+        for line in lines
+    )
+
+    back = await host.incident_step(inc["id"], "unquarantine", "done", "alice")
+
+    assert back["steps"][-1]["label_after"] == "EA-fixed"
+    active = (await host.get_policy("active"))["policy"]
+    assert _bound(active) == "EA-fixed"
+    assert str(_msm_label(host, DOMAIN).seclabel) == fixed["id"]
+    assert "Enclave A-quarantine" not in _label_ids(active)
+
+
+async def test_a_rollback_keeps_a_quarantine(host: Host) -> None:
+    inc = await host.open_incident(DOMAIN, "alice")
+    await host.incident_step(inc["id"], "quarantine", "done", "alice")
+    # The previous policy is the one before the quarantine.
+    result = await host.rollback_policy()
+    assert result["quarantines_kept"] == [f"{DOMAIN} ({inc['id']})"]
+    assert _bound((await host.get_policy("active"))["policy"]) == "Enclave A-quarantine"
+    held = (await host.get_incident(inc["id"]))["quarantine"]
+    assert held is not None and held["label"] == "EA-seclabel"
+    # Nothing to keep: an activation without quarantines says nothing of them.
+    await host.incident_step(inc["id"], "unquarantine", "done", "alice")
+    assert "quarantines_kept" not in await host.rollback_policy()
+
+
+async def test_a_staged_policy_that_cannot_keep_a_quarantine_is_refused(host: Host) -> None:
+    before = await host.get_policy("active")
+    # Its own "Quarantine-Minimal" allows channels: the quarantine cannot be kept there.
+    minimal = quarantine_profile()
+    wide = dataclasses.replace(
+        minimal, hypercalls=minimal.hypercalls | {hypercall_number("event_channel_op")}
+    )
+    mine = policy_from_dict(before["policy"])
+    staged = policy_to_dict(dataclasses.replace(mine, profiles=(*mine.profiles, wide)))
+    await host.stage_policy(policy=staged)
+    inc = await host.open_incident(DOMAIN, "alice")
+    await host.incident_step(inc["id"], "quarantine", "done", "alice")
+    quarantined_sha = (await host.get_policy("active"))["sha256"]
+
+    with pytest.raises(ConflictError) as refused:
+        await host.activate_policy()
+
+    message = str(refused.value)
+    assert f"quarantine of VM {DOMAIN} (incident {inc['id']})" in message
+    assert f"verify {inc['id']}" in message
+    assert (await host.get_policy("active"))["sha256"] == quarantined_sha
+    assert await host.get_policy("staged")  # still staged
