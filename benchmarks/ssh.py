@@ -137,6 +137,7 @@ class Server:
         app: str,
         max_sessions: int,
         console_file: Path | None = None,
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.state = work / name
         argv = [sys.executable, "-m", "xenon_tui.ssh", "--listen", "127.0.0.1:0",
@@ -147,7 +148,7 @@ class Server:
                 # One client on loopback opening sessions as fast as it can: the per-address
                 # admission limits (10/s, penalties) are not what is measured here.
                 "--per-source-rate", "0", "--per-source-max-startups", "0",
-                "--per-source-penalties", "off"]  # fmt: skip
+                "--per-source-penalties", "off", *extra]  # fmt: skip
         self.proc = subprocess.Popen(
             argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
@@ -556,14 +557,16 @@ class _Meter:
     """CPU seconds and wake-ups of the server, its consoles, the demo's hosts and this
     process (the clients) between :meth:`start` and :meth:`stop`."""
 
-    def __init__(self, server_pid: int, demo: Demo) -> None:
+    def __init__(self, server_pid: int, demo: Demo | None) -> None:
         self.server_pid = server_pid
         self.demo = demo
 
     def _sample(self) -> dict[str, float]:
         consoles = [p for p in descendants(self.server_pid) if p != self.server_pid]
-        demo_ssh = set(descendants(self.demo.ssh_pid))
-        hosts = [p for p in descendants(self.demo.proc.pid) if p not in demo_ssh]
+        hosts: list[int] = []
+        if self.demo is not None:
+            demo_ssh = set(descendants(self.demo.ssh_pid))
+            hosts = [p for p in descendants(self.demo.proc.pid) if p not in demo_ssh]
         return {
             "t": time.monotonic(),
             "server": session_cpu_s(self.server_pid),
@@ -622,6 +625,20 @@ async def _timed(samples: list[float], answer: Any) -> bool:
         return False
 
 
+_bench_keys: dict[int, int] = {}
+
+
+async def _type_in_bench(session: Session, chars: list[float]) -> None:
+    """The small bench app: each key until its echo (``got-N-end``) arrives."""
+    for _ in range(TYPED_CHARS):
+        if session.proc.channel.is_closing():
+            return
+        n = _bench_keys[id(session)] = _bench_keys.get(id(session), 0) + 1
+        if not await _timed(chars, session.answer(b"k", f"got-{n}-end".encode())):
+            return
+        await asyncio.sleep(0.1)
+
+
 async def _type_in(session: Session, chars: list[float], opens: list[float]) -> None:
     """One person's command: ``:`` opens the command line (until its placeholder shows:
     ``opens``), then characters typed into it (each after the first until the
@@ -657,7 +674,12 @@ async def _type_in(session: Session, chars: list[float], opens: list[float]) -> 
 
 
 async def _type_keys(
-    typers: list[Session], rounds: int, deadline: float, until: asyncio.Future[Any] | None = None
+    typers: list[Session],
+    rounds: int,
+    deadline: float,
+    until: asyncio.Future[Any] | None = None,
+    *,
+    bench: bool = False,
 ) -> tuple[list[float], list[float]]:
     """``rounds`` times (or, with ``until``, as long as it is not done), one typer after
     the other (one person typing at a time): see :func:`_type_in`. Returns the
@@ -673,7 +695,10 @@ async def _type_keys(
         for session in typers:
             if time.monotonic() > deadline or (until is not None and until.done()):
                 break
-            await _type_in(session, chars, opens)
+            if bench:
+                await _type_in_bench(session, chars)
+            else:
+                await _type_in(session, chars, opens)
         n += 1
         if time.monotonic() > deadline:
             break
@@ -688,14 +713,17 @@ async def scale(
     *,
     typers: int = 10,
     max_sessions: int = 256,
-    concurrency: int = 10,
+    max_starting: int = 4,
+    concurrency: int = 50,
+    bench: bool = False,
 ) -> dict[str, Any]:
     """Ramps up to ``count`` consoles of the headless demo's three hosts (live workload)
     held at once, in steps (10, 25, 50, 100, 150, 200, up to ``count``).
 
     At each step the new sessions are opened ``concurrency`` at a time (each to its first
-    frame) while the first ``typers`` sessions go on typing (``key_p99_ms_while_opening``:
-    does a connect storm stall the sessions already open?). After 5 s to settle, 6 s
+    frame; the server starts ``max_starting`` consoles at once) while the first ``typers``
+    sessions go on typing (``key_p99_ms_while_opening``: does a connect storm stall the
+    sessions already open?). After 5 s to settle, 6 s
     without a key measure the CPU of the SSH server, of the consoles (all, and per
     session), of the demo's hosts and of the clients (this process), and the wake-ups per
     session of the server and of the consoles. Then the typers, one after the other (one
@@ -713,15 +741,29 @@ async def scale(
     os.makedirs(work, exist_ok=True)
     key = asyncssh.generate_private_key("ssh-ed25519")
     (work / "client.pub").write_bytes(key.export_public_key())
-    progress("scale: starting a headless demo (three sim hosts, live workload)")
-    demo = Demo(work)
+    demo: Demo | None = None
+    if bench:
+        # The SSH server's own limits: consoles that cost nearly nothing while idle.
+        (work / "console.json").write_text('{"servers": []}')
+        console_file, app, marker = work / "console.json", BENCH_APP, BENCH_MARKER
+    else:
+        progress("scale: starting a headless demo (three sim hosts, live workload)")
+        demo = Demo(work)
+        console_file, app, marker = demo.console_file, CONSOLE_APP, CONSOLE_MARKER
     steps = sorted({s for s in SCALE_STEPS if s < count} | {count})
-    result: dict[str, Any] = {"scale_steps_planned": steps, "max_sessions": max_sessions}
+    result: dict[str, Any] = {
+        "scale_steps_planned": steps,
+        "max_sessions": max_sessions,
+        "max_starting": max_starting,
+        "connect_concurrency": concurrency,
+        "scale_app": "bench" if bench else "console",
+    }
     table: list[dict[str, Any]] = []
     sessions: list[Session] = []
     readers: list[asyncio.Task[None]] = []
     stopped = "done"
-    server = Server(work, "scale", "zygote", CONSOLE_APP, max_sessions, demo.console_file)
+    server = Server(work, "scale", "zygote", app, max_sessions, console_file,
+                    ("--max-starting", str(max_starting)))  # fmt: skip
     meter = _Meter(server.proc.pid, demo)
     deadline = time.monotonic() + budget_s
     try:
@@ -732,6 +774,10 @@ async def scale(
 
         async def one(probes: bool) -> Session:
             async with opening:
+                if bench:
+                    session = await Session.open(server.port, key)
+                    await session.wait_for(marker, timeout=120)
+                    return session
                 return await _open_console(server.port, key, probes=probes)
 
         for step in steps:
@@ -743,7 +789,9 @@ async def scale(
             failed = 0
             opened = asyncio.ensure_future(asyncio.gather(*new, return_exceptions=True))
             # Meanwhile the sessions already open go on typing: does the storm stall them?
-            storm = asyncio.ensure_future(_type_keys(sessions[:typers], 0, deadline, until=opened))
+            storm = asyncio.ensure_future(
+                _type_keys(sessions[:typers], 0, deadline, until=opened, bench=bench)
+            )
             try:
                 async with asyncio.timeout(max(1.0, deadline - time.monotonic())):
                     got = await opened
@@ -769,7 +817,7 @@ async def scale(
                                    "open_s": round(open_s, 1)}  # fmt: skip
             row.update(meter.stop(held))
             meter.start()
-            samples, opens = await _type_keys(sessions[:typers], rounds, deadline)
+            samples, opens = await _type_keys(sessions[:typers], rounds, deadline, bench=bench)
             typing = meter.stop(held)
             consoles = len(descendants(server.proc.pid)) - 2  # not the server, its zygote
             row.update({
@@ -810,7 +858,8 @@ async def scale(
             task.cancel()
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
         server.stop()
-        demo.stop()
+        if demo is not None:
+            demo.stop()
     last = table[-1] if table else {}
     result.update({
         "sessions": last.get("held", 0),
@@ -881,6 +930,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 args.scale_timeout,
                 typers=args.scale_typers,
                 max_sessions=args.max_sessions,
+                max_starting=args.max_starting,
+                concurrency=args.scale_concurrency,
+                bench=args.scale_app == "bench",
             )
         key = asyncssh.generate_private_key("ssh-ed25519")
         (work / "client.pub").write_bytes(key.export_public_key())
@@ -954,6 +1006,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 args.scale_timeout,
                 typers=args.scale_typers,
                 max_sessions=args.max_sessions,
+                max_starting=args.max_starting,
+                concurrency=args.scale_concurrency,
+                bench=args.scale_app == "bench",
             )
         )
         p99 = result.get(f"key_p99_ms_{n}")
@@ -1009,6 +1064,25 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=256,
         help="the scale server's --max-sessions (the product's default is 64)",
+    )
+    parser.add_argument(
+        "--max-starting",
+        type=int,
+        default=4,
+        help="the scale server's --max-starting (consoles starting at once; product default)",
+    )
+    parser.add_argument(
+        "--scale-app",
+        choices=("console", "bench"),
+        default="console",
+        help="what the scale part's sessions run: the console against the demo, or the "
+        "small bench app (no hosts: the SSH server's own per-session cost)",
+    )
+    parser.add_argument(
+        "--scale-concurrency",
+        type=int,
+        default=50,
+        help="sessions the scale part's clients open at once (a connect storm)",
     )
     parser.add_argument(
         "--scale-timeout", type=float, default=300.0, help="seconds the scale part may take"
