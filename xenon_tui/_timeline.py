@@ -247,7 +247,7 @@ class Timeline:
         cum = self._cumulative()
         out = {KINDS[k]: int(c[-1]) for k, (_, c) in cum.minority.items()}
         if cum.majority is not None:
-            out[KINDS[cum.majority]] = int(cum.all_sums[-1]) - sum(out.values())
+            out[KINDS[cum.majority]] = cum.total - sum(out.values())
         return {k: out[k] for k in KINDS if k in out}
 
     def buckets(self, kind: str, start: float, end: float, width: int) -> list[int]:
@@ -264,15 +264,21 @@ class Timeline:
             return [0] * width
         # The kind most events are of is not copied out: every event's counts, less the
         # other kinds' (a few hundred operator and policy events beside 100k violations).
-        counts = _bucket_sums(self._ts, cum.all_sums, start, end, width)
+        positions = _positions(self._ts, start, end, width)
+        if cum.unit:  # every event counts 1: no sums to take
+            counts = [b - a for a, b in itertools.pairwise(positions)]
+        else:
+            counts = [sum(self._counts[a:b]) for a, b in itertools.pairwise(positions)]
         for times, sums in cum.minority.values():
             other = _bucket_sums(times, sums, start, end, width)
             counts = [a - b for a, b in zip(counts, other, strict=True)]
         return counts
 
     def _cumulative(self) -> _Cumulative:
-        """Running sums of counts: of every event, and per kind for the kinds that are
-        not the majority (a 0/1 mask of the kinds column selects them in C)."""
+        """The sum of every count, and running sums per kind for the kinds that are not
+        the majority (a 0/1 mask of the kinds column selects them in C). No running sum
+        of every event: building one (100k new ints) cost more than the rest of the first
+        frame's arithmetic, and the chart needs a sum per column only."""
         self._ready()
         if self._cum is None:
             present = {code: self._kinds.count(code) for code in set(self._kinds)}
@@ -285,26 +291,38 @@ class Timeline:
                 times = array("d", itertools.compress(self._ts, mask))
                 sums = array("q", itertools.accumulate(itertools.compress(self._counts, mask)))
                 minority[code] = (times, sums)
-            all_sums = array("q", itertools.accumulate(self._counts))
-            self._cum = _Cumulative(all_sums, majority, minority)
+            total = sum(self._counts)
+            # Every event counts 1 (the sum is the number of events, none below 1).
+            unit = total == len(self._counts) and min(self._counts, default=1) == 1
+            self._cum = _Cumulative(total, unit, majority, minority)
         return self._cum
 
 
 @dataclass(frozen=True, slots=True)
 class _Cumulative:
-    all_sums: array[int]
+    total: int
+    unit: bool
     majority: int | None
     minority: dict[int, tuple[array[float], array[int]]]
+
+
+def _positions(times: array[float], start: float, end: float, width: int) -> list[int]:
+    """Where each of ``width`` equal buckets of [start, end] begins in ``times``, and
+    where the last one ends (bisection: O(width · log n))."""
+    step = (end - start) / width if end > start else 1.0
+    last = bisect.bisect_right(times, end)
+    # min(): with start == end the columns' starts pass ``end``; nothing after it counts.
+    positions = [min(last, bisect.bisect_left(times, start + step * i)) for i in range(width)]
+    positions.append(last)
+    return positions
 
 
 def _bucket_sums(
     times: array[float], sums: array[int], start: float, end: float, width: int
 ) -> list[int]:
     """Per bucket of [start, end], the counts of the events at ``times`` (``sums`` their
-    running sum), found by bisection: O(width · log n)."""
-    step = (end - start) / width if end > start else 1.0
-    positions = [bisect.bisect_left(times, start + step * i) for i in range(width)]
-    positions.append(bisect.bisect_right(times, end))
+    running sum)."""
+    positions = _positions(times, start, end, width)
     totals = [0 if p == 0 else sums[p - 1] for p in positions]
     return [int(totals[i + 1] - totals[i]) for i in range(width)]
 

@@ -134,6 +134,49 @@ def test_bucket_counts_equal_a_direct_count(
         assert sum(got[: i + 1]) >= sum(want[:i])
 
 
+def test_a_zero_width_range_counts_nothing_after_it() -> None:
+    # start == end: the columns' starts (one step apart) pass the range's end; session 7
+    # counted an event there in one column and -1 times it in the next.
+    tl = Timeline("t")
+    tl.add("violation", ["r"], [1.0], lambda r: None, [2])  # type: ignore[arg-type, return-value]
+    tl.add("action", ["a", "b"], [1.0, 5.0], lambda r: None)  # type: ignore[arg-type, return-value]
+    assert tl.buckets("violation", 0.0, 0.0, 3) == [0, 0, 0]
+    assert tl.buckets("action", 0.0, 0.0, 3) == [0, 0, 0]
+    assert tl.buckets("action", 1.0, 1.0, 3) == [1, 0, 0]
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(_timeline.KINDS), st.floats(0, 100)), max_size=120),
+    st.sampled_from([1, 3]),
+    st.integers(1, 30),
+)
+def test_every_kinds_columns_match_a_count_on_the_same_edges(
+    events: list[tuple[str, float]], top: int, width: int
+) -> None:
+    # Counts all 1 (no sums are taken for the kind most events are of) or 1..3.
+    tl = Timeline("t")
+    counts = [1 + (i % top) for i in range(len(events))]
+    for kind in _timeline.KINDS:
+        mine = [(ts, n) for (k, ts), n in zip(events, counts, strict=True) if k == kind]
+        rows = list(range(len(mine)))
+        tl.add(kind, rows, [m[0] for m in mine], lambda r: None, [m[1] for m in mine])  # type: ignore[arg-type, return-value]
+    start, end = tl.start, tl.end
+    step = (end - start) / width if end > start else 1.0
+    edges = [start + step * i for i in range(width)]
+    for kind in _timeline.KINDS:
+        want = [0] * width
+        for (k, ts), n in zip(events, counts, strict=True):
+            if k == kind and start <= ts <= end:
+                # bisect_left on the column starts: the last start at or before ts.
+                want[max(i for i in range(width) if i == 0 or edges[i] <= ts)] += n
+        assert tl.buckets(kind, start, end, width) == want, kind
+    assert tl.totals() == {
+        k: sum(n for (kk, _), n in zip(events, counts, strict=True) if kk == k)
+        for k in _timeline.KINDS
+        if any(kk == k for kk, _ in events)
+    }
+
+
 @given(
     st.lists(
         st.tuples(
