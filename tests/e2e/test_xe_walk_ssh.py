@@ -16,11 +16,14 @@ from typing import Any
 import pytest
 from textual import events
 from textual.app import App
+from textual.widgets import OptionList
 
+from enterprise_store.schemas_compute import MigrationReasonOut, MigrationTargetOut
 from tests._support.ssh import Terminal, needs_ssh_tools
 from tests._support.xe_ssh import AUDITOR, Tty, XeConsoleStack, populate, start_xe_console
 from tests._support.xps import XpsPki
 from xenon_tui.dialogs._xe_forms import XeField, XeForm
+from xenon_tui.dialogs._xe_vm import MigrateDialog
 from xps.policy import parse_policy, policy_from_dict
 from xps.policy.generators import xl_config
 
@@ -52,6 +55,42 @@ async def test_keys_typed_ahead_of_enter_and_tab_land_in_the_next_field() -> Non
         await pilot.pause()
         await pilot.pause()
         assert app.form.all_values() == {"one": "a", "two": "b", "three": "c"}
+
+
+class _MigrateApp(App[None]):
+    def __init__(self, dialog: MigrateDialog) -> None:
+        super().__init__()
+        self.dialog = dialog
+
+    def on_mount(self) -> None:
+        self.push_screen(self.dialog)
+
+
+async def test_the_migration_precheck_keeps_its_verdict_and_keys_in_view_at_80x24() -> None:
+    """Three reasons for each of two refused hosts wrap to more rows than 80x24 has: the
+    list scrolls, and "No host may take this VM now." and the keys stay on screen (in the
+    tmux walk both were cut off below the list)."""
+    vm = "EA-domu-1 (488d462e-85c0-4da9-be27-62c0caf7fc85)"
+    reasons = [
+        MigrationReasonOut(code=code, message=f"vm {vm!r}: {text}", objects=["EA-domu-1"])
+        for code, text in (
+            ("XE-MIG-ENCLAVE", "target does not carry the VM's enclave 'Enclave A'"),
+            ("XE-MIG-STORAGE", "'xenon-2' and the target share no storage declared shared"),
+            ("XE-MIG-SWITCH", "target has no network switch of enclave 'Enclave A'"),
+        )
+    ]
+    targets = [
+        MigrationTargetOut(host_id=str(i), host=f"xenon-{i}", allowed=False, reasons=reasons)
+        for i in (1, 3)
+    ]
+    app = _MigrateApp(MigrateDialog("EA-domu-1", "xenon-2", targets))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        shown = app.dialog.query_one(OptionList).region
+        for text in ("No host may take this VM now.", "Enter migrates · Esc cancels"):
+            hint = next(w for w in app.dialog.query(".hint") if text in str(w.render()))
+            assert hint.region.height == 1, text
+            assert hint.region.bottom <= 24 and hint.region.y >= shown.bottom, text
 
 
 # -- the walk ------------------------------------------------------------------------------

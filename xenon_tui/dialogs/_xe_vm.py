@@ -129,7 +129,16 @@ class MigrateDialog(ModalScreen[str | None]):
     """The migration precheck (Figure 40): allowed hosts can be chosen; refused ones are
     listed, disabled, with every reason. Dismisses with the chosen host's name."""
 
-    DEFAULT_CSS = _CSS.format(name="MigrateDialog", width=110)
+    # The verdict and the keys are docked under the list: a list of refusals longer than
+    # the screen (two hosts with three reasons each at 80x24) scrolls between them.
+    DEFAULT_CSS = (
+        _CSS.format(name="MigrateDialog", width=110)
+        + """
+    MigrateDialog .title { dock: top; }
+    MigrateDialog #migrate-foot { dock: bottom; height: auto; }
+    MigrateDialog OptionList { max-height: 100%; }
+    """
+    )
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("escape,q", "cancel", "Cancel"),
         Binding("j", "move('down')", "Down", show=False),
@@ -149,9 +158,10 @@ class MigrateDialog(ModalScreen[str | None]):
                 Option(target_text(t), id=t.host, disabled=not t.allowed) for t in self.targets
             ]
             yield OptionList(*options, id="targets")
-            if not any(t.allowed for t in self.targets):
-                yield Static("No host may take this VM now.", classes="hint")
-            yield Label("Enter migrates · Esc cancels", classes="hint")
+            with Vertical(id="migrate-foot"):
+                if not any(t.allowed for t in self.targets):
+                    yield Static("No host may take this VM now.", classes="hint")
+                yield Label("Enter migrates · Esc cancels", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
