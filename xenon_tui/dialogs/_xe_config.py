@@ -30,6 +30,8 @@ from textual.widgets import (
 )
 from textual.widgets.text_area import Selection
 
+from xenon_tui.dialogs._xe_devices import DeviceList, DiskRow, VifRow
+
 T = TypeVar("T")
 
 MAX_MATCHES = 10_000
@@ -217,10 +219,13 @@ class Network:
 
 @dataclass(frozen=True)
 class VmSettings:
-    """What the Configure dialog edits: network restrictions and extra xl options."""
+    """What the Configure dialog edits: network restrictions, extra xl options, and XE's
+    VIFs and disks of the VM."""
 
     network: Network
     extra: tuple[tuple[str, str], ...]
+    vifs: tuple[VifRow, ...] = ()
+    disks: tuple[DiskRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -231,6 +236,8 @@ class ConfigDraft:
     switches: str
     max_vifs: str
     extra: str
+    vifs: tuple[VifRow, ...] = ()
+    disks: tuple[DiskRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -244,6 +251,8 @@ class ConfigChange:
     extra: tuple[tuple[str, str], ...] | None
     reset: bool
     draft: ConfigDraft
+    vifs: tuple[VifRow, ...] | None = None
+    disks: tuple[DiskRow, ...] | None = None
 
 
 def extra_text(extra: Sequence[tuple[str, str]]) -> str:
@@ -294,6 +303,7 @@ ConfigureVmDialog .hint { color: $text-muted; height: auto; width: 100%; }
 ConfigureVmDialog .field-label { margin-top: 1; }
 ConfigureVmDialog #extra { height: 1fr; min-height: 4; }
 ConfigureVmDialog #extra-bar { height: auto; align-horizontal: left; }
+ConfigureVmDialog .devices-hint { color: $text-muted; height: auto; width: 100%; }
 """
 
 
@@ -315,6 +325,8 @@ class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
         *,
         draft: ConfigDraft | None = None,
         error: str = "",
+        field_errors: dict[str, str] | None = None,
+        tab: str = "tab-extra",
     ) -> None:
         super().__init__()
         self.vm, self.guest_type, self.current = vm, guest_type, current
@@ -324,8 +336,12 @@ class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
             ", ".join(net.switches),
             "" if net.max_vifs is None else str(net.max_vifs),
             extra_text(current.extra),
+            current.vifs,
+            current.disks,
         )
         self._error = error
+        self._field_errors = field_errors or {}
+        self._tab = tab
         self._reset_asked = False
 
     def compose(self) -> ComposeResult:
@@ -338,7 +354,7 @@ class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
             with Horizontal(id="cfg-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Save (Ctrl+S)", id="save", variant="primary")
-            with TabbedContent(initial="tab-extra"):
+            with TabbedContent(initial=self._tab):
                 with TabPane("Network restrictions", id="tab-network"):
                     yield Checkbox("Network allowed", self.draft.allow_network, id="allow")
                     yield Label(
@@ -355,8 +371,24 @@ class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
                         "Most VIFs per host (0..64, empty: no limit):", classes="field-label"
                     )
                     yield Input(self.draft.max_vifs, id="max-vifs", select_on_focus=False)
-                with TabPane("VIFs & disks", id="tab-devices"):
-                    yield Static(_DEVICES_NOTE, classes="hint")
+                with TabPane("VIFs", id="tab-vifs"):
+                    yield Static(_VIFS_NOTE, classes="devices-hint")
+                    yield DeviceList(
+                        VifRow,
+                        self.draft.vifs,
+                        noun="VIF",
+                        error=self._field_errors.get("vifs", ""),
+                        id="vifs",
+                    )
+                with TabPane("Disks", id="tab-disks"):
+                    yield Static(_DISKS_NOTE, classes="devices-hint")
+                    yield DeviceList(
+                        DiskRow,
+                        self.draft.disks,
+                        noun="disk",
+                        error=self._field_errors.get("disks", ""),
+                        id="disks",
+                    )
                 with TabPane("Extra XL configuration", id="tab-extra"):
                     yield Label(
                         "key = value per line. To reset to the guest type's template, clear "
@@ -371,7 +403,9 @@ class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
 
     def on_mount(self) -> None:
         self.query_one("#cfg-error", Label).display = bool(self._error)
-        self.call_after_refresh(self.query_one("#extra", TextArea).focus)
+        first = {"tab-vifs": "#vifs OptionList", "tab-disks": "#disks OptionList"}
+        target = first.get(self._tab, "#extra")
+        self.call_after_refresh(self.query_one(target).focus)
 
     def on_key(self, event: events.Key) -> None:
         # Tab moves between fields (the app's dialog Tab); in the editor it is no indent.
@@ -385,6 +419,8 @@ class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
             self.query_one("#switches", Input).value,
             self.query_one("#max-vifs", Input).value,
             self.query_one("#extra", TextArea).text,
+            tuple(self.query_one("#vifs", DeviceList).rows),
+            tuple(self.query_one("#disks", DeviceList).rows),
         )
 
     def _show_error(self, message: str) -> None:
@@ -415,10 +451,12 @@ class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
         if not pairs and self.current.extra:
             reset = True
         extra = pairs if pairs != self.current.extra and pairs else None
-        if network is None and extra is None and not reset:
+        vifs = draft.vifs if draft.vifs != self.current.vifs else None
+        disks = draft.disks if draft.disks != self.current.disks else None
+        if network is None and extra is None and not reset and vifs is None and disks is None:
             self.dismiss(None)  # nothing changed
             return
-        self.dismiss(ConfigChange(network, extra, reset, draft))
+        self.dismiss(ConfigChange(network, extra, reset, draft, vifs, disks))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -435,12 +473,11 @@ class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
         self.dismiss(None)
 
 
-_DEVICES_NOTE = (
-    "A VM's VIFs, disks and display are the host's (report §4.3): each host assigns its "
-    "own network controllers, switches and storage to the VM, and XE keeps them there when "
-    "it propagates a new policy. Assign them on the host: Manage server → Editor mode "
-    "(key e on the host in the Hosts panel).\n\n"
-    "XE limits them: the Network restrictions tab says whether the VM may have VIFs, on "
-    "which switches and how many per host; a host whose VIFs break them is not sent the "
-    "policy. Extra xl options never set vif, disk, pci or display keys (XE refuses them)."
+_VIFS_NOTE = (
+    "Each VIF goes on the host's switch named by its bridge (§4.3.1) when XE propagates; "
+    "none here: the host's own VIFs are kept. Enter edits a row."
+)
+_DISKS_NOTE = (
+    "Each disk goes on the host's storage location of the VM's enclave (phy: a device, "
+    "else an image file, §4.3.3); none here: the host's own disks are kept."
 )

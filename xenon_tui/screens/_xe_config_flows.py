@@ -4,6 +4,7 @@ Editor mode (the host console for one host). A mixin of :class:`EnterpriseScreen
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.message import Message
@@ -17,6 +18,7 @@ from xenon_tui.dialogs._xe_config import (
     VmSettings,
     XlConfigDialog,
 )
+from xenon_tui.dialogs._xe_devices import DiskRow, VifRow
 from xenon_tui.dialogs._xe_vm import CONFIGURE, VIEW_CONFIG
 from xenon_tui.widgets._xe_hosts import XeHostsTree
 from xenon_tui.widgets._xe_vms import XeVmTable
@@ -143,10 +145,17 @@ class XeConfigFlows(_Base):
     async def _configure(self, vm: VmRow) -> None:
         current = await bounded(self.data.client.policy.get_vm(vm.id))
         settings = _settings(current)
-        draft, error = None, ""
+        draft, error, tab = None, "", "tab-extra"
+        field_errors: dict[str, str] = {}
         while True:
             dialog = ConfigureVmDialog(
-                vm.name, current.guest_type, settings, draft=draft, error=error
+                vm.name,
+                current.guest_type,
+                settings,
+                draft=draft,
+                error=error,
+                field_errors=field_errors,
+                tab=tab,
             )
             change = await self.ask(dialog)
             if change is None:
@@ -154,9 +163,15 @@ class XeConfigFlows(_Base):
             try:
                 await self._write(vm, change)
             except EnterpriseError as exc:
-                # Open again with what was typed and XE's reasons, objects by name.
+                # Open again with what was typed and XE's reasons, objects by name; a
+                # refused VIF or disk list has them under the list, on its tab.
                 draft, error = change.draft, findings_text(exc)
+                field_errors = _list_errors(exc, change)
+                tab = next((f"tab-{k}" for k in ("vifs", "disks") if k in field_errors), tab)
                 self._status(f"{vm.name}: XE refused the change")
+                # What XE took before it refused is the starting point now.
+                current = await bounded(self.data.client.policy.get_vm(vm.id))
+                settings = _settings(current)
                 continue
             break
         done = f"{vm.name}: configuration saved"
@@ -180,6 +195,29 @@ class XeConfigFlows(_Base):
             await bounded(policy.reset_vm_extra(vm.id))
         elif change.extra is not None:
             await bounded(policy.set_vm_extra(vm.id, change.extra))
+        if change.vifs is not None:
+            await bounded(policy.set_vm_vifs(vm.id, [v.body() for v in change.vifs]))
+        if change.disks is not None:
+            await bounded(policy.set_vm_disks(vm.id, [d.body() for d in change.disks]))
+
+
+def _list_errors(exc: EnterpriseError, change: ConfigChange) -> dict[str, str]:
+    """XE's refusal of the VIF or disk list, for the text under that list: its
+    ``XE-VM-VIF`` / ``XE-VM-DISK`` findings, or the message of a malformed list."""
+    out: dict[str, list[str]] = {}
+    for f in exc.findings:
+        key = _LIST_CODES.get(f.code)
+        if key is not None:
+            out.setdefault(key, []).append(f"{f.code}: {f.message}")
+    if not exc.findings:
+        if change.vifs is not None and re.search(r"\bVIF \d", exc.message):
+            out["vifs"] = [exc.message]
+        elif change.disks is not None and re.search(r"\bdisk \d", exc.message):
+            out["disks"] = [exc.message]
+    return {k: "\n".join(v) for k, v in out.items()}
+
+
+_LIST_CODES = {"XE-VM-VIF": "vifs", "XE-VM-DISK": "disks"}
 
 
 def _settings(vm: Any) -> VmSettings:
@@ -187,4 +225,6 @@ def _settings(vm: Any) -> VmSettings:
     return VmSettings(
         Network(net.allow_network, tuple(net.switches), net.max_vifs),
         tuple((str(k), str(v)) for k, v in vm.extra),
+        tuple(VifRow(v.bridge, v.mac, v.ip) for v in getattr(vm, "vifs", ())),
+        tuple(DiskRow(d.target, d.vdev, d.mode, d.format) for d in getattr(vm, "disks", ())),
     )

@@ -1,0 +1,224 @@
+"""Configure domain…'s VIFs and Disks tabs (Figure 28) against real XE services and sim XPS
+hosts: add / edit / remove rows, each typing error under its field, XE's refusal under the
+list naming the VM, and the VIF and disk arriving in the host's own xl config (§4.3.4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_textual_snapshot import SVGImageExtension
+from textual.widgets import Input, Label, OptionList, TabbedContent, TextArea
+
+from tests._support.console import wait_for
+from tests._support.xe_console import World, ready, rows, status
+from xenon_tui.dialogs._xe_config import ConfigureVmDialog, XlConfigDialog
+from xenon_tui.dialogs._xe_devices import (
+    DeviceList,
+    DeviceRowDialog,
+    DiskRow,
+    VifRow,
+    disk_field_problems,
+    vif_field_problems,
+)
+from xps.policy import policy_from_dict
+from xps.policy.generators import xl_config
+
+
+def _target(vm: str) -> str:
+    """A disk image in the sample hosts' file storage location of the VM's enclave."""
+    return f"/var/lib/xenon/{vm[:2]}/{vm}-data.img"
+
+
+async def _host_xl_config(world: World, host: str, vm: str) -> str:
+    """The xl config the host itself generates for ``vm`` from the policy it enforces."""
+    (xps,) = [h for h in world.hosts if h.name == host]
+    client = await xps.console()
+    stored = await client.get_policy()
+    return xl_config(policy_from_dict(stored["policy"]), vm, vnc_password="test-mask")
+
+
+async def _ip_on(world: World, host: str, bridge: str, last: str) -> str:
+    """An address of the host's switch ``bridge``'s /16 (the host refuses others)."""
+    (xps,) = [h for h in world.hosts if h.name == host]
+    stored = await (await xps.console()).get_policy()
+    switch = policy_from_dict(stored["policy"]).switch_named(bridge)
+    assert switch.ip is not None
+    return ".".join(switch.ip.split(".")[:2]) + f".1.{last}"
+
+
+async def _open(pilot: Any, app: Any, tab: str) -> ConfigureVmDialog:
+    await pilot.press("tab", "C")
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfigureVmDialog), 30)
+    dialog = app.screen
+    assert isinstance(dialog, ConfigureVmDialog)
+    dialog.query_one(TabbedContent).active = tab
+    await pilot.pause()
+    return dialog
+
+
+async def _form(pilot: Any, app: Any, button: str, values: dict[str, str]) -> DeviceRowDialog[Any]:
+    await pilot.click(button)
+    await wait_for(pilot, lambda: isinstance(app.screen, DeviceRowDialog), 10)
+    form = app.screen
+    assert isinstance(form, DeviceRowDialog)
+    for name, value in values.items():
+        form.query_one(f"#row-{name}", Input).value = value
+    return form
+
+
+def test_the_forms_check_the_shape_of_each_field() -> None:
+    assert vif_field_problems(VifRow("EAbr", "00:16:3E:F3:E2:D4", "172.19.1.5")) == {}
+    assert set(vif_field_problems(VifRow("EA'br", "00:16:3e", "1.2.3.4,x"))) == {
+        "bridge",
+        "mac",
+        "ip",
+    }
+    assert disk_field_problems(DiskRow("phy:/dev/vg/a", "xvdb", "r", "raw")) == {}
+    bad = disk_field_problems(DiskRow("/srv/../etc/shadow", "sdb", "rw", "vmdk"))
+    assert set(bad) == {"target", "vdev", "mode", "format"}
+    assert "target" in disk_field_problems(DiskRow("/srv/a,b.img", "xvdb"))
+
+
+async def test_a_vif_and_a_disk_set_in_the_console_arrive_in_the_host_s_xl_config(
+    world: World, tmp_path: Path
+) -> None:
+    root = world.clients[0]
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        vm, host = rows(app)[0].name, rows(app)[0].host
+        bridge, target = f"{vm[:2]}br", _target(vm)  # the sample's switch of its enclave
+        before = await _host_xl_config(world, host, vm)
+        assert target not in before
+        ip1, ip2 = (
+            await _ip_on(world, host, bridge, "150"),
+            await _ip_on(world, host, bridge, "151"),
+        )
+        dialog = await _open(pilot, app, "tab-vifs")
+        # A wrong bridge and MAC: each problem under its field, the form stays.
+        form = await _form(
+            pilot, app, "#vifs .dev-add", {"bridge": "EA br", "mac": "00:16", "ip": ""}
+        )
+        await pilot.click("#row-ok")
+        await pilot.pause()
+        assert app.screen is form
+        assert form.query_one("#row-bridge-error", Label).display
+        assert "A-Z" in str(form.query_one("#row-bridge-error", Label).render())
+        assert form.query_one("#row-mac-error", Label).display
+        assert not form.query_one("#row-ip-error", Label).display
+        form.query_one("#row-bridge", Input).value = bridge
+        form.query_one("#row-mac", Input).value = "02:16:3E:00:00:0A"
+        form.query_one("#row-ip", Input).value = ip1
+        form.query_one("#row-ip", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is dialog)
+        vifs = dialog.query_one("#vifs", DeviceList)
+        assert vifs.rows == [VifRow(bridge, "02:16:3E:00:00:0A", ip1)]
+        # Edit it (Enter on the row), then a disk on the Disks tab.
+        vifs.query_one(OptionList).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeviceRowDialog))
+        app.screen.query_one("#row-ip", Input).value = ip2
+        await pilot.click("#row-ok")
+        await wait_for(pilot, lambda: app.screen is dialog)
+        assert vifs.rows[0].ip == ip2
+        dialog.query_one(TabbedContent).active = "tab-disks"
+        await pilot.pause()
+        form = await _form(pilot, app, "#disks .dev-add", {"target": target, "mode": "r"})
+        assert form.query_one("#row-vdev", Input).value == "xvda"  # the first free one
+        form.query_one("#row-vdev", Input).value = "xvdb"
+        await pilot.click("#row-ok")
+        await wait_for(pilot, lambda: app.screen is dialog)
+        # A second disk, removed again.
+        form = await _form(
+            pilot, app, "#disks .dev-add", {"target": f"/var/lib/xenon/{vm[:2]}/x.img"}
+        )
+        await pilot.click("#row-ok")
+        await pilot.pause()
+        await wait_for(pilot, lambda: app.screen is dialog)
+        disks = dialog.query_one("#disks", DeviceList)
+        assert len(disks.rows) == 2
+        await pilot.click("#disks .dev-remove")
+        assert disks.rows == [DiskRow(target, "xvdb", "r", "raw")]
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is app.enterprise, 30)
+        await wait_for(pilot, lambda: status(app).endswith("configuration saved"), 30)
+        saved = await root.policy.get_vm(vm)
+        assert [(v.bridge, v.mac, v.ip) for v in saved.vifs] == [(bridge, "02:16:3e:00:00:0a", ip2)]
+        assert [(d.target, d.vdev, d.mode) for d in saved.disks] == [(target, "xvdb", "r")]
+        # View domain config names them.
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, XlConfigDialog), 30)
+        shown = app.screen.query_one("#xl-config", TextArea).text
+        assert f"# disk 1: {target},raw,xvdb,r" in shown
+        await pilot.press("escape")
+    task = await root.compute.wait_task((await root.compute.propagate()).task_id, 90)
+    print("DBG", task, [p.model_dump() for p in await root.compute.propagation()])
+    assert task.state == "succeeded", task.error
+    after = await _host_xl_config(world, host, vm)
+    # (an HVM guest's VIF also gets its NIC type from the host's generator)
+    assert f"vif = [ 'mac=02:16:3e:00:00:0a,bridge={bridge},ip={ip2}" in after
+    assert f"disk = [ '{target},raw,xvdb,ro' ]" in after
+
+
+async def test_xe_s_refusal_is_shown_under_the_list_with_the_vm_and_keeps_the_rows(
+    world: World, tmp_path: Path
+) -> None:
+    root = world.clients[0]
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        vm = rows(app)[0].name
+        allowed = (await root.policy.get_vm(vm)).network.switches
+        dialog = await _open(pilot, app, "tab-vifs")
+        # A bridge of the right shape that the VM's network restrictions do not allow.
+        await _form(pilot, app, "#vifs .dev-add", {"bridge": "ZZbr"})
+        await pilot.click("#row-ok")
+        await wait_for(pilot, lambda: app.screen is dialog)
+        await pilot.press("ctrl+s")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, ConfigureVmDialog) and app.screen is not dialog,
+            30,
+        )
+        again = app.screen
+        assert isinstance(again, ConfigureVmDialog)
+        assert again.query_one(TabbedContent).active == "tab-vifs"
+        under = str(again.query_one("#vifs .dev-error", Label).render())
+        assert "XE-VM-VIF" in under and vm in str(again.query_one("#cfg-error", Label).render())
+        assert "ZZbr" in under and all(s in under for s in allowed)
+        assert again.query_one("#vifs", DeviceList).rows == [VifRow("ZZbr")]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.enterprise)
+    assert (await root.policy.get_vm(vm)).vifs == []
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+@pytest.mark.parametrize("which", ["vifs", "disks", "form"])
+async def test_snapshot(
+    world: World, tmp_path: Path, snapshot: Any, size: tuple[int, int], which: str
+) -> None:
+    root = world.clients[0]
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot, app)
+        vm = rows(app)[0].name
+        await root.policy.set_vm_vifs(vm, [{"bridge": f"{vm[:2]}br", "ip": "172.19.1.150"}])
+        disk = {"target": _target(vm), "vdev": "xvdb", "mode": "r"}
+        await root.policy.set_vm_disks(vm, [disk])
+        screen = app.enterprise
+        assert screen is not None
+        polls = screen.polls
+        await wait_for(pilot, lambda: screen.polls > polls + 1, 30)
+        await wait_for(pilot, lambda: not any(w.is_running for w in screen.workers), 30)
+        await _open(pilot, app, "tab-disks" if which == "disks" else "tab-vifs")
+        if which == "form":
+            await pilot.click("#vifs .dev-add")
+            await wait_for(pilot, lambda: isinstance(app.screen, DeviceRowDialog), 10)
+            app.screen.query_one("#row-bridge", Input).value = "EA br"
+            await pilot.click("#row-ok")
+        await pilot.pause(0.3)
+        svg = app.export_screenshot(simplify=True)
+    assert snapshot.use_extension(SVGImageExtension) == svg
