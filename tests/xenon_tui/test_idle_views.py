@@ -145,7 +145,11 @@ async def test_performance_bars_are_drawn_only_when_they_change() -> None:
         await pilot.press("6")  # shown: the last sample at once
         await pilot.pause()
         assert counts == Counter({"cpu-now": 2}), counts
-        assert perf._bars["cpu-now"][2] == (30.0, 40.0)  # drawn bottom up
+        from xenon_tui.widgets._perf import visible_bars
+
+        cpu = perf.query_one("#cpu-now", PlotextPlot)
+        names = ["Domain-0", "EA-domu-1"][::-1]  # drawn bottom up
+        assert perf._bars["cpu-now"][2] == visible_bars([30.0, 40.0], cpu.size.width, names)
 
 
 async def test_the_host_screen_keeps_one_clock() -> None:
@@ -442,3 +446,36 @@ async def test_a_following_logs_scrollbars_follow_its_repaints_not_each_batch() 
         # each two repaint requests of the bar (its size reactive, then the update's).
         assert 1 <= counts["bar"] <= 4, counts
         assert log.vertical_scrollbar.window_virtual_size == len(log.window)
+
+
+async def test_performance_bars_that_move_by_less_than_a_cell_are_not_drawn_again() -> None:
+    # A domain's memory moving by a few MiB (a balloon) redrew the memory chart through
+    # plotext (~10 ms a draw) for bars that did not move by a cell.
+    from textual_plotext import PlotextPlot
+
+    from xenon_tui.messages import ServerEvent
+    from xenon_tui.widgets import PerfView
+
+    def sample(mem_mib: int) -> dict[str, Any]:
+        event = _sample(50.0)
+        event["data"]["domains"][1]["mem_kb"] = mem_mib * 1024
+        return event
+
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("6")
+        perf = app.query_one(PerfView)
+        await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
+        app.host.post_message(ServerEvent(ADDRESS, sample(3000)))
+        await pilot.pause(0.1)
+        counts: Counter[str] = Counter()
+        for plot in perf.query(PlotextPlot):
+            spy_refreshes(plot, counts, plot.id or "?")
+        for mib in (3001, 3003, 2999, 3002, 2998):
+            app.host.post_message(ServerEvent(ADDRESS, sample(mib)))
+            await pilot.pause()
+        assert counts == Counter(), counts
+        app.host.post_message(ServerEvent(ADDRESS, sample(1500)))  # half: drawn
+        await pilot.pause()
+        assert counts == Counter({"mem-now": 1}), counts

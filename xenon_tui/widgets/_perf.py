@@ -82,6 +82,26 @@ def top_rows(rows: list[dict[str, Any]], key: str, room: int) -> list[dict[str, 
     return [r for r in rows if any(r is b for b in biggest)]
 
 
+def visible_bars(
+    values: list[float] | list[int], width: int, names: list[str]
+) -> tuple[tuple[int, ...], int]:
+    """What a horizontal bar chart ``width`` cells wide shows of ``values``: each bar's
+    length in cells (at most the cells left of the names; more is finer, never coarser)
+    and its scale's top (the last tick label) in steps of ``TOP_STEP``.
+
+    Plotext scales the chart to the biggest value and writes it as the last tick: a top
+    that jitters by a percent would redraw an unchanged-looking chart every sample.
+    """
+    top = float(max(values, default=0) or 0)
+    cells = max(1, width - max((len(n) for n in names), default=0) - 2)
+    bars = tuple(round(float(v) / top * cells) if top > 0 else 0 for v in values)
+    return bars, round(math.log(top) / math.log1p(TOP_STEP)) if top > 0 else 0
+
+
+TOP_STEP = 0.05
+"""A bar chart is drawn again for its top value alone once it moved this much (5 %)."""
+
+
 def _bars_title(title: str, shown: int, of: int) -> str:
     # Short: plotext drops a title wider than its plot (the 80x24 bar charts are ~26 wide).
     return title if shown == of else f"{title} top {shown}/{of}"
@@ -191,8 +211,10 @@ class PerfView(Vertical, can_focus=True):
     def _draw_bars(
         self, plot: PlotextPlot, names: list[str], values: list[float] | list[int], title: str
     ) -> None:
-        """One horizontal bar chart, unless it already shows exactly these bars."""
-        drawn = (plot.size, tuple(names), tuple(values), title)
+        """One horizontal bar chart, unless the one drawn looks the same: the same bars
+        to the cell (a sample's jitter of a percent or two moves no bar by a cell, yet
+        each plotext draw of a chart costs more than the rest of a sample's work)."""
+        drawn = (plot.size, tuple(names), visible_bars(values, plot.size.width, names), title)
         if self._bars.get(plot.id) == drawn:
             return
         self._bars[plot.id] = drawn
