@@ -126,7 +126,20 @@ def whatif_lines(result: Mapping[str, Any] | None, error: str | None = None) -> 
         lines.append(
             ("item", f"{skipped:,} rate violations not evaluated (rates are not replayed).")
         )
-    return lines
+    return _quarantine_lines(result) + lines
+
+
+def _quarantine_lines(result: Mapping[str, Any]) -> list[Line]:
+    """First of all: a quarantine the activation keeps (the policy binds the VM to its
+    ordinary SecLabel) or cannot keep (then the host refuses it)."""
+    out: list[Line] = []
+    refused = result.get("quarantine_refused")
+    if refused:
+        out.append(("deny", f"⚠ The host will refuse it: {refused}"))
+    kept: Sequence[Any] = result.get("quarantines_kept") or []
+    if kept:
+        out.append(("warn", f"Keeps quarantined (verify releases): {', '.join(map(str, kept))}"))
+    return out
 
 
 def fleet_whatif_lines(answer: Any) -> list[Line]:

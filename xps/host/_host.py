@@ -53,7 +53,7 @@ from xps.protocol import (
 
 from ._config import HostConfig
 from ._convert import from_msm_error
-from ._errors import HostStateError, InvalidArgument
+from ._errors import ConflictError, HostStateError, InvalidArgument
 from ._policystore import PolicyStore
 from ._runner import CommandRunner, RecordingRunner
 from ._svc_domains import DomainService
@@ -232,6 +232,12 @@ class Host:
         if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 1440:
             raise InvalidArgument("minutes must be an integer within 1..1440")
         staged, _ = self.policy.candidate(xml, policy)
+        kept: list[Any] = []
+        refused: str | None = None
+        try:  # as an activation would: quarantines in force are kept
+            staged, kept = self.incidents.keep_quarantines(staged, "staged")
+        except ConflictError as exc:
+            refused = exc.message
         ctx = self.state.msm
         live = (
             [LiveDomain(d.domid, d.uuid, d.name) for d in ctx.domains() if d.domid]
@@ -245,7 +251,12 @@ class Host:
         violations = [v for v in recorded["violations"] if v["ts_ns"] >= since_ns]
         calls = (await self.telemetry.call_counts(minutes))["calls"]
         totals = {(c["domain"], c["hypercall"], c["subop"]): c["count"] for c in calls}
-        return what_if(staged, self.state.policy, live, violations, totals, minutes)
+        result = what_if(staged, self.state.policy, live, violations, totals, minutes)
+        if kept:
+            result["quarantines_kept"] = [str(k) for k in kept]
+        if refused is not None:
+            result["quarantine_refused"] = refused
+        return result
 
     async def violations(self, since_seq: int = 0, limit: int = 1000) -> Violations:
         """Violations with ``seq > since_seq`` still kept in memory, oldest first."""

@@ -282,6 +282,9 @@ class WhatIf(TypedDict):
     ``denies_allowed``: true when it would deny anything allowed now (calls made,
     running domains, channels or devices that work now); ``rate_not_evaluated``:
     rate violations in the window (a per-minute record cannot replay 1 ms windows).
+    ``quarantines_kept``: quarantined VMs (``VM (INC-n)``) the activation would keep on
+    their quarantine SecLabel (the what-if is of that policy); ``quarantine_refused``:
+    why the activation would be refused (a quarantine it cannot keep).
     """
 
     policy_name: str
@@ -293,6 +296,8 @@ class WhatIf(TypedDict):
     devices: list[WhatIfDevice]
     rate_not_evaluated: int
     denies_allowed: bool
+    quarantines_kept: NotRequired[list[str]]
+    quarantine_refused: NotRequired[str]
 
 
 class Violation(TypedDict):

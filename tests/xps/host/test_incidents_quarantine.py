@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from xenon_tui.dialogs._whatif import whatif_lines
 from xps import msm
 from xps.host import Host, HostConfig
 from xps.host._errors import ConflictError
@@ -200,6 +201,13 @@ async def test_a_policy_staged_before_a_quarantine_keeps_it_when_activated(host:
     await host.stage_policy(policy=staged)
     inc = await host.open_incident(DOMAIN, "alice")
     await host.incident_step(inc["id"], "quarantine", "done", "alice")
+    # The what-if (Make active's confirmation) is of the policy as it would be activated.
+    whatif = await host.what_if(xml=(await host.get_policy("staged"))["xml"])
+    assert whatif["quarantines_kept"] == [f"{DOMAIN} ({inc['id']})"]
+    assert whatif_lines(whatif)[0] == (
+        "warn",
+        f"Keeps quarantined (verify releases): {DOMAIN} ({inc['id']})",
+    )
 
     result = await host.activate_policy()
 
@@ -253,6 +261,10 @@ async def test_a_staged_policy_that_cannot_keep_a_quarantine_is_refused(host: Ho
     inc = await host.open_incident(DOMAIN, "alice")
     await host.incident_step(inc["id"], "quarantine", "done", "alice")
     quarantined_sha = (await host.get_policy("active"))["sha256"]
+    whatif = await host.what_if(policy=staged)
+    assert f"quarantine of VM {DOMAIN} (incident {inc['id']})" in whatif["quarantine_refused"]
+    assert whatif_lines(whatif)[0][0] == "deny"
+    assert "The host will refuse it" in whatif_lines(whatif)[0][1]
 
     with pytest.raises(ConflictError) as refused:
         await host.activate_policy()
