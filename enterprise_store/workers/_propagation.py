@@ -568,7 +568,10 @@ class Propagator:
             if raw is not None and cached is not None and cached[0] == enforced:
                 current, raw = cached[1], None  # what XE activated there: no need to parse
         now = self._now_us()
-        if row.activated_hash is not None and enforced != row.activated_hash and not row.reconverge:
+        # XE's own: what it activated, or exactly the slice it built (the host kept a
+        # quarantine in it, and verify's unquarantine has left the slice itself).
+        ours = enforced is not None and enforced in (row.activated_hash, row.desired_sha256)
+        if row.activated_hash is not None and not ours and not row.reconverge:
             self._merged.pop(host_id, None)
             out.drifted.append(host_id)
             if row.state != "drifted" or row.enforced_hash != enforced:
@@ -595,6 +598,8 @@ class Propagator:
         if not behind and not row.reconverge:
             # A verification only: the host still enforces what XE activated.
             values: dict[str, Any] = {"enforced_hash": enforced}
+            if enforced != row.activated_hash:
+                values.update({"activated_hash": enforced, "last_error": None})
             if undrifted:
                 values.update(
                     {STATE_FOR: row.observed_version or 0, "since_us": now, "last_error": None}
@@ -649,7 +654,15 @@ class Propagator:
         except XpsError as exc:
             raise host_error(exc, where) from exc
         sha = str(active["sha256"])
-        self._merged[host_id] = (sha, made.merged)
+        kept = active.get("quarantines_kept")
+        note = None
+        if kept and isinstance(kept, list):
+            # The host kept quarantines in force in the slice (XPS rebases it): what it
+            # enforces is the slice with those VMs on their quarantine SecLabels.
+            note = ("quarantine kept: " + ", ".join(str(k) for k in kept))[:1000]
+            LOG.info("%s: %s", where, note)
+        else:
+            self._merged[host_id] = (sha, made.merged)
         self._expect[host_id] = sha
         out.activated.append(host_id)
         LOG.info("%s: version %d active (%s)", where, made.version, sha[:12])
@@ -663,7 +676,7 @@ class Propagator:
                 "activated_hash": sha,
                 "content_sha256": made.content_sha256,
                 "attempts": 0,
-                "last_error": None,
+                "last_error": note,
                 "since_us": now,
                 "next_attempt_us": 0,
                 "reconverge": False,
@@ -747,8 +760,11 @@ class Propagator:
             row = await self._repo.propagation_of(conn, host_id)
             if row is None or row.activated_hash is None:
                 return
-            if sha == row.activated_hash:
+            if sha in (row.activated_hash, row.desired_sha256):
+                # XE's (or exactly its slice: a kept quarantine undone).
                 values: dict[str, Any] = {"enforced_hash": sha}
+                if sha != row.activated_hash:
+                    values.update(activated_hash=sha, last_error=None)
                 if row.state == "drifted":
                     values.update(state=self._repo.state_for(row.observed_version or 0))
                     values["since_us"] = now

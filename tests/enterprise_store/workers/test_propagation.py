@@ -268,3 +268,67 @@ async def test_a_quarantine_drifts_the_host_with_its_reason_and_the_restore_conv
     row = (await propagator.states())[host_id]
     assert row.enforced_hash == row.activated_hash == xe_hash
     assert row.last_error is None and row.since_us > drifted_since
+
+
+async def test_a_reconverge_during_a_quarantine_keeps_it_and_its_restore_is_not_drift(
+    xe_services: Any, xps_hosts: Any
+) -> None:
+    """An admin re-converges a quarantined host: the host keeps the quarantine in XE's
+    slice (XPS rebases it) and XE says so; verify's unquarantine then leaves exactly
+    XE's slice in force, which is not drift."""
+    services, hosts = await _world(xe_services, xps_hosts, start=True)
+    propagator = services.compute.propagator
+    policy = await services.policy.current()
+    vm = policy.vm_named("EA-domu-1")
+    name = policy.host_of(vm).name  # type: ignore[union-attr]
+    target = next(h for h in hosts if h.name == name)
+    host_id = str(policy.host_named(name).id)
+
+    async def state() -> str:
+        return (await propagator.states())[host_id].state
+
+    async def converged() -> bool:
+        row = (await propagator.states()).get(host_id)
+        return (
+            row is not None
+            and row.state == "converged"
+            and row.observed_version == (policy.version)
+        )
+
+    await _until(converged)
+    slice_hash = (await propagator.states())[host_id].activated_hash
+    console = await target.console()
+    inc = await console.open_incident("EA-domu-1", "alice")
+    await console.incident_step(inc["id"], "quarantine", "done", "alice")
+
+    async def drifted() -> bool:
+        return await state() == "drifted"
+
+    await _until(drifted)
+    await services.compute.reconverge(Principal.system(), host_id)
+
+    async def kept() -> bool:
+        row = (await propagator.states())[host_id]
+        return row.state == "converged" and not row.reconverge
+
+    await _until(kept)
+    row = (await propagator.states())[host_id]
+    assert row.last_error == f"quarantine kept: EA-domu-1 ({inc['id']})"
+    active = await _active(target)
+    assert active["sha256"] == row.activated_hash != slice_hash
+    assert row.desired_sha256 == slice_hash
+    bound = next(d for d in active["policy"]["domains"] if d["name"] == "EA-domu-1")
+    labels = {s["id"]: s["name"] for s in active["policy"]["seclabels"]}
+    assert labels[bound["seclabel"]].endswith("-quarantine")
+
+    await console.incident_step(inc["id"], "unquarantine", "done", "alice")
+    assert (await _active(target))["sha256"] == slice_hash
+
+    async def restored() -> bool:
+        row = (await propagator.states())[host_id]
+        return row.activated_hash == row.enforced_hash == slice_hash
+
+    await _until(restored)
+    await propagator.reconcile_once()  # a pass more: nothing calls it drift
+    row = (await propagator.states())[host_id]
+    assert (row.state, row.last_error) == ("converged", None)
