@@ -211,6 +211,7 @@ class HostOut(Resource):
     name: str
     address: str
     port: int
+    ro_port: int | None = Field(default=None, description="Its XPS's read-only port, if known.")
     order: int = Field(description="Position in the Hosts panel.")
     color: str
     cpu: CpuOut
@@ -231,6 +232,7 @@ class HostPatch(Request):
     name: Name | None = None
     address: Short | None = None
     port: Int32 | None = None
+    ro_port: int | None = Field(default=None, ge=1, le=65535, description="XPS read-only port.")
     order: Int32 | None = None
     color: Color | None = None
     cpu: CpuIn | None = None

@@ -92,6 +92,7 @@ def host_out(h: Host, view: EnterprisePolicy) -> HostOut:
         name=h.name,
         address=h.address,
         port=h.port,
+        ro_port=h.ro_port,
         order=h.order,
         color=_hex(h.color),
         cpu=CpuOut(

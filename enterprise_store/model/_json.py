@@ -13,7 +13,7 @@ from xps.policy import FieldError, JsonCodec, JsonFlavor, json_spec, json_value
 
 from .._errors import InvalidInput
 from ._policy import EnterprisePolicy
-from ._types import Vm
+from ._types import Host, Vm
 
 __all__ = [
     "MAX_JSON_BYTES",
@@ -45,12 +45,21 @@ def _vm_dict(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _host_dict(body: dict[str, Any]) -> dict[str, Any]:
+    if body.get("ro_port", 0) is None:
+        del body["ro_port"]
+    return body
+
+
 def _encode(value: Any) -> Any:
     """The shared model encoder of xps.policy (what its field specs write), without a
-    VM's empty later fields; the digest service encodes single objects with it too."""
+    VM's or host's empty later fields; the digest service encodes single objects with
+    it too."""
     body = json_value(value)
     if type(value) is Vm:
         _vm_dict(body)
+    elif type(value) is Host:
+        _host_dict(body)
     return body
 
 
@@ -62,6 +71,8 @@ def policy_to_dict(policy: EnterprisePolicy) -> dict[str, Any]:
     body: dict[str, Any] = json_value(policy)
     for vm in body["vms"]:
         _vm_dict(vm)
+    for host in body["hosts"]:
+        _host_dict(host)
     return {"format": _FORMAT, **body}
 
 

@@ -87,6 +87,8 @@ class Host:
         name: Host name (Figure 21 "Hostname"); unique in the enterprise.
         address: Management address of its XPS (IP address or DNS name).
         port: Read-write port of its XPS.
+        ro_port: Read-only port of its XPS, if XE knows it (an auditor's console
+            reaches only these).
         order: Position in the Hosts panel; the default placement of a VM is the
             first host in this order that carries the VM's enclave.
         color: Colour of the host in the console.
@@ -105,6 +107,7 @@ class Host:
     cpu: CpuFacts = CpuFacts()
     shared_storage: tuple[str, ...] = ()
     switches: tuple[HostSwitch, ...] = ()
+    ro_port: int | None = None
 
     def __post_init__(self) -> None:
         _set(self, "color", tuple(self.color))

@@ -187,6 +187,7 @@ def _emit_host(parent: Any, h: Host) -> None:
             "port": h.port,
             "order": h.order,
             "color": _color(h.color),
+            "ro-port": h.ro_port,
         },
     )
     if h.cpu != CpuFacts():
@@ -317,6 +318,7 @@ def _host(el: Any) -> Host:
             )
             for s in el.iterfind(_q("switch"))
         ),
+        ro_port=_opt_int(el, "ro-port"),
     )
 
 

@@ -355,6 +355,7 @@ FIELDS: dict[str, dict[str, _Conv]] = {
         "name": _name,
         "address": lambda v, r: _text(v, "address", limit=_NAME_LIMIT),
         "port": lambda v, r: _int(v, "port", _INT32),
+        "ro_port": lambda v, r: _opt_int(v, "ro_port", (1, 65535)),
         "order": lambda v, r: _int(v, "order", _INT32),
         "color": lambda v, r: _color(v),
         "cpu": lambda v, r: _cpu(v),

@@ -97,6 +97,4 @@ host_info = Table(
     Column("prior_policy_sha256", String(64), nullable=True),
     Column("prior_policy_xml", Text, nullable=True),
     Column("added_at_us", BigInteger, nullable=False),
-    # The XPS's read-only port (migration 0007); NULL: XE does not know one.
-    Column("ro_port", Integer, nullable=True),
 )

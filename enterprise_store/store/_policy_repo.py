@@ -130,6 +130,7 @@ def _host_row(h: Host) -> dict[str, Any]:
         "cpu_model": h.cpu.model,
         "cpu_stepping": h.cpu.stepping,
         "cpu_flags": " ".join(sorted(h.cpu.flags)),
+        "ro_port": h.ro_port,
     }
 
 
@@ -293,7 +294,7 @@ class _Uuids:
 # Columns each table is read with, in the order _build unpacks them.
 _LOAD: dict[Table, tuple[str, ...]] = {
     hosts: ("id", "name", "address", "port", "position", "color", "cpu_vendor", "cpu_family",
-            "cpu_model", "cpu_stepping", "cpu_flags"),
+            "cpu_model", "cpu_stepping", "cpu_flags", "ro_port"),
     host_storage: ("host_id", "name"),
     host_switches: ("host_id", "name", "enclave_id"),
     enclaves: ("id", "name", "color"),
@@ -328,7 +329,8 @@ def _build(version: int, rows: Mapping[str, list[tuple[Any, ...]]]) -> Enterpris
         switches.setdefault(host_id, []).append(HostSwitch(name, uid.opt(enclave_id)))
     host_list = []
     for row in rows["hosts"]:
-        key, name, address, port, position, color, vendor, family, model, stepping, flags = row
+        (key, name, address, port, position, color, vendor, family, model, stepping, flags,
+         ro_port) = row  # fmt: skip
         cpu = CpuFacts(vendor, family, model, stepping, frozenset(flags.split()))
         host_list.append(
             Host(
@@ -341,6 +343,7 @@ def _build(version: int, rows: Mapping[str, list[tuple[Any, ...]]]) -> Enterpris
                 cpu=cpu,
                 shared_storage=tuple(storage.get(key, ())),
                 switches=tuple(switches.get(key, ())),
+                ro_port=None if ro_port is None else int(ro_port),
             )
         )
     enclave_list = [

@@ -65,6 +65,8 @@ hosts = Table(
     Column("name", String(_NAME), nullable=False, unique=True),
     Column("address", String(_NAME), nullable=False),
     Column("port", Integer, nullable=False),
+    # The XPS's read-only port (migration 0007); NULL: XE does not know one.
+    Column("ro_port", Integer, nullable=True),
     # The Hosts panel order ("order" is an SQL keyword).
     Column("position", Integer, nullable=False),
     Column("color", String(7), nullable=False),

@@ -375,8 +375,9 @@ def _listening() -> Iterator[int]:
 
 
 @contextlib.asynccontextmanager
-async def _xe_host(xe: Xe, name: str, port: int) -> AsyncIterator[None]:
-    """A host in XE's store at 127.0.0.1:``port`` while the context lasts.
+async def _xe_host(xe: Xe, name: str, port: int, ro_port: int | None = None) -> AsyncIterator[None]:
+    """A host in XE's store at 127.0.0.1:``port`` (read-only port ``ro_port``, if any)
+    while the context lasts.
 
     Compute's Add host reads the facts of a real XPS; the test has none, so it takes the
     Policy service's step Compute takes, on the store of the running XE (SQLite, WAL).
@@ -386,6 +387,10 @@ async def _xe_host(xe: Xe, name: str, port: int) -> AsyncIterator[None]:
         written = await services.policy.add_host(
             Principal.system(), name=name, address="127.0.0.1", port=port
         )
+        if ro_port is not None:
+            await services.policy.update_host(
+                Principal.system(), written.value.id, {"ro_port": ro_port}
+            )
         try:
             yield
         finally:
@@ -423,19 +428,20 @@ async def test_an_xe_console_reaches_the_ports_of_xes_hosts_as_read_at_login(
             seen = await _read_until(proc, b"XEPROBE")
             assert seen["whoami"] == "alice" and str(first) in seen["host_ports"].split(",")
             assert await _try(proc, first, other_port) == {first: "ok", other_port: "denied"}
-            async with _xe_host(xe, "ssh-xe-later", later):
+            async with _xe_host(xe, "ssh-xe-later", later, ro_port=later):
                 # Read once at login: a host XE gains later is for the next session.
                 assert await _try(proc, later) == {later: "denied"}
                 proc.stdin.write(b"q\r")
                 async with asyncio.timeout(30):
                     await proc.wait_closed()
-                # An auditor's console: XE records one port per host; it gets that one.
+                # An auditor's console: only the read-only ports XE records (the later
+                # host's; the first host has none, so it is not reachable at all).
                 async with await _login(server, "audrey", xe.keys["audrey"]) as again:
                     proc = await again.create_process(term_type="xterm", encoding=None)
                     seen = await _read_until(proc, b"XEPROBE")
                     assert seen["whoami"] == "audrey"
                     tried = await _try(proc, first, later, other_port)
-                    assert tried == {first: "ok", later: "ok", other_port: "denied"}
+                    assert tried == {first: "denied", later: "ok", other_port: "denied"}
                     proc.stdin.write(b"q\r")
                     async with asyncio.timeout(30):
                         await proc.wait_closed()

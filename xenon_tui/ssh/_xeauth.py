@@ -239,13 +239,15 @@ class XeAuthority:
         """``grant`` with the XPS ports of the hosts XE shows its user (all pages, read
         with the user's own token within the XE timeout); without any on a failure.
 
-        XE records one port per host, the read-write socket's; an auditor's console gets
-        it too (its TLS client certificate and the hosts' authorization stores keep it
-        read-only), until XE records a host's read-only port.
+        An operator's or admin's console gets each host's read-write port. An auditor's
+        gets only the read-only ports XE records (``ro_port``): a host whose read-only
+        port XE does not know is not reachable from it at all, and a line says so.
         """
         from enterprise_store.client import XeClient, XeError
 
         ports: set[int] = set()
+        read_only = grant.role == "auditor"
+        unknown: list[str] = []
         try:
             async with (
                 asyncio.timeout(self.config.timeout_s),
@@ -260,7 +262,14 @@ class XeAuthority:
                 cursor: str | None = None
                 for _ in range(_MAX_HOST_PAGES):
                     page = await xe.policy.list_hosts(limit=_HOST_PAGE, cursor=cursor)
-                    ports.update(h.port for h in page.items if 0 < h.port < 65536)
+                    if read_only:
+                        for h in page.items:
+                            if h.ro_port is None:
+                                unknown.append(h.name)
+                            elif 0 < h.ro_port < 65536:
+                                ports.add(h.ro_port)
+                    else:
+                        ports.update(h.port for h in page.items if 0 < h.port < 65536)
                     cursor = page.next_cursor
                     if cursor is None:
                         break
@@ -281,6 +290,16 @@ class XeAuthority:
                 reason,
             )
             return dataclasses.replace(grant, host_ports=())
+        if unknown:
+            shown = ", ".join(_clean(n, 64) for n in unknown[:10])
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            log.info(
+                "auditor %s: XE knows no read-only port of host(s) %s%s: their console "
+                "does not reach them",
+                _clean(grant.user),
+                shown,
+                more,
+            )
         return dataclasses.replace(grant, host_ports=tuple(sorted(ports)))
 
     async def check(self) -> None:

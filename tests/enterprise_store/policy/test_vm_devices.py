@@ -163,3 +163,12 @@ def test_good_values_and_the_network_restrictions() -> None:
     assert "network is off" in problem[1]
     (problem,) = devices_problems(two[:1], (), NetworkRestrictions(switches=("EBbr",)))
     assert "allowed switches (EBbr)" in problem[1]
+
+
+def test_a_host_s_read_only_port_survives_json_and_xml() -> None:
+    host = dataclasses.replace(_XE.hosts[0], ro_port=9543)
+    xe = dataclasses.replace(_XE, hosts=(host, *_XE.hosts[1:]))
+    assert policy_from_json(policy_to_json(xe)) == xe
+    assert parse_enterprise(serialize_enterprise(xe)) == xe
+    assert b'"ro_port":9543' in policy_to_json(xe) and b'"ro_port"' not in policy_to_json(_XE)
+    assert Digester().sha256(xe) == policy_sha256(xe) != _SAMPLE_SHA256

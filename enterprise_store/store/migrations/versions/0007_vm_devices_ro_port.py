@@ -1,4 +1,4 @@
-"""A VM's VIFs and disks in XE (vm_vifs, vm_disks) and a host's read-only port (host_info.ro_port).
+"""A VM's VIFs and disks in XE (vm_vifs, vm_disks) and a host's read-only port (hosts.ro_port).
 
 Revision ID: 0007_vm_devices_ro_port
 Revises: 0006_approvals
@@ -46,13 +46,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("vm_id", "position", name="pk_vm_disks"),
     )
-    with op.batch_alter_table("host_info") as batch:
+    with op.batch_alter_table("hosts") as batch:
         batch.add_column(sa.Column("ro_port", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     """Drops the column and both tables."""
-    with op.batch_alter_table("host_info") as batch:
+    with op.batch_alter_table("hosts") as batch:
         batch.drop_column("ro_port")
     op.drop_table("vm_disks")
     op.drop_table("vm_vifs")
