@@ -12,7 +12,8 @@ For one host::
     claim the host (lease; FOR UPDATE SKIP LOCKED on PostgreSQL)
     current = the host's active policy (GetPolicy; or the slice XE itself last activated
               there, while the host reports exactly that)
-    enforced ≠ what XE last activated?  → DRIFTED (left alone until an admin re-converges)
+    enforced ≠ what XE last activated?  → DRIFTED (nothing is pushed to it until an admin
+                                           re-converges, or it enforces XE's again)
     slice  = build_slice(policy, host, current)  (host-owned parts kept)
     same content as the last activated slice?   → converged without a write
     sign with XE's key → StagePolicy → ActivatePolicy → record {version, hash}; release
@@ -32,7 +33,13 @@ change. The first pass after the approval moves the held hosts to the head.
 Drift: XPS pushes a ``policy`` event on every activation. One whose hash is neither what
 XE last activated nor the activation XE has in flight marks the host DRIFTED at once;
 after a reconnect, and every ``verify_every_s``, the active hash is read again in case an
-event was missed.
+event was missed. A drifted host is read too (after an event, a reconnect, every
+``verify_every_s``): when it enforces XE's hash again (the guided incident's verify
+undid its quarantine) it is converged again, with a new ``since``. While the drift is a
+quarantine, ``last_error`` says so ("quarantine of VM X, incident INC-n") rather than
+look like tampering. The exact slice XE built (``desired_sha256``) counts as XE's too:
+a host that kept a quarantine in XE's slice ("quarantine kept: ...") leaves that slice in
+force when it is undone.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from xps.policy import (
     unquarantined,
     validate,
 )
-from xps.policy._quarantine import QUARANTINE_PROFILE, quarantine_label_name
+from xps.policy._quarantine import QUARANTINE_PROFILE, quarantine_label_name, quarantined_domains
 from xps.policy._validate import errors_only
 
 
@@ -81,3 +81,20 @@ def test_a_changed_quarantine_profile_is_refused() -> None:
 def test_long_tag_names_fit_the_msm() -> None:
     assert len(quarantine_label_name("x" * 63).encode()) == 63
     assert quarantine_label_name("x" * 63).endswith("-quarantine")
+
+
+def test_quarantined_domains_names_those_on_a_quarantine_label() -> None:
+    import dataclasses
+
+    policy = sample_policy()
+    assert quarantined_domains(policy) == []
+    one, _, _ = quarantined(policy, "EA-domu-1")
+    two, _, _ = quarantined(one, "EA-domu-3")
+    assert quarantined_domains(two) == ["EA-domu-1", "EA-domu-3"]
+    # A label named like a quarantine one but with another profile is not one.
+    label = _label_of(policy, "EA-domu-1")
+    fake = dataclasses.replace(label, name="Enclave A-quarantine")
+    renamed = dataclasses.replace(
+        policy, seclabels=tuple(fake if s.id == label.id else s for s in policy.seclabels)
+    )
+    assert quarantined_domains(renamed) == []
