@@ -69,6 +69,9 @@ class HostAdd(Request):
         description="Management address of the host's XPS (IP address or DNS name)."
     )
     port: int = Field(default=9443, ge=1, le=65535, description="XPS read-write port.")
+    ro_port: int | None = Field(
+        default=None, ge=1, le=65535, description="XPS read-only port (an auditor's console's)."
+    )
     color: str | list[int] | None = Field(default=None, description="`#rrggbb` or [r, g, b].")
     order: int | None = Field(default=None, ge=1, le=1_000_000, description="Panel position.")
     cpu: CpuFactsIn | None = Field(default=None, description="Overrides what the host reports.")

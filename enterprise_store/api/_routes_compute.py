@@ -74,6 +74,7 @@ async def add_host(
         name=body.name,
         address=body.address,
         port=body.port,
+        ro_port=body.ro_port,
         color=body.color,
         order=body.order,
         cpu=None if body.cpu is None else body.cpu.model_dump(exclude_none=True),

@@ -52,6 +52,7 @@ def _hosts(sub: Any, add: Add) -> None:
     p.add_argument("name")
     p.add_argument("address", help="management address of its XPS")
     p.add_argument("--port", type=int, default=9443, help="XPS read-write port (9443)")
+    p.add_argument("--ro-port", type=int, help="XPS read-only port (an auditor's console's)")
     p.add_argument("--color", help="#rrggbb")
     p.add_argument("--order", type=int, help="position in the Hosts panel")
     p.add_argument("--cpu-vendor", help="override the reported CPU vendor")
@@ -66,6 +67,9 @@ def _hosts(sub: Any, add: Add) -> None:
         help="propagate at once even if the host enforces its own policy",
     )
     _waiting(p)
+    p = _cmd(add, hs, "ro-port", "host.ro-port", "record a host's XPS read-only port")
+    p.add_argument("ref")
+    p.add_argument("port", type=int)
     p = _cmd(add, hs, "remove", "host.remove", "remove a host (refused while XE VMs run there)")
     p.add_argument("ref", help="UUID or name")
     p.add_argument("--force", action="store_true", help="even with VMs running or placed there")

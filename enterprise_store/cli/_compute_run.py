@@ -113,8 +113,16 @@ async def _host_add(xe: Any, args: argparse.Namespace) -> int:
         cpu=cpu or None,
         shared_storage=args.shared_storage,
         takeover=args.takeover,
+        ro_port=args.ro_port,
     )
     return await _follow(xe, args, accepted.task_id)
+
+
+async def _host_ro_port(xe: Any, args: argparse.Namespace) -> int:
+    written = await xe.policy.update_host(args.ref, ro_port=args.port)
+    item = written.item
+    print(_dump(written) if args.json else f"host {item.name}: read-only port {item.ro_port}")
+    return 0
 
 
 async def _host_remove(xe: Any, args: argparse.Namespace) -> int:
@@ -281,6 +289,7 @@ COMMANDS: dict[str, Handler] = {
     "host.list": _host_list,
     "host.add": _host_add,
     "host.remove": _host_remove,
+    "host.ro-port": _host_ro_port,
     "host.facts": _host_facts,
     "host.prior-policy": _host_prior,
     "host.domains": _host_domains,

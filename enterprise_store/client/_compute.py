@@ -72,8 +72,10 @@ class ComputeClient:
         cpu: dict[str, Any] | None = None,
         shared_storage: Sequence[str] = (),
         takeover: bool = False,
+        ro_port: int | None = None,
     ) -> TaskAccepted:
-        """Starts Add host… (admins); the task's result describes the host."""
+        """Starts Add host… (admins); the task's result describes the host. ``ro_port``:
+        its XPS's read-only port, the one an auditor's console reaches."""
         body: dict[str, Any] = {
             "name": name,
             "address": address,
@@ -87,6 +89,8 @@ class ComputeClient:
             body["order"] = order
         if cpu is not None:
             body["cpu"] = cpu
+        if ro_port is not None:
+            body["ro_port"] = ro_port
         return await self._post(f"{_PREFIX}/hosts/actions/add", TaskAccepted, body)
 
     async def remove_host(self, ref: str, *, force: bool = False) -> HostRemoved:

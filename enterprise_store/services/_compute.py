@@ -273,6 +273,7 @@ class ComputeService:
         cpu: Mapping[str, Any] | None = None,
         shared_storage: Sequence[str] | None = None,
         takeover: bool = False,
+        ro_port: int | None = None,
     ) -> TaskRow:
         """Starts the "Add host" task (Figure 21). Admins, unscoped.
 
@@ -308,6 +309,8 @@ class ComputeService:
                 params["color"] = color if isinstance(color, str) else list(color)
             if order is not None:
                 params["order"] = order
+            if ro_port is not None:
+                params["ro_port"] = _port(ro_port)  # the XPS's read-only port (auditors)
             row = await self.tasks.submit(
                 "host.add",
                 params=params,
@@ -389,6 +392,7 @@ class ComputeService:
                 ),
                 shared_storage=p.get("shared_storage") or (),
                 switches=switches,
+                ro_port=p.get("ro_port"),
             )
             host = written.value
             host_id = str(host.id)

@@ -441,6 +441,7 @@ class PolicyService(ApprovalsMixin, PolicyCore):
         shared_storage: Iterable[str] = (),
         switches: Iterable[HostSwitch | Mapping[str, Any]] = (),
         id: str | UUID | None = None,
+        ro_port: int | None = None,
     ) -> Written[Host]:
         """Adds a host to the enterprise (Figure 21), with the facts its XPS reported or
         an operator supplied. Admins, unscoped. The Compute service calls this after it
@@ -473,6 +474,8 @@ class PolicyService(ApprovalsMixin, PolicyCore):
             fields["cpu"] = cpu
         if color is not None:
             fields["color"] = color
+        if ro_port is not None:
+            fields["ro_port"] = ro_port
         if order is not None:
             fields["order"] = order
         else:

@@ -52,10 +52,17 @@ async def test_add_host_answers_202_and_its_task_ends_with_the_hosts_facts(
 ) -> None:
     services, client = world
     (h,) = await xps_hosts(1)
+    ro_port = h.server.ports["read_only"]
     root = await client()
     raw = await root._http.post(
         "/api/v1/hosts/actions/add",
-        json={"name": "xenon-1", "address": "127.0.0.1", "port": h.port, "cpu": {"model": 63}},
+        json={
+            "name": "xenon-1",
+            "address": "127.0.0.1",
+            "port": h.port,
+            "ro_port": ro_port,
+            "cpu": {"model": 63},
+        },
         headers={"Authorization": f"Bearer {root.token}"},
     )
     assert raw.status_code == 202
@@ -65,6 +72,8 @@ async def test_add_host_answers_202_and_its_task_ends_with_the_hosts_facts(
     assert (done.state, done.kind, done.progress) == ("succeeded", "host.add", 1.0)
     assert done.error is None
     assert done.result is not None and done.result["cpu"]["model"] == 63
+    # The read-only port is recorded with the host (what an auditor's console reaches).
+    assert (await root.policy.get_host("xenon-1")).ro_port == ro_port
     host_id = done.result["host_id"]
     facts = await root.compute.host_facts("xenon-1")
     assert facts.hypervisor["backend"] == "sim" and facts.prior_policy is not None
