@@ -16,7 +16,7 @@ from textual.widgets import Input, OptionList, Static
 from enterprise_store.services import NewUser, Principal, Role
 from tests._support.console import wait_for
 from tests._support.xe_console import PASSWORD, World, ready
-from tests._support.xe_whatif import DOM, counted, narrower_profile
+from tests._support.xe_whatif import DOM, narrowing
 from xenon_tui.dialogs._whatif import WhatIfConfirmDialog, WhatIfReport
 from xenon_tui.screens._xe_approvals import XeApprovalsScreen
 
@@ -42,19 +42,12 @@ async def _alice_changes_a_vm(world: World) -> int:
 async def _alice_narrows_a_running_vm(world: World) -> tuple[int, str]:
     """Alice narrows the profile of Enclave A's running VM (Enclave A requires approval):
     the version's what-if denies calls the VM makes on its host. (version, host name)."""
-    services, system = world.services, Principal.system()
+    services = world.services
     alice = await _alice(world)
-    policy = await services.policy.current()
-    vm = policy.vm_named(DOM)
-    runs_on = policy.host_of(vm)
-    assert runs_on is not None
-    await services.compute.vm_action(system, DOM, "start")
-    calls = await counted(next(h for h in world.hosts if h.name == runs_on.name))
-    await services.policy.update_enclave(alice, vm.enclave, {"requires_approval": True})
-    label = policy.seclabel(vm.seclabel)
-    narrower = narrower_profile(policy, policy.profile(label.profile).name, calls)
-    written = await services.policy.update_seclabel(alice, label.id, {"profile": narrower})
-    return written.version, runs_on.name
+    n = await narrowing(services, world.hosts)
+    await services.policy.update_enclave(alice, n.vm.enclave, {"requires_approval": True})
+    written = await services.policy.update_seclabel(alice, n.label.id, {"profile": n.profile})
+    return written.version, n.host.name
 
 
 def _whatif_text(app: object) -> str:

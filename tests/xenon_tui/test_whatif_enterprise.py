@@ -9,7 +9,7 @@ from pathlib import Path
 from enterprise_store.services import Principal
 from tests._support.console import wait_for
 from tests._support.xe_console import World, ready
-from tests._support.xe_whatif import DOM, counted, narrower_profile
+from tests._support.xe_whatif import narrowing
 from xenon_tui.dialogs._whatif import WhatIfConfirmDialog, WhatIfReport
 
 
@@ -17,17 +17,11 @@ async def test_propagate_asks_for_the_word_when_a_host_would_deny(
     world: World, tmp_path: Path
 ) -> None:
     services, system = world.services, Principal.system()
-    policy = await services.policy.current()
-    vm = policy.vm_named(DOM)
-    runs_on = policy.host_of(vm)
-    assert runs_on is not None
-    await services.compute.vm_action(system, DOM, "start")
-    calls = await counted(next(h for h in world.hosts if h.name == runs_on.name))
+    n = await narrowing(services, world.hosts)
+    runs_on, narrower = n.host, n.profile
     # Held: the change waits for a second admin, so it is not propagated meanwhile.
-    await services.policy.set_requires_approval(system, vm.enclave, True)
-    label = policy.seclabel(vm.seclabel)
-    narrower = narrower_profile(policy, policy.profile(label.profile).name, calls)
-    await services.policy.update_seclabel(system, label.id, {"profile": narrower})
+    await services.policy.set_requires_approval(system, n.vm.enclave, True)
+    await services.policy.update_seclabel(system, n.label.id, {"profile": narrower})
 
     app = world.console(await world.link("root"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:

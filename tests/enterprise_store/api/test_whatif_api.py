@@ -13,7 +13,7 @@ from enterprise_store.api import create_app
 from enterprise_store.client import NotFound, XeClient
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import NewUser, Principal, Role, Services
-from tests._support.xe_whatif import DOM, counted, narrower_profile
+from tests._support.xe_whatif import DOM, narrowing
 
 PASSWORD = "whatif-api-password-1"
 
@@ -59,13 +59,9 @@ async def test_an_auditor_sees_the_denial_on_the_host_that_runs_the_vm(world: An
     same = await aud.policy.whatif()
     assert [h.state for h in same.hosts] == ["unchanged"] * 3 and not same.denies_allowed
 
-    policy = await services.policy.current()
-    runs_on = policy.host_of(policy.vm_named(DOM))
-    await services.compute.vm_action(system, DOM, "start")
-    calls = await counted(next(h for h in hosts if h.name == runs_on.name))
-    label = policy.seclabel(policy.vm_named(DOM).seclabel)
-    narrower = narrower_profile(policy, policy.profile(label.profile).name, calls)
-    await services.policy.update_seclabel(system, label.id, {"profile": narrower})
+    n = await narrowing(services, hosts)
+    runs_on, narrower = n.host, n.profile
+    await services.policy.update_seclabel(system, n.label.id, {"profile": narrower})
     head = (await services.policy.current()).version
 
     out = await aud.policy.whatif(minutes=10)
@@ -110,14 +106,10 @@ async def test_the_what_if_of_a_version_waiting_for_approval(world: Any) -> None
     services, hosts, client = world
     system = Principal.system()
     policy = await services.policy.current()
-    vm = policy.vm_named(DOM)
-    runs_on = policy.host_of(vm)
-    await services.compute.vm_action(system, DOM, "start")
-    calls = await counted(next(h for h in hosts if h.name == runs_on.name))
-    await services.policy.set_requires_approval(system, vm.enclave, True)
-    label = policy.seclabel(vm.seclabel)
-    narrower = narrower_profile(policy, policy.profile(label.profile).name, calls)
-    await services.policy.update_seclabel(system, label.id, {"profile": narrower})
+    n = await narrowing(services, hosts)
+    runs_on, narrower = n.host, n.profile
+    await services.policy.set_requires_approval(system, n.vm.enclave, True)
+    await services.policy.update_seclabel(system, n.label.id, {"profile": narrower})
     waiting_version = (await services.policy.current()).version
     other = policy.vm_named("EB-domu-1")  # Enclave B does not require approval
     bigger = {"memory_mb": other.memory_mb + 128, "maxmem_mb": other.maxmem_mb + 128}

@@ -12,7 +12,7 @@ from enterprise_store._errors import InvalidInput, NotFound
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import Principal, Services
 from enterprise_store.services._whatif import WhatIfService
-from tests._support.xe_whatif import DOM, counted, narrower_profile
+from tests._support.xe_whatif import DOM, narrowing
 
 
 async def _world(xe_services: Any, xps_hosts: Any) -> tuple[Services, list[Any]]:
@@ -35,14 +35,9 @@ async def test_a_narrower_profile_is_reported_on_the_host_that_runs_the_vm(
     assert [h.state for h in same.hosts] == ["unchanged"] * 3
     assert same.denies_allowed is False
 
-    policy = await services.policy.current()
-    runs_on = policy.host_of(policy.vm_named(DOM))
-    assert runs_on is not None
-    await services.compute.vm_action(system, DOM, "start")
-    calls = await counted(next(h for h in hosts if h.name == runs_on.name))
-    label = policy.seclabel(policy.vm_named(DOM).seclabel)
-    narrower = narrower_profile(policy, policy.profile(label.profile).name, calls)
-    await services.policy.update_seclabel(system, label.id, {"profile": narrower})
+    n = await narrowing(services, hosts)
+    runs_on, narrower = n.host, n.profile
+    await services.policy.update_seclabel(system, n.label.id, {"profile": narrower})
     generations = {
         h.name: (await (await h.console()).get_policy("active"))["generation"] for h in hosts
     }
