@@ -189,6 +189,7 @@ async def test_add_host_runs_its_task_then_offers_the_cpu_read_from_the_host(
         await pilot.pause()
         assert "outside 1..65535" in error(dialog, "port")
         port.value = str(extra.port)
+        field(dialog, "ro_port").value = str(extra.server.ports["read_only"])
         field(dialog, "flags").value = "sse2 bad/flag"
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -197,6 +198,7 @@ async def test_add_host_runs_its_task_then_offers_the_cpu_read_from_the_host(
         await pilot.press("ctrl+s")
         cpu = await form(pilot, app, HostCpuDialog)
         stored = await api.policy.get_host("xenon-4")
+        assert stored.ro_port == extra.server.ports["read_only"]  # for auditors' consoles
         # Filled from what XE read from the host, and editable.
         assert field(cpu, "vendor").value == stored.cpu.vendor != ""
         assert field(cpu, "flags").value == " ".join(stored.cpu.flags)

@@ -453,6 +453,13 @@ class AddHostDialog(XeForm):
                 XeField("name", "Hostname"),
                 XeField("address", "Mgmt. IP address"),
                 XeField("port", "Mgmt. port", "9443", bounds=(1, 65535)),
+                XeField(
+                    "ro_port",
+                    "Read-only port",
+                    bounds=(1, 65535),
+                    optional=True,
+                    hint="the one auditors' consoles reach; blank: none known",
+                ),
                 *cpu_fields(hint="blank: read from the host, then editable"),
                 XeField("shared_storage", "Shared storage", hint="space-separated; for migration"),
                 XeField(

@@ -29,6 +29,7 @@ from xenon_tui.dialogs._xe_forms import (
     Values,
     cpu_body,
     domain_body,
+    optional_int,
     parse_color,
     words,
 )
@@ -243,6 +244,7 @@ class EnterpriseForms(_Screen):
                 cpu=cpu_body(values, keep_blank=True),
                 shared_storage=words(values["shared_storage"]),
                 takeover=values["takeover"] == "yes",
+                ro_port=optional_int(values.get("ro_port", "")),
             ),
         )
         if accepted is None:
