@@ -48,6 +48,11 @@ FIRST_PAGE = 200
 STATE_READS = 8
 """Hosts asked at once what they run."""
 
+STATE_READ_S = 5.0
+"""Bound of one host's answer (through XE) to what it runs: a host that says nothing in
+that time shows its VMs as ``unknown`` (a host busy with a propagation, or down, is not
+XE failing)."""
+
 NOT_READ = "…"
 """The run state of a VM whose host was not asked yet (its rows were not on screen)."""
 
@@ -424,7 +429,12 @@ class XeData:
         async def one(host_id: str) -> None:
             async with limit:
                 try:
-                    domains = await bounded(self.client.compute.host_domains(host_id))
+                    async with asyncio.timeout(STATE_READ_S):
+                        call = self.client.compute.host_domains(host_id)
+                        domains = await bounded(call, STATE_READ_S + CALL_TIMEOUT_S)
+                except TimeoutError:
+                    self._domains[host_id] = None  # the host did not say in time
+                    return
                 except EnterpriseError as exc:
                     if exc.code in ("unauthenticated", "unreachable"):
                         raise  # XE itself, not the host: the panel shows XE's error

@@ -294,15 +294,31 @@ class EnterpriseScreen(
         if self.overview is None:
             return
         try:
-            # The first page at once (the first frame of a large enclave), then the run
-            # states of its VMs on screen, then the rest.
+            # The first page at once (the first frame of a large enclave), then, side by
+            # side, the run states of its VMs on screen and the rest of its VMs: hosts
+            # slow to say what they run (a propagation to them, a host down) must not
+            # keep the rest from the table and its `/` filter.
             detail, self._prefetched = self._prefetched, None
             if detail is None or detail.enclave != enclave:  # read with the first poll
                 detail = await self._detail(enclave, first_page=True, states=False)
             self._show_detail(detail)
-            self._show_detail(await self._states(detail, fresh=True))
-            if not detail.complete:
-                self._show_detail(await self._detail(enclave))
+            first = detail
+
+            async def states() -> None:
+                await self.data.read_states(v.host_id for v in first.vms[:VISIBLE_GUESS])
+                if self.detail is not None and self.detail.enclave == enclave:
+                    self._show_detail(self.data.with_states(self.detail))
+
+            async def rest() -> None:
+                if not first.complete:
+                    self._show_detail(await self._detail(enclave, states=False))
+
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(states())
+                    group.create_task(rest())
+            except ExceptionGroup as failed:
+                raise failed.exceptions[0] from None
         except EnterpriseError as exc:
             self._show_error(exc)
 
