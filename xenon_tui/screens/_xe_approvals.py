@@ -262,7 +262,7 @@ class XeApprovalsScreen(ModalScreen[None]):
         future: asyncio.Future[WhatIfOut | EnterpriseError]
         future = asyncio.get_running_loop().create_future()
         self._asking[version] = future
-        answer: WhatIfOut | EnterpriseError
+        answer: WhatIfOut | EnterpriseError = EnterpriseError("the what-if was cancelled")
         try:
             answer = await bounded(
                 self.data.client.policy.whatif(version=version), WHATIF_TIMEOUT_S
@@ -270,9 +270,10 @@ class XeApprovalsScreen(ModalScreen[None]):
         except EnterpriseError as exc:
             answer = exc
         finally:
+            # Also when cancelled (the screen closed): whoever waits is told.
             del self._asking[version]
+            future.set_result(answer)
         self.whatifs[version] = answer
-        future.set_result(answer)
         self._show_whatif(version)
         return answer
 
