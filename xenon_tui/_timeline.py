@@ -276,24 +276,35 @@ class Timeline:
 
     def _cumulative(self) -> _Cumulative:
         """The sum of every count, and running sums per kind for the kinds that are not
-        the majority (a 0/1 mask of the kinds column selects them in C). No running sum
-        of every event: building one (100k new ints) cost more than the rest of the first
-        frame's arithmetic, and the chart needs a sum per column only."""
+        the majority (a few found by ``bytearray.find``, more by a 0/1 mask of the kinds
+        column, both in C). No running sum of every event: building one (100k new ints)
+        cost more than the rest of the first frame's arithmetic, and the chart needs a
+        sum per column only."""
         self._ready()
         if self._cum is None:
-            present = {code: self._kinds.count(code) for code in set(self._kinds)}
-            majority = next((c for c, n in present.items() if 2 * n > len(self._kinds)), None)
+            kinds, n = self._kinds, len(self._kinds)
+            present = {code: c for code in range(len(KINDS)) if (c := kinds.count(code))}
+            majority = next((c for c, k in present.items() if 2 * k > n), None)
             minority: dict[int, tuple[array[float], array[int]]] = {}
-            for code in present:
+            for code, k in present.items():
                 if code == majority:
                     continue
-                mask = self._kinds.translate(bytes(int(i == code) for i in range(256)))
-                times = array("d", itertools.compress(self._ts, mask))
-                sums = array("q", itertools.accumulate(itertools.compress(self._counts, mask)))
+                if 8 * k < n:  # a few: found by memchr, not by a pass over every event
+                    where = []
+                    i = kinds.find(code)
+                    while i >= 0:
+                        where.append(i)
+                        i = kinds.find(code, i + 1)
+                    times = array("d", [self._ts[i] for i in where])
+                    sums = array("q", itertools.accumulate(self._counts[i] for i in where))
+                else:
+                    mask = kinds.translate(bytes(int(i == code) for i in range(256)))
+                    times = array("d", itertools.compress(self._ts, mask))
+                    sums = array("q", itertools.accumulate(itertools.compress(self._counts, mask)))
                 minority[code] = (times, sums)
-            total = sum(self._counts)
-            # Every event counts 1 (the sum is the number of events, none below 1).
-            unit = total == len(self._counts) and min(self._counts, default=1) == 1
+            # Every event counts 1 (compared as bytes: no int object per event).
+            unit = self._counts.tobytes() == array("q", [1]).tobytes() * n
+            total = n if unit else sum(self._counts)
             self._cum = _Cumulative(total, unit, majority, minority)
         return self._cum
 
