@@ -202,10 +202,14 @@ async def _build(xe: Any, hosts: list[dict[str, Any]]) -> int:
     for enclave in sample.enclaves:
         await xe.policy.create_enclave(enclave.name, color=enclave.color, id=str(enclave.id))
     host_ids: dict[Any, str] = {}
+    # Each sim XPS's read-only socket too: what an auditor's console reaches.
+    ro_ports = {h["name"]: h.get("ro_port") for h in hosts}
     for host in sample.hosts:
+        ro_port = ro_ports.get(host.name)
         accepted = await xe.compute.add_host(
             host.name, host.address, host.port, color=_hex(host.color), order=host.order,
             takeover=True, shared_storage=host.shared_storage,
+            ro_port=int(ro_port) if ro_port else None,
         )  # fmt: skip
         task = await xe.compute.wait_task(accepted.task_id, TASK_TIMEOUT_S)
         if task.state != "succeeded":
