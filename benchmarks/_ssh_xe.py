@@ -14,12 +14,14 @@ import asyncio
 import json
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,13 +33,19 @@ FIRST_PORT = 20000
 """Hosts listen (nobody does) on 127.0.0.1:FIRST_PORT+i."""
 
 
-def scale_policy(n_hosts: int = 1000, n_vms: int = 10_000) -> EnterprisePolicy:
-    """The deterministic fleet described in the module docstring."""
+def scale_policy(
+    n_hosts: int = 1000, n_vms: int = 10_000, ports: Sequence[int] | None = None
+) -> EnterprisePolicy:
+    """The deterministic fleet described in the module docstring (``ports``: host ``i``
+    listens on ``ports[i]`` instead)."""
     from enterprise_store.model import Assignment, Enclave, EnterprisePolicy, Host, SecLabel, Vm
     from xps.policy import GuestType, predefined_profile, predefined_profiles
 
+    def port(i: int) -> int:
+        return FIRST_PORT + i if ports is None else ports[i]
+
     hosts = tuple(
-        Host(uuid.uuid5(_NS, f"host-{i}"), f"host-{i:04d}", "127.0.0.1", FIRST_PORT + i, i + 1)
+        Host(uuid.uuid5(_NS, f"host-{i}"), f"host-{i:04d}", "127.0.0.1", port(i), i + 1)
         for i in range(n_hosts)
     )
     fleet = Enclave(uuid.uuid5(_NS, "fleet"), "Enclave Fleet", (40, 120, 200))
@@ -111,17 +119,20 @@ def _xenon(*args: str, stdin: str | None = None) -> None:
         raise RuntimeError(f"xenon {' '.join(args)}: {done.stderr[-2000:]}")
 
 
-async def _seed(state: Path, n_hosts: int, n_vms: int) -> None:
-    """The fleet into the initialised store; XE gets no client identity, so its workers do
-    not reach for the fleet's hosts (nobody listens there) while the console is measured."""
+async def _seed(state: Path, n_hosts: int, n_vms: int, ports: Sequence[int] | None = None) -> None:
+    """The fleet into the initialised store. Without ``ports`` XE gets no client identity,
+    so its workers do not reach for the fleet's hosts (nobody listens there) while the
+    console is measured; with them (hosts that never answer) XE keeps it and propagates."""
     from enterprise_store.services import Principal, Services
 
     services = await Services.open(f"sqlite:///{state / 'xe.db'}")
     try:
-        await services.policy.import_policy(Principal.system(), scale_policy(n_hosts, n_vms))
+        policy = scale_policy(n_hosts, n_vms, ports)
+        await services.policy.import_policy(Principal.system(), policy)
     finally:
         await services.close()
-    (state / "pki" / "xe-client-key.pem").unlink()
+    if ports is None:
+        (state / "pki" / "xe-client-key.pem").unlink()
 
 
 def _start_xe(state: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -207,6 +218,145 @@ async def first_frames_xe(port: int, key: Any, runs: int) -> list[float]:
     return samples
 
 
+# -- keys while a 1,000-host propagation runs ---------------------------------------------------
+
+PROPAGATING_NEEDLES = 40
+"""Filter needles typed per run (5 timed keys each: Ctrl+U and four digits)."""
+
+
+def _silent_hosts(n: int) -> list[socket.socket]:
+    """``n`` listening sockets on 127.0.0.1 that never accept: XE's connections to them
+    wait (TCP backlog, then SYN retries; no TLS answer) until its per-host deadline, so a
+    propagation to them runs for minutes."""
+    hosts = []
+    for _ in range(n):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        hosts.append(sock)
+    return hosts
+
+
+def _needles(count: int) -> list[str]:
+    """Four-digit VM-number needles (first digit 1-9: no needle matches the first page
+    drawn without a filter), one per VM-number band, deterministic."""
+    return [f"{(i * 7919) % 9000 + 1000:04d}" for i in range(count)]
+
+
+def _screen_tail(session: Any) -> bytes:
+    from benchmarks.ssh import _ANSI
+
+    return _ANSI.sub(b"", bytes(session.buffer))[-600:]
+
+
+async def propagating_keys(
+    session: Any, needles: Sequence[str], n_vms: int
+) -> tuple[list[float], int]:
+    """Times `/` filter keys on the Enterprise view (output read by ``keep_reading``): per
+    needle Ctrl+U (the unfiltered caption ``200 of N`` comes back), ``vm-0`` typed
+    untimed, then each digit (the filter line shows the longer text: a string the screen
+    did not show before the key). Returns the milliseconds and the keys that timed out."""
+    samples: list[float] = []
+    timeouts = 0
+    unfiltered = f"200 of {n_vms:,}".encode()
+
+    async def timed(key: bytes, marker: bytes) -> None:
+        nonlocal timeouts
+        try:
+            async with asyncio.timeout(10):
+                samples.append(await session.answer(key, marker))
+        except TimeoutError:
+            timeouts += 1
+            if os.environ.get("XE_BENCH_DEBUG"):
+                _progress(f"no {marker!r} after {key!r}: {_screen_tail(session)!r}")
+
+    for needle in needles:
+        await timed(b"\x15", unfiltered)  # Ctrl+U: the filter line emptied
+        session.proc.stdin.write(b"vm-0")
+        await asyncio.sleep(0.3)
+        typed = "vm-0"
+        for digit in needle:
+            typed += digit
+            await timed(digit.encode(), typed.encode())
+            await asyncio.sleep(0.02)
+    return samples, timeouts
+
+
+async def run_propagating(work: Path, n_hosts: int, n_vms: int) -> dict[str, Any]:
+    """``xe_key_p50/p99_ms_propagating``: XE holding ``n_hosts`` hosts that never answer and
+    ``n_vms`` VMs, a propagate task running (shown in the console's task panel), the
+    `/` filter typed over SSH as the operator; the task is checked to run to the end."""
+    import asyncssh
+
+    from benchmarks.ssh import Session, pct
+    from enterprise_store.client import XeClient
+
+    state = work / "xe-propagating"
+    silent = _silent_hosts(n_hosts)
+    xe = ssh = session = reader = None
+    try:
+        _xenon(
+            "xe", "init", "--state-dir", str(state), "--password-stdin", stdin=XE_PASSWORD + "\n"
+        )
+        _progress(f"seeding {n_hosts} silent hosts, {n_vms} VMs (propagation)")
+        await _seed(state, n_hosts, n_vms, [s.getsockname()[1] for s in silent])
+        xe, url = _start_xe(state)
+        ca = state / "pki" / "ca-cert.pem"
+        key = asyncssh.generate_private_key("ssh-ed25519")
+        keys = work / "propagating"
+        keys.mkdir()
+        credential = await _users(url, ca, key, keys)
+        ssh, port = _start_ssh(keys, url, ca, credential)
+        async with XeClient(url, ca=ca) as admin:
+            await admin.login("admin", XE_PASSWORD)
+            task_id = (await admin.compute.propagate()).task_id
+            session = await Session.open(port, key, username="bench")
+            await session.wait_for(FIRST_VM, timeout=120)
+            reader = asyncio.create_task(session.keep_reading())
+            await asyncio.sleep(1.0)
+            # The task panel, showing the running propagation; then the filter line.
+            await asyncio.wait_for(session.answer(b"t", b"propagate"), 30)
+            await asyncio.sleep(0.5)
+            await asyncio.wait_for(session.answer(b"/", b"Enter keeps"), 30)
+            await asyncio.sleep(0.5)
+            _progress(f"keys while propagating to {n_hosts} hosts")
+            before = await admin.compute.task(task_id)
+            began = time.monotonic()
+            samples, timeouts = await propagating_keys(
+                session, _needles(PROPAGATING_NEEDLES), n_vms
+            )
+            spent = time.monotonic() - began
+            after = await admin.compute.task(task_id)
+            load = os.getloadavg()
+    finally:
+        if reader is not None:
+            reader.cancel()
+        if session is not None:
+            await session.close()
+        if ssh is not None:
+            _stop(ssh)
+        if xe is not None:
+            _stop(xe)
+        for sock in silent:
+            sock.close()
+    if not samples:
+        raise RuntimeError("no key answered while propagating")
+    return {
+        "xe_key_p50_ms_propagating": round(statistics.median(samples), 1),
+        "xe_key_p99_ms_propagating": round(pct(samples, 0.99), 1),
+        "xe_key_max_ms_propagating": round(max(samples), 1),
+        "xe_key_samples_propagating": len(samples),
+        "xe_key_timeouts_propagating": timeouts,
+        "xe_propagation_task": {
+            "state_before": before.state,
+            "state_after": after.state,
+            "message_after": after.message,
+            "seconds_measured": round(spent, 1),
+        },
+        "xe_loadavg_propagating": [round(x, 2) for x in load],
+    }
+
+
 async def filter_ms(n_vms: int = 10_000, rounds: int = 5) -> dict[str, Any]:
     """The `/` filter over ``n_vms`` rows of the VM table: the in-memory match over its
     casefolded index and the redraw of the table's rows (not the terminal's paint)."""
@@ -254,8 +404,11 @@ async def filter_ms(n_vms: int = 10_000, rounds: int = 5) -> dict[str, Any]:
     }
 
 
-async def run_xe(runs: int = 10, n_hosts: int = 1000, n_vms: int = 10_000) -> dict[str, Any]:
-    """Every key of ``--xe``: the first frame over SSH at scale, and the filter."""
+async def run_xe(
+    runs: int = 10, n_hosts: int = 1000, n_vms: int = 10_000, *, propagating: bool = True
+) -> dict[str, Any]:
+    """Every key of ``--xe``: the first frame over SSH at scale, the filter, and keys
+    while a propagation to every host runs."""
     import asyncssh
 
     result: dict[str, Any] = {"xe_hosts": n_hosts, "xe_vms": n_vms, "xe_runs": runs}
@@ -289,8 +442,15 @@ async def run_xe(runs: int = 10, n_hosts: int = 1000, n_vms: int = 10_000) -> di
     result["xe_first_frame_cold_ms"] = round(cold[0], 1)
     _progress(f"filter over {n_vms} VMs")
     result.update(await filter_ms(n_vms))
+    if propagating:
+        with tempfile.TemporaryDirectory(prefix="xenon-ssh-xe-bench-") as tmp:
+            result.update(await run_propagating(Path(tmp), n_hosts, n_vms))
     result["xe_goals"] = {
         "xe_first_frame_ms<=300": result["xe_first_frame_ms"] <= 300,
         "xe_filter_ms<=50": result["xe_filter_ms"] <= 50,
     }
+    if propagating:
+        result["xe_goals"]["xe_key_p99_ms_propagating<=50"] = (
+            result["xe_key_p99_ms_propagating"] <= 50
+        )
     return result
