@@ -11,9 +11,12 @@
     │   │                                                         stored state (a name in use,
     │   │                                                         a stale revision, a host with
     │   │                                                         VMs still on it)
-    │   └── ApprovalRequired                    approval_required a policy version changing an
-    │                                                             enclave that needs two-person
-    │                                                             approval is not approved yet
+    │   ├── ApprovalRequired                    approval_required a policy version changing an
+    │   │                                                         enclave that needs two-person
+    │   │                                                         approval is not approved yet
+    │   └── TagNameTaken                        tag_name_taken    an enclave would share its
+    │                                                             name with a tag a host owns
+    │                                                             under another UUID
     ├── Forbidden                               forbidden         authenticated, not allowed
     │   ├── RoleRequired                        role_required     the caller's role is below
     │   │                                                         the one the action needs
@@ -112,6 +115,12 @@ class Conflict(_Coded, errors.Conflict):
     """The change clashes with the stored state."""
 
     code = "conflict"
+
+
+class TagNameTaken(Conflict):
+    """An enclave would share its name with a tag a host owns (another UUID)."""
+
+    code = "tag_name_taken"
 
 
 class ApprovalRequired(Conflict):

@@ -27,7 +27,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from enterprise_store._errors import Conflict
+from enterprise_store._errors import TagNameTaken
 from enterprise_store.model import Enclave, EnterprisePolicy, Host
 from enterprise_store.policy import host_owned
 from enterprise_store.policy._slice import _tag_refs
@@ -37,12 +37,6 @@ from xps.policy import PolicyError, parse_policy
 __all__ = ["HostTags", "TagNameTaken"]
 
 _CACHE_MAX = 100_000
-
-
-class TagNameTaken(Conflict):
-    """An enclave would share its name with a tag a host owns (another UUID)."""
-
-    code = "tag_name_taken"
 
 
 def _owned_tags(xml: str) -> dict[str, UUID]:

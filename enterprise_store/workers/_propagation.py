@@ -68,8 +68,7 @@ from enterprise_store.store._compute_repo import STATE_FOR, ComputeRepo, Propaga
 from enterprise_store.workers._hosts import HostPool, XeIdentity, host_error
 from enterprise_store.workers._slices import MergedRef, MergedUnknown, SliceMaker
 from xps.client import RemoteError, XpsError
-from xps.policy import Policy, PolicyError, policy_from_dict, sign_policy
-from xps.policy._quarantine import quarantined_domains
+from xps.policy import Policy, PolicyError, policy_from_dict, quarantined_domains, sign_policy
 
 __all__ = [
     "PassReport",

@@ -60,7 +60,7 @@ from ._profiles import (
     subop_name,
     subop_number,
 )
-from ._quarantine import QUARANTINE_PROFILE, quarantined, unquarantined
+from ._quarantine import QUARANTINE_PROFILE, quarantined, quarantined_domains, unquarantined
 from ._sample import SAMPLE_HOST_NAMES, sample_enterprise, sample_policy
 from ._sign import (
     PolicySignatureError,
@@ -188,6 +188,7 @@ __all__ = [
     "predefined_profile",
     "predefined_profiles",
     "quarantined",
+    "quarantined_domains",
     "require_valid",
     "sample_enterprise",
     "sample_policy",
