@@ -51,8 +51,11 @@ $(SYSDEPS): $(STAMP)
 	@bash .ci/sysdeps.sh || echo "warning: some system tools could not be installed; their tests will skip"
 	@touch $(SYSDEPS)
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; most tests wait on sockets, daemons and
+# terminals, so two workers fit two cores). `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 2
 test: install sysdeps
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 check: install lint typecheck contracts
 
