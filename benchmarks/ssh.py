@@ -600,7 +600,7 @@ class _Meter:
 
 
 _CURSOR_AT = re.compile(rb"\x1b\[(\d+);(\d+)H")
-TYPED_CHARS = 4  # characters measured per command line opened
+TYPED_CHARS = 6  # characters measured per command line opened
 
 
 async def _raw_answer(session: Session, key: bytes, marker: bytes) -> float:
@@ -654,7 +654,7 @@ async def _type_in(session: Session, chars: list[float], opens: list[float]) -> 
         # the frames after it).
         session.buffer.clear()
         session.proc.stdin.write(b"z")
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(0.25)
         found = _CURSOR_AT.findall(bytes(session.buffer))
         if not found:
             return
@@ -711,7 +711,7 @@ async def scale(
     rounds: int,
     budget_s: float = 300.0,
     *,
-    typers: int = 10,
+    typers: int = 8,
     max_sessions: int = 256,
     max_starting: int = 4,
     concurrency: int = 50,
@@ -723,7 +723,7 @@ async def scale(
     At each step the new sessions are opened ``concurrency`` at a time (each to its first
     frame; the server starts ``max_starting`` consoles at once) while the first ``typers``
     sessions go on typing (``key_p99_ms_while_opening``: does a connect storm stall the
-    sessions already open?). After 5 s to settle, 6 s
+    sessions already open?). After 4 s to settle, 5 s
     without a key measure the CPU of the SSH server, of the consoles (all, and per
     session), of the demo's hosts and of the clients (this process), and the wake-ups per
     session of the server and of the consoles. Then the typers, one after the other (one
@@ -809,9 +809,9 @@ async def scale(
             open_s = time.monotonic() - began
             if not got:
                 break
-            await asyncio.sleep(5.0)  # the last consoles' start-up work
+            await asyncio.sleep(4.0)  # the last consoles' start-up work
             meter.start()
-            await asyncio.sleep(6.0)
+            await asyncio.sleep(5.0)
             held = sum(1 for s in sessions if not s.proc.channel.is_closing())
             row: dict[str, Any] = {"step": step, "held": held, "failed": failed,
                                    "open_s": round(open_s, 1)}  # fmt: skip
@@ -1054,10 +1054,10 @@ def main(argv: list[str] | None = None) -> int:
         help="only the sessions held against the demo and their key latency",
     )
     parser.add_argument(
-        "--scale-rounds", type=int, default=4, help="keys per typing session at each step"
+        "--scale-rounds", type=int, default=2, help="commands (6 keys each) per typer per step"
     )
     parser.add_argument(
-        "--scale-typers", type=int, default=10, help="sessions that type at each step"
+        "--scale-typers", type=int, default=8, help="sessions that type at each step"
     )
     parser.add_argument(
         "--max-sessions",
