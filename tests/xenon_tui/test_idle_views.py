@@ -147,9 +147,11 @@ async def test_performance_bars_are_drawn_only_when_they_change() -> None:
         assert counts == Counter({"cpu-now": 2}), counts
         from xenon_tui.widgets._perf import visible_bars
 
-        cpu = perf.query_one("#cpu-now", PlotextPlot)
+        chart = perf.query_one("#cpu-now", PlotextPlot)
         names = ["Domain-0", "EA-domu-1"][::-1]  # drawn bottom up
-        assert perf._bars["cpu-now"][2] == visible_bars([30.0, 40.0], cpu.size.width, names)
+        assert perf.ceilings["cpu-now"] == 50  # 90 % raised it to 100; 40 % + 25 % fits 50
+        bars = visible_bars([30.0, 40.0], chart.size.width, names, 50)
+        assert perf._bars["cpu-now"][2] == bars
 
 
 async def test_the_host_screen_keeps_one_clock() -> None:
@@ -479,3 +481,53 @@ async def test_performance_bars_that_move_by_less_than_a_cell_are_not_drawn_agai
         app.host.post_message(ServerEvent(ADDRESS, sample(1500)))  # half: drawn
         await pilot.pause()
         assert counts == Counter({"mem-now": 1}), counts
+
+
+async def test_performance_bars_keep_their_scale_through_jitter_of_the_biggest() -> None:
+    # Plotext scaled a bar chart to its biggest value and I1's key kept its top in 5 %
+    # steps: a balloon moving the biggest domain's memory a few MiB across a step's edge
+    # (3535 <-> 3548 MiB) redrew the chart each time, every bar moving with the scale. The
+    # scale now stays on a round top (4096) until a value passes it or falls well below.
+    from textual_plotext import PlotextPlot
+
+    from xenon_tui.messages import ServerEvent
+    from xenon_tui.widgets import PerfView
+
+    def sample(mem_mib: int) -> dict[str, Any]:
+        event = _sample(50.0)
+        event["data"]["domains"][1]["mem_kb"] = mem_mib * 1024
+        return event
+
+    def scale(plot: Any) -> str:
+        """The chart's last line as drawn: its tick labels, the scale's top last."""
+        return str(plot.render().plain).rstrip().splitlines()[-1].split()[-1]
+
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("6")
+        perf = app.query_one(PerfView)
+        await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
+        app.host.post_message(ServerEvent(ADDRESS, sample(3535)))
+        await pilot.pause(0.1)
+        mem = perf.query_one("#mem-now", PlotextPlot)
+        assert scale(mem) == "4096"
+        counts: Counter[str] = Counter()
+        for plot in perf.query(PlotextPlot):
+            spy_refreshes(plot, counts, plot.id or "?")
+        for mib in (3548, 3535, 3547, 3536, 3548, 3535):
+            app.host.post_message(ServerEvent(ADDRESS, sample(mib)))
+            await pilot.pause()
+        assert counts == Counter(), counts
+        app.host.post_message(ServerEvent(ADDRESS, sample(2000)))  # a real change: drawn
+        await pilot.pause()
+        assert counts == Counter({"mem-now": 1}), counts
+        assert scale(mem) == "3072"  # 2000 MiB + 25 % fits under a lower step: lowered
+        app.host.post_message(ServerEvent(ADDRESS, sample(5000)))  # past the top: raised
+        await pilot.pause()
+        assert counts == Counter({"mem-now": 2}), counts
+        assert perf.ceilings["mem-now"] == 6144 and scale(mem) == "6144"
+        app.host.post_message(ServerEvent(ADDRESS, sample(1500)))  # well below: lowered
+        await pilot.pause()
+        assert counts == Counter({"mem-now": 3}), counts
+        assert scale(mem) == "2048"

@@ -171,3 +171,67 @@ def last_ts(history: Mapping[str, Any] | None) -> float | None:
             if math.isfinite(t):
                 lasts.append(t)
     return max(lasts) if lasts else None
+
+
+DECIMAL_STEPS = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
+"""A bar chart's scale tops in powers of ten: 1, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20…"""
+
+BINARY_STEPS = (1.0, 1.5)
+"""Scale tops in powers of two (MiB): 1024, 1536, 2048, 3072, 4096…"""
+
+CEILING_SLACK = 0.25
+"""A scale top comes down only to one this much above the biggest value (and only when that
+is a lower step): values jittering around a step never move the scale back and forth."""
+
+
+def nice_above(value: float, *, binary: bool = False, floor: float = 1.0) -> float:
+    """The smallest scale step (``DECIMAL_STEPS`` or ``BINARY_STEPS`` times a power of ten
+    or two) at or above ``value`` and ``floor``."""
+    base, steps = (2.0, BINARY_STEPS) if binary else (10.0, DECIMAL_STEPS)
+    value = max(float(value), floor, 1.0)
+    if not math.isfinite(value):
+        raise ValueError(f"no scale for {value!r}")
+    power = max(0, math.floor(math.log(value, base)) - 1)
+    while True:
+        for step in steps:
+            top = step * base**power
+            if top >= value:
+                return top
+        power += 1
+
+
+def bar_ceiling(
+    top: float, current: float | None, *, binary: bool = False, floor: float = 1.0
+) -> float:
+    """The scale top of a bar chart whose biggest value is ``top`` and whose scale is
+    ``current`` (None: none yet). A value above ``current`` raises it at once to the next
+    step; it comes down only once ``top`` (with ``CEILING_SLACK``) fits under a lower step.
+    Between the two it stays, so the bars of a steady host keep their lengths."""
+    rise = nice_above(top, binary=binary, floor=floor)
+    if current is None or rise > current:
+        return rise
+    fall = nice_above(top * (1 + CEILING_SLACK), binary=binary, floor=floor)
+    return fall if fall < current else current
+
+
+LABEL_GAP = 3
+"""Cells between a bar chart's tick labels beyond the widest one (plotext drops a label
+with too little room about it, sometimes the last one: the scale's top)."""
+
+
+def scale_ticks(ceiling: float, cells: int, gap: int = LABEL_GAP) -> tuple[list[float], list[str]]:
+    """Ticks from 0 to ``ceiling`` at even divisions with whole labels (quarters, thirds,
+    fifths, halves), as many as leave each label ``gap`` cells of room in ``cells``; when not
+    even 0 and the top fit, the top alone: the scale's top is always labelled."""
+
+    def label(value: float) -> str:
+        return f"{value:g}" if value != int(value) else str(int(value))
+
+    for parts in (4, 3, 5, 2, 1):
+        ticks = [ceiling * i / parts for i in range(parts + 1)]
+        if parts > 1 and any(t != int(t) for t in ticks):
+            continue  # quarters of 150, fifths of 400: odd labels
+        labels = [label(t) for t in ticks]
+        if cells / parts >= max(len(t) for t in labels) + gap:
+            return ticks, labels
+    return [ceiling], [label(ceiling)]

@@ -20,12 +20,14 @@ from xenon_tui.widgets._chartdata import (
     RANGE_SECONDS,
     TOP_N,
     Line,
+    bar_ceiling,
     clock,
     domain_series,
     finer_range,
     first_ts,
     last_ts,
     rank,
+    scale_ticks,
     single_line,
     time_ticks,
     top_lines,
@@ -82,24 +84,34 @@ def top_rows(rows: list[dict[str, Any]], key: str, room: int) -> list[dict[str, 
     return [r for r in rows if any(r is b for b in biggest)]
 
 
+def bar_cells(width: int, names: list[str]) -> int:
+    """Cells a horizontal bar chart ``width`` wide has for its bars (left of them: the
+    names and the frame)."""
+    return max(1, width - max((len(n) for n in names), default=0) - 2)
+
+
 def visible_bars(
-    values: list[float] | list[int], width: int, names: list[str]
-) -> tuple[tuple[int, ...], int]:
-    """What a horizontal bar chart ``width`` cells wide shows of ``values``: each bar's
-    length in cells (at most the cells left of the names; more is finer, never coarser)
-    and its scale's top (the last tick label) in steps of ``TOP_STEP``.
-
-    Plotext scales the chart to the biggest value and writes it as the last tick: a top
-    that jitters by a percent would redraw an unchanged-looking chart every sample.
-    """
-    top = float(max(values, default=0) or 0)
-    cells = max(1, width - max((len(n) for n in names), default=0) - 2)
-    bars = tuple(round(float(v) / top * cells) if top > 0 else 0 for v in values)
-    return bars, round(math.log(top) / math.log1p(TOP_STEP)) if top > 0 else 0
+    values: list[float] | list[int], width: int, names: list[str], ceiling: float
+) -> tuple[int, ...]:
+    """What a horizontal bar chart ``width`` cells wide, scaled from 0 to ``ceiling``,
+    shows of ``values``: each bar's length in cells (at most the cells left of the names;
+    more is finer, never coarser). With the scale fixed between samples (``bar_ceiling``),
+    jitter that moves no bar by a cell draws nothing."""
+    cells = bar_cells(width, names)
+    return tuple(round(min(float(v), ceiling) / ceiling * cells) for v in values)
 
 
-TOP_STEP = 0.05
-"""A bar chart is drawn again for its top value alone once it moved this much (5 %)."""
+def _finite(value: Any) -> float:
+    """A sample's number for a bar: a missing, malformed or non-finite one is 0."""
+    try:
+        number = float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) and number > 0 else 0.0
+
+
+CPU_FLOOR = 10.0
+"""The CPU chart's smallest scale (%): idle domains of 0-1 % are not drawn full width."""
 
 
 def _bars_title(title: str, shown: int, of: int) -> str:
@@ -138,8 +150,10 @@ class PerfView(Vertical, can_focus=True):
         self.selected = ""
         self.chart = Chart()
         self._stats: dict[str, Any] | None = None
-        # Plot id -> what its bars show (size, names, values, title), to skip a redraw.
+        # Plot id -> what its bars show (size, names, cells, scale, title), to skip a redraw.
         self._bars: dict[str | None, tuple[Any, ...]] = {}
+        # Plot id -> its scale's top: it moves in steps (bar_ceiling), not with each sample.
+        self.ceilings: dict[str | None, float] = {}
         # A sample arrived while the view was hidden: drawn when it is shown.
         self._behind = False
 
@@ -198,23 +212,37 @@ class PerfView(Vertical, can_focus=True):
             [str(r.get("name")) for r in cpu_rows],
             # Whole percents: a bar is ~50 cells for 100 %, and the samples jitter by
             # hundredths (40.01, 40.0…) that would redraw an unchanged chart every time.
-            [float(round(float(r.get("cpu_pct") or 0))) for r in cpu_rows],
+            [float(round(_finite(r.get("cpu_pct")))) for r in cpu_rows],
             _bars_title("CPU %", len(cpu_rows), len(rows)),
+            floor=CPU_FLOOR,
         )
         self._draw_bars(
             mem,
             [f"{r.get('name')} ({r.get('vcpus', '?')} vCPU)" for r in mem_rows],
-            [int(r.get("mem_kb") or 0) // 1024 for r in mem_rows],
+            [int(_finite(r.get("mem_kb"))) // 1024 for r in mem_rows],
             _bars_title("MiB (vCPUs)", len(mem_rows), len(rows)),
+            binary=True,
         )
 
     def _draw_bars(
-        self, plot: PlotextPlot, names: list[str], values: list[float] | list[int], title: str
+        self,
+        plot: PlotextPlot,
+        names: list[str],
+        values: list[float] | list[int],
+        title: str,
+        *,
+        binary: bool = False,
+        floor: float = 1.0,
     ) -> None:
-        """One horizontal bar chart, unless the one drawn looks the same: the same bars
-        to the cell (a sample's jitter of a percent or two moves no bar by a cell, yet
-        each plotext draw of a chart costs more than the rest of a sample's work)."""
-        drawn = (plot.size, tuple(names), visible_bars(values, plot.size.width, names), title)
+        """One horizontal bar chart from 0 to a scale top that moves in steps, unless the
+        one drawn looks the same: the same bars to the cell on the same scale (plotext
+        scaled to the biggest value, so a percent of jitter moved every bar; each plotext
+        draw of a chart costs more than the rest of a sample's work)."""
+        top = max((float(v) for v in values), default=0.0)
+        ceiling = bar_ceiling(top, self.ceilings.get(plot.id), binary=binary, floor=floor)
+        self.ceilings[plot.id] = ceiling
+        bars = visible_bars(values, plot.size.width, names, ceiling)
+        drawn = (plot.size, tuple(names), bars, ceiling, title)
         if self._bars.get(plot.id) == drawn:
             return
         self._bars[plot.id] = drawn
@@ -222,6 +250,8 @@ class PerfView(Vertical, can_focus=True):
         plot.plt.clear_figure()
         if names:
             plot.plt.bar(names, values, orientation="horizontal")
+            plot.plt.xlim(0, ceiling)
+            plot.plt.xticks(*scale_ticks(ceiling, bar_cells(plot.size.width, names)))
         plot.plt.title(title)
         plot.refresh()
 
