@@ -2,12 +2,59 @@
 
 from __future__ import annotations
 
-from enterprise_store._errors import InvalidInput, RoleRequired
-from enterprise_store.audit import AuditLog, AuditQuery, AuditRecord, VerifyReport
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from enterprise_store._errors import InvalidInput, RoleRequired, XeError
+from enterprise_store.audit import AuditEntry, AuditLog, AuditQuery, AuditRecord, VerifyReport
 from enterprise_store.services._access import Principal, Role, require_role
 from enterprise_store.services._types import Page
 
-__all__ = ["AuditService"]
+__all__ = ["AuditService", "audited"]
+
+LOG = logging.getLogger("xenon.xe.audit")
+
+
+@contextlib.asynccontextmanager
+async def audited(
+    log: AuditLog,
+    caller: Principal,
+    action: str,
+    obj: str,
+    *,
+    details: dict[str, Any],
+    enclaves: Sequence[str] = (),
+) -> AsyncIterator[None]:
+    """Records the call after it ran: ``ok``, or ``refused:<code>`` when it raised an XE error.
+
+    ``details`` and ``enclaves`` are read when the record is written, so the call may fill them
+    in as it learns what it touched. A record that cannot be written is logged, never raised
+    over the call's own outcome.
+    """
+    result = "ok"
+    try:
+        yield
+    except XeError as exc:
+        result = f"refused:{exc.code}"
+        raise
+    finally:
+        if caller.via != "session":
+            details.setdefault("via", caller.via)
+        entry = AuditEntry(
+            actor=caller.name,
+            source=caller.source,
+            action=action,
+            object=obj,
+            result=result,
+            enclaves=list(enclaves),
+            details=details,
+        )
+        try:
+            await log.record(entry)
+        except XeError as exc:
+            LOG.error("audit record of %s not written: %s", action, exc)
 
 
 class AuditService:

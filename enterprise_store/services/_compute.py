@@ -36,9 +36,10 @@ from enterprise_store._errors import (
     OutOfScope,
     XeError,
 )
-from enterprise_store.audit import AuditEntry, AuditLog
+from enterprise_store.audit import AuditLog
 from enterprise_store.model import DEFAULT_XPS_PORT, CpuFacts, EnterprisePolicy, Host, HostSwitch
 from enterprise_store.services._access import Principal, Role, require_role, visible
+from enterprise_store.services._audit import audited
 from enterprise_store.services._compute_types import (
     VM_ACTIONS,
     ComputeConfig,
@@ -236,28 +237,8 @@ class ComputeService:
     ) -> AsyncIterator[dict[str, Any]]:
         """Records the call (ok, or ``refused:<code>``) after it ran; yields its details."""
         info: dict[str, Any] = dict(details or {})
-        result = "ok"
-        try:
+        async with audited(self._audit, caller, action, obj, details=info, enclaves=enclaves):
             yield info
-        except XeError as exc:
-            result = f"refused:{exc.code}"
-            raise
-        finally:
-            if caller.via != "session":
-                info.setdefault("via", caller.via)
-            entry = AuditEntry(
-                actor=caller.name,
-                source=caller.source,
-                action=action,
-                object=obj,
-                result=result,
-                enclaves=list(enclaves),
-                details=info,
-            )
-            try:
-                await self._audit.record(entry)
-            except XeError as exc:
-                LOG.error("audit record of %s not written: %s", action, exc)
 
     # -- hosts -------------------------------------------------------------------------------
 

@@ -26,10 +26,10 @@ from enterprise_store._errors import (
     InvalidInput,
     NotFound,
     OutOfScope,
-    XeError,
 )
-from enterprise_store.audit import AuditEntry, AuditLog
+from enterprise_store.audit import AuditLog
 from enterprise_store.services._access import Principal, Role, require_role, visible
+from enterprise_store.services._audit import audited
 from enterprise_store.workers._hosts import host_error
 from xps.client import RemoteError, XpsError
 
@@ -82,28 +82,8 @@ class IncidentService:
         """Records the call (ok, or ``refused:<code>``) after it ran; yields the list the
         call fills with the enclaves it touched."""
         enclaves: list[str] = []
-        result = "ok"
-        try:
+        async with audited(self._audit, caller, action, obj, details=info, enclaves=enclaves):
             yield enclaves
-        except XeError as exc:
-            result = f"refused:{exc.code}"
-            raise
-        finally:
-            if caller.via != "session":
-                info.setdefault("via", caller.via)
-            entry = AuditEntry(
-                actor=caller.name,
-                source=caller.source,
-                action=action,
-                object=obj,
-                result=result,
-                enclaves=list(enclaves),
-                details=info,
-            )
-            try:
-                await self._audit.record(entry)
-            except XeError as exc:
-                LOG.error("audit record of %s not written: %s", action, exc)
 
     async def _target(
         self, caller: Principal, host_ref: str, domain: str, enclaves: list[str]
