@@ -91,8 +91,23 @@ def prepare(
         if advanced is not None:
             await app.action_show_advanced(advanced)
             await pilot.pause(0.3)
+            await _settled_advanced(pilot)
 
     return run_before
+
+
+async def _settled_advanced(pilot: Any, limit_s: float = 10.0) -> None:
+    """Waits (bounded) until the Advanced view has had its first resize: its side panel goes
+    below the tables only then, and a loaded machine may take longer than a fixed pause."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        views = list(pilot.app.query("AdvancedView"))
+        if views and all(
+            v.size.width > 0 and v.has_class("-stacked") == (v.size.width < v.STACK_BELOW)
+            for v in views
+        ):
+            return
+        await pilot.pause(0.05)
 
 
 def screen_lines(app: Any) -> list[str]:

@@ -204,13 +204,15 @@ async def admin_walk(tty: Tty, stack: XeConsoleStack, cols: int) -> None:
         await clear(tty, r"Mgmt\. port", "9443")
         tty.type(str(sim.port))
         await tty.shows(rf"Mgmt\. port +{sim.port}\b")
-        tty.keys(*["Tab"] * 6)  # vendor, family, model, stepping, flags: read from the host
+        # read-only port (none), vendor, family, model, stepping, flags: read from the host
+        tty.keys(*["Tab"] * 7)
         if name != "xenon-1":
             tty.type(SHARED)
             await tty.shows(rf"Shared storage +{SHARED}")
         tty.keys("Tab")
         await choose(tty, "Host's own policy", "take it over", "take it over now")
-        await tty.shows(rf"Hostname +{name}\b")
+        if wide:  # at 80x24 the form has scrolled Hostname away; the task below names it
+            await tty.shows(rf"Hostname +{name}\b")
         await tty.shows(r"Mgmt\. IP address +127\.0\.0\.1\b")
         tty.keys("C-s")
         await tty.shows(rf"{name}: CPU for migration", 90)  # XE's task read the host
