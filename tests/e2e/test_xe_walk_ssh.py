@@ -268,7 +268,9 @@ async def admin_walk(tty: Tty, stack: XeConsoleStack, cols: int) -> None:
     await tty.shows(r"SecLabels: none yet")
     tty.keys("a")
     await tty.shows(r"Add domain to Enclave A")
-    await tty.shows(r"SecLabel +\(none yet: add a SecLabel to this enclave\)")
+    # At 80 columns the choice wraps after "this" (when the form shows its scrollbar).
+    hint = r"SecLabel +\(none yet: add a SecLabel to this"
+    await tty.shows(hint + (r" enclave\)" if wide else ""))
     await tty.quiet()
     tty.type("EA-domu-1")
     tty.keys(*["Tab"] * 4)  # SecLabel, guest type, guest OS, kernel
