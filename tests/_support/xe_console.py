@@ -166,9 +166,15 @@ def field(screen: XeForm, name: str) -> Any:
     return screen.query_one(f"#field-{name}")
 
 
-async def move_to(pilot: Any, app: XenonConsole, line: str) -> None:
-    """Puts the Hosts panel's cursor on the first line that is ``line`` (g, then j)."""
+async def move_to(pilot: Any, app: XenonConsole, line: str, *, host: bool = False) -> None:
+    """Puts the Hosts panel's cursor on the first line that is ``line`` (g, then j); with
+    ``host``, on the line of host ``line``, whose version and state may change meanwhile."""
     await pilot.press("g")
-    index = [x.strip() for x in tree_lines(app)].index(line)
+    lines = [x.strip() for x in tree_lines(app)]
+    index = (
+        next(i for i, x in enumerate(lines) if x.startswith(line + " "))
+        if host
+        else lines.index(line)
+    )
     for _ in range(index):
         await pilot.press("j")

@@ -116,7 +116,7 @@ async def test_the_42_walk_from_an_empty_enterprise(empty_world: World, tmp_path
             own = parse_policy((await active_policy(sim))["xml"].encode())
             host_tags |= {t.name: str(t.id) for t in own.tags}
         for enclave, (colour, hosts) in ENCLAVES.items():
-            await move_to(pilot, app, next(x for x in tree_lines(app) if x.startswith(hosts[0])))
+            await move_to(pilot, app, hosts[0], host=True)
             await choose_new(pilot, app, "enclave")
             dialog = await form(pilot, app, AddEnclaveDialog)
             await pilot.press(*enclave, "tab")
