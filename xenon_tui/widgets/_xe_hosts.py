@@ -155,7 +155,11 @@ class XeHostsTree(Tree[NodeData]):
                 ("enclave", f"{first[0]}/{first[1][0]}") if first[1] else ("host", first[0])
             )
         if target is not None:
-            self.call_after_refresh(self.move_cursor, target)
+            # Lays the new nodes out now (Tree numbers its lines lazily) and puts the cursor
+            # back at once: restoring it after the next refresh undid a key pressed in
+            # between (`g` before a poll's redraw left the cursor on the old host).
+            _ = self._tree_lines
+            self.move_cursor(target)
 
     def enclave_at_cursor(self) -> str | None:
         """The enclave under the cursor (a host: its first enclave)."""
