@@ -15,6 +15,7 @@ from textual import events
 from textual.widgets import Input, OptionList
 
 from tests._support.console import wait_for
+from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import (
     PASSWORD,
     URL,
@@ -262,8 +263,7 @@ async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple
         assert screen is not None
         polls = screen.polls
         await wait_for(pilot, lambda: screen.polls > polls + 1, 30)
-        await pilot.pause()
-        svg = app.export_screenshot(simplify=True)
+        svg = await settled_screenshot(pilot, app)
     assert snapshot.use_extension(SVGImageExtension) == svg
 
 

@@ -15,6 +15,7 @@ from textual.widgets import Input, OptionList, Static
 
 from enterprise_store.services import NewUser, Principal, Role
 from tests._support.console import wait_for
+from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import PASSWORD, World, ready
 from tests._support.xe_whatif import DOM, narrowing
 from xenon_tui.dialogs._whatif import WhatIfConfirmDialog, WhatIfReport
@@ -172,8 +173,7 @@ async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple
         await ready(pilot, app)
         screen = await _open(pilot, app)
         await wait_for(pilot, lambda: version in screen.whatifs, 60)
-        await pilot.pause()
-        svg = app.export_screenshot(simplify=True)
+        svg = await settled_screenshot(pilot, app)
     assert snapshot.use_extension(SVGImageExtension) == svg
 
 

@@ -11,6 +11,7 @@ import pytest
 from pytest_textual_snapshot import SVGImageExtension
 
 from tests._support.console import wait_for
+from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import PASSWORD, URL, World, ready
 from xenon_tui._xe import XeLink
 from xenon_tui.dialogs import TextDialog
@@ -125,6 +126,5 @@ async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple
         loads = screen.loads
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: screen.loads > loads)
-        await pilot.pause()
-        svg = app.export_screenshot(simplify=True)
+        svg = await settled_screenshot(pilot, app)
     assert snapshot.use_extension(SVGImageExtension) == svg

@@ -14,6 +14,7 @@ from textual import events
 from textual.widgets import Checkbox, Input, Label, TabbedContent, TextArea
 
 from tests._support.console import wait_for
+from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import World, ready, rows, vm_names
 from xenon_tui.dialogs._xe_config import (
     ConfigureVmDialog,
@@ -270,6 +271,5 @@ async def test_snapshot(
         await pilot.press("tab", "c" if which == "view" else "C")
         wanted = XlConfigDialog if which == "view" else ConfigureVmDialog
         await wait_for(pilot, lambda: isinstance(app.screen, wanted), 30)
-        await pilot.pause(0.3)
-        svg = app.export_screenshot(simplify=True)
+        svg = await settled_screenshot(pilot, app)
     assert snapshot.use_extension(SVGImageExtension) == svg

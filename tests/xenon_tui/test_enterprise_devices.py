@@ -12,6 +12,7 @@ from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import Input, Label, OptionList, TabbedContent, TextArea
 
 from tests._support.console import wait_for
+from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import World, ready, rows, status
 from xenon_tui.dialogs._xe_config import ConfigureVmDialog, XlConfigDialog
 from xenon_tui.dialogs._xe_devices import (
@@ -219,6 +220,9 @@ async def test_snapshot(
             await wait_for(pilot, lambda: isinstance(app.screen, DeviceRowDialog), 10)
             app.screen.query_one("#row-bridge", Input).value = "EA br"
             await pilot.click("#row-ok")
-        await pilot.pause(0.3)
-        svg = app.export_screenshot(simplify=True)
+            error = app.screen.query_one("#row-bridge-error", Label)
+            await wait_for(pilot, lambda: bool(error.display), 10)
+            ok = app.screen.query_one("#row-ok")
+            await wait_for(pilot, lambda: not ok.has_class("-active"), 10)  # the press flash
+        svg = await settled_screenshot(pilot, app)
     assert snapshot.use_extension(SVGImageExtension) == svg

@@ -14,6 +14,7 @@ from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import OptionList, Static
 
 from tests._support.console import wait_for
+from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import (
     PASSWORD,
     URL,
@@ -417,8 +418,7 @@ async def test_snapshot_forms(
         await choose_new(pilot, app, "enclave")
         await form(pilot, app, AddEnclaveDialog)
         await pilot.press(*"Enclave Z")
-        await pilot.pause()
-        shots.append(app.export_screenshot(simplify=True))
+        shots.append(await settled_screenshot(pilot, app))
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("tab", "enter")
@@ -426,16 +426,14 @@ async def test_snapshot_forms(
         await pilot.press("H")
         await wait_for(pilot, lambda: isinstance(app.screen, HostsDialog), 30)
         await pilot.press("J")
-        await pilot.pause()
-        shots.append(app.export_screenshot(simplify=True))
+        shots.append(await settled_screenshot(pilot, app))
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)
         await pilot.press("a")
         dialog = await form(pilot, app, AddDomainDialog)
         await pilot.press(*"EB-domu-9")
         field(dialog, "guest_type").value = "pv"
-        await pilot.pause()
-        shots.append(app.export_screenshot(simplify=True))
+        shots.append(await settled_screenshot(pilot, app))
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("tab", "enter")
@@ -450,8 +448,7 @@ async def test_snapshot_forms(
             PolicyWarningsDialog("Add domain ED-domu-1", "XE refused the change", [finding])
         )
         await wait_for(pilot, lambda: isinstance(app.screen, PolicyWarningsDialog))
-        await pilot.pause()
-        shots.append(app.export_screenshot(simplify=True))
+        shots.append(await settled_screenshot(pilot, app))
     names = ("add-enclave", "hosts", "add-domain", "warnings-fix")
     for name, shot in zip(names, shots, strict=True):
         assert snapshot(name=name, extension_class=SVGImageExtension) == shot

@@ -13,6 +13,7 @@ from textual.app import App, ComposeResult
 
 from enterprise_store.client import TaskOut
 from tests._support.console import wait_for
+from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import World, ready, status, vm_names, vm_state
 from xenon_tui._xe import EnterpriseError
 from xenon_tui.dialogs._xe_help import XeHelpScreen
@@ -188,6 +189,5 @@ async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple
         panel.redraw()
         polls = screen.polls
         await wait_for(pilot, lambda: screen.polls > polls + 1, 30)
-        await pilot.pause()
-        svg = app.export_screenshot(simplify=True)
+        svg = await settled_screenshot(pilot, app)
     assert snapshot.use_extension(SVGImageExtension) == svg

@@ -20,6 +20,7 @@ from enterprise_store.client import XeError
 from enterprise_store.schemas import AuditRecordOut
 from enterprise_store.schemas_history import ViolationOut
 from tests._support.console import wait_for
+from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import World, ready, vm_names
 from tests._support.xe_incidents import VM, misbehaving, recorded
 from xenon_tui._incident_report import ReportMeta
@@ -163,6 +164,5 @@ async def test_snapshot(tmp_path: Path, snapshot: Any, size: tuple[int, int]) ->
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket")
-        await pilot.pause()
-        svg = app.export_screenshot(simplify=True)
+        svg = await settled_screenshot(pilot, app)
     assert snapshot.use_extension(SVGImageExtension) == svg

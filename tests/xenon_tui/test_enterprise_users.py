@@ -15,6 +15,7 @@ from pytest_textual_snapshot import SVGImageExtension
 from enterprise_store.client import NotFound
 from tests._support.console import wait_for
 from tests._support.keys import one_read
+from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import PASSWORD, URL, World, ready
 from xenon_tui._xe import EnterpriseError, XeLink
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog
@@ -216,6 +217,5 @@ async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple
     app = world.console(await world.link("root"), tmp_path)
     async with app.run_test(size=size) as pilot:
         await users_screen(pilot, app)
-        await pilot.pause()
-        svg = app.export_screenshot(simplify=True)
+        svg = await settled_screenshot(pilot, app)
     assert snapshot.use_extension(SVGImageExtension) == svg

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests._support.console import wait_for
 from tests._support.screens import ADDRESS, DATA, injected_app, prepare
 from tests._support.snapshots import SIZES, staged_policies
 
@@ -138,12 +139,22 @@ def test_diff_preview(snap_compare: Any, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_discard_changes_question(snap_compare: Any, size: tuple[int, int]) -> None:
     """Escape on a changed form asks before throwing the changes away."""
-    assert snap_compare(
-        _app(),
-        press=["enter", "wait:300", "end", *"-x", "escape", "wait:200"],
-        terminal_size=size,
-        run_before=_prepare(editor=True, advanced="seclabels"),
-    )
+    prepared = _prepare(editor=True, advanced="seclabels")
+
+    async def run_before(pilot: Any) -> None:
+        # Each step waits for what it opens: a loaded machine (two test workers) can take
+        # longer than a fixed pause to open the form (failed in CI at 80x24).
+        await prepared(pilot)
+        app = pilot.app
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: type(app.screen).__name__ == "FormDialog" and app.focused is not None
+        )
+        await pilot.press("end", *"-x", "escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")
+        await pilot.pause(0.1)
+
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -22,6 +22,7 @@ from pytest_textual_snapshot import SVGImageExtension
 from textual.app import App
 
 from tests._support.console import console_config, stopped_by_msm, wait_connected, wait_for
+from tests._support.snapshots import settled_screenshot
 from xenon_tui import _timeline
 from xenon_tui._incident_report import MAX_LISTED, ReportMeta, export, to_html, to_json
 from xenon_tui._timeline import Timeline, TimelineEvent, add_violations, domain_cpu_series
@@ -492,6 +493,5 @@ async def test_snapshot(tmp_path: Path, snapshot: Any, size: tuple[int, int]) ->
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket")
-        await pilot.pause()
-        svg = app.export_screenshot(simplify=True)
+        svg = await settled_screenshot(pilot, app)
     assert snapshot.use_extension(SVGImageExtension) == svg
