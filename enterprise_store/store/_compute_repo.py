@@ -29,9 +29,19 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import (
+    func as sa_func,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from enterprise_store.store._compute_schema import host_info, propagation, tasks
+from enterprise_store.store._compute_schema import (
+    HISTORY_PER_HOST,
+    REASON_MAX,
+    host_info,
+    propagation,
+    propagation_history,
+    tasks,
+)
 from enterprise_store.store._policy_schema import policy_versions
 
 if TYPE_CHECKING:
@@ -44,6 +54,9 @@ __all__ = [
     "HostInfoRow",
     "PropagationRow",
     "TaskRow",
+    "TransitionRow",
+    "transition_reason",
+    "transitions",
 ]
 
 STATE_FOR = "state_for"
@@ -111,6 +124,89 @@ class PropagationRow:
             and self.lease_owner != me
             and (self.lease_until_us or 0) > now_us
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRow:
+    """One propagation transition of a host (``propagation_history``).
+
+    Attributes:
+        id: Its place in the log (increasing).
+        host_id: The host.
+        ts_us: When it was recorded.
+        from_state / to_state: The state before (None: not known) and after.
+        desired_version / observed_version: XE's wanted version and the host's confirmed one
+            after the transition.
+        enforced_hash: What the host enforced after it.
+        reason: Why (a drift's cause, a retry's error, a note); untrusted text, capped.
+    """
+
+    id: int
+    host_id: str
+    ts_us: int
+    from_state: str | None
+    to_state: str
+    desired_version: int
+    observed_version: int | None
+    enforced_hash: str | None
+    reason: str | None
+
+
+def transition_reason(row: PropagationRow) -> str | None:
+    """Why a host is in its state, as its transition records it: a drift's cause (the
+    quarantine XE found, else the hash mismatch), a retry's last error, a converged host's
+    note (a quarantine kept); nothing for pending and held."""
+    if row.state == "drifted":
+        if row.last_error:
+            return row.last_error[:REASON_MAX]
+        enforced = (row.enforced_hash or "no policy")[:12]
+        return f"enforces {enforced}, XE activated {(row.activated_hash or 'nothing')[:12]}"
+    if row.state in ("retrying", "converged") and row.last_error:
+        return row.last_error[:REASON_MAX]
+    return None
+
+
+def transitions(
+    before: Mapping[str, PropagationRow], after: Mapping[str, PropagationRow], now_us: int
+) -> list[dict[str, Any]]:
+    """The transitions from ``before`` to ``after`` (rows of the same hosts) as rows to
+    insert: a change of state, or a drifted host whose reason changed (its quarantine was
+    found, it changed its policy again). A retry that fails again is not one."""
+    out: list[dict[str, Any]] = []
+    for host_id, new in after.items():
+        old = before.get(host_id)
+        if old is None:
+            continue
+        reason = transition_reason(new)
+        if old.state == new.state and (new.state != "drifted" or transition_reason(old) == reason):
+            continue
+        out.append(
+            {
+                "host_id": host_id,
+                "ts_us": now_us,
+                "from_state": old.state,
+                "to_state": new.state,
+                "desired_version": new.desired_version,
+                "observed_version": new.observed_version,
+                "enforced_hash": new.enforced_hash,
+                "reason": reason,
+            }
+        )
+    return out
+
+
+def _transition(r: Any) -> TransitionRow:
+    return TransitionRow(
+        id=int(r.id),
+        host_id=r.host_id,
+        ts_us=int(r.ts_us),
+        from_state=r.from_state,
+        to_state=r.to_state,
+        desired_version=int(r.desired_version),
+        observed_version=None if r.observed_version is None else int(r.observed_version),
+        enforced_hash=r.enforced_hash,
+        reason=r.reason,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,6 +606,75 @@ class ComputeRepo:
             )
         result = await conn.execute(query.values(**values))
         return bool(result.rowcount)
+
+    # -- propagation history ---------------------------------------------------------------
+
+    async def record_transitions(
+        self,
+        conn: AsyncConnection,
+        before: Mapping[str, PropagationRow],
+        after: Mapping[str, PropagationRow],
+        now_us: int,
+        *,
+        keep: int = HISTORY_PER_HOST,
+    ) -> list[dict[str, Any]]:
+        """Appends the :func:`transitions` from ``before`` to ``after`` and prunes each
+        host that got one to its newest ``keep`` rows, in the caller's unit; returns them."""
+        rows = transitions(before, after, now_us)
+        if not rows:
+            return rows
+        await conn.execute(insert(propagation_history), rows)
+        hosts = sorted({r["host_id"] for r in rows})
+        h = propagation_history
+        # Per host, the id of its (keep+1)-th newest row (an index walk of ``keep``
+        # entries): that one and the older ones go.
+        cutoff = (
+            select(h.c.id)
+            .where(h.c.host_id == propagation.c.host_id)
+            .order_by(h.c.id.desc())
+            .offset(keep)
+            .limit(1)
+            .scalar_subquery()
+        )
+        found = await conn.execute(
+            select(propagation.c.host_id, cutoff.label("cutoff")).where(
+                propagation.c.host_id.in_(hosts)
+            )
+        )
+        for host_id, last in found.all():
+            if last is not None:
+                await conn.execute(delete(h).where(h.c.host_id == host_id, h.c.id <= last))
+        return rows
+
+    async def propagation_history(
+        self,
+        conn: AsyncConnection,
+        host_ids: Sequence[str],
+        *,
+        since_us: int | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[TransitionRow]:
+        """The transitions of ``host_ids``, newest first: at or after ``since_us``, older
+        than the row ``before_id`` (the last one of the previous page)."""
+        if not host_ids:
+            return []
+        h = propagation_history
+        query = select(h).where(h.c.host_id.in_(list(host_ids)))
+        if since_us is not None:
+            query = query.where(h.c.ts_us >= since_us)
+        if before_id is not None:
+            query = query.where(h.c.id < before_id)
+        query = query.order_by(h.c.id.desc()).limit(limit)
+        return [_transition(r) for r in (await conn.execute(query)).all()]
+
+    async def history_count(self, conn: AsyncConnection, host_id: str) -> int:
+        """How many transitions of ``host_id`` are kept."""
+        h = propagation_history
+        found = await conn.execute(
+            select(sa_func.count()).select_from(h).where(h.c.host_id == host_id)
+        )
+        return int(found.scalar_one())
 
     # -- host facts ------------------------------------------------------------------------
 

@@ -15,6 +15,12 @@ version on one host at once (claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreS
 
 ``host_info``: what the host's XPS told XE when it joined (hypervisor facts) and the
 policy it enforced before XE took over (its export, kept for the operator).
+
+``propagation_history`` (0008_propagation_history): the host's propagation *transitions*
+(in-sync → drifted → retrying → converged …), a condition's ``lastTransitionTime`` in the
+Kubernetes mould, kept as a log: one row per change of state (or of a drift's reason),
+never one per poll, at most :data:`HISTORY_PER_HOST` rows a host (the oldest are pruned in
+the transaction that adds one). ``reason`` is text from the host or its exchange (capped).
 """
 
 from __future__ import annotations
@@ -35,7 +41,12 @@ from sqlalchemy import (
 
 from enterprise_store.store._schema import metadata
 
-__all__ = ["host_info", "propagation", "tasks"]
+__all__ = ["HISTORY_PER_HOST", "host_info", "propagation", "propagation_history", "tasks"]
+
+HISTORY_PER_HOST = 1000
+"""Propagation transitions kept per host (the newest)."""
+REASON_MAX = 1000
+"""Longest reason kept (characters)."""
 
 tasks = Table(
     "tasks",
@@ -97,4 +108,21 @@ host_info = Table(
     Column("prior_policy_sha256", String(64), nullable=True),
     Column("prior_policy_xml", Text, nullable=True),
     Column("added_at_us", BigInteger, nullable=False),
+)
+
+propagation_history = Table(
+    "propagation_history",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("host_id", String(36), ForeignKey("hosts.id", ondelete="CASCADE"), nullable=False),
+    Column("ts_us", BigInteger, nullable=False),
+    # NULL: the host's first recorded state
+    Column("from_state", String(16), nullable=True),
+    Column("to_state", String(16), nullable=False),
+    Column("desired_version", BigInteger, nullable=False),
+    Column("observed_version", BigInteger, nullable=True),
+    Column("enforced_hash", String(64), nullable=True),
+    Column("reason", Text, nullable=True),
+    Index("ix_propagation_history_host_id_id", "host_id", "id"),
+    Index("ix_propagation_history_ts_us", "ts_us"),
 )

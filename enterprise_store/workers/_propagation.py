@@ -65,6 +65,7 @@ from enterprise_store.policy import HostSlice, host_owned
 from enterprise_store.policy._slice import _tag_refs as tag_refs
 from enterprise_store.store import Store
 from enterprise_store.store._compute_repo import STATE_FOR, ComputeRepo, PropagationRow
+from enterprise_store.store._compute_schema import HISTORY_PER_HOST
 from enterprise_store.workers._hosts import HostPool, XeIdentity, host_error
 from enterprise_store.workers._slices import MergedRef, MergedUnknown, SliceMaker
 from xps.client import RemoteError, XpsError
@@ -81,6 +82,7 @@ __all__ = [
 
 LOG = logging.getLogger("xenon.xe.propagation")
 _OUTCOME_BATCH = 500
+_LOGGED_TRANSITIONS = 20
 
 
 class PolicySource(Protocol):
@@ -107,6 +109,7 @@ class PropagationConfig:
         slice_processes: Processes that build and sign slices (0: one thread of this
             process; None: that thread for a few hosts, one process a core for many; see
             :mod:`enterprise_store.workers._slices`).
+        history_per_host: Propagation transitions kept per host (the newest).
     """
 
     interval_s: float = 1.0
@@ -117,6 +120,7 @@ class PropagationConfig:
     concurrency: int = 64
     verify_every_s: float = 60.0
     slice_processes: int | None = None
+    history_per_host: int = HISTORY_PER_HOST
 
 
 def _reaches(waiting: frozenset[UUID], policy: EnterprisePolicy, enforced: Policy) -> bool:
@@ -377,9 +381,13 @@ class Propagator:
                 await self._repo.add_hosts(
                     conn, missing, version=policy.version, since_us=since, now_us=now
                 )
+            moved: list[dict[str, Any]] = []
             if missing or any(r.desired_version < policy.version for r in rows.values()):
                 await self._repo.advance_desired(conn, policy.version, since_us=since, now_us=now)
-                rows = await self._repo.propagation(conn)
+                before, rows = rows, await self._repo.propagation(conn)
+                moved = await self._repo.record_transitions(
+                    conn, before, rows, now, keep=self.config.history_per_host
+                )
             known = {str(h.id) for h in policy.hosts}
             due = [h for h, r in rows.items() if h in known and self._due(r, now)]
             claimed: list[str] = []
@@ -394,6 +402,7 @@ class Propagator:
                 )
         self.rows = rows
         self.names = {str(h.id): h.name for h in policy.hosts}
+        self._log_transitions(moved)
         self.version = policy.version
         self._passed_at = time.monotonic()
         outcome = _Outcome()
@@ -435,6 +444,21 @@ class Propagator:
             return None
         found: ApprovalRequired | None = await hold()
         return found
+
+    def _log_transitions(self, moved: list[dict[str, Any]]) -> None:
+        """Logs recorded transitions (the reason is the host's text: repr-escaped)."""
+        if not LOG.isEnabledFor(logging.INFO):
+            return
+        for t in moved[:_LOGGED_TRANSITIONS]:
+            LOG.info(
+                "host %s: propagation %s -> %s%s",
+                self.names.get(t["host_id"], t["host_id"]),
+                t["from_state"],
+                t["to_state"],
+                "" if t["reason"] is None else f" ({t['reason'][:200]!r})",
+            )
+        if len(moved) > _LOGGED_TRANSITIONS:
+            LOG.info("... and %d more propagation transitions", len(moved) - _LOGGED_TRANSITIONS)
 
     def _forget(self, host_id: str, task: asyncio.Task[None]) -> None:
         if self._inflight.get(host_id) is task:
@@ -519,13 +543,19 @@ class Propagator:
             batch, self._outcomes = self._outcomes[:_OUTCOME_BATCH], self._outcomes[_OUTCOME_BATCH:]
             try:
                 async with self._store.atomic() as conn:
+                    ids = [b[0] for b in batch]
+                    before = await self._repo.propagation_of_many(conn, ids)
                     await self._repo.settle_many(conn, self.node_id, [b[:2] for b in batch])
-                    fresh = await self._repo.propagation_of_many(conn, [b[0] for b in batch])
+                    fresh = await self._repo.propagation_of_many(conn, ids)
+                    moved = await self._repo.record_transitions(
+                        conn, before, fresh, self._now_us(), keep=self.config.history_per_host
+                    )
             except Exception as exc:  # each waiter decides what a lost record means
                 for _, _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
                 continue
+            self._log_transitions(moved)
             self.rows.update(fresh)
             for _, _, done in batch:
                 if not done.done():
@@ -789,6 +819,12 @@ class Propagator:
                 unless_activated=sha if values.get("state") == "drifted" else None,
             )
             fresh = await self._repo.propagation_of(conn, host_id)
+            moved = []
+            if changed and fresh is not None:
+                moved = await self._repo.record_transitions(
+                    conn, {host_id: row}, {host_id: fresh}, now, keep=self.config.history_per_host
+                )
+        self._log_transitions(moved)
         if changed and values.get("state") == "drifted":
             self._merged.pop(host_id, None)
             LOG.warning(
