@@ -347,12 +347,10 @@ class ComputeService:
         if stored is not None:
             with contextlib.suppress(Exception):
                 current = policy_from_dict(stored["policy"])
-        enterprise = await self._policy.current()
-        known = enterprise.ids("enclaves")
-        switches = [
-            HostSwitch(s.name, s.tag if s.tag in known else None)
-            for s in (current.switches if current is not None else ())
-        ]
+        # A new host is assigned no enclave yet: its switches join unbound. Each switch's
+        # own tag stays in the host's export (host_info), and the policy service binds the
+        # switch when the enclave of that tag is assigned to the host (_host_tags.bind).
+        switches = [HostSwitch(s.name) for s in (current.switches if current is not None else ())]
         held = stored is not None and not p.get("takeover")
         await ctx.progress(0.7, "storing the host")
         now = int(self._clock() * 1_000_000)

@@ -17,11 +17,21 @@ a host's tag does), or choose another name.
 The tags a host owns are read from the policy it enforced when XE added it (its export
 in ``host_info``; the host keeps its own objects, and XE keeps them in every slice),
 parsed once per host and export hash.
+
+The same export says which tag each of the host's own switches carries. XE adds a host
+before the enclaves of its tags may exist (§4.2: hosts first, then enclaves, then
+assignments), so it stores the host's switches unbound; ``bind`` binds a switch to the
+enclave whose UUID is the switch's own tag once that enclave exists *and* is assigned to
+the host, inside the write that creates or assigns it (one version, one audit record).
+Nothing new is stored: the switch's own tag stays in the host's export, and the policy
+document (and its hash) changes only by the binding itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
+from typing import NamedTuple
 from uuid import UUID
 
 from sqlalchemy import select
@@ -34,34 +44,65 @@ from enterprise_store.policy._slice import _tag_refs
 from enterprise_store.store._compute_schema import host_info
 from xps.policy import PolicyError, parse_policy
 
-__all__ = ["HostTags", "TagNameTaken"]
+__all__ = ["Bound", "HostTags", "TagNameTaken"]
 
 _CACHE_MAX = 100_000
 
 
-def _owned_tags(xml: str) -> dict[str, UUID]:
-    """Name -> UUID of the tags the host's own objects use (what a slice keeps)."""
+class _Own(NamedTuple):
+    """What a host's own policy says: its tags (name -> UUID) and its switches' tags
+    (switch name -> tag UUID)."""
+
+    tags: dict[str, UUID]
+    switches: dict[str, UUID]
+
+
+_NOTHING = _Own({}, {})
+
+
+class Bound(NamedTuple):
+    """A host's switch that a write bound to an enclave (the switch's own tag)."""
+
+    host: str
+    switch: str
+    enclave: str
+
+
+def _read_own(xml: str) -> _Own:
+    """The tags the host's own objects use (what a slice keeps) and its switches' tags."""
     try:
         policy = parse_policy(xml.encode("utf-8"))
     except (PolicyError, ValueError, TypeError):
-        return {}  # an export XE cannot read: nothing known (propagation reports it)
+        return _NOTHING  # an export XE cannot read: nothing known (propagation reports it)
     owned = host_owned(policy)
     refs = _tag_refs(owned)
-    return {t.name: t.id for t in owned.tags if t.id in refs}
+    return _Own(
+        {t.name: t.id for t in owned.tags if t.id in refs},
+        {s.name: s.tag for s in owned.switches},
+    )
 
 
 class HostTags:
     """The tags each host owns, and the check of a policy change against them."""
 
     def __init__(self) -> None:
-        # host id -> (export sha256, name -> tag UUID)
-        self._cache: dict[str, tuple[str | None, dict[str, UUID]]] = {}
+        # host id -> (export sha256, what the export says)
+        self._cache: dict[str, tuple[str | None, _Own]] = {}
 
     async def owned(
         self, conn: AsyncConnection, hosts: Iterable[str]
     ) -> dict[str, dict[str, UUID]]:
         """Name -> UUID of the tags each of ``hosts`` owns (hosts XE added without
         reading them own none that XE knows of)."""
+        return {k: v.tags for k, v in (await self._own(conn, hosts)).items()}
+
+    async def switch_tags(
+        self, conn: AsyncConnection, hosts: Iterable[str]
+    ) -> dict[str, dict[str, UUID]]:
+        """Switch name -> the tag UUID the switch carries in each host's own policy."""
+        return {k: v.switches for k, v in (await self._own(conn, hosts)).items()}
+
+    async def _own(self, conn: AsyncConnection, hosts: Iterable[str]) -> dict[str, _Own]:
         wanted = sorted(set(hosts))
         if not wanted:
             return {}
@@ -88,9 +129,58 @@ class HostTags:
             if len(self._cache) > _CACHE_MAX:
                 self._cache.clear()
             for r in fresh:
-                tags = _owned_tags(r.prior_policy_xml) if r.prior_policy_xml else {}
-                self._cache[r.host_id] = (r.prior_policy_sha256, tags)
+                own = _read_own(r.prior_policy_xml) if r.prior_policy_xml else _NOTHING
+                self._cache[r.host_id] = (r.prior_policy_sha256, own)
         return {r.host_id: self._cache[r.host_id][1] for r in rows if r.host_id in self._cache}
+
+    async def bind(
+        self, conn: AsyncConnection, before: EnterprisePolicy, after: EnterprisePolicy
+    ) -> tuple[EnterprisePolicy, list[Bound]]:
+        """Binds the unbound switches of hosts that ``after`` newly assigns an enclave
+        (or assigns a newly created enclave) whose UUID is the switch's own tag.
+
+        A switch is bound only to an enclave its host is assigned to; a switch already
+        bound is left as it is.
+
+        Returns:
+            ``after`` with the bindings made (``after`` itself when there are none), and
+            what was bound, in host and switch name order.
+        """
+        if before.enclaves is after.enclaves and before.assignments is after.assignments:
+            return after, []
+        was = before.ids("enclaves")
+        old = set(before.assignments)
+        fresh: dict[UUID, set[UUID]] = {}
+        for a in after.assignments:
+            if a not in old or a.enclave not in was:
+                fresh.setdefault(a.host, set()).add(a.enclave)
+        if not fresh:
+            return after, []
+        hosts = after.ids("hosts")
+        candidates = [
+            h
+            for key in fresh
+            if (h := hosts.get(key)) is not None and any(s.enclave is None for s in h.switches)
+        ]
+        if not candidates:
+            return after, []
+        own = await self.switch_tags(conn, [str(h.id) for h in candidates])
+        enclaves = after.ids("enclaves")
+        bound: list[Bound] = []
+        for host in sorted(candidates, key=lambda h: h.name):
+            tags = own.get(str(host.id), {})
+            changed = False
+            switches = []
+            for s in host.switches:
+                tag = tags.get(s.name)
+                if s.enclave is None and tag in fresh[host.id] and tag in enclaves:
+                    s = dataclasses.replace(s, enclave=tag)
+                    bound.append(Bound(host.name, s.name, enclaves[tag].name))
+                    changed = True
+                switches.append(s)
+            if changed:
+                after = after.with_host(dataclasses.replace(host, switches=tuple(switches)))
+        return after, bound
 
     async def check(
         self, conn: AsyncConnection, before: EnterprisePolicy, after: EnterprisePolicy

@@ -329,6 +329,18 @@ class PolicyCore:
                     note.details["unchanged"] = True
                     result = Written(value, before.version)
                 else:
+                    after, bound = await self._host_tags.bind(conn, before, after)
+                    if bound:
+                        note.details["bound_switches"] = [
+                            {"host": b.host, "switch": b.switch, "enclave": b.enclave}
+                            for b in bound
+                        ]
+                        note.summary += "; bound " + ", ".join(
+                            f"switch {b.switch!r} of host {b.host!r} to enclave {b.enclave!r}"
+                            for b in bound[:5]
+                        )
+                        if len(bound) > 5:
+                            note.summary += f" and {len(bound) - 5} more"
                     warnings = refuse_errors(check_change(before, after))
                     await self._host_tags.check(conn, before, after)
                     after = after.with_version(before.version + 1)
