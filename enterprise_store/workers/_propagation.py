@@ -806,7 +806,10 @@ class Propagator:
                     values["since_us"] = now
                     values["last_error"] = None
             else:
-                values = {"state": "drifted", "enforced_hash": sha, "last_error": None}
+                values = {"state": "drifted", "enforced_hash": sha}
+                if row.state != "drifted" or row.enforced_hash != sha:
+                    # A late event of the drift already read keeps the reason found then.
+                    values["last_error"] = None
                 if row.state != "drifted":
                     values["since_us"] = now
             # The row may change under us (another server settling its own activation of
