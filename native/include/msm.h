@@ -30,9 +30,12 @@
 /* major << 16 | minor.  A major change breaks the ABI; a minor one adds.
  * 1.1 added msm_bench_bitmap_floor, then the soak (msm_sim_run_ex, the
  * checker, msm_soak_world); 1.2 adds the evaluation mode (msm_eval_*) and the
- * allowed-call counters (msm_calls_drain).  Pinned in xps/msm/_lib.py,
- * tests/_support/msm_model.py and tests/native/test_xen.py. */
-#define MSM_INTERFACE_VERSION 0x00010002u
+ * allowed-call counters (msm_calls_drain); 1.3 adds the label-level channel rule
+ * (msm_check_channel: both ends' profiles must allow event_channel_op; a domain
+ * whose profile lacks it, e.g. a quarantined one, has no channel at all).  Pinned in
+ * xps/msm/_lib.py, tests/_support/msm_model.py, tests/native/test_xen.py and
+ * native/tests/test_xen.c. */
+#define MSM_INTERFACE_VERSION 0x00010003u
 
 /* ---------------------------------------------------------------- status */
 
@@ -389,13 +392,23 @@ typedef enum msm_channel_kind {
     MSM_CHAN_GRANT = 2       /* grant map            (recorded as nr 20)    */
 } msm_channel_kind;
 
-/* Decides an inter-domain channel from src to dst (both live):
- *   allow if src or dst is dom0;
- *   allow if both domains have the same tag;
- *   allow if one of them has role MSM_ROLE_SECURITY (introspection) and no
+/* Decides an inter-domain channel from src to dst (both live).  Allowed only when
+ * both rules allow it (interface 1.3):
+ *   the tag rule -- src or dst is dom0; or both domains have the same tag; or
+ *     one of them has role MSM_ROLE_SECURITY (introspection) and no
  *     no-communication set contains both tags;
- *   else MSM_DENY_CHANNEL: a violation of kind MSM_VIOL_CHANNEL charged to
+ *   the label rule -- each end that is not dom0 has a SecLabel whose profile
+ *     allows hypercall 32 (event_channel_op; its bit in the profile's
+ *     `hypercalls`, sub-ops not consulted), for a grant channel as for an event
+ *     channel.  dom0's own end always passes; a domain whose profile lacks
+ *     event_channel_op (the quarantine profile) can neither open nor be given a
+ *     channel, from a peer of its own tag or from dom0.
+ *   Otherwise MSM_DENY_CHANNEL: a violation of kind MSM_VIOL_CHANNEL charged to
  *     src (record peer = dst), with the same max-violations rule.
+ * On the xen backend the hypervisor's MSM decides: one that reports an
+ * interface below 1.3 (msm_info.interface_version) applies the tag rule only,
+ * and this library cannot add the label rule there (guests open channels with
+ * the hypervisor directly, never through dom0).
  * Channels do not pass through the rate window.  Errors: MSM_ENOENT,
  * MSM_ESTATE (src not running), MSM_EINVAL (bad kind or src == dst).
  * Check order: kind, src == dst, src unknown, dst unknown (any live state),
@@ -710,7 +723,8 @@ int msm_soak_domain_config(const msm_uuid *uuid, msm_domain_config *out, size_t 
  * decision as an event; a decision that breaks the policy is a leak:
  *   CHANNEL      a channel between domains of different tags, neither dom0,
  *                unless one has role SECURITY and no no-communication set holds
- *                both tags;
+ *                both tags; or any channel with an end other than dom0 whose
+ *                SecLabel's profile lacks event_channel_op (hypercall 32);
  *   DEVICE       a device assigned to a domain of another tag (or to dom0);
  *   CORESIDENCE  a start while a live domain's tag shares a no-coresidence
  *                set with the new domain's different tag;
@@ -760,7 +774,8 @@ int msm_checker_result(const msm_checker *chk, msm_check_result *out, size_t out
 /* Builds the soak world on a sim context with an empty policy and only dom0:
  * 8 tags, 4 conflict sets (no-coresidence {0,1} and {2,3,4}, no-communication
  * {3,5} and {6,7}), 4 profiles (the union of the workload mixes less a few
- * calls, plus random extra calls and sub-ops), 12 SecLabels (tag i % 8,
+ * calls, plus random extra calls and sub-ops; profile 2 without event_channel_op,
+ * so its domains hold no channel), 12 SecLabels (tag i % 8,
  * profile i % 4, rates 20..1000; label 11 role SECURITY with tag 6; labels 3
  * and 8 stop a domain at 500 violations, the rest never), 48 bindings (label i % 12), 32 devices
  * (random tags), all drawn from a generator seeded with `seed` (not the sim's);
@@ -849,7 +864,8 @@ int msm_eval_seal(msm_eval *ev, msm_commit_error *err, size_t err_size);
  *     else the steps of msm_check_hypercall (window counter, profile, rate)
  *     against the domain's staged SecLabel;
  *   CHANNEL (a = kind, b = peer): src or peer not live NOT_RUNNING; else the
- *     rules of msm_check_channel with the staged tags, roles and sets;
+ *     rules of msm_check_channel (tag and label) with the staged tags, roles,
+ *     sets and profiles;
  *   DEVICE (a = bdf): not live NOT_RUNNING; dom0, a device absent from the staged
  *     policy, or a device tag other than the domain's DENY_DEVICE (assignments
  *     are not tracked: a recorded assignment was released or is still held);

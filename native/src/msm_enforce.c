@@ -55,13 +55,29 @@ int msm_sim_check_hypercall(msm_ctx *ctx, uint32_t domid, uint32_t nr, uint32_t 
     return MSM_OK;
 }
 
+/* The label-level half of the channel rule (interface 1.3): an end may hold a channel
+ * only when its SecLabel's profile allows event_channel_op (hypercall 32), whatever the
+ * channel's kind.  dom0 is unlabelled and privileged: its own end always passes (its
+ * peer's end is still checked, so a domain without event_channel_op has no channel at
+ * all, not even with dom0). */
+static inline int channel_end_ok(const msm_dom *d)
+{
+#if defined(MSM_TEST_INJECT_BUG) && (MSM_TEST_INJECT_BUG & 16)
+    /* Test build only (tests/native/test_soak.py): the label-level rule is gone. */
+    (void)d;
+    return 1;
+#else
+    return d->domid == 0 || (d->prof && ((d->prof->hypercalls >> MSM_HC_EVENT_CHANNEL_OP) & 1u));
+#endif
+}
+
 uint32_t msm_sim_channel(msm_sim *s, uint32_t kind, msm_dom *src, msm_dom *dst,
                          uint64_t now_ns)
 {
     s->ch_checked++;
-    if (src->domid == 0 || dst->domid == 0 || src->tag == dst->tag)
-        return MSM_ALLOW;
-    if ((src->role == MSM_ROLE_SECURITY || dst->role == MSM_ROLE_SECURITY) &&
+    /* The tag rule: dom0, one tag, or a SECURITY-role end outside no-communication sets. */
+    int by_tag = src->domid == 0 || dst->domid == 0 || src->tag == dst->tag;
+    if (!by_tag && (src->role == MSM_ROLE_SECURITY || dst->role == MSM_ROLE_SECURITY) &&
 #if defined(MSM_TEST_INJECT_BUG) && (MSM_TEST_INJECT_BUG & 1)
         /* Test build only (tests/native/test_soak.py): the no-communication rule flipped. */
         msm_tags_share_set(&s->active, &s->res, s->res.ncm_off, s->res.ncm_list, src->tag,
@@ -70,6 +86,9 @@ uint32_t msm_sim_channel(msm_sim *s, uint32_t kind, msm_dom *src, msm_dom *dst,
         !msm_tags_share_set(&s->active, &s->res, s->res.ncm_off, s->res.ncm_list, src->tag,
                             dst->tag))
 #endif
+        by_tag = 1;
+    /* And the label rule: both ends' profiles allow event_channel_op. */
+    if (by_tag && channel_end_ok(src) && channel_end_ok(dst))
         return MSM_ALLOW;
     s->ch_denied++;
     msm_sim_violation(s, src, MSM_VIOL_CHANNEL,

@@ -182,17 +182,23 @@ static uint32_t ev_start(msm_eval *ev, ev_dom *d, const msm_uuid *uuid)
     return MSM_EVAL_ALLOW;
 }
 
+/* One end of a channel under the label rule: dom0 always, else its staged profile must
+ * allow event_channel_op. */
+static inline int ev_end_ok(const ev_dom *d)
+{
+    return d->tag == EV_DOM0 || ((d->prof->hypercalls >> MSM_HC_EVENT_CHANNEL_OP) & 1u);
+}
+
 static uint32_t ev_channel(const msm_eval *ev, const ev_dom *src, const ev_dom *dst)
 {
     if (src->tag == EV_DEAD || dst->tag == EV_DEAD)
         return MSM_EVAL_NOT_RUNNING;
-    if (src->tag == EV_DOM0 || dst->tag == EV_DOM0 || src->tag == dst->tag)
-        return MSM_EVAL_ALLOW;
-    if ((src->role == MSM_ROLE_SECURITY || dst->role == MSM_ROLE_SECURITY) &&
+    int by_tag = src->tag == EV_DOM0 || dst->tag == EV_DOM0 || src->tag == dst->tag;
+    if (!by_tag && (src->role == MSM_ROLE_SECURITY || dst->role == MSM_ROLE_SECURITY) &&
         !msm_tags_share_set(&ev->pol, &ev->res, ev->res.ncm_off, ev->res.ncm_list, src->tag,
                             dst->tag))
-        return MSM_EVAL_ALLOW;
-    return MSM_EVAL_DENY_CHANNEL;
+        by_tag = 1;
+    return by_tag && ev_end_ok(src) && ev_end_ok(dst) ? MSM_EVAL_ALLOW : MSM_EVAL_DENY_CHANNEL;
 }
 
 static uint32_t ev_device(const msm_eval *ev, const ev_dom *d, uint32_t bdf)

@@ -87,6 +87,11 @@ static int world_policy(msm_ctx *ctx, uint64_t g[4], msm_checker *chk)
             if (msm_hypercall_has_subops(nr))
                 prof.subops[nr][(r >> 8) % 4] |= 1ull << ((r >> 16) % 64);
         }
+        /* Profile 2 has no event_channel_op at all (its mixes' calls are denied): its
+         * domains may hold no channel, so the label-level channel rule (interface 1.3)
+         * is exercised, from their own tag's peers and from dom0. */
+        if (i == 2)
+            prof.hypercalls &= ~(1ull << MSM_HC_EVENT_CHANNEL_OP);
         rc = put(ctx, chk, MSM_OBJ_PROFILE, &prof, sizeof prof);
     }
     for (uint32_t i = 0; i < N_LABELS && !rc; i++) {

@@ -5,7 +5,8 @@
  * binding (never from the engine's domain table).  The soak feeds it every allowed
  * decision (msm_event); a decision the policy forbids is a leak.  The rules are
  * those of msm.h restated: channels stay inside a tag except with dom0 or a
- * SECURITY-role domain outside its no-communication sets; devices go to their
+ * SECURITY-role domain outside its no-communication sets, and never touch a domain
+ * whose profile lacks event_channel_op (interface 1.3); devices go to their
  * tag; no two tags of a no-coresidence set are live at once; calls stay inside the
  * SecLabel's profile and sub-ops and under max_rate per 1 ms window.
  *
@@ -223,6 +224,16 @@ static void destroy(msm_checker *c, const msm_event *e)
     d->tag = NO_DOMAIN;
 }
 
+/* The label half of the channel rule, read apart from the engine: an end other than dom0
+ * holds a channel only when its SecLabel's profile lists hypercall 32 (event_channel_op;
+ * the number from msm.h), for a grant channel as for an event channel. */
+static int may_hold_channel(const cdom *d)
+{
+    if (d->tag == DOM0)
+        return 1;
+    return d->prof != NULL && ((d->prof->hypercalls >> MSM_HC_EVENT_CHANNEL_OP) & 1u) != 0;
+}
+
 static void channel(msm_checker *c, const msm_event *e)
 {
     if (e->b > MSM_DOMID_MAX || c->doms[e->b].tag == NO_DOMAIN) {
@@ -230,6 +241,10 @@ static void channel(msm_checker *c, const msm_event *e)
         return;
     }
     const cdom *s = &c->doms[e->domid], *d = &c->doms[e->b];
+    if (!may_hold_channel(s) || !may_hold_channel(d)) {
+        leak(c, MSM_LEAK_CHANNEL, e);
+        return;
+    }
     if (s->tag == DOM0 || d->tag == DOM0)
         return;
     if (s->tag >= 0 && s->tag == d->tag)

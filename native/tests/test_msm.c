@@ -405,6 +405,73 @@ static void test_channels(void)
     msm_close(c);
 }
 
+/* Interface 1.3: a channel also needs event_channel_op in both ends' profiles.  sl-r
+ * (profile "minimal": xen_version and sched_op yield, no event_channel_op) is a same-tag
+ * peer of sl-c, as a quarantined domain is of its tag's other domains. */
+static void test_channel_label_rule(void)
+{
+    msm_ctx *c = open_sim(64, 1);
+    load_policy(c);
+    uint32_t a1, a2, c1, r, s, dec;
+    CHECK_EQ(create(c, D_A1, "a1", MSM_GUEST_PV, &a1), MSM_OK);
+    CHECK_EQ(create(c, D_A2, "a2", MSM_GUEST_PV, &a2), MSM_OK);
+    CHECK_EQ(create(c, D_C1, "c1", MSM_GUEST_PV, &c1), MSM_OK);
+    CHECK_EQ(create(c, D_R, "r", MSM_GUEST_PV, &r), MSM_OK);
+    CHECK_EQ(create(c, D_SEC, "sec", MSM_GUEST_PV, &s), MSM_OK);
+    /* A same-tag channel between two profiles with event_channel_op still works. */
+    CHECK_EQ(msm_check_channel(c, MSM_CHAN_EVTCHN, a1, a2, 1, &dec), MSM_OK);
+    CHECK_EQ(dec, MSM_ALLOW);
+    CHECK_EQ(msm_check_channel(c, MSM_CHAN_GRANT, a2, a1, 1, &dec), MSM_OK);
+    CHECK_EQ(dec, MSM_ALLOW);
+    /* Same tag C, but r's profile lacks event_channel_op: refused at either end, of
+     * either kind, from dom0 too, and from the SECURITY domain (whose tag rule allows C). */
+    static const uint32_t kinds[2] = {MSM_CHAN_EVTCHN, MSM_CHAN_GRANT};
+    for (uint32_t k = 0; k < 2; k++) {
+        CHECK_EQ(msm_check_channel(c, kinds[k], c1, r, 10 + k, &dec), MSM_OK);
+        CHECK_EQ(dec, MSM_DENY_CHANNEL);
+        CHECK_EQ(msm_check_channel(c, kinds[k], r, c1, 20 + k, &dec), MSM_OK);
+        CHECK_EQ(dec, MSM_DENY_CHANNEL);
+        CHECK_EQ(msm_check_channel(c, kinds[k], 0, r, 30 + k, &dec), MSM_OK);
+        CHECK_EQ(dec, MSM_DENY_CHANNEL);
+        CHECK_EQ(msm_check_channel(c, kinds[k], r, 0, 40 + k, &dec), MSM_OK);
+        CHECK_EQ(dec, MSM_DENY_CHANNEL);
+        CHECK_EQ(msm_check_channel(c, kinds[k], s, r, 50 + k, &dec), MSM_OK);
+        CHECK_EQ(dec, MSM_DENY_CHANNEL);
+    }
+    CHECK_EQ(msm_check_channel(c, MSM_CHAN_EVTCHN, s, c1, 60, &dec), MSM_OK);
+    CHECK_EQ(dec, MSM_ALLOW);
+    CHECK_EQ(msm_check_channel(c, MSM_CHAN_EVTCHN, 0, c1, 60, &dec), MSM_OK);
+    CHECK_EQ(dec, MSM_ALLOW);
+    /* Each refusal is a violation of the opening end, the peer recorded. */
+    msm_violation v[16];
+    uint32_t n;
+    CHECK_EQ(msm_ring_drain(c, v, sizeof v[0], 16, &n, NULL), MSM_OK);
+    CHECK_EQ(n, 10);
+    CHECK_EQ(v[0].kind, MSM_VIOL_CHANNEL);
+    CHECK_EQ(v[0].domid, c1);
+    CHECK_EQ(v[0].peer, r);
+    CHECK_EQ(v[0].nr, MSM_HC_EVENT_CHANNEL_OP);
+    CHECK_EQ(v[1].domid, r);
+    CHECK_EQ(v[1].peer, c1);
+    CHECK_EQ(v[2].domid, 0);
+    CHECK_EQ(v[2].peer, r);
+    CHECK_EQ(v[5].nr, MSM_HC_GRANT_TABLE_OP);
+    msm_info info;
+    CHECK_EQ(msm_get_info(c, &info, sizeof info), MSM_OK);
+    CHECK_EQ(info.channels_checked, 14);
+    CHECK_EQ(info.channels_denied, 10);
+    /* The label decides, not the domain: r's SecLabel given the full profile (one commit,
+     * r rebound while it runs) and the same channel is allowed. */
+    CHECK_EQ(msm_txn_begin(c, 0), MSM_OK);
+    CHECK_EQ(put_seclabel(c, SL_R, "sl-r", P_ALL, T_C, 0, 3, 5), MSM_OK);
+    CHECK_EQ(msm_txn_commit(c, NULL, 0), MSM_OK);
+    CHECK_EQ(msm_check_channel(c, MSM_CHAN_EVTCHN, c1, r, 70, &dec), MSM_OK);
+    CHECK_EQ(dec, MSM_ALLOW);
+    CHECK_EQ(msm_check_channel(c, MSM_CHAN_GRANT, 0, r, 70, &dec), MSM_OK);
+    CHECK_EQ(dec, MSM_ALLOW);
+    msm_close(c);
+}
+
 static void test_devices(void)
 {
     msm_ctx *c = open_sim(64, 1);
@@ -465,6 +532,7 @@ int main(void)
     RUN(test_ring_full_drops);
     RUN(test_max_violations_stop);
     RUN(test_channels);
+    RUN(test_channel_label_rule);
     RUN(test_devices);
     RUN(test_limits);
     return h_finish();

@@ -42,7 +42,8 @@ from xps.msm import (
     ViolationKind,
 )
 
-INTERFACE_VERSION = 0x00010002
+INTERFACE_VERSION = 0x00010003
+EVTCHN_OP = 32  # event_channel_op: the label-level channel rule (interface 1.3)
 NIL = UUID(int=0)
 DOMID_MAX = 0x7FEF
 DOMID_INVALID = 0xFFFFFFFF
@@ -415,11 +416,16 @@ class RefMsm:
         if a.state is not RunState.RUNNING:
             raise _fail(Status.ESTATE)
         self.ch_checked += 1
-        if src == 0 or dst == 0 or a.tag == b.tag:
-            return Decision.ALLOW
-        if (a.role is Role.SECURITY or b.role is Role.SECURITY) and not _share(
-            self.active, a.tag, b.tag, ConflictLevel.NO_COMMUNICATION
-        ):
+        by_tag = (
+            src == 0
+            or dst == 0
+            or a.tag == b.tag
+            or (
+                (a.role is Role.SECURITY or b.role is Role.SECURITY)
+                and not _share(self.active, a.tag, b.tag, ConflictLevel.NO_COMMUNICATION)
+            )
+        )
+        if by_tag and _may_hold_channel(src, a.profile) and _may_hold_channel(dst, b.profile):
             return Decision.ALLOW
         self.ch_denied += 1
         nr = 32 if kind == ChannelKind.EVTCHN else 20
@@ -660,6 +666,11 @@ def _duplicate_names(p: Policy, objtype: ObjType) -> CommitError | None:
     return None
 
 
+def _may_hold_channel(domid: int, profile: HypercallProfile | None) -> bool:
+    """The label-level channel rule for one end: dom0, or a profile with event_channel_op."""
+    return domid == 0 or (profile is not None and EVTCHN_OP in profile.hypercalls)
+
+
 def _sets(p: Policy, level: ConflictLevel) -> list[ConflictSet]:
     out = []
     for obj in sorted_objects(p, ObjType.CONFLICT):
@@ -783,16 +794,18 @@ class RefEval:
         if kind == EV_CHANNEL:
             if not self._live(domid) or not self._live(b):
                 return EVAL_NOT_RUNNING
-            if domid == 0 or b == 0:
-                return EVAL_ALLOW
-            x, y = self.doms[domid], self.doms[b]
-            if x.tag == y.tag:
-                return EVAL_ALLOW
-            if (x.role is Role.SECURITY or y.role is Role.SECURITY) and not _share(
-                p, x.tag, y.tag, ConflictLevel.NO_COMMUNICATION
-            ):
-                return EVAL_ALLOW
-            return EVAL_DENY_CHANNEL
+            x, y = self.doms.get(domid), self.doms.get(b)
+            if x is None or y is None:  # one end is dom0: the tag rule allows it
+                by_tag = True
+            else:
+                by_tag = x.tag == y.tag or (
+                    (x.role is Role.SECURITY or y.role is Role.SECURITY)
+                    and not _share(p, x.tag, y.tag, ConflictLevel.NO_COMMUNICATION)
+                )
+            ends = _may_hold_channel(domid, x.profile if x else None) and _may_hold_channel(
+                b, y.profile if y else None
+            )
+            return EVAL_ALLOW if by_tag and ends else EVAL_DENY_CHANNEL
         if kind == EV_DEVICE:
             if not self._live(domid):
                 return EVAL_NOT_RUNNING

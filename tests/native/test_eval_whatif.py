@@ -138,7 +138,7 @@ def _small_policy() -> tuple[list[Any], dict[str, UUID]]:
     objs = [
         Tag(t_red, "red"),
         Tag(t_blue, "blue"),
-        HypercallProfile(p_min, "min", frozenset({17, 29}), {29: frozenset({0, 1})}),
+        HypercallProfile(p_min, "min", frozenset({17, 29, 32}), {29: frozenset({0, 1})}),
         SecLabel(sl_red, "red-l", p_min, t_red, Role.NONE, 2, 0),
         SecLabel(sl_blue, "blue-l", p_min, t_blue, Role.NONE, 2, 0),
         SecLabel(sl_sec, "sec-l", p_min, t_blue, Role.SECURITY, 2, 0),
@@ -199,6 +199,46 @@ def test_each_rule_gives_its_decision() -> None:
         D.ALLOW,
         D.NOT_RUNNING,
     ]
+
+
+def test_a_channel_to_a_domain_without_event_channel_op_is_denied() -> None:
+    """Interface 1.3 in the evaluation: the staged profile of each end decides too."""
+    objs, dom = _small_policy()
+    quiet = HypercallProfile(UUID(int=0x22), "quiet", frozenset({29}), {29: frozenset({0})})
+    d_q = UUID(int=0x44)
+    objs += [quiet, SecLabel(UUID(int=0x34), "q-l", quiet.id, UUID(int=0x12), Role.NONE, 2, 0)]
+    objs.append(Binding(d_q, UUID(int=0x34)))
+    E, D = EventKind, EvalDecision
+    got = Evaluation(objs).run_events(
+        [
+            pack_event(E.START, 2, domain=dom["blue"]),
+            pack_event(E.START, 3, domain=dom["sec"]),
+            pack_event(E.START, 4, domain=d_q),  # blue's tag, the quiet profile
+            pack_event(E.CHANNEL, 2, 1, 3),  # same tag, both with event_channel_op
+            pack_event(E.CHANNEL, 2, 1, 4),  # same tag: refused by q's profile
+            pack_event(E.CHANNEL, 4, 2, 2),  # and from q's end
+            pack_event(E.CHANNEL, 0, 1, 4),  # dom0 too
+            pack_event(E.CHANNEL, 4, 1, 0),
+            pack_event(E.CHANNEL, 2, 1, 0),
+        ]
+    )
+    assert got == [D.ALLOW] * 4 + [D.DENY_CHANNEL] * 4 + [D.ALLOW]
+    assert got == RefEval(objs).run(
+        [
+            (0, int(k), domid, a, b, u)
+            for k, domid, a, b, u in [
+                (E.START, 2, 0, 0, dom["blue"]),
+                (E.START, 3, 0, 0, dom["sec"]),
+                (E.START, 4, 0, 0, d_q),
+                (E.CHANNEL, 2, 1, 3, NIL),
+                (E.CHANNEL, 2, 1, 4, NIL),
+                (E.CHANNEL, 4, 2, 2, NIL),
+                (E.CHANNEL, 0, 1, 4, NIL),
+                (E.CHANNEL, 4, 1, 0, NIL),
+                (E.CHANNEL, 2, 1, 0, NIL),
+            ]
+        ]
+    )
 
 
 def test_a_malformed_batch_decides_nothing() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from uuid import UUID, uuid4
 
 import pytest
@@ -15,9 +16,11 @@ from xps.msm import (
     Decision,
     Device,
     DomainConfig,
+    HypercallProfile,
     ObjType,
     Role,
     RunState,
+    SecLabel,
     Tag,
     Transaction,
     ViolationKind,
@@ -131,7 +134,7 @@ def test_rate_window(both: Both) -> None:
 
 
 def test_channels(both: Both) -> None:
-    w = World()
+    w = World(hypercalls=frozenset({1, 29, 32}))  # event_channel_op: the label rule holds
     for name, tag in [("a1", "A"), ("a2", "A"), ("c", "C")]:
         w.bind(name, tag)
     sec = w.bind("sec", "B")
@@ -162,6 +165,43 @@ def test_channels(both: Both) -> None:
     ]
     info = both.call("info")
     assert (info.channels_checked, info.channels_denied) == (6, 2)
+
+
+def test_a_channel_needs_event_channel_op_at_both_ends(both: Both) -> None:
+    """Interface 1.3: a same-tag peer (or dom0) is refused a channel to a domain whose
+    profile lacks event_channel_op (the quarantine profile), at either end."""
+    w = World(hypercalls=frozenset({1, 29, 32}))
+    for name in ("a1", "a2", "q"):
+        w.bind(name, "A")
+    quiet = HypercallProfile(uuid4(), "quiet", frozenset({29}), {29: frozenset({0, 1})})
+    q_label = SecLabel(uuid4(), "lQ", quiet.id, w.tags["A"])
+    objs = [o for o in w.objects() if not (isinstance(o, Binding) and o.domain == w.doms["q"])]
+    both.apply([*objs, quiet, q_label, Binding(w.doms["q"], q_label.id)])
+    a1, a2, q = (both.call("create_domain", cfg(w.doms[n], n)) for n in ("a1", "a2", "q"))
+    ev, gr = ChannelKind.EVTCHN, ChannelKind.GRANT
+    assert both.call("check_channel", ev, a1, a2, 1) is Decision.ALLOW
+    assert both.call("check_channel", gr, a2, a1, 1) is Decision.ALLOW
+    refused = [(a1, q), (q, a1), (0, q), (q, 0)]
+    for kind in (ev, gr):
+        for src, dst in refused:
+            assert both.call("check_channel", kind, src, dst, 7) is Decision.DENY_CHANNEL
+    records, _ = both.call("drain_violations", 20)
+    assert [(r.domid, r.peer, r.nr, r.kind) for r in records] == [
+        (src, dst, nr, ViolationKind.CHANNEL) for nr in (32, 20) for src, dst in refused
+    ]
+    info = both.call("info")
+    assert (info.channels_checked, info.channels_denied) == (10, 8)
+    # The label decides: q's SecLabel given the full profile, the same channels are allowed.
+    both.apply(
+        [
+            *objs,
+            quiet,
+            dataclasses.replace(q_label, profile=w.profile.id),
+            Binding(w.doms["q"], q_label.id),
+        ]
+    )
+    for src, dst in refused:
+        assert both.call("check_channel", ev, src, dst, 8) is Decision.ALLOW
 
 
 def test_devices(both: Both) -> None:

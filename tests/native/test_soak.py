@@ -98,9 +98,10 @@ def test_the_replay_notices_a_different_engine(monkeypatch: pytest.MonkeyPatch) 
 def bug_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     """Test builds of the module (never shipped): bit 1 flips the no-communication rule of
     SECURITY-role channels; 2 | 4 | 8 put the batched rate test off by one, turn the
-    Chinese Wall off at domain start and drop the device tag check."""
+    Chinese Wall off at domain start and drop the device tag check; 16 drops the
+    label-level channel rule (interface 1.3: event_channel_op at both ends)."""
     out = {}
-    for mask in (1, 2 | 4 | 8):
+    for mask in (1, 2 | 4 | 8, 16):
         name = f"_msm_bug{mask}"
         out[mask] = build_test_module(
             tmp_path_factory.mktemp(name), name, (f"MSM_TEST_INJECT_BUG={mask}",)
@@ -117,6 +118,16 @@ def test_a_flipped_channel_rule_is_caught_within_the_slice(bug_builds: dict[int,
     assert (first["rule"], first["event"]) == ("channel", "channel")
 
 
+def test_a_channel_rule_without_its_label_check_is_caught(bug_builds: dict[int, Path]) -> None:
+    """The soak world's profile 2 has no event_channel_op: an engine that decides channels
+    by tag only lets a same-tag peer (or dom0) reach its domains, and the checker says so."""
+    mod = _load(bug_builds[16], "_msm_bug16")
+    res = soak(mod.ffi, mod.lib, SLICE)
+    assert res.leaks > 0
+    assert res.leaks == res.leaks_by_rule["channel"]
+    assert all(leak["rule"] == "channel" for leak in res.first_leaks)
+
+
 def test_rate_wall_and_device_bugs_are_each_caught(bug_builds: dict[int, Path]) -> None:
     mod = _load(bug_builds[2 | 4 | 8], "_msm_bug14")
     res = soak(mod.ffi, mod.lib, SLICE)
@@ -127,11 +138,13 @@ def test_rate_wall_and_device_bugs_are_each_caught(bug_builds: dict[int, Path]) 
 # ------------------------------------------------------------ the checker alone
 
 A, B, C = (uuid.uuid4() for _ in range(3))
-PROFILE = HypercallProfile(uuid.uuid4(), "p", frozenset({17, 29}), {29: frozenset({0})})
+PROFILE = HypercallProfile(uuid.uuid4(), "p", frozenset({17, 29, 32}), {29: frozenset({0})})
+QUIET = HypercallProfile(uuid.uuid4(), "q", frozenset({29}), {29: frozenset({0})})
 LABEL_A = SecLabel(uuid.uuid4(), "la", PROFILE.id, A, max_rate=2)
 LABEL_B = SecLabel(uuid.uuid4(), "lb", PROFILE.id, B, role=Role.SECURITY)
 LABEL_C = SecLabel(uuid.uuid4(), "lc", PROFILE.id, C)
-DOM_A1, DOM_A2, DOM_B, DOM_C1, DOM_C2, UNBOUND = (uuid.uuid4() for _ in range(6))
+LABEL_Q = SecLabel(uuid.uuid4(), "lq", QUIET.id, A)  # tag A without event_channel_op
+DOM_A1, DOM_A2, DOM_B, DOM_C1, DOM_C2, DOM_Q, UNBOUND = (uuid.uuid4() for _ in range(7))
 CHECKER_POLICY: list[PolicyObject] = [
     Tag(A, "a"),
     Tag(B, "b"),
@@ -139,14 +152,17 @@ CHECKER_POLICY: list[PolicyObject] = [
     ConflictSet(uuid.uuid4(), "wall", ConflictLevel.NO_CORESIDENCE, (A, C)),
     ConflictSet(uuid.uuid4(), "quiet", ConflictLevel.NO_COMMUNICATION, (B, C)),
     PROFILE,
+    QUIET,
     LABEL_A,
     LABEL_B,
     LABEL_C,
+    LABEL_Q,
     Binding(DOM_A1, LABEL_A.id),
     Binding(DOM_A2, LABEL_A.id),
     Binding(DOM_B, LABEL_B.id),
     Binding(DOM_C1, LABEL_C.id),
     Binding(DOM_C2, LABEL_C.id),
+    Binding(DOM_Q, LABEL_Q.id),
     Device(0x100, A),
 ]
 START, CALL, CHAN, DEV, DESTROY = 4, 1, 2, 3, 5
@@ -171,6 +187,12 @@ EVENTS: list[tuple[int, int, int, int, int, uuid.UUID | None, str | None]] = [
     (CHAN, 1, 2, 0, 0, None, None),  # with dom0
     (CHAN, 1, 1, 3, 0, None, None),  # SECURITY role, no no-communication set
     (CHAN, 3, 1, 1, 0, None, None),
+    (START, 7, 0, 0, 0, DOM_Q, None),
+    (CHAN, 1, 1, 7, 0, None, "channel"),  # same tag A, but q's profile lacks 32
+    (CHAN, 7, 2, 1, 0, None, "channel"),  # from q's end
+    (CHAN, 0, 1, 7, 0, None, "channel"),  # dom0 to q
+    (CHAN, 7, 1, 0, 0, None, "channel"),  # q to dom0
+    (CHAN, 1, 2, 2, 0, None, None),  # same tag A, both with event_channel_op
     (START, 4, 0, 0, 0, DOM_C1, "coresidence"),  # C while A runs
     (CHAN, 3, 1, 4, 0, None, "channel"),  # SECURITY, but {B, C} is no-communication
     (CHAN, 1, 2, 4, 0, None, "channel"),  # A and C, neither privileged
@@ -185,6 +207,7 @@ EVENTS: list[tuple[int, int, int, int, int, uuid.UUID | None, str | None]] = [
     (CALL, 1, 17, 0, 2 * MS, None, "unknown"),  # destroyed
     (DESTROY, 2, 0, 0, 0, None, None),
     (DESTROY, 4, 0, 0, 0, None, None),
+    (DESTROY, 7, 0, 0, 0, None, None),
     (START, 6, 0, 0, 0, DOM_C2, None),  # no A is live any more
     (START, 6, 0, 0, 0, DOM_C2, "unknown"),  # already live
 ]

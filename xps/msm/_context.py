@@ -389,7 +389,15 @@ class Msm:
         return _DEC[self._decision[0]]
 
     def check_channel(self, kind: ChannelKind, src: int, dst: int, now_ns: int) -> Decision:
-        """Decides an inter-domain channel from ``src`` to ``dst``."""
+        """Decides an inter-domain channel from ``src`` to ``dst``.
+
+        Allowed only when the tag rule (dom0, one tag, or a SECURITY-role end outside
+        no-communication sets) and the label rule (every end but dom0 has a profile that
+        allows ``event_channel_op``, 32) both allow it: a domain whose profile lacks it
+        (a quarantined one) can hold no channel at all. On the xen backend the
+        hypervisor decides; one reporting an interface below 1.3 applies the tag rule
+        only (see ``msm_check_channel`` in native/include/msm.h).
+        """
         check(
             lib.msm_check_channel(
                 self.ctx, _u32(kind), _u32(src), _u32(dst), _u64(now_ns), self._decision

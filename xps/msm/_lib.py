@@ -23,7 +23,8 @@ __all__ = [
 ]
 
 # The msm.h this Python was written against; a different major is refused at import.
-EXPECTED_INTERFACE_VERSION = 0x00010002
+# 1.3: the label-level channel rule (both ends' profiles must allow event_channel_op).
+EXPECTED_INTERFACE_VERSION = 0x00010003
 
 ffi: Any = _msm.ffi
 lib: Any = _msm.lib

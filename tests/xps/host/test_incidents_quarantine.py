@@ -274,3 +274,40 @@ async def test_a_staged_policy_that_cannot_keep_a_quarantine_is_refused(host: Ho
     assert f"verify {inc['id']}" in message
     assert (await host.get_policy("active"))["sha256"] == quarantined_sha
     assert await host.get_policy("staged")  # still staged
+
+
+async def test_a_quarantined_vm_is_unreachable_from_a_same_tag_peer(host: Host) -> None:
+    """MSM interface 1.3: the channel rule is by tag *and* by label, so a running peer of
+    the quarantined VM's own enclave (and dom0) is refused a channel to it; before the
+    quarantine and after unquarantine the same channels are allowed, both ways. (The
+    quarantined VM's own end is refused too: the MSM tests, tests/native, show it; here
+    the VM stays paused, as the runbook leaves it, so its workload is not stopped.)"""
+    vm = (await host.create_domain(DOMAIN))["domid"]
+    peer = (await host.create_domain("EA-domu-3"))["domid"]
+    ctx = host._msm
+    assert ctx is not None
+    assert _msm_label(host, DOMAIN).tag == _msm_label(host, "EA-domu-3").tag
+    kinds = (msm.ChannelKind.EVTCHN, msm.ChannelKind.GRANT)
+    to_vm = [(peer, vm), (0, vm)]
+    both_ways = [*to_vm, (vm, peer), (vm, 0)]
+
+    def decisions(pairs: list[tuple[int, int]]) -> list[msm.Decision]:
+        now = time.monotonic_ns()
+        return [ctx.check_channel(k, a, b, now) for k in kinds for a, b in pairs]
+
+    assert decisions(both_ways) == [msm.Decision.ALLOW] * 8
+    await host.pause_domain(DOMAIN, "alice")
+    inc = await host.open_incident(DOMAIN, "alice")
+    await host.incident_step(inc["id"], "quarantine", "done", "alice")
+    assert _msm_label(host, DOMAIN).domid == vm  # the same domain, rebound in place
+
+    assert decisions(to_vm) == [msm.Decision.DENY_CHANNEL] * 4
+    # A channel between two unquarantined domains of the enclave is untouched.
+    other = (await host.create_domain("EA-domu-5"))["domid"]
+    assert ctx.check_channel(msm.ChannelKind.EVTCHN, peer, other, time.monotonic_ns()) == (
+        msm.Decision.ALLOW
+    )
+
+    await host.incident_step(inc["id"], "unquarantine", "done", "bob")
+    await host.unpause_domain(DOMAIN, "bob")
+    assert decisions(both_ways) == [msm.Decision.ALLOW] * 8
