@@ -7,6 +7,7 @@ collection or an object are ``POST …/actions/NAME`` (Xen Orchestra's conventio
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -14,12 +15,14 @@ from fastapi import APIRouter, Query, Response
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from enterprise_store._errors import InvalidInput
 from enterprise_store.api._auth import Caller, ServicesDep, doc
 from enterprise_store.api._collections import (
     Cursor,
     Fields,
     Limit,
     decode_cursor,
+    encode_cursor,
     page,
     parse_fields,
 )
@@ -41,7 +44,12 @@ from enterprise_store.schemas_compute import (
     VmAction,
     VmStateOut,
 )
+from enterprise_store.schemas_propagation import PropagationTransitionOut
 from enterprise_store.services import Services
+from enterprise_store.services._propagation_history import (
+    propagation_history as read_propagation_history,
+)
+from enterprise_store.services._types import from_us
 
 __all__ = ["ComputeCollector", "router"]
 
@@ -223,6 +231,68 @@ async def list_propagation(
     chunk = states[:limit]
     next_key = chunk[-1].host_id if len(states) > limit else None
     return page(PropagationOut, [propagation_out(s) for s in chunk], next_key, selected)
+
+
+@router.get(
+    "/propagation/history",
+    tags=["propagation"],
+    summary="Hosts' propagation transitions (drift with its reason, retries, convergence)",
+    response_model=Page[PropagationTransitionOut],
+    **doc(
+        "auditor",
+        404,
+        note="Newest first; a scoped caller sees the hosts of their enclaves. `host` (a "
+        "UUID or a current name) narrows to one host, `since` to transitions at or after it.",
+    ),
+)
+async def propagation_history(
+    caller: Caller,
+    services: ServicesDep,
+    host: Annotated[
+        str | None, Query(min_length=1, max_length=255, description="A UUID or a current name.")
+    ] = None,
+    since: Annotated[dt.datetime | None, Query(description="At or after (ISO 8601).")] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[PropagationTransitionOut]:
+    key = decode_cursor(cursor)
+    if key is not None and not (key.isascii() and key.isdigit() and len(key) < 20):
+        raise InvalidInput("invalid cursor: pass next_cursor back unchanged")
+    since_us = None
+    if since is not None:
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=dt.UTC)
+        try:
+            since_us = int(since.timestamp() * 1_000_000)
+        except (OverflowError, OSError, ValueError):
+            raise InvalidInput("since out of range") from None
+    found = await read_propagation_history(
+        services.store,
+        services.policy,
+        caller,
+        host=host,
+        since_us=since_us,
+        before_id=None if key is None else int(key),
+        limit=limit,
+    )
+    items = [
+        PropagationTransitionOut(
+            id=t.id,
+            host_id=t.host_id,
+            host=name,
+            at=from_us(t.ts_us),  # type: ignore[arg-type]
+            ts_us=t.ts_us,
+            from_state=t.from_state,  # type: ignore[arg-type]
+            to_state=t.to_state,  # type: ignore[arg-type]
+            desired_version=t.desired_version,
+            observed_version=t.observed_version,
+            enforced_hash=t.enforced_hash,
+            reason=t.reason,
+        )
+        for t, name in found.items
+    ]
+    nxt = None if found.next_before is None else encode_cursor(str(found.next_before))
+    return Page[PropagationTransitionOut](items=items, next_cursor=nxt)
 
 
 @router.post(

@@ -59,6 +59,7 @@ from enterprise_store.schemas_policy import (
     VmOut,
     WrittenOut,
 )
+from enterprise_store.schemas_propagation import PropagationTransitionOut
 from enterprise_store.schemas_whatif import HostWhatIfOut, WhatIfOut
 
 __all__ = [
@@ -91,6 +92,7 @@ __all__ = [
     "PolicyRefused",
     "PolicyVersionOut",
     "PropagationOut",
+    "PropagationTransitionOut",
     "Readiness",
     "RemoteFinding",
     "RoleRequired",

@@ -8,6 +8,7 @@ Operations that start long work return :class:`TaskAccepted`; follow the task wi
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -28,6 +29,7 @@ from enterprise_store.schemas_compute import (
     TaskOut,
     VmStateOut,
 )
+from enterprise_store.schemas_propagation import PropagationTransitionOut
 
 if TYPE_CHECKING:
     from enterprise_store.client._client import XeClient
@@ -129,6 +131,25 @@ class ComputeClient:
             if page.next_cursor is None:
                 return out
             cursor = page.next_cursor
+
+    async def propagation_history(
+        self,
+        *,
+        host: str | None = None,
+        since: dt.datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[PropagationTransitionOut]:
+        """One page of hosts' propagation transitions, newest first (``host``: one host by
+        UUID or name; ``since``: at or after). Pass ``next_cursor`` back for the next."""
+        return await self._get(
+            f"{_PREFIX}/propagation/history",
+            Page[PropagationTransitionOut],
+            host=host,
+            since=None if since is None else since.isoformat(),
+            limit=limit,
+            cursor=cursor,
+        )
 
     async def host_propagation(self, ref: str) -> PropagationOut:
         """One host's propagation state."""
