@@ -19,10 +19,10 @@ role (a driver domain must keep its role: rule XP028), so there is one quarantin
 label per tag and role; it is created on first use, shared by the tag's quarantined
 domains, and goes with the last of them (see :func:`unquarantined`).
 
-The MSM's channel rule is by tag: a running peer of the same tag may still be allowed
-a channel to a quarantined domain (which itself can neither open nor accept one
-without ``event_channel_op``/``grant_table_op``). Denying those too needs a
-label-level rule in the C engine (not done).
+The MSM's channel rule (interface 1.3, docs/msm.md) is by tag and by label: a channel
+needs ``event_channel_op`` in both ends' profiles, so no peer of the same tag (nor dom0)
+can be given a channel to a quarantined domain. On a real Xen hypervisor whose MSM is
+older than 1.3 the rule is by tag only (see ``msm_check_channel`` in msm.h).
 
 Activating the returned policy is one MSM transaction: the MSM rebinds a running
 domain to the SecLabel its binding names at commit (``msm_txn_commit``: "running
