@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,11 @@ HEARTBEAT_S = 2.0
 
 STALE_AFTER_BEATS = 3
 """Heartbeats missed (nothing heard at all) before a link is shown stale."""
+
+BEAT_JITTER = 0.25
+"""A link pings up to this fraction of a beat later than a beat's silence, at a phase of its
+own: every console hears a host's push at the same instant, so without it every console
+of the host pinged it (and woke) together a beat later."""
 
 
 class EventLike(Protocol):
@@ -174,6 +180,8 @@ class ServerConnection:
         self._stopping = asyncio.Event()
         self._resumed = asyncio.Event()
         self.heartbeat_s = heartbeat_s
+        self.beat_phase = random.random() * BEAT_JITTER
+        """This link's delay of a ping after a beat's silence, as a fraction of a beat."""
         self.state = LinkState.DISCONNECTED
         self.last_heard: float | None = None
         """``time.monotonic()`` of the newest reply, event or heartbeat from the daemon."""
@@ -182,6 +190,11 @@ class ServerConnection:
     def address(self) -> str:
         """The server's ``host:port`` key."""
         return self.entry.address
+
+    @property
+    def beat_s(self) -> float:
+        """Silence after which this link pings: a beat and its own phase."""
+        return self.heartbeat_s * (1.0 + self.beat_phase)
 
     def _set(self, state: LinkState, detail: str = "") -> None:
         self.state = state
@@ -240,7 +253,7 @@ class ServerConnection:
     async def _pump(self, client: Client) -> None:
         """Forwards pushed events and beats until the link drops or :meth:`stop` is called."""
         ping: asyncio.Task[None] | None = None
-        next_beat = time.monotonic() + self.heartbeat_s
+        next_beat = time.monotonic() + self.beat_s
         try:
             while not self._stopping.is_set():
                 # Asleep until an event or the next beat: nothing else is due before it
@@ -269,10 +282,10 @@ class ServerConnection:
                     # that timed out): a host pushing statistics every 3 s is heard
                     # anyway, and each ping is a round trip over TLS for nothing.
                     heard = self.last_heard if self.last_heard is not None else now
-                    next_beat = max(now, heard) + self.heartbeat_s
+                    next_beat = max(now, heard) + self.beat_s
                     quiet = now - heard >= self.heartbeat_s - 0.05
                     if (quiet or self._uncertain) and (ping is None or ping.done()):
-                        next_beat = now + self.heartbeat_s
+                        next_beat = now + self.beat_s
                         ping = asyncio.create_task(self._beat(client))  # one in flight
                 self._check_stale(now)
         finally:

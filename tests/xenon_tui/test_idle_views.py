@@ -31,6 +31,17 @@ def holds(log: ViolationLog, rows: int) -> Callable[[], bool]:
     return lambda: len(log.window) == rows
 
 
+async def push(pilot: Any, app: XenonConsole, event: dict[str, Any]) -> None:
+    """Posts a pushed event of the injected server and waits until the views drew it (at
+    the session's next apply instant)."""
+    from xenon_tui.messages import ServerEvent
+
+    state = app.servers[ADDRESS]
+    app.host.post_message(ServerEvent(ADDRESS, event))
+    await wait_for(pilot, lambda: state.stats is event["data"] and not app.host._apply_due)
+    await pilot.pause()
+
+
 def spy_layouts(app: XenonConsole, counts: Counter[str]) -> None:
     """Counts the screen's layout passes (each re-flows every widget of every view)."""
     screen = app.screen
@@ -115,7 +126,6 @@ async def test_performance_bars_are_drawn_only_when_they_change() -> None:
     # values only jittered by hundredths (40.01, 40.0) and the memory never changed.
     from textual_plotext import PlotextPlot
 
-    from xenon_tui.messages import ServerEvent
     from xenon_tui.widgets import PerfView
 
     app = injected_app()
@@ -124,23 +134,19 @@ async def test_performance_bars_are_drawn_only_when_they_change() -> None:
         await pilot.press("6")
         perf = app.query_one(PerfView)
         await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
-        app.host.post_message(ServerEvent(ADDRESS, _sample(50.0)))
-        await pilot.pause(0.1)
+        await push(pilot, app, _sample(50.0))
         counts: Counter[str] = Counter()
         for plot in perf.query(PlotextPlot):
             spy_refreshes(plot, counts, plot.id or "?")
         for jitter in (50.01, 49.99, 50.02, 50.0, 49.98, 50.01, 50.0, 49.99, 50.01, 50.0):
-            app.host.post_message(ServerEvent(ADDRESS, _sample(jitter)))
-            await pilot.pause()
+            await push(pilot, app, _sample(jitter))
         assert counts == Counter(), counts
-        app.host.post_message(ServerEvent(ADDRESS, _sample(90.0)))
-        await pilot.pause()
+        await push(pilot, app, _sample(90.0))
         assert counts == Counter({"cpu-now": 1}), counts
         await pilot.press("5")  # hidden: samples are kept, not drawn
         await pilot.pause()
         for cpu in (10.0, 20.0, 30.0):
-            app.host.post_message(ServerEvent(ADDRESS, _sample(cpu)))
-            await pilot.pause()
+            await push(pilot, app, _sample(cpu))
         assert counts == Counter({"cpu-now": 1}), counts
         await pilot.press("6")  # shown: the last sample at once
         await pilot.pause()
@@ -455,7 +461,6 @@ async def test_performance_bars_that_move_by_less_than_a_cell_are_not_drawn_agai
     # plotext (~10 ms a draw) for bars that did not move by a cell.
     from textual_plotext import PlotextPlot
 
-    from xenon_tui.messages import ServerEvent
     from xenon_tui.widgets import PerfView
 
     def sample(mem_mib: int) -> dict[str, Any]:
@@ -469,17 +474,14 @@ async def test_performance_bars_that_move_by_less_than_a_cell_are_not_drawn_agai
         await pilot.press("6")
         perf = app.query_one(PerfView)
         await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
-        app.host.post_message(ServerEvent(ADDRESS, sample(3000)))
-        await pilot.pause(0.1)
+        await push(pilot, app, sample(3000))
         counts: Counter[str] = Counter()
         for plot in perf.query(PlotextPlot):
             spy_refreshes(plot, counts, plot.id or "?")
         for mib in (3001, 3003, 2999, 3002, 2998):
-            app.host.post_message(ServerEvent(ADDRESS, sample(mib)))
-            await pilot.pause()
+            await push(pilot, app, sample(mib))
         assert counts == Counter(), counts
-        app.host.post_message(ServerEvent(ADDRESS, sample(1500)))  # half: drawn
-        await pilot.pause()
+        await push(pilot, app, sample(1500))  # half: drawn
         assert counts == Counter({"mem-now": 1}), counts
 
 
@@ -490,7 +492,6 @@ async def test_performance_bars_keep_their_scale_through_jitter_of_the_biggest()
     # scale now stays on a round top (4096) until a value passes it or falls well below.
     from textual_plotext import PlotextPlot
 
-    from xenon_tui.messages import ServerEvent
     from xenon_tui.widgets import PerfView
 
     def sample(mem_mib: int) -> dict[str, Any]:
@@ -508,26 +509,21 @@ async def test_performance_bars_keep_their_scale_through_jitter_of_the_biggest()
         await pilot.press("6")
         perf = app.query_one(PerfView)
         await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
-        app.host.post_message(ServerEvent(ADDRESS, sample(3535)))
-        await pilot.pause(0.1)
+        await push(pilot, app, sample(3535))
         mem = perf.query_one("#mem-now", PlotextPlot)
         assert scale(mem) == "4096"
         counts: Counter[str] = Counter()
         for plot in perf.query(PlotextPlot):
             spy_refreshes(plot, counts, plot.id or "?")
         for mib in (3548, 3535, 3547, 3536, 3548, 3535):
-            app.host.post_message(ServerEvent(ADDRESS, sample(mib)))
-            await pilot.pause()
+            await push(pilot, app, sample(mib))
         assert counts == Counter(), counts
-        app.host.post_message(ServerEvent(ADDRESS, sample(2000)))  # a real change: drawn
-        await pilot.pause()
+        await push(pilot, app, sample(2000))  # a real change: drawn
         assert counts == Counter({"mem-now": 1}), counts
         assert scale(mem) == "3072"  # 2000 MiB + 25 % fits under a lower step: lowered
-        app.host.post_message(ServerEvent(ADDRESS, sample(5000)))  # past the top: raised
-        await pilot.pause()
+        await push(pilot, app, sample(5000))  # past the top: raised
         assert counts == Counter({"mem-now": 2}), counts
         assert perf.ceilings["mem-now"] == 6144 and scale(mem) == "6144"
-        app.host.post_message(ServerEvent(ADDRESS, sample(1500)))  # well below: lowered
-        await pilot.pause()
+        await push(pilot, app, sample(1500))  # well below: lowered
         assert counts == Counter({"mem-now": 3}), counts
         assert scale(mem) == "2048"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
@@ -129,6 +130,12 @@ class HostConsole(Screen[None]):
         self._noticed_at = -1e9
         self._notice_due = False
         self._ticks = 0
+        # Pushed data reaches the views at most once per APPLY_S, at this session's own
+        # phase in it: every console of a host gets its events at the same instant, and
+        # 200 of them drawing together made bursts of 2.3 cores (issue #16 §1).
+        self.apply_phase = random.random() * APPLY_S
+        self._apply_due = False
+        self._apply_views: set[str] = set()
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -418,10 +425,9 @@ class HostConsole(Screen[None]):
             del state.stats_log[:-400]
             cpu_changed = state.take_sample(data)
             if message.address == self.current:
-                for perf in self.query(PerfView):
-                    perf.show_stats(data, state.stats_log)
+                self._apply_later("perf")
                 if cpu_changed:
-                    self._show_domains(state)
+                    self._apply_later("domains")
         elif kind == "domain":
             self._domain_changed(message.address, data)
             if message.address == self.current:
@@ -441,7 +447,7 @@ class HostConsole(Screen[None]):
         is_current = state.address == self.current
         # Pushed ones only: a fetched history's counts may predate a reset.
         if alert and state.take_counts(fresh) and is_current:
-            self._show_domains(state)
+            self._apply_later("domains")
         if is_current:
             log = self.query_one(ViolationLog)
             log.add_violations(fresh)
@@ -468,12 +474,36 @@ class HostConsole(Screen[None]):
                     self._alert_pending = True
                     self.set_timer(wait, self._flush_alert)
 
-    def _show_domains(self, state: ServerState) -> None:
-        """The shown Domains table follows ``state``'s rows (a hidden one is drawn from
-        them, or read, when it is shown)."""
-        if self.query_one(ViewTabs).active == "domains":
+    def _apply_later(self, view: str) -> None:
+        """Draws what was pushed for ``view`` (``domains``, ``perf``) at this session's
+        next apply instant: however many samples and violation batches arrive before it,
+        the view is drawn once, from the newest (the state itself is already up to date).
+        """
+        self._apply_views.add(view)
+        if not self._apply_due:
+            self._apply_due = True
+            self.set_timer(apply_delay(time.monotonic(), self.apply_phase), self._apply)
+
+    def _apply(self) -> None:
+        self._apply_due = False
+        views, self._apply_views = self._apply_views, set()
+        state = self.current_state
+        if state is None:
+            return
+        try:
+            active = self.query_one(ViewTabs).active
+        except NoMatches:  # raced the app's shutdown
+            return
+        if "perf" in views:
+            # A hidden Performance view keeps the sample and draws it once shown.
+            for perf in self.query(PerfView):
+                perf.show_stats(state.stats, state.stats_log)
+        if "domains" in views and active == "domains":
+            # A hidden table is drawn from the rows (or read) when it is shown; one being
+            # built has no columns yet and is drawn once mounted (_ensure_view).
             for table in self.query(DomainsTable):
-                table.set_domains(domain_rows(state))
+                if table.is_mounted:
+                    table.set_domains(domain_rows(state))
 
     def _flush_status(self) -> None:
         self._status_pending = False
@@ -732,9 +762,13 @@ class HostConsole(Screen[None]):
         self.query_one(ViewTabs).active = view
         await self._ensure_view(view)
         state = self.current_state
-        if view == "domains" and state is not None and state.link is LinkState.CONNECTED:
-            # Not polled while hidden: read at once when shown.
-            self.run_flow("refresh", self._poll_domains_of, state.address)
+        if view == "domains" and state is not None:
+            # A hidden table did not follow the pushed samples and counts: drawn from the
+            # rows at once (they hold them), then read (not polled while hidden).
+            for table in self.query(DomainsTable):
+                table.set_domains(domain_rows(state))
+            if state.link is LinkState.CONNECTED:
+                self.run_flow("refresh", self._poll_domains_of, state.address)
         if focus:
             self.call_after_refresh(self._focus_view, view)
         if view == "violations":
@@ -1072,6 +1106,21 @@ class HostConsole(Screen[None]):
         if state is not None:
             state.alert = 0
             self._sync_alert()
+
+
+APPLY_S = 0.5
+"""Pushed samples and violation counts are drawn on the Domains and Performance views at
+most this often per session (4-6 pushes a second from three hosts became as many table
+updates), each session at its own phase (``apply_delay``)."""
+
+
+def apply_delay(now: float, phase: float) -> float:
+    """Seconds from ``now`` to the session's next apply instant: the instants are
+    ``phase + k * APPLY_S`` (so two sessions whose phases differ never apply together, and
+    one session applies at most once per ``APPLY_S``)."""
+    delay = APPLY_S - ((now - phase) % APPLY_S)
+    # A timer may fire a clock tick early: the instant it was set for is not "the next".
+    return delay + APPLY_S if delay < 0.01 else delay
 
 
 ALERT_S = 2.0
