@@ -10,6 +10,7 @@ to XE), page by page and bounded: at most :data:`MAX_VIOLATIONS` violation recor
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeVar
@@ -19,7 +20,12 @@ from xenon_tui._timeline import Timeline, TimelineEvent
 from xenon_tui._xe import bounded
 
 if TYPE_CHECKING:
-    from enterprise_store.client import AuditRecordOut, ViolationOut, XeClient
+    from enterprise_store.client import (
+        AuditRecordOut,
+        PropagationTransitionOut,
+        ViolationOut,
+        XeClient,
+    )
 
 T = TypeVar("T")
 
@@ -27,6 +33,8 @@ MAX_VIOLATIONS = 100_000
 """Violation records read at most (the newest); the timeline says when there were more."""
 MAX_AUDIT = 10_000
 """Audit records read at most for a scope (newest first)."""
+MAX_TRANSITIONS = 10_000
+"""Propagation transitions read at most (newest first)."""
 MAX_VERSIONS = 2_000
 """Policy versions read at most (newest first)."""
 PAGE = 1000
@@ -270,6 +278,74 @@ async def read_propagation_events(client: XeClient, scope: Scope) -> list[Timeli
     return events
 
 
+DRIFT_MARK = "▲"
+"""Starts the summary of a host's drift (and of a drift whose reason changed)."""
+CONVERGE_MARK = "✓"
+"""Starts the summary of a host's convergence."""
+_REASON_SHOWN = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(text: str, limit: int = _REASON_SHOWN) -> str:
+    """Untrusted text (a host's reason) on one line, control characters as spaces."""
+    flat = _CONTROL.sub(" ", text)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def transition_event(t: PropagationTransitionOut) -> TimelineEvent:
+    """A host's propagation transition: a drift mark with its reason, a converge mark, a
+    retry with its error, pending and held."""
+    reason = None if t.reason is None else _one_line(t.reason)
+    if t.to_state == "drifted":
+        what = "drift changed" if t.from_state == "drifted" else "drifted"
+        summary = f"{DRIFT_MARK} {t.host}: {what} — {reason or 'reason unknown'}"
+    elif t.to_state == "converged":
+        at = "nothing" if t.observed_version is None else f"v{t.observed_version}"
+        summary = f"{CONVERGE_MARK} {t.host}: converged, enforces {at}"
+        summary += f" — {reason}" if reason else ""
+        if t.from_state == "drifted":
+            summary += " (drift over)"
+    elif t.to_state == "retrying":
+        summary = f"{t.host}: retrying v{t.desired_version} — {reason or 'no error given'}"
+    elif t.to_state == "held":
+        summary = f"{t.host}: held at v{t.observed_version} (a change waits for approval)"
+    else:
+        summary = f"{t.host}: {t.to_state} v{t.desired_version}"
+    return TimelineEvent(
+        t.ts_us / 1e6,
+        "propagation",
+        t.host,
+        summary,
+        1,
+        {
+            "host": t.host,
+            "from": t.from_state,
+            "to": t.to_state,
+            "reason": t.reason,
+            "hash": t.enforced_hash,
+            "desired_version": t.desired_version,
+            "observed_version": t.observed_version,
+        },
+    )
+
+
+async def read_transitions(
+    client: XeClient, scope: Scope, limit: int = MAX_TRANSITIONS
+) -> tuple[list[PropagationTransitionOut], bool]:
+    """The propagation transitions of the scope's hosts (a host's own, read by its id),
+    newest first, at most ``limit``; True when there were more."""
+    host = scope.id if scope.kind == "host" else None
+
+    async def fetch(cursor: str | None) -> tuple[list[PropagationTransitionOut], str | None]:
+        page = await bounded(
+            client.compute.propagation_history(host=host, limit=PAGE, cursor=cursor)
+        )
+        items = [t for t in page.items if not scope.hosts or t.host in scope.hosts]
+        return items, page.next_cursor
+
+    return await _pages(fetch, limit)
+
+
 async def xe_timeline(
     client: XeClient, scope: Scope, user: str, *, max_violations: int = MAX_VIOLATIONS
 ) -> XeTimeline:
@@ -290,6 +366,14 @@ async def xe_timeline(
         notes.append(f"only the newest {len(records):,} audit records")
     timeline.add_events(await read_policy_events(client, scope))
     timeline.add_events(await read_propagation_events(client, scope))
+    transitions, moves_cut = await read_transitions(client, scope)
+    if transitions:
+        transitions.reverse()
+        timeline.add(
+            "propagation", transitions, [t.ts_us / 1e6 for t in transitions], transition_event
+        )
+    if moves_cut:
+        notes.append(f"only the newest {len(transitions):,} propagation transitions")
     shown = f"{scope.title}: {len(violations):,} violations"
     if notes:
         shown += " — " + "; ".join(notes)
@@ -298,7 +382,10 @@ async def xe_timeline(
 
 
 __all__ = [
+    "CONVERGE_MARK",
+    "DRIFT_MARK",
     "MAX_AUDIT",
+    "MAX_TRANSITIONS",
     "MAX_VIOLATIONS",
     "Scope",
     "XeTimeline",
@@ -306,7 +393,9 @@ __all__ = [
     "read_audit",
     "read_policy_events",
     "read_propagation_events",
+    "read_transitions",
     "read_violations",
+    "transition_event",
     "violation_event",
     "xe_timeline",
 ]

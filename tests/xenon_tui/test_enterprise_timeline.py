@@ -6,6 +6,7 @@ so), and each scope reads only its own violations."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -21,13 +22,21 @@ from enterprise_store.schemas import AuditRecordOut
 from enterprise_store.schemas_history import ViolationOut
 from tests._support.console import wait_for
 from tests._support.snapshots import settled_screenshot
-from tests._support.xe_console import World, ready, vm_names
+from tests._support.xe_console import World, move_to, ready, vm_names
 from tests._support.xe_incidents import VM, misbehaving, recorded
 from xenon_tui._incident_report import ReportMeta
 from xenon_tui._timeline import Timeline, TimelineEvent
-from xenon_tui._xe_timeline import Scope, audit_event, violation_event, xe_timeline
+from xenon_tui._xe_timeline import (
+    CONVERGE_MARK,
+    DRIFT_MARK,
+    Scope,
+    audit_event,
+    violation_event,
+    xe_timeline,
+)
 from xenon_tui.dialogs._xe_help import XeHelpScreen
 from xenon_tui.screens._xe_timeline_flows import XeTimelineScreen
+from xenon_tui.widgets._timeline import TimelineList
 from xenon_tui.widgets._xe_vms import XeVmTable
 
 
@@ -107,6 +116,62 @@ async def test_reads_are_bounded_and_scoped(world: World) -> None:
     in_b = await xe_timeline(client, Scope("enclave", enclave.id, "Enclave B"), "oper")
     assert {e.subject for e in in_b.timeline.events(["violation"])} == {VM}
     assert in_b.meta.title == "Timeline of enclave Enclave B (XE)"
+
+
+async def test_a_hosts_timeline_shows_its_drift_mark_with_the_reason_and_its_convergence(
+    world: World, tmp_path: Path
+) -> None:
+    """Issue #14: a quarantine on a host drifts it (XE records why); the restore converges
+    it. ``T`` on that host in the Hosts panel: its timeline holds the drift mark with the
+    incident as its reason, then the converge mark, and the list shows the drift line."""
+    services = world.services
+    propagator = services.compute.propagator
+    policy = await services.policy.current()
+    name = policy.host_of(policy.vm_named("EA-domu-1")).name  # type: ignore[union-attr]
+    host_id = str(policy.host_named(name).id)
+    daemon = next(h for h in world.hosts if h.name == name)
+
+    async def until(state: str, reason: str | None = None) -> None:
+        async with asyncio.timeout(60):  # liveness bound only
+            while True:
+                row = (await propagator.states()).get(host_id)
+                found = row is not None and row.state == state
+                if found and (reason is None or row.last_error == reason):  # type: ignore[union-attr]
+                    return
+                await propagator.wait_changed(0.2)
+
+    await until("converged")
+    console = await daemon.console()
+    inc = await console.open_incident("EA-domu-1", "alice")
+    await console.incident_step(inc["id"], "quarantine", "done", "alice")
+    reason = f"quarantine of VM EA-domu-1, incident {inc['id']}"
+    await until("drifted", reason)
+    await console.incident_step(inc["id"], "unquarantine", "done", "alice")
+    await until("converged")
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        await move_to(pilot, app, name, host=True)
+        await pilot.press("T")
+        await wait_for(pilot, lambda: isinstance(app.screen, XeTimelineScreen), 60)
+        screen = app.screen
+        assert isinstance(screen, XeTimelineScreen)
+        events = list(screen.timeline.events())
+        marks = [e.summary for e in events if e.summary.startswith((DRIFT_MARK, CONVERGE_MARK))]
+        drift = next(i for i, e in enumerate(events) if e.summary.endswith(f"— {reason}"))
+        assert events[drift].summary.startswith(f"{DRIFT_MARK} {name}: drift")
+        assert events[drift].detail["reason"] == reason and events[drift].detail["to"] == "drifted"
+        assert marks[-1] == f"{CONVERGE_MARK} {name}: converged, enforces v{policy.version}" + (
+            " (drift over)"
+        ), marks
+        # Only this host's transitions.
+        assert all(f" {name}: " in m for m in marks), marks
+        await pilot.press("g", *["right_square_bracket"] * drift)
+        listing = screen.query_one(TimelineList)
+        await wait_for(pilot, lambda: screen.index - 1 == drift)
+        await wait_for(pilot, lambda: reason in listing.render().plain)
+        line = next(x for x in listing.render().plain.splitlines() if reason in x)
+        assert f"propagation {DRIFT_MARK} {name}: drift" in line, line
 
 
 # -- the screen, from fixed records (the snapshots do not move) -------------------------------
