@@ -13,42 +13,31 @@ import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import Input, OptionList, Static
 
-from enterprise_store.services import NewUser, Principal, Role
+from enterprise_store.services import Principal
 from tests._support.console import wait_for
 from tests._support.snapshots import settled_screenshot
-from tests._support.xe_console import PASSWORD, World, ready
+from tests._support.xe_approvals import alice, alice_changes_a_vm, open_approvals
+from tests._support.xe_console import World, ready
 from tests._support.xe_whatif import DOM, narrowing
 from xenon_tui.dialogs._whatif import WhatIfConfirmDialog, WhatIfReport
 from xenon_tui.screens._xe_approvals import XeApprovalsScreen
-
-
-async def _alice(world: World) -> Principal:
-    services = world.services
-    await services.users.create_user(
-        Principal.system(), NewUser(name="alice", role=Role.ADMIN, password=PASSWORD)
-    )
-    session = await services.users.login("alice", PASSWORD, source="192.0.2.5")
-    return await services.users.authenticate(session.token, source="192.0.2.5")
-
-
-async def _alice_changes_a_vm(world: World) -> int:
-    services = world.services
-    alice = await _alice(world)
-    vm = (await services.policy.current()).vm_named("EA-domu-1")
-    await services.policy.update_enclave(alice, vm.enclave, {"requires_approval": True})
-    bigger = {"memory_mb": vm.memory_mb + 256, "maxmem_mb": vm.maxmem_mb + 256}
-    return (await services.policy.update_vm(alice, vm.id, bigger)).version
 
 
 async def _alice_narrows_a_running_vm(world: World) -> tuple[int, str]:
     """Alice narrows the profile of Enclave A's running VM (Enclave A requires approval):
     the version's what-if denies calls the VM makes on its host. (version, host name)."""
     services = world.services
-    alice = await _alice(world)
+    by = await alice(world)
     n = await narrowing(services, world.hosts)
-    await services.policy.update_enclave(alice, n.vm.enclave, {"requires_approval": True})
-    written = await services.policy.update_seclabel(alice, n.label.id, {"profile": n.profile})
+    await services.policy.update_enclave(by, n.vm.enclave, {"requires_approval": True})
+    written = await services.policy.update_seclabel(by, n.label.id, {"profile": n.profile})
     return written.version, n.host.name
+
+
+def _decisions(screen: XeApprovalsScreen) -> list[str]:
+    """The decisions the screen offers (what its footer and help would list)."""
+    actions = (b.binding.action for b in screen.active_bindings.values())
+    return sorted(a for a in actions if a.startswith("decide"))
 
 
 def _whatif_text(app: object) -> str:
@@ -61,25 +50,16 @@ def _text(app: object, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
 
-async def _open(pilot: object, app: object) -> XeApprovalsScreen:
-    await pilot.press("V")  # type: ignore[attr-defined]
-    await wait_for(pilot, lambda: isinstance(app.screen, XeApprovalsScreen), 30)  # type: ignore[attr-defined]
-    screen = app.screen  # type: ignore[attr-defined]
-    assert isinstance(screen, XeApprovalsScreen)
-    await wait_for(pilot, lambda: screen.loads > 0, 30)
-    return screen
-
-
 async def test_a_second_admin_approves_in_the_console_and_the_author_cannot(
     world: World, tmp_path: Path
 ) -> None:
-    version = await _alice_changes_a_vm(world)
+    version = await alice_changes_a_vm(world)
     assert await world.services.policy.approval_hold() is not None
 
     app = world.console(await world.link("alice"), tmp_path / "alice")
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
-        screen = await _open(pilot, app)
+        screen = await open_approvals(pilot, app)
         await pilot.press("a")
         assert screen.query_one("#approvals-note", Input).has_focus
         await pilot.press(*"mine", "enter")
@@ -90,7 +70,7 @@ async def test_a_second_admin_approves_in_the_console_and_the_author_cannot(
     app = world.console(await world.link("root"), tmp_path / "root")
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
-        screen = await _open(pilot, app)
+        screen = await open_approvals(pilot, app)
         assert screen.answer is not None and screen.answer.held
         [item] = screen.answer.items
         assert (item.version, item.state, item.authors) == (version, "pending", ["alice"])
@@ -98,6 +78,7 @@ async def test_a_second_admin_approves_in_the_console_and_the_author_cannot(
         assert f"version {version}" in shown and "admins other than alice" in shown
         assert "-       memory" in shown and "+       memory" in shown
         assert screen.query_one(OptionList).option_count == 1
+        assert _decisions(screen) == ["decide('approve')", "decide('reject')"]
         # A note is required: Enter on an empty note sends nothing.
         await pilot.press("a", "enter")
         assert "A note is required" in _text(app, "#approvals-status")
@@ -123,7 +104,7 @@ async def test_the_what_if_is_beside_the_diff_and_a_denial_needs_the_host_typed(
     app = world.console(await world.link("aud"), tmp_path / "aud")
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
-        screen = await _open(pilot, app)
+        screen = await open_approvals(pilot, app)
         await wait_for(pilot, lambda: version in screen.whatifs, 60)
         await pilot.pause()
         assert f"⚠ Would deny behaviour allowed now on {host}" in _whatif_text(app)
@@ -131,7 +112,7 @@ async def test_the_what_if_is_beside_the_diff_and_a_denial_needs_the_host_typed(
     app = world.console(await world.link("root"), tmp_path / "root")
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
-        screen = await _open(pilot, app)
+        screen = await open_approvals(pilot, app)
         await wait_for(pilot, lambda: version in screen.whatifs, 60)
         await pilot.pause()
         shown = _whatif_text(app)
@@ -165,13 +146,55 @@ async def test_the_what_if_is_beside_the_diff_and_a_denial_needs_the_host_typed(
     assert (done.state, done.decided_by) == ("approved", "root")
 
 
+@pytest.mark.parametrize("user", ["aud", "oper"])
+async def test_only_admins_are_offered_a_decision_and_xe_refuses_one_forced(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user: str
+) -> None:
+    """Issue #13: an auditor or operator reads the waiting version, but ``a`` and ``r``
+    are not offered (hidden, not disabled: no binding, the status line says who may, the
+    keys open nothing). Through a patched screen that offers them anyway, XE refuses each
+    decision with its own message, and the version still waits."""
+    version = await alice_changes_a_vm(world)
+    link = await world.link(user)
+    app = world.console(link, tmp_path / "offered-nothing")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        screen = await open_approvals(pilot, app)
+        assert screen.answer is not None
+        assert [i.version for i in screen.answer.items] == [version]
+        assert _decisions(screen) == []
+        status = _text(app, "#approvals-status")
+        assert "approve/reject: admins only" in status and "a approve" not in status
+        await pilot.press("a")
+        await pilot.press("r")
+        assert screen.verb is None
+        assert not screen.query_one("#approvals-note", Input).has_class("-open")
+
+    monkeypatch.setattr(XeApprovalsScreen, "decides", property(lambda self: True))
+    app = world.console(link, tmp_path / "patched")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        screen = await open_approvals(pilot, app)
+        assert _decisions(screen) == ["decide('approve')", "decide('reject')"]
+        for verb in ("approve", "reject"):
+            await pilot.press(verb[0])
+            assert screen.query_one("#approvals-note", Input).has_focus
+            await pilot.press(*f"{user} tries", "enter")
+            refused = f"XE refused: {verb} a policy version needs the admin role (you are "
+            await wait_for(pilot, lambda r=refused: r in _text(app, "#approvals-status"), 60)
+            assert f"(you are {link.role})" in _text(app, "#approvals-status")
+    [waiting] = await world.services.policy.approvals(Principal.system(), version=version)
+    assert (waiting.state, waiting.decided_by) == ("pending", None)
+    assert await world.services.policy.approval_hold() is not None
+
+
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
 async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple[int, int]) -> None:
-    version = await _alice_changes_a_vm(world)
+    version = await alice_changes_a_vm(world)
     app = world.console(await world.link("root"), tmp_path)
     async with app.run_test(size=size) as pilot:
         await ready(pilot, app)
-        screen = await _open(pilot, app)
+        screen = await open_approvals(pilot, app)
         await wait_for(pilot, lambda: version in screen.whatifs, 60)
         svg = await settled_screenshot(pilot, app)
     assert snapshot.use_extension(SVGImageExtension) == svg
@@ -223,7 +246,7 @@ async def test_a_host_that_cannot_answer_asks_for_a_confirmation(
     """The VM's host is down: its what-if is named as unanswered with why, and approving
     asks for a confirmation (no name to type: nothing is known to be denied); Esc
     approves nothing, Approve approves."""
-    version = await _alice_changes_a_vm(world)
+    version = await alice_changes_a_vm(world)
     policy = await world.services.policy.current()
     host = policy.host_of(policy.vm_named("EA-domu-1"))
     assert host is not None
@@ -232,7 +255,7 @@ async def test_a_host_that_cannot_answer_asks_for_a_confirmation(
     app = world.console(await world.link("root"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
-        screen = await _open(pilot, app)
+        screen = await open_approvals(pilot, app)
         await wait_for(pilot, lambda: version in screen.whatifs, 60)
         await pilot.pause()
         assert f"{host.name}: could not answer: host '{host.name}'" in _whatif_text(app)

@@ -9,7 +9,9 @@ would fix, running domains refused, channel/device pairs that change. ``a`` appr
 of it, and audits both); approving a version whose what-if denies something allowed now
 asks for the names of the hosts that would deny to be typed, and one a host could not
 answer for (or whose what-if failed) asks for a confirmation. An auditor or operator may
-read the list and the what-if; XE refuses their decisions and the refusal is shown.
+read the list and the what-if; ``a`` and ``r`` are offered to admins only (hidden, not
+just disabled, for other roles). XE enforces the role either way: a decision forced
+through anyway is refused and the refusal is shown.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ NARROW = 120
 """Below this width the what-if is shown below the diff instead of beside it."""
 
 _HELP = "↑/↓ version · a approve · r reject (a note is required) · Ctrl+R reload · Esc back"
+_READ_HELP = "↑/↓ version · approve/reject: admins only · Ctrl+R reload · Esc back"
+DECIDES = "admin"
+"""The role offered approve/reject (XE also refuses the authors of the version)."""
 
 
 def _printable(text: str, limit: int) -> str:
@@ -160,6 +165,20 @@ class XeApprovalsScreen(ModalScreen[None]):
         self.whatifs: dict[int, WhatIfOut | EnterpriseError] = {}
         self._asking: dict[int, asyncio.Future[WhatIfOut | EnterpriseError]] = {}
 
+    @property
+    def decides(self) -> bool:
+        """Whether the session's role is offered approve and reject."""
+        return self.data.link.role == DECIDES
+
+    @property
+    def help_text(self) -> str:
+        """The status line's keys for this session's role."""
+        return _HELP if self.decides else _READ_HELP
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Not offered to other roles: hidden from the footer and help, the key does nothing.
+        return action != "decide" or self.decides
+
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Approvals — two-person activation", id="approvals-title")
@@ -172,7 +191,7 @@ class XeApprovalsScreen(ModalScreen[None]):
             yield Input(
                 id="approvals-note", placeholder="note (required; Enter sends, Esc cancels)"
             )
-            yield Static(_HELP, id="approvals-status", markup=False)
+            yield Static(self.help_text, id="approvals-status", markup=False)
 
     def on_mount(self) -> None:
         self._fit(self.app.size.width)
@@ -304,7 +323,7 @@ class XeApprovalsScreen(ModalScreen[None]):
             note.remove_class("-open")
             self.verb = None
             self.query_one(OptionList).focus()
-            self._status(_HELP)
+            self._status(self.help_text)
             return
         self.dismiss(None)
 
