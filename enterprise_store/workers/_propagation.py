@@ -40,6 +40,13 @@ quarantine, ``last_error`` says so ("quarantine of VM X, incident INC-n") rather
 look like tampering. The exact slice XE built (``desired_sha256``) counts as XE's too:
 a host that kept a quarantine in XE's slice ("quarantine kept: ...") leaves that slice in
 force when it is undone.
+
+History (issue #14): every write of a host's row (an outcome, a policy event, a new
+version making converged hosts pending) compares the row before and after in the same
+transaction and appends the *transitions* to ``propagation_history`` (a change of state,
+or a drift whose reason changed), never a poll that changed nothing; each host keeps its
+newest ``history_per_host``. The console's XE timeline shows them as drift and converge
+marks (``GET /api/v1/propagation/history``).
 """
 
 from __future__ import annotations
