@@ -22,6 +22,7 @@ from tests._support.console import wait_for
 from tests._support.xe_console import PASSWORD, World, ready, rows, status, tree_lines, vm_names
 from xenon_tui import _xe as xe_module
 from xenon_tui._xe import FIRST_PAGE, NOT_READ
+from xenon_tui.widgets import _xe_vms as vms_module
 from xenon_tui.widgets._xe_hosts import HOST_PAGE, XeHostsTree
 from xenon_tui.widgets._xe_vms import XeVmTable
 
@@ -102,7 +103,9 @@ async def test_first_frame_is_a_page_then_every_vm_and_polls_stay_cheap(
         assert lines[1].strip() == "Enclave Fleet"
         table = screen.query_one(XeVmTable)
         await wait_for(pilot, lambda: table.matching == VMS, 60)
-        assert len(vm_names(app)) == FIRST_PAGE  # a page drawn, not 3,000 rows
+        # A page drawn (the rows below the visible ones when the view is quiet), not 3,000.
+        await wait_for(pilot, lambda: table.pending == 0)
+        assert len(vm_names(app)) == FIRST_PAGE
         assert vm_names(app)[:3] == ["vm-00000", "vm-00001", "vm-00002"]
         enclave_line = str(screen.query_one("#xe-enclave").render())
         assert f"{VMS:,} VMs" in enclave_line and f"and {HOSTS - 6} more" in enclave_line
@@ -230,3 +233,40 @@ async def test_every_vm_arrives_while_hosts_are_slow_to_say_what_they_run(
         await wait_for(pilot, lambda: rows(app)[0].state == "unknown", 60)
         assert "XE:" not in status(app), status(app)
         counted.domains_gate.set()
+
+
+async def test_a_filter_key_draws_the_visible_rows_and_the_rest_of_the_page_after(
+    fleet: tuple[World, Counted], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each `/` filter key redraws only the rows that fit on screen (type-ahead over a large
+    enclave: a 200-row page per key was most of a key's time); the rest of the page is
+    drawn once the keys pause, and at once when the cursor goes down to it."""
+    world, _ = fleet
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        screen = app.enterprise
+        assert screen is not None
+        table = screen.query_one(XeVmTable)
+        await wait_for(pilot, lambda: table.matching == VMS and table.pending == 0, 60)
+        visible = table.size.height  # rows that fit (the header takes one)
+        assert 0 < visible < FIRST_PAGE
+        # Keys typed faster than the pause (however slow this machine is today).
+        monkeypatch.setattr(vms_module, "REST_S", 600.0)
+        before = table.rows_added
+        await pilot.press("slash", *"vm-01")  # "vm-0" keeps every VM, "vm-01" a thousand
+        added = table.rows_added - before
+        assert added <= 5 * (visible + 2), (added, visible)  # old code: 5 x 200 rows
+        assert vm_names(app)[:2] == ["vm-01000", "vm-01001"]
+        assert table.pending == FIRST_PAGE - len(vm_names(app)) > 0
+        assert f"{FIRST_PAGE} of 1,000" in str(table.border_subtitle)
+        # G: the cursor goes to the page's last row (drawn now), not to the last row
+        # drawn so far (and the next page is drawn below it, as before).
+        await pilot.press("enter", "G")
+        assert table.cursor_row == FIRST_PAGE - 1
+        assert vm_names(app)[FIRST_PAGE - 1] == f"vm-{1000 + FIRST_PAGE - 1:05d}"
+        # Typed again; the keys pause: the rest of the page follows.
+        monkeypatch.setattr(vms_module, "REST_S", 0.2)
+        await pilot.press("slash", "ctrl+u", *"vm-02", "enter")
+        await wait_for(pilot, lambda: len(vm_names(app)) == FIRST_PAGE)
+        assert vm_names(app)[-1] == f"vm-{2000 + FIRST_PAGE - 1:05d}" and table.pending == 0

@@ -8,6 +8,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowKey
 
@@ -25,6 +26,12 @@ STATE_WIDTH = 7
 
 VISIBLE_GUESS = 50
 """Rows taken as visible before the table has a size."""
+
+REST_S = 0.2
+"""Quiet time after which the rest of a page (the rows below the visible ones) is drawn.
+A `/` filter key redraws the table: drawing only the visible rows at once keeps each key
+to ~50 rows instead of a 200-row page (each row's cells are measured for the column
+widths), and the rest follows when the keys pause (or at once when the cursor needs it)."""
 
 
 def _cells(vm: VmRow) -> tuple[Text, ...]:
@@ -72,7 +79,10 @@ class XeVmTable(DataTable[Text]):
         self._vms: dict[str, VmRow] = {}
         self._index: list[tuple[str, str]] = []  # (id, search key) in order
         self._keys: dict[str, str] = {}  # id -> search key (reused while the row is equal)
-        self._shown: list[str] = []
+        self._shown: list[str] = []  # drawn rows: a prefix of the page
+        self._page: list[str] = []  # the page the filter and limit ask for
+        self._rest: Timer | None = None
+        self.rows_added = 0  # rows ever added to the DataTable (tests count redraws)
         self.matching = 0  # rows the filter keeps (drawn or not)
         self.limit = PAGE_ROWS
         self.filter = ""
@@ -113,6 +123,21 @@ class XeVmTable(DataTable[Text]):
         height = self.size.height or VISIBLE_GUESS
         return [self._vms[k] for k in self._shown[top : top + height] if k in self._vms]
 
+    @property
+    def pending(self) -> int:
+        """Rows of the page not drawn yet (they follow after :data:`REST_S` of quiet)."""
+        return len(self._page) - len(self._shown)
+
+    def _visible_rows(self) -> int:
+        # Rows that fit (the header takes one); a margin for a scroll of a row or two.
+        height = self.size.height - 1 if self.size.height > 1 else VISIBLE_GUESS
+        return height + 2
+
+    def _add(self, ids: Sequence[str]) -> None:
+        for vm_id in ids:
+            self.add_row(*_cells(self._vms[vm_id]), key=vm_id)
+        self.rows_added += len(ids)
+
     def _draw(self) -> None:
         needle = self.filter.casefold()
         if needle:
@@ -123,22 +148,42 @@ class XeVmTable(DataTable[Text]):
         wanted = keep[: self.limit]
         self._caption()
         current = self.current_vm()
-        if wanted != self._shown:
-            drawn = len(self._shown)
-            if drawn and wanted[:drawn] == self._shown:
-                for vm_id in wanted[drawn:]:  # the next page: appended
-                    self.add_row(*_cells(self._vms[vm_id]), key=vm_id)
-                self._shown = wanted
-                self._update_cells(wanted[:drawn])
-                return
-            self.clear()
-            for vm_id in wanted:
-                self.add_row(*_cells(self._vms[vm_id]), key=vm_id)
-            self._shown = wanted
-            if current is not None and current.id in self._vms and current.id in wanted:
-                self.move_cursor(row=wanted.index(current.id))
+        drawn = len(self._shown)
+        if drawn and wanted[:drawn] == self._shown:
+            # The same rows on top (a poll, or the next page): the cells that changed; the
+            # rows below them follow as after a filter key (the next page: at once).
+            self._page = wanted
+            self._update_cells(self._shown)
+            self._draw_later()
             return
-        self._update_cells(wanted)
+        self.clear()
+        self._page = wanted
+        eager = self._visible_rows()
+        if current is not None and current.id in wanted:
+            at = wanted.index(current.id)
+            eager = max(eager, at + eager)
+        self._shown = wanted[:eager]
+        self._add(self._shown)
+        if current is not None and current.id in self._shown:
+            self.move_cursor(row=self._shown.index(current.id))
+        if self._rest is not None:  # a key: the pause starts again
+            self._rest.stop()
+            self._rest = None
+        self._draw_later()
+
+    def _draw_later(self) -> None:
+        if self.pending and self._rest is None:
+            self._rest = self.set_timer(REST_S, self.draw_rest, name="xe-vms-rest")
+
+    def draw_rest(self) -> None:
+        """Draws the rows of the page not drawn yet (none: nothing to do)."""
+        if self._rest is not None:
+            self._rest.stop()
+            self._rest = None
+        if self.pending > 0:
+            rest = self._page[len(self._shown) :]
+            self._add(rest)
+            self._shown = self._shown + rest
 
     def _update_cells(self, ids: Sequence[str]) -> None:
         for vm_id in ids:
@@ -161,10 +206,13 @@ class XeVmTable(DataTable[Text]):
             self.border_subtitle = None
 
     def more(self) -> None:
-        """Draws the next page of matching rows (if any)."""
-        if len(self._shown) < self.matching:
+        """Draws the rest of this page, or the next page of matching rows (if any)."""
+        if self.pending:
+            self.draw_rest()
+        elif len(self._shown) < self.matching:
             self.limit += PAGE_ROWS
             self._draw()
+            self.draw_rest()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.cursor_row >= len(self._shown) - 1:
@@ -185,8 +233,9 @@ class XeVmTable(DataTable[Text]):
         self.move_cursor(row=0)
 
     def action_last(self) -> None:
-        # The last row of what is drawn (one more page each time: G on 10,000 rows would
+        # The last row of the page (one more page each time: G on 10,000 rows would
         # build them all at once).
+        self.draw_rest()
         self.move_cursor(row=max(0, self.row_count - 1))
 
     def action_context(self) -> None:
