@@ -221,6 +221,10 @@ static int xen_check_hc(msm_ctx *ctx, uint32_t domid, uint32_t nr, uint32_t subo
     return MSM_OK;
 }
 
+/* The hypervisor's MSM decides the channel; this library only asks.  The label-level
+ * rule of interface 1.3 (event_channel_op at both ends) cannot be enforced here: guests
+ * open channels with the hypervisor directly, never through dom0, so a hypervisor that
+ * reports an interface below 1.3 applies the tag rule only (msm.h, docs/msm.md). */
 static int xen_check_ch(msm_ctx *ctx, uint32_t kind, uint32_t src, uint32_t dst,
                         uint64_t now_ns, uint32_t *decision)
 {
