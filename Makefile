@@ -41,7 +41,7 @@ lock: $(UV)
 
 # Rebuild only the C module in place (fast loop while editing native/).
 native: $(STAMP)
-	rm -f native/_msm.abi3.so
+	rm -f native/_msm*.so
 	$(BIN)/python native/build_msm.py
 
 # Programs the tests talk to (OpenSSH client, tmux, xmlsec1, dnsmasq, iptables, openssl).
