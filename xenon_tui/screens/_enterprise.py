@@ -36,13 +36,13 @@ from xenon_tui.screens._xe_admin_flows import XeAdminFlows
 from xenon_tui.screens._xe_approvals import XeApprovalsFlow
 from xenon_tui.screens._xe_config_flows import XeConfigFlows
 from xenon_tui.screens._xe_forms_flows import EnterpriseForms
-from xenon_tui.screens._xe_hold import XeHoldFlows
+from xenon_tui.screens._xe_hold import XeHoldFlows, XeTitle
 from xenon_tui.screens._xe_incidents import XeIncidentFlows
 from xenon_tui.screens._xe_timeline_flows import XeTimelineFlows
 from xenon_tui.widgets._keyline import KeyLine
 from xenon_tui.widgets._xe_hosts import NodeData, XeHostsTree, swatch_style
 from xenon_tui.widgets._xe_keys import xe_bindings, xe_help_rows, xe_mutating_actions
-from xenon_tui.widgets._xe_tasks import XeTaskPanel
+from xenon_tui.widgets._xe_tasks import XeTaskPanel, counted
 from xenon_tui.widgets._xe_vms import VISIBLE_GUESS, XeVmTable
 
 T = TypeVar("T")
@@ -134,9 +134,7 @@ class EnterpriseScreen(
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        title = Text("⛨ Xenon Enterprise", style="bold")
-        title.append(f" — {self.link.user} ({self.link.role})")
-        yield Static(title, id="xe-title")
+        yield XeTitle(self.link.user, self.link.role, id="xe-title")
         with Horizontal(id="xe-body"):
             yield XeHostsTree(id="xe-hosts")
             with Vertical(id="xe-main"):
@@ -255,7 +253,7 @@ class EnterpriseScreen(
         shown = ", ".join(hosts.get(h, h) for h in enclave.hosts[:HOSTS_NAMED]) or "no host"
         if len(enclave.hosts) > HOSTS_NAMED:
             shown += f" and {len(enclave.hosts) - HOSTS_NAMED:,} more"
-        count = f"{len(detail.vms):,} VMs" if detail.complete else f"{len(detail.vms):,}+ VMs…"
+        count = counted(len(detail.vms), "VM") if detail.complete else f"{len(detail.vms):,}+ VMs…"
         line.append(f"  on {shown}  ·  {count}")
         self.query_one("#xe-enclave", Static).update(line)
         self.query_one("#xe-seclabels", Static).update(seclabels_text(detail.seclabels))

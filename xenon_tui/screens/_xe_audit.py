@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple, TypeVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
@@ -19,7 +20,7 @@ from xenon_tui._xe import XeData, XeLink, bounded
 from xenon_tui.dialogs import TextDialog
 from xenon_tui.dialogs._form import Field, FormDialog, Values
 from xenon_tui.widgets._keyline import KeyLine
-from xenon_tui.widgets._xe_tasks import printable
+from xenon_tui.widgets._xe_tasks import counted, printable
 
 if TYPE_CHECKING:
     from enterprise_store.client import AuditRecordOut, AuditVerifyOut
@@ -28,6 +29,46 @@ T = TypeVar("T")
 
 PAGE_SIZE = 50
 """Records per page (one request; the log can hold millions)."""
+
+
+class AuditColumn(NamedTuple):
+    """One column of the log: its key, header and width in cells (padding not counted)."""
+
+    key: str
+    label: str
+    width: int
+
+
+WIDE_FROM = 100
+"""Table widths from here show the record number and roomier columns."""
+
+
+def audit_columns(width: int) -> list[AuditColumn]:
+    """The log's columns for a table ``width`` cells wide (its scrollbar included).
+
+    Fixed widths, not the table's auto widths: those are measured on the table's next
+    idle, and a screen read before it showed "Actor" as "syste" and the time as its date
+    (the §4.2 walk over SSH, at 80x24 and 160x48). Who, what, when and the outcome keep
+    readable widths; the object takes what is left (at least 10 cells, cut with an
+    ellipsis) and the record number (also in Details) is dropped below ``WIDE_FROM``."""
+    wide = width >= WIDE_FROM
+    cols = [
+        AuditColumn("ts", "Time (UTC)", 19),
+        AuditColumn("actor", "Actor", 16 if wide else 8),
+        AuditColumn("action", "Action", 24 if wide else 18),
+        AuditColumn("result", "Result", 18 if wide else 9),
+    ]
+    if wide:
+        cols.append(AuditColumn("seq", "#", 7))
+    # 2 cells of padding per column and 2 for the vertical scrollbar.
+    rest = width - 2 - sum(c.width + 2 for c in cols) - 2
+    cols.insert(3, AuditColumn("object", "Object", max(10, min(60, rest))))
+    return cols
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, its cut end shown as an ellipsis."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 @dataclass(frozen=True)
@@ -154,6 +195,8 @@ class XeAuditScreen(Screen[None]):
         self.loads = 0  # finished loads (tests wait on it)
         self.page_size = PAGE_SIZE
         self.last_verify: AuditVerifyOut | None = None
+        self.columns: list[AuditColumn] = []
+        """The columns drawn now (they follow the screen's width)."""
 
     def compose(self) -> ComposeResult:
         title = Text("⛨ Audit log", style="bold")
@@ -167,13 +210,21 @@ class XeAuditScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#audit", DataTable)
-        for key, label in (
-            ("ts", "Time (UTC)"), ("actor", "Actor"), ("action", "Action"),
-            ("object", "Object"), ("result", "Result"), ("seq", "#"),
-        ):  # fmt: skip
-            table.add_column(label, key=key)
+        self._set_columns(self.app.size.width)
         table.focus()
         self._read()
+
+    def on_resize(self, event: events.Resize) -> None:
+        if audit_columns(event.size.width) != self.columns:
+            self._set_columns(event.size.width)
+            self._show(keep_cursor=True)
+
+    def _set_columns(self, width: int) -> None:
+        table = self.query_one("#audit", DataTable)
+        table.clear(columns=True)
+        self.columns = audit_columns(width)
+        for c in self.columns:
+            table.add_column(c.label, key=c.key, width=c.width)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -192,27 +243,35 @@ class XeAuditScreen(Screen[None]):
         self.records, self.next_cursor = list(page.items), page.next_cursor
         self._show()
 
-    def _show(self) -> None:
+    def _show(self, *, keep_cursor: bool = False) -> None:
         table = self.query_one("#audit", DataTable)
+        row = table.cursor_row if keep_cursor else 0
         table.clear()
         for r in self.records:
             refused = r.result != "ok"
-            table.add_row(
-                r.ts.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                printable(r.actor, 40),
-                printable(r.action, 40),
-                printable(r.object, 60),
-                Text(printable(r.result, 30), style=self._alert() if refused else ""),
-                str(r.seq),
-                key=str(r.seq),
-            )
+            cells: dict[str, str | Text] = {
+                "ts": r.ts.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                "actor": printable(r.actor, 80),
+                "action": printable(r.action, 64),
+                "object": printable(r.object, 200),
+                "result": printable(r.result, 64),
+                "seq": str(r.seq),
+            }
+            shown: list[str | Text] = []
+            for c in self.columns:
+                value = clip(str(cells[c.key]), c.width)
+                style = self._alert() if c.key == "result" and refused else ""
+                shown.append(Text(value, style=style) if style else value)
+            table.add_row(*shown, key=str(r.seq))
+        if self.records:
+            table.move_cursor(row=min(row, len(self.records) - 1))
         self.query_one("#audit-filter", Static).update(
             Text(f"Filter: {printable(self.filter.describe())}  (f changes it)")
         )
         page = len(self.cursors)
         more = "n: older" if self.next_cursor else "the oldest page"
         back = " · b: newer" if page > 1 else ""
-        self._status(f"Page {page} · {len(self.records)} records · {more}{back}")
+        self._status(f"Page {page} · {counted(len(self.records), 'record')} · {more}{back}")
 
     def _status(self, text: str) -> None:
         self.query_one("#audit-status", Static).update(Text(text))
@@ -296,4 +355,12 @@ class XeAuditScreen(Screen[None]):
         await self.ask(TextDialog("Audit chain", verify_text(result, self._alert())))
 
 
-__all__ = ["AuditFilter", "XeAuditScreen", "iso_time", "verify_text"]
+__all__ = [
+    "AuditColumn",
+    "AuditFilter",
+    "XeAuditScreen",
+    "audit_columns",
+    "clip",
+    "iso_time",
+    "verify_text",
+]

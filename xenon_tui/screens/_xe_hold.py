@@ -22,17 +22,61 @@ else:
 REVIEW_HINT = " — V to review"
 
 
-def title_text(user: str, role: str, hold: str | None, alert: str = "bold") -> Text:
+BRAND = "Xenon Enterprise"
+
+
+def title_text(
+    user: str, role: str, hold: str | None, alert: str = "bold", width: int | None = None
+) -> Text:
     """The screen's title: who is logged in, and first what holds propagation (so it stays
-    in sight at 80 columns)."""
+    in sight at 80 columns).
+
+    ``width``: the cells it has. The role always stays in sight (an auditor held at 80x24
+    lost "(auditor)"): the hold's wording, then the brand, then the user name give way
+    first, cut with an ellipsis."""
+    room = 10**6 if width is None else max(width, 1)
+    who = f"{user} ({role})"
+    least = len(f"⛨ held{REVIEW_HINT} · ") if hold is not None else len("⛨ ")
+    if len(who) > room - least:  # a long user name gives way to the role
+        who = _clip(user, max(1, room - least - len(role) - 3)) + f" ({role})"
     if hold is None:
-        title = Text("⛨ Xenon Enterprise", style="bold")
-        title.append(f" — {user} ({role})")
-        return title
+        if len(f"⛨ {BRAND} — {who}") > room:
+            return Text.assemble(("⛨ ", "bold"), who)
+        return Text.assemble((f"⛨ {BRAND}", "bold"), f" — {who}")
+    spacer = "  ·  " if len(f"⛨ {hold}{REVIEW_HINT}  ·  {who}") <= room else " · "
+    shown = _clip(hold, room - len(f"⛨ {REVIEW_HINT}{spacer}{who}"))
     title = Text("⛨ ", style="bold")
-    title.append(hold + REVIEW_HINT, style=alert)
-    title.append(f"  ·  {user} ({role})")
+    if shown:
+        title.append(shown + REVIEW_HINT, style=alert)
+    else:
+        title.append("held" + REVIEW_HINT, style=alert)
+    title.append(f"{spacer}{who}")
     return title
+
+
+def _clip(text: str, width: int) -> str:
+    if width < 8:
+        return "" if len(text) > max(width, 0) else text
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+class XeTitle(Static):
+    """The Enterprise screen's title line, fitted to its width each time it is drawn."""
+
+    def __init__(self, user: str, role: str, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.user, self.role = user, role
+        self.hold: str | None = None
+        self.alert = "bold"
+
+    def show_hold(self, hold: str | None, alert: str) -> None:
+        """What holds propagation now (None: nothing), in ``alert`` style."""
+        self.hold, self.alert = hold, alert
+        self.refresh()
+
+    def render(self) -> Text:
+        width = self.content_size.width or None
+        return title_text(self.user, self.role, self.hold, self.alert, width)
 
 
 class XeHoldFlows(_Base):
@@ -55,9 +99,7 @@ class XeHoldFlows(_Base):
         if hold != self.hold:
             self.hold = hold
             alert = f"bold {self.app.theme_variables['warning']}"
-            self.query_one("#xe-title", Static).update(
-                title_text(self.link.user, self.link.role, hold, alert)
-            )
+            self.query_one("#xe-title", XeTitle).show_hold(hold, alert)
 
 
-__all__ = ["REVIEW_HINT", "XeHoldFlows", "title_text"]
+__all__ = ["REVIEW_HINT", "XeHoldFlows", "XeTitle", "title_text"]

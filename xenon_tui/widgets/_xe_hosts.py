@@ -146,7 +146,7 @@ class XeHostsTree(Tree[NodeData]):
                 key = ("enclave", f"{host_id}/{e}")
                 self._by_key[key] = node.add_leaf(labels[key], data=key)
         if more:
-            label = Text(f"… {more:,} more hosts", style="italic")
+            label = Text(f"… {more:,} more host{'' if more == 1 else 's'}", style="italic")
             self._by_key[MORE] = self.root.add_leaf(label, data=MORE)
         target = self._by_key.get(cursor) if cursor is not None else None
         if target is None and shape:

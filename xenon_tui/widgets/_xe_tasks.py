@@ -33,6 +33,11 @@ def printable(text: object, limit: int = 200) -> str:
     return value
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 VM``, ``2 VMs``, ``1,000 hosts`` (``plural``: when not ``noun`` + s)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
     """``[█████░░░░░]`` for ``fraction`` in 0..1 (clamped)."""
     done = round(max(0.0, min(1.0, fraction)) * width)
@@ -56,23 +61,62 @@ def target_name(obj: str) -> str:
 
 
 def outcome(task: TaskOut) -> str:
-    """What a task came to (its result or its error), or its latest message."""
+    """What a task came to (its result or its error) as a sentence, or its latest message."""
     if task.state == "failed" and task.error is not None:
         return f"{task.error.title}: {task.error.detail}"
     result: dict[str, Any] = task.result or {}
     if task.state == "succeeded" and result:
-        if "downtime_ms" in result:
-            return f"downtime {result['downtime_ms']} ms"
-        if "converged" in result and "hosts" in result:
-            text = f"{result['converged']}/{result['hosts']} hosts converged"
-            for key in ("drifted", "held"):
-                if result.get(key):
-                    names = list(result[key])
-                    more = f" +{len(names) - 3}" if len(names) > 3 else ""
-                    text += f"; {key}: {', '.join(map(str, names[:3]))}{more}"
-            return text
-        return ", ".join(f"{k}={v}" for k, v in list(result.items())[:3])
+        return result_text(task.kind, result)
     return task.message
+
+
+def result_text(kind: str, result: dict[str, Any]) -> str:
+    """A succeeded task's result in words, never a Python repr (the §4.2 walk showed Add
+    host's result as ``cpu={'vendor': …}``). Task kinds: ``host.add``, ``propagate``,
+    ``vm.migrate`` (enterprise_store.services); another kind's scalar values are listed."""
+    if "downtime_ms" in result:
+        moved = f"{result.get('vm', 'the VM')} moved from {result.get('source', '?')} to "
+        return moved + f"{result.get('target', '?')}, downtime {result['downtime_ms']} ms"
+    if result.get("recovered"):
+        return (
+            f"{result.get('vm', 'the VM')} did not move to {result.get('target', '?')}; it "
+            f"runs on {result.get('runs_on', '?')} (version {result.get('version', '?')})"
+        )
+    if "converged" in result and "hosts" in result:
+        text = f"{result['converged']:,}/{counted(int(result['hosts']), 'host')} converged"
+        for key in ("drifted", "held"):
+            if result.get(key):
+                names = list(result[key])
+                more = f" +{len(names) - 3}" if len(names) > 3 else ""
+                text += f"; {key}: {', '.join(map(str, names[:3]))}{more}"
+        return text
+    if kind == "host.add" or "host_id" in result:
+        return _host_added(result)
+    return ", ".join(
+        f"{k} {v}" for k, v in result.items() if isinstance(v, str | int | float | bool)
+    )[:200]
+
+
+def _host_added(result: dict[str, Any]) -> str:
+    cpu: dict[str, Any] = result.get("cpu") or {}
+    facts = " ".join(
+        f"{label} {cpu[k]}"
+        for k, label in (("family", "family"), ("model", "model"), ("stepping", "stepping"))
+        if cpu.get(k) is not None
+    )
+    vendor = cpu.get("vendor") or "unknown vendor"
+    source = {"xps": "read from the host", "operator": "as given", "xps+operator": "read, "
+              "some as given"}.get(str(result.get("cpu_source")), "not read")  # fmt: skip
+    text = f"host {result.get('name', '?')} added in policy v{result.get('version', '?')}"
+    text += f"; CPU {vendor}{' ' + facts if facts else ''} ({source})"
+    xen = (result.get("hypervisor") or {}).get("xen_version")
+    if xen:
+        text += f"; Xen {xen}"
+    if result.get("propagation") == "held":
+        text += "; it keeps its own policy until re-converged"
+    if result.get("note"):
+        text += f"; {result['note']}"
+    return text
 
 
 def _aware(when: dt.datetime) -> dt.datetime:
@@ -171,4 +215,13 @@ class XeTaskPanel(Static):
             self.update(body)
 
 
-__all__ = ["XeTaskPanel", "age_text", "outcome", "printable", "progress_bar", "target_name"]
+__all__ = [
+    "XeTaskPanel",
+    "age_text",
+    "counted",
+    "outcome",
+    "printable",
+    "progress_bar",
+    "result_text",
+    "target_name",
+]
