@@ -37,6 +37,8 @@ from tests._support.xps import XpsPki
 ADMIN = "root"
 AUDITOR = "aud"
 PASSWORD = "xe-walk-admin-password-1"
+PASSWORDS = {ADMIN: PASSWORD, AUDITOR: "xe-walk-auditor-password-1"}
+"""Each user's password (the tests' own XE logins; the console logs in by SSH key)."""
 WAIT_S = 30.0
 """Liveness bound for a screen to show what it should (a shared, loaded 2-core box)."""
 
@@ -56,9 +58,14 @@ class XeConsoleStack:
 
     async def admin(self) -> XeClient:
         """A logged-in client of XE's admin (closed by :meth:`stop`)."""
+        return await self.login(ADMIN)
+
+    async def login(self, user: str) -> XeClient:
+        """A client logged in as ``user`` (``root`` or ``aud``) by password, as a person
+        reaching XE's API directly would be (closed by :meth:`stop`)."""
         client = XeClient(self.url, ca=self.ca, timeout=60)
         self.clients.append(client)
-        await client.login(ADMIN, PASSWORD)
+        await client.login(user, PASSWORDS[user])
         return client
 
     def ssh_argv(self, user: str) -> list[str]:
@@ -104,7 +111,7 @@ async def start_xe_console(tmp_path: Path, pki: XpsPki, hosts: list[Any]) -> XeC
         keys = {name: _keypair(keydir, name) for name in (ADMIN, AUDITOR)}
         async with XeClient(url, ca=ca, timeout=60) as admin:
             await admin.login(ADMIN, PASSWORD)
-            await admin.create_user(AUDITOR, role="auditor")
+            await admin.create_user(AUDITOR, role="auditor", password=PASSWORDS[AUDITOR])
             for name, key in keys.items():
                 await admin.add_ssh_key(name, key.with_suffix(".pub").read_text(), name)
             made = await admin.create_token("xe walk SSH server", kind="service")
