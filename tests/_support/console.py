@@ -60,7 +60,9 @@ async def edit_first_seclabel(pilot: Any, app: XenonConsole) -> None:
     try:
         await wait_for(pilot, lambda: getattr(app.focused, "tab", None) == "seclabels")
     except TimeoutError:
-        views = app.query_one("#views").active
+        from xenon_tui.widgets._viewtabs import ViewTabs
+
+        views = app.query_one("#views", ViewTabs).active
         raise AssertionError(f"seclabels never focused: {app.focused} in {views}") from None
     await pilot.press("enter")
     await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))

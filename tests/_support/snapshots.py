@@ -33,6 +33,63 @@ def staged_policies() -> tuple[Any, Any]:
     return active, staged.without(staged.domain_named("EB-domu-1").id)
 
 
+def _unsettled(app: Any) -> list[str]:
+    """What is still to be drawn on the screens the picture shows (the top one and those
+    under a dialog): empty once everything is in place."""
+    from textual.screen import ModalScreen
+    from textual.widgets import DataTable
+
+    screens = [app.screen]
+    for screen in reversed(app.screen_stack[:-1]):
+        if not isinstance(screens[-1], ModalScreen):
+            break
+        screens.append(screen)
+    waiting = []
+    for screen in screens:
+        for table in screen.query(DataTable):
+            if table._require_update_dimensions or table._new_rows:
+                waiting.append(f"{table!r}: columns not sized")
+        for widget in screen.query("ViolationLog, PerfView, DomainsTable"):
+            if not all(node.display for node in widget.ancestors_with_self):
+                continue  # hidden: draws when shown
+            if getattr(widget, "_repaint_due", False) or getattr(widget, "_behind", False):
+                waiting.append(f"{widget!r}: rows not drawn")
+        for view in screen.query("AdvancedView"):
+            width = view.size.width
+            if width <= 0 or view.has_class("-stacked") != (width < view.STACK_BELOW):
+                waiting.append(f"{view!r}: first resize")
+    return waiting
+
+
+def steady_cursors(app: Any) -> None:
+    """Stops the text cursors blinking (shown, steady): a blinking cursor is drawn or not
+    depending on how long ago its field got the focus (0.5 s a phase), which a loaded
+    machine stretches, so a picture with a focused field would depend on the clock."""
+    from textual.widgets import Input, TextArea
+
+    for screen in app.screen_stack:
+        for field in screen.query("Input, TextArea"):
+            if isinstance(field, (Input, TextArea)) and field.cursor_blink:
+                field.cursor_blink = False
+
+
+async def settle(pilot: Any, app: Any, limit_s: float = 20.0) -> None:
+    """Waits (bounded: the picture then shows what was not ready) until the screen is ready
+    for a picture: tables sized to their rows, batched rows drawn, the Advanced view's first
+    resize done, text cursors steady, and two renders one idle apart the same."""
+    deadline = time.monotonic() + limit_s
+    await pilot.pause()
+    steady_cursors(app)
+    last = None
+    while time.monotonic() < deadline:
+        await pilot.pause()
+        now = app.export_screenshot(simplify=True)
+        if not _unsettled(app) and now == last:
+            return
+        last = now
+        await pilot.pause(0.05)
+
+
 async def settled_screenshot(pilot: Any, app: Any, limit_s: float = 10.0) -> str:
     """The screen as SVG once every table on it has sized its columns to its rows.
 

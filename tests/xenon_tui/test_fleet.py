@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests._support.console import console_config, wait_connected, wait_for
-from tests._support.screens import injected_app, prepare
+from tests._support.screens import injected_app, prepare, run_steps, view_open
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs._resolve import ResolveDialog
 from xenon_tui.widgets._fleetviolations import FleetHost, FleetViolations, HostCounts, fleet_rows
@@ -139,6 +139,5 @@ def _utc(monkeypatch: pytest.MonkeyPatch) -> Any:
     "size", [pytest.param((160, 48), id="160x48"), pytest.param((80, 24), id="80x24")]
 )
 def test_fleet_snapshot(snap_compare: Any, size: tuple[int, int], _utc: Any) -> None:
-    assert snap_compare(
-        injected_app(), press=["7", "wait:300"], terminal_size=size, run_before=prepare()
-    )
+    run = run_steps(prepare(), view_open("fleet"))
+    assert snap_compare(injected_app(), press=[], terminal_size=size, run_before=run)

@@ -11,33 +11,10 @@ from typing import Any, cast
 import pytest
 from textual.app import App
 
-from tests._support.screens import ADDRESS
+from tests._support.runbook import INCIDENT
+from tests._support.screens import ADDRESS, dialog_open, run_steps
 from tests._support.snapshots import SIZES
 from xenon_tui.flows._incident import Runbook, _captured
-
-STEP = {"outcome": "done", "user": "alice", "note": None, "ts": 1_700_000_000.0}
-INCIDENT: dict[str, Any] = {
-    "id": "INC-7",
-    "domain": "EA-domu-1",
-    "state": "open",
-    "opened_by": "alice",
-    "opened_at": 1_700_000_000.0,
-    "closed_at": None,
-    "trigger_seqs": [1042],
-    "triggers": [{"seq": 1042}],
-    "violations": [{"seq": s} for s in range(1000, 1043)],
-    "stats": {"range": "10m", "step_s": 5, "series": [{"name": "EA-domu-1", "points": [[0]] * 12}]},
-    "config": {"name": "EA-domu-1"},
-    "seclabel": {"name": "EA-PV"},
-    "policy_name": "enterprise",
-    "policy_generation": 3,
-    "policy_sha256": "9f2c4e1a7b3d5f60" + "0" * 48,
-    "steps": [
-        {**STEP, "step": "capture"},
-        {**STEP, "step": "pause"},
-        {**STEP, "step": "quarantine", "outcome": "skipped", "note": "no quarantine label yet"},
-    ],
-}
 
 
 class _PanelApp(App[None]):
@@ -51,4 +28,5 @@ class _PanelApp(App[None]):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_runbook_panel(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(_PanelApp(), press=["wait:100"], terminal_size=size)
+    run = run_steps(dialog_open("RunbookScreen"))  # pushed by the app's on_mount
+    assert snap_compare(_PanelApp(), press=[], terminal_size=size, run_before=run)

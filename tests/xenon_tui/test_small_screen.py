@@ -18,6 +18,7 @@ from textual.widgets import Button, Input
 
 from tests._support.console import wait_for
 from tests._support.screens import STATS, injected_app, prepare, screen_lines
+from tests._support.snapshots import settle
 from xenon_tui.dialogs import (
     ConfirmDialog,
     HelpScreen,
@@ -93,12 +94,12 @@ async def test_violations_header_scrolls_with_the_rows() -> None:
         assert _aligned(*_header_and_row(app))
         for size in ((160, 48), SMALL):
             await pilot.resize_terminal(*size)
-            await pilot.pause(0.1)
+            await settle(pilot, app)
             header, row = _header_and_row(app)
             assert _aligned(header, row), (size, header, row)
         # Narrower than the kept columns: the line scrolls sideways, header included.
         await pilot.resize_terminal(44, 24)
-        await pilot.pause(0.1)
+        await settle(pilot, app)
         assert log.max_scroll_x > 0
         before = _header_and_row(app)
         await pilot.press("right", "right", "right")
@@ -125,7 +126,7 @@ async def test_domains_keep_the_violations_column_at_80x24() -> None:
         assert row.index("0", header.index("Viol.")) == header.index("Viol."), (header, row)
         # Wide, every column is back.
         await pilot.resize_terminal(160, 48)
-        await pilot.pause(0.1)
+        await settle(pilot, app)
         header = next(line for line in screen_lines(app) if "Name" in line)
         for title in ("Domid", "State", "vCPUs", "SecLabel", "Tag", "Viol."):
             assert title in header, header
@@ -140,7 +141,7 @@ async def test_performance_keeps_the_top_offender_at_80x24() -> None:
         perf = app.query_one(PerfView)
         await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
         perf.show_stats(STATS, [])
-        await pilot.pause(0.1)
+        await settle(pilot, app)
         lines = screen_lines(app)
         bars = [line for line in lines if "┤" in line]
         cpu = [line.split("┤")[0].split("│")[-1].strip() for line in bars]
@@ -184,7 +185,8 @@ async def test_every_dialog_fits_with_its_controls_reachable(
     async with app.run_test(size=size) as pilot:
         dialog = _dialogs()[name]()
         app.push_screen(dialog)
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: app.screen is dialog and dialog.is_mounted)
+        await settle(pilot, app)
         screen = app.screen
         assert screen is dialog
         frame = screen.children[0]

@@ -13,7 +13,17 @@ from typing import Any
 import pytest
 
 from tests._support.console import wait_for
-from tests._support.screens import ADDRESS, DATA, injected_app, prepare
+from tests._support.screens import (
+    ADDRESS,
+    DATA,
+    dialog_open,
+    injected_app,
+    prepare,
+    pressed,
+    run_steps,
+    view_open,
+    view_shown,
+)
 from tests._support.snapshots import SIZES, staged_policies
 
 _app = injected_app
@@ -32,49 +42,45 @@ def _utc(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_violations_live(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(_app(), press=["5", "down"], terminal_size=size, run_before=_prepare())
+    run = run_steps(_prepare(), view_open("violations"), pressed("down"))
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_domains_live(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(_app(), press=["4"], terminal_size=size, run_before=_prepare())
+    run = run_steps(_prepare(), view_open("domains"))
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_policy_editor(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(
-        _app(), press=["2", "wait:300"], terminal_size=size, run_before=_prepare(editor=True)
-    )
+    run = run_steps(_prepare(editor=True), view_open("policy"))
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_advanced_seclabels_editor(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(
-        _app(),
-        press=["wait:200"],
-        terminal_size=size,
-        run_before=_prepare(editor=True, advanced="seclabels"),
-    )
+    run = run_steps(_prepare(editor=True, advanced="seclabels"))
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_help(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(_app(), press=["question_mark"], terminal_size=size, run_before=_prepare())
+    run = run_steps(_prepare(), pressed("question_mark"), dialog_open("HelpScreen"))
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_performance(snap_compare: Any, size: tuple[int, int]) -> None:
     """Eight domains: at 80x24 the bars keep the busiest ones (dom-d first of all)."""
-    assert snap_compare(
-        _app(), press=["6", "wait:300"], terminal_size=size, run_before=_prepare(stats=True)
-    )
+    run = run_steps(_prepare(stats=True), view_open("perf"))
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_advanced_live(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(
-        _app(), press=["wait:200"], terminal_size=size, run_before=_prepare(advanced="seclabels")
-    )
+    run = run_steps(_prepare(advanced="seclabels"))
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 def _dialogs() -> dict[str, Callable[[], Any]]:
@@ -99,23 +105,17 @@ def _dialogs() -> dict[str, Callable[[], Any]]:
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("name", list(_dialogs()))
 def test_dialog(snap_compare: Any, name: str, size: tuple[int, int]) -> None:
-    prepare = _prepare()
-
-    async def run_before(pilot: Any) -> None:
-        await prepare(pilot)
-        pilot.app.push_screen(_dialogs()[name]())
-        await pilot.pause(0.1)
-
-    assert snap_compare(_app(), press=["wait:100"], terminal_size=size, run_before=run_before)
+    run = run_steps(_prepare(), dialog_open(_dialogs()[name]))
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize(("name", "keys"), [("xl_config", "y"), ("destroy", "D")])
 def test_domain_dialog(snap_compare: Any, name: str, keys: str, size: tuple[int, int]) -> None:
     """From the domains list: the xl configuration (text) and the typed-name confirmation."""
-    assert snap_compare(
-        _app(), press=["4", "wait:200", keys, "wait:300"], terminal_size=size, run_before=_prepare()
-    )
+    kind = {"xl_config": "TextDialog", "destroy": "TypedConfirmDialog"}[name]
+    run = run_steps(_prepare(), view_open("domains"), pressed(keys), dialog_open(kind))
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -125,61 +125,64 @@ def test_diff_preview(snap_compare: Any, size: tuple[int, int]) -> None:
     from xenon_tui.widgets._diffview import DiffView
 
     active, staged = staged_policies()
-    prepare = _prepare(editor=True)
 
-    async def run_before(pilot: Any) -> None:
-        await prepare(pilot)
+    def make() -> Any:
         body = DiffView(active, staged, DATA["domains"])
-        pilot.app.push_screen(TextDialog(f"Staged vs active — {ADDRESS}", body))
-        await pilot.pause(0.1)
+        return TextDialog(f"Staged vs active — {ADDRESS}", body)
 
-    assert snap_compare(_app(), press=["wait:100"], terminal_size=size, run_before=run_before)
+    run = run_steps(_prepare(editor=True), dialog_open(make))
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_discard_changes_question(snap_compare: Any, size: tuple[int, int]) -> None:
     """Escape on a changed form asks before throwing the changes away."""
-    prepared = _prepare(editor=True, advanced="seclabels")
-
-    async def run_before(pilot: Any) -> None:
-        # Each step waits for what it opens: a loaded machine (two test workers) can take
-        # longer than a fixed pause to open the form (failed in CI at 80x24).
-        await prepared(pilot)
-        app = pilot.app
-        await pilot.press("enter")
-        await wait_for(
-            pilot, lambda: type(app.screen).__name__ == "FormDialog" and app.focused is not None
-        )
-        await pilot.press("end", *"-x", "escape")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")
-        await pilot.pause(0.1)
-
-    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run_before)
+    run = run_steps(
+        _prepare(editor=True, advanced="seclabels"),
+        pressed("enter"),
+        dialog_open("FormDialog"),
+        pressed("end", *"-x", "escape"),
+        dialog_open("ConfirmDialog"),
+    )
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_violations_filtered_and_pinned(snap_compare: Any, size: tuple[int, int]) -> None:
     """The tab line says what the log shows: its filter and a pinned selection."""
-    press = ["5", "slash", *"eb-domu", "enter", "wait:100", "down"]
-    assert snap_compare(_app(), press=press, terminal_size=size, run_before=_prepare())
+
+    async def filtered(pilot: Any) -> None:
+        log = pilot.app.query_one("#violation-log")
+        await wait_for(pilot, lambda: log.window.filter == "eb-domu")
+        await view_shown(pilot, "violations")  # the focus back from the command line
+
+    run = run_steps(
+        _prepare(),
+        view_open("violations"),
+        pressed("slash", *"eb-domu", "enter"),
+        filtered,
+        pressed("down"),
+    )
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_domains_sorted_by_cpu(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(
-        _app(), press=["4", "C", "wait:300"], terminal_size=size, run_before=_prepare()
-    )
+    async def sorted_by_cpu(pilot: Any) -> None:
+        table = pilot.app.query_one("#domains-table")
+        await wait_for(pilot, lambda: table.order_by == "cpu")
+
+    run = run_steps(_prepare(), view_open("domains"), pressed("C"), sorted_by_cpu)
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_seclabel_form(snap_compare: Any, size: tuple[int, int]) -> None:
     """The SecLabel edit form: ranges in the hints, Save/Cancel reachable at 80x24."""
-    assert snap_compare(
-        _app(),
-        press=["enter", "wait:300"],
-        terminal_size=size,
-        run_before=_prepare(editor=True, advanced="seclabels"),
+    run = run_steps(
+        _prepare(editor=True, advanced="seclabels"), pressed("enter"), dialog_open("FormDialog")
     )
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -189,13 +192,11 @@ def test_activation_preview(snap_compare: Any, size: tuple[int, int]) -> None:
     from xenon_tui.widgets._diffview import DiffView
 
     active, staged = staged_policies()
-    body = DiffView(active, staged, DATA["domains"])
-    prepare = _prepare(editor=True)
 
-    async def run_before(pilot: Any) -> None:
-        await prepare(pilot)
+    def make() -> Any:
+        body = DiffView(active, staged, DATA["domains"])
         title = f"Make this policy & host configuration active on {ADDRESS}?"
-        pilot.app.push_screen(ConfirmDialog(title, body, confirm="Make active"))
-        await pilot.pause(0.1)
+        return ConfirmDialog(title, body, confirm="Make active")
 
-    assert snap_compare(_app(), press=["wait:100"], terminal_size=size, run_before=run_before)
+    run = run_steps(_prepare(editor=True), dialog_open(make))
+    assert snap_compare(_app(), press=[], terminal_size=size, run_before=run)

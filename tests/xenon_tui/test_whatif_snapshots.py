@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests._support.screens import ADDRESS, DATA, injected_app, prepare
+from tests._support.screens import ADDRESS, DATA, dialog_open, injected_app, prepare, run_steps
 from tests._support.snapshots import SIZES, staged_policies
 
 DENYING: dict[str, Any] = {
@@ -66,28 +66,18 @@ def _dialog(result: dict[str, Any], expected: str | None) -> Any:
 
 
 def _before(result: dict[str, Any], expected: str | None) -> Any:
-    ready = prepare(editor=True)
-
-    async def run_before(pilot: Any) -> None:
-        await ready(pilot)
-        pilot.app.push_screen(_dialog(result, expected))
-        await pilot.pause(0.1)
-
-    return run_before
+    return run_steps(prepare(editor=True), dialog_open(lambda: _dialog(result, expected)))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_whatif_denying(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(
-        injected_app(),
-        press=["wait:100"],
-        terminal_size=size,
-        run_before=_before(DENYING, "xenon-1"),
+        injected_app(), press=[], terminal_size=size, run_before=_before(DENYING, "xenon-1")
     )
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_whatif_harmless(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(
-        injected_app(), press=["wait:100"], terminal_size=size, run_before=_before(HARMLESS, None)
+        injected_app(), press=[], terminal_size=size, run_before=_before(HARMLESS, None)
     )
