@@ -10,7 +10,7 @@ import pytest
 from textual.app import App
 
 from tests._support.runbook import INCIDENT, STEP
-from tests._support.screens import ADDRESS
+from tests._support.screens import ADDRESS, dialog_open, run_steps
 from tests._support.snapshots import SIZES
 from xenon_tui.flows._incident import Runbook, quarantine_preview
 
@@ -77,9 +77,11 @@ class _PanelApp(App[None]):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_quarantine_done(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(_PanelApp(confirm=False), press=["wait:100"], terminal_size=size)
+    run = run_steps(dialog_open("RunbookScreen"))  # pushed by the app's on_mount
+    assert snap_compare(_PanelApp(confirm=False), press=[], terminal_size=size, run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_quarantine_what_if(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(_PanelApp(confirm=True), press=["wait:100"], terminal_size=size)
+    run = run_steps(dialog_open("ConfirmDialog"))  # over the runbook, from on_mount
+    assert snap_compare(_PanelApp(confirm=True), press=[], terminal_size=size, run_before=run)

@@ -12,7 +12,7 @@ import pytest
 from textual.app import App
 
 from tests._support.runbook import INCIDENT
-from tests._support.screens import ADDRESS
+from tests._support.screens import ADDRESS, dialog_open, run_steps
 from tests._support.snapshots import SIZES
 from xenon_tui.flows._incident import Runbook, _captured
 
@@ -28,4 +28,5 @@ class _PanelApp(App[None]):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_runbook_panel(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(_PanelApp(), press=["wait:100"], terminal_size=size)
+    run = run_steps(dialog_open("RunbookScreen"))  # pushed by the app's on_mount
+    assert snap_compare(_PanelApp(), press=[], terminal_size=size, run_before=run)
