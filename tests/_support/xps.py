@@ -239,15 +239,22 @@ async def xps_daemon(start_xps: Callable[..., Any]) -> RunningXps:
     return result
 
 
+def sim_config(state: Path, **kw: Any) -> Any:
+    """The ``xps.host.HostConfig`` of :func:`sim_host` on ``state`` (statistics every 0.05 s,
+    a 10 ms simulation slice), ``kw`` replacing or adding fields: for a test that opens the
+    host itself (a restart on the same state, a root prefix)."""
+    from xps.host import HostConfig
+
+    return HostConfig(**{"state_dir": state, "stats_interval_s": 0.05, "sim_slice_ms": 10, **kw})
+
+
 @pytest.fixture
 async def sim_host(tmp_path: Path) -> AsyncIterator[Any]:
     """An open sim ``xps.host.Host`` on ``tmp_path / "state"`` (no server): statistics every
     0.05 s, a 10 ms simulation slice; closed at teardown."""
-    from xps.host import Host, HostConfig
+    from xps.host import Host
 
-    host = await Host.open(
-        HostConfig(state_dir=tmp_path / "state", stats_interval_s=0.05, sim_slice_ms=10)
-    )
+    host = await Host.open(sim_config(tmp_path / "state"))
     try:
         yield host
     finally:

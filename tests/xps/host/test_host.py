@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests._support.xps import sim_config
 from xps import msm
 from xps.host import (
     ConflictError,
     Host,
-    HostConfig,
     HostStateError,
     InvalidArgument,
     NotFound,
@@ -36,19 +36,10 @@ from xps.policy import (
 )
 
 
-def _config(state: Path, **kw: Any) -> HostConfig:
-    base: dict[str, Any] = {"state_dir": state, "stats_interval_s": 0.05, "sim_slice_ms": 10}
-    base.update(kw)
-    return HostConfig(**base)
-
-
 @pytest.fixture
-async def host(tmp_path: Path) -> AsyncIterator[Host]:
-    h = await Host.open(_config(tmp_path / "state"))
-    try:
-        yield h
-    finally:
-        await h.close()
+def host(sim_host: Host) -> Host:
+    """The shared sim host (tests/_support/xps.py ``sim_host``)."""
+    return sim_host
 
 
 async def wait_for(pred: Callable[[], Any], limit_s: float = 8.0) -> Any:
@@ -268,7 +259,7 @@ async def test_violations_stop_and_address(host: Host, tmp_path: Path) -> None:
 
 async def test_stats_and_history_persist(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    host = await Host.open(_config(state))
+    host = await Host.open(sim_config(state))
     try:
         await host.create_domain("EA-domu-1")
 
@@ -290,7 +281,7 @@ async def test_stats_and_history_persist(tmp_path: Path) -> None:
     finally:
         await host.close()
     assert (state / "stats.json").exists()
-    again = await Host.open(_config(state))
+    again = await Host.open(sim_config(state))
     try:
         names = {x["name"] for x in (await again.stats_history("2h"))["series"]}
         assert "EA-domu-1" in names  # survived the restart
@@ -301,14 +292,14 @@ async def test_stats_and_history_persist(tmp_path: Path) -> None:
 
 async def test_restart_reloads_active_policy_into_fresh_msm(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    host = await Host.open(_config(state))
+    host = await Host.open(sim_config(state))
     doc = policy_to_dict(sample_policy())
     doc["seclabels"][0]["max_violations"] = 7
     await host.stage_policy(policy=doc)
     await host.activate_policy()
     expected = parse_policy((await host.get_policy("active"))["xml"].encode())
     await host.close()
-    again = await Host.open(_config(state))
+    again = await Host.open(sim_config(state))
     try:
         assert (await again.hypervisor_info())["policy_generation"] == 2
         assert _msm_objects(again) == _expected_objects(expected)
@@ -336,7 +327,7 @@ async def test_subscriber_errors_do_not_break_the_host(host: Host) -> None:
 
 async def test_hardware_and_export(tmp_path: Path) -> None:
     fixture = Path(__file__).parent / "fixtures" / "host1"
-    host = await Host.open(_config(tmp_path / "s", root_prefix=fixture))
+    host = await Host.open(sim_config(tmp_path / "s", root_prefix=fixture))
     try:
         hw = await host.hardware()
         assert len(hw["hardware"]["cpus"]) == 4

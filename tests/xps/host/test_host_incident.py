@@ -5,26 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from xps.host import Host, HostConfig, InvalidArgument, ViolationsUnaddressed
-
-
-def _config(state: Path) -> HostConfig:
-    return HostConfig(state_dir=state, stats_interval_s=0.05, sim_slice_ms=10)
+from tests._support.xps import sim_config
+from xps.host import Host, InvalidArgument, ViolationsUnaddressed
 
 
 @pytest.fixture
-async def host(tmp_path: Path) -> AsyncIterator[Host]:
-    h = await Host.open(_config(tmp_path / "state"))
-    try:
-        yield h
-    finally:
-        await h.close()
+def host(sim_host: Host) -> Host:
+    """The shared sim host (tests/_support/xps.py ``sim_host``)."""
+    return sim_host
 
 
 async def _stopped(host: Host, name: str) -> int:
@@ -116,7 +109,7 @@ async def test_user_and_note_are_validated(host: Host, user: str, note: str, pro
 
 async def test_acknowledge_is_kept_pushed_and_survives_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    host = await Host.open(_config(state))
+    host = await Host.open(sim_config(state))
     try:
         events: list[dict[str, Any]] = []
         host.subscribe(events.append)
@@ -143,7 +136,7 @@ async def test_acknowledge_is_kept_pushed_and_survives_a_restart(tmp_path: Path)
         await host.close()
     kept = json.loads((state / "violation-acks.json").read_text())
     assert [a["ack"] for a in kept] == [1, 2]
-    again = await Host.open(_config(state))
+    again = await Host.open(sim_config(state))
     try:
         assert (await again.violations(0, 1))["acks"] == [ack, second]
     finally:
@@ -154,7 +147,7 @@ async def test_a_damaged_acks_file_is_ignored(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
     (state / "violation-acks.json").write_text('[{"ack": "x"}, 3')
-    host = await Host.open(_config(state))
+    host = await Host.open(sim_config(state))
     try:
         assert (await host.violations(0, 1))["acks"] == []
     finally:
