@@ -14,6 +14,7 @@ from textual import events
 from textual.widgets import Checkbox, Input, Label, TabbedContent, TextArea
 
 from tests._support.console import wait_for
+from tests._support.keys import one_read
 from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import World, ready, rows, vm_names
 from xenon_tui.dialogs._xe_config import (
@@ -132,6 +133,29 @@ async def test_extra_xl_configuration_is_saved_shown_and_arrives_on_the_host(
     task = await root.compute.wait_task((await root.compute.propagate()).task_id, 90)
     assert task.state == "succeeded", task.error
     assert EXTRA in await _host_xl_config(world, host, vm)
+
+
+async def test_keys_typed_while_configure_domain_opens_land_in_its_editor(
+    world: World, tmp_path: Path
+) -> None:
+    # Seen over SSH: `C` then the option typed at once lost the keys sent while XE was read
+    # for the VM (they went to the Enterprise screen's keys: m opened Migrate) and before
+    # the editor had focus. Now they are kept and typed into it, Ctrl+S included.
+    root = world.clients[0]
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        vm = rows(app)[0].name
+        await pilot.press("tab")
+        one_read(app, ["C", *EXTRA, "ctrl+s"])
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfigureVmDialog), 30)
+        await wait_for(pilot, lambda: app.screen is app.enterprise, 30)
+        await wait_for(
+            pilot,
+            lambda: "configuration saved" in app.screen.query_one("#xe-status").render().plain,
+            30,
+        )  # type: ignore[attr-defined]
+        assert (await root.policy.get_vm(vm)).extra == [["max_grant_frames", "32"]]
 
 
 async def test_a_refused_extra_option_shows_xe_s_finding_with_the_vm_and_keeps_the_text(

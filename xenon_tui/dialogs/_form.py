@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label
 
 Values = dict[str, str]
@@ -35,6 +36,57 @@ class Field:
     hint: str = ""
     bounds: tuple[int, int] | None = None
     """A whole number field's inclusive range, checked before the form's validator."""
+
+
+class TypeAhead:
+    """Keys typed while a dialog is read for and opened, handed to it in order once it
+    has put the focus where they belong.
+
+    Configure domain… reads the VM before its dialog exists: keys typed meanwhile went to
+    the Enterprise screen (its bindings: ``m`` opened Migrate) or, before the dialog's
+    editor had focus, nowhere. The flow feeds the keys its screen gets while it reads; the
+    dialog feeds the ones it gets before its first field has focus, then attaches that
+    field: every key is posted to it as if typed there (Enter, Backspace and the dialog's
+    own keys such as Ctrl+S go through its bindings as usual).
+    """
+
+    LIMIT = 4096
+    """Keys kept before the dialog is ready (a paste into a slow link); more are dropped."""
+
+    def __init__(self) -> None:
+        self._keys: list[tuple[str, str | None]] = []
+        self._target: Widget | None = None
+
+    @property
+    def attached(self) -> bool:
+        """The keys go straight to the dialog's field now."""
+        return self._target is not None
+
+    def feed(self, event: events.Key) -> None:
+        """Takes a key (it goes no further where it arrived)."""
+        event.stop()
+        event.prevent_default()
+        if self._target is not None:
+            self._give(self._target, event.key, event.character)
+        elif len(self._keys) < self.LIMIT:
+            self._keys.append((event.key, event.character))
+
+    def attach(self, target: Widget) -> None:
+        """Gives ``target`` (the focused field) the keys kept so far and every later one."""
+        self._target = target
+        keys, self._keys = self._keys, []
+        for key, character in keys:
+            self._give(target, key, character)
+
+    @staticmethod
+    def _give(target: Widget, key: str, character: str | None) -> None:
+        event = events.Key(key, character)
+        # As the app forwards a key to the focused widget: one the field does not take
+        # bubbles up to the app's bindings (Ctrl+S). Sent by the app, not by the dialog
+        # that is running now (a message stops bubbling at its sender).
+        event._set_forwarded()
+        event._sender = target.app
+        target.post_message(event)
 
 
 def check_bounds(text: str, bounds: tuple[int, int]) -> str:

@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import (
     Button,
     Checkbox,
@@ -30,6 +31,7 @@ from textual.widgets import (
 )
 from textual.widgets.text_area import Selection
 
+from xenon_tui.dialogs._form import TypeAhead
 from xenon_tui.dialogs._xe_devices import DeviceList, DiskRow, VifRow
 
 T = TypeVar("T")
@@ -327,9 +329,12 @@ class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
         error: str = "",
         field_errors: dict[str, str] | None = None,
         tab: str = "tab-extra",
+        type_ahead: TypeAhead | None = None,
     ) -> None:
         super().__init__()
         self.vm, self.guest_type, self.current = vm, guest_type, current
+        self._ahead = type_ahead or TypeAhead()
+        """Keys typed before the first field had focus (while the flow read the VM too)."""
         net = current.network
         self.draft = draft or ConfigDraft(
             net.allow_network,
@@ -404,10 +409,17 @@ class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
     def on_mount(self) -> None:
         self.query_one("#cfg-error", Label).display = bool(self._error)
         first = {"tab-vifs": "#vifs OptionList", "tab-disks": "#disks OptionList"}
-        target = first.get(self._tab, "#extra")
-        self.call_after_refresh(self.query_one(target).focus)
+        target = self.query_one(first.get(self._tab, "#extra"))
+        self.call_after_refresh(self._ready, target)
+
+    def _ready(self, target: Widget) -> None:
+        self.set_focus(target)
+        self._ahead.attach(target)
 
     def on_key(self, event: events.Key) -> None:
+        if not self._ahead.attached:  # typed before the first field had focus
+            self._ahead.feed(event)
+            return
         # Tab moves between fields (the app's dialog Tab); in the editor it is no indent.
         if event.key == "tab" and isinstance(self.focused, TextArea):
             event.prevent_default()

@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from textual import events
 from textual.message import Message
 
 from xenon_tui._work import run_flow
 from xenon_tui._xe import EnterpriseError, Overview, VmRow, XeData, XeLink, bounded
+from xenon_tui.dialogs._form import TypeAhead
 from xenon_tui.dialogs._xe_config import (
     ConfigChange,
     ConfigureVmDialog,
@@ -74,6 +76,8 @@ class XeConfigFlows(_Base):
 
     data: XeData
     link: XeLink
+    _type_ahead: TypeAhead | None = None
+    """While Configure domain… reads the VM: the keys typed meanwhile, kept for its dialog."""
 
     if TYPE_CHECKING:
         overview: Overview | None
@@ -139,11 +143,35 @@ class XeConfigFlows(_Base):
 
     def action_configure_vm(self) -> None:
         vm = self._vm_here()
-        if vm is not None:
+        if vm is None:
+            self._type_ahead = None
+        else:
             run_flow(self, "xe-config", self._configure, vm)
 
+    def on_key(self, event: events.Key) -> None:
+        if self._type_ahead is not None:
+            self._type_ahead.feed(event)
+        elif self._opens_configure(event.key):
+            # A key reaches this screen before the app runs its binding: the keys sent
+            # with C have passed here by then. Kept from here on, for the dialog.
+            self._type_ahead = TypeAhead()
+
+    def _opens_configure(self, key: str) -> bool:
+        bound = self._bindings.key_to_bindings.get(key, ())
+        return (
+            any(b.action == "configure_vm" for b in bound)
+            and self.check_action("configure_vm", ()) is not False
+            and self.query_one(XeVmTable).current_vm() is not None
+        )
+
     async def _configure(self, vm: VmRow) -> None:
-        current = await bounded(self.data.client.policy.get_vm(vm.id))
+        ahead: TypeAhead | None = self._type_ahead or TypeAhead()
+        self._type_ahead = ahead
+        try:
+            current = await bounded(self.data.client.policy.get_vm(vm.id))
+        except BaseException:
+            self._type_ahead = None
+            raise
         settings = _settings(current)
         draft, error, tab = None, "", "tab-extra"
         field_errors: dict[str, str] = {}
@@ -156,8 +184,13 @@ class XeConfigFlows(_Base):
                 error=error,
                 field_errors=field_errors,
                 tab=tab,
+                type_ahead=ahead,
             )
-            change = await self.ask(dialog)
+            ahead = None  # the keys typed while it first opened are the first dialog's
+            try:
+                change = await self.ask(dialog)
+            finally:
+                self._type_ahead = None
             if change is None:
                 return
             try:
