@@ -50,7 +50,7 @@ async def test_changes_made_elsewhere_are_summed_into_one_line_per_host() -> Non
         for n in range(6):
             change = {"name": f"EA-domu-{n}", "reason": "unpause", "origin": "client"}
             app.host._domain_changed(ADDRESS, change)
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: "(+5 more)" in strip.text)
         assert not app._notifications
         assert strip.text.startswith("⚑ just now — changed elsewhere — ")
         assert strip.text.endswith("EA-domu-5 unpaused by a client that named no user. (+5 more)")

@@ -103,9 +103,8 @@ async def test_duplicate_name_keeps_the_form_open(
         assert form.query_one("#field-name").value == "EB-seclabel"
         form.query_one("#field-name").value = "EA-seclabel"
         await pilot.press("ctrl+s")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: "XP016" in str(form.query_one("#error-name").render()))
         assert app.screen is form
-        assert "XP016" in str(form.query_one("#error-name").render())
         assert not any(c[0] == "StagePolicy" for c in host.calls)
 
 
@@ -179,9 +178,8 @@ async def test_violation_opens_profile_with_missing_call(
         # sysctl takes sub-commands and the record names none: the same edit lists them
         # and asks for them (it used to stage with a warning and need a second edit).
         await pilot.press("ctrl+s")
-        await pilot.pause(0.1)
-        error = str(app.screen.query_one("#error-subops").render())
-        assert "sysctl (35) sub-commands: readconsole (1), physinfo (3)" in error
+        wanted = "sysctl (35) sub-commands: readconsole (1), physinfo (3)"
+        await wait_for(pilot, lambda: wanted in str(app.screen.query_one("#error-subops").render()))
         assert isinstance(app.screen, FormDialog)
         assert not any(c[0] == "StagePolicy" for c in host.calls)
         field = app.screen.query_one("#field-subops")

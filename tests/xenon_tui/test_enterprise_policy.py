@@ -12,6 +12,7 @@ from textual.widgets import Label, TabbedContent, Tree
 
 from tests._support.console import wait_for
 from tests._support.keys import one_read
+from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import World, ready
 from xenon_tui._xe import EnterpriseError
 from xenon_tui.dialogs._xe_config import FindableText, find_in_text
@@ -160,7 +161,6 @@ async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple
         # The hosts' lines name their ports (port 0 in tests): closed for a stable picture.
         screen.query_one("#policy-tree", Tree).root.children[0].collapse()
         await pilot.press("slash", *"dhcp-eb", "enter")
-        await pilot.pause(0.3)
-        assert screen.tree_match is not None
-        svg = app.export_screenshot(simplify=True)
+        await wait_for(pilot, lambda: screen.tree_match is not None)
+        svg = await settled_screenshot(pilot, app)
     assert snapshot.use_extension(SVGImageExtension) == svg

@@ -100,9 +100,8 @@ async def test_palette_lists_table_actions(tmp_path: Path) -> None:
         await pilot.press("ctrl+p")
         assert isinstance(app.screen, CommandPalette)
         await pilot.press(*"domains")
-        await pilot.pause(0.3)
-        texts = [str(o.prompt) for o in app.screen.query_one("CommandList").options]
-        assert any("Domains" in t for t in texts)
+        commands = app.screen.query_one("CommandList")
+        await wait_for(pilot, lambda: any("Domains" in str(o.prompt) for o in commands.options))
         await pilot.press("enter")
         await pilot.pause()
         assert app.query_one("#views").active == "domains"

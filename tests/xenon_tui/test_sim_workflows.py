@@ -243,6 +243,5 @@ async def test_console_forgets_staged_policy_after_activation(
         )
         # The refresh after the activation asks for the (now gone) staged policy.
         await xps_daemon.wait_log("there is no staged policy", wait_s=10)
-        await pilot.pause(0.2)
-        assert app.current_state.staged is None
+        await wait_for(pilot, lambda: app.current_state.staged is None)
         assert app.current_state.info.get("policy_generation") == 2

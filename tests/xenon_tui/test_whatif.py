@@ -63,7 +63,9 @@ async def _stage_a_denying_policy(client: Any) -> str:
 
 
 def _report(app: XenonConsole) -> str:
-    return app.screen.query_one("#whatif", WhatIfReport).text
+    """The what-if report's text ("" while the dialog is still being built)."""
+    found = app.screen.query("#whatif").results(WhatIfReport)
+    return next((r.text for r in found), "")
 
 
 async def test_a_denial_needs_the_host_name_typed(
@@ -81,6 +83,9 @@ async def test_a_denial_needs_the_host_name_typed(
         await xps_daemon.wait_log("Received request WhatIf", wait_s=10)
         dialog = app.screen
         assert isinstance(dialog, WhatIfConfirmDialog)
+        # The dialog is the screen before it is composed, and the host's answer comes after
+        # its log line: wait for the report's two first lines (failed under two workers).
+        await wait_for(pilot, lambda: len(_report(app).splitlines()) >= 2, wait_s=30)
         report = _report(app)
         first, second = report.splitlines()[:2]
         assert first == "⚠ Would deny behaviour allowed now (last 10 min):"
@@ -97,11 +102,13 @@ async def test_a_denial_needs_the_host_name_typed(
         await pilot.pause(0.2)
         assert isinstance(app.screen, WhatIfConfirmDialog)
         # A wrong name is refused.
-        app.screen.query_one("#typed").focus()
+        dialog = app.screen
+        dialog.query_one("#typed").focus()
         await pilot.press(*"wrong-host", "enter")
-        await pilot.pause(0.1)
-        assert isinstance(app.screen, WhatIfConfirmDialog)
-        assert "does not match" in str(app.screen.query_one("#typed-error").render())
+        await wait_for(
+            pilot, lambda: "does not match" in str(dialog.query_one("#typed-error").render())
+        )
+        assert app.screen is dialog
         assert "request ActivatePolicy" not in xps_daemon.log_text()
         # The host's name makes it active.
         app.screen.query_one("#typed").value = ""
@@ -146,6 +153,7 @@ async def test_a_harmless_change_stays_one_key(
         await wait_for(pilot, lambda: app.current_state.staged is not None)
         await pilot.press("ctrl+a")
         await wait_for(pilot, lambda: isinstance(app.screen, WhatIfConfirmDialog), wait_s=30)
+        await wait_for(pilot, lambda: bool(_report(app)))  # composed
         assert app.screen.expected is None
         assert not app.screen.query("#typed")
         assert _report(app).splitlines()[0] == "Denies nothing allowed in the last 10 min."
@@ -177,6 +185,7 @@ async def test_a_failed_what_if_says_so_and_still_lets_the_operator_decide(
         monkeypatch.setattr(app.host, "call", broken)
         await pilot.press("ctrl+a")
         await wait_for(pilot, lambda: isinstance(app.screen, WhatIfConfirmDialog), wait_s=30)
+        await wait_for(pilot, lambda: bool(_report(app)))  # composed
         report = _report(app)
         assert report.startswith("What-if unavailable: ")
         assert app.screen.expected is None
