@@ -20,7 +20,7 @@ from enterprise_store.client import XeClient
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import NewUser, Principal, Role, Services
 from tests._support.console import wait_for
-from xenon_tui._config import ConsoleConfig
+from xenon_tui._config import ConsoleConfig, ServerEntry, TlsFiles
 from xenon_tui._xe import NOT_READ, XeLink
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs._xe_form_hosts import NewMenuDialog
@@ -61,6 +61,20 @@ class World:
 
     def console(self, link: XeLink, tmp: Path) -> XenonConsole:
         config = ConsoleConfig(config_path=tmp / "console.json")
+        return XenonConsole(config, xe=link, xe_client_factory=self.factory)
+
+    def host_console(
+        self, link: XeLink, tmp: Path, servers: tuple[ServerEntry, ...] = ()
+    ) -> XenonConsole:
+        """A console whose host console holds the test PKI's console certificate (it can
+        connect to the sim hosts' XPS daemons), with ``servers`` configured."""
+        pki = self.hosts[0].pki
+        cert, key = pki.clients["console"]
+        config = ConsoleConfig(
+            config_path=tmp / "console.json",
+            tls=TlsFiles(ca=pki.ca, cert=cert, key=key),
+            servers=servers,
+        )
         return XenonConsole(config, xe=link, xe_client_factory=self.factory)
 
 

@@ -14,23 +14,9 @@ from pytest_textual_snapshot import SVGImageExtension
 from tests._support.console import wait_for
 from tests._support.xe_console import World, ready, tree_lines
 from xenon_tui._actions import Mode, action_by_id
-from xenon_tui._config import ConsoleConfig, ServerEntry, TlsFiles
+from xenon_tui._config import ServerEntry
 from xenon_tui.app import XenonConsole
 from xenon_tui.widgets._xe_hosts import XeHostsTree
-
-
-def _console(
-    world: World, link: Any, tmp: Path, servers: tuple[ServerEntry, ...] = ()
-) -> XenonConsole:
-    """A console whose host console holds the test PKI's console certificate."""
-    pki = world.hosts[0].pki
-    cert, key = pki.clients["console"]
-    config = ConsoleConfig(
-        config_path=tmp / "console.json",
-        tls=TlsFiles(ca=pki.ca, cert=cert, key=key),
-        servers=servers,
-    )
-    return XenonConsole(config, xe=link, xe_client_factory=world.factory)
 
 
 async def _to_host(pilot: Any, app: XenonConsole, name: str) -> None:
@@ -55,7 +41,7 @@ def _connected(app: XenonConsole, server: str) -> bool:
 async def test_e_opens_the_host_console_on_that_host_and_back(
     world: World, tmp_path: Path, user: str
 ) -> None:
-    app = _console(world, await world.link(user), tmp_path)
+    app = world.host_console(await world.link(user), tmp_path)
     second = world.hosts[1]
     server = f"127.0.0.1:{second.port}"
     async with app.run_test(size=(160, 48)) as pilot:
@@ -97,7 +83,7 @@ async def test_a_host_the_console_has_already_is_used_not_added_again(
     second = world.hosts[1]
     ro_port = second.server.ports["read_only"]
     mine = ServerEntry(host="127.0.0.1", port=ro_port)
-    app = _console(world, await world.link("aud"), tmp_path, servers=(mine,))
+    app = world.host_console(await world.link("aud"), tmp_path, servers=(mine,))
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
         await wait_for(pilot, lambda: _connected(app, mine.address), 60)
@@ -110,7 +96,7 @@ async def test_a_host_the_console_has_already_is_used_not_added_again(
 
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
 async def test_snapshot(world: World, tmp_path: Path, snapshot: Any, size: tuple[int, int]) -> None:
-    app = _console(world, await world.link("oper"), tmp_path)
+    app = world.host_console(await world.link("oper"), tmp_path)
     first = world.hosts[0]
     server = f"127.0.0.1:{first.port}"
     async with app.run_test(size=size) as pilot:

@@ -11,7 +11,6 @@ from typing import Any
 from enterprise_store.services import Principal
 from tests._support.console import wait_for
 from tests._support.xe_console import World, ready
-from tests.xenon_tui.test_enterprise_editor import _console
 from xenon_tui._config import ServerEntry
 from xenon_tui.dialogs import ConfirmDialog, InputDialog
 from xenon_tui.screens._runbook import IncidentsScreen, RunbookScreen
@@ -44,7 +43,7 @@ async def test_a_runbook_walked_through_xe_is_in_its_audit_chain(
     host = next(h for h in world.hosts if h.name == runs_on.name)
     server = f"127.0.0.1:{host.port}"
     entry = ServerEntry(host="127.0.0.1", port=host.port)
-    app = _console(world, await world.link("oper"), tmp_path, servers=(entry,))
+    app = world.host_console(await world.link("oper"), tmp_path, servers=(entry,))
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
         await pilot.press("ctrl+e")  # the host console, on a host XE manages
