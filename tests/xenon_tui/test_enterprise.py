@@ -37,6 +37,7 @@ from xenon_tui.dialogs._xe_help import XeHelpScreen
 from xenon_tui.dialogs._xe_vm import MigrateDialog, VmActionsDialog
 from xenon_tui.dialogs._xe_warnings import PolicyWarningsDialog
 from xenon_tui.screens._enterprise import XE_REFRESH_S
+from xenon_tui.widgets._xe_tasks import XeTaskPanel
 from xenon_tui.widgets._xe_vms import XeVmTable
 
 
@@ -102,6 +103,33 @@ async def test_filter_and_help(world: World, tmp_path: Path) -> None:
         assert "Filter the VMs" in shown and "xe.vm.actions" in shown
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.enterprise)
+
+
+async def test_the_task_panel_and_filter_line_are_built_when_first_shown(
+    world: World, tmp_path: Path
+) -> None:
+    """The first frame builds neither hidden widget (the task panel, the `/` filter line);
+    each is mounted on first use and works as before."""
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        screen = app.enterprise
+        assert screen is not None
+        polls = screen.polls
+        await wait_for(pilot, lambda: screen.polls > polls + 1, 30)  # timers ran meanwhile
+        assert not screen.query(XeTaskPanel) and not screen.query("#xe-filter")
+        wanted = vm_names(app)[-1]
+        await pilot.press("slash", *wanted, "enter")
+        await wait_for(pilot, lambda: vm_names(app) == [wanted])
+        line = screen.query_one("#xe-filter", Input)
+        assert line.value == wanted and not line.has_class("-open")
+        assert not screen.query(XeTaskPanel)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: screen.query_one(XeTaskPanel).is_open)
+        await wait_for(pilot, lambda: screen.task_polls > 0, 30)  # XE's recent tasks read
+        await pilot.press("t")
+        await wait_for(pilot, lambda: not screen.task_panel.is_open)
+        assert len(screen.query(XeTaskPanel)) == 1
 
 
 async def test_vm_actions_start_pause_destroy(world: World, tmp_path: Path) -> None:

@@ -118,6 +118,9 @@ class EnterpriseScreen(
         # (XE and the network work meanwhile); the first poll takes them.
         self._first: asyncio.Task[FirstView] | None = None
         self._prefetched: EnclaveDetail | None = None
+        self._tasks: XeTaskPanel | None = None
+        self._filter: Input | None = None
+        self._drawn_lines: tuple[Text, Text] | None = None  # the enclave's line, SecLabels
         with contextlib.suppress(RuntimeError):  # no running loop: the first poll reads
             self._first = asyncio.get_running_loop().create_task(self.data.first_view())
 
@@ -141,10 +144,22 @@ class EnterpriseScreen(
                 yield Static("", id="xe-enclave")
                 yield Static("", id="xe-seclabels")
                 yield XeVmTable(id="xe-vms")
-        yield XeTaskPanel(id="xe-tasks")
+        # The task panel and the `/` filter line are hidden: each is mounted when first
+        # shown (the filter line above the key line).
         yield Static("connecting to XE…", id="xe-status")
-        yield Input(id="xe-filter", placeholder="/filter the VMs  (Enter keeps, Esc clears)")
         yield KeyLine(id="xe-keys")
+
+    @property
+    def task_panel(self) -> XeTaskPanel:
+        """The task panel (``t``), mounted above the status line when first wanted."""
+        if self._tasks is None:
+            self._tasks = XeTaskPanel(id="xe-tasks")
+            self.mount(self._tasks, before="#xe-status")
+        return self._tasks
+
+    def _poll_tasks(self) -> None:
+        if self._tasks is not None:  # never shown: nothing to poll for
+            super()._poll_tasks()
 
     def on_mount(self) -> None:
         self.query_one(XeHostsTree).border_title = "Hosts"
@@ -245,7 +260,7 @@ class EnterpriseScreen(
     def _show_detail(self, detail: EnclaveDetail) -> None:
         if detail.enclave != self.enclave or self.overview is None:
             return  # another enclave was chosen meanwhile
-        self.detail = detail
+        previous, self.detail = self.detail, detail
         enclave = self.overview.enclaves[detail.enclave]
         hosts = {h.id: h.name for h in self.overview.hosts}
         line = Text("  ", style=swatch_style(enclave.color))
@@ -255,9 +270,15 @@ class EnterpriseScreen(
             shown += f" and {len(enclave.hosts) - HOSTS_NAMED:,} more"
         count = counted(len(detail.vms), "VM") if detail.complete else f"{len(detail.vms):,}+ VMs…"
         line.append(f"  on {shown}  ·  {count}")
-        self.query_one("#xe-enclave", Static).update(line)
-        self.query_one("#xe-seclabels", Static).update(seclabels_text(detail.seclabels))
-        self.query_one(XeVmTable).show(detail.vms)
+        # A poll every few seconds: what did not change is not set again (each update
+        # lays the screen out again; showing 10,000 unchanged VMs re-indexes them).
+        labels = seclabels_text(detail.seclabels)
+        if (line, labels) != self._drawn_lines:
+            self._drawn_lines = (line, labels)
+            self.query_one("#xe-enclave", Static).update(line)
+            self.query_one("#xe-seclabels", Static).update(labels)
+        if previous is None or previous.enclave != detail.enclave or previous.vms != detail.vms:
+            self.query_one(XeVmTable).show(detail.vms)
 
     def _show_error(self, exc: EnterpriseError) -> None:
         status = self.query_one("#xe-status", Static)
@@ -336,8 +357,14 @@ class EnterpriseScreen(
     def action_refresh(self) -> None:
         self.refresh_xe()
 
-    def action_open_filter(self) -> None:
-        line = self.query_one("#xe-filter", Input)
+    async def action_open_filter(self) -> None:
+        if self._filter is None:
+            # Mounted on first use (awaited: in place before it takes the focus).
+            self._filter = Input(
+                id="xe-filter", placeholder="/filter the VMs  (Enter keeps, Esc clears)"
+            )
+            await self.mount(self._filter, before="#xe-keys")
+        line = self._filter
         line.value = self.query_one(XeVmTable).filter
         line.add_class("-open")
         self.set_focus(line)
@@ -352,17 +379,17 @@ class EnterpriseScreen(
         self._close_filter(keep=True)
 
     def on_key(self, event: Any) -> None:
-        line = self.query_one("#xe-filter", Input)
-        if event.key == "escape" and line.has_class("-open"):
+        line = self._filter
+        if event.key == "escape" and line is not None and line.has_class("-open"):
             event.stop()
             self._close_filter(keep=False)
 
     def _close_filter(self, *, keep: bool) -> None:
-        line = self.query_one("#xe-filter", Input)
         table = self.query_one(XeVmTable)
         if not keep:
             table.set_filter("")
-        line.remove_class("-open")
+        if self._filter is not None:
+            self._filter.remove_class("-open")
         self.set_focus(table)
 
     def show_help(self) -> None:
