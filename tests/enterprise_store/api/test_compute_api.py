@@ -6,44 +6,14 @@ problem details, each host's propagation state (and in ``/metrics``), VM lifecyc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import pytest
 
-from enterprise_store.api import create_app
-from enterprise_store.client import RoleRequired, XeClient
-from enterprise_store.policy import sample_xe_policy
-from enterprise_store.services import NewUser, Principal, Role, Services
+from enterprise_store.client import RoleRequired
+from tests._support.xe_api import import_sample, world
 
-PASSWORD = "compute-api-password-1"
-
-
-@pytest.fixture
-async def world(
-    xe_services: Callable[..., Any],
-) -> AsyncIterator[tuple[Services, Callable[..., Any]]]:
-    """Services with XE's identity and running workers, and clients of their app."""
-    services: Services = await xe_services(start=True)
-    await services.users.bootstrap_admin("root", PASSWORD)
-    for name, role in (("aud", Role.AUDITOR), ("oper", Role.OPERATOR)):
-        await services.users.create_user(
-            Principal.system(), NewUser(name=name, role=role, password=PASSWORD)
-        )
-    app = create_app(services)
-    clients: list[XeClient] = []
-
-    async def client(user: str = "root") -> XeClient:
-        transport = httpx.ASGITransport(app=app, client=("192.0.2.20", 4711))
-        c = XeClient("http://xe.test", transport=transport, timeout=60)
-        clients.append(c)
-        await c.login(user, PASSWORD)
-        return c
-
-    yield services, client
-    for c in clients:
-        await c.aclose()
+__all__ = ["world"]  # the fixture (tests/_support/xe_api.py)
 
 
 async def test_add_host_answers_202_and_its_task_ends_with_the_hosts_facts(
@@ -112,18 +82,13 @@ async def test_a_failed_task_carries_its_error_as_problem_details(
     assert done.error.instance == f"/api/v1/tasks/{accepted.task_id}"
 
 
-async def _sample(services: Services, hosts: list[Any]) -> None:
-    policy = sample_xe_policy({x.name: ("127.0.0.1", x.port) for x in hosts})
-    await services.policy.import_policy(Principal.system(), policy)
-
-
 async def test_propagation_task_streams_its_progress_and_the_hosts_show_their_state(
     world: Any,
     xps_hosts: Any,
 ) -> None:
     services, client = world
     hosts = await xps_hosts(3)
-    await _sample(services, hosts)
+    await import_sample(services, hosts)
     oper = await client("oper")
     accepted = await oper.compute.propagate()
     seen = [t async for t in oper.compute.watch_task(accepted.task_id)]
@@ -159,7 +124,7 @@ async def test_cancel_ends_a_task_that_waits_for_a_host_that_is_down(
     services, client = world
     hosts = await xps_hosts(3)
     await hosts[2].stop()
-    await _sample(services, hosts)
+    await import_sample(services, hosts)
     root = await client()
     accepted = await root.compute.propagate()
     running = await root.compute.task(accepted.task_id, wait_s=1.0)
@@ -183,7 +148,7 @@ async def test_vm_lifecycle_through_the_api(
 ) -> None:
     services, client = world
     hosts = await xps_hosts(3)
-    await _sample(services, hosts)
+    await import_sample(services, hosts)
     oper = await client("oper")
     done = await oper.compute.wait_task((await oper.compute.propagate()).task_id, 60)
     assert done.state == "succeeded"

@@ -10,9 +10,9 @@ from typing import Any
 
 from enterprise_store.client import NotFound
 from enterprise_store.services import NewUser, Principal, Role, Services
-from tests.enterprise_store.api.test_compute_api import PASSWORD, _sample, world
+from tests._support.xe_api import PASSWORD, import_sample, world
 
-__all__ = ["world"]  # the fixture, shared with the Compute API's tests
+__all__ = ["world"]  # the fixture (tests/_support/xe_api.py)
 
 ROUTE = "/api/v1/propagation/history"
 
@@ -48,7 +48,7 @@ async def _two_versions(services: Services) -> None:
 async def test_history_pages_narrows_and_is_scoped(world: Any, xps_hosts: Any) -> None:
     services, client = world
     hosts = await xps_hosts(3)
-    await _sample(services, hosts)
+    await import_sample(services, hosts)
     await _two_versions(services)
     aud = await client("aud")
     whole = await aud.compute.propagation_history(limit=1000)
@@ -110,7 +110,7 @@ async def test_history_pages_narrows_and_is_scoped(world: Any, xps_hosts: Any) -
 
 async def test_bad_input_is_refused(world: Any, xps_hosts: Any) -> None:
     services, client = world
-    await _sample(services, await xps_hosts(3))
+    await import_sample(services, await xps_hosts(3))
     aud = await client("aud")
     http = aud._http
     auth = {"Authorization": f"Bearer {aud.token}"}
