@@ -314,6 +314,7 @@ class AdvancedView(Vertical):
         if not all(node.display for node in self.ancestors_with_self if isinstance(node, Widget)):
             self._focus_wanted = None  # another view is shown now: focusing would flip back
             return
+        self._restack()
         table = self.table(tab)
         focused = self.app.focused
         if focused is table and self.active_tab == tab and table.region.area:
@@ -339,7 +340,29 @@ class AdvancedView(Vertical):
                 break
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < self.STACK_BELOW, "-stacked")
+        self._restack()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._restack)
+
+    def on_show(self) -> None:
+        self.call_after_refresh(self._restack)
+
+    def _restack(self, tries: int = 20) -> None:
+        """Puts the details under the list when the view is narrow.
+
+        Not from Resize alone: under load Textual may lay the view out at its first size
+        without ever sending it a Resize (its layout map rebuilt early, e.g. when a region
+        is read), and the side panel stayed beside a 53-column list at 80x24. So the size
+        is also read after the mount, on show and while the focus settles (a view not yet
+        laid out tries again after the next refresh, a bounded number of times).
+        """
+        width = self.size.width
+        if width == 0:
+            if tries > 0:
+                self.call_after_refresh(self._restack, tries - 1)
+            return
+        self.set_class(width < self.STACK_BELOW, "-stacked")
 
     def show_policy(self, state: ServerState, *, editor: bool) -> None:
         """Shows the staged policy in Editor mode (else the active one)."""
