@@ -132,6 +132,8 @@ class EnterpriseScreen(
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # An auditor is not offered changes (hidden from the footer and help); XE would
         # refuse them anyway.
+        if action == "open_filter" and isinstance(self.focused, Input):
+            return False  # `/` typed into the filter line (or any field) is text
         return not (self.read_only and action in xe_mutating_actions())
 
     # -- layout ----------------------------------------------------------------------------
@@ -358,6 +360,8 @@ class EnterpriseScreen(
         self.refresh_xe()
 
     async def action_open_filter(self) -> None:
+        # A priority key (awaited while the app hands out keys): the keys sent with `/` in
+        # one read over SSH reach the filter line, not the VM table (they were lost).
         if self._filter is None:
             # Mounted on first use (awaited: in place before it takes the focus).
             self._filter = Input(
@@ -367,6 +371,7 @@ class EnterpriseScreen(
         line = self._filter
         line.value = self.query_one(XeVmTable).filter
         line.add_class("-open")
+        line.display = True  # now, not at the next style update: it takes the focus at once
         self.set_focus(line)
 
     @on(Input.Changed, "#xe-filter")
@@ -390,6 +395,7 @@ class EnterpriseScreen(
             table.set_filter("")
         if self._filter is not None:
             self._filter.remove_class("-open")
+            self._filter.display = False
         self.set_focus(table)
 
     def show_help(self) -> None:

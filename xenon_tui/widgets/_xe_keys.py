@@ -20,6 +20,8 @@ class XeAction:
             (the VM table).
         mutating: Changes XE's state (XE still decides whether the user may).
         footer: Shown in the footer.
+        priority: Run while the app hands out the keys (a Textual priority binding), so keys
+            sent with it in one read over SSH go where its action moved the focus.
     """
 
     id: str
@@ -29,6 +31,7 @@ class XeAction:
     scope: str = "screen"
     mutating: bool = False
     footer: bool = True
+    priority: bool = False
 
 
 XE_ACTIONS: tuple[XeAction, ...] = (
@@ -39,7 +42,7 @@ XE_ACTIONS: tuple[XeAction, ...] = (
     XeAction("app.quit", "ctrl+q", "quit", "Quit", scope="app"),
     # The screen.
     XeAction("xe.panel", "tab", "next_panel", "Hosts panel / VMs", footer=False),
-    XeAction("xe.filter", "slash", "open_filter", "Filter the VMs"),
+    XeAction("xe.filter", "slash", "open_filter", "Filter the VMs", priority=True),
     XeAction("xe.refresh", "ctrl+r", "refresh", "Refresh from XE", footer=False),
     XeAction("xe.add_domain", "a", "add_domain", "Add domain to the enclave", mutating=True),
     XeAction("xe.new", "n", "new", "New… host, enclave, tag, SecLabel, domain", mutating=True),
@@ -74,7 +77,7 @@ XE_SCOPE_TITLES = {
 def xe_bindings(scope: str) -> list[Binding]:
     """Textual bindings of one scope of :data:`XE_ACTIONS`, each with its stable id."""
     return [
-        Binding(a.keys, a.action, a.description, show=a.footer, id=a.id)
+        Binding(a.keys, a.action, a.description, show=a.footer, id=a.id, priority=a.priority)
         for a in XE_ACTIONS
         if a.scope == scope
     ]
