@@ -83,12 +83,15 @@ class ServerState:
         if not values:
             return False
         changed = False
-        for index, row in enumerate(self.domains):
+        rows = list(self.domains)  # a new list: the one a message brought is not changed
+        for index, row in enumerate(rows):
             value = values.get((row.get("domid"), row.get("name")))
             if value is not None and row.get(field_name) != value:
                 # A new dict: the rows a view was given are not changed under it.
-                self.domains[index] = {**row, field_name: value}
+                rows[index] = {**row, field_name: value}
                 changed = True
+        if changed:
+            self.domains = rows
         return changed
 
     def take_violations(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
