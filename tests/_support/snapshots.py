@@ -46,6 +46,8 @@ def _unsettled(app: Any) -> list[str]:
         screens.append(screen)
     waiting = []
     for screen in screens:
+        if getattr(screen, "_apply_due", False):
+            waiting.append(f"{screen!r}: pushed data not drawn yet")
         for table in screen.query(DataTable):
             if table._require_update_dimensions or table._new_rows:
                 waiting.append(f"{table!r}: columns not sized")

@@ -11,6 +11,7 @@ from typing import Any
 
 from tests._support.console import console_config, wait_connected, wait_for
 from tests._support.screens import ADDRESS, injected_app
+from tests._support.snapshots import settle
 from xenon_tui.app import XenonConsole
 from xenon_tui.widgets import PolicyView, ViolationLog
 
@@ -65,7 +66,7 @@ async def test_a_hidden_violation_log_is_not_repainted_nor_laid_out(
         await wait_connected(pilot, app)
         await pilot.press("2")
         await wait_for(pilot, lambda: bool(app.query(PolicyView)))
-        await pilot.pause()
+        await settle(pilot, app)  # the Policy view's own first layouts are done
         log = app.query_one(ViolationLog)
         counts: Counter[str] = Counter()
         spy_refreshes(log, counts, "log")
@@ -75,11 +76,15 @@ async def test_a_hidden_violation_log_is_not_repainted_nor_laid_out(
             await wait_for(pilot, holds(log, 3 * batch))
         await pilot.pause()
         assert counts == Counter(), counts
-        await pilot.press("5")  # shown: the rows are there at once
-        await pilot.pause()
-        assert log.virtual_size.height == 60
-        assert "EA-domu-1" in log.render_line(0).text
-        assert log.show_vertical_scrollbar
+        await pilot.press("5")  # shown: the rows are there (no read of the host needed)
+        await wait_for(
+            pilot,
+            lambda: (
+                log.virtual_size.height == 60
+                and "EA-domu-1" in log.render_line(0).text
+                and log.show_vertical_scrollbar
+            ),
+        )
 
 
 async def test_the_hosts_changes_made_elsewhere_come_together_on_one_line() -> None:

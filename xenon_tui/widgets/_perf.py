@@ -119,6 +119,11 @@ def _bars_title(title: str, shown: int, of: int) -> str:
     return title if shown == of else f"{title} top {shown}/{of}"
 
 
+LAYOUT_TRIES = 20
+"""Refreshes a sample waits for the plots' first layout before it is dropped (the next
+sample draws)."""
+
+
 class PerfView(Vertical, can_focus=True):
     """Live bar charts of the last sample plus a history chart over a chosen range."""
 
@@ -156,6 +161,9 @@ class PerfView(Vertical, can_focus=True):
         self.ceilings: dict[str | None, float] = {}
         # A sample arrived while the view was hidden: drawn when it is shown.
         self._behind = False
+        # A sample waits for the plots' first layout (tries so far; drawn when laid out).
+        self._layout_tries = 0
+        self._repaint_due = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="perf-title")
@@ -204,6 +212,17 @@ class PerfView(Vertical, can_focus=True):
         rows = current_rows(stats, self.domain_filter)
         cpu = self.query_one("#cpu-now", PlotextPlot)
         mem = self.query_one("#mem-now", PlotextPlot)
+        if not (cpu.size.area and mem.size.area):
+            # Not laid out yet: the bars that fit depend on the plots' size. Drawn after the
+            # next refresh (a bounded number of times): under load the view could be laid
+            # out without a Resize and kept empty bars until the next sample.
+            self._repaint_due = self._layout_tries < LAYOUT_TRIES
+            if self._repaint_due:
+                self._layout_tries += 1
+                self.call_after_refresh(self.show_stats, stats, log)
+            return
+        self._layout_tries = 0
+        self._repaint_due = False
         # Plotext draws the first bar at the bottom: reversed, names read top down.
         cpu_rows = top_rows(rows, "cpu_pct", cpu.size.height - BAR_CHROME)[::-1]
         mem_rows = top_rows(rows, "mem_kb", mem.size.height - BAR_CHROME)[::-1]

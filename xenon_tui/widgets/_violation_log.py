@@ -296,6 +296,10 @@ class ViolationLog(ScrollView, can_focus=True):
 
     def _flush_repaint(self) -> None:
         self._repaint_due = False
+        if not displayed(self):
+            # Hidden since the repaint was timed (another view shown): drawn when shown.
+            self._behind = True
+            return
         self._painted_at = time.monotonic()
         if self._size_due:
             self._size_due = False
