@@ -1,5 +1,6 @@
 """XE's API over services with running workers, for the API tests that need real XPS hosts
-(tests/enterprise_store/api/test_compute_api.py, test_propagation_history_api.py).
+(tests/enterprise_store/api/test_compute_api.py, test_propagation_history_api.py,
+test_migration_api.py).
 
 - ``world`` (function fixture): ``(services, client)``: services with XE's identity and
   running workers; users root (admin), aud (auditor), oper (operator) with :data:`PASSWORD`;

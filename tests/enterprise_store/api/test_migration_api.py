@@ -2,45 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import pytest
 
-from enterprise_store.api import create_app
-from enterprise_store.client import PolicyRefused, RoleRequired, XeClient
-from enterprise_store.policy import sample_xe_policy
-from enterprise_store.services import NewUser, Principal, Role, Services
+from enterprise_store.client import PolicyRefused, RoleRequired
+from tests._support.xe_api import import_sample, world
 
-PASSWORD = "migration-api-password-1"
+__all__ = ["world"]  # the fixture (tests/_support/xe_api.py)
+
 VM = "EA-domu-1"
-
-
-@pytest.fixture
-async def world(
-    xe_services: Callable[..., Any],
-) -> AsyncIterator[tuple[Services, Callable[..., Any]]]:
-    """Services with XE's identity and running workers, and logged-in clients of their app."""
-    services: Services = await xe_services(start=True)
-    await services.users.bootstrap_admin("root", PASSWORD)
-    for name, role in (("aud", Role.AUDITOR), ("oper", Role.OPERATOR)):
-        await services.users.create_user(
-            Principal.system(), NewUser(name=name, role=role, password=PASSWORD)
-        )
-    app = create_app(services)
-    clients: list[XeClient] = []
-
-    async def client(user: str = "root") -> XeClient:
-        transport = httpx.ASGITransport(app=app, client=("192.0.2.21", 4711))
-        c = XeClient("http://xe.test", transport=transport, timeout=60)
-        clients.append(c)
-        await c.login(user, PASSWORD)
-        return c
-
-    yield services, client
-    for c in clients:
-        await c.aclose()
 
 
 async def test_migrate_through_the_api(
@@ -49,8 +20,7 @@ async def test_migrate_through_the_api(
 ) -> None:
     services, client = world
     hosts = await xps_hosts(3)
-    policy = sample_xe_policy({x.name: ("127.0.0.1", x.port) for x in hosts})
-    await services.policy.import_policy(Principal.system(), policy)
+    await import_sample(services, hosts)
     oper = await client("oper")
     assert (await oper.compute.wait_task((await oper.compute.propagate()).task_id, 60)).state == (
         "succeeded"
