@@ -11,6 +11,7 @@ pinned to host ``i mod n_hosts``, and a small ``Enclave Lab`` on the first host.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -173,7 +174,11 @@ async def _users(url: str, ca: Path, key: Any, work: Path) -> Path:
     return credential
 
 
-def _start_ssh(work: Path, url: str, ca: Path, credential: Path) -> tuple[Any, int]:
+def _start_ssh(
+    work: Path, url: str, ca: Path, credential: Path, *, code: Path | None = None
+) -> tuple[Any, int]:
+    """``xenon_tui.ssh`` in zygote mode, logging its stage stamps (``code``: run the
+    package from that checkout instead, the A side of an A/B run)."""
     state = work / "ssh"
     console = work / "console.json"
     console.write_text('{"servers": []}')
@@ -183,7 +188,8 @@ def _start_ssh(work: Path, url: str, ca: Path, credential: Path) -> tuple[Any, i
          "--xe", url, "--xe-ca", str(ca), "--xe-credential", str(credential),
          "--idle-timeout", "0", "--per-source-rate", "0", "--per-source-max-startups", "0",
          "--per-source-penalties", "off"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=code,
+        env={**os.environ, "XENON_SSH_STAGES": "1"},
     )  # fmt: skip
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -203,19 +209,62 @@ def _stop(proc: Any) -> None:
         proc.wait()
 
 
-async def first_frames_xe(port: int, key: Any, runs: int) -> list[float]:
-    """SSH connect → the Enterprise view drawn (the first enclave's first VM shown), ms."""
+_STAGE = re.compile(r"stage peer=([\d.]+:\d+) (\w+) t=([\d.]+)")
+SERVER_STAGES = ("connect", "xe_ask", "xe_session", "xe_hosts", "auth", "shell", "launch",
+                 "forked", "first_output")  # fmt: skip
+"""The SSH server's stamps (``XENON_SSH_STAGES=1``, see ``xenon_tui/ssh/_stages.py``)."""
+
+
+def server_stamps(log: Path) -> dict[str, dict[str, float]]:
+    """Each client address's stage stamps from the SSH server's log (ms, monotonic)."""
+    stamps: dict[str, dict[str, float]] = {}
+    if log.exists():
+        for match in _STAGE.finditer(log.read_text(errors="replace")):
+            stamps.setdefault(match[1], {}).setdefault(match[2], float(match[3]))
+    return stamps
+
+
+def stage_split(client: dict[str, float], server: dict[str, float]) -> dict[str, float]:
+    """One session's start in stages (ms): the client's ``start`` and ``frame`` stamps
+    (``perf_counter``, the monotonic clock in ms) around the server's, each stage named
+    by where it ends (``xe_session``: asking XE for the session …; ``frame``: the
+    console's first output to the first VM on the client's screen)."""
+    names = [n for n in SERVER_STAGES if n in server]
+    points = [("start", client["start"]), *((n, server[n]) for n in names)]
+    points.append(("frame", client["frame"]))
+    return {b: round(tb - ta, 2) for (_, ta), (b, tb) in itertools.pairwise(points)}
+
+
+async def first_frames_xe(
+    port: int, key: Any, runs: int, log: Path | None = None
+) -> tuple[list[float], list[dict[str, float]]]:
+    """SSH connect → the Enterprise view drawn (the first enclave's first VM shown), ms;
+    with the SSH server's ``log``, each session's stages (:func:`stage_split`)."""
     from benchmarks.ssh import Session
 
-    samples = []
+    samples: list[float] = []
+    peers: list[tuple[str, dict[str, float]]] = []
     for _ in range(runs):
         start = time.perf_counter()
         session = await Session.open(port, key, username="bench")
         await session.wait_for(FIRST_VM, timeout=120)
         samples.append((time.perf_counter() - start) * 1000)
+        host, local = session.conn.get_extra_info("sockname")[:2]
+        ms = {k: v * 1000 for k, v in session.stamps.items()}
+        peers.append((f"{host}:{local}", ms))
         await session.close()
         await asyncio.sleep(0.2)
-    return samples
+    stages: list[dict[str, float]] = []
+    if log is not None:
+        stamps = server_stamps(log)
+        stages = [stage_split(ms, stamps[peer]) for peer, ms in peers if peer in stamps]
+    return samples, stages
+
+
+def stage_medians(stages: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The median of each stage over sessions."""
+    names = [n for n in (*SERVER_STAGES, "frame") if any(n in s for s in stages)]
+    return {n: round(statistics.median(s[n] for s in stages if n in s), 1) for n in names}
 
 
 # -- keys while a 1,000-host propagation runs ---------------------------------------------------
@@ -429,9 +478,12 @@ async def run_xe(
             credential = await _users(url, ca, key, work)
             ssh, port = _start_ssh(work, url, ca, credential)
             _progress("first frame of the Enterprise view over SSH: cold (XE's first reads)")
-            cold = await first_frames_xe(port, key, 1)
+            cold, _ = await first_frames_xe(port, key, 1)
             _progress(f"first frame of the Enterprise view over SSH, {runs} runs")
-            samples = await first_frames_xe(port, key, runs)
+            samples, stages = await first_frames_xe(
+                port, key, runs, work / "ssh" / "ssh-server.log"
+            )
+            load = os.getloadavg()
         finally:
             if ssh is not None:
                 _stop(ssh)
@@ -440,6 +492,12 @@ async def run_xe(
     result["xe_first_frame_p90_ms"] = round(sorted(samples)[int(len(samples) * 0.9)], 1)
     result["xe_first_frame_max_ms"] = round(max(samples), 1)
     result["xe_first_frame_cold_ms"] = round(cold[0], 1)
+    # Where the time goes (medians, ms), each stage named by where it ends: xe_ask is
+    # TCP, key exchange and the key's proof; xe_session and xe_hosts XE's answers to
+    # the SSH server; shell the channel and pty; forked the zygote's fork; first_output
+    # the console's start; frame its XE reads and first paint, to the client's screen.
+    result["xe_first_frame_stages_ms"] = stage_medians(stages)
+    result["xe_first_frame_loadavg"] = [round(x, 2) for x in load]
     _progress(f"filter over {n_vms} VMs")
     result.update(await filter_ms(n_vms))
     if propagating:

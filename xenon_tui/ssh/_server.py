@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncssh
 
+from xenon_tui.ssh import _stages as stages
 from xenon_tui.ssh._algorithms import restrict_client_key
 from xenon_tui.ssh._config import ServeConfig, console_for_role
 from xenon_tui.ssh._consolecfg import read_only_tls, warn_without_read_only_tls
@@ -169,6 +170,7 @@ class _Connection(asyncssh.SSHServer):
             self._server.refused()
             return
         self._admitted = True
+        stages.stamp(self._who.peer, "connect")
         self._server.connections.add(conn)
         if self._server.xe is not None:
             self._ask_xe_after_proof(conn)
@@ -213,6 +215,7 @@ class _Connection(asyncssh.SSHServer):
         assert self._server.xe is not None
         fingerprint = key.get_fingerprint()
         public = key.export_public_key("openssh").decode("ascii").strip()
+        stages.stamp(self._who.peer, "xe_ask")
         try:
             grant = await self._server.xe.session_for(username, public)
         except XeRefused as exc:
@@ -228,9 +231,11 @@ class _Connection(asyncssh.SSHServer):
         if self._conn is None or self._conn.is_closed():
             self._server.xe.revoke(grant)  # the client left while XE answered
             return False
+        stages.stamp(self._who.peer, "xe_session")
         # The console's sandbox may connect to the hosts XE shows this user (read now,
         # with the user's token: a host added later is for the next session).
         grant = await self._server.xe.with_host_ports(grant)
+        stages.stamp(self._who.peer, "xe_hosts")
         if self._conn is None or self._conn.is_closed():
             self._server.xe.revoke(grant)
             return False
@@ -335,6 +340,7 @@ class _Connection(asyncssh.SSHServer):
 
     def auth_completed(self) -> None:
         self._who.authenticated = True
+        stages.stamp(self._who.peer, "auth")
         if self._grace is not None:
             self._grace.cancel()
             self._grace = None

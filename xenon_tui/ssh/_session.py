@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
+from xenon_tui.ssh import _stages as stages
 from xenon_tui.ssh._errors import LaunchError
 from xenon_tui.ssh._pty import cap_term_size, open_pty
 from xenon_tui.ssh._spec import Role, SessionInfo, safe_colorterm, safe_term
@@ -184,6 +185,7 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
 
     async def _serve(self) -> tuple[str, int]:
         assert self._who.role is not None
+        stages.stamp(self._who.peer, "shell")
         cols, rows, _, _ = self.get_terminal_size()
         info = SessionInfo(
             session_id=self.session_id,
@@ -234,7 +236,9 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
             # The user's own token only, over a pipe: never argv (ps shows it) or env.
             token_fd = token_pipe(self._who.xe.token) if self._who.xe is not None else None
             try:
+                stages.stamp(self._who.peer, "launch")
                 child, mode = await self._server.launch(info, slave, token_fd)
+                stages.stamp(self._who.peer, "forked")
             finally:
                 os.close(slave)
                 if token_fd is not None:
@@ -305,6 +309,7 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
         console down instead of growing a buffer here. The start ``slot`` learns how much
         the console has drawn."""
         loop = asyncio.get_running_loop()
+        first = True
         while True:
             try:
                 data = os.read(master, _READ_CHUNK)
@@ -322,6 +327,9 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
                 raise
             if not data:
                 return
+            if first:
+                stages.stamp(self._who.peer, "first_output")
+                first = False
             slot.output(len(data))
             try:
                 self.stdout.write(data)
