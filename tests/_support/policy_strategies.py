@@ -15,6 +15,7 @@ from xps.policy import (
     DeviceKind,
     Disk,
     DiskAccess,
+    DiskDevtype,
     DiskFormat,
     DiskKind,
     DomainConfig,
@@ -36,6 +37,7 @@ from xps.policy import (
     Tag,
     UsbDevice,
     Vif,
+    VifModel,
     bdf_from_int,
     predefined_profiles,
 )
@@ -313,7 +315,14 @@ def policies(draw: Any, max_domains: int = 6) -> Policy:
                         f"/var/lib/xenon/{k}/d{i}-{j}.img",
                         draw(st.sampled_from(list(DiskFormat))),
                         f"xvd{'ab'[j]}",
-                        draw(st.sampled_from(list(DiskAccess))),
+                        *draw(
+                            st.sampled_from(
+                                [
+                                    *((a, None) for a in DiskAccess),
+                                    (DiskAccess.RO, DiskDevtype.CDROM),
+                                ]
+                            )
+                        ),
                     )
                     for j in range(n_disks)
                 ),
@@ -337,6 +346,7 @@ def policies(draw: Any, max_domains: int = 6) -> Policy:
                     switches[k].id,
                     _mac(i, salt),
                     draw(st.sampled_from([None, f"10.{k}.1.{i + 1}"])),
+                    draw(st.sampled_from([None, *VifModel])),
                 )
             )
     # A phy location serves one domain; shared ones fall back to image files.

@@ -13,7 +13,9 @@ XML places: an attribute (``attr``; absent when the value is None), the text of 
 element (``child``; absent when None), one child per item (``each``: the item in the
 child's text or in one attribute; ``keyed``: a ``(key, value)`` pair as attribute and
 text), nested objects (``objects``, ``one``), or no XML at all (``json_only``: the parts
-whose XML is structural and written by hand in ``_xml.py``). Fields are listed in XML
+whose XML is structural and written by hand in ``_xml.py``). A field added after the
+forms were fixed is wrapped in ``later``: its JSON key is left out while it is None, so
+a policy that does not use it keeps its JSON bytes (and their digest). Fields are listed in XML
 order (attributes in the order they are written, children likewise); JSON keys follow
 the dataclass's field order. A spec that misses or invents a field fails at import. The
 model's specs are in ``_specs.py``.
@@ -54,6 +56,7 @@ __all__ = [
     "enum_set",
     "json_only",
     "keyed",
+    "later",
     "many",
     "objects",
     "one",
@@ -333,6 +336,8 @@ class Field:
     read: _Read | None = None
     attribute: tuple[str, Scalar[Any]] | None = None
     """For an attribute: its name and converter (Spec reads and writes those itself)."""
+    later: bool = False
+    """Added after format 1 was fixed: the JSON key is left out while the value is None."""
 
 
 def _dashed(name: str) -> str:
@@ -443,6 +448,13 @@ def one(name: str, spec: Spec[Any], tag: str | None = None) -> Field:
     return Field(name, spec.json, write, read)
 
 
+def later(field: Field) -> Field:
+    """``field``, added after the forms were fixed: its JSON key is written only when the
+    value is not None (its XML is absent then anyway), so older documents keep their
+    bytes; reading accepts it absent."""
+    return dataclasses.replace(field, later=True)
+
+
 def json_only(name: str, conv: JsonCodec[Any]) -> Field:
     """A field whose XML is written by hand (it is structure, not a value)."""
     return Field(name, conv)
@@ -483,6 +495,7 @@ class Spec(Generic[T]):
         self.tag = tag
         self.fields = fields
         self._json_order = tuple(sorted(fields, key=lambda f: order[f.name]))
+        self._later = tuple(f.name for f in fields if f.later)
         self._known = frozenset(order)
         self._wrap_errors = wrap_errors
         self._name_limit = name_limit
@@ -537,7 +550,11 @@ class Spec(Generic[T]):
 
     def dump(self, obj: T) -> dict[str, Any]:
         """The JSON-safe dict of ``obj``; keys in the dataclass's field order."""
-        return {f.name: f.json.dump(getattr(obj, f.name)) for f in self._json_order}
+        body = {f.name: f.json.dump(getattr(obj, f.name)) for f in self._json_order}
+        for name in self._later:
+            if body[name] is None:
+                del body[name]
+        return body
 
     def load(self, value: Any) -> T:
         """Builds the object from a JSON dict; fields with a default may be absent.

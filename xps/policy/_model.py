@@ -19,6 +19,7 @@ __all__ = [
     "DeviceKind",
     "Disk",
     "DiskAccess",
+    "DiskDevtype",
     "DiskFormat",
     "DiskKind",
     "DomainConfig",
@@ -40,6 +41,7 @@ __all__ = [
     "Tag",
     "UsbDevice",
     "Vif",
+    "VifModel",
     "bdf_from_int",
     "bdf_to_int",
 ]
@@ -123,6 +125,20 @@ class DiskAccess(enum.StrEnum):
 
     RO = "ro"
     RW = "rw"
+
+
+class DiskDevtype(enum.StrEnum):
+    """What a domain disk is to its guest, when not a plain disk (xl ``devtype=``)."""
+
+    CDROM = "cdrom"
+
+
+class VifModel(enum.StrEnum):
+    """The NIC an HVM guest's VIF emulates (xl ``model=`` with ``type=ioemu``)."""
+
+    E1000 = "e1000"
+    RTL8139 = "rtl8139"
+    VIRTIO_NET = "virtio-net"
 
 
 def bdf_to_int(bdf: str) -> int:
@@ -386,15 +402,23 @@ class NetworkSwitch:
 
 @dataclass(frozen=True)
 class Vif:
-    """A domain's network interface on a switch; keyed by its MAC address."""
+    """A domain's network interface on a switch; keyed by its MAC address.
+
+    Attributes:
+        model: The emulated NIC of an HVM guest (None: e1000); other guest types
+            have no emulated NIC and ignore it.
+    """
 
     domain: UUID
     switch: UUID
     mac: str
     ip: str | None = None
+    model: VifModel | None = None
 
     def __post_init__(self) -> None:
         _set(self, "mac", self.mac.lower())
+        if self.model is not None:
+            _set(self, "model", VifModel(self.model))
 
 
 @dataclass(frozen=True)
@@ -422,17 +446,25 @@ class StorageLocation:
 
 @dataclass(frozen=True)
 class DomainDisk:
-    """A disk of a domain on a storage location (xl ``target,format,vdev,access``)."""
+    """A disk of a domain on a storage location (xl ``target,format,vdev,access``).
+
+    Attributes:
+        devtype: ``cdrom``: the guest sees a CD-ROM drive (an ISO image; read-only,
+            XP037); None: a disk.
+    """
 
     location: UUID
     target: str
     format: DiskFormat = DiskFormat.QCOW2
     vdev: str = "xvda"
     access: DiskAccess = DiskAccess.RW
+    devtype: DiskDevtype | None = None
 
     def __post_init__(self) -> None:
         _set(self, "format", DiskFormat(self.format))
         _set(self, "access", DiskAccess(self.access))
+        if self.devtype is not None:
+            _set(self, "devtype", DiskDevtype(self.devtype))
 
 
 @dataclass(frozen=True)

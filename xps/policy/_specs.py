@@ -19,6 +19,7 @@ from ._fields import (
     enum_set,
     json_only,
     keyed,
+    later,
     many,
     objects,
     one,
@@ -31,6 +32,7 @@ from ._model import (
     DeviceKind,
     Disk,
     DiskAccess,
+    DiskDevtype,
     DiskFormat,
     DiskKind,
     DomainConfig,
@@ -52,6 +54,7 @@ from ._model import (
     Tag,
     UsbDevice,
     Vif,
+    VifModel,
 )
 
 __all__ = [
@@ -198,6 +201,7 @@ DOMAIN_DISK = Spec(
     attr("format", enum_of(DiskFormat)),
     attr("vdev", STR),
     attr("access", enum_of(DiskAccess)),
+    later(attr("devtype", optional(enum_of(DiskDevtype)))),
 )
 DOMAIN = Spec(
     DomainConfig,
@@ -224,7 +228,13 @@ DOMAIN = Spec(
     keyed("extra", STR, STR, "extra", key_attr="key"),
 )
 VIF = Spec(
-    Vif, "vif", attr("domain", UUID_), attr("switch", UUID_), attr("mac", STR), attr("ip", _OPT_STR)
+    Vif,
+    "vif",
+    attr("domain", UUID_),
+    attr("switch", UUID_),
+    attr("mac", STR),
+    attr("ip", _OPT_STR),
+    later(attr("model", optional(enum_of(VifModel)))),
 )
 # The policy's XML groups its collections in wrapper elements and a <host> element:
 # written by hand in _xml.py, where that layout reads as the schema does.

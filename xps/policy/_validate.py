@@ -13,6 +13,8 @@ from uuid import UUID
 
 from ._errors import PolicyValidationError
 from ._model import (
+    DiskAccess,
+    DiskDevtype,
     DomainConfig,
     GuestRole,
     GuestType,
@@ -107,6 +109,7 @@ RULES: dict[str, str] = {
     "XP034": "a domain's virtual disk devices are unique",
     "XP035": "a passed-through PCI device exists, has the domain's tag, and has one domain",
     "XP036": "a phy storage location serves one domain and its host disk has its tag",
+    "XP037": "a CD-ROM disk is read-only",
 }
 
 OBJECT_LABELS: dict[str, str] = {
@@ -512,6 +515,9 @@ def _domain(check: _Check, d: DomainConfig) -> None:
     for disk in d.disks:
         _xl_string(check, "domain", d.id, d.name, "disks.target", disk.target)
         _xl_string(check, "domain", d.id, d.name, "disks.vdev", disk.vdev)
+        if disk.devtype is DiskDevtype.CDROM and disk.access is not DiskAccess.RO:
+            msg = f"disk {disk.vdev} is a CD-ROM and must be read-only (access ro)"
+            check.add("XP037", "domain", d.id, d.name, msg, "disks")
         loc = check.storage.get(disk.location)
         if loc is None:
             msg = (

@@ -15,6 +15,9 @@ from xps.policy import (
     RULES,
     ConflictLevel,
     ConflictSet,
+    DiskAccess,
+    DiskDevtype,
+    DiskFormat,
     DomainDisk,
     Finding,
     GuestType,
@@ -214,6 +217,15 @@ def _xp034(p: Policy) -> Policy:
     return _replace_domain(p, "EA-domu-1", disks=(*dom.disks, second))
 
 
+def _xp037(p: Policy) -> Policy:
+    dom = p.domain_named("EA-domu-1")
+    iso = DomainDisk(
+        dom.disks[0].location, "/var/lib/xenon/EA/install.iso", DiskFormat.RAW, "hdc",
+        DiskAccess.RW, DiskDevtype.CDROM,
+    )  # fmt: skip
+    return _replace_domain(p, "EA-domu-1", disks=(*dom.disks, iso))
+
+
 def _xp035(p: Policy) -> Policy:
     # Enclave B's NIC handed to an Enclave A domain.
     return _replace_domain(p, "EA-domu-1", pci=("0000:03:00.1",))
@@ -281,6 +293,7 @@ CASES: dict[str, tuple[Callable[[Policy], Policy], str, str, Severity, tuple[str
         ("tag 'Enclave A'", "tag 'Enclave B'"),
     ),
     "XP036": (_xp036, "storage", "EAstorage", Severity.ERROR, ("'EA-domu-1'", "'EA-domu-3'")),
+    "XP037": (_xp037, "domain", "EA-domu-1", Severity.ERROR, ("CD-ROM",)),
 }
 
 

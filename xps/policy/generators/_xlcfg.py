@@ -7,12 +7,14 @@ import re
 from collections.abc import Iterator
 
 from .._model import (
+    DiskDevtype,
     DomainConfig,
     DomainDisk,
     GuestRole,
     GuestType,
     Policy,
     StorageMode,
+    VifModel,
 )
 from ._errors import fail
 from ._text import one_line
@@ -247,8 +249,9 @@ def _vifs(policy: Policy, dom: DomainConfig) -> list[str]:
             backend = policy.domain(switch.driver_domain).name
             parts.append(f"backend={_item(backend, 'driver domain')}")
         if dom.guest_type is GuestType.HVM:
-            # No PV drivers: the guest needs an emulated NIC.
-            parts += ["type=ioemu", "model=e1000"]
+            # No PV drivers: the guest needs an emulated NIC (e1000 unless the VIF names one).
+            model = vif.model or VifModel.E1000
+            parts += ["type=ioemu", f"model={model.value}"]
         elif dom.guest_type is GuestType.PVHVM:
             # PV drivers present: no emulated NIC, less device-model surface.
             parts.append("type=vif")
@@ -265,17 +268,31 @@ def _disk(policy: Policy, dom: DomainConfig, disk: DomainDisk) -> str:
     if loc.mode is StorageMode.FILE:
         base = loc.base_path if loc.base_path.endswith("/") else loc.base_path + "/"
         target = disk.target if disk.target.startswith("/") else base + disk.target
-        fields = f"{_item(target, 'disk target')},{disk.format.value},{vdev},{disk.access.value}"
-        return f"'{fields}'" if not backend else f"'{backend}{_keyed(target, disk, vdev)}'"
+        if not backend and disk.devtype is None:
+            fields = (
+                f"{_item(target, 'disk target')},{disk.format.value},{vdev},{disk.access.value}"
+            )
+            return f"'{fields}'"
+        return f"'{backend}{_keyed(target, disk, vdev)}'"
     target = disk.target if disk.target.startswith("/") else (loc.base_path or disk.target)
     # phy: a whole device, always raw; keyed form so target= can come last.
-    spec = f"format=raw,vdev={vdev},access={disk.access.value},backendtype=phy,"
+    spec = f"format=raw,vdev={vdev},access={_access(disk)},{_devtype(disk)}backendtype=phy,"
     return f"'{backend}{spec}target={_item(target, 'disk target')}'"
+
+
+def _devtype(disk: DomainDisk) -> str:
+    return "devtype=cdrom," if disk.devtype is DiskDevtype.CDROM else ""
+
+
+def _access(disk: DomainDisk) -> str:
+    # A CD-ROM is read-only whatever the policy says (XP037 refuses rw): an explicit
+    # rw would hand the guest a writable medium.
+    return "ro" if disk.devtype is DiskDevtype.CDROM else disk.access.value
 
 
 def _keyed(target: str, disk: DomainDisk, vdev: str) -> str:
     return (
-        f"format={disk.format.value},vdev={vdev},access={disk.access.value},"
+        f"format={disk.format.value},vdev={vdev},access={_access(disk)},{_devtype(disk)}"
         f"target={_item(target, 'disk target')}"
     )
 
