@@ -8,52 +8,39 @@ workers.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import hashlib
 from typing import Any
 
 import pytest
 
+from enterprise_store._errors import RoleRequired
 from enterprise_store.model import EnterprisePolicy
-from enterprise_store.policy import build_slice, sample_xe_policy
-from enterprise_store.services import Principal, Services
+from enterprise_store.policy import build_slice
+from enterprise_store.services import Principal
 from enterprise_store.workers._propagation import PropagationConfig
-from xps.policy import parse_policy, serialize_policy
-
-
-async def _world(xe_services: Any, xps_hosts: Any, **kw: Any) -> tuple[Services, list[Any]]:
-    hosts = await xps_hosts(3)
-    services: Services = await xe_services(**kw)
-    policy = sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
-    await services.policy.import_policy(Principal.system(), policy)
-    return services, hosts
-
-
-async def _active(host: Any) -> dict[str, Any]:
-    c = await host.console()
-    return dict(await c.get_policy("active"))
-
-
-async def _until(predicate: Any, limit_s: float = 60.0) -> None:
-    """Waits (liveness bound only) until ``await predicate()`` is true."""
-    async with asyncio.timeout(limit_s):
-        while not await predicate():  # noqa: ASYNC110 (state in a database and a daemon)
-            await asyncio.sleep(0.05)
+from tests._support.xe_propagation import (
+    active_policy,
+    converged,
+    edit_behind_xe,
+    placed,
+    sample_world,
+    until,
+)
+from xps.policy import parse_policy
 
 
 async def test_each_host_enforces_its_slice_and_keeps_what_it_owns(
     xe_services: Any, xps_hosts: Any
 ) -> None:
-    services, hosts = await _world(xe_services, xps_hosts)
-    before = {h.name: parse_policy((await _active(h))["xml"].encode()) for h in hosts}
+    services, hosts = await sample_world(xe_services, xps_hosts)
+    before = {h.name: parse_policy((await active_policy(h))["xml"].encode()) for h in hosts}
     report = await services.compute.propagator.reconcile_once()
     assert len(report.activated) == 3 and not report.failed and not report.unchanged
     policy: EnterprisePolicy = await services.policy.current()
     rows = await services.compute.propagator.states()
     for h in hosts:
         host = policy.host_named(h.name)
-        active = await _active(h)
+        active = await active_policy(h)
         enforced = parse_policy(active["xml"].encode())
         expected = build_slice(policy, host.id, before[h.name])
         assert enforced == expected.policy
@@ -75,10 +62,10 @@ async def test_each_host_enforces_its_slice_and_keeps_what_it_owns(
 async def test_a_change_reaches_only_the_hosts_whose_slice_content_changed(
     xe_services: Any, xps_hosts: Any
 ) -> None:
-    services, hosts = await _world(xe_services, xps_hosts)
+    services, hosts = await sample_world(xe_services, xps_hosts)
     propagator = services.compute.propagator
     await propagator.reconcile_once()
-    generations = {h.name: (await _active(h))["generation"] for h in hosts}
+    generations = {h.name: (await active_policy(h))["generation"] for h in hosts}
     policy = await services.policy.current()
     # EA-domu-1 runs on xenon-2 (the default placement of Enclave A)
     vm = policy.vm_named("EA-domu-1")
@@ -92,7 +79,7 @@ async def test_a_change_reaches_only_the_hosts_whose_slice_content_changed(
         for h in hosts
         if h.name != policy.host_of(vm).name  # type: ignore[union-attr]
     )
-    after = {h.name: (await _active(h))["generation"] for h in hosts}
+    after = {h.name: (await active_policy(h))["generation"] for h in hosts}
     changed = {n for n in after if after[n] != generations[n]}
     assert changed == {policy.host_of(vm).name}  # type: ignore[union-attr]
     rows = await propagator.states()
@@ -103,7 +90,7 @@ async def test_a_change_reaches_only_the_hosts_whose_slice_content_changed(
 async def test_a_host_down_for_the_whole_change_converges_when_it_comes_back(
     xe_services: Any, xps_hosts: Any
 ) -> None:
-    services, hosts = await _world(xe_services, xps_hosts, start=True)
+    services, hosts = await sample_world(xe_services, xps_hosts, start=True)
     propagator = services.compute.propagator
     host_ids = {h.name: str((await services.policy.current()).host_named(h.name).id) for h in hosts}
 
@@ -112,7 +99,7 @@ async def test_a_host_down_for_the_whole_change_converges_when_it_comes_back(
         rows = await propagator.states()
         return all(rows.get(i) and rows[i].observed_version == head for i in host_ids.values())
 
-    await _until(all_at_head)
+    await until(all_at_head)
     down = hosts[2]
     await down.stop()
     vm = (await services.policy.current()).vm_named("EC-domu-4")
@@ -125,12 +112,12 @@ async def test_a_host_down_for_the_whole_change_converges_when_it_comes_back(
         row = (await propagator.states())[host_ids[down.name]]
         return row.state == "retrying" and row.attempts >= 2 and bool(row.last_error)
 
-    await _until(down_is_retrying)
+    await until(down_is_retrying)
     row = (await propagator.states())[host_ids[down.name]]
     assert row.observed_version is not None and row.observed_version < head
     await down.start()  # same port, same state: the old policy
-    await _until(all_at_head)
-    active = await _active(down)
+    await until(all_at_head)
+    active = await active_policy(down)
     assert parse_policy(active["xml"].encode()).version == head
     assert active["sha256"] == (await propagator.states())[host_ids[down.name]].activated_hash
 
@@ -138,48 +125,33 @@ async def test_a_host_down_for_the_whole_change_converges_when_it_comes_back(
 async def test_drift_is_shown_and_fixed_only_when_an_admin_says_so(
     xe_services: Any, xps_hosts: Any, make_user: Any
 ) -> None:
-    services, hosts = await _world(xe_services, xps_hosts, start=True)
+    services, hosts = await sample_world(xe_services, xps_hosts, start=True)
     propagator = services.compute.propagator
     policy = await services.policy.current()
     target = hosts[0]
     host_id = str(policy.host_named(target.name).id)
-
-    async def converged() -> bool:
-        row = (await propagator.states()).get(host_id)
-        at_head = row is not None and row.observed_version == policy.version
-        return at_head and row is not None and row.state == "converged"
-
-    await _until(converged)
-    # Behind XE's back: the console renames the host's policy and activates it.
-    console = await target.console()
-    active = dict(await console.get_policy("active"))
-    mine = dataclasses.replace(parse_policy(active["xml"].encode()), name="edited on the host")
-    await console.stage_policy(xml=serialize_policy(mine).decode())
-    changed = dict(await console.activate_policy())
+    at_head = converged(services, host_id, policy.version)
+    await until(at_head)
+    changed = await edit_behind_xe(target)
 
     async def drifted() -> bool:
         row = (await propagator.states())[host_id]
         return row.state == "drifted" and row.enforced_hash == changed["sha256"]
 
-    await _until(drifted)
-    await asyncio.sleep(1.0)  # several passes: a drifted host is left alone
+    await until(drifted)
+    for _ in range(5):  # several passes: a drifted host is left alone
+        await propagator.reconcile_once()
     assert (await propagator.states())[host_id].state == "drifted"
-    assert (await console.get_policy("active"))["sha256"] == changed["sha256"]
+    assert (await active_policy(target))["sha256"] == changed["sha256"]
     views = await services.compute.propagation(Principal.system())
     assert [v.state for v in views if v.host_id == host_id] == ["drifted"]
 
-    root = await make_user("oper", "operator")
-    from enterprise_store._errors import RoleRequired
-
-    try:
-        await services.compute.reconverge(root, host_id)
-    except RoleRequired:
-        pass
-    else:  # pragma: no cover - the assertion below names the failure
-        raise AssertionError("an operator re-converged a drifted host")
+    oper = await make_user("oper", "operator")
+    with pytest.raises(RoleRequired):
+        await services.compute.reconverge(oper, host_id)
     await services.compute.reconverge(Principal.system(), host_id)
-    await _until(converged)
-    active = dict(await console.get_policy("active"))
+    await until(at_head)
+    active = await active_policy(target)
     assert parse_policy(active["xml"].encode()).name == f"XE slice of {target.name}"
     assert active["sha256"] == (await propagator.states())[host_id].activated_hash
 
@@ -189,13 +161,13 @@ async def test_a_slice_the_host_would_break_is_refused_and_retried_in_either_mod
     xe_services: Any, xps_hosts: Any, processes: int
 ) -> None:
     config = PropagationConfig(interval_s=0.2, verify_every_s=3600, slice_processes=processes)
-    services, hosts = await _world(xe_services, xps_hosts, propagation=config)
+    services, hosts = await sample_world(xe_services, xps_hosts, propagation=config)
     propagator = services.compute.propagator
     report = await propagator.reconcile_once()
     assert len(report.activated) == 3 and not report.failed
     policy = await services.policy.current()
     for h in hosts:  # the same slices as built in this process
-        active = await _active(h)
+        active = await active_policy(h)
         assert (
             active["sha256"]
             == build_slice(
@@ -220,23 +192,12 @@ async def test_a_quarantine_drifts_the_host_with_its_reason_and_the_restore_conv
     """Issue #14 §2 follow-up: the runbook's quarantine activates a policy on the host
     (XE sees drift, and says it is that quarantine); verify's unquarantine activates XE's
     slice again (the same hash): the host is converged again without an admin."""
-    services, hosts = await _world(xe_services, xps_hosts, start=True)
+    services, hosts = await sample_world(xe_services, xps_hosts, start=True)
     propagator = services.compute.propagator
     policy = await services.policy.current()
-    vm = policy.vm_named("EA-domu-1")
-    name = policy.host_of(vm).name  # type: ignore[union-attr]
-    target = next(h for h in hosts if h.name == name)
-    host_id = str(policy.host_named(name).id)
-
-    async def converged() -> bool:
-        row = (await propagator.states()).get(host_id)
-        return (
-            row is not None
-            and row.state == "converged"
-            and row.observed_version == (policy.version)
-        )
-
-    await _until(converged)
+    target, host_id = placed(policy, hosts, "EA-domu-1")
+    at_head = converged(services, host_id, policy.version)
+    await until(at_head)
     xe_hash = (await propagator.states())[host_id].activated_hash
     console = await target.console()
     inc = await console.open_incident("EA-domu-1", "alice")
@@ -245,7 +206,7 @@ async def test_a_quarantine_drifts_the_host_with_its_reason_and_the_restore_conv
     async def drifted() -> bool:
         return (await propagator.states())[host_id].state == "drifted"
 
-    await _until(drifted)
+    await until(drifted)
     row = (await propagator.states())[host_id]
     assert row.enforced_hash != xe_hash and row.activated_hash == xe_hash
     drifted_since = row.since_us
@@ -256,15 +217,15 @@ async def test_a_quarantine_drifts_the_host_with_its_reason_and_the_restore_conv
     async def explained() -> bool:
         return bool(await reason())
 
-    await _until(explained)
+    await until(explained)
     assert await reason() == f"quarantine of VM EA-domu-1, incident {inc['id']}"
     views = await services.compute.propagation(Principal.system())
     assert [v.state for v in views if v.host_id == host_id] == ["drifted"]
 
     back = await console.incident_step(inc["id"], "unquarantine", "done", "alice")
     assert not back.get("quarantine")
-    assert (await _active(target))["sha256"] == xe_hash
-    await _until(converged)
+    assert (await active_policy(target))["sha256"] == xe_hash
+    await until(at_head)
     row = (await propagator.states())[host_id]
     assert row.enforced_hash == row.activated_hash == xe_hash
     assert row.last_error is None and row.since_us > drifted_since
@@ -276,26 +237,15 @@ async def test_a_reconverge_during_a_quarantine_keeps_it_and_its_restore_is_not_
     """An admin re-converges a quarantined host: the host keeps the quarantine in XE's
     slice (XPS rebases it) and XE says so; verify's unquarantine then leaves exactly
     XE's slice in force, which is not drift."""
-    services, hosts = await _world(xe_services, xps_hosts, start=True)
+    services, hosts = await sample_world(xe_services, xps_hosts, start=True)
     propagator = services.compute.propagator
     policy = await services.policy.current()
-    vm = policy.vm_named("EA-domu-1")
-    name = policy.host_of(vm).name  # type: ignore[union-attr]
-    target = next(h for h in hosts if h.name == name)
-    host_id = str(policy.host_named(name).id)
+    target, host_id = placed(policy, hosts, "EA-domu-1")
 
     async def state() -> str:
         return (await propagator.states())[host_id].state
 
-    async def converged() -> bool:
-        row = (await propagator.states()).get(host_id)
-        return (
-            row is not None
-            and row.state == "converged"
-            and row.observed_version == (policy.version)
-        )
-
-    await _until(converged)
+    await until(converged(services, host_id, policy.version))
     slice_hash = (await propagator.states())[host_id].activated_hash
     console = await target.console()
     inc = await console.open_incident("EA-domu-1", "alice")
@@ -304,17 +254,17 @@ async def test_a_reconverge_during_a_quarantine_keeps_it_and_its_restore_is_not_
     async def drifted() -> bool:
         return await state() == "drifted"
 
-    await _until(drifted)
+    await until(drifted)
     await services.compute.reconverge(Principal.system(), host_id)
 
     async def kept() -> bool:
         row = (await propagator.states())[host_id]
         return row.state == "converged" and not row.reconverge
 
-    await _until(kept)
+    await until(kept)
     row = (await propagator.states())[host_id]
     assert row.last_error == f"quarantine kept: EA-domu-1 ({inc['id']})"
-    active = await _active(target)
+    active = await active_policy(target)
     assert active["sha256"] == row.activated_hash != slice_hash
     assert row.desired_sha256 == slice_hash
     bound = next(d for d in active["policy"]["domains"] if d["name"] == "EA-domu-1")
@@ -322,13 +272,13 @@ async def test_a_reconverge_during_a_quarantine_keeps_it_and_its_restore_is_not_
     assert labels[bound["seclabel"]].endswith("-quarantine")
 
     await console.incident_step(inc["id"], "unquarantine", "done", "alice")
-    assert (await _active(target))["sha256"] == slice_hash
+    assert (await active_policy(target))["sha256"] == slice_hash
 
     async def restored() -> bool:
         row = (await propagator.states())[host_id]
         return row.activated_hash == row.enforced_hash == slice_hash
 
-    await _until(restored)
+    await until(restored)
     await propagator.reconcile_once()  # a pass more: nothing calls it drift
     row = (await propagator.states())[host_id]
     assert (row.state, row.last_error) == ("converged", None)

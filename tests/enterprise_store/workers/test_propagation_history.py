@@ -4,35 +4,19 @@ bounded per host (the oldest pruned in the same transaction), on SQLite and Post
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import itertools
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
-from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import Principal, Services
 from enterprise_store.store._compute_repo import ComputeRepo, TransitionRow
 from tests._support.xe_hosts import fast
-from xps.policy import parse_policy, serialize_policy
-
-
-async def _world(xe_services: Any, xps_hosts: Any, **kw: Any) -> tuple[Services, list[Any]]:
-    hosts = await xps_hosts(3)
-    services: Services = await xe_services(**kw)
-    policy = sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
-    await services.policy.import_policy(Principal.system(), policy)
-    return services, hosts
-
-
-async def _until(predicate: Any, limit_s: float = 60.0) -> None:
-    """Waits (liveness bound only) until ``await predicate()`` is true."""
-    async with asyncio.timeout(limit_s):
-        while not await predicate():  # noqa: ASYNC110 (state in a database and a daemon)
-            await asyncio.sleep(0.05)
+from tests._support.xe_propagation import (
+    converged,
+    edit_behind_xe,
+    placed,
+    sample_world,
+    until,
+)
 
 
 async def _history(services: Services, host_id: str) -> list[TransitionRow]:
@@ -47,35 +31,23 @@ async def _drift_and_reconverge(services: Services, hosts: list[Any]) -> None:
     policy = await services.policy.current()
     target = hosts[0]
     host_id = str(policy.host_named(target.name).id)
-
-    async def converged() -> bool:
-        row = (await propagator.states()).get(host_id)
-        return row is not None and (row.state, row.observed_version) == (
-            "converged",
-            policy.version,
-        )
-
-    await _until(converged)
+    at_head = converged(services, host_id, policy.version)
+    await until(at_head)
     first = await _history(services, host_id)
     assert [(t.from_state, t.to_state) for t in first] == [("pending", "converged")]
     xe_hash = (await propagator.states())[host_id].activated_hash
     assert xe_hash is not None
-    # Behind XE's back: the host's console renames its policy and activates it.
-    console = await target.console()
-    active = dict(await console.get_policy("active"))
-    mine = dataclasses.replace(parse_policy(active["xml"].encode()), name="edited on the host")
-    await console.stage_policy(xml=serialize_policy(mine).decode())
-    changed = dict(await console.activate_policy())
+    changed = await edit_behind_xe(target)
 
     async def drifted() -> bool:
         row = (await propagator.states())[host_id]
         return row.state == "drifted" and row.enforced_hash == changed["sha256"]
 
-    await _until(drifted)
+    await until(drifted)
     for _ in range(5):  # polls of a drifted host write nothing
         await propagator.reconcile_once()
     await services.compute.reconverge(Principal.system(), host_id)
-    await _until(converged)
+    await until(at_head)
     for _ in range(3):  # nor do polls of a converged one
         await propagator.reconcile_once()
     later = (await _history(services, host_id))[len(first) :]
@@ -94,27 +66,18 @@ async def _drift_and_reconverge(services: Services, hosts: list[Any]) -> None:
 async def test_a_drift_then_converge_writes_exactly_two_transitions_with_the_reason(
     xe_services: Any, xps_hosts: Any
 ) -> None:
-    services, hosts = await _world(xe_services, xps_hosts, start=True)
+    services, hosts = await sample_world(xe_services, xps_hosts, start=True)
     await _drift_and_reconverge(services, hosts)
 
 
 async def test_a_quarantine_drift_records_the_incident_as_its_reason(
     xe_services: Any, xps_hosts: Any
 ) -> None:
-    services, hosts = await _world(xe_services, xps_hosts, start=True)
-    propagator = services.compute.propagator
+    services, hosts = await sample_world(xe_services, xps_hosts, start=True)
     policy = await services.policy.current()
-    name = policy.host_of(policy.vm_named("EA-domu-1")).name  # type: ignore[union-attr]
-    target = next(h for h in hosts if h.name == name)
-    host_id = str(policy.host_named(name).id)
-
-    async def state() -> str:
-        return (await propagator.states())[host_id].state
-
-    async def converged() -> bool:
-        return host_id in await propagator.states() and await state() == "converged"
-
-    await _until(converged)
+    target, host_id = placed(policy, hosts, "EA-domu-1")
+    at_head = converged(services, host_id, policy.version)
+    await until(at_head)
     seen = len(await _history(services, host_id))
     console = await target.console()
     inc = await console.open_incident("EA-domu-1", "alice")
@@ -124,9 +87,9 @@ async def test_a_quarantine_drift_records_the_incident_as_its_reason(
     async def explained() -> bool:
         return any(t.reason == reason for t in await _history(services, host_id))
 
-    await _until(explained)
+    await until(explained)
     await console.incident_step(inc["id"], "unquarantine", "done", "alice")
-    await _until(converged)
+    await until(at_head)
     later = (await _history(services, host_id))[seen:]
     # The event may drift it first (the hash mismatch), the next read says why.
     assert later[0].from_state == "converged" and later[-1].to_state == "converged"
@@ -141,7 +104,9 @@ async def test_a_quarantine_drift_records_the_incident_as_its_reason(
 async def test_the_history_is_bounded_per_host_and_pruned_oldest_first(
     xe_services: Any, xps_hosts: Any
 ) -> None:
-    services, hosts = await _world(xe_services, xps_hosts, propagation=fast(history_per_host=3))
+    services, hosts = await sample_world(
+        xe_services, xps_hosts, propagation=fast(history_per_host=3)
+    )
     propagator = services.compute.propagator
     await propagator.reconcile_once()
     policy = await services.policy.current()
@@ -164,16 +129,6 @@ async def test_the_history_is_bounded_per_host_and_pruned_oldest_first(
         assert kept[-1].observed_version == head
 
 
-@pytest.fixture
-async def pg_url(pg_server: Any) -> AsyncIterator[str]:
-    name = f"xe_{uuid.uuid4().hex[:16]}"
-    await pg_server.admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_server.url(name)
-    finally:
-        await pg_server.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 async def test_on_postgresql_too(xe_services: Any, xps_hosts: Any, pg_url: str) -> None:
-    services, hosts = await _world(xe_services, xps_hosts, start=True, url=pg_url)
+    services, hosts = await sample_world(xe_services, xps_hosts, start=True, url=pg_url)
     await _drift_and_reconverge(services, hosts)

@@ -3,24 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import Principal, Services
-
-
-@pytest.fixture
-async def pg_url(pg_server: Any) -> AsyncIterator[str]:
-    name = f"xe_{uuid.uuid4().hex[:16]}"
-    await pg_server.admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_server.url(name)
-    finally:
-        await pg_server.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_two_servers_split_the_hosts_and_each_version_is_activated_once(

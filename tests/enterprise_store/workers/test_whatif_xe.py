@@ -9,17 +9,14 @@ from typing import Any
 import pytest
 
 from enterprise_store._errors import InvalidInput, NotFound
-from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import Principal, Services
 from enterprise_store.services._whatif import WhatIfService
+from tests._support.xe_propagation import sample_world
 from tests._support.xe_whatif import DOM, narrowing
 
 
 async def _world(xe_services: Any, xps_hosts: Any) -> tuple[Services, list[Any]]:
-    hosts = await xps_hosts(3)
-    services: Services = await xe_services()
-    policy = sample_xe_policy({h.name: ("127.0.0.1", h.port) for h in hosts})
-    await services.policy.import_policy(Principal.system(), policy)
+    services, hosts = await sample_world(xe_services, xps_hosts)
     await services.compute.propagator.reconcile_once()
     return services, hosts
 
