@@ -4,6 +4,7 @@ close, each one key, each skippable with a reason (``s`` on the selected step)."
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -61,6 +62,7 @@ class RunbookScreen(ModalScreen[None]):
         Binding("v", "run('verify')", "Verify", id="runbook.verify"),
         Binding("x", "run('close')", "Close", id="runbook.close"),
         Binding("s", "skip", "Skip selected", id="runbook.skip"),
+        Binding("T", "timeline", "Timeline", id="runbook.timeline"),
         Binding("up,k", "move(-1)", "Up", show=False, id="runbook.up"),
         Binding("down,j", "move(1)", "Down", show=False, id="runbook.down"),
         Binding("enter", "run_selected", "Run selected", show=False, id="runbook.enter"),
@@ -81,7 +83,7 @@ class RunbookScreen(ModalScreen[None]):
             yield Static("", id="runbook-detail", markup=False)
             yield Static(
                 "p pause  c capture  q quarantine  f fix  v verify  x close  "
-                "s skip selected (a reason)  ↑↓ select  Esc back",
+                "s skip (a reason)  T timeline  ↑↓ select  Esc back",
                 id="runbook-keys",
                 markup=False,
             )
@@ -178,8 +180,33 @@ class RunbookScreen(ModalScreen[None]):
             skipped,
         )
 
+    def action_timeline(self) -> None:
+        """`T`: this incident's timeline (once captured)."""
+        if self.book.incident is None:
+            self.notify("Capture (c) first: the timeline is the incident's record.")
+            return
+        show_incident_timeline(self, self.console, self.book.address, self.book.incident["id"])
+
     def action_dismiss_panel(self) -> None:
         self.dismiss(None)
+
+
+def show_incident_timeline(
+    screen: ModalScreen[None], console: Console, address: str, incident_id: str
+) -> None:
+    """Reads one incident's timeline from the host and shows it over ``screen``."""
+
+    async def show() -> None:
+        from xenon_tui.flows._timeline import one_incident_timeline
+        from xenon_tui.screens._timeline import TimelineScreen
+
+        timeline, meta = await one_incident_timeline(console, address, incident_id)
+        if screen.is_attached:
+            await screen.app.push_screen(
+                TimelineScreen(timeline, meta, Path.cwd() / "xenon-reports")
+            )
+
+    run_flow(screen, "timeline", show)
 
 
 STEP_INDEX = {step: i for i, step in enumerate(inc.STEPS)}
@@ -208,6 +235,7 @@ class IncidentsScreen(ModalScreen[None]):
         Binding("slash", "search", "Search", id="incidents.search"),
         Binding("r", "reopen", "Reopen", id="incidents.reopen"),
         Binding("o", "cycle_state", "All/open/closed", id="incidents.state"),
+        Binding("T", "timeline", "Timeline", id="incidents.timeline"),
         Binding("enter", "open_selected", "Runbook", show=False, id="incidents.open"),
         Binding("escape", "back", "Back", id="incidents.back"),
     ]
@@ -227,7 +255,7 @@ class IncidentsScreen(ModalScreen[None]):
             yield Input(placeholder="search id, domain, user, note", id="incidents-search")
             yield DataTable(id="incidents-table", cursor_type="row", zebra_stripes=True)
             yield Static(
-                "/ search  Enter runbook  r reopen  o all/open/closed  Esc back",
+                "/ search  Enter runbook  T timeline  r reopen  o all/open/closed  Esc back",
                 id="incidents-keys",
                 markup=False,
             )
@@ -306,6 +334,12 @@ class IncidentsScreen(ModalScreen[None]):
 
     def _show(self, book: inc.Runbook) -> None:
         self.app.push_screen(RunbookScreen(self.console, book))
+
+    def action_timeline(self) -> None:
+        """`T`: the selected incident's timeline."""
+        row = self.selected()
+        if row is not None:
+            show_incident_timeline(self, self.console, self.address, row["id"])
 
     def action_reopen(self) -> None:
         row = self.selected()
