@@ -6,29 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from xps.host import Host, HostConfig, InvalidArgument, _svc_incidents
+from tests._support.xps import sim_config
+from xps.host import Host, InvalidArgument, _svc_incidents
 from xps.host._errors import ConflictError, NotFound
 
 DOMAIN = "EA-domu-1"
 
 
-def _config(state: Path) -> HostConfig:
-    return HostConfig(state_dir=state, stats_interval_s=0.05, sim_slice_ms=10)
-
-
 @pytest.fixture
-async def host(tmp_path: Path) -> AsyncIterator[Host]:
-    h = await Host.open(_config(tmp_path / "state"))
-    try:
-        yield h
-    finally:
-        await h.close()
+def host(sim_host: Host) -> Host:
+    """The open sim host of ``tests/_support/xps.py``."""
+    return sim_host
 
 
 async def _stopped(host: Host, name: str) -> int:
@@ -153,12 +146,12 @@ async def test_input_is_validated(host: Host) -> None:
 
 async def test_incidents_survive_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    async with await Host.open(_config(state)) as h:
+    async with await Host.open(sim_config(state)) as h:
         first = await h.open_incident(DOMAIN, "alice")
         await h.incident_step(first["id"], "close", "done", "alice", "done here")
         second = await h.open_incident(DOMAIN, "alice")
     (state / "incidents" / "INC-7.json").write_text("{not json")  # skipped, not fatal
-    async with await Host.open(_config(state)) as h:
+    async with await Host.open(sim_config(state)) as h:
         kept = await h.get_incident(first["id"])
         assert kept["state"] == "closed" and kept["steps"][-1]["note"] == "done here"
         assert (await h.get_incident(second["id"]))["steps"] == second["steps"]

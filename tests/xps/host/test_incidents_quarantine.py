@@ -9,15 +9,15 @@ import copy
 import dataclasses
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests._support.xps import sim_config
 from xenon_tui.dialogs._whatif import whatif_lines
 from xps import msm
-from xps.host import Host, HostConfig
+from xps.host import Host
 from xps.host._errors import ConflictError
 from xps.policy import hypercall_number, policy_from_dict, policy_to_dict, subop_number
 from xps.policy._quarantine import quarantine_profile
@@ -26,12 +26,9 @@ DOMAIN = "EA-domu-1"
 
 
 @pytest.fixture
-async def host(tmp_path: Path) -> AsyncIterator[Host]:
-    h = await Host.open(HostConfig(state_dir=tmp_path / "state", stats_interval_s=0.05))
-    try:
-        yield h
-    finally:
-        await h.close()
+def host(sim_host: Host) -> Host:
+    """The open sim host of ``tests/_support/xps.py``."""
+    return sim_host
 
 
 def _msm_label(host: Host, name: str) -> Any:
@@ -120,7 +117,7 @@ async def test_a_skipped_quarantine_changes_no_policy(host: Host) -> None:
 
 
 async def test_quarantine_survives_a_restart_and_is_restored_after(tmp_path: Path) -> None:
-    config = HostConfig(state_dir=tmp_path / "state", stats_interval_s=0.05)
+    config = sim_config(tmp_path / "state")
     async with await Host.open(config) as first:
         inc = await first.open_incident(DOMAIN, "alice")
         await first.incident_step(inc["id"], "quarantine", "done", "alice")

@@ -15,6 +15,7 @@ import random
 import signal
 from pathlib import Path
 
+from tests._support.xps import sim_config
 from xps import msm
 from xps.host import Host, HostConfig
 from xps.host._convert import jsonable
@@ -34,7 +35,7 @@ def _canon(obj: object) -> str:
 
 
 def _config(state: Path) -> HostConfig:
-    return HostConfig(state_dir=state, stats_interval_s=60.0, sim_slice_ms=50)
+    return sim_config(state, stats_interval_s=60.0, sim_slice_ms=50)
 
 
 async def _child(state: Path, versions: list[bytes], ready_fd: int) -> None:
