@@ -504,6 +504,56 @@ async def idle_cpu(work: Path, sessions: int, window_s: float) -> dict[str, Any]
     return result
 
 
+async def idle_trace(
+    work: Path, window_s: float, views: list[str], *, profile: bool = False
+) -> dict[str, Any]:
+    """What one console does while idle on each view (``--idle-trace``): the console app
+    in this process (headless, 160x48) against the headless demo's hosts, with the
+    counters of :mod:`benchmarks._trace` over ``window_s`` seconds a view (no key), and
+    with ``profile`` the functions that cost most (cProfile, on stderr)."""
+    import cProfile
+    import pstats
+
+    from benchmarks._trace import print_report, tracing
+    from xenon_tui.app import XenonConsole
+    from xenon_tui.ssh._consolecfg import console_config
+
+    os.makedirs(work, exist_ok=True)
+    progress("idle trace: starting a headless demo (three sim hosts, live workload)")
+    demo = Demo(work)
+    result: dict[str, Any] = {}
+    try:
+        settings = json.loads(demo.console_file.read_text())
+        settings["read_only"] = False
+        app = XenonConsole(console_config(settings))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await asyncio.sleep(3.0)
+            with tracing() as trace:
+                for view in views:
+                    await pilot.press(IDLE_VIEWS[view].decode())
+                    await asyncio.sleep(3.0)  # the view is built and filled
+                    trace.reset()
+                    began = time.process_time()
+                    profiler = cProfile.Profile() if profile else None
+                    if profiler is not None:
+                        profiler.enable()
+                    await asyncio.sleep(window_s)
+                    if profiler is not None:
+                        profiler.disable()
+                        stats = pstats.Stats(profiler, stream=sys.stderr)
+                        stats.sort_stats("tottime").print_stats(25)
+                        stats.sort_stats("cumulative").print_stats(40)
+                    report = trace.report()
+                    report["cpu_pct"] = round(
+                        (time.process_time() - began) / report["seconds"] * 100, 2
+                    )
+                    result[view] = report
+                    print_report(f"{view}: {report['cpu_pct']} % of a core", report, sys.stderr)
+    finally:
+        demo.stop()
+    return {"idle_trace": result}
+
+
 # -- many sessions against the demo --------------------------------------------------------
 
 # A key and what its answer shows first: ``:`` opens the command line (its placeholder);
@@ -916,6 +966,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="xenon-ssh-bench-") as tmp:
         work = Path(tmp)
+        if args.idle_trace:
+            views = args.idle_trace.split(",")
+            return await idle_trace(work, args.idle_window, views, profile=args.idle_profile)
         if args.idle_only:
             return await idle_cpu(work, args.idle_sessions, args.idle_window)
         if args.xe:
@@ -1039,6 +1092,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--idle-sessions", type=int, default=4)
     parser.add_argument(
+        "--idle-trace",
+        metavar="VIEWS",
+        help="count what one in-process console does while idle on each view (e.g. "
+        "policy,domains,violations,perf; benchmarks/_trace.py); results are not saved",
+    )
+    parser.add_argument(
+        "--idle-profile", action="store_true", help="with --idle-trace: cProfile each view"
+    )
+    parser.add_argument(
         "--xe",
         action="store_true",
         help="only the Enterprise view at 1,000 hosts / 10,000 VMs (benchmarks/_ssh_xe.py)",
@@ -1094,6 +1156,9 @@ def main(argv: list[str] | None = None) -> int:
     result["bench_seconds"] = round(time.perf_counter() - started, 1)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     saved = dict(result)
+    if args.idle_trace:
+        print(json.dumps(result))
+        return 0
     partial = args.idle_only or args.scale_only or args.xe or args.memory_only
     if partial and RESULTS.exists():  # the others as last measured
         saved = {**json.loads(RESULTS.read_text()), **result}
