@@ -425,8 +425,12 @@ class HostConsole(Screen[None]):
             del state.stats_log[:-400]
             cpu_changed = state.take_sample(data)
             if message.address == self.current:
-                self._apply_later("perf")
-                if cpu_changed:
+                # Only for the view shown: a hidden one draws from the state when shown
+                # (show_view), so its pushes wake nothing.
+                active = self.query_one(ViewTabs).active
+                if active == "perf":
+                    self._apply_later("perf")
+                elif cpu_changed and active == "domains":
                     self._apply_later("domains")
         elif kind == "domain":
             self._domain_changed(message.address, data)
@@ -446,7 +450,12 @@ class HostConsole(Screen[None]):
         self.counts_of(state.address).add(fresh)
         is_current = state.address == self.current
         # Pushed ones only: a fetched history's counts may predate a reset.
-        if alert and state.take_counts(fresh) and is_current:
+        if (
+            alert
+            and state.take_counts(fresh)
+            and is_current
+            and self.query_one(ViewTabs).active == "domains"
+        ):
             self._apply_later("domains")
         if is_current:
             log = self.query_one(ViolationLog)
@@ -494,8 +503,9 @@ class HostConsole(Screen[None]):
             active = self.query_one(ViewTabs).active
         except NoMatches:  # raced the app's shutdown
             return
-        if "perf" in views:
-            # A hidden Performance view keeps the sample and draws it once shown.
+        if "perf" in views and active == "perf":
+            # A hidden Performance view is not even looked up (a query walks every view's
+            # widgets): it draws the newest sample when it is shown (show_view).
             for perf in self.query(PerfView):
                 perf.show_stats(state.stats, state.stats_log)
         if "domains" in views and active == "domains":
@@ -769,6 +779,11 @@ class HostConsole(Screen[None]):
                 table.set_domains(domain_rows(state))
             if state.link is LinkState.CONNECTED:
                 self.run_flow("refresh", self._poll_domains_of, state.address)
+        if view == "perf" and state is not None:
+            # Hidden, it took no samples: the newest is drawn now (bars that look the same
+            # as drawn are not drawn again).
+            for perf in self.query(PerfView):
+                perf.show_stats(state.stats, state.stats_log)
         if focus:
             self.call_after_refresh(self._focus_view, view)
         if view == "violations":

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -69,12 +70,29 @@ class TabLine(ClickableLine):
     def __init__(self, owner: ViewTabs) -> None:
         super().__init__()
         self._owner = owner
+        # The component styles, resolved once per theme: each walks the CSS and the
+        # ancestors (about a millisecond, and a render asked for up to 13 of them).
+        self._styles: dict[str, Style] = {}
+
+    def on_mount(self) -> None:
+        # Published once the new theme's CSS is applied (the theme's name changes before).
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: object) -> None:
+        self._styles = {}
+        self.refresh()
+
+    def _style(self, name: str) -> Style:
+        styles = self._styles
+        if name not in styles:
+            styles[name] = self.get_component_rich_style(f"tabline--{name}")
+        return styles[name]
 
     def render(self) -> Text:
         width = self.size.width
         # The shown view's state (its filter, rows arrived above a pinned selection) is
         # drawn on the right; the titles make room for it before it is cut.
-        style = self.get_component_rich_style("tabline--status")
+        style = self._style("status")
         # Full titles with wide gaps; then narrow gaps; then short titles (80 columns);
         # each with the full status, then with the short one.
         for text in self._owner.status_forms():
@@ -101,9 +119,9 @@ class TabLine(ClickableLine):
 
     def _line(self, *, short: bool, gap: str) -> tuple[Text, list[Span]]:
         owner = self._owner
-        key_style = self.get_component_rich_style("tabline--key")
-        tab_style = self.get_component_rich_style("tabline--tab")
-        active_style = self.get_component_rich_style("tabline--active")
+        key_style = self._style("key")
+        tab_style = self._style("tab")
+        active_style = self._style("active")
         line = Text(" ", no_wrap=True, end="")
         spans: list[Span] = []
         for pane in owner.panes():
@@ -154,6 +172,9 @@ class ViewTabs(Widget):
         self._panes: list[ViewPane] = []
         self._active = initial
         self.keys: Mapping[str, str] = dict(keys or {})
+        # The strip, kept: a query for it walks every view's widgets (the badge and the
+        # status change several times a minute).
+        self._strip = TabLine(self)
 
     def compose_add_child(self, widget: Widget) -> None:
         if not isinstance(widget, ViewPane):
@@ -163,7 +184,7 @@ class ViewTabs(Widget):
     def compose(self) -> ComposeResult:
         if self._active not in {pane.id for pane in self._panes}:
             raise ValueError(f"no view {self._active!r} to show first")
-        yield TabLine(self)
+        yield self._strip
         yield ContentSwitcher(*self._panes, initial=self._active)
 
     def panes(self) -> list[ViewPane]:
@@ -188,7 +209,7 @@ class ViewTabs(Widget):
         self._active = pane_id
         if self.is_mounted:
             self.query_one(ContentSwitcher).current = pane_id
-            self.query_one(TabLine).refresh()
+            self._strip.refresh()
 
     def activate(self, pane_id: str) -> None:
         """Shows ``pane_id`` as a click would, telling the app (``TabActivated``)."""
@@ -215,7 +236,7 @@ class ViewTabs(Widget):
         if pane.status != forms:
             pane.status = forms
             if self.is_mounted and pane_id == self._active:
-                self.query_one(TabLine).refresh()
+                self._strip.refresh()
 
     def set_badge(self, pane_id: str, badge: str) -> None:
         """Sets the text drawn after ``pane_id``'s title ("" for none)."""
@@ -223,7 +244,7 @@ class ViewTabs(Widget):
         if pane.badge != badge:
             pane.badge = badge
             if self.is_mounted:
-                self.query_one(TabLine).refresh()
+                self._strip.refresh()
 
     def _pane(self, pane_id: str) -> ViewPane:
         for pane in self._panes:

@@ -252,6 +252,14 @@ class ViolationLog(ScrollView, can_focus=True):
         self._painted_at = -1e9
         self._repaint_due = False
         self._size_due = False  # the scrollbars wait for that repaint
+        # Each row's drawn line (id of the row -> row, cursor on it, acked, line), for one
+        # set of columns, styles, width and sideways scroll (``_lines_for``). Rows arrive
+        # on top and push the others down: a repaint then draws one new line and takes
+        # the rest from here (formatting every visible row was the log's idle cost).
+        self._lines: dict[int, tuple[Violation, bool, bool, Strip]] = {}
+        self._lines_for: tuple[Any, ...] = ()
+        self._styled_for: tuple[int, bool] = (-1, False)
+        self._theme_count = 0  # themes applied since mount (the styles follow them)
 
     # -- data ------------------------------------------------------------------------------
 
@@ -404,20 +412,34 @@ class ViolationLog(ScrollView, can_focus=True):
 
     def on_mount(self) -> None:
         self._sync_size()
+        # Published once the new theme's CSS is applied (the theme's name changes before).
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: object) -> None:
+        self._theme_count += 1
+        self.refresh()
 
     # -- rendering -------------------------------------------------------------------------
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._fit()
-        # Styles are resolved once per paint, not once per line (they dominate otherwise).
-        base = self.rich_style
-        self._styles = {
-            None: base,
-            "rate": base + self.get_component_rich_style("violation-log--rate"),
-            "channel": base + self.get_component_rich_style("violation-log--channel"),
-            "cursor": self.get_component_rich_style("violation-log--cursor"),
-            "acked": self.get_component_rich_style("violation-log--acked", partial=True),
-        }
+        # Styles are resolved once per theme and focus (the cursor's depends on it), not
+        # once per line or paint (each costs a walk of the CSS and the ancestors).
+        styled_for = (self._theme_count, self.has_focus)
+        if styled_for != self._styled_for:
+            self._styled_for = styled_for
+            base = self.rich_style
+            self._styles = {
+                None: base,
+                "rate": base + self.get_component_rich_style("violation-log--rate"),
+                "channel": base + self.get_component_rich_style("violation-log--channel"),
+                "cursor": self.get_component_rich_style("violation-log--cursor"),
+                "acked": self.get_component_rich_style("violation-log--acked", partial=True),
+            }
+        drawn_for = (self.scroll_offset.x, self.size.width, tuple(self._columns), styled_for)
+        if drawn_for != self._lines_for or len(self._lines) > 4 * max(crop.height, 64):
+            self._lines_for = drawn_for
+            self._lines = {}
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
@@ -428,16 +450,23 @@ class ViolationLog(ScrollView, can_focus=True):
         if index >= len(self.window):
             return Strip.blank(width, styles[None])
         row = self.window.row(index)
+        acked = bool(self.acks.items) and self.acks.covering(row) is not None
+        cursor = index == self.cursor
+        known = self._lines.get(id(row))
+        if known is not None and known[0] is row and known[1] == cursor and known[2] == acked:
+            return known[3]
         cells = format_row(row)
         text = layout_line(cells, self._columns)
         kind = row.get("kind")
         style: Style = styles.get(kind, styles[None])
-        if self.acks.items and self.acks.covering(row) is not None:
+        if acked:
             style = style + styles["acked"]
-        if index == self.cursor:
+        if cursor:
             style = style + styles["cursor"]
         strip = Strip([Segment(text, style)])
-        return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, style)
+        line = strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, style)
+        self._lines[id(row)] = (row, cursor, acked, line)
+        return line
 
     # -- cursor ----------------------------------------------------------------------------
 

@@ -1,0 +1,187 @@
+"""What a repaint of an idle console costs (issue #16 §1, session 10): a new violation is
+one line formatted, not every visible one; the tab line resolves its styles once per
+theme; a one-cell wobble of a Performance bar draws nothing; pushes for a hidden view wake
+nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from tests._support.console import wait_for
+from tests._support.screens import ADDRESS, injected_app, prepare, view_shown
+from tests.xenon_tui.test_idle_views import push, spy_refreshes
+from xenon_tui.messages import ServerEvent
+from xenon_tui.widgets import PerfView, ViolationLog
+from xenon_tui.widgets import _violation_log as log_module
+from xenon_tui.widgets._viewtabs import TabLine
+
+
+def _violation(seq: int) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "ts": "2026-01-01T00:00:00Z",
+        "domain": "EA-domu-1",
+        "domid": 3,
+        "seclabel_name": "EA",
+        "kind": "rate",
+        "hypercall_name": "xen_version",
+        "count": seq,
+    }
+
+
+def _count_formats(monkeypatch: Any) -> list[int]:
+    calls: list[int] = []
+    real = log_module.format_row
+
+    def spy(row: Any) -> list[str]:
+        calls.append(int(row.get("seq", -1)))
+        return real(row)
+
+    monkeypatch.setattr(log_module, "format_row", spy)
+    return calls
+
+
+async def test_a_new_violation_formats_one_line_not_the_whole_log(monkeypatch: Any) -> None:
+    # Following the newest row, each arrival pushes every shown row down a line and the log
+    # formatted all of them again (40 lines at 160x48, ~1.5 batches a second in the demo).
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await prepare()(pilot)
+        await pilot.press("5")
+        await view_shown(pilot, "violations")
+        log = app.host.query_one(ViolationLog)
+        rows = [_violation(seq) for seq in range(1000, 1100)]
+        log.add_violations(rows)
+        await wait_for(pilot, lambda: not log._repaint_due)
+        await pilot.pause()
+        height = log.scrollable_content_region.height
+        assert height > 20
+        formats = _count_formats(monkeypatch)
+        log.add_violations([_violation(2000)])
+        await wait_for(pilot, lambda: bool(formats) and not log._repaint_due)
+        await pilot.pause()
+        # The new row, and the one the cursor (following the newest) left; the others were
+        # drawn before, a line further up.
+        assert sorted(formats) == [1099, 2000], formats
+        assert "2000" in log.render_line(0).text
+        assert "1099" in log.render_line(1).text
+        formats.clear()
+        log.action_cursor(1)  # the cursor moves: its two rows are drawn again, no others
+        await wait_for(pilot, lambda: bool(formats))
+        await pilot.pause()
+        assert sorted(formats) == [1099, 2000], formats
+
+
+async def test_the_tab_line_resolves_its_styles_once_per_theme(monkeypatch: Any) -> None:
+    # Each render of the tab line resolved up to 13 component styles (a CSS walk each):
+    # the badge of new violations relabels it every 2 s on every view but the log.
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await prepare()(pilot)
+        line = app.host.query_one(TabLine)
+        tabs = line._owner
+        await pilot.pause()
+        resolved: list[str] = []
+        real = line.get_component_rich_style
+
+        def spy(*names: str, partial: bool = False) -> Any:
+            resolved.extend(names)
+            return real(*names, partial=partial)
+
+        monkeypatch.setattr(line, "get_component_rich_style", spy)
+
+        def shows(badge: str) -> Callable[[], bool]:
+            return lambda: badge in line.render().plain
+
+        for count in range(1, 6):
+            tabs.set_badge("violations", f"⚠ {count}")
+            await wait_for(pilot, shows(f"⚠ {count}"))
+            await pilot.pause()  # drawn on the screen too
+        assert resolved == [], resolved
+        before = line.render().spans
+        app.theme = next(name for name in app.theme_names if name != app.theme)
+        await wait_for(pilot, lambda: bool(resolved))  # the new theme's styles
+        after = line.render().spans
+        assert {s.style for s in after} != {s.style for s in before}
+
+
+def _sample(cpu: float) -> dict[str, Any]:
+    domains = [
+        {"name": "Domain-0", "cpu_pct": 100.0, "mem_kb": 1 << 20, "vcpus": 8},
+        {"name": "EA-domu-1", "cpu_pct": cpu, "mem_kb": 2 << 20, "vcpus": 2},
+    ]
+    return {"event": "stats", "data": {"ts": 1_700_000_000.0, "domains": domains}}
+
+
+async def test_a_bar_wobbling_by_one_cell_is_not_drawn_again() -> None:
+    # A domain's CPU on a cell's edge (49.6 <-> 50.4 %) moved its bar a cell at every
+    # other sample: a plotext draw of the whole chart each time.
+    from textual_plotext import PlotextPlot
+
+    from xenon_tui.widgets._perf import bar_cells, visible_bars
+
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("6")
+        perf = app.query_one(PerfView)
+        await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
+        await push(pilot, app, _sample(50.0))
+        chart = perf.query_one("#cpu-now", PlotextPlot)
+        await wait_for(pilot, lambda: "cpu-now" in perf._bars)
+        names = ["EA-domu-1", "Domain-0"]
+        ceiling = perf.ceilings["cpu-now"]
+        assert ceiling == 100 and bar_cells(chart.size.width, names) > 20
+
+        def cells(cpu: float) -> int:
+            return visible_bars([cpu, 100.0], chart.size.width, names, ceiling)[0]
+
+        drawn = cells(50.0)
+        one = next(v for v in range(51, 60) if cells(v) == drawn + 1)
+        two = next(v for v in range(one, 70) if cells(v) == drawn + 2)
+        counts: Counter[str] = Counter()
+        for plot in perf.query(PlotextPlot):
+            spy_refreshes(plot, counts, plot.id or "?")
+        for cpu in (one, 50.0, one, 50.0):
+            await push(pilot, app, _sample(float(cpu)))
+        assert counts == Counter(), counts
+        await push(pilot, app, _sample(float(two)))
+        assert counts == Counter({"cpu-now": 1}), counts
+        assert perf._bars["cpu-now"][2][0] == drawn + 2
+
+
+async def test_samples_for_a_hidden_view_wake_nothing_and_show_when_it_is_shown(
+    monkeypatch: Any,
+) -> None:
+    # Every pushed sample timed an apply of the Performance view (and the Domains table),
+    # shown or not: two wake-ups a second on the Policy view, each querying the DOM.
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await prepare()(pilot)
+        await pilot.press("6")
+        await view_shown(pilot, "perf")
+        await pilot.press("2")
+        await view_shown(pilot, "policy")
+        host, state = app.host, app.servers[ADDRESS]
+        perf = host.query_one(PerfView)
+        drawn: list[Any] = []
+        real = perf.show_stats
+
+        def spy(stats: Any, log: Any) -> None:
+            drawn.append(stats)
+            real(stats, log)
+
+        monkeypatch.setattr(perf, "show_stats", spy)
+        samples = [_sample(float(cpu)) for cpu in (10, 20, 30)]
+        for event in samples:
+            host._server_event(ServerEvent(ADDRESS, event))
+            assert not host._apply_due
+        assert state.stats is samples[-1]["data"]
+        await pilot.pause()
+        assert drawn == []
+        await pilot.press("6")
+        await view_shown(pilot, "perf")
+        await wait_for(pilot, lambda: bool(drawn))
+        assert drawn[0] is samples[-1]["data"]
