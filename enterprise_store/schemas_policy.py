@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictBool, StringConstraints
 
 from enterprise_store.schemas import FindingOut, Request, Resource, fields_model
 from enterprise_store.schemas_compute import PropagationOut
@@ -53,6 +53,7 @@ __all__ = [
     "SwitchOut",
     "VersionOut",
     "VifIn",
+    "VifModelName",
     "VifOut",
     "VifsIn",
     "VmCreate",
@@ -316,23 +317,31 @@ class ExtraIn(Request):
     extra: list[ExtraPair] = Field(max_length=4096)
 
 
+VifModelName = Literal["e1000", "rtl8139", "virtio-net"]
+"""The NICs an HVM guest's VIF may emulate (xl ``model=``)."""
+
+
 class VifIn(Request):
     """A VIF of a VM (Figure 28's VIFs tab): the host's switch (bridge) it attaches to,
-    its MAC (none: derived from the VM's id) and IP address."""
+    its MAC (none: derived from the VM's id), IP address and, for an HVM guest, the NIC
+    it emulates (none: e1000; guests with PV drivers ignore it)."""
 
     bridge: Text
     mac: Text | None = None
     ip: Text | None = None
+    model: VifModelName | None = None
 
 
 class DiskIn(Request):
     """A disk of a VM (Figure 28's Disks tab): ``/path``, ``file:/path`` or
-    ``phy:/dev/…``; vdev ``xvd[a-z]``/``hd[a-z]``; mode ``r`` or ``w``."""
+    ``phy:/dev/…``; vdev ``xvd[a-z]``/``hd[a-z]``; mode ``r`` or ``w``; ``cdrom``: the
+    guest sees a CD-ROM drive (an ISO image), which is read-only."""
 
     target: Text
     vdev: Text
-    mode: Text = "w"
+    mode: Text | None = Field(default=None, description="r or w (default: w, a CD-ROM r).")
     format: Text = "raw"
+    cdrom: StrictBool = False
 
 
 class VifsIn(Request):
@@ -353,6 +362,7 @@ class VifOut(Resource):
     bridge: str
     mac: str | None
     ip: str | None
+    model: str | None = None
 
 
 class DiskOut(Resource):
@@ -362,6 +372,7 @@ class DiskOut(Resource):
     vdev: str
     mode: str
     format: str
+    cdrom: bool = False
 
 
 class VmOut(Resource):

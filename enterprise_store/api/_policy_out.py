@@ -153,9 +153,10 @@ def vm_out(v: Vm, view: EnterprisePolicy) -> VmOut:
             max_vifs=v.network.max_vifs,
         ),
         extra=[[k, val] for k, val in v.extra],
-        vifs=[VifOut(bridge=f.bridge, mac=f.mac, ip=f.ip) for f in v.vifs],
+        vifs=[VifOut(bridge=f.bridge, mac=f.mac, ip=f.ip, model=f.model) for f in v.vifs],
         disks=[
-            DiskOut(target=d.target, vdev=d.vdev, mode=d.mode, format=d.format) for d in v.disks
+            DiskOut(target=d.target, vdev=d.vdev, mode=d.mode, format=d.format, cdrom=d.cdrom)
+            for d in v.disks
         ],
     )
 

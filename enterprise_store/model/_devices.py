@@ -14,12 +14,15 @@ import re
 from collections.abc import Sequence
 from uuid import UUID
 
+from xps.policy import VifModel
+
 from ._types import NetworkRestrictions, VmDisk, VmVif
 
 __all__ = [
     "DISK_FORMATS",
     "DISK_MODES",
     "MAX_DISKS",
+    "VIF_MODELS",
     "derived_mac",
     "devices_problems",
     "disk_path",
@@ -32,6 +35,8 @@ MAX_DISKS = 26
 """Most disks a VM may have in XE."""
 DISK_MODES = ("r", "w")
 DISK_FORMATS = ("raw", "qcow2")
+VIF_MODELS = tuple(m.value for m in VifModel)
+"""The NICs an HVM guest's VIF may emulate (xl ``model=``)."""
 
 _BRIDGE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 _MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
@@ -83,6 +88,8 @@ def vif_problems(vif: VmVif, index: int, network: NetworkRestrictions) -> list[s
         problem = _ip_problem(vif.ip)
         if problem:
             out.append(f"{where}: ip {_shown(vif.ip)} {problem}")
+    if vif.model is not None and vif.model not in VIF_MODELS:
+        out.append(f"{where}: model {_shown(vif.model)} must be one of {', '.join(VIF_MODELS)}")
     return out
 
 
@@ -134,6 +141,8 @@ def disk_problems(disk: VmDisk, index: int) -> list[str]:
         out.append(f"{where}: format {_shown(disk.format)} must be raw or qcow2")
     if mode == "phy" and disk.format != "raw":
         out.append(f"{where}: a phy: device is raw, not {disk.format}")
+    if disk.cdrom and disk.mode != "r":
+        out.append(f"{where}: a CD-ROM is read-only: its mode must be r, not {_shown(disk.mode)}")
     return out
 
 

@@ -38,10 +38,18 @@ _FORMAT = 1
 _LATER_VM_FIELDS = ("vifs", "disks")
 
 
+# Likewise inside a VIF and a disk: their later fields, at their defaults, are left out.
+_LATER_DEVICE_FIELDS = (("vifs", "model", None), ("disks", "cdrom", False))
+
+
 def _vm_dict(body: dict[str, Any]) -> dict[str, Any]:
     for key in _LATER_VM_FIELDS:
         if not body.get(key, True):
             del body[key]
+    for key, field, default in _LATER_DEVICE_FIELDS:
+        for item in body.get(key, ()):
+            if item.get(field, default) is default:
+                del item[field]
     return body
 
 

@@ -198,11 +198,14 @@ class VmVif:
         mac: Unicast MAC address, lower case; None: derived from the VM's id and the
             VIF's position (Xen's OUI ``00:16:3e``), stable across propagations.
         ip: The VM's address on that network (xl ``ip=``), or None.
+        model: The NIC an HVM guest emulates (xl ``model=``: ``e1000``, ``rtl8139``,
+            ``virtio-net``), or None (e1000); guests with PV drivers ignore it.
     """
 
     bridge: str
     mac: str | None = None
     ip: str | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,12 +221,15 @@ class VmDisk:
         vdev: The guest's device name: ``xvd[a-z]+`` or ``hd[a-z]``.
         mode: ``r`` (read-only) or ``w`` (read-write).
         format: ``raw`` or ``qcow2`` (xl's default is raw).
+        cdrom: The guest sees a CD-ROM drive holding the image (an ISO; xl
+            ``devtype=cdrom``); it must be read-only (``mode`` ``r``).
     """
 
     target: str
     vdev: str
     mode: str = "w"
     format: str = "raw"
+    cdrom: bool = False
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from uuid import UUID
 from xps.policy import (
     ConflictSet,
     DiskAccess,
+    DiskDevtype,
     DiskFormat,
     DomainConfig,
     DomainDisk,
@@ -35,6 +36,7 @@ from xps.policy import (
     StorageLocation,
     Tag,
     Vif,
+    VifModel,
     serialize_policy,
     validate,
 )
@@ -374,7 +376,13 @@ def _xe_devices(
                 problems.append(_refusal(host, "XE-SLICE-DEVICES", text, [vm.name], "vifs"))
                 continue
             mac = vif.mac or derived_mac(vm.id, index)
-            vifs.append(Vif(vm.id, switch.id, mac, vif.ip))
+            try:
+                model = VifModel(vif.model) if vif.model else None
+            except ValueError:  # the checker refuses it first (XE-VM-VIF); never sent
+                text = f"VM {vm.name!r} ({vm.id}) VIF {index + 1}: no NIC model {vif.model!r}"
+                problems.append(_refusal(host, "XE-SLICE-DEVICES", text, [vm.name], "vifs"))
+                continue
+            vifs.append(Vif(vm.id, switch.id, mac, vif.ip, model))
         if not vm.disks:
             continue
         disks = []
@@ -396,6 +404,7 @@ def _xe_devices(
                     DiskFormat(disk.format),
                     disk.vdev,
                     DiskAccess.RO if disk.mode == "r" else DiskAccess.RW,
+                    DiskDevtype.CDROM if disk.cdrom else None,
                 )
             )
         domains[d.id] = dataclasses.replace(d, disks=tuple(disks))

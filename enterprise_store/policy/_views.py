@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-from xps.policy import PolicyLookupError
+from xps.policy import GuestType, PolicyLookupError
 from xps.policy.generators import GeneratorError, xl_config
 
 from .._errors import InvalidInput, NotFound
@@ -242,10 +242,12 @@ def _vm_lines(policy: EnterprisePolicy, vm: Vm) -> list[str]:
     for key, value in vm.extra:
         lines.append(f"       extra {key} = {value}")
     for vif in vm.vifs:
-        more = "".join(f" {k} {v}" for k, v in (("mac", vif.mac), ("ip", vif.ip)) if v)
+        pairs = (("mac", vif.mac), ("ip", vif.ip), ("model", vif.model))
+        more = "".join(f" {k} {v}" for k, v in pairs if v)
         lines.append(f"       vif bridge {vif.bridge}{more}")
     for disk in vm.disks:
-        lines.append(f"       disk {disk.target} {disk.vdev} {disk.mode} {disk.format}")
+        cdrom = " cdrom" if disk.cdrom else ""
+        lines.append(f"       disk {disk.target} {disk.vdev} {disk.mode} {disk.format}{cdrom}")
     return lines
 
 
@@ -351,9 +353,15 @@ def domain_config_text(policy: EnterprisePolicy, vm: UUID) -> str:
         raise InvalidInput(f"VM {found.name!r} ({found.id}): {exc.message}") from exc
     if found.vifs or found.disks:
         text += "# VIFs and disks of XE, placed by the host at propagation (§4.3)\n"
+        hvm = found.guest_type is GuestType.HVM
         for n, vif in enumerate(found.vifs, 1):
-            more = "".join(f",{k}={v}" for k, v in (("mac", vif.mac), ("ip", vif.ip)) if v)
+            pairs = (("mac", vif.mac), ("ip", vif.ip))
+            more = "".join(f",{k}={v}" for k, v in pairs if v)
+            if vif.model:
+                # Only an HVM guest emulates a NIC; the others' xl lines leave it out.
+                more += f",model={vif.model}" if hvm else f" (model {vif.model}: HVM only)"
             text += f"# vif {n}: bridge={vif.bridge}{more}\n"
         for n, disk in enumerate(found.disks, 1):
-            text += f"# disk {n}: {disk.target},{disk.format},{disk.vdev},{disk.mode}\n"
+            cdrom = ",devtype=cdrom" if disk.cdrom else ""
+            text += f"# disk {n}: {disk.target},{disk.format},{disk.vdev},{disk.mode}{cdrom}\n"
     return text

@@ -218,10 +218,11 @@ def _emit_vm(parent: Any, vm: Vm) -> None:
         for name in net.switches:
             _sub(n, "switch", {"name": name})
     for vif in vm.vifs:
-        _sub(el, "vif", {"bridge": vif.bridge, "mac": vif.mac, "ip": vif.ip})
+        _sub(el, "vif", {"bridge": vif.bridge, "mac": vif.mac, "ip": vif.ip, "model": vif.model})
     for disk in vm.disks:
         attrs = {"target": disk.target, "vdev": disk.vdev, "mode": disk.mode}
-        _sub(el, "disk", {**attrs, "format": disk.format})
+        # cdrom only when set: a document without CD-ROMs keeps its bytes.
+        _sub(el, "disk", {**attrs, "format": disk.format, "cdrom": disk.cdrom or None})
 
 
 def _build(policy: EnterprisePolicy) -> Any:
@@ -352,10 +353,17 @@ def _vm(domain: DomainConfig, el: Any) -> Vm:
         network=network,
         extra=domain.extra,
         vifs=tuple(
-            VmVif(v.get("bridge"), v.get("mac"), v.get("ip")) for v in el.iterfind(_q("vif"))
+            VmVif(v.get("bridge"), v.get("mac"), v.get("ip"), v.get("model"))
+            for v in el.iterfind(_q("vif"))
         ),
         disks=tuple(
-            VmDisk(d.get("target"), d.get("vdev"), d.get("mode"), d.get("format"))
+            VmDisk(
+                d.get("target"),
+                d.get("vdev"),
+                d.get("mode"),
+                d.get("format"),
+                d.get("cdrom") in ("true", "1"),
+            )
             for d in el.iterfind(_q("disk"))
         ),
     )

@@ -205,46 +205,54 @@ def _devices(value: Any, what: str) -> list[Any]:
 
 
 def _vifs(value: Any) -> tuple[VmVif, ...]:
-    """A VM's VIFs: each ``{bridge, mac?, ip?}``; the MAC is stored lower case.
+    """A VM's VIFs: each ``{bridge, mac?, ip?, model?}``; the MAC is stored lower case.
     What each may hold is the checker's (``XE-VM-VIF``, naming the VM)."""
     out = []
     for n, item in enumerate(_devices(value, "vifs"), 1):
         if isinstance(item, VmVif):
             out.append(item)
             continue
-        m = _mapping(item, f"VIF {n}", ("bridge", "mac", "ip"))
+        m = _mapping(item, f"VIF {n}", ("bridge", "mac", "ip", "model"))
         if m.get("bridge") is None:
             raise InvalidInput(f"VIF {n} needs a bridge")
         mac = _opt_text(m.get("mac"), f"VIF {n} mac")
         ip = _opt_text(m.get("ip"), f"VIF {n} ip")
+        model = _opt_text(m.get("model"), f"VIF {n} model")
         out.append(
             VmVif(
                 bridge=_text(m["bridge"], f"VIF {n} bridge", limit=_NAME_LIMIT),
                 mac=normal_mac(mac) if mac else None,
                 ip=ip.strip() or None if ip is not None else None,
+                model=model or None,
             )
         )
     return tuple(out)
 
 
 def _disks(value: Any) -> tuple[VmDisk, ...]:
-    """A VM's disks: each ``{target, vdev, mode?: r|w, format?: raw|qcow2}``.
-    What each may hold is the checker's (``XE-VM-DISK``, naming the VM)."""
+    """A VM's disks: each ``{target, vdev, mode?: r|w, format?: raw|qcow2, cdrom?}``; the
+    mode defaults to ``w``, for a CD-ROM to ``r``. What each may hold is the checker's
+    (``XE-VM-DISK``, naming the VM)."""
     out = []
     for n, item in enumerate(_devices(value, "disks"), 1):
         if isinstance(item, VmDisk):
             out.append(item)
             continue
-        m = _mapping(item, f"disk {n}", ("target", "vdev", "mode", "format"))
+        m = _mapping(item, f"disk {n}", ("target", "vdev", "mode", "format", "cdrom"))
         for key in ("target", "vdev"):
             if m.get(key) is None:
                 raise InvalidInput(f"disk {n} needs a {key}")
+        cdrom = _bool(m.get("cdrom", False), f"disk {n} cdrom")
+        mode = m.get("mode")
         out.append(
             VmDisk(
                 target=_text(m["target"], f"disk {n} target"),
                 vdev=_text(m["vdev"], f"disk {n} vdev", limit=_NAME_LIMIT),
-                mode=_text(m.get("mode", "w"), f"disk {n} mode", limit=16),
-                format=_text(m.get("format", "raw"), f"disk {n} format", limit=16),
+                mode=_text(
+                    ("r" if cdrom else "w") if mode is None else mode, f"disk {n} mode", limit=16
+                ),
+                format=_text(m.get("format") or "raw", f"disk {n} format", limit=16),
+                cdrom=cdrom,
             )
         )
     return tuple(out)

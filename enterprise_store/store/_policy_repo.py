@@ -206,7 +206,14 @@ def _vm_children(v: Vm) -> dict[Table, list[dict[str, Any]]]:
             for i, (k, val) in enumerate(v.extra)
         ],
         vm_vifs: [
-            {"vm_id": key, "position": i, "bridge": f.bridge, "mac": f.mac, "ip": f.ip}
+            {
+                "vm_id": key,
+                "position": i,
+                "bridge": f.bridge,
+                "mac": f.mac,
+                "ip": f.ip,
+                "model": f.model,
+            }
             for i, f in enumerate(v.vifs)
         ],
         vm_disks: [
@@ -217,6 +224,7 @@ def _vm_children(v: Vm) -> dict[Table, list[dict[str, Any]]]:
                 "vdev": d.vdev,
                 "mode": d.mode,
                 "format": d.format,
+                "cdrom": d.cdrom,
             }
             for i, d in enumerate(v.disks)
         ],
@@ -306,8 +314,8 @@ _LOAD: dict[Table, tuple[str, ...]] = {
           "run", "allow_network", "max_vifs"),
     vm_switches: ("vm_id", "name"),
     vm_extra: ("vm_id", "position", "key", "value"),
-    vm_vifs: ("vm_id", "position", "bridge", "mac", "ip"),
-    vm_disks: ("vm_id", "position", "target", "vdev", "mode", "format"),
+    vm_vifs: ("vm_id", "position", "bridge", "mac", "ip", "model"),
+    vm_disks: ("vm_id", "position", "target", "vdev", "mode", "format", "cdrom"),
     conflict_sets: ("id", "name", "level"),
     conflict_members: ("conflict_id", "enclave_id"),
     dhcp_servers: ("id", "name", "enclave_id", "interface"),
@@ -365,11 +373,12 @@ def _build(version: int, rows: Mapping[str, list[tuple[Any, ...]]]) -> Enterpris
     for vm_id, position, key, value in rows["vm_extra"]:
         extra_map.setdefault(vm_id, []).append((int(position), key, value))
     vif_map: dict[str, list[tuple[int, VmVif]]] = {}
-    for vm_id, position, bridge, mac, ip in rows["vm_vifs"]:
-        vif_map.setdefault(vm_id, []).append((int(position), VmVif(bridge, mac, ip)))
+    for vm_id, position, bridge, mac, ip, model in rows["vm_vifs"]:
+        vif_map.setdefault(vm_id, []).append((int(position), VmVif(bridge, mac, ip, model)))
     disk_map: dict[str, list[tuple[int, VmDisk]]] = {}
-    for vm_id, position, target, vdev, mode, fmt in rows["vm_disks"]:
-        disk_map.setdefault(vm_id, []).append((int(position), VmDisk(target, vdev, mode, fmt)))
+    for vm_id, position, target, vdev, mode, fmt, cdrom in rows["vm_disks"]:
+        disk = VmDisk(target, vdev, mode, fmt, bool(cdrom))
+        disk_map.setdefault(vm_id, []).append((int(position), disk))
     # One NetworkRestrictions object for every VM without restrictions (immutable).
     unrestricted = NetworkRestrictions()
     vm_list = []

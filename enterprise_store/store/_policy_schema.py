@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from enterprise_store.store._schema import metadata
@@ -179,7 +180,8 @@ vm_extra = Table(
     Column("value", Text, nullable=False),
 )
 
-# A VM's VIFs and disks in XE (Figure 28, migration 0007), in order (the xl list's).
+# A VM's VIFs and disks in XE (Figure 28, migration 0007), in order (the xl list's);
+# a VIF's NIC model and a disk's CD-ROM flag came with migration 0009.
 vm_vifs = Table(
     "vm_vifs",
     metadata,
@@ -188,6 +190,7 @@ vm_vifs = Table(
     Column("bridge", String(_NAME), nullable=False),
     Column("mac", String(64), nullable=True),
     Column("ip", String(_NAME), nullable=True),
+    Column("model", String(16), nullable=True),
 )
 
 vm_disks = Table(
@@ -199,6 +202,7 @@ vm_disks = Table(
     Column("vdev", String(_NAME), nullable=False),
     Column("mode", String(16), nullable=False),
     Column("format", String(16), nullable=False),
+    Column("cdrom", Boolean, nullable=False, server_default=false()),
 )
 
 conflict_sets = Table(

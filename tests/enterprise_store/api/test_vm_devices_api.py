@@ -39,7 +39,7 @@ async def test_set_vifs_and_disks_make_audited_versions(root: XeClient, services
     )
     assert written.version == version + 1
     assert [v.model_dump() for v in written.item.vifs] == [
-        {"bridge": "EAbr", "mac": "02:16:3e:aa:bb:cc", "ip": "172.19.1.150"}
+        {"bridge": "EAbr", "mac": "02:16:3e:aa:bb:cc", "ip": "172.19.1.150", "model": None}
     ]
     written = await root.policy.set_vm_disks(
         VM, [{"target": "/var/lib/xenon/EA/data.img", "vdev": "xvdb", "mode": "r"}]
@@ -87,7 +87,10 @@ _HOSTILE_VIFS = [
     ({"bridge": "EAbr", "ip": "\u202e172.19.1.5"}, "IPv4 or IPv6"),
     ({"bridge": "EAbr", "ip": "172.19.1.5\u2028"}, "control characters"),
     ({"bridge": "EBbr"}, "allowed switches"),  # EA-domu-1 may use EAbr only
-    ({"bridge": "EAbr", "model": "e1000"}, "model: Extra inputs are not permitted"),
+    ({"bridge": "EAbr", "model": "pcnet"}, "model: Input should be 'e1000', 'rtl8139'"),
+    ({"bridge": "EAbr", "model": "e1000,script=/x"}, "model: Input should be"),
+    ({"bridge": "EAbr", "model": "E1000"}, "model: Input should be"),
+    ({"bridge": "EAbr", "nic": "e1000"}, "nic: Extra inputs are not permitted"),
 ]
 
 
@@ -111,7 +114,10 @@ _HOSTILE_DISKS = [
     ({"target": "phy:/etc/shadow", "vdev": "xvdb"}, "/dev/"),
     ({"target": "/var/lib/xenon/EA/a.img", "vdev": "sdb"}, "vdev"),
     ({"target": "/var/lib/xenon/EA/a.img", "vdev": "xvdb", "mode": "rw"}, "mode"),
-    ({"target": "/var/lib/xenon/EA/a.img", "vdev": "xvdb", "cdrom": True}, "cdrom: Extra inputs"),
+    ({"target": "/var/lib/xenon/EA/a.iso", "vdev": "hdc", "cdrom": True, "mode": "w"}, "CD-ROM"),
+    ({"target": "/var/lib/xenon/EA/a.iso", "vdev": "hdc", "cdrom": "yes"}, "cdrom: Input should"),
+    ({"target": "/var/lib/xenon/EA/a.iso", "vdev": "hdc", "cdrom": 1}, "cdrom: Input should"),
+    ({"target": "/var/lib/xenon/EA/a.img", "vdev": "xvdb", "devtype": "cdrom"}, "Extra inputs"),
 ]
 
 
@@ -122,6 +128,33 @@ async def test_hostile_disks_are_refused_naming_the_vm(
     answer = await _put(app, str(root.token), "disks", {"disks": [disk]})
     _refused(answer, words)
     assert (await root.policy.get_vm(VM)).disks == []
+
+
+async def test_a_vif_model_and_a_cdrom_are_stored_shown_and_cleared(
+    root: XeClient, services: Services
+) -> None:
+    """Issue #13: an HVM VIF's NIC model and a CD-ROM disk (refused as unknown fields
+    before); a CD-ROM without a mode is read-only."""
+    written = await root.policy.set_vm_vifs(VM, [{"bridge": "EAbr", "model": "rtl8139"}])
+    assert written.item.vifs[0].model == "rtl8139"
+    iso = {"target": "/var/lib/xenon/EA/install.iso", "vdev": "hdc", "cdrom": True}
+    written = await root.policy.set_vm_disks(VM, [iso])
+    (disk,) = written.item.disks
+    assert (disk.cdrom, disk.mode, disk.format) == (True, "r", "raw")
+    # Stored in the database (a fresh read) and in the VM the API shows.
+    stored = (await services.policy.current()).vm_named(VM)
+    assert stored.vifs[0].model == "rtl8139" and stored.disks[0].cdrom
+    got = await root.policy.get_vm(VM)
+    assert got.vifs[0].model == "rtl8139" and got.disks[0].cdrom
+    # View domain config names both (EA-domu-1 is PV: the model is HVM only).
+    shown = await root.policy.vm_config(VM)
+    assert "# disk 1: /var/lib/xenon/EA/install.iso,raw,hdc,r,devtype=cdrom" in shown
+    assert "(model rtl8139: HVM only)" in shown
+    # Set again without them: gone.
+    written = await root.policy.set_vm_vifs(VM, [{"bridge": "EAbr"}])
+    assert written.item.vifs[0].model is None
+    written = await root.policy.set_vm_disks(VM, [{**iso, "cdrom": False}])
+    assert (written.item.disks[0].cdrom, written.item.disks[0].mode) == (False, "w")
 
 
 async def test_more_vifs_than_max_vifs_is_refused(root: XeClient, app: FastAPI) -> None:

@@ -142,6 +142,9 @@ def test_a_host_without_the_switch_or_storage_refuses_the_slice_naming_the_vm() 
         ((), (VmDisk("/srv/a.img", "xvda", "r", "vmdk"),), "format"),
         ((), (VmDisk("phy:/etc/passwd", "xvda"),), "/dev/"),
         ((), (VmDisk("/srv/a.img", "xvda"), VmDisk("/srv/b.img", "xvda")), "vdev 'xvda'"),
+        ((VmVif("EAbr", model="pcnet"),), (), "model 'pcnet' must be one of e1000"),
+        ((VmVif("EAbr", model="e1000,script=/x"),), (), "model"),
+        ((), (VmDisk("/srv/a.iso", "hdc", "w", cdrom=True),), "CD-ROM is read-only"),
     ],
 )
 def test_every_hostile_value_is_a_problem(
@@ -163,6 +166,45 @@ def test_good_values_and_the_network_restrictions() -> None:
     assert "network is off" in problem[1]
     (problem,) = devices_problems(two[:1], (), NetworkRestrictions(switches=("EBbr",)))
     assert "allowed switches (EBbr)" in problem[1]
+
+
+def test_a_vif_model_and_a_cdrom_reach_the_host_s_xl_config() -> None:
+    """Issue #13: XE carries a VIF's NIC model and a CD-ROM disk into the slice; the host's
+    xl configuration (what XPS writes before ``xl create``) has ``model=`` and
+    ``devtype=cdrom``. EB-domu-3 is HVM."""
+    iso = VmDisk("/var/lib/xenon/EB/install.iso", "hdc", "r", cdrom=True)
+    xe = _with("EB-domu-3", vifs=(VmVif("EBbr", model="virtio-net"),), disks=(iso,))
+    text = _host_config(xe, "EB-domu-3")
+    mac = derived_mac(xe.vm_named("EB-domu-3").id, 0)
+    assert f"vif = [ 'mac={mac},bridge=EBbr,type=ioemu,model=virtio-net' ]" in text
+    assert (
+        "disk = [ 'format=raw,vdev=hdc,access=ro,devtype=cdrom,"
+        "target=/var/lib/xenon/EB/install.iso' ]"
+    ) in text
+    assert "model=e1000" not in text
+    # Both survive the canonical JSON and XML, and the slice is stable.
+    assert policy_from_json(policy_to_json(xe)) == xe
+    assert parse_enterprise(serialize_enterprise(xe)) == xe
+    shown = domain_config_text(xe, xe.vm_named("EB-domu-3").id)
+    assert "# vif 1: bridge=EBbr,model=virtio-net" in shown
+    assert "# disk 1: /var/lib/xenon/EB/install.iso,raw,hdc,r,devtype=cdrom" in shown
+    assert "vif bridge EBbr model virtio-net" in policy_text(xe)
+    assert "disk /var/lib/xenon/EB/install.iso hdc r raw cdrom" in policy_text(xe)
+
+
+def test_vifs_and_disks_without_them_keep_their_bytes() -> None:
+    # A version written before issue #13 (VIFs and disks, no model, no CD-ROM): the same
+    # JSON and XML bytes, so the same SHA-256.
+    xe = _with("EA-domu-1", vifs=(_VIF,), disks=(_DISK,))
+    data = policy_to_json(xe)
+    assert b'"model":null' not in data and b'"cdrom"' not in data
+    xml = serialize_enterprise(xe)
+    assert b"<vif bridge=" in xml and b'" model=' not in xml.split(b"<vif ")[1].split(b"/>")[0]
+    assert b"cdrom=" not in xml
+    assert Digester().sha256(xe) == policy_sha256(xe)
+    with_model = _with("EA-domu-1", vifs=(VmVif("EAbr", None, "172.19.1.150", "e1000"),))
+    assert b'"model":"e1000"' in policy_to_json(with_model)
+    assert Digester().sha256(with_model) == policy_sha256(with_model)
 
 
 def test_a_host_s_read_only_port_survives_json_and_xml() -> None:
