@@ -363,48 +363,39 @@ def violation_ts(v: Mapping[str, Any]) -> float:
 
 
 def violation_event(v: Mapping[str, Any]) -> TimelineEvent:
-    """A host's violation record as a timeline event."""
+    """A host's violation record as a timeline event: one violation. The record's
+    ``count`` is the domain's violation count after it (msm.h), not a number of
+    occurrences: it is kept as ``domain_count``, as XE's timeline does."""
     call = str(v.get("hypercall_name") or v.get("hypercall", "?"))
     subop = v.get("subop", -1)
     if isinstance(subop, int) and subop >= 0:
         call += f"/{subop}"
-    count = int(v.get("count", 1) or 1)
     summary = f"{v.get('domain', '?')}: {v.get('kind', '?')} {call}"
-    if count > 1:
-        summary += f" ×{count}"  # noqa: RUF001 (the multiplication sign is meant)
     return TimelineEvent(
         violation_ts(v),
         "violation",
         str(v.get("domain", "?")),
         summary,
-        count,
+        1,
         {
             "seq": v.get("seq"),
             "seclabel": v.get("seclabel_name"),
             "profile": v.get("profile"),
             "hypercall": call,
+            "domain_count": v.get("count"),
         },
     )
 
 
-def violation_count(v: Mapping[str, Any]) -> int:
-    """How many violations a record stands for."""
-    count = v.get("count", 1)
-    return count if isinstance(count, int) and count > 0 else 1
-
-
 def add_violations(timeline: Timeline, records: Sequence[Mapping[str, Any]]) -> None:
-    """Adds a host's violation records (``GetViolations`` rows, the console's ring)."""
-    counts: Sequence[int] | None
-    try:  # the hosts' records all carry ts_ns and count: one pass in C-level loops
+    """Adds a host's violation records (``GetViolations`` rows, the console's ring): each
+    is one violation (its ``count`` is the domain's running count, see
+    :func:`violation_event`)."""
+    try:  # the hosts' records all carry ts_ns: one pass in a C-level loop
         times = [v["ts_ns"] / 1e9 for v in records]
-        counts = [v["count"] or 1 for v in records]
     except (KeyError, TypeError):
         times = [violation_ts(v) for v in records]
-        counts = [violation_count(v) for v in records]
-    if counts.count(1) == len(counts):
-        counts = None  # each stands for one: Timeline.add fills the column without a pass
-    timeline.add("violation", records, times, violation_event, counts)
+    timeline.add("violation", records, times, violation_event)
 
 
 _LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) MSM: (.*)$")
@@ -469,7 +460,6 @@ __all__ = [
     "add_violations",
     "domain_cpu_series",
     "log_event",
-    "violation_count",
     "violation_event",
     "violation_ts",
 ]

@@ -100,11 +100,26 @@ def test_events_of_every_kind_merge_in_time_order_and_count_what_they_stand_for(
     times = [tl.ts(i) for i in range(len(tl))]
     assert times == sorted(times)
     assert kinds[-5:] == ["action", "domain", "policy", "propagation", "action"]
-    assert tl.totals() == {"violation": 45, "action": 2, "domain": 1, "policy": 1, "propagation": 1}
-    hostile = next(e for e in tl.events(["violation"]) if e.count == 5)
-    assert hostile.summary == f"{HOSTILE}: profile grant_table_op/0 ×5"  # noqa: RUF001
+    assert tl.totals() == {"violation": 41, "action": 2, "domain": 1, "policy": 1, "propagation": 1}
+    hostile = next(e for e in tl.events(["violation"]) if e.detail["domain_count"] == 5)
+    assert hostile.summary == f"{HOSTILE}: profile grant_table_op/0" and hostile.count == 1
     assert tl.index_at(T0 + 85) == 42  # 41 violation records and the pause
     assert tl.start == T0 and tl.end == T0 + 135  # the CPU series starts first
+
+
+def test_a_hosts_violation_records_count_once_each_whatever_the_domains_count() -> None:
+    """A record's ``count`` is the domain's violation count after it (msm.h): 46 records
+    of one domain are 46 violations, not 1 + 2 + … + 46 = 1,081 (the demo's INC-1
+    timeline said "violation 1081" and labelled the last record 46 times before)."""
+    tl = Timeline("t")
+    add_violations(tl, [violation(i, T0 + i, count=i) for i in range(1, 47)])
+    assert tl.totals() == {"violation": 46}
+    assert sum(tl.buckets("violation", tl.start, tl.end, 10)) == 46
+    last = tl.event(45)
+    assert last.count == 1 and "×" not in last.summary  # noqa: RUF001
+    assert last.detail["domain_count"] == 46
+    record = json.loads(to_json(tl, ReportMeta("t", "admin")))
+    assert {e["count"] for e in record["events"]} == {1}
 
 
 @given(
