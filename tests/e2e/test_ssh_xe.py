@@ -30,6 +30,7 @@ from enterprise_store.client import XeClient
 from enterprise_store.services import Principal, Services
 from tests._support.ssh import ServerProc, start_server, wait_until
 from tests._support.xe_cli import serve_xe, xenon
+from tests._support.xe_ssh import CountingForwarder
 from xenon_tui.ssh._consolecfg import sandbox_targets
 from xenon_tui.ssh._errors import ConfigError
 from xenon_tui.ssh._sandbox import abi_version
@@ -545,3 +546,35 @@ def test_the_token_travels_in_a_pipe_never_in_the_spec() -> None:
     for bad in ("ftp://x", "https://", "https://x:99999"):
         with pytest.raises(ConfigError):
             xe_port(bad)
+
+
+async def test_logins_read_their_hosts_over_one_kept_connection(xe: Xe) -> None:
+    """Each login reads its user's hosts with that user's token, over the connection the
+    previous login left open (no TLS handshake per login): a forwarder in front of XE
+    counts the connections. A token XE refuses still gets no host."""
+    port = int(xe.url.rsplit(":", 1)[1])
+    public = xe.keys["alice"].with_suffix(".pub").read_text().strip()
+    with _listening() as host_port:
+        async with (
+            _xe_host(xe, "ssh-xe-pooled", host_port),
+            CountingForwarder(port) as fwd,
+        ):
+            url = f"https://127.0.0.1:{fwd.port}"
+            authority = XeAuthority(XeAuthConfig(url, xe.credential, xe.ca))
+            try:
+                first = await authority.session_for("alice", public)
+                second = await authority.session_for("alice", public)
+                service_connections = fwd.accepted  # the service credential's own
+                got = [await authority.with_host_ports(g) for g in (first, second)]
+                never = XeGrant("alice", "operator", None, "2030-01-01", "xes_" + "C" * 43)
+                refused = await authority.with_host_ports(never)
+                opened = fwd.accepted - service_connections
+            finally:
+                for grant in (first, second):
+                    authority.revoke(grant)
+                await authority.close()
+    assert service_connections == 1
+    assert [host_port in g.host_ports for g in got] == [True, True]
+    assert refused.host_ports == ()
+    assert opened == 1  # three reads, two users' tokens and a refused one: one connection
+    await _wait_logged_out(xe, "alice")

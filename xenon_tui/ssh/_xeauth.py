@@ -174,6 +174,7 @@ class XeAuthority:
         self._credential = read_credential(config.credential_file)
         self._transport = transport
         self._client: Any = None
+        self._hosts_client: Any = None
         self._revoking: set[asyncio.Task[None]] = set()
 
     def _xe(self) -> Any:
@@ -235,6 +236,45 @@ class XeAuthority:
             token=session.token,
         )
 
+    def _reader(self) -> Any:
+        """The connection pool of the users' host reads: kept open across logins (no TLS
+        handshake per login); each request carries its user's own token, and the pool
+        keeps no cookie (nothing of one user's answer goes with another's request)."""
+        if self._hosts_client is None:
+            from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+            import httpx
+
+            from enterprise_store.client import tls_context
+
+            https = self.config.url.startswith("https://")
+            self._hosts_client = httpx.AsyncClient(
+                base_url=self.config.url.rstrip("/"),
+                timeout=self.config.timeout_s,
+                verify=tls_context(self.config.ca_file) if https else True,
+                transport=self._transport,
+                cookies=httpx.Cookies(CookieJar(DefaultCookiePolicy(allowed_domains=[]))),
+            )
+        return self._hosts_client
+
+    async def _host_page(self, token: str, cursor: str | None) -> tuple[list[Any], str | None]:
+        """One page of the hosts ``token``'s user sees: only the fields a login needs."""
+        from enterprise_store.client import error_from_response
+
+        params = {"limit": str(_HOST_PAGE), "fields": "name,port,ro_port"}
+        if cursor is not None:
+            params["cursor"] = cursor
+        response = await self._reader().get(
+            "/api/v1/hosts", params=params, headers={"Authorization": f"Bearer {token}"}
+        )
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        doc = response.json()
+        items, cursor = doc["items"], doc.get("next_cursor")
+        if not isinstance(items, list) or not (cursor is None or isinstance(cursor, str)):
+            raise ValueError("not a page")
+        return items, cursor
+
     async def with_host_ports(self, grant: XeGrant) -> XeGrant:
         """``grant`` with the XPS ports of the hosts XE shows its user (all pages, read
         with the user's own token within the XE timeout); without any on a failure.
@@ -243,45 +283,37 @@ class XeAuthority:
         gets only the read-only ports XE records (``ro_port``): a host whose read-only
         port XE does not know is not reachable from it at all, and a line says so.
         """
-        from enterprise_store.client import XeClient, XeError
+        import httpx
+
+        from enterprise_store.client import XeError
 
         ports: set[int] = set()
         read_only = grant.role == "auditor"
         unknown: list[str] = []
         try:
-            async with (
-                asyncio.timeout(self.config.timeout_s),
-                XeClient(
-                    self.config.url,
-                    token=grant.token,
-                    ca=self.config.ca_file,
-                    timeout=self.config.timeout_s,
-                    transport=self._transport,
-                ) as xe,
-            ):
+            async with asyncio.timeout(self.config.timeout_s):
                 cursor: str | None = None
                 for _ in range(_MAX_HOST_PAGES):
-                    page = await xe.policy.list_hosts(limit=_HOST_PAGE, cursor=cursor)
-                    if read_only:
-                        for h in page.items:
-                            if h.ro_port is None:
-                                unknown.append(h.name)
-                            elif 0 < h.ro_port < 65536:
-                                ports.add(h.ro_port)
-                    else:
-                        ports.update(h.port for h in page.items if 0 < h.port < 65536)
-                    cursor = page.next_cursor
+                    items, cursor = await self._host_page(grant.token, cursor)
+                    for h in items:
+                        port = h["ro_port"] if read_only else h["port"]
+                        if type(port) is int and 0 < port < 65536:
+                            ports.add(port)
+                        elif read_only and port is None:
+                            unknown.append(str(h["name"]))
                     if cursor is None:
                         break
                 else:
                     raise XeError("xe_error", f"more than {_MAX_HOST_PAGES} pages of hosts")
-        except (XeError, TimeoutError, ValueError) as exc:
-            # ValueError: an answer that is not a page of hosts (pydantic's error).
+        except (XeError, httpx.HTTPError, TimeoutError, ValueError, KeyError, TypeError) as exc:
+            # ValueError, KeyError, TypeError: an answer that is not a page of hosts.
             reason = (
                 _clean(exc.message)
                 if isinstance(exc, XeError)
                 else "timed out"
-                if isinstance(exc, TimeoutError)
+                if isinstance(exc, TimeoutError | httpx.TimeoutException)
+                else f"XE unreachable ({_clean(type(exc).__name__)})"
+                if isinstance(exc, httpx.HTTPError)
                 else "not a list of hosts"
             )
             log.warning(
@@ -349,6 +381,9 @@ class XeAuthority:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._hosts_client is not None:
+            await self._hosts_client.aclose()
+            self._hosts_client = None
 
 
 def token_pipe(token: str) -> int:
