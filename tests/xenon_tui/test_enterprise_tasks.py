@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual.app import App, ComposeResult
+from textual.widgets import Static
 
 from enterprise_store.client import TaskOut
 from tests._support.console import wait_for
@@ -22,7 +23,10 @@ from xenon_tui.widgets._xe_tasks import KEEP_TASKS, XeTaskPanel, age_text, progr
 
 
 def panel_text(app: Any) -> str:
-    return str(app.screen.query_one(XeTaskPanel).render())
+    """The task panel's text ("" before it is mounted: P mounts it once XE's what-if
+    answered, and a wait for its text may start before that)."""
+    panels = app.screen.query(XeTaskPanel)
+    return str(panels.first().render()) if panels else ""
 
 
 def _task(n: int, *, state: str = "succeeded", progress: float = 1.0, message: str = "") -> TaskOut:
@@ -163,6 +167,57 @@ async def test_the_panel_stays_bounded_and_repaints_only_on_change() -> None:
         assert len(updates) == 1 + 5
         first = str(panel.render()).splitlines()[0]
         assert first.startswith("propagate v2  [██████████] 100%  running · 26m  1000/1000"), first
+
+
+async def test_progress_ticks_repaint_the_panel_without_laying_the_screen_out() -> None:
+    """Issue #13: each progress tick of a 1,000-host propagation used to lay the whole
+    screen out (``Static.update``'s default), between the keys typed meanwhile. The panel
+    has a fixed height: a new text repaints its lines, and nothing is laid out."""
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Static("above", id="above")
+            yield XeTaskPanel(id="tasks")
+
+    app = One()
+    async with app.run_test(size=(100, 20)) as pilot:
+        panel = app.query_one(XeTaskPanel)
+        panel.add_class("-open")
+        panel.clock = lambda: dt.datetime(2026, 12, 7, 5, 0, tzinfo=dt.UTC)
+        panel.merge([_task(n) for n in range(3)])
+        panel.redraw()
+        await wait_for(pilot, lambda: panel.outer_size.height == 7)
+        region = panel.region
+        asked: list[bool] = []
+        original = panel.refresh
+
+        def refresh(*regions: Any, **kw: Any) -> Any:
+            asked.append(bool(kw.get("layout")))
+            return original(*regions, **kw)
+
+        panel.refresh = refresh  # type: ignore[method-assign]
+        layouts = 0
+        screen = app.screen
+        laid_out = screen._refresh_layout
+
+        def count_layout(*args: Any, **kw: Any) -> None:
+            nonlocal layouts
+            layouts += 1
+            laid_out(*args, **kw)
+
+        screen._refresh_layout = count_layout  # type: ignore[method-assign]
+        ticks = 20
+        for done in range(ticks):
+            message = f"{done * 50}/1000 hosts enforce version 2 or later, {done} retrying"
+            panel.set_task(_task(9, state="running", progress=done / ticks, message=message))
+            panel.redraw()
+            await pilot.pause()
+        await wait_for(pilot, lambda: f"{(ticks - 1) * 50}/1000" in panel_text(app))
+        assert len(asked) >= ticks and not any(asked), asked
+        assert layouts == 0
+        assert panel.region == region
+        first = panel_text(app).splitlines()[0]
+        assert first.startswith("propagate v2  [██████████]  95%  running"), first
 
 
 def test_bars_and_ages() -> None:

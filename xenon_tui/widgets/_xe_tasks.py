@@ -197,11 +197,16 @@ class XeTaskPanel(Static):
         return text
 
     def redraw(self, now: dt.datetime | None = None) -> None:
-        """Repaints the panel when its text changed (ages tick on every poll)."""
+        """Repaints the panel when its text changed (ages tick on every poll).
+
+        Never a layout: the panel's height is fixed (:attr:`DEFAULT_CSS`), so a new text
+        repaints its own lines only. A 1,000-host propagation changes its line at every
+        progress tick; ``Static.update``'s default layout laid the whole screen out each
+        time, between the keys typed meanwhile (issue #13)."""
         now = now or self.clock()
         tasks = self.ordered()
         running = sum(t.state in ACTIVE for t in tasks)
-        self.border_title = f"Tasks: {running} running, {len(tasks)} recent (t hides)"
+        title = f"Tasks: {running} running, {len(tasks)} recent (t hides)"
         if not tasks:
             body = Text("No XE tasks yet (P propagates the policy).", style="italic")
         else:
@@ -209,10 +214,12 @@ class XeTaskPanel(Static):
             body = Text("\n", no_wrap=True, overflow="ellipsis").join(
                 self.line(t, now) for t in shown
             )
-        key = body.plain + self.border_title
+        key = body.plain + title
         if key != self._drawn:
             self._drawn = key
-            self.update(body)
+            if title != self.border_title:
+                self.border_title = title
+            self.update(body, layout=False)
 
 
 __all__ = [
