@@ -358,45 +358,67 @@ static void test_max_violations_stop(void)
     msm_close(c);
 }
 
+/* One channel decision: the call succeeds and decides ``want`` (the line is the caller's). */
+#define CHECK_CHANNEL(c, kind, from, to, ts, want)                                     \
+    do {                                                                                 \
+        uint32_t _dec = 0;                                                               \
+        CHECK_EQ(msm_check_channel((c), (kind), (from), (to), (ts), &_dec), MSM_OK);     \
+        CHECK_EQ(_dec, (want));                                                          \
+    } while (0)
+
+/* A refused channel's violation: the opening end, its peer and the hypercall of the kind. */
+#define CHECK_CHANNEL_VIOLATION(v, from, to, hc)                                         \
+    do {                                                                                 \
+        CHECK_EQ((v).kind, MSM_VIOL_CHANNEL);                                            \
+        CHECK_EQ((v).domid, (from));                                                     \
+        CHECK_EQ((v).peer, (to));                                                        \
+        CHECK_EQ((v).nr, (hc));                                                          \
+    } while (0)
+
+/* The channel tests' domains: a1 and a2 (tag A), c1 (tag C), r (tag C, profile "minimal"),
+ * sec (the SECURITY domain). */
+struct chan_world {
+    msm_ctx *c;
+    uint32_t a1, a2, c1, r, s;
+};
+
+static struct chan_world chan_world(void)
+{
+    struct chan_world w = {open_sim(64, 1), 0, 0, 0, 0, 0};
+    load_policy(w.c);
+    CHECK_EQ(create(w.c, D_A1, "a1", MSM_GUEST_PV, &w.a1), MSM_OK);
+    CHECK_EQ(create(w.c, D_A2, "a2", MSM_GUEST_PV, &w.a2), MSM_OK);
+    CHECK_EQ(create(w.c, D_C1, "c1", MSM_GUEST_PV, &w.c1), MSM_OK);
+    CHECK_EQ(create(w.c, D_R, "r", MSM_GUEST_PV, &w.r), MSM_OK);
+    CHECK_EQ(create(w.c, D_SEC, "sec", MSM_GUEST_PV, &w.s), MSM_OK);
+    return w;
+}
+
 static void test_channels(void)
 {
-    msm_ctx *c = open_sim(64, 1);
-    load_policy(c);
-    uint32_t a1, a2, c1, s, dec;
-    CHECK_EQ(create(c, D_A1, "a1", MSM_GUEST_PV, &a1), MSM_OK);
-    CHECK_EQ(create(c, D_A2, "a2", MSM_GUEST_PV, &a2), MSM_OK);
-    CHECK_EQ(create(c, D_C1, "c1", MSM_GUEST_PV, &c1), MSM_OK);
-    CHECK_EQ(create(c, D_SEC, "sec", MSM_GUEST_PV, &s), MSM_OK);
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_EVTCHN, a1, a2, 1, &dec), MSM_OK);
-    CHECK_EQ(dec, MSM_ALLOW);
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_GRANT, a1, 0, 1, &dec), MSM_OK);
-    CHECK_EQ(dec, MSM_ALLOW);
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_GRANT, 0, c1, 1, &dec), MSM_OK);
-    CHECK_EQ(dec, MSM_ALLOW);
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_GRANT, a1, c1, 7, &dec), MSM_OK);
-    CHECK_EQ(dec, MSM_DENY_CHANNEL);
+    struct chan_world w = chan_world();
+    msm_ctx *c = w.c;
+    uint32_t a1 = w.a1, a2 = w.a2, c1 = w.c1, s = w.s, dec;
+    CHECK_CHANNEL(c, MSM_CHAN_EVTCHN, a1, a2, 1, MSM_ALLOW);
+    CHECK_CHANNEL(c, MSM_CHAN_GRANT, a1, 0, 1, MSM_ALLOW);
+    CHECK_CHANNEL(c, MSM_CHAN_GRANT, 0, c1, 1, MSM_ALLOW);
+    CHECK_CHANNEL(c, MSM_CHAN_GRANT, a1, c1, 7, MSM_DENY_CHANNEL);
     /* The security domain may talk to C, but S and A are a no-communication set. */
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_EVTCHN, s, c1, 8, &dec), MSM_OK);
-    CHECK_EQ(dec, MSM_ALLOW);
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_EVTCHN, c1, s, 8, &dec), MSM_OK);
-    CHECK_EQ(dec, MSM_ALLOW);
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_EVTCHN, s, a1, 9, &dec), MSM_OK);
-    CHECK_EQ(dec, MSM_DENY_CHANNEL);
+    CHECK_CHANNEL(c, MSM_CHAN_EVTCHN, s, c1, 8, MSM_ALLOW);
+    CHECK_CHANNEL(c, MSM_CHAN_EVTCHN, c1, s, 8, MSM_ALLOW);
+    CHECK_CHANNEL(c, MSM_CHAN_EVTCHN, s, a1, 9, MSM_DENY_CHANNEL);
     CHECK_EQ(msm_check_channel(c, 3, a1, c1, 1, &dec), MSM_EINVAL);
     CHECK_EQ(msm_check_channel(c, MSM_CHAN_GRANT, a1, a1, 1, &dec), MSM_EINVAL);
     CHECK_EQ(msm_check_channel(c, MSM_CHAN_GRANT, a1, 4242, 1, &dec), MSM_ENOENT);
     CHECK_EQ(msm_domain_pause(c, a2), MSM_OK);
     CHECK_EQ(msm_check_channel(c, MSM_CHAN_GRANT, a2, a1, 1, &dec), MSM_ESTATE);
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_GRANT, a1, a2, 1, &dec), MSM_OK); /* dst paused ok */
+    CHECK_CHANNEL(c, MSM_CHAN_GRANT, a1, a2, 1, MSM_ALLOW); /* dst paused ok */
     msm_violation v[4];
     uint32_t n;
     CHECK_EQ(msm_ring_drain(c, v, sizeof v[0], 4, &n, NULL), MSM_OK);
     CHECK_EQ(n, 2);
-    CHECK_EQ(v[0].kind, MSM_VIOL_CHANNEL);
-    CHECK_EQ(v[0].nr, MSM_HC_GRANT_TABLE_OP);
-    CHECK_EQ(v[0].peer, c1);
-    CHECK_EQ(v[0].domid, a1);
-    CHECK_EQ(v[1].nr, MSM_HC_EVENT_CHANNEL_OP);
+    CHECK_CHANNEL_VIOLATION(v[0], a1, c1, MSM_HC_GRANT_TABLE_OP);
+    CHECK_CHANNEL_VIOLATION(v[1], s, a1, MSM_HC_EVENT_CHANNEL_OP);
     msm_info info;
     CHECK_EQ(msm_get_info(c, &info, sizeof info), MSM_OK);
     CHECK_EQ(info.channels_checked, 8);
@@ -410,52 +432,33 @@ static void test_channels(void)
  * peer of sl-c, as a quarantined domain is of its tag's other domains. */
 static void test_channel_label_rule(void)
 {
-    msm_ctx *c = open_sim(64, 1);
-    load_policy(c);
-    uint32_t a1, a2, c1, r, s, dec;
-    CHECK_EQ(create(c, D_A1, "a1", MSM_GUEST_PV, &a1), MSM_OK);
-    CHECK_EQ(create(c, D_A2, "a2", MSM_GUEST_PV, &a2), MSM_OK);
-    CHECK_EQ(create(c, D_C1, "c1", MSM_GUEST_PV, &c1), MSM_OK);
-    CHECK_EQ(create(c, D_R, "r", MSM_GUEST_PV, &r), MSM_OK);
-    CHECK_EQ(create(c, D_SEC, "sec", MSM_GUEST_PV, &s), MSM_OK);
+    struct chan_world w = chan_world();
+    msm_ctx *c = w.c;
+    uint32_t c1 = w.c1, r = w.r, s = w.s;
     /* A same-tag channel between two profiles with event_channel_op still works. */
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_EVTCHN, a1, a2, 1, &dec), MSM_OK);
-    CHECK_EQ(dec, MSM_ALLOW);
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_GRANT, a2, a1, 1, &dec), MSM_OK);
-    CHECK_EQ(dec, MSM_ALLOW);
+    CHECK_CHANNEL(c, MSM_CHAN_EVTCHN, w.a1, w.a2, 1, MSM_ALLOW);
+    CHECK_CHANNEL(c, MSM_CHAN_GRANT, w.a2, w.a1, 1, MSM_ALLOW);
     /* Same tag C, but r's profile lacks event_channel_op: refused at either end, of
      * either kind, from dom0 too, and from the SECURITY domain (whose tag rule allows C). */
     static const uint32_t kinds[2] = {MSM_CHAN_EVTCHN, MSM_CHAN_GRANT};
     for (uint32_t k = 0; k < 2; k++) {
-        CHECK_EQ(msm_check_channel(c, kinds[k], c1, r, 10 + k, &dec), MSM_OK);
-        CHECK_EQ(dec, MSM_DENY_CHANNEL);
-        CHECK_EQ(msm_check_channel(c, kinds[k], r, c1, 20 + k, &dec), MSM_OK);
-        CHECK_EQ(dec, MSM_DENY_CHANNEL);
-        CHECK_EQ(msm_check_channel(c, kinds[k], 0, r, 30 + k, &dec), MSM_OK);
-        CHECK_EQ(dec, MSM_DENY_CHANNEL);
-        CHECK_EQ(msm_check_channel(c, kinds[k], r, 0, 40 + k, &dec), MSM_OK);
-        CHECK_EQ(dec, MSM_DENY_CHANNEL);
-        CHECK_EQ(msm_check_channel(c, kinds[k], s, r, 50 + k, &dec), MSM_OK);
-        CHECK_EQ(dec, MSM_DENY_CHANNEL);
+        CHECK_CHANNEL(c, kinds[k], c1, r, 10 + k, MSM_DENY_CHANNEL);
+        CHECK_CHANNEL(c, kinds[k], r, c1, 20 + k, MSM_DENY_CHANNEL);
+        CHECK_CHANNEL(c, kinds[k], 0, r, 30 + k, MSM_DENY_CHANNEL);
+        CHECK_CHANNEL(c, kinds[k], r, 0, 40 + k, MSM_DENY_CHANNEL);
+        CHECK_CHANNEL(c, kinds[k], s, r, 50 + k, MSM_DENY_CHANNEL);
     }
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_EVTCHN, s, c1, 60, &dec), MSM_OK);
-    CHECK_EQ(dec, MSM_ALLOW);
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_EVTCHN, 0, c1, 60, &dec), MSM_OK);
-    CHECK_EQ(dec, MSM_ALLOW);
+    CHECK_CHANNEL(c, MSM_CHAN_EVTCHN, s, c1, 60, MSM_ALLOW);
+    CHECK_CHANNEL(c, MSM_CHAN_EVTCHN, 0, c1, 60, MSM_ALLOW);
     /* Each refusal is a violation of the opening end, the peer recorded. */
     msm_violation v[16];
     uint32_t n;
     CHECK_EQ(msm_ring_drain(c, v, sizeof v[0], 16, &n, NULL), MSM_OK);
     CHECK_EQ(n, 10);
-    CHECK_EQ(v[0].kind, MSM_VIOL_CHANNEL);
-    CHECK_EQ(v[0].domid, c1);
-    CHECK_EQ(v[0].peer, r);
-    CHECK_EQ(v[0].nr, MSM_HC_EVENT_CHANNEL_OP);
-    CHECK_EQ(v[1].domid, r);
-    CHECK_EQ(v[1].peer, c1);
-    CHECK_EQ(v[2].domid, 0);
-    CHECK_EQ(v[2].peer, r);
-    CHECK_EQ(v[5].nr, MSM_HC_GRANT_TABLE_OP);
+    CHECK_CHANNEL_VIOLATION(v[0], c1, r, MSM_HC_EVENT_CHANNEL_OP);
+    CHECK_CHANNEL_VIOLATION(v[1], r, c1, MSM_HC_EVENT_CHANNEL_OP);
+    CHECK_CHANNEL_VIOLATION(v[2], 0, r, MSM_HC_EVENT_CHANNEL_OP);
+    CHECK_CHANNEL_VIOLATION(v[5], c1, r, MSM_HC_GRANT_TABLE_OP);
     msm_info info;
     CHECK_EQ(msm_get_info(c, &info, sizeof info), MSM_OK);
     CHECK_EQ(info.channels_checked, 14);
@@ -465,10 +468,8 @@ static void test_channel_label_rule(void)
     CHECK_EQ(msm_txn_begin(c, 0), MSM_OK);
     CHECK_EQ(put_seclabel(c, SL_R, "sl-r", P_ALL, T_C, 0, 3, 5), MSM_OK);
     CHECK_EQ(msm_txn_commit(c, NULL, 0), MSM_OK);
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_EVTCHN, c1, r, 70, &dec), MSM_OK);
-    CHECK_EQ(dec, MSM_ALLOW);
-    CHECK_EQ(msm_check_channel(c, MSM_CHAN_GRANT, 0, r, 70, &dec), MSM_OK);
-    CHECK_EQ(dec, MSM_ALLOW);
+    CHECK_CHANNEL(c, MSM_CHAN_EVTCHN, c1, r, 70, MSM_ALLOW);
+    CHECK_CHANNEL(c, MSM_CHAN_GRANT, 0, r, 70, MSM_ALLOW);
     msm_close(c);
 }
 
