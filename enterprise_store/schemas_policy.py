@@ -228,12 +228,17 @@ HostFields = fields_model(HostOut)
 
 
 class HostPatch(Request):
-    """Host fields to change."""
+    """Host fields to change: a field left out is unchanged; ``ro_port`` null clears it."""
 
     name: Name | None = None
     address: Short | None = None
     port: Int32 | None = None
-    ro_port: int | None = Field(default=None, ge=1, le=65535, description="XPS read-only port.")
+    ro_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="XPS read-only port; null clears it (no read-only port known).",
+    )
     order: Int32 | None = None
     color: Color | None = None
     cpu: CpuIn | None = None
