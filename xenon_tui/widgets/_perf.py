@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -101,17 +102,32 @@ def visible_bars(
     return tuple(round(min(float(v), ceiling) / ceiling * cells) for v in values)
 
 
-def looks_the_same(drawn: tuple[int, ...], bars: tuple[int, ...]) -> bool:
-    """Bars ``bars`` are close enough to the ``drawn`` ones not to draw the chart again:
-    none moved by more than one cell, and none appeared or went (a bar of 0 cells).
+BAR_SLACK = 25
+"""A bar may lag its value by up to 1/BAR_SLACK of its chart's cells (at least one cell)
+until the chart is drawn again (``looks_the_same``)."""
 
-    A domain whose CPU sits on a cell's edge (49.6 <-> 50.4 % on a 100 % scale) moved its
-    bar by a cell at every other sample, and each move was a plotext draw of the whole
-    chart (the Performance view's main idle cost): a bar now shows its value to within a
-    cell and moves when it is two cells off.
+BAR_CATCH_UP_S = 10.0
+"""A chart whose bars lag their values at all is drawn again after this many seconds."""
+
+
+def bar_slack(cells: int) -> int:
+    """Cells a bar may be off in a chart with ``cells`` cells for its bars."""
+    return max(1, cells // BAR_SLACK)
+
+
+def looks_the_same(drawn: tuple[int, ...], bars: tuple[int, ...], slack: int = 1) -> bool:
+    """Bars ``bars`` are close enough to the ``drawn`` ones not to draw the chart again
+    now: none moved by more than ``slack`` cells, and none appeared or went (a bar of 0
+    cells).
+
+    The demo's domains moved some bar by a cell or two every few seconds (a CPU on a
+    cell's edge, 49.6 <-> 50.4 %, at every other sample), and each move was a plotext draw
+    of the whole chart, 20-60 ms (the Performance view's main idle cost). A bar now shows
+    its value to within ``slack`` cells (4 % of the chart), and any lag at all is drawn
+    within ``BAR_CATCH_UP_S``.
     """
     return len(drawn) == len(bars) and all(
-        abs(a - b) <= 1 and (a == 0) == (b == 0) for a, b in zip(drawn, bars, strict=True)
+        abs(a - b) <= slack and (a == 0) == (b == 0) for a, b in zip(drawn, bars, strict=True)
     )
 
 
@@ -171,6 +187,7 @@ class PerfView(Vertical, can_focus=True):
         self._stats: dict[str, Any] | None = None
         # Plot id -> what its bars show (size, names, cells, scale, title), to skip a redraw.
         self._bars: dict[str | None, tuple[Any, ...]] = {}
+        self._drawn_at: dict[str | None, float] = {}  # plot id -> when its bars were drawn
         # Plot id -> its scale's top: it moves in steps (bar_ceiling), not with each sample.
         self.ceilings: dict[str | None, float] = {}
         # A sample arrived while the view was hidden: drawn when it is shown.
@@ -268,23 +285,26 @@ class PerfView(Vertical, can_focus=True):
         floor: float = 1.0,
     ) -> None:
         """One horizontal bar chart from 0 to a scale top that moves in steps, unless the
-        one drawn looks the same: the same bars on the same scale, each within a cell
-        (``looks_the_same``; plotext scaled to the biggest value, so a percent of jitter
-        moved every bar; each plotext draw of a chart costs more than the rest of a
-        sample's work)."""
+        one drawn looks the same: the same bars on the same scale, each within its slack,
+        drawn less than ``BAR_CATCH_UP_S`` ago (``looks_the_same``; plotext scaled to the
+        biggest value, so a percent of jitter moved every bar; each plotext draw of a
+        chart costs more than the rest of a sample's work)."""
         top = max((float(v) for v in values), default=0.0)
         ceiling = bar_ceiling(top, self.ceilings.get(plot.id), binary=binary, floor=floor)
         self.ceilings[plot.id] = ceiling
         bars = visible_bars(values, plot.size.width, names, ceiling)
         drawn = (plot.size, tuple(names), bars, ceiling, title)
         before = self._bars.get(plot.id)
-        if (
-            before is not None
-            and before[:2] + before[3:] == drawn[:2] + drawn[3:]
-            and looks_the_same(before[2], bars)
-        ):
-            return
+        now = time.monotonic()
+        if before is not None and before[:2] + before[3:] == drawn[:2] + drawn[3:]:
+            if before[2] == bars:
+                return
+            slack = bar_slack(bar_cells(plot.size.width, names))
+            recent = now - self._drawn_at.get(plot.id, now) < BAR_CATCH_UP_S
+            if recent and looks_the_same(before[2], bars, slack):
+                return
         self._bars[plot.id] = drawn
+        self._drawn_at[plot.id] = now
         plot.plt.clear_data()
         plot.plt.clear_figure()
         if names:
