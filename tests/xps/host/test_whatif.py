@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 
 import pytest
 
 from xps.host import Host, InvalidArgument, PolicyInvalid
 from xps.msm import SUBOP_HYPERCALLS
-from xps.policy import Policy, serialize_policy
+from xps.policy import ConflictLevel, ConflictSet, Policy, serialize_policy
 
 DOMAIN = "EA-domu-1"
+
+
+EVENT_CHANNEL_OP = 32
 
 
 @pytest.fixture
@@ -191,3 +195,47 @@ def test_call_history_windows_tiers_bound_and_file() -> None:
     assert back.totals(1440) == h.totals(1440) and back.dropped == h.dropped
     with pytest.raises(InvalidArgument):
         CallHistory.from_json(b'{"version": 9}')
+
+
+async def test_channel_pairs_that_change_are_listed(host: Host) -> None:
+    """Two running domains of one tag may open channels now; a staged profile without
+    event_channel_op closes them (MSM 1.3: both ends' profiles need it): the pair is listed
+    as allowed now, denied staged, and counts as a denial."""
+    for name in ("EA-domu-1", "EA-domu-3"):
+        await host.create_domain(name)
+    active = host.state.policy
+    assert active is not None
+    out = await host.what_if(xml=_xml(active))
+    assert out["channels"] == []  # the active policy changes no pair
+    dom = next(d for d in active.domains if d.name == "EA-domu-1")
+    assert dom.seclabel is not None
+    profile = active.profile(active.seclabel(dom.seclabel).profile)
+    closed = dataclasses.replace(
+        profile,
+        hypercalls=profile.hypercalls - {EVENT_CHANNEL_OP},
+        subops=tuple((n, ops) for n, ops in profile.subops if n != EVENT_CHANNEL_OP),
+    )
+    out = await host.what_if(xml=_xml(active.with_profile(closed)))
+    pairs = {(c["a"], c["b"]): (c["active"], c["staged"]) for c in out["channels"]}
+    assert pairs == {("EA-domu-1", "EA-domu-3"): (True, False)}
+    assert out["denies_allowed"] is True
+
+
+async def test_a_domain_a_new_conflict_set_would_refuse_is_listed(host: Host) -> None:
+    for name in ("EA-domu-1", "EB-domu-1"):
+        await host.create_domain(name)
+    active = host.state.policy
+    assert active is not None
+    tag_of = {s.id: s.tag for s in active.seclabels}
+    ea, eb = (
+        tag_of[next(d.seclabel for d in active.domains if d.name == n)]
+        for n in ("EA-domu-1", "EB-domu-1")
+    )
+    apart = ConflictSet(
+        id=uuid.uuid4(), name="EA-EB-apart", level=ConflictLevel.NO_CORESIDENCE, tags=(ea, eb)
+    )
+    staged = dataclasses.replace(active, conflicts=(*active.conflicts, apart))
+    out = await host.what_if(xml=_xml(staged))
+    assert [(d["domain"], d["outcome"]) for d in out["domains"]] == [("EB-domu-1", "conflict")]
+    assert "no-coresidence conflict set" in out["domains"][0]["text"]
+    assert out["denies_allowed"] is True
