@@ -1,14 +1,19 @@
-"""What Add domain (``a`` on the Enterprise screen) waits for before its form shows.
+"""How long the Enterprise screen's forms take to open (issue #13: Add domain took 2-3 s
+over SSH with nothing shown).
 
-``python -m benchmarks.xe_forms --json`` measures the two parts of the open (issue #13,
-the §4.2 walk: 2-3 s with nothing shown over SSH): ``seclabel_read_ms``, the read the flow
-makes before it builds the form (the enclave's SecLabels through the real XE client and
-API, in-process over ASGI, SQLite, the report's §4.2 policy), and ``dialog_open_ms``, from
-pushing :class:`AddDomainDialog` in a headless console-sized app (160x48) until its first
-field has the focus, beside ``plain_form_open_ms`` (a :class:`FormDialog` of as many
-plain text fields: what the form's Select fields and styles add). Medians and maxima of
-``--rounds`` (default 15); the load average is reported beside them (the box is shared).
-One JSON object on the last line.
+``python -m benchmarks.xe_forms --json`` measures ``seclabel_read_ms``, the read Add domain
+makes before it builds its form (the enclave's SecLabels through the real XE client and
+API, in-process over ASGI, SQLite, the report's §4.2 policy), then, for each form, in a
+headless console-sized app (160x48), from pushing the dialog until
+
+- ``<form>_frame_ms``: its first frame is drawn (what a person sees first), and
+- ``<form>_ready_ms``: a field has the focus (keys typed from then on land in it),
+
+for Add domain, Add host, Add enclave, Add SecLabel, Configure domain… and a plain
+:class:`FormDialog` of fourteen text fields; ``<form>_widgets`` is the number of widgets
+the form has once ready. The forms are opened round-robin (``--rounds``, default 15), so a
+change of the machine's load touches each alike; medians and maxima are reported with the
+load average (the box is shared). One JSON object on the last line.
 """
 
 from __future__ import annotations
@@ -21,21 +26,32 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from rich.console import RenderableType
 from textual.app import App
-from textual.widgets import Input
+from textual.screen import Screen
+from textual.widgets import Input, Select, TextArea
 
 from enterprise_store.api import create_app
 from enterprise_store.client import XeClient
 from enterprise_store.policy import sample_xe_policy
 from enterprise_store.services import PasswordHasher, Principal, ServiceConfig, Services
 from xenon_tui.dialogs._form import Field, FormDialog
-from xenon_tui.dialogs._xe_forms import AddDomainDialog
+from xenon_tui.dialogs._xe_config import ConfigureVmDialog, Network, VmSettings
+from xenon_tui.dialogs._xe_forms import (
+    AddDomainDialog,
+    AddEnclaveDialog,
+    AddHostDialog,
+    AddSecLabelDialog,
+)
 
 PASSWORD = "xe-forms-benchmark-password"
+FIELDS = (Input, Select, TextArea)
+"""What a form focuses once it is ready for keys."""
 
 
 def _progress(message: str) -> None:
@@ -73,40 +89,78 @@ async def _seclabel_reads(rounds: int) -> tuple[list[float], list[tuple[str, str
         await services.close()
 
 
-async def _dialog_opens(
-    rounds: int, labels: list[tuple[str, str]], enclave: str
-) -> tuple[list[float], list[float]]:
+class _FrameApp(App[None]):
+    """Notes when a screen's frame is first drawn (headless: composed, then dropped)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drawn: dict[int, float] = {}
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        if renderable is not None:
+            self.drawn.setdefault(id(screen), time.perf_counter())
+        super()._display(screen, renderable)
+
+
+def _forms(labels: list[tuple[str, str]], enclave: str) -> dict[str, Callable[[], Screen[Any]]]:
     hosts = [(f"xenon-{i}", f"host-{i}") for i in (1, 2, 3)]
-    forms: list[float] = []
-    plain: list[float] = []
-    app: App[None] = App()
+    enclaves = [(f"Enclave {c}", f"enclave-{c}") for c in "ABC"]
+    profiles = [(f"P{i}-Combined (pv)", f"profile-{i}") for i in range(10)]
+    settings = VmSettings(Network(), (("vcpus", "1"), ("on_crash", "destroy")))
+    return {
+        "add_domain": lambda: AddDomainDialog(enclave, labels, hosts, "xenon-1"),
+        "add_host": AddHostDialog,
+        "add_enclave": AddEnclaveDialog,
+        "add_seclabel": lambda: AddSecLabelDialog(enclaves, profiles, enclave="enclave-A"),
+        "configure_domain": lambda: ConfigureVmDialog("EA-domu-1", "pvh", settings),
+        "plain_form": lambda: FormDialog(
+            "Plain", [Field(f"f{i}", f"F{i}") for i in range(14)], lambda values: {}
+        ),
+    }
+
+
+async def _opens(
+    rounds: int, labels: list[tuple[str, str]], enclave: str
+) -> dict[str, dict[str, list[float]]]:
+    forms = _forms(labels, enclave)
+    out: dict[str, dict[str, list[float]]] = {
+        name: {"frame": [], "ready": [], "widgets": []} for name in forms
+    }
+    app = _FrameApp()
     async with app.run_test(size=(160, 48)) as pilot:
         for _ in range(rounds):
-            for samples, dialog in (
-                (forms, AddDomainDialog(enclave, labels, hosts, "xenon-1")),
-                (plain, FormDialog("Plain", [Field(f"f{i}", f"F{i}") for i in range(14)], dict)),
-            ):
+            for name, make in forms.items():
+                dialog = make()
                 start = time.perf_counter()
                 app.push_screen(dialog)
-                while not (app.screen is dialog and isinstance(dialog.focused, Input)):
+                while not (app.screen is dialog and isinstance(dialog.focused, FIELDS)):
                     await pilot.pause(0)
-                samples.append((time.perf_counter() - start) * 1000)
+                ready = time.perf_counter()
+                while id(dialog) not in app.drawn:
+                    await pilot.pause(0)
+                out[name]["ready"].append((ready - start) * 1000)
+                out[name]["frame"].append((app.drawn.pop(id(dialog)) - start) * 1000)
+                out[name]["widgets"].append(len(list(dialog.walk_children())))
                 dialog.dismiss(None)
                 while app.screen is dialog:
                     await pilot.pause(0)
-    return forms, plain
+    return out
 
 
 async def run(rounds: int) -> dict[str, Any]:
+    load = os.getloadavg()[0]
     _progress(f"reading the SecLabels {rounds} times")
     reads, labels, enclave = await _seclabel_reads(rounds)
-    _progress(f"opening the form {rounds} times")
-    opens, plain = await _dialog_opens(rounds, labels, enclave)
-    return {
-        **_stats("seclabel_read", reads),
-        **_stats("dialog_open", opens),
-        **_stats("plain_form_open", plain),
+    _progress(f"opening each form {rounds} times")
+    opens = await _opens(rounds, labels, enclave)
+    result: dict[str, Any] = {**_stats("seclabel_read", reads)}
+    for name, samples in opens.items():
+        result |= _stats(f"{name}_frame", samples["frame"])
+        result |= _stats(f"{name}_ready", samples["ready"])
+        result[f"{name}_widgets"] = int(max(samples["widgets"]))
+    return result | {
         "rounds": rounds,
+        "load_1m_start": round(load, 2),
         "load_1m": round(os.getloadavg()[0], 2),
     }
 

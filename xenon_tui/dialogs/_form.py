@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label
 
@@ -77,6 +77,39 @@ class TypeAhead:
         keys, self._keys = self._keys, []
         for key, character in keys:
             self._give(target, key, character)
+
+    async def replay(self, screen: Screen[Any]) -> None:
+        """Handles the keys kept so far on ``screen``, whose first field has the focus now,
+        one at a time, each to its end before the next.
+
+        Unlike :meth:`attach` (every key to one field), the focus may move between keys: a
+        printable key goes into the focused :class:`Input`, any other runs the binding it
+        has where the focus is then (Enter and Tab move to the next field, Backspace
+        edits, Ctrl+S saves) and one that no binding takes is posted to the focused
+        widget. Posted to the app at once instead, Textual reorders them (a field's own
+        binding, Backspace, bubbles up to the app and runs after the printable keys
+        behind it: a form's "9443" took "36477" after four Backspaces as "944336477").
+        Keys after one that closed or covered the screen (Ctrl+S, Escape) are dropped.
+        """
+        keys, self._keys = self._keys, []
+        for key, character in keys:
+            if not screen.is_current:
+                return
+            focused = screen.focused
+            printable = character is not None and len(character) == 1 and character.isprintable()
+            if isinstance(focused, Input) and printable:
+                assert character is not None
+                focused.insert_text_at_cursor(character)
+                continue
+            active = screen.active_bindings.get(key)
+            if (
+                active is not None
+                and active.enabled
+                and await screen.app.run_action(active.binding.action, active.node)
+            ):
+                continue
+            if focused is not None:
+                self._give(focused, key, character)
 
     @staticmethod
     def _give(target: Widget, key: str, character: str | None) -> None:
