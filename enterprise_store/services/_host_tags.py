@@ -25,6 +25,13 @@ enclave whose UUID is the switch's own tag once that enclave exists *and* is ass
 the host, inside the write that creates or assigns it (one version, one audit record).
 Nothing new is stored: the switch's own tag stays in the host's export, and the policy
 document (and its hash) changes only by the binding itself.
+
+``unbind`` is its inverse: unassigning an enclave from a host (the enclave still exists)
+unbinds the host's switches bound to it, in the same write. A host must not keep a switch
+of an enclave it no longer carries (the enclave could not be deleted for it, and a slice
+would name a network the host no longer serves); while a VM of the enclave placed on the
+host has an XE VIF on such a switch the write is refused (``XE-HOST-SWITCH-IN-USE``)
+naming the VMs, the switch and the host. Re-assigning binds the switch again (``bind``).
 """
 
 from __future__ import annotations
@@ -38,13 +45,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from enterprise_store._errors import TagNameTaken
+from enterprise_store.checker import Finding, Severity
 from enterprise_store.model import Enclave, EnterprisePolicy, Host
 from enterprise_store.policy import host_owned
 from enterprise_store.policy._slice import _tag_refs
 from enterprise_store.store._compute_schema import host_info
 from xps.policy import PolicyError, parse_policy
 
-__all__ = ["Bound", "HostTags", "TagNameTaken"]
+__all__ = ["IN_USE", "Bound", "HostTags", "TagNameTaken", "unbind"]
+
+IN_USE = "XE-HOST-SWITCH-IN-USE"
+"""The code of an unassignment refused because VMs still use the host's switch."""
 
 _CACHE_MAX = 100_000
 
@@ -66,6 +77,69 @@ class Bound(NamedTuple):
     host: str
     switch: str
     enclave: str
+
+
+def unbind(
+    before: EnterprisePolicy, after: EnterprisePolicy
+) -> tuple[EnterprisePolicy, list[Bound], list[Finding]]:
+    """Unbinds the switches of hosts from the enclaves ``after`` no longer assigns to them
+    (an enclave ``after`` deletes keeps its bindings: its deletion is refused for them).
+
+    Returns:
+        ``after`` with the switches unbound (``after`` itself when there are none), what
+        was unbound (host and switch name order), and an error finding per switch that
+        VMs of the enclave placed on the host (in ``after``) still use through an XE VIF;
+        such a switch stays bound.
+    """
+    if before.assignments is after.assignments:
+        return after, [], []
+    kept = set(after.assignments)
+    gone = [a for a in before.assignments if a not in kept]
+    enclaves = after.ids("enclaves")
+    hosts = after.ids("hosts")
+    removed: dict[UUID, set[UUID]] = {}
+    for a in gone:
+        if a.enclave in enclaves and a.host in hosts:
+            removed.setdefault(a.host, set()).add(a.enclave)
+    unbound: list[Bound] = []
+    refused: list[Finding] = []
+    for host in sorted((hosts[k] for k in removed), key=lambda h: h.name):
+        users: dict[tuple[str, UUID], list[str]] = {}
+        for vm in after.vms_on(host.id):
+            if vm.enclave in removed[host.id]:
+                for bridge in {v.bridge for v in vm.vifs}:
+                    users.setdefault((bridge, vm.enclave), []).append(vm.name)
+        switches = []
+        for s in host.switches:
+            if s.enclave is not None and s.enclave in removed[host.id]:
+                enc = enclaves[s.enclave]
+                vms = sorted(users.get((s.name, s.enclave), ()))
+                if vms:
+                    refused.append(_in_use(host, s.name, enc, vms))
+                else:
+                    unbound.append(Bound(host.name, s.name, enc.name))
+                    s = dataclasses.replace(s, enclave=None)
+            switches.append(s)
+        if tuple(switches) != host.switches:
+            after = after.with_host(dataclasses.replace(host, switches=tuple(switches)))
+    return after, unbound, refused
+
+
+def _in_use(host: Host, switch: str, enc: Enclave, vms: list[str]) -> Finding:
+    named = ", ".join(repr(v) for v in vms[:10]) + (
+        f" and {len(vms) - 10} more" if len(vms) > 10 else ""
+    )
+    return Finding(
+        IN_USE,
+        Severity.ERROR,
+        f"host {host.name!r} ({host.id}): switch {switch!r} serves enclave {enc.name!r} "
+        f"({enc.id}), and VM(s) {named} of that enclave placed on the host still use it",
+        (host.name, switch, enc.name, *vms),
+        (host.id, enc.id),
+        "host",
+        "switches",
+        f"move the VMs off host {host.name!r} or remove their VIFs on {switch!r} first",
+    )
 
 
 def _read_own(xml: str) -> _Own:

@@ -45,7 +45,7 @@ from enterprise_store.model import (
 )
 from enterprise_store.services._access import Principal, Role, require_role, require_scope
 from enterprise_store.services._approval_diff import record_approvals
-from enterprise_store.services._host_tags import HostTags
+from enterprise_store.services._host_tags import HostTags, unbind
 from enterprise_store.services._policy_digest import Digester
 from enterprise_store.services._policy_fields import Refs, build, parse_uuid
 from enterprise_store.services._policy_scope import ScopedViews
@@ -341,7 +341,19 @@ class PolicyCore:
                         )
                         if len(bound) > 5:
                             note.summary += f" and {len(bound) - 5} more"
-                    warnings = refuse_errors(check_change(before, after))
+                    after, unbound, in_use = unbind(before, after)
+                    if unbound:
+                        note.details["unbound_switches"] = [
+                            {"host": b.host, "switch": b.switch, "enclave": b.enclave}
+                            for b in unbound
+                        ]
+                        note.summary += "; unbound " + ", ".join(
+                            f"switch {b.switch!r} of host {b.host!r} from enclave {b.enclave!r}"
+                            for b in unbound[:5]
+                        )
+                        if len(unbound) > 5:
+                            note.summary += f" and {len(unbound) - 5} more"
+                    warnings = refuse_errors([*in_use, *check_change(before, after)])
                     await self._host_tags.check(conn, before, after)
                     after = after.with_version(before.version + 1)
                     sha = self._digester.sha256(after)
