@@ -194,3 +194,39 @@ async def test_samples_for_a_hidden_view_wake_nothing_and_show_when_it_is_shown(
         await view_shown(pilot, "perf")
         await wait_for(pilot, lambda: bool(drawn))
         assert drawn[0] is samples[-1]["data"]
+
+
+async def test_a_trickle_repaints_at_most_once_a_second_and_a_burst_sooner() -> None:
+    # The demo's trickle (a row or two, 1.5 times a second) repainted the whole log each
+    # time, and over SSH every line of it went out again; a burst must still show within
+    # REPAINT_S (violation_log_100k_ms).
+    import time
+
+    import pytest
+
+    from xenon_tui.widgets._violation_log import REPAINT_S, TRICKLE_ROWS, TRICKLE_S
+
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await prepare()(pilot)
+        await pilot.press("5")
+        await view_shown(pilot, "violations")
+        log = app.host.query_one(ViolationLog)
+        await wait_for(pilot, lambda: not log._repaint_due)
+        counts: Counter[str] = Counter()
+        spy_refreshes(log, counts, "log")
+        painted = log._painted_at = time.monotonic()  # as if it had just been painted
+        log.add_violations([_violation(1000)])
+        log.add_violations([_violation(1001)])
+        assert counts["log"] == 0 and log._repaint_due
+        assert log._repaint_at == pytest.approx(painted + TRICKLE_S)
+        log.add_violations([_violation(seq) for seq in range(1002, 1002 + TRICKLE_ROWS)])
+        if counts["log"] == 0:  # not yet REPAINT_S after the paint: timed for then
+            assert log._repaint_at == pytest.approx(painted + REPAINT_S)
+        await wait_for(pilot, lambda: counts["log"] >= 1 and not log._repaint_due)
+        assert str(1001 + TRICKLE_ROWS) in log.render_line(0).text
+        # Alone after a quiet spell of TRICKLE_S: at once.
+        log._painted_at = time.monotonic() - TRICKLE_S
+        shown = counts["log"]
+        log.add_violations([_violation(5000)])
+        assert counts["log"] == shown + 1 and not log._repaint_due

@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widgets import Static
 
 from xenon_tui._acks import Acks
@@ -140,6 +141,17 @@ but showed a burst up to a second late, and a 100k-row batch took 800 ms to appe
 a quarter of a second."""
 
 
+TRICKLE_S = 1.0
+"""A shown log repaints for a trickle (fewer than ``TRICKLE_ROWS`` rows waiting) at most
+this often; more rows waiting repaint at ``REPAINT_S``, and the first row after a quiet
+spell at once. The demo's trickle (one or two rows, 1.5 times a second) repainted the
+whole log each time: each new row on top moves every shown row down a line, and over SSH
+that is every line of the log sent again. A 100k-row burst still shows within
+``REPAINT_S`` (``violation_log_100k_ms``), which a plain 1 s interval did not."""
+
+TRICKLE_ROWS = 10
+
+
 class ViolationLog(ScrollView, can_focus=True):
     """Renders only the visible rows of a :class:`ViolationWindow` (Textual's line API)."""
 
@@ -251,6 +263,9 @@ class ViolationLog(ScrollView, can_focus=True):
         # Repaints for batches of rows: at most one per REPAINT_S (see _repaint).
         self._painted_at = -1e9
         self._repaint_due = False
+        self._repaint_at = 0.0  # when the timed repaint comes
+        self._repaint_timer: Timer | None = None
+        self._due_rows = 0  # rows arrived since the last repaint
         self._size_due = False  # the scrollbars wait for that repaint
         # Each row's drawn line (id of the row -> row, cursor on it, acked, line), for one
         # set of columns, styles, width and sideways scroll (``_lines_for``). Rows arrive
@@ -284,27 +299,38 @@ class ViolationLog(ScrollView, can_focus=True):
                 )
                 self.scroll_to(y=self.scroll_y + added, animate=False, immediate=True)
                 self.new_above += added
-            self._repaint()
+            self._repaint(added)
         return added
 
-    def _repaint(self) -> None:
-        """Repaints the rows for a batch if the log is shown, else once it is: at most
-        once per ``REPAINT_S`` (the first batch after a quiet spell at once, the ones
-        that follow it within the interval together at its end)."""
+    def _repaint(self, rows: int = TRICKLE_ROWS) -> None:
+        """Repaints for ``rows`` new rows (or another change: as many as a burst) if the
+        log is shown, else once it is: at most once per ``REPAINT_S``, or per
+        ``TRICKLE_S`` while fewer than ``TRICKLE_ROWS`` rows wait (the first batch after a
+        quiet spell at once, the ones that follow it within the interval together at its
+        end)."""
         if not displayed(self):
             self._behind = True
             return
-        if self._repaint_due:
-            return
-        wait = REPAINT_S - (time.monotonic() - self._painted_at)
+        self._due_rows += rows
+        interval = REPAINT_S if self._due_rows >= TRICKLE_ROWS else TRICKLE_S
+        now = time.monotonic()
+        wait = interval - (now - self._painted_at)
+        if self._repaint_due and self._repaint_at <= now + max(wait, 0.0):
+            return  # already timed, as soon or sooner
+        if self._repaint_timer is not None:
+            self._repaint_timer.stop()  # a burst came: sooner than timed for a trickle
+            self._repaint_timer = None
         if wait <= 0:
             self._flush_repaint()
         else:
             self._repaint_due = True
-            self.set_timer(wait, self._flush_repaint)
+            self._repaint_at = now + wait
+            self._repaint_timer = self.set_timer(wait, self._flush_repaint)
 
     def _flush_repaint(self) -> None:
         self._repaint_due = False
+        self._repaint_timer = None
+        self._due_rows = 0
         if not displayed(self):
             # Hidden since the repaint was timed (another view shown): drawn when shown.
             self._behind = True
