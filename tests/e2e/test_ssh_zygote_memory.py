@@ -143,3 +143,18 @@ print(EnterpriseScreen.DEFAULT_CSS in parsed, XeVmTable.DEFAULT_CSS in parsed)
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     ).stdout.split()
     assert out == ["True", "True"]
+
+
+def test_a_forked_xe_console_finds_what_it_runs_before_its_app_imported() -> None:
+    # Between the fork and its app, an XE user's console reads its token and works out its
+    # sandbox's ports (xenon_tui.ssh._xeauth): imported in every console it cost ~5 ms of
+    # CPU each (tens of ms of a first frame on a loaded machine).
+    script = """
+import sys
+import xenon_tui.ssh._zygote_proc
+print("xenon_tui.ssh._xeauth" in sys.modules, "asyncssh" in sys.modules)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert out == ["True", "False"]  # and the zygote stays free of the SSH server's code

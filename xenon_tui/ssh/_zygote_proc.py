@@ -24,7 +24,10 @@ import sys
 import threading
 from typing import Any
 
-from xenon_tui.ssh import _consolecfg  # noqa: F401  (each console's sandbox rules use it)
+# Each console's sandbox rules use _consolecfg; an XE user's console reads its token and
+# XE's port with _xeauth before its app starts (imported there, it cost every such session
+# ~5 ms of CPU and, on a loaded machine, tens of ms of its first frame).
+from xenon_tui.ssh import _consolecfg, _xeauth  # noqa: F401
 from xenon_tui.ssh import _sandbox as sandbox
 from xenon_tui.ssh._child import run_forked
 from xenon_tui.ssh._launch import exit_code_of
