@@ -229,7 +229,9 @@ def stage_split(client: dict[str, float], server: dict[str, float]) -> dict[str,
     (``perf_counter``, the monotonic clock in ms) around the server's, each stage named
     by where it ends (``xe_session``: asking XE for the session …; ``frame``: the
     console's first output to the first VM on the client's screen)."""
-    names = [n for n in SERVER_STAGES if n in server]
+    # In time order: the server reads a user's hosts (xe_hosts) while the client opens
+    # its channel, so that stamp may fall anywhere up to ``launch``.
+    names = sorted((n for n in SERVER_STAGES if n in server), key=server.__getitem__)
     points = [("start", client["start"]), *((n, server[n]) for n in names)]
     points.append(("frame", client["frame"]))
     return {b: round(tb - ta, 2) for (_, ta), (b, tb) in itertools.pairwise(points)}

@@ -578,3 +578,28 @@ async def test_logins_read_their_hosts_over_one_kept_connection(xe: Xe) -> None:
     assert refused.host_ports == ()
     assert opened == 1  # three reads, two users' tokens and a refused one: one connection
     await _wait_logged_out(xe, "alice")
+
+
+def test_start_stages_are_logged_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    from benchmarks._ssh_xe import server_stamps, stage_split
+    from xenon_tui.ssh import _stages
+
+    peer = "127.0.0.1:4242"
+    monkeypatch.delenv(_stages.ENV, raising=False)
+    with caplog.at_level(logging.INFO, logger="xenon.ssh"):
+        _stages.stamp(peer, "connect")
+        assert caplog.records == []  # off by default: nothing per session
+        monkeypatch.setenv(_stages.ENV, "1")
+        for name in ("connect", "xe_ask", "xe_session", "auth", "shell", "xe_hosts"):
+            _stages.stamp(peer, name)
+    log = tmp_path / "ssh-server.log"  # the server log's lines, read as the benchmark does
+    log.write_text("".join(f"2026-01-01 INFO - {r.getMessage()}\n" for r in caplog.records))
+    seen = server_stamps(log)[peer]
+    assert list(seen) == ["connect", "xe_ask", "xe_session", "auth", "shell", "xe_hosts"]
+    split = stage_split({"start": seen["connect"] - 1, "frame": seen["xe_hosts"] + 1}, seen)
+    # Stages in time order (the hosts are read while the channel opens), each named by
+    # where it ends, none negative.
+    assert list(split) == ["connect", "xe_ask", "xe_session", "auth", "shell", "xe_hosts", "frame"]
+    assert all(ms >= 0 for ms in split.values())

@@ -32,7 +32,7 @@ from xenon_tui.ssh._sandbox import features as sandbox_features
 from xenon_tui.ssh._session import ConsoleSession, SessionIdentity
 from xenon_tui.ssh._spec import Role, SessionInfo
 from xenon_tui.ssh._users import PasswordAuthenticator, UserDirectory, check_username
-from xenon_tui.ssh._xeauth import XeAuthority, XeRefused, ssh_role
+from xenon_tui.ssh._xeauth import XeAuthority, XeGrant, XeRefused, ssh_role
 from xenon_tui.ssh._zygote import ZygoteLauncher
 
 log = logging.getLogger("xenon.ssh")
@@ -232,21 +232,26 @@ class _Connection(asyncssh.SSHServer):
             self._server.xe.revoke(grant)  # the client left while XE answered
             return False
         stages.stamp(self._who.peer, "xe_session")
-        # The console's sandbox may connect to the hosts XE shows this user (read now,
-        # with the user's token: a host added later is for the next session).
-        grant = await self._server.xe.with_host_ports(grant)
-        stages.stamp(self._who.peer, "xe_hosts")
-        if self._conn is None or self._conn.is_closed():
-            self._server.xe.revoke(grant)
-            return False
         self._who.xe = grant
+        # The console's sandbox may connect to the hosts XE shows this user (read with the
+        # user's token while the client opens its channel and pty; the console waits for
+        # them: a host added later is for the next session).
+        self._who.xe_hosts = asyncio.get_running_loop().create_task(self._host_ports(grant))
         self._who.role = ssh_role(grant.role)
         self._who.key_fingerprint = fingerprint
         return True
 
+    async def _host_ports(self, grant: XeGrant) -> XeGrant:
+        assert self._server.xe is not None
+        grant = await self._server.xe.with_host_ports(grant)
+        stages.stamp(self._who.peer, "xe_hosts")
+        return grant
+
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._admitted:
             return
+        if self._who.xe_hosts is not None:
+            self._who.xe_hosts.cancel()  # the grant is logged out below all the same
         if self._who.xe is not None and self._server.xe is not None:
             self._server.xe.revoke(self._who.xe)  # the token lives no longer than the login
         if self._grace is not None:

@@ -46,6 +46,16 @@ class SessionIdentity:
         self.key_fingerprint = "-"
         self.authenticated = False
         self.xe: XeGrant | None = None  # what XE granted an XE user's login
+        # The user's hosts, read from XE while the client opens its channel and pty
+        # (XeAuthority.with_host_ports: never fails, bounded by XE's timeout).
+        self.xe_hosts: asyncio.Task[XeGrant] | None = None
+
+    async def xe_grant(self) -> XeGrant | None:
+        """The XE grant with its hosts' ports, once they are read."""
+        if self.xe_hosts is not None:
+            self.xe = await self.xe_hosts
+            self.xe_hosts = None
+        return self.xe
 
 
 class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
@@ -186,6 +196,7 @@ class ConsoleSession(asyncssh.SSHServerProcess):  # type: ignore[type-arg]
     async def _serve(self) -> tuple[str, int]:
         assert self._who.role is not None
         stages.stamp(self._who.peer, "shell")
+        await self._who.xe_grant()  # its hosts' ports go into the console's sandbox rules
         cols, rows, _, _ = self.get_terminal_size()
         info = SessionInfo(
             session_id=self.session_id,
