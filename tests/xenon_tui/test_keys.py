@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests._support.console import console_config, wait_connected, wait_for
+from tests._support.screens import view_shown
 from tests._support.scripted_host import ScriptedHost, small_policy
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog
@@ -39,6 +40,7 @@ async def test_list_keys_move_in_the_domains_list_and_y_shows_the_xl_config(
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_connected(pilot, app)
         await pilot.press("4")
+        await view_shown(pilot, "domains")
         table = app.query_one(DomainsTable)
         await wait_for(pilot, lambda: table.row_count == 3 and app.focused is table)
         await pilot.press("j")
@@ -75,6 +77,7 @@ async def test_sort_keys_and_sort_command(scripted: Any, xps_pki: Any, tmp_path:
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_connected(pilot, app)
         await pilot.press("4")
+        await view_shown(pilot, "domains")
         table = app.query_one(DomainsTable)
         await wait_for(pilot, lambda: table.row_count == 3 and app.focused is table)
         await pilot.press("C")  # CPU, biggest first
@@ -140,6 +143,7 @@ async def test_start_on_a_running_domain_says_it_runs_and_msm_mark_only_when_pau
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_connected(pilot, app)
         await pilot.press("4")
+        await view_shown(pilot, "domains")
         table = app.query_one(DomainsTable)
         await wait_for(pilot, lambda: table.row_count == 3 and app.focused is table)
         await pilot.press("s")
@@ -167,6 +171,7 @@ async def test_domains_refresh_by_themselves_and_only_changed_cells_redraw(
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_connected(pilot, app)
         await pilot.press("4")
+        await view_shown(pilot, "domains")
         table = app.query_one(DomainsTable)
         await wait_for(pilot, lambda: table.row_count == 3 and app.focused is table)
         rebuilds: list[int] = []
@@ -196,6 +201,7 @@ async def test_list_keys_and_escape_in_the_policy_tree(
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_connected(pilot, app)
         await pilot.press("2")
+        await view_shown(pilot, "policy")
         tree = app.query_one("#objects-tree", Tree)
         await wait_for(pilot, lambda: app.focused is tree and tree.last_line > 2)
         await pilot.press("home", "j")

@@ -27,6 +27,7 @@ from tests._support.console import (
     wait_connected,
     wait_for,
 )
+from tests._support.screens import view_shown
 from xenon_tui._connection import LinkState
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import ConfirmDialog
@@ -147,6 +148,7 @@ async def _pause_while_stopped(
     outcome-unknown notice, then resumes the daemon."""
     await wait_connected(pilot, app)
     await pilot.press("4")
+    await view_shown(pilot, "domains")  # built when first shown: under load, after the key
     table = app.query_one(DomainsTable)
     await wait_for(pilot, lambda: bool(_row(table, "EA-domu-1")))
 

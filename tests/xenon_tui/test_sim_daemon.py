@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tests._support.console import console_config, wait_connected, wait_for
+from tests._support.screens import view_shown
 from xenon_tui.app import XenonConsole
 from xenon_tui.widgets import DomainsTable, ModeBand, ViolationLog
 
@@ -22,6 +23,7 @@ async def test_start_misbehave_alert_and_pause(
         await wait_connected(pilot, app)
         assert app.current_state.info["backend"] == "sim"
         await pilot.press("4")
+        await view_shown(pilot, "domains")
         table = app.query_one(DomainsTable)
         await wait_for(pilot, lambda: _row(table, "EA-domu-1") is not None)
         assert _row(table, "EA-domu-1")["run_state"] == "shutdown"

@@ -13,6 +13,7 @@ from tests._support.console import (
     wait_connected,
     wait_for,
 )
+from tests._support.screens import view_shown
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import ConfirmDialog, TextDialog, TypedConfirmDialog
 from xenon_tui.widgets import DomainsTable, ModeBand, ViolationLog
@@ -53,6 +54,7 @@ async def _wait_daemon(pilot: Any, client: Any, name: str, want: set[str | None]
 
 async def _select(pilot: Any, app: XenonConsole, name: str) -> DomainsTable:
     await pilot.press("4")
+    await view_shown(pilot, "domains")
     table = app.query_one(DomainsTable)
     await wait_for(pilot, lambda: bool(_row(table, name)) and app.focused is table)
     names = [d["name"] for d in table.domains]
@@ -136,6 +138,7 @@ async def test_violation_alert_then_pause_from_the_row(
         await xps_daemon.wait_log("Received request PauseDomain", wait_s=10)
         await _wait_daemon(pilot, client, DOM, {"paused"})
         await pilot.press("4")  # the Domains view is built when first shown
+        await view_shown(pilot, "domains")
         table = app.query_one(DomainsTable)
         await wait_for(pilot, lambda: _row(table, DOM).get("run_state") == "paused", wait_s=15)
 

@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input
 
 from tests._support.console import wait_for
-from tests._support.screens import STATS, injected_app, prepare, screen_lines
+from tests._support.screens import STATS, injected_app, prepare, screen_lines, view_shown
 from tests._support.snapshots import settle
 from xenon_tui.dialogs import (
     ConfirmDialog,
@@ -62,6 +62,7 @@ def _aligned(header: str, row: str) -> bool:
 async def _violations(pilot: Any) -> ViolationLog:
     await prepare()(pilot)
     await pilot.press("5")
+    await view_shown(pilot, "violations")
     log = pilot.app.query_one(ViolationLog)
     await wait_for(pilot, lambda: len(log.window) == 60 and log.has_focus)
     await pilot.pause()
@@ -115,6 +116,7 @@ async def test_domains_keep_the_violations_column_at_80x24() -> None:
     async with app.run_test(size=SMALL) as pilot:
         await prepare()(pilot)
         await pilot.press("4")
+        await view_shown(pilot, "domains")
         table = app.query_one(DomainsTable)
         await wait_for(pilot, lambda: table.row_count == 3 and table.has_focus)
         await pilot.pause()
@@ -138,6 +140,7 @@ async def test_performance_keeps_the_top_offender_at_80x24() -> None:
     async with app.run_test(size=SMALL) as pilot:
         await prepare()(pilot)
         await pilot.press("6")
+        await view_shown(pilot, "perf")
         perf = app.query_one(PerfView)
         await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
         perf.show_stats(STATS, [])

@@ -13,6 +13,7 @@ from tests._support.console import (
     wait_connected,
     wait_for,
 )
+from tests._support.screens import view_shown
 from tests._support.scripted_host import ScriptedHost, small_policy
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs import InputDialog, TextDialog
@@ -115,6 +116,7 @@ async def test_xl_config_and_vnc_tunnel(scripted: Any, xps_pki: Any, tmp_path: P
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_connected(pilot, app)
         await pilot.press("4")
+        await view_shown(pilot, "domains")
         table = app.query_one(DomainsTable)
         await wait_for(pilot, lambda: table.row_count == 3 and app.focused is table)
         await pilot.press("y")
