@@ -25,7 +25,7 @@ from xenon_tui.ssh import (
 
 
 async def _eventually(predicate: Callable[[], bool]) -> None:
-    async with asyncio.timeout(15):
+    async with asyncio.timeout(30):  # a liveness bound (another process, a loaded machine)
         while not predicate():  # noqa: ASYNC110 - polls another process, no event to wait on
             await asyncio.sleep(0.05)
 
@@ -66,7 +66,9 @@ async def _open(
 
 async def _read_until(proc: asyncssh.SSHClientProcess, pattern: str) -> re.Match[str]:  # type: ignore[type-arg]
     text = ""
-    async with asyncio.timeout(20):
+    # A liveness bound: the zygote forks the console, which imports and draws its first
+    # frame, on a machine that may be running two test workers and more.
+    async with asyncio.timeout(60):
         while True:
             match = re.search(pattern, re.sub(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]", "", text))
             if match:
