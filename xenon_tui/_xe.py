@@ -53,6 +53,10 @@ STATE_READ_S = 5.0
 that time shows its VMs as ``unknown`` (a host busy with a propagation, or down, is not
 XE failing)."""
 
+ROWS_IN_THREAD = 2000
+"""An enclave with more VMs than this has its rows built in a thread: 10,000 rows and their
+sort take a UI-loop step long enough to hold up the keys typed meanwhile."""
+
 NOT_READ = "…"
 """The run state of a VM whose host was not asked yet (its rows were not on screen)."""
 
@@ -202,12 +206,15 @@ class EnclaveDetail:
 
     Attributes:
         complete: False for the first page only (the first frame), the rest still coming.
+        states_at: The :attr:`XeData.states_read` its run states were taken at (-1: none):
+            :meth:`XeData.with_states` returns it as it is while no host's answer changed.
     """
 
     enclave: str
     seclabels: tuple[SecLabelOut, ...]
     vms: tuple[VmRow, ...]
     complete: bool = True
+    states_at: int = field(default=-1, compare=False)
 
 
 @dataclass(frozen=True)
@@ -263,6 +270,10 @@ class XeData:
         self._vms: dict[str, tuple[int, tuple[SecLabelOut, ...], tuple[VmOut, ...]]] = {}
         # Each host's last answer: VM id -> run state; None: the host could not say.
         self._domains: dict[str, dict[str, str] | None] = {}
+        self.states_read = 0
+        """Counts the hosts' answers that changed what :meth:`state_of` says."""
+        # The shown enclave's rows as last built, with what they were built from.
+        self._built: tuple[tuple[str, int], dict[str, str], EnclaveDetail] | None = None
 
     @property
     def client(self) -> XeClient:
@@ -309,13 +320,17 @@ class XeData:
         if [h.id for h in page.items] != [h.id for h in known]:
             return None
         fresh = {h.id: h for h in page.items}
-        hosts = tuple(
-            replace(row, propagation=fresh[row.id].propagation)
-            if row.id in fresh and fresh[row.id].propagation != row.propagation
-            else row
-            for row in overview.hosts
-        )
-        return Overview(hosts, overview.enclaves)
+        changed = [
+            i
+            for i, row in enumerate(overview.hosts[: len(page.items)])
+            if fresh[row.id].propagation != row.propagation
+        ]
+        if not changed:
+            return overview  # the same object: the screen redraws nothing
+        hosts = list(overview.hosts)
+        for i in changed:
+            hosts[i] = replace(hosts[i], propagation=fresh[hosts[i].id].propagation)
+        return Overview(tuple(hosts), overview.enclaves)
 
     async def first_view(self) -> FirstView:
         """What the Enterprise view's first frame shows, read as early as possible (the
@@ -361,6 +376,12 @@ class XeData:
         cached = self._vms.get(enclave.id)
         if version is not None and cached is not None and cached[0] == version:
             labels, vms = cached[1], cached[2]
+            built = self._built
+            if built is not None and built[0] == (enclave.id, version) and built[1] == hosts:
+                # A poll at the same version: the rows as built, their states as read.
+                detail = self.with_states(built[2])
+                self._built = (built[0], built[1], detail)
+                return detail
         else:
             policy = self.client.policy
             # SecLabels and VMs at once: the first frame waits for the slower, not the sum.
@@ -383,10 +404,13 @@ class XeData:
                 # One enclave kept (the one shown): 10,000 VMs are a few MB.
                 self._vms = {enclave.id: (version, labels, vms)}
             if not complete:
-                return self._detail(enclave, hosts, labels, vms, complete=False)
-        return self._detail(enclave, hosts, labels, vms, complete=True)
+                return await self._rows(enclave, hosts, labels, vms, complete=False)
+        detail = await self._rows(enclave, hosts, labels, vms, complete=True)
+        if version is not None:
+            self._built = ((enclave.id, version), dict(hosts), detail)
+        return detail
 
-    def _detail(
+    async def _rows(
         self,
         enclave: EnclaveRow,
         hosts: dict[str, str],
@@ -395,31 +419,27 @@ class XeData:
         *,
         complete: bool,
     ) -> EnclaveDetail:
-        names = {s.id: s.name for s in labels}
-        rows = []
-        for v in vms:
-            where = v.placed_on or v.host or ""
-            host = hosts.get(where, where or "(default)")
-            label = names.get(v.seclabel or "", "—")
-            rows.append(VmRow(v.id, v.name, host, self.state_of(v.id, where), label, where))
-        return EnclaveDetail(enclave.id, labels, tuple(sorted(rows, key=_vm_key)), complete)
+        """The enclave's rows, built in a thread when there are many (the UI loop keeps
+        answering keys meanwhile), from copies of what the loop may change."""
+        args = (enclave, dict(hosts), labels, vms, dict(self._domains), self.states_read)
+        if len(vms) > ROWS_IN_THREAD:
+            return await asyncio.to_thread(_build_detail, *args, complete=complete)
+        return _build_detail(*args, complete=complete)
 
     def state_of(self, vm_id: str, host_id: str) -> str:
         """A VM's run state as its host said at the last :meth:`read_states` of it."""
-        if not host_id:
-            return "stopped"
-        if host_id not in self._domains:
-            return NOT_READ
-        states = self._domains[host_id]
-        return "unknown" if states is None else states.get(vm_id, "stopped")
+        return _state_of(self._domains, vm_id, host_id)
 
     def with_states(self, detail: EnclaveDetail) -> EnclaveDetail:
-        """``detail`` with the run states last read."""
+        """``detail`` with the run states last read (``detail`` itself when no host's
+        answer changed since its states were taken: a poll of 10,000 VMs walks none)."""
+        if detail.states_at == self.states_read:
+            return detail
         vms = tuple(
             v if v.state == (s := self.state_of(v.id, v.host_id)) else replace(v, state=s)
             for v in detail.vms
         )
-        return replace(detail, vms=vms)
+        return replace(detail, vms=vms, states_at=self.states_read)
 
     async def read_states(self, host_ids: Iterable[str]) -> None:
         """Reads what the given hosts run now (at most :data:`STATE_READS` at a time). A
@@ -433,14 +453,14 @@ class XeData:
                         call = self.client.compute.host_domains(host_id)
                         domains = await bounded(call, STATE_READ_S + CALL_TIMEOUT_S)
                 except TimeoutError:
-                    self._domains[host_id] = None  # the host did not say in time
+                    self._answered(host_id, None)  # the host did not say in time
                     return
                 except EnterpriseError as exc:
                     if exc.code in ("unauthenticated", "unreachable"):
                         raise  # XE itself, not the host: the panel shows XE's error
-                    self._domains[host_id] = None
+                    self._answered(host_id, None)
                     return
-            self._domains[host_id] = {d.vm_id: d.run_state for d in domains if d.vm_id}
+            self._answered(host_id, {d.vm_id: d.run_state for d in domains if d.vm_id})
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -448,6 +468,11 @@ class XeData:
                     group.create_task(one(host_id))
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
+
+    def _answered(self, host_id: str, states: dict[str, str] | None) -> None:
+        if host_id not in self._domains or self._domains[host_id] != states:
+            self._domains[host_id] = states
+            self.states_read += 1
 
     async def vm_action(self, vm: str, action: str) -> str:
         """Runs a VM action through XE's compute API; returns the VM's new run state."""
@@ -486,6 +511,37 @@ class XeData:
 
 def _vm_key(v: VmRow) -> tuple[str, str]:
     return (v.name.casefold(), v.id)
+
+
+def _state_of(domains: dict[str, dict[str, str] | None], vm_id: str, host_id: str) -> str:
+    if not host_id:
+        return "stopped"
+    if host_id not in domains:
+        return NOT_READ
+    states = domains[host_id]
+    return "unknown" if states is None else states.get(vm_id, "stopped")
+
+
+def _build_detail(
+    enclave: EnclaveRow,
+    hosts: dict[str, str],
+    labels: tuple[SecLabelOut, ...],
+    vms: tuple[VmOut, ...],
+    domains: dict[str, dict[str, str] | None],
+    states_at: int,
+    *,
+    complete: bool,
+) -> EnclaveDetail:
+    """An enclave's rows by name, each VM's host by name and its run state as ``domains``
+    (each host's last answer) say; a pure function (it may run in a thread)."""
+    names = {s.id: s.name for s in labels}
+    rows = []
+    for v in vms:
+        where = v.placed_on or v.host or ""
+        host = hosts.get(where, where or "(default)")
+        label = names.get(v.seclabel or "", "—")
+        rows.append(VmRow(v.id, v.name, host, _state_of(domains, v.id, where), label, where))
+    return EnclaveDetail(enclave.id, labels, tuple(sorted(rows, key=_vm_key)), complete, states_at)
 
 
 async def _collect(items: AsyncIterator[T]) -> list[T]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
+from rich.text import Text
 from textual.app import App, ComposeResult
 
 from xenon_tui._xe import EnclaveRow, HostRow, Overview
-from xenon_tui.widgets._xe_hosts import XeHostsTree
+from xenon_tui.widgets import _xe_hosts as hosts_module
+from xenon_tui.widgets._xe_hosts import XeHostsTree, host_label
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -64,3 +69,73 @@ async def test_a_redraw_keeps_the_cursor_on_its_node() -> None:
         await pilot.pause()
         assert at_cursor(tree) == ("enclave", "h2/A")
         assert tree.cursor_line == 4
+
+
+def propagating(ov: Overview, host: str, attempts: int) -> Overview:
+    """``ov`` with ``host`` retrying its propagation (``attempts`` so far)."""
+    from enterprise_store.client import PropagationOut
+
+    since = "2026-12-07T05:00:00Z"
+    state = PropagationOut.model_validate(
+        {
+            "host_id": host,
+            "host": host,
+            "state": "retrying",
+            "desired": {"version": 2, "slice_sha256": None},
+            "observed": {
+                "version": 1,
+                "enforced_hash": None,
+                "attempts": attempts,
+                "last_error": "timed out",
+                "since": since,
+            },
+            "lag_s": 1.0,
+            "next_attempt_at": since,
+            "connection": "connecting",
+        }
+    )
+    hosts = tuple(replace(h, propagation=state) if h.id == host else h for h in ov.hosts)
+    return Overview(hosts, ov.enclaves)
+
+
+async def test_a_poll_that_changed_nothing_draws_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #13: a poll every 2 s during a 1,000-host propagation; one whose overview did
+    not change works out no label and sets none, one where a host's state changed sets that
+    host's label only, and the cursor stays on its node through both."""
+    labelled: list[str] = []
+
+    def counted_label(host: HostRow) -> Text:
+        labelled.append(host.id)
+        return host_label(host)
+
+    monkeypatch.setattr(hosts_module, "host_label", counted_label)
+    app = TreeApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        tree = app.query_one(XeHostsTree)
+        first = overview({"h1": ("A",), "h2": ("A",), "h3": ("A",)})
+        tree.show(first)
+        await pilot.pause()
+        tree.move_cursor(tree._by_key[("enclave", "h2/A")])
+        await pilot.pause()
+        rebuilt: list[object] = []
+        rebuild = tree._rebuild
+
+        def counted_rebuild(*args: Any) -> None:
+            rebuilt.append(args)
+            rebuild(*args)
+
+        monkeypatch.setattr(tree, "_rebuild", counted_rebuild)
+        updates = {key: node._updates for key, node in tree._by_key.items()}
+        labelled.clear()
+        tree.show(first)  # the same overview again: the poll that changed nothing
+        assert labelled == []
+        assert {key: node._updates for key, node in tree._by_key.items()} == updates
+        retrying = propagating(first, "h3", 4)
+        tree.show(retrying)
+        tree.show(retrying)
+        await pilot.pause()
+        changed = [key for key, node in tree._by_key.items() if node._updates != updates[key]]
+        assert changed == [("host", "h3")]
+        assert "retrying (4)" in str(tree._by_key[("host", "h3")].label)
+        assert rebuilt == []
+        assert at_cursor(tree) == ("enclave", "h2/A")

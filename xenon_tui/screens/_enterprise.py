@@ -253,9 +253,10 @@ class EnterpriseScreen(
         return self.data.with_states(detail)
 
     def _show_overview(self, overview: Overview) -> None:
-        self.overview = overview
         tree = self.query_one(XeHostsTree)
-        tree.show(overview)
+        if overview is not self.overview:  # the same object: a poll that changed nothing
+            self.overview = overview
+            tree.show(overview)
         if self.enclave is None or self.enclave not in overview.enclaves:
             self._choose(tree.enclave_at_cursor() or tree.first_enclave())
 
@@ -279,7 +280,11 @@ class EnterpriseScreen(
             self._drawn_lines = (line, labels)
             self.query_one("#xe-enclave", Static).update(line)
             self.query_one("#xe-seclabels", Static).update(labels)
-        if previous is None or previous.enclave != detail.enclave or previous.vms != detail.vms:
+        if (
+            previous is None
+            or previous.enclave != detail.enclave
+            or (previous.vms is not detail.vms and previous.vms != detail.vms)
+        ):
             self.query_one(XeVmTable).show(detail.vms)
 
     def _show_error(self, exc: EnterpriseError) -> None:

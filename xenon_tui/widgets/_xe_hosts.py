@@ -100,11 +100,14 @@ class XeHostsTree(Tree[NodeData]):
         self._by_key: dict[NodeData, TreeNode[NodeData]] = {}
         self._overview: Overview | None = None
         self.limit = HOST_PAGE
+        self._shown_limit = 0  # the limit the overview was drawn at
 
     def show(self, overview: Overview) -> None:
-        """Draws ``overview`` (hosts in panel order, their enclaves by name)."""
-
-        self._overview = overview
+        """Draws ``overview`` (hosts in panel order, their enclaves by name); the overview
+        drawn last, at the same page, draws nothing (a poll that changed nothing)."""
+        if overview is self._overview and self.limit == self._shown_limit:
+            return
+        self._overview, self._shown_limit = overview, self.limit
         # Only the drawn hosts are worked out (a poll of 1,000 hosts redraws a page).
         shape = tuple((h.id, host_enclaves(overview, h)) for h in overview.hosts[: self.limit])
         drawn = (shape, max(0, len(overview.hosts) - self.limit))
