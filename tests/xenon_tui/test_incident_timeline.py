@@ -49,9 +49,9 @@ async def test_an_incidents_timeline_is_its_record_and_its_hosts_log_of_its_time
         await wait_for(pilot, lambda: isinstance(app.screen, IncidentsScreen))
         listing = app.screen
         assert isinstance(listing, IncidentsScreen)
-        await wait_for(pilot, lambda: [r["id"] for r in listing.rows] == [iid])
+        await wait_for(pilot, lambda: [r["id"] for r in listing.rows] == [iid], 60)
         await pilot.press("T")
-        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen), 30)
+        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen), 60)
         screen = app.screen
         assert isinstance(screen, TimelineScreen)
         assert screen.timeline.title == f"{iid}: {DOM} on {active_host(app)}"
@@ -85,7 +85,7 @@ async def test_an_incidents_timeline_is_its_record_and_its_hosts_log_of_its_time
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
         await pilot.press("T")
-        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen), 30)
+        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen), 60)
         assert app.screen.timeline.title == screen.timeline.title  # type: ignore[attr-defined]
 
         # The host's own timeline: its policy version carries the hash and the diff too.

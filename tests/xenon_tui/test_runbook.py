@@ -4,6 +4,7 @@ watch), close with a note; every step is kept by the host and in its MSM log."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +216,13 @@ async def test_fix_opens_the_profile_with_the_call_then_the_what_if(
         await pilot.press("c")
         await wait_for(pilot, lambda: "INC-1 opened by alice" in _panel(app))
         await pilot.press("f")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        # The dialog is the screen before it is composed: wait for its field.
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, FormDialog) and bool(app.screen.query("#field-hypercalls"))
+            ),
+        )
         calls = app.screen.query_one("#field-hypercalls").value
         assert chosen["hypercall_name"].split("/")[0] in calls
         await pilot.press("ctrl+s")
@@ -229,3 +236,39 @@ async def test_fix_opens_the_profile_with_the_call_then_the_what_if(
         assert chosen["hypercall"] in profile["hypercalls"]
         assert (await _step_of(client, "INC-1", "fix")) is not None
     await client.close()
+
+
+async def test_a_step_key_during_verifys_watch_does_not_end_it(
+    xps_daemon: Any, xps_pki: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The steps share one worker: `x` (or `s`) pressed while verify watched used to end
+    the watch, and verify was never recorded (found in the demo: close done, verify to do).
+    Now they are refused with a notice and the watch goes on counting down."""
+    monkeypatch.setattr(_incident, "VERIFY_S", 600)  # still watching whatever the load
+    client = await stopped_by_msm(xps_daemon)
+    await client.open_incident(DOM, "alice")
+    app = _console(xps_pki, xps_daemon, tmp_path, "alice")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        await pilot.press("4")
+        table = app.query_one(DomainsTable)
+        await wait_for(pilot, lambda: app.focused is table and bool(table.domains))
+        table.move_cursor(row=[d["name"] for d in table.domains].index(DOM))
+        await pilot.press("I")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        await wait_for(pilot, lambda: "INC-1 opened by alice" in _panel(app))
+        await pilot.press("v")
+        await wait_for(pilot, lambda: "Watching EA-domu-1" in _panel(app), wait_s=30)
+        await pilot.press("x", "s")
+        await wait_for(pilot, lambda: any("Verify is watching" in n for n in _notes(app)))
+        assert isinstance(app.screen, RunbookScreen)  # no close or skip dialog
+        left = _left(app)
+        await wait_for(pilot, lambda: _left(app) < left, wait_s=30)  # the watch goes on
+        assert isinstance(app.screen, RunbookScreen)
+    await client.close()
+
+
+def _left(app: XenonConsole) -> int:
+    found = re.search(r"Watching EA-domu-1: (\d+) s left", _panel(app))
+    assert found is not None, _panel(app)
+    return int(found.group(1))

@@ -75,6 +75,8 @@ class RunbookScreen(ModalScreen[None]):
         self.book = book
         self.verify_s = verify_s if verify_s is not None else inc.VERIFY_S
         self.cursor = STEP_INDEX.get(book.next_step() or "close", 0)
+        self.watching = False
+        """Verify's watch is running (other steps wait for it)."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -83,7 +85,7 @@ class RunbookScreen(ModalScreen[None]):
             yield Static("", id="runbook-detail", markup=False)
             yield Static(
                 "p pause  c capture  q quarantine  f fix  v verify  x close  "
-                "s skip (a reason)  T timeline  ↑↓ select  Esc back",
+                "s skip (reason)  T timeline  ↑↓  Esc back",
                 id="runbook-keys",
                 markup=False,
             )
@@ -119,9 +121,11 @@ class RunbookScreen(ModalScreen[None]):
 
     def _flow(self, flow: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
         async def run() -> None:
+            self.watching = flow is inc.verify
             try:
                 await flow(self.console, self.book, *args)
             finally:
+                self.watching = False
                 if self.is_attached:
                     # On to the next step without a record (a step that recorded
                     # nothing, like quarantine, stays selected for s).
@@ -137,7 +141,20 @@ class RunbookScreen(ModalScreen[None]):
     def action_run_selected(self) -> None:
         self.action_run(inc.STEPS[self.cursor])
 
+    def _busy(self) -> bool:
+        """True (and says so) while verify watches: another step started now would end
+        the watch (the steps share one worker) and verify would never be recorded."""
+        if self.watching:
+            self.notify(
+                f"Verify is watching {self.book.domain}: its result comes first.",
+                title="Runbook",
+                severity="warning",
+            )
+        return self.watching
+
     def action_run(self, step: str) -> None:
+        if self._busy():
+            return
         self.cursor = STEP_INDEX[step]
         if step == "pause":
             self._flow(inc.pause)
@@ -169,6 +186,8 @@ class RunbookScreen(ModalScreen[None]):
             self._flow(inc.close, note.strip())
 
     def action_skip(self) -> None:
+        if self._busy():
+            return
         step = inc.STEPS[self.cursor]
 
         def skipped(reason: str | None) -> None:
