@@ -6,6 +6,7 @@ auditor (not offered, and refused when forced), and snapshots at 160x48 and 80x2
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,31 @@ async def test_a_large_form_draws_its_frame_first_and_keeps_the_keys_typed_meanw
             "36477",
         )
         assert field(dialog, "port").has_focus
+
+
+async def test_keys_typed_while_the_fields_mount_and_right_after_keep_their_order() -> None:
+    """The SSH walk's third Add host under load: keys came in several reads, some while the
+    fields were mounted, some as they became ready; "127.0.0.1" was handled after the
+    Enter behind it and went nowhere. Then, ready, one read of Backspaces and digits: the
+    Backspaces ran after the digits ("9443" + "44883" → "94434")."""
+    app = FormApp()
+    async with app.run_test(size=(160, 48)) as pilot:
+        dialog = AddHostDialog()
+        app.open(dialog, burst("xen"))
+        for key, character in burst("on-3", "<enter>", "127.0.0.1", "<enter>"):
+            app.post_message(events.Key(key, character))
+            await asyncio.sleep(0.002)  # a read at a time while the fields mount
+        await wait_for(pilot, lambda: dialog.ready)
+        for key, character in burst(*["<backspace>"] * 4, "44883"):  # one read
+            app.post_message(events.Key(key, character))
+        await wait_for(pilot, lambda: dialog.all_values()["port"] != "9443")
+        await pilot.pause()
+        values = dialog.all_values()
+        assert (values["name"], values["address"], values["port"]) == (
+            "xenon-3",
+            "127.0.0.1",
+            "44883",
+        )
 
 
 async def test_ctrl_s_typed_before_the_fields_exist_saves_what_was_typed_or_says_why_not() -> None:

@@ -93,7 +93,7 @@ class TypeAhead:
         """
         keys, self._keys = self._keys, []
         for key, character in keys:
-            if not screen.is_current:
+            if not screen.is_active:
                 return
             focused = screen.focused
             printable = character is not None and len(character) == 1 and character.isprintable()

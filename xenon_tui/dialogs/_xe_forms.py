@@ -114,6 +114,10 @@ class XeForm(ModalScreen[Values | None]):
         Binding("tab", "move_focus(1)", "Next field", show=False, priority=True),
         Binding("shift+tab", "move_focus(-1)", "Previous field", show=False, priority=True),
         Binding("enter", "next_field", "Next field", show=False, priority=True),
+        # The field's own Backspace binding runs when the key has bubbled back up to the
+        # app, after the keys behind it in the same read went into the field ("9443",
+        # four Backspaces and "36477" in one read left "944336477").
+        Binding("backspace", "delete_left", "Delete", show=False, priority=True),
     ]
 
     def __init__(self, title: str, fields: Sequence[XeField], *, save: str = "Save") -> None:
@@ -196,12 +200,13 @@ class XeForm(ModalScreen[Values | None]):
             compact=True,
         )
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         if self._staged:
             # The frame is drawn first: mounting the fields waits for that refresh.
             self.call_after_refresh(self._mount_fields)
         else:
             self._prepare()
+            await self._ahead.replay(self)
 
     async def _mount_fields(self) -> None:
         scroll = self.query_one("#form-fields", VerticalScroll)
@@ -309,12 +314,18 @@ class XeForm(ModalScreen[Values | None]):
 
     # -- keys --------------------------------------------------------------------------------
 
-    def on_key(self, event: events.Key) -> None:
-        if not self.ready:
-            # Typed while the fields are mounted (SSH lag, a fast typist): every key,
-            # Enter and Ctrl+S too, waits for them and then arrives in order.
+    def _forward_event(self, event: events.Event) -> None:
+        # Until the fields are ready nothing has the focus and the app hands each key here.
+        # Kept as the app reads it (every key, Enter and Ctrl+S too), it is replayed in
+        # order once the first field has the focus. Posted to the screen instead, a key
+        # could be handled only after the fields were ready and behind an Enter the app
+        # had already run as a priority binding: "127.0.0.1" went nowhere in the SSH walk.
+        if isinstance(event, events.Key) and not self.ready and not event.is_forwarded:
             self._ahead.feed(event)
             return
+        super()._forward_event(event)
+
+    def on_key(self, event: events.Key) -> None:
         # A key typed before any field had focus goes into the first field.
         if self.focused is not None or not (event.is_printable and event.character):
             return
@@ -342,6 +353,13 @@ class XeForm(ModalScreen[Values | None]):
         if not self.is_current or not isinstance(focused, Input) or focused.screen is not self:
             raise SkipAction()  # a pull-down, a button: their own Enter
         self._advance(focused)
+
+    def action_delete_left(self) -> None:
+        """Backspace in one of the form's fields, as the key is read."""
+        focused = self.focused
+        if not self.is_active or not isinstance(focused, Input):
+            raise SkipAction()
+        focused.action_delete_left()
 
     def action_move_focus(self, step: int) -> None:
         if not self.is_current or not self.ready:  # not ready: kept with the typed keys
