@@ -46,6 +46,8 @@ async def test_incidents_group_sort_filter_and_pause_through_xe(
         await pilot.press("s")
         counts = [r.count for r in screen.shown]
         assert counts == sorted(counts, reverse=True) and screen.sort == "count"
+        # The title says the order in words, not the sort's internal name.
+        assert "most violations first" in str(screen.query_one("#inc-title").render())
         # Filter (any case) keeps only matching groups; Esc clears.
         await pilot.press("slash", *"eb-DOMU-1", "enter")
         await wait_for(pilot, lambda: screen.filter == "eb-DOMU-1")

@@ -41,6 +41,13 @@ WINDOWS: tuple[tuple[str, dt.timedelta], ...] = (
 """The windows ``w`` steps through (the first is shown first)."""
 
 SORTS: tuple[str, ...] = ("grouped", "count", "rate", "last")
+SORT_TITLES: dict[str, str] = {
+    "grouped": "grouped by enclave → host → VM",
+    "count": "most violations first",
+    "rate": "highest rate first",
+    "last": "latest first",
+}
+"""How the title names each order of :data:`SORTS` (``s`` cycles them)."""
 """Orders ``s`` steps through: enclave → host → VM → hypercall, or largest first."""
 
 COLUMNS = ("Count", "/min", "Last", "Enclave", "Host", "VM", "Hypercall")
@@ -171,7 +178,7 @@ class XeIncidentsScreen(ModalScreen[None]):
     def _title(self) -> None:
         label, _ = WINDOWS[self.window]
         title = Text("⚠ Fleet incidents", style="bold")
-        title.append(f" — last {label} · sorted {self.sort}")
+        title.append(f" — last {label} · {SORT_TITLES[self.sort]}")
         if self.filter:
             title.append(f" · filter {self.filter!r}")
         self.query_one("#inc-title", Static).update(title)
