@@ -124,7 +124,14 @@ async def test_host_switch_with_staged_changes_asks_first(
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
         assert app.current == first
         app.host.call_later(app.host.switch_server, second)
-        await wait_for(pilot, lambda: bool(app.screen.query("#confirm")))
+        # Clicked once laid out: a click before the layout lands where the button is not.
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ConfirmDialog)
+                and any(b.size.area > 0 for b in app.screen.query("#confirm"))
+            ),
+        )
         await pilot.click("#confirm")
         await wait_for(pilot, lambda: app.current == second)
 
