@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -278,6 +279,15 @@ def _markdown(timeline: Timeline, meta: ReportMeta, json_sha256: str, done: _For
         "|---|---|",
     ]
     lines += [f"| {KIND_LABELS[k]} | {totals.get(k, 0)} |" for k in KINDS]
+    diffs = [x for x in listed if x.kind == "policy" and x.detail.get("diff")]
+    if diffs:
+        lines += ["", "## Policy diffs"]
+    for x in diffs:
+        text = str(x.detail["diff"])
+        # A fence longer than any run of backticks in the (untrusted) diff.
+        fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", text)), default=0))
+        lines += ["", f"### {_iso(x.ts)} — {_md(x.subject)}: {_md(x.summary)}", ""]
+        lines += [f"{fence}diff", text.rstrip("\n"), fence]
     lines += ["", "## Events", ""]
     if left_out:
         lines += [f"{left_out} older violation and domain events are left out (see the JSON).", ""]

@@ -9,6 +9,8 @@ to XE), page by page and bounded: at most :data:`MAX_VIOLATIONS` violation recor
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Awaitable, Callable
@@ -41,6 +43,10 @@ PAGE = 1000
 """Records per request (XE's largest page)."""
 NAME_MAX = 200
 """Longest object name put into a query (XE refuses longer)."""
+MAX_DIFF_VERSIONS = 50
+"""Policy versions (the newest shown) whose diffs are asked of XE, one request each."""
+DIFF_MAX_LINES = 200
+"""Lines of one version's diff kept; the rest is said as ``… N more lines``."""
 
 ScopeKind = Literal["enclave", "host", "vm"]
 
@@ -199,8 +205,38 @@ async def read_audit(
     return out, cut
 
 
+def bounded_diff(text: str, limit: int = DIFF_MAX_LINES) -> str:
+    """A diff cut to ``limit`` lines, the rest said as ``… N more lines``."""
+    lines = text.rstrip("\n").splitlines()
+    if len(lines) <= limit:
+        return "\n".join(lines)
+    return "\n".join([*lines[:limit], f"… {len(lines) - limit} more lines"])
+
+
+async def read_policy_diffs(client: XeClient, versions: list[int]) -> dict[int, str]:
+    """version -> the diff XE keeps of it: for each enclave requiring two-person approval
+    that the version changed, the unified diff of the enclave's text from its approved
+    version (the one before, unless an earlier change still waited) to this one
+    (``GET /policy/approvals?version=``; XE keeps no whole document per version). The newest
+    :data:`MAX_DIFF_VERSIONS` of ``versions`` are asked; a version without any is left out."""
+    from enterprise_store.client import XeError
+
+    async def one(version: int) -> tuple[int, str]:
+        try:
+            answer = await bounded(client.policy.approvals(version=version))
+        except XeError:  # not the caller's to read, or gone: no diff shown
+            return version, ""
+        text = "\n".join(item.diff.rstrip("\n") for item in answer.items if item.diff.strip())
+        return version, bounded_diff(text) if text else ""
+
+    newest = sorted(set(versions), reverse=True)[:MAX_DIFF_VERSIONS]
+    answers = await asyncio.gather(*(one(v) for v in newest))
+    return {v: text for v, text in answers if text}
+
+
 async def read_policy_events(client: XeClient, scope: Scope) -> list[TimelineEvent]:
-    """Policy versions that concern the scope (its enclaves', and enterprise-wide ones)."""
+    """Policy versions that concern the scope (its enclaves', and enterprise-wide ones),
+    with the diffs XE keeps of the newest (:func:`read_policy_diffs`)."""
 
     async def fetch(cursor: str | None) -> tuple[list[TimelineEvent], str | None]:
         page = await bounded(client.policy.list_versions(limit=PAGE, cursor=cursor))
@@ -225,7 +261,12 @@ async def read_policy_events(client: XeClient, scope: Scope) -> list[TimelineEve
         return events, page.next_cursor
 
     events, _ = await _pages(fetch, MAX_VERSIONS)
-    return events
+    numbers = [int(str(e.subject).removeprefix("v")) for e in events]
+    diffs = await read_policy_diffs(client, numbers)
+    return [
+        dataclasses.replace(e, detail={**e.detail, "diff": diffs[v]}) if v in diffs else e
+        for e, v in zip(events, numbers, strict=True)
+    ]
 
 
 async def read_propagation_events(client: XeClient, scope: Scope) -> list[TimelineEvent]:
@@ -383,14 +424,18 @@ async def xe_timeline(
 
 __all__ = [
     "CONVERGE_MARK",
+    "DIFF_MAX_LINES",
     "DRIFT_MARK",
     "MAX_AUDIT",
+    "MAX_DIFF_VERSIONS",
     "MAX_TRANSITIONS",
     "MAX_VIOLATIONS",
     "Scope",
     "XeTimeline",
     "audit_event",
+    "bounded_diff",
     "read_audit",
+    "read_policy_diffs",
     "read_policy_events",
     "read_propagation_events",
     "read_transitions",

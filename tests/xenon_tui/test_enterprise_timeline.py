@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -22,15 +23,18 @@ from enterprise_store.schemas import AuditRecordOut
 from enterprise_store.schemas_history import ViolationOut
 from tests._support.console import wait_for
 from tests._support.snapshots import settled_screenshot
+from tests._support.xe_approvals import alice_changes_a_vm
 from tests._support.xe_console import World, move_to, ready, vm_names
 from tests._support.xe_incidents import VM, misbehaving, recorded
-from xenon_tui._incident_report import ReportMeta
+from xenon_tui._incident_report import ReportMeta, export
 from xenon_tui._timeline import Timeline, TimelineEvent
 from xenon_tui._xe_timeline import (
     CONVERGE_MARK,
+    DIFF_MAX_LINES,
     DRIFT_MARK,
     Scope,
     audit_event,
+    bounded_diff,
     violation_event,
     xe_timeline,
 )
@@ -231,3 +235,38 @@ async def test_snapshot(tmp_path: Path, snapshot: Any, size: tuple[int, int]) ->
         await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket")
         svg = await settled_screenshot(pilot, app)
     assert snapshot.use_extension(SVGImageExtension) == svg
+
+
+async def test_an_exported_xe_timeline_holds_the_diff_of_a_policy_version(
+    world: World, tmp_path: Path
+) -> None:
+    """Issue #14 §3: the report's policy versions carry their diff (what XE keeps of a
+    version: the enclave's text before → after for an enclave requiring approval), shown
+    in the exported HTML, Markdown and JSON, beside the version's hash."""
+    version = await alice_changes_a_vm(world)  # EA-domu-1: 256 MiB more, waits for approval
+    client = world.factory(await world.link("oper"))
+    vm = await client.policy.get_vm("EA-domu-1")
+    built = await xe_timeline(client, Scope("vm", vm.id, vm.name), "oper")
+    event = next(e for e in built.timeline.events(["policy"]) if e.subject == f"v{version}")
+    diff = str(event.detail["diff"])
+    removed = [x for x in diff.splitlines() if x.startswith("-") and not x.startswith("---")]
+    added = [x for x in diff.splitlines() if x.startswith("+") and not x.startswith("+++")]
+    assert any(str(vm.memory_mb - 256) in x for x in removed), diff
+    assert any(str(vm.memory_mb) in x for x in added), diff
+    assert len(str(event.detail["sha256"])) == 64
+    paths = export(built.timeline, built.meta, tmp_path / "reports", "xe")
+    changed = added[0]
+    html_text = next(p for p in paths if p.suffix == ".html").read_text()
+    assert f"<pre>{html.escape(diff)}" in html_text and html.escape(changed) in html_text
+    md = next(p for p in paths if p.suffix == ".md").read_text()
+    assert "## Policy diffs" in md and f"\n{changed}\n" in md
+    record = json.loads(next(p for p in paths if p.suffix == ".json").read_text())
+    assert changed in json.dumps(record)
+
+
+def test_a_long_diff_is_cut_and_says_how_many_lines_are_left_out() -> None:
+    text = "\n".join(f"+line {i}" for i in range(DIFF_MAX_LINES + 7))
+    cut = bounded_diff(text).splitlines()
+    assert cut[:-1] == text.splitlines()[:DIFF_MAX_LINES]
+    assert cut[-1] == "… 7 more lines"
+    assert bounded_diff("+a\n-b\n") == "+a\n-b"
