@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
-from textual.widgets import Input, Label, OptionList, TabbedContent, TextArea
+from textual.app import App
+from textual.widgets import Checkbox, Input, Label, OptionList, Select, TabbedContent, TextArea
 
 from tests._support.console import wait_for
 from tests._support.snapshots import settled_screenshot
@@ -80,6 +81,65 @@ def test_the_forms_check_the_shape_of_each_field() -> None:
     bad = disk_field_problems(DiskRow("/srv/../etc/shadow", "sdb", "rw", "vmdk"))
     assert set(bad) == {"target", "vdev", "mode", "format"}
     assert "target" in disk_field_problems(DiskRow("/srv/a,b.img", "xvdb"))
+    # Issue #13: a VIF's NIC model from a closed list, a CD-ROM read-only.
+    assert vif_field_problems(VifRow("EAbr", model="rtl8139")) == {}
+    assert set(vif_field_problems(VifRow("EAbr", model="pcnet"))) == {"model"}
+    assert disk_field_problems(DiskRow("/srv/a.iso", "hdc", "r", cdrom=True)) == {}
+    assert disk_field_problems(DiskRow("/srv/a.iso", "hdc", "w", cdrom=True)) == {
+        "mode": "a CD-ROM is read-only: r"
+    }
+    assert VifRow("EAbr", model="e1000").body()["model"] == "e1000"
+    assert "model" not in VifRow("EAbr").body()
+    assert DiskRow("/srv/a.iso", "hdc", "r", cdrom=True).body()["cdrom"] is True
+    assert "cdrom" not in DiskRow("/srv/a.img", "xvdb").body()
+    assert "CD-ROM" in DiskRow("/srv/a.iso", "hdc", "r", cdrom=True).line()
+
+
+class _FormApp(App[Any]):
+    """Only the row form (no XE): what it offers and answers."""
+
+    def __init__(self, row: Any, hvm: bool) -> None:
+        super().__init__()
+        self.row, self.hvm = row, hvm
+        self.answer: Any = "none yet"
+
+    def on_mount(self) -> None:
+        self.push_screen(DeviceRowDialog("Add", self.row, hvm=self.hvm), self._answered)
+
+    def _answered(self, row: Any) -> None:
+        self.answer = row
+
+
+@pytest.mark.parametrize("hvm", [True, False], ids=["hvm", "pv"])
+async def test_the_vif_form_offers_the_nic_model_for_hvm_only(hvm: bool) -> None:
+    app = _FormApp(VifRow("EBbr"), hvm)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DeviceRowDialog), 10)
+        assert len(app.screen.query(Select)) == (1 if hvm else 0)
+        if hvm:
+            app.screen.query_one("#row-model", Select).value = "virtio-net"
+        await pilot.click("#row-ok")
+        await wait_for(pilot, lambda: app.answer != "none yet", 10)
+    assert app.answer == VifRow("EBbr", model="virtio-net" if hvm else None)
+
+
+async def test_the_cdrom_box_makes_the_disk_read_only() -> None:
+    app = _FormApp(DiskRow("", "hdc"), False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DeviceRowDialog), 10)
+        form = app.screen
+        mode = form.query_one("#row-mode", Input)
+        assert (mode.value, mode.disabled) == ("w", False)
+        form.query_one("#row-target", Input).value = "/var/lib/xenon/EB/install.iso"
+        form.query_one("#row-cdrom", Checkbox).value = True
+        await wait_for(pilot, lambda: mode.disabled and mode.value == "r", 10)
+        form.query_one("#row-cdrom", Checkbox).value = False
+        await wait_for(pilot, lambda: not mode.disabled, 10)
+        form.query_one("#row-cdrom", Checkbox).value = True
+        await wait_for(pilot, lambda: mode.disabled, 10)
+        await pilot.click("#row-ok")
+        await wait_for(pilot, lambda: app.answer != "none yet", 10)
+    assert app.answer == DiskRow("/var/lib/xenon/EB/install.iso", "hdc", "r", "raw", cdrom=True)
 
 
 async def test_a_vif_and_a_disk_set_in_the_console_arrive_in_the_host_s_xl_config(
@@ -143,17 +203,29 @@ async def test_a_vif_and_a_disk_set_in_the_console_arrive_in_the_host_s_xl_confi
         assert len(disks.rows) == 2
         await pilot.click("#disks .dev-remove")
         assert disks.rows == [DiskRow(target, "xvdb", "r", "raw")]
+        # An ISO as a CD-ROM (issue #13): the box makes it read-only.
+        iso = f"/var/lib/xenon/{vm[:2]}/install.iso"
+        form = await _form(pilot, app, "#disks .dev-add", {"target": iso, "vdev": "xvdc"})
+        form.query_one("#row-cdrom", Checkbox).value = True
+        await wait_for(pilot, lambda: form.query_one("#row-mode", Input).value == "r")
+        await pilot.click("#row-ok")
+        await wait_for(pilot, lambda: app.screen is dialog)
+        assert disks.rows[-1] == DiskRow(iso, "xvdc", "r", "raw", cdrom=True)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.screen is app.enterprise, 30)
         await wait_for(pilot, lambda: status(app).endswith("configuration saved"), 30)
         saved = await root.policy.get_vm(vm)
         assert [(v.bridge, v.mac, v.ip) for v in saved.vifs] == [(bridge, "02:16:3e:00:00:0a", ip2)]
-        assert [(d.target, d.vdev, d.mode) for d in saved.disks] == [(target, "xvdb", "r")]
+        assert [(d.target, d.vdev, d.mode, d.cdrom) for d in saved.disks] == [
+            (target, "xvdb", "r", False),
+            (iso, "xvdc", "r", True),
+        ]
         # View domain config names them.
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, XlConfigDialog), 30)
         shown = app.screen.query_one("#xl-config", TextArea).text
         assert f"# disk 1: {target},raw,xvdb,r" in shown
+        assert f"# disk 2: {iso},raw,xvdc,r,devtype=cdrom" in shown
         await pilot.press("escape")
     task = await root.compute.wait_task((await root.compute.propagate()).task_id, 90)
     print("DBG", task, [p.model_dump() for p in await root.compute.propagation()])
@@ -161,7 +233,10 @@ async def test_a_vif_and_a_disk_set_in_the_console_arrive_in_the_host_s_xl_confi
     after = await _host_xl_config(world, host, vm)
     # (an HVM guest's VIF also gets its NIC type from the host's generator)
     assert f"vif = [ 'mac=02:16:3e:00:00:0a,bridge={bridge},ip={ip2}" in after
-    assert f"disk = [ '{target},raw,xvdb,ro' ]" in after
+    assert (
+        f"disk = [ '{target},raw,xvdb,ro', "
+        f"'format=raw,vdev=xvdc,access=ro,devtype=cdrom,target={iso}' ]"
+    ) in after
 
 
 async def test_xe_s_refusal_is_shown_under_the_list_with_the_vm_and_keeps_the_rows(

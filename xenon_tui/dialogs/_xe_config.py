@@ -383,6 +383,7 @@ class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
                         self.draft.vifs,
                         noun="VIF",
                         error=self._field_errors.get("vifs", ""),
+                        hvm=self.guest_type == "hvm",
                         id="vifs",
                     )
                 with TabPane("Disks", id="tab-disks"):

@@ -4,6 +4,9 @@ editable lists (Add / Edit / Remove), and the one-row form each Add or Edit open
 The form checks only the shape of what is typed, each problem under its field (a bridge
 name, six hex pairs, an absolute path, ``xvd``/``hd`` …); what the values may be is XE's
 (``XE-VM-VIF`` / ``XE-VM-DISK``, shown under the list with the VM's name when XE refuses).
+An HVM guest's VIF form also offers the NIC it emulates (a closed list; other guest types
+have no emulated NIC, so the choice is not shown); a disk's "CD-ROM" box makes it an ISO
+drive, which is read-only: checking it sets the mode to ``r`` and locks it.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select
 
 __all__ = [
+    "VIF_MODELS",
     "DeviceList",
     "DeviceRowDialog",
     "DiskRow",
@@ -38,6 +42,9 @@ _IP = re.compile(r"[0-9A-Fa-f.:]{2,45}\Z")
 _PATH = re.compile(r"(phy:|file:)?/[A-Za-z0-9_.+@/-]*\Z")
 _VDEV = re.compile(r"(xvd[a-z]{1,2}|hd[a-z])\Z")
 
+VIF_MODELS = ("e1000", "rtl8139", "virtio-net")
+"""The NICs an HVM guest's VIF may emulate (XE's ``VifIn.model``); none: e1000."""
+
 
 @dataclass(frozen=True)
 class VifRow:
@@ -46,15 +53,20 @@ class VifRow:
     bridge: str
     mac: str | None = None
     ip: str | None = None
+    model: str | None = None
 
     def line(self) -> str:
         """One row of the VIFs list."""
         mac = self.mac or "(derived)"
-        return f"{self.bridge:<15}  mac {mac:<17}  ip {self.ip or '-'}"
+        model = f"  model {self.model}" if self.model else ""
+        return f"{self.bridge:<15}  mac {mac:<17}  ip {self.ip or '-'}{model}"
 
     def body(self) -> dict[str, Any]:
         """What ``XeClient.policy.set_vm_vifs`` sends."""
-        return {"bridge": self.bridge, "mac": self.mac, "ip": self.ip}
+        body = {"bridge": self.bridge, "mac": self.mac, "ip": self.ip}
+        if self.model:
+            body["model"] = self.model
+        return body
 
 
 @dataclass(frozen=True)
@@ -65,15 +77,24 @@ class DiskRow:
     vdev: str
     mode: str = "w"
     format: str = "raw"
+    cdrom: bool = False
 
     def line(self) -> str:
         """One row of the Disks list."""
-        access = "read-only" if self.mode == "r" else "read-write"
+        access = "CD-ROM" if self.cdrom else "read-only" if self.mode == "r" else "read-write"
         return f"{self.vdev:<5}  {access:<10}  {self.format:<5}  {self.target}"
 
     def body(self) -> dict[str, Any]:
         """What ``XeClient.policy.set_vm_disks`` sends."""
-        return {"target": self.target, "vdev": self.vdev, "mode": self.mode, "format": self.format}
+        body: dict[str, Any] = {
+            "target": self.target,
+            "vdev": self.vdev,
+            "mode": self.mode,
+            "format": self.format,
+        }
+        if self.cdrom:
+            body["cdrom"] = True
+        return body
 
 
 def vif_field_problems(row: VifRow) -> dict[str, str]:
@@ -85,6 +106,8 @@ def vif_field_problems(row: VifRow) -> dict[str, str]:
         out["mac"] = "six hex pairs like 00:16:3e:01:02:03, or empty"
     if row.ip is not None and not _IP.match(row.ip):
         out["ip"] = "an IPv4 or IPv6 address, or empty"
+    if row.model is not None and row.model not in VIF_MODELS:
+        out["model"] = f"one of {', '.join(VIF_MODELS)}, or the default (e1000)"
     return out
 
 
@@ -97,6 +120,8 @@ def disk_field_problems(row: DiskRow) -> dict[str, str]:
         out["vdev"] = "xvda, xvdb … or hda, hdb …"
     if row.mode not in ("r", "w"):
         out["mode"] = "r (read-only) or w (read-write)"
+    elif row.cdrom and row.mode != "r":
+        out["mode"] = "a CD-ROM is read-only: r"
     if row.format not in ("raw", "qcow2"):
         out["format"] = "raw or qcow2"
     return out
@@ -123,6 +148,7 @@ _CHECKS: dict[type, Callable[[Any], dict[str, str]]] = {
     DiskRow: disk_field_problems,
 }
 _OPTIONAL = {"mac", "ip"}
+_NO_MODEL = "e1000 (default)"
 
 _ROW_CSS = """
 DeviceRowDialog { align: center middle; background: $background 60%; }
@@ -133,6 +159,7 @@ DeviceRowDialog > Vertical {
 DeviceRowDialog .title { text-style: bold; color: $primary; }
 DeviceRowDialog #row-fields { height: auto; max-height: 16; }
 DeviceRowDialog .field-error { color: $error; height: auto; }
+DeviceRowDialog Select { width: 40; }
 DeviceRowDialog #row-buttons { height: auto; align-horizontal: right; }
 DeviceRowDialog Button { margin-left: 2; min-width: 10; }
 """
@@ -140,18 +167,20 @@ DeviceRowDialog Button { margin-left: 2; min-width: 10; }
 
 class DeviceRowDialog(ModalScreen[R | None], Generic[R]):
     """Add or edit one VIF or disk: a field per attribute, each problem under its field.
-    Enter or OK checks and answers the row; Escape cancels."""
+    Enter or OK checks and answers the row; Escape cancels. ``hvm``: the VIF's guest is
+    HVM, so its NIC model is offered."""
 
     DEFAULT_CSS = _ROW_CSS
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, title: str, row: R) -> None:
+    def __init__(self, title: str, row: R, *, hvm: bool = False) -> None:
         super().__init__()
         self.title_text = title
         self.row: R = row
         self.kind: type[R] = type(row)
+        self.hvm = hvm
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -167,15 +196,55 @@ class DeviceRowDialog(ModalScreen[R | None], Generic[R]):
                         select_on_focus=False,
                     )
                     yield Label("", id=f"row-{name}-error", classes="field-error", markup=False)
+                    if name == "target":  # in sight: it decides the mode below it
+                        yield from self._cdrom_box()
+                yield from self._model_select()
             with Horizontal(id="row-buttons"):
                 yield Button("Cancel", id="row-cancel")
                 yield Button("OK", id="row-ok", variant="primary")
 
+    def _model_select(self) -> ComposeResult:
+        if isinstance(self.row, VifRow) and self.hvm:
+            yield Label("NIC the guest emulates (xl model=)", markup=False)
+            model = self.row.model
+            yield Select(
+                [(m, m) for m in VIF_MODELS],
+                prompt=_NO_MODEL,
+                value=model if model in VIF_MODELS else Select.NULL,
+                id="row-model",
+            )
+            yield Label("", id="row-model-error", classes="field-error", markup=False)
+
+    def _cdrom_box(self) -> ComposeResult:
+        if isinstance(self.row, DiskRow):
+            yield Checkbox(
+                "CD-ROM (an ISO image the guest sees as a read-only drive)",
+                self.row.cdrom,
+                id="row-cdrom",
+            )
+
     def on_mount(self) -> None:
-        for name, _, _ in _FORM[self.kind]:
+        for name in self._checked_fields():
             self.query_one(f"#row-{name}-error", Label).display = False
+        if isinstance(self.row, DiskRow):
+            self._lock_mode(self.row.cdrom)
         first = _FORM[self.kind][0][0]
         self.query_one(f"#row-{first}", Input).focus()
+
+    def _checked_fields(self) -> list[str]:
+        fields: list[str] = [field[0] for field in _FORM[self.kind]]
+        return [*fields, "model"] if self.query(Select) else fields
+
+    def _lock_mode(self, cdrom: bool) -> None:
+        mode = self.query_one("#row-mode", Input)
+        if cdrom:
+            mode.value = "r"
+        mode.disabled = cdrom
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        if event.checkbox.id == "row-cdrom":
+            self._lock_mode(event.value)
 
     def typed(self) -> R:
         """The row as typed (empty optional fields as None)."""
@@ -183,13 +252,17 @@ class DeviceRowDialog(ModalScreen[R | None], Generic[R]):
         for name, _, _ in _FORM[self.kind]:
             text = self.query_one(f"#row-{name}", Input).value.strip()
             values[name] = (text or None) if name in _OPTIONAL else text
+        for select in self.query("#row-model").results(Select):
+            values["model"] = None if select.value is Select.NULL else str(select.value)
+        for box in self.query("#row-cdrom").results(Checkbox):
+            values["cdrom"] = box.value
         row: R = replace(self.row, **values)
         return row
 
     def submit(self) -> None:
         row = self.typed()
         problems = _CHECKS[self.kind](row)
-        for name, _, _ in _FORM[self.kind]:
+        for name in self._checked_fields():
             label = self.query_one(f"#row-{name}-error", Label)
             label.update(problems.get(name, ""))
             label.display = name in problems
@@ -234,11 +307,12 @@ class DeviceList(Vertical, Generic[R]):
         noun: str,
         read_only: bool = False,
         error: str = "",
+        hvm: bool = False,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.kind: type[R] = kind
-        self.noun, self.read_only = noun, read_only
+        self.noun, self.read_only, self.hvm = noun, read_only, hvm
         self.rows: list[R] = list(rows)
         self._error = error
 
@@ -297,7 +371,7 @@ class DeviceList(Vertical, Generic[R]):
             self.show_error(f"at most {MAX_DEVICES} {self.noun}s")
             return
         blank: Any = VifRow("") if self.kind is VifRow else DiskRow("", self._next_vdev())
-        self.app.push_screen(DeviceRowDialog(f"Add {self.noun}", blank), self._added)
+        self.app.push_screen(DeviceRowDialog(f"Add {self.noun}", blank, hvm=self.hvm), self._added)
 
     def _added(self, row: R | None) -> None:
         if row is not None:
@@ -316,7 +390,7 @@ class DeviceList(Vertical, Generic[R]):
                 self.rows[index] = row
                 self._redraw(index)
 
-        self.app.push_screen(DeviceRowDialog(title, self.rows[index]), done)
+        self.app.push_screen(DeviceRowDialog(title, self.rows[index], hvm=self.hvm), done)
 
     def remove_current(self) -> None:
         """Removes the highlighted row."""

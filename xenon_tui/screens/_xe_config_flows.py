@@ -258,6 +258,8 @@ def _settings(vm: Any) -> VmSettings:
     return VmSettings(
         Network(net.allow_network, tuple(net.switches), net.max_vifs),
         tuple((str(k), str(v)) for k, v in vm.extra),
-        tuple(VifRow(v.bridge, v.mac, v.ip) for v in getattr(vm, "vifs", ())),
-        tuple(DiskRow(d.target, d.vdev, d.mode, d.format) for d in getattr(vm, "disks", ())),
+        tuple(VifRow(v.bridge, v.mac, v.ip, v.model) for v in getattr(vm, "vifs", ())),
+        tuple(
+            DiskRow(d.target, d.vdev, d.mode, d.format, d.cdrom) for d in getattr(vm, "disks", ())
+        ),
     )
