@@ -391,7 +391,9 @@ async def test_the_hosts_dialog_reorders_and_removes_hosts(world: World, tmp_pat
         await wait_for(pilot, lambda: isinstance(app.screen, TypedConfirmDialog))
         await pilot.press(*"xenon-2", "enter")
         # A VM is placed there: XE's refusal names it, and XE may re-place it (force).
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), 30)
+        # (pushed is not composed: under two workers its body was not there yet)
+        body_shown = lambda: bool(app.screen.query("#confirm-body"))  # noqa: E731
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog) and body_shown(), 30)
         body = str(app.screen.query_one("#confirm-body").render())
         assert "EC-domu-2" in body and "move them first" in body
         await pilot.press("tab", "enter")

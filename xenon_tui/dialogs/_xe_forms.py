@@ -81,7 +81,7 @@ class XeForm(ModalScreen[Values | None]):
     the first field has the focus, as if typed then (an Enter among them moves on).
     """
 
-    AT_ONCE: ClassVar[int] = 6
+    AT_ONCE: ClassVar[int] = 4
     """The most fields mounted with the frame; a larger form mounts them after it."""
     AUTO_FOCUS = ""
     """Nothing is focused on its own: a button would be, while the fields are mounted
