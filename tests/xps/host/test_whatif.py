@@ -239,3 +239,40 @@ async def test_a_domain_a_new_conflict_set_would_refuse_is_listed(host: Host) ->
     assert [(d["domain"], d["outcome"]) for d in out["domains"]] == [("EB-domu-1", "conflict")]
     assert "no-coresidence conflict set" in out["domains"][0]["text"]
     assert out["denies_allowed"] is True
+
+
+async def test_device_pairs_that_change_are_listed(host: Host) -> None:
+    """Issue #14 §1: a staged policy that gives Enclave A's storage controller to Enclave B,
+    takes the tag off Enclave B's storage controller and gives an untagged network function
+    to Enclave A: each pair of a device and a running domain whose decision changes is
+    listed (allowed now, denied staged: a denial; or the other way round)."""
+    for name in ("EA-domu-1", "EB-domu-1"):
+        await host.create_domain(name)
+    active = host.state.policy
+    assert active is not None
+    out = await host.what_if(xml=_xml(active))
+    assert out["devices"] == []  # the active policy changes no pair
+    tag = {t.name: t.id for t in active.tags}
+    pci = {d.bdf: d for d in active.hardware.pci}
+    assert pci["0000:02:00.0"].tag == tag["Enclave A"] and pci["0000:03:00.3"].tag is None
+    moved = {
+        "0000:02:00.0": tag["Enclave B"],  # given to another tag
+        "0000:04:00.0": None,  # removed from Enclave B
+        "0000:03:00.3": tag["Enclave A"],  # given to Enclave A
+    }
+    hardware = dataclasses.replace(
+        active.hardware,
+        pci=tuple(
+            dataclasses.replace(d, tag=moved[d.bdf]) if d.bdf in moved else d
+            for d in active.hardware.pci
+        ),
+    )
+    out = await host.what_if(xml=_xml(active.with_hardware(hardware)))
+    pairs = {(x["device"], x["domain"]): (x["active"], x["staged"]) for x in out["devices"]}
+    assert pairs == {
+        ("0000:02:00.0", "EA-domu-1"): (True, False),
+        ("0000:02:00.0", "EB-domu-1"): (False, True),
+        ("0000:04:00.0", "EB-domu-1"): (True, False),
+        ("0000:03:00.3", "EA-domu-1"): (False, True),
+    }
+    assert out["denies_allowed"] is True
