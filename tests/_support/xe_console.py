@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -53,6 +53,12 @@ class World:
         self.clients.append(client)
         return client
 
+    async def admin(self) -> XeClient:
+        """An API client logged in as the admin ``root``."""
+        root = self.factory(XeLink(URL, "", "root", "admin", None))
+        await root.login("root", PASSWORD)
+        return root
+
     async def link(self, user: str = "oper") -> XeLink:
         client = self.factory(XeLink(URL, "", user, "", None))
         session = await client.login(user, PASSWORD)
@@ -90,8 +96,7 @@ async def world(xe_services: Callable[..., Any], xps_hosts: Any) -> AsyncIterato
     policy = sample_xe_policy({x.name: ("127.0.0.1", x.port) for x in hosts})
     await services.policy.import_policy(Principal.system(), policy)
     w = World(services, create_app(services), [], hosts)
-    root = w.factory(XeLink(URL, "", "root", "admin", None))
-    await root.login("root", PASSWORD)
+    root = await w.admin()
     task = await root.compute.wait_task((await root.compute.propagate()).task_id, 90)
     assert task.state == "succeeded", task.error
     yield w
@@ -151,6 +156,23 @@ async def ready(pilot: Any, app: XenonConsole) -> None:
     await wait_for(pilot, lambda: app.enterprise is not None, 30)
     await wait_for(pilot, lambda: bool(vm_names(app)), 60)
     await wait_for(pilot, lambda: rows(app)[0].state != NOT_READ, 60)
+
+
+S = TypeVar("S")
+
+
+async def open_screen(
+    pilot: Any, app: XenonConsole, key: str, kind: type[S], loaded: Callable[[S], bool]
+) -> S:
+    """From the Enterprise screen's first full draw, ``key`` opens a screen of ``kind``;
+    waits (bounded) until ``loaded(screen)`` (its first rows in) and returns it."""
+    await ready(pilot, app)
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(app.screen, kind))
+    screen = app.screen
+    assert isinstance(screen, kind)
+    await wait_for(pilot, lambda: loaded(screen), 30)
+    return screen
 
 
 # -- the forms (n New…, a Add domain): a person's keys ----------------------------------

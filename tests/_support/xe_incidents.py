@@ -9,9 +9,8 @@ import time
 
 from enterprise_store.client import XeClient
 from enterprise_store.store._history_schema import history_violations
-from xenon_tui._xe import XeLink
 
-from .xe_console import PASSWORD, URL, World
+from .xe_console import World
 
 VM = "EB-domu-1"
 """The VM :func:`misbehaving` starts and makes violate."""
@@ -20,8 +19,7 @@ VM = "EB-domu-1"
 async def misbehaving(world: World) -> XeClient:
     """Starts VM through XE, makes it violate on its host, waits until XE stored some;
     returns root's logged-in client."""
-    root = world.factory(XeLink(URL, "", "root", "admin", None))
-    await root.login("root", PASSWORD)
+    root = await world.admin()
     vm = await root.policy.get_vm(VM)
     host = await root.policy.get_host(vm.placed_on or "")
     await root.compute.vm_action(VM, "start")

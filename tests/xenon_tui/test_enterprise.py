@@ -17,9 +17,10 @@ from textual.widgets import Input, OptionList
 from tests._support.console import wait_for
 from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import (
-    PASSWORD,
     URL,
     World,
+    field,
+    form,
     ready,
     rows,
     status,
@@ -211,8 +212,7 @@ async def test_a_refused_write_opens_the_policy_service_warnings(
     world: World, tmp_path: Path
 ) -> None:
 
-    root = world.factory(XeLink(URL, "", "root", "admin", None))
-    await root.login("root", PASSWORD)
+    root = await world.admin()
     await root.policy.create_enclave("Enclave D", color="#336699")
     await root.policy.assign("Enclave D", "xenon-3")
     app = world.console(await world.link("root"), tmp_path)
@@ -225,12 +225,14 @@ async def test_a_refused_write_opens_the_policy_service_warnings(
         enclave_d = next(e.id for e in screen.overview.enclaves.values() if e.name == "Enclave D")  # type: ignore[union-attr]
         await wait_for(pilot, lambda: screen.enclave == enclave_d)
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, AddDomainDialog))
-        app.screen.query_one("#field-kernel", Input).value = "/boot/vmlinuz"
+        # The fields are mounted after the frame (a form under load): wait for them.
+        add = await form(pilot, app, AddDomainDialog)
+        field(add, "kernel").value = "/boot/vmlinuz"
         await pilot.press(*"ED-domu-1", "ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, PolicyWarningsDialog), 30)
         dialog = app.screen
         assert isinstance(dialog, PolicyWarningsDialog)
+        await wait_for(pilot, lambda: bool(dialog.query("#warnings")))  # composed
         codes = {f.code for f in dialog.findings}
         assert "XE-VM-NO-SECLABEL" in codes, dialog.findings
         shown = str(dialog.query_one("#warnings").render())
@@ -301,8 +303,7 @@ async def test_a_host_that_cannot_take_the_policy_shows_retrying_with_its_error(
     app = world.console(await world.link("root"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
-        root = world.factory(XeLink(URL, "", "root", "admin", None))
-        await root.login("root", PASSWORD)
+        root = await world.admin()
         # xenon-1's daemon stops; a new version cannot reach it.
         hosts = {h.name: h for h in world.hosts}
         await hosts["xenon-1"].stop()
@@ -323,10 +324,23 @@ async def test_an_unreachable_xe_is_shown_in_the_status_line(tmp_path: Path) -> 
     link = XeLink("http://127.0.0.1:9", "t", "oper", "operator", None)
     app = XenonConsole(ConsoleConfig(config_path=tmp_path / "console.json"), xe=link)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.enterprise is not None and app.enterprise.polls >= 2)
+        await wait_for(pilot, lambda: app.enterprise is not None)
+        enterprise = app.enterprise
+        assert enterprise is not None
+        # Every notice posted is kept here (held, so no id is reused): a notice expires
+        # after 8 s, and a poll on a loaded machine may take longer.
+        posted: dict[int, Any] = {}
+
+        def polled(n: int) -> bool:
+            posted.update((id(x), x) for x in app._notifications)
+            return enterprise.polls >= n
+
+        await wait_for(pilot, lambda: polled(2) and bool(posted))
         assert status(app).startswith("XE: cannot reach http://127.0.0.1:9")
+        polls = enterprise.polls
+        await wait_for(pilot, lambda: polled(polls + 1))
         # One notification for the error, not one per poll.
-        assert [n.title for n in app._notifications] == ["Xenon Enterprise"]
+        assert [n.title for n in posted.values()] == ["Xenon Enterprise"]
 
 
 async def test_the_vm_table_redraws_only_what_changed() -> None:

@@ -12,21 +12,16 @@ from pytest_textual_snapshot import SVGImageExtension
 
 from tests._support.console import wait_for
 from tests._support.snapshots import settled_screenshot
-from tests._support.xe_console import PASSWORD, URL, World, ready
-from xenon_tui._xe import XeLink
+from tests._support.xe_console import PASSWORD, World, open_screen
 from xenon_tui.dialogs import TextDialog
 from xenon_tui.dialogs._form import FormDialog
 from xenon_tui.screens._xe_audit import AuditFilter, XeAuditScreen, filter_problems, iso_time
 
 
 async def audit_screen(pilot: Any, app: Any) -> XeAuditScreen:
-    await ready(pilot, app)
-    await pilot.press("L")
-    await wait_for(pilot, lambda: isinstance(app.screen, XeAuditScreen))
-    screen = app.screen
-    assert isinstance(screen, XeAuditScreen)
-    await wait_for(pilot, lambda: screen.loads >= 1 and bool(screen.records), 30)
-    return screen
+    return await open_screen(
+        pilot, app, "L", XeAuditScreen, lambda s: s.loads >= 1 and bool(s.records)
+    )
 
 
 async def test_the_log_is_newest_first_paged_and_filtered(world: World, tmp_path: Path) -> None:
@@ -98,8 +93,7 @@ async def test_an_auditor_verifies_the_chain_and_sees_its_fingerprint(
         assert "The chain is intact" in body and result.fingerprint in body
         assert result.fingerprint in str(screen.query_one("#audit-status").render())
         # The fingerprint is XE's own: a later verification still finds it in the chain.
-        root = world.factory(XeLink(URL, "", "root", "admin", None))
-        await root.login("root", PASSWORD)
+        root = await world.admin()
         assert (await root.verify_audit(expect=result.fingerprint)).ok
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)

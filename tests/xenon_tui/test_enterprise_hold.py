@@ -12,8 +12,7 @@ from textual.widgets import Static
 
 from tests._support.console import wait_for
 from tests._support.xe_approvals import alice_changes_a_vm
-from tests._support.xe_console import PASSWORD, URL, World, ready
-from xenon_tui._xe import XeLink
+from tests._support.xe_console import World, ready
 from xenon_tui.app import XenonConsole
 
 
@@ -44,8 +43,7 @@ async def test_the_title_says_what_waits_for_whom_until_approved(
         assert len(shown) <= title.content_size.width, shown
         assert "V to review" in shown
         assert shown.endswith(f"{user} ({role})")
-        root = world.factory(XeLink(URL, "", "root", "admin", None))
-        await root.login("root", PASSWORD)
+        root = await world.admin()
         await root.policy.approve(version, "reviewed")
         plain = f"⛨ Xenon Enterprise — {user} ({role})"
         await wait_for(pilot, lambda: _title(app) == plain, 30)

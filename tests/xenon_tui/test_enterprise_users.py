@@ -16,7 +16,7 @@ from enterprise_store.client import NotFound
 from tests._support.console import wait_for
 from tests._support.keys import one_read
 from tests._support.snapshots import settled_screenshot
-from tests._support.xe_console import PASSWORD, URL, World, ready
+from tests._support.xe_console import PASSWORD, URL, World, open_screen
 from xenon_tui._xe import EnterpriseError, XeLink
 from xenon_tui.dialogs import ConfirmDialog, InputDialog, TextDialog
 from xenon_tui.screens._xe_users import (
@@ -38,13 +38,9 @@ def public_key(comment: str = "test@xenon") -> str:
 
 
 async def users_screen(pilot: Any, app: Any) -> XeUsersScreen:
-    await ready(pilot, app)
-    await pilot.press("u")
-    await wait_for(pilot, lambda: isinstance(app.screen, XeUsersScreen))
-    screen = app.screen
-    assert isinstance(screen, XeUsersScreen)
-    await wait_for(pilot, lambda: screen.loads >= 1 and bool(screen.users), 30)
-    return screen
+    return await open_screen(
+        pilot, app, "u", XeUsersScreen, lambda s: s.loads >= 1 and bool(s.users)
+    )
 
 
 def role_of(screen: XeUsersScreen, name: str) -> str | None:
@@ -58,8 +54,7 @@ def select(screen: XeUsersScreen, name: str) -> None:
 async def test_an_admin_adds_changes_resets_and_removes_a_user(
     world: World, tmp_path: Path
 ) -> None:
-    root = world.factory(XeLink(URL, "", "root", "admin", None))
-    await root.login("root", PASSWORD)
+    root = await world.admin()
     app = world.console(await world.link("root"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await users_screen(pilot, app)

@@ -23,8 +23,6 @@ from textual.widgets import Select
 
 from tests._support.console import wait_for
 from tests._support.xe_console import (
-    PASSWORD,
-    URL,
     World,
     choose_new,
     field,
@@ -33,7 +31,6 @@ from tests._support.xe_console import (
     tree_lines,
     vm_names,
 )
-from xenon_tui._xe import XeLink
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs._xe_forms import (
     NO_SECLABEL,
@@ -70,7 +67,7 @@ async def active_policy(sim: Any) -> dict[str, Any]:
     return dict(await console.get_policy("active"))
 
 
-async def until(pilot: Any, predicate: Any, shown: Any, wait_s: float = 30) -> None:
+async def until(pilot: Any, predicate: Any, shown: Any, wait_s: float = 60) -> None:
     """Like wait_for (a liveness bound), failing with what ``shown()`` says."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
@@ -86,8 +83,7 @@ async def closed(pilot: Any, app: XenonConsole) -> None:
 @pytest.mark.timeout(300)  # some 40 XE writes and forms on a shared 2-core box
 async def test_the_42_walk_from_an_empty_enterprise(empty_world: World, tmp_path: Path) -> None:
     world = empty_world
-    api = world.factory(XeLink(URL, "", "root", "admin", None))
-    await api.login("root", PASSWORD)
+    api = await world.admin()
     app = world.console(await world.link("root"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: app.enterprise is not None and app.enterprise.polls > 0, 30)
@@ -190,7 +186,7 @@ async def test_the_42_walk_from_an_empty_enterprise(empty_world: World, tmp_path
             await closed(pilot, app)
             await pilot.press("a")
             dialog = await form(pilot, app, AddDomainDialog)
-            await wait_for(pilot, lambda d=dialog: field(d, "seclabel").value != NO_SECLABEL)  # type: ignore[misc]
+            await wait_for(pilot, lambda d=dialog: field(d, "seclabel").value != NO_SECLABEL, 60)  # type: ignore[misc]
             await pilot.press(*f"E{short}-domu-1")
             field(dialog, "guest_type").value = kind
             await pilot.pause()

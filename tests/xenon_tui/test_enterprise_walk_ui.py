@@ -13,19 +13,12 @@ from textual.widgets import DataTable
 
 from tests._support.console import wait_for
 from tests._support.snapshots import settled_screenshot
-from tests._support.xe_console import PASSWORD, URL, World, ready
-from xenon_tui._xe import XeLink
+from tests._support.xe_console import PASSWORD, World, open_screen, ready
 from xenon_tui.screens._xe_audit import XeAuditScreen, audit_columns, clip
 from xenon_tui.screens._xe_hold import title_text
 from xenon_tui.widgets._xe_tasks import counted, outcome
 
 HOLD = "v12 waits for approval by an admin other than alice"
-
-
-async def _root(world: World) -> Any:
-    root = world.factory(XeLink(URL, "", "root", "admin", None))
-    await root.login("root", PASSWORD)
-    return root
 
 
 def _lines(widget: Any) -> list[str]:
@@ -37,16 +30,13 @@ async def test_the_audit_log_keeps_who_what_when_and_outcome_at_80x24(
 ) -> None:
     # A long object (a user with a long name) pushed Result off an 80-column screen.
     name = "walk-" + uuid.uuid4().hex[:27]  # 32 characters, the most XE takes
-    root = await _root(world)
+    root = await world.admin()
     await root.create_user(name, "auditor", password=PASSWORD)
     app = world.console(await world.link("aud"), tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await ready(pilot, app)
-        await pilot.press("L")
-        await wait_for(pilot, lambda: isinstance(app.screen, XeAuditScreen))
-        screen = app.screen
-        assert isinstance(screen, XeAuditScreen)
-        await wait_for(pilot, lambda: screen.loads >= 1 and bool(screen.records), 30)
+        screen = await open_screen(
+            pilot, app, "L", XeAuditScreen, lambda s: s.loads >= 1 and bool(s.records)
+        )
         table = screen.query_one("#audit", DataTable)
         # The widths hold as soon as the rows are in (not only after the table's idle).
         widths = [c.get_render_width(table) for c in table.ordered_columns]
@@ -97,7 +87,7 @@ def test_the_title_always_shows_the_role(role: str, width: int) -> None:
 
 
 async def test_add_host_result_reads_as_a_sentence(empty_world: World) -> None:
-    root = await _root(empty_world)
+    root = await empty_world.admin()
     host = empty_world.hosts[0]
     started = await root.compute.add_host(host.name, "127.0.0.1", host.port)
     task = await root.compute.wait_task(started.task_id, 90)
