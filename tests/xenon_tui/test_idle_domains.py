@@ -167,3 +167,24 @@ async def test_the_domains_view_follows_pushed_samples_and_violations_without_re
         assert reads == []
         state = app.servers[next(iter(app.servers))]
         assert next(d for d in state.domains if d["name"] == first["name"])["cpu_s"] == 42.5
+
+
+class _EmptyApp(App[None]):
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLE_DEFAULTS)
+
+
+async def test_domains_set_before_the_table_is_mounted_are_drawn_once_it_is() -> None:
+    """A link change can hand the table its domains after it was added to the view and
+    before its ``on_mount`` gave it columns; adding rows then raised "More values provided
+    than there are columns" and the host console died (a loaded ``-n 2`` run of test_link)."""
+    app = _EmptyApp()
+    async with app.run_test(size=(160, 48)) as pilot:
+        table = DomainsTable(id="domains-table")
+        waiting = app.screen.mount(table)
+        table.set_domains(_domains(5.0))  # before its Mount event was handled
+        await waiting
+        await pilot.pause()
+        assert len(table.columns) > 0
+        assert table.row_count == 9
+        assert [d["name"] for d in table.domains][:2] == ["Domain-0", "EA-domu-1"]

@@ -123,6 +123,8 @@ class DomainsTable(DataTable[Any]):
     def on_mount(self) -> None:
         self._marks = self._mark_styles()
         self._add_columns()
+        if self._behind:  # domains handed over before it was mounted
+            self._redraw()
         # Published after the new theme's CSS is applied, so the marks are its colours.
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
 
@@ -273,6 +275,11 @@ class DomainsTable(DataTable[Any]):
         )
 
     def _redraw(self, *, rebuild: bool = False) -> None:
+        if not self.is_mounted:
+            # A link change can hand the domains over after the view was added and before
+            # on_mount gave the table its columns: rows then have nowhere to go.
+            self._behind = True
+            return
         if not rebuild and self.columns and not displayed(self):
             self._behind = True  # nobody sees it: its cells are drawn when it is shown
             return
