@@ -102,6 +102,7 @@ async def settled_screenshot(pilot: Any, app: Any, limit_s: float = 10.0) -> str
 
     deadline = time.monotonic() + limit_s
     await pilot.pause()
+    steady_cursors(app)  # a focused field's cursor is in the picture or not by blink phase
     while time.monotonic() < deadline:
         tables = list(app.screen.query(DataTable))
         if not any(t._require_update_dimensions or t._new_rows for t in tables):
