@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.widget import AwaitMount
 from textual.widgets import Input, TextArea
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerError, WorkerState
 
 from themes import CONSOLE_TCSS, THEMES, VARIABLE_DEFAULTS
 from xenon_tui import flows
@@ -56,6 +58,40 @@ ENTERPRISE_KEY = "ctrl+e"
 _ENTERPRISE_APP_ACTIONS = frozenset(
     {"help", "quit", "command_palette", "next_theme", "toggle_enterprise"}
 )
+
+
+class _XeHostConsole(HostConsole):
+    """The host console of an XE session: composed only once :meth:`release` is called.
+
+    It is the base of the screen stack from the start (``ctrl+e`` pops the Enterprise
+    screen to it), but it is not shown first: its compose would only take CPU from the
+    Enterprise view's first frame. The app releases it after that frame, or at once when
+    it is wanted first (``ctrl+e``, Manage server → Editor mode, a palette command).
+    """
+
+    def __init__(
+        self, config: ConsoleConfig, *, client_factory: ClientFactory = xps_client_factory
+    ) -> None:
+        super().__init__(config, client_factory=client_factory)
+        self._released = asyncio.Event()
+        self._abandoned = False  # the app closed before it was released: never composed
+
+    def release(self, *, abandon: bool = False) -> None:
+        """Lets the compose run (``abandon``: the app closes; nothing is composed)."""
+        if not self._released.is_set():
+            self._abandoned = abandon
+            self._released.set()
+
+    async def _on_compose(self, event: events.Compose) -> None:
+        # Runs before Widget._on_compose (the MRO's order): holds the compose back.
+        await self._released.wait()
+        if self._abandoned:
+            event.prevent_default()
+
+    def _on_mount(self, event: events.Mount) -> None:
+        # Runs before HostConsole.on_mount and Screen._on_mount (the MRO's order).
+        if self._abandoned:  # no widgets: HostConsole.on_mount would not find its own
+            event.prevent_default()
 
 
 class XenonConsole(App[int]):
@@ -116,7 +152,9 @@ class XenonConsole(App[int]):
         self.theme_names = tuple(t.name for t in THEMES)
         self.theme = config.theme if config.theme in self.available_themes else THEMES[0].name
         self.effective_keys = effective_keys(config.keymap)
-        self.host = HostConsole(config, client_factory=client_factory)
+        # With XE, the host console composes after the Enterprise view's first frame.
+        host_type = HostConsole if xe is None else _XeHostConsole
+        self.host: HostConsole = host_type(config, client_factory=client_factory)
 
     def get_default_screen(self) -> Screen[Any]:
         return self.host
@@ -140,10 +178,22 @@ class XenonConsole(App[int]):
         if self.screen is not self._enterprise:
             await self.push_screen("enterprise")
 
+    def _release_host(self) -> None:
+        if isinstance(self.host, _XeHostConsole):
+            self.host.release()
+
+    async def host_ready(self) -> None:
+        """Waits until the host console is mounted (with XE: releases it first)."""
+        self._release_host()
+        if not self.host.is_mounted:
+            await AwaitMount(self.host, [self.host])
+
     async def action_toggle_enterprise(self) -> None:
         """``ctrl+e``: the Enterprise screen, or back to the host console from it."""
         if self._enterprise is not None and self.screen is self._enterprise:
-            self.pop_screen()
+            await self.host_ready()
+            if self.screen is self._enterprise:
+                self.pop_screen()
         else:
             await self.show_enterprise()
 
@@ -152,6 +202,7 @@ class XenonConsole(App[int]):
         that host, in Policy Editor mode (Live for an auditor, whose session is read-only);
         ctrl+e (or Esc where
         the host console has no use for it) returns to the Enterprise view."""
+        await self.host_ready()
         if self._enterprise is not None and self.screen is self._enterprise:
             self.pop_screen()
         host = self.host
@@ -200,15 +251,26 @@ class XenonConsole(App[int]):
             )
         self.set_keymap({k: v for k, v in self.config.keymap.items() if k not in bad})
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        # Ready only once the host console is mounted (it composes itself in its own task):
-        # keys typed at once, and a test's first step, find its widgets in place.
         if self.xe is not None:
-            # Pushed before the host console finishes mounting: the first frame is the
-            # Enterprise view's (the hidden host console is never rendered first).
+            # The first frame is the Enterprise view's; the host console under it composes
+            # once the first XE poll is drawn (_release_host_after) or when wanted.
             await self.show_enterprise()
             assert self._enterprise is not None
             await AwaitMount(self._enterprise, [self._enterprise])
+            # Its on_mount started the first poll (none: it is not shown, release now).
+            poll = next((w for w in self._enterprise.workers if w.group == "xe-poll"), None)
+            self.run_worker(self._release_host_after(poll), group="host-release")
+            return
+        # Ready only once the host console is mounted (it composes itself in its own task):
+        # keys typed at once, and a test's first step, find its widgets in place.
         await AwaitMount(self.host, [self.host])
+
+    async def _close_all(self) -> None:
+        # Textual's shutdown waits for every screen's task: a host console still held
+        # back (the app closes before the Enterprise view's first poll) is let go empty.
+        if isinstance(self.host, _XeHostConsole):
+            self.host.release(abandon=True)
+        await super()._close_all()
 
     async def action_quit(self) -> None:
         """Quits; first asks when a host has staged changes ("xenon-2 has 3 staged changes:
@@ -313,6 +375,7 @@ class XenonConsole(App[int]):
 
     async def _run_scoped(self, entry: Action) -> None:
         if entry.scope != "app":
+            await self.host_ready()
             await self.host.run_scoped(entry)
             return
         self._running_command = True  # a palette or `:` command, not a typed key
@@ -341,6 +404,17 @@ class XenonConsole(App[int]):
         error = event.worker.error
         if event.state is WorkerState.ERROR and error is not None:
             self.show_error(error)
+
+    async def _release_host_after(self, poll: Worker[Any] | None) -> None:
+        """Releases the host console once the Enterprise screen's first XE poll ended
+        (its hosts and first VMs shown, or its error) and that frame was drawn."""
+        if poll is not None:
+            with contextlib.suppress(WorkerError):  # its error is the screen's to show
+                await poll.wait()
+        if self._enterprise is not None:
+            self._enterprise.call_after_refresh(self._release_host)
+        else:
+            self._release_host()
 
     @on(Failed)
     def _failed(self, message: Failed) -> None:
