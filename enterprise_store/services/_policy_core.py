@@ -45,7 +45,7 @@ from enterprise_store.model import (
 )
 from enterprise_store.services._access import Principal, Role, require_role, require_scope
 from enterprise_store.services._approval_diff import record_approvals
-from enterprise_store.services._host_tags import HostTags, unbind
+from enterprise_store.services._host_tags import Bound, HostTags, unbind
 from enterprise_store.services._policy_digest import Digester
 from enterprise_store.services._policy_fields import Refs, build, parse_uuid
 from enterprise_store.services._policy_scope import ScopedViews
@@ -113,6 +113,22 @@ def sort_key(attr: str, obj: Any) -> list[Any]:
     if attr == "hosts":
         return [obj.order, obj.name, str(obj.id)]
     return [obj.name, str(obj.id)]
+
+
+def _note_switches(note: Note, verb: str, preposition: str, switches: Sequence[Bound]) -> None:
+    """Records in the audit note the host switches a write ``verb`` ("bound"/"unbound")
+    ``preposition`` their enclaves: every one in the details, the first five in the summary."""
+    if not switches:
+        return
+    note.details[f"{verb}_switches"] = [
+        {"host": b.host, "switch": b.switch, "enclave": b.enclave} for b in switches
+    ]
+    note.summary += f"; {verb} " + ", ".join(
+        f"switch {b.switch!r} of host {b.host!r} {preposition} enclave {b.enclave!r}"
+        for b in switches[:5]
+    )
+    if len(switches) > 5:
+        note.summary += f" and {len(switches) - 5} more"
 
 
 class PolicyCore:
@@ -330,29 +346,9 @@ class PolicyCore:
                     result = Written(value, before.version)
                 else:
                     after, bound = await self._host_tags.bind(conn, before, after)
-                    if bound:
-                        note.details["bound_switches"] = [
-                            {"host": b.host, "switch": b.switch, "enclave": b.enclave}
-                            for b in bound
-                        ]
-                        note.summary += "; bound " + ", ".join(
-                            f"switch {b.switch!r} of host {b.host!r} to enclave {b.enclave!r}"
-                            for b in bound[:5]
-                        )
-                        if len(bound) > 5:
-                            note.summary += f" and {len(bound) - 5} more"
+                    _note_switches(note, "bound", "to", bound)
                     after, unbound, in_use = unbind(before, after)
-                    if unbound:
-                        note.details["unbound_switches"] = [
-                            {"host": b.host, "switch": b.switch, "enclave": b.enclave}
-                            for b in unbound
-                        ]
-                        note.summary += "; unbound " + ", ".join(
-                            f"switch {b.switch!r} of host {b.host!r} from enclave {b.enclave!r}"
-                            for b in unbound[:5]
-                        )
-                        if len(unbound) > 5:
-                            note.summary += f" and {len(unbound) - 5} more"
+                    _note_switches(note, "unbound", "from", unbound)
                     warnings = refuse_errors([*in_use, *check_change(before, after)])
                     await self._host_tags.check(conn, before, after)
                     after = after.with_version(before.version + 1)
