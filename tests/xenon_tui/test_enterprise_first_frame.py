@@ -97,3 +97,23 @@ async def test_a_console_closed_before_its_first_poll_ends(silent_xe: str, tmp_p
     # Textual's shutdown waits for every screen: the held-back host console let it end.
     assert app.return_code in (None, 0)
     assert host_widgets(app) == 0
+
+
+async def test_esc_on_a_host_list_without_a_filter_goes_back_to_enterprise(
+    silent_xe: str, tmp_path: Path
+) -> None:
+    # Esc where the host console has no use for it returns to the Enterprise view (found
+    # by B1: on the Servers panel the list's own Esc, "clear the filter", took it).
+    app = silent_console(silent_xe, tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.enterprise is not None and app.screen is app.enterprise)
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: app.screen is app.host, 30)
+        await wait_for(pilot, lambda: isinstance(app.focused, ServersPanel), 30)
+        # A filter is cleared first; only an Esc with nothing to clear leaves.
+        app.host._apply_filter("xenon")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.host._shown_filters.get("violations"))
+        assert app.screen is app.host
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.enterprise, 30)

@@ -875,6 +875,16 @@ class HostConsole(Screen[None]):
             event.stop()
             self._close_line()
             self.call_later(self.show_view, self.query_one(ViewTabs).active or "violations")
+        elif (
+            event.key == "escape"
+            and getattr(self.app, "xe", None) is not None
+            and hasattr(self.focused, "action_clear_filter")
+            and not self._shown_filters.get(self.query_one(ViewTabs).active or "")
+        ):
+            # An XE session's host console: Esc on a list with no filter to clear goes
+            # back to the Enterprise view (a list's own Esc, clearing the filter, took it).
+            event.stop()
+            self.call_later(self.app.run_action, "back_to_enterprise")
 
     @on(Input.Changed, "#command-line")
     def _line_changed(self, event: Input.Changed) -> None:
