@@ -213,10 +213,17 @@ class Xps(XpsClient):
         )
 
     async def incident_step(
-        self, id: str, step: str, outcome: str, user: str, note: str | None = None
+        self,
+        id: str,
+        step: str,
+        outcome: str,
+        user: str,
+        note: str | None = None,
+        form: str | None = None,
     ) -> Incident:
-        """``IncidentStep``: one runbook step, done or skipped (a reason; close: a note)."""
-        extra = _given(note=note)
+        """``IncidentStep``: one runbook step, done or skipped (a reason; close: a note;
+        a quarantine's form: seclabel or vifs)."""
+        extra = _given(note=note, form=form)
         return cast(
             Incident,
             await self._checked(

@@ -285,10 +285,17 @@ class Host:
         return await self.incidents.open(domain, user, trigger_seqs)
 
     async def incident_step(
-        self, id: str, step: str, outcome: str, user: str, note: str | None = None
+        self,
+        id: str,
+        step: str,
+        outcome: str,
+        user: str,
+        note: str | None = None,
+        form: str | None = None,
     ) -> Incident:
-        """Records a runbook step of an incident (skipped needs a reason, close a note)."""
-        return await self.incidents.step(id, step, outcome, user, note)
+        """Records a runbook step of an incident (skipped needs a reason, close a note;
+        a quarantine's form: seclabel or vifs)."""
+        return await self.incidents.step(id, step, outcome, user, note, form)
 
     async def get_incident(self, id: str) -> Incident:
         """One incident in full."""

@@ -13,6 +13,9 @@ tag's quarantine SecLabel (``xps.policy.quarantined``) is made active at once, a
 MSM transaction that rebinds the running domain; the SecLabel it had is kept in the
 incident (``quarantine``) and ``unquarantine`` binds it again. Both leave the staged
 policy alone and are steps of the record (SecLabel before and after, generation).
+The other form (``form="vifs"``) detaches the domain's VIFs instead
+(``xps.policy.vifs_detached``): the incident keeps the VIFs removed (MAC, switch, IP) and
+unquarantine attaches exactly those again, refused when a MAC or IP was since taken.
 
 A quarantine holds until verify's unquarantine, whatever is activated meanwhile: a
 policy staged before it (or the previous one, by a rollback) binds the domain to its
@@ -44,7 +47,15 @@ from typing import Any, cast
 from uuid import UUID
 
 from xps.files import read_bounded, write_atomic
-from xps.policy import Policy, PolicyError, policy_to_dict, quarantined, unquarantined
+from xps.policy import (
+    Policy,
+    PolicyError,
+    policy_to_dict,
+    quarantined,
+    unquarantined,
+    vifs_attached,
+    vifs_detached,
+)
 from xps.policy._quarantine import quarantined_domains
 from xps.protocol import (
     Incident,
@@ -70,6 +81,8 @@ STEPS = ("pause", "capture", "quarantine", "fix", "verify", "close")
 #: Steps recorded besides the runbook's (verify undoes a quarantine with this one).
 EXTRA_STEPS = ("unquarantine",)
 OUTCOMES = ("done", "skipped")
+#: The forms of a quarantine: the quarantine SecLabel, or its VIFs detached.
+FORMS = ("seclabel", "vifs")
 MAX_INCIDENTS = 200
 MAX_FILE_BYTES = 1 << 20
 #: Violations of the domain kept in a record (the newest of the last 10 minutes).
@@ -284,9 +297,16 @@ class IncidentService:
         return sorted(set(value))
 
     async def step(
-        self, id: object, step: object, outcome: object, user: object, note: object = None
+        self,
+        id: object,
+        step: object,
+        outcome: object,
+        user: object,
+        note: object = None,
+        form: object = None,
     ) -> Incident:
-        """Records one runbook step; ``close`` closes the incident.
+        """Records one runbook step; ``close`` closes the incident. ``form`` is a
+        quarantine's (done): ``seclabel`` (the default) or ``vifs``.
 
         Raises:
             InvalidArgument: A bad step or outcome, a skip without a reason, a close
@@ -299,6 +319,8 @@ class IncidentService:
             raise InvalidArgument("outcome must be done or skipped")
         if step == "unquarantine" and outcome != "done":
             raise InvalidArgument("unquarantine is done or not asked for")
+        if form is not None and (form not in FORMS or step != "quarantine"):
+            raise InvalidArgument("form is seclabel or vifs, of a quarantine only")
         who = checked_text("user", user, USER_MAX, required=True)
         text = checked_text("note", note, NOTE_MAX)
         if text is None and (outcome == "skipped" or step == "close"):
@@ -320,7 +342,10 @@ class IncidentService:
         }
         updated: Incident = {**item, "steps": [*item["steps"], record]}
         if step == "quarantine" and outcome == "done":
-            updated["quarantine"] = await self._quarantine(item, record, now)
+            if form == "vifs":
+                updated["quarantine"] = await self._detach(item, record, now)
+            else:
+                updated["quarantine"] = await self._quarantine(item, record, now)
         elif step == "unquarantine":
             await self._unquarantine(item, record)
             updated["quarantine"] = None
@@ -330,22 +355,18 @@ class IncidentService:
         try:
             await self._save(updated)
         except HostStateError:
-            if "label_after" in record:
-                # The SecLabel changed in the MSM and on disk: the log must say so.
+            if "label_after" in record or "vifs" in record:
+                # The SecLabel (or the VIFs) changed in the MSM and on disk: the log must say so.
                 self._log(
-                    f"incident {item['id']} ({item['domain']}) {step}: SecLabel "
-                    f"{record['label_before']} -> {record['label_after']} in force, "
-                    "but the incident record could not be written"
+                    f"incident {item['id']} ({item['domain']}) {step}: {_change(record)} in "
+                    "force, but the incident record could not be written"
                 )
                 self._items[item["id"]] = updated  # kept in memory at least
             raise
         self._items[item["id"]] = updated
         said = f': "{text}"' if text else ""
-        if "label_after" in record:
-            said += (
-                f" (SecLabel {record['label_before']} -> {record['label_after']}, "
-                f"generation {record['generation']})"
-            )
+        if "label_after" in record or "vifs" in record:
+            said += f" ({_change(record)}, generation {record['generation']})"
         self._log(f"incident {item['id']} ({item['domain']}) {step} {outcome} by {who}{said}")
         return updated
 
@@ -385,12 +406,69 @@ class IncidentService:
             "since": now,
         }
 
+    async def _detach(
+        self, item: Incident, record: IncidentStepRecord, now: float
+    ) -> IncidentQuarantine:
+        """Removes the domain's VIFs from the active policy (one MSM transaction); the
+        incident keeps them (MAC, switch, IP) for unquarantine."""
+        if item.get("quarantine"):
+            raise ConflictError(
+                f"{item['domain']} is quarantined already ({item['id']}): verify restores it"
+            )
+        activate = self._require_activate()
+        found: dict[str, Any] = {}
+
+        def change(policy: Policy) -> Policy:
+            try:
+                new, vifs = vifs_detached(policy, item["domain"])
+            except PolicyError as exc:
+                raise ConflictError(
+                    f"cannot detach {item['domain']}'s VIFs: {exc.message}"
+                ) from exc
+            domain = next(d for d in policy.domains if d.name == item["domain"])
+            label = next((s for s in policy.seclabels if s.id == domain.seclabel), None)
+            found.update(vifs=vifs, label=label)
+            return new
+
+        version = await activate(change)
+        label = found["label"]
+        record["form"] = "vifs"
+        record["vifs"] = found["vifs"]
+        record["generation"] = version["generation"]
+        return {
+            "form": "vifs",
+            "vifs": found["vifs"],
+            "label_id": str(label.id) if label is not None else "",
+            "label": label.name if label is not None else "none",
+            "quarantine_label": "VIFs detached",
+            "since": now,
+        }
+
     async def _unquarantine(self, item: Incident, record: IncidentStepRecord) -> None:
-        """Binds the domain again to the SecLabel it had before its quarantine."""
+        """Binds the domain again to the SecLabel it had before its quarantine (or
+        attaches again the VIFs it detached)."""
         held = item.get("quarantine")
         if not held:
             raise ConflictError(f"{item['domain']} is not quarantined by {item['id']}")
         activate = self._require_activate()
+        if held.get("form") == "vifs":
+            detached = list(held.get("vifs") or [])
+
+            def attach(policy: Policy) -> Policy:
+                try:
+                    new, _ = vifs_attached(policy, item["domain"], detached)
+                except PolicyError as exc:
+                    raise ConflictError(
+                        f"cannot attach {item['domain']}'s VIFs again: {exc.message}; "
+                        "free it, or attach them in the policy editor and skip verify's restore"
+                    ) from exc
+                return new
+
+            version = await activate(attach)
+            record["form"] = "vifs"
+            record["vifs"] = detached
+            record["generation"] = version["generation"]
+            return
         labels: dict[str, str] = {}
 
         def change(policy: Policy) -> Policy:
@@ -432,6 +510,13 @@ class IncidentService:
         names = {d.name for d in policy.domains}
         for item in sorted(held, key=_number):
             name = item["domain"]
+            form = item.get("quarantine")
+            if form is not None and form.get("form") == "vifs":
+                # Detached VIFs stay detached: the policy activated has them without.
+                policy, gone = _without_macs(policy, name, form.get("vifs") or [])
+                if gone:
+                    kept.append(KeptQuarantine(item["id"], name, "", ""))
+                continue
             if name not in names or name in already:
                 continue
             try:
@@ -455,6 +540,12 @@ class IncidentService:
             item = self._items.get(k.incident)
             held = item.get("quarantine") if item is not None else None
             if item is None or not held:
+                continue
+            if held.get("form") == "vifs":
+                self._log(
+                    f"incident {k.incident} ({k.domain}): VIFs kept detached on activating "
+                    f"the {what} policy (generation {generation})"
+                )
                 continue
             updated: Incident = {
                 **item,
@@ -537,6 +628,25 @@ class IncidentService:
                 }
             )
         return {"incidents": out}
+
+
+def _change(record: IncidentStepRecord) -> str:
+    """What a quarantine or unquarantine step changed, for the log."""
+    if "vifs" in record:
+        macs = ", ".join(str(v.get("mac")) for v in record["vifs"])
+        verb = "attached" if record["step"] == "unquarantine" else "detached"
+        return f"VIFs {macs} {verb}"
+    return f"SecLabel {record.get('label_before')} -> {record.get('label_after')}"
+
+
+def _without_macs(policy: Policy, domain: str, vifs: list[dict[str, Any]]) -> tuple[Policy, int]:
+    """``policy`` without the VIFs of ``domain`` whose MACs are in ``vifs``."""
+    config = next((d for d in policy.domains if d.name == domain), None)
+    macs = {str(v.get("mac", "")).lower() for v in vifs}
+    if config is None or not macs:
+        return policy, 0
+    kept = tuple(v for v in policy.vifs if not (v.domain == config.id and v.mac in macs))
+    return dataclasses.replace(policy, vifs=kept), len(policy.vifs) - len(kept)
 
 
 def _haystack(item: Incident) -> str:

@@ -62,7 +62,14 @@ from ._profiles import (
     subop_name,
     subop_number,
 )
-from ._quarantine import QUARANTINE_PROFILE, quarantined, quarantined_domains, unquarantined
+from ._quarantine import (
+    QUARANTINE_PROFILE,
+    quarantined,
+    quarantined_domains,
+    unquarantined,
+    vifs_attached,
+    vifs_detached,
+)
 from ._sample import SAMPLE_HOST_NAMES, sample_enterprise, sample_policy
 from ._sign import (
     PolicySignatureError,
@@ -210,4 +217,6 @@ __all__ = [
     "validate",
     "verify_policy",
     "verify_signature",
+    "vifs_attached",
+    "vifs_detached",
 ]

@@ -32,10 +32,12 @@ domains pick up their new SecLabel at once"), so no new C entry point is needed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
 from ._errors import PolicyLookupError
-from ._model import GuestRole, HypercallProfile, Policy, SecLabel
+from ._model import GuestRole, HypercallProfile, Policy, SecLabel, Vif, VifModel
 from ._profiles import hypercall_number, stable_uuid, subop_number
 
 __all__ = [
@@ -46,6 +48,8 @@ __all__ = [
     "quarantined",
     "quarantined_domains",
     "unquarantined",
+    "vifs_attached",
+    "vifs_detached",
 ]
 
 QUARANTINE_PROFILE = "Quarantine-Minimal"
@@ -198,3 +202,82 @@ def _rebound(
     return dataclasses.replace(
         policy, profiles=profiles, seclabels=seclabels, domains=tuple(domains)
     )
+
+
+# -- the other form: detach the domain's VIFs ---------------------------------------------
+
+
+def _vif_dict(policy: Policy, vif: Vif) -> dict[str, Any]:
+    switch = next((s for s in policy.switches if s.id == vif.switch), None)
+    return {
+        "mac": vif.mac,
+        "switch": str(vif.switch),
+        "switch_name": switch.name if switch is not None else None,
+        "ip": vif.ip,
+        "model": vif.model.value if vif.model is not None else None,
+    }
+
+
+def vifs_detached(policy: Policy, domain: str) -> tuple[Policy, list[dict[str, Any]]]:
+    """The policy without ``domain``'s VIFs (the other form of quarantine: the domain
+    keeps its SecLabel but has no network interface), and the VIFs removed, each as
+    ``{mac, switch, switch_name, ip, model}`` (what :func:`vifs_attached` needs back).
+
+    Raises:
+        PolicyLookupError: No such domain, or it has no VIF.
+    """
+    config = next((d for d in policy.domains if d.name == domain), None)
+    if config is None:
+        raise PolicyLookupError(f"no domain {domain!r} in the policy")
+    mine = policy.vifs_of(config.id)
+    if not mine:
+        raise PolicyLookupError(f"{domain} has no VIF to detach")
+    kept = tuple(v for v in policy.vifs if v.domain != config.id)
+    return dataclasses.replace(policy, vifs=kept), [_vif_dict(policy, v) for v in mine]
+
+
+def vifs_attached(
+    policy: Policy, domain: str, vifs: Sequence[Mapping[str, Any]]
+) -> tuple[Policy, list[dict[str, Any]]]:
+    """The policy with ``vifs`` (as :func:`vifs_detached` returned them) attached to
+    ``domain`` again, exactly as they were; and those of them it did not have (a VIF
+    the policy already gives the domain with the same MAC, switch and IP is left).
+
+    Raises:
+        PolicyLookupError: No such domain; a VIF's switch is gone; its MAC is now
+            another domain's (or the domain's on another switch or IP); its IP is now
+            another VIF's on that switch.
+    """
+    config = next((d for d in policy.domains if d.name == domain), None)
+    if config is None:
+        raise PolicyLookupError(f"no domain {domain!r} in the policy")
+    switches = {s.id: s.name for s in policy.switches}
+    owners = {d.id: d.name for d in policy.domains}
+    added: list[dict[str, Any]] = []
+    for item in vifs:
+        try:
+            mac = str(item["mac"]).lower()
+            switch = UUID(str(item["switch"]))
+            ip = item.get("ip")
+            model = VifModel(item["model"]) if item.get("model") else None
+        except (KeyError, ValueError) as exc:
+            raise PolicyLookupError(f"a detached VIF of {domain} is unreadable: {exc}") from exc
+        where = item.get("switch_name") or str(switch)
+        if switch not in switches:
+            raise PolicyLookupError(f"VIF {mac}: its switch {where} is no longer in the policy")
+        same = next((v for v in policy.vifs if v.mac == mac), None)
+        if same is not None:
+            if same.domain == config.id and same.switch == switch and same.ip == ip:
+                continue  # attached already (a policy activated meanwhile has it)
+            who = owners.get(same.domain, str(same.domain))
+            raise PolicyLookupError(
+                f"MAC {mac} is now used by {who}'s VIF on {switches.get(same.switch, same.switch)}"
+            )
+        if ip:
+            taken = next((v for v in policy.vifs if v.ip == ip and v.switch == switch), None)
+            if taken is not None:
+                who = owners.get(taken.domain, str(taken.domain))
+                raise PolicyLookupError(f"IP {ip} on {where} is now used by {who} ({taken.mac})")
+        policy = policy.with_vif(Vif(config.id, switch, mac, ip, model))
+        added.append(dict(item))
+    return policy, added

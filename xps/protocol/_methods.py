@@ -161,7 +161,8 @@ METHODS: dict[str, MethodSpec] = {
             "IncidentStep",
             False,
             "Record a runbook step (done or skipped with a reason; close needs a note); "
-            "quarantine done / unquarantine rebind the domain's SecLabel.",
+            "quarantine done / unquarantine rebind the domain's SecLabel (form vifs: "
+            "detach / attach again its VIFs).",
             id=_INCIDENT,
             step=Param(
                 (str,),
@@ -178,6 +179,7 @@ METHODS: dict[str, MethodSpec] = {
             outcome=Param((str,), choices=("done", "skipped")),
             user=Param((str,), max_len=64),
             note=_NOTE,
+            form=Param((str, type(None)), None, choices=("seclabel", "vifs", None)),
         ),
         _m("GetIncident", True, "One incident record with its steps.", id=_INCIDENT),
         _m(

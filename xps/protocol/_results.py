@@ -357,15 +357,20 @@ class IncidentStepRecord(TypedDict):
     label_before: NotRequired[str]
     label_after: NotRequired[str]
     generation: NotRequired[int]
+    form: NotRequired[str]
+    vifs: NotRequired[list[dict[str, Any]]]
 
 
 class IncidentQuarantine(TypedDict):
-    """An incident's domain while it is quarantined: the SecLabel to restore."""
+    """An incident's domain while it is quarantined: the SecLabel to restore (or, form
+    ``vifs``, the VIFs detached: mac, switch, switch_name, ip, model)."""
 
     label_id: str
     label: str
     quarantine_label: str
     since: float
+    form: NotRequired[str]
+    vifs: NotRequired[list[dict[str, Any]]]
 
 
 class Incident(TypedDict):
