@@ -25,12 +25,17 @@ class IncidentOpenIn(Request):
 
 class IncidentStepIn(Request):
     """One runbook step; ``quarantine`` done and ``unquarantine`` are performed by the
-    host (the domain's SecLabel is rebound); a skip needs a note (the reason), and so
-    does ``close``."""
+    host (the domain's SecLabel is rebound, or with ``form`` vifs its VIFs detached and
+    attached again); a skip needs a note (the reason), and so does ``close``."""
 
     step: Literal["pause", "capture", "quarantine", "fix", "verify", "close", "unquarantine"]
     outcome: Literal["done", "skipped"] = "done"
     note: _Note | None = None
+    form: Literal["seclabel", "vifs"] | None = Field(
+        default=None,
+        description="A quarantine's form: its tag's quarantine SecLabel (the default) or "
+        "its VIFs detached (the incident keeps them; unquarantine attaches them again).",
+    )
 
 
 class IncidentReopenIn(Request):
@@ -46,5 +51,6 @@ class IncidentOut(Resource):
     host: str
     incident: dict[str, Any] = Field(
         description="The host's incident: id, domain, state, the captured record, steps "
-        "(a quarantine step names label_before / label_after) and quarantine."
+        "(a quarantine step names label_before / label_after, or form vifs and the vifs "
+        "detached) and quarantine."
     )

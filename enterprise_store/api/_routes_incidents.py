@@ -65,7 +65,7 @@ async def incident_step(
 ) -> IncidentOut:
     return _out(
         await services.incidents.step(
-            caller, str(ref), incident, body.step, body.outcome, body.note
+            caller, str(ref), incident, body.step, body.outcome, body.note, body.form
         )
     )
 

@@ -41,11 +41,15 @@ class IncidentsClient:
         step: str,
         outcome: str = "done",
         note: str | None = None,
+        form: str | None = None,
     ) -> IncidentOut:
-        """Records (quarantine / unquarantine: performs) one runbook step."""
+        """Records (quarantine / unquarantine: performs) one runbook step; ``form`` is a
+        quarantine's: seclabel or vifs (its VIFs detached)."""
         body: dict[str, Any] = {"step": step, "outcome": outcome}
         if note is not None:
             body["note"] = note
+        if form is not None:
+            body["form"] = form
         return await self._post(_path(host, incident, "steps"), body)
 
     async def reopen(self, host: str, incident: str, note: str) -> IncidentOut:

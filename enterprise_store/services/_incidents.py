@@ -7,7 +7,11 @@ own host credential, naming the XE user as the operator (the host's record and M
 keep that name), and records each call (ok or refused) with the actor, the host, the
 incident id, the VM's name, the step and its outcome. A quarantine done or an
 unquarantine is performed by the host within its step (its SecLabel before and after
-are recorded in the audit entry too).
+are recorded in the audit entry too). A quarantine's ``form`` is ``seclabel`` (the
+default) or ``vifs`` (the host detaches the VM's VIFs and keeps them in the incident;
+unquarantine attaches those again): the audit entry names the form and the VIFs (MAC,
+switch, IP). Either way the host keeps it until unquarantine, so XE's propagation sees
+a drift it explains (``quarantine of VM X``) rather than a policy write of XE's own.
 
 Roles: operator or higher. A scoped operator may act on the VMs of their enclaves only
 (a domain XE does not know is outside every scope); auditors are refused.
@@ -45,6 +49,9 @@ LOG = logging.getLogger("xenon.xe.incidents")
 STEPS = ("pause", "capture", "quarantine", "fix", "verify", "close", "unquarantine")
 """The steps XE passes on (the host's runbook steps and verify's unquarantine)."""
 OUTCOMES = ("done", "skipped")
+FORMS = ("seclabel", "vifs")
+"""A quarantine's forms: the quarantine SecLabel, or the VM's VIFs detached."""
+_VIF_KEYS = ("mac", "switch", "switch_name", "ip")
 INCIDENT_ID = r"^INC-[1-9][0-9]{0,8}$"
 NOTE_MAX = 500
 DOMAIN_MAX = 128
@@ -162,8 +169,10 @@ class IncidentService:
         step: str,
         outcome: str,
         note: str | None = None,
+        form: str | None = None,
     ) -> tuple[Host, dict[str, Any]]:
-        """Records (and for quarantine / unquarantine performs) one runbook step."""
+        """Records (and for quarantine / unquarantine performs) one runbook step;
+        ``form`` is a quarantine's: seclabel (None: the host's default) or vifs."""
         info: dict[str, Any] = {
             "host": str(host_ref)[:64],
             "incident": str(incident)[:16],
@@ -177,12 +186,18 @@ class IncidentService:
                 raise InvalidInput(f"step must be one of {', '.join(STEPS)}")
             if outcome not in OUTCOMES:
                 raise InvalidInput("outcome must be done or skipped")
+            if form is not None:
+                if form not in FORMS or step != "quarantine":
+                    raise InvalidInput("form is seclabel or vifs, of a quarantine only")
+                info["form"] = form
             text = _text("note", note, NOTE_MAX, required=False)
             if text is not None:
                 info["note"] = text
             host, found = await self._incident(caller, host_ref, incident, encl)
             info.update(host=host.name, vm=found.get("domain"))
             params: dict[str, Any] = {"note": text} if text is not None else {}
+            if form is not None:
+                params["form"] = form
             out = await self._call(
                 host,
                 "IncidentStep",
@@ -193,9 +208,15 @@ class IncidentService:
                 **params,
             )
             last = (out.get("steps") or [{}])[-1]
-            for key in ("label_before", "label_after", "generation"):
+            for key in ("label_before", "label_after", "generation", "form"):
                 if key in last:
                     info[key] = last[key]
+            if isinstance(last.get("vifs"), list):
+                info["vifs"] = [
+                    {k: v.get(k) for k in _VIF_KEYS}
+                    for v in last["vifs"][:64]
+                    if isinstance(v, dict)
+                ]
             return host, out
 
     async def reopen(

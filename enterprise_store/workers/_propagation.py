@@ -765,17 +765,27 @@ class Propagator:
         if raw is None:
             return None
         try:
-            names = quarantined_domains(policy_from_dict(raw))
+            enforced = policy_from_dict(raw)
+            names = quarantined_domains(enforced)
         except (PolicyError, KeyError, TypeError, ValueError):
             return None
-        if not names:
+        # The other form (VIFs detached) shows only as a VM without VIFs: its open
+        # incident says whether it holds them.
+        bare = [d.name for d in enforced.domains if not enforced.vifs_of(d.id)]
+        if not names and not bare:
             return None
         try:
             listed = await client.list_incidents(state="open")
             open_ = {i["domain"]: i["id"] for i in reversed(listed["incidents"])}
-        except (XpsError, KeyError, TypeError) as exc:
+            for n in (n for n in bare if n in open_ and n not in names):
+                held = (await client.get_incident(open_[n])).get("quarantine") or {}
+                if held.get("form") == "vifs":
+                    names.append(n)
+        except (XpsError, KeyError, TypeError, AttributeError) as exc:
             LOG.info("%s: its incidents could not be read: %s", where, exc)
             open_ = {}
+        if not names:
+            return None
         parts = [
             f"quarantine of VM {n}, "
             + (f"incident {open_[n]}" if n in open_ else "no open incident")

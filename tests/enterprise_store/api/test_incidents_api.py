@@ -135,3 +135,43 @@ async def test_auditors_and_other_enclaves_are_refused_and_audited(world: Any) -
     assert ("aud", "incident.step.close", "refused:role_required") in refused
     assert ("oper-b", "incident.step.quarantine", "refused:out_of_scope") in refused
     assert (await root.verify_audit()).ok
+
+
+async def test_a_vif_detach_through_xe_names_the_form_and_the_vifs_in_the_audit_chain(
+    world: Any,
+) -> None:
+    _, host, client = world
+    oper = await client("oper")
+    before = (await host.host.get_policy("active"))["policy"]
+    dom_id = next(d["id"] for d in before["domains"] if d["name"] == DOM)
+    macs = [v["mac"] for v in before["vifs"] if v["domain"] == dom_id]
+    assert macs
+    iid = (await oper.incidents.open(host.name, DOM)).incident["id"]
+    with pytest.raises(InvalidInput):
+        await oper.incidents.step(host.name, iid, "pause", form="vifs")
+
+    q = await oper.incidents.step(host.name, iid, "quarantine", form="vifs")
+
+    rec = q.incident["steps"][-1]
+    assert rec["form"] == "vifs" and [v["mac"] for v in rec["vifs"]] == macs
+    assert q.incident["quarantine"]["form"] == "vifs"
+    active = (await host.host.get_policy("active"))["policy"]
+    assert not [v for v in active["vifs"] if v["domain"] == dom_id]
+    back = await oper.incidents.step(host.name, iid, "unquarantine")
+    assert back.incident["quarantine"] is None
+    active = (await host.host.get_policy("active"))["policy"]
+    assert [v["mac"] for v in active["vifs"] if v["domain"] == dom_id] == macs
+
+    root = await client("root")
+    page = await root.list_audit(actor="oper", limit=50)
+    mine = [r for r in reversed(page.items) if r.action.startswith("incident.step.")]
+    assert [(r.action, r.result) for r in mine] == [
+        ("incident.step.pause", "refused:invalid_input"),
+        ("incident.step.quarantine", "ok"),
+        ("incident.step.unquarantine", "ok"),
+    ]
+    for r in mine[1:]:
+        assert r.details["form"] == "vifs" and r.details["vm"] == DOM
+        assert [v["mac"] for v in r.details["vifs"]] == macs
+        assert all(v["switch_name"] and v["ip"] for v in r.details["vifs"])
+    assert (await root.verify_audit()).ok
