@@ -55,6 +55,7 @@ from enterprise_store.services._policy_types import (
     Written,
 )
 from enterprise_store.services._types import Page, from_us
+from enterprise_store.services._version_diffs import record_version_diffs
 from enterprise_store.store import Store
 from enterprise_store.store._approval_repo import ApprovalRepo
 from enterprise_store.store._policy_repo import PolicyHead, PolicyRepo, VersionRow
@@ -388,7 +389,8 @@ class PolicyCore:
         now_us: int,
     ) -> None:
         """Records the version's changes of enclaves that require two-person approval (see
-        ``_approval_diff``); the audit record names the enclaves that now wait."""
+        ``_approval_diff``) and every version's diff (``_version_diffs``); the audit record
+        names the enclaves that now wait."""
         waiting = await record_approvals(
             self._approval_repo,
             conn,
@@ -398,6 +400,8 @@ class PolicyCore:
             version=after.version,
             now_us=now_us,
         )
+        # Every version's readable diff too (_version_diffs; identity shortcut as here).
+        await record_version_diffs(conn, before, after)
         if waiting:
             note.details["awaits_approval"] = waiting
             note.summary += f" (awaits approval: {', '.join(waiting[:5])})"
