@@ -58,12 +58,13 @@ from enterprise_store.services._policy_types import (
     PolicyVersion,
     Written,
 )
+from enterprise_store.services._policy_version_diffs import VersionDiffsMixin
 from enterprise_store.services._types import Page
 
 __all__ = ["PolicyService"]
 
 
-class PolicyService(ApprovalsMixin, PolicyCore):
+class PolicyService(ApprovalsMixin, VersionDiffsMixin, PolicyCore):
     """The XE policy: reads, checked writes, versions, views.
 
     Args:
