@@ -59,7 +59,7 @@ async def test_a_runbook_walked_through_xe_is_in_its_audit_chain(
 
         await pilot.press("c")
         await wait_for(pilot, lambda: "INC-1 opened by oper" in _panel(app), 30)
-        await pilot.press("q")
+        await pilot.press("q", "q")  # the quarantine SecLabel (v: detach its VIFs)
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), 30)
         body = app.screen.query_one("#confirm-body").render()
         assert f"{DOM} is running" in str(getattr(body, "plain", body))  # not paused first

@@ -77,7 +77,12 @@ async def test_a_violation_to_a_closed_incident(
             ("pause", "done"),
         ]
 
-        await pilot.press("q")  # the what-if first; cancelled, only a skip records it
+        await pilot.press("q")  # which form? Esc cancels the question
+        await wait_for(pilot, lambda: "Quarantine EA-domu-1 how?" in _panel(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "Quarantine cancelled" in _panel(app))
+        assert isinstance(app.screen, RunbookScreen)  # Esc answered, the panel stays
+        await pilot.press("q", "q")  # the what-if first; cancelled, only a skip records it
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("escape")
         await wait_for(pilot, lambda: "Quarantine cancelled" in _panel(app))

@@ -55,6 +55,8 @@ async def test_quarantine_with_its_what_if_then_verify_restores_it(
         await pilot.press("I")
         await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
 
+        await pilot.press("q")  # asks which form: q the quarantine SecLabel, v its VIFs
+        await wait_for(pilot, lambda: "v  detach its VIFs" in _panel(app))
         await pilot.press("q")  # not captured yet: q captures first, then the what-if
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), wait_s=30)
         text = _dialog_text(app)

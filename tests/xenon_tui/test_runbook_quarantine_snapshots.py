@@ -85,3 +85,56 @@ def test_quarantine_done(snap_compare: Any, size: tuple[int, int]) -> None:
 def test_quarantine_what_if(snap_compare: Any, size: tuple[int, int]) -> None:
     run = run_steps(dialog_open("ConfirmDialog"))  # over the runbook, from on_mount
     assert snap_compare(_PanelApp(confirm=True), press=[], terminal_size=size, run_before=run)
+
+
+DETACHED_VIFS = [
+    {"mac": "00:16:3e:0a:01:65", "switch": "5d7c", "switch_name": "EA-switch",
+     "ip": "172.16.1.101", "model": None},
+]  # fmt: skip
+DETACHED: dict[str, Any] = {
+    **INCIDENT,
+    "steps": [
+        *INCIDENT["steps"][:2],
+        {**STEP, "step": "quarantine", "form": "vifs", "vifs": DETACHED_VIFS, "generation": 4},
+    ],
+    "quarantine": {
+        "form": "vifs",
+        "vifs": DETACHED_VIFS,
+        "label_id": "00000000-0000-0000-0000-000000000002",
+        "label": "EA-PV",
+        "quarantine_label": "VIFs detached",
+        "since": 1_700_000_000.0,
+    },
+}
+
+
+class _ChoiceApp(App[None]):
+    """The runbook before quarantine (pause done): `q` asks which form."""
+
+    def __init__(self, incident: dict[str, Any], detail: list[str]) -> None:
+        super().__init__()
+        self.incident, self.detail = incident, detail
+
+    def on_mount(self) -> None:
+        from xenon_tui.screens._runbook import RunbookScreen
+
+        book = Runbook(ADDRESS, DOM, None, self.incident, detail=self.detail)
+        self.push_screen(RunbookScreen(cast(Any, None), book))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_quarantine_asks_which_form(snap_compare: Any, size: tuple[int, int]) -> None:
+    run = run_steps(dialog_open("RunbookScreen"))
+    app = _ChoiceApp(INCIDENT | {"steps": INCIDENT["steps"][:2]}, [])
+    assert snap_compare(app, press=["q"], terminal_size=size, run_before=run)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_vifs_detached(snap_compare: Any, size: tuple[int, int]) -> None:
+    run = run_steps(dialog_open("RunbookScreen"))
+    detail = [
+        f"{DOM}'s VIFs detached: 00:16:3e:0a:01:65 (EA-switch, 172.16.1.101) "
+        "(policy generation 4).",
+        "Verify (v) attaches them again, then resumes it.",
+    ]
+    assert snap_compare(_ChoiceApp(DETACHED, detail), press=[], terminal_size=size, run_before=run)

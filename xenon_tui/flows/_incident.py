@@ -9,6 +9,9 @@ When the console has an XE link and XE manages the host (Editor mode from the
 Enterprise view, or any host XE knows at that address), the runbook goes through XE
 (:class:`XeRoute`): XE performs the host call for the XE user and records each step in
 its audit chain. Without XE the host's log is the record.
+
+Quarantine has two forms (``FORMS``): the tag's quarantine SecLabel, or the domain's VIFs
+detached (the host keeps them in the incident and verify attaches exactly those again).
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from xenon_tui._errors import ReadOnlyError
+from xenon_tui._errors import ConsoleError, ReadOnlyError
 from xenon_tui.flows._console import Console, connected_address
 from xenon_tui.flows._edit import open_profile_for_violation
 from xenon_tui.messages import RefreshWanted
 
 __all__ = [
+    "FORMS",
     "STEPS",
     "VERIFY_S",
     "Runbook",
@@ -40,6 +44,8 @@ __all__ = [
     "runbook_of",
     "skip",
     "verify",
+    "vifs_preview",
+    "vifs_text",
     "xe_route",
 ]
 
@@ -50,6 +56,23 @@ VERIFY_S = 30
 
 PREVIEW_LINES = 6
 """What-if rows the quarantine's confirmation shows (the rest are counted)."""
+
+#: Quarantine's forms, each with its key in the runbook's choice and what it does.
+FORMS = {
+    "seclabel": ("q", "move to the quarantine SecLabel (minimal profile, no channels)"),
+    "vifs": ("v", "detach its VIFs (the incident keeps them; verify attaches them again)"),
+}
+
+
+def vifs_text(vifs: Any) -> str:
+    """``mac (switch, ip), …`` of VIFs as the host records them."""
+    if not isinstance(vifs, list):
+        return ""
+    return ", ".join(
+        f"{v.get('mac')} ({v.get('switch_name') or v.get('switch')}, {v.get('ip') or 'no IP'})"
+        for v in vifs
+        if isinstance(v, Mapping)
+    )
 
 
 @dataclass(frozen=True)
@@ -114,7 +137,11 @@ class Runbook:
                 out = {"capture": out["capture"]} if "capture" in out else {}
                 continue
             note = rec["note"]
-            if rec.get("label_after"):
+            if rec.get("form") == "vifs":
+                verb = "attached" if rec["step"] == "unquarantine" else "detached"
+                moved = f"VIFs {verb}: {vifs_text(rec.get('vifs'))}"
+                note = f"{note} ({moved})" if note else moved
+            elif rec.get("label_after"):
                 moved = f"{rec.get('label_before')} → {rec['label_after']}"
                 note = f"{note} ({moved})" if note else moved
             if rec["step"] == "unquarantine":
@@ -166,7 +193,12 @@ async def open_runbook(
 
 
 async def _record(
-    console: Console, book: Runbook, step: str, outcome: str, note: str | None
+    console: Console,
+    book: Runbook,
+    step: str,
+    outcome: str,
+    note: str | None,
+    form: str | None = None,
 ) -> None:
     if book.incident is None:
         book.pending.append((step, outcome, note))
@@ -176,12 +208,14 @@ async def _record(
 
         out = await bounded(
             book.xe.client.incidents.step(
-                book.xe.host, book.incident["id"], step, outcome, note or None
+                book.xe.host, book.incident["id"], step, outcome, note or None, form
             )
         )
         book.incident = dict(out.incident)
         return
     params: dict[str, Any] = {"note": note} if note else {}
+    if form is not None:
+        params["form"] = form
     book.incident = await console.call(
         book.address,
         "IncidentStep",
@@ -272,19 +306,58 @@ def quarantine_preview(domain: str, before: str, after: str, what: Mapping[str, 
     return lines
 
 
-async def quarantine(console: Console, book: Runbook) -> None:
-    """Moves the domain to its tag's quarantine SecLabel: the host's what-if of that
-    policy first (confirmed by the operator), then the host performs it as the incident's
-    step (one MSM transaction; the host records the SecLabel before and after)."""
-    from xenon_tui.dialogs import ConfirmDialog
-    from xps.policy import PolicyError, policy_from_dict, policy_to_dict, quarantined
+def vifs_preview(domain: str, vifs: list[dict[str, Any]], what: Mapping[str, Any]) -> list[str]:
+    """What the VIF detach's confirmation says: each VIF (MAC, switch, IP), then what the
+    host's what-if finds for other domains and channels."""
+    others = [d["text"] for d in what["denied_calls"] if d["domain"] != domain]
+    others += [d["text"] for d in what["domains"] if d.get("domain") != domain]
+    others += [
+        f"channel {c['a']} ↔ {c['b']}: {'allowed' if c['staged'] else 'denied'}"
+        for c in what["channels"]
+        if c["a"] != domain and c["b"] != domain
+    ]
+    lines = [f"{domain}: detach {len(vifs)} VIF(s) (its SecLabel stays):"]
+    lines += [
+        f"  {v['mac']}  switch {v.get('switch_name') or v.get('switch')}  IP {v.get('ip') or '-'}"
+        for v in vifs
+    ]
+    if others:
+        lines.append(f"It would also change {len(others)} thing(s) for other domains:")
+        lines += [f"  {t}" for t in others[:PREVIEW_LINES]]
+    else:
+        lines.append("No other domain, channel or device is affected.")
+    lines.append("The incident keeps them: verify (v) attaches exactly these again.")
+    return lines
 
+
+async def quarantine(console: Console, book: Runbook, form: str = "seclabel") -> None:
+    """Quarantines the domain in one of its :data:`FORMS`: moves it to its tag's
+    quarantine SecLabel, or detaches its VIFs. The host's what-if of that policy first
+    (confirmed by the operator), then the host performs it as the incident's step (one
+    MSM transaction; the host records the SecLabel before and after, or the VIFs)."""
+    from xenon_tui.dialogs import ConfirmDialog
+    from xps.policy import (
+        PolicyError,
+        policy_from_dict,
+        policy_to_dict,
+        quarantined,
+        vifs_detached,
+    )
+
+    if form not in FORMS:
+        raise ValueError(f"no quarantine form {form!r}")
     _writable(console)
     if book.incident is None:
         await capture(console, book)
     assert book.incident is not None
     held = book.incident.get("quarantine")
     if held:
+        if held.get("form") == "vifs":
+            book.detail = [
+                f"{book.domain}'s VIFs are detached ({vifs_text(held.get('vifs'))}): "
+                "verify (v) attaches them again."
+            ]
+            return
         book.detail = [
             f"{book.domain} is quarantined ({held['quarantine_label']}, was {held['label']}): "
             "verify (v) restores it."
@@ -292,12 +365,20 @@ async def quarantine(console: Console, book: Runbook) -> None:
         return
     active = await console.call(book.address, "GetPolicy", which="active")
     try:
-        policy, before, label = quarantined(policy_from_dict(active["policy"]), book.domain)
+        if form == "vifs":
+            policy, vifs = vifs_detached(policy_from_dict(active["policy"]), book.domain)
+        else:
+            policy, before, label = quarantined(policy_from_dict(active["policy"]), book.domain)
     except PolicyError as exc:
         book.detail = [f"Cannot quarantine {book.domain}: {exc.message}", "Skip it (s)."]
         return
     what = await console.call(book.address, "WhatIf", policy=policy_to_dict(policy), minutes=10)
-    lines = quarantine_preview(book.domain, before.name, label.name, what)
+    if form == "vifs":
+        lines = vifs_preview(book.domain, vifs, what)
+        title, confirm = f"Detach {book.domain}'s VIFs?", "Detach VIFs"
+    else:
+        lines = quarantine_preview(book.domain, before.name, label.name, what)
+        title, confirm = f"Quarantine {book.domain}?", "Quarantine"
     states = await console.call(book.address, "GetDomainRunStates")
     row = next((d for d in states["domains"] if d.get("name") == book.domain), None)
     if row is not None and row.get("run_state") == "running":
@@ -307,13 +388,19 @@ async def quarantine(console: Console, book: Runbook) -> None:
             "and the MSM stops it at its limit (pause it first: p).",
         )
     book.detail = lines
-    if not await console.ask(
-        ConfirmDialog(f"Quarantine {book.domain}?", "\n".join(lines), confirm="Quarantine")
-    ):
+    if not await console.ask(ConfirmDialog(title, "\n".join(lines), confirm=confirm)):
         book.detail = ["Quarantine cancelled: the step stays to do (or s to skip)."]
         return
-    await _record(console, book, "quarantine", "done", None)
+    await _record(console, book, "quarantine", "done", None, None if form == "seclabel" else form)
     rec = book.incident["steps"][-1]
+    if form == "vifs":
+        book.detail = [
+            f"{book.domain}'s VIFs detached: {vifs_text(rec.get('vifs'))} "
+            f"(policy generation {rec.get('generation')}).",
+            "Verify (v) attaches them again, then resumes it.",
+        ]
+        console.post_message(RefreshWanted(book.address, "policy"))
+        return
     book.detail = [
         f"{book.domain} quarantined: SecLabel {rec.get('label_before')} → "
         f"{rec.get('label_after')} (policy generation {rec.get('generation')}).",
@@ -359,10 +446,27 @@ async def verify(
     recurrence, shown live; a recurrence pauses it again and leaves the step open."""
     _writable(console)
     restored: list[str] = []
-    if book.incident is not None and book.incident.get("quarantine"):
-        await _record(console, book, "unquarantine", "done", None)
+    held = book.incident.get("quarantine") if book.incident is not None else None
+    if held:
+        try:
+            await _record(console, book, "unquarantine", "done", None)
+        except ConsoleError as exc:
+            if held.get("form") != "vifs":
+                raise
+            # A MAC or IP was taken meanwhile: nothing is resumed, the VIFs stay kept.
+            book.detail = [
+                f"Cannot attach {book.domain}'s VIFs again: {exc.message}",
+                f"Kept in the incident: {vifs_text(held.get('vifs'))}. "
+                f"{book.domain} is not resumed: free the MAC/IP, then verify (v) again.",
+            ]
+            tick()
+            return
+        assert book.incident is not None
         rec = book.incident["steps"][-1]
-        restored = [f"SecLabel {rec.get('label_after')} restored."]
+        if rec.get("form") == "vifs":
+            restored = [f"VIFs attached again: {vifs_text(rec.get('vifs'))}."]
+        else:
+            restored = [f"SecLabel {rec.get('label_after')} restored."]
         console.post_message(RefreshWanted(book.address, "policy"))
     note = f"incident {book.incident['id']} verify" if book.incident else "incident verify"
     mark = (await console.call(book.address, "GetViolations", since_seq=0, limit=1))["last_seq"]
@@ -407,7 +511,12 @@ async def close(console: Console, book: Runbook, note: str) -> None:
     await _record(console, book, "close", "done", note)
     book.detail = [f"{book.incident['id'] if book.incident else ''} closed: {note}"]
     held = book.incident.get("quarantine") if book.incident else None
-    if held:
+    if held and held.get("form") == "vifs":
+        book.detail.append(
+            f"{book.domain}'s VIFs stay detached ({vifs_text(held.get('vifs'))}): reopen the "
+            "incident and verify (v) to attach them again."
+        )
+    elif held:
         book.detail.append(
             f"{book.domain} stays on {held['quarantine_label']}: reopen the incident and "
             f"verify (v) to restore {held['label']}."

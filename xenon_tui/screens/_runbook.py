@@ -1,5 +1,6 @@
 """The runbook panel of a guided incident: pause → capture → quarantine → fix → verify →
-close, each one key, each skippable with a reason (``s`` on the selected step)."""
+close, each one key, each skippable with a reason (``s`` on the selected step).
+Quarantine asks which form: ``q`` the quarantine SecLabel, ``v`` detach its VIFs."""
 
 from __future__ import annotations
 
@@ -55,9 +56,23 @@ class RunbookScreen(ModalScreen[None]):
     RunbookScreen #runbook-keys { height: auto; margin-top: 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
+        # While quarantine asks which form (first: they take q, v and Esc then).
+        Binding(
+            "q",
+            "choose('seclabel')",
+            "Quarantine: move to the quarantine SecLabel",
+            id="runbook.quarantine.seclabel",
+        ),
+        Binding("v", "choose('vifs')", "Quarantine: detach its VIFs", id="runbook.quarantine.vifs"),
+        Binding("escape", "choose(None)", "Quarantine: cancel", id="runbook.quarantine.cancel"),
         Binding("p", "run('pause')", "Pause", id="runbook.pause"),
         Binding("c", "run('capture')", "Capture", id="runbook.capture"),
-        Binding("q", "run('quarantine')", "Quarantine", id="runbook.quarantine"),
+        Binding(
+            "q",
+            "run('quarantine')",
+            "Quarantine (asks: q SecLabel / v detach VIFs)",
+            id="runbook.quarantine",
+        ),
         Binding("f", "run('fix')", "Fix", id="runbook.fix"),
         Binding("v", "run('verify')", "Verify", id="runbook.verify"),
         Binding("x", "run('close')", "Close", id="runbook.close"),
@@ -77,6 +92,8 @@ class RunbookScreen(ModalScreen[None]):
         self.cursor = STEP_INDEX.get(book.next_step() or "close", 0)
         self.watching = False
         """Verify's watch is running (other steps wait for it)."""
+        self.choosing = False
+        """Quarantine asks which form (q / v / Esc answer)."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -84,8 +101,8 @@ class RunbookScreen(ModalScreen[None]):
             yield Static("", id="runbook-steps")
             yield Static("", id="runbook-detail", markup=False)
             yield Static(
-                "p pause  c capture  q quarantine  f fix  v verify  x close  "
-                "s skip (reason)  T timeline  ↑↓  Esc back",
+                "p pause  c capture  q quarantine (q SecLabel / v VIFs)  f fix  v verify  "
+                "x close  s skip (reason)  T timeline  ↑↓  ? keys  Esc back",
                 id="runbook-keys",
                 markup=False,
             )
@@ -134,7 +151,46 @@ class RunbookScreen(ModalScreen[None]):
 
         run_flow(self, "runbook", run)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The form's keys only while quarantine asks which (then they come first)."""
+        if action == "choose":
+            return self.choosing
+        return True
+
+    def show_help(self) -> None:
+        """`?`: the runbook's keys (with the quarantine's choice while it asks)."""
+        from xenon_tui.dialogs._xe_help import keys_help
+
+        self.app.push_screen(keys_help(self, "Runbook"))
+
+    def action_choose(self, form: str | None) -> None:
+        """Quarantine's answer: ``seclabel``, ``vifs`` or None (cancelled)."""
+        self.choosing = False
+        if self._busy():
+            return
+        if form is None:
+            self.book.detail = ["Quarantine cancelled: the step stays to do (or s to skip)."]
+            self.refresh_panel()
+            return
+        what = inc.FORMS[form][1]
+        self.book.detail = [f"Quarantine {self.book.domain}: {what}…"]
+        self._flow(inc.quarantine, form)
+        self.refresh_panel()
+
+    def _ask_form(self) -> None:
+        held = self.book.incident.get("quarantine") if self.book.incident else None
+        if held:  # the flow says what is held and how verify restores it
+            self._flow(inc.quarantine)
+            return
+        self.choosing = True
+        self.book.detail = [
+            f"Quarantine {self.book.domain} how?",
+            *(f"  {key}  {what}" for key, what in inc.FORMS.values()),
+            "  Esc  cancel",
+        ]
+
     def action_move(self, delta: int) -> None:
+        self.choosing = False
         self.cursor = (self.cursor + delta) % len(inc.STEPS)
         self.refresh_panel()
 
@@ -153,6 +209,7 @@ class RunbookScreen(ModalScreen[None]):
         return self.watching
 
     def action_run(self, step: str) -> None:
+        self.choosing = False
         if self._busy():
             return
         self.cursor = STEP_INDEX[step]
@@ -161,7 +218,7 @@ class RunbookScreen(ModalScreen[None]):
         elif step == "capture":
             self._flow(inc.capture)
         elif step == "quarantine":
-            self._flow(inc.quarantine)
+            self._ask_form()
         elif step == "fix":
             self._flow(inc.fix)
         elif step == "verify":
@@ -186,6 +243,7 @@ class RunbookScreen(ModalScreen[None]):
             self._flow(inc.close, note.strip())
 
     def action_skip(self) -> None:
+        self.choosing = False
         if self._busy():
             return
         step = inc.STEPS[self.cursor]
