@@ -132,6 +132,14 @@ def _step_events(record: Mapping[str, Any]) -> list[TimelineEvent]:
             for k in ("user", "step", "outcome", "note", "label_before", "label_after")
             if rec.get(k) is not None
         }
+        if rec.get("form") == "vifs":  # quarantine's other form: the VIFs it moved
+            from xenon_tui.flows._incident import vifs_text
+
+            detail.update(form="vifs", vifs=vifs_text(rec.get("vifs")))
+            verb = "attached" if rec["step"] == "unquarantine" else "detached"
+            said += f" (VIFs {verb}: {detail['vifs']})"
+        elif rec.get("label_after"):
+            detail["form"] = "seclabel"
         out.append(
             TimelineEvent(
                 float(rec["ts"]),
