@@ -168,6 +168,22 @@ def _detail_text(detail: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in detail.items() if v not in (None, "", {}))
 
 
+def _quarantines(listed: list[TimelineEvent]) -> list[tuple[TimelineEvent, str, str]]:
+    """The quarantine and unquarantine steps performed: (event, form, what moved)."""
+    out = []
+    for x in listed:
+        d = x.detail
+        if x.kind != "action" or d.get("step") not in ("quarantine", "unquarantine"):
+            continue
+        if d.get("form") == "vifs":
+            verb = "attached" if d.get("step") == "unquarantine" else "detached"
+            out.append((x, "VIFs detached", f"VIFs {verb}: {d.get('vifs') or '—'}"))
+        elif d.get("form") == "seclabel":
+            moved = f"SecLabel {d.get('label_before')} → {d.get('label_after')}"
+            out.append((x, "quarantine SecLabel", moved))
+    return out
+
+
 def to_html(timeline: Timeline, meta: ReportMeta, json_sha256: str) -> str:
     """One self-contained page: header, totals, chart, operator actions, policy versions
     (hashes and diffs), events, and the JSON record's SHA-256."""
@@ -204,6 +220,16 @@ def _html(timeline: Timeline, meta: ReportMeta, json_sha256: str, done: _Formatt
     out.append('<section id="actions"><h2>Operator actions</h2>')
     out.append(_html_table(actions) if actions else "<p>None recorded.</p>")
     out.append("</section>")
+    held = _quarantines(listed)
+    if held:
+        out.append('<section id="quarantine"><h2>Quarantine</h2><table>')
+        out.append("<tr><th>Time (UTC)</th><th>Step</th><th>Form</th><th>Changed</th></tr>")
+        for x, form, moved in held:
+            out.append(
+                f"<tr><td>{e(_iso(x.ts))}</td><td>{e(str(x.detail.get('step')))}</td>"
+                f"<td>{e(form)}</td><td>{e(moved)}</td></tr>"
+            )
+        out.append("</table></section>")
     policies = [x for x in listed if x.kind in ("policy", "propagation")]
     out.append('<section id="policy"><h2>Policy versions and propagation</h2>')
     if not policies:
@@ -279,6 +305,19 @@ def _markdown(timeline: Timeline, meta: ReportMeta, json_sha256: str, done: _For
         "|---|---|",
     ]
     lines += [f"| {KIND_LABELS[k]} | {totals.get(k, 0)} |" for k in KINDS]
+    held = _quarantines(listed)
+    if held:
+        lines += [
+            "",
+            "## Quarantine",
+            "",
+            "| Time (UTC) | Step | Form | Changed |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {_iso(x.ts)} | {_md(str(x.detail.get('step')))} | {_md(form)} | {_md(moved)} |"
+            for x, form, moved in held
+        ]
     diffs = [x for x in listed if x.kind == "policy" and x.detail.get("diff")]
     if diffs:
         lines += ["", "## Policy diffs"]
