@@ -21,6 +21,37 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9._-]{1,253}$|^\[[0-9A-Fa-f:.]{2,45}\]$")
 _COLOR_RE = re.compile(r"^(#[0-9A-Fa-f]{6}|[a-z]{3,20})$")
 _KEY_RE = re.compile(r"^[A-Za-z0-9_+,\-]{1,64}$")
 
+REFRESH_S = 2.0
+"""Default seconds between redraws of the metrics every sample changes (CPU %, memory,
+CPU seconds, the Performance charts) while no key was pressed for a while; like k9s's
+``--refresh`` (2 s). Violations are shown as they arrive whatever it is."""
+
+REFRESH_RANGE = (0.5, 60.0)
+"""The refresh setting's smallest and largest value (seconds)."""
+
+
+def check_refresh(value: Any, what: str = "refresh") -> float:
+    """A refresh interval in seconds (a number from 0.5 to 60).
+
+    Raises:
+        ConfigError: Not a number, not finite, or out of range.
+    """
+    low, high = REFRESH_RANGE
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ConfigError(
+                f"{what} must be a number of seconds ({low:g}-{high:g}), not {value[:40]!r}"
+            ) from None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not low <= float(value) <= high  # also refuses NaN
+    ):
+        raise ConfigError(f"{what} must be a number of seconds ({low:g}-{high:g}), not {value!r}")
+    return float(value)
+
 
 def default_config_path() -> Path:
     """Returns ``$XDG_CONFIG_HOME/xenon/console.json`` (``~/.config`` when unset)."""
@@ -144,6 +175,8 @@ class ConsoleConfig:
         keymap: Action id -> key(s) overrides (comma separated keys).
         config_path: Where settings are remembered; None keeps them in memory only.
         autoconnect: Connect to every server at start.
+        refresh: Seconds between redraws of per-sample metrics while no key was pressed
+            for a while (``REFRESH_S``; at most 1 s after a key).
     """
 
     servers: tuple[ServerEntry, ...] = ()
@@ -153,6 +186,10 @@ class ConsoleConfig:
     keymap: Mapping[str, str] = field(default_factory=dict)
     config_path: Path | None = None
     autoconnect: bool = True
+    refresh: float = REFRESH_S
+
+    def __post_init__(self) -> None:
+        check_refresh(self.refresh)
 
     def with_servers(self, servers: tuple[ServerEntry, ...]) -> ConsoleConfig:
         """A copy with another server list."""
@@ -206,7 +243,17 @@ def load_config(path: Path, base: ConsoleConfig | None = None) -> ConsoleConfig:
     theme = data.get("theme", base.theme)
     if not isinstance(theme, str):
         raise ConfigError(f"{path}: theme must be a string")
-    return replace(base, servers=tuple(servers), keymap=keymap, theme=theme, config_path=path)
+    refresh = base.refresh
+    if "refresh" in data:
+        refresh = check_refresh(data["refresh"], f"{path}: refresh")
+    return replace(
+        base,
+        servers=tuple(servers),
+        keymap=keymap,
+        theme=theme,
+        config_path=path,
+        refresh=refresh,
+    )
 
 
 def save_config(config: ConsoleConfig) -> None:
@@ -220,10 +267,12 @@ def save_config(config: ConsoleConfig) -> None:
         return
     if path.suffix == ".toml":
         path = path.with_suffix(".json")
-    payload = {
+    payload: dict[str, Any] = {
         "servers": [s.to_dict() for s in config.servers],
         "theme": config.theme,
         "keymap": dict(config.keymap),
     }
+    if config.refresh != REFRESH_S:
+        payload["refresh"] = config.refresh
     data = (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode()
     write_atomic(path, data, mode=0o600, dir_mode=0o700)

@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 from xenon_tui._config import (
+    REFRESH_RANGE,
+    REFRESH_S,
     ConsoleConfig,
     ServerEntry,
     TlsFiles,
+    check_refresh,
     default_config_path,
     load_config,
 )
@@ -39,6 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"settings file, JSON or TOML (default {default_config_path()})",
     )
     parser.add_argument("--theme", help="xenon-dark, xenon-light or xenon-high-contrast")
+    parser.add_argument(
+        "--refresh",
+        metavar="SECONDS",
+        help=(
+            "redraw the metrics every sample changes (CPU, memory, charts) at most this "
+            f"often while no key was pressed for 10 s (default {REFRESH_S:g}; at most 1 s "
+            f"after a key; {REFRESH_RANGE[0]:g}-{REFRESH_RANGE[1]:g}); violations are shown "
+            "as they arrive"
+        ),
+    )
     parser.add_argument(
         "--no-connect", action="store_true", help="do not connect to the servers at start"
     )
@@ -74,10 +87,12 @@ def build_config(args: argparse.Namespace) -> ConsoleConfig:
     if path.suffix == ".toml" and path.with_suffix(".json").exists():
         path = path.with_suffix(".json")  # settings saved by the console itself win
     config = load_config(path, base)
-    if args.theme:
-        from dataclasses import replace
+    from dataclasses import replace
 
+    if args.theme:
         config = replace(config, theme=args.theme)
+    if getattr(args, "refresh", None) is not None:
+        config = replace(config, refresh=check_refresh(args.refresh, "--refresh"))
     return config
 
 
