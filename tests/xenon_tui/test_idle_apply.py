@@ -116,7 +116,7 @@ async def test_a_hidden_domains_table_takes_no_pushes_until_it_is_shown() -> Non
 def test_two_sessions_apply_pushes_at_different_instants() -> None:
     phases = {injected_app().host.apply_phase for _ in range(4)}
     assert len(phases) == 4
-    assert all(0 <= p < APPLY_S for p in phases)
+    assert all(0 <= p < 1 for p in phases)  # a fraction of the session's period
 
 
 def test_two_links_ping_at_different_instants() -> None:
@@ -150,3 +150,86 @@ def test_the_apply_instant_is_the_sessions_next_one(now: float, phase: float) ->
     # On the session's grid: phase + k * APPLY_S.
     offset = (now + delay - phase) % APPLY_S
     assert min(offset, APPLY_S - offset) < 1e-6 * max(1.0, now)
+
+
+@given(
+    now=st.floats(min_value=0, max_value=1e7, allow_nan=False),
+    fraction=st.floats(min_value=0, max_value=1, exclude_max=True),
+    period=st.sampled_from([0.5, 1.0, 2.0, 7.5]),
+)
+def test_the_apply_instant_follows_the_sessions_period(
+    now: float, fraction: float, period: float
+) -> None:
+    delay = apply_delay(now, fraction * period, period)
+    assert 0.01 <= delay <= period + 0.01
+    offset = (now + delay - fraction * period) % period
+    assert min(offset, period - offset) < 1e-6 * max(1.0, now)
+
+
+def _on_grid(at: float, phase: float, period: float) -> bool:
+    offset = (at - phase * period) % period
+    return min(offset, period - offset) < 1e-6 * max(1.0, at)
+
+
+async def test_an_idle_session_draws_samples_at_its_refresh_period_and_after_a_key_sooner() -> None:
+    # Every sample (each host pushes one a second or more) redrew the shown Domains or
+    # Performance view at the next half second: ~1 frame a second per session for metrics
+    # nobody watches closely. Idle (no key for LIVELY_S), they are drawn at the console's
+    # refresh setting (k9s's --refresh); after a key, at most every LIVELY_REFRESH_S;
+    # violation counts still at the next APPLY_S instant (incident-first).
+    import time
+
+    from xenon_tui._config import ConsoleConfig, ServerEntry
+    from xenon_tui.app import XenonConsole
+    from xenon_tui.screens._host import LIVELY_REFRESH_S, LIVELY_S
+
+    servers = (ServerEntry("xenon-host-1", 8443), ServerEntry("xenon-host-2"))
+    app = XenonConsole(ConsoleConfig(servers=servers, autoconnect=False, refresh=5.0))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await prepare()(pilot)
+        await pilot.press("4")
+        await view_shown(pilot, "domains")
+        host, state = app.host, app.servers[ADDRESS]
+        table = host.query_one(DomainsTable)
+        await wait_for(pilot, lambda: _settled(host) and table.row_count > 0)
+        assert host.display_period() == LIVELY_REFRESH_S  # a key was just pressed
+        host._key_at = time.monotonic() - LIVELY_S - 1  # ... long ago: idle
+        assert host.display_period() == 5.0
+        calls: list[Any] = []
+        _count_calls(table, "set_domains", calls)
+        host._server_event(_sample(state, 300.0))
+        assert host._apply_due and _on_grid(host._apply_at, host.apply_phase, 5.0)
+        # A violation with a new count for a domain shown, after a quiet spell (nothing
+        # drawn for a period): drawn at the next APPLY_S instant, not at the sample's.
+        host._applied_at = time.monotonic() - 5.0
+        name = str(state.domains[0]["name"])
+
+        def violations(count: int) -> ServerEvent:
+            violation = {
+                "seq": state.last_seq + 1, "ts": "2026-01-01T00:00:00Z", "domain": name,
+                "domid": state.domains[0].get("domid"), "kind": "rate",
+                "hypercall_name": "xen_version", "count": count,
+            }  # fmt: skip
+            return ServerEvent(
+                ADDRESS, {"event": "violations", "data": {"violations": [violation]}}
+            )
+
+        sample_at = host._apply_at
+        host._server_event(violations(4242))
+        assert host._apply_at <= sample_at
+        assert host._apply_at - time.monotonic() <= APPLY_S + 0.01
+        await wait_for(pilot, lambda: _settled(host) and bool(calls))
+        assert len(calls) == 1  # the sample and the count, drawn together
+        assert {d["cpu_s"] for d in calls[0][0]} == {300.0}
+        assert {d["violations"] for d in calls[0][0] if d["name"] == name} == {4242}
+        # The next count, within the period (a trickle): with the period's next instant.
+        host._server_event(violations(4243))
+        assert host._apply_due and _on_grid(host._apply_at, host.apply_phase, 5.0)
+        # After a key: livelier (the phase spreads the sessions over the second).
+        await pilot.press("down")
+        assert host.display_period() == LIVELY_REFRESH_S
+        host._server_event(_sample(state, 301.0))
+        assert host._apply_at - time.monotonic() <= LIVELY_REFRESH_S + 0.01
+        await wait_for(pilot, lambda: _settled(host) and len(calls) == 2)
+        assert {d["cpu_s"] for d in calls[1][0]} == {301.0}
+        assert {d["violations"] for d in calls[1][0] if d["name"] == name} == {4243}

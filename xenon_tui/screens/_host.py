@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from xenon_tui import flows
@@ -133,9 +134,16 @@ class HostConsole(Screen[None]):
         # Pushed data reaches the views at most once per APPLY_S, at this session's own
         # phase in it: every console of a host gets its events at the same instant, and
         # 200 of them drawing together made bursts of 2.3 cores (issue #16 §1).
-        self.apply_phase = random.random() * APPLY_S
+        # The phase is a fraction of the session's apply period (``display_period``).
+        self.apply_phase = random.random()
         self._apply_due = False
+        self._apply_at = 0.0  # when the timed apply comes
+        self._applied_at = -1e9  # when the last one came
+        self._apply_timer: Timer | None = None
         self._apply_views: set[str] = set()
+        # When the user last pressed a key here: sample-driven metrics are drawn at the
+        # session's refresh cadence, more often for a while after a key (display_period).
+        self._key_at = -1e9
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -456,7 +464,7 @@ class HostConsole(Screen[None]):
             and is_current
             and self.query_one(ViewTabs).active == "domains"
         ):
-            self._apply_later("domains")
+            self._apply_later("domains", soon=True)
         if is_current:
             log = self.query_one(ViolationLog)
             log.add_violations(fresh)
@@ -483,18 +491,43 @@ class HostConsole(Screen[None]):
                     self._alert_pending = True
                     self.set_timer(wait, self._flush_alert)
 
-    def _apply_later(self, view: str) -> None:
+    def display_period(self, now: float | None = None) -> float:
+        """Seconds between draws of what every sample changes (CPU %, memory, CPU seconds,
+        the charts): the console's ``refresh`` setting, or at most ``LIVELY_REFRESH_S``
+        for ``LIVELY_S`` after a key (where the user looks, it stays live)."""
+        now = time.monotonic() if now is None else now
+        refresh = self.config.refresh
+        return min(refresh, LIVELY_REFRESH_S) if now - self._key_at < LIVELY_S else refresh
+
+    def _apply_later(self, view: str, *, soon: bool = False) -> None:
         """Draws what was pushed for ``view`` (``domains``, ``perf``) at this session's
         next apply instant: however many samples and violation batches arrive before it,
         the view is drawn once, from the newest (the state itself is already up to date).
+
+        Samples wait for the next instant of the session's display period; ``soon``
+        (violation counts: incident-first) for the next one of ``APPLY_S`` when nothing
+        was drawn for a period (the first after a quiet spell), else they come with the
+        period's (a trickle of violations changed a count every second: a table update
+        each, as the alert band is relabelled at most every ``ALERT_S``).
         """
         self._apply_views.add(view)
-        if not self._apply_due:
-            self._apply_due = True
-            self.set_timer(apply_delay(time.monotonic(), self.apply_phase), self._apply)
+        now = time.monotonic()
+        period = max(APPLY_S, self.display_period(now))
+        if soon and now - self._applied_at >= period:
+            period = APPLY_S
+        at = now + apply_delay(now, self.apply_phase * period, period)
+        if self._apply_due and self._apply_at <= at:
+            return  # already timed, as soon or sooner
+        if self._apply_timer is not None:
+            self._apply_timer.stop()
+        self._apply_due = True
+        self._apply_at = at
+        self._apply_timer = self.set_timer(at - now, self._apply)
 
     def _apply(self) -> None:
         self._apply_due = False
+        self._apply_timer = None
+        self._applied_at = time.monotonic()
         views, self._apply_views = self._apply_views, set()
         state = self.current_state
         if state is None:
@@ -766,6 +799,8 @@ class HostConsole(Screen[None]):
 
     async def show_view(self, view: str, focus: bool = True) -> None:
         """Shows a view (building it the first time) and focuses its widget."""
+        # The user's doing (a view key is an app binding, not a key this screen sees).
+        self._key_at = time.monotonic()
         if view == "servers":
             self.query_one(ServersPanel).focus()
             return
@@ -870,6 +905,7 @@ class HostConsole(Screen[None]):
         line.value = ""
 
     def on_key(self, event: events.Key) -> None:
+        self._key_at = time.monotonic()  # the metrics are drawn livelier for a while
         line = self.query_one("#command-line", Input)
         if event.key == "escape" and line.has_class("-open"):
             event.stop()
@@ -1134,18 +1170,25 @@ class HostConsole(Screen[None]):
 
 
 APPLY_S = 0.5
-"""Pushed samples and violation counts are drawn on the Domains and Performance views at
-most this often per session (4-6 pushes a second from three hosts became as many table
-updates), each session at its own phase (``apply_delay``)."""
+"""Pushed violation counts are drawn on the Domains view at most this often per session
+(4-6 pushes a second from three hosts became as many table updates), each session at its
+own phase (``apply_delay``); pushed samples at the session's display period
+(``HostConsole.display_period``), never more often."""
+
+LIVELY_S = 10.0
+"""For this long after a key, the metrics are drawn at most every ``LIVELY_REFRESH_S``
+(else at the console's ``refresh`` setting, 2 s by default)."""
+
+LIVELY_REFRESH_S = 1.0
 
 
-def apply_delay(now: float, phase: float) -> float:
+def apply_delay(now: float, phase: float, period: float = APPLY_S) -> float:
     """Seconds from ``now`` to the session's next apply instant: the instants are
-    ``phase + k * APPLY_S`` (so two sessions whose phases differ never apply together, and
-    one session applies at most once per ``APPLY_S``)."""
-    delay = APPLY_S - ((now - phase) % APPLY_S)
+    ``phase + k * period`` (so two sessions whose phases differ never apply together, and
+    one session applies at most once per ``period``)."""
+    delay = period - ((now - phase) % period)
     # A timer may fire a clock tick early: the instant it was set for is not "the next".
-    return delay + APPLY_S if delay < 0.01 else delay
+    return delay + period if delay < 0.01 else delay
 
 
 ALERT_S = 2.0
