@@ -22,7 +22,9 @@ from enterprise_store.schemas_policy import (
     ConflictOut,
     DhcpOut,
     EnclaveOut,
+    HostFields,
     HostOut,
+    PolicyVersionDiffOut,
     PolicyVersionOut,
     SecLabelOut,
     VersionOut,
@@ -96,6 +98,12 @@ class PolicyClient:
     async def get_version(self, version: int) -> PolicyVersionOut:
         """One version."""
         return await self._get(f"{_PREFIX}/policy/versions/{int(version)}", PolicyVersionOut)
+
+    async def version_diff(self, version: int) -> PolicyVersionDiffOut:
+        """The readable diff of one version: per enclave it changed and the enterprise part
+        (``recorded`` false, no diffs: made before XE kept them)."""
+        path = f"{_PREFIX}/policy/versions/{int(version)}/diff"
+        return await self._get(path, PolicyVersionDiffOut)
 
     # -- enclaves --------------------------------------------------------------------------
 
@@ -177,6 +185,19 @@ class PolicyClient:
     def iter_hosts(self, **filters: Any) -> AsyncIterator[HostOut]:
         """Every host, in panel order."""
         return self._iter(self.list_hosts, filters)
+
+    async def list_host_fields(self, fields: Sequence[str], **filters: Any) -> Page[Any]:
+        """One page of hosts with only ``fields`` (``HostFields`` items: the others None);
+        a smaller answer, decoded faster, for a panel that shows a few of them."""
+        model: Any = Page[HostFields]  # type: ignore[valid-type]
+        page: Page[Any] = await self._get(
+            f"{_PREFIX}/hosts", model, fields=",".join(fields), **filters
+        )
+        return page
+
+    def iter_host_fields(self, fields: Sequence[str], **filters: Any) -> AsyncIterator[Any]:
+        """Every host with only ``fields``, in panel order."""
+        return self._iter(self.list_host_fields, {"fields": fields, **filters})
 
     async def get_host(self, ref: str) -> HostOut:
         """One host."""
