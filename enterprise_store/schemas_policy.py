@@ -43,8 +43,10 @@ __all__ = [
     "HostPatch",
     "NetworkIn",
     "NetworkOut",
+    "PolicyVersionDiffOut",
     "PolicyVersionFields",
     "PolicyVersionOut",
+    "ScopeDiffOut",
     "SecLabelCreate",
     "SecLabelFields",
     "SecLabelOut",
@@ -120,6 +122,29 @@ class PolicyVersionOut(Resource):
 
 
 PolicyVersionFields = fields_model(PolicyVersionOut)
+
+
+class ScopeDiffOut(Resource):
+    """One part of the policy a version changed."""
+
+    scope: str = Field(description="An enclave's UUID, or ``enterprise`` (hosts, profiles).")
+    name: str = Field(description="The enclave's name (``enterprise`` for the enterprise part).")
+    diff: str = Field(description="Unified diff, version before → this one; ≤ 2,000 lines.")
+
+
+class PolicyVersionDiffOut(Resource):
+    """What XE keeps of one version's change (``GET /policy/versions/{version}/diff``)."""
+
+    version: int
+    recorded: bool = Field(
+        description="False for a version made before XE kept diffs (store migration 0010)."
+    )
+    reason: str | None = Field(
+        default=None, description="Why ``diffs`` is empty when ``recorded`` is false."
+    )
+    diffs: list[ScopeDiffOut] = Field(
+        description="The parts the caller may read: enterprise first, then enclaves by UUID."
+    )
 
 
 class CheckOut(Resource):

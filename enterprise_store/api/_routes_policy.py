@@ -49,8 +49,10 @@ from enterprise_store.schemas_policy import (
     HostOrder,
     HostOut,
     HostPatch,
+    PolicyVersionDiffOut,
     PolicyVersionFields,
     PolicyVersionOut,
+    ScopeDiffOut,
     VersionOut,
     WrittenOut,
     changes,
@@ -181,6 +183,31 @@ async def get_version(
     version: Annotated[int, Path(ge=0, le=2**62)], caller: Caller, services: ServicesDep
 ) -> PolicyVersionOut:
     return version_out(await services.policy.version(caller, version))
+
+
+@router.get(
+    "/policy/versions/{version}/diff",
+    tags=["policy"],
+    summary="The readable diff of one policy version",
+    response_model=PolicyVersionDiffOut,
+    **doc(
+        "auditor",
+        404,
+        note="Per enclave the version changed, the unified diff of its text, and the "
+        "enterprise part (hosts, profiles); a scoped caller sees their enclaves' only. A "
+        "version made before store migration 0010 answers an empty list and the reason.",
+    ),
+)
+async def get_version_diff(
+    version: Annotated[int, Path(ge=0, le=2**62)], caller: Caller, services: ServicesDep
+) -> PolicyVersionDiffOut:
+    found = await services.policy.version_diff(caller, version)
+    return PolicyVersionDiffOut(
+        version=found.version,
+        recorded=found.recorded,
+        reason=found.reason,
+        diffs=[ScopeDiffOut(scope=d.scope, name=d.name, diff=d.diff) for d in found.diffs],
+    )
 
 
 # -- shared route bodies ------------------------------------------------------------------
