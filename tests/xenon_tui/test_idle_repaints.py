@@ -11,7 +11,7 @@ from typing import Any
 
 from tests._support.console import wait_for
 from tests._support.screens import ADDRESS, injected_app, prepare, view_shown
-from tests.xenon_tui.test_idle_views import push, spy_refreshes
+from tests.xenon_tui.test_idle_views import perf_shown, push, sample, spy_refreshes
 from xenon_tui.messages import ServerEvent
 from xenon_tui.widgets import PerfView, ViolationLog
 from xenon_tui.widgets import _violation_log as log_module
@@ -108,11 +108,7 @@ async def test_the_tab_line_resolves_its_styles_once_per_theme(monkeypatch: Any)
 
 
 def _sample(cpu: float) -> dict[str, Any]:
-    domains = [
-        {"name": "Domain-0", "cpu_pct": 100.0, "mem_kb": 1 << 20, "vcpus": 8},
-        {"name": "EA-domu-1", "cpu_pct": cpu, "mem_kb": 2 << 20, "vcpus": 2},
-    ]
-    return {"event": "stats", "data": {"ts": 1_700_000_000.0, "domains": domains}}
+    return sample(cpu, dom0_cpu=100.0)
 
 
 async def test_a_bar_within_its_slack_is_drawn_again_only_to_catch_up(monkeypatch: Any) -> None:
@@ -124,13 +120,7 @@ async def test_a_bar_within_its_slack_is_drawn_again_only_to_catch_up(monkeypatc
     from xenon_tui.widgets import _perf
     from xenon_tui.widgets._perf import bar_cells, bar_slack, visible_bars
 
-    app = injected_app()
-    async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause()
-        await pilot.press("6")
-        perf = app.query_one(PerfView)
-        await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
-        await push(pilot, app, _sample(50.0))
+    async with perf_shown(_sample(50.0)) as (pilot, app, perf):
         chart = perf.query_one("#cpu-now", PlotextPlot)
         await wait_for(pilot, lambda: "cpu-now" in perf._bars)
         names = ["EA-domu-1", "Domain-0"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,12 +118,33 @@ async def test_the_hosts_changes_made_elsewhere_come_together_on_one_line() -> N
         assert strip.text == "" and strip._clear is None
 
 
-def _sample(cpu: float) -> dict[str, Any]:
+def sample(cpu: float, dom0_cpu: float = 40.0) -> dict[str, Any]:
+    """A pushed statistics sample of two domains: Domain-0 and EA-domu-1 at ``cpu`` %."""
     domains = [
-        {"name": "Domain-0", "cpu_pct": 40.0, "mem_kb": 1 << 20, "vcpus": 8},
+        {"name": "Domain-0", "cpu_pct": dom0_cpu, "mem_kb": 1 << 20, "vcpus": 8},
         {"name": "EA-domu-1", "cpu_pct": cpu, "mem_kb": 2 << 20, "vcpus": 2},
     ]
     return {"event": "stats", "data": {"ts": 1_700_000_000.0, "domains": domains}}
+
+
+@contextlib.asynccontextmanager
+async def perf_shown(first: dict[str, Any]) -> AsyncIterator[tuple[Any, XenonConsole, Any]]:
+    """The injected console on the Performance view, ``first`` pushed and drawn: (pilot,
+    app, the PerfView). Samples are applied every half second (``refresh`` 0.5), the
+    tests' pace, whatever the key recency."""
+    from dataclasses import replace
+
+    from xenon_tui.widgets import PerfView
+
+    app = injected_app()
+    app.host.config = replace(app.host.config, refresh=0.5)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("6")
+        perf = app.query_one(PerfView)
+        await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
+        await push(pilot, app, first)
+        yield pilot, app, perf
 
 
 async def test_performance_bars_are_drawn_only_when_they_change() -> None:
@@ -131,27 +152,19 @@ async def test_performance_bars_are_drawn_only_when_they_change() -> None:
     # values only jittered by hundredths (40.01, 40.0) and the memory never changed.
     from textual_plotext import PlotextPlot
 
-    from xenon_tui.widgets import PerfView
-
-    app = injected_app()
-    async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause()
-        await pilot.press("6")
-        perf = app.query_one(PerfView)
-        await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
-        await push(pilot, app, _sample(50.0))
+    async with perf_shown(sample(50.0)) as (pilot, app, perf):
         counts: Counter[str] = Counter()
         for plot in perf.query(PlotextPlot):
             spy_refreshes(plot, counts, plot.id or "?")
         for jitter in (50.01, 49.99, 50.02, 50.0, 49.98, 50.01, 50.0, 49.99, 50.01, 50.0):
-            await push(pilot, app, _sample(jitter))
+            await push(pilot, app, sample(jitter))
         assert counts == Counter(), counts
-        await push(pilot, app, _sample(90.0))
+        await push(pilot, app, sample(90.0))
         assert counts == Counter({"cpu-now": 1}), counts
         await pilot.press("5")  # hidden: samples are kept, not drawn
         await pilot.pause()
         for cpu in (10.0, 20.0, 30.0):
-            await push(pilot, app, _sample(cpu))
+            await push(pilot, app, sample(cpu))
         assert counts == Counter({"cpu-now": 1}), counts
         await pilot.press("6")  # shown: the last sample at once
         await pilot.pause()
@@ -467,27 +480,19 @@ async def test_performance_bars_that_move_by_less_than_a_cell_are_not_drawn_agai
     # plotext (~10 ms a draw) for bars that did not move by a cell.
     from textual_plotext import PlotextPlot
 
-    from xenon_tui.widgets import PerfView
-
-    def sample(mem_mib: int) -> dict[str, Any]:
-        event = _sample(50.0)
+    def mem_sample(mem_mib: int) -> dict[str, Any]:
+        event = sample(50.0)
         event["data"]["domains"][1]["mem_kb"] = mem_mib * 1024
         return event
 
-    app = injected_app()
-    async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause()
-        await pilot.press("6")
-        perf = app.query_one(PerfView)
-        await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
-        await push(pilot, app, sample(3000))
+    async with perf_shown(mem_sample(3000)) as (pilot, app, perf):
         counts: Counter[str] = Counter()
         for plot in perf.query(PlotextPlot):
             spy_refreshes(plot, counts, plot.id or "?")
         for mib in (3001, 3003, 2999, 3002, 2998):
-            await push(pilot, app, sample(mib))
+            await push(pilot, app, mem_sample(mib))
         assert counts == Counter(), counts
-        await push(pilot, app, sample(1500))  # half: drawn
+        await push(pilot, app, mem_sample(1500))  # half: drawn
         assert counts == Counter({"mem-now": 1}), counts
 
 
@@ -498,10 +503,8 @@ async def test_performance_bars_keep_their_scale_through_jitter_of_the_biggest()
     # scale now stays on a round top (4096) until a value passes it or falls well below.
     from textual_plotext import PlotextPlot
 
-    from xenon_tui.widgets import PerfView
-
-    def sample(mem_mib: int) -> dict[str, Any]:
-        event = _sample(50.0)
+    def mem_sample(mem_mib: int) -> dict[str, Any]:
+        event = sample(50.0)
         event["data"]["domains"][1]["mem_kb"] = mem_mib * 1024
         return event
 
@@ -509,27 +512,21 @@ async def test_performance_bars_keep_their_scale_through_jitter_of_the_biggest()
         """The chart's last line as drawn: its tick labels, the scale's top last."""
         return str(plot.render().plain).rstrip().splitlines()[-1].split()[-1]
 
-    app = injected_app()
-    async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause()
-        await pilot.press("6")
-        perf = app.query_one(PerfView)
-        await wait_for(pilot, lambda: perf.is_mounted and perf.size.height > 0)
-        await push(pilot, app, sample(3535))
+    async with perf_shown(mem_sample(3535)) as (pilot, app, perf):
         mem = perf.query_one("#mem-now", PlotextPlot)
         assert scale(mem) == "4096"
         counts: Counter[str] = Counter()
         for plot in perf.query(PlotextPlot):
             spy_refreshes(plot, counts, plot.id or "?")
         for mib in (3548, 3535, 3547, 3536, 3548, 3535):
-            await push(pilot, app, sample(mib))
+            await push(pilot, app, mem_sample(mib))
         assert counts == Counter(), counts
-        await push(pilot, app, sample(2000))  # a real change: drawn
+        await push(pilot, app, mem_sample(2000))  # a real change: drawn
         assert counts == Counter({"mem-now": 1}), counts
         assert scale(mem) == "3072"  # 2000 MiB + 25 % fits under a lower step: lowered
-        await push(pilot, app, sample(5000))  # past the top: raised
+        await push(pilot, app, mem_sample(5000))  # past the top: raised
         assert counts == Counter({"mem-now": 2}), counts
         assert perf.ceilings["mem-now"] == 6144 and scale(mem) == "6144"
-        await push(pilot, app, sample(1500))  # well below: lowered
+        await push(pilot, app, mem_sample(1500))  # well below: lowered
         assert counts == Counter({"mem-now": 3}), counts
         assert scale(mem) == "2048"
