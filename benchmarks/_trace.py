@@ -14,6 +14,7 @@ process, and removed again). Per second of a window it counts:
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -61,32 +62,33 @@ class Trace:
             return wrapper
 
         def timed(kind: str, key: Callable[..., str]) -> Callable[[Any], Any]:
+            """Counts and times each call of a method (a coroutine's until it ends)."""
+
+            def note(began: float, args: tuple[Any, ...]) -> None:
+                name = key(*args)
+                trace.counts[kind][name] += 1
+                trace.cost_ms[kind][name] += (time.perf_counter() - began) * 1000
+
             def make(original: Any) -> Any:
-                def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if inspect.iscoroutinefunction(original):
+
+                    async def awaited(*args: Any, **kwargs: Any) -> Any:
+                        began = time.perf_counter()
+                        try:
+                            return await original(*args, **kwargs)
+                        finally:
+                            note(began, args)
+
+                    return awaited
+
+                def called(*args: Any, **kwargs: Any) -> Any:
                     began = time.perf_counter()
                     try:
                         return original(*args, **kwargs)
                     finally:
-                        name = key(*args)
-                        trace.counts[kind][name] += 1
-                        trace.cost_ms[kind][name] += (time.perf_counter() - began) * 1000
+                        note(began, args)
 
-                return wrapper
-
-            return make
-
-        def timed_async(kind: str, key: Callable[..., str]) -> Callable[[Any], Any]:
-            def make(original: Any) -> Any:
-                async def wrapper(*args: Any, **kwargs: Any) -> Any:
-                    began = time.perf_counter()
-                    try:
-                        return await original(*args, **kwargs)
-                    finally:
-                        name = key(*args)
-                        trace.counts[kind][name] += 1
-                        trace.cost_ms[kind][name] += (time.perf_counter() - began) * 1000
-
-                return wrapper
+                return called
 
             return make
 
@@ -118,9 +120,9 @@ class Trace:
         self._patch(
             MessagePump,
             "_dispatch_message",
-            timed_async("messages", lambda p, m, *a: f"{_name(m)}@{_name(p)}"),
+            timed("messages", lambda p, m, *a: f"{_name(m)}@{_name(p)}"),
         )
-        self._patch(Timer, "_tick", timed_async("timers", timer_key))
+        self._patch(Timer, "_tick", timed("timers", timer_key))
 
     def remove(self) -> None:
         while self._undo:

@@ -365,6 +365,11 @@ async def key_latency(port: int, key: Any, busy: int, samples: int) -> list[floa
 
 IDLE_VIEWS = {"policy": b"2", "domains": b"4", "violations": b"5", "perf": b"6"}
 
+IDLE_SETTLE_S = 3.0 + 10.0
+"""Seconds from a view's key to its idle window: the view is built and filled (3 s), and
+the key is older than the console's LIVELY_S (10 s: after a key the metrics are drawn every
+second, idle at the session's refresh setting); the window is a session nobody touches."""
+
 
 def session_cpu_s(pid: int) -> float:
     """CPU seconds of one process of a session (0 once it is gone)."""
@@ -488,7 +493,7 @@ async def idle_cpu(work: Path, sessions: int, window_s: float) -> dict[str, Any]
         for view, view_key in IDLE_VIEWS.items():
             for session, _ in held:
                 session.proc.stdin.write(view_key)
-            await asyncio.sleep(3.0)  # the view is built and filled
+            await asyncio.sleep(IDLE_SETTLE_S)  # built, filled, and no key for LIVELY_S
             samples = await _idle_window(held, window_s)
             per_view[view] = statistics.median(samples)
             progress(f"idle CPU, {view} view: {samples} % of a core per session")
@@ -504,13 +509,23 @@ async def idle_cpu(work: Path, sessions: int, window_s: float) -> dict[str, Any]
     return result
 
 
+def _bad_size(text: str) -> str:
+    raise argparse.ArgumentTypeError(f"not COLSxROWS (e.g. 100x30): {text[:20]!r}")
+
+
 async def idle_trace(
-    work: Path, window_s: float, views: list[str], *, profile: bool = False
+    work: Path,
+    window_s: float,
+    views: list[str],
+    *,
+    profile: bool = False,
+    size: tuple[int, int] = (160, 48),
 ) -> dict[str, Any]:
     """What one console does while idle on each view (``--idle-trace``): the console app
-    in this process (headless, 160x48) against the headless demo's hosts, with the
-    counters of :mod:`benchmarks._trace` over ``window_s`` seconds a view (no key), and
-    with ``profile`` the functions that cost most (cProfile, on stderr)."""
+    in this process (headless, ``size`` cells: 160x48 by default) against the headless
+    demo's hosts, with the counters of :mod:`benchmarks._trace` over ``window_s`` seconds a
+    view (no key), and with ``profile`` the functions that cost most (cProfile, on
+    stderr)."""
     import cProfile
     import pstats
 
@@ -526,12 +541,12 @@ async def idle_trace(
         settings = json.loads(demo.console_file.read_text())
         settings["read_only"] = False
         app = XenonConsole(console_config(settings))
-        async with app.run_test(size=(160, 48)) as pilot:
+        async with app.run_test(size=size) as pilot:
             await asyncio.sleep(3.0)
             with tracing() as trace:
                 for view in views:
                     await pilot.press(IDLE_VIEWS[view].decode())
-                    await asyncio.sleep(3.0)  # the view is built and filled
+                    await asyncio.sleep(IDLE_SETTLE_S)  # built, filled, no key for LIVELY_S
                     trace.reset()
                     began = time.process_time()
                     profiler = cProfile.Profile() if profile else None
@@ -968,7 +983,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         if args.idle_trace:
             views = args.idle_trace.split(",")
-            return await idle_trace(work, args.idle_window, views, profile=args.idle_profile)
+            cols, _, rows = args.idle_size.partition("x")
+            return await idle_trace(
+                work,
+                args.idle_window,
+                views,
+                profile=args.idle_profile,
+                size=(int(cols), int(rows)),
+            )
         if args.idle_only:
             return await idle_cpu(work, args.idle_sessions, args.idle_window)
         if args.xe:
@@ -1099,6 +1121,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--idle-profile", action="store_true", help="with --idle-trace: cProfile each view"
+    )
+    parser.add_argument(
+        "--idle-size",
+        metavar="COLSxROWS",
+        default="160x48",
+        type=lambda text: text if re.fullmatch(r"\d{2,3}x\d{2,3}", text) else _bad_size(text),
+        help="with --idle-trace: the console's screen (the SSH sessions' is 100x30)",
     )
     parser.add_argument(
         "--xe",
