@@ -53,9 +53,15 @@ async def _detach_from_the_runbook(pilot: Any, app: XenonConsole) -> str:
     await pilot.press("v")  # not verify: the form's answer while quarantine asks
     await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), wait_s=30)
     text = _dialog_text(app)
-    await pilot.press("tab", "enter")  # Cancel has the focus; Detach VIFs is next
+    await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "cancel")
+    await pilot.press("tab")  # Cancel has the focus; Detach VIFs is next
+    await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "confirm")
+    await pilot.press("enter")
     await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
-    await wait_for(pilot, lambda: f"{DOM}'s VIFs detached" in _panel(app), wait_s=30)
+    try:
+        await wait_for(pilot, lambda: f"{DOM}'s VIFs detached" in _panel(app), wait_s=60)
+    except TimeoutError:
+        raise AssertionError(_panel(app) + repr([n.message for n in app._notifications])) from None
     return text
 
 
@@ -132,3 +138,43 @@ async def test_verify_refuses_to_attach_a_mac_taken_meanwhile(
         states = await client.get_domain_run_states()
         assert next(d for d in states["domains"] if d["name"] == DOM)["run_state"] != "running"
     await client.close()
+
+
+async def test_question_mark_lists_the_quarantine_forms_while_it_asks() -> None:
+    from typing import cast
+
+    from textual.app import App
+
+    from tests._support.runbook import INCIDENT
+    from xenon_tui.dialogs._xe_help import XeHelpScreen
+    from xenon_tui.flows._incident import Runbook
+
+    class _PanelApp(App[None]):
+        def on_mount(self) -> None:
+            book = Runbook("xenon-host-1:8443", DOM, None, INCIDENT | {"steps": []})
+            self.push_screen(RunbookScreen(cast(Any, None), book))
+
+    app = _PanelApp()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        screen = app.screen
+        assert isinstance(screen, RunbookScreen)
+        screen.show_help()
+        await wait_for(pilot, lambda: isinstance(app.screen, XeHelpScreen))
+        rows = {(r[1], r[2]) for r in app.screen._rows}  # type: ignore[attr-defined]
+        assert ("q", "Quarantine (asks: q SecLabel / v detach VIFs)") in rows
+        assert ("v", "Quarantine: detach its VIFs") not in rows  # not asking yet
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: screen.choosing)
+        screen.show_help()
+        await wait_for(pilot, lambda: isinstance(app.screen, XeHelpScreen))
+        rows = {(r[1], r[2]) for r in app.screen._rows}  # type: ignore[attr-defined]
+        assert ("q", "Quarantine: move to the quarantine SecLabel") in rows
+        assert ("v", "Quarantine: detach its VIFs") in rows
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press("escape")  # answers the question, the panel stays
+        await wait_for(pilot, lambda: not screen.choosing)
+        assert app.screen is screen and "Quarantine cancelled" in _panel(app)

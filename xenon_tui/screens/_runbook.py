@@ -153,7 +153,7 @@ class RunbookScreen(ModalScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The form's keys only while quarantine asks which (then they come first)."""
-        if action == "choose":
+        if action == "choose" or action.startswith("choose("):  # keys_help passes it whole
             return self.choosing
         return True
 
@@ -209,6 +209,11 @@ class RunbookScreen(ModalScreen[None]):
         return self.watching
 
     def action_run(self, step: str) -> None:
+        if self.choosing and step in ("quarantine", "verify"):
+            # q / v read with the q that asked (a non-priority binding is resolved
+            # before the earlier key's action ran): they answer the question.
+            self.action_choose("seclabel" if step == "quarantine" else "vifs")
+            return
         self.choosing = False
         if self._busy():
             return
@@ -265,6 +270,9 @@ class RunbookScreen(ModalScreen[None]):
         show_incident_timeline(self, self.console, self.book.address, self.book.incident["id"])
 
     def action_dismiss_panel(self) -> None:
+        if self.choosing:  # Esc read with the q that asked: it cancels the question
+            self.action_choose(None)
+            return
         self.dismiss(None)
 
 
