@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -148,11 +149,22 @@ def test_the_narrowed_texts_of_a_write_equal_the_whole_policy_s() -> None:
     small part of the snapshot: each kind of change finds exactly the scopes whose text
     differs in the whole policy."""
     from benchmarks.xe import build_enterprise
-    from enterprise_store.services._version_diffs import _part
+    from enterprise_store.services._version_diffs import _parts
 
     # 40 enclaves of the benchmark's enterprise (0-19 and 500-519: 20 conflict sets)
     full = build_enterprise(n_hosts=1000, n_vms=2000)
-    p = _part(full, {e.id.int for e in (*full.enclaves[:20], *full.enclaves[500:520])})
+    keys = {e.id.int for e in (*full.enclaves[:20], *full.enclaves[500:520])}
+    parts = _parts(full, keys)
+    for key in keys:
+        assert enclave_text(parts[key], UUID(int=key)) == enclave_text(full, UUID(int=key))
+    p = EnterprisePolicy(
+        version=1,
+        **{
+            attr: tuple({id(o): o for q in parts.values() for o in getattr(q, attr)}.values())
+            for attr in ("hosts", "enclaves", "assignments", "seclabels", "vms", "conflicts")
+        },
+        dhcp_servers=full.dhcp_servers,
+    )
     assert len(p.enclaves) == 40 and len(p.conflicts) == 20 and len(p.vms) == 80
     vm, host, enc, cs, label = (
         p.vms[40],
