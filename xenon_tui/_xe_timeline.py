@@ -214,19 +214,28 @@ def bounded_diff(text: str, limit: int = DIFF_MAX_LINES) -> str:
 
 
 async def read_policy_diffs(client: XeClient, versions: list[int]) -> dict[int, str]:
-    """version -> the diff XE keeps of it: for each enclave requiring two-person approval
-    that the version changed, the unified diff of the enclave's text from its approved
-    version (the one before, unless an earlier change still waited) to this one
-    (``GET /policy/approvals?version=``; XE keeps no whole document per version). The newest
-    :data:`MAX_DIFF_VERSIONS` of ``versions`` are asked; a version without any is left out."""
+    """version -> the diff XE keeps of it (``GET /policy/versions/{v}/diff``): per enclave
+    the version changed (the caller may read), the unified diff of the enclave's text from
+    the version before, and of the enterprise part (hosts, profiles). A version made before
+    XE kept them (store migration 0010) falls back to what approvals keep: for each enclave
+    requiring two-person approval, its approved text → the version's
+    (``GET /policy/approvals?version=``). The newest :data:`MAX_DIFF_VERSIONS` of
+    ``versions`` are asked; a version without any is left out."""
     from enterprise_store.client import XeError
+
+    async def approvals(version: int) -> str:
+        answer = await bounded(client.policy.approvals(version=version))
+        return "\n".join(item.diff.rstrip("\n") for item in answer.items if item.diff.strip())
 
     async def one(version: int) -> tuple[int, str]:
         try:
-            answer = await bounded(client.policy.approvals(version=version))
+            kept = await bounded(client.policy.version_diff(version))
+            if kept.recorded:
+                text = "\n".join(d.diff.rstrip("\n") for d in kept.diffs if d.diff.strip())
+            else:
+                text = await approvals(version)
         except XeError:  # not the caller's to read, or gone: no diff shown
             return version, ""
-        text = "\n".join(item.diff.rstrip("\n") for item in answer.items if item.diff.strip())
         return version, bounded_diff(text) if text else ""
 
     newest = sorted(set(versions), reverse=True)[:MAX_DIFF_VERSIONS]

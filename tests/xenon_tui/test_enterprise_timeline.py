@@ -21,6 +21,7 @@ from textual.app import App
 from enterprise_store.client import XeError
 from enterprise_store.schemas import AuditRecordOut
 from enterprise_store.schemas_history import ViolationOut
+from enterprise_store.services import Principal
 from tests._support.console import wait_for
 from tests._support.snapshots import settled_screenshot
 from tests._support.xe_approvals import alice_changes_a_vm
@@ -262,6 +263,26 @@ async def test_an_exported_xe_timeline_holds_the_diff_of_a_policy_version(
     assert "## Policy diffs" in md and f"\n{changed}\n" in md
     record = json.loads(next(p for p in paths if p.suffix == ".json").read_text())
     assert changed in json.dumps(record)
+
+
+async def test_a_version_of_an_enclave_not_requiring_approval_has_its_diff(
+    world: World,
+) -> None:
+    """Issue #14 §3: every version's diff reaches the report, not only those of enclaves
+    requiring two-person approval (XE keeps a diff of each version it makes): root gives
+    EB-domu-1 (Enclave B: no approval) 128 MiB more; its version's event holds B's diff."""
+    services = world.services
+    vm = (await services.policy.current()).vm_named("EB-domu-1")
+    bigger = {"memory_mb": vm.memory_mb + 128, "maxmem_mb": vm.maxmem_mb + 128}
+    version = (await services.policy.update_vm(Principal.system(), vm.id, bigger)).version
+    assert (await services.policy.approvals(Principal.system(), version=version)) == []
+    client = world.factory(await world.link("oper"))
+    built = await xe_timeline(client, Scope("vm", str(vm.id), vm.name), "oper")
+    event = next(e for e in built.timeline.events(["policy"]) if e.subject == f"v{version}")
+    diff = str(event.detail["diff"])
+    assert f"-       memory {vm.memory_mb}/{vm.maxmem_mb} MB" in diff, diff
+    assert f"+       memory {vm.memory_mb + 128}/{vm.maxmem_mb + 128} MB" in diff, diff
+    assert "    VM EB-domu-1" in diff
 
 
 def test_a_long_diff_is_cut_and_says_how_many_lines_are_left_out() -> None:
