@@ -34,7 +34,10 @@ async def test_slash_and_the_filter_text_in_one_read(world: World, tmp_path: Pat
 
         await wait_for(pilot, typed, 30)
         assert app.screen is screen  # no key opened a dialog (n New…, d, …)
-        assert all(text.lower() in name.lower() for name in vm_names(app))
+        # The table is filtered after the line was drawn (the key's echo first).
+        await wait_for(
+            pilot, lambda: all(text.lower() in name.lower() for name in vm_names(app)), 30
+        )
         # A `/` typed into the open line is text, not a second open.
         one_read(app, ["/", "x"])
         await wait_for(pilot, lambda: line is not None and line.value == f"{text}/x", 30)

@@ -120,6 +120,7 @@ class EnterpriseScreen(
         self._prefetched: EnclaveDetail | None = None
         self._tasks: XeTaskPanel | None = None
         self._filter: Input | None = None
+        self._filter_pending: str | None = None  # typed, the table not filtered by it yet
         self._drawn_lines: tuple[Text, Text] | None = None  # the enclave's line, SecLabels
         with contextlib.suppress(RuntimeError):  # no running loop: the first poll reads
             self._first = asyncio.get_running_loop().create_task(self.data.first_view())
@@ -381,8 +382,19 @@ class EnterpriseScreen(
 
     @on(Input.Changed, "#xe-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
+        # The key's echo first: the table is filtered after the screen drew the filter line
+        # (a redraw of the VM table is most of a key's work), once for the keys that came
+        # meanwhile (the last text wins).
         if event.input.has_class("-open"):
-            self.query_one(XeVmTable).set_filter(event.value)
+            pending, self._filter_pending = self._filter_pending, event.value
+            if pending is None:
+                self.call_after_refresh(self._apply_filter)
+
+    def _apply_filter(self) -> None:
+        """Filters the VM table by the filter line's text as last typed (if not applied)."""
+        text, self._filter_pending = self._filter_pending, None
+        if text is not None:
+            self.query_one(XeVmTable).set_filter(text)
 
     @on(Input.Submitted, "#xe-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -396,7 +408,10 @@ class EnterpriseScreen(
 
     def _close_filter(self, *, keep: bool) -> None:
         table = self.query_one(XeVmTable)
-        if not keep:
+        if keep:
+            self._apply_filter()  # Enter keeps what was typed, applied or not yet
+        else:
+            self._filter_pending = None
             table.set_filter("")
         if self._filter is not None:
             self._filter.remove_class("-open")

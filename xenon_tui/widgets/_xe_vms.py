@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -37,6 +39,16 @@ widths), and the rest follows when the keys pause (or at once when the cursor ne
 def _cells(vm: VmRow) -> tuple[Text, ...]:
     # Text, not markup: names come from XE and may hold brackets.
     return (Text(vm.name), Text(vm.host), Text(vm.state), Text(vm.seclabel))
+
+
+def _plain(cell: object) -> str | None:
+    """The text of a cell the fast path may draw: an unstyled one-line ``Text`` of printable
+    ASCII (one cell per character); None for any other (drawn by the DataTable itself);
+    "" for an empty one (drawn by the DataTable too)."""
+    if type(cell) is not Text or cell.spans or cell.style:
+        return None
+    plain = cell.plain
+    return plain if plain.isascii() and plain.isprintable() else None
 
 
 def search_key(vm: VmRow) -> str:
@@ -127,6 +139,73 @@ class XeVmTable(DataTable[Text]):
     def pending(self) -> int:
         """Rows of the page not drawn yet (they follow after :data:`REST_S` of quiet)."""
         return len(self._page) - len(self._shown)
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        # A `/` filter key redraws every visible row: the DataTable renders each cell through
+        # Rich (a Padding of the Text, styled, cut into lines), most of the key's time under
+        # load. Our cells are one-line plain Texts: the same segments are built directly
+        # (checked against the DataTable's own in the tests); any other cell goes its way.
+        # Textual is pinned (8.2.8): _render_cell is private.
+        padding = self.cell_padding
+        inner = width - 2 * padding
+        if row_index >= 0 and column_index >= 0 and inner >= 0:
+            row_key = self._row_locations.get_key(row_index)
+            row = self.rows.get(row_key) if row_key is not None else None
+            cells = self._data.get(row_key) if row_key is not None else None
+            column_key = self._column_locations.get_key(column_index)
+            if (
+                row is not None
+                and row.height == 1
+                and cells is not None
+                and column_key is not None
+                and row_index >= self.fixed_rows
+                and column_index >= self.fixed_columns
+            ):
+                text = _plain(cells.get(column_key))
+                if text and len(text) <= inner:
+                    return [self._fast_cell(row_index, column_index, base_style, text, inner,
+                                            cursor, hover)]  # fmt: skip
+        return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+
+    def _fast_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        text: str,
+        inner: int,
+        cursor: bool,
+        hover: bool,
+    ) -> list[Segment]:
+        component_style, post_style = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        meta = Style.from_meta({"row": row_index, "column": column_index})
+        style = base_style + meta + component_style + post_style
+        pad = " " * self.cell_padding
+        line = [Segment(pad, style)] if pad else []
+        line.append(Segment(text, style))
+        if inner > len(text):
+            line.append(Segment(" " * (inner - len(text)), style))
+        if pad:
+            line.append(Segment(pad, style))
+        return line
 
     def _visible_rows(self) -> int:
         # Rows that fit (the header takes one); a margin for a scroll of a row or two.
