@@ -67,9 +67,13 @@ def _hosts(sub: Any, add: Add) -> None:
         help="propagate at once even if the host enforces its own policy",
     )
     _waiting(p)
-    p = _cmd(add, hs, "ro-port", "host.ro-port", "record a host's XPS read-only port")
+    p = _cmd(add, hs, "ro-port", "host.ro-port", "record or clear a host's XPS read-only port")
     p.add_argument("ref")
-    p.add_argument("port", type=int)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("port", type=int, nargs="?", help="the XPS read-only port")
+    which.add_argument(
+        "--clear", action="store_true", help="forget it (auditors' consoles then have no port)"
+    )
     p = _cmd(add, hs, "remove", "host.remove", "remove a host (refused while XE VMs run there)")
     p.add_argument("ref", help="UUID or name")
     p.add_argument("--force", action="store_true", help="even with VMs running or placed there")

@@ -119,9 +119,10 @@ async def _host_add(xe: Any, args: argparse.Namespace) -> int:
 
 
 async def _host_ro_port(xe: Any, args: argparse.Namespace) -> int:
-    written = await xe.policy.update_host(args.ref, ro_port=args.port)
+    written = await xe.policy.update_host(args.ref, ro_port=None if args.clear else args.port)
     item = written.item
-    print(_dump(written) if args.json else f"host {item.name}: read-only port {item.ro_port}")
+    port = "none" if item.ro_port is None else item.ro_port
+    print(_dump(written) if args.json else f"host {item.name}: read-only port {port}")
     return 0
 
 

@@ -127,10 +127,22 @@ def _vms(sub: Any, add: Add) -> None:
     p.add_argument("option", nargs="+", metavar="KEY=VALUE")
     p = _cmd(add, vs, "vifs", "vm.vifs", "set a VM's VIFs (Figure 28; none given: remove)")
     p.add_argument("ref")
-    p.add_argument("vif", nargs="*", metavar="bridge=BR[,mac=MAC][,ip=IP]")
+    p.add_argument(
+        "vif",
+        nargs="*",
+        metavar="bridge=BR[,mac=MAC][,ip=IP][,model=NIC]",
+        help="one per VIF, in order; model: the NIC an HVM guest emulates "
+        "(e1000, rtl8139 or virtio-net; none: e1000; a PV guest ignores it)",
+    )
     p = _cmd(add, vs, "disks", "vm.disks", "set a VM's disks (Figure 28; none given: remove)")
     p.add_argument("ref")
-    p.add_argument("disk", nargs="*", metavar="target=PATH,vdev=xvdX[,mode=r|w][,format=raw|qcow2]")
+    p.add_argument(
+        "disk",
+        nargs="*",
+        metavar="target=PATH,vdev=xvdX[,mode=r|w][,format=raw|qcow2][,devtype=cdrom]",
+        help="one per disk, in order; devtype=cdrom: the guest sees a CD-ROM drive "
+        "(an ISO image), read-only (mode r, the default for it); devtype=disk: a disk",
+    )
     p = _cmd(add, vs, "reset-extra", "vm.reset-extra", "reset to the guest type's template")
     p.add_argument("ref")
     p = _cmd(add, vs, "config", "vm.config", "print the xl configuration XE generates")

@@ -263,29 +263,39 @@ async def _vm_extra(xe: Any, args: argparse.Namespace) -> int:
     return _report(args, f"set {len(pairs)} extra xl options of VM {w.item.name!r}", w)
 
 
-def _specs(items: list[str], what: str, keys: tuple[str, ...]) -> list[dict[str, str]]:
-    """``key=value,key=value`` per VIF or disk (XE judges the values)."""
+_DEVTYPES = {"disk": False, "cdrom": True}
+"""xl's ``devtype=`` of a disk spec: XE's ``cdrom`` flag."""
+
+
+def _specs(items: list[str], what: str, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``key=value,key=value`` per VIF or disk (XE judges the values); a disk's
+    ``devtype=cdrom|disk`` becomes XE's ``cdrom`` flag."""
     out = []
     for item in items:
-        spec: dict[str, str] = {}
+        spec: dict[str, Any] = {}
         for part in item.split(","):
             key, sep, value = part.partition("=")
             key = key.strip()
             if not sep or key not in keys or key in spec:
                 raise CliError(f"{what} {item[:80]!r}: give {', '.join(k + '=…' for k in keys)}")
             spec[key] = value.strip()
+        if "devtype" in spec:
+            devtype = spec.pop("devtype")
+            if devtype not in _DEVTYPES:
+                raise CliError(f"{what} {item[:80]!r}: devtype is cdrom or disk")
+            spec["cdrom"] = _DEVTYPES[devtype]
         out.append(spec)
     return out
 
 
 async def _vm_vifs(xe: Any, args: argparse.Namespace) -> int:
-    vifs = _specs(args.vif, "VIF", ("bridge", "mac", "ip"))
+    vifs = _specs(args.vif, "VIF", ("bridge", "mac", "ip", "model"))
     w = await xe.policy.set_vm_vifs(args.ref, vifs)
     return _report(args, f"set {len(vifs)} VIF(s) of VM {w.item.name!r}", w)
 
 
 async def _vm_disks(xe: Any, args: argparse.Namespace) -> int:
-    disks = _specs(args.disk, "disk", ("target", "vdev", "mode", "format"))
+    disks = _specs(args.disk, "disk", ("target", "vdev", "mode", "format", "devtype"))
     w = await xe.policy.set_vm_disks(args.ref, disks)
     return _report(args, f"set {len(disks)} disk(s) of VM {w.item.name!r}", w)
 
