@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -21,7 +22,7 @@ from enterprise_store.services import NewUser, Principal, Role, Services
 from tests._support.console import wait_for
 from tests._support.xe_console import PASSWORD, World, ready, rows, status, tree_lines, vm_names
 from xenon_tui import _xe as xe_module
-from xenon_tui._xe import FIRST_PAGE, NOT_READ
+from xenon_tui._xe import FIRST_PAGE, HOST_FIELDS, NOT_READ
 from xenon_tui.widgets import _xe_vms as vms_module
 from xenon_tui.widgets._xe_hosts import HOST_PAGE, XeHostsTree
 from xenon_tui.widgets._xe_vms import XeVmTable
@@ -113,6 +114,9 @@ async def test_first_frame_is_a_page_then_every_vm_and_polls_stay_cheap(
         # VM further down was not (its host not asked).
         assert rows(app)[0].state == "unknown"
         assert rows(app)[FIRST_PAGE - 1].state == NOT_READ
+        # The first frame's hosts read asks only the Hosts panel's fields.
+        asked = [parse_qs(q).get("fields", [""])[0] for q in counted.host_queries]
+        assert asked and asked[0].split(",") == list(HOST_FIELDS), asked
         counted.seen.clear()
         counted.host_queries.clear()
         polls = screen.polls
@@ -123,6 +127,9 @@ async def test_first_frame_is_a_page_then_every_vm_and_polls_stay_cheap(
         assert all(f"limit={HOST_PAGE}" in q.split("&") for q in counted.host_queries), (
             counted.host_queries
         )
+        # ... and of those only their ids and propagation states.
+        asked = [parse_qs(q).get("fields", [""])[0] for q in counted.host_queries]
+        assert set(asked) == {"id,propagation"}, asked
         # Two polls at the same policy version: no VM or SecLabel read, one hosts page,
         # and only the on-screen hosts asked for their run states (not all 300).
         seen = counted.seen
