@@ -63,7 +63,10 @@ async def test_a_runbook_walked_through_xe_is_in_its_audit_chain(
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), 30)
         body = app.screen.query_one("#confirm-body").render()
         assert f"{DOM} is running" in str(getattr(body, "plain", body))  # not paused first
-        await pilot.press("tab", "enter")
+        await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "cancel")
+        await pilot.press("tab")  # Cancel has the focus; Quarantine is next
+        await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "confirm")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
         await wait_for(pilot, lambda: f"{DOM} quarantined" in _panel(app), 30)
         await wait_for(pilot, lambda: "▶ p  pause" in _panel(app))  # the first to do
