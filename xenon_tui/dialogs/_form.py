@@ -9,6 +9,8 @@ changes are thrown away.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -52,6 +54,8 @@ class TypeAhead:
 
     LIMIT = 4096
     """Keys kept before the dialog is ready (a paste into a slow link); more are dropped."""
+    HANDLED_WAIT = 10.0
+    """Seconds a replayed key given to a widget is waited for (see :meth:`_handed`)."""
 
     def __init__(self) -> None:
         self._keys: list[tuple[str, str | None]] = []
@@ -86,7 +90,8 @@ class TypeAhead:
         printable key goes into the focused :class:`Input`, any other runs the binding it
         has where the focus is then (Enter and Tab move to the next field, Backspace
         edits, Ctrl+S saves) and one that no binding takes is posted to the focused
-        widget. Posted to the app at once instead, Textual reorders them (a field's own
+        widget, which handles it before the next key is (text in a TextArea, which
+        consumes it). Posted to the app at once instead, Textual reorders them (a field's own
         binding, Backspace, bubbles up to the app and runs after the printable keys
         behind it: a form's "9443" took "36477" after four Backspaces as "944336477").
         Keys after one that closed or covered the screen (Ctrl+S, Escape) are dropped.
@@ -109,7 +114,19 @@ class TypeAhead:
             ):
                 continue
             if focused is not None:
-                self._give(focused, key, character)
+                await self._handed(focused, key, character)
+
+    @classmethod
+    async def _handed(cls, target: Widget, key: str, character: str | None) -> None:
+        """Gives ``target`` the key and waits until it has handled it (posted only, it was
+        overtaken by the bindings the keys behind it ran: Configure domain…'s Ctrl+S
+        saved before the text typed ahead of it was in the editor)."""
+        cls._give(target, key, character)
+        handled = asyncio.Event()
+        if target.call_later(handled.set):  # after the key, in the widget's own queue
+            # Bounded: a widget removed meanwhile never runs the callback.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(handled.wait(), cls.HANDLED_WAIT)
 
     @staticmethod
     def _give(target: Widget, key: str, character: str | None) -> None:
