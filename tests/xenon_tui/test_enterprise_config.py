@@ -11,15 +11,20 @@ from typing import Any
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual import events
+from textual.app import App
 from textual.widgets import Checkbox, Input, Label, TabbedContent, TextArea
 
 from tests._support.console import wait_for
 from tests._support.keys import one_read
 from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import World, ready, rows, vm_names
+from xenon_tui.dialogs._form import TypeAhead
 from xenon_tui.dialogs._xe_config import (
+    ConfigChange,
     ConfigureVmDialog,
     FindableText,
+    Network,
+    VmSettings,
     XlConfigDialog,
     find_in_text,
     parse_extra,
@@ -159,6 +164,27 @@ async def test_keys_typed_while_configure_domain_opens_land_in_its_editor(
             30,
         )  # type: ignore[attr-defined]
         assert (await root.policy.get_vm(vm)).extra == [["max_grant_frames", "32"]]
+
+
+async def test_keys_kept_by_the_flow_and_typed_while_the_dialog_opens_arrive_in_order() -> None:
+    """Configure domain… takes typed-ahead keys the way the forms do (one path): the keys
+    the flow kept while it read the VM, then one read typed as the dialog opens, each
+    handled in order where the focus is then: Backspace deletes, Enter starts a line,
+    Ctrl+S saves what the editor holds by then."""
+    results: list[ConfigChange | None] = []
+    ahead = TypeAhead()
+    for key, character in [(c, c) for c in "ab"] + [("backspace", None)]:
+        ahead.feed(events.Key(key, character))  # typed while XE was read
+    app: App[None] = App()
+    async with app.run_test(size=(160, 48)) as pilot:
+        dialog = ConfigureVmDialog("EA-domu-1", "pvh", VmSettings(Network(), ()), type_ahead=ahead)
+        app.push_screen(dialog, results.append)
+        one_read(app, [*"c = 1", "enter", *"d = 22", "backspace", "enter", "ctrl+s"])
+        assert not dialog.ready
+        await wait_for(pilot, lambda: bool(results), 30)
+    (change,) = results
+    assert change is not None and change.extra == (("ac", "1"), ("d", "2"))
+    assert change.network is None and not change.reset
 
 
 async def test_a_refused_extra_option_shows_xe_s_finding_with_the_vm_and_keeps_the_text(

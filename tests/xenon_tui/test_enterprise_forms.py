@@ -16,9 +16,11 @@ from rich.console import RenderableType
 from textual import events
 from textual.app import App
 from textual.screen import Screen
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList, Select, Static
+from textual.widgets._select import SelectCurrent, SelectOverlay
 
 from tests._support.console import wait_for
+from tests._support.keys import one_read
 from tests._support.snapshots import settle, settled_screenshot
 from tests._support.xe_console import (
     PASSWORD,
@@ -44,6 +46,7 @@ from xenon_tui.dialogs._xe_forms import (
     AddSecLabelDialog,
     AddTagDialog,
     HostCpuDialog,
+    PullDown,
     XeForm,
     domain_body,
     parse_color,
@@ -125,6 +128,7 @@ def test_a_finding_offers_its_obvious_fix() -> None:
 
 LABELS = [("EB-seclabel — PVHVM-Combined", "label-1")]
 HOSTS = [("xenon-1", "host-1"), ("xenon-2", "host-2")]
+ENCLAVES = [("Enclave A", "enclave-A"), ("Enclave B", "enclave-B")]
 
 
 class FormApp(App[None]):
@@ -254,6 +258,44 @@ async def test_ctrl_s_typed_before_the_fields_exist_saves_what_was_typed_or_says
         saved = app.results[0]
         assert saved is not None
         assert (saved["name"], saved["address"], saved["port"]) == ("xenon-9", "10.0.0.9", "9443")
+
+
+async def test_a_pull_down_builds_its_list_when_first_opened_with_the_keys_of_a_select() -> None:
+    """A form's pull-downs mount no option list as the form opens (each cost 15-29 ms of
+    CPU there); opened, one behaves as Textual's Select: Enter opens it, typing finds a
+    choice, Enter takes it, Escape closes it and leaves the form open; a click opens it."""
+    profiles = [(f"P{i}-Combined (pv)", f"profile-{i}") for i in range(10)]
+    dialog = AddSecLabelDialog(ENCLAVES, profiles, enclave="enclave-B")
+    app = FormApp()
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.open(dialog)
+        await wait_for(pilot, lambda: dialog.ready)
+        pulls = list(dialog.query(PullDown))
+        assert [p.id for p in pulls] == ["field-enclave", "field-profile", "field-role"]
+        assert isinstance(pulls[0], Select) and not dialog.query(SelectOverlay)
+        assert dialog.all_values()["enclave"] == "enclave-B"
+        profile = field(dialog, "profile")
+        dialog.set_focus(profile)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: profile.expanded)
+        one_read(app, [*"p7", "enter"])  # as the SSH walk's choose(): ▲ shown, then these
+        await wait_for(pilot, lambda: profile.value == "profile-7")
+        await wait_for(pilot, lambda: profile.has_focus and not profile.expanded)
+        assert profile.query_one(SelectCurrent).label == "P7-Combined (pv)"
+        assert len(dialog.query(SelectOverlay)) == 1  # built for the one opened
+        await pilot.press("down")  # opens it again, at the chosen one
+        await wait_for(pilot, lambda: profile.expanded)
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: profile.value == "profile-8" and not profile.expanded)
+        await pilot.press("enter", "escape")
+        await wait_for(pilot, lambda: not profile.expanded and profile.has_focus)
+        assert app.screen is dialog and profile.value == "profile-8"
+        role = field(dialog, "role")
+        await pilot.click("#field-role")
+        await wait_for(pilot, lambda: role.expanded)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not role.expanded)
+        assert app.screen is dialog and dialog.values()["profile"] == "profile-8"
 
 
 # -- against XE ----------------------------------------------------------------------------------

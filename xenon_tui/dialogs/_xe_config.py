@@ -18,7 +18,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widget import Widget
 from textual.widgets import (
     Button,
     Checkbox,
@@ -33,6 +32,7 @@ from textual.widgets.text_area import Selection
 
 from xenon_tui.dialogs._form import TypeAhead
 from xenon_tui.dialogs._xe_devices import DeviceList, DiskRow, VifRow
+from xenon_tui.dialogs._xe_forms import TypeAheadScreen
 
 T = TypeVar("T")
 
@@ -309,9 +309,13 @@ ConfigureVmDialog .devices-hint { color: $text-muted; height: auto; width: 100%;
 """
 
 
-class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
+class ConfigureVmDialog(TypeAheadScreen[ConfigChange | None]):
     """Figure 28: a VM's network restrictions, where its VIFs and disks come from, and its
-    extra xl options. Ctrl+S saves what changed; Escape cancels."""
+    extra xl options. Ctrl+S saves what changed; Escape cancels.
+
+    Keys typed while the flow read the VM (``type_ahead``) and before its first field had
+    the focus are handled in order once it has, as the forms' are
+    (:class:`~xenon_tui.dialogs._xe_forms.TypeAheadScreen`)."""
 
     DEFAULT_CSS = _CONFIGURE_CSS
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
@@ -331,10 +335,8 @@ class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
         tab: str = "tab-extra",
         type_ahead: TypeAhead | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(type_ahead)
         self.vm, self.guest_type, self.current = vm, guest_type, current
-        self._ahead = type_ahead or TypeAhead()
-        """Keys typed before the first field had focus (while the flow read the VM too)."""
         net = current.network
         self.draft = draft or ConfigDraft(
             net.allow_network,
@@ -409,18 +411,21 @@ class ConfigureVmDialog(ModalScreen[ConfigChange | None]):
 
     def on_mount(self) -> None:
         self.query_one("#cfg-error", Label).display = bool(self._error)
-        first = {"tab-vifs": "#vifs OptionList", "tab-disks": "#disks OptionList"}
-        target = self.query_one(first.get(self._tab, "#extra"))
-        self.call_after_refresh(self._ready, target)
+        self.call_after_refresh(self._ready)
 
-    def _ready(self, target: Widget) -> None:
-        self.set_focus(target)
-        self._ahead.attach(target)
+    async def _ready(self) -> None:
+        # The first field of the tab shown now (one chosen meanwhile, by a click, stays:
+        # focusing a field of another tab would switch back to it).
+        first = {
+            "tab-network": "#allow",
+            "tab-vifs": "#vifs OptionList",
+            "tab-disks": "#disks OptionList",
+        }
+        shown = self.query_one(TabbedContent).active or self._tab
+        self.set_focus(self.query_one(first.get(shown, "#extra")))
+        await self.take_typed_keys()
 
     def on_key(self, event: events.Key) -> None:
-        if not self._ahead.attached:  # typed before the first field had focus
-            self._ahead.feed(event)
-            return
         # Tab moves between fields (the app's dialog Tab); in the editor it is no indent.
         if event.key == "tab" and isinstance(self.focused, TextArea):
             event.prevent_default()

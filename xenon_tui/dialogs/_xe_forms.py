@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
-from textual import events
+from textual import events, on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,10 +22,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets._select import NoSelection, SelectCurrent, SelectOverlay
 
 from xenon_tui.dialogs._form import TypeAhead, check_bounds
 
 Values = dict[str, str]
+R = TypeVar("R")
 
 GUEST_TYPES = ("pv", "pvh", "pvhvm", "hvm")
 SECLABEL_ROLES = ("none", "network_driver_domain", "storage_driver_domain", "security_domain")
@@ -54,6 +56,78 @@ class XeField:
     choices: tuple[tuple[str, str], ...] = ()
 
 
+class PullDown(Select[str]):
+    """Textual's Select (the same keys, looks and ``Changed``) whose option list is built
+    the first time it opens.
+
+    A Select composes its pop-up list (an OptionList) as it mounts, with an Option per
+    choice: styling and laying out those made each pull-down of a form cost 15-29 ms of
+    CPU as the form opened (#13), though most are never opened. Opening it (Enter, Down,
+    Space, Up or a click) mounts the list first and waits for that, so the keys typed
+    after the Enter (type to search, Enter to take) reach the open list as before.
+    """
+
+    def __init__(
+        self,
+        options: Iterable[tuple[str, str]],
+        *,
+        value: str,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(options, value=value, allow_blank=False, id=id, classes=classes)
+        self.compact = True
+        self._list: SelectOverlay | None = None
+
+    def compose(self) -> ComposeResult:
+        yield SelectCurrent(self.prompt)
+
+    async def _built(self) -> SelectOverlay:
+        """The pop-up list, mounted (with its options) the first time it is wanted."""
+        if self._list is None:
+            self._list = SelectOverlay(type_to_search=self._type_to_search)
+            self._list.compact = self.compact
+            await self.mount(self._list)
+            self._setup_options_renderables()
+            self._list.highlighted = self._index(self.value)
+        return self._list
+
+    def _index(self, value: str | NoSelection) -> int | None:
+        return next((i for i, (_, v) in enumerate(self._options) if v == value), None)
+
+    def _setup_options_renderables(self) -> None:
+        if self._list is not None:
+            super()._setup_options_renderables()
+
+    def _watch_value(self, value: str | NoSelection) -> None:
+        if self._list is not None:
+            super()._watch_value(value)
+            return
+        self._value = value
+        found = self.query_children(SelectCurrent)
+        if not found:
+            return
+        index = self._index(value)
+        found.first().update(self.NULL if index is None else self._options[index][0])
+        self.post_message(self.Changed(self, value))
+
+    async def action_show_overlay(self) -> None:  # type: ignore[override]
+        # Async (Textual awaits an action): the keys after this one wait for the list,
+        # which has the focus at once (Select focuses it after the keys of the same read:
+        # a search typed behind the Enter went to the closed pull-down).
+        overlay = await self._built()
+        super().action_show_overlay()
+        self.screen.set_focus(overlay, scroll_visible=False)
+
+    @on(SelectCurrent.Toggle)
+    async def _toggle_built(self, event: SelectCurrent.Toggle) -> None:
+        # Before Select's own handler, which needs the list (it is skipped).
+        event.stop()
+        event.prevent_default()
+        await self._built()
+        self.expanded = not self.expanded
+
+
 class FieldRow(Widget):
     """One field: its label docked on the left, its widget, then its hint, extras and
     message under the widget.
@@ -69,7 +143,46 @@ class FieldRow(Widget):
     """
 
 
-class XeForm(ModalScreen[Values | None]):
+class TypeAheadScreen(ModalScreen[R]):
+    """A dialog that keeps the keys typed before it is :attr:`ready` and hands them on in
+    order once its first field has the focus (:meth:`take_typed_keys`): the forms and
+    Configure domain… (one path for both).
+
+    Until then nothing has the focus and the app hands each key to the screen: kept as the
+    app reads it (every key, Enter and Ctrl+S too), it is replayed in order. Posted to the
+    screen instead, a key could be handled only after the fields were ready and behind an
+    Enter the app had already run as a priority binding: "127.0.0.1" went nowhere in the
+    SSH walk.
+
+    Args:
+        type_ahead: Keys a flow kept for it while it read what the dialog shows.
+    """
+
+    AUTO_FOCUS = ""
+    """Nothing is focused on its own: a button would be, until the first field is (keys
+    typed meanwhile went to it: an Enter pressed Cancel)."""
+
+    def __init__(self, type_ahead: TypeAhead | None = None) -> None:
+        super().__init__()
+        self._ahead = type_ahead or TypeAhead()
+        self.ready = False
+        """True once its first field has the focus (tests and typed-ahead keys wait for it)."""
+
+    def _forward_event(self, event: events.Event) -> None:
+        # Textual's private Screen._forward_event (pinned 8.2.8): how the app hands a key
+        # to the screen's focused widget.
+        if isinstance(event, events.Key) and not self.ready and not event.is_forwarded:
+            self._ahead.feed(event)
+            return
+        super()._forward_event(event)
+
+    async def take_typed_keys(self) -> None:
+        """Called once the first field has the focus: ready, and the kept keys handled."""
+        self.ready = True
+        await self._ahead.replay(self)
+
+
+class XeForm(TypeAheadScreen[Values | None]):
     """A form of text fields and choices; Ctrl+S or Save checks it, Escape cancels.
 
     Subclasses give :meth:`rules` (field → message) and may leave fields out with
@@ -83,9 +196,6 @@ class XeForm(ModalScreen[Values | None]):
 
     AT_ONCE: ClassVar[int] = 4
     """The most fields mounted with the frame; a larger form mounts them after it."""
-    AUTO_FOCUS = ""
-    """Nothing is focused on its own: a button would be, while the fields are mounted
-    (an Enter typed ahead then pressed Cancel); the first field is, once there."""
 
     DEFAULT_CSS = """
     XeForm { align: center middle; background: $background 60%; }
@@ -126,10 +236,12 @@ class XeForm(ModalScreen[Values | None]):
         self._initial: Values = {f.name: _chosen(f) if f.choices else f.value for f in self.fields}
         self._kept: Values = dict(self._initial)
         """The values of fields not mounted (as they opened, or as left when hidden)."""
-        self._ahead = TypeAhead()
         self._staged = len(self.fields) > self.AT_ONCE
-        self.ready = False
-        """True once its fields are drawn (tests and typed-ahead keys wait for it)."""
+        self._drawn: dict[str, Widget] = {}
+        """The widget of each field mounted, by name (a DOM query per field and value read
+        cost Add domain more than its pull-downs did: #13)."""
+        self._rows_shown: set[str] = set()
+        """The fields whose rows are mounted (or being mounted)."""
 
     # -- what subclasses say -----------------------------------------------------------------
 
@@ -170,10 +282,10 @@ class XeForm(ModalScreen[Values | None]):
         return [self._row(f) for f in self.fields if f.name in shown]
 
     def _row(self, f: XeField) -> FieldRow:
-        parts: list[Widget] = [
-            Label(f.label, classes="field-label", markup=False),
-            self._widget(replace(f, value=self._kept[f.name])),
-        ]
+        widget = self._widget(replace(f, value=self._kept[f.name]))
+        self._drawn[f.name] = widget
+        self._rows_shown.add(f.name)
+        parts: list[Widget] = [Label(f.label, classes="field-label", markup=False), widget]
         if f.hint:
             parts.append(Label(f.hint, classes="hint under", markup=False))
         for extra in self.after(f):
@@ -184,14 +296,7 @@ class XeForm(ModalScreen[Values | None]):
     @staticmethod
     def _widget(f: XeField) -> Widget:
         if f.choices:
-            return Select(
-                f.choices,
-                value=_chosen(f),
-                allow_blank=False,
-                id=f"field-{f.name}",
-                classes="field",
-                compact=True,
-            )
+            return PullDown(f.choices, value=_chosen(f), id=f"field-{f.name}", classes="field")
         return Input(
             value=f.value,
             id=f"field-{f.name}",
@@ -205,27 +310,24 @@ class XeForm(ModalScreen[Values | None]):
             # The frame is drawn first: mounting the fields waits for that refresh.
             self.call_after_refresh(self._mount_fields)
         else:
-            self._prepare()
-            await self._ahead.replay(self)
+            await self._prepare()
 
     async def _mount_fields(self) -> None:
         scroll = self.query_one("#form-fields", VerticalScroll)
         with self.app.batch_update():
             await self.query_one("#form-opening").remove()
             await scroll.mount_all(self._rows(self.shown(self._kept)))
-        self._prepare()
-        await self._ahead.replay(self)
+        await self._prepare()
 
-    def _prepare(self) -> None:
+    async def _prepare(self) -> None:
         first = self._widgets()
         if first and self.focused not in first:
             self.set_focus(first[0])
-        self.ready = True
         self.prepared()
+        await self.take_typed_keys()
 
     def _mounted(self, name: str) -> Widget | None:
-        found = self.query(f"#field-{name}")
-        return found.first() if found else None
+        return self._drawn.get(name)
 
     def _widgets(self) -> list[Widget]:
         shown = self.shown(self.all_values())
@@ -236,6 +338,8 @@ class XeForm(ModalScreen[Values | None]):
         """Mounts the rows now shown (in field order) and removes the others."""
         values = self.all_values()
         shown = self.shown(values)
+        if shown == self._rows_shown:
+            return  # (each pull-down says its first value as the form opens)
         scroll = self.query_one("#form-fields", VerticalScroll)
         previous: Widget | None = None
         for f in self.fields:
@@ -250,6 +354,8 @@ class XeForm(ModalScreen[Values | None]):
                     scroll.mount(row, after=previous)
             elif f.name not in shown and row is not None:
                 self._kept[f.name] = values[f.name]
+                del self._drawn[f.name]
+                self._rows_shown.discard(f.name)
                 row.remove()
                 row = None
             previous = row or previous
@@ -313,17 +419,6 @@ class XeForm(ModalScreen[Values | None]):
         return errors or self.rules(values)
 
     # -- keys --------------------------------------------------------------------------------
-
-    def _forward_event(self, event: events.Event) -> None:
-        # Until the fields are ready nothing has the focus and the app hands each key here.
-        # Kept as the app reads it (every key, Enter and Ctrl+S too), it is replayed in
-        # order once the first field has the focus. Posted to the screen instead, a key
-        # could be handled only after the fields were ready and behind an Enter the app
-        # had already run as a priority binding: "127.0.0.1" went nowhere in the SSH walk.
-        if isinstance(event, events.Key) and not self.ready and not event.is_forwarded:
-            self._ahead.feed(event)
-            return
-        super()._forward_event(event)
 
     def on_key(self, event: events.Key) -> None:
         # A key typed before any field had focus goes into the first field.
