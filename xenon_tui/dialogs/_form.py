@@ -47,9 +47,8 @@ class TypeAhead:
     Configure domain… reads the VM before its dialog exists: keys typed meanwhile went to
     the Enterprise screen (its bindings: ``m`` opened Migrate) or, before the dialog's
     editor had focus, nowhere. The flow feeds the keys its screen gets while it reads; the
-    dialog feeds the ones it gets before its first field has focus, then attaches that
-    field: every key is posted to it as if typed there (Enter, Backspace and the dialog's
-    own keys such as Ctrl+S go through its bindings as usual).
+    dialog (as every form) feeds the ones it gets before its first field has focus, then
+    replays them all (:meth:`replay`).
     """
 
     LIMIT = 4096
@@ -59,39 +58,24 @@ class TypeAhead:
 
     def __init__(self) -> None:
         self._keys: list[tuple[str, str | None]] = []
-        self._target: Widget | None = None
-
-    @property
-    def attached(self) -> bool:
-        """The keys go straight to the dialog's field now."""
-        return self._target is not None
 
     def feed(self, event: events.Key) -> None:
         """Takes a key (it goes no further where it arrived)."""
         event.stop()
         event.prevent_default()
-        if self._target is not None:
-            self._give(self._target, event.key, event.character)
-        elif len(self._keys) < self.LIMIT:
+        if len(self._keys) < self.LIMIT:
             self._keys.append((event.key, event.character))
-
-    def attach(self, target: Widget) -> None:
-        """Gives ``target`` (the focused field) the keys kept so far and every later one."""
-        self._target = target
-        keys, self._keys = self._keys, []
-        for key, character in keys:
-            self._give(target, key, character)
 
     async def replay(self, screen: Screen[Any]) -> None:
         """Handles the keys kept so far on ``screen``, whose first field has the focus now,
         one at a time, each to its end before the next.
 
-        Unlike :meth:`attach` (every key to one field), the focus may move between keys: a
-        printable key goes into the focused :class:`Input`, any other runs the binding it
-        has where the focus is then (Enter and Tab move to the next field, Backspace
-        edits, Ctrl+S saves) and one that no binding takes is posted to the focused
-        widget, which handles it before the next key is (text in a TextArea, which
-        consumes it). Posted to the app at once instead, Textual reorders them (a field's own
+        The focus may move between keys: a printable key goes into the focused
+        :class:`Input`, any other runs the binding it has where the focus is then (Enter
+        and Tab move to the next field, Backspace edits, Ctrl+S saves) and one that no
+        binding takes (or that the focused widget consumes: text in a TextArea) is given
+        to the focused widget, which handles it before the next key is. Posted to the app
+        at once instead, Textual reorders them (a field's own
         binding, Backspace, bubbles up to the app and runs after the printable keys
         behind it: a form's "9443" took "36477" after four Backspaces as "944336477").
         Keys after one that closed or covered the screen (Ctrl+S, Escape) are dropped.
