@@ -84,7 +84,13 @@ class HostApi(Protocol):
         self, domain: str, user: str, trigger_seqs: list[int] | None = None
     ) -> Incident: ...
     async def incident_step(
-        self, id: str, step: str, outcome: str, user: str, note: str | None = None
+        self,
+        id: str,
+        step: str,
+        outcome: str,
+        user: str,
+        note: str | None = None,
+        form: str | None = None,
     ) -> Incident: ...
     async def get_incident(self, id: str) -> Incident: ...
     async def list_incidents(
