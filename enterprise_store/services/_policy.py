@@ -19,7 +19,6 @@ from uuid import UUID
 from enterprise_store._errors import (
     Conflict,
     InvalidInput,
-    NotFound,
 )
 from enterprise_store.checker import check, refuse_errors
 from enterprise_store.model import (
@@ -236,16 +235,8 @@ class PolicyService(ApprovalsMixin, VersionDiffsMixin, PolicyCore):
 
     async def version(self, caller: Principal, number: int) -> PolicyVersion:
         """One version (NotFound when absent or outside the caller's scope)."""
-        require_role(caller, Role.AUDITOR, "read policy versions")
-        if not 0 <= number <= 2**62:
-            raise NotFound(f"no policy version {number}")
         async with self._store.read() as conn:
-            row = await self._repo.version(conn, number)
-        scopes = caller.scopes
-        if row is None or (
-            scopes is not None and not (row.enclaves and set(row.enclaves) <= scopes)
-        ):
-            raise NotFound(f"no policy version {number}")
+            row = await self._visible_version(conn, caller, number)
         return self._version(row)
 
     # -- enclaves and assignments --------------------------------------------------------

@@ -3,6 +3,8 @@ how: ``_version_diffs``)."""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from enterprise_store._errors import NotFound
 from enterprise_store.services._access import Principal, Role, require_role
 from enterprise_store.services._policy_core import PolicyCore
@@ -13,6 +15,7 @@ from enterprise_store.services._version_diffs import (
     VersionDiff,
     read_version_diffs,
 )
+from enterprise_store.store._policy_repo import VersionRow
 from enterprise_store.store._version_diff_schema import NOTHING
 
 __all__ = ["VersionDiffsMixin"]
@@ -20,6 +23,22 @@ __all__ = ["VersionDiffsMixin"]
 
 class VersionDiffsMixin(PolicyCore):
     """The Policy service's read of a version's diff."""
+
+    async def _visible_version(
+        self, conn: AsyncConnection, caller: Principal, number: int
+    ) -> VersionRow:
+        """Version ``number``'s row, read by an auditor or above; NotFound when absent or
+        outside the caller's scope (a scoped caller reads their enclaves' changes only)."""
+        require_role(caller, Role.AUDITOR, "read policy versions")
+        if not 0 <= number <= 2**62:
+            raise NotFound(f"no policy version {number}")
+        row = await self._repo.version(conn, number)
+        scopes = caller.scopes
+        if row is None or (
+            scopes is not None and not (row.enclaves and set(row.enclaves) <= scopes)
+        ):
+            raise NotFound(f"no policy version {number}")
+        return row
 
     async def version_diff(self, caller: Principal, number: int) -> VersionDiff:
         """The diff of one version. Auditors; a scoped caller reads the versions they may
@@ -29,16 +48,9 @@ class VersionDiffsMixin(PolicyCore):
             RoleRequired: Below auditor.
             NotFound: No such version, or one outside the caller's scope.
         """
-        require_role(caller, Role.AUDITOR, "read policy versions")
-        if not 0 <= number <= 2**62:
-            raise NotFound(f"no policy version {number}")
         async with self._store.read() as conn:
-            row = await self._repo.version(conn, number)
+            await self._visible_version(conn, caller, number)
             scopes = caller.scopes
-            if row is None or (
-                scopes is not None and not (row.enclaves and set(row.enclaves) <= scopes)
-            ):
-                raise NotFound(f"no policy version {number}")
             rows = await read_version_diffs(conn, number)
         if not rows:
             return VersionDiff(number, False, BEFORE_DIFFS, ())
