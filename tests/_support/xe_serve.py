@@ -18,9 +18,7 @@ connect the way ``xenon console --xe URL`` does (tests/e2e/test_xe_flows_serve.p
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ from typing import Any
 from enterprise_store.client import XeClient
 from enterprise_store.policy import SAMPLE_HOSTS, sample_host_policies
 from enterprise_store.schemas import RoleName
-from tests._support.xe_cli import spawn_xe_serve, xenon
+from tests._support.xe_cli import serve_xe, xenon
 from tests._support.xe_hosts import XpsHost
 from tests._support.xps import XpsPki
 from xenon_tui._config import ConsoleConfig, ServerEntry, TlsFiles
@@ -43,29 +41,6 @@ USERS: dict[str, tuple[RoleName, str]] = {
     "bob": ("admin", "xe-serve-bob-password-1"),
 }
 """XE's users: name -> (role, password). ``root`` is the admin ``xenon xe init`` makes."""
-
-
-SERVE_START_S = 240.0
-"""Liveness bound for ``xenon xe serve`` to answer: at load 19 it once took over the 90 s
-of ``xe_cli.serve_xe`` (its imports and start are CPU-bound)."""
-
-
-async def _serve(state: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``xenon xe serve`` started, once it wrote its server file: (process, URL)."""
-    server_file = state / "xe-server.json"
-    proc = spawn_xe_serve(state)
-    deadline = time.monotonic() + SERVE_START_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError((state / "serve.log").read_text())
-        if server_file.exists():
-            doc = json.loads(server_file.read_text())
-            if doc.get("pid") == proc.pid:
-                return proc, str(doc["url"])
-        await asyncio.sleep(0.05)
-    proc.kill()
-    proc.wait(timeout=30)
-    raise AssertionError("serve did not start: " + (state / "serve.log").read_text())
 
 
 async def start_hosts(directory: Path, pki: XpsPki, n: int = 3) -> list[XpsHost]:
@@ -155,7 +130,7 @@ async def start_xe_serve(directory: Path, pki: XpsPki, hosts: list[XpsHost]) -> 
         stdin=root_password + "\n",
     )  # fmt: skip
     assert code == 0, err
-    proc, url = await _serve(state)
+    proc, url = await serve_xe(state)
     xe = XeServe(url, state / "pki" / "ca-cert.pem", state, proc, hosts, pki)
     try:
         root = await xe.client("root")
