@@ -90,7 +90,9 @@ class _XeHostConsole(HostConsole):
 
     def _on_mount(self, event: events.Mount) -> None:
         # Runs before HostConsole.on_mount and Screen._on_mount (the MRO's order).
-        if self._abandoned:  # no widgets: HostConsole.on_mount would not find its own
+        # Abandoned, or released as the app closed (its widgets never mounted: seen once in
+        # CI, "No nodes match ServersPanel"): HostConsole.on_mount would not find its own.
+        if self._abandoned or not self.query("#servers"):
             event.prevent_default()
 
 
