@@ -279,24 +279,32 @@ def _captured(inc: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def quarantine_preview(domain: str, before: str, after: str, what: Mapping[str, Any]) -> list[str]:
-    """What the quarantine's confirmation says: the SecLabel change, then what the host's
-    what-if finds: the domain's own calls it would deny are the point; anything else it
-    would deny or refuse (another domain, a channel, a device) is listed first."""
-    mine = [d for d in what["denied_calls"] if d["domain"] == domain]
+def _other_changes(domain: str, what: Mapping[str, Any], *, own_row: bool) -> list[str]:
+    """The confirmation's lines of what the host's what-if finds beyond ``domain``'s own
+    calls: other domains' denied calls, the domain rows (``domain``'s own too when
+    ``own_row``) and channels between other domains; the first :data:`PREVIEW_LINES`."""
     others = [d["text"] for d in what["denied_calls"] if d["domain"] != domain]
-    others += [d["text"] for d in what["domains"]]
+    others += [d["text"] for d in what["domains"] if own_row or d.get("domain") != domain]
     others += [
         f"channel {c['a']} ↔ {c['b']}: {'allowed' if c['staged'] else 'denied'}"
         for c in what["channels"]
         if c["a"] != domain and c["b"] != domain
     ]
+    if not others:
+        return ["No other domain, channel or device is affected."]
+    return [
+        f"It would also change {len(others)} thing(s) for other domains:",
+        *(f"  {t}" for t in others[:PREVIEW_LINES]),
+    ]
+
+
+def quarantine_preview(domain: str, before: str, after: str, what: Mapping[str, Any]) -> list[str]:
+    """What the quarantine's confirmation says: the SecLabel change, then what the host's
+    what-if finds: the domain's own calls it would deny are the point; anything else it
+    would deny or refuse (another domain, a channel, a device) is listed first."""
+    mine = [d for d in what["denied_calls"] if d["domain"] == domain]
     lines = [f"{domain}: SecLabel {before} → {after} (same tag; profile: idle calls only)."]
-    if others:
-        lines.append(f"It would also change {len(others)} thing(s) for other domains:")
-        lines += [f"  {t}" for t in others[:PREVIEW_LINES]]
-    else:
-        lines.append("No other domain, channel or device is affected.")
+    lines += _other_changes(domain, what, own_row=True)
     calls = sum(d["calls"] for d in mine)
     lines.append(
         f"{domain} made {calls:,} calls of {len(mine)} kinds in the last {what['minutes']} min "
@@ -309,23 +317,12 @@ def quarantine_preview(domain: str, before: str, after: str, what: Mapping[str, 
 def vifs_preview(domain: str, vifs: list[dict[str, Any]], what: Mapping[str, Any]) -> list[str]:
     """What the VIF detach's confirmation says: each VIF (MAC, switch, IP), then what the
     host's what-if finds for other domains and channels."""
-    others = [d["text"] for d in what["denied_calls"] if d["domain"] != domain]
-    others += [d["text"] for d in what["domains"] if d.get("domain") != domain]
-    others += [
-        f"channel {c['a']} ↔ {c['b']}: {'allowed' if c['staged'] else 'denied'}"
-        for c in what["channels"]
-        if c["a"] != domain and c["b"] != domain
-    ]
     lines = [f"{domain}: detach {len(vifs)} VIF(s) (its SecLabel stays):"]
     lines += [
         f"  {v['mac']}  switch {v.get('switch_name') or v.get('switch')}  IP {v.get('ip') or '-'}"
         for v in vifs
     ]
-    if others:
-        lines.append(f"It would also change {len(others)} thing(s) for other domains:")
-        lines += [f"  {t}" for t in others[:PREVIEW_LINES]]
-    else:
-        lines.append("No other domain, channel or device is affected.")
+    lines += _other_changes(domain, what, own_row=False)
     lines.append("The incident keeps them: verify (v) attaches exactly these again.")
     return lines
 
