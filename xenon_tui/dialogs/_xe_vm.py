@@ -53,6 +53,38 @@ _ACTION_TITLES = {
 MENU: tuple[str, ...] = (*VM_ACTIONS, VIEW_CONFIG, CONFIGURE, MIGRATE)
 """The context menu, in order (Migrate stays last: G goes to it)."""
 
+ALWAYS: frozenset[str] = frozenset({VIEW_CONFIG, CONFIGURE})
+"""The entries offered whatever the VM's run state (they read or edit the policy)."""
+
+_LIVE = frozenset({"pause", "shutdown", "destroy", MIGRATE})
+_BY_STATE: dict[str, frozenset[str]] = {
+    # XPS's run states (the MSM's running / paused / shutdown; Xen's blocked is running).
+    "running": _LIVE,
+    "blocked": _LIVE,
+    "paused": frozenset({"unpause", "shutdown", "destroy", MIGRATE}),
+    # Shut down but still listed by its host: only destroy frees it (start would be refused
+    # while a domain of that name exists there).
+    "shutdown": frozenset({"destroy"}),
+    "crashed": frozenset({"destroy"}),
+    "dying": frozenset({"destroy"}),
+    # No domain of that name on its host (XE says "stopped"; Xen's destroyed).
+    "stopped": frozenset({"start"}),
+    "destroyed": frozenset({"start"}),
+}
+"""The lifecycle actions a VM's host accepts in each run state; a state not listed here
+(XE could not read the host, ``unknown``, not read yet) offers all of them. XE enforces
+anyway: this only keeps the menu from offering what the host will refuse."""
+
+
+def actions_for(state: str, *, read_only: bool = False) -> tuple[str, ...]:
+    """The context menu of a VM in run ``state``, in :data:`MENU` order: the lifecycle
+    actions valid in that state (all when the state is unknown) and the config entries;
+    an auditor's menu (``read_only``) is :data:`READ_ONLY_ACTIONS` only."""
+    if read_only:
+        return tuple(a for a in MENU if a in READ_ONLY_ACTIONS)
+    valid = _BY_STATE.get(state.strip().casefold())
+    return tuple(a for a in MENU if valid is None or a in valid or a in ALWAYS)
+
 
 def move_option(options: OptionList, how: str) -> None:
     """j/k/g/G in an option list (disabled options are skipped, as with the arrows)."""
@@ -80,7 +112,7 @@ class VmActionsDialog(ModalScreen[str | None]):
     def __init__(self, vm: str, host: str, state: str, *, read_only: bool = False) -> None:
         super().__init__()
         self.vm, self._host, self._state = vm, host, state
-        self.actions = tuple(a for a in MENU if not read_only or a in READ_ONLY_ACTIONS)
+        self.actions = actions_for(state, read_only=read_only)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -112,7 +144,14 @@ class VmActionsDialog(ModalScreen[str | None]):
 
 def likely_action(state: str) -> str:
     """The action the menu opens on: what a VM in ``state`` most often needs next."""
-    return {"running": "pause", "paused": "unpause", "blocked": "pause"}.get(state, "start")
+    return {
+        "running": "pause",
+        "paused": "unpause",
+        "blocked": "pause",
+        "shutdown": "destroy",
+        "crashed": "destroy",
+        "dying": "destroy",
+    }.get(state, "start")
 
 
 def target_text(target: MigrationTargetOut) -> Text:
