@@ -156,7 +156,7 @@ async def test_vm_actions_start_pause_destroy(world: World, tmp_path: Path) -> N
         # Destroy asks for the name; a wrong one does nothing.
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
-        await pilot.press("g", *["j"] * 4, "enter")  # Destroy…
+        await pilot.press("g", "j", "j", "enter")  # a paused VM's Destroy… (3rd)
         await wait_for(pilot, lambda: isinstance(app.screen, TypedConfirmDialog))
         await pilot.press(*"wrong", "enter")
         await pilot.pause(0.2)
