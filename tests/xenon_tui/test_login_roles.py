@@ -19,7 +19,7 @@ from textual.widgets import OptionList
 from enterprise_store._errors import XeError
 from tests._support.console import wait_for
 from tests._support.xe_console import World, field, form, ready, vm_names, vm_state
-from xenon_tui.dialogs import TypedConfirmDialog
+from xenon_tui.dialogs import TypedConfirmDialog, _xe_vm
 from xenon_tui.dialogs._xe_forms import AddDomainDialog
 from xenon_tui.dialogs._xe_vm import MigrateDialog, VmActionsDialog
 from xenon_tui.screens._enterprise import EnterpriseScreen
@@ -38,6 +38,8 @@ async def test_an_auditor_offered_every_change_is_refused_by_xe(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(EnterpriseScreen, "read_only", property(lambda self: False))
+    # The VM menu offers every action whatever the VM's run state (a stopped VM's Destroy).
+    monkeypatch.setattr(_xe_vm, "actions_for", lambda state, read_only=False: _xe_vm.MENU)
     link = await world.link("aud")
     assert link.role == "auditor"
     app = world.console(link, tmp_path)
