@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Label
 
 from tests._support.console import console_config, stopped_by_msm, wait_connected, wait_for
 from xenon_tui.app import XenonConsole
@@ -28,6 +29,11 @@ def _panel(app: XenonConsole) -> str:
     steps = screen.query_one("#runbook-steps").render()
     detail = screen.query_one("#runbook-detail").render()
     return f"{getattr(steps, 'plain', steps)}\n{getattr(detail, 'plain', detail)}"
+
+
+def _text(widget: Any) -> str:
+    rendered = widget.render()
+    return str(getattr(rendered, "plain", rendered))
 
 
 def _dialog_text(app: XenonConsole) -> str:
@@ -140,6 +146,59 @@ async def test_verify_refuses_to_attach_a_mac_taken_meanwhile(
     await client.close()
 
 
+async def test_a_vm_without_vifs_is_offered_the_seclabel_form_again(
+    xps_daemon: Any, xps_pki: Any, tmp_path: Path
+) -> None:
+    """`v` on a VM that has no VIF says so and asks again with the form that is left:
+    `q` then moves it to the quarantine SecLabel (the old panel said "Skip it (s)" and a
+    `q` started the question over)."""
+    client = await stopped_by_msm(xps_daemon)
+    bare = copy.deepcopy((await client.get_policy("active"))["policy"])
+    dom_id = next(d["id"] for d in bare["domains"] if d["name"] == DOM)
+    bare["vifs"] = [v for v in bare["vifs"] if v["domain"] != dom_id]
+    await client.stage_policy(policy=bare)
+    await client.activate_policy()
+    app = XenonConsole(console_config(xps_pki, xps_daemon, tmp=tmp_path))
+    app.console_user = "alice"
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_connected(pilot, app)
+        log = app.query_one(ViolationLog)
+        await pilot.press("5")
+        await wait_for(pilot, lambda: len(log.window) > 0 and app.focused is log)
+        await pilot.press("I")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        screen = app.screen
+        assert isinstance(screen, RunbookScreen)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: "v  detach its VIFs" in _panel(app))
+        await pilot.press("v")
+        try:
+            await wait_for(pilot, lambda: f"{DOM} has no VIF to detach" in _panel(app), wait_s=30)
+        except TimeoutError:
+            raise AssertionError(_panel(app)) from None
+        await wait_for(pilot, lambda: screen.choosing)
+        panel = _panel(app)
+        assert f"Quarantine {DOM} how, then?" in panel
+        assert "q  move to the quarantine SecLabel" in panel and "v  detach" not in panel
+        assert screen.check_action("choose", ("vifs",)) is False  # not offered (nor in ?)
+        assert screen.check_action("choose", ("seclabel",)) is True
+
+        await pilot.press("q")  # the SecLabel form: its confirmation, not the question
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), wait_s=30)
+        assert f"{DOM}: SecLabel " in _dialog_text(app)
+        await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "cancel")
+        await pilot.press("tab")
+        await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "confirm")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await wait_for(pilot, lambda: f"{DOM} quarantined" in _panel(app), wait_s=60)
+        inc = await client.get_incident("INC-1")
+        rec = next(s for s in inc["steps"] if s["step"] == "quarantine")
+        assert rec["outcome"] == "done" and rec.get("form") in (None, "seclabel")
+        assert str(rec["label_after"]).endswith("-quarantine")
+    await client.close()
+
+
 async def test_question_mark_lists_the_quarantine_forms_while_it_asks() -> None:
     from typing import cast
 
@@ -161,6 +220,10 @@ async def test_question_mark_lists_the_quarantine_forms_while_it_asks() -> None:
         assert isinstance(screen, RunbookScreen)
         screen.show_help()
         await wait_for(pilot, lambda: isinstance(app.screen, XeHelpScreen))
+        # On a host console (no XE) the help is the runbook's, not Xenon Enterprise's.
+        await wait_for(pilot, lambda: bool(app.screen.query(".title")))
+        heading = _text(app.screen.query_one(".title", Label))
+        assert heading == "Runbook — keys (Esc closes)", heading
         rows = {(r[1], r[2]) for r in app.screen._rows}  # type: ignore[attr-defined]
         assert ("q", "Quarantine (asks: q SecLabel / v detach VIFs)") in rows
         assert ("v", "Quarantine: detach its VIFs") not in rows  # not asking yet

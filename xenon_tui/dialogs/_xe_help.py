@@ -1,4 +1,5 @@
-"""The Enterprise screen's `?` help, generated from its key table's rows."""
+"""The Enterprise screen's `?` help, generated from its key table's rows; the same
+screen lists another screen's own keys (:func:`keys_help`) under that screen's title."""
 
 from __future__ import annotations
 
@@ -33,7 +34,12 @@ def xe_help_table(rows: Sequence[tuple[str, str, str, str]]) -> Table:
 
 
 class XeHelpScreen(ModalScreen[None]):
-    """Lists the Enterprise screen's keys; Escape or `?` closes."""
+    """Lists a screen's keys (by default the Enterprise screen's); Escape or `?` closes.
+
+    Args:
+        rows: ``(section, keys, description, id)`` rows.
+        title: What the keys are of (the heading says ``<title> — keys``).
+    """
 
     DEFAULT_CSS = """
     XeHelpScreen { align: center middle; background: $background 60%; }
@@ -45,13 +51,16 @@ class XeHelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q", "close", "Close")
     ]
 
-    def __init__(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
+    def __init__(
+        self, rows: Sequence[tuple[str, str, str, str]], title: str = "Xenon Enterprise"
+    ) -> None:
         super().__init__()
         self._rows = tuple(rows)
+        self.title_text = f"{title} — keys (Esc closes)"
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Xenon Enterprise — keys (Esc closes)", classes="title")
+            yield Label(self.title_text, classes="title", markup=False)
             with VerticalScroll():
                 yield Static(xe_help_table(self._rows), id="xe-help")
 
@@ -59,12 +68,14 @@ class XeHelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-def keys_help(screen: Screen[None], title: str) -> XeHelpScreen:
-    """The `?` help of a screen: its own keys (those it offers now), from its bindings."""
+def keys_help(screen: Screen[None], title: str, heading: str | None = None) -> XeHelpScreen:
+    """The `?` help of a screen: its own keys (those it offers now), from its bindings,
+    in a section ``title``, headed ``<heading or title> — keys`` (a screen shown on a
+    host console without XE, like the runbook or the timeline, is not Xenon Enterprise's)."""
     rows = []
     for binding in screen.BINDINGS:
         assert isinstance(binding, Binding)
         if screen.check_action(binding.action, ()) is False:
             continue
         rows.append((title, binding.key, binding.description, binding.id or ""))
-    return XeHelpScreen(rows)
+    return XeHelpScreen(rows, heading or title)

@@ -94,6 +94,8 @@ class RunbookScreen(ModalScreen[None]):
         """Verify's watch is running (other steps wait for it)."""
         self.choosing = False
         """Quarantine asks which form (q / v / Esc answer)."""
+        self.offered: tuple[str, ...] = tuple(inc.FORMS)
+        """The forms it asks about (after one could not be done: the others)."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -143,6 +145,9 @@ class RunbookScreen(ModalScreen[None]):
                 await flow(self.console, self.book, *args)
             finally:
                 self.watching = False
+                offer, self.book.offer = self.book.offer, ()
+                if offer:  # quarantine could not be done that way: it asks again
+                    self.choosing, self.offered = True, offer
                 if self.is_attached:
                     # On to the next step without a record (a step that recorded
                     # nothing, like quarantine, stays selected for s).
@@ -152,19 +157,29 @@ class RunbookScreen(ModalScreen[None]):
         run_flow(self, "runbook", run)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The form's keys only while quarantine asks which (then they come first)."""
+        """The form's keys only while quarantine asks which (then they come first), and
+        only those of the forms it asks about (Esc always)."""
         if action == "choose" or action.startswith("choose("):  # keys_help passes it whole
-            return self.choosing
+            form = parameters[0] if parameters else action[len("choose(") :].strip("()'\"")
+            return self.choosing and (form in ("", "None", None) or form in self.offered)
         return True
 
     def show_help(self) -> None:
-        """`?`: the runbook's keys (with the quarantine's choice while it asks)."""
+        """`?`: the runbook's keys (with the quarantine's choice while it asks), headed
+        as the runbook's own: Xenon Enterprise only when its steps go through XE."""
         from xenon_tui.dialogs._xe_help import keys_help
 
-        self.app.push_screen(keys_help(self, "Runbook"))
+        xe = self.book.xe
+        heading = "Runbook" if xe is None else f"Runbook through Xenon Enterprise ({xe.host})"
+        self.app.push_screen(keys_help(self, "Runbook", heading))
 
     def action_choose(self, form: str | None) -> None:
         """Quarantine's answer: ``seclabel``, ``vifs`` or None (cancelled)."""
+        if form is not None and form not in self.offered:
+            # v read while only q is offered (its VIFs could not be detached): the
+            # question stands; the panel says why.
+            self.app.bell()
+            return
         self.choosing = False
         if self._busy():
             return
@@ -182,7 +197,7 @@ class RunbookScreen(ModalScreen[None]):
         if held:  # the flow says what is held and how verify restores it
             self._flow(inc.quarantine)
             return
-        self.choosing = True
+        self.choosing, self.offered = True, tuple(inc.FORMS)
         self.book.detail = [
             f"Quarantine {self.book.domain} how?",
             *(f"  {key}  {what}" for key, what in inc.FORMS.values()),
