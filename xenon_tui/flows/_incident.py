@@ -118,6 +118,8 @@ class Runbook:
         pending: Steps done before the capture (recorded right after it).
         detail: Lines the panel shows under the steps (captured, what-if, watch).
         xe: Where the steps go through XE (audited there), else None.
+        offer: The quarantine forms the panel offers again after quarantine could not
+            be done in the form chosen (the other forms; the panel takes and clears it).
     """
 
     address: str
@@ -127,6 +129,7 @@ class Runbook:
     pending: list[tuple[str, str, str | None]] = field(default_factory=list)
     detail: list[str] = field(default_factory=list)
     xe: XeRoute | None = None
+    offer: tuple[str, ...] = ()
 
     def status(self) -> dict[str, tuple[str, str, str | None]]:
         """step -> (outcome, user, note) of its last record since the last reopen."""
@@ -367,7 +370,16 @@ async def quarantine(console: Console, book: Runbook, form: str = "seclabel") ->
         else:
             policy, before, label = quarantined(policy_from_dict(active["policy"]), book.domain)
     except PolicyError as exc:
-        book.detail = [f"Cannot quarantine {book.domain}: {exc.message}", "Skip it (s)."]
+        # The other form may still be possible (a VM without VIFs has a SecLabel): the
+        # panel asks again with it.
+        book.offer = tuple(f for f in FORMS if f != form)
+        how = "detach its VIFs" if form == "vifs" else "move it to the quarantine SecLabel"
+        book.detail = [
+            f"Cannot {how}: {exc.message}.",
+            f"Quarantine {book.domain} how, then?",
+            *(f"  {FORMS[f][0]}  {FORMS[f][1]}" for f in book.offer),
+            "  Esc  cancel (then s skips the step with a reason)",
+        ]
         return
     what = await console.call(book.address, "WhatIf", policy=policy_to_dict(policy), minutes=10)
     if form == "vifs":
