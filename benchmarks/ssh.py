@@ -448,14 +448,23 @@ async def _idle_sessions(
     return out
 
 
-async def _idle_window(sessions: list[tuple[Session, list[int]]], window_s: float) -> list[float]:
-    """% of one core each session's processes used over ``window_s`` (no key pressed)."""
+async def _idle_window(
+    sessions: list[tuple[Session, list[int]]], window_s: float, server: int = 0
+) -> list[float]:
+    """% of one core each session's processes used over ``window_s`` (no key pressed);
+    with ``server`` (the SSH server's pid) its share per session is appended last (the
+    server process alone: asyncssh's channels, the pty pumps)."""
     start = [sum(session_cpu_s(p) for p in pids) for _, pids in sessions]
+    server_start = session_cpu_s(server) if server else 0.0
     began = time.monotonic()
     await asyncio.sleep(window_s)
     spent = time.monotonic() - began
     end = [sum(session_cpu_s(p) for p in pids) for _, pids in sessions]
-    return [round((b - a) / spent * 100, 3) for a, b in zip(start, end, strict=True)]
+    shares = [round((b - a) / spent * 100, 3) for a, b in zip(start, end, strict=True)]
+    if server:
+        used = session_cpu_s(server) - server_start
+        shares.append(round(used / spent * 100 / max(len(sessions), 1), 3))
+    return shares
 
 
 async def idle_cpu(work: Path, sessions: int, window_s: float) -> dict[str, Any]:
@@ -490,19 +499,26 @@ async def idle_cpu(work: Path, sessions: int, window_s: float) -> dict[str, Any]
         )
         drains = [asyncio.create_task(s.drain_forever()) for s, _ in held]
         per_view: dict[str, float] = {}
+        server_per_view: dict[str, float] = {}
         for view, view_key in IDLE_VIEWS.items():
             for session, _ in held:
                 session.proc.stdin.write(view_key)
             await asyncio.sleep(IDLE_SETTLE_S)  # built, filled, and no key for LIVELY_S
-            samples = await _idle_window(held, window_s)
+            *samples, server_share = await _idle_window(held, window_s, demo.ssh_pid)
             per_view[view] = statistics.median(samples)
-            progress(f"idle CPU, {view} view: {samples} % of a core per session")
+            server_per_view[view] = server_share
+            progress(
+                f"idle CPU, {view} view: {samples} % of a core per session"
+                f" (+{server_share} % in the SSH server per session)"
+            )
         for task in drains:
             task.cancel()
         await asyncio.gather(*(s.close() for s, _ in held))
     finally:
         demo.stop()
     result["idle_cpu_pct_per_view"] = per_view
+    # The server process's share (not in idle_cpu_pct_per_session: its consoles only).
+    result["idle_cpu_pct_server_per_session_per_view"] = server_per_view
     result["idle_cpu_pct_per_session"] = round(statistics.median(per_view.values()), 3)
     result["idle_cpu_sessions"] = sessions
     result["idle_cpu_window_s"] = window_s
