@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import platform
 import re
 import signal
 import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from tests._support.ssh import Keys, Terminal, needs_ssh_tools, pid_alive, wait_until
+from tests._support.ssh import (
+    Keys,
+    ServerProc,
+    Terminal,
+    needs_ssh_tools,
+    pid_alive,
+    wait_until,
+)
 
 pytestmark = [needs_ssh_tools, pytest.mark.needs_tool]
 
@@ -47,6 +58,43 @@ def test_keys_including_function_ctrl_alt_and_escape_reach_the_console(
                                   ("w", "w")]:  # fmt: skip
         terminal.send("a", tmux_key)
         terminal.wait_for("a", rf"key={re.escape(textual_key)}(\s|$)")
+
+
+def _input_thread_sleeps(pid: int) -> bool:
+    """True when a thread of console ``pid`` waits in poll/ppoll without a timeout (Linux
+    /proc/PID/task/TID/syscall: the call's number and arguments while it blocks)."""
+    forever = {"0xffffffff", "0xffffffffffffffff"}  # poll's timeout -1
+    poll, ppoll = {"x86_64": ("7", "271"), "aarch64": ("", "73")}[platform.machine()]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            nr, *args = (task / "syscall").read_text().split()
+            if (nr == poll and args[2] in forever) or (nr == ppoll and args[2] == "0x0"):
+                return True
+    return False
+
+
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "aarch64"), reason="reads x86_64/aarch64 syscalls"
+)
+def test_an_idle_console_waits_for_keys_without_polling(
+    ssh_server: Callable[..., ServerProc], ssh_keys: Keys, terminal: Terminal
+) -> None:
+    # Textual's input thread woke every 0.1 s to look for its stop and for a lone Esc's
+    # timeout: ten wake-ups a second in every idle session (issue #16 §1). It now sleeps in
+    # poll until a key, a due escape timeout or the stop arrives.
+    server = ssh_server()
+    terminal.open("a", server.ssh_argv("admin", ssh_keys.admin))
+    pid = int(terminal.wait_for("a", r"pid=(\d+)").group(1))
+    terminal.wait_for("a", r"key=none")
+    wait_until(lambda: _input_thread_sleeps(pid), what="the input thread waiting, no timeout")
+    terminal.send("a", "Escape")  # a lone Esc is a key once its sequence timed out
+    terminal.wait_for("a", r"key=escape(\s|$)")
+    terminal.send("a", "M-x")
+    terminal.wait_for("a", r"key=alt\+x(\s|$)")
+    wait_until(lambda: _input_thread_sleeps(pid), what="asleep again after the keys")
+    terminal.send("a", "q")  # the stop wakes the thread: the console ends at once
+    terminal.wait_for("a", r"EXIT=0")
+    assert "reason=exit status=0" in server.log()
 
 
 def test_exit_status_of_the_console_is_the_session_status(

@@ -24,7 +24,10 @@ def run_textual(app: Any, info: SessionInfo) -> int:
     """
     from rich.console import Console
 
+    from xenon_tui.ssh._driver import SessionDriver
+
     log = open_log(info.log_path)
+    app.driver_class = SessionDriver  # no input polling while idle (see _driver)
     app.error_console = Console(file=log, markup=False, highlight=False, width=120)
     try:
         asyncio.run(_serve(app))
@@ -73,6 +76,7 @@ def preload() -> None:
     from xenon_tui.ssh._consolecfg import console_config
 
     share_parsed_css()
+    importlib.import_module("xenon_tui.ssh._driver")  # every console's terminal driver
     warm_up(XenonConsole(console_config({"servers": [], "read_only": True})), "234615")
     # The Enterprise view's code and XE's client models, imported once here rather than
     # by every XE user's session (about a second each on a busy machine).
