@@ -2,10 +2,16 @@
 propagation events, merged and kept columnar so 100,000 events reach the screen at once.
 
 A :class:`Timeline` holds its events sorted by time in parallel columns (``array('d')`` of
-timestamps, a ``bytearray`` of kinds, the source records as given). Nothing per event is
-built until it is shown: the chart's bucket counts come from per-kind cumulative sums found
-by bisection (O(width · log n)), the list formats only the rows on screen. Metrics are
-series of values, not events, and are kept apart (:class:`Series`).
+timestamps, a ``bytearray`` of kinds, an ``array('q')`` of counts) and the source records as
+given, in runs (no copy of them). Nothing per event is built until it is shown: the chart's
+bucket counts come from per-kind cumulative sums found by bisection (O(width · log n)), the
+list formats only the rows on screen. Metrics are series of values, not events, and are kept
+apart (:class:`Series`).
+
+No column is a Python container of one object per event: a new list of 100k references
+is walked by the garbage collector's next young collections (twice, ~15 ms each on a slow
+machine), before the first frame. The columns are arrays (not tracked) and the records stay
+in the sequences they came in, which a timeline keeps: they must not change after ``add``.
 """
 
 from __future__ import annotations
@@ -88,6 +94,18 @@ Formatter = Callable[[Any], TimelineEvent]
 
 
 _ONES = array("q", [1])
+_MAX_RUNS = 1024
+"""More runs than this (many small inserts) and the records are gathered into one list."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """Records as added: every one formatted by ``formatter`` (an index into the timeline's
+    formatters), or record k by ``formatter_of[k]`` (a gathered source)."""
+
+    records: Sequence[Any]
+    formatter: int
+    formatter_of: array[int] | None = None
 
 
 class Timeline:
@@ -101,10 +119,13 @@ class Timeline:
         self.title = title
         self._ts = array("d")
         self._kinds = bytearray()
-        self._records: list[Any] = []
-        self._formatters: list[Formatter] = []
-        self._formatter_of: list[int] = []  # index into _formatters, per event
         self._counts = array("q")
+        self._formatters: list[Formatter] = []
+        self._sources: list[_Source] = []
+        # The records in time order: runs [source, offset in it, length]; one run per add
+        # while adds come in order, a few more per event inserted among them.
+        self._runs: list[list[int]] = []
+        self._run_starts: array[int] | None = None  # position of each run's first event
         self.series: list[Series] = []
         self._cum: _Cumulative | None = None
         self._dirty = False  # records were added: order and trim before the next read
@@ -134,31 +155,36 @@ class Timeline:
         held = len(self._ts)
         if not self._dirty and held and len(records) <= _INSERT_MAX:
             # A few events (operator actions, policy versions) into a long sorted timeline:
-            # each goes in at its place (a memmove per column) instead of a full re-sort.
-            for record, ts, n in zip(
-                records, times, itertools.repeat(1) if counts is None else counts, strict=False
+            # each goes in at its place (a memmove per column, a run split) instead of a
+            # full re-sort. A few records: copied, the caller may reuse its list.
+            source = len(self._sources)
+            self._sources.append(_Source(list(records), which))
+            for k, (ts, n) in enumerate(
+                zip(times, itertools.repeat(1) if counts is None else counts, strict=False)
             ):
                 i = bisect.bisect_right(self._ts, ts)
                 self._ts.insert(i, ts)
                 self._kinds.insert(i, code)
-                self._records.insert(i, record)
-                self._formatter_of.insert(i, which)
                 self._counts.insert(i, max(1, n))
+                self._insert_run(i, source, k)
+            if len(self._runs) > _MAX_RUNS:
+                self._gather()
         else:
-            self._ts.extend(times)
-            # Constant columns are repeated in C (no int object per record): 100k counts
-            # of 1 converted one by one took ~20 ms of a 100k first frame.
-            self._kinds += bytes((code,)) * len(records)
-            self._records.extend(records)
-            self._formatter_of += [which] * len(records)
-            if counts is None:
-                self._counts += _ONES * len(records)
-            else:
-                self._counts.extend(counts)
             # Timsort of an ordered list is one C pass with no comparison objects (~1 ms for
             # 100k against ~13 ms for map(operator.le, ...)); times are never NaN.
             listed = times if isinstance(times, list) else list(times)
             in_order = listed == sorted(listed)
+            self._ts.fromlist(listed)  # preallocated: extend() from a list grows per item (x2)
+            # Constant columns are repeated in C (no int object per record): 100k counts
+            # of 1 converted one by one took ~20 ms of a 100k first frame.
+            self._kinds += bytes((code,)) * len(records)
+            self._sources.append(_Source(records, which))
+            self._runs.append([len(self._sources) - 1, 0, len(records)])
+            self._run_starts = None
+            if counts is None:
+                self._counts += _ONES * len(records)
+            else:
+                self._counts.extend(counts)
             if not in_order or (held and self._ts[held - 1] > times[0]):
                 self._dirty = True
         if len(self._ts) > MAX_EVENTS:
@@ -189,16 +215,71 @@ class Timeline:
             # gathers each column in C (~20 ms for 100k events, not ~250 with genexprs).
             order = sorted(range(len(ts)), key=ts.__getitem__)
             gather = operator.itemgetter(*order)
+            records, formatter_of = self._in_order()
             self._ts = array("d", gather(ts))
             self._kinds = bytearray(gather(self._kinds))
-            self._records = list(gather(self._records))
-            self._formatter_of = list(gather(self._formatter_of))
             self._counts = array("q", gather(self._counts))
+            self._set_records(list(gather(records)), array("I", gather(formatter_of)))
         extra = len(self._ts) - MAX_EVENTS
         if extra > 0:
-            del self._ts[:extra], self._kinds[:extra], self._records[:extra]
-            del self._formatter_of[:extra], self._counts[:extra]
+            del self._ts[:extra], self._kinds[:extra], self._counts[:extra]
+            # Gathered and cut: the oldest records are no longer held (memory stays bounded).
+            records, formatter_of = self._in_order()
+            del records[:extra], formatter_of[:extra]
+            self._set_records(records, formatter_of)
         self._cum = None
+
+    # -- the records, in runs -----------------------------------------------------------------
+
+    def _starts(self) -> array[int]:
+        """Each run's first position, and the number of events last."""
+        if self._run_starts is None:
+            lengths = (run[2] for run in self._runs)
+            self._run_starts = array("q", itertools.accumulate(lengths, initial=0))
+        return self._run_starts
+
+    def _insert_run(self, i: int, source: int, k: int) -> None:
+        """Record ``k`` of ``source`` goes in at position ``i`` (those from ``i`` move up)."""
+        runs, starts = self._runs, self._starts()
+        self._run_starts = None
+        r = bisect.bisect_right(starts, i) - 1  # the run holding position i (or past the end)
+        if r < len(runs) and starts[r] < i:  # inside a run: split it around the new one
+            s, offset, length = runs[r]
+            before = i - starts[r]
+            runs[r : r + 1] = [
+                [s, offset, before],
+                [source, k, 1],
+                [s, offset + before, length - before],
+            ]
+            return
+        # At a run's start (or the end): it follows the run before when it continues it.
+        previous = runs[r - 1] if r > 0 else None
+        if previous is not None and previous[0] == source and previous[1] + previous[2] == k:
+            previous[2] += 1
+        else:
+            runs.insert(r, [source, k, 1])
+
+    def _in_order(self) -> tuple[list[Any], array[int]]:
+        """Every record in time order, and the index of its formatter (a copy; slices in C)."""
+        records: list[Any] = []
+        formatter_of = array("I")
+        for s, offset, length in self._runs:
+            source = self._sources[s]
+            records += source.records[offset : offset + length]
+            if source.formatter_of is None:
+                formatter_of += array("I", [source.formatter]) * length
+            else:
+                formatter_of += source.formatter_of[offset : offset + length]
+        return records, formatter_of
+
+    def _set_records(self, records: list[Any], formatter_of: array[int]) -> None:
+        self._sources = [_Source(records, -1, formatter_of)]
+        self._runs = [[0, 0, len(records)]] if records else []
+        self._run_starts = None
+
+    def _gather(self) -> None:
+        """One run again (after many inserts): the records gathered into one list."""
+        self._set_records(*self._in_order())
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -235,15 +316,32 @@ class Timeline:
     def event(self, index: int) -> TimelineEvent:
         """Event ``index`` (0: the oldest), formatted now."""
         self._ready()
-        return self._formatters[self._formatter_of[index]](self._records[index])
+        n = len(self._ts)
+        if not -n <= index < n:
+            raise IndexError("timeline index out of range")
+        index %= n
+        starts = self._starts()
+        r = bisect.bisect_right(starts, index) - 1
+        s, offset, _ = self._runs[r]
+        source = self._sources[s]
+        k = offset + index - starts[r]
+        which = source.formatter if source.formatter_of is None else source.formatter_of[k]
+        return self._formatters[which](source.records[k])
 
     def events(self, kinds: Iterable[str] | None = None) -> Iterable[TimelineEvent]:
         """Every event in time order (formatted one by one), optionally of some kinds."""
         self._ready()
         wanted = None if kinds is None else {KINDS.index(k) for k in kinds}
-        for i in range(len(self._ts)):
-            if wanted is None or self._kinds[i] in wanted:
-                yield self.event(i)
+        i = 0
+        for s, offset, length in list(self._runs):
+            source, formatters = self._sources[s], self._formatters
+            for k in range(offset, offset + length):
+                if wanted is None or self._kinds[i] in wanted:
+                    which = (
+                        source.formatter if source.formatter_of is None else source.formatter_of[k]
+                    )
+                    yield formatters[which](source.records[k])
+                i += 1
 
     def index_at(self, ts: float) -> int:
         """How many events happened at or before ``ts`` (the cursor's position)."""
