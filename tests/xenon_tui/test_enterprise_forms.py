@@ -298,6 +298,33 @@ async def test_a_pull_down_builds_its_list_when_first_opened_with_the_keys_of_a_
         assert app.screen is dialog and dialog.values()["profile"] == "profile-8"
 
 
+async def test_a_search_typed_in_the_read_that_opens_a_pull_down_reaches_its_list() -> None:
+    """Enter on a closed pull-down and the letters behind it in one read (a fast typist,
+    a paste, tmux send-keys): the letters search the list the Enter opened, as typed into
+    an open Select; they were lost (#13). Once built, the same again; Escape closes."""
+    profiles = [(f"P{i}-Combined (pv)", f"profile-{i}") for i in range(10)]
+    dialog = AddSecLabelDialog(ENCLAVES, profiles, enclave="enclave-B")
+    app = FormApp()
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.open(dialog)
+        await wait_for(pilot, lambda: dialog.ready)
+        profile = field(dialog, "profile")
+        dialog.set_focus(profile)
+        await wait_for(pilot, lambda: profile.has_focus)
+        assert not dialog.query(SelectOverlay)  # closed, never built
+        one_read(app, ["enter", *"p7", "enter"])
+        await wait_for(pilot, lambda: profile.value == "profile-7" and not profile.expanded)
+        await wait_for(pilot, lambda: profile.has_focus)
+        one_read(app, ["down", *"p3", "enter"])  # built now: the same
+        await wait_for(pilot, lambda: profile.value == "profile-3" and not profile.expanded)
+        await wait_for(pilot, lambda: profile.has_focus)
+        one_read(app, ["enter", *"p5", "escape"])
+        await wait_for(pilot, lambda: not profile.expanded and profile.has_focus)
+        await pilot.pause()
+        assert app.screen is dialog and profile.value == "profile-3"
+        assert dialog.values()["profile"] == "profile-3"
+
+
 # -- against XE ----------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ Values are checked here (the form's rules) before XE checks them again (its find
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar, TypeVar
@@ -36,6 +37,8 @@ NO_SECLABEL = ""
 DEFAULT_HOST = ""
 """The host choice "the default rule" (the first host in panel order with the enclave)."""
 MAX_COUNT = 2**31 - 1
+_OPENERS = frozenset({"enter", "down", "space", "up"})
+"""The keys that open a closed pull-down (Select's ``show_overlay`` binding)."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,13 @@ class PullDown(Select[str]):
     A Select composes its pop-up list (an OptionList) as it mounts, with an Option per
     choice: styling and laying out those made each pull-down of a form cost 15-29 ms of
     CPU as the form opened (#13), though most are never opened. Opening it (Enter, Down,
-    Space, Up or a click) mounts the list first and waits for that, so the keys typed
-    after the Enter (type to search, Enter to take) reach the open list as before.
+    Space, Up or a click) mounts the list first and waits for that.
+
+    The keys typed in the same read as the Enter that opens it (``Enter p 7 Enter``: a
+    fast typist, a paste, tmux) were handed to the closed pull-down before Select's Enter
+    binding ran at the app, and were lost (#13): the pull-down opens on those keys itself,
+    in its own queue, and hands the ones behind them to the open list, in order (type to
+    search, Enter to take, Escape to close).
     """
 
     def __init__(
@@ -74,10 +82,14 @@ class PullDown(Select[str]):
         value: str,
         id: str | None = None,
         classes: str | None = None,
+        compact: bool = True,
     ) -> None:
         super().__init__(options, value=value, allow_blank=False, id=id, classes=classes)
-        self.compact = True
+        self.compact = compact
         self._list: SelectOverlay | None = None
+        self._handed: weakref.WeakSet[events.Key] = weakref.WeakSet()
+        """Keys handed on to the open list: one it does not take comes back here on its
+        way up to the bindings (the list's Enter), and is let through."""
 
     def compose(self) -> ComposeResult:
         yield SelectCurrent(self.prompt)
@@ -118,6 +130,31 @@ class PullDown(Select[str]):
         overlay = await self._built()
         super().action_show_overlay()
         self.screen.set_focus(overlay, scroll_visible=False)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event in self._handed:
+            return  # handed to the list, not taken there: on up to the bindings
+        if self.expanded and self._list is not None:
+            # Typed behind the key that opened the list, before it had the focus.
+            event.stop()
+            event.prevent_default()
+            self._hand_on(self._list, event)
+            return
+        if event.key in _OPENERS:
+            # Here rather than Select's binding, which runs at the app after the keys of
+            # the same read were handed to this (closed) pull-down.
+            event.stop()
+            event.prevent_default()
+            await self.action_show_overlay()
+
+    def _hand_on(self, target: SelectOverlay, event: events.Key) -> None:
+        again = events.Key(event.key, event.character)
+        # As the app forwards a key to the focused widget (TypeAhead's way): one the list
+        # does not take bubbles up to the app's bindings, not stopped at its sender.
+        again._set_forwarded()
+        again._sender = self.app
+        self._handed.add(again)
+        target.post_message(again)
 
     @on(SelectCurrent.Toggle)
     async def _toggle_built(self, event: SelectCurrent.Toggle) -> None:
