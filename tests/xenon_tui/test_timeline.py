@@ -471,8 +471,9 @@ async def test_t_opens_the_servers_timeline_with_its_violations_and_its_msm_log(
         mode, view = app.host.mode, tabs.active
         await pilot.press("4", "m", "question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, XeHelpScreen))
+        assert isinstance(help_screen := app.screen, XeHelpScreen)
         assert ("Timeline", "left_square_bracket", "Prev event", "timeline.prev") in (
-            app.screen._rows
+            help_screen._rows
         )
         await pilot.press("escape")
         assert app.screen is screen and (app.host.mode, tabs.active) == (mode, view)
