@@ -27,7 +27,7 @@ from enterprise_store.model import EnterprisePolicy
 from enterprise_store.policy import enclave_text
 from enterprise_store.store._approval_repo import ApprovalRepo, ApprovalRow
 
-__all__ = ["readable_diff", "record_approvals", "unchanged", "who_may_approve"]
+__all__ = ["readable_diff", "record_approvals", "unchanged", "unified", "who_may_approve"]
 
 
 def who_may_approve(authors: Iterable[str]) -> str:
@@ -39,18 +39,23 @@ def who_may_approve(authors: Iterable[str]) -> str:
     return f"admins other than {shown}"
 
 
+def unified(old: str, new: str, a: str, b: str) -> str:
+    """The unified diff (two lines of context) of text ``old``, labelled ``a``, to ``new``,
+    labelled ``b``: what an approver reviews and what every policy version keeps
+    (:mod:`enterprise_store.services._version_diffs`)."""
+    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), a, b, lineterm="", n=2)
+    return "\n".join(lines) + "\n"
+
+
 def readable_diff(row: ApprovalRow) -> str:
     """The unified diff an approver reviews (approved text → the version's text)."""
     name = row.enclave_name
-    lines = difflib.unified_diff(
-        row.base_text.splitlines(),
-        row.new_text.splitlines(),
+    return unified(
+        row.base_text,
+        row.new_text,
         f"{name} (approved, v{row.base_version})",
         f"{name} (v{row.version})",
-        lineterm="",
-        n=2,
     )
-    return "\n".join(lines) + "\n"
 
 
 def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:

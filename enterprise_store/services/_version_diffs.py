@@ -23,7 +23,6 @@ at all, and the API answers an empty list with the reason.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import re
 from collections import defaultdict
 from collections.abc import Set
@@ -45,6 +44,7 @@ from enterprise_store.model import (
     Vm,
 )
 from enterprise_store.policy import enclave_text
+from enterprise_store.services._approval_diff import unified
 from enterprise_store.store._version_diff_repo import VersionDiffRepo, VersionDiffRow
 from enterprise_store.store._version_diff_schema import ENTERPRISE, NOTHING
 from xps.policy import HypercallProfile
@@ -155,15 +155,7 @@ def bounded(text: str, limit: int = MAX_LINES) -> str:
 
 
 def _diff(old: str, new: str, name: str, version: int) -> str:
-    lines = difflib.unified_diff(
-        old.splitlines(),
-        new.splitlines(),
-        f"{name} (v{version - 1})",
-        f"{name} (v{version})",
-        lineterm="",
-        n=2,
-    )
-    return bounded("\n".join(lines) + "\n")
+    return bounded(unified(old, new, f"{name} (v{version - 1})", f"{name} (v{version})"))
 
 
 def _changed(before: tuple[T, ...], after: tuple[T, ...]) -> list[T]:
