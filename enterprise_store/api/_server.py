@@ -28,6 +28,8 @@ __all__ = ["bind", "serve", "server_tls_context", "url_for"]
 
 LOG = logging.getLogger("xenon.xe.server")
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+KEEP_ALIVE_S = 30
+"""How long an idle client connection stays open (clients drop theirs sooner)."""
 
 
 def server_tls_context(cert: Path, key: Path) -> ssl.SSLContext:
@@ -106,6 +108,10 @@ async def serve(
             server_header=False,
             lifespan="off",
             timeout_graceful_shutdown=10,
+            # Longer than a client's keep-alive (httpx: 5 s, uvicorn's default too): with
+            # equal ones a request sent on a connection idle for ~5 s met the server
+            # closing it ("Server disconnected without sending a response"), under load.
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         url = url_for(sock)
 
