@@ -260,38 +260,50 @@ def test_scale_ticks_end_on_the_top_and_fit() -> None:
         assert ticks[0] == 0 or len(ticks) == 1
 
 
-@pytest.mark.parametrize("seed", ["0", "3", "4"])
-def test_plotext_shows_the_scales_top_at_every_width(seed: str, tmp_path: Path) -> None:
-    # Plotext drops a tick label with too little room about it, and which one depends on
-    # the interpreter's hash seed: at 80x24 the memory chart's top (4096) went missing in
-    # some runs. Each width and scale is drawn in a child with the seed pinned.
-    import json
-    import os
-    import subprocess
-    import sys
+def _chart_text(chart: Any, width: int, height: int) -> list[str]:
+    """The lines of a chart at this size, as its strips draw them (padded to the width)."""
+    lines = ["".join(text for text, _style in runs) for runs in chart._build(width, height)]
+    assert all(len(line) <= width for line in lines)
+    return [line.ljust(width) for line in lines]
 
-    script = tmp_path / "draw.py"
-    script.write_text(
-        """
-import json, plotext as plt
-from xenon_tui.widgets._chartdata import scale_ticks
-from xenon_tui.widgets._perf import bar_cells
-missing = []
-for names in (["dom-c (1 vCPU)", "dom-e (1 vCPU)"], ["dom-a", "Domain-0"]):
-    for top in (10, 150, 1536, 4096, 12288):
-        for width in range(max(map(len, names)) + 4, 90):
-            ticks, labels = scale_ticks(top, bar_cells(width, names))
-            plt.clear_data(); plt.clear_figure()
-            plt.bar(names, [top, top / 3], orientation="horizontal")
-            plt.xlim(0, top); plt.xticks(ticks, labels); plt.plotsize(width, 8)
-            shown = plt.uncolorize(plt.build()).splitlines()[-1].split()
-            if shown != labels:
-                missing.append([top, width, shown, labels])
-print(json.dumps(missing))
-"""
-    )
-    env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(Path.cwd())}
-    out = subprocess.run(
-        [sys.executable, str(script)], env=env, capture_output=True, text=True, check=True
-    )
-    assert json.loads(out.stdout.splitlines()[-1]) == []
+
+def test_bars_in_eighths_and_the_scales_top_at_every_width() -> None:
+    # Plotext dropped a tick label with too little room about it (the scale's top at 80x24
+    # under some hash seeds); the strips draw every label scale_ticks gives, the top last.
+    from xenon_tui.widgets._charts import BarChart, bar_text
+    from xenon_tui.widgets._perf import bar_cells
+
+    assert bar_text(50, 100, 10) == "█████"
+    assert bar_text(51, 100, 10) == "█████▏"  # 5.1 cells: an eighth more
+    assert bar_text(1000, 100, 4) == "████" and bar_text(0, 100, 4) == ""
+    assert bar_text(float("nan"), 100, 4) == ""
+    for names in (["dom-c (1 vCPU)", "dom-e (1 vCPU)"], ["dom-a", "Domain-0"]):
+        for top in (10, 150, 1536, 4096, 12288):
+            for width in range(max(map(len, names)) + 4, 90):
+                ticks, labels = scale_ticks(top, bar_cells(width, names))
+                chart = BarChart()
+                chart.show("t", names, [top, top / 3], top, list(zip(ticks, labels, strict=True)))
+                lines = _chart_text(chart, width, 8)
+                assert lines[-1].split() == labels, (top, width, lines)
+                assert all(len(line) == width for line in lines)
+                bars = [line for line in lines if "┤" in line]
+                assert [b.split("┤")[0].strip() for b in bars] == names
+                cells = bar_cells(width, names)
+                assert bars[0].split("┤")[1].rstrip() == "█" * cells  # the top: full width
+
+
+def test_history_lines_are_drawn_in_braille_with_time_labels_and_a_legend() -> None:
+    from xenon_tui.widgets._chartdata import Line
+    from xenon_tui.widgets._charts import HistoryChart
+
+    chart = HistoryChart()
+    lines = [Line("dom-2", (0.0, 60.0), (8.0, 8.0)), Line("dom-1", (0.0, 60.0), (0.0, 4.0))]
+    chart.show("CPU % history", lines, (0.0, 60.0), [(0.0, "12:00:00"), (60.0, "12:01:00")])
+    text = _chart_text(chart, 60, 12)
+    assert text[0].strip() == "CPU % history"
+    assert text[1].startswith("8┤") and set(text[1][2:].rstrip()) == {"⠉"}  # 8 on the top
+    assert text[-4].startswith("0┤")  # the scale from 0 (rising dom-1 starts at its bottom)
+    assert text[-2].split() == ["12:00:00", "12:01:00"]
+    assert "▬▬ dom-2" in text[-1] and "▬▬ dom-1" in text[-1]
+    assert any(0x2800 < ord(c) <= 0x28FF for c in "".join(text[2:-4]))  # dom-1's slope
+    assert all(len(line) == 60 for line in text)

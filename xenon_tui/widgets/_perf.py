@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from xenon_tui._actions import bindings, check_scoped
 from xenon_tui._work import run_flow
@@ -34,6 +33,7 @@ from xenon_tui.widgets._chartdata import (
     top_lines,
     x_span,
 )
+from xenon_tui.widgets._charts import BAR_CHROME, BarChart, HistoryChart
 from xenon_tui.widgets._shown import displayed
 
 if TYPE_CHECKING:
@@ -69,10 +69,6 @@ def current_rows(stats: dict[str, Any] | None, needle: str = "") -> list[dict[st
     return sorted(rows, key=lambda d: str(d.get("name")))
 
 
-BAR_CHROME = 4
-"""Lines of a bar chart that are not bars: title, top and bottom frame, the tick labels."""
-
-
 def top_rows(rows: list[dict[str, Any]], key: str, room: int) -> list[dict[str, Any]]:
     """The ``room`` rows with the biggest ``key`` (all when they fit), in name order.
 
@@ -87,7 +83,7 @@ def top_rows(rows: list[dict[str, Any]], key: str, room: int) -> list[dict[str, 
 
 def bar_cells(width: int, names: list[str]) -> int:
     """Cells a horizontal bar chart ``width`` wide has for its bars (left of them: the
-    names and the frame)."""
+    names and the axis; one cell of margin on the right)."""
     return max(1, width - max((len(n) for n in names), default=0) - 2)
 
 
@@ -122,9 +118,10 @@ def looks_the_same(drawn: tuple[int, ...], bars: tuple[int, ...], slack: int = 1
 
     The demo's domains moved some bar by a cell or two every few seconds (a CPU on a
     cell's edge, 49.6 <-> 50.4 %, at every other sample), and each move was a plotext draw
-    of the whole chart, 20-60 ms (the Performance view's main idle cost). A bar now shows
-    its value to within ``slack`` cells (4 % of the chart), and any lag at all is drawn
-    within ``BAR_CATCH_UP_S``.
+    of the whole chart, 20-60 ms (then the Performance view's main idle cost; the strips
+    now cost a few ms, and each repaint still goes out over SSH). A bar now shows its
+    value to within ``slack`` cells (4 % of the chart), and any lag at all is drawn within
+    ``BAR_CATCH_UP_S``.
     """
     return len(drawn) == len(bars) and all(
         abs(a - b) <= slack and (a == 0) == (b == 0) for a, b in zip(drawn, bars, strict=True)
@@ -145,7 +142,7 @@ CPU_FLOOR = 10.0
 
 
 def _bars_title(title: str, shown: int, of: int) -> str:
-    # Short: plotext drops a title wider than its plot (the 80x24 bar charts are ~26 wide).
+    # Short: the 80x24 bar charts are ~26 wide (a longer title is cut).
     return title if shown == of else f"{title} top {shown}/{of}"
 
 
@@ -165,7 +162,7 @@ class PerfView(Vertical, can_focus=True):
     PerfView { height: 1fr; }
     PerfView #perf-title { height: auto; padding: 0 1; background: $panel; }
     PerfView Horizontal { height: 1fr; }
-    PerfView PlotextPlot { width: 1fr; height: 1fr; }
+    PerfView BarChart, PerfView HistoryChart { width: 1fr; height: 1fr; }
     """
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -199,12 +196,13 @@ class PerfView(Vertical, can_focus=True):
     def compose(self) -> ComposeResult:
         yield Static("", id="perf-title")
         with Horizontal():
-            yield PlotextPlot(id="cpu-now")
-            yield PlotextPlot(id="mem-now")
-        yield PlotextPlot(id="history")
+            yield BarChart(id="cpu-now")
+            yield BarChart(id="mem-now")
+        yield HistoryChart(id="history")
 
     def on_mount(self) -> None:
         self._title()
+        self._draw_history()  # its title says there is no data yet
 
     def on_resize(self) -> None:
         self._title()
@@ -241,8 +239,8 @@ class PerfView(Vertical, can_focus=True):
             self._behind = True
             return
         rows = current_rows(stats, self.domain_filter)
-        cpu = self.query_one("#cpu-now", PlotextPlot)
-        mem = self.query_one("#mem-now", PlotextPlot)
+        cpu = self.query_one("#cpu-now", BarChart)
+        mem = self.query_one("#mem-now", BarChart)
         if not (cpu.size.area and mem.size.area):
             # Not laid out yet: the bars that fit depend on the plots' size. Drawn after the
             # next refresh (a bounded number of times): under load the view could be laid
@@ -254,9 +252,9 @@ class PerfView(Vertical, can_focus=True):
             return
         self._layout_tries = 0
         self._repaint_due = False
-        # Plotext draws the first bar at the bottom: reversed, names read top down.
-        cpu_rows = top_rows(rows, "cpu_pct", cpu.size.height - BAR_CHROME)[::-1]
-        mem_rows = top_rows(rows, "mem_kb", mem.size.height - BAR_CHROME)[::-1]
+        # Names read top down.
+        cpu_rows = top_rows(rows, "cpu_pct", cpu.size.height - BAR_CHROME)
+        mem_rows = top_rows(rows, "mem_kb", mem.size.height - BAR_CHROME)
         self._draw_bars(
             cpu,
             [str(r.get("name")) for r in cpu_rows],
@@ -276,7 +274,7 @@ class PerfView(Vertical, can_focus=True):
 
     def _draw_bars(
         self,
-        plot: PlotextPlot,
+        plot: BarChart,
         names: list[str],
         values: list[float] | list[int],
         title: str,
@@ -287,8 +285,8 @@ class PerfView(Vertical, can_focus=True):
         """One horizontal bar chart from 0 to a scale top that moves in steps, unless the
         one drawn looks the same: the same bars on the same scale, each within its slack,
         drawn less than ``BAR_CATCH_UP_S`` ago (``looks_the_same``; plotext scaled to the
-        biggest value, so a percent of jitter moved every bar; each plotext draw of a
-        chart costs more than the rest of a sample's work)."""
+        biggest value, so a percent of jitter moved every bar). A draw is a repaint of
+        that chart alone."""
         top = max((float(v) for v in values), default=0.0)
         ceiling = bar_ceiling(top, self.ceilings.get(plot.id), binary=binary, floor=floor)
         self.ceilings[plot.id] = ceiling
@@ -305,14 +303,8 @@ class PerfView(Vertical, can_focus=True):
                 return
         self._bars[plot.id] = drawn
         self._drawn_at[plot.id] = now
-        plot.plt.clear_data()
-        plot.plt.clear_figure()
-        if names:
-            plot.plt.bar(names, values, orientation="horizontal")
-            plot.plt.xlim(0, ceiling)
-            plot.plt.xticks(*scale_ticks(ceiling, bar_cells(plot.size.width, names)))
-        plot.plt.title(title)
-        plot.refresh()
+        ticks = scale_ticks(ceiling, bar_cells(plot.size.width, names)) if names else ([], [])
+        plot.show(title, names, values, ceiling, list(zip(*ticks, strict=True)))
 
     def on_show(self) -> None:
         if self._behind:
@@ -384,17 +376,15 @@ class PerfView(Vertical, can_focus=True):
         return Chart(title=title, lines=lines, xlim=span, ticks=ticks, labels=labels)
 
     def _draw_history(self) -> None:
-        plot = self.query_one("#history", PlotextPlot)
-        plot.plt.clear_data()
-        plot.plt.clear_figure()
+        """The history chart; one the same as drawn draws nothing."""
         self.chart = chart = self._chart()
-        for line in chart.lines:
-            plot.plt.plot(list(line.xs), list(line.ys), label=line.name)
-        if chart.xlim is not None:
-            plot.plt.xlim(*chart.xlim)
-            plot.plt.xticks(chart.ticks, chart.labels)
-        plot.plt.title(chart.title)
-        plot.refresh()
+        self.query_one("#history", HistoryChart).show(
+            chart.title,
+            chart.lines,
+            chart.xlim,
+            list(zip(chart.ticks, chart.labels, strict=True)),
+            binary=self.metric == "mem",
+        )
 
     def action_toggle_scope(self) -> None:
         """Host total (top domains + other) <-> the selected domain alone."""
