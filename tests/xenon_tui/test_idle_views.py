@@ -150,11 +150,11 @@ async def perf_shown(first: dict[str, Any]) -> AsyncIterator[tuple[Any, XenonCon
 async def test_performance_bars_are_drawn_only_when_they_change() -> None:
     # Each host's sample (every 3 s) redrew both bar charts through plotext although the
     # values only jittered by hundredths (40.01, 40.0) and the memory never changed.
-    from textual_plotext import PlotextPlot
+    from xenon_tui.widgets._charts import BarChart
 
     async with perf_shown(sample(50.0)) as (pilot, app, perf):
         counts: Counter[str] = Counter()
-        for plot in perf.query(PlotextPlot):
+        for plot in perf.query(BarChart):
             spy_refreshes(plot, counts, plot.id or "?")
         for jitter in (50.01, 49.99, 50.02, 50.0, 49.98, 50.01, 50.0, 49.99, 50.01, 50.0):
             await push(pilot, app, sample(jitter))
@@ -171,10 +171,10 @@ async def test_performance_bars_are_drawn_only_when_they_change() -> None:
         assert counts == Counter({"cpu-now": 2}), counts
         from xenon_tui.widgets._perf import visible_bars
 
-        chart = perf.query_one("#cpu-now", PlotextPlot)
-        names = ["Domain-0", "EA-domu-1"][::-1]  # drawn bottom up
+        chart = perf.query_one("#cpu-now", BarChart)
+        names = ["Domain-0", "EA-domu-1"]
         assert perf.ceilings["cpu-now"] == 50  # 90 % raised it to 100; 40 % + 25 % fits 50
-        bars = visible_bars([30.0, 40.0], chart.size.width, names, 50)
+        bars = visible_bars([40.0, 30.0], chart.size.width, names, 50)
         assert perf._bars["cpu-now"][2] == bars
 
 
@@ -478,7 +478,7 @@ async def test_a_following_logs_scrollbars_follow_its_repaints_not_each_batch() 
 async def test_performance_bars_that_move_by_less_than_a_cell_are_not_drawn_again() -> None:
     # A domain's memory moving by a few MiB (a balloon) redrew the memory chart through
     # plotext (~10 ms a draw) for bars that did not move by a cell.
-    from textual_plotext import PlotextPlot
+    from xenon_tui.widgets._charts import BarChart
 
     def mem_sample(mem_mib: int) -> dict[str, Any]:
         event = sample(50.0)
@@ -487,7 +487,7 @@ async def test_performance_bars_that_move_by_less_than_a_cell_are_not_drawn_agai
 
     async with perf_shown(mem_sample(3000)) as (pilot, app, perf):
         counts: Counter[str] = Counter()
-        for plot in perf.query(PlotextPlot):
+        for plot in perf.query(BarChart):
             spy_refreshes(plot, counts, plot.id or "?")
         for mib in (3001, 3003, 2999, 3002, 2998):
             await push(pilot, app, mem_sample(mib))
@@ -501,7 +501,7 @@ async def test_performance_bars_keep_their_scale_through_jitter_of_the_biggest()
     # steps: a balloon moving the biggest domain's memory a few MiB across a step's edge
     # (3535 <-> 3548 MiB) redrew the chart each time, every bar moving with the scale. The
     # scale now stays on a round top (4096) until a value passes it or falls well below.
-    from textual_plotext import PlotextPlot
+    from xenon_tui.widgets._charts import BarChart
 
     def mem_sample(mem_mib: int) -> dict[str, Any]:
         event = sample(50.0)
@@ -513,10 +513,10 @@ async def test_performance_bars_keep_their_scale_through_jitter_of_the_biggest()
         return str(plot.render().plain).rstrip().splitlines()[-1].split()[-1]
 
     async with perf_shown(mem_sample(3535)) as (pilot, app, perf):
-        mem = perf.query_one("#mem-now", PlotextPlot)
+        mem = perf.query_one("#mem-now", BarChart)
         assert scale(mem) == "4096"
         counts: Counter[str] = Counter()
-        for plot in perf.query(PlotextPlot):
+        for plot in perf.query(BarChart):
             spy_refreshes(plot, counts, plot.id or "?")
         for mib in (3548, 3535, 3547, 3536, 3548, 3535):
             await push(pilot, app, mem_sample(mib))
