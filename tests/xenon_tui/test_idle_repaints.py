@@ -115,40 +115,39 @@ async def test_a_bar_within_its_slack_is_drawn_again_only_to_catch_up(monkeypatc
     # The demo's domains moved some bar by a cell or two every few seconds (a CPU on a
     # cell's edge, 49.6 <-> 50.4 %, at every other sample): a plotext draw of the whole
     # chart each time, 20-60 ms. A bar may lag by its slack, and catches up later.
-    from textual_plotext import PlotextPlot
-
     from xenon_tui.widgets import _perf
+    from xenon_tui.widgets._charts import BarChart
     from xenon_tui.widgets._perf import bar_cells, bar_slack, visible_bars
 
     async with perf_shown(_sample(50.0)) as (pilot, app, perf):
-        chart = perf.query_one("#cpu-now", PlotextPlot)
+        chart = perf.query_one("#cpu-now", BarChart)
         await wait_for(pilot, lambda: "cpu-now" in perf._bars)
-        names = ["EA-domu-1", "Domain-0"]
+        names = ["Domain-0", "EA-domu-1"]
         ceiling = perf.ceilings["cpu-now"]
         slack = bar_slack(bar_cells(chart.size.width, names))
         assert ceiling == 100 and slack >= 1
 
         def cells(cpu: float) -> int:
-            return visible_bars([cpu, 100.0], chart.size.width, names, ceiling)[0]
+            return visible_bars([100.0, cpu], chart.size.width, names, ceiling)[1]
 
         drawn = cells(50.0)
         within = next(v for v in range(51, 70) if cells(v) == drawn + slack)
         beyond = next(v for v in range(within, 80) if cells(v) == drawn + slack + 1)
         counts: Counter[str] = Counter()
-        for plot in perf.query(PlotextPlot):
+        for plot in perf.query(BarChart):
             spy_refreshes(plot, counts, plot.id or "?")
         for cpu in (within, 50.0, within, 51.0, within):
             await push(pilot, app, _sample(float(cpu)))
         assert counts == Counter(), counts
         await push(pilot, app, _sample(float(beyond)))
         assert counts == Counter({"cpu-now": 1}), counts
-        assert perf._bars["cpu-now"][2][0] == drawn + slack + 1
+        assert perf._bars["cpu-now"][2][1] == drawn + slack + 1
         monkeypatch.setattr(_perf, "BAR_CATCH_UP_S", 0.0)  # as if drawn long ago
         await push(pilot, app, _sample(float(beyond)))  # the same bars: nothing to catch up
         assert counts == Counter({"cpu-now": 1}), counts
         await push(pilot, app, _sample(float(within)))  # a lag within the slack: caught up
         assert counts == Counter({"cpu-now": 2}), counts
-        assert perf._bars["cpu-now"][2][0] == drawn + slack
+        assert perf._bars["cpu-now"][2][1] == drawn + slack
 
 
 async def test_samples_for_a_hidden_view_wake_nothing_and_show_when_it_is_shown(
@@ -220,3 +219,110 @@ async def test_a_trickle_repaints_at_most_once_a_second_and_a_burst_sooner() -> 
         shown = counts["log"]
         log.add_violations([_violation(5000)])
         assert counts["log"] == shown + 1 and not log._repaint_due
+
+
+def _spy_updates(app: Any) -> list[set[str]]:
+    """The widget classes each screen update paints (Textual paints one update as the box
+    around all its changed widgets), and ``<layout>`` for each layout pass."""
+    compositor = app.screen._compositor
+    updates: list[set[str]] = []
+    real = compositor.update_widgets
+
+    def spy(widgets: set[Any]) -> None:
+        updates.append({type(w).__name__ for w in widgets})
+        real(widgets)
+
+    compositor.update_widgets = spy
+    screen = app.screen
+    reflow = screen._refresh_layout
+
+    def layout(*args: Any, **kwargs: Any) -> Any:
+        updates.append({"<layout>"})
+        return reflow(*args, **kwargs)
+
+    screen._refresh_layout = layout
+    return updates
+
+
+async def test_an_alert_relabel_paints_the_band_and_the_tab_line_apart() -> None:
+    # The new-violations count relabels the mode band (bottom) and the tab line (top) at
+    # once: one update whose box was the whole screen, every widget rendered again.
+    from tests._support.screens import screen_lines
+    from xenon_tui.widgets import ModeBand
+
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await prepare()(pilot)
+        await pilot.press("6")
+        await view_shown(pilot, "perf")
+        await pilot.pause()
+        updates = _spy_updates(app)
+        state = app.servers[ADDRESS]
+        for count in (3, 4):
+            state.alert = count
+            app.host._sync_alert()
+
+            def shown(count: int = count) -> bool:
+                lines = screen_lines(app)
+                return f"Violations ⚠ {count}" in lines[1] and any(
+                    f"⚠ {count} new violations" in line for line in lines
+                )
+
+            await wait_for(pilot, shown)
+        painted = [names & {"ModeBand", "TabLine"} for names in updates]
+        assert {"ModeBand"} in painted and {"TabLine"} in painted, updates
+        assert {"ModeBand", "TabLine"} not in painted, updates
+        assert {"<layout>"} not in updates, updates
+        assert app.host.query_one(ModeBand).alert == 4
+
+
+async def test_the_tab_line_draws_a_state_once() -> None:
+    # A paint of the tab line built its Text and converted it again (3-26 ms under load)
+    # though it showed what it showed before.
+    from tests._support.screens import screen_lines
+
+    app = injected_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await prepare()(pilot)
+        line = app.host.query_one(TabLine)
+        tabs = line._owner
+        await pilot.pause()
+
+        async def badge(text: str) -> None:
+            tabs.set_badge("violations", text)
+            await wait_for(pilot, lambda: ("Violations " + text).strip() in screen_lines(app)[1])
+            await pilot.pause()
+
+        await badge("⚠ 1")
+        await badge("")
+        built = line.renders
+        await badge("⚠ 1")
+        await badge("")
+        line.refresh()  # a repaint of what is shown
+        await pilot.pause()
+        assert line.renders == built
+        await badge("⚠ 2")
+        assert line.renders == built + 1
+
+
+async def test_the_history_chart_is_drawn_again_only_when_it_changed() -> None:
+    # Plotext built the history (~130 ms) at every draw; the chart now draws only a change.
+    import time
+
+    from tests.xenon_tui.test_perf import _seven_minutes
+    from xenon_tui.widgets._charts import HistoryChart
+
+    async with perf_shown(_sample(50.0)) as (pilot, _app, perf):
+        chart = perf.query_one("#history", HistoryChart)
+        perf.history = dict(_seven_minutes(time.time()).history("10m"))
+        perf._draw_history()
+        await wait_for(pilot, lambda: "dom-8" in chart.render().plain)
+        counts: Counter[str] = Counter()
+        spy_refreshes(chart, counts, "history")
+        built = chart.builds
+        perf._draw_history()  # the same data, the same chart
+        await pilot.pause()
+        assert counts == Counter() and chart.builds == built
+        await pilot.press("x")  # memory: drawn
+        await wait_for(pilot, lambda: "Memory MiB" in chart.render().plain)
+        assert counts == Counter({"history": 1})

@@ -18,10 +18,11 @@ class ModeBand(Static):
     ModeBand.-none { background: $panel; color: $text-muted; }
     """
 
-    mode: reactive[Mode | None] = reactive(None)
-    server: reactive[str | None] = reactive(None)
-    read_only: reactive[bool] = reactive(False)
-    alert: reactive[int] = reactive(0)
+    # Drawn by _sync (one update of the line, no layout), not repainted by the reactive too.
+    mode: reactive[Mode | None] = reactive(None, repaint=False)
+    server: reactive[str | None] = reactive(None, repaint=False)
+    read_only: reactive[bool] = reactive(False, repaint=False)
+    alert: reactive[int] = reactive(0, repaint=False)
 
     def _text(self) -> str:
         if self.server is None:
