@@ -244,3 +244,52 @@ def test_lines_put_the_denials_first_and_count_the_rest() -> None:
         "What-if unavailable: no answer from the host in 20 s",
     )
     assert _policy.WHATIF_MINUTES == 10
+
+
+async def test_a_cut_report_says_how_much_is_below_and_which_key_shows_it() -> None:
+    """At 80x24 the report is taller than the dialog: a line above the buttons says how
+    many lines are below (PgDn); at the end it says what is above; when everything shows
+    (160x48, a short report) there is no such line. The old dialog showed a scrollbar only."""
+    from textual.app import App
+    from textual.widgets import Static
+
+    result = {
+        "minutes": 10,
+        "denies_allowed": True,
+        "denied_calls": [{"text": f"{DOM} made {n:,} grant_table_op/{n} calls"} for n in range(30)],
+        "domains": [],
+        "channels": [],
+        "devices": [],
+        "fixed": [],
+    }
+
+    def dialog(lines: Any) -> WhatIfConfirmDialog:
+        return WhatIfConfirmDialog("Make it active?", lines, Static("", id="confirm-body"))
+
+    def more(app: App[None]) -> str:
+        found = app.screen.query("#whatif-more")
+        line = found.first(Static) if found else None
+        return str(line.render()) if line is not None and line.display else ""
+
+    app: App[None] = App()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(dialog(whatif_lines(result)))
+        await wait_for(pilot, lambda: more(app).startswith("↓ "))
+        assert more(app).endswith("more lines below (PgDn, ↓)"), more(app)
+        first = int(more(app).split()[1])
+        await pilot.press("pagedown")
+        await wait_for(pilot, lambda: more(app) != f"↓ {first} more lines below (PgDn, ↓)")
+        while more(app).startswith("↓ "):
+            await pilot.press("pagedown")
+            await pilot.pause()
+        await wait_for(pilot, lambda: more(app).startswith("↑ "))
+        assert more(app).endswith("lines above (PgUp, ↑)"), more(app)
+    app = App()
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.push_screen(
+            dialog(whatif_lines({**result, "denied_calls": result["denied_calls"][:2]}))
+        )
+        await wait_for(pilot, lambda: bool(app.screen.query("#whatif-more")))
+        await pilot.pause()
+        await pilot.pause()
+        assert more(app) == ""

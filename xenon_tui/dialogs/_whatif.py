@@ -206,11 +206,15 @@ class WhatIfConfirmDialog(ConfirmDialog):
 
     ``expected``: the host name to type before it is made active (when the what-if says
     it would deny behaviour allowed now); None keeps the one-key confirmation (Tab, Enter).
-    The body scrolls with the arrows and PageUp/PageDown; the buttons stay docked.
+    The body scrolls with the arrows and PageUp/PageDown; the buttons stay docked. When
+    the body is cut (at 80x24 the report alone is taller than the dialog) a line above
+    the buttons says how much is below (or above, at the end) and which key shows it.
     """
 
     DEFAULT_CSS = """
     WhatIfConfirmDialog #whatif-foot { height: auto; dock: bottom; }
+    WhatIfConfirmDialog #whatif-more { color: $warning; text-style: bold; display: none; }
+    WhatIfConfirmDialog #whatif-more.-shown { display: block; }
     WhatIfConfirmDialog #whatif-foot Horizontal { dock: none; margin-top: 0; }
     WhatIfConfirmDialog #typed-error { color: $error; display: none; }
     WhatIfConfirmDialog #typed-error.-shown { display: block; }
@@ -245,6 +249,7 @@ class WhatIfConfirmDialog(ConfirmDialog):
                 yield WhatIfReport(self.report, id="whatif")
                 yield _body(self._body, "confirm-body")
             with Vertical(id="whatif-foot"):
+                yield Static("", id="whatif-more", markup=False)
                 if self.expected is not None:
                     yield Label(self._prompt.format(expected=self.expected), markup=False)
                     yield Input(placeholder=self.expected, id="typed")
@@ -257,6 +262,39 @@ class WhatIfConfirmDialog(ConfirmDialog):
         # ConfirmDialog's own on_mount (run after this one) focuses Cancel.
         if self.expected is not None:
             self.call_after_refresh(self.query_one("#typed", Input).focus)
+        found = self.query("#confirm-scroll").results(VerticalScroll)
+        scroll = next(found, None)
+        if scroll is None:  # closed before it was composed
+            return
+        self.watch(scroll, "scroll_y", self._show_cut, init=False)
+        self.watch(scroll, "virtual_size", self._show_cut, init=False)
+        self.call_after_refresh(self._show_cut)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_cut)
+
+    def cut_text(self) -> str:
+        """What the line above the buttons says: the body's lines below its visible part
+        (``↓ N more lines below (PgDn)``), or at its end those above; "" when it all shows."""
+        scroll = self.query_one("#confirm-scroll", VerticalScroll)
+        below = max(0, round(scroll.max_scroll_y - scroll.scroll_y))
+        above = max(0, round(scroll.scroll_y))
+        if below:
+            return f"↓ {below:,} more line{'s' if below != 1 else ''} below (PgDn, ↓)"
+        if above:
+            return f"↑ {above:,} line{'s' if above != 1 else ''} above (PgUp, ↑)"
+        return ""
+
+    def _show_cut(self) -> None:
+        if not self.is_attached or not self.query("#whatif-more"):
+            return
+        more = self.query_one("#whatif-more", Static)
+        text = self.cut_text()
+        shown = more.has_class("-shown")
+        more.update(text)
+        more.set_class(bool(text), "-shown")
+        if shown != bool(text):  # the body's height changed by that line: count again
+            self.call_after_refresh(self._show_cut)
 
     def _typed_ok(self, value: str) -> bool:
         if self.expected is None or value == self.expected:
