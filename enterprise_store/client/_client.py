@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import ssl
 from collections.abc import AsyncIterator, Sequence
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
@@ -79,8 +80,26 @@ class XeClient:
         verify: ssl.SSLContext | bool = tls_context(ca) if url.startswith("https://") else True
         self.token = token
         self._http = httpx.AsyncClient(
-            base_url=url.rstrip("/"), timeout=timeout, verify=verify, transport=transport
+            base_url=url.rstrip("/"),
+            timeout=timeout,
+            verify=verify,
+            transport=transport,
+            # Bearer tokens only: no cookie is kept, so nothing of one answer goes with a
+            # later request (with_token: another user's, over the same connections).
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
         )
+        self._owns_http = True
+
+    def with_token(self, token: str) -> XeClient:
+        """This client's connections (TLS, timeouts, pool) with another bearer ``token``:
+        a server that asks XE for many users (the SSH server: each login's hosts read
+        with that user's token, its logout) keeps one pool and one TLS setup for all.
+        Closing it closes nothing; close the client it came from."""
+        view = XeClient.__new__(XeClient)
+        view.token = token
+        view._http = self._http
+        view._owns_http = False
+        return view
 
     async def __aenter__(self) -> XeClient:
         return self
@@ -89,8 +108,9 @@ class XeClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Closes the connections."""
-        await self._http.aclose()
+        """Closes the connections (not those of the client a :meth:`with_token` came from)."""
+        if self._owns_http:
+            await self._http.aclose()
 
     @functools.cached_property
     def compute(self) -> ComputeClient:

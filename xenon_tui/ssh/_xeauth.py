@@ -41,6 +41,7 @@ _SESSION_TOKEN = re.compile(r"^xes_[A-Za-z0-9_-]{43}$")
 _MAX_CREDENTIAL_FILE = 4096
 _MAX_TOKEN_PIPE = 4096
 _HOST_PAGE = 1000  # XE's largest page
+_HOST_FIELDS = ("name", "port", "ro_port")
 _MAX_HOST_PAGES = 100  # 100,000 hosts: far beyond a fleet, a bound on a looping cursor
 XE_ROLES = ("admin", "operator", "auditor")
 
@@ -174,10 +175,13 @@ class XeAuthority:
         self._credential = read_credential(config.credential_file)
         self._transport = transport
         self._client: Any = None
-        self._hosts_client: Any = None
         self._revoking: set[asyncio.Task[None]] = set()
 
     def _xe(self) -> Any:
+        """The one XE client of this server (its TLS, timeouts, problem+json errors, and
+        one connection pool kept across logins): the service credential's; a user's
+        requests go over it with that user's token (``with_token``), and it keeps no
+        cookie (nothing of one user's answer goes with another's request)."""
         if self._client is None:
             from enterprise_store.client import XeClient
 
@@ -236,44 +240,11 @@ class XeAuthority:
             token=session.token,
         )
 
-    def _reader(self) -> Any:
-        """The connection pool of the users' host reads: kept open across logins (no TLS
-        handshake per login); each request carries its user's own token, and the pool
-        keeps no cookie (nothing of one user's answer goes with another's request)."""
-        if self._hosts_client is None:
-            from http.cookiejar import CookieJar, DefaultCookiePolicy
-
-            import httpx
-
-            from enterprise_store.client import tls_context
-
-            https = self.config.url.startswith("https://")
-            self._hosts_client = httpx.AsyncClient(
-                base_url=self.config.url.rstrip("/"),
-                timeout=self.config.timeout_s,
-                verify=tls_context(self.config.ca_file) if https else True,
-                transport=self._transport,
-                cookies=httpx.Cookies(CookieJar(DefaultCookiePolicy(allowed_domains=[]))),
-            )
-        return self._hosts_client
-
     async def _host_page(self, token: str, cursor: str | None) -> tuple[list[Any], str | None]:
         """One page of the hosts ``token``'s user sees: only the fields a login needs."""
-        from enterprise_store.client import error_from_response
-
-        params = {"limit": str(_HOST_PAGE), "fields": "name,port,ro_port"}
-        if cursor is not None:
-            params["cursor"] = cursor
-        response = await self._reader().get(
-            "/api/v1/hosts", params=params, headers={"Authorization": f"Bearer {token}"}
-        )
-        if response.status_code >= 400:
-            raise error_from_response(response)
-        doc = response.json()
-        items, cursor = doc["items"], doc.get("next_cursor")
-        if not isinstance(items, list) or not (cursor is None or isinstance(cursor, str)):
-            raise ValueError("not a page")
-        return items, cursor
+        user = self._xe().with_token(token)
+        page = await user.policy.list_host_fields(_HOST_FIELDS, limit=_HOST_PAGE, cursor=cursor)
+        return list(page.items), page.next_cursor
 
     async def with_host_ports(self, grant: XeGrant) -> XeGrant:
         """``grant`` with the XPS ports of the hosts XE shows its user (all pages, read
@@ -285,7 +256,7 @@ class XeAuthority:
         """
         import httpx
 
-        from enterprise_store.client import XeError
+        from enterprise_store.client import ServiceUnreachable, XeError
 
         ports: set[int] = set()
         read_only = grant.role == "auditor"
@@ -296,24 +267,26 @@ class XeAuthority:
                 for _ in range(_MAX_HOST_PAGES):
                     items, cursor = await self._host_page(grant.token, cursor)
                     for h in items:
-                        port = h["ro_port"] if read_only else h["port"]
+                        port = h.ro_port if read_only else h.port
                         if type(port) is int and 0 < port < 65536:
                             ports.add(port)
                         elif read_only and port is None:
-                            unknown.append(str(h["name"]))
+                            unknown.append(str(h.name))
                     if cursor is None:
                         break
                 else:
                     raise XeError("xe_error", f"more than {_MAX_HOST_PAGES} pages of hosts")
         except (XeError, httpx.HTTPError, TimeoutError, ValueError, KeyError, TypeError) as exc:
-            # ValueError, KeyError, TypeError: an answer that is not a page of hosts.
+            # ValueError (pydantic's), KeyError, TypeError: an answer that is not a page of
+            # hosts. The client's ServiceUnreachable carries the httpx error it caught.
+            cause = exc.__cause__ if isinstance(exc, ServiceUnreachable) else exc
             reason = (
-                _clean(exc.message)
+                "timed out"
+                if isinstance(cause, TimeoutError | httpx.TimeoutException)
+                else f"XE unreachable ({_clean(type(cause).__name__)})"
+                if isinstance(cause, httpx.HTTPError)
+                else _clean(exc.message)
                 if isinstance(exc, XeError)
-                else "timed out"
-                if isinstance(exc, TimeoutError | httpx.TimeoutException)
-                else f"XE unreachable ({_clean(type(exc).__name__)})"
-                if isinstance(exc, httpx.HTTPError)
                 else "not a list of hosts"
             )
             log.warning(
@@ -358,17 +331,10 @@ class XeAuthority:
         task.add_done_callback(self._revoking.discard)
 
     async def _logout(self, grant: XeGrant) -> None:
-        from enterprise_store.client import XeClient, XeError
+        from enterprise_store.client import XeError
 
         try:
-            async with XeClient(
-                self.config.url,
-                token=grant.token,
-                ca=self.config.ca_file,
-                timeout=self.config.timeout_s,
-                transport=self._transport,
-            ) as xe:
-                await xe.logout()
+            await self._xe().with_token(grant.token).logout()
         except XeError as exc:
             log.info("XE session of %s not logged out: %s", grant.user, _clean(exc.message))
 
@@ -381,9 +347,6 @@ class XeAuthority:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        if self._hosts_client is not None:
-            await self._hosts_client.aclose()
-            self._hosts_client = None
 
 
 def token_pipe(token: str) -> int:
