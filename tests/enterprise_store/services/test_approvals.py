@@ -6,7 +6,6 @@ refused with who may approve, every decision (and refusal) in the audit chain.""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -21,27 +20,15 @@ from enterprise_store._errors import (
     RoleRequired,
 )
 from enterprise_store.audit import AuditQuery
-from enterprise_store.model import CpuFacts
-from enterprise_store.services import NewToken, Principal, Services
-
-Login = Callable[..., Awaitable[Principal]]
-MakeUser = Callable[..., Awaitable[Principal]]
+from enterprise_store.services import NewToken, Services
+from tests._support.xe_enclaves import Login, MakeUser, two_enclaves, vm
 
 
 async def _world(services: Services, login: Login, make_user: MakeUser) -> dict[str, Any]:
     """Hosts h1, h2; enclaves A (h1, flagged) and B (h2); SecLabels sA, sB; admins
     alice and bob, operator oper, auditor aud, admin scoped to B carol."""
-    root = await login("root")
-    p = services.policy
-    await p.add_host(root, name="h1", address="10.0.0.1", cpu=CpuFacts("GenuineIntel", 6))
-    await p.add_host(root, name="h2", address="10.0.0.2")
-    a = (await p.create_enclave(root, {"name": "A", "color": "#ff0000"})).value
-    b = (await p.create_enclave(root, {"name": "B", "color": "#0000ff"})).value
-    await p.assign(root, "A", "h1")
-    await p.assign(root, "B", "h2")
-    await p.create_seclabel(root, {"name": "sA", "enclave": "A", "profile": "PV-Combined"})
-    await p.create_seclabel(root, {"name": "sB", "enclave": "B", "profile": "PV-Combined"})
-    flag = await p.update_enclave(root, "A", {"requires_approval": True})
+    root, a, b = await two_enclaves(services, login)
+    flag = await services.policy.update_enclave(root, "A", {"requires_approval": True})
     assert flag.value.name == "A"
     return {
         "root": root,
@@ -49,15 +36,10 @@ async def _world(services: Services, login: Login, make_user: MakeUser) -> dict[
         "bob": await make_user("bob", "admin"),
         "oper": await make_user("oper", "operator"),
         "aud": await make_user("aud", "auditor"),
-        "carol": await make_user("carol", "admin", scopes=(str(b.id),)),
-        "A": str(a.id),
-        "B": str(b.id),
+        "carol": await make_user("carol", "admin", scopes=(b,)),
+        "A": a,
+        "B": b,
     }
-
-
-def _vm(name: str, enclave: str = "A", label: str = "sA") -> dict[str, Any]:
-    return {"name": name, "enclave": enclave, "seclabel": label, "guest_type": "pv",
-            "kernel": "/k"}  # fmt: skip
 
 
 async def test_a_change_of_a_flagged_enclave_waits_for_an_admin_other_than_its_author(
@@ -67,9 +49,9 @@ async def test_a_change_of_a_flagged_enclave_waits_for_an_admin_other_than_its_a
     p = services.policy
     assert await p.approval_hold() is None
     # A change of B (not flagged) waits for nobody.
-    await p.create_vm(w["alice"], _vm("vB", "B", "sB"))
+    await p.create_vm(w["alice"], vm("vB", "B", "sB"))
     assert await p.approvals(w["aud"]) == []
-    written = await p.create_vm(w["alice"], _vm("vA"))
+    written = await p.create_vm(w["alice"], vm("vA"))
     [item] = await p.approvals(w["aud"])
     assert (item.version, item.enclave, item.state) == (written.version, "A", "pending")
     assert item.authors == ("alice",) and item.approvers == "admins other than alice"
@@ -210,7 +192,7 @@ async def test_turning_the_requirement_off_takes_a_second_admin(
     assert (await p.enclave_approval(w["aud"], "A")).required
     await p.update_enclave(w["bob"], "A", {"requires_approval": False})
     assert not (await p.enclave_approval(w["aud"], "A")).required
-    await p.create_vm(w["alice"], _vm("vA"))
+    await p.create_vm(w["alice"], vm("vA"))
     assert await p.approvals(w["aud"]) == [] and await p.approval_hold() is None
     # On again (one admin), with a rename in the same call: the rename waits.
     renamed = await p.update_enclave(w["alice"], "A", {"requires_approval": True, "name": "A2"})
@@ -250,7 +232,7 @@ async def test_renaming_another_enclave_a_flagged_one_names_in_a_conflict_set_wa
     )
     await p.update_enclave(w["root"], "A", {"requires_approval": True})
     # A change of B only: A's text is unchanged, nothing waits.
-    await p.create_vm(w["alice"], _vm("vB", "B", "sB"))
+    await p.create_vm(w["alice"], vm("vB", "B", "sB"))
     assert await p.approvals(w["aud"]) == []
     # B renamed: A's conflict-set line names B, so A's part changed.
     renamed = await p.update_enclave(w["alice"], "B", {"name": "B2"})

@@ -8,16 +8,15 @@ those of the whole policy."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
 import pytest
 
 from enterprise_store._errors import NotFound
-from enterprise_store.model import CpuFacts, EnterprisePolicy
+from enterprise_store.model import EnterprisePolicy
 from enterprise_store.policy import enclave_text
-from enterprise_store.services import Principal, Services
+from enterprise_store.services import Services
 from enterprise_store.services._version_diffs import (
     BEFORE_DIFFS,
     MAX_LINES,
@@ -26,36 +25,20 @@ from enterprise_store.services._version_diffs import (
     version_diff_rows,
 )
 from enterprise_store.store import Store
-
-Login = Callable[..., Awaitable[Principal]]
-MakeUser = Callable[..., Awaitable[Principal]]
+from tests._support.xe_enclaves import Login, MakeUser, two_enclaves, vm
 
 
 async def _world(services: Services, login: Login, make_user: MakeUser) -> dict[str, Any]:
     """Hosts h1, h2; enclaves A (h1) and B (h2), neither requiring approval; SecLabels sA,
     sB; auditor aud, auditor scoped to B carol."""
-    root = await login("root")
-    p = services.policy
-    await p.add_host(root, name="h1", address="10.0.0.1", cpu=CpuFacts("GenuineIntel", 6))
-    await p.add_host(root, name="h2", address="10.0.0.2")
-    a = (await p.create_enclave(root, {"name": "A", "color": "#ff0000"})).value
-    b = (await p.create_enclave(root, {"name": "B", "color": "#0000ff"})).value
-    await p.assign(root, "A", "h1")
-    await p.assign(root, "B", "h2")
-    await p.create_seclabel(root, {"name": "sA", "enclave": "A", "profile": "PV-Combined"})
-    await p.create_seclabel(root, {"name": "sB", "enclave": "B", "profile": "PV-Combined"})
+    root, a, b = await two_enclaves(services, login)
     return {
         "root": root,
         "aud": await make_user("aud", "auditor"),
-        "carol": await make_user("carol", "auditor", scopes=(str(b.id),)),
-        "A": str(a.id),
-        "B": str(b.id),
+        "carol": await make_user("carol", "auditor", scopes=(b,)),
+        "A": a,
+        "B": b,
     }
-
-
-def _vm(name: str, enclave: str, label: str) -> dict[str, Any]:
-    return {"name": name, "enclave": enclave, "seclabel": label, "guest_type": "pv",
-            "kernel": "/k"}  # fmt: skip
 
 
 async def test_a_write_keeps_the_diff_of_the_enclave_it_changed_and_no_other(
@@ -63,7 +46,7 @@ async def test_a_write_keeps_the_diff_of_the_enclave_it_changed_and_no_other(
 ) -> None:
     w = await _world(services, login, make_user)
     p = services.policy
-    made = await p.create_vm(w["root"], _vm("vm-in-a", "A", "sA"))
+    made = await p.create_vm(w["root"], vm("vm-in-a", "A", "sA"))
     diff = await p.version_diff(w["aud"], made.version)
     assert diff.recorded and diff.reason is None
     assert [d.scope for d in diff.diffs] == [w["A"]]
@@ -75,7 +58,7 @@ async def test_a_write_keeps_the_diff_of_the_enclave_it_changed_and_no_other(
     text = (await p.version_diff(w["aud"], changed.version)).diffs[0].diff
     assert "+       memory 512/512 MB" in text and "-       memory" in text
 
-    elsewhere = await p.create_vm(w["root"], _vm("vm-in-b", "B", "sB"))
+    elsewhere = await p.create_vm(w["root"], vm("vm-in-b", "B", "sB"))
     scopes = [d.scope for d in (await p.version_diff(w["aud"], elsewhere.version)).diffs]
     assert scopes == [w["B"]]  # A is not in it
 
@@ -99,8 +82,8 @@ async def test_unknown_versions_are_not_found_and_scoped_readers_see_their_encla
 ) -> None:
     w = await _world(services, login, make_user)
     p = services.policy
-    in_a = await p.create_vm(w["root"], _vm("vm-in-a", "A", "sA"))
-    in_b = await p.create_vm(w["root"], _vm("vm-in-b", "B", "sB"))
+    in_a = await p.create_vm(w["root"], vm("vm-in-a", "A", "sA"))
+    in_b = await p.create_vm(w["root"], vm("vm-in-b", "B", "sB"))
     for number in (in_b.version + 1, 2**62, -1):
         with pytest.raises(NotFound):
             await p.version_diff(w["aud"], number)
@@ -121,7 +104,7 @@ async def test_versions_made_before_the_migration_say_so(
     from enterprise_store.store._migrate import _config
 
     w = await _world(services, login, make_user)
-    old = await services.policy.create_vm(w["root"], _vm("vm-old", "A", "sA"))
+    old = await services.policy.create_vm(w["root"], vm("vm-old", "A", "sA"))
     # The store as it was before migration 0010, then opened by this code (upgraded).
     async with await Store.open(db_url) as store, store.atomic() as conn:
         await conn.run_sync(lambda c: command.downgrade(_config(c), "0009_vif_model_disk_cdrom"))
@@ -131,7 +114,7 @@ async def test_versions_made_before_the_migration_say_so(
         assert (await conn.execute(text("SELECT count(*) FROM policy_version_diffs"))).one()[0] == 0
     before = await services.policy.version_diff(w["aud"], old.version)
     assert not before.recorded and before.diffs == () and before.reason == BEFORE_DIFFS
-    new = await services.policy.create_vm(w["root"], _vm("vm-new", "A", "sA"))
+    new = await services.policy.create_vm(w["root"], vm("vm-new", "A", "sA"))
     after = await services.policy.version_diff(w["aud"], new.version)
     assert after.recorded and "+    VM vm-new" in after.diffs[0].diff
 
