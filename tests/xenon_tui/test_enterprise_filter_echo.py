@@ -1,7 +1,7 @@
 """Issue #13: a `/` filter key's answer on the Enterprise screen. The filter line is drawn
-before the VM table is filtered (the table's redraw is most of a key's work), once for the
-keys that came meanwhile; the table draws its plain cells itself, the same segments the
-DataTable would have built through Rich."""
+before the VM list is filtered (the list's redraw is most of a key's work), once for the
+keys that came meanwhile; the list (Textual's line API) draws only the lines on screen, and
+a change of its row count lays nothing out again."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.coordinate import Coordinate
-from textual.widgets import DataTable, Input
+from textual.screen import Screen
+from textual.widgets import Input
 
 from tests._support.console import wait_for
 from tests._support.keys import one_read
@@ -69,12 +68,45 @@ async def test_the_filter_line_is_drawn_before_the_table_is_filtered(
         assert all(text.casefold() in name.casefold() for name in vm_names(app))
 
 
+async def test_filter_keys_lay_nothing_out(world: World, tmp_path: Path) -> None:
+    """A key in the filter line repaints the line; it does not lay the screen out again
+    (Input's own virtual size did, on every key: the Hosts panel, the VM list, all of it)."""
+    app = world.console(await world.link("oper"), tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        screen = app.enterprise
+        assert screen is not None
+        await pilot.press("/")
+        await wait_for(pilot, lambda: isinstance(screen.focused, Input))
+        line = screen.focused
+        assert isinstance(line, Input)
+        await pilot.pause()
+        asked: list[bool] = []
+        refresh = line.refresh
+
+        def counted(*args: Any, **kw: Any) -> Any:
+            asked.append(bool(kw.get("layout")))
+            return refresh(*args, **kw)
+
+        line.refresh = counted  # type: ignore[method-assign]
+        text = vm_names(app)[0]
+        await pilot.press(*text)
+        table = screen.query_one(XeVmTable)
+        await wait_for(pilot, lambda: table.filter == text)
+        assert asked and not any(asked), asked
+        # Longer than the line: its end stays in sight (the line scrolls sideways).
+        await pilot.press(*("x" * 90), *"END")
+        await pilot.pause()
+        assert line.render_line(0).text.rstrip().endswith("xxEND")
+        assert not any(asked), asked
+
+
 ROWS = [
     VmRow("a", "vm-00001", "host-0001", "running", "fleet-label", "h1"),
     VmRow("b", "vm-2", "h", "unknown", "x", "h2"),
-    VmRow("c", "", "(default)", "stopped", "—", ""),  # empty and non-ASCII: the DataTable's
-    VmRow("d", "vm-é", "hôte-1", "migrating", "[b]x[/b]", "h3"),  # longer than State's 7
-    VmRow("e", "vm-5", "host-0005", "paused", "lab", "h5"),
+    VmRow("c", "", "(default)", "stopped", "—", ""),  # empty and non-ASCII
+    VmRow("d", "vm-é\x1b[2J", "hôte-1", "migrating", "[b]x[/b]", "h3"),  # ESC; over 7 wide
+    VmRow("e", "vm-界5", "host-0005", "paused", "lab", "h5"),  # two cells wide
 ]
 
 
@@ -83,56 +115,86 @@ class OneTable(App[None]):
         yield XeVmTable(id="vms")
 
 
-async def test_plain_cells_are_drawn_as_the_datatable_draws_them() -> None:
+def lines(table: XeVmTable) -> list[str]:
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+async def test_rows_are_drawn_in_columns_as_one_line_each() -> None:
     app = OneTable()
-    async with app.run_test(size=(100, 20)) as pilot:
+    async with app.run_test(size=(80, 12)) as pilot:
         table = app.query_one(XeVmTable)
         table.show(ROWS)
+        await wait_for(pilot, lambda: table.size.height > 0 and table.row_count == len(ROWS))
+        drawn = [line.rstrip() for line in lines(table)]
+        # Columns as wide as their widest cell (State: 7, cut), a blank on each side; a
+        # control character from XE is drawn as "?" (it must not reach the terminal).
+        assert drawn[: len(ROWS) + 1] == [
+            " Name      Host       State    SecLabel",
+            " vm-00001  host-0001  running  fleet-label",
+            " vm-2      h          unknown  x",
+            "           (default)  stopped  —",
+            " vm-é?[2J  hôte-1     migrati  [b]x[/b]",
+            " vm-界5    host-0005  paused   lab",
+        ], drawn
+        assert not any(c for line in drawn for c in line if not c.isprintable())
+        # The cursor row and the stripes are styles, not text: the first row under the
+        # cursor, zebra stripes on even rows (as the DataTable drew them).
+        table.focus()
         await pilot.pause()
-        await wait_for(
-            pilot, lambda: table.row_count == len(ROWS) and table.virtual_size.height > 0
-        )
-        checked = 0
-        for row in range(len(ROWS)):
-            base = table._get_row_style(row, table.rich_style)
-            for column, info in enumerate(table.ordered_columns):
-                width = info.get_render_width(table)
-                for cursor in (False, True):
-                    for hover in (False, True):
-                        ours = table._render_cell(row, column, base, width, cursor, hover)
-                        table._clear_caches()
-                        theirs = DataTable._render_cell(
-                            table, row, column, base, width, cursor, hover
-                        )
-                        assert ours == theirs, (ROWS[row], column, cursor, hover)
-                        checked += 1
-        assert checked == len(ROWS) * 4 * 4
+        cursor = table.render_line(1)
+        styles = {s.style for s in cursor if s.text.strip()}
+        assert styles == {table.rich_style + table.get_component_rich_style("xe-vms--even-row")
+                          + table.get_component_rich_style("xe-vms--cursor")}  # fmt: skip
+        second = {s.style for s in table.render_line(2) if s.text.strip()}
+        assert second == {table.rich_style}
+        third = {s.style for s in table.render_line(3) if s.text.strip()}
+        assert third == {table.rich_style + table.get_component_rich_style("xe-vms--even-row")}
 
 
-async def test_a_filter_key_draws_plain_cells_without_rich(
+async def test_a_filter_key_draws_only_the_lines_on_screen_and_lays_nothing_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    rich_cells: list[tuple[int, int]] = []
-    real = DataTable._render_cell
+    layouts: list[str] = []
+    real = Screen._refresh_layout
 
-    def counted(self: Any, row: int, column: int, *args: Any, **kw: Any) -> Any:
-        if row >= 0 and column >= 0:
-            rich_cells.append((row, column))
-        return real(self, row, column, *args, **kw)
+    def counted(self: Screen[Any], *args: Any, **kw: Any) -> Any:
+        layouts.append(type(self).__name__)
+        return real(self, *args, **kw)
 
-    monkeypatch.setattr(DataTable, "_render_cell", counted)
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
     app = OneTable()
     async with app.run_test(size=(100, 20)) as pilot:
         table = app.query_one(XeVmTable)
         vms = [
             VmRow(f"id-{i}", f"vm-{i:05d}", f"host-{i % 7:04d}", "running", "lab")
-            for i in range(300)
+            for i in range(10_000)
         ]
         table.show(vms)
+        await wait_for(pilot, lambda: lines(table)[1].startswith(" vm-00000"))
         await pilot.pause()
+        height = table.size.height  # the header and the rows on screen
+        layouts.clear()
+        drawn = table.lines_drawn
+        # Each key changes the row count (10,000, 1,000, 100, 1,000, 10,000): the list
+        # keeps its scrollbar, so nothing is laid out; only the lines on screen are drawn.
+        for text in ("vm-01", "vm-001", "vm-00", ""):
+            table.set_filter(text)
+            await pilot.pause()
+            assert table.virtual_size.height == table.matching + 1
+        assert table.matching == 10_000 and layouts == [], layouts
+        assert table.lines_drawn - drawn <= 4 * height, (table.lines_drawn - drawn, height)
         table.set_filter("vm-001")
-        await wait_for(pilot, lambda: [v.name for v in table.rows_shown[:1]] == ["vm-00100"])
         await pilot.pause()
-        assert table.matching == 100
-        assert isinstance(table.get_cell_at(Coordinate(0, 0)), Text)
-        assert rich_cells == []
+        assert [v.name for v in table.rows_shown[:1]] == ["vm-00100"]
+        assert str(table.border_subtitle) == "100 of 10,000 match"
+        assert lines(table)[1].startswith(" vm-00100")
+        # The cursor stays on its VM while the filter keeps it: down to vm-00102, then
+        # the filter cleared, it is row 102 (scrolled into view).
+        table.focus()
+        await pilot.press("down", "down")
+        assert table.current_vm() == vms[102]
+        table.set_filter("")
+        await pilot.pause()
+        assert table.cursor_row == 102 and table.current_vm() == vms[102]
+        assert vms[102] in table.on_screen()
+        assert str(table.border_subtitle) == "10,000 VMs · / narrows"

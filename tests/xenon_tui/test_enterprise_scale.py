@@ -2,7 +2,8 @@
 benchmark's 1,000 / 10,000 in ``benchmarks/_ssh_xe.py``): the first frame shows a page of
 the enclave's VMs, the rest follows; VMs are read again only at a new policy version; run
 states only of the hosts whose VMs are on screen; the `/` filter runs over every VM of the
-enclave in memory; moving past the last drawn row draws the next page."""
+enclave in memory; the cursor reaches every VM, and a filter key draws only the lines on
+screen."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from tests._support.console import wait_for
 from tests._support.xe_console import PASSWORD, World, ready, rows, status, tree_lines, vm_names
 from xenon_tui import _xe as xe_module
 from xenon_tui._xe import FIRST_PAGE, HOST_FIELDS, NOT_READ
-from xenon_tui.widgets import _xe_vms as vms_module
 from xenon_tui.widgets._xe_hosts import HOST_PAGE, XeHostsTree
 from xenon_tui.widgets._xe_vms import XeVmTable
 
@@ -83,10 +83,18 @@ async def fleet(xe_services: Callable[..., Any]) -> AsyncIterator[tuple[World, C
 
 
 async def test_first_frame_is_a_page_then_every_vm_and_polls_stay_cheap(
-    fleet: tuple[World, Counted], tmp_path: Path
+    fleet: tuple[World, Counted], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world, counted = fleet
     app = world.console(await world.link("oper"), tmp_path)
+    shown: list[int] = []  # the VMs handed to the list each time
+    show = XeVmTable.show
+
+    def spy(table: XeVmTable, vms: Any) -> None:
+        shown.append(len(vms))
+        show(table, vms)
+
+    monkeypatch.setattr(XeVmTable, "show", spy)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
         screen = app.enterprise
@@ -104,9 +112,9 @@ async def test_first_frame_is_a_page_then_every_vm_and_polls_stay_cheap(
         assert lines[1].strip() == "Enclave Fleet"
         table = screen.query_one(XeVmTable)
         await wait_for(pilot, lambda: table.matching == VMS, 60)
-        # A page drawn (the rows below the visible ones when the view is quiet), not 3,000.
-        await wait_for(pilot, lambda: table.pending == 0)
-        assert len(vm_names(app)) == FIRST_PAGE
+        # The first frame's page, then every VM (the list draws the lines on screen only).
+        assert shown[0] == FIRST_PAGE and shown[-1] == VMS, shown
+        assert len(vm_names(app)) == VMS
         assert vm_names(app)[:3] == ["vm-00000", "vm-00001", "vm-00002"]
         enclave_line = str(screen.query_one("#xe-enclave").render())
         assert f"{VMS:,} VMs" in enclave_line and f"and {HOSTS - 6} more" in enclave_line
@@ -140,7 +148,7 @@ async def test_first_frame_is_a_page_then_every_vm_and_polls_stay_cheap(
         assert 0 < seen["GET /api/v1/hosts/*/domains"] <= 3 * 48, seen
 
 
-async def test_filter_runs_over_every_vm_and_pages_follow_the_cursor(
+async def test_filter_runs_over_every_vm_and_the_cursor_reaches_every_vm(
     fleet: tuple[World, Counted], tmp_path: Path
 ) -> None:
     world, _ = fleet
@@ -160,7 +168,7 @@ async def test_filter_runs_over_every_vm_and_pages_follow_the_cursor(
         on_7 = [f"vm-{i:05d}" for i in range(7, VMS, HOSTS)]
         await wait_for(pilot, lambda: vm_names(app) == on_7)
         await pilot.press("slash", "escape")
-        await wait_for(pilot, lambda: len(vm_names(app)) == FIRST_PAGE)
+        await wait_for(pilot, lambda: len(vm_names(app)) == VMS)
         # In the Hosts panel, G reaches "… more hosts": the next page is drawn.
         tree = screen.query_one(XeHostsTree)
         tree.focus()
@@ -171,11 +179,15 @@ async def test_filter_runs_over_every_vm_and_pages_follow_the_cursor(
         assert tree.host_at_cursor() is not None  # on the first host of the new page
         table.focus()
         await pilot.press("g")
-        # G: the last drawn row; the next page is drawn below it.
+        # G: the last VM of the enclave, on screen; PgUp a screenful up, Home the first.
         await pilot.press("G")
-        await wait_for(pilot, lambda: len(vm_names(app)) == 2 * FIRST_PAGE)
-        assert table.cursor_row == FIRST_PAGE - 1
-        assert vm_names(app)[-1] == f"vm-{2 * FIRST_PAGE - 1:05d}"
+        last = table.current_vm()
+        assert table.cursor_row == VMS - 1 and last is not None
+        assert last.name == f"vm-{VMS - 1:05d}" and last in table.on_screen()
+        await pilot.press("pageup")
+        assert table.cursor_row == VMS - 1 - (table.scrollable_content_region.height - 1)
+        await pilot.press("home")
+        assert table.cursor_row == 0 and int(table.scroll_y) == 0
 
 
 async def test_first_frame_reads_start_before_the_view_is_drawn(
@@ -242,12 +254,12 @@ async def test_every_vm_arrives_while_hosts_are_slow_to_say_what_they_run(
         counted.domains_gate.set()
 
 
-async def test_a_filter_key_draws_the_visible_rows_and_the_rest_of_the_page_after(
-    fleet: tuple[World, Counted], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_a_filter_key_draws_the_lines_on_screen_only(
+    fleet: tuple[World, Counted], tmp_path: Path
 ) -> None:
-    """Each `/` filter key redraws only the rows that fit on screen (type-ahead over a large
-    enclave: a 200-row page per key was most of a key's time); the rest of the page is
-    drawn once the keys pause, and at once when the cursor goes down to it."""
+    """Each `/` filter key draws only the rows that fit on screen (type-ahead over a large
+    enclave: the DataTable built a 200-row page per key, most of a key's time); the count
+    of matching rows is in the list's caption, and the cursor reaches the last of them."""
     world, _ = fleet
     app = world.console(await world.link("oper"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -255,25 +267,21 @@ async def test_a_filter_key_draws_the_visible_rows_and_the_rest_of_the_page_afte
         screen = app.enterprise
         assert screen is not None
         table = screen.query_one(XeVmTable)
-        await wait_for(pilot, lambda: table.matching == VMS and table.pending == 0, 60)
-        visible = table.size.height  # rows that fit (the header takes one)
+        await wait_for(pilot, lambda: table.matching == VMS, 60)
+        visible = table.scrollable_content_region.height - 1  # the header takes one
         assert 0 < visible < FIRST_PAGE
-        # Keys typed faster than the pause (however slow this machine is today).
-        monkeypatch.setattr(vms_module, "REST_S", 600.0)
-        before = table.rows_added
+        assert str(table.border_subtitle) == f"{VMS:,} VMs · / narrows"
+        before = table.lines_drawn
         await pilot.press("slash", *"vm-01")  # "vm-0" keeps every VM, "vm-01" a thousand
-        added = table.rows_added - before
-        assert added <= 5 * (visible + 2), (added, visible)  # old code: 5 x 200 rows
-        assert vm_names(app)[:2] == ["vm-01000", "vm-01001"]
-        assert table.pending == FIRST_PAGE - len(vm_names(app)) > 0
-        assert f"{FIRST_PAGE} of 1,000" in str(table.border_subtitle)
-        # G: the cursor goes to the page's last row (drawn now), not to the last row
-        # drawn so far (and the next page is drawn below it, as before).
+        await wait_for(pilot, lambda: vm_names(app)[:2] == ["vm-01000", "vm-01001"])
+        await pilot.pause()
+        drawn = table.lines_drawn - before
+        assert drawn <= 5 * (visible + 1), (drawn, visible)  # old code: 5 x 200 rows
+        assert str(table.border_subtitle) == f"1,000 of {VMS:,} match"
+        # G: the last matching VM, on screen.
         await pilot.press("enter", "G")
-        assert table.cursor_row == FIRST_PAGE - 1
-        assert vm_names(app)[FIRST_PAGE - 1] == f"vm-{1000 + FIRST_PAGE - 1:05d}"
-        # Typed again; the keys pause: the rest of the page follows.
-        monkeypatch.setattr(vms_module, "REST_S", 0.2)
+        assert table.cursor_row == 999
+        assert vm_names(app)[999] == "vm-01999" and table.current_vm() in table.on_screen()
         await pilot.press("slash", "ctrl+u", *"vm-02", "enter")
-        await wait_for(pilot, lambda: len(vm_names(app)) == FIRST_PAGE)
-        assert vm_names(app)[-1] == f"vm-{2000 + FIRST_PAGE - 1:05d}" and table.pending == 0
+        await wait_for(pilot, lambda: len(vm_names(app)) == 1000)
+        assert vm_names(app)[-1] == "vm-02999"

@@ -12,6 +12,8 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static, Tree
 
@@ -69,6 +71,19 @@ def seclabels_text(labels: tuple[SecLabelOut, ...]) -> Text:
     return text
 
 
+class FilterLine(Input):
+    """The `/` filter line: an Input whose text changes lay nothing out.
+
+    Input sets its virtual size (the text's width) on every key, and Widget's reactive lays
+    the whole screen out again for it (the Hosts panel, the VM list, every line): most of
+    a key's echo. The line's own size never depends on its text (one line, the screen's
+    width), so its virtual size is a plain repainting reactive here; its sideways scroll
+    reads the value as set.
+    """
+
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+
 class EnterpriseScreen(
     XeAdminFlows,
     XeApprovalsFlow,
@@ -119,7 +134,7 @@ class EnterpriseScreen(
         self._first: asyncio.Task[FirstView] | None = None
         self._prefetched: EnclaveDetail | None = None
         self._tasks: XeTaskPanel | None = None
-        self._filter: Input | None = None
+        self._filter: FilterLine | None = None
         self._filter_pending: str | None = None  # typed, the table not filtered by it yet
         self._drawn_lines: tuple[Text, Text] | None = None  # the enclave's line, SecLabels
         with contextlib.suppress(RuntimeError):  # no running loop: the first poll reads
@@ -370,7 +385,7 @@ class EnterpriseScreen(
         # one read over SSH reach the filter line, not the VM table (they were lost).
         if self._filter is None:
             # Mounted on first use (awaited: in place before it takes the focus).
-            self._filter = Input(
+            self._filter = FilterLine(
                 id="xe-filter", placeholder="/filter the VMs  (Enter keeps, Esc clears)"
             )
             await self.mount(self._filter, before="#xe-keys")
