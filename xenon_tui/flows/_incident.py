@@ -246,28 +246,53 @@ async def pause(console: Console, book: Runbook) -> None:
     await _record(console, book, "pause", "done", None)
 
 
-async def capture(console: Console, book: Runbook) -> None:
-    """Opens the incident on the host, which captures the record; shows what it holds."""
-    _writable(console)
-    if book.incident is not None:
-        book.detail = _captured(book.incident)
-        return
-    seq = book.violation.get("seq") if book.violation else None
-    params: dict[str, Any] = {"trigger_seqs": [seq]} if isinstance(seq, int) else {}
-    if book.xe is not None:
-        from xenon_tui._xe import bounded
+async def _open_on_host(console: Console, book: Runbook) -> dict[str, Any] | None:
+    """The domain's open incident as the host keeps it (None: it has none)."""
+    found = await console.call(book.address, "ListIncidents", query=book.domain, state="open")
+    mine = next((i for i in found["incidents"] if i["domain"] == book.domain), None)
+    if mine is None:
+        return None
+    return dict(await console.call(book.address, "GetIncident", id=mine["id"]))
 
-        seqs = params.get("trigger_seqs", [])
-        out = await bounded(book.xe.client.incidents.open(book.xe.host, book.domain, seqs))
-        book.incident = dict(out.incident)
-    else:
-        book.incident = await console.call(
-            book.address, "OpenIncident", domain=book.domain, user=console.user, **params
-        )
-    for step, outcome, note in book.pending:
-        await _record(console, book, step, outcome, note)
-    book.pending.clear()
+
+async def capture(console: Console, book: Runbook) -> None:
+    """Opens the incident on the host, which captures the record; shows what it holds,
+    then records the steps done before it (pause): what it captured is shown even when
+    one of those records fails, and the steps not recorded yet stay pending (c again
+    records them)."""
+    _writable(console)
+    if book.incident is None:
+        seq = book.violation.get("seq") if book.violation else None
+        params: dict[str, Any] = {"trigger_seqs": [seq]} if isinstance(seq, int) else {}
+        if book.xe is not None:
+            from xenon_tui._xe import EnterpriseError, bounded
+
+            seqs = params.get("trigger_seqs", [])
+            try:
+                out = await bounded(book.xe.client.incidents.open(book.xe.host, book.domain, seqs))
+            except EnterpriseError as exc:
+                # No answer in time (XE and the host may have opened it meanwhile), or
+                # refused because it is open already: the host's open incident is the one.
+                if exc.code not in ("unreachable", "conflict"):
+                    raise
+                try:
+                    found = await _open_on_host(console, book)
+                except ConsoleError:
+                    found = None
+                if found is None:
+                    raise
+                book.incident = found
+            else:
+                book.incident = dict(out.incident)
+        else:
+            book.incident = await console.call(
+                book.address, "OpenIncident", domain=book.domain, user=console.user, **params
+            )
     book.detail = _captured(book.incident)
+    while book.pending:
+        step, outcome, note = book.pending[0]
+        await _record(console, book, step, outcome, note)
+        book.pending.pop(0)
 
 
 def _captured(inc: Mapping[str, Any]) -> list[str]:
