@@ -25,6 +25,9 @@ from xenon_tui.widgets._spans import ClickableLine, Span, clip
 
 _GAP = "  "
 
+RELABEL_S = 0.25
+"""A badge or status is drawn this long after it changed, in an update of its own."""
+
 _DRAWN_KEEP = 8
 """Tab lines kept drawn (by what they show): a state seen again is not drawn again."""
 
@@ -284,14 +287,15 @@ class ViewTabs(Widget):
             self._relabel()
 
     def _relabel(self) -> None:
-        """Repaints the strip alone, after the screen's next update: a relabel comes with
-        other changes (the mode band's alert count with the badge, a view's rows with its
+        """Repaints the strip alone, ``RELABEL_S`` later: a relabel comes with other
+        changes (the mode band's alert count with the badge, a view's rows with its
         status), and Textual paints one update as the box around all its changed parts;
         the band at the bottom and the strip at the top were every widget between them
-        rendered again."""
+        rendered again. (After the next refresh was not enough: the band's own repaint
+        reaches the screen from the band's task, sometimes after that refresh.)"""
         if self.is_mounted and not self._relabel_due:
             self._relabel_due = True
-            self.call_after_refresh(self._relabelled)
+            self.set_timer(RELABEL_S, self._relabelled)
 
     def _relabelled(self) -> None:
         self._relabel_due = False
