@@ -11,8 +11,10 @@ import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual.app import App
 from textual.widgets import Checkbox, Input, Label, OptionList, Select, TabbedContent, TextArea
+from textual.widgets._select import SelectOverlay
 
 from tests._support.console import wait_for
+from tests._support.keys import one_read
 from tests._support.snapshots import settled_screenshot
 from tests._support.xe_console import World, ready, rows, status
 from xenon_tui.dialogs._xe_config import ConfigureVmDialog, XlConfigDialog
@@ -24,6 +26,7 @@ from xenon_tui.dialogs._xe_devices import (
     disk_field_problems,
     vif_field_problems,
 )
+from xenon_tui.dialogs._xe_forms import PullDown
 from xps.policy import policy_from_dict
 from xps.policy.generators import xl_config
 
@@ -55,8 +58,12 @@ async def _open(pilot: Any, app: Any, tab: str) -> ConfigureVmDialog:
     await wait_for(pilot, lambda: isinstance(app.screen, ConfigureVmDialog), 30)
     dialog = app.screen
     assert isinstance(dialog, ConfigureVmDialog)
-    dialog.query_one(TabbedContent).active = tab
-    await pilot.pause()
+    # Once its first field has the focus: a tab chosen before its tabs were mounted was
+    # undone (they open on the Extra XL tab), and the click on a VIFs button missed.
+    await wait_for(pilot, lambda: dialog.ready, 30)
+    tabs = dialog.query_one(TabbedContent)
+    tabs.active = tab
+    await wait_for(pilot, lambda: tabs.active == tab and tabs.get_pane(tab).region.area > 0)
     return dialog
 
 
@@ -121,6 +128,26 @@ async def test_the_vif_form_offers_the_nic_model_for_hvm_only(hvm: bool) -> None
         await pilot.click("#row-ok")
         await wait_for(pilot, lambda: app.answer != "none yet", 10)
     assert app.answer == VifRow("EBbr", model="virtio-net" if hvm else None)
+
+
+async def test_the_nic_model_is_a_pull_down_searched_by_the_keys_behind_its_enter() -> None:
+    """The VIF form's NIC model is the forms' pull-down (its list built when opened) with
+    their type-ahead: Enter and a search in one read choose it (#13)."""
+    app = _FormApp(VifRow("EBbr", model="rtl8139"), True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DeviceRowDialog), 10)
+        model = app.screen.query_one("#row-model", Select)
+        assert isinstance(model, PullDown) and not app.screen.query(SelectOverlay)
+        assert model.value == "rtl8139"
+        model.focus()
+        await wait_for(pilot, lambda: model.has_focus)
+        one_read(app, ["enter", *"vir", "enter"])
+        await wait_for(pilot, lambda: model.value == "virtio-net" and not model.expanded)
+        one_read(app, ["enter", *"e1000 (", "enter"])  # the first entry: no model line
+        await wait_for(pilot, lambda: model.value == "" and not model.expanded)
+        await pilot.click("#row-ok")
+        await wait_for(pilot, lambda: app.answer != "none yet", 10)
+    assert app.answer == VifRow("EBbr", model=None)
 
 
 async def test_the_cdrom_box_makes_the_disk_read_only() -> None:
@@ -228,7 +255,6 @@ async def test_a_vif_and_a_disk_set_in_the_console_arrive_in_the_host_s_xl_confi
         assert f"# disk 2: {iso},raw,xvdc,r,devtype=cdrom" in shown
         await pilot.press("escape")
     task = await root.compute.wait_task((await root.compute.propagate()).task_id, 90)
-    print("DBG", task, [p.model_dump() for p in await root.compute.propagation()])
     assert task.state == "succeeded", task.error
     after = await _host_xl_config(world, host, vm)
     # (an HVM guest's VIF also gets its NIC type from the host's generator)

@@ -23,6 +23,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select
 
+from xenon_tui.dialogs._xe_forms import PullDown
+
 __all__ = [
     "VIF_MODELS",
     "DeviceList",
@@ -207,11 +209,13 @@ class DeviceRowDialog(ModalScreen[R | None], Generic[R]):
         if isinstance(self.row, VifRow) and self.hvm:
             yield Label("NIC the guest emulates (xl model=)", markup=False)
             model = self.row.model
-            yield Select(
-                [(m, m) for m in VIF_MODELS],
-                prompt=_NO_MODEL,
-                value=model if model in VIF_MODELS else Select.NULL,
+            # The forms' pull-down: its list built when first opened, a search typed
+            # behind the Enter that opens it kept (#13); "" is no model line (e1000).
+            yield PullDown(
+                [(_NO_MODEL, ""), *((m, m) for m in VIF_MODELS)],
+                value=model if model in VIF_MODELS else "",
                 id="row-model",
+                compact=False,  # bordered, as this dialog's fields
             )
             yield Label("", id="row-model-error", classes="field-error", markup=False)
 
@@ -253,7 +257,8 @@ class DeviceRowDialog(ModalScreen[R | None], Generic[R]):
             text = self.query_one(f"#row-{name}", Input).value.strip()
             values[name] = (text or None) if name in _OPTIONAL else text
         for select in self.query("#row-model").results(Select):
-            values["model"] = None if select.value is Select.NULL else str(select.value)
+            chosen = select.value
+            values["model"] = str(chosen) if isinstance(chosen, str) and chosen else None
         for box in self.query("#row-cdrom").results(Checkbox):
             values["cdrom"] = box.value
         row: R = replace(self.row, **values)
