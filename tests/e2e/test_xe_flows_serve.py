@@ -185,8 +185,10 @@ async def test_a_violation_to_a_closed_incident_through_xe_serve(
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
         runbook = await _runbook_of_a_violation(pilot, app, host, INCIDENT_VM)
-        # Its ? help is the runbook's, through XE (on a host console alone: "Runbook").
-        runbook.show_help()
+        # Its ? help is the runbook's, through XE (on a host console alone: "Runbook"). The
+        # key itself: over an XE session the host console's ? is its screen's binding, not
+        # the app's, and none of it reaches a screen shown over it (the walk found ? dead).
+        await pilot.press("question_mark")
         await _until(pilot, app, lambda: bool(app.screen.query("XeHelpScreen .title")))
         heading = _text(app.screen.query_one("XeHelpScreen .title"))
         assert heading == f"Runbook through Xenon Enterprise ({host.name}) — keys (Esc closes)"

@@ -82,6 +82,9 @@ class RunbookScreen(ModalScreen[None]):
         Binding("down,j", "move(1)", "Down", show=False, id="runbook.down"),
         Binding("enter", "run_selected", "Run selected", show=False, id="runbook.enter"),
         Binding("escape", "dismiss_panel", "Back", id="runbook.back"),
+        # Its own ?: over an XE session the host console's ? is that screen's binding,
+        # which a screen shown over it never reaches.
+        Binding("question_mark", "keys_help", "Help", show=False, id="runbook.help"),
     ]
 
     def __init__(self, console: Console, book: inc.Runbook, verify_s: int | None = None) -> None:
@@ -163,6 +166,9 @@ class RunbookScreen(ModalScreen[None]):
             form = parameters[0] if parameters else action[len("choose(") :].strip("()'\"")
             return self.choosing and (form in ("", "None", None) or form in self.offered)
         return True
+
+    def action_keys_help(self) -> None:
+        self.show_help()
 
     def show_help(self) -> None:
         """`?`: the runbook's keys (with the quarantine's choice while it asks), headed
