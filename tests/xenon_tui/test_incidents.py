@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual.widgets import Label
+
 from enterprise_store.services import Principal
 from tests._support.console import wait_for
 from tests._support.xe_console import World, ready
@@ -86,6 +88,13 @@ async def test_a_runbook_walked_through_xe_is_in_its_audit_chain(
         await wait_for(pilot, lambda: isinstance(app.screen, IncidentsScreen), 30)
         listed = app.screen
         assert isinstance(listed, IncidentsScreen)
+        # Its ? is its own (over an XE session the host console's ? never reaches it).
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "XeHelpScreen", 30)
+        title = app.screen.query_one(".title", Label).render()
+        assert str(getattr(title, "plain", title)) == "Incidents — keys (Esc closes)"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is listed, 30)
         await wait_for(pilot, lambda: [r["state"] for r in listed.rows] == ["closed"], 30)
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, InputDialog))

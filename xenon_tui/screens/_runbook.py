@@ -344,6 +344,7 @@ class IncidentsScreen(ModalScreen[None]):
         Binding("T", "timeline", "Timeline", id="incidents.timeline"),
         Binding("enter", "open_selected", "Runbook", show=False, id="incidents.open"),
         Binding("escape", "back", "Back", id="incidents.back"),
+        Binding("question_mark", "keys_help", "Help", show=False, id="incidents.help"),
     ]
     STATES = ("all", "open", "closed")
 
@@ -468,6 +469,12 @@ class IncidentsScreen(ModalScreen[None]):
             InputDialog(f"Reopen {row['id']}", "Why (required)", validate=_required("reason")),
             asked,
         )
+
+    def action_keys_help(self) -> None:
+        """`?`: this screen's keys (its own binding, as the runbook's)."""
+        from xenon_tui.dialogs._xe_help import keys_help
+
+        self.app.push_screen(keys_help(self, "Incidents"))
 
     def action_back(self) -> None:
         field = self.query_one("#incidents-search", Input)
