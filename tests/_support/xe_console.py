@@ -25,6 +25,7 @@ from xenon_tui._xe import NOT_READ, XeLink
 from xenon_tui.app import XenonConsole
 from xenon_tui.dialogs._xe_form_hosts import NewMenuDialog
 from xenon_tui.dialogs._xe_forms import XeForm
+from xenon_tui.dialogs._xe_vm import VmActionsDialog
 from xenon_tui.widgets._xe_hosts import XeHostsTree
 from xenon_tui.widgets._xe_vms import XeVmTable
 
@@ -156,6 +157,16 @@ async def ready(pilot: Any, app: XenonConsole) -> None:
     await wait_for(pilot, lambda: app.enterprise is not None, 30)
     await wait_for(pilot, lambda: bool(vm_names(app)), 60)
     await wait_for(pilot, lambda: rows(app)[0].state != NOT_READ, 60)
+
+
+async def open_running_vm_menu(pilot: Any, app: XenonConsole, name: str = "EA-domu-1") -> None:
+    """From the Enterprise view's first frame: host xenon-2's first enclave (A), once
+    ``name`` (started by the test) reads running there, its VM menu open."""
+    await pilot.press("j", "j")  # host xenon-2: its first enclave, A
+    await wait_for(pilot, lambda: vm_state(app, name) == "running", 60)
+    names = vm_names(app)
+    await pilot.press("tab", "g", *["j"] * names.index(name), "enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
 
 
 S = TypeVar("S")

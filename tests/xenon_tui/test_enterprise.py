@@ -21,6 +21,7 @@ from tests._support.xe_console import (
     World,
     field,
     form,
+    open_running_vm_menu,
     ready,
     rows,
     status,
@@ -134,8 +135,6 @@ async def test_the_task_panel_and_filter_line_are_built_when_first_shown(
 
 
 async def test_vm_actions_start_pause_destroy(world: World, tmp_path: Path) -> None:
-    from xenon_tui.dialogs._xe_vm import VmActionsDialog
-
     app = world.console(await world.link("oper"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
@@ -176,11 +175,7 @@ async def test_migrate_shows_every_reason_then_progress_and_downtime(
     app = world.console(link, tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
-        await pilot.press("j", "j")  # host xenon-2: its first enclave, A
-        await wait_for(pilot, lambda: vm_state(app, "EA-domu-1") == "running", 60)
-        names = vm_names(app)
-        await pilot.press("tab", "g", *["j"] * names.index("EA-domu-1"), "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
+        await open_running_vm_menu(pilot, app)
         await pilot.press("G", "enter")  # the last action: Migrate…
         await wait_for(pilot, lambda: isinstance(app.screen, MigrateDialog), 30)
         dialog = app.screen

@@ -15,10 +15,10 @@ from textual.widgets import Static
 from enterprise_store.client import TaskOut
 from tests._support.console import wait_for
 from tests._support.snapshots import settled_screenshot
-from tests._support.xe_console import World, ready, status, vm_names, vm_state
+from tests._support.xe_console import World, open_running_vm_menu, ready, status
 from xenon_tui._xe import EnterpriseError
 from xenon_tui.dialogs._xe_help import XeHelpScreen
-from xenon_tui.dialogs._xe_vm import MigrateDialog, VmActionsDialog
+from xenon_tui.dialogs._xe_vm import MigrateDialog
 from xenon_tui.widgets._xe_tasks import KEEP_TASKS, XeTaskPanel, age_text, progress_bar
 
 
@@ -103,11 +103,7 @@ async def test_migrate_hands_its_task_to_the_panel(world: World, tmp_path: Path)
     app = world.console(link, tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
-        await pilot.press("j", "j")  # host xenon-2: its first enclave, A
-        await wait_for(pilot, lambda: vm_state(app, "EA-domu-1") == "running", 60)
-        names = vm_names(app)
-        await pilot.press("tab", "g", *["j"] * names.index("EA-domu-1"), "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
+        await open_running_vm_menu(pilot, app)
         await pilot.press("G", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, MigrateDialog), 30)
         await pilot.press("g", "enter")  # the first allowed host: xenon-3

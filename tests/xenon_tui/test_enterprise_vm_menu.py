@@ -13,7 +13,7 @@ from textual.widgets import Label, OptionList
 
 from enterprise_store.client import XeError
 from tests._support.console import wait_for
-from tests._support.xe_console import World, ready, vm_names, vm_state
+from tests._support.xe_console import World, open_running_vm_menu, ready, vm_state
 from xenon_tui._xe import NOT_READ
 from xenon_tui.dialogs._xe_vm import MENU, VmActionsDialog, actions_for
 
@@ -91,11 +91,7 @@ async def test_a_running_then_paused_vm_is_not_offered_start_or_unpause(
     app = world.console(link, tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
-        await pilot.press("j", "j")  # host xenon-2: its first enclave, A
-        await wait_for(pilot, lambda: vm_state(app, "EA-domu-1") == "running", 60)
-        names = vm_names(app)
-        await pilot.press("tab", "g", *["j"] * names.index("EA-domu-1"), "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
+        await open_running_vm_menu(pilot, app)
         assert _shown(app) == ["pause", "shutdown", "destroy", *CONFIG, "migrate"]
         await pilot.press("enter")  # Pause
         await wait_for(pilot, lambda: vm_state(app, "EA-domu-1") == "paused", 60)

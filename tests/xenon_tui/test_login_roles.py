@@ -18,7 +18,15 @@ from textual.widgets import OptionList
 
 from enterprise_store._errors import XeError
 from tests._support.console import wait_for
-from tests._support.xe_console import World, field, form, ready, vm_names, vm_state
+from tests._support.xe_console import (
+    World,
+    field,
+    form,
+    open_running_vm_menu,
+    ready,
+    vm_names,
+    vm_state,
+)
 from xenon_tui.dialogs import TypedConfirmDialog, _xe_vm
 from xenon_tui.dialogs._xe_forms import AddDomainDialog
 from xenon_tui.dialogs._xe_vm import MigrateDialog, VmActionsDialog
@@ -109,11 +117,7 @@ async def test_an_auditor_offered_migrate_is_refused_by_xe(
     app = world.console(await world.link("aud"), tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
-        await pilot.press("j", "j")  # host xenon-2: its first enclave, A
-        await wait_for(pilot, lambda: vm_state(app, "EA-domu-1") == "running", 60)
-        names = vm_names(app)
-        await pilot.press("tab", "g", *["j"] * names.index("EA-domu-1"), "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, VmActionsDialog))
+        await open_running_vm_menu(pilot, app)
         await pilot.press("G", "enter")  # Migrate…: XE's precheck (a read) says where to
         await wait_for(pilot, lambda: isinstance(app.screen, MigrateDialog), 30)
         dialog = app.screen
